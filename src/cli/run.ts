@@ -1,0 +1,26 @@
+// Shared entry wrapper for the CLIs: one clear line on failure, never a stack trace
+// unless SEINE_DEBUG is set.
+import { Command, CommanderError } from 'commander';
+import { UserError, errorMessage } from '../lib/errors.js';
+
+export async function runCli(program: Command, argv = process.argv): Promise<void> {
+  const name = program.name();
+  program.exitOverride();
+  program.configureOutput({
+    // commander already formats its own errors as "error: …"; prefix with the program name.
+    outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, '')}`),
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (process.env.SEINE_DEBUG) console.error(err);
+    const code = err instanceof UserError ? err.exitCode : 1;
+    process.stderr.write(`${name}: ${errorMessage(err).split('\n')[0]}\n`);
+    process.exitCode = code;
+  }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what Seine needs on a Debian machine and builds it; quick no-op when all is there.
+# Used by `npm start`, `npm test` and `npm run bench` so that a fresh clone needs nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+say() { printf 'seine: %s\n' "$*" >&2; }
+
+# command -> Debian package
+declare -A want=(
+  [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch [ovs-ofctl]=openvswitch-switch
+  [conntrack]=conntrack [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
+  [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
+  [python3]=python3 [make]=build-essential [g++]=build-essential
+)
+missing=()
+for cmd in "${!want[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
+done
+if ((${#missing[@]})); then
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [[ $(id -u) -ne 0 ]]; then
+    say "missing Debian packages: $pkgs— run as root, or: sudo apt-get install -y $pkgs"
+    exit 1
+  fi
+  say "installing Debian packages: $pkgs"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+
+# npm dependencies: install when node_modules is missing or older than the lock file.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "installing npm dependencies (native modules build from source, about a minute)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "building"
+npm run --silent build

@@ -1,0 +1,30 @@
+// Integration tests need real parts (root, OVS, namespaces). When one is missing the test
+// fails with a message saying what to install; it never skips.
+import { execFileSync } from 'node:child_process';
+
+const checks = {
+  root: () => process.getuid?.() === 0 || 'needs root (network namespaces, OVS): run the tests as root',
+  ovs: () => has('ovs-vswitchd') && has('ovsdb-server') && has('ovs-ofctl') || 'needs Open vSwitch: apt-get install openvswitch-switch',
+  ip: () => has('ip') || 'needs iproute2: apt-get install iproute2',
+  ethtool: () => has('ethtool') || 'needs ethtool: apt-get install ethtool',
+  ping: () => has('ping') || 'needs ping: apt-get install iputils-ping',
+  mosquitto: () => has('mosquitto') || 'needs mosquitto: apt-get install mosquitto',
+  conntrack: () => has('conntrack') || 'needs conntrack: apt-get install conntrack',
+} satisfies Record<string, () => true | string>;
+
+export type Prereq = keyof typeof checks;
+
+function has(bin: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws (failing the suite's before hook) naming every missing prerequisite. */
+export function requirePrereqs(...needs: Prereq[]): void {
+  const missing = needs.map((n) => checks[n]()).filter((r): r is string => r !== true);
+  if (missing.length) throw new Error(`integration prerequisites missing: ${missing.join('; ')}`);
+}
