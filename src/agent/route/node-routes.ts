@@ -1,0 +1,83 @@
+// Host routes to the other boxes' pod CIDRs, on the box's own network stack (the root netns
+// on a real box, the box namespace in the lab). In encap mode the route points at the peer's
+// gateway IP "onlink" through the local gateway port, so OVS tunnels it (Antrea's trick: the
+// ARPResponder answers for the remote gateway). In noEncap mode it points at the peer's
+// underlay IP and the underlay network carries pod traffic unencapsulated.
+// Routes Seine owns carry `proto 250`, so it never removes a route it did not add.
+import { run } from '../../lib/exec.js';
+
+export const SEINE_ROUTE_PROTO = 250;
+
+export interface PeerRoute {
+  /** Remote pod CIDR, e.g. 10.42.1.0/24. */
+  dst: string;
+  via: string;
+  dev: string;
+  onlink: boolean;
+}
+
+export type RouteStep = { action: 'add'; route: PeerRoute } | { action: 'del'; route: PeerRoute };
+
+export interface PeerNode {
+  podCIDR: string;
+  underlayIP: string;
+  /** True when traffic to this peer is tunnelled (encap, or hybrid across subnets). */
+  encap: boolean;
+}
+
+/** The gateway IP of a pod CIDR: its first host address (k3s/Antrea convention). */
+export function gatewayIP(podCIDR: string): string {
+  const [net] = podCIDR.split('/');
+  const o = net.split('.').map(Number);
+  o[3] += 1;
+  return o.join('.');
+}
+
+export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev: string): PeerRoute[] {
+  return peers.map((p) =>
+    p.encap
+      ? { dst: p.podCIDR, via: gatewayIP(p.podCIDR), dev: gatewayDev, onlink: true }
+      : { dst: p.podCIDR, via: p.underlayIP, dev: underlayDev, onlink: false },
+  );
+}
+
+const same = (a: PeerRoute, b: PeerRoute) => a.dst === b.dst && a.via === b.via && a.dev === b.dev && a.onlink === b.onlink;
+
+/** Pure plan: delete owned routes that differ from desired, add the missing ones. */
+export function planRoutes(current: PeerRoute[], desired: PeerRoute[]): RouteStep[] {
+  const steps: RouteStep[] = [];
+  for (const c of current) if (!desired.some((d) => same(c, d))) steps.push({ action: 'del', route: c });
+  for (const d of desired) if (!current.some((c) => same(c, d))) steps.push({ action: 'add', route: d });
+  return steps;
+}
+
+interface IpJsonRoute {
+  dst: string;
+  gateway?: string;
+  dev: string;
+  flags?: string[];
+}
+
+export async function listOwnedRoutes(): Promise<PeerRoute[]> {
+  const { stdout } = await run('ip', ['-j', 'route', 'show', 'proto', String(SEINE_ROUTE_PROTO)]);
+  const rows = (stdout.trim() ? JSON.parse(stdout) : []) as IpJsonRoute[];
+  return rows
+    .filter((r) => r.gateway)
+    .map((r) => ({ dst: r.dst, via: r.gateway!, dev: r.dev, onlink: (r.flags ?? []).includes('onlink') }));
+}
+
+export async function applyRouteSteps(steps: RouteStep[]): Promise<void> {
+  for (const s of steps) {
+    const r = s.route;
+    const args = ['route', s.action === 'add' ? 'replace' : 'del', r.dst, 'via', r.via, 'dev', r.dev];
+    if (r.onlink) args.push('onlink');
+    args.push('proto', String(SEINE_ROUTE_PROTO));
+    await run('ip', args, { allowFailure: s.action === 'del' });
+  }
+}
+
+export async function reconcilePeerRoutes(desired: PeerRoute[]): Promise<RouteStep[]> {
+  const steps = planRoutes(await listOwnedRoutes(), desired);
+  await applyRouteSteps(steps);
+  return steps;
+}
