@@ -1,0 +1,220 @@
+// The building blocks of Antrea-native policy rules: appliedTo entries, to/from peers, ports and
+// protocols. Field sets follow Antrea's CRDs (build/charts/antrea/crds), per policy scope; the
+// combination rules follow pkg/controller/networkpolicy/validate.go. Fields Seine does not
+// enforce yet (fqdn, serviceAccount, service, nodeSelector, scope, externalEntitySelector) are
+// accepted here so Antrea YAML loads; the controller reports them as not supported.
+import { z } from 'zod';
+import { LabelSelectorSchema, NamespacedNameSchema, isQualifiedName } from './meta.js';
+import { IPAddressSchema, IPBlockSchema, PortSchema, TransportProtocolSchema, portRangeIssues } from './net.js';
+
+type Ctx = z.core.$RefinementCtx;
+
+function reject(ctx: Ctx, path: PropertyKey[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
+}
+
+/** Fields present (not undefined) in a parsed object, in declaration order. */
+function present(obj: object): string[] {
+  return Object.entries(obj)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
+}
+
+// Fields that must stand alone in an appliedTo entry or peer (Antrea: numFieldsSetInStruct > 1).
+const ALONE = ['group', 'serviceAccount', 'service', 'nodeSelector'] as const;
+
+function checkAlone(entry: object, ctx: Ctx, where: string): void {
+  const fields = present(entry);
+  if (fields.length < 2) return;
+  for (const field of ALONE) {
+    if (fields.includes(field)) {
+      const others = fields.filter((f) => f !== field).join(', ');
+      reject(ctx, [field], `${field} cannot be combined with other fields in ${where} (also set: ${others})`);
+      return;
+    }
+  }
+}
+
+function checkAppliedTo(entry: { ipBlock?: unknown }, ctx: Ctx): void {
+  if (entry.ipBlock !== undefined) {
+    reject(ctx, ['ipBlock'], 'ipBlock is not allowed in appliedTo (use a peer in from/to instead)');
+    return;
+  }
+  checkAlone(entry, ctx, 'an appliedTo entry');
+}
+
+/** ClusterNetworkPolicy appliedTo (policy level or per rule). */
+export const ClusterAppliedToSchema = z
+  .strictObject({
+    podSelector: LabelSelectorSchema.optional(),
+    namespaceSelector: LabelSelectorSchema.optional(),
+    group: z.string().min(1).optional(),
+    serviceAccount: NamespacedNameSchema.optional(),
+    service: NamespacedNameSchema.optional(),
+    nodeSelector: LabelSelectorSchema.optional(),
+    // Not part of the API; declared only to explain the rejection on its own path.
+    ipBlock: z.unknown().optional(),
+  })
+  .superRefine(checkAppliedTo);
+export type ClusterAppliedTo = z.infer<typeof ClusterAppliedToSchema>;
+
+/** Antrea NetworkPolicy appliedTo: namespaced, so no namespaceSelector. */
+export const NamespacedAppliedToSchema = z
+  .strictObject({
+    podSelector: LabelSelectorSchema.optional(),
+    externalEntitySelector: LabelSelectorSchema.optional(),
+    group: z.string().min(1).optional(),
+    namespaceSelector: z.unknown().optional(),
+    ipBlock: z.unknown().optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if (entry.namespaceSelector !== undefined) {
+      reject(ctx, ['namespaceSelector'], 'namespaceSelector is not allowed in the appliedTo of an Antrea NetworkPolicy (it is namespaced)');
+      return;
+    }
+    checkAppliedTo(entry, ctx);
+  });
+export type NamespacedAppliedTo = z.infer<typeof NamespacedAppliedToSchema>;
+
+/** `namespaces:` in an ACNP peer: exactly one of `match: Self` or `sameLabels`. */
+export const PeerNamespacesSchema = z
+  .strictObject({
+    match: z.enum(['Self']).optional(),
+    sameLabels: z.array(z.string()).optional(),
+  })
+  .superRefine((ns, ctx) => {
+    if ((ns.match === undefined) === (ns.sameLabels === undefined)) {
+      reject(ctx, [], 'set exactly one of match or sameLabels');
+    }
+    ns.sameLabels?.forEach((key, i) => {
+      if (!isQualifiedName(key)) reject(ctx, ['sameLabels', i], `invalid label key ${JSON.stringify(key)}`);
+    });
+  });
+
+function checkPeer(peer: Record<string, unknown>, ctx: Ctx): void {
+  if (peer.namespaces !== undefined && peer.namespaceSelector !== undefined) {
+    reject(ctx, ['namespaces'], 'namespaces and namespaceSelector cannot both be set in one peer');
+  }
+  if (peer.group !== undefined) {
+    const others = present(peer).filter((f) => f !== 'group');
+    if (others.length > 0) {
+      reject(ctx, ['group'], `group cannot be combined with ${others.join(', ')} in one peer`);
+      return;
+    }
+  }
+  if (peer.ipBlock !== undefined) {
+    const selectors = ['podSelector', 'namespaceSelector', 'namespaces'].filter((f) => peer[f] !== undefined);
+    if (selectors.length > 0) {
+      reject(ctx, ['ipBlock'], `ipBlock cannot be combined with ${selectors.join(', ')} in one peer`);
+      return;
+    }
+  }
+  checkAlone(peer, ctx, 'a peer');
+}
+
+const commonPeerFields = {
+  podSelector: LabelSelectorSchema.optional(),
+  namespaceSelector: LabelSelectorSchema.optional(),
+  ipBlock: IPBlockSchema.optional(),
+  group: z.string().min(1).optional(),
+  nodeSelector: LabelSelectorSchema.optional(),
+};
+
+/** ACNP ingress `from` entry. `scope` is Antrea multi-cluster (Cluster|ClusterSet). */
+export const ClusterIngressPeerSchema = z
+  .strictObject({
+    ...commonPeerFields,
+    namespaces: PeerNamespacesSchema.optional(),
+    serviceAccount: NamespacedNameSchema.optional(),
+    scope: z.enum(['Cluster', 'ClusterSet']).optional(),
+  })
+  .superRefine(checkPeer);
+
+/** ACNP egress `to` entry. `fqdn` is egress-only. */
+export const ClusterEgressPeerSchema = z
+  .strictObject({
+    ...commonPeerFields,
+    namespaces: PeerNamespacesSchema.optional(),
+    serviceAccount: NamespacedNameSchema.optional(),
+    fqdn: z.string().min(1).optional(),
+  })
+  .superRefine(checkPeer);
+
+/** Antrea NetworkPolicy `from` entry (no `namespaces`, no serviceAccount). */
+export const NamespacedIngressPeerSchema = z
+  .strictObject({
+    ...commonPeerFields,
+    externalEntitySelector: LabelSelectorSchema.optional(),
+    scope: z.enum(['Cluster', 'ClusterSet']).optional(),
+  })
+  .superRefine(checkPeer);
+
+/** Antrea NetworkPolicy `to` entry. */
+export const NamespacedEgressPeerSchema = z
+  .strictObject({
+    ...commonPeerFields,
+    externalEntitySelector: LabelSelectorSchema.optional(),
+    fqdn: z.string().min(1).optional(),
+  })
+  .superRefine(checkPeer);
+
+export type AntreaPeer =
+  | z.infer<typeof ClusterIngressPeerSchema>
+  | z.infer<typeof ClusterEgressPeerSchema>
+  | z.infer<typeof NamespacedIngressPeerSchema>
+  | z.infer<typeof NamespacedEgressPeerSchema>;
+
+/** Antrea's `ports` entry: K8s' plus source port ranges. */
+export const AntreaPortSchema = z
+  .strictObject({
+    protocol: TransportProtocolSchema.optional(),
+    port: PortSchema.optional(),
+    endPort: z.number().int().optional(),
+    sourcePort: z.number().int().min(1).max(65535).optional(),
+    sourceEndPort: z.number().int().optional(),
+  })
+  .superRefine((p, ctx) => {
+    const issues = [
+      ...portRangeIssues(p.port, p.endPort),
+      ...portRangeIssues(p.sourcePort, p.sourceEndPort, { port: 'sourcePort', endPort: 'sourceEndPort' }),
+    ];
+    for (const issue of issues) ctx.addIssue({ code: 'custom', ...issue });
+  });
+
+const ICMPSchema = z.strictObject({
+  icmpType: z.number().int().min(0).max(255).optional(),
+  icmpCode: z.number().int().min(0).max(255).optional(),
+});
+
+// IGMP: only queries (0x11) can be matched on ingress, only reports (0x12, 0x16, 0x22) on egress.
+function protocolsSchema(igmpTypes: readonly [number, ...number[]]) {
+  return z
+    .strictObject({
+      icmp: ICMPSchema.optional(),
+      igmp: z
+        .strictObject({
+          igmpType: z.union(igmpTypes.map((t) => z.literal(t)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).optional(),
+          groupAddress: IPAddressSchema.optional(),
+        })
+        .optional(),
+    })
+    .superRefine((p, ctx) => {
+      if ((p.icmp === undefined) === (p.igmp === undefined)) reject(ctx, [], 'set exactly one of icmp or igmp');
+    });
+}
+
+export const IngressProtocolSchema = protocolsSchema([0x11]);
+export const EgressProtocolSchema = protocolsSchema([0x12, 0x16, 0x22]);
+
+/** Layer-7 matches (http, tls). Not enforced by Seine; kept loose so Antrea YAML loads. */
+export const L7ProtocolSchema = z.looseObject({
+  http: z.looseObject({}).optional(),
+  tls: z.looseObject({}).optional(),
+});
+
+/** `toServices` entries: Services matched by ClusterIP. Not enforced by Seine yet. */
+export const ServiceReferenceSchema = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  scope: z.string().optional(),
+});

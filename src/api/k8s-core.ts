@@ -1,0 +1,157 @@
+// The parts of Kubernetes core/v1 that Seine reads: Pod, Namespace, Node, their List forms
+// and watch events. Schemas are loose (unknown fields pass through, so a newer API server
+// never breaks the agent) but strict on every field Seine uses, so bad data is rejected
+// with the zod path of the field instead of surfacing later as an undefined IP or port.
+import { z } from 'zod';
+
+const IPSchema = z.union([z.ipv4(), z.ipv6()]);
+const CIDRSchema = z.union([z.cidrv4(), z.cidrv6()]);
+const LabelsSchema = z.record(z.string(), z.string());
+
+export const ObjectMetaSchema = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  uid: z.string().min(1).optional(),
+  resourceVersion: z.string().optional(),
+  labels: LabelsSchema.optional(),
+  annotations: LabelsSchema.optional(),
+});
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+export const ProtocolSchema = z.enum(['TCP', 'UDP', 'SCTP']);
+export type Protocol = z.infer<typeof ProtocolSchema>;
+
+export const ContainerPortSchema = z.looseObject({
+  name: z.string().min(1).optional(),
+  containerPort: z.number().int().min(1).max(65535),
+  // The API server defaults protocol to TCP; files written by hand may leave it out.
+  protocol: ProtocolSchema.default('TCP'),
+});
+
+export const ContainerSchema = z.looseObject({
+  name: z.string().min(1),
+  ports: z.array(ContainerPortSchema).optional(),
+});
+
+export const PodSchema = z.looseObject({
+  apiVersion: z.literal('v1').optional(),
+  kind: z.literal('Pod').optional(),
+  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1), uid: z.string().min(1) }),
+  spec: z.looseObject({
+    nodeName: z.string().optional(),
+    hostNetwork: z.boolean().optional(),
+    containers: z.array(ContainerSchema),
+  }),
+  status: z
+    .looseObject({
+      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
+      podIP: IPSchema.optional(),
+      podIPs: z.array(z.looseObject({ ip: IPSchema })).optional(),
+    })
+    .optional(),
+});
+export type Pod = z.infer<typeof PodSchema>;
+
+export const NamespaceSchema = z.looseObject({
+  apiVersion: z.literal('v1').optional(),
+  kind: z.literal('Namespace').optional(),
+  metadata: ObjectMetaSchema,
+  status: z.looseObject({ phase: z.enum(['Active', 'Terminating']).optional() }).optional(),
+});
+export type Namespace = z.infer<typeof NamespaceSchema>;
+
+export const NodeAddressSchema = z.looseObject({
+  // InternalIP, ExternalIP, Hostname, InternalDNS, ExternalDNS; kept open for new types.
+  type: z.string().min(1),
+  address: z.string().min(1),
+});
+
+export const NodeSchema = z.looseObject({
+  apiVersion: z.literal('v1').optional(),
+  kind: z.literal('Node').optional(),
+  metadata: ObjectMetaSchema,
+  spec: z
+    .looseObject({
+      podCIDR: CIDRSchema.optional(),
+      podCIDRs: z.array(CIDRSchema).optional(),
+    })
+    .optional(),
+  status: z.looseObject({ addresses: z.array(NodeAddressSchema).optional() }).optional(),
+});
+export type Node = z.infer<typeof NodeSchema>;
+
+export const ListMetaSchema = z.looseObject({
+  resourceVersion: z.string().min(1),
+  continue: z.string().optional(),
+});
+
+/** PodList, NamespaceList, NodeList: items carry no kind/apiVersion of their own. */
+export function listSchema<T extends z.ZodType>(item: T) {
+  return z.looseObject({
+    kind: z.string().optional(),
+    apiVersion: z.string().optional(),
+    metadata: ListMetaSchema,
+    // Go encodes an empty slice as [] but a nil one as null.
+    items: z.array(item).nullable().transform((items) => items ?? []),
+  });
+}
+export const PodListSchema = listSchema(PodSchema);
+export const NamespaceListSchema = listSchema(NamespaceSchema);
+export const NodeListSchema = listSchema(NodeSchema);
+
+/** metav1.Status: the body of a failed request and the object of a watch ERROR event. */
+export const StatusSchema = z.looseObject({
+  kind: z.literal('Status'),
+  apiVersion: z.string().optional(),
+  status: z.string().optional(),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  code: z.number().int().optional(),
+});
+export type Status = z.infer<typeof StatusSchema>;
+
+export const WatchEventTypeSchema = z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
+export type WatchEventType = z.infer<typeof WatchEventTypeSchema>;
+
+/**
+ * One line of a watch stream. The object is checked per type by the reader: a BOOKMARK
+ * object is an empty shell of the watched kind (`"containers":null` for a Pod) and an
+ * ERROR object is a Status, so neither would pass the kind's own schema.
+ */
+export const WatchEventSchema = z.looseObject({
+  type: WatchEventTypeSchema,
+  object: z.looseObject({}),
+});
+export type WatchEvent = z.infer<typeof WatchEventSchema>;
+
+/** A BOOKMARK's object: only metadata.resourceVersion (and, after initial events, an annotation) is set. */
+export const BookmarkObjectSchema = z.looseObject({
+  metadata: z.looseObject({
+    resourceVersion: z.string().min(1),
+    annotations: LabelsSchema.optional(),
+  }),
+});
+
+/** Set on the BOOKMARK that closes the initial events of a watch with sendInitialEvents=true. */
+export const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end';
+
+/** The label the API server puts on every namespace (since Kubernetes 1.21). */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * A `kind: List` of nodes, namespaces and pods, the shape `kubectl get nodes,namespaces,pods
+ * -o json` prints. The lab writes its inventory in this shape, so the file and the API server
+ * feed the agent the same objects.
+ */
+export const InventoryListSchema = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('List'),
+  items: z.array(
+    z.discriminatedUnion('kind', [
+      PodSchema.extend({ kind: z.literal('Pod') }),
+      NamespaceSchema.extend({ kind: z.literal('Namespace') }),
+      NodeSchema.extend({ kind: z.literal('Node') }),
+    ]),
+  ),
+});
+export type InventoryList = z.infer<typeof InventoryListSchema>;

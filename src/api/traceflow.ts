@@ -1,0 +1,137 @@
+// Antrea Traceflow (tf): inject a tagged packet (or catch the first live one) and report what each
+// observation point did with it. Spec rules follow Antrea's admission webhook and docs/traceflow-guide.md.
+import { z } from 'zod';
+import { ObjectMetaSchema } from './meta.js';
+import { IPAddressSchema } from './net.js';
+
+export const TRACEFLOW_API_VERSIONS = ['crd.antrea.io/v1alpha1', 'crd.antrea.io/v1beta1'] as const;
+export const DEFAULT_TRACEFLOW_TIMEOUT_SECONDS = 20;
+
+const byte = z.number().int().min(0).max(255);
+const uint16 = z.number().int().min(0).max(65535);
+const port = z.number().int().min(1).max(65535);
+
+export const TraceflowSourceSchema = z.strictObject({
+  namespace: z.string().optional(),
+  pod: z.string().optional(),
+  ip: IPAddressSchema.optional(),
+});
+
+export const TraceflowDestinationSchema = z.strictObject({
+  namespace: z.string().optional(),
+  pod: z.string().optional(),
+  service: z.string().optional(),
+  ip: IPAddressSchema.optional(),
+});
+
+export const TraceflowPacketSchema = z.strictObject({
+  ipHeader: z.strictObject({ protocol: byte.optional(), ttl: byte.optional(), flags: z.number().int().min(0).max(7).optional() }).optional(),
+  ipv6Header: z.strictObject({ nextHeader: uint16.optional(), hopLimit: uint16.optional() }).optional(),
+  transportHeader: z
+    .strictObject({
+      icmp: z.strictObject({ id: uint16.optional(), sequence: uint16.optional() }).optional(),
+      udp: z.strictObject({ srcPort: port.optional(), dstPort: port.optional() }).optional(),
+      tcp: z.strictObject({ srcPort: port.optional(), dstPort: port.optional(), flags: byte.optional() }).optional(),
+    })
+    .superRefine((t, ctx) => {
+      const set = (['icmp', 'udp', 'tcp'] as const).filter((k) => t[k] !== undefined);
+      if (set.length > 1) ctx.addIssue({ code: 'custom', path: [set[1]!], message: `cannot be set together with ${set[0]}` });
+    })
+    .optional(),
+});
+
+type Ctx = z.core.$RefinementCtx;
+const reject = (ctx: Ctx, path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+export const TraceflowSpecSchema = z
+  .strictObject({
+    source: TraceflowSourceSchema.optional(),
+    destination: TraceflowDestinationSchema.optional(),
+    packet: TraceflowPacketSchema.optional(),
+    liveTraffic: z.boolean().optional(),
+    droppedOnly: z.boolean().optional(),
+    timeout: z.number().int().min(1).max(300).optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const live = spec.liveTraffic === true;
+    const src = spec.source ?? {};
+    const dst = spec.destination ?? {};
+    if (spec.droppedOnly && !live) reject(ctx, ['droppedOnly'], 'droppedOnly is only allowed with liveTraffic: true');
+    if (src.ip !== undefined && src.pod !== undefined) reject(ctx, ['source', 'ip'], 'set either source.pod or source.ip, not both');
+    if (src.ip !== undefined && !live) reject(ctx, ['source', 'ip'], 'a source IP is only allowed with liveTraffic: true (an injected packet needs a source Pod)');
+    if (!live && src.ip === undefined) {
+      if (src.pod === undefined) reject(ctx, ['source', 'pod'], 'required: a Traceflow without liveTraffic needs a source Pod');
+      if (src.namespace === undefined) reject(ctx, ['source', 'namespace'], 'required: a Traceflow without liveTraffic needs the source Pod namespace');
+    } else if (src.pod !== undefined && src.namespace === undefined) {
+      reject(ctx, ['source', 'namespace'], 'required with source.pod');
+    }
+    const targets = (['pod', 'service', 'ip'] as const).filter((k) => dst[k] !== undefined);
+    if (targets.length > 1) reject(ctx, ['destination', targets[1]!], `cannot be set together with destination.${targets[0]}`);
+    if ((dst.pod !== undefined || dst.service !== undefined) && dst.namespace === undefined) {
+      reject(ctx, ['destination', 'namespace'], `required with destination.${dst.pod !== undefined ? 'pod' : 'service'}`);
+    }
+    if (!live && targets.length === 0) reject(ctx, ['destination'], 'required: a Traceflow without liveTraffic needs a destination pod, service or ip');
+    if (live && src.pod === undefined && dst.pod === undefined) {
+      reject(ctx, ['destination', 'pod'], 'either the source or the destination must be a Pod');
+    }
+  });
+export type TraceflowSpec = z.infer<typeof TraceflowSpecSchema>;
+
+export const TraceflowPhaseSchema = z.enum(['Running', 'Succeeded', 'Failed']);
+export const TraceflowComponentSchema = z.enum(['SpoofGuard', 'LB', 'Routing', 'NetworkPolicy', 'Forwarding', 'Egress']);
+export const TraceflowActionSchema = z.enum([
+  'Delivered',
+  'Received',
+  'Forwarded',
+  'Dropped',
+  'Rejected',
+  'ForwardedOutOfOverlay',
+  'MarkedForSNAT',
+  'ForwardedToEgressNode',
+]);
+
+export const TraceflowObservationSchema = z.looseObject({
+  component: TraceflowComponentSchema,
+  componentInfo: z.string().optional(),
+  action: TraceflowActionSchema,
+  pod: z.string().optional(),
+  dstMAC: z.string().optional(),
+  /** kind:namespace/name of the policy that decided, e.g. AntreaClusterNetworkPolicy:web-allow. */
+  networkPolicy: z.string().optional(),
+  egress: z.string().optional(),
+  ttl: z.number().int().optional(),
+  translatedSrcIP: z.string().optional(),
+  translatedDstIP: z.string().optional(),
+  tunnelDstIP: z.string().optional(),
+  egressIP: z.string().optional(),
+  egressNode: z.string().optional(),
+  srcPodIP: z.string().optional(),
+});
+export type TraceflowObservation = z.infer<typeof TraceflowObservationSchema>;
+
+export const TraceflowNodeResultSchema = z.looseObject({
+  node: z.string(),
+  role: z.enum(['Sender', 'Receiver']),
+  timestamp: z.number().int().optional(),
+  observations: z.array(TraceflowObservationSchema),
+});
+
+export const TraceflowStatusSchema = z.looseObject({
+  phase: TraceflowPhaseSchema.optional(),
+  reason: z.string().optional(),
+  /** Small integer carried in the IP DSCP bits that marks the traced packet. */
+  dataplaneTag: z.number().int().min(0).max(63).optional(),
+  startTime: z.string().optional(),
+  results: z.array(TraceflowNodeResultSchema).optional(),
+  capturedPacket: z.looseObject({}).optional(),
+});
+export type TraceflowStatus = z.infer<typeof TraceflowStatusSchema>;
+
+export const TraceflowSchema = z.strictObject({
+  apiVersion: z.enum(TRACEFLOW_API_VERSIONS),
+  kind: z.literal('Traceflow'),
+  metadata: ObjectMetaSchema,
+  spec: TraceflowSpecSchema,
+  status: TraceflowStatusSchema.optional(),
+});
+export type Traceflow = z.infer<typeof TraceflowSchema>;
