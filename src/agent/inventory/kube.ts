@@ -1,0 +1,135 @@
+// The inventory on a k3s box: nodes, namespaces and pods list-watched from the API server,
+// one Reflector each, all feeding one InventoryStore.
+import { EventEmitter } from 'node:events';
+import type { z } from 'zod';
+import { NamespaceSchema, NodeSchema, PodSchema } from '../../api/k8s-core.js';
+import { createLogger } from '../../lib/log.js';
+import type { BackoffOptions } from './backoff.js';
+import { namespaceView, nodeView, podView } from './convert.js';
+import { KubeClient } from './kube-client.js';
+import type { KubeConnection } from './kubeconfig.js';
+import { Reflector } from './reflector.js';
+import { InventoryStore } from './store.js';
+import type { Inventory, InventoryEvents, InventoryKind, InventorySource } from './types.js';
+import { podKey } from './types.js';
+
+const log = createLogger('inventory');
+
+export interface KubeInventoryOptions {
+  connection: KubeConnection;
+  /**
+   * Restricts the pod watch, e.g. `spec.nodeName=box-1` for the box's own pods. Unset: all
+   * pods in the cluster, which policy needs to resolve selectors to addresses.
+   */
+  podFieldSelector?: string;
+  /** Default 300 (client-go's minimum); each watch asks for a random value up to twice it. */
+  watchTimeoutSeconds?: number;
+  /** LIST page size; default 500 as in client-go. */
+  pageSize?: number;
+  backoff?: BackoffOptions;
+  requestTimeoutMs?: number;
+}
+
+export class KubeInventorySource extends EventEmitter<InventoryEvents> implements InventorySource {
+  private readonly store = new InventoryStore((change) => {
+    // Before the first complete snapshot, changes are part of what 'synced' delivers.
+    if (this.synced) this.emit('change', change);
+  });
+  private readonly listed = new Set<InventoryKind>();
+  private abort: AbortController | undefined;
+  private runs: Promise<void>[] = [];
+  private client: KubeClient | undefined;
+  private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private reflectors: Partial<Record<InventoryKind, Reflector<unknown>>> = {};
+  synced = false;
+
+  constructor(private readonly options: KubeInventoryOptions) {
+    super();
+  }
+
+  snapshot(): Inventory {
+    return this.store.snapshot();
+  }
+
+  /** The resourceVersion the next watch of `kind` starts from (for diagnostics and tests). */
+  resourceVersion(kind: InventoryKind): string | undefined {
+    return this.reflectors[kind]?.resourceVersion;
+  }
+
+  start(): Promise<void> {
+    if (this.abort) throw new Error('inventory source already started');
+    const abort = (this.abort = new AbortController());
+    const client = (this.client = new KubeClient(this.options.connection));
+    const started = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
+    log.info({ server: this.options.connection.server.origin, origin: this.options.connection.origin, podFieldSelector: this.options.podFieldSelector }, 'watching the Kubernetes API');
+
+    const reflect = <T>(kind: InventoryKind, path: string, schema: z.ZodType<T>, handlers: { put(o: T): void; remove(o: T): void; replace(o: T[]): void }, fieldSelector?: string) => {
+      const reflector = new Reflector<T>(
+        client,
+        {
+          path,
+          schema,
+          ...(fieldSelector ? { fieldSelector } : {}),
+          watchTimeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
+          pageSize: this.options.pageSize ?? 500,
+          ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+          log: log.child({ kind }),
+        },
+        {
+          replace: (items) => {
+            handlers.replace(items);
+            this.markListed(kind);
+          },
+          upsert: (item) => handlers.put(item),
+          remove: (item) => handlers.remove(item),
+        },
+      );
+      this.reflectors[kind] = reflector as Reflector<unknown>;
+      this.runs.push(reflector.run(abort.signal));
+    };
+
+    // Nodes first, then namespaces, then pods: consumers meet a pod's node and namespace before the pod.
+    reflect('Node', '/api/v1/nodes', NodeSchema, {
+      put: (o) => this.store.put('Node', nodeView(o)),
+      remove: (o) => this.store.remove('Node', o.metadata.name),
+      replace: (o) => this.store.replace('Node', o.map(nodeView)),
+    });
+    reflect('Namespace', '/api/v1/namespaces', NamespaceSchema, {
+      put: (o) => this.store.put('Namespace', namespaceView(o)),
+      remove: (o) => this.store.remove('Namespace', o.metadata.name),
+      replace: (o) => this.store.replace('Namespace', o.map(namespaceView)),
+    });
+    reflect(
+      'Pod',
+      '/api/v1/pods',
+      PodSchema,
+      {
+        put: (o) => this.store.put('Pod', podView(o)),
+        remove: (o) => this.store.remove('Pod', podKey(o.metadata)),
+        replace: (o) => this.store.replace('Pod', o.map(podView)),
+      },
+      this.options.podFieldSelector,
+    );
+    return started;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.abort) return;
+    this.abort.abort();
+    await Promise.all(this.runs);
+    this.client?.close();
+    this.pendingStart?.reject(new Error('inventory source stopped before its first sync'));
+    this.pendingStart = undefined;
+  }
+
+  private markListed(kind: InventoryKind): void {
+    this.listed.add(kind);
+    if (this.synced || this.listed.size < 3) return;
+    this.synced = true;
+    const snapshot = this.snapshot();
+    log.info({ nodes: snapshot.nodes.size, namespaces: snapshot.namespaces.size, pods: snapshot.pods.size }, 'inventory synced');
+    this.emit('synced', snapshot);
+    this.pendingStart?.resolve();
+    this.pendingStart = undefined;
+  }
+}

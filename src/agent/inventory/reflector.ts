@@ -1,0 +1,148 @@
+// List-then-watch for one resource, the loop client-go calls a Reflector: LIST (paged),
+// WATCH from the list's resourceVersion, follow bookmarks, re-watch when the server ends
+// the stream, relist on 410 Gone, back off on anything else. The handlers receive
+// validated objects; what they mean is the caller's business.
+import { z } from 'zod';
+import { BookmarkObjectSchema, StatusSchema, WatchEventSchema, listSchema } from '../../api/k8s-core.js';
+import { errorMessage } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { Backoff, sleepUnlessAborted, type BackoffOptions } from './backoff.js';
+import { KubeApiError, isGone, type KubeClient, type Query } from './kube-client.js';
+import { describeZodError } from './zod-error.js';
+
+export interface ReflectorHandlers<T> {
+  /** The complete state after a (re)list. */
+  replace(items: T[]): void;
+  upsert(item: T): void;
+  remove(item: T): void;
+}
+
+export interface ReflectorOptions<T> {
+  /** Collection path, e.g. /api/v1/pods. */
+  path: string;
+  schema: z.ZodType<T>;
+  fieldSelector?: string;
+  /** The server ends each watch after this long; each watch asks for between this and twice it. */
+  watchTimeoutSeconds: number;
+  pageSize: number;
+  backoff?: BackoffOptions;
+  log: Logger;
+}
+
+// Items are checked one by one: one malformed object is skipped, not the whole list.
+const ListEnvelopeSchema = listSchema(z.unknown());
+
+/** A watch that ends this fast without a single event is a failure, not a timeout (as in client-go). */
+const SHORT_WATCH_MS = 1000;
+
+export class Reflector<T> {
+  /** Where the next watch starts: the last list's, event's or bookmark's resourceVersion. */
+  resourceVersion: string | undefined;
+  private readonly backoff: Backoff;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: ReflectorOptions<T>,
+    private readonly handlers: ReflectorHandlers<T>,
+  ) {
+    this.backoff = new Backoff(options.backoff);
+  }
+
+  /** Runs until `signal` aborts; never rejects. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { log } = this.options;
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.list(signal);
+          needList = false;
+          this.backoff.reset();
+        }
+        await this.watch(signal);
+        this.backoff.reset();
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err)) {
+          log.info({ resourceVersion: this.resourceVersion, reason: errorMessage(err) }, 'resource version expired; listing again');
+          needList = true;
+          continue;
+        }
+        const delayMs = this.backoff.next();
+        log.warn({ err: errorMessage(err), delayMs, phase: needList ? 'list' : 'watch' }, 'API request failed; retrying');
+        await sleepUnlessAborted(delayMs, signal);
+      }
+    }
+  }
+
+  private async list(signal: AbortSignal): Promise<void> {
+    const { path, schema, fieldSelector, pageSize, log } = this.options;
+    const items: T[] = [];
+    let next: string | undefined;
+    let resourceVersion: string;
+    do {
+      // No resourceVersion: a consistent read from etcd, so a relist never goes back in time.
+      // An expired continue token answers 410, and the whole list starts over.
+      const body = await this.client.getJSON(path, { limit: pageSize, continue: next, fieldSelector }, signal);
+      const page = ListEnvelopeSchema.safeParse(body);
+      if (!page.success) throw new Error(`list ${path}: ${describeZodError(page.error)}`);
+      page.data.items.forEach((raw, i) => {
+        const item = schema.safeParse(raw);
+        if (item.success) items.push(item.data);
+        else log.warn({ problem: describeZodError(item.error) }, `list ${path}: skipping invalid items[${i}]`);
+      });
+      next = page.data.metadata.continue || undefined;
+      resourceVersion = page.data.metadata.resourceVersion;
+    } while (next);
+    this.resourceVersion = resourceVersion;
+    log.info({ count: items.length, resourceVersion }, `listed ${path}`);
+    this.handlers.replace(items);
+  }
+
+  private async watch(signal: AbortSignal): Promise<void> {
+    const { path, fieldSelector, watchTimeoutSeconds } = this.options;
+    const timeoutSeconds = Math.round(watchTimeoutSeconds * (1 + Math.random()));
+    const query: Query = {
+      allowWatchBookmarks: true,
+      resourceVersion: this.resourceVersion,
+      timeoutSeconds,
+      fieldSelector,
+    };
+    const started = Date.now();
+    let events = 0;
+    // A silent but healthy watch still ends at timeoutSeconds; allow that plus a margin.
+    await this.client.watch(path, query, (raw) => { events++; this.apply(raw); }, signal, (timeoutSeconds + 30) * 1000);
+    if (events === 0 && Date.now() - started < SHORT_WATCH_MS) {
+      throw new Error(`watch ${path} ended at once without events`);
+    }
+  }
+
+  /** Throws on an ERROR event, which ends the watch (a 410 there means: list again). */
+  private apply(raw: unknown): void {
+    const { path, schema, log } = this.options;
+    const event = WatchEventSchema.safeParse(raw);
+    if (!event.success) throw new Error(`watch ${path}: bad event: ${describeZodError(event.error)}`);
+    const { type, object } = event.data;
+    if (type === 'ERROR') {
+      const status = StatusSchema.safeParse(object);
+      const s = status.success ? status.data : undefined;
+      throw new KubeApiError(s?.code ?? 500, s?.reason, `watch ${path}: ERROR event: ${s?.message ?? JSON.stringify(object)}`);
+    }
+    if (type === 'BOOKMARK') {
+      const bookmark = BookmarkObjectSchema.safeParse(object);
+      if (bookmark.success) this.resourceVersion = bookmark.data.metadata.resourceVersion;
+      return;
+    }
+    const item = schema.safeParse(object);
+    if (!item.success) {
+      log.warn({ problem: describeZodError(item.error), type }, `watch ${path}: skipping invalid object`);
+    } else if (type === 'DELETED') {
+      this.handlers.remove(item.data);
+    } else {
+      this.handlers.upsert(item.data);
+    }
+    // Even a skipped object moves the stream on, so a re-watch does not replay it.
+    const rv = (object as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion;
+    if (typeof rv === 'string' && rv) this.resourceVersion = rv;
+  }
+}

@@ -1,0 +1,92 @@
+// The agent's view of the cluster: only what networking and policy need, in plain objects.
+// Both sources (the Kubernetes API on a box, the lab's inventory file) produce this view,
+// so every consumer is written once.
+import { EventEmitter } from 'node:events';
+import type { Protocol } from '../../api/k8s-core.js';
+
+export interface InventoryNode {
+  name: string;
+  /** spec.podCIDR; unset until the k3s server allocates one. */
+  podCIDR?: string;
+  podCIDRs: string[];
+  internalIP?: string;
+  labels: Record<string, string>;
+}
+
+export interface InventoryNamespace {
+  name: string;
+  /** Always includes `kubernetes.io/metadata.name`, as the API server sets it. */
+  labels: Record<string, string>;
+}
+
+export interface InventoryPodPort {
+  name?: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface InventoryPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  /** status.podIP; unset until the CNI has run. */
+  ip?: string;
+  ips: string[];
+  nodeName?: string;
+  hostNetwork: boolean;
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  ports: InventoryPodPort[];
+}
+
+/** Read-only: a snapshot is shared with every consumer and replaced, never mutated. */
+export interface Inventory {
+  nodes: ReadonlyMap<string, InventoryNode>;
+  namespaces: ReadonlyMap<string, InventoryNamespace>;
+  /** Keyed by `namespace/name`. */
+  pods: ReadonlyMap<string, InventoryPod>;
+}
+
+export type InventoryKind = 'Node' | 'Namespace' | 'Pod';
+export type ChangeType = 'added' | 'updated' | 'deleted';
+
+interface ChangeOf<K extends InventoryKind, T> {
+  kind: K;
+  type: ChangeType;
+  /** The new object; for 'deleted', the last one known. */
+  object: T;
+  /** The object before an 'updated'. */
+  previous?: T;
+}
+export type InventoryChange =
+  | ChangeOf<'Node', InventoryNode>
+  | ChangeOf<'Namespace', InventoryNamespace>
+  | ChangeOf<'Pod', InventoryPod>;
+
+export interface InventoryEvents {
+  /** Once, when the first complete snapshot is in. */
+  synced: [Inventory];
+  /** Every change after that; only changes to the view's fields are reported. */
+  change: [InventoryChange];
+}
+
+export type InventoryEmitter = EventEmitter<InventoryEvents>;
+
+export interface InventorySource extends InventoryEmitter {
+  /** Starts watching; resolves after 'synced', rejects if stop() comes first. */
+  start(): Promise<void>;
+  /** Stops watching and closes connections and file watchers; idempotent. */
+  stop(): Promise<void>;
+  snapshot(): Inventory;
+  readonly synced: boolean;
+}
+
+export const podKey = (pod: { namespace: string; name: string }): string => `${pod.namespace}/${pod.name}`;
+
+/**
+ * A pod that holds its IP: Succeeded and Failed pods keep status.podIP in the API, but the
+ * address may already belong to a new pod, so policy must not match on it (Antrea's rule too).
+ */
+export function isActivePod(pod: InventoryPod): boolean {
+  return pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
+}
