@@ -1,0 +1,141 @@
+// The pod's veth pair: host end in the box's namespace (later an OVS port), pod end in the
+// pod's network namespace with its address, default route and MTU. Uses iproute2 and ethtool;
+// the namespace is given as a path (/var/run/netns/x or /proc/<pid>/ns/net), so commands run
+// in it through `nsenter --net=<path>` (`ip -n` takes names only), and the peer is created
+// directly inside it (`ip link add … peer … netns <path>`: iproute2 opens a path with a "/").
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { run, CommandError } from '../../lib/exec.js';
+
+const ifnameMax = 15;
+const prefixMax = 8;
+const hashLen = ifnameMax - prefixMax - 1;
+
+/**
+ * Host-side veth name, Antrea's scheme: the first 8 characters of the pod name (leading "-"
+ * trimmed), "-", then the first 6 hex digits of sha1(container id [+ ifname when not eth0]).
+ * The namespace is not needed: the container id is unique on the box. Deterministic, so DEL
+ * finds the interface again without stored state.
+ */
+export function hostVethName(podName: string, containerId: string, ifname: string): string {
+  const key = ifname === 'eth0' ? containerId : containerId + ifname;
+  const hash = createHash('sha1').update(key).digest('hex').slice(0, hashLen);
+  const prefix = podName.slice(0, prefixMax).replace(/^-+/, '') || 'pod';
+  return `${prefix}-${hash}`;
+}
+
+/**
+ * Pod MAC derived from its IPv4 address: 0a:58 then the four address bytes (the convention
+ * of OVN-Kubernetes and kubenet; 0x0a has the locally-administered bit set and the multicast
+ * bit clear). Antrea picks a random one instead; deriving it keeps a repeated ADD and an agent
+ * restart byte-identical and lets the pipeline compute a pod's MAC from its IP.
+ */
+export function podMac(ip: string): string {
+  const bytes = ip.split('.').map(Number);
+  return ['0a', '58', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export interface PodInterfaceSpec {
+  hostIfname: string;
+  netns: string;
+  ifname: string;
+  mac: string;
+  /** "a.b.c.d/len" */
+  address: string;
+  gateway: string;
+  mtu: number;
+  /** Userspace (netdev) datapath: partial checksums break TCP, so tx offload goes off on both ends. */
+  disableTxChecksumOffload: boolean;
+}
+
+/** Run a command inside the namespace at `netns`. */
+export function runInNetnsPath(netns: string, cmd: string, args: string[], input?: string) {
+  return run('nsenter', [`--net=${netns}`, cmd, ...args], { input });
+}
+
+/**
+ * Create and configure the pair; returns the host end's MAC. On failure the pair is deleted
+ * (deleting the host end removes the pod end too), so nothing is left behind.
+ */
+export async function createPodInterface(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
+  const { hostIfname, netns, ifname, mac, mtu } = spec;
+  const mtuArg = String(mtu);
+  await run('ip', ['link', 'add', hostIfname, 'mtu', mtuArg, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtuArg, 'address', mac, 'netns', netns]);
+  try {
+    const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`];
+    // Pod side and host side are independent: configure both at once.
+    await Promise.all([
+      (async () => {
+        await runInNetnsPath(netns, 'ip', ['-batch', '-'], batch.join('\n') + '\n');
+        if (spec.disableTxChecksumOffload) await runInNetnsPath(netns, 'ethtool', ['-K', ifname, 'tx', 'off']);
+      })(),
+      (async () => {
+        if (spec.disableTxChecksumOffload) await run('ethtool', ['-K', hostIfname, 'tx', 'off']);
+        await run('ip', ['link', 'set', hostIfname, 'up']);
+      })(),
+    ]);
+    return { hostMac: await hostMac(hostIfname) };
+  } catch (err) {
+    await deletePodInterface(hostIfname).catch(() => {});
+    throw err;
+  }
+}
+
+/** Delete the pair by its host end; false when it was already gone (e.g. the netns was deleted). */
+export async function deletePodInterface(hostIfname: string): Promise<boolean> {
+  try {
+    await run('ip', ['link', 'del', hostIfname]);
+    return true;
+  } catch (err) {
+    if (err instanceof CommandError && /Cannot find device|does not exist/i.test(err.result.stderr)) return false;
+    throw err;
+  }
+}
+
+export async function hostMac(hostIfname: string): Promise<string> {
+  return (await readFile(`/sys/class/net/${hostIfname}/address`, 'utf8')).trim();
+}
+
+export async function hostInterfaceState(hostIfname: string): Promise<{ up: boolean } | undefined> {
+  try {
+    const flags = Number((await readFile(`/sys/class/net/${hostIfname}/flags`, 'utf8')).trim());
+    return { up: (flags & 1) === 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PodInterfaceState {
+  mac: string;
+  mtu: number;
+  up: boolean;
+  /** "a.b.c.d/len" */
+  addresses: string[];
+  routes: { dst: string; gw?: string }[];
+}
+
+interface IpJsonLink {
+  address?: string;
+  mtu?: number;
+  flags?: string[];
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** What the pod's interface looks like now; undefined when it does not exist. */
+export async function inspectPodInterface(netns: string, ifname: string): Promise<PodInterfaceState | undefined> {
+  const addr = await runInNetnsPath(netns, 'ip', ['-j', 'addr', 'show', 'dev', ifname]).catch((err: unknown) => {
+    if (err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr)) return undefined;
+    throw err;
+  });
+  if (!addr) return undefined;
+  const [link] = JSON.parse(addr.stdout || '[]') as IpJsonLink[];
+  if (!link) return undefined;
+  const routes = JSON.parse((await runInNetnsPath(netns, 'ip', ['-j', '-4', 'route', 'show', 'dev', ifname])).stdout || '[]') as { dst: string; gateway?: string }[];
+  return {
+    mac: link.address ?? '',
+    mtu: link.mtu ?? 0,
+    up: link.flags?.includes('UP') ?? false,
+    addresses: (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    routes: routes.map((r) => ({ dst: r.dst === 'default' ? '0.0.0.0/0' : r.dst, gw: r.gateway })),
+  };
+}
