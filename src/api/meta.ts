@@ -129,3 +129,16 @@ export const ConditionSchema = z.looseObject({
   message: z.string().optional(),
 });
 export type Condition = z.infer<typeof ConditionSchema>;
+
+/**
+ * A node (box) name: a DNS-1123 subdomain like Kubernetes node names. It also appears in MQTT
+ * topics, which this format keeps free of `/`, `+` and `#`.
+ */
+export const NodeNameSchema = z.string().superRefine((name, ctx) => {
+  if (!isDNS1123Subdomain(name)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid node name ${JSON.stringify(name)}: expected lowercase alphanumerics, "-" or ".", starting and ending alphanumeric`,
+    });
+  }
+});

@@ -1,0 +1,86 @@
+// Configuration files, validated once at start-up and passed down typed (no global settings).
+// Defaults live here so every consumer (agent, lab, image first-boot, docs) agrees on them.
+import { z } from 'zod';
+import { defaultAgentSocket } from './cni.js';
+import { NodeNameSchema } from './meta.js';
+import { CIDRSchema } from './net.js';
+
+const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
+const BROKER_URL = /^(mqtts?|wss?):\/\/[^\s/]+/;
+const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL' });
+
+/** `host:port`, `[v6]:port` or `:port` (all interfaces). */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):([1-9][0-9]{0,4})$/, {
+  error: 'expected host:port, [ipv6]:port or :port',
+});
+
+export const PasswordCredentialsSchema = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(1),
+});
+
+/** mTLS with per-node certificates; caFile pins the controller's CA. */
+export const CertificateCredentialsSchema = z.strictObject({
+  certFile: absolutePath,
+  keyFile: absolutePath,
+  caFile: absolutePath.optional(),
+});
+
+/**
+ * `seine-node.yaml`, dropped on the boot partition before first boot:
+ *
+ *     controllerUrl: mqtts://controller.example.net:8883
+ *     nodeName: box-17
+ *     credentials: { username: box-17, password: … }   # or { certFile, keyFile, caFile }
+ */
+export const SeineNodeFileSchema = z
+  .strictObject({
+    /** The MQTT endpoint of the controller (its embedded broker or the external broker). */
+    controllerUrl: brokerUrl,
+    nodeName: NodeNameSchema,
+    credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+  })
+  .superRefine((file, ctx) => {
+    if ('certFile' in file.credentials && !file.controllerUrl.startsWith('mqtts://') && !file.controllerUrl.startsWith('wss://')) {
+      ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
+    }
+  });
+export type SeineNodeFile = z.infer<typeof SeineNodeFileSchema>;
+
+export const DatapathTypeSchema = z.enum(['system', 'netdev']);
+export const TunnelTypeSchema = z.enum(['geneve', 'vxlan', 'gre']);
+export const TrafficEncapModeSchema = z.enum(['encap', 'noEncap', 'hybrid']);
+
+export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
+
+/** The agent's own settings (`/etc/seine/agent.yaml`); every field but nodeName has a default. */
+export const AgentConfigSchema = z.strictObject({
+  nodeName: NodeNameSchema,
+  bridgeName: z.string().min(1).max(15).default('br-int'),
+  /** `netdev` is the userspace datapath the lab uses; boxes with the kernel module use `system`. */
+  datapathType: DatapathTypeSchema.default('system'),
+  tunnelType: TunnelTypeSchema.default('geneve'),
+  trafficEncapMode: TrafficEncapModeSchema.default('encap'),
+  /** This node's pod CIDR; read from the k3s Node object when absent. */
+  podCIDR: CIDRSchema.optional(),
+  serviceCIDR: CIDRSchema.default(DEFAULT_SERVICE_CIDR),
+  /** Pod interface MTU; derived from the underlay MTU and tunnel overhead when absent. */
+  mtu: z.number().int().min(576).max(9216).optional(),
+  stateDir: absolutePath.default('/var/lib/seine'),
+  cniSocket: absolutePath.default(defaultAgentSocket),
+  ovsdbRemote: z.string().min(1).default('unix:/var/run/openvswitch/db.sock'),
+});
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+/** The controller's settings. `broker` is `embedded` (aedes in-process) or an external broker URL. */
+export const ControllerConfigSchema = z.strictObject({
+  /** REST API and /metrics. */
+  listen: listenAddress.default(':8080'),
+  broker: z.union([z.literal('embedded'), brokerUrl]).default('embedded'),
+  /** Where the embedded broker listens for MQTT clients (ignored with an external broker). */
+  brokerListen: listenAddress.default(':1883'),
+  storePath: absolutePath.default('/var/lib/seine-controller/seine.db'),
+});
+export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
+export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

@@ -1,0 +1,154 @@
+// One connection as the flow exporter reports it. Field names are the IPFIX information element
+// names Antrea exports (IANA, reverse IANA 29305, Antrea 56506), so a record maps 1:1 onto an
+// IPFIX data record and onto what Antrea's collectors and dashboards expect.
+import { z } from 'zod';
+import { ipFamily } from './net.js';
+
+export const IANA_ENTERPRISE_ID = 0;
+export const IANA_REVERSE_ENTERPRISE_ID = 29305;
+/** go-ipfix's registry value; Antrea's docs say 56505, a typo. */
+export const ANTREA_ENTERPRISE_ID = 56506;
+
+const counter = z.number().int().nonnegative();
+const seconds = z.number().int().nonnegative();
+const ipv4 = z.string().refine((s) => ipFamily(s) === 4, { error: 'expected an IPv4 address' });
+const ipv6 = z.string().refine((s) => ipFamily(s) === 6, { error: 'expected an IPv6 address' });
+// Antrea sends '' for "not a pod / no policy"; absent and '' mean the same here.
+const text = z.string().default('');
+
+/** 1 K8s NetworkPolicy, 2 Antrea NetworkPolicy, 3 Antrea ClusterNetworkPolicy; 0 none. */
+export const PolicyTypeCode = { None: 0, K8sNetworkPolicy: 1, AntreaNetworkPolicy: 2, AntreaClusterNetworkPolicy: 3 } as const;
+/** 1 Allow, 2 Drop, 3 Reject; 0 no rule. */
+export const RuleActionCode = { None: 0, Allow: 1, Drop: 2, Reject: 3 } as const;
+/** 1 intra-node, 2 inter-node, 3 pod to external, 4 external to pod. */
+export const FlowTypeCode = { IntraNode: 1, InterNode: 2, ToExternal: 3, FromExternal: 4 } as const;
+
+const policyType = z.number().int().min(0).max(3).default(0);
+const ruleAction = z.number().int().min(0).max(3).default(0);
+
+export const FlowRecordSchema = z
+  .strictObject({
+    flowStartSeconds: seconds,
+    flowEndSeconds: seconds,
+    /** IANA flowEndReason: 1 idle timeout, 2 active timeout, 3 end of flow, 4 forced end, 5 lack of resources. */
+    flowEndReason: z.number().int().min(1).max(5).optional(),
+
+    sourceIPv4Address: ipv4.optional(),
+    destinationIPv4Address: ipv4.optional(),
+    sourceIPv6Address: ipv6.optional(),
+    destinationIPv6Address: ipv6.optional(),
+    sourceTransportPort: z.number().int().min(0).max(65535),
+    destinationTransportPort: z.number().int().min(0).max(65535),
+    protocolIdentifier: z.number().int().min(0).max(255),
+
+    packetTotalCount: counter,
+    octetTotalCount: counter,
+    packetDeltaCount: counter,
+    octetDeltaCount: counter,
+    reversePacketTotalCount: counter,
+    reverseOctetTotalCount: counter,
+    reversePacketDeltaCount: counter,
+    reverseOctetDeltaCount: counter,
+
+    sourcePodNamespace: text,
+    sourcePodName: text,
+    sourceNodeName: text,
+    destinationPodNamespace: text,
+    destinationPodName: text,
+    destinationNodeName: text,
+    destinationClusterIPv4: ipv4.optional(),
+    destinationClusterIPv6: ipv6.optional(),
+    destinationServicePort: z.number().int().min(0).max(65535).default(0),
+    destinationServicePortName: text,
+
+    ingressNetworkPolicyName: text,
+    ingressNetworkPolicyNamespace: text,
+    ingressNetworkPolicyType: policyType,
+    ingressNetworkPolicyRuleName: text,
+    ingressNetworkPolicyRuleAction: ruleAction,
+    egressNetworkPolicyName: text,
+    egressNetworkPolicyNamespace: text,
+    egressNetworkPolicyType: policyType,
+    egressNetworkPolicyRuleName: text,
+    egressNetworkPolicyRuleAction: ruleAction,
+
+    /** Conntrack TCP state name (ESTABLISHED, TIME_WAIT…); '' for other protocols. */
+    tcpState: text,
+    flowType: z.number().int().min(1).max(4),
+  })
+  .superRefine((r, ctx) => {
+    const v4 = r.sourceIPv4Address !== undefined || r.destinationIPv4Address !== undefined;
+    const v6 = r.sourceIPv6Address !== undefined || r.destinationIPv6Address !== undefined;
+    if (v4 === v6) {
+      ctx.addIssue({ code: 'custom', path: ['sourceIPv4Address'], message: 'required: exactly one address family (sourceIPv4Address/destinationIPv4Address or the IPv6 pair)' });
+      return;
+    }
+    const pair = v4 ? (['sourceIPv4Address', 'destinationIPv4Address'] as const) : (['sourceIPv6Address', 'destinationIPv6Address'] as const);
+    for (const field of pair) if (r[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'required' });
+    if (r.flowEndSeconds < r.flowStartSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['flowEndSeconds'], message: `must not be before flowStartSeconds (${r.flowStartSeconds})` });
+    }
+  });
+export type FlowRecord = z.infer<typeof FlowRecordSchema>;
+/** What producers may omit (empty strings and zero codes default). */
+export type FlowRecordInput = z.input<typeof FlowRecordSchema>;
+
+/** The record's source and destination addresses, whichever family it carries. */
+export function flowAddresses(r: FlowRecord): { source: string; destination: string } {
+  return {
+    source: r.sourceIPv4Address ?? r.sourceIPv6Address ?? '',
+    destination: r.destinationIPv4Address ?? r.destinationIPv6Address ?? '',
+  };
+}
+
+/** A batch as the agent publishes it on `seine/v1/nodes/<node>/flows`. */
+export const FlowRecordBatchSchema = z.strictObject({
+  records: z.array(FlowRecordSchema),
+  /** Records the outbox dropped since the previous batch because its bound was hit. */
+  dropped: z.number().int().nonnegative().default(0),
+});
+export type FlowRecordBatch = z.infer<typeof FlowRecordBatchSchema>;
+
+/** IPFIX element for each FlowRecord field: [enterpriseId, elementId]. */
+export const FLOW_RECORD_IPFIX_ELEMENTS = {
+  flowStartSeconds: [IANA_ENTERPRISE_ID, 150],
+  flowEndSeconds: [IANA_ENTERPRISE_ID, 151],
+  flowEndReason: [IANA_ENTERPRISE_ID, 136],
+  sourceIPv4Address: [IANA_ENTERPRISE_ID, 8],
+  destinationIPv4Address: [IANA_ENTERPRISE_ID, 12],
+  sourceIPv6Address: [IANA_ENTERPRISE_ID, 27],
+  destinationIPv6Address: [IANA_ENTERPRISE_ID, 28],
+  sourceTransportPort: [IANA_ENTERPRISE_ID, 7],
+  destinationTransportPort: [IANA_ENTERPRISE_ID, 11],
+  protocolIdentifier: [IANA_ENTERPRISE_ID, 4],
+  packetTotalCount: [IANA_ENTERPRISE_ID, 86],
+  octetTotalCount: [IANA_ENTERPRISE_ID, 85],
+  packetDeltaCount: [IANA_ENTERPRISE_ID, 2],
+  octetDeltaCount: [IANA_ENTERPRISE_ID, 1],
+  reversePacketTotalCount: [IANA_REVERSE_ENTERPRISE_ID, 86],
+  reverseOctetTotalCount: [IANA_REVERSE_ENTERPRISE_ID, 85],
+  reversePacketDeltaCount: [IANA_REVERSE_ENTERPRISE_ID, 2],
+  reverseOctetDeltaCount: [IANA_REVERSE_ENTERPRISE_ID, 1],
+  sourcePodNamespace: [ANTREA_ENTERPRISE_ID, 100],
+  sourcePodName: [ANTREA_ENTERPRISE_ID, 101],
+  destinationPodNamespace: [ANTREA_ENTERPRISE_ID, 102],
+  destinationPodName: [ANTREA_ENTERPRISE_ID, 103],
+  sourceNodeName: [ANTREA_ENTERPRISE_ID, 104],
+  destinationNodeName: [ANTREA_ENTERPRISE_ID, 105],
+  destinationClusterIPv4: [ANTREA_ENTERPRISE_ID, 106],
+  destinationClusterIPv6: [ANTREA_ENTERPRISE_ID, 107],
+  destinationServicePort: [ANTREA_ENTERPRISE_ID, 108],
+  destinationServicePortName: [ANTREA_ENTERPRISE_ID, 109],
+  ingressNetworkPolicyName: [ANTREA_ENTERPRISE_ID, 110],
+  ingressNetworkPolicyNamespace: [ANTREA_ENTERPRISE_ID, 111],
+  egressNetworkPolicyName: [ANTREA_ENTERPRISE_ID, 112],
+  egressNetworkPolicyNamespace: [ANTREA_ENTERPRISE_ID, 113],
+  ingressNetworkPolicyType: [ANTREA_ENTERPRISE_ID, 115],
+  egressNetworkPolicyType: [ANTREA_ENTERPRISE_ID, 118],
+  tcpState: [ANTREA_ENTERPRISE_ID, 136],
+  flowType: [ANTREA_ENTERPRISE_ID, 137],
+  ingressNetworkPolicyRuleAction: [ANTREA_ENTERPRISE_ID, 139],
+  egressNetworkPolicyRuleAction: [ANTREA_ENTERPRISE_ID, 140],
+  ingressNetworkPolicyRuleName: [ANTREA_ENTERPRISE_ID, 141],
+  egressNetworkPolicyRuleName: [ANTREA_ENTERPRISE_ID, 142],
+} as const satisfies Record<keyof FlowRecord, readonly [number, number]>;

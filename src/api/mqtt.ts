@@ -1,0 +1,186 @@
+// MQTT topics and message envelopes between agents and the controller. Topic strings are built
+// and parsed only here, so a node's broker ACL (`seine/v1/nodes/<node>/#`) and the code agree.
+import { z } from 'zod';
+import { FlowRecordBatchSchema } from './flow-record.js';
+import { describeProblem, formatIssues } from './issues.js';
+import { NodeNameSchema, isDNS1123Subdomain } from './meta.js';
+import { NodeDesiredSchema, NodeReportedSchema } from './node-state.js';
+
+export const TOPIC_ROOT = 'seine/v1';
+export const FLEET_RELEASES_TOPIC = `${TOPIC_ROOT}/fleet/releases`;
+
+/** Per-node channels; `rpc` topics carry a request id after the channel. */
+export const NODE_CHANNELS = ['status', 'desired', 'reported', 'flows', 'events', 'rpc'] as const;
+export type NodeChannel = (typeof NODE_CHANNELS)[number];
+
+const RPC_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class TopicError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TopicError';
+  }
+}
+
+function checkNode(node: string): void {
+  // Also guarantees no '/', '+' or '#', which would escape the node's subtree.
+  if (!isDNS1123Subdomain(node)) throw new TopicError(`invalid node name ${JSON.stringify(node)} in topic`);
+}
+
+/** `seine/v1/nodes/<node>/<channel>` for every channel but rpc. */
+export function nodeTopic(node: string, channel: Exclude<NodeChannel, 'rpc'>): string {
+  checkNode(node);
+  return `${TOPIC_ROOT}/nodes/${node}/${channel}`;
+}
+
+/** `seine/v1/nodes/<node>/rpc/<id>`; the response goes to MQTT 5 responseTopic with the same correlation data. */
+export function rpcTopic(node: string, id: string): string {
+  checkNode(node);
+  if (!RPC_ID.test(id)) throw new TopicError(`invalid rpc id ${JSON.stringify(id)}: expected 1-64 of A-Z a-z 0-9 _ -`);
+  return `${TOPIC_ROOT}/nodes/${node}/rpc/${id}`;
+}
+
+/** Everything under one node: what its broker credentials may publish and subscribe to. */
+export function nodeSubtree(node: string): string {
+  checkNode(node);
+  return `${TOPIC_ROOT}/nodes/${node}/#`;
+}
+
+/** The controller's subscription to one channel of every node. */
+export function allNodesTopic(channel: NodeChannel): string {
+  return channel === 'rpc' ? `${TOPIC_ROOT}/nodes/+/rpc/+` : `${TOPIC_ROOT}/nodes/+/${channel}`;
+}
+
+export interface NodeTopic {
+  node: string;
+  channel: NodeChannel;
+  /** Only for the rpc channel. */
+  rpcId?: string;
+}
+
+/** Splits a concrete node topic; throws TopicError for anything that is not one (wildcards included). */
+export function parseNodeTopic(topic: string): NodeTopic {
+  const parts = topic.split('/');
+  const [root, version, nodes, node, channel, rpcId] = parts;
+  if (`${root}/${version}` !== TOPIC_ROOT || nodes !== 'nodes' || node === undefined || channel === undefined) {
+    throw new TopicError(`not a Seine node topic: ${JSON.stringify(topic)} (expected ${TOPIC_ROOT}/nodes/<node>/<channel>)`);
+  }
+  checkNode(node);
+  if (!(NODE_CHANNELS as readonly string[]).includes(channel)) {
+    throw new TopicError(`unknown channel ${JSON.stringify(channel)} in ${JSON.stringify(topic)} (expected ${NODE_CHANNELS.join('|')})`);
+  }
+  if (channel === 'rpc') {
+    if (parts.length !== 6 || rpcId === undefined || !RPC_ID.test(rpcId)) {
+      throw new TopicError(`rpc topic needs one request id: ${JSON.stringify(topic)} (expected ${TOPIC_ROOT}/nodes/<node>/rpc/<id>)`);
+    }
+    return { node, channel, rpcId };
+  }
+  if (parts.length !== 5) throw new TopicError(`unexpected levels after ${channel} in ${JSON.stringify(topic)}`);
+  return { node, channel: channel as NodeChannel };
+}
+
+// ---- envelopes ------------------------------------------------------------------------------
+
+export const ENVELOPE_VERSION = 1;
+
+/** `{v: 1, node, generation?, ts, kind, payload}`: ts in milliseconds since the epoch. */
+export function envelopeSchema<K extends string, P extends z.ZodType>(kind: K, payload: P) {
+  return z.strictObject({
+    v: z.literal(ENVELOPE_VERSION),
+    node: NodeNameSchema,
+    /** Desired-state generation the message refers to, where one applies. */
+    generation: z.number().int().nonnegative().optional(),
+    ts: z.number().int().nonnegative(),
+    kind: z.literal(kind),
+    payload,
+  });
+}
+
+export const StatusPayloadSchema = z.strictObject({
+  state: z.enum(['online', 'offline']),
+  agentVersion: z.string().optional(),
+  uptimeSeconds: z.number().nonnegative().optional(),
+});
+
+export const EventPayloadSchema = z.strictObject({
+  severity: z.enum(['info', 'warning', 'error']),
+  /** e.g. policy-log, deny, alert. */
+  type: z.string().min(1),
+  message: z.string(),
+  /** objectKey() of the object concerned, if any. */
+  object: z.string().optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const RpcRequestPayloadSchema = z.strictObject({
+  method: z.string().min(1),
+  params: z.unknown().optional(),
+  /** Milliseconds since the epoch after which the caller no longer waits. */
+  deadline: z.number().int().nonnegative().optional(),
+});
+
+export const RpcResponsePayloadSchema = z.union([
+  z.strictObject({ ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ ok: z.literal(false), error: z.strictObject({ code: z.string().min(1), message: z.string() }) }),
+]);
+
+export const StatusEnvelopeSchema = envelopeSchema('status', StatusPayloadSchema);
+export const DesiredEnvelopeSchema = envelopeSchema('desired', NodeDesiredSchema);
+export const ReportedEnvelopeSchema = envelopeSchema('reported', NodeReportedSchema);
+export const FlowsEnvelopeSchema = envelopeSchema('flows', FlowRecordBatchSchema);
+export const EventEnvelopeSchema = envelopeSchema('event', EventPayloadSchema);
+export const RpcRequestEnvelopeSchema = envelopeSchema('rpc-request', RpcRequestPayloadSchema);
+export const RpcResponseEnvelopeSchema = envelopeSchema('rpc-response', RpcResponsePayloadSchema);
+
+export type StatusEnvelope = z.infer<typeof StatusEnvelopeSchema>;
+export type DesiredEnvelope = z.infer<typeof DesiredEnvelopeSchema>;
+export type ReportedEnvelope = z.infer<typeof ReportedEnvelopeSchema>;
+export type FlowsEnvelope = z.infer<typeof FlowsEnvelopeSchema>;
+export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
+export type RpcRequestEnvelope = z.infer<typeof RpcRequestEnvelopeSchema>;
+export type RpcResponseEnvelope = z.infer<typeof RpcResponseEnvelopeSchema>;
+
+const CHANNEL_ENVELOPES = {
+  status: StatusEnvelopeSchema,
+  desired: DesiredEnvelopeSchema,
+  reported: ReportedEnvelopeSchema,
+  flows: FlowsEnvelopeSchema,
+  events: EventEnvelopeSchema,
+  rpc: z.union([RpcRequestEnvelopeSchema, RpcResponseEnvelopeSchema]),
+} as const satisfies Record<NodeChannel, z.ZodType>;
+
+export type NodeMessage =
+  | { channel: 'status'; envelope: StatusEnvelope }
+  | { channel: 'desired'; envelope: DesiredEnvelope }
+  | { channel: 'reported'; envelope: ReportedEnvelope }
+  | { channel: 'flows'; envelope: FlowsEnvelope }
+  | { channel: 'events'; envelope: EventEnvelope }
+  | { channel: 'rpc'; rpcId: string; envelope: RpcRequestEnvelope | RpcResponseEnvelope };
+
+export class MessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MessageError';
+  }
+}
+
+/**
+ * Validates a received message against its topic: JSON, the channel's envelope and payload
+ * schema, and the envelope's node matching the topic's (a node may only speak for itself).
+ */
+export function parseNodeMessage(topic: string, payload: string | Uint8Array): NodeMessage & { node: string } {
+  const { node, channel, rpcId } = parseNodeTopic(topic);
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch (err) {
+    throw new MessageError(`${topic}: payload is not JSON: ${(err as Error).message}`);
+  }
+  const result = CHANNEL_ENVELOPES[channel].safeParse(json, { reportInput: true });
+  if (!result.success) {
+    throw new MessageError(formatIssues(result.error.issues).map((p) => `${topic}: ${describeProblem(p)}`).join('\n'));
+  }
+  const envelope = result.data as { node: string };
+  if (envelope.node !== node) throw new MessageError(`${topic}: node: envelope says ${JSON.stringify(envelope.node)}, topic says ${JSON.stringify(node)}`);
+  return { node, channel, ...(rpcId === undefined ? {} : { rpcId }), envelope } as NodeMessage & { node: string };
+}

@@ -1,0 +1,121 @@
+// The shadow a node syncs with the controller: desired state in (what the node must run, with a
+// generation per object), reported state out (what it realized, per object, plus inventory).
+import { z } from 'zod';
+import { findQualifiedKind, qualifiedKind, type KindInfo } from './kinds.js';
+import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } from './meta.js';
+import { IPAddressSchema } from './net.js';
+
+const generation = z.number().int().nonnegative();
+
+export interface ObjectRef {
+  kind: KindInfo;
+  /** undefined for cluster-scoped kinds. */
+  namespace?: string | undefined;
+  name: string;
+}
+
+/**
+ * Key of an object in desired/reported maps: `Kind.group/namespace/name`, with an empty namespace
+ * for cluster-scoped kinds (`ClusterNetworkPolicy.crd.antrea.io//web-allow`). The group keeps
+ * Kubernetes' and Antrea's NetworkPolicy apart.
+ */
+export function objectKey(ref: ObjectRef): string {
+  return `${qualifiedKind(ref.kind)}/${ref.namespace ?? ''}/${ref.name}`;
+}
+
+/** Inverse of objectKey(); undefined for a malformed key or an unknown kind. */
+export function parseObjectKey(key: string): ObjectRef | undefined {
+  const parts = key.split('/');
+  if (parts.length !== 3) return undefined;
+  const [kindName, namespace, name] = parts as [string, string, string];
+  const kind = findQualifiedKind(kindName);
+  if (!kind || !isDNS1123Subdomain(name)) return undefined;
+  if (kind.namespaced !== (namespace !== '')) return undefined;
+  if (namespace !== '' && !isDNS1123Label(namespace)) return undefined;
+  return { kind, namespace: namespace === '' ? undefined : namespace, name };
+}
+
+export const DesiredObjectSchema = z.strictObject({
+  /** Bumped by the controller whenever this object's spec changes. */
+  generation,
+  /** The object's spec, valid for its kind (checked by NodeDesiredSchema). */
+  spec: z.unknown(),
+});
+export type DesiredObject = z.infer<typeof DesiredObjectSchema>;
+
+export const NodeDesiredSchema = z
+  .strictObject({
+    node: NodeNameSchema,
+    /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
+    generation,
+    objects: z.record(z.string(), DesiredObjectSchema),
+  })
+  .superRefine((desired, ctx) => {
+    for (const [key, object] of Object.entries(desired.objects)) {
+      const ref = parseObjectKey(key);
+      if (!ref) {
+        ctx.addIssue({ code: 'custom', path: ['objects', key], message: 'invalid object key: expected Kind.group/namespace/name' });
+        continue;
+      }
+      const result = ref.kind.specSchema.safeParse(object.spec, { reportInput: true });
+      if (!result.success) {
+        for (const issue of result.error.issues) {
+          ctx.addIssue({ ...issue, path: ['objects', key, 'spec', ...issue.path] } as z.core.$ZodRawIssue);
+        }
+      }
+    }
+  });
+export type NodeDesired = z.infer<typeof NodeDesiredSchema>;
+
+export const RealizationPhaseSchema = z.enum(['Realized', 'Failed']);
+
+export const RealizedObjectSchema = z
+  .strictObject({
+    /** The desired generation of this object the node has applied (or failed to apply). */
+    generation,
+    phase: RealizationPhaseSchema,
+    reason: z.string().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.phase === 'Failed' && !o.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'required when phase is Failed' });
+  });
+export type RealizedObject = z.infer<typeof RealizedObjectSchema>;
+
+export const NodeErrorSchema = z.strictObject({
+  /** Milliseconds since the epoch. */
+  ts: z.number().int().nonnegative(),
+  message: z.string().min(1),
+  /** objectKey() of the object concerned, if any. */
+  object: z.string().optional(),
+  /** Module that hit the error (policy, ovs, sync…). */
+  module: z.string().optional(),
+});
+export type NodeError = z.infer<typeof NodeErrorSchema>;
+
+export const PodInventoryEntrySchema = z.strictObject({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  ips: z.array(IPAddressSchema),
+  labels: LabelMapSchema.default({}),
+  /** Host-side interface name and its OpenFlow port on the bridge, once attached. */
+  interfaceName: z.string().optional(),
+  ofPort: z.number().int().nonnegative().optional(),
+});
+export type PodInventoryEntry = z.infer<typeof PodInventoryEntrySchema>;
+
+export const NodeReportedSchema = z.strictObject({
+  node: NodeNameSchema,
+  /** The NodeDesired generation fully processed (every object realized or failed). */
+  observedGeneration: generation,
+  objects: z.record(z.string(), RealizedObjectSchema),
+  /** Recent errors, newest last; bounded by the agent. */
+  errors: z.array(NodeErrorSchema).default([]),
+  inventory: z.strictObject({
+    pods: z.array(PodInventoryEntrySchema),
+    /** Namespace labels as the node sees them (selectors need them). */
+    namespaces: z.record(z.string(), LabelMapSchema).optional(),
+  }),
+  agentVersion: z.string().min(1),
+  uptimeSeconds: z.number().nonnegative(),
+});
+export type NodeReported = z.infer<typeof NodeReportedSchema>;
