@@ -1,0 +1,88 @@
+// OVS's canonical text of a flow, learned from OVS itself rather than re-implemented:
+// `ovs-ofctl parse-flows` runs the same parser and printer as the switch, offline. The
+// answers are cached by the authored text, so a module that keeps producing the same flows
+// pays for the subprocess once per process, and one that writes flows the way OVS prints
+// them never pays. Diffing uses canonical text, which is what makes re-applying the same
+// desired state a no-op.
+import { CommandError, run } from '../../lib/exec.js';
+import { DEFAULT_PRIORITY, flowKey, formatFlowSelector, type OvsFlow } from './flow.js';
+
+/** ovs-ofctl refused a flow: the message names the flow as written. */
+export class FlowSyntaxError extends Error {
+  constructor(readonly flow: string, readonly ovsMessage: string) {
+    super(`invalid flow "${flow}": ${ovsMessage}`);
+    this.name = 'FlowSyntaxError';
+  }
+}
+
+const authoredKey = (f: OvsFlow) => `${flowKey(f)} ${f.actions}`;
+
+export class FlowCanonicalizer {
+  private readonly cache = new Map<string, { match: string; actions: string }>();
+
+  constructor(private readonly maxEntries = 500_000) {}
+
+  /** True when the canonical form of this exact text is known (so an inexact diff is a real change). */
+  known(f: OvsFlow): boolean {
+    return this.cache.has(authoredKey(f));
+  }
+
+  /** The flow in canonical form if known, else the flow unchanged. */
+  cached(f: OvsFlow): OvsFlow {
+    const c = this.cache.get(authoredKey(f));
+    return c && (c.match !== f.match || c.actions !== f.actions) ? { ...f, ...c } : f;
+  }
+
+  /** Records that OVS prints this flow exactly as written (seen in a dump). */
+  rememberCanonical(f: OvsFlow): void {
+    this.put(authoredKey(f), { match: f.match, actions: f.actions });
+  }
+
+  /** Canonical forms of the flows (same order), asking ovs-ofctl for the ones not cached. */
+  async canonicalize(flows: OvsFlow[]): Promise<OvsFlow[]> {
+    const todo = flows.filter((f) => !this.known(f));
+    if (todo.length) {
+      const input = todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`).join('\n') + '\n';
+      let stdout: string;
+      try {
+        ({ stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'parse-flows', '-'], { input }));
+      } catch (err) {
+        throw asFlowError(err, todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`));
+      }
+      const parsed = stdout.split('\n').filter((l) => l.includes('FLOW_MOD'));
+      if (parsed.length !== todo.length) throw new Error(`ovs-ofctl parse-flows printed ${parsed.length} flows for ${todo.length}`);
+      todo.forEach((f, i) => {
+        const c = parseFlowMod(parsed[i]);
+        this.put(authoredKey(f), c);
+        this.put(authoredKey({ ...f, ...c }), c);
+      });
+    }
+    return flows.map((f) => this.cached(f));
+  }
+
+  private put(key: string, v: { match: string; actions: string }): void {
+    if (this.cache.size >= this.maxEntries) this.cache.clear(); // crude bound; entries are relearned on demand
+    this.cache.set(key, v);
+  }
+}
+
+/** `OFPT_FLOW_MOD (OF1.5) (xid=0x1): ADD table:3 priority=190,in_port=1 actions=…` → match and actions. */
+export function parseFlowMod(line: string): { match: string; actions: string; priority: number } {
+  let rest = line.slice(line.indexOf(': ADD') + 5).trimStart();
+  rest = rest.replace(/^table:\d+ ?/, '');
+  const a = rest.startsWith('actions=') ? 0 : rest.indexOf(' actions=');
+  if (a < 0) throw new Error(`unexpected parse-flows line: ${line}`);
+  const head = rest.slice(0, a).trim();
+  const actions = rest.slice(a === 0 ? 8 : a + 9);
+  const p = /^priority=(\d+)(?:,(.*))?$/.exec(head);
+  return p ? { priority: Number(p[1]), match: p[2] ?? '', actions } : { priority: DEFAULT_PRIORITY, match: head, actions };
+}
+
+/** Turns `ovs-ofctl: -:3: unknown keyword` into an error naming the third input line. */
+export function asFlowError(err: unknown, lines: string[]): Error {
+  if (!(err instanceof CommandError)) return err as Error;
+  const msg = err.result.stderr.trim();
+  const m = /(?:^|\n)ovs-ofctl: -:(\d+): (.*)/.exec(msg);
+  if (m && lines[Number(m[1]) - 1] !== undefined) return new FlowSyntaxError(lines[Number(m[1]) - 1], m[2]);
+  return err;
+}

@@ -1,0 +1,81 @@
+// Pure diff of desired flows against installed ones (no switch needed; unit-tested).
+//
+// Per (table, priority, match):
+//   missing                                   → add
+//   same actions/timeouts, same cookie        → unchanged
+//   same actions/timeouts, cookie differs only
+//     in its round (written by an earlier
+//     agent incarnation)                      → adopted: left as is, old cookie kept
+//   actions differ, same cookie               → modify_strict (keeps counters and cookie)
+//   cookie owner or timeouts differ           → replace: an `add` over the existing flow,
+//                                               which OpenFlow ≥1.2 applies in place keeping
+//                                               counters (modify cannot change the cookie)
+//   installed but not desired                 → stale (deleted by reconcile / FlowRound.finish)
+//
+// Keeping the old cookie on adoption is the choice that makes an agent restart invisible:
+// re-applying the same desired state leaves `dump-flows --no-stats` byte-identical, with no
+// flow deleted and re-added. The cookie round therefore means "the incarnation that last
+// wrote this flow", and stale flows are found by diff, not by round.
+import { sameOwner } from './cookie.js';
+import { flowKey, type OvsFlow } from './flow.js';
+
+export interface FlowChanges {
+  add: OvsFlow[];
+  /** Existing flows rewritten with `add` (new cookie owner or timeouts), counters kept. */
+  replace: OvsFlow[];
+  /** Existing flows whose actions change (`modify_strict`). */
+  modify: OvsFlow[];
+  delete: OvsFlow[];
+}
+
+export interface FlowPlan extends FlowChanges {
+  unchanged: number;
+  /** Of unchanged: flows kept with an older round's cookie. */
+  adopted: number;
+  /** Installed flows that no desired flow claimed. */
+  stale: OvsFlow[];
+  /** Desired flows that matched no installed flow exactly (new, changed, or not in canonical form). */
+  inexact: OvsFlow[];
+  /** Keys of installed flows claimed by a desired flow. */
+  claimed: Set<string>;
+}
+
+export const emptyChanges = (): FlowChanges => ({ add: [], replace: [], modify: [], delete: [] });
+export const changeCount = (c: FlowChanges) => c.add.length + c.replace.length + c.modify.length + c.delete.length;
+
+export function planFlowChanges(installed: Iterable<OvsFlow>, desired: readonly OvsFlow[], opts: { deleteStale?: boolean } = {}): FlowPlan {
+  const byKey = new Map<string, OvsFlow>();
+  for (const f of installed) byKey.set(flowKey(f), f);
+  // Two desired flows with one key cannot coexist in a switch; the later one wins.
+  const wanted = new Map<string, OvsFlow>();
+  for (const d of desired) wanted.set(flowKey(d), d);
+
+  const plan: FlowPlan = { ...emptyChanges(), unchanged: 0, adopted: 0, stale: [], inexact: [], claimed: new Set() };
+  for (const [key, d] of wanted) {
+    const i = byKey.get(key);
+    if (!i) {
+      plan.add.push(d);
+      plan.inexact.push(d);
+      continue;
+    }
+    plan.claimed.add(key);
+    const sameTimeouts = (i.idleTimeout ?? 0) === (d.idleTimeout ?? 0) && (i.hardTimeout ?? 0) === (d.hardTimeout ?? 0);
+    if (i.actions === d.actions && sameTimeouts) {
+      plan.unchanged++;
+      if (i.cookie !== d.cookie) {
+        if (sameOwner(i.cookie, d.cookie)) plan.adopted++;
+        else {
+          plan.unchanged--;
+          plan.replace.push(d);
+        }
+      }
+      continue;
+    }
+    plan.inexact.push(d);
+    if (!sameTimeouts || i.cookie !== d.cookie) plan.replace.push(d);
+    else plan.modify.push(d);
+  }
+  for (const [key, i] of byKey) if (!plan.claimed.has(key)) plan.stale.push(i);
+  if (opts.deleteStale) plan.delete = plan.stale;
+  return plan;
+}

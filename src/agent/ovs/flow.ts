@@ -1,0 +1,127 @@
+// Flows as values. A module builds `Flow`s (table by name, match and actions as ovs-ofctl
+// text fragments, an owner cookie); the OpenFlow layer turns them into `OvsFlow`s (table by
+// number, match and actions as single strings) and compares them with what OVS prints.
+// OVS prints matches and actions in its own canonical form (field order, `load:` shown as
+// `set_field:`, `ip_dscp=1` as `nw_tos=4` …), so a flow is identified by
+// (table, priority, canonical match) and compared by canonical actions; see canonical.ts.
+import type { TableName } from './pipeline.js';
+
+export interface Flow {
+  table: TableName;
+  priority: number;
+  /** Ordered match fields, e.g. ['ip', 'in_port=1', 'nw_src=10.10.0.2']. Write them the way OVS prints them to skip canonicalisation. */
+  match: readonly string[];
+  /** Ordered actions, e.g. ['set_field:0x3/0xf->reg0', 'goto_table:4']. */
+  actions: readonly string[];
+  cookie: bigint;
+  idleTimeout?: number;
+  hardTimeout?: number;
+}
+
+export interface TableResolver {
+  id(name: TableName): number;
+}
+
+/** A flow in OVS's terms, as dump-flows prints it (stats only when dumped with them). */
+export interface OvsFlow {
+  tableId: number;
+  priority: number;
+  match: string;
+  actions: string;
+  cookie: bigint;
+  idleTimeout?: number;
+  hardTimeout?: number;
+  importance?: number;
+  nPackets?: number;
+  nBytes?: number;
+  durationS?: number;
+}
+
+export const DEFAULT_PRIORITY = 32768;
+
+export function toOvsFlow(flow: Flow, tables: TableResolver): OvsFlow {
+  if (!Number.isInteger(flow.priority) || flow.priority < 0 || flow.priority > 65535) throw new RangeError(`flow priority out of range: ${flow.priority}`);
+  if (!flow.actions.length) throw new Error(`flow in ${flow.table} has no actions (write 'drop')`);
+  return {
+    tableId: tables.id(flow.table),
+    priority: flow.priority,
+    match: joinParts(flow.match),
+    actions: joinParts(flow.actions),
+    cookie: flow.cookie,
+    idleTimeout: flow.idleTimeout || undefined,
+    hardTimeout: flow.hardTimeout || undefined,
+  };
+}
+
+const joinParts = (parts: readonly string[]) => parts.map((p) => p.trim()).filter(Boolean).join(',');
+
+/** Identity of a flow inside a switch: OpenFlow allows one flow per (table, priority, match). */
+export const flowKey = (f: Pick<OvsFlow, 'tableId' | 'priority' | 'match'>): string => `${f.tableId}|${f.priority}|${f.match}`;
+
+/** `priority=P,match` the way OVS prints it (priority left out when it is the default). */
+function matchSpec(f: Pick<OvsFlow, 'priority' | 'match'>): string {
+  if (f.priority === DEFAULT_PRIORITY) return f.match;
+  return f.match ? `priority=${f.priority},${f.match}` : `priority=${f.priority}`;
+}
+
+/**
+ * ovs-ofctl text of a flow, laid out exactly as `dump-flows --no-stats` prints it, which
+ * add-flows also reads: ` cookie=0x5, table=3, priority=200,ip actions=goto_table:4`
+ * (without the leading space).
+ */
+export function formatFlow(f: OvsFlow): string {
+  let head = '';
+  if (f.cookie) head += `cookie=0x${f.cookie.toString(16)}, `;
+  if (f.tableId) head += `table=${f.tableId}, `;
+  if (f.idleTimeout) head += `idle_timeout=${f.idleTimeout}, `;
+  if (f.hardTimeout) head += `hard_timeout=${f.hardTimeout}, `;
+  if (f.importance) head += `importance=${f.importance}, `;
+  const m = matchSpec(f);
+  return `${head}${m}${m ? ' ' : ''}actions=${f.actions}`;
+}
+
+/** What a strict modify or delete needs to name one flow: table, priority and match. */
+export function formatFlowSelector(f: Pick<OvsFlow, 'tableId' | 'priority' | 'match'>): string {
+  const m = matchSpec(f);
+  return `table=${f.tableId}${m ? `, ${m}` : ''}`;
+}
+
+const META_NUM = /^(cookie|duration|table|n_packets|n_bytes|idle_timeout|hard_timeout|importance|idle_age|hard_age)=(\S+)$/;
+const META_FLAG = /^(send_flow_rem|check_overlap|reset_counts|no_packet_counts|no_byte_counts|no_readonly_table)$/;
+
+/** Parses `ovs-ofctl -O OpenFlow15 dump-flows [--no-stats]` output (the reply header line is skipped). */
+export function parseDumpFlows(text: string): OvsFlow[] {
+  const flows: OvsFlow[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('OFPST_FLOW') || line.startsWith('NXST_FLOW')) continue;
+    const a = line.indexOf(' actions=');
+    const head = a < 0 ? (line.startsWith('actions=') ? '' : null) : line.slice(0, a);
+    if (head === null) throw new Error(`dump-flows: no actions in line: ${line}`);
+    const f: OvsFlow = { tableId: 0, priority: DEFAULT_PRIORITY, match: '', actions: line.slice(a < 0 ? 8 : a + 9), cookie: 0n };
+    for (const tok of head ? head.split(', ') : []) {
+      const m = META_NUM.exec(tok);
+      if (m) {
+        const v = m[2];
+        switch (m[1]) {
+          case 'cookie': f.cookie = BigInt(v); break;
+          case 'table': f.tableId = Number(v); break;
+          case 'duration': f.durationS = parseFloat(v); break;
+          case 'n_packets': f.nPackets = Number(v); break;
+          case 'n_bytes': f.nBytes = Number(v); break;
+          case 'idle_timeout': f.idleTimeout = Number(v); break;
+          case 'hard_timeout': f.hardTimeout = Number(v); break;
+          case 'importance': f.importance = Number(v); break;
+        }
+      } else if (!META_FLAG.test(tok)) {
+        const p = /^priority=(\d+)(?:,(.*))?$/.exec(tok);
+        if (p) {
+          f.priority = Number(p[1]);
+          f.match = p[2] ?? '';
+        } else f.match = tok;
+      }
+    }
+    flows.push(f);
+  }
+  return flows;
+}
