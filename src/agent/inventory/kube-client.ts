@@ -121,8 +121,9 @@ export class KubeClient {
           finish(err as Error);
         }
       });
-      res.on('error', (err) => finish(err));
-      res.on('close', () => finish(signal.aborted ? abortError() : new Error(`watch ${path}: connection closed mid-stream`)));
+      const lost = (why: string) => (signal.aborted ? abortError() : new Error(`watch ${path}: connection lost (${why})`));
+      res.on('error', (err) => finish(lost(err.message)));
+      res.on('close', () => finish(lost('closed mid-stream')));
     });
   }
 

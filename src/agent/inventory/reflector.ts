@@ -52,15 +52,20 @@ export class Reflector<T> {
   async run(signal: AbortSignal): Promise<void> {
     const { log } = this.options;
     let needList = true;
+    let failures = 0;
+    const recovered = () => {
+      if (failures > 0) log.info({ failures }, 'API server reachable again');
+      failures = 0;
+      this.backoff.reset();
+    };
     while (!signal.aborted) {
       try {
         if (needList) {
           await this.list(signal);
           needList = false;
-          this.backoff.reset();
+          recovered();
         }
-        await this.watch(signal);
-        this.backoff.reset();
+        await this.watch(signal, recovered);
       } catch (err) {
         if (signal.aborted) break;
         if (isGone(err)) {
@@ -69,7 +74,10 @@ export class Reflector<T> {
           continue;
         }
         const delayMs = this.backoff.next();
-        log.warn({ err: errorMessage(err), delayMs, phase: needList ? 'list' : 'watch' }, 'API request failed; retrying');
+        failures++;
+        // A box can be cut off from its API server for hours: say so at the start, then now and then.
+        const level = failures === 1 || failures % 20 === 0 ? 'warn' : 'debug';
+        log[level]({ err: errorMessage(err), delayMs, failures, phase: needList ? 'list' : 'watch' }, 'API request failed; retrying');
         await sleepUnlessAborted(delayMs, signal);
       }
     }
@@ -99,7 +107,8 @@ export class Reflector<T> {
     this.handlers.replace(items);
   }
 
-  private async watch(signal: AbortSignal): Promise<void> {
+  /** `healthy` is called once the stream proves good: a first valid event, or a full-length quiet watch. */
+  private async watch(signal: AbortSignal, healthy: () => void): Promise<void> {
     const { path, fieldSelector, watchTimeoutSeconds } = this.options;
     const timeoutSeconds = Math.round(watchTimeoutSeconds * (1 + Math.random()));
     const query: Query = {
@@ -110,11 +119,15 @@ export class Reflector<T> {
     };
     const started = Date.now();
     let events = 0;
+    const onEvent = (raw: unknown) => {
+      this.apply(raw);
+      if (events++ === 0) healthy();
+    };
     // A silent but healthy watch still ends at timeoutSeconds; allow that plus a margin.
-    await this.client.watch(path, query, (raw) => { events++; this.apply(raw); }, signal, (timeoutSeconds + 30) * 1000);
-    if (events === 0 && Date.now() - started < SHORT_WATCH_MS) {
-      throw new Error(`watch ${path} ended at once without events`);
-    }
+    await this.client.watch(path, query, onEvent, signal, (timeoutSeconds + 30) * 1000);
+    if (events > 0) return;
+    if (Date.now() - started < SHORT_WATCH_MS) throw new Error(`watch ${path} ended at once without events`);
+    healthy();
   }
 
   /** Throws on an ERROR event, which ends the watch (a 410 there means: list again). */
