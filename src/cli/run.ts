@@ -5,11 +5,16 @@ import { UserError, errorMessage } from '../lib/errors.js';
 
 export async function runCli(program: Command, argv = process.argv): Promise<void> {
   const name = program.name();
-  program.exitOverride();
-  program.configureOutput({
-    // commander already formats its own errors as "error: …"; prefix with the program name.
-    outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, '')}`),
-  });
+  // Subcommands keep the settings they were created with, so apply these to every level.
+  const configure = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({
+      // commander already formats its own errors as "error: …"; prefix with the program name.
+      outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, '')}`),
+    });
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

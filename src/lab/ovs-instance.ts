@@ -21,8 +21,8 @@ export interface OvsInstance {
   env: NodeJS.ProcessEnv;
 }
 
-export function ovsEnv(dir: string): NodeJS.ProcessEnv {
-  return { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
+export function ovsEnv(dir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
 }
 
 /** The OpenFlow management socket of a bridge in this instance. */
@@ -32,9 +32,10 @@ export function bridgeMgmt(inst: Pick<OvsInstance, 'dir'>, bridge: string): stri
 
 const schemaPath = '/usr/share/openvswitch/vswitch.ovsschema';
 
-export async function startOvsInstance(dir: string, netns?: string): Promise<OvsInstance> {
+/** `baseEnv` lets a caller mark the daemons (the lab tags everything it starts with its dir). */
+export async function startOvsInstance(dir: string, netns?: string, baseEnv: NodeJS.ProcessEnv = process.env): Promise<OvsInstance> {
   await mkdir(dir, { recursive: true });
-  const env = ovsEnv(dir);
+  const env = ovsEnv(dir, baseEnv);
   const inNs = (cmd: string, args: string[]) => (netns ? run('ip', ['netns', 'exec', netns, cmd, ...args], { env }) : run(cmd, args, { env }));
   const db = path.join(dir, 'conf.db');
   const dbSocket = path.join(dir, 'db.sock');

@@ -1,0 +1,64 @@
+// Processes the lab starts: OVS daemons per box now, an agent per box, a controller and
+// Node-RED later. Each is recorded as a ProcessRef in the state; in addition every process the
+// lab spawns carries SEINE_LAB_OWNER=<lab dir> in its environment, so `lab down` also finds one
+// started by a `lab up` that was killed before it could record it — and nothing else.
+import { openSync, closeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { processRef, type ProcessRef } from '../lib/process.js';
+
+export const OWNER_ENV = 'SEINE_LAB_OWNER';
+
+/** Environment for everything the lab spawns. */
+export function labEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra, [OWNER_ENV]: dir };
+}
+
+/** Live processes whose environment marks them as spawned by the lab in `dir`. */
+export async function findOwnedProcesses(dir: string): Promise<ProcessRef[]> {
+  const marker = `${OWNER_ENV}=${dir}`;
+  const refs: ProcessRef[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let environ: string;
+    try {
+      environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue; // exited, or a kernel thread
+    }
+    if (!environ.split('\0').includes(marker)) continue;
+    try {
+      refs.push(processRef(pid));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return refs;
+}
+
+export interface DetachedSpec {
+  command: string;
+  args: string[];
+  /** Network namespace to run in (`ip netns exec`, which execs in place: the PID stays). */
+  netns?: string;
+  env: NodeJS.ProcessEnv;
+  /** stdout and stderr go here (appended). */
+  logFile: string;
+}
+
+/** Start a long-running process that outlives the CLI call that started it. */
+export function spawnDetached(spec: DetachedSpec): ProcessRef {
+  const [cmd, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.command, ...spec.args]] : [spec.command, spec.args];
+  const fd = openSync(spec.logFile, 'a');
+  try {
+    const env = { ...spec.env, PATH: `${spec.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin` };
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env });
+    if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
+    child.unref();
+    // Record the start time right away; it identifies this process for as long as it lives.
+    return processRef(child.pid);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,391 @@
+// The lab as one object: bring it up from a spec, change it (pods, namespaces, labels, extra
+// processes), read it, tear it down. Every change runs under the lab lock and records what it
+// is about to create before creating it.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { isRunning } from '../lib/process.js';
+import { createUnderlay, startBox, wireBox, type BuildContext } from './box.js';
+import { formatPodRef, applyLabelChanges, type ContainerPort, type LabelChange, type Labels, type PodRef } from './labels.js';
+import { labEnv, spawnDetached } from './lab-processes.js';
+import { acquireLabLock, NoLabDir } from './lock.js';
+import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNames, UNDERLAY_CIDR, type LabNames } from './names.js';
+import { addNetns, deleteNetns, netnsExists } from './netns.js';
+import { createPodAttacher, type PodAttacher } from './pod-attacher.js';
+import './pod-attach-direct.js'; // registers the 'direct' attacher
+import type { LabSpec } from './spec.js';
+import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
+import { teardown } from './teardown.js';
+
+const log = createLogger('lab');
+
+export const NS_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+export interface ProgressEvent {
+  step: number;
+  total: number;
+  message: string;
+  /** Duration of this step. */
+  seconds: number;
+}
+
+export interface UpOptions {
+  /** Pod attacher kind recorded for the lab's lifetime (default 'direct'). */
+  attacher?: string;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface PodRequest {
+  namespace: string;
+  name: string;
+  box?: string;
+  labels?: Labels;
+  ports?: ContainerPort[];
+}
+
+export interface ProcessRequest {
+  /** agent, controller, node-red … */
+  role: string;
+  /** Box the process belongs to; it then runs in the box's network namespace. */
+  box?: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+const elapsed = (t0: number) => (performance.now() - t0) / 1000;
+
+export class Lab {
+  readonly names: LabNames;
+  /** Environment of everything the lab spawns: carries the owner mark (lab-processes.ts). */
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(dir: string = labDirFromEnv()) {
+    this.names = labNames(dir);
+    this.env = labEnv(this.names.dir);
+  }
+
+  get dir(): string {
+    return this.names.dir;
+  }
+
+  /** The recorded state, without taking the lock (writes are atomic); undefined when no lab. */
+  read(): Promise<LabState | undefined> {
+    return readState(this.names.stateFile);
+  }
+
+  /** The state of a lab that is up, or a user error saying why there is none. */
+  async current(): Promise<LabState> {
+    const state = await this.read();
+    if (!state) throw this.noLab();
+    if (state.phase !== 'up') throw new UserError(`the lab in ${this.dir} is ${state.phase === 'creating' ? 'being created or a lab up was interrupted' : 'being removed'}; run seine lab down`);
+    return state;
+  }
+
+  async up(spec: LabSpec, opts: UpOptions = {}): Promise<LabState> {
+    return this.locked(true, async () => {
+      const existing = await this.read();
+      if (existing?.phase === 'up') throw new UserError(`a lab is already up${this.where()} (seine lab down first)`);
+      if (existing) throw new UserError(`an earlier lab${this.where()} was not finished (${existing.phase}); run seine lab down first`);
+      this.preflight(spec);
+      const attacherKind = opts.attacher ?? 'direct';
+      const attacher = createPodAttacher(attacherKind, { names: this.names, env: this.env });
+      const store = new StateStore(this.names.stateFile, this.initialState(spec, attacherKind));
+      await store.update(() => {});
+      const ctx: BuildContext = { names: this.names, env: this.env, store };
+      const total = 1 + 2 * spec.boxes.length + spec.pods.length;
+      let step = 0;
+      const progress = (message: string, t0: number) => opts.onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
+      try {
+        const t0 = performance.now();
+        await createUnderlay(ctx);
+        progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
+        const podsByBox = assignPods(spec);
+        const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
+          const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap);
+          const tStart = performance.now();
+          await startBox(ctx, box);
+          progress(`${box.name}: ovs started in ${box.netns}`, tStart);
+          const tWire = performance.now();
+          await wireBox(ctx, box.name);
+          progress(`${box.name}: br-int and br-phy ready, underlay ${box.underlayIP}, pods ${box.podCIDR}`, tWire);
+          // One pod at a time per box: the direct attacher's IPAM reads the addresses in use.
+          for (const pod of podsByBox.get(box.name) ?? []) {
+            const t1 = performance.now();
+            const created = await this.createPod(store, attacher, box.name, pod);
+            progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
+          }
+        }));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        await store.update((s) => void (s.phase = 'up'));
+        return store.state;
+      } catch (err) {
+        log.debug({ err }, 'lab up failed; removing what was created');
+        await store.update(() => {}).catch(() => undefined); // let pending writes land first
+        await teardown(this.names, store.state).catch((e) => log.error({ err: e }, 'cleanup after failed lab up'));
+        throw err;
+      }
+    });
+  }
+
+  /** Remove the lab. Returns false when there was none (a no-op, not an error). */
+  async down(): Promise<boolean> {
+    if (!existsSync(this.dir)) return false;
+    let lock;
+    try {
+      lock = await acquireLabLock(this.names.lockFile);
+    } catch (err) {
+      if (err instanceof NoLabDir) return false;
+      throw err;
+    }
+    try {
+      const state = await this.read();
+      if (state) await new StateStore(this.names.stateFile, state).update((s) => void (s.phase = 'destroying'));
+      await teardown(this.names, state);
+      return state !== undefined;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async addPod(req: PodRequest): Promise<PodState> {
+    return this.mutate(async (store) => {
+      const s = store.state;
+      if (!s.namespaces.some((n) => n.name === req.namespace)) throw new UserError(`unknown namespace '${req.namespace}' (add it: seine lab ns add ${req.namespace})`);
+      if (s.pods.some((p) => p.namespace === req.namespace && p.name === req.name)) throw new UserError(`pod ${formatPodRef(req)} already exists`);
+      const box = req.box ? this.findBox(s, req.box) : leastLoadedBox(s);
+      this.requireBoxRunning(box);
+      const attacher = createPodAttacher(s.attacher, { names: this.names, env: this.env });
+      try {
+        return await this.createPod(store, attacher, box.name, req);
+      } catch (err) {
+        await this.removePod(store, attacher, { namespace: req.namespace, name: req.name }).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async deletePod(ref: PodRef): Promise<void> {
+    await this.mutate(async (store) => {
+      this.findPod(store.state, ref);
+      const attacher = createPodAttacher(store.state.attacher, { names: this.names, env: this.env });
+      await this.removePod(store, attacher, ref);
+    });
+  }
+
+  async addNamespace(name: string, labels: Labels = {}): Promise<void> {
+    await this.mutate(async (store) => {
+      if (store.state.namespaces.some((n) => n.name === name)) throw new UserError(`namespace '${name}' already exists`);
+      rejectNameLabel(name, labels[NS_NAME_LABEL]);
+      await store.update((s) => void s.namespaces.push({ name, labels: { ...labels, [NS_NAME_LABEL]: name } }));
+    });
+  }
+
+  async labelPod(ref: PodRef, changes: LabelChange[]): Promise<Labels> {
+    return this.mutate(async (store) => {
+      const pod = this.findPod(store.state, ref);
+      await store.update(() => void (pod.labels = applyLabelChanges(pod.labels, changes)));
+      return pod.labels;
+    });
+  }
+
+  async labelNamespace(name: string, changes: LabelChange[]): Promise<Labels> {
+    return this.mutate(async (store) => {
+      const ns = store.state.namespaces.find((n) => n.name === name);
+      if (!ns) throw new UserError(`unknown namespace '${name}'`);
+      for (const c of changes) if (c.key === NS_NAME_LABEL) rejectNameLabel(name, 'remove' in c ? '' : c.value);
+      await store.update(() => void (ns.labels = applyLabelChanges(ns.labels, changes)));
+      return ns.labels;
+    });
+  }
+
+  /** The network namespace of a running pod (for `lab exec`); no lock, it only reads. */
+  async podNetns(ref: PodRef): Promise<string> {
+    const pod = this.findPod(await this.current(), ref);
+    if (pod.phase !== 'running' || !netnsExists(pod.netns)) throw new UserError(`pod ${formatPodRef(ref)} is not running`);
+    return pod.netns;
+  }
+
+  /**
+   * Start a long-running process that belongs to the lab (an agent per box, the controller,
+   * Node-RED). It is recorded and `lab down` stops it; it carries the lab's owner mark.
+   */
+  async startProcess(req: ProcessRequest): Promise<ProcessRecord> {
+    return this.mutate(async (store) => {
+      const box = req.box ? this.findBox(store.state, req.box) : undefined;
+      const logFile = box ? path.join(box.ovsDir, `${req.role}.log`) : path.join(this.dir, `${req.role}.log`);
+      const ref = spawnDetached({ command: req.command, args: req.args, netns: box?.netns, env: labEnv(this.dir, req.env), logFile });
+      const record: ProcessRecord = { role: req.role, ...ref, command: [req.command, ...req.args].join(' '), logFile };
+      await store.update(() => void (box ? box.processes : store.state.processes).push(record));
+      return record;
+    });
+  }
+
+  /** Record where the controller or Node-RED can be reached (null to clear). */
+  async setEndpoint(which: 'controller' | 'nodeRed', value: { url: string; process?: ProcessRecord } | null): Promise<void> {
+    await this.mutate((store) => store.update((s) => void (s[which] = value)));
+  }
+
+  // --- internals ---
+
+  private async createPod(store: StateStore, attacher: PodAttacher, boxName: string, req: PodRequest): Promise<PodState> {
+    const pod: PodState = {
+      namespace: req.namespace,
+      name: req.name,
+      phase: 'creating',
+      box: boxName,
+      netns: this.names.podNetns(req.namespace, req.name),
+      sandboxId: randomBytes(32).toString('hex'),
+      labels: { ...(req.labels ?? {}) },
+      ports: req.ports ?? [],
+    };
+    await addNetns(pod.netns, this.env, () => store.update((s) => void s.pods.push(pod)));
+    const box = this.findBox(store.state, boxName);
+    const usedIPs = store.state.pods.filter((p) => p.box === boxName && p.ip).map((p) => p.ip as string);
+    const attachment = await attacher.attach({ box, pod: structuredClone(pod), usedIPs });
+    await store.update(() => void Object.assign(pod, attachment, { phase: 'running' }));
+    log.debug({ pod: formatPodRef(pod), box: boxName, ip: attachment.ip }, 'pod attached');
+    return pod;
+  }
+
+  private async removePod(store: StateStore, attacher: PodAttacher, ref: PodRef): Promise<void> {
+    const pod = store.state.pods.find((p) => p.namespace === ref.namespace && p.name === ref.name);
+    if (!pod) return;
+    const box = store.state.boxes.find((b) => b.name === pod.box);
+    if (box) await attacher.detach({ box, pod });
+    await deleteNetns([pod.netns]);
+    await store.update((s) => void (s.pods = s.pods.filter((p) => p !== pod)));
+  }
+
+  private initialState(spec: LabSpec, attacher: string): LabState {
+    const namespaces = new Map<string, Labels>([['default', {}]]);
+    for (const n of spec.namespaces) namespaces.set(n.name, { ...n.labels });
+    for (const [name, labels] of namespaces) rejectNameLabel(name, labels[NS_NAME_LABEL]);
+    return {
+      version: 1,
+      dir: this.dir,
+      prefix: this.names.prefix,
+      phase: 'creating',
+      createdAt: new Date().toISOString(),
+      attacher,
+      underlay: { netns: this.names.underlayNetns, bridge: this.names.underlayBridge, cidr: UNDERLAY_CIDR, created: false },
+      boxes: [],
+      namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
+      pods: [],
+      processes: [],
+      controller: null,
+      nodeRed: null,
+    };
+  }
+
+  private boxState(name: string, index: number, encap: BoxState['encap']): BoxState {
+    return {
+      name,
+      index,
+      phase: 'creating',
+      netns: this.names.boxNetns(name),
+      ovsDir: this.names.boxOvsDir(name),
+      ...boxAddressing(index),
+      gatewayIf: this.names.gatewayIf,
+      uplink: this.names.boxUplink,
+      underlayPort: this.names.underlayPort(index),
+      encap,
+      processes: [],
+    };
+  }
+
+  /** Fail before creating anything when a name is taken or a path is too long. */
+  private preflight(spec: LabSpec): void {
+    for (const b of spec.boxes) {
+      const tooLong = checkSocketPaths(this.names, b.name);
+      if (tooLong) throw new UserError(tooLong);
+    }
+    const wanted = [
+      this.names.underlayNetns,
+      ...spec.boxes.map((b) => this.names.boxNetns(b.name)),
+      ...spec.pods.map((p) => this.names.podNetns(p.namespace, p.name)),
+    ];
+    const taken = wanted.filter(netnsExists);
+    if (taken.length) throw new UserError(`network namespace ${taken[0]} already exists (not made by this lab; remove it or use another SEINE_LAB_DIR)`);
+  }
+
+  private findBox(s: LabState, name: string): BoxState {
+    const box = s.boxes.find((b) => b.name === name);
+    if (!box) throw new UserError(`unknown box '${name}' (boxes: ${s.boxes.map((b) => b.name).join(', ')})`);
+    return box;
+  }
+
+  private findPod(s: LabState, ref: PodRef): PodState {
+    const pod = s.pods.find((p) => p.namespace === ref.namespace && p.name === ref.name);
+    if (!pod) throw new UserError(`unknown pod ${formatPodRef(ref)} (see seine lab status)`);
+    return pod;
+  }
+
+  private requireBoxRunning(box: BoxState): void {
+    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server') && !isRunning(p));
+    if (dead.length) throw new UserError(`${box.name}: ${dead.map((p) => `${p.role} (pid ${p.pid})`).join(' and ')} not running; recreate the lab (seine lab down && seine lab up)`);
+  }
+
+  private where(): string {
+    return this.dir === DEFAULT_LAB_DIR ? '' : ` in ${this.dir}`;
+  }
+
+  private noLab(): UserError {
+    return new UserError(`no lab running${this.where()} (start one: seine lab up)`);
+  }
+
+  /** Run `fn` holding the lab lock. `create`: make the lab dir first (lab up). */
+  private async locked<T>(create: boolean, fn: () => Promise<T>): Promise<T> {
+    let lock;
+    for (let attempt = 0; ; attempt++) {
+      if (create) await mkdir(this.dir, { recursive: true });
+      try {
+        lock = await acquireLabLock(this.names.lockFile);
+        break;
+      } catch (err) {
+        // The dir vanished under us: a concurrent `lab down` finished. `up` recreates it.
+        if (!(err instanceof NoLabDir)) throw err;
+        if (!create || attempt >= 2) throw this.noLab();
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Run a change against a lab that is up, holding the lock. */
+  private mutate<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
+    if (!existsSync(this.dir)) return Promise.reject(this.noLab());
+    return this.locked(false, async () => fn(new StateStore(this.names.stateFile, await this.current())));
+  }
+}
+
+/** Pods with a box stay there; the others go to the box with fewest pods (first on a tie). */
+export function assignPods(spec: LabSpec): Map<string, LabSpec['pods']> {
+  const byBox = new Map(spec.boxes.map((b) => [b.name, [] as LabSpec['pods']]));
+  for (const p of spec.pods) if (p.box) byBox.get(p.box)?.push(p);
+  for (const p of spec.pods) {
+    if (p.box) continue;
+    const [target] = [...byBox.entries()].sort((a, b) => a[1].length - b[1].length);
+    target[1].push(p);
+  }
+  return byBox;
+}
+
+function leastLoadedBox(s: LabState): BoxState {
+  const count = (b: BoxState) => s.pods.filter((p) => p.box === b.name).length;
+  return s.boxes.reduce((best, b) => (count(b) < count(best) ? b : best));
+}
+
+/** Kubernetes sets kubernetes.io/metadata.name to the namespace's name and keeps it so. */
+function rejectNameLabel(namespace: string, value: string | undefined): void {
+  if (value !== undefined && value !== namespace) {
+    throw new UserError(`label ${NS_NAME_LABEL} is set by Kubernetes to the namespace name ('${namespace}') and cannot be changed`);
+  }
+}

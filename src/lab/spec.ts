@@ -1,0 +1,123 @@
+// What a lab should contain: boxes, Kubernetes namespaces and pods. Comes from `lab up`'s
+// flags or from a lab.yaml validated by the schema below; errors name the field path
+// (`pods[1].box: unknown box 'box9'`) so a user can find the line.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError, errorMessage } from '../lib/errors.js';
+import { MAX_BOXES } from './names.js';
+import { labelKeyError, labelValueError, nameError, parsePort, type ContainerPort, type Labels } from './labels.js';
+
+export const ENCAPS = ['geneve', 'vxlan', 'gre', 'noEncap'] as const;
+export type Encap = (typeof ENCAPS)[number];
+export const DEFAULT_ENCAP: Encap = 'geneve';
+
+const name = z.string().superRefine((v, ctx) => {
+  const e = nameError(v);
+  if (e) ctx.addIssue({ code: 'custom', message: e });
+});
+
+const labels = z.record(z.string(), z.string()).superRefine((rec, ctx) => {
+  for (const [k, v] of Object.entries(rec)) {
+    const e = labelKeyError(k) ?? labelValueError(v);
+    if (e) ctx.addIssue({ code: 'custom', message: e, path: [k] });
+  }
+});
+
+const port = z.string().transform((v, ctx): ContainerPort => {
+  try {
+    return parsePort(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+    return z.NEVER;
+  }
+});
+
+const boxSpec = z.strictObject({
+  name: name.refine((n) => n !== 'underlay', { message: "'underlay' is reserved for the lab's underlay namespace" }),
+  encap: z.enum(ENCAPS).optional(),
+});
+
+const namespaceSpec = z.strictObject({
+  name,
+  labels: labels.default({}),
+});
+
+const podSpec = z.strictObject({
+  name,
+  namespace: name.default('default'),
+  box: name.optional(),
+  labels: labels.default({}),
+  ports: z.array(port).default([]),
+});
+
+export const labSpecSchema = z
+  .strictObject({
+    encap: z.enum(ENCAPS).default(DEFAULT_ENCAP),
+    boxes: z.array(boxSpec).min(1).max(MAX_BOXES),
+    namespaces: z.array(namespaceSpec).default([]),
+    pods: z.array(podSpec).default([]),
+  })
+  .superRefine((spec, ctx) => {
+    const dup = <T extends { name: string }>(items: T[], key: (t: T) => string, field: string, what: string) => {
+      const seen = new Set<string>();
+      items.forEach((it, i) => {
+        const k = key(it);
+        if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `duplicate ${what} '${k}'`, path: [field, i, 'name'] });
+        seen.add(k);
+      });
+    };
+    dup(spec.boxes, (b) => b.name, 'boxes', 'box');
+    dup(spec.namespaces, (n) => n.name, 'namespaces', 'namespace');
+    dup(spec.pods, (p) => `${p.namespace}/${p.name}`, 'pods', 'pod');
+    const boxes = new Set(spec.boxes.map((b) => b.name));
+    const namespaces = new Set(['default', ...spec.namespaces.map((n) => n.name)]);
+    spec.pods.forEach((p, i) => {
+      if (!namespaces.has(p.namespace)) ctx.addIssue({ code: 'custom', message: `unknown namespace '${p.namespace}' (add it under namespaces)`, path: ['pods', i, 'namespace'] });
+      if (p.box && !boxes.has(p.box)) ctx.addIssue({ code: 'custom', message: `unknown box '${p.box}'`, path: ['pods', i, 'box'] });
+    });
+  });
+
+export type LabSpec = z.output<typeof labSpecSchema>;
+export type PodSpec = LabSpec['pods'][number];
+export type { Labels };
+
+/** `pods[1].labels.app` */
+export function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+export function parseLabSpec(doc: unknown, source = 'lab.yaml'): LabSpec {
+  const result = labSpecSchema.safeParse(doc ?? {});
+  if (result.success) return result.data;
+  const [first, ...rest] = result.error.issues;
+  const where = first.path.length ? `${formatPath(first.path)}: ` : '';
+  const more = rest.length ? ` (and ${rest.length} more)` : '';
+  throw new UserError(`${source}: ${where}${first.message}${more}`);
+}
+
+export async function loadLabSpec(file: string): Promise<LabSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${errorMessage(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new UserError(`${file}: not valid YAML: ${errorMessage(err).split('\n')[0]}`);
+  }
+  return parseLabSpec(doc, file);
+}
+
+/** `lab up --nodes N --pods-per-node M`: pods `box<i>-pod<k>` in `default`, labelled app=demo. */
+export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP): LabSpec {
+  const boxes = Array.from({ length: nodes }, (_, i) => ({ name: `box${i + 1}` }));
+  const pods = boxes.flatMap((b) =>
+    Array.from({ length: podsPerNode }, (_, k) => ({ name: `${b.name}-pod${k + 1}`, box: b.name, labels: { app: 'demo' } })),
+  );
+  return parseLabSpec({ encap, boxes, pods }, 'flags');
+}

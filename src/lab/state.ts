@@ -1,0 +1,130 @@
+// The lab's memory between CLI calls: one JSON file, written atomically (temp + rename) so a
+// reader or a `kill -9` never sees half a file. Every resource is recorded here *before* it is
+// created (write-ahead), which is what lets `lab down` clean up after an interrupted `lab up`.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../lib/errors.js';
+import { ENCAPS } from './spec.js';
+
+const processRecord = z.object({
+  /** What it is: ovsdb-server, ovs-vswitchd, agent, controller, node-red … */
+  role: z.string(),
+  pid: z.number().int(),
+  /** Start time in clock ticks since boot (ProcessRef.start). */
+  start: z.number(),
+  command: z.string().optional(),
+  logFile: z.string().optional(),
+});
+
+const boxState = z.object({
+  name: z.string(),
+  index: z.number().int(),
+  phase: z.enum(['creating', 'ready']),
+  netns: z.string(),
+  ovsDir: z.string(),
+  podCIDR: z.string(),
+  gatewayIP: z.string(),
+  gatewayIf: z.string(),
+  underlayIP: z.string(),
+  uplink: z.string(),
+  underlayPort: z.string(),
+  encap: z.enum(ENCAPS),
+  processes: z.array(processRecord),
+});
+
+const namespaceState = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+});
+
+const podState = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  phase: z.enum(['creating', 'running']),
+  box: z.string(),
+  netns: z.string(),
+  /** Stands in for the sandbox container id containerd would pass to CNI. */
+  sandboxId: z.string(),
+  labels: z.record(z.string(), z.string()),
+  ports: z.array(z.object({ name: z.string(), port: z.number().int(), protocol: z.enum(['TCP', 'UDP', 'SCTP']) })),
+  ip: z.string().optional(),
+  mac: z.string().optional(),
+  ifname: z.string().optional(),
+  hostIfname: z.string().optional(),
+});
+
+const endpoint = z.object({ url: z.string(), process: processRecord.optional() }).nullable();
+
+export const labStateSchema = z.object({
+  version: z.literal(1),
+  dir: z.string(),
+  prefix: z.string(),
+  phase: z.enum(['creating', 'up', 'destroying']),
+  createdAt: z.string(),
+  /** Which PodAttacher plugs pods in ('direct' now; the CNI attacher later). */
+  attacher: z.string(),
+  underlay: z.object({ netns: z.string(), bridge: z.string(), cidr: z.string(), created: z.boolean() }),
+  boxes: z.array(boxState),
+  namespaces: z.array(namespaceState),
+  pods: z.array(podState),
+  /** Lab-wide processes (controller, Node-RED, broker …). */
+  processes: z.array(processRecord),
+  controller: endpoint,
+  nodeRed: endpoint,
+});
+
+export type ProcessRecord = z.infer<typeof processRecord>;
+export type BoxState = z.infer<typeof boxState>;
+export type NamespaceState = z.infer<typeof namespaceState>;
+export type PodState = z.infer<typeof podState>;
+export type LabState = z.infer<typeof labStateSchema>;
+
+export async function readState(file: string): Promise<LabState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  const parsed = labStateSchema.safeParse(safeJson(text));
+  if (!parsed.success) throw new UserError(`lab state ${file} is unreadable; remove it by hand after checking \`ip netns list\``);
+  return parsed.data;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+let tmpCounter = 0;
+
+export async function writeState(file: string, state: LabState): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
+  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  await rename(tmp, file);
+}
+
+/**
+ * Holds the lab state of one locked operation in memory and persists it after every change.
+ * Saves are chained, so changes made by concurrent steps (boxes are built in parallel) are
+ * written in order and the file always reflects at least everything that exists.
+ */
+export class StateStore {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string, public state: LabState) {}
+
+  /** Apply a change and wait until it is on disk. */
+  update(change: (s: LabState) => void): Promise<void> {
+    change(this.state);
+    const snapshot = structuredClone(this.state);
+    this.chain = this.chain.then(() => writeState(this.file, snapshot));
+    return this.chain;
+  }
+}

@@ -1,0 +1,58 @@
+// Removing a lab: stop what it started, delete the namespaces it created, remove its files.
+// Driven only by the state (plus the owner mark on processes), so it never touches anything
+// the lab did not create, and it works on any half-built lab a killed `lab up` left behind.
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { isRunning, stopProcesses, type ProcessRef } from '../lib/process.js';
+import { findOwnedProcesses } from './lab-processes.js';
+import { deleteNetns } from './netns.js';
+import type { LabNames } from './names.js';
+import type { LabState } from './state.js';
+
+const isOvs = (role: string) => role === 'ovs-vswitchd' || role === 'ovsdb-server';
+const refOf = ({ pid, start }: ProcessRef): ProcessRef => ({ pid, start });
+
+export async function teardown(names: LabNames, state: LabState | undefined): Promise<void> {
+  if (state) {
+    const boxProcs = state.boxes.flatMap((b) => b.processes);
+    // Agents and lab-wide services first (they talk to OVS), then the OVS daemons.
+    await stopProcesses([...state.processes, ...boxProcs.filter((p) => !isOvs(p.role))].map(refOf).filter(isRunning));
+    await stopProcesses(boxProcs.filter((p) => isOvs(p.role)).map(refOf).filter(isRunning));
+  }
+  // Anything started but never recorded (lab up killed between spawn and save).
+  for (let round = 0; round < 5; round++) {
+    const stragglers = await findOwnedProcesses(names.dir);
+    if (stragglers.length === 0) break;
+    await stopProcesses(stragglers, 500);
+  }
+  if (state) {
+    await deleteNetns([
+      ...state.pods.map((p) => p.netns),
+      ...state.boxes.map((b) => b.netns),
+      ...(state.underlay.created ? [state.underlay.netns] : []),
+    ]);
+    const files = [
+      ...state.boxes.map((b) => b.ovsDir),
+      ...[...state.processes, ...state.boxes.flatMap((b) => b.processes)].map((p) => p.logFile).filter((f): f is string => !!f),
+    ];
+    await Promise.all(files.map((f) => rm(f, { recursive: true, force: true })));
+  }
+  await removeLabFiles(names);
+}
+
+/** The lab's own files, then the directories if that leaves them empty. */
+async function removeLabFiles(names: LabNames): Promise<void> {
+  const base = path.basename(names.stateFile);
+  let entries: string[] = [];
+  try {
+    entries = await readdir(names.dir);
+  } catch {
+    return;
+  }
+  const temps = entries.filter((e) => e.startsWith(`${base}.`) && e.endsWith('.tmp')).map((e) => path.join(names.dir, e));
+  await Promise.all([names.stateFile, ...temps].map((f) => rm(f, { force: true })));
+  await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
+  // The lock file goes last: removing it while we hold it makes waiters start over.
+  await rm(names.lockFile, { force: true });
+  await rmdir(names.dir).catch(() => undefined);
+}
