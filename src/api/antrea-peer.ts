@@ -193,7 +193,7 @@ function protocolsSchema(igmpTypes: readonly [number, ...number[]]) {
       icmp: ICMPSchema.optional(),
       igmp: z
         .strictObject({
-          igmpType: z.union(igmpTypes.map((t) => z.literal(t)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).optional(),
+          igmpType: z.literal(igmpTypes).optional(),
           groupAddress: IPAddressSchema.optional(),
         })
         .optional(),

@@ -2,7 +2,7 @@
 // manifest loading, MQTT topics. The registry lives in kinds.ts so that manifest.ts and
 // node-state.ts can use it without an import cycle through this file.
 // cni.ts and k8s-core.ts (CNI wire format, core/v1 inventory objects) are imported directly;
-// k8s-core's loose ObjectMeta would clash with the strict one exported here.
+// k8s-core's ObjectMeta (inventory-shaped, lighter checks) would clash with meta.ts's.
 export * from './kinds.js';
 export * from './meta.js';
 export * from './net.js';

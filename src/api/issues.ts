@@ -41,6 +41,7 @@ function formatIssue(issue: Issue, basePath: readonly PathSegment[]): FieldProbl
       if (issue.input === undefined) return [at('required')];
       return [at(`expected ${typeName(issue.expected)}, got ${describeType(issue.input)}`)];
     case 'invalid_value': {
+      if (issue.input === undefined) return [at('required')];
       const options = issue.values.map((v) => String(v)).join('|');
       const expected = issue.values.length === 1 ? options : `one of ${options}`;
       return [at(`expected ${expected}, got ${show(issue.input)}`)];
@@ -51,8 +52,12 @@ function formatIssue(issue: Issue, basePath: readonly PathSegment[]): FieldProbl
       return [at(boundMessage(issue.origin, '>', issue.minimum, issue.inclusive, issue.input))];
     case 'too_big':
       return [at(boundMessage(issue.origin, '<', issue.maximum, issue.inclusive, issue.input))];
-    case 'invalid_format':
-      return [at(`expected ${issue.format === 'regex' ? 'a value matching the required pattern' : `a valid ${issue.format}`}, got ${show(issue.input)}`)];
+    case 'invalid_format': {
+      // Schemas may carry their own wording (`.regex(re, { error })`); zod's defaults start with "Invalid".
+      const own = !issue.message.startsWith('Invalid');
+      const expected = own ? issue.message : issue.format === 'regex' ? 'expected a value matching the required pattern' : `expected a valid ${issue.format}`;
+      return [at(`${expected}, got ${show(issue.input)}`)];
+    }
     case 'invalid_union':
       return formatUnion(issue, path);
     case 'invalid_key':
@@ -71,6 +76,11 @@ function formatUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: Pat
   if (typeOnly && branches.length > 0) {
     const expected = [...new Set(branches.map((b) => typeName((b[0] as { expected: string }).expected)))].join(' or ');
     return [{ path: formatPath(path), message: `expected ${expected}, got ${describeType(issue.input)}` }];
+  }
+  const valueOnly = branches.every((b) => b.length === 1 && b[0]!.code === 'invalid_value' && b[0]!.path.length === 0);
+  if (valueOnly && branches.length > 0) {
+    const values = branches.flatMap((b) => (b[0] as { values: unknown[] }).values.map(String));
+    return [{ path: formatPath(path), message: `expected one of ${values.join('|')}, got ${show(issue.input)}` }];
   }
   const best = [...branches].sort((a, b) => a.length - b.length)[0];
   if (!best || best.length === 0) return [{ path: formatPath(path), message: issue.message }];
