@@ -5,6 +5,7 @@
 // underlay IP and the underlay network carries pod traffic unencapsulated.
 // Routes Seine owns carry `proto 250`, so it never removes a route it did not add.
 import { run } from '../../lib/exec.js';
+import { parsePodCidr } from '../ipam/pod-cidr.js';
 
 export const SEINE_ROUTE_PROTO = 250;
 
@@ -26,12 +27,7 @@ export interface PeerNode {
 }
 
 /** The gateway IP of a pod CIDR: its first host address (k3s/Antrea convention). */
-export function gatewayIP(podCIDR: string): string {
-  const [net] = podCIDR.split('/');
-  const o = net.split('.').map(Number);
-  o[3] += 1;
-  return o.join('.');
-}
+export const gatewayIP = (podCIDR: string): string => parsePodCidr(podCIDR).gateway;
 
 export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev: string): PeerRoute[] {
   return peers.map((p) =>
