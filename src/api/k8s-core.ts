@@ -2,10 +2,16 @@
 // and watch events. Schemas are loose (unknown fields pass through, so a newer API server
 // never breaks the agent) but strict on every field Seine uses, so bad data is rejected
 // with the zod path of the field instead of surfacing later as an undefined IP or port.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
-const IPSchema = z.union([z.ipv4(), z.ipv6()]);
-const CIDRSchema = z.union([z.cidrv4(), z.cidrv6()]);
+const isCIDR = (text: string): boolean => {
+  const [address = '', prefix = '', ...rest] = text.split('/');
+  const family = isIP(address);
+  return rest.length === 0 && family !== 0 && /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+const IPSchema = z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address');
+const CIDRSchema = z.string().refine(isCIDR, 'expected a CIDR such as 10.42.0.0/24');
 const LabelsSchema = z.record(z.string(), z.string());
 
 export const ObjectMetaSchema = z.looseObject({
