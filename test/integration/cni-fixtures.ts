@@ -1,4 +1,5 @@
-// Shared pieces of the CNI integration tests and bench: a private OVS instance with br-int, the
+// Shared pieces of the CNI integration tests and bench: a box namespace with a private OVS
+// instance and br-int (one userspace OVS per namespace: each owns the "ovs-netdev" tap), the
 // agent's CNI server in-process on a socket in a temp dir, a small real PodPortConnector
 // (ovs-vsctl add-port with Antrea's external_ids), pod namespaces, and the real seine-cni
 // binary run exactly as containerd runs it (env + stdin, result on stdout).
@@ -45,7 +46,10 @@ export class VsctlPortConnector implements PodPortConnector {
       '--', 'set', 'interface', hostIfname, ...Object.entries(ids).map(([k, v]) => `external_ids:${k}="${v}"`),
     ]);
     const ofport = Number((await this.vsctl(['get', 'interface', hostIfname, 'ofport'])).stdout.trim());
-    if (!(ofport > 0)) throw new Error(`OVS gave ${hostIfname} no ofport (${ofport})`);
+    if (!(ofport > 0)) {
+      const error = (await this.vsctl(['get', 'interface', hostIfname, 'error'])).stdout.trim();
+      throw new Error(`OVS gave ${hostIfname} no ofport: ${error}`);
+    }
     return { ofport };
   }
 
@@ -69,6 +73,8 @@ export class VsctlPortConnector implements PodPortConnector {
 
 export interface CniLab {
   dir: string;
+  /** The box namespace: OVS and the pods' host veth ends live here. */
+  box: { name: string; path: string };
   ovs: OvsInstance;
   socketPath: string;
   dbFile: string;
@@ -79,6 +85,9 @@ export interface CniLab {
   server: CniServer;
   /** Stop the server and close SQLite, then open both again on the same files (an agent restart). */
   restartAgent(): Promise<void>;
+  /** Run a command in the box namespace. */
+  inBox(cmd: string, args: string[]): ReturnType<typeof run>;
+  hostLinkExists(ifname: string): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -87,21 +96,27 @@ export interface CniLabOptions {
   mtu?: number;
 }
 
+let labSeq = 0;
+
 export async function startCniLab(opts: CniLabOptions = {}): Promise<CniLab> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'seine-cni-'));
+  const box = await addNetns(`box${++labSeq}`);
   let ovs: OvsInstance | undefined;
   try {
-    ovs = await startOvsInstance(path.join(dir, 'ovs'));
+    await run('ip', ['-n', box.name, 'link', 'set', 'lo', 'up']);
+    ovs = await startOvsInstance(path.join(dir, 'ovs'), box.name);
     await run('ovs-vsctl', [`--db=${ovs.dbRemote}`, 'add-br', 'br-int', '--', 'set', 'bridge', 'br-int', 'datapath_type=netdev'], { env: ovs.env });
     const connector = new VsctlPortConnector(ovs);
     const podCidr = opts.podCidr ?? '10.244.7.0/24';
     const dbFile = path.join(dir, 'agent.db');
     const socketPath = path.join(dir, 'run', 'cni.sock');
-    const lab = { dir, ovs, socketPath, dbFile, podCidr, connector } as CniLab;
+    const lab = { dir, box, ovs, socketPath, dbFile, podCidr, connector } as CniLab;
+    lab.inBox = (cmd, args) => run('nsenter', [`--net=${box.path}`, cmd, ...args]);
+    lab.hostLinkExists = async (ifname) => (await run('ip', ['-n', box.name, 'link', 'show', 'dev', ifname], { allowFailure: true })).code === 0;
     const openAgent = async () => {
       lab.db = await Database.open(dbFile);
       lab.ipam = await HostLocalIpam.open(lab.db, podCidr);
-      const podNetwork = new PodConfigurator({ ipam: lab.ipam, connector, defaultMtu: opts.mtu ?? 1450, disableTxChecksumOffload: true });
+      const podNetwork = new PodConfigurator({ ipam: lab.ipam, connector, defaultMtu: opts.mtu ?? 1450, disableTxChecksumOffload: true, hostNetns: box.path });
       lab.server = new CniServer({ socketPath, podNetwork });
       await lab.server.start();
     };
@@ -116,12 +131,14 @@ export async function startCniLab(opts: CniLabOptions = {}): Promise<CniLab> {
     lab.stop = async () => {
       await closeAgent().catch(() => {});
       await stopOvsInstance(ovs!, false);
+      await delNetns(box.name);
       await rm(dir, { recursive: true, force: true });
     };
     await openAgent();
     return lab;
   } catch (err) {
     if (ovs) await stopOvsInstance(ovs, false).catch(() => {});
+    await delNetns(box.name);
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

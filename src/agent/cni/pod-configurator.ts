@@ -6,16 +6,7 @@ import { CniErrorCode } from '../../api/cni.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { PoolExhaustedError, type HostLocalIpam, type IpAllocation } from '../ipam/host-local.js';
-import {
-  createPodInterface,
-  deletePodInterface,
-  hostInterfaceState,
-  hostMac,
-  hostVethName,
-  inspectPodInterface,
-  podMac,
-  type PodInterfaceState,
-} from './pod-interface.js';
+import { InterfaceConfigurator, hostVethName, podMac, type PodInterfaceState } from './pod-interface.js';
 import {
   CniCallError,
   type PodAddRequest,
@@ -36,10 +27,16 @@ export interface PodConfiguratorOptions {
   defaultMtu: number;
   /** True on the userspace (netdev) datapath; see ovs-lab.md. */
   disableTxChecksumOffload: boolean;
+  /** The box's namespace (path) when the agent runs outside it, as in the lab; default: the agent's own. */
+  hostNetns?: string;
 }
 
 export class PodConfigurator implements PodNetwork {
-  constructor(private readonly opts: PodConfiguratorOptions) {}
+  private readonly ifaces: InterfaceConfigurator;
+
+  constructor(private readonly opts: PodConfiguratorOptions) {
+    this.ifaces = new InterfaceConfigurator({ disableTxChecksumOffload: opts.disableTxChecksumOffload, hostNetns: opts.hostNetns });
+  }
 
   async add(req: PodAddRequest): Promise<PodAttachment> {
     const { pod, netns, ifname } = req;
@@ -58,22 +55,13 @@ export class PodConfigurator implements PodNetwork {
         // Repeated ADD: same address, same interface; only make sure the port is there.
         const { ofport } = await this.opts.connector.connect(hostIfname, { ...pod, ip: alloc.ip, mac, ifname, netns });
         log.info({ containerId: pod.containerId, hostIfname, ip: alloc.ip }, 'repeated ADD: pod interface already configured');
-        return attachment(alloc, hostIfname, await hostMac(hostIfname), ifname, mac, netns, mtu, ofport);
+        return attachment(alloc, hostIfname, (await this.ifaces.hostLink(hostIfname))?.mac ?? '', ifname, mac, netns, mtu, ofport);
       }
       // Leftovers of an earlier, half-finished ADD for this container: start clean.
-      if (previous || (await hostInterfaceState(hostIfname))) await this.detach(hostIfname, pod);
+      if (previous || (await this.ifaces.hostLink(hostIfname))) await this.detach(hostIfname, pod);
 
-      const { hostMac: hmac } = await createPodInterface({
-        hostIfname,
-        netns,
-        ifname,
-        mac,
-        address,
-        gateway: alloc.gateway,
-        mtu,
-        disableTxChecksumOffload: this.opts.disableTxChecksumOffload,
-      });
-      undo.push(() => deletePodInterface(hostIfname));
+      const { hostMac: hmac } = await this.ifaces.create({ hostIfname, netns, ifname, mac, address, gateway: alloc.gateway, mtu });
+      undo.push(() => this.ifaces.delete(hostIfname));
       const { ofport } = await this.opts.connector.connect(hostIfname, { ...pod, ip: alloc.ip, mac, ifname, netns });
       log.info({ containerId: pod.containerId, pod: `${pod.namespace}/${pod.name}`, hostIfname, ip: alloc.ip, ofport }, 'pod interface configured');
       return attachment(alloc, hostIfname, hmac, ifname, mac, netns, mtu, ofport);
@@ -112,7 +100,7 @@ export class PodConfigurator implements PodNetwork {
     const expected = interfaces[index];
     const ips = (prevResult.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === index);
 
-    const state = await inspectPodInterface(netns, ifname);
+    const state = await this.ifaces.inspect(netns, ifname);
     if (!state) throw fail(`interface ${ifname} does not exist in ${netns}`);
     if (expected.mac && state.mac.toLowerCase() !== expected.mac.toLowerCase()) throw fail(`interface ${ifname} has MAC ${state.mac}, expected ${expected.mac}`);
     if (!state.up) throw fail(`interface ${ifname} is down`);
@@ -127,7 +115,7 @@ export class PodConfigurator implements PodNetwork {
       }
     }
     const hostIfname = hostVethName(alloc.name, pod.containerId, ifname);
-    const host = await hostInterfaceState(hostIfname);
+    const host = await this.ifaces.hostLink(hostIfname);
     if (!host) throw fail(`host interface ${hostIfname} does not exist`);
     if (!host.up) throw fail(`host interface ${hostIfname} is down`);
   }
@@ -142,14 +130,14 @@ export class PodConfigurator implements PodNetwork {
   }
 
   private async alreadyConfigured(netns: string, ifname: string, hostIfname: string, address: string, mac: string, mtu: number): Promise<boolean> {
-    const [state, host] = await Promise.all([inspectPodInterface(netns, ifname), hostInterfaceState(hostIfname)]);
+    const [state, host] = await Promise.all([this.ifaces.inspect(netns, ifname), this.ifaces.hostLink(hostIfname)]);
     return !!host?.up && matches(state, address, mac, mtu);
   }
 
   /** OVS port first, then the veth: the port's flows must go before its ofport can be reused (as Antrea does). */
   private async detach(hostIfname: string, pod: PodRef): Promise<void> {
     await this.opts.connector.disconnect(hostIfname, pod);
-    await deletePodInterface(hostIfname);
+    await this.ifaces.delete(hostIfname);
   }
 }
 

@@ -1,8 +1,9 @@
-// The pod's veth pair: host end in the box's namespace (later an OVS port), pod end in the
+// The pod's veth pair: host end in the box's namespace (then an OVS port), pod end in the
 // pod's network namespace with its address, default route and MTU. Uses iproute2 and ethtool;
-// the namespace is given as a path (/var/run/netns/x or /proc/<pid>/ns/net), so commands run
-// in it through `nsenter --net=<path>` (`ip -n` takes names only), and the peer is created
-// directly inside it (`ip link add … peer … netns <path>`: iproute2 opens a path with a "/").
+// namespaces are given as paths (/var/run/netns/x or /proc/<pid>/ns/net), so commands run in
+// them through `nsenter --net=<path>` (`ip -n` takes names only), and the peer is created
+// directly inside the pod's (`ip link add … peer … netns <path>`: iproute2 opens a path with a
+// "/"), which saves a move and a rename.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { run, CommandError } from '../../lib/exec.js';
@@ -44,65 +45,6 @@ export interface PodInterfaceSpec {
   address: string;
   gateway: string;
   mtu: number;
-  /** Userspace (netdev) datapath: partial checksums break TCP, so tx offload goes off on both ends. */
-  disableTxChecksumOffload: boolean;
-}
-
-/** Run a command inside the namespace at `netns`. */
-export function runInNetnsPath(netns: string, cmd: string, args: string[], input?: string) {
-  return run('nsenter', [`--net=${netns}`, cmd, ...args], { input });
-}
-
-/**
- * Create and configure the pair; returns the host end's MAC. On failure the pair is deleted
- * (deleting the host end removes the pod end too), so nothing is left behind.
- */
-export async function createPodInterface(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
-  const { hostIfname, netns, ifname, mac, mtu } = spec;
-  const mtuArg = String(mtu);
-  await run('ip', ['link', 'add', hostIfname, 'mtu', mtuArg, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtuArg, 'address', mac, 'netns', netns]);
-  try {
-    const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`];
-    // Pod side and host side are independent: configure both at once.
-    await Promise.all([
-      (async () => {
-        await runInNetnsPath(netns, 'ip', ['-batch', '-'], batch.join('\n') + '\n');
-        if (spec.disableTxChecksumOffload) await runInNetnsPath(netns, 'ethtool', ['-K', ifname, 'tx', 'off']);
-      })(),
-      (async () => {
-        if (spec.disableTxChecksumOffload) await run('ethtool', ['-K', hostIfname, 'tx', 'off']);
-        await run('ip', ['link', 'set', hostIfname, 'up']);
-      })(),
-    ]);
-    return { hostMac: await hostMac(hostIfname) };
-  } catch (err) {
-    await deletePodInterface(hostIfname).catch(() => {});
-    throw err;
-  }
-}
-
-/** Delete the pair by its host end; false when it was already gone (e.g. the netns was deleted). */
-export async function deletePodInterface(hostIfname: string): Promise<boolean> {
-  try {
-    await run('ip', ['link', 'del', hostIfname]);
-    return true;
-  } catch (err) {
-    if (err instanceof CommandError && /Cannot find device|does not exist/i.test(err.result.stderr)) return false;
-    throw err;
-  }
-}
-
-export async function hostMac(hostIfname: string): Promise<string> {
-  return (await readFile(`/sys/class/net/${hostIfname}/address`, 'utf8')).trim();
-}
-
-export async function hostInterfaceState(hostIfname: string): Promise<{ up: boolean } | undefined> {
-  try {
-    const flags = Number((await readFile(`/sys/class/net/${hostIfname}/flags`, 'utf8')).trim());
-    return { up: (flags & 1) === 1 };
-  } catch {
-    return undefined;
-  }
 }
 
 export interface PodInterfaceState {
@@ -114,28 +56,113 @@ export interface PodInterfaceState {
   routes: { dst: string; gw?: string }[];
 }
 
+export interface InterfaceConfiguratorOptions {
+  /** Userspace (netdev) datapath: partial checksums break TCP there, so tx offload goes off on both ends. */
+  disableTxChecksumOffload: boolean;
+  /**
+   * The box's namespace, where host ends and OVS live, when it is not the agent's own (the lab
+   * runs one agent per simulated box, each box a namespace). Default: the agent's namespace.
+   */
+  hostNetns?: string;
+}
+
+/** Run a command inside the namespace at `netns`. */
+export function runInNetnsPath(netns: string, cmd: string, args: string[], input?: string) {
+  return run('nsenter', [`--net=${netns}`, cmd, ...args], { input });
+}
+
+const gone = (err: unknown) => err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr);
+
+/** Creates, inspects and removes pod veth pairs (Antrea's ifConfigurator, for veths). */
+export class InterfaceConfigurator {
+  constructor(private readonly opts: InterfaceConfiguratorOptions) {}
+
+  private host(cmd: string, args: string[], input?: string) {
+    return this.opts.hostNetns ? runInNetnsPath(this.opts.hostNetns, cmd, args, input) : run(cmd, args, { input });
+  }
+
+  /**
+   * Create and configure the pair; returns the host end's MAC. On failure the pair is deleted
+   * (deleting the host end removes the pod end too), so nothing is left behind.
+   */
+  async create(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
+    const { hostIfname, netns, ifname, mac, mtu } = spec;
+    const offloadOff = this.opts.disableTxChecksumOffload;
+    const mtuArg = String(mtu);
+    await this.host('ip', ['link', 'add', hostIfname, 'mtu', mtuArg, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtuArg, 'address', mac, 'netns', netns]);
+    try {
+      const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`];
+      // Pod side and host side are independent: configure both at once.
+      const [, hostMac] = await Promise.all([
+        (async () => {
+          await runInNetnsPath(netns, 'ip', ['-batch', '-'], batch.join('\n') + '\n');
+          if (offloadOff) await runInNetnsPath(netns, 'ethtool', ['-K', ifname, 'tx', 'off']);
+        })(),
+        (async () => {
+          if (offloadOff) await this.host('ethtool', ['-K', hostIfname, 'tx', 'off']);
+          await this.host('ip', ['link', 'set', hostIfname, 'up']);
+          return (await this.hostLink(hostIfname))?.mac ?? '';
+        })(),
+      ]);
+      return { hostMac };
+    } catch (err) {
+      await this.delete(hostIfname).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Delete the pair by its host end; false when it was already gone (e.g. the pod's netns was deleted). */
+  async delete(hostIfname: string): Promise<boolean> {
+    try {
+      await this.host('ip', ['link', 'del', hostIfname]);
+      return true;
+    } catch (err) {
+      if (gone(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The host end: MAC and whether it is up; undefined when it does not exist. */
+  async hostLink(hostIfname: string): Promise<{ mac: string; up: boolean } | undefined> {
+    if (!this.opts.hostNetns) {
+      // Our own namespace: sysfs is cheaper than a process.
+      try {
+        const [mac, flags] = await Promise.all([readFile(`/sys/class/net/${hostIfname}/address`, 'utf8'), readFile(`/sys/class/net/${hostIfname}/flags`, 'utf8')]);
+        return { mac: mac.trim(), up: (Number(flags.trim()) & 1) === 1 };
+      } catch {
+        return undefined;
+      }
+    }
+    const out = await this.host('ip', ['-j', 'link', 'show', 'dev', hostIfname]).catch((err: unknown) => {
+      if (gone(err)) return undefined;
+      throw err;
+    });
+    const [link] = out ? (JSON.parse(out.stdout || '[]') as IpJsonLink[]) : [];
+    return link && { mac: link.address ?? '', up: link.flags?.includes('UP') ?? false };
+  }
+
+  /** What the pod's interface looks like now; undefined when it does not exist. */
+  async inspect(netns: string, ifname: string): Promise<PodInterfaceState | undefined> {
+    const addr = await runInNetnsPath(netns, 'ip', ['-j', 'addr', 'show', 'dev', ifname]).catch((err: unknown) => {
+      if (gone(err)) return undefined;
+      throw err;
+    });
+    const [link] = addr ? (JSON.parse(addr.stdout || '[]') as IpJsonLink[]) : [];
+    if (!link) return undefined;
+    const routes = JSON.parse((await runInNetnsPath(netns, 'ip', ['-j', '-4', 'route', 'show', 'dev', ifname])).stdout || '[]') as { dst: string; gateway?: string }[];
+    return {
+      mac: link.address ?? '',
+      mtu: link.mtu ?? 0,
+      up: link.flags?.includes('UP') ?? false,
+      addresses: (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+      routes: routes.map((r) => ({ dst: r.dst === 'default' ? '0.0.0.0/0' : r.dst, gw: r.gateway })),
+    };
+  }
+}
+
 interface IpJsonLink {
   address?: string;
   mtu?: number;
   flags?: string[];
   addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-
-/** What the pod's interface looks like now; undefined when it does not exist. */
-export async function inspectPodInterface(netns: string, ifname: string): Promise<PodInterfaceState | undefined> {
-  const addr = await runInNetnsPath(netns, 'ip', ['-j', 'addr', 'show', 'dev', ifname]).catch((err: unknown) => {
-    if (err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr)) return undefined;
-    throw err;
-  });
-  if (!addr) return undefined;
-  const [link] = JSON.parse(addr.stdout || '[]') as IpJsonLink[];
-  if (!link) return undefined;
-  const routes = JSON.parse((await runInNetnsPath(netns, 'ip', ['-j', '-4', 'route', 'show', 'dev', ifname])).stdout || '[]') as { dst: string; gateway?: string }[];
-  return {
-    mac: link.address ?? '',
-    mtu: link.mtu ?? 0,
-    up: link.flags?.includes('UP') ?? false,
-    addresses: (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
-    routes: routes.map((r) => ({ dst: r.dst === 'default' ? '0.0.0.0/0' : r.dst, gw: r.gateway })),
-  };
 }
