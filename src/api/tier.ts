@@ -55,6 +55,7 @@ export const TierSchema = z
   .superRefine((tier, ctx) => {
     const name = tier.metadata.name;
     const priority = tier.spec.priority;
+    if (priority < 0 || priority > 255) return; // already reported by TierSpecSchema
     const staticTier = STATIC_TIERS.find((t) => t.name === name);
     if (staticTier && priority !== staticTier.priority) {
       ctx.addIssue({
