@@ -99,7 +99,10 @@ export function parseDumpFlows(text: string): OvsFlow[] {
     const head = a < 0 ? (line.startsWith('actions=') ? '' : null) : line.slice(0, a);
     if (head === null) throw new Error(`dump-flows: no actions in line: ${line}`);
     const f: OvsFlow = { tableId: 0, priority: DEFAULT_PRIORITY, match: '', actions: line.slice(a < 0 ? 8 : a + 9), cookie: 0n };
-    for (const tok of head ? head.split(', ') : []) {
+    // Fields are separated by ", " (flags like send_flow_rem by a bare space); a match never contains spaces.
+    for (const t of head ? head.split(' ') : []) {
+      const tok = t.endsWith(',') ? t.slice(0, -1) : t;
+      if (!tok) continue;
       const m = META_NUM.exec(tok);
       if (m) {
         const v = m[2];
