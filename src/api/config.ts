@@ -51,6 +51,12 @@ export const DatapathTypeSchema = z.enum(['system', 'netdev']);
 export const TunnelTypeSchema = z.enum(['geneve', 'vxlan', 'gre']);
 export const TrafficEncapModeSchema = z.enum(['encap', 'noEncap', 'hybrid']);
 
+export const InventoryConfigSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('kubernetes'), kubeconfig: absolutePath.optional() }),
+  z.strictObject({ source: z.literal('file'), path: absolutePath }),
+]);
+export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
+
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 
 /** The agent's own settings (`/etc/seine/agent.yaml`); every field but nodeName has a default. */
@@ -69,6 +75,12 @@ export const AgentConfigSchema = z.strictObject({
   stateDir: absolutePath.default('/var/lib/seine'),
   cniSocket: absolutePath.default(defaultAgentSocket),
   ovsdbRemote: z.string().min(1).default('unix:/var/run/openvswitch/db.sock'),
+  /** Where ovs-vswitchd keeps `<bridge>.mgmt`, the OpenFlow socket the agent programs. */
+  ovsRunDir: absolutePath.default('/var/run/openvswitch'),
+  /** Where pods, namespaces and nodes come from: the k3s API on a box, a file the lab writes. */
+  inventory: InventoryConfigSchema.default({ source: 'kubernetes', kubeconfig: '/etc/rancher/k3s/k3s.yaml' }),
+  /** Where the agent writes its CNI network config list (k3s' directory on a box); unset: not written. */
+  cniConfDir: absolutePath.optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema } from '../../../src/api/config.js';
+import { describeProblem, formatIssues } from '../../../src/api/issues.js';
+
+function problems(result: { success: boolean; error?: { issues: Parameters<typeof formatIssues>[0] } }): string[] {
+  return result.success ? [] : formatIssues(result.error!.issues).map(describeProblem);
+}
+
+describe('api: configuration schemas', () => {
+  it('fills every AgentConfig default', () => {
+    assert.deepEqual(AgentConfigSchema.parse({ nodeName: 'box-17' }), {
+      nodeName: 'box-17',
+      bridgeName: 'br-int',
+      datapathType: 'system',
+      tunnelType: 'geneve',
+      trafficEncapMode: 'encap',
+      serviceCIDR: '10.43.0.0/16',
+      stateDir: '/var/lib/seine',
+      cniSocket: '/var/run/seine/cni.sock',
+      ovsdbRemote: 'unix:/var/run/openvswitch/db.sock',
+    });
+  });
+
+  it('keeps explicit AgentConfig values and rejects bad ones on their path', () => {
+    const lab = AgentConfigSchema.parse({ nodeName: 'lab-1', datapathType: 'netdev', tunnelType: 'vxlan', podCIDR: '10.42.1.0/24', mtu: 1450 });
+    assert.equal(lab.datapathType, 'netdev');
+    assert.equal(lab.podCIDR, '10.42.1.0/24');
+    const bad = AgentConfigSchema.safeParse(
+      { nodeName: 'lab-1', tunnelType: 'stt', trafficEncapMode: 'networkPolicyOnly', stateDir: 'relative', extra: 1 },
+      { reportInput: true },
+    );
+    assert.deepEqual(problems(bad), [
+      'tunnelType: expected one of geneve|vxlan|gre, got "stt"',
+      'trafficEncapMode: expected one of encap|noEncap|hybrid, got "networkPolicyOnly"',
+      'stateDir: expected an absolute path, got "relative"',
+      'extra: unknown field "extra"',
+    ]);
+  });
+
+  it('fills ControllerConfig defaults and accepts an external broker URL', () => {
+    assert.deepEqual(ControllerConfigSchema.parse({}), {
+      listen: ':8080',
+      broker: 'embedded',
+      brokerListen: ':1883',
+      storePath: '/var/lib/seine-controller/seine.db',
+    });
+    assert.equal(ControllerConfigSchema.parse({ broker: 'mqtts://emqx.example:8883' }).broker, 'mqtts://emqx.example:8883');
+    assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
+    assert.equal(ControllerConfigSchema.safeParse({ listen: '0.0.0.0' }).success, false);
+    assert.equal(ControllerConfigSchema.parse({ listen: '[::1]:9000' }).listen, '[::1]:9000');
+  });
+
+  it('reads seine-node.yaml with password or certificate credentials', () => {
+    const withPassword = SeineNodeFileSchema.parse(
+      parse('controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n'),
+    );
+    assert.deepEqual(withPassword.credentials, { username: 'box-17', password: 's3cret' });
+    const withCert = SeineNodeFileSchema.parse({
+      controllerUrl: 'mqtts://controller.lan:8883',
+      nodeName: 'box-17',
+      credentials: { certFile: '/boot/seine/node.crt', keyFile: '/boot/seine/node.key' },
+    });
+    assert.ok('certFile' in withCert.credentials);
+  });
+
+  it('rejects seine-node.yaml mistakes on their path', () => {
+    const result = SeineNodeFileSchema.safeParse(
+      { controllerUrl: 'http://controller.lan', nodeName: 'Box 17', credentials: { username: 'box' } },
+      { reportInput: true },
+    );
+    assert.deepEqual(problems(result), [
+      'controllerUrl: expected an mqtt://, mqtts://, ws:// or wss:// URL, got "http://controller.lan"',
+      'nodeName: invalid node name "Box 17": expected lowercase alphanumerics, "-" or ".", starting and ending alphanumeric',
+      'credentials.password: required',
+    ]);
+    const plainWithCert = SeineNodeFileSchema.safeParse({
+      controllerUrl: 'mqtt://controller.lan',
+      nodeName: 'box',
+      credentials: { certFile: '/a', keyFile: '/b' },
+    });
+    assert.deepEqual(problems(plainWithCert), ['controllerUrl: certificate credentials need a TLS URL (mqtts:// or wss://)']);
+  });
+});
