@@ -8,8 +8,9 @@ function problems(result: { success: boolean; error?: { issues: Parameters<typeo
 }
 
 describe('api: configuration schemas', () => {
-  it('fills every AgentConfig default', () => {
-    assert.deepEqual(AgentConfigSchema.parse({ nodeName: 'box-17' }), {
+  it('fills the AgentConfig defaults', () => {
+    const config = AgentConfigSchema.parse({ nodeName: 'box-17' });
+    const expected = {
       nodeName: 'box-17',
       bridgeName: 'br-int',
       datapathType: 'system',
@@ -19,7 +20,9 @@ describe('api: configuration schemas', () => {
       stateDir: '/var/lib/seine',
       cniSocket: '/var/run/seine/cni.sock',
       ovsdbRemote: 'unix:/var/run/openvswitch/db.sock',
-    });
+    };
+    // Other modules add their own settings; check these without pinning the whole object.
+    assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, config[k as keyof typeof config]])), expected);
   });
 
   it('keeps explicit AgentConfig values and rejects bad ones on their path', () => {
