@@ -19,8 +19,13 @@ export class KubeApiError extends Error {
   }
 }
 
-/** 410: the resource version asked for is no longer in the server's history; list again. */
-export const isGone = (err: unknown): boolean => err instanceof KubeApiError && err.code === 410;
+/**
+ * The watch cannot go on from its resourceVersion; list again. 410: the version is no longer
+ * in the server's history. 504 "Too large resource version": the server is behind the version
+ * (a restarted k3s whose datastore was restored, say).
+ */
+export const needsRelist = (err: unknown): boolean =>
+  err instanceof KubeApiError && (err.code === 410 || (err.code === 504 && /too large resource version/i.test(err.message)));
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -156,7 +161,8 @@ export class KubeClient {
         readBody(res).then((body) => reject(apiError(code, body, url)), reject);
       });
       req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`GET ${url.pathname}: no data for ${idleTimeoutMs} ms`)));
-      req.on('error', reject);
+      // Name the server: "self-signed certificate" alone does not say which endpoint a box failed on.
+      req.on('error', (err) => reject(signal.aborted ? err : new Error(`${url.host}: ${err.message}`)));
       req.end();
     });
   }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import { NamespaceSchema, NodeSchema, PodSchema } from '../../api/k8s-core.js';
 import { createLogger } from '../../lib/log.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../../lib/backoff.js';
 import { namespaceView, nodeView, podView } from './convert.js';
 import { KubeClient } from './kube-client.js';
 import type { KubeConnection } from './kubeconfig.js';

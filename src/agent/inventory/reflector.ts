@@ -1,13 +1,13 @@
 // List-then-watch for one resource, the loop client-go calls a Reflector: LIST (paged),
 // WATCH from the list's resourceVersion, follow bookmarks, re-watch when the server ends
-// the stream, relist on 410 Gone, back off on anything else. The handlers receive
+// the stream, relist on 410 Gone (and a too-large version), back off on anything else. The handlers receive
 // validated objects; what they mean is the caller's business.
 import { z } from 'zod';
 import { BookmarkObjectSchema, StatusSchema, WatchEventSchema, listSchema } from '../../api/k8s-core.js';
+import { Backoff, type BackoffOptions } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { Backoff, sleepUnlessAborted, type BackoffOptions } from './backoff.js';
-import { KubeApiError, isGone, type KubeClient, type Query } from './kube-client.js';
+import { KubeApiError, needsRelist, type KubeClient, type Query } from './kube-client.js';
 import { describeZodError } from './zod-error.js';
 
 export interface ReflectorHandlers<T> {
@@ -45,7 +45,8 @@ export class Reflector<T> {
     private readonly options: ReflectorOptions<T>,
     private readonly handlers: ReflectorHandlers<T>,
   ) {
-    this.backoff = new Backoff(options.backoff);
+    // Slower than the library default: the API server is remote, and a fleet of boxes retries at it.
+    this.backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.5, ...options.backoff });
   }
 
   /** Runs until `signal` aborts; never rejects. */
@@ -68,8 +69,8 @@ export class Reflector<T> {
         await this.watch(signal, recovered);
       } catch (err) {
         if (signal.aborted) break;
-        if (isGone(err)) {
-          log.info({ resourceVersion: this.resourceVersion, reason: errorMessage(err) }, 'resource version expired; listing again');
+        if (needsRelist(err)) {
+          log.info({ resourceVersion: this.resourceVersion, reason: errorMessage(err) }, 'cannot watch from this resource version; listing again');
           needList = true;
           continue;
         }
@@ -158,4 +159,18 @@ export class Reflector<T> {
     const rv = (object as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion;
     if (typeof rv === 'string' && rv) this.resourceVersion = rv;
   }
+}
+
+/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

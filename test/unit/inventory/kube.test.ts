@@ -205,6 +205,11 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
     await relistCase({ status: 410, body: fixtureJSON('status-410-expired.json') });
   });
 
+  it('relists when the server is behind the watch resourceVersion (504 Too large resource version)', async () => {
+    await api.close();
+    await relistCase({ status: 504, body: fixtureJSON('status-504-too-large-rv.json') });
+  });
+
   it('backs off while the API server is down and resumes the watch when it is back', async () => {
     const s = await startSource();
     const changes = recordChanges(s);
