@@ -13,7 +13,8 @@ export interface PeerRoute {
   /** Remote pod CIDR, e.g. 10.42.1.0/24. */
   dst: string;
   via: string;
-  dev: string;
+  /** Absent: the kernel picks the device that reaches `via`. */
+  dev?: string;
   onlink: boolean;
 }
 
@@ -29,7 +30,7 @@ export interface PeerNode {
 /** The gateway IP of a pod CIDR: its first host address (k3s/Antrea convention). */
 export const gatewayIP = (podCIDR: string): string => parsePodCidr(podCIDR).gateway;
 
-export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev: string): PeerRoute[] {
+export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev?: string): PeerRoute[] {
   return peers.map((p) =>
     p.encap
       ? { dst: p.podCIDR, via: gatewayIP(p.podCIDR), dev: gatewayDev, onlink: true }
@@ -37,7 +38,9 @@ export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underla
   );
 }
 
-const same = (a: PeerRoute, b: PeerRoute) => a.dst === b.dst && a.via === b.via && a.dev === b.dev && a.onlink === b.onlink;
+/** `current` is what the kernel reports (always with a device); a desired route without one accepts any. */
+const same = (current: PeerRoute, desired: PeerRoute) =>
+  current.dst === desired.dst && current.via === desired.via && current.onlink === desired.onlink && (desired.dev === undefined || current.dev === desired.dev);
 
 /** Pure plan: delete owned routes that differ from desired, add the missing ones. */
 export function planRoutes(current: PeerRoute[], desired: PeerRoute[]): RouteStep[] {
@@ -65,7 +68,7 @@ export async function listOwnedRoutes(): Promise<PeerRoute[]> {
 export async function applyRouteSteps(steps: RouteStep[]): Promise<void> {
   for (const s of steps) {
     const r = s.route;
-    const args = ['route', s.action === 'add' ? 'replace' : 'del', r.dst, 'via', r.via, 'dev', r.dev];
+    const args = ['route', s.action === 'add' ? 'replace' : 'del', r.dst, 'via', r.via, ...(r.dev ? ['dev', r.dev] : [])];
     if (r.onlink) args.push('onlink');
     args.push('proto', String(SEINE_ROUTE_PROTO));
     await run('ip', args, { allowFailure: s.action === 'del' });

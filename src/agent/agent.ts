@@ -1,0 +1,116 @@
+// The box agent: wires the modules together and owns their lifecycle. Start order matters:
+// the datapath is converged (with the previous incarnation's flows adopted) before the CNI
+// socket opens, so pods that exist keep forwarding and new ones get complete flows.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { AgentConfig } from '../api/config.js';
+import { createLogger } from '../lib/log.js';
+import { Database } from '../lib/sqlite.js';
+import { sleep } from '../lib/process.js';
+import { PodConfigurator } from './cni/pod-configurator.js';
+import { CniServer } from './cni/server.js';
+import { Datapath } from './datapath.js';
+import { FileInventorySource } from './inventory/file.js';
+import { KubeInventorySource } from './inventory/kube.js';
+import { resolveKubeConnection } from './inventory/kubeconfig.js';
+import type { InventorySource } from './inventory/types.js';
+import { HostLocalIpam } from './ipam/host-local.js';
+import { podMtu, setUpNodeNetwork, underlayOf } from './node-network.js';
+import { OpenFlowBridge } from './ovs/bridge.js';
+import { OvsdbClient } from './ovs/ovsdb.js';
+import { Pipeline } from './ovs/pipeline.js';
+import { VSwitch } from './ovs/vswitch.js';
+import { peersFrom, type Underlay } from './peers.js';
+import { OvsPodPorts } from './pod-ports.js';
+import { nextRound } from './round-store.js';
+
+const log = createLogger('agent');
+
+export function inventorySourceFor(cfg: AgentConfig): InventorySource {
+  const inv = cfg.inventory;
+  return inv.source === 'file' ? new FileInventorySource({ path: inv.path }) : new KubeInventorySource({ connection: resolveKubeConnection(inv.kubeconfig) });
+}
+
+export class Agent {
+  private constructor(
+    readonly config: AgentConfig,
+    readonly round: number,
+    readonly datapath: Datapath,
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer },
+  ) {}
+
+  static async start(cfg: AgentConfig, inventory = inventorySourceFor(cfg)): Promise<Agent> {
+    const t0 = Date.now();
+    await mkdir(cfg.stateDir, { recursive: true });
+    const db = await Database.open(path.join(cfg.stateDir, 'agent.db'));
+    const round = await nextRound(db);
+    log.info({ node: cfg.nodeName, round, datapathType: cfg.datapathType, mode: cfg.trafficEncapMode, tunnel: cfg.tunnelType }, 'agent starting');
+
+    await inventory.start();
+    const podCIDR = cfg.podCIDR ?? (await ownPodCIDR(inventory, cfg.nodeName));
+    const selfNode = inventory.snapshot().nodes.get(cfg.nodeName);
+    const own: Underlay | undefined = selfNode?.internalIP ? await underlayAddress(selfNode.internalIP) : undefined;
+
+    const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
+    const vs = new VSwitch(ovsdb);
+    const network = await setUpNodeNetwork(vs, cfg, podCIDR);
+    const pipeline = Pipeline.build();
+    const bridge = new OpenFlowBridge({ mgmt: `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`, tables: pipeline });
+
+    // eslint-disable-next-line prefer-const
+    let datapath: Datapath;
+    const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
+    datapath = new Datapath({
+      bridge, pipeline, round, podPorts, network, podCIDR,
+      serviceCIDR: cfg.serviceCIDR,
+      peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
+    });
+    await datapath.sync();
+    inventory.on('change', (c) => {
+      if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+    });
+
+    const ipam = await HostLocalIpam.open(db, podCIDR);
+    const live = new Set((await podPorts.list()).map((p) => p.containerId));
+    const released = await ipam.reconcile(live);
+    if (released.length) log.info({ released: released.map((a) => `${a.namespace}/${a.name} ${a.ip}`) }, 'released addresses of pods without a port');
+
+    const configurator = new PodConfigurator({
+      ipam,
+      connector: podPorts,
+      defaultMtu: podMtu(cfg),
+      disableTxChecksumOffload: cfg.datapathType === 'netdev',
+    });
+    const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
+    await cni.start();
+    log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket }, 'agent ready');
+    return new Agent(cfg, round, datapath, { db, ovsdb, inventory, cni });
+  }
+
+  async stop(): Promise<void> {
+    const { cni, inventory, ovsdb, db } = this.parts;
+    await cni.stop();
+    await this.datapath.idle();
+    await inventory.stop();
+    ovsdb.close();
+    await db.close();
+    log.info('agent stopped');
+  }
+}
+
+/** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
+async function ownPodCIDR(inventory: InventorySource, node: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cidr = inventory.snapshot().nodes.get(node)?.podCIDR;
+    if (cidr) return cidr;
+    if (Date.now() > deadline) throw new Error(`node ${node} has no spec.podCIDR after ${timeoutMs / 1000} s (set podCIDR in the agent config, or check the k3s server)`);
+    await sleep(500);
+  }
+}
+
+async function underlayAddress(ip: string): Promise<Underlay | undefined> {
+  const u = await underlayOf(ip);
+  if (!u) log.warn({ ip }, 'the node\'s internal IP is on no local interface; hybrid mode will tunnel to every peer');
+  return u && { ip, prefixLength: u.prefixLength };
+}

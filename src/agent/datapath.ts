@@ -1,0 +1,91 @@
+// Converges the box's datapath — flows on the integration bridge and host routes to the
+// peers — to what the agent knows now. One run computes the whole desired flow set from
+// every feature and applies the difference in one bundle; runs never overlap and bursts of
+// changes collapse (CoalescingRunner). The first run after start is a FlowRound: flows of the
+// previous incarnation are adopted when unchanged and retired only after the new set is in,
+// so an agent restart never interrupts forwarding.
+import { CoalescingRunner } from '../lib/coalesce.js';
+import { createLogger } from '../lib/log.js';
+import { connectivityFlows, mergeFlows, type PeerBox } from './connectivity/flows.js';
+import type { NodeNetwork } from './node-network.js';
+import type { OpenFlowBridge } from './ovs/bridge.js';
+import { CookieAllocator } from './ovs/cookie.js';
+import type { Flow } from './ovs/flow.js';
+import type { Pipeline } from './ovs/pipeline.js';
+import { reconcileRound } from './ovs/round.js';
+import type { OvsPodPorts } from './pod-ports.js';
+import { desiredPeerRoutes, reconcilePeerRoutes } from './route/node-routes.js';
+
+const log = createLogger('datapath');
+
+export interface DatapathOptions {
+  bridge: OpenFlowBridge;
+  pipeline: Pipeline;
+  round: number;
+  podPorts: OvsPodPorts;
+  network: NodeNetwork;
+  podCIDR: string;
+  serviceCIDR: string;
+  /** The other boxes, as the inventory knows them now. */
+  peers: () => PeerBox[];
+  /** Device that reaches noEncap peers' underlay addresses. */
+  underlayDev?: string;
+}
+
+export interface DatapathStats {
+  syncs: number;
+  lastSync?: { added: number; modified: number; deleted: number; unchanged: number; ms: number };
+}
+
+export class Datapath {
+  readonly cookies: CookieAllocator;
+  readonly stats: DatapathStats = { syncs: 0 };
+  private readonly runner = new CoalescingRunner(() => this.syncOnce());
+  private firstDone = false;
+
+  constructor(private readonly o: DatapathOptions) {
+    this.cookies = new CookieAllocator(o.round);
+  }
+
+  /** Resolves after a sync that started after this call. */
+  sync(): Promise<void> {
+    return this.runner.run();
+  }
+
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
+  async desiredFlows(): Promise<Flow[]> {
+    const o = this.o;
+    const pods = await o.podPorts.list();
+    const connectivity = connectivityFlows(
+      {
+        podCIDR: o.podCIDR,
+        serviceCIDR: o.serviceCIDR,
+        gateway: o.network.gateway,
+        tunnel: o.network.tunnel,
+        pods,
+        peers: o.peers(),
+      },
+      o.pipeline,
+      this.cookies,
+    );
+    return mergeFlows(o.pipeline.defaultFlows(this.cookies.round), connectivity);
+  }
+
+  private async syncOnce(): Promise<void> {
+    const t0 = Date.now();
+    const desired = await this.desiredFlows();
+    const result = this.firstDone
+      ? await this.o.bridge.reconcile(desired)
+      : await reconcileRound(this.o.bridge, desired, this.cookies.round);
+    this.firstDone = true;
+    const routes = await reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev));
+    this.stats.syncs++;
+    this.stats.lastSync = { added: result.added, modified: result.modified, deleted: result.deleted, unchanged: result.unchanged, ms: Date.now() - t0 };
+    if (result.added || result.modified || result.deleted || routes.length) {
+      log.info({ ...this.stats.lastSync, adopted: result.adopted, routeChanges: routes.length }, 'datapath synced');
+    }
+  }
+}

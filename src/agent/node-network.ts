@@ -1,0 +1,81 @@
+// The box's side of the datapath: the integration bridge, the gateway port (the host's leg on
+// the pod network, antrea-gw0) and the tunnel port (antrea-tun0, remote_ip=flow so one port
+// serves every peer). Created through OVSDB, idempotent, so a restarted agent finds them as
+// they were: same ofports and the same gateway MAC, hence the same flows.
+import { readFile, writeFile } from 'node:fs/promises';
+import type { AgentConfig } from '../api/config.js';
+import { run } from '../lib/exec.js';
+import { createLogger } from '../lib/log.js';
+import { GATEWAY_OFPORT, TUNNEL_OFPORT } from './connectivity/registers.js';
+import { parsePodCidr } from './ipam/pod-cidr.js';
+import type { VSwitch } from './ovs/vswitch.js';
+
+const log = createLogger('node-network');
+
+export const GATEWAY_PORT = 'antrea-gw0';
+export const TUNNEL_PORT = 'antrea-tun0';
+
+export interface NodeNetwork {
+  gateway: { name: string; ofport: number; mac: string; ip: string; prefixLength: number };
+  tunnel?: { name: string; ofport: number };
+}
+
+/** Tunnel header overhead on an IPv4 underlay (outer IP + UDP/GRE + encap header + inner Ethernet). */
+const tunnelOverhead = { geneve: 50, vxlan: 50, gre: 38 } as const;
+
+export function podMtu(cfg: Pick<AgentConfig, 'mtu' | 'tunnelType' | 'trafficEncapMode'>, underlayMtu = 1500): number {
+  if (cfg.mtu) return cfg.mtu;
+  return cfg.trafficEncapMode === 'noEncap' ? underlayMtu : underlayMtu - tunnelOverhead[cfg.tunnelType];
+}
+
+export async function setUpNodeNetwork(vs: VSwitch, cfg: AgentConfig, podCIDR: string): Promise<NodeNetwork> {
+  const br = cfg.bridgeName;
+  const actualType = await vs.getBridgeDatapathType(br);
+  if (actualType !== undefined && actualType !== '' && actualType !== cfg.datapathType) {
+    throw new Error(`bridge ${br} exists with datapath_type=${actualType}, but the config says ${cfg.datapathType}`);
+  }
+  await vs.ensureBridge(br, { datapathType: cfg.datapathType, failMode: 'secure', protocols: ['OpenFlow15'] });
+
+  const cidr = parsePodCidr(podCIDR);
+  await vs.ensurePort(br, GATEWAY_PORT, { type: 'internal', ofportRequest: GATEWAY_OFPORT });
+  const gwOfport = await vs.waitOfport(GATEWAY_PORT);
+  const mtu = podMtu(cfg);
+  await run('ip', ['link', 'set', GATEWAY_PORT, 'mtu', String(mtu), 'up']);
+  await run('ip', ['addr', 'replace', `${cidr.gateway}/${cidr.prefixLength}`, 'dev', GATEWAY_PORT]);
+  // The userspace datapath cannot finish partial checksums (ovs-lab.md): TCP would stall.
+  if (cfg.datapathType === 'netdev') await run('ethtool', ['-K', GATEWAY_PORT, 'tx', 'off'], { allowFailure: true });
+  await enableForwarding();
+  const mac = await linkMac(GATEWAY_PORT);
+
+  let tunnel: NodeNetwork['tunnel'];
+  if (cfg.trafficEncapMode !== 'noEncap') {
+    await vs.ensurePort(br, TUNNEL_PORT, { type: cfg.tunnelType, ofportRequest: TUNNEL_OFPORT, options: { remote_ip: 'flow' } });
+    tunnel = { name: TUNNEL_PORT, ofport: await vs.waitOfport(TUNNEL_PORT) };
+  } else if (await vs.deletePort(br, TUNNEL_PORT)) {
+    log.info('removed the tunnel port: the traffic mode is noEncap');
+  }
+  log.info({ bridge: br, gateway: { ofport: gwOfport, mac, ip: cidr.gateway }, tunnel }, 'node network ready');
+  return { gateway: { name: GATEWAY_PORT, ofport: gwOfport, mac, ip: cidr.gateway, prefixLength: cidr.prefixLength }, tunnel };
+}
+
+export async function linkMac(dev: string): Promise<string> {
+  const { stdout } = await run('ip', ['-j', 'link', 'show', 'dev', dev]);
+  const [link] = JSON.parse(stdout) as { address: string }[];
+  return link.address;
+}
+
+/** Pods reach other boxes and the outside through the host: it must route. */
+async function enableForwarding(): Promise<void> {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  if ((await readFile(file, 'utf8')).trim() !== '1') await writeFile(file, '1');
+}
+
+/** The underlay interface holding `ip` and its prefix length (for hybrid mode's same-subnet test). */
+export async function underlayOf(ip: string): Promise<{ dev: string; prefixLength: number } | undefined> {
+  const { stdout } = await run('ip', ['-j', '-4', 'addr', 'show']);
+  for (const link of JSON.parse(stdout) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[]) {
+    const a = link.addr_info.find((x) => x.local === ip);
+    if (a) return { dev: link.ifname, prefixLength: a.prefixlen };
+  }
+  return undefined;
+}

@@ -1,0 +1,26 @@
+// The other boxes as the datapath needs them, from the inventory's Node objects: pod CIDR,
+// underlay address, and whether traffic to them is tunnelled (Antrea's trafficEncapMode).
+import type { AgentConfig } from '../api/config.js';
+import type { PeerBox } from './connectivity/flows.js';
+import { ipToInt } from './ipam/pod-cidr.js';
+import type { Inventory } from './inventory/types.js';
+
+export interface Underlay {
+  ip: string;
+  prefixLength: number;
+}
+
+export function sameSubnet(a: string, b: string, prefixLength: number): boolean {
+  const mask = prefixLength === 0 ? 0 : (~0 << (32 - prefixLength)) >>> 0;
+  return ((ipToInt(a) & mask) >>> 0) === ((ipToInt(b) & mask) >>> 0);
+}
+
+export function peersFrom(inv: Inventory, self: string, mode: AgentConfig['trafficEncapMode'], own?: Underlay): PeerBox[] {
+  const peers: PeerBox[] = [];
+  for (const n of inv.nodes.values()) {
+    if (n.name === self || !n.podCIDR || !n.internalIP) continue;
+    const encap = mode === 'encap' || (mode === 'hybrid' && !(own && sameSubnet(own.ip, n.internalIP, own.prefixLength)));
+    peers.push({ name: n.name, podCIDR: n.podCIDR, underlayIP: n.internalIP, encap });
+  }
+  return peers.sort((a, b) => a.name.localeCompare(b.name));
+}

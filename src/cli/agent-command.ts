@@ -1,0 +1,30 @@
+// `seine agent --config FILE`: runs the box agent until SIGTERM/SIGINT.
+import type { Command } from 'commander';
+import { AgentConfigSchema } from '../api/config.js';
+import { loadConfigFile } from '../api/config-file.js';
+import { Agent } from '../agent/agent.js';
+import { createLogger } from '../lib/log.js';
+
+const log = createLogger('agent');
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run the box agent (CNI server, OVS pipeline, sync)')
+    .requiredOption('-c, --config <file>', 'agent config file (YAML)', '/etc/seine/agent.yaml')
+    .action(async (opts: { config: string }) => {
+      const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
+      const agent = await Agent.start(cfg);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping');
+          agent.stop().then(resolve, (err) => {
+            log.error({ err }, 'stop failed');
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}
