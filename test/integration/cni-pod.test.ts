@@ -189,6 +189,15 @@ describe('seine-cni pods (real binary, netns, OVS, SQLite)', function () {
     }
   });
 
+  it('ADD replaces a host veth left behind by an ADD that died midway', async () => {
+    const pod = await newPod();
+    await lab.inBox('ip', ['link', 'add', pod.hostIfname, 'type', 'veth', 'peer', 'name', 'leftover0']);
+    const out = await runCni({ command: 'ADD', ...pod.spec }, netConf(lab.socketPath));
+    assert.equal(out.exitCode, 0, out.stdout);
+    assert.equal(await lab.hostLinkExists('leftover0'), false, 'the old pair is gone');
+    assert.ok((await nsRun(pod.path, 'ip', ['-o', 'link'])).stdout.includes('eth0'));
+  });
+
   it('allocations survive an agent restart; reconcile releases those without an OVS port', async () => {
     const pod = await newPod();
     const first = await runCni({ command: 'ADD', ...pod.spec }, netConf(lab.socketPath));

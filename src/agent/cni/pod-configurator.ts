@@ -6,7 +6,7 @@ import { CniErrorCode } from '../../api/cni.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { PoolExhaustedError, type HostLocalIpam, type IpAllocation } from '../ipam/host-local.js';
-import { InterfaceConfigurator, hostVethName, podMac, type PodInterfaceState } from './pod-interface.js';
+import { InterfaceConfigurator, alreadyExists, hostVethName, podMac, type PodInterfaceState } from './pod-interface.js';
 import {
   CniCallError,
   type PodAddRequest,
@@ -58,9 +58,14 @@ export class PodConfigurator implements PodNetwork {
         return attachment(alloc, hostIfname, (await this.ifaces.hostLink(hostIfname))?.mac ?? '', ifname, mac, netns, mtu, ofport);
       }
       // Leftovers of an earlier, half-finished ADD for this container: start clean.
-      if (previous || (await this.ifaces.hostLink(hostIfname))) await this.detach(hostIfname, pod);
-
-      const { hostMac: hmac } = await this.ifaces.create({ hostIfname, netns, ifname, mac, address, gateway: alloc.gateway, mtu });
+      if (previous) await this.detach(hostIfname, pod);
+      const spec = { hostIfname, netns, ifname, mac, address, gateway: alloc.gateway, mtu };
+      const { hostMac: hmac } = await this.ifaces.create(spec).catch(async (err: unknown) => {
+        if (!alreadyExists(err)) throw err;
+        // The name is derived from the container id: what holds it is ours, from an ADD that died.
+        await this.detach(hostIfname, pod);
+        return this.ifaces.create(spec);
+      });
       undo.push(() => this.ifaces.delete(hostIfname));
       const { ofport } = await this.opts.connector.connect(hostIfname, { ...pod, ip: alloc.ip, mac, ifname, netns });
       log.info({ containerId: pod.containerId, pod: `${pod.namespace}/${pod.name}`, hostIfname, ip: alloc.ip, ofport }, 'pod interface configured');

@@ -4,7 +4,7 @@
 // them through `nsenter --net=<path>` (`ip -n` takes names only), and the peer is created
 // directly inside the pod's (`ip link add … peer … netns <path>`: iproute2 opens a path with a
 // "/"), which saves a move and a rename.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { run, CommandError } from '../../lib/exec.js';
 
@@ -71,6 +71,16 @@ export function runInNetnsPath(netns: string, cmd: string, args: string[], input
   return run('nsenter', [`--net=${netns}`, cmd, ...args], { input });
 }
 
+/** A random locally administered unicast MAC for the host end (the kernel would pick one the same way). */
+function randomHostMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0] & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** `ip link add` found the name taken: a host end left by an earlier ADD that died midway. */
+export const alreadyExists = (err: unknown) => err instanceof CommandError && /File exists/i.test(err.result.stderr);
+
 const gone = (err: unknown) => err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr);
 
 /** Creates, inspects and removes pod veth pairs (Antrea's ifConfigurator, for veths). */
@@ -83,26 +93,24 @@ export class InterfaceConfigurator {
 
   /**
    * Create and configure the pair; returns the host end's MAC. On failure the pair is deleted
-   * (deleting the host end removes the pod end too), so nothing is left behind.
+   * (deleting the host end removes the pod end too), so nothing is left behind. Every process
+   * costs a few ms on a small box, so the work is packed into three, two of them in parallel:
+   * the pair (host end up, both MACs and MTUs set, peer born in the pod's namespace), the pod
+   * side (address, route, offload) and the host side's offload.
    */
   async create(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
-    const { hostIfname, netns, ifname, mac, mtu } = spec;
+    const { hostIfname, netns, ifname, mac } = spec;
     const offloadOff = this.opts.disableTxChecksumOffload;
-    const mtuArg = String(mtu);
-    await this.host('ip', ['link', 'add', hostIfname, 'mtu', mtuArg, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtuArg, 'address', mac, 'netns', netns]);
+    const mtu = String(spec.mtu);
+    const hostMac = randomHostMac();
+    await this.host('ip', ['link', 'add', hostIfname, 'up', 'mtu', mtu, 'address', hostMac, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtu, 'address', mac, 'netns', netns]);
     try {
-      const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`];
-      // Pod side and host side are independent: configure both at once.
-      const [, hostMac] = await Promise.all([
-        (async () => {
-          await runInNetnsPath(netns, 'ip', ['-batch', '-'], batch.join('\n') + '\n');
-          if (offloadOff) await runInNetnsPath(netns, 'ethtool', ['-K', ifname, 'tx', 'off']);
-        })(),
-        (async () => {
-          if (offloadOff) await this.host('ethtool', ['-K', hostIfname, 'tx', 'off']);
-          await this.host('ip', ['link', 'set', hostIfname, 'up']);
-          return (await this.hostLink(hostIfname))?.mac ?? '';
-        })(),
+      const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`].join('\n') + '\n';
+      await Promise.all([
+        offloadOff
+          ? runInNetnsPath(netns, 'sh', ['-c', 'ip -batch - && ethtool -K "$1" tx off', 'sh', ifname], batch)
+          : runInNetnsPath(netns, 'ip', ['-batch', '-'], batch),
+        offloadOff ? this.host('ethtool', ['-K', hostIfname, 'tx', 'off']) : undefined,
       ]);
       return { hostMac };
     } catch (err) {
