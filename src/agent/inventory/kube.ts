@@ -57,7 +57,7 @@ export class KubeInventorySource extends EventEmitter<InventoryEvents> implement
   }
 
   start(): Promise<void> {
-    if (this.abort) throw new Error('inventory source already started');
+    if (this.abort) throw new Error('a KubeInventorySource starts once; make a new one to start again');
     const abort = (this.abort = new AbortController());
     const client = (this.client = new KubeClient(this.options.connection));
     const started = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
