@@ -6,12 +6,14 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { Lab, type ProgressEvent } from '../lab/lab.js';
+import { ENCAPS, type Encap } from '../lab/encap.js';
+import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
-import { ENCAPS, loadLabSpec, specFromFlags, type Encap } from '../lab/spec.js';
-import { formatStatus, labStatus } from '../lab/status.js';
 import type { LabState } from '../lab/state.js';
+
+// The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
+const openLab = async () => new (await import('../lab/lab.js')).Lab();
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const note = (line: string) => process.stderr.write(`${line}\n`);
@@ -97,7 +99,6 @@ export function registerLabCommands(program: Command): void {
     .command('lab')
     .description('a fleet of simulated boxes on this machine: network namespaces with userspace OVS, pods as namespaces')
     .addHelpText('after', '\nState: /run/seine-lab (SEINE_LAB_DIR overrides). Most commands need root.');
-  const open = () => new Lab();
 
   lab
     .command('up')
@@ -107,10 +108,11 @@ export function registerLabCommands(program: Command): void {
     .addOption(new Option('--encap <mode>', 'tunnel between boxes (recorded per box)').choices(ENCAPS).default('geneve'))
     .addOption(new Option('-f, --file <lab.yaml>', 'boxes, namespaces and pods from a file').conflicts(['nodes', 'podsPerNode', 'encap']))
     .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string }) => {
+      const { loadLabSpec, specFromFlags } = await import('../lab/spec.js');
       const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap);
       requireRoot();
       requireTools();
-      const l = open();
+      const l = await openLab();
       const t0 = performance.now();
       const state = await l.up(spec, {
         onProgress: (e: ProgressEvent) => note(`[${e.step}/${e.total}] ${e.message} (${e.seconds.toFixed(2)} s)`),
@@ -123,7 +125,7 @@ export function registerLabCommands(program: Command): void {
     .description('stop everything the lab started and remove its namespaces and state (a no-op when no lab runs)')
     .action(async () => {
       requireRoot();
-      const l = open();
+      const l = await openLab();
       const t0 = performance.now();
       const removed = await l.down();
       out(removed ? `lab down: removed the lab in ${l.dir} (${((performance.now() - t0) / 1000).toFixed(2)} s)` : 'no lab running');
@@ -134,7 +136,8 @@ export function registerLabCommands(program: Command): void {
     .description('boxes, namespaces, pods, controller and Node-RED')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const status = labStatus(await open().current());
+      const { formatStatus, labStatus } = await import('../lab/status.js');
+      const status = labStatus(await (await openLab()).current());
       out(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
     });
 
@@ -150,7 +153,7 @@ export function registerLabCommands(program: Command): void {
       if (!raw.includes('--') || argv.length === 0) throw new UserError('usage: seine lab exec <ns/pod> -- <command...> (the command goes after --)');
       const ref = parsePodRef(podText);
       requireRoot();
-      const netns = await open().podNetns(ref);
+      const netns = await (await openLab()).podNetns(ref);
       process.exitCode = await runInPod(netns, argv);
     });
 
@@ -166,7 +169,7 @@ export function registerLabCommands(program: Command): void {
       const labels = parseLabels(opts.labels);
       const ports = parsePorts(opts.ports);
       requireRoot();
-      const p = await open().addPod({ ...ref, box: opts.box, labels, ports });
+      const p = await (await openLab()).addPod({ ...ref, box: opts.box, labels, ports });
       out(`pod ${formatPodRef(p)} on ${p.box}: ${p.ip} ${p.mac}`);
     });
   pod
@@ -175,7 +178,7 @@ export function registerLabCommands(program: Command): void {
     .action(async (podText: string) => {
       const ref = parsePodRef(podText);
       requireRoot();
-      await open().deletePod(ref);
+      await (await openLab()).deletePod(ref);
       out(`pod ${formatPodRef(ref)} deleted`);
     });
 
@@ -189,7 +192,7 @@ export function registerLabCommands(program: Command): void {
       validName(name);
       const labels = parseLabels(opts.labels);
       requireRoot();
-      await open().addNamespace(name, labels);
+      await (await openLab()).addNamespace(name, labels);
       out(`namespace ${name} added`);
     });
 
@@ -202,7 +205,7 @@ export function registerLabCommands(program: Command): void {
       const ref = parsePodRef(podText);
       const changes = parseLabelChanges(changesText);
       requireRoot();
-      const labels = await open().labelPod(ref, changes);
+      const labels = await (await openLab()).labelPod(ref, changes);
       out(`pod ${formatPodRef(ref)}: ${formatLabels(labels) || '(no labels)'}`);
     });
   label
@@ -213,7 +216,7 @@ export function registerLabCommands(program: Command): void {
       validName(name);
       const changes = parseLabelChanges(changesText);
       requireRoot();
-      const labels = await open().labelNamespace(name, changes);
+      const labels = await (await openLab()).labelNamespace(name, changes);
       out(`namespace ${name}: ${formatLabels(labels)}`);
     });
 }

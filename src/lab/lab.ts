@@ -361,7 +361,8 @@ export class Lab {
 
   /** Run a change against a lab that is up, holding the lock. */
   private mutate<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
-    if (!existsSync(this.dir)) return Promise.reject(this.noLab());
+    // Checked before locking too, so asking a dir without a lab leaves no lock file behind.
+    if (!existsSync(this.names.stateFile)) return Promise.reject(this.noLab());
     return this.locked(false, async () => fn(new StateStore(this.names.stateFile, await this.current())));
   }
 }

@@ -5,12 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError, errorMessage } from '../lib/errors.js';
+import { DEFAULT_ENCAP, ENCAPS, type Encap } from './encap.js';
 import { MAX_BOXES } from './names.js';
 import { labelKeyError, labelValueError, nameError, parsePort, type ContainerPort, type Labels } from './labels.js';
 
-export const ENCAPS = ['geneve', 'vxlan', 'gre', 'noEncap'] as const;
-export type Encap = (typeof ENCAPS)[number];
-export const DEFAULT_ENCAP: Encap = 'geneve';
+export { ENCAPS, DEFAULT_ENCAP, type Encap };
 
 const name = z.string().superRefine((v, ctx) => {
   const e = nameError(v);

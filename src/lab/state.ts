@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
-import { ENCAPS } from './spec.js';
+import { ENCAPS } from './encap.js';
 
 const processRecord = z.object({
   /** What it is: ovsdb-server, ovs-vswitchd, agent, controller, node-red … */
