@@ -1,20 +1,14 @@
 // Reads a YAML or JSON configuration file and validates it with its schema, so every config
 // error reads the same: `agent.yaml: tunnelType: expected one of geneve|vxlan|gre, got "ipip"`.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../lib/errors.js';
+import { readUserFile } from '../lib/files.js';
 import { describeProblem, formatIssues } from './issues.js';
 
 export async function loadConfigFile<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  return parseConfig(text, path.basename(file), schema);
+  return parseConfig(await readUserFile(file), path.basename(file), schema);
 }
 
 export function parseConfig<S extends z.ZodType>(text: string, source: string, schema: S): z.infer<S> {

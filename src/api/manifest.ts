@@ -1,10 +1,10 @@
 // Reads user manifests (YAML, multi-document YAML, JSON, `kind: List`) and validates every object
 // against the kind registry. All-or-nothing: one bad document fails the whole input, and the
 // error lists every problem found, one per line, so a user fixes them in one pass.
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { UserError } from '../lib/errors.js';
+import { readUserFile } from '../lib/files.js';
 import { describeProblem, formatIssues, type FieldProblem } from './issues.js';
 import { findKind, kindsNamed, type ManifestObject } from './kinds.js';
 
@@ -84,7 +84,7 @@ export function parseManifests(text: string, sourceName: string): ManifestObject
 
 /** Reads a manifest file; problems name the file by its base name. */
 export async function loadManifestFile(path: string): Promise<ManifestObject[]> {
-  const text = await readFile(path, 'utf8');
+  const text = await readUserFile(path);
   return parseManifests(text, basename(path));
 }
 

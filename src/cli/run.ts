@@ -25,7 +25,10 @@ export async function runCli(program: Command, argv = process.argv): Promise<voi
     }
     if (process.env.SEINE_DEBUG) console.error(err);
     const code = err instanceof UserError ? err.exitCode : 1;
-    process.stderr.write(`${name}: ${errorMessage(err).split('\n')[0]}\n`);
+    // A UserError may list several problems, one complete line each; anything else is cut to
+    // its first line (the stack is behind SEINE_DEBUG).
+    const lines = err instanceof UserError ? errorMessage(err).split('\n') : [errorMessage(err).split('\n')[0]];
+    process.stderr.write(lines.map((l) => `${name}: ${l}\n`).join(''));
     process.exitCode = code;
   }
 }
