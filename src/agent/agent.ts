@@ -8,6 +8,7 @@ import { createLogger } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 import { sleep } from '../lib/process.js';
 import { PodConfigurator } from './cni/pod-configurator.js';
+import { writeCniConfList } from './cni/conf-file.js';
 import { CniServer } from './cni/server.js';
 import { Datapath } from './datapath.js';
 import { FileInventorySource } from './inventory/file.js';
@@ -83,6 +84,8 @@ export class Agent {
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
+    // Written last: the runtime starts calling the plugin as soon as the file appears.
+    if (cfg.cniConfDir) await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket }, 'agent ready');
     return new Agent(cfg, round, datapath, { db, ovsdb, inventory, cni });
   }
