@@ -15,6 +15,14 @@ export class FlowSyntaxError extends Error {
   }
 }
 
+/** The switch refused a flow of a bundle (so it applied none of them). */
+export class FlowRejectedError extends Error {
+  constructor(readonly flow: string, readonly ofpError: string) {
+    super(`switch refused flow "${flow}": ${ofpError}; the bundle was not applied`);
+    this.name = 'FlowRejectedError';
+  }
+}
+
 const authoredKey = (f: OvsFlow) => `${flowKey(f)} ${f.actions}`;
 
 export class FlowCanonicalizer {
@@ -84,5 +92,8 @@ export function asFlowError(err: unknown, lines: string[]): Error {
   const msg = err.result.stderr.trim();
   const m = /(?:^|\n)ovs-ofctl: -:(\d+): (.*)/.exec(msg);
   if (m && lines[Number(m[1]) - 1] !== undefined) return new FlowSyntaxError(lines[Number(m[1]) - 1], m[2]);
+  // `Error OFPBAC_BAD_OUT_GROUP for: OFPT_FLOW_MOD (OF1.5) (xid=0x7): ADD table:11 priority=200,… actions=group:99`
+  const r = /(?:^|\n)Error (\w+) for: OFPT_FLOW_MOD \([^)]*\) \([^)]*\): (.*)/.exec(msg);
+  if (r) return new FlowRejectedError(r[2], r[1]);
   return err;
 }

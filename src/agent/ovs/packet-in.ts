@@ -156,6 +156,11 @@ export class PacketInMonitor extends EventEmitter {
     await this.waitReady(this.opts.readyTimeoutMs ?? 5000);
   }
 
+  /** PID of the current ovs-ofctl child (for diagnostics). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);

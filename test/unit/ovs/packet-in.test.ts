@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PacketInParser, parsePacketLine, type PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
 import { icmpEchoFrame, tcpSynFrame } from '../../../src/agent/ovs/frame.js';
-import { parseFlowMod, asFlowError, FlowSyntaxError } from '../../../src/agent/ovs/canonical.js';
+import { parseFlowMod, asFlowError, FlowRejectedError, FlowSyntaxError } from '../../../src/agent/ovs/canonical.js';
 import { CommandError } from '../../../src/lib/exec.js';
 
 // Captured from `ovs-ofctl -O OpenFlow15 monitor … 65534 -P nxt_packet_in2` (Open vSwitch 3.1.0).
@@ -93,5 +93,14 @@ describe('parse-flows output', () => {
     const mapped = asFlowError(err, ['table=1, priority=1 actions=drop', 'table=1, priority=2,bogus=1 actions=drop']);
     assert.ok(mapped instanceof FlowSyntaxError);
     assert.match(mapped.message, /invalid flow "table=1, priority=2,bogus=1 actions=drop": unknown keyword bogus/);
+  });
+
+  it('names the flow the switch refused in a bundle', () => {
+    // Captured from ovs-ofctl 3.1.0 --bundle add-flows with a flow pointing at a missing group.
+    const stderr = 'Error OFPBAC_BAD_OUT_GROUP for: OFPT_FLOW_MOD (OF1.5) (xid=0x7): ADD table:11 priority=200,tcp,nw_dst=10.96.0.1,tp_dst=443 actions=group:99\nError OFPBFC_MSG_FAILED for: OFPT_BUNDLE_CONTROL (OF1.5) (xid=0xa):\n bundle_id=0 type=COMMIT_REQUEST flags=atomic ordered\novs-ofctl: talking to unix:/x/br-int.mgmt (Protocol error)\n';
+    const mapped = asFlowError(new CommandError('ovs-ofctl', { code: 1, stdout: '', stderr }), []);
+    assert.ok(mapped instanceof FlowRejectedError);
+    assert.equal(mapped.ofpError, 'OFPBAC_BAD_OUT_GROUP');
+    assert.equal(mapped.flow, 'ADD table:11 priority=200,tcp,nw_dst=10.96.0.1,tp_dst=443 actions=group:99');
   });
 });
