@@ -114,6 +114,11 @@ export function registerLabCommands(program: Command): void {
       requireTools();
       const l = await openLab();
       const t0 = performance.now();
+      // Ctrl-C mid-way leaves a partial lab (recorded, like after kill -9): say how to remove it.
+      process.once('SIGINT', () => {
+        note(`interrupted: remove the partial lab with ${envHint(l)}seine lab down`);
+        process.exit(130);
+      });
       const state = await l.up(spec, {
         onProgress: (e: ProgressEvent) => note(`[${e.step}/${e.total}] ${e.message} (${e.seconds.toFixed(2)} s)`),
       });

@@ -4,7 +4,7 @@
 // so tunnel ports on br-int can be added later without changing the box.
 import { run } from '../lib/exec.js';
 import { startOvsInstance } from './ovs-instance.js';
-import { ipBatch, txOff, vsctl } from './ovs-box.js';
+import { inNetns, ipBatch, txOffCommands, vsctl } from './ovs-box.js';
 import { addNetns } from './netns.js';
 import { POD_MTU, UNDERLAY_CIDR, type LabNames } from './names.js';
 import type { BoxState, StateStore } from './state.js';
@@ -45,10 +45,8 @@ export async function wireBox({ names, env, store }: BuildContext, boxName: stri
   const box = findBox(store, boxName);
   const ul = names.underlayNetns;
   await run('ip', ['-n', ul, 'link', 'add', box.underlayPort, 'type', 'veth', 'peer', 'name', box.uplink, 'netns', box.netns], { env });
-  await ipBatch(ul, env, [`link set ${box.underlayPort} master ${names.underlayBridge}`, `link set ${box.underlayPort} up`]);
-  await txOff(ul, env, [box.underlayPort]);
-  await txOff(box.netns, env, [box.uplink]);
-  await ipBatch(box.netns, env, [`link set ${box.uplink} up`]);
+  await inNetns(ul, env, [`ip link set ${box.underlayPort} master ${names.underlayBridge} up`, ...txOffCommands([box.underlayPort])]);
+  await inNetns(box.netns, env, [...txOffCommands([box.uplink]), `ip link set ${box.uplink} up`]);
   await vsctl(box, env, [
     '--', 'add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev',
     '--', 'add-port', 'br-phy', box.uplink,
@@ -57,13 +55,13 @@ export async function wireBox({ names, env, store }: BuildContext, boxName: stri
   ]);
   const underlayLen = UNDERLAY_CIDR.split('/')[1];
   const podLen = box.podCIDR.split('/')[1];
-  await ipBatch(box.netns, env, [
-    `addr add ${box.underlayIP}/${underlayLen} dev br-phy`,
-    'link set br-phy up',
-    `addr add ${box.gatewayIP}/${podLen} dev ${box.gatewayIf}`,
-    `link set ${box.gatewayIf} up`,
+  await inNetns(box.netns, env, [
+    `ip addr add ${box.underlayIP}/${underlayLen} dev br-phy`,
+    'ip link set br-phy up',
+    `ip addr add ${box.gatewayIP}/${podLen} dev ${box.gatewayIf}`,
+    `ip link set ${box.gatewayIf} up`,
+    ...txOffCommands(['br-phy', box.gatewayIf]),
   ]);
-  await txOff(box.netns, env, ['br-phy', box.gatewayIf]);
   await store.update(() => void (findBox(store, boxName).phase = 'ready'));
 }
 

@@ -90,46 +90,53 @@ export class Lab {
       const existing = await this.read();
       if (existing?.phase === 'up') throw new UserError(`a lab is already up${this.where()} (seine lab down first)`);
       if (existing) throw new UserError(`an earlier lab${this.where()} was not finished (${existing.phase}); run seine lab down first`);
-      this.preflight(spec);
-      const attacherKind = opts.attacher ?? 'direct';
-      const attacher = createPodAttacher(attacherKind, { names: this.names, env: this.env });
-      const store = new StateStore(this.names.stateFile, this.initialState(spec, attacherKind));
-      await store.update(() => {});
-      const ctx: BuildContext = { names: this.names, env: this.env, store };
-      const total = 1 + 2 * spec.boxes.length + spec.pods.length;
-      let step = 0;
-      const progress = (message: string, t0: number) => opts.onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
+      let store: StateStore | undefined;
       try {
-        const t0 = performance.now();
-        await createUnderlay(ctx);
-        progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
-        const podsByBox = assignPods(spec);
-        const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-          const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap);
-          const tStart = performance.now();
-          await startBox(ctx, box);
-          progress(`${box.name}: ovs started in ${box.netns}`, tStart);
-          const tWire = performance.now();
-          await wireBox(ctx, box.name);
-          progress(`${box.name}: br-int and br-phy ready, underlay ${box.underlayIP}, pods ${box.podCIDR}`, tWire);
-          // One pod at a time per box: the direct attacher's IPAM reads the addresses in use.
-          for (const pod of podsByBox.get(box.name) ?? []) {
-            const t1 = performance.now();
-            const created = await this.createPod(store, attacher, box.name, pod);
-            progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
-          }
-        }));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        this.preflight(spec);
+        const attacherKind = opts.attacher ?? 'direct';
+        const attacher = createPodAttacher(attacherKind, { names: this.names, env: this.env });
+        store = new StateStore(this.names.stateFile, this.initialState(spec, attacherKind));
+        await store.update(() => {});
+        await this.build(store, attacher, spec, opts.onProgress);
         await store.update((s) => void (s.phase = 'up'));
         return store.state;
       } catch (err) {
+        // Leave nothing behind: not a half lab, not even the lock file of a lab that never was.
         log.debug({ err }, 'lab up failed; removing what was created');
-        await store.update(() => {}).catch(() => undefined); // let pending writes land first
-        await teardown(this.names, store.state).catch((e) => log.error({ err: e }, 'cleanup after failed lab up'));
+        await store?.update(() => {}).catch(() => undefined); // let pending writes land first
+        await teardown(this.names, store?.state).catch((e) => log.error({ err: e }, 'cleanup after failed lab up'));
         throw err;
       }
     });
+  }
+
+  /** Underlay first, then the boxes in parallel, each with its pods. */
+  private async build(store: StateStore, attacher: PodAttacher, spec: LabSpec, onProgress?: (e: ProgressEvent) => void): Promise<void> {
+    const ctx: BuildContext = { names: this.names, env: this.env, store };
+    const total = 1 + 2 * spec.boxes.length + spec.pods.length;
+    let step = 0;
+    const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
+    const t0 = performance.now();
+    await createUnderlay(ctx);
+    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
+    const podsByBox = assignPods(spec);
+    const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
+      const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap);
+      const tStart = performance.now();
+      await startBox(ctx, box);
+      progress(`${box.name}: ovs started in ${box.netns}`, tStart);
+      const tWire = performance.now();
+      await wireBox(ctx, box.name);
+      progress(`${box.name}: br-int and br-phy ready, underlay ${box.underlayIP}, pods ${box.podCIDR}`, tWire);
+      // One pod at a time per box: the direct attacher's IPAM reads the addresses in use.
+      for (const pod of podsByBox.get(box.name) ?? []) {
+        const t1 = performance.now();
+        const created = await this.createPod(store, attacher, box.name, pod);
+        progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
+      }
+    }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Remove the lab. Returns false when there was none (a no-op, not an error). */

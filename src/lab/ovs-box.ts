@@ -18,7 +18,13 @@ export function ipBatch(netns: string, env: NodeJS.ProcessEnv, lines: string[]):
  * Turn off TX checksum offload: with it on, TCP reaches the userspace datapath with partial
  * checksums, conntrack marks it invalid and TCP stalls while ping works (ovs-lab.md).
  */
+export const txOffCommands = (devices: string[]) => devices.map((d) => `ethtool -K ${d} tx off >/dev/null`);
+
 export function txOff(netns: string, env: NodeJS.ProcessEnv, devices: string[]): Promise<RunResult> {
-  const script = devices.map((d) => `ethtool -K '${d}' tx off >/dev/null`).join(' && ');
-  return run('ip', ['netns', 'exec', netns, 'sh', '-c', script], { env });
+  return inNetns(netns, env, txOffCommands(devices));
+}
+
+/** Shell commands run in order in a namespace, stopping at the first failure, with one process. */
+export function inNetns(netns: string, env: NodeJS.ProcessEnv, commands: string[]): Promise<RunResult> {
+  return run('ip', ['netns', 'exec', netns, 'sh', '-ec', commands.join('\n')], { env });
 }

@@ -4,7 +4,7 @@
 import { run } from '../lib/exec.js';
 import { nextFreeIP } from './ipam.js';
 import { POD_MTU, podMac } from './names.js';
-import { ipBatch, txOff, vsctl } from './ovs-box.js';
+import { inNetns, txOffCommands, vsctl } from './ovs-box.js';
 import { netnsExists } from './netns.js';
 import { registerPodAttacher, type AttachRequest, type AttacherContext, type PodAttacher, type PodAttachment } from './pod-attacher.js';
 import type { BoxState, PodState } from './state.js';
@@ -25,14 +25,14 @@ export class DirectPodAttacher implements PodAttacher {
     const hostIf = this.ctx.names.podHostIf(pod.namespace, pod.name);
     await run('ip', ['-n', box.netns, 'link', 'add', hostIf, 'mtu', String(POD_MTU), 'type', 'veth',
       'peer', 'name', IFNAME, 'mtu', String(POD_MTU), 'address', mac, 'netns', pod.netns], { env });
-    await ipBatch(pod.netns, env, [
-      `addr add ${ip}/${prefixLen} dev ${IFNAME}`,
-      `link set ${IFNAME} up`,
-      `route add default via ${box.gatewayIP}`,
+    // One process per namespace (names and addresses here are generated, never user text).
+    await inNetns(pod.netns, env, [
+      `ip addr add ${ip}/${prefixLen} dev ${IFNAME}`,
+      `ip link set ${IFNAME} up`,
+      `ip route add default via ${box.gatewayIP}`,
+      ...txOffCommands([IFNAME]),
     ]);
-    await txOff(pod.netns, env, [IFNAME]);
-    await txOff(box.netns, env, [hostIf]);
-    await ipBatch(box.netns, env, [`link set ${hostIf} up`]);
+    await inNetns(box.netns, env, [...txOffCommands([hostIf]), `ip link set ${hostIf} up`]);
     // external_ids as Antrea sets them on pod ports, so the agent can recognise them later.
     await vsctl(box, env, ['--may-exist', 'add-port', 'br-int', hostIf, '--', 'set', 'interface', hostIf,
       `external_ids:pod-namespace=${pod.namespace}`, `external_ids:pod-name=${pod.name}`,
