@@ -25,6 +25,6 @@ function has(bin: string): boolean {
 
 /** Throws (failing the suite's before hook) naming every missing prerequisite. */
 export function requirePrereqs(...needs: Prereq[]): void {
-  const missing = needs.map((n) => checks[n]()).filter((r): r is string => r !== true);
+  const missing = needs.map((n): true | string => checks[n]()).filter((r): r is string => r !== true);
   if (missing.length) throw new Error(`integration prerequisites missing: ${missing.join('; ')}`);
 }
