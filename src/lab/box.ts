@@ -64,6 +64,3 @@ export async function wireBox({ names, env, store }: BuildContext, boxName: stri
   ]);
   await store.update(() => void (findBox(store, boxName).phase = 'ready'));
 }
-
-/** Processes of a box as ProcessRefs (OVS daemons and any extra process recorded later). */
-export const boxProcessRefs = (box: BoxState) => box.processes.map(({ pid, start }) => ({ pid, start }));
