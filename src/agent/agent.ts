@@ -80,7 +80,7 @@ export class Agent {
       ipam,
       connector: podPorts,
       defaultMtu: podMtu(cfg),
-      disableTxChecksumOffload: cfg.datapathType === 'netdev',
+      userspaceDatapath: cfg.datapathType === 'netdev',
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();

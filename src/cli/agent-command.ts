@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { Agent } from '../agent/agent.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, setLogLevel } from '../lib/log.js';
 
 const log = createLogger('agent');
 
@@ -13,6 +13,7 @@ export function registerAgentCommand(program: Command): void {
     .description('run the box agent (CNI server, OVS pipeline, sync)')
     .requiredOption('-c, --config <file>', 'agent config file (YAML)', '/etc/seine/agent.yaml')
     .action(async (opts: { config: string }) => {
+      setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info'); // a daemon logs what it does
       const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
       const agent = await Agent.start(cfg);
       await new Promise<void>((resolve) => {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `seine`: the command on a box and on a lab machine. Subcommands register themselves here
-// (`lab` now; `agent` and `controller` join later).
+// (`lab`, `agent`; `controller` joins later).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { setLogLevel } from '../lib/log.js';
+import { registerAgentCommand } from './agent-command.js';
 import { registerLabCommands } from './lab-commands.js';
 import { runCli } from './run.js';
 
@@ -19,5 +20,6 @@ const program = new Command('seine')
   .showSuggestionAfterError(false);
 
 registerLabCommands(program);
+registerAgentCommand(program);
 
 await runCli(program);

@@ -14,11 +14,12 @@ import { labEnv, spawnDetached } from './lab-processes.js';
 import { acquireLabLock, NoLabDir } from './lock.js';
 import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNames, UNDERLAY_CIDR, type LabNames } from './names.js';
 import { addNetns, deleteNetns, netnsExists } from './netns.js';
-import { createPodAttacher, type PodAttacher } from './pod-attacher.js';
-import './pod-attach-direct.js'; // registers the 'direct' attacher
+import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
+import { CniPodAttacher } from './pod-attach-cni.js';
 import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
 import { teardown } from './teardown.js';
+import { GATEWAY_PORT } from '../agent/node-network.js';
 
 const log = createLogger('lab');
 
@@ -33,8 +34,6 @@ export interface ProgressEvent {
 }
 
 export interface UpOptions {
-  /** Pod attacher kind recorded for the lab's lifetime (default 'direct'). */
-  attacher?: string;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -93,11 +92,9 @@ export class Lab {
       let store: StateStore | undefined;
       try {
         this.preflight(spec);
-        const attacherKind = opts.attacher ?? 'direct';
-        const attacher = createPodAttacher(attacherKind, { names: this.names, env: this.env });
-        store = new StateStore(this.names.stateFile, this.initialState(spec, attacherKind));
+        store = new StateStore(this.names.stateFile, this.initialState(spec));
         await store.update(() => {});
-        await this.build(store, attacher, spec, opts.onProgress);
+        await this.build(store, spec, opts.onProgress);
         await store.update((s) => void (s.phase = 'up'));
         return store.state;
       } catch (err) {
@@ -110,25 +107,30 @@ export class Lab {
     });
   }
 
-  /** Underlay first, then the boxes in parallel, each with its pods. */
-  private async build(store: StateStore, attacher: PodAttacher, spec: LabSpec, onProgress?: (e: ProgressEvent) => void): Promise<void> {
+  /** Underlay first, then the boxes in parallel, each with its agent and then its pods. */
+  private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void): Promise<void> {
     const ctx: BuildContext = { names: this.names, env: this.env, store };
-    const total = 1 + 2 * spec.boxes.length + spec.pods.length;
+    const attacher = new CniPodAttacher(this.env);
+    const total = 1 + 3 * spec.boxes.length + spec.pods.length;
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
     await createUnderlay(ctx);
     progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
     const podsByBox = assignPods(spec);
+    const underlaySubnets = spec.boxes.some((b) => (b.encap ?? spec.encap) === 'hybrid') ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-      const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap);
+      const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap, underlaySubnets);
       const tStart = performance.now();
       await startBox(ctx, box);
       progress(`${box.name}: ovs started in ${box.netns}`, tStart);
       const tWire = performance.now();
       await wireBox(ctx, box.name);
-      progress(`${box.name}: br-int and br-phy ready, underlay ${box.underlayIP}, pods ${box.podCIDR}`, tWire);
-      // One pod at a time per box: the direct attacher's IPAM reads the addresses in use.
+      progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
+      const tAgent = performance.now();
+      await waitAgentReady(box, await startAgent(store, box, this.env));
+      progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
+      // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.
       for (const pod of podsByBox.get(box.name) ?? []) {
         const t1 = performance.now();
         const created = await this.createPod(store, attacher, box.name, pod);
@@ -166,7 +168,7 @@ export class Lab {
       if (s.pods.some((p) => p.namespace === req.namespace && p.name === req.name)) throw new UserError(`pod ${formatPodRef(req)} already exists`);
       const box = req.box ? this.findBox(s, req.box) : leastLoadedBox(s);
       this.requireBoxRunning(box);
-      const attacher = createPodAttacher(s.attacher, { names: this.names, env: this.env });
+      const attacher = new CniPodAttacher(this.env);
       try {
         return await this.createPod(store, attacher, box.name, req);
       } catch (err) {
@@ -179,8 +181,7 @@ export class Lab {
   async deletePod(ref: PodRef): Promise<void> {
     await this.mutate(async (store) => {
       this.findPod(store.state, ref);
-      const attacher = createPodAttacher(store.state.attacher, { names: this.names, env: this.env });
-      await this.removePod(store, attacher, ref);
+      await this.removePod(store, new CniPodAttacher(this.env), ref);
     });
   }
 
@@ -239,7 +240,7 @@ export class Lab {
 
   // --- internals ---
 
-  private async createPod(store: StateStore, attacher: PodAttacher, boxName: string, req: PodRequest): Promise<PodState> {
+  private async createPod(store: StateStore, attacher: CniPodAttacher, boxName: string, req: PodRequest): Promise<PodState> {
     const pod: PodState = {
       namespace: req.namespace,
       name: req.name,
@@ -251,24 +252,22 @@ export class Lab {
       ports: req.ports ?? [],
     };
     await addNetns(pod.netns, this.env, () => store.update((s) => void s.pods.push(pod)));
-    const box = this.findBox(store.state, boxName);
-    const usedIPs = store.state.pods.filter((p) => p.box === boxName && p.ip).map((p) => p.ip as string);
-    const attachment = await attacher.attach({ box, pod: structuredClone(pod), usedIPs });
+    const attachment = await attacher.attach(this.findBox(store.state, boxName), structuredClone(pod));
     await store.update(() => void Object.assign(pod, attachment, { phase: 'running' }));
     log.debug({ pod: formatPodRef(pod), box: boxName, ip: attachment.ip }, 'pod attached');
     return pod;
   }
 
-  private async removePod(store: StateStore, attacher: PodAttacher, ref: PodRef): Promise<void> {
+  private async removePod(store: StateStore, attacher: CniPodAttacher, ref: PodRef): Promise<void> {
     const pod = store.state.pods.find((p) => p.namespace === ref.namespace && p.name === ref.name);
     if (!pod) return;
     const box = store.state.boxes.find((b) => b.name === pod.box);
-    if (box) await attacher.detach({ box, pod });
+    if (box) await attacher.detach(box, pod);
     await deleteNetns([pod.netns]);
     await store.update((s) => void (s.pods = s.pods.filter((p) => p !== pod)));
   }
 
-  private initialState(spec: LabSpec, attacher: string): LabState {
+  private initialState(spec: LabSpec): LabState {
     const namespaces = new Map<string, Labels>([['default', {}]]);
     for (const n of spec.namespaces) namespaces.set(n.name, { ...n.labels });
     for (const [name, labels] of namespaces) rejectNameLabel(name, labels[NS_NAME_LABEL]);
@@ -278,7 +277,6 @@ export class Lab {
       prefix: this.names.prefix,
       phase: 'creating',
       createdAt: new Date().toISOString(),
-      attacher,
       underlay: { netns: this.names.underlayNetns, bridge: this.names.underlayBridge, cidr: UNDERLAY_CIDR, created: false },
       boxes: [],
       namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
@@ -289,15 +287,15 @@ export class Lab {
     };
   }
 
-  private boxState(name: string, index: number, encap: BoxState['encap']): BoxState {
+  private boxState(name: string, index: number, encap: BoxState['encap'], underlaySubnets: 1 | 2): BoxState {
     return {
       name,
       index,
       phase: 'creating',
       netns: this.names.boxNetns(name),
       ovsDir: this.names.boxOvsDir(name),
-      ...boxAddressing(index),
-      gatewayIf: this.names.gatewayIf,
+      ...boxAddressing(index, underlaySubnets),
+      gatewayIf: GATEWAY_PORT,
       uplink: this.names.boxUplink,
       underlayPort: this.names.underlayPort(index),
       encap,
@@ -333,7 +331,7 @@ export class Lab {
   }
 
   private requireBoxRunning(box: BoxState): void {
-    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server') && !isRunning(p));
+    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server' || p.role === AGENT_ROLE) && !isRunning(p));
     if (dead.length) throw new UserError(`${box.name}: ${dead.map((p) => `${p.role} (pid ${p.pid})`).join(' and ')} not running; recreate the lab (seine lab down && seine lab up)`);
   }
 

@@ -39,11 +39,7 @@ export interface LabNames {
   underlayPort(index: number): string;
   /** Box-side end of the uplink veth; a port of br-phy. */
   boxUplink: string;
-  /** Internal port on br-int holding the pod gateway address (like antrea-gw0). */
-  gatewayIf: string;
   podNetns(namespace: string, pod: string): string;
-  /** Box-side veth of a pod: prefix + hash, like Antrea's hashed host interface names. */
-  podHostIf(namespace: string, pod: string): string;
 }
 
 export function labNames(dir: string): LabNames {
@@ -60,10 +56,8 @@ export function labNames(dir: string): LabNames {
     boxOvsDir: (box) => path.join(abs, 'boxes', box),
     underlayPort: (index) => ifname(`${prefix}-u${index}`),
     boxUplink: ifname(`${prefix}-up`),
-    gatewayIf: ifname(`${prefix}-gw0`),
     // Namespace names cannot contain dots, so `<ns>.<pod>` is unambiguous.
     podNetns: (namespace, pod) => `${prefix}-${namespace}.${pod}`,
-    podHostIf: (namespace, pod) => ifname(`${prefix}-${shortHash(`${namespace}/${pod}`, IFNAME_MAX - prefix.length - 1)}`),
   };
   return names;
 }
@@ -79,21 +73,21 @@ export function checkSocketPaths(names: LabNames, box: string): string | undefin
   return longest.length > SOCKET_PATH_MAX ? `lab dir ${names.dir} is too long for OVS socket paths (box ${box}); use a shorter SEINE_LAB_DIR` : undefined;
 }
 
-/** Box i (1-based) in k3s's default cluster CIDR, with an underlay address on 172.31.250.0/24. */
-export function boxAddressing(index: number): { podCIDR: string; gatewayIP: string; underlayIP: string } {
+/**
+ * Box i (1-based) in k3s's default cluster CIDR, with an underlay address on 172.31.250.0/24,
+ * or, with two underlay subnets (hybrid mode), alternately on 172.31.250.0/24 and 172.31.251.0/24.
+ */
+export function boxAddressing(index: number, underlaySubnets: 1 | 2 = 1): { podCIDR: string; gatewayIP: string; underlayIP: string } {
   if (!Number.isInteger(index) || index < 1 || index > MAX_BOXES) throw new Error(`box index ${index} out of range 1..${MAX_BOXES}`);
   return {
     podCIDR: `10.42.${index - 1}.0/24`,
     gatewayIP: `10.42.${index - 1}.1`,
-    underlayIP: `172.31.250.${10 + index}`,
+    underlayIP: `${UNDERLAY_SUBNETS[(index - 1) % underlaySubnets]}.${10 + index}`,
   };
 }
 
 export const MAX_BOXES = 200;
-export const UNDERLAY_CIDR = '172.31.250.0/24';
-export const POD_MTU = 1450;
-
-/** Locally administered MAC from the IPv4 address, as the CNI plugins do (0a:58:<ip>). */
-export function podMac(ip: string): string {
-  return ['0a', '58', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
-}
+/** The underlay's /24 subnets; the router address of each is .1 in the underlay namespace. */
+export const UNDERLAY_SUBNETS = ['172.31.250', '172.31.251'] as const;
+export const UNDERLAY_PREFIX = 24;
+export const UNDERLAY_CIDR = `${UNDERLAY_SUBNETS[0]}.0/${UNDERLAY_PREFIX}`;

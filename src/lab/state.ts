@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
+import { writeInventory } from './inventory-file.js';
 
 const processRecord = z.object({
   /** What it is: ovsdb-server, ovs-vswitchd, agent, controller, node-red … */
@@ -62,8 +63,6 @@ export const labStateSchema = z.object({
   prefix: z.string(),
   phase: z.enum(['creating', 'up', 'destroying']),
   createdAt: z.string(),
-  /** Which PodAttacher plugs pods in ('direct' now; the CNI attacher later). */
-  attacher: z.string(),
   underlay: z.object({ netns: z.string(), bridge: z.string(), cidr: z.string(), created: z.boolean() }),
   boxes: z.array(boxState),
   namespaces: z.array(namespaceState),
@@ -120,11 +119,14 @@ export class StateStore {
 
   constructor(readonly file: string, public state: LabState) {}
 
-  /** Apply a change and wait until it is on disk. */
+  /** Apply a change and wait until it is on disk (the state, and the agents' inventory view of it). */
   update(change: (s: LabState) => void): Promise<void> {
     change(this.state);
     const snapshot = structuredClone(this.state);
-    this.chain = this.chain.then(() => writeState(this.file, snapshot));
+    this.chain = this.chain.then(async () => {
+      await writeState(this.file, snapshot);
+      await writeInventory(path.dirname(this.file), snapshot);
+    });
     return this.chain;
   }
 }

@@ -14,7 +14,6 @@ export interface LabStatus {
   prefix: string;
   phase: LabState['phase'];
   createdAt: string;
-  attacher: string;
   underlay: { netns: string; bridge: string; cidr: string };
   boxes: {
     name: string;
@@ -55,7 +54,6 @@ export function labStatus(s: LabState): LabStatus {
     prefix: s.prefix,
     phase: s.phase,
     createdAt: s.createdAt,
-    attacher: s.attacher,
     underlay: { netns: s.underlay.netns, bridge: s.underlay.bridge, cidr: s.underlay.cidr },
     boxes: s.boxes.map((b) => ({
       name: b.name,

@@ -4,6 +4,7 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isRunning, stopProcesses, type ProcessRef } from '../lib/process.js';
+import { inventoryPath } from './inventory-file.js';
 import { findOwnedProcesses } from './lab-processes.js';
 import { deleteNetns } from './netns.js';
 import type { LabNames } from './names.js';
@@ -42,15 +43,16 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
 
 /** The lab's own files, then the directories if that leaves them empty. */
 async function removeLabFiles(names: LabNames): Promise<void> {
-  const base = path.basename(names.stateFile);
+  const files = [names.stateFile, inventoryPath(names.dir)];
+  const bases = files.map((f) => path.basename(f));
   let entries: string[] = [];
   try {
     entries = await readdir(names.dir);
   } catch {
     return;
   }
-  const temps = entries.filter((e) => e.startsWith(`${base}.`) && e.endsWith('.tmp')).map((e) => path.join(names.dir, e));
-  await Promise.all([names.stateFile, ...temps].map((f) => rm(f, { force: true })));
+  const temps = entries.filter((e) => bases.some((b) => e.startsWith(`${b}.`)) && e.endsWith('.tmp')).map((e) => path.join(names.dir, e));
+  await Promise.all([...files, ...temps].map((f) => rm(f, { force: true })));
   await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
   // The lock file goes last: removing it while we hold it makes waiters start over.
   await rm(names.lockFile, { force: true });

@@ -116,7 +116,7 @@ export async function startCniLab(opts: CniLabOptions = {}): Promise<CniLab> {
     const openAgent = async () => {
       lab.db = await Database.open(dbFile);
       lab.ipam = await HostLocalIpam.open(lab.db, podCidr);
-      const podNetwork = new PodConfigurator({ ipam: lab.ipam, connector, defaultMtu: opts.mtu ?? 1450, disableTxChecksumOffload: true, hostNetns: box.path });
+      const podNetwork = new PodConfigurator({ ipam: lab.ipam, connector, defaultMtu: opts.mtu ?? 1450, userspaceDatapath: true, hostNetns: box.path });
       lab.server = new CniServer({ socketPath, podNetwork });
       await lab.server.start();
     };

@@ -172,7 +172,7 @@ describe('seine-cni pods (real binary, netns, OVS, SQLite)', function () {
     // A real connector aimed at a bridge that does not exist: ovs-vsctl add-port fails for real.
     const broken = new CniServer({
       socketPath: `${lab.dir}/broken.sock`,
-      podNetwork: new PodConfigurator({ ipam: lab.ipam, connector: new VsctlPortConnector(lab.ovs, 'br-missing'), defaultMtu: 1450, disableTxChecksumOffload: true, hostNetns: lab.box.path }),
+      podNetwork: new PodConfigurator({ ipam: lab.ipam, connector: new VsctlPortConnector(lab.ovs, 'br-missing'), defaultMtu: 1450, userspaceDatapath: true, hostNetns: lab.box.path }),
     });
     await broken.start();
     try {
@@ -219,7 +219,7 @@ describe('seine-cni pods (real binary, netns, OVS, SQLite)', function () {
     // A socket left behind by a killed process: bound, nobody listening.
     await run(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`], { allowFailure: true });
     assert.ok((await stat(stale)).isSocket());
-    const server = new CniServer({ socketPath: stale, podNetwork: new PodConfigurator({ ipam: lab.ipam, connector: lab.connector, defaultMtu: 1450, disableTxChecksumOffload: true, hostNetns: lab.box.path }) });
+    const server = new CniServer({ socketPath: stale, podNetwork: new PodConfigurator({ ipam: lab.ipam, connector: lab.connector, defaultMtu: 1450, userspaceDatapath: true, hostNetns: lab.box.path }) });
     await server.start();
     try {
       const out = await runCni({ command: 'DEL', containerId: containerId() }, netConf(stale));

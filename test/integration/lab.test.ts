@@ -10,8 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../../src/lab/lab.js';
 import { labNames } from '../../src/lab/names.js';
 import { listNetns } from '../../src/lab/netns.js';
-import { DirectPodAttacher } from '../../src/lab/pod-attach-direct.js';
-import { registerPodAttacher } from '../../src/lab/pod-attacher.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -368,7 +366,7 @@ describe('seine lab processes (module API)', function () {
   it('records extra per-box and lab-wide processes and stops them on down', async () => {
     const lab = new Lab(dir);
     await lab.up(specFromFlags(1, 0));
-    const agent = await lab.startProcess({ role: 'agent', box: 'box1', command: 'sleep', args: ['600'] });
+    const agent = await lab.startProcess({ role: 'sidecar', box: 'box1', command: 'sleep', args: ['600'] });
     const controller = await lab.startProcess({ role: 'controller', command: 'sleep', args: ['600'] });
     await lab.setEndpoint('controller', { url: 'http://127.0.0.1:1', process: controller });
     assert.ok(isRunning(agent) && isRunning(controller));
@@ -376,7 +374,8 @@ describe('seine lab processes (module API)', function () {
     const boxNs = statSync(`/run/netns/${labNames(dir).boxNetns('box1')}`).ino;
     assert.equal(statSync(`/proc/${agent.pid}/ns/net`).ino, boxNs);
     const st = await status(dir);
-    assert.equal(st.boxes[0].pids.agent, agent.pid);
+    assert.equal(st.boxes[0].pids.sidecar, agent.pid);
+    assert.ok(isRunning({ pid: st.boxes[0].pids.agent, start: (await lab.current()).boxes[0].processes.find((p) => p.role === 'agent')!.start }), 'the box agent runs');
     assert.deepEqual(st.controller, { url: 'http://127.0.0.1:1', pid: controller.pid, running: true });
     assert.equal(await lab.down(), true);
     assert.ok(!isRunning(agent) && !isRunning(controller));
@@ -384,21 +383,12 @@ describe('seine lab processes (module API)', function () {
   });
 
   it('removes everything it created when lab up fails midway', async () => {
-    // An attacher that fails on the second pod, after a box and a pod exist.
-    registerPodAttacher('fails-second', (ctx) => {
-      const direct = new DirectPodAttacher(ctx);
-      let calls = 0;
-      return {
-        kind: 'fails-second',
-        attach: async (req) => {
-          if (++calls === 2) throw new Error('injected attach failure');
-          return direct.attach(req);
-        },
-        detach: (req) => direct.detach(req),
-      };
-    });
+    // The failure comes after the first pod was attached: boxes, agents and a pod exist.
     const lab = new Lab(dir);
-    await assert.rejects(lab.up(specFromFlags(2, 1), { attacher: 'fails-second' }), /injected attach failure/);
+    const failAfterFirstPod = (e: { message: string }) => {
+      if (e.message.includes('attached')) throw new Error('injected failure after a pod');
+    };
+    await assert.rejects(lab.up(specFromFlags(2, 1), { onProgress: failAfterFirstPod }), /injected failure/);
     assert.equal(await lab.read(), undefined);
     assert.deepEqual(await listNetns(`${labNames(dir).prefix}-`), []);
     assert.deepEqual(await processesMentioning(dir), []);

@@ -26,7 +26,7 @@ export interface PodConfiguratorOptions {
   /** Pod MTU when the network config has none: underlay MTU minus tunnel overhead (1450 for geneve/vxlan on 1500). */
   defaultMtu: number;
   /** True on the userspace (netdev) datapath; see ovs-lab.md. */
-  disableTxChecksumOffload: boolean;
+  userspaceDatapath: boolean;
   /** The box's namespace (path) when the agent runs outside it, as in the lab; default: the agent's own. */
   hostNetns?: string;
 }
@@ -35,7 +35,7 @@ export class PodConfigurator implements PodNetwork {
   private readonly ifaces: InterfaceConfigurator;
 
   constructor(private readonly opts: PodConfiguratorOptions) {
-    this.ifaces = new InterfaceConfigurator({ disableTxChecksumOffload: opts.disableTxChecksumOffload, hostNetns: opts.hostNetns });
+    this.ifaces = new InterfaceConfigurator({ userspaceDatapath: opts.userspaceDatapath, hostNetns: opts.hostNetns });
   }
 
   async add(req: PodAddRequest): Promise<PodAttachment> {

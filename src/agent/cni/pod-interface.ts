@@ -57,8 +57,14 @@ export interface PodInterfaceState {
 }
 
 export interface InterfaceConfiguratorOptions {
-  /** Userspace (netdev) datapath: partial checksums break TCP there, so tx offload goes off on both ends. */
-  disableTxChecksumOffload: boolean;
+  /**
+   * Userspace (netdev) datapath. Partial checksums break TCP there, so tx offload goes off on
+   * both ends. And OVS reads the host end through a packet socket, which does not take frames
+   * away from the kernel: the host end is kept out of the box's IP stack (no ARP replies, no
+   * forwarding, no IPv6), or the kernel answers pods' ARP for the gateway with the veth's MAC
+   * and routes a second copy of their packets.
+   */
+  userspaceDatapath: boolean;
   /**
    * The box's namespace, where host ends and OVS live, when it is not the agent's own (the lab
    * runs one agent per simulated box, each box a namespace). Default: the agent's namespace.
@@ -83,6 +89,12 @@ export const alreadyExists = (err: unknown) => err instanceof CommandError && /F
 
 const gone = (err: unknown) => err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr);
 
+/** See InterfaceConfiguratorOptions.userspaceDatapath. Slash-separated sysctl keys survive dots in names. */
+const hostIsolation = [
+  'ethtool -K "$1" tx off >/dev/null',
+  'sysctl -qw "net/ipv4/conf/$1/arp_ignore=8" "net/ipv4/conf/$1/forwarding=0" "net/ipv6/conf/$1/disable_ipv6=1"',
+].join(' && ');
+
 /** Creates, inspects and removes pod veth pairs (Antrea's ifConfigurator, for veths). */
 export class InterfaceConfigurator {
   constructor(private readonly opts: InterfaceConfiguratorOptions) {}
@@ -100,17 +112,17 @@ export class InterfaceConfigurator {
    */
   async create(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
     const { hostIfname, netns, ifname, mac } = spec;
-    const offloadOff = this.opts.disableTxChecksumOffload;
+    const userspace = this.opts.userspaceDatapath;
     const mtu = String(spec.mtu);
     const hostMac = randomHostMac();
     await this.host('ip', ['link', 'add', hostIfname, 'up', 'mtu', mtu, 'address', hostMac, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtu, 'address', mac, 'netns', netns]);
     try {
       const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`].join('\n') + '\n';
       await Promise.all([
-        offloadOff
+        userspace
           ? runInNetnsPath(netns, 'sh', ['-c', 'ip -batch - && ethtool -K "$1" tx off', 'sh', ifname], batch)
           : runInNetnsPath(netns, 'ip', ['-batch', '-'], batch),
-        offloadOff ? this.host('ethtool', ['-K', hostIfname, 'tx', 'off']) : undefined,
+        userspace ? this.host('sh', ['-c', hostIsolation, 'sh', hostIfname]) : undefined,
       ]);
       return { hostMac };
     } catch (err) {

@@ -7,8 +7,8 @@ import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
 import { asFlowError, FlowCanonicalizer } from './canonical.js';
 import { formatCookieFilter, type CookieFilter } from './cookie.js';
-import { flowKey, formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
-import { changeCount, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
+import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
+import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
 
 const log = createLogger('ovs/bridge');
 
@@ -71,11 +71,13 @@ export class OpenFlowBridge {
   }
 
   /** Applies adds, replaces, strict modifies and strict deletes in one atomic bundle. */
-  async apply(changes: FlowChanges): Promise<void> {
+  async apply(changes: FlowChanges, formatted?: Map<OvsFlow, string>): Promise<void> {
     if (!changeCount(changes)) return;
     const lines: string[] = [];
-    for (const f of changes.add) lines.push(`add ${formatFlow(f)}`);
-    for (const f of changes.replace) lines.push(`add ${formatFlow(f)}`);
+    const text = (f: OvsFlow) => formatted?.get(f) ?? formatFlow(f);
+    // A line without a command keyword is an add.
+    for (const f of changes.add) lines.push(text(f));
+    for (const f of changes.replace) lines.push(text(f));
     for (const f of changes.modify) lines.push(`modify_strict ${formatFlow({ ...f, cookie: 0n })}`);
     for (const f of changes.delete) lines.push(`delete_strict ${formatFlowSelector(f)}`);
     try {
@@ -90,23 +92,28 @@ export class OpenFlowBridge {
    * touching only the difference, in one bundle. Re-running with the same set changes nothing.
    */
   async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter } = {}): Promise<ReconcileResult> {
-    const installed = await this.dumpFlows({ cookie: opts.scope });
-    const plan = await this.plan(installed, desired.map((f) => toOvsFlow(f, this.tables)), true);
-    await this.apply(plan);
+    const dump = this.dumpFlows({ cookie: opts.scope });
+    // While ovs-ofctl dumps, convert and pre-format the desired flows (from an empty table they are all adds).
+    const want = desired.map((f) => toOvsFlow(f, this.tables));
+    const text = new Map(want.map((f) => [f, formatFlow(f)]));
+    const plan = await this.plan(await dump, want, true);
+    await this.apply(plan, text);
     return resultOf(plan);
   }
 
   /** @internal plan against installed flows, asking OVS for canonical text only when the answer could change the plan. */
-  async plan(installed: readonly OvsFlow[], desired: OvsFlow[], deleteStale: boolean, leftovers?: number): Promise<FlowPlan> {
+  async plan(installed: readonly OvsFlow[] | FlowIndex, desired: OvsFlow[], deleteStale: boolean, leftovers?: number): Promise<FlowPlan> {
+    const index = installed instanceof FlowIndex ? installed : new FlowIndex(installed);
     let want = desired.map((f) => this.canonical.cached(f));
-    let plan = planFlowChanges(installed, want, { deleteStale });
+    let plan = planFlowChanges(index, want, { deleteStale });
     const unknown = plan.inexact.filter((f) => !this.canonical.known(f));
-    const keys = new Set(installed.map(flowKey));
     // An inexact flow could still be an installed one in other words, if some installed flow
     // is unclaimed or shares its key. Otherwise it is a plain add (the from-empty fast path).
-    if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => keys.has(flowKey(f))))) {
-      want = await this.canonical.canonicalize(want);
-      plan = planFlowChanges(installed, want, { deleteStale });
+    if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f)))) {
+      const canon = await this.canonical.canonicalize(unknown); // only these: exact matches are canonical already
+      const byAuthored = new Map(unknown.map((f, i) => [f, canon[i]]));
+      want = want.map((f) => byAuthored.get(f) ?? f);
+      plan = planFlowChanges(index, want, { deleteStale });
     }
     if (plan.inexact.length) log.debug({ add: plan.add.length, modify: plan.modify.length + plan.replace.length, delete: plan.delete.length }, 'flow plan');
     return plan;

@@ -5,7 +5,7 @@
 // them never pays. Diffing uses canonical text, which is what makes re-applying the same
 // desired state a no-op.
 import { CommandError, run } from '../../lib/exec.js';
-import { DEFAULT_PRIORITY, flowKey, formatFlowSelector, type OvsFlow } from './flow.js';
+import { DEFAULT_PRIORITY, formatFlowSelector, type OvsFlow } from './flow.js';
 
 /** ovs-ofctl refused a flow: the message names the flow as written. */
 export class FlowSyntaxError extends Error {
@@ -23,54 +23,66 @@ export class FlowRejectedError extends Error {
   }
 }
 
-const authoredKey = (f: OvsFlow) => `${flowKey(f)} ${f.actions}`;
+type Canon = { match: string; actions: string };
 
 export class FlowCanonicalizer {
-  private readonly cache = new Map<string, { match: string; actions: string }>();
+  // (table, priority) → match → actions → canonical. Nested maps: concatenating a key string
+  // per flow cost more than the whole diff for 10k flows.
+  private readonly cache = new Map<number, Map<string, Map<string, Canon>>>();
+  private size = 0;
 
   constructor(private readonly maxEntries = 500_000) {}
 
+  private lookup(f: OvsFlow): Canon | undefined {
+    return this.cache.get(f.tableId * 65536 + f.priority)?.get(f.match)?.get(f.actions);
+  }
+
   /** True when the canonical form of this exact text is known (so an inexact diff is a real change). */
   known(f: OvsFlow): boolean {
-    return this.cache.has(authoredKey(f));
+    return this.lookup(f) !== undefined;
   }
 
   /** The flow in canonical form if known, else the flow unchanged. */
   cached(f: OvsFlow): OvsFlow {
-    const c = this.cache.get(authoredKey(f));
+    if (!this.size) return f;
+    const c = this.lookup(f);
     return c && (c.match !== f.match || c.actions !== f.actions) ? { ...f, ...c } : f;
-  }
-
-  /** Records that OVS prints this flow exactly as written (seen in a dump). */
-  rememberCanonical(f: OvsFlow): void {
-    this.put(authoredKey(f), { match: f.match, actions: f.actions });
   }
 
   /** Canonical forms of the flows (same order), asking ovs-ofctl for the ones not cached. */
   async canonicalize(flows: OvsFlow[]): Promise<OvsFlow[]> {
     const todo = flows.filter((f) => !this.known(f));
     if (todo.length) {
-      const input = todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`).join('\n') + '\n';
+      const lines = todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`);
       let stdout: string;
       try {
-        ({ stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'parse-flows', '-'], { input }));
+        ({ stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'parse-flows', '-'], { input: lines.join('\n') + '\n' }));
       } catch (err) {
-        throw asFlowError(err, todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`));
+        throw asFlowError(err, lines);
       }
       const parsed = stdout.split('\n').filter((l) => l.includes('FLOW_MOD'));
       if (parsed.length !== todo.length) throw new Error(`ovs-ofctl parse-flows printed ${parsed.length} flows for ${todo.length}`);
       todo.forEach((f, i) => {
-        const c = parseFlowMod(parsed[i]);
-        this.put(authoredKey(f), c);
-        this.put(authoredKey({ ...f, ...c }), c);
+        const { match, actions } = parseFlowMod(parsed[i]);
+        this.put(f, { match, actions });
+        this.put({ ...f, match, actions }, { match, actions });
       });
     }
     return flows.map((f) => this.cached(f));
   }
 
-  private put(key: string, v: { match: string; actions: string }): void {
-    if (this.cache.size >= this.maxEntries) this.cache.clear(); // crude bound; entries are relearned on demand
-    this.cache.set(key, v);
+  private put(f: OvsFlow, v: Canon): void {
+    if (this.size >= this.maxEntries) {
+      this.cache.clear(); // crude bound; entries are relearned on demand
+      this.size = 0;
+    }
+    const tp = f.tableId * 65536 + f.priority;
+    let byMatch = this.cache.get(tp);
+    if (!byMatch) this.cache.set(tp, (byMatch = new Map()));
+    let byActions = byMatch.get(f.match);
+    if (!byActions) byMatch.set(f.match, (byActions = new Map()));
+    if (!byActions.has(f.actions)) this.size++;
+    byActions.set(f.actions, v);
   }
 }
 
@@ -86,11 +98,11 @@ export function parseFlowMod(line: string): { match: string; actions: string; pr
   return p ? { priority: Number(p[1]), match: p[2] ?? '', actions } : { priority: DEFAULT_PRIORITY, match: head, actions };
 }
 
-/** Turns `ovs-ofctl: -:3: unknown keyword` into an error naming the third input line. */
-export function asFlowError(err: unknown, lines: string[]): Error {
+/** Turns `ovs-ofctl: <file>:3: unknown keyword` into an error naming the third input line. */
+export function asFlowError(err: unknown, lines: string[], file = '-'): Error {
   if (!(err instanceof CommandError)) return err as Error;
   const msg = err.result.stderr.trim();
-  const m = /(?:^|\n)ovs-ofctl: -:(\d+): (.*)/.exec(msg);
+  const m = new RegExp(`(?:^|\\n)ovs-ofctl: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+): (.*)`).exec(msg);
   if (m && lines[Number(m[1]) - 1] !== undefined) return new FlowSyntaxError(lines[Number(m[1]) - 1], m[2]);
   // `Error OFPBAC_BAD_OUT_GROUP for: OFPT_FLOW_MOD (OF1.5) (xid=0x7): ADD table:11 priority=200,… actions=group:99`
   const r = /(?:^|\n)Error (\w+) for: OFPT_FLOW_MOD \([^)]*\) \([^)]*\): (.*)/.exec(msg);

@@ -53,7 +53,10 @@ export function toOvsFlow(flow: Flow, tables: TableResolver): OvsFlow {
   };
 }
 
-const joinParts = (parts: readonly string[]) => parts.map((p) => p.trim()).filter(Boolean).join(',');
+function joinParts(parts: readonly string[]): string {
+  const s = parts.join(',');
+  return s.includes(' ') || s.includes(',,') || s.startsWith(',') || s.endsWith(',') ? parts.map((p) => p.trim()).filter(Boolean).join(',') : s;
+}
 
 /** Identity of a flow inside a switch: OpenFlow allows one flow per (table, priority, match). */
 export const flowKey = (f: Pick<OvsFlow, 'tableId' | 'priority' | 'match'>): string => `${f.tableId}|${f.priority}|${f.match}`;
@@ -86,45 +89,54 @@ export function formatFlowSelector(f: Pick<OvsFlow, 'tableId' | 'priority' | 'ma
   return `table=${f.tableId}${m ? `, ${m}` : ''}`;
 }
 
-const META_NUM = /^(cookie|duration|table|n_packets|n_bytes|idle_timeout|hard_timeout|importance|idle_age|hard_age)=(\S+)$/;
-const META_FLAG = /^(send_flow_rem|check_overlap|reset_counts|no_packet_counts|no_byte_counts|no_readonly_table)$/;
+const META_KEYS = new Set(['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'hard_timeout', 'importance', 'idle_age', 'hard_age']);
+const META_FLAGS = new Set(['send_flow_rem', 'check_overlap', 'reset_counts', 'no_packet_counts', 'no_byte_counts', 'no_readonly_table']);
 
 /** Parses `ovs-ofctl -O OpenFlow15 dump-flows [--no-stats]` output (the reply header line is skipped). */
 export function parseDumpFlows(text: string): OvsFlow[] {
   const flows: OvsFlow[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
+  for (let pos = 0; pos < text.length; ) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(pos, nl).trim();
+    pos = nl + 1;
     if (!line || line.startsWith('OFPST_FLOW') || line.startsWith('NXST_FLOW')) continue;
-    const a = line.indexOf(' actions=');
-    const head = a < 0 ? (line.startsWith('actions=') ? '' : null) : line.slice(0, a);
-    if (head === null) throw new Error(`dump-flows: no actions in line: ${line}`);
-    const f: OvsFlow = { tableId: 0, priority: DEFAULT_PRIORITY, match: '', actions: line.slice(a < 0 ? 8 : a + 9), cookie: 0n };
-    // Fields are separated by ", " (flags like send_flow_rem by a bare space); a match never contains spaces.
-    for (const t of head ? head.split(' ') : []) {
-      const tok = t.endsWith(',') ? t.slice(0, -1) : t;
-      if (!tok) continue;
-      const m = META_NUM.exec(tok);
-      if (m) {
-        const v = m[2];
-        switch (m[1]) {
-          case 'cookie': f.cookie = BigInt(v); break;
-          case 'table': f.tableId = Number(v); break;
-          case 'duration': f.durationS = parseFloat(v); break;
-          case 'n_packets': f.nPackets = Number(v); break;
-          case 'n_bytes': f.nBytes = Number(v); break;
-          case 'idle_timeout': f.idleTimeout = Number(v); break;
-          case 'hard_timeout': f.hardTimeout = Number(v); break;
-          case 'importance': f.importance = Number(v); break;
-        }
-      } else if (!META_FLAG.test(tok)) {
-        const p = /^priority=(\d+)(?:,(.*))?$/.exec(tok);
-        if (p) {
-          f.priority = Number(p[1]);
-          f.match = p[2] ?? '';
-        } else f.match = tok;
-      }
-    }
-    flows.push(f);
+    flows.push(parseFlowLine(line));
   }
   return flows;
+}
+
+function parseFlowLine(line: string): OvsFlow {
+  const a = line.startsWith('actions=') ? -1 : line.indexOf(' actions=');
+  if (a < 0 && !line.startsWith('actions=')) throw new Error(`dump-flows: no actions in line: ${line}`);
+  const f: OvsFlow = { tableId: 0, priority: DEFAULT_PRIORITY, match: '', actions: line.slice(a + 9), cookie: 0n };
+  if (a < 0) return f;
+  // Fields are separated by ", " (flags like send_flow_rem by a bare space); a match never contains spaces.
+  const head = line.slice(0, a);
+  for (let p = 0; p < head.length; ) {
+    let sp = head.indexOf(' ', p);
+    if (sp < 0) sp = head.length;
+    const tok = head.charCodeAt(sp - 1) === 44 /* , */ ? head.slice(p, sp - 1) : head.slice(p, sp);
+    p = sp + 1;
+    const eq = tok.indexOf('=');
+    const key = eq < 0 ? tok : tok.slice(0, eq);
+    if (META_KEYS.has(key)) {
+      const v = tok.slice(eq + 1);
+      switch (key) {
+        case 'cookie': f.cookie = BigInt(v); break;
+        case 'table': f.tableId = Number(v); break;
+        case 'duration': f.durationS = parseFloat(v); break;
+        case 'n_packets': f.nPackets = Number(v); break;
+        case 'n_bytes': f.nBytes = Number(v); break;
+        case 'idle_timeout': f.idleTimeout = Number(v); break;
+        case 'hard_timeout': f.hardTimeout = Number(v); break;
+        case 'importance': f.importance = Number(v); break;
+      }
+    } else if (key === 'priority') {
+      const comma = tok.indexOf(',');
+      f.priority = Number(comma < 0 ? tok.slice(eq + 1) : tok.slice(eq + 1, comma));
+      f.match = comma < 0 ? '' : tok.slice(comma + 1);
+    } else if (tok && !META_FLAGS.has(tok)) f.match = tok;
+  }
+  return f;
 }

@@ -4,26 +4,26 @@
 // claimed removed ("stale flow removal"). Each install is a diff against the snapshot taken
 // at the start, so an unchanged flow is adopted (kept, counters and old cookie included)
 // instead of being re-added, and forwarding never has a gap.
-import { emptyChanges } from './flow-plan.js';
+import { emptyChanges, FlowIndex } from './flow-plan.js';
 import { flowKey, toOvsFlow, type Flow, type OvsFlow } from './flow.js';
 import { resultOf, type OpenFlowBridge, type ReconcileResult } from './bridge.js';
 import { decodeCookie, matchesFilter, type CookieFilter } from './cookie.js';
 
 export class FlowRound {
-  private readonly claimed = new Set<string>();
+  private readonly claimed = new Set<OvsFlow>();
   private finished = false;
 
   private constructor(
     private readonly bridge: OpenFlowBridge,
     readonly round: number,
-    private readonly snapshot: Map<string, OvsFlow>,
+    private readonly snapshot: FlowIndex,
     readonly scope?: CookieFilter,
   ) {}
 
   /** Snapshots the installed flows (within scope) that this round may adopt or retire. */
   static async begin(bridge: OpenFlowBridge, round: number, scope?: CookieFilter): Promise<FlowRound> {
     const installed = await bridge.dumpFlows({ cookie: scope });
-    return new FlowRound(bridge, round, new Map(installed.map((f) => [flowKey(f), f])), scope);
+    return new FlowRound(bridge, round, new FlowIndex(installed), scope);
   }
 
   /** Installs (adds or modifies) these flows in one bundle; deletes nothing. */
@@ -35,13 +35,15 @@ export class FlowRound {
       if (this.scope && !matchesFilter(d.cookie, this.scope)) throw new Error(`flow ${flowKey(d)} has a cookie outside this round's scope`);
     }
     const leftovers = this.snapshot.size - this.claimed.size;
-    const plan = await this.bridge.plan([...this.snapshot.values()], desired, false, leftovers);
+    const plan = await this.bridge.plan(this.snapshot, desired, false, leftovers);
     await this.bridge.apply({ ...plan, delete: [] });
-    for (const k of plan.claimed) this.claimed.add(k);
+    for (const f of plan.claimed) this.claimed.add(f);
     // What is now installed, so a later install in this round diffs against it.
     for (const f of [...plan.add, ...plan.replace, ...plan.modify]) {
-      this.snapshot.set(flowKey(f), f);
-      this.claimed.add(flowKey(f));
+      const old = this.snapshot.get(f);
+      if (old) this.claimed.delete(old); // keeps claimed ⊆ snapshot, so leftovers stays exact
+      this.snapshot.set(f);
+      this.claimed.add(f);
     }
     return resultOf(plan);
   }
@@ -49,7 +51,7 @@ export class FlowRound {
   /** Deletes the snapshot's flows that no install of this round claimed, in one bundle. */
   async finish(): Promise<{ deleted: number }> {
     this.finished = true;
-    const stale = [...this.snapshot].filter(([k]) => !this.claimed.has(k)).map(([, f]) => f);
+    const stale = [...this.snapshot.values()].filter((f) => !this.claimed.has(f));
     await this.bridge.apply({ ...emptyChanges(), delete: stale });
     return { deleted: stale.length };
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, IFNAME_MAX, labDirFromEnv, labNames, labPrefix, podMac } from '../../../src/lab/names.js';
+import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, IFNAME_MAX, labDirFromEnv, labNames, labPrefix } from '../../../src/lab/names.js';
 
 describe('lab names', () => {
   it('uses the prefix "seine" for the default dir and a short hash otherwise', () => {
@@ -20,17 +20,10 @@ describe('lab names', () => {
     for (const dir of [DEFAULT_LAB_DIR, '/tmp/some/test/dir']) {
       const n = labNames(dir);
       const netns = [n.underlayNetns, n.boxNetns('box1'), n.podNetns('default', 'web')];
-      const devs = [n.underlayBridge, n.underlayPort(200), n.boxUplink, n.gatewayIf, n.podHostIf('kube-system', 'a-very-long-pod-name-indeed-0123456789')];
+      const devs = [n.underlayBridge, n.underlayPort(200), n.boxUplink];
       for (const name of [...netns, ...devs]) assert.ok(name.startsWith(`${n.prefix}-`), name);
       for (const d of devs) assert.ok(d.length <= IFNAME_MAX, `${d} is ${d.length} chars`);
     }
-  });
-
-  it('gives different pods different host interfaces, the same pod always the same', () => {
-    const n = labNames('/tmp/x');
-    assert.notEqual(n.podHostIf('default', 'a'), n.podHostIf('default', 'b'));
-    assert.notEqual(n.podHostIf('ns1', 'a'), n.podHostIf('ns2', 'a'));
-    assert.equal(n.podHostIf('default', 'a'), n.podHostIf('default', 'a'));
   });
 
   it('keeps pod namespaces unambiguous (namespace names have no dots)', () => {
@@ -45,8 +38,10 @@ describe('lab names', () => {
     assert.throws(() => boxAddressing(0));
   });
 
-  it('derives pod MACs from the IP (0a:58 prefix)', () => {
-    assert.equal(podMac('10.42.1.2'), '0a:58:0a:2a:01:02');
+  it('alternates boxes between two underlay subnets for hybrid labs', () => {
+    assert.equal(boxAddressing(1, 2).underlayIP, '172.31.250.11');
+    assert.equal(boxAddressing(2, 2).underlayIP, '172.31.251.12');
+    assert.equal(boxAddressing(3, 2).underlayIP, '172.31.250.13');
   });
 
   it('rejects a lab dir too long for OVS socket paths', () => {

@@ -1,0 +1,80 @@
+// One Seine agent per box, as on a real box: the lab writes its config (userspace datapath,
+// the box's private OVS, the lab's inventory file), starts `seine agent` in the box's
+// namespace, and waits until the agent has written its CNI conf list — its last start-up step.
+import { access, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { AgentConfigInput } from '../api/config.js';
+import { CONF_LIST_NAME } from '../agent/cni/conf-file.js';
+import { distProgram } from '../lib/paths.js';
+import { isRunning, sleep } from '../lib/process.js';
+import { agentTrafficMode } from './encap.js';
+import { inventoryPath } from './inventory-file.js';
+import { spawnDetached } from './lab-processes.js';
+import type { BoxState, ProcessRecord, StateStore } from './state.js';
+
+export const AGENT_ROLE = 'agent';
+
+export function agentFiles(box: Pick<BoxState, 'ovsDir'>) {
+  const dir = box.ovsDir;
+  return {
+    config: path.join(dir, 'agent.yaml'),
+    stateDir: path.join(dir, 'agent'),
+    cniSocket: path.join(dir, 'cni.sock'),
+    cniConfDir: path.join(dir, 'net.d'),
+    log: path.join(dir, 'agent.log'),
+  };
+}
+
+export function agentConfig(box: BoxState, labDir: string): AgentConfigInput {
+  const f = agentFiles(box);
+  return {
+    nodeName: box.name,
+    datapathType: 'netdev',
+    ...agentTrafficMode(box.encap),
+    podCIDR: box.podCIDR,
+    stateDir: f.stateDir,
+    cniSocket: f.cniSocket,
+    cniConfDir: f.cniConfDir,
+    ovsdbRemote: `unix:${path.join(box.ovsDir, 'db.sock')}`,
+    ovsRunDir: box.ovsDir,
+    inventory: { source: 'file', path: inventoryPath(labDir) },
+  };
+}
+
+/** Writes the config and starts the agent; the process is recorded before anything waits on it. */
+export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.ProcessEnv): Promise<ProcessRecord> {
+  const f = agentFiles(box);
+  await writeFile(f.config, stringify(agentConfig(box, path.dirname(store.file))));
+  const args = [distProgram('cli/seine.js'), 'agent', '--config', f.config];
+  const ref = spawnDetached({ command: process.execPath, args, netns: box.netns, env, logFile: f.log });
+  const record: ProcessRecord = { role: AGENT_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };
+  await store.update((s) => void s.boxes.find((b) => b.name === box.name)!.processes.push(record));
+  return record;
+}
+
+export async function waitAgentReady(box: BoxState, agent: ProcessRecord, timeoutMs = 30_000): Promise<void> {
+  const ready = path.join(agentFiles(box).cniConfDir, CONF_LIST_NAME);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await access(ready).then(() => true, () => false)) return;
+    if (!isRunning(agent)) throw new Error(`${box.name}: the agent exited during start-up: ${await lastLogLine(agent.logFile)}`);
+    if (Date.now() > deadline) throw new Error(`${box.name}: the agent was not ready after ${timeoutMs / 1000} s (log: ${agent.logFile})`);
+    await sleep(50);
+  }
+}
+
+/** The agent's last error (or last line) from its JSON log, for a one-line message. */
+async function lastLogLine(file?: string): Promise<string> {
+  if (!file) return 'no log';
+  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+  for (const line of [...lines].reverse()) {
+    try {
+      const o = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } };
+      if (o.level === 'error' || o.level === 'fatal') return o.err?.message ?? o.msg ?? line;
+    } catch {
+      return line; // a plain line, e.g. the CLI's own one-line error
+    }
+  }
+  return lines.at(-1) ?? 'no output';
+}

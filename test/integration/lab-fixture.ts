@@ -1,0 +1,57 @@
+// Shared by the integration suites that need a running lab: a private lab dir per suite (its
+// own name prefix), traffic checks between pods, and cleanup that proves nothing is left.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { Lab } from '../../src/lab/lab.js';
+import { labNames } from '../../src/lab/names.js';
+import { listNetns } from '../../src/lab/netns.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
+import { run } from '../../src/lib/exec.js';
+
+export async function newLab(tag: string): Promise<Lab> {
+  return new Lab(await mkdtemp(`/tmp/sl-${tag}-`));
+}
+
+export async function removeLab(lab: Lab): Promise<void> {
+  await lab.down();
+  assert.deepEqual(await listNetns(`${labNames(lab.dir).prefix}-`), [], 'the lab left network namespaces behind');
+}
+
+export const podName = (p: Pick<PodState, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
+
+export interface PingResult {
+  from: string;
+  to: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** One ping; ok only with exactly one reply (a duplicate means a second copy took another path). */
+export async function ping(from: PodState, toIP: string, waitS = 2): Promise<{ ok: boolean; detail: string }> {
+  const r = await run('ip', ['netns', 'exec', from.netns, 'ping', '-c1', '-W', String(waitS), toIP], { allowFailure: true });
+  const ok = r.code === 0 && / 1 received/.test(r.stdout) && !/duplicates/.test(r.stdout);
+  return { ok, detail: (r.stdout.split('\n').find((l) => l.includes('transmitted')) ?? r.stderr).trim() };
+}
+
+/** Every pod pings every other pod; sources run in parallel, each source's pings in sequence. */
+export async function pingMatrix(state: LabState): Promise<PingResult[]> {
+  const pods = state.pods.filter((p) => p.ip);
+  const rows = await Promise.all(pods.map(async (src) => {
+    const out: PingResult[] = [];
+    for (const dst of pods) {
+      if (dst === src) continue;
+      // The first packet to a new peer box may wait for the tunnel's underlay ARP: retry once.
+      let r = await ping(src, dst.ip!);
+      if (!r.ok && !/duplicates/.test(r.detail)) r = await ping(src, dst.ip!);
+      out.push({ from: podName(src), to: podName(dst), ...r });
+    }
+    return out;
+  }));
+  return rows.flat();
+}
+
+export function assertAllReachable(results: PingResult[], expected: number): void {
+  const failed = results.filter((r) => !r.ok);
+  assert.equal(results.length, expected, 'number of pod pairs');
+  assert.deepEqual(failed.map((f) => `${f.from} -> ${f.to}: ${f.detail}`), [], `${results.length - failed.length}/${results.length} pod pairs reachable`);
+}
