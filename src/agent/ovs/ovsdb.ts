@@ -222,14 +222,21 @@ export class OvsdbClient extends EventEmitter {
     this.echoOutstanding = false;
     s.setEncoding('utf8');
     s.on('data', (chunk: string) => {
-      let texts: string[];
+      let msgs: Record<string, unknown>[];
       try {
-        texts = this.splitter.push(chunk);
+        msgs = this.splitter.push(chunk).map((t) => JSON.parse(t) as Record<string, unknown>);
       } catch (err) {
-        s.destroy(err as Error); // garbage on the wire: start over on a fresh connection
+        log.warn({ err: (err as Error).message }, 'unparsable OVSDB message; reconnecting');
+        s.destroy(); // garbage on the wire: start over on a fresh connection
         return;
       }
-      for (const t of texts) this.dispatch(JSON.parse(t) as Record<string, unknown>);
+      for (const m of msgs) {
+        try {
+          this.dispatch(m);
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'OVSDB message handler failed'); // e.g. a throwing 'update' listener
+        }
+      }
     });
     s.on('error', (err) => log.debug({ err: err.message }, 'ovsdb socket error'));
     s.on('close', () => this.lost(s));
