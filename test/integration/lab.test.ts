@@ -125,8 +125,8 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
   it('comes up in under 60 s, printing a line per step and what to do next', () => {
     assert.equal(upResult.code, 0, upResult.stderr);
     assert.ok(upSeconds < 60, `lab up took ${upSeconds.toFixed(1)} s`);
-    const steps = upResult.stderr.split('\n').filter((l) => /^\[\d+\/9\] .*\(\d+\.\d\d s\)$/.test(l));
-    assert.equal(steps.length, 9, upResult.stderr);
+    const steps = upResult.stderr.split('\n').filter((l) => /^\[\d+\/11\] .*\(\d+\.\d\d s\)$/.test(l));
+    assert.equal(steps.length, 11, upResult.stderr);
     assert.match(upResult.stderr, /seine lab status/);
     assert.match(upResult.stderr, /seine lab exec default\/box1-pod1 -- ping -c1 10\.42\.0\.3/);
     assert.match(upResult.stderr, /seine lab down/);
@@ -140,7 +140,7 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
       ['box2', '172.31.250.12', '10.42.1.0/24', `${prefix}-box2`, 'geneve'],
     ]);
     for (const b of st.boxes) {
-      assert.deepEqual(Object.keys(b.pids).sort(), ['ovs-vswitchd', 'ovsdb-server']);
+      assert.deepEqual(Object.keys(b.pids).sort(), ['agent', 'ovs-vswitchd', 'ovsdb-server']);
       assert.ok(b.processes.every((p) => p.running), JSON.stringify(b.processes));
     }
     assert.deepEqual(st.namespaces, [{ name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }]);
@@ -340,7 +340,7 @@ describe('seine lab down after crashes', function () {
     process.kill(st.boxes[0].pids['ovs-vswitchd'], 'SIGKILL');
     await sleep(100);
     const after = await status(dir);
-    assert.deepEqual(after.boxes[0].processes.map((p) => [p.role, p.running]), [['ovsdb-server', true], ['ovs-vswitchd', false]]);
+    assert.deepEqual(after.boxes[0].processes.map((p) => [p.role, p.running]), [['ovsdb-server', true], ['ovs-vswitchd', false], ['agent', true]]);
     assertOneLineError(await seine(dir, ['lab', 'pod', 'add', 'default/late']), /ovs-vswitchd .* not running/, 'pod add on a dead box');
     await ok(dir, ['lab', 'down']);
     assert.deepEqual(await listNetns(`${labNames(dir).prefix}-`), []);
