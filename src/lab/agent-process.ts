@@ -2,6 +2,7 @@
 // the box's private OVS, the lab's inventory file), starts `seine agent` in the box's
 // namespace, and waits until the agent has written its CNI conf list — its last start-up step.
 import { access, readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AgentConfigInput } from '../api/config.js';
@@ -53,15 +54,31 @@ export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.P
   return record;
 }
 
+/**
+ * Ready when the CNI socket answers (the agent opens it after converging the datapath) and the
+ * conf list is there. A restarted agent's old socket file refuses connections until then.
+ */
 export async function waitAgentReady(box: BoxState, agent: ProcessRecord, timeoutMs = 30_000): Promise<void> {
-  const ready = path.join(agentFiles(box).cniConfDir, CONF_LIST_NAME);
+  const f = agentFiles(box);
+  const confList = path.join(f.cniConfDir, CONF_LIST_NAME);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await access(ready).then(() => true, () => false)) return;
+    if ((await socketAnswers(f.cniSocket)) && (await access(confList).then(() => true, () => false))) return;
     if (!isRunning(agent)) throw new Error(`${box.name}: the agent exited during start-up: ${await lastLogLine(agent.logFile)}`);
     if (Date.now() > deadline) throw new Error(`${box.name}: the agent was not ready after ${timeoutMs / 1000} s (log: ${agent.logFile})`);
     await sleep(50);
   }
+}
+
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(socketPath);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }
 
 /** The agent's last error (or last line) from its JSON log, for a one-line message. */

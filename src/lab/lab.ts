@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { isRunning } from '../lib/process.js';
+import { isRunning, stopProcesses } from '../lib/process.js';
 import { createUnderlay, startBox, wireBox, type BuildContext } from './box.js';
 import { formatPodRef, applyLabelChanges, type ContainerPort, type LabelChange, type Labels, type PodRef } from './labels.js';
 import { labEnv, spawnDetached } from './lab-processes.js';
@@ -230,6 +230,23 @@ export class Lab {
       const record: ProcessRecord = { role: req.role, ...ref, command: [req.command, ...req.args].join(' '), logFile };
       await store.update(() => void (box ? box.processes : store.state.processes).push(record));
       return record;
+    });
+  }
+
+  /**
+   * Stop a box's agent (SIGKILL when `crash`, as a crash would) and start a new one; resolves
+   * when the new agent is ready. Pods keep forwarding meanwhile: the flows stay in OVS.
+   */
+  async restartAgent(boxName: string, opts: { crash?: boolean } = {}): Promise<ProcessRecord> {
+    return this.mutate(async (store) => {
+      const box = this.findBox(store.state, boxName);
+      const old = box.processes.filter((p) => p.role === AGENT_ROLE);
+      if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      await stopProcesses(old);
+      await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== AGENT_ROLE)));
+      const agent = await startAgent(store, box, this.env);
+      await waitAgentReady(box, agent);
+      return agent;
     });
   }
 

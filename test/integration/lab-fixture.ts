@@ -33,6 +33,12 @@ export async function ping(from: PodState, toIP: string, waitS = 2): Promise<{ o
   return { ok, detail: (r.stdout.split('\n').find((l) => l.includes('transmitted')) ?? r.stderr).trim() };
 }
 
+/** Pings until one succeeds (the first packet to a new peer box may wait for the tunnel's underlay ARP). */
+export async function reachable(from: PodState, toIP: string, tries = 3): Promise<boolean> {
+  for (let i = 0; i < tries; i++) if ((await ping(from, toIP)).ok) return true;
+  return false;
+}
+
 /** Every pod pings every other pod; sources run in parallel, each source's pings in sequence. */
 export async function pingMatrix(state: LabState): Promise<PingResult[]> {
   const pods = state.pods.filter((p) => p.ip);
