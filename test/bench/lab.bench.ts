@@ -156,7 +156,7 @@ export const bench: Bench = {
         unit: 'MB',
         seine: median(seineRss),
         anchor: median(rawRss),
-        anchorLabel: 'raw instance with br-int only (ovsdb-server + ovs-vswitchd)',
+        anchorLabel: 'raw instance, br-int only (ovsdb-server + ovs-vswitchd); seine adds its agent',
         better: 'lower',
       },
     ];

@@ -1,0 +1,70 @@
+// Pod-to-pod TCP throughput across two lab boxes (geneve) through Seine's pipeline, against
+// the raw OVS tunnel between the same namespaces without the pipeline: after the Seine run
+// the agents are stopped and br-int gets three kinds of plain flows (ARP → NORMAL, local pod
+// IP → its port, peer pod CIDR → tunnel), the ovs-lab.md recipe.
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { run } from '../../src/lib/exec.js';
+import { sleep, stopProcesses } from '../../src/lib/process.js';
+import { Lab } from '../../src/lab/lab.js';
+import { specFromFlags } from '../../src/lab/spec.js';
+import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
+import { percentile, type Bench, type BenchRow } from './harness.js';
+
+const MB = 50;
+const ROUNDS = 3;
+const PORT = 5201;
+
+/** Seconds to move MB megabytes over TCP from one pod to another (nc, like ovs-lab.md). */
+async function transferSeconds(from: PodState, to: PodState): Promise<number> {
+  const script = `nc -l -p ${PORT} >/dev/null & L=$!; sleep 0.2; echo ready; wait $L`;
+  const server = run('ip', ['netns', 'exec', to.netns, 'sh', '-c', script], { timeoutMs: 60_000 });
+  await sleep(300);
+  const t0 = process.hrtime.bigint();
+  await run('ip', ['netns', 'exec', from.netns, 'sh', '-c', `head -c ${MB * 1024 * 1024} /dev/zero | nc -N -w 5 ${to.ip} ${PORT}`], { timeoutMs: 60_000 });
+  await server;
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function rawFlows(box: BoxState, state: LabState): Promise<void> {
+  const mgmt = `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`;
+  const env = { ...process.env, OVS_RUNDIR: box.ovsDir };
+  const { stdout } = await run('ovs-vsctl', [`--db=unix:${box.ovsDir}/db.sock`, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'], { env });
+  const ofport = new Map(stdout.trim().split('\n').map((l) => l.split(',') as [string, string]));
+  const flows = ['priority=10,arp actions=NORMAL'];
+  for (const p of state.pods.filter((x) => x.box === box.name)) flows.push(`priority=10,ip,nw_dst=${p.ip} actions=mod_dl_dst:${p.mac},output:${ofport.get(p.hostIfname!)}`);
+  for (const peer of state.boxes.filter((b) => b !== box)) flows.push(`priority=10,ip,nw_dst=${peer.podCIDR} actions=set_field:${peer.underlayIP}->tun_dst,output:1`);
+  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'replace-flows', mgmt, '-'], { env, input: flows.join('\n') + '\n' });
+}
+
+export const bench: Bench = {
+  name: 'datapath',
+  async run(): Promise<BenchRow[]> {
+    const dir = await mkdtemp('/tmp/sl-bench-dp-');
+    const lab = new Lab(dir);
+    try {
+      const state = await lab.up(specFromFlags(2, 1));
+      const [a, b] = state.pods;
+      await run('ip', ['netns', 'exec', a.netns, 'ping', '-c3', '-i', '0.3', b.ip!], { allowFailure: true }); // tunnel ARP warm-up
+      const seine: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) seine.push(await transferSeconds(a, b));
+      await stopProcesses(state.boxes.flatMap((x) => x.processes.filter((p) => p.role === 'agent')));
+      for (const box of state.boxes) await rawFlows(box, state);
+      const raw: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) raw.push(await transferSeconds(a, b));
+      const mbps = (s: number) => (MB * 8) / s;
+      return [{
+        metric: `pod-to-pod TCP across boxes (geneve, ${MB} MB)`,
+        unit: 'Mbit/s',
+        seine: mbps(percentile(seine, 50)),
+        anchor: mbps(percentile(raw, 50)),
+        anchorLabel: 'raw OVS tunnel flows, same namespaces, no pipeline',
+        better: 'higher',
+        goal: '>= 0.9',
+      }];
+    } finally {
+      await lab.down();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
