@@ -18,6 +18,11 @@ export function parseConfig<S extends z.ZodType>(text: string, source: string, s
   } catch (err) {
     throw new UserError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  return validateConfig(raw, source, schema);
+}
+
+/** Validates an already-parsed document; every problem is named by its field path. */
+export function validateConfig<S extends z.ZodType>(raw: unknown, source: string, schema: S): z.infer<S> {
   const parsed = schema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
     const problems = formatIssues(parsed.error.issues).map(describeProblem);

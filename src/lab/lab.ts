@@ -118,9 +118,9 @@ export class Lab {
     await createUnderlay(ctx);
     progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
     const podsByBox = assignPods(spec);
-    const underlaySubnets = spec.boxes.some((b) => (b.encap ?? spec.encap) === 'hybrid') ? 2 : 1;
+    const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-      const box = this.boxState(b.name, i + 1, b.encap ?? spec.encap, underlaySubnets);
+      const box = this.boxState(b.name, i + 1, spec.encap, underlaySubnets);
       const tStart = performance.now();
       await startBox(ctx, box);
       progress(`${box.name}: ovs started in ${box.netns}`, tStart);

@@ -1,10 +1,9 @@
 // What a lab should contain: boxes, Kubernetes namespaces and pods. Comes from `lab up`'s
 // flags or from a lab.yaml validated by the schema below; errors name the field path
 // (`pods[1].box: unknown box 'box9'`) so a user can find the line.
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserError, errorMessage } from '../lib/errors.js';
+import { loadConfigFile, validateConfig } from '../api/config-file.js';
+import { errorMessage } from '../lib/errors.js';
 import { DEFAULT_ENCAP, ENCAPS, type Encap } from './encap.js';
 import { MAX_BOXES } from './names.js';
 import { labelKeyError, labelValueError, nameError, parsePort, type ContainerPort, type Labels } from './labels.js';
@@ -34,7 +33,6 @@ const port = z.string().transform((v, ctx): ContainerPort => {
 
 const boxSpec = z.strictObject({
   name: name.refine((n) => n !== 'underlay', { message: "'underlay' is reserved for the lab's underlay namespace" }),
-  encap: z.enum(ENCAPS).optional(),
 });
 
 const namespaceSpec = z.strictObject({
@@ -52,6 +50,7 @@ const podSpec = z.strictObject({
 
 export const labSpecSchema = z
   .strictObject({
+    /** Lab-wide, like Antrea's tunnelType and trafficEncapMode: boxes must agree to talk. */
     encap: z.enum(ENCAPS).default(DEFAULT_ENCAP),
     boxes: z.array(boxSpec).min(1).max(MAX_BOXES),
     namespaces: z.array(namespaceSpec).default([]),
@@ -81,35 +80,12 @@ export type LabSpec = z.output<typeof labSpecSchema>;
 export type PodSpec = LabSpec['pods'][number];
 export type { Labels };
 
-/** `pods[1].labels.app` */
-export function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
-}
-
 export function parseLabSpec(doc: unknown, source = 'lab.yaml'): LabSpec {
-  const result = labSpecSchema.safeParse(doc ?? {});
-  if (result.success) return result.data;
-  const [first, ...rest] = result.error.issues;
-  const where = first.path.length ? `${formatPath(first.path)}: ` : '';
-  const more = rest.length ? ` (and ${rest.length} more)` : '';
-  throw new UserError(`${source}: ${where}${first.message}${more}`);
+  return validateConfig(doc, source, labSpecSchema);
 }
 
-export async function loadLabSpec(file: string): Promise<LabSpec> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${errorMessage(err)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new UserError(`${file}: not valid YAML: ${errorMessage(err).split('\n')[0]}`);
-  }
-  return parseLabSpec(doc, file);
+export function loadLabSpec(file: string): Promise<LabSpec> {
+  return loadConfigFile(file, labSpecSchema);
 }
 
 /** `lab up --nodes N --pods-per-node M`: pods `box<i>-pod<k>` in `default`, labelled app=demo. */

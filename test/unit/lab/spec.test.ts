@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { UserError } from '../../../src/lib/errors.js';
 import { assignPods } from '../../../src/lab/lab.js';
-import { formatPath, parseLabSpec, specFromFlags } from '../../../src/lab/spec.js';
+import { parseLabSpec, specFromFlags } from '../../../src/lab/spec.js';
 
 const rejects = (doc: unknown, re: RegExp) =>
   assert.throws(() => parseLabSpec(doc), (err: unknown) => err instanceof UserError && re.test(err.message) && !err.message.includes('\n'), String(re));
@@ -14,14 +14,14 @@ describe('lab spec (lab.yaml schema)', () => {
     assert.deepEqual(spec.pods[0], { name: 'web', namespace: 'default', labels: {}, ports: [] });
   });
 
-  it('parses namespaces, labels, ports and per-box encap', () => {
+  it('parses namespaces, labels, ports and the lab-wide encap', () => {
     const spec = parseLabSpec({
       encap: 'vxlan',
-      boxes: [{ name: 'edge1' }, { name: 'edge2', encap: 'gre' }],
+      boxes: [{ name: 'edge1' }, { name: 'edge2' }],
       namespaces: [{ name: 'shop', labels: { env: 'prod' } }],
       pods: [{ name: 'web', namespace: 'shop', box: 'edge2', labels: { app: 'web' }, ports: ['http=80/tcp'] }],
     });
-    assert.equal(spec.boxes[1].encap, 'gre');
+    assert.equal(spec.encap, 'vxlan');
     assert.deepEqual(spec.pods[0].ports, [{ name: 'http', port: 80, protocol: 'TCP' }]);
   });
 
@@ -34,7 +34,8 @@ describe('lab spec (lab.yaml schema)', () => {
     rejects({ boxes: [{ name: 'b' }], pods: [{ name: 'p', labels: { app: 'a b' } }] }, /pods\[0\]\.labels\.app: label value/);
     rejects({ boxes: [{ name: 'b' }], pods: [{ name: 'p', labels: { app: 3 } }] }, /pods\[0\]\.labels\.app: /);
     rejects({ boxes: [{ name: 'b' }], pods: [{ name: 'p', ports: ['http=99999/TCP'] }] }, /pods\[0\]\.ports\[0\]: bad port number/);
-    rejects({ boxes: [{ name: 'b', encap: 'stt' }] }, /boxes\[0\]\.encap: /);
+    rejects({ encap: 'stt', boxes: [{ name: 'b' }] }, /encap: expected one of/);
+    rejects({ boxes: [{ name: 'b', encap: 'gre' }] }, /boxes\[0\]\.encap: unknown field/);
     rejects({ boxes: [{ name: 'b' }, { name: 'b' }] }, /boxes\[1\]\.name: duplicate box 'b'/);
     rejects({ boxes: [{ name: 'underlay' }] }, /reserved/);
     rejects({ boxes: [{ name: 'b' }], extra: 1 }, /extra/);
@@ -53,9 +54,5 @@ describe('lab spec (lab.yaml schema)', () => {
     const byBox = assignPods(spec);
     assert.deepEqual(byBox.get('a')?.map((p) => p.name), ['p1', 'p3']);
     assert.deepEqual(byBox.get('b')?.map((p) => p.name), ['p2', 'p4']);
-  });
-
-  it('formats zod paths', () => {
-    assert.equal(formatPath(['pods', 1, 'labels', 'app']), 'pods[1].labels.app');
   });
 });
