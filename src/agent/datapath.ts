@@ -18,6 +18,12 @@ import { desiredPeerRoutes, reconcilePeerRoutes } from './route/node-routes.js';
 
 const log = createLogger('datapath');
 
+/** A module that owns flows: given the pipeline and this incarnation's cookies, its flows now. */
+export interface FlowFeature {
+  name: string;
+  flows(pipeline: Pipeline, cookies: CookieAllocator): Flow[] | Promise<Flow[]>;
+}
+
 export interface DatapathOptions {
   bridge: OpenFlowBridge;
   pipeline: Pipeline;
@@ -30,6 +36,8 @@ export interface DatapathOptions {
   peers: () => PeerBox[];
   /** Device that reaches noEncap peers' underlay addresses. */
   underlayDev?: string;
+  /** Features beyond pod connectivity (network policy, …); their flows join the same bundle. */
+  features?: FlowFeature[];
 }
 
 export interface DatapathStats {
@@ -71,7 +79,8 @@ export class Datapath {
       o.pipeline,
       this.cookies,
     );
-    return mergeFlows(o.pipeline.defaultFlows(this.cookies.round), connectivity);
+    const others = await Promise.all((o.features ?? []).map((f) => f.flows(o.pipeline, this.cookies)));
+    return mergeFlows(o.pipeline.defaultFlows(this.cookies.round), [...connectivity, ...others.flat()]);
   }
 
   private async syncOnce(): Promise<void> {
