@@ -85,7 +85,7 @@ export class Agent {
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
     // Written last: the runtime starts calling the plugin as soon as the file appears.
-    if (cfg.cniConfDir) await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
+    await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket }, 'agent ready');
     return new Agent(cfg, round, datapath, { db, ovsdb, inventory, cni });
   }

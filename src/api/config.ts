@@ -79,8 +79,8 @@ export const AgentConfigSchema = z.strictObject({
   ovsRunDir: absolutePath.default('/var/run/openvswitch'),
   /** Where pods, namespaces and nodes come from: the k3s API on a box, a file the lab writes. */
   inventory: InventoryConfigSchema.default({ source: 'kubernetes', kubeconfig: '/etc/rancher/k3s/k3s.yaml' }),
-  /** Where the agent writes its CNI network config list (k3s' directory on a box); unset: not written. */
-  cniConfDir: absolutePath.optional(),
+  /** Where the agent writes its CNI network config list: k3s reads it there, not from /etc/cni/net.d. */
+  cniConfDir: absolutePath.default('/var/lib/rancher/k3s/agent/etc/cni/net.d'),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
