@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { run } from '../../src/lib/exec.js';
-import { bridgeMgmt, startOvsInstance, stopOvsInstance, type OvsInstance } from '../../src/lab/ovs-instance.js';
+import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
@@ -17,25 +17,7 @@ import { FlowRejectedError, FlowSyntaxError } from '../../src/agent/ovs/canonica
 import { PacketInMonitor, type PacketInEvent } from '../../src/agent/ovs/packet-in.js';
 import { icmpEchoFrame } from '../../src/agent/ovs/frame.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-
-// Own network namespace per instance: the userspace datapath's persistent tap devices
-// (ovs-netdev, internal ports) would collide with other OVS instances and outlive vswitchd.
-async function startPrivateOvs(tag: string): Promise<OvsInstance> {
-  const netns = `seine-ovst-${process.pid}-${tag}`;
-  await run('ip', ['netns', 'add', netns]);
-  try {
-    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-    return await startOvsInstance(`/tmp/seine-ovs-test-${process.pid}-${tag}`, netns);
-  } catch (err) {
-    await run('ip', ['netns', 'del', netns], { allowFailure: true });
-    throw err;
-  }
-}
-
-async function stopPrivateOvs(inst: OvsInstance): Promise<void> {
-  await stopOvsInstance(inst);
-  if (inst.netns) await run('ip', ['netns', 'del', inst.netns], { allowFailure: true });
-}
+import { startPrivateOvs, stopPrivateOvs } from '../helpers/private-ovs.js';
 
 const pipeline = Pipeline.build();
 const frame = (dscp = 0, src = '10.10.0.2') =>

@@ -7,31 +7,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../src/lib/exec.js';
 import { processRef, stopProcesses } from '../../src/lib/process.js';
-import { startOvsInstance, stopOvsInstance, type OvsInstance } from '../../src/lab/ovs-instance.js';
+import { type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { OvsdbClient, OvsdbDisconnectedError, OvsdbError } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import type { TableUpdates } from '../../src/agent/ovs/ovsdb-types.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-
-// Each test instance runs in its own network namespace: the userspace datapath creates
-// persistent tap devices (ovs-netdev, one per internal port) that would collide with any other
-// OVS in the same namespace and outlive vswitchd; deleting the namespace removes them all.
-async function startPrivateOvs(tag: string): Promise<OvsInstance> {
-  const netns = `seine-ovst-${process.pid}-${tag}`;
-  await run('ip', ['netns', 'add', netns]);
-  try {
-    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-    return await startOvsInstance(`/tmp/seine-ovs-test-${process.pid}-${tag}`, netns);
-  } catch (err) {
-    await run('ip', ['netns', 'del', netns], { allowFailure: true });
-    throw err;
-  }
-}
-
-async function stopPrivateOvs(inst: OvsInstance): Promise<void> {
-  await stopOvsInstance(inst);
-  if (inst.netns) await run('ip', ['netns', 'del', inst.netns], { allowFailure: true });
-}
+import { startPrivateOvs, stopPrivateOvs } from '../helpers/private-ovs.js';
 
 const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 5000) => {
   const end = Date.now() + ms;

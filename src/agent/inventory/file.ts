@@ -2,7 +2,6 @@
 // rewrites atomically (write a temp file, rename over). A rename replaces the inode, so the
 // directory is watched, not the file; a slow stat poll backs fs.watch up (events can be
 // dropped, and the watcher dies if the directory is removed and made again).
-import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
@@ -10,8 +9,8 @@ import { InventoryListSchema } from '../../api/k8s-core.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { namespaceView, nodeView, podView } from './convert.js';
-import { InventoryStore } from './store.js';
-import type { Inventory, InventoryEvents, InventorySource } from './types.js';
+import type { InventorySource } from './types.js';
+import { InventorySourceBase } from './source-base.js';
 import { describeZodError } from './zod-error.js';
 
 const log = createLogger('inventory');
@@ -24,10 +23,7 @@ export interface FileInventoryOptions {
   pollMs?: number;
 }
 
-export class FileInventorySource extends EventEmitter<InventoryEvents> implements InventorySource {
-  private readonly store = new InventoryStore((change) => {
-    if (this.synced) this.emit('change', change);
-  });
+export class FileInventorySource extends InventorySourceBase implements InventorySource {
   private readonly path: string;
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -36,23 +32,17 @@ export class FileInventorySource extends EventEmitter<InventoryEvents> implement
   private lastText: string | undefined;
   private missingLogged = false;
   private reading: Promise<void> = Promise.resolve();
-  private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private running = false;
-  synced = false;
 
   constructor(private readonly options: FileInventoryOptions) {
     super();
     this.path = options.path;
   }
 
-  snapshot(): Inventory {
-    return this.store.snapshot();
-  }
-
   start(): Promise<void> {
     if (this.running) throw new Error('inventory source already started');
     this.running = true;
-    const started = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
+    const started = this.startPromise();
     log.info({ path: this.path }, 'reading the inventory file');
     this.armWatcher();
     this.poll = setInterval(() => {
@@ -71,8 +61,7 @@ export class FileInventorySource extends EventEmitter<InventoryEvents> implement
     this.watcher?.close();
     this.watcher = undefined;
     await this.reading;
-    this.pendingStart?.reject(new Error(`inventory source stopped before ${this.path} was read`));
-    this.pendingStart = undefined;
+    this.abortStart(`inventory source stopped before ${this.path} was read`);
   }
 
   private armWatcher(): void {
@@ -123,14 +112,7 @@ export class FileInventorySource extends EventEmitter<InventoryEvents> implement
     this.store.replace('Node', list.nodes.map(nodeView));
     this.store.replace('Namespace', list.namespaces.map(namespaceView));
     this.store.replace('Pod', list.pods.map(podView));
-    if (!this.synced) {
-      this.synced = true;
-      const snapshot = this.snapshot();
-      log.info({ nodes: snapshot.nodes.size, namespaces: snapshot.namespaces.size, pods: snapshot.pods.size }, 'inventory synced');
-      this.emit('synced', snapshot);
-      this.pendingStart?.resolve();
-      this.pendingStart = undefined;
-    }
+    this.markSynced();
   }
 }
 

@@ -1,6 +1,5 @@
 // The inventory on a k3s box: nodes, namespaces and pods list-watched from the API server,
 // one Reflector each, all feeding one InventoryStore.
-import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import { NamespaceSchema, NodeSchema, PodSchema } from '../../api/k8s-core.js';
 import { createLogger } from '../../lib/log.js';
@@ -9,8 +8,8 @@ import { namespaceView, nodeView, podView } from './convert.js';
 import { KubeClient } from './kube-client.js';
 import type { KubeConnection } from './kubeconfig.js';
 import { Reflector } from './reflector.js';
-import { InventoryStore } from './store.js';
-import type { Inventory, InventoryEvents, InventoryKind, InventorySource } from './types.js';
+import type { InventoryKind, InventorySource } from './types.js';
+import { InventorySourceBase } from './source-base.js';
 import { podKey } from './types.js';
 
 const log = createLogger('inventory');
@@ -30,25 +29,15 @@ export interface KubeInventoryOptions {
   requestTimeoutMs?: number;
 }
 
-export class KubeInventorySource extends EventEmitter<InventoryEvents> implements InventorySource {
-  private readonly store = new InventoryStore((change) => {
-    // Before the first complete snapshot, changes are part of what 'synced' delivers.
-    if (this.synced) this.emit('change', change);
-  });
+export class KubeInventorySource extends InventorySourceBase implements InventorySource {
   private readonly listed = new Set<InventoryKind>();
   private abort: AbortController | undefined;
   private runs: Promise<void>[] = [];
   private client: KubeClient | undefined;
-  private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private reflectors: Partial<Record<InventoryKind, Reflector<unknown>>> = {};
-  synced = false;
 
   constructor(private readonly options: KubeInventoryOptions) {
     super();
-  }
-
-  snapshot(): Inventory {
-    return this.store.snapshot();
   }
 
   /** The resourceVersion the next watch of `kind` starts from (for diagnostics and tests). */
@@ -60,7 +49,7 @@ export class KubeInventorySource extends EventEmitter<InventoryEvents> implement
     if (this.abort) throw new Error('a KubeInventorySource starts once; make a new one to start again');
     const abort = (this.abort = new AbortController());
     const client = (this.client = new KubeClient(this.options.connection));
-    const started = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
+    const started = this.startPromise();
     log.info({ server: this.options.connection.server.origin, origin: this.options.connection.origin, podFieldSelector: this.options.podFieldSelector }, 'watching the Kubernetes API');
 
     const reflect = <T>(kind: InventoryKind, path: string, schema: z.ZodType<T>, handlers: { put(o: T): void; remove(o: T): void; replace(o: T[]): void }, fieldSelector?: string) => {
@@ -118,18 +107,11 @@ export class KubeInventorySource extends EventEmitter<InventoryEvents> implement
     this.abort.abort();
     await Promise.all(this.runs);
     this.client?.close();
-    this.pendingStart?.reject(new Error('inventory source stopped before its first sync'));
-    this.pendingStart = undefined;
+    this.abortStart('inventory source stopped before its first sync');
   }
 
   private markListed(kind: InventoryKind): void {
     this.listed.add(kind);
-    if (this.synced || this.listed.size < 3) return;
-    this.synced = true;
-    const snapshot = this.snapshot();
-    log.info({ nodes: snapshot.nodes.size, namespaces: snapshot.namespaces.size, pods: snapshot.pods.size }, 'inventory synced');
-    this.emit('synced', snapshot);
-    this.pendingStart?.resolve();
-    this.pendingStart = undefined;
+    if (this.listed.size === 3) this.markSynced();
   }
 }
