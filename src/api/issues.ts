@@ -122,3 +122,10 @@ function show(value: unknown): string {
   if (text === undefined) return String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+
+/** All problems of a failed parse on one line (`a.b: required; c[0]: expected number, got string`), at most `max`. */
+export function describeZodError(error: { issues: readonly Issue[] }, max = 3): string {
+  const lines = formatIssues(error.issues).map(describeProblem);
+  const more = lines.length - max;
+  return more > 0 ? `${lines.slice(0, max).join('; ')}; and ${more} more` : lines.join('; ');
+}

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // seinectl: the operator CLI. Today it validates manifests offline with the same schemas the
 // controller and agents use; apply/get/describe/delete arrive with the controller.
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
 import { setLogLevel } from '../lib/log.js';

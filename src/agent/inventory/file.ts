@@ -11,7 +11,7 @@ import { createLogger } from '../../lib/log.js';
 import { namespaceView, nodeView, podView } from './convert.js';
 import type { InventorySource } from './types.js';
 import { InventorySourceBase } from './source-base.js';
-import { describeZodError } from './zod-error.js';
+import { describeZodError } from '../../api/issues.js';
 
 const log = createLogger('inventory');
 

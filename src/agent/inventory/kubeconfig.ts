@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError, errorMessage } from '../../lib/errors.js';
-import { describeZodError } from './zod-error.js';
+import { describeZodError } from '../../api/issues.js';
 
 export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

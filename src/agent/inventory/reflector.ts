@@ -8,7 +8,7 @@ import { Backoff, type BackoffOptions } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { KubeApiError, needsRelist, type KubeClient, type Query } from './kube-client.js';
-import { describeZodError } from './zod-error.js';
+import { describeZodError } from '../../api/issues.js';
 
 export interface ReflectorHandlers<T> {
   /** The complete state after a (re)list. */
