@@ -57,8 +57,8 @@ function validName(text: string): string {
   return text;
 }
 
-/** How to repeat a command against this lab: the env prefix when it is not the default dir. */
-const envHint = (lab: Lab) => (lab.dir === DEFAULT_LAB_DIR ? '' : `SEINE_LAB_DIR=${lab.dir} `);
+/** How to repeat a command against this lab from the checkout: the env prefix when it is not the default dir. */
+const envHint = (lab: Lab) => `${lab.dir === DEFAULT_LAB_DIR ? '' : `SEINE_LAB_DIR=${lab.dir} `}npx `;
 
 function summary(lab: Lab, s: LabState, seconds: number): string[] {
   const hint = envHint(lab);
