@@ -1,0 +1,202 @@
+// Policy objects + inventory → one NodePolicySet per node: Antrea's controller computation
+// (internal policies, applied-to groups, address groups, span) without its API machinery.
+// Pure: no I/O, no clock. A PolicyComputer keeps the pod index between runs so inventory
+// changes only recompute the selections they touch; compute() itself is a full pass over the
+// policies (correctness first; per-policy memoization is the next step if benches ask).
+import type { ClusterGroup, Group } from '../../api/group.js';
+import type { ManifestObject } from '../../api/kinds.js';
+import type { Tier } from '../../api/tier.js';
+import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../agent/inventory/types.js';
+import { subtractCIDRs } from './cidr.js';
+import { draftPolicy, policyRef, type PolicyObject, type RuleDraft } from './drafts.js';
+import { PolicyComputeError } from './errors.js';
+import { GroupTable } from './groups.js';
+import { peerPodsFor } from './peers.js';
+import { PodIndex, cmp } from './pod-index.js';
+import { hasNamedPort, resolveFor, servicesSignature, type PortSpec } from './services.js';
+import { TierTable } from './tiers.js';
+import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, RuleService, TargetPod } from './types.js';
+
+export interface PolicyObjects {
+  policies: PolicyObject[];
+  tiers?: Tier[];
+  clusterGroups?: ClusterGroup[];
+  groups?: Group[];
+}
+
+/** Sorts loaded manifest objects into what compute needs; other kinds are ignored. */
+export function policyObjectsOf(objects: readonly ManifestObject[]): PolicyObjects {
+  const out: Required<PolicyObjects> = { policies: [], tiers: [], clusterGroups: [], groups: [] };
+  for (const o of objects) {
+    if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy') out.policies.push(o);
+    else if (o.kind === 'Tier') out.tiers.push(o);
+    else if (o.kind === 'ClusterGroup') out.clusterGroups.push(o);
+    else if (o.kind === 'Group') out.groups.push(o);
+  }
+  return out;
+}
+
+const LAYER_RANK = { antrea: 0, k8s: 1, baseline: 2 } as const;
+
+/** Evaluation order: layer, tier priority, policy priority, rule index, then id (equal priorities have no defined order in Antrea; ours is stable). */
+export function compareRules(a: InternalRule, b: InternalRule): number {
+  return (
+    LAYER_RANK[a.layer] - LAYER_RANK[b.layer] ||
+    a.order.tierPriority - b.order.tierPriority ||
+    a.order.policyPriority - b.order.policyPriority ||
+    a.order.ruleIndex - b.order.ruleIndex ||
+    cmp(a.id, b.id)
+  );
+}
+
+export class PolicyComputer {
+  readonly index: PodIndex;
+  private readonly nodeNames = new Set<string>();
+  private readonly cidrMemo = new Map<string, string[]>();
+
+  constructor(inventory: Inventory) {
+    this.index = new PodIndex(inventory);
+    for (const n of inventory.nodes.keys()) this.nodeNames.add(n);
+  }
+
+  /** Feeds an inventory change to the index (only the selections it touches are recomputed). */
+  applyChange(change: InventoryChange): void {
+    const deleted = change.type === 'deleted';
+    if (change.kind === 'Pod') this.index.updatePod(podKey(change.object), deleted ? undefined : change.object);
+    else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
+    else if (deleted) this.nodeNames.delete(change.object.name);
+    else this.nodeNames.add(change.object.name);
+  }
+
+  compute(objects: PolicyObjects): ComputeResult {
+    const ctx = { index: this.index, groups: new GroupTable(objects.clusterGroups, objects.groups), tiers: new TierTable(objects.tiers) };
+    const nodes = new Map<string, { rules: InternalRule[]; isolated: Record<Direction, Map<string, TargetPod>> }>();
+    const nodeOf = (name: string) => {
+      let n = nodes.get(name);
+      if (!n) nodes.set(name, (n = { rules: [], isolated: { ingress: new Map(), egress: new Map() } }));
+      return n;
+    };
+    for (const name of this.nodeNames) nodeOf(name);
+    const errors: PolicyError[] = [];
+    for (const policy of objects.policies) {
+      try {
+        const { drafts, isolates } = draftPolicy(policy, ctx);
+        // Everything is computed before anything is added: a failing policy leaves no trace.
+        const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
+        for (const [node, rule] of rules) nodeOf(node).rules.push(rule);
+        for (const dir of ['ingress', 'egress'] as const) {
+          for (const pod of isolates[dir]) if (pod.nodeName) nodeOf(pod.nodeName).isolated[dir].set(podKey(pod), target(pod));
+        }
+      } catch (err) {
+        if (!(err instanceof PolicyComputeError)) throw err;
+        errors.push({ policy: policyRef(policy), path: err.path, message: err.message });
+      }
+    }
+    const out = new Map<string, NodePolicySet>();
+    for (const [node, n] of [...nodes].sort(([a], [b]) => cmp(a, b))) {
+      const isolated = (dir: Direction) => [...n.isolated[dir].values()].sort((a, b) => cmp(a.key, b.key));
+      out.set(node, { node, rules: n.rules.sort(compareRules), isolated: { ingress: isolated('ingress'), egress: isolated('egress') } });
+    }
+    return { nodes: out, errors };
+  }
+
+  /**
+   * A draft → [node, rule] pairs: targets grouped by node (the span), then by what their rule
+   * must differ in — the namespace for `namespaces: Self`, the resolved numbers for ingress named
+   * ports — and, for egress named ports, the peers grouped by what the name resolves to on them.
+   */
+  private *splitDraft(d: RuleDraft): Generator<[string, InternalRule]> {
+    const self = d.peers.selfSelectors.length > 0;
+    const named = hasNamedPort(d.ports);
+    const byNode = new Map<string, Map<string, { targets: InventoryPod[]; ns: string; services?: RuleService[]; suffix: string }>>();
+    for (const pod of d.appliedTo) {
+      if (!pod.nodeName) continue;
+      let splits = byNode.get(pod.nodeName);
+      if (!splits) byNode.set(pod.nodeName, (splits = new Map()));
+      let services = d.ports && !named ? (d.ports as RuleService[]) : undefined;
+      let suffix = self ? `|ns=${pod.namespace}` : '';
+      if (named && d.direction === 'ingress') {
+        services = resolveFor(d.ports!, pod);
+        suffix += `|svc=${servicesSignature(services)}`;
+      }
+      let split = splits.get(suffix);
+      if (!split) splits.set(suffix, (split = { targets: [], ns: pod.namespace, suffix, ...(services ? { services } : {}) }));
+      split.targets.push(pod);
+    }
+    for (const [node, splits] of byNode) {
+      for (const split of splits.values()) {
+        const peerPods = peerPodsFor(d.peers, this.index, split.ns);
+        const targets = split.targets.map(target).sort((a, b) => cmp(a.key, b.key));
+        if (named && d.direction === 'egress') {
+          for (const part of this.splitPeersByPort(d.ports!, peerPods, d.peers.ipBlocks)) {
+            const rule = this.rule(d, split.suffix + part.suffix, targets, part.peers, part.services);
+            if (rule) yield [node, rule];
+          }
+        } else {
+          const rule = this.rule(d, split.suffix, targets, this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks), split.services);
+          if (rule) yield [node, rule];
+        }
+      }
+    }
+  }
+
+  private splitPeersByPort(ports: PortSpec[], pods: InventoryPod[], ipBlocks: RuleDraft['peers']['ipBlocks']) {
+    const parts = new Map<string, { suffix: string; pods: InventoryPod[]; blocks: typeof ipBlocks; services: RuleService[] }>();
+    const add = (services: RuleService[], pod?: InventoryPod, blocks: typeof ipBlocks = []) => {
+      const sig = servicesSignature(services);
+      let part = parts.get(sig);
+      if (!part) parts.set(sig, (part = { suffix: `|svc=${sig}`, pods: [], blocks: [], services }));
+      if (pod) part.pods.push(pod);
+      part.blocks.push(...blocks);
+    };
+    for (const pod of pods) add(resolveFor(ports, pod), pod);
+    // Addresses outside the pods have no named ports: only the numeric entries apply to them.
+    if (ipBlocks.length) add(resolveFor(ports, undefined), undefined, ipBlocks);
+    return [...parts.values()].map((p) => ({ suffix: p.suffix, services: p.services, peers: this.peerSet(false, p.pods, p.blocks) }));
+  }
+
+  private peerSet(any: boolean, pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
+    if (any) return { any: true, ips: [], cidrs: [] };
+    const ips = new Set<string>();
+    for (const p of pods) for (const ip of p.ips.length ? p.ips : [p.ip!]) ips.add(ip);
+    const cidrs = new Set<string>();
+    for (const b of blocks) for (const c of this.cidrsOf(b.cidr, b.except)) cidrs.add(c);
+    return { any: false, ips: [...ips].sort(), cidrs: [...cidrs].sort() };
+  }
+
+  private cidrsOf(cidr: string, except: readonly string[] | undefined): string[] {
+    const key = `${cidr}-${(except ?? []).join(',')}`;
+    let v = this.cidrMemo.get(key);
+    if (!v) this.cidrMemo.set(key, (v = subtractCIDRs(cidr, except)));
+    return v;
+  }
+
+  private rule(d: RuleDraft, suffix: string, targets: TargetPod[], peers: PeerSet, services: RuleService[] | undefined): InternalRule | undefined {
+    // Nothing to match: named ports that resolve to nothing, or peers that select nobody.
+    if (services && !services.length) return undefined;
+    if (!peers.any && !peers.ips.length && !peers.cidrs.length) return undefined;
+    const rule: InternalRule = {
+      id: d.baseId + suffix,
+      policy: d.policy,
+      ruleName: d.ruleName,
+      direction: d.direction,
+      action: d.action,
+      layer: d.layer,
+      tier: d.tier,
+      order: d.order,
+      targets,
+      peers,
+      enableLogging: d.enableLogging,
+    };
+    if (services) rule.services = services;
+    if (d.logLabel) rule.logLabel = d.logLabel;
+    return rule;
+  }
+}
+
+const target = (pod: InventoryPod): TargetPod => ({ key: podKey(pod), ip: pod.ip! });
+
+/** One-shot compute from a snapshot. */
+export function computeNodePolicies(objects: PolicyObjects, inventory: Inventory): ComputeResult {
+  return new PolicyComputer(inventory).compute(objects);
+}

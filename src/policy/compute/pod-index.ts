@@ -1,0 +1,148 @@
+// The inventory as policy compute reads it: active pods with an IP, indexed by namespace and by
+// label pair, so a selector with matchLabels walks its smallest posting list instead of every
+// pod. Selections are memoized by (namespace scope, selectors); a pod or namespace change
+// drops only the memo entries whose selectors matched the old or the new object, so a label
+// change recomputes the groups it affects and no others.
+import type { LabelSelector } from '../../api/meta.js';
+import { isActivePod, podKey, type Inventory, type InventoryNamespace, type InventoryPod } from '../../agent/inventory/types.js';
+import { selectorKey, selectorMatches } from './selector.js';
+
+/** Which namespaces a selection looks in. */
+export type NamespaceScope =
+  | { kind: 'all' }
+  | { kind: 'one'; namespace: string }
+  | { kind: 'selector'; selector: LabelSelector };
+
+export interface PodSelection {
+  scope: NamespaceScope;
+  /** undefined: every pod of the scope. */
+  podSelector?: LabelSelector;
+}
+
+/** A pod policy can match: not hostNetwork, not finished, with an address. */
+export function isPolicyPod(pod: InventoryPod): boolean {
+  return !pod.hostNetwork && isActivePod(pod) && !!pod.ip;
+}
+
+const scopeKey = (s: NamespaceScope) => (s.kind === 'all' ? '*' : s.kind === 'one' ? `ns:${s.namespace}` : `nss:${selectorKey(s.selector)}`);
+export const selectionKey = (sel: PodSelection) => `${scopeKey(sel.scope)}|${selectorKey(sel.podSelector)}`;
+
+export class PodIndex {
+  private readonly pods = new Map<string, InventoryPod>();
+  private readonly byNamespace = new Map<string, Set<string>>();
+  private readonly byLabel = new Map<string, Set<string>>();
+  private readonly namespaces = new Map<string, InventoryNamespace>();
+  private readonly memo = new Map<string, { sel: PodSelection; pods: InventoryPod[] }>();
+  /** Memo entries computed since construction (for tests and stats). */
+  computed = 0;
+
+  constructor(inv?: Inventory) {
+    if (!inv) return;
+    for (const ns of inv.namespaces.values()) this.namespaces.set(ns.name, ns);
+    for (const pod of inv.pods.values()) this.addPod(pod);
+  }
+
+  pod(key: string): InventoryPod | undefined {
+    return this.pods.get(key);
+  }
+
+  allPods(): IterableIterator<InventoryPod> {
+    return this.pods.values();
+  }
+
+  namespace(name: string): InventoryNamespace | undefined {
+    return this.namespaces.get(name);
+  }
+
+  /** Pods of a selection, sorted by key; memoized until a change touches it. */
+  select(sel: PodSelection): InventoryPod[] {
+    const key = selectionKey(sel);
+    const hit = this.memo.get(key);
+    if (hit) return hit.pods;
+    this.computed++;
+    const pods = this.compute(sel);
+    this.memo.set(key, { sel, pods });
+    return pods;
+  }
+
+  /** Applies a pod add/update (`pod`) or delete (`pod` undefined) and drops the memo entries it affects. */
+  updatePod(key: string, pod: InventoryPod | undefined): void {
+    const old = this.pods.get(key);
+    this.invalidate((sel) => (old !== undefined && this.podMatches(sel, old)) || (pod !== undefined && isPolicyPod(pod) && this.podMatches(sel, pod)));
+    if (old) this.removePod(old);
+    if (pod) this.addPod(pod);
+  }
+
+  /** Applies a namespace add/update/delete; selections scoped by namespace labels are recomputed. */
+  updateNamespace(name: string, ns: InventoryNamespace | undefined): void {
+    if (ns) this.namespaces.set(name, ns);
+    else this.namespaces.delete(name);
+    this.invalidate((sel) => sel.scope.kind === 'selector' || (sel.scope.kind === 'one' && sel.scope.namespace === name));
+  }
+
+  private invalidate(affected: (sel: PodSelection) => boolean): void {
+    for (const [key, entry] of this.memo) if (affected(entry.sel)) this.memo.delete(key);
+  }
+
+  private podMatches(sel: PodSelection, pod: InventoryPod): boolean {
+    if (!this.inScope(sel.scope, pod.namespace)) return false;
+    return !sel.podSelector || selectorMatches(sel.podSelector, pod.labels);
+  }
+
+  private inScope(scope: NamespaceScope, namespace: string): boolean {
+    if (scope.kind === 'all') return true;
+    if (scope.kind === 'one') return scope.namespace === namespace;
+    const ns = this.namespaces.get(namespace);
+    // The API server always sets this label; an unknown namespace still has it.
+    const labels = ns?.labels ?? { 'kubernetes.io/metadata.name': namespace };
+    return selectorMatches(scope.selector, labels);
+  }
+
+  private compute(sel: PodSelection): InventoryPod[] {
+    let candidates: Iterable<string>;
+    const pairs = Object.entries(sel.podSelector?.matchLabels ?? {});
+    if (pairs.length) {
+      // Smallest posting list of the selector's label pairs.
+      let best: Set<string> | undefined;
+      for (const [k, v] of pairs) {
+        const list = this.byLabel.get(`${k}=${v}`);
+        if (!list) return [];
+        if (!best || list.size < best.size) best = list;
+      }
+      candidates = best!;
+    } else if (sel.scope.kind === 'one') {
+      candidates = this.byNamespace.get(sel.scope.namespace) ?? [];
+    } else {
+      candidates = this.pods.keys();
+    }
+    const out: InventoryPod[] = [];
+    for (const key of candidates) {
+      const pod = this.pods.get(key)!;
+      if (this.podMatches(sel, pod)) out.push(pod);
+    }
+    return out.sort((a, b) => cmp(podKey(a), podKey(b)));
+  }
+
+  private addPod(pod: InventoryPod): void {
+    if (!isPolicyPod(pod)) return;
+    const key = podKey(pod);
+    this.pods.set(key, pod);
+    getOrAdd(this.byNamespace, pod.namespace).add(key);
+    for (const [k, v] of Object.entries(pod.labels)) getOrAdd(this.byLabel, `${k}=${v}`).add(key);
+  }
+
+  private removePod(pod: InventoryPod): void {
+    const key = podKey(pod);
+    this.pods.delete(key);
+    this.byNamespace.get(pod.namespace)?.delete(key);
+    for (const [k, v] of Object.entries(pod.labels)) this.byLabel.get(`${k}=${v}`)?.delete(key);
+  }
+}
+
+function getOrAdd<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}
+
+export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
