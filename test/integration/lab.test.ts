@@ -265,7 +265,7 @@ describe('seine lab up -f lab.yaml', function () {
     await ok(dir, ['lab', 'up', '-f', file]);
     await rm(file);
     const st = await status(dir);
-    assert.deepEqual(st.boxes.map((b) => [b.name, b.encap]), [['edge1', 'geneve'], ['edge2', 'vxlan']]);
+    assert.deepEqual(st.boxes.map((b) => [b.name, b.encap]), [['edge1', 'geneve'], ['edge2', 'geneve']]);
     assert.deepEqual(st.namespaces.find((n) => n.name === 'shop')?.labels, { env: 'prod', 'kubernetes.io/metadata.name': 'shop' });
     const pod = (name: string) => st.pods.find((p) => p.name === name);
     assert.deepEqual([pod('web')?.box, pod('db')?.box, pod('camera')?.box], ['edge1', 'edge1', 'edge2']);
