@@ -1,5 +1,6 @@
 // Configuration files, validated once at start-up and passed down typed (no global settings).
 // Defaults live here so every consumer (agent, lab, image first-boot, docs) agrees on them.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
@@ -59,9 +60,10 @@ export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
 
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 
-/** The agent's own settings (`/etc/seine/agent.yaml`); every field but nodeName has a default. */
+/** The agent's own settings (`/etc/seine/agent.yaml`); every field has a default. */
 export const AgentConfigSchema = z.strictObject({
-  nodeName: NodeNameSchema,
+  /** The Kubernetes node name; like k3s, the host name by default. */
+  nodeName: NodeNameSchema.default(() => hostname().toLowerCase()),
   bridgeName: z.string().min(1).max(15).default('br-int'),
   /** `netdev` is the userspace datapath the lab uses; boxes with the kernel module use `system`. */
   datapathType: DatapathTypeSchema.default('system'),
