@@ -56,7 +56,9 @@ export class Agent {
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
     const pipeline = Pipeline.build();
-    const bridge = new OpenFlowBridge({ mgmt: `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`, tables: pipeline });
+    // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
+    // sync it plans against its own mirror of the table instead of dumping it every time.
+    const bridge = new OpenFlowBridge({ mgmt: `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`, tables: pipeline, soleWriter: true });
 
     // eslint-disable-next-line prefer-const
     let datapath: Datapath;

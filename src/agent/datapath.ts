@@ -64,6 +64,7 @@ export class Datapath {
     return this.runner.idle();
   }
 
+  /** The desired flow set; where two flows share (table, priority, match), the later one is meant. */
   async desiredFlows(): Promise<Flow[]> {
     const o = this.o;
     const pods = await o.podPorts.list();
@@ -80,17 +81,24 @@ export class Datapath {
       this.cookies,
     );
     const others = await Promise.all((o.features ?? []).map((f) => f.flows(o.pipeline, this.cookies)));
-    return mergeFlows(o.pipeline.defaultFlows(this.cookies.round), [...connectivity, ...others.flat()]);
+    // Features' flows (possibly 10k policy flows) are appended rather than merged: the planner
+    // keeps the last flow of each (table, priority, match) too, so overriding a default works
+    // the same, without building a key string per flow here.
+    const flows = mergeFlows(o.pipeline.defaultFlows(this.cookies.round), connectivity);
+    for (const f of others) for (const x of f) flows.push(x);
+    return flows;
   }
 
   private async syncOnce(): Promise<void> {
     const t0 = Date.now();
     const desired = await this.desiredFlows();
-    const result = this.firstDone
-      ? await this.o.bridge.reconcile(desired)
-      : await reconcileRound(this.o.bridge, desired, this.cookies.round);
+    // Flows and host routes are independent: their processes run side by side. After the
+    // first run (a FlowRound, which dumps) the bridge plans against its mirror of the table.
+    const [result, routes] = await Promise.all([
+      this.firstDone ? this.o.bridge.reconcile(desired) : reconcileRound(this.o.bridge, desired, this.cookies.round),
+      reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev)),
+    ]);
     this.firstDone = true;
-    const routes = await reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev));
     this.stats.syncs++;
     this.stats.lastSync = { added: result.added, modified: result.modified, deleted: result.deleted, unchanged: result.unchanged, ms: Date.now() - t0 };
     if (result.added || result.modified || result.deleted || routes.length) {

@@ -217,4 +217,46 @@ describe('OpenFlow layer (real OVS)', function () {
     await monitor.stop();
     monitor = undefined;
   });
+
+  it('as sole writer plans against its mirror after one dump, and dumps again after a failed bundle', async () => {
+    const agent = new OpenFlowBridge({ mgmt: bridgeMgmt(inst!, 'br-int'), tables: pipeline, soleWriter: true });
+    let dumps = 0;
+    const dumpFlows = agent.dumpFlows.bind(agent);
+    agent.dumpFlows = (o) => (dumps++, dumpFlows(o));
+    const same = async () => assert.deepEqual(changes(await newBridge().reconcile(state)), zero, 'a dumping bridge finds nothing to change');
+    let state = [...podFlows(4), ...policyFlows(4, 3)];
+    await agent.reconcile(state);
+    assert.equal(dumps, 1);
+    assert.ok(agent.mirrored);
+    // Changes of every kind, in the authored (non-canonical) text of podFlows, against the mirror only.
+    state = [...podFlows(4), ...policyFlows(4, 5)].filter((f) => !(f.table === 'AntreaPolicyIngressRule' && f.match.includes('nw_src=10.20.0.1')));
+    assert.deepEqual(changes(await agent.reconcile(state)), { added: 2, modified: 0, deleted: 1 });
+    assert.deepEqual(changes(await agent.reconcile(state)), zero);
+    // The same flow written the canonical way instead of the authored one: still no change.
+    state = state.map((f) => (f.match.includes('dl_type=0x0800') ? { ...f, match: ['ip', 'in_port=2', 'nw_src=10.10.0.3'] } : f));
+    assert.deepEqual(changes(await agent.reconcile(state)), zero);
+    state = state.filter((f) => !(f.table === 'SpoofGuard' && f.match.includes('in_port=2')));
+    assert.deepEqual(changes(await agent.reconcile(state)), { added: 0, modified: 0, deleted: 1 });
+    // A flow the mirror holds in authored text (never checked against OVS), then written the
+    // canonical way: one switch flow, so no change, and above all no delete of it.
+    const loose = (match: string[]): Flow => ({ table: 'AntreaPolicyIngressRule', priority: 14000, match, actions: ['conjunction(7,1/2)'], cookie: new CookieAllocator(4).cookie('NetworkPolicy', 'acnp/web/ingress-0') });
+    state = [...state, loose(['dl_type=0x0800', 'nw_src=10.30.0.1'])];
+    assert.deepEqual(changes(await agent.reconcile(state)), { added: 1, modified: 0, deleted: 0 });
+    state = [...state.slice(0, -1), loose(['ip', 'nw_src=10.30.0.1']), loose(['ip', 'nw_src=10.30.0.2'])];
+    assert.deepEqual(changes(await agent.reconcile(state)), { added: 1, modified: 0, deleted: 0 });
+    assert.ok(find(await agent.dumpFlows(), 'AntreaPolicyIngressRule', 14000, 'ip,nw_src=10.30.0.1'));
+    dumps--;
+    assert.equal(dumps, 1, 'no dump after the first');
+    await same();
+    const text = await agent.dumpFlowsText();
+    dumps = 0;
+    const bad: Flow = { table: 'ServiceLB', priority: 200, match: ['tcp', 'nw_dst=10.96.0.1', 'tp_dst=443'], actions: ['group:99'], cookie: new CookieAllocator(4).cookie('Service', 'svc') };
+    await assert.rejects(agent.reconcile([...state, bad]), FlowRejectedError);
+    assert.ok(!agent.mirrored, 'a refused bundle drops the mirror');
+    assert.equal(await agent.dumpFlowsText(), text);
+    dumps = 0;
+    assert.deepEqual(changes(await agent.reconcile(state)), zero);
+    assert.equal(dumps, 1, 'the next reconcile dumps again');
+    assert.ok(agent.mirrored);
+  });
 });

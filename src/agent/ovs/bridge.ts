@@ -9,8 +9,12 @@ import { asFlowError, FlowCanonicalizer } from './canonical.js';
 import { formatCookieFilter, type CookieFilter } from './cookie.js';
 import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
 import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
+import { expires, InstalledFlows } from './installed-flows.js';
+import { runStreaming } from './ofctl-stream.js';
 
 const log = createLogger('ovs/bridge');
+/** Flow lines per write to ovs-ofctl's stdin (~50 kB: under the pipe's 64 kB). */
+const STREAM_CHUNK = 500;
 
 export interface OpenFlowBridgeOptions {
   /** `unix:/…/br-int.mgmt` */
@@ -19,6 +23,12 @@ export interface OpenFlowBridgeOptions {
   /** OVS run directory for ovs-ofctl; defaults to the directory of the management socket. */
   rundir?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * This object is the bridge's only writer (the agent: fail_mode secure, no other
+   * controller). Then the first whole-table dump is kept as a mirror that every applied
+   * bundle updates, and later unscoped reconciles plan against it without dumping.
+   */
+  soleWriter?: boolean;
 }
 
 export interface DumpOptions {
@@ -51,10 +61,14 @@ export class OpenFlowBridge {
   readonly tables: TableResolver;
   readonly canonical = new FlowCanonicalizer();
   private readonly env: NodeJS.ProcessEnv;
+  private readonly soleWriter: boolean;
+  /** What OVS holds, while it is known without a dump (soleWriter only). */
+  private installed?: InstalledFlows;
 
   constructor(opts: OpenFlowBridgeOptions) {
     this.mgmt = opts.mgmt;
     this.tables = opts.tables;
+    this.soleWriter = opts.soleWriter ?? false;
     const rundir = opts.rundir ?? path.dirname(opts.mgmt.replace(/^unix:/, ''));
     this.env = { ...(opts.env ?? process.env), OVS_RUNDIR: rundir };
   }
@@ -70,21 +84,58 @@ export class OpenFlowBridge {
     return (await this.ofctl(args)).stdout;
   }
 
+  /** True while reconcile plans against the in-memory mirror instead of a dump. */
+  get mirrored(): boolean {
+    return this.installed !== undefined;
+  }
+
+  /** Drops the mirror, e.g. when OVS may have lost or changed flows behind the agent's back; the next reconcile dumps. */
+  forget(): void {
+    this.installed = undefined;
+  }
+
+  /** @internal a whole-table dump: with soleWriter it becomes the mirror that later bundles update. */
+  trust(dumped: readonly OvsFlow[]): InstalledFlows {
+    const index = new InstalledFlows(dumped);
+    this.installed = this.soleWriter && !dumped.some(expires) ? index : undefined;
+    return index;
+  }
+
   /** Applies adds, replaces, strict modifies and strict deletes in one atomic bundle. */
   async apply(changes: FlowChanges, formatted?: Map<OvsFlow, string>): Promise<void> {
     if (!changeCount(changes)) return;
     const lines: string[] = [];
     const text = (f: OvsFlow) => formatted?.get(f) ?? formatFlow(f);
     // A line without a command keyword is an add.
-    for (const f of changes.add) lines.push(text(f));
-    for (const f of changes.replace) lines.push(text(f));
-    for (const f of changes.modify) lines.push(`modify_strict ${formatFlow({ ...f, cookie: 0n })}`);
-    for (const f of changes.delete) lines.push(`delete_strict ${formatFlowSelector(f)}`);
+    const line = (i: number): string => {
+      let k = i;
+      if (k < changes.add.length) return text(changes.add[k]);
+      k -= changes.add.length;
+      if (k < changes.replace.length) return text(changes.replace[k]);
+      k -= changes.replace.length;
+      if (k < changes.modify.length) return `modify_strict ${formatFlow({ ...changes.modify[k], cookie: 0n })}`;
+      return `delete_strict ${formatFlowSelector(changes.delete[k - changes.modify.length])}`;
+    };
+    const total = changeCount(changes);
+    // Formatted chunk by chunk while ovs-ofctl starts and parses (ofctl-stream.ts); the lines
+    // are kept to name a refused one.
+    function* input(): Generator<string> {
+      for (let i = 0; i < total; ) {
+        const start = lines.length;
+        for (const end = Math.min(total, i + STREAM_CHUNK); i < end; i++) lines.push(line(i));
+        yield lines.slice(start).join('\n') + '\n';
+      }
+    }
     try {
-      await this.ofctl(['-O', 'OpenFlow15', '--bundle', 'add-flows', this.mgmt, '-'], lines.join('\n') + '\n');
+      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--bundle', 'add-flows', this.mgmt, '-'], input(), this.env);
     } catch (err) {
+      // Refused (nothing applied) or lost midway (unknown): either way, dump next time.
+      this.installed = undefined;
       throw asFlowError(err, lines);
     }
+    if (!this.installed) return;
+    if (changes.add.some(expires) || changes.replace.some(expires) || changes.modify.some(expires)) this.installed = undefined;
+    else this.installed.record(changes, (f) => this.canonical.known(f));
   }
 
   /**
@@ -92,11 +143,15 @@ export class OpenFlowBridge {
    * touching only the difference, in one bundle. Re-running with the same set changes nothing.
    */
   async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter } = {}): Promise<ReconcileResult> {
-    const dump = this.dumpFlows({ cookie: opts.scope });
-    // While ovs-ofctl dumps, convert and pre-format the desired flows (from an empty table they are all adds).
+    const whole = !opts.scope;
+    const mirror = whole ? this.installed : undefined;
+    const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
-    const text = new Map(want.map((f) => [f, formatFlow(f)]));
-    const plan = await this.plan(await dump, want, true);
+    // While ovs-ofctl dumps, pre-format the desired flows (from an empty table they are all
+    // adds). Against the mirror there is nothing to overlap with: format only the changes.
+    const text = dump ? new Map(want.map((f) => [f, formatFlow(f)])) : undefined;
+    const installed = mirror ?? (whole ? this.trust(await dump!) : new FlowIndex(await dump!));
+    const plan = await this.plan(installed, want, true);
     await this.apply(plan, text);
     return resultOf(plan);
   }
@@ -107,11 +162,15 @@ export class OpenFlowBridge {
     let want = desired.map((f) => this.canonical.cached(f));
     let plan = planFlowChanges(index, want, { deleteStale });
     const unknown = plan.inexact.filter((f) => !this.canonical.known(f));
+    // Unclaimed mirror entries recorded in the agent's own text could be an inexact desired
+    // flow in other words (installed-flows.ts): they need OVS's text too before the diff is trusted.
+    const loose = plan.inexact.length && index instanceof InstalledFlows ? index.looseAmong(plan.stale) : [];
     // An inexact flow could still be an installed one in other words, if some installed flow
     // is unclaimed or shares its key. Otherwise it is a plain add (the from-empty fast path).
-    if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f)))) {
-      const canon = await this.canonical.canonicalize(unknown); // only these: exact matches are canonical already
+    if (loose.length || (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f))))) {
+      const canon = await this.canonical.canonicalize([...unknown, ...loose]); // only these: exact matches are canonical already
       const byAuthored = new Map(unknown.map((f, i) => [f, canon[i]]));
+      loose.forEach((f, i) => (index as InstalledFlows).settle(f, canon[unknown.length + i]));
       want = want.map((f) => byAuthored.get(f) ?? f);
       plan = planFlowChanges(index, want, { deleteStale });
     }
@@ -121,6 +180,7 @@ export class OpenFlowBridge {
 
   /** Deletes every flow whose cookie matches (e.g. a module's flows, or an old round's). */
   async deleteFlows(scope: CookieFilter): Promise<void> {
+    this.installed = undefined; // which flows matched is known only to OVS
     await this.ofctl(['-O', 'OpenFlow15', '--bundle', 'del-flows', this.mgmt, formatCookieFilter(scope)]);
   }
 

@@ -70,6 +70,17 @@ export class FlowIndex {
     this.count += m.size - before;
   }
 
+  /** Removes the flow with this key; returns the one removed. */
+  delete(f: Pick<OvsFlow, 'tableId' | 'priority' | 'match'>): OvsFlow | undefined {
+    const m = this.byTablePriority.get(f.tableId * 65536 + f.priority);
+    const old = m?.get(f.match);
+    if (old) {
+      m!.delete(f.match);
+      this.count--;
+    }
+    return old;
+  }
+
   *values(): IterableIterator<OvsFlow> {
     for (const m of this.byTablePriority.values()) yield* m.values();
   }

@@ -74,13 +74,25 @@ function matchSpec(f: Pick<OvsFlow, 'priority' | 'match'>): string {
  */
 export function formatFlow(f: OvsFlow): string {
   let head = '';
-  if (f.cookie) head += `cookie=0x${f.cookie.toString(16)}, `;
+  if (f.cookie) head += cookieText(f.cookie);
   if (f.tableId) head += `table=${f.tableId}, `;
   if (f.idleTimeout) head += `idle_timeout=${f.idleTimeout}, `;
   if (f.hardTimeout) head += `hard_timeout=${f.hardTimeout}, `;
   if (f.importance) head += `importance=${f.importance}, `;
   const m = matchSpec(f);
   return `${head}${m}${m ? ' ' : ''}actions=${f.actions}`;
+}
+
+// A bundle of 10k policy flows carries a few hundred distinct cookies: printing each BigInt
+// once rather than per line was a third of the formatting time.
+const cookieTexts = new Map<bigint, string>();
+function cookieText(c: bigint): string {
+  let t = cookieTexts.get(c);
+  if (t === undefined) {
+    if (cookieTexts.size >= 65_536) cookieTexts.clear();
+    cookieTexts.set(c, (t = `cookie=0x${c.toString(16)}, `));
+  }
+  return t;
 }
 
 /** What a strict modify or delete needs to name one flow: table, priority and match. */
