@@ -1,7 +1,11 @@
 // Pod-to-pod TCP throughput across two lab boxes (geneve) through Seine's pipeline, against
-// the raw OVS tunnel between the same namespaces without the pipeline: after the Seine run
-// the agents are stopped and br-int gets three kinds of plain flows (ARP → NORMAL, local pod
-// IP → its port, peer pod CIDR → tunnel), the ovs-lab.md recipe.
+// the raw OVS tunnel between the same namespaces without the pipeline (three kinds of plain
+// flows: ARP → NORMAL, local pod IP → its port, peer pod CIDR → tunnel; the ovs-lab.md recipe).
+// Fair by construction: once the agents have installed the pipeline they are stopped (the
+// flows stay: fail_mode secure), each box's table is snapshotted (`dump-flows --no-stats`
+// prints exactly what replace-flows reads back), and rounds alternate on the same boxes,
+// pods and tunnel: replace-flows(Seine's snapshot) → transfer, replace-flows(raw) → transfer.
+// Medians of ROUNDS each; the first side alternates so neither always runs warm or cold.
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../src/lib/exec.js';
@@ -11,8 +15,8 @@ import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { percentile, type Bench, type BenchRow } from './harness.js';
 
-const MB = 50;
-const ROUNDS = 3;
+const MB = Number(process.env.BENCH_DP_MB ?? 50);
+const ROUNDS = Number(process.env.BENCH_DP_ROUNDS ?? 7);
 const PORT = 5201;
 
 /** Seconds to move MB megabytes over TCP from one pod to another (nc, like ovs-lab.md). */
@@ -26,15 +30,26 @@ async function transferSeconds(from: PodState, to: PodState): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-async function rawFlows(box: BoxState, state: LabState): Promise<void> {
-  const mgmt = `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`;
-  const env = { ...process.env, OVS_RUNDIR: box.ovsDir };
+const mgmtOf = (box: BoxState) => `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`;
+const envOf = (box: BoxState) => ({ ...process.env, OVS_RUNDIR: box.ovsDir });
+
+/** Makes br-int hold exactly these flows (dump-flows --no-stats text), atomically. */
+async function replaceFlows(box: BoxState, flows: string): Promise<void> {
+  await run('ovs-ofctl', ['-O', 'OpenFlow15', '--bundle', 'replace-flows', mgmtOf(box), '-'], { env: envOf(box), input: flows });
+}
+
+async function snapshot(box: BoxState): Promise<string> {
+  return (await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', '--no-stats', mgmtOf(box)], { env: envOf(box) })).stdout;
+}
+
+async function rawFlows(box: BoxState, state: LabState): Promise<string> {
+  const env = envOf(box);
   const { stdout } = await run('ovs-vsctl', [`--db=unix:${box.ovsDir}/db.sock`, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'], { env });
   const ofport = new Map(stdout.trim().split('\n').map((l) => l.split(',') as [string, string]));
   const flows = ['priority=10,arp actions=NORMAL'];
   for (const p of state.pods.filter((x) => x.box === box.name)) flows.push(`priority=10,ip,nw_dst=${p.ip} actions=mod_dl_dst:${p.mac},output:${ofport.get(p.hostIfname!)}`);
   for (const peer of state.boxes.filter((b) => b !== box)) flows.push(`priority=10,ip,nw_dst=${peer.podCIDR} actions=set_field:${peer.underlayIP}->tun_dst,output:1`);
-  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'replace-flows', mgmt, '-'], { env, input: flows.join('\n') + '\n' });
+  return flows.join('\n') + '\n';
 }
 
 export const bench: Bench = {
@@ -46,15 +61,23 @@ export const bench: Bench = {
       const state = await lab.up(specFromFlags(2, 1));
       const [a, b] = state.pods;
       await run('ip', ['netns', 'exec', a.netns, 'ping', '-c3', '-i', '0.3', b.ip!], { allowFailure: true }); // tunnel ARP warm-up
-      const seine: number[] = [];
-      for (let i = 0; i < ROUNDS; i++) seine.push(await transferSeconds(a, b));
       await stopProcesses(state.boxes.flatMap((x) => x.processes.filter((p) => p.role === 'agent')));
-      for (const box of state.boxes) await rawFlows(box, state);
+      const tables = await Promise.all(state.boxes.map(async (box) => ({ box, seine: await snapshot(box), raw: await rawFlows(box, state) })));
+      const use = (side: 'seine' | 'raw') => Promise.all(tables.map((t) => replaceFlows(t.box, t[side])));
+      const seine: number[] = [];
       const raw: number[] = [];
-      for (let i = 0; i < ROUNDS; i++) raw.push(await transferSeconds(a, b));
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const side of i % 2 ? (['raw', 'seine'] as const) : (['seine', 'raw'] as const)) {
+          await use(side);
+          (side === 'seine' ? seine : raw).push(await transferSeconds(a, b));
+        }
+      }
+      await use('seine');
+      for (const t of tables) if ((await snapshot(t.box)) !== t.seine) throw new Error(`${t.box.name}: Seine's flow table did not come back byte-identical`);
+      process.stderr.write(`datapath bench: seine ${seine.map((x) => x.toFixed(2)).join(' ')} s; raw ${raw.map((x) => x.toFixed(2)).join(' ')} s\n`);
       const mbps = (s: number) => (MB * 8) / s;
       return [{
-        metric: `pod-to-pod TCP across boxes (geneve, ${MB} MB)`,
+        metric: `pod-to-pod TCP across boxes (geneve, ${MB} MB, median of ${ROUNDS})`,
         unit: 'Mbit/s',
         seine: mbps(percentile(seine, 50)),
         anchor: mbps(percentile(raw, 50)),
