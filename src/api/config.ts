@@ -7,8 +7,10 @@ import { NodeNameSchema } from './meta.js';
 import { CIDRSchema } from './net.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
-const BROKER_URL = /^(mqtts?|wss?):\/\/[^\s/]+/;
-const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL' });
+const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
+// mqtt+unix:///path reaches a broker through a unix socket: the lab's agents run in their box's
+// network namespace and cannot reach the host's 127.0.0.1, but they share its file system.
+const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws://, wss:// or mqtt+unix:///path URL' });
 
 /** `host:port`, `[v6]:port` or `:port` (all interfaces). */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):([1-9][0-9]{0,4})$/, {
@@ -83,6 +85,16 @@ export const AgentConfigSchema = z.strictObject({
   inventory: InventoryConfigSchema.default({ source: 'kubernetes', kubeconfig: '/etc/rancher/k3s/k3s.yaml' }),
   /** Where the agent writes its CNI network config list: k3s reads it there, not from /etc/cni/net.d. */
   cniConfDir: absolutePath.default('/var/lib/rancher/k3s/agent/etc/cni/net.d'),
+  /** Sync with a controller over MQTT; without it the agent runs standalone (tests, bare datapath). */
+  controller: z
+    .strictObject({
+      /** The controller's MQTT endpoint (its embedded broker or the external broker). */
+      url: brokerUrl,
+      credentials: PasswordCredentialsSchema,
+      /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
+      outboxLimit: z.number().int().min(1).default(10_000),
+    })
+    .optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
@@ -95,6 +107,22 @@ export const ControllerConfigSchema = z.strictObject({
   /** Where the embedded broker listens for MQTT clients (ignored with an external broker). */
   brokerListen: listenAddress.default(':1883'),
   storePath: absolutePath.default('/var/lib/seine-controller/seine.db'),
+  /** Also serve the embedded broker on this unix socket (the lab's agents connect through it). */
+  brokerSocket: absolutePath.optional(),
+  /**
+   * The controller's own MQTT login on an external broker (it needs every node's topics). With
+   * the embedded broker the controller logs in with a secret made at start and never stored.
+   */
+  brokerCredentials: PasswordCredentialsSchema.optional(),
+  /** REST bearer tokens: admin may change state, readOnly may only read. */
+  auth: z
+    .strictObject({
+      adminTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
+      readOnlyTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
+    })
+    .default({ adminTokens: [], readOnlyTokens: [] }),
+  /** Largest MQTT payload the controller accepts from a node, bytes. */
+  maxMessageBytes: z.number().int().min(1024).default(1 << 20),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

@@ -51,6 +51,24 @@ export function allNodesTopic(channel: NodeChannel): string {
   return channel === 'rpc' ? `${TOPIC_ROOT}/nodes/+/rpc/+` : `${TOPIC_ROOT}/nodes/+/${channel}`;
 }
 
+/**
+ * The controller's broker login. Not a DNS-1123 name, so no node can ever be called that; ACLs
+ * grant it every node's topics.
+ */
+export const CONTROLLER_USERNAME = '_controller';
+
+/** MQTT client id of a node's agent: fixed, so its persistent session survives reconnects, and
+ * checked by the broker against the username, so no node can take over another's session. */
+export function agentClientId(node: string): string {
+  checkNode(node);
+  return `seine-agent-${node}`;
+}
+
+/** Channels a node publishes on (the controller publishes `desired`; rpc goes both ways). */
+export const NODE_PUBLISH_CHANNELS: readonly NodeChannel[] = ['status', 'reported', 'flows', 'events', 'rpc'];
+/** Channels a node subscribes to. */
+export const NODE_SUBSCRIBE_CHANNELS: readonly NodeChannel[] = ['desired', 'rpc'];
+
 export interface NodeTopic {
   node: string;
   channel: NodeChannel;

@@ -1,0 +1,92 @@
+// What the controller's REST API returns and accepts beyond the manifests themselves: stored
+// objects with server-set metadata, policy status computed from node reports, the node list,
+// apply results and Kubernetes-shaped error bodies. seinectl, Node-RED and tests parse with these.
+import { z } from 'zod';
+import { NodeNameSchema } from './meta.js';
+
+/** Metadata the store sets on every object (Kubernetes' names and meanings). */
+export const StoredMetaSchema = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string(),
+  /** Bumped when the spec changes (not for label or annotation changes). */
+  generation: z.number().int().positive(),
+  /** Store-wide revision of the last change to this object, as a string like Kubernetes'. */
+  resourceVersion: z.string(),
+  creationTimestamp: z.string(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+export const RealizationStatusPhaseSchema = z.enum(['Pending', 'Realizing', 'Realized', 'Failed']);
+
+/** Antrea's NetworkPolicyStatus shape, computed from what the nodes report. */
+export const PolicyStatusSchema = z.strictObject({
+  phase: RealizationStatusPhaseSchema,
+  observedGeneration: z.number().int().nonnegative(),
+  currentNodesRealized: z.number().int().nonnegative(),
+  desiredNodesRealized: z.number().int().nonnegative(),
+  conditions: z
+    .array(z.strictObject({ type: z.string(), status: z.enum(['True', 'False', 'Unknown']), reason: z.string().optional(), message: z.string().optional() }))
+    .optional(),
+});
+export type PolicyStatus = z.infer<typeof PolicyStatusSchema>;
+
+export const StoredObjectSchema = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: StoredMetaSchema,
+  spec: z.unknown(),
+  status: PolicyStatusSchema.optional(),
+});
+export type StoredObject = z.infer<typeof StoredObjectSchema>;
+
+export const ObjectListSchema = z.strictObject({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: z.strictObject({ resourceVersion: z.string() }),
+  items: z.array(StoredObjectSchema),
+});
+
+export const NodeInfoSchema = z.strictObject({
+  name: NodeNameSchema,
+  online: z.boolean(),
+  agentVersion: z.string().nullable(),
+  uptimeSeconds: z.number().nullable(),
+  /** ISO time of the last message from the node, null if never seen. */
+  lastSeen: z.string().nullable(),
+  /** The desired-state generation the controller last published for the node. */
+  desiredGeneration: z.number().int().nonnegative(),
+  /** The desired-state generation the node last reported as fully processed. */
+  realizedGeneration: z.number().int().nonnegative().nullable(),
+  objectsRealized: z.number().int().nonnegative(),
+  objectsFailed: z.number().int().nonnegative(),
+});
+export type NodeInfo = z.infer<typeof NodeInfoSchema>;
+
+export const ApplyOutcomeSchema = z.enum(['created', 'configured', 'unchanged']);
+export const ApplyResultSchema = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      kind: z.string(),
+      namespace: z.string().optional(),
+      name: z.string(),
+      outcome: ApplyOutcomeSchema,
+      generation: z.number().int().positive(),
+    }),
+  ),
+});
+export type ApplyResult = z.infer<typeof ApplyResultSchema>;
+
+/** A subset of metav1.Status; `details.causes` carries one entry per offending field. */
+export const ErrorStatusSchema = z.looseObject({
+  kind: z.literal('Status'),
+  status: z.literal('Failure'),
+  code: z.number().int(),
+  reason: z.string(),
+  message: z.string(),
+  details: z.looseObject({ causes: z.array(z.looseObject({ field: z.string(), message: z.string() })).optional() }).optional(),
+});
+export type ErrorStatus = z.infer<typeof ErrorStatusSchema>;
+
+export const NodeCredentialsSchema = z.strictObject({ username: NodeNameSchema, password: z.string().min(1) });

@@ -1,0 +1,115 @@
+// The fleet controller: wires the store, the broker (embedded aedes or external), the sync
+// modules and the REST API, and owns their lifecycle. Each module has start/stop and gets a
+// typed context; nothing here knows what a policy means.
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { MqttClient } from 'mqtt';
+import type { ControllerConfig } from '../api/config.js';
+import { UserError } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { Database } from '../lib/sqlite.js';
+import { EmbeddedBroker, splitListen } from './broker/embedded.js';
+import { authEnabled } from './rest/auth.js';
+import { RestServer } from './rest/server.js';
+import { allNodesSpan, type Span } from './span.js';
+import { NodeRegistry } from './store/nodes.js';
+import { ObjectStore } from './store/objects.js';
+import { connectBroker } from './sync/broker-connection.js';
+import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
+import { ReportReceiver } from './sync/report-receiver.js';
+
+const log = createLogger('controller');
+
+export const CONTROLLER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface ControllerSeams {
+  /** Which nodes run an object (default: all). */
+  span?: Span;
+  /** What goes into a node's desired document (default: the objects in its span, as stored). */
+  buildDesired?: DesiredDocumentBuilder;
+}
+
+export class Controller {
+  private constructor(
+    readonly config: ControllerConfig,
+    readonly store: ObjectStore,
+    readonly nodes: NodeRegistry,
+    readonly rest: RestServer,
+    readonly publisher: DesiredPublisher,
+    readonly reports: ReportReceiver,
+    /** The MQTT URL agents use (the embedded broker's, or the external one). */
+    readonly brokerUrl: string,
+    private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker },
+  ) {}
+
+  get restUrl(): string {
+    return this.rest.url;
+  }
+
+  get broker(): EmbeddedBroker | undefined {
+    return this.parts.broker;
+  }
+
+  static async start(cfg: ControllerConfig, seams: ControllerSeams = {}): Promise<Controller> {
+    const t0 = Date.now();
+    if (!authEnabled(cfg.auth) && !isLoopback(splitListen(cfg.listen).host)) {
+      throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
+    }
+    if (cfg.broker !== 'embedded' && !cfg.brokerCredentials) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker)`);
+    await mkdir(path.dirname(cfg.storePath), { recursive: true });
+    const db = await Database.open(cfg.storePath);
+    const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
+    try {
+      const store = await ObjectStore.open(db);
+      const nodes = await NodeRegistry.open(db);
+      await nodes.markAllOffline(); // retained status messages say who is online again
+
+      let broker: EmbeddedBroker | undefined;
+      let client: MqttClient;
+      if (cfg.broker === 'embedded') {
+        broker = new EmbeddedBroker({
+          listen: cfg.brokerListen,
+          socketPath: cfg.brokerSocket,
+          verifyNode: (node, password) => nodes.verifyPassword(node, password),
+          maxMessageBytes: cfg.maxMessageBytes,
+        });
+        await broker.start();
+        cleanup.push(() => broker!.stop());
+        client = await connectBroker({ url: broker.url, password: broker.controllerSecret });
+      } else {
+        client = await connectBroker({ url: cfg.broker, username: cfg.brokerCredentials!.username, password: cfg.brokerCredentials!.password });
+      }
+      cleanup.push(() => client.endAsync(true));
+
+      const span = seams.span ?? allNodesSpan;
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
+      await reports.start();
+      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
+      await publisher.start();
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
+      await rest.start(cfg.listen);
+      if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
+      const brokerUrl = broker ? broker.url : cfg.broker;
+      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
+      return new Controller(cfg, store, nodes, rest, publisher, reports, brokerUrl, { db, client, broker });
+    } catch (err) {
+      for (const c of cleanup.reverse()) await c().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.rest.stop();
+    await this.publisher.stop();
+    this.reports.stop();
+    await this.parts.client.endAsync(true).catch(() => undefined);
+    await this.parts.broker?.stop();
+    await this.parts.db.close();
+    log.info('controller stopped');
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+}

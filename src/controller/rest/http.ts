@@ -1,0 +1,38 @@
+// Small HTTP helpers: bounded body reading, JSON replies, Kubernetes-shaped error bodies.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorStatus } from '../../api/controller-api.js';
+
+export class HttpError extends Error {
+  constructor(readonly code: number, readonly reason: string, message: string, readonly causes?: { field: string; message: string }[]) {
+    super(message);
+    this.name = 'HttpError';
+  }
+
+  toStatus(): ErrorStatus {
+    return {
+      kind: 'Status',
+      status: 'Failure',
+      code: this.code,
+      reason: this.reason,
+      message: this.message,
+      ...(this.causes ? { details: { causes: this.causes } } : {}),
+    };
+  }
+}
+
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new HttpError(413, 'RequestEntityTooLarge', `request body larger than ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

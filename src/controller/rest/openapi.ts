@@ -1,0 +1,52 @@
+// /openapi.json from the same zod schemas that validate requests (zod 4's toJSONSchema), with
+// one path per resource route the server answers.
+import { z } from 'zod';
+import { ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, StoredObjectSchema } from '../../api/controller-api.js';
+import { KINDS, qualifiedKind } from '../../api/kinds.js';
+import { resourceBase } from './paths.js';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
+
+export function buildOpenApi(version: string): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    StoredObject: schema(StoredObjectSchema),
+    ApplyResult: schema(ApplyResultSchema),
+    Status: schema(ErrorStatusSchema),
+    NodeInfo: schema(NodeInfoSchema),
+    NodeCredentials: schema(NodeCredentialsSchema),
+  };
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
+  const errors = { '400': { description: 'bad request', ...json(ref('Status')) }, '401': { description: 'no or unknown token' }, '403': { description: 'read-only token' }, '422': { description: 'invalid object, with field paths', ...json(ref('Status')) } };
+  const paths: Record<string, unknown> = {
+    '/healthz': { get: { responses: { '200': { description: 'ok' } } } },
+    '/api/v1/nodes': { get: { summary: 'nodes: online, version, last seen, realized generation', responses: { '200': json({ type: 'array', items: ref('NodeInfo') }) } } },
+    '/api/v1/nodes/{name}/credentials': { post: { summary: 'create or rotate a node\'s MQTT password', responses: { '200': json(ref('NodeCredentials')), ...errors } } },
+    '/api/v1/apply': { post: { summary: 'create or update every object of a manifest (any kinds), all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
+    '/api/v1/delete': { post: { summary: 'delete every object of a manifest, all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
+  };
+  for (const kind of KINDS) {
+    const name = qualifiedKind(kind);
+    schemas[name] = schema(kind.schema);
+    const base = resourceBase(kind);
+    const collection = kind.namespaced ? `${base}/namespaces/{namespace}/${kind.plural}` : `${base}/${kind.plural}`;
+    const body = { required: true, ...json(ref(name)) };
+    paths[collection] = {
+      get: { summary: `list ${kind.plural}`, responses: { '200': json({ type: 'object' }) } },
+      post: { summary: `create or update ${kind.plural} (one object or a List), all or nothing`, requestBody: body, responses: { '200': json(ref('ApplyResult')), ...errors } },
+    };
+    paths[`${collection}/{name}`] = {
+      get: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
+      put: { requestBody: body, responses: { '200': json(ref('ApplyResult')), ...errors } },
+      delete: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
+    };
+    if (kind.namespaced) paths[`${base}/${kind.plural}`] = { get: { summary: `list ${kind.plural} in all namespaces`, responses: { '200': json({ type: 'object' }) } } };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Seine controller', version },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,40 @@
+// Kubernetes-shaped resource paths, generated from the kind registry:
+//   /apis/<group>/<version>/<plural>[/<name>]                       cluster-scoped kinds
+//   /apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]       namespaced kinds
+//   /apis/<group>/<version>/<plural>                                namespaced kinds, all namespaces
+import { KINDS, type KindInfo } from '../../api/kinds.js';
+
+export interface ResourcePath {
+  kind: KindInfo;
+  /** The apiVersion the path names (`group/version`). */
+  apiVersion: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Servable `group/version` per kind (the core group has no `group/` part; none of ours is core). */
+export function resourceBase(kind: KindInfo, apiVersion = kind.apiVersions[kind.apiVersions.length - 1]!): string {
+  return `/apis/${apiVersion}`;
+}
+
+export function resourceUrl(kind: KindInfo, namespace?: string, name?: string): string {
+  const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${resourceBase(kind)}${ns}/${kind.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export function parseResourcePath(pathname: string): ResourcePath | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== 'apis' || parts.length < 4) return undefined;
+  const apiVersion = `${parts[1]}/${parts[2]}`;
+  let rest = parts.slice(3);
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  if (rest.length < 1 || rest.length > 2) return undefined;
+  const kind = KINDS.find((k) => k.plural === rest[0] && (k.apiVersions as readonly string[]).includes(apiVersion));
+  if (!kind) return undefined;
+  if (namespace !== undefined && !kind.namespaced) return undefined;
+  return { kind, apiVersion, ...(namespace !== undefined ? { namespace } : {}), ...(rest[1] !== undefined ? { name: rest[1] } : {}) };
+}

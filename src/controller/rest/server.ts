@@ -1,0 +1,202 @@
+// The REST API: Kubernetes-shaped resource paths over the object store, the node list, node
+// credentials, /openapi.json and /healthz. Bodies are manifests (JSON or YAML, one object or a
+// List) validated by the shared manifest loader: 400 for what is not a manifest, 422 with
+// field paths for invalid objects, and nothing is stored unless every object is valid.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
+import { qualifiedKind, type ManifestObject } from '../../api/kinds.js';
+import { ManifestError, parseManifests } from '../../api/manifest.js';
+import { describeProblem } from '../../api/issues.js';
+import { isDNS1123Subdomain } from '../../api/meta.js';
+import { createLogger } from '../../lib/log.js';
+import type { Span } from '../span.js';
+import { computeStatus } from '../status.js';
+import type { NodeRegistry } from '../store/nodes.js';
+import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
+import { authorize, type Access, type TokenSets } from './auth.js';
+import { HttpError, readBody, sendJson } from './http.js';
+import { buildOpenApi } from './openapi.js';
+import { parseResourcePath, type ResourcePath } from './paths.js';
+import { splitListen } from '../broker/embedded.js';
+
+const log = createLogger('controller.rest');
+
+export interface RestContext {
+  store: ObjectStore;
+  nodes: NodeRegistry;
+  span: Span;
+  tokens: TokenSets;
+  version: string;
+  bodyLimitBytes?: number;
+}
+
+export class RestServer {
+  private server?: http.Server;
+  url = '';
+  private openapi?: Record<string, unknown>;
+
+  constructor(private readonly ctx: RestContext) {}
+
+  async start(listen: string): Promise<void> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    const { host, port } = splitListen(listen);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
+    this.server = server;
+    const addr = server.address() as AddressInfo;
+    this.url = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
+    log.info({ url: this.url }, 'REST API listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const url = new URL(req.url ?? '/', 'http://controller');
+      const body = await this.route(req, url);
+      sendJson(res, 200, body);
+    } catch (err) {
+      const e = toHttpError(err);
+      if (e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
+      sendJson(res, e.code, e.toStatus());
+    } finally {
+      log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
+    }
+  }
+
+  private async route(req: http.IncomingMessage, url: URL): Promise<unknown> {
+    const method = req.method ?? 'GET';
+    const p = url.pathname.replace(/\/+$/, '') || '/';
+    if (p === '/healthz') return { status: 'ok' };
+    if (p === '/openapi.json') return (this.openapi ??= buildOpenApi(this.ctx.version));
+    const need: Access = method === 'GET' ? 'read' : 'admin';
+    const actor = authorize(req, this.ctx.tokens, need);
+
+    if (p === '/api/v1/nodes' && method === 'GET') return this.ctx.nodes.list();
+    const cred = /^\/api\/v1\/nodes\/([^/]+)\/credentials$/.exec(p);
+    if (cred && method === 'POST') {
+      const node = decodeURIComponent(cred[1]!);
+      if (!isDNS1123Subdomain(node)) throw new HttpError(422, 'Invalid', `invalid node name ${JSON.stringify(node)}`, [{ field: 'name', message: 'expected a DNS-1123 subdomain' }]);
+      return { username: node, password: await this.ctx.nodes.createCredentials(node, actor) };
+    }
+    if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
+    if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
+    if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
+
+    const r = parseResourcePath(p);
+    if (!r) throw new HttpError(404, 'NotFound', `no route for ${method} ${p}`);
+    switch (method) {
+      case 'GET':
+        return r.name ? this.getOne(r) : this.list(r);
+      case 'POST':
+        if (r.name) throw new HttpError(405, 'MethodNotAllowed', 'POST to the collection; PUT to a named object');
+        return this.apply(this.forPath(r, await this.manifests(req)), actor);
+      case 'PUT': {
+        if (!r.name) throw new HttpError(405, 'MethodNotAllowed', 'PUT needs an object name in the path');
+        const objects = this.forPath(r, await this.manifests(req));
+        if (objects.length !== 1 || objects[0]!.metadata.name !== r.name) throw new HttpError(400, 'BadRequest', `PUT ${p} takes exactly one object named ${r.name}`);
+        return this.apply(objects, actor);
+      }
+      case 'DELETE': {
+        if (!r.name) throw new HttpError(405, 'MethodNotAllowed', 'DELETE needs an object name in the path');
+        const [deleted] = await this.ctx.store.delete([{ kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name }], actor);
+        return this.toObject(deleted!);
+      }
+      default:
+        throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported`);
+    }
+  }
+
+  private async manifests(req: http.IncomingMessage): Promise<ManifestObject[]> {
+    const text = await readBody(req, this.ctx.bodyLimitBytes ?? 8 << 20);
+    if (text.trim() === '') throw new HttpError(400, 'BadRequest', 'empty request body: expected a manifest (JSON or YAML)');
+    try {
+      const objects = parseManifests(text, 'request');
+      if (objects.length === 0) throw new HttpError(400, 'BadRequest', 'the request holds no objects');
+      return objects;
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      const syntax = err.problems.some((p) => p.line !== undefined);
+      const causes = err.problems.map((p) => ({
+        field: p.line !== undefined ? `line ${p.line}` : p.path,
+        message: `${p.item === undefined ? `doc ${p.doc}` : `doc ${p.doc} item ${p.item}`} (${p.kind} ${p.name}): ${describeProblem(p)}`,
+      }));
+      throw syntax
+        ? new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${err.message.split('\n')[0]}`, causes)
+        : new HttpError(422, 'Invalid', err.message, causes);
+    }
+  }
+
+  /** Objects posted to a kind's path must be of that kind (and namespace, when the path has one). */
+  private forPath(r: ResourcePath, objects: ManifestObject[]): ManifestObject[] {
+    objects.forEach((o, i) => {
+      const ref = refOf(o);
+      if (qualifiedKind(ref.kind) !== qualifiedKind(r.kind)) throw new HttpError(400, 'BadRequest', `object ${i + 1} is a ${o.kind} (${o.apiVersion}); this path takes ${r.kind.kind} (${r.apiVersion})`);
+      const ns = (o.metadata as { namespace?: string }).namespace;
+      if (r.namespace !== undefined && ns !== undefined && ns !== r.namespace) throw new HttpError(400, 'BadRequest', `object ${i + 1} is in namespace ${ns}; the path says ${r.namespace}`);
+      if (r.namespace !== undefined && ns === undefined) (o.metadata as { namespace?: string }).namespace = r.namespace;
+    });
+    return objects;
+  }
+
+  private async apply(objects: ManifestObject[], actor: string): Promise<ApplyResult> {
+    const items = await this.ctx.store.apply(objects, actor);
+    log.info({ actor, objects: items.map((i) => `${i.record.kind.kind} ${i.record.name} ${i.outcome}`) }, 'applied');
+    return {
+      items: items.map(({ record, outcome }) => ({
+        kind: record.kind.kind, ...(record.namespace ? { namespace: record.namespace } : {}), name: record.name, outcome, generation: record.generation,
+      })),
+    };
+  }
+
+  private async deleteAll(objects: ManifestObject[], actor: string): Promise<unknown> {
+    const deleted = await this.ctx.store.delete(objects.map(refOf), actor);
+    return { items: deleted.map((d) => ({ kind: d.kind.kind, ...(d.namespace ? { namespace: d.namespace } : {}), name: d.name })) };
+  }
+
+  private async getOne(r: ResourcePath): Promise<StoredObject> {
+    const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
+    const record = await this.ctx.store.get(ref);
+    if (!record) throw new NotFoundError(ref);
+    const [names, reports] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports()]);
+    return this.toObject(record, names, reports);
+  }
+
+  private async list(r: ResourcePath): Promise<unknown> {
+    const [records, names, reports, revision] = await Promise.all([this.ctx.store.list(r.kind, r.namespace), this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.store.revision()]);
+    return { apiVersion: r.apiVersion, kind: `${r.kind.kind}List`, metadata: { resourceVersion: String(revision) }, items: records.map((rec) => this.toObject(rec, names, reports)) };
+  }
+
+  /** Without nodes and reports (a deleted object) there is no status. */
+  private toObject(record: StoredRecord, names?: readonly string[], reports?: Awaited<ReturnType<NodeRegistry['reports']>>): StoredObject {
+    return {
+      apiVersion: record.apiVersion,
+      kind: record.kind.kind,
+      metadata: {
+        name: record.name,
+        ...(record.namespace ? { namespace: record.namespace } : {}),
+        uid: record.uid,
+        generation: record.generation,
+        resourceVersion: String(record.resourceVersion),
+        creationTimestamp: record.createdAt,
+        ...(record.labels ? { labels: record.labels } : {}),
+        ...(record.annotations ? { annotations: record.annotations } : {}),
+      },
+      spec: record.spec,
+      ...(names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
+    };
+  }
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof NotFoundError) return new HttpError(404, 'NotFound', err.message);
+  if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message);
+  return new HttpError(500, 'InternalError', 'internal error (see the controller log)');
+}

@@ -1,0 +1,29 @@
+// Policy status from node reports (Antrea's NetworkPolicyStatus): a node counts as realized
+// when it reports this generation Realized; any node reporting this generation Failed fails the
+// object; nobody realized yet is Pending, some is Realizing.
+import type { PolicyStatus } from '../api/controller-api.js';
+import { objectKey, type NodeReported } from '../api/node-state.js';
+import type { StoredRecord } from './store/objects.js';
+
+export function computeStatus(record: StoredRecord, spanNodes: readonly string[], reports: ReadonlyMap<string, NodeReported>): PolicyStatus {
+  const key = objectKey(record);
+  let realized = 0;
+  const failures: string[] = [];
+  for (const node of spanNodes) {
+    const got = reports.get(node)?.objects[key];
+    if (!got || got.generation !== record.generation) continue;
+    if (got.phase === 'Realized') realized++;
+    else failures.push(`${node}: ${got.reason ?? 'failed'}`);
+  }
+  const desired = spanNodes.length;
+  const phase = failures.length ? 'Failed' : desired > 0 && realized === desired ? 'Realized' : realized > 0 ? 'Realizing' : 'Pending';
+  return {
+    phase,
+    observedGeneration: record.generation,
+    currentNodesRealized: realized,
+    desiredNodesRealized: desired,
+    ...(failures.length
+      ? { conditions: [{ type: 'Realized', status: 'False' as const, reason: 'NodeFailure', message: failures.slice(0, 5).join('; ') }] }
+      : {}),
+  };
+}

@@ -1,0 +1,90 @@
+// Publishes each node's desired document, retained at QoS 1, whenever what the node must run
+// changes: on store changes, when a node gets credentials, and in full on every (re)connect to
+// the broker (an external broker may have lost its retained messages). The node's generation
+// moves only when the document's content changes, so agents can ignore replays.
+import type { MqttClient } from 'mqtt';
+import { DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
+import { objectKey, type DesiredObject } from '../../api/node-state.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
+import { createLogger } from '../../lib/log.js';
+import type { Span } from '../span.js';
+import { canonicalJson } from '../store/canonical-json.js';
+import { createHash } from 'node:crypto';
+import type { NodeRegistry } from '../store/nodes.js';
+import type { ObjectStore, StoredRecord } from '../store/objects.js';
+
+const log = createLogger('controller.desired');
+
+/**
+ * What one node must run, keyed by objectKey(). The default ships each object in the node's
+ * span as it is; the policy computation replaces this with per-node internal policies.
+ */
+export type DesiredDocumentBuilder = (node: string, objects: readonly StoredRecord[], nodes: readonly string[]) => Record<string, DesiredObject>;
+
+export function spanDocumentBuilder(span: Span): DesiredDocumentBuilder {
+  return (node, objects, nodes) => {
+    const out: Record<string, DesiredObject> = {};
+    for (const o of objects) if (span(o, nodes).includes(node)) out[objectKey(o)] = { generation: o.generation, spec: o.spec };
+    return out;
+  };
+}
+
+export interface DesiredPublisherContext {
+  store: ObjectStore;
+  nodes: NodeRegistry;
+  client: MqttClient;
+  build: DesiredDocumentBuilder;
+}
+
+export class DesiredPublisher {
+  private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
+  private forceNext = false;
+  private readonly unsubscribe: (() => void)[] = [];
+  published = 0;
+
+  constructor(private readonly ctx: DesiredPublisherContext) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe.push(this.ctx.store.onChange(() => void this.kick(false)));
+    this.unsubscribe.push(this.ctx.nodes.onChange((_n, what) => what === 'credentials' && void this.kick(false)));
+    const onConnect = () => void this.kick(true);
+    this.ctx.client.on('connect', onConnect);
+    this.unsubscribe.push(() => this.ctx.client.off('connect', onConnect));
+    await this.kick(true);
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) u();
+    await this.runner.idle();
+  }
+
+  /** Resolves once every change made before the call is published. */
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
+  private kick(force: boolean): Promise<void> {
+    this.forceNext ||= force;
+    return this.runner.run().catch((err) => log.error({ err }, 'publishing desired state failed'));
+  }
+
+  private async publish(force: boolean): Promise<void> {
+    this.forceNext = false;
+    const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
+    await Promise.all(nodes.map(async (node) => {
+      const docObjects = this.ctx.build(node, objects, nodes);
+      const hash = createHash('sha256').update(canonicalJson(docObjects)).digest('base64url');
+      const { generation, changed } = await this.ctx.nodes.desiredGeneration(node, hash);
+      if (!changed && !force) return;
+      const envelope: DesiredEnvelope = {
+        v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
+        payload: { node, generation, objects: docObjects },
+      };
+      // The contract is checked on the way out too: a bad document never reaches a node.
+      DesiredEnvelopeSchema.parse(envelope);
+      await this.ctx.client.publishAsync(nodeTopic(node, 'desired'), JSON.stringify(envelope), { qos: 1, retain: true });
+      this.published++;
+      log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');
+    }));
+  }
+}

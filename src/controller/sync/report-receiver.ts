@@ -1,0 +1,94 @@
+// Takes in what nodes publish: presence (status, with the broker's last will for offline) and
+// reported state. Every message is checked against its topic and schema; bad ones are counted
+// by reason, logged and dropped — a node can never crash the controller.
+import type { MqttClient } from 'mqtt';
+import { MessageError, TopicError, allNodesTopic, parseNodeMessage } from '../../api/mqtt.js';
+import { createLogger } from '../../lib/log.js';
+import type { NodeRegistry } from '../store/nodes.js';
+
+const log = createLogger('controller.reports');
+
+export type RejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'unknownNode' | 'stale';
+
+export interface ReportReceiverContext {
+  nodes: NodeRegistry;
+  client: MqttClient;
+  maxMessageBytes: number;
+}
+
+export class ReportReceiver {
+  readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0 };
+  accepted = 0;
+  /** Envelope time of the last accepted message per node and channel; older ones are replays. */
+  private readonly lastTs = new Map<string, number>();
+  private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
+  private readonly onConnect = () => void this.subscribe();
+
+  constructor(private readonly ctx: ReportReceiverContext) {}
+
+  async start(): Promise<void> {
+    this.ctx.client.on('message', this.onMessage);
+    this.ctx.client.on('connect', this.onConnect);
+    await this.subscribe();
+  }
+
+  stop(): void {
+    this.ctx.client.off('message', this.onMessage);
+    this.ctx.client.off('connect', this.onConnect);
+  }
+
+  get rejectedTotal(): number {
+    return Object.values(this.rejected).reduce((a, b) => a + b, 0);
+  }
+
+  private async subscribe(): Promise<void> {
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events')], { qos: 1 });
+  }
+
+  /** Exposed for tests that drive messages without a broker. Never throws. */
+  async handle(topic: string, payload: Buffer): Promise<void> {
+    try {
+      await this.accept(topic, payload);
+    } catch (err) {
+      log.error({ err, topic }, 'handling a node message failed');
+    }
+  }
+
+  private reject(reason: RejectReason, topic: string, detail: string): void {
+    this.rejected[reason]++;
+    log.warn({ topic, reason, detail: detail.slice(0, 500) }, 'node message rejected');
+  }
+
+  private async accept(topic: string, payload: Buffer): Promise<void> {
+    if (payload.length > this.ctx.maxMessageBytes) return this.reject('oversized', topic, `${payload.length} bytes > ${this.ctx.maxMessageBytes}`);
+    // A retained message being cleared arrives empty: nothing to do.
+    if (payload.length === 0) return;
+    let msg;
+    try {
+      msg = parseNodeMessage(topic, payload);
+    } catch (err) {
+      if (err instanceof TopicError) return this.reject('wrongTopic', topic, err.message);
+      if (err instanceof MessageError) return this.reject('malformed', topic, err.message);
+      throw err;
+    }
+    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
+    if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
+    const tsKey = `${msg.node}/${msg.channel}`;
+    const last = this.lastTs.get(tsKey);
+    // The last will was composed at connect time, so an offline status is older than the online one it follows.
+    const exempt = msg.channel === 'events' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
+    if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
+    if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
+    this.accepted++;
+    if (msg.channel === 'status') {
+      const p = msg.envelope.payload;
+      await this.ctx.nodes.setPresence(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      log.info({ node: msg.node, state: p.state }, 'node presence');
+    } else if (msg.channel === 'reported') {
+      if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
+      await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
+    } else {
+      log.info({ node: msg.node, event: msg.envelope.payload }, 'node event');
+    }
+  }
+}
