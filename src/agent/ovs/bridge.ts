@@ -127,7 +127,9 @@ export class OpenFlowBridge {
       }
     }
     try {
-      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--bundle', 'add-flows', this.mgmt, '-'], input(), this.env);
+      // --no-names: flows name ports and tables by number only, so ovs-ofctl need not fetch
+      // the switch's table features first (~30 ms of a small bundle's ~40 ms here).
+      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--no-names', '--bundle', 'add-flows', this.mgmt, '-'], input(), this.env);
     } catch (err) {
       // Refused (nothing applied) or lost midway (unknown): either way, dump next time.
       this.installed = undefined;
