@@ -24,6 +24,7 @@ import { VSwitch } from './ovs/vswitch.js';
 import { peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
+import { RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
 
 const log = createLogger('agent');
 
@@ -37,10 +38,13 @@ export class Agent {
     readonly config: AgentConfig,
     readonly round: number,
     readonly datapath: Datapath,
+    /** MQTT sync with the controller; undefined without a `controller` config section. */
+    readonly sync: AgentSync | undefined,
     private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer },
   ) {}
 
-  static async start(cfg: AgentConfig, inventory = inventorySourceFor(cfg)): Promise<Agent> {
+  /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
+  static async start(cfg: AgentConfig, inventory = inventorySourceFor(cfg), realizers = new RealizerRegistry()): Promise<Agent> {
     const t0 = Date.now();
     await mkdir(cfg.stateDir, { recursive: true });
     const db = await Database.open(path.join(cfg.stateDir, 'agent.db'));
@@ -88,12 +92,15 @@ export class Agent {
     await cni.start();
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
-    log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket }, 'agent ready');
-    return new Agent(cfg, round, datapath, { db, ovsdb, inventory, cni });
+    // After the datapath: the persisted desired state is realized before any broker is tried.
+    const sync = await startAgentSync(cfg, db, inventory, realizers);
+    log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
+    return new Agent(cfg, round, datapath, sync, { db, ovsdb, inventory, cni });
   }
 
   async stop(): Promise<void> {
     const { cni, inventory, ovsdb, db } = this.parts;
+    await this.sync?.stop();
     await cni.stop();
     await this.datapath.idle();
     await inventory.stop();

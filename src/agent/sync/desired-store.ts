@@ -1,0 +1,31 @@
+// The last known good desired state, kept in the agent's SQLite so the box enforces it at start
+// even when neither broker nor controller can be reached.
+import { NodeDesiredSchema, type NodeDesired } from '../../api/node-state.js';
+import { createLogger } from '../../lib/log.js';
+import type { Database } from '../../lib/sqlite.js';
+
+const log = createLogger('agent.sync');
+
+export class DesiredStore {
+  constructor(private readonly db: Database) {}
+
+  async load(): Promise<NodeDesired | undefined> {
+    const row = await this.db.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
+    if (!row) return undefined;
+    // Validated again: a file edited by hand or written by an older agent must not be trusted blindly.
+    const parsed = NodeDesiredSchema.safeParse(JSON.parse(row.document));
+    if (!parsed.success) {
+      log.error({ issues: parsed.error.issues.slice(0, 3) }, 'persisted desired state is invalid; ignoring it');
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  async save(desired: NodeDesired): Promise<void> {
+    await this.db.run(
+      `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
+      [desired.generation, JSON.stringify(desired), new Date().toISOString()],
+    );
+  }
+}

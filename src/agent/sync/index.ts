@@ -1,0 +1,40 @@
+// Wiring helper for agent.ts: the sync module when the config has a `controller` section.
+import { readFileSync } from 'node:fs';
+import type { AgentConfig } from '../../api/config.js';
+import type { PodInventoryEntry } from '../../api/node-state.js';
+import type { Database } from '../../lib/sqlite.js';
+import type { InventorySource } from '../inventory/types.js';
+import { AgentSync } from './agent-sync.js';
+import type { RealizerRegistry } from './realizers.js';
+
+export { AgentSync } from './agent-sync.js';
+export { RealizerRegistry, NOT_SUPPORTED_REASON, type Realizer, type RealizeOutcome } from './realizers.js';
+
+export const AGENT_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: InventorySource, realizers: RealizerRegistry): Promise<AgentSync | undefined> {
+  const c = cfg.controller;
+  if (!c) return undefined;
+  const sync = await AgentSync.open({
+    node: cfg.nodeName,
+    url: c.url,
+    username: c.credentials.username,
+    password: c.credentials.password,
+    db,
+    realizers,
+    agentVersion: AGENT_VERSION,
+    outboxLimit: c.outboxLimit,
+    inventory: () => podsOn(inventory, cfg.nodeName),
+  });
+  await sync.start();
+  return sync;
+}
+
+function podsOn(inventory: InventorySource, node: string): PodInventoryEntry[] {
+  const out: PodInventoryEntry[] = [];
+  for (const p of inventory.snapshot().pods.values()) {
+    if (p.nodeName !== node || p.hostNetwork) continue;
+    out.push({ namespace: p.namespace, name: p.name, ips: p.ips, labels: p.labels });
+  }
+  return out;
+}

@@ -1,0 +1,21 @@
+// The sync module's tables in the agent's SQLite (append-only migrations).
+import { migrate, type Database } from '../../lib/sqlite.js';
+
+export const SYNC_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sync_desired (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     generation INTEGER NOT NULL,
+     document TEXT NOT NULL,      -- the last valid NodeDesired, JSON
+     received_at TEXT NOT NULL);
+   CREATE TABLE sync_outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     topic TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     retain INTEGER NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE sync_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+];
+
+export function migrateSync(db: Database): Promise<number[]> {
+  return migrate(db, 'agent-sync', SYNC_MIGRATIONS);
+}
