@@ -12,8 +12,8 @@ const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
 // network namespace and cannot reach the host's 127.0.0.1, but they share its file system.
 const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws://, wss:// or mqtt+unix:///path URL' });
 
-/** `host:port`, `[v6]:port` or `:port` (all interfaces). */
-const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):([1-9][0-9]{0,4})$/, {
+/** `host:port`, `[v6]:port` or `:port` (all interfaces); port 0 picks a free one. */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):(0|[1-9][0-9]{0,4})$/, {
   error: 'expected host:port, [ipv6]:port or :port',
 });
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `seine`: the command on a box and on a lab machine. Subcommands register themselves here
-// (`lab`, `agent`; `controller` joins later).
+// (`lab`, `agent`, `controller`).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { setLogLevel } from '../lib/log.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerControllerCommand } from './controller-command.js';
 import { registerLabCommands } from './lab-commands.js';
 import { runCli } from './run.js';
 
@@ -21,5 +22,6 @@ const program = new Command('seine')
 
 registerLabCommands(program);
 registerAgentCommand(program);
+registerControllerCommand(program);
 
 await runCli(program);

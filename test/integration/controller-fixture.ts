@@ -1,0 +1,116 @@
+// Shared pieces for the controller tests: a controller on free 127.0.0.1 ports with its store
+// in a temp dir, agents' sync modules with their own SQLite, a realizer that records what it
+// got (the boundary these tests stop at), REST calls and manifests.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ControllerConfigSchema, type ControllerConfigInput } from '../../src/api/config.js';
+import type { DesiredObject } from '../../src/api/node-state.js';
+import { AgentSync } from '../../src/agent/sync/agent-sync.js';
+import { RealizerRegistry, type RealizeOutcome, type Realizer } from '../../src/agent/sync/realizers.js';
+import { Controller, type ControllerSeams } from '../../src/controller/main.js';
+import { Database } from '../../src/lib/sqlite.js';
+import { Backoff } from '../../src/lib/backoff.js';
+
+export async function tempDir(prefix = 'seine-ctl-'): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function controllerConfig(dir: string, extra: Partial<ControllerConfigInput> = {}) {
+  return ControllerConfigSchema.parse({ listen: '127.0.0.1:0', brokerListen: '127.0.0.1:0', storePath: path.join(dir, 'controller.db'), ...extra });
+}
+
+export function startController(dir: string, extra: Partial<ControllerConfigInput> = {}, seams?: ControllerSeams): Promise<Controller> {
+  return Controller.start(controllerConfig(dir, extra), seams);
+}
+
+/** Records every set it is asked to realize; can be told to fail named objects. */
+export class RecordingRealizer implements Realizer {
+  readonly calls: Map<string, DesiredObject>[] = [];
+  failing = new Map<string, string>();
+
+  async realize(objects: ReadonlyMap<string, DesiredObject>): Promise<ReadonlyMap<string, RealizeOutcome>> {
+    this.calls.push(new Map(objects));
+    return new Map([...objects.keys()].map((k): [string, RealizeOutcome] => [k, this.failing.has(k) ? { ok: false, reason: this.failing.get(k)! } : { ok: true }]));
+  }
+
+  get last(): Map<string, DesiredObject> | undefined {
+    return this.calls.at(-1);
+  }
+}
+
+export interface TestAgent {
+  node: string;
+  sync: AgentSync;
+  realizer: RecordingRealizer;
+  db: Database;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: { node: string; url: string; password: string; dir: string; realizer?: RecordingRealizer; registerAcnp?: boolean }): Promise<TestAgent> {
+  const db = await Database.open(path.join(opts.dir, `${opts.node}.db`));
+  const realizers = new RealizerRegistry();
+  const realizer = opts.realizer ?? new RecordingRealizer();
+  if (opts.registerAcnp !== false) realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, realizer);
+  const sync = await AgentSync.open({
+    node: opts.node, url: opts.url, username: opts.node, password: opts.password, db, realizers, agentVersion: '0.1.0-test',
+    backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
+  });
+  await sync.start();
+  return {
+    node: opts.node, sync, realizer, db,
+    stop: async () => {
+      await sync.stop();
+      await db.close();
+    },
+  };
+}
+
+export function acnp(name: string, priority = 5, tier?: string) {
+  return {
+    apiVersion: 'crd.antrea.io/v1beta1',
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name },
+    spec: {
+      priority,
+      ...(tier ? { tier } : {}),
+      appliedTo: [{ podSelector: { matchLabels: { app: 'web' } } }],
+      ingress: [{ action: 'Allow', from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ protocol: 'TCP', port: 80 }] }],
+    },
+  };
+}
+
+export function netpol(name: string, namespace = 'default') {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace },
+    spec: { podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress'] },
+  };
+}
+
+export interface ApiReply<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function api<T = any>(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<ApiReply<T>> {
+  const res = await fetch(`${base}${urlPath}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
