@@ -258,5 +258,12 @@ describe('OpenFlow layer (real OVS)', function () {
     assert.deepEqual(changes(await agent.reconcile(state)), zero);
     assert.equal(dumps, 1, 'the next reconcile dumps again');
     assert.ok(agent.mirrored);
+    // vswitchd (or the bridge) re-created: the table starts empty and the mirror must notice.
+    const vs = new VSwitch(client!);
+    await vs.deleteBridge('br-int');
+    await vs.ensureBridge('br-int', { datapathType: 'netdev', failMode: 'secure', protocols: ['OpenFlow15'] });
+    await vs.waitOfport('br-int');
+    assert.equal((await agent.reconcile(state)).added, new Set(state.map((f) => `${f.table}|${f.priority}|${f.match.join(',')}`)).size);
+    await same();
   });
 });

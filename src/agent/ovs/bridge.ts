@@ -2,6 +2,7 @@
 // (`unix:<rundir>/br-int.mgmt`; a private OVS run directory also needs OVS_RUNDIR). All
 // changes of one call go in ONE `--bundle` transaction, which OVS commits atomically: a
 // packet sees the old flow table or the new one, never a half-applied diff.
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
@@ -64,6 +65,8 @@ export class OpenFlowBridge {
   private readonly soleWriter: boolean;
   /** What OVS holds, while it is known without a dump (soleWriter only). */
   private installed?: InstalledFlows;
+  /** The management socket's identity when the mirror was taken (see switchIdentity). */
+  private installedSwitch = '';
 
   constructor(opts: OpenFlowBridgeOptions) {
     this.mgmt = opts.mgmt;
@@ -94,11 +97,26 @@ export class OpenFlowBridge {
     this.installed = undefined;
   }
 
-  /** @internal a whole-table dump: with soleWriter it becomes the mirror that later bundles update. */
-  trust(dumped: readonly OvsFlow[]): InstalledFlows {
+  /**
+   * @internal a whole-table dump: with soleWriter it becomes the mirror that later bundles
+   * update. `switchId` is switchIdentity() taken before the dump.
+   */
+  trust(dumped: readonly OvsFlow[], switchId: string): InstalledFlows {
     const index = new InstalledFlows(dumped);
     this.installed = this.soleWriter && !dumped.some(expires) ? index : undefined;
+    this.installedSwitch = switchId;
     return index;
+  }
+
+  /**
+   * vswitchd re-creates the bridge's management socket when it restarts (or the bridge is
+   * re-created), and then the flow table starts empty: a changed inode means the mirror is
+   * stale. One stat per sync; '' (no detection) for a non-unix management address.
+   */
+  async switchIdentity(): Promise<string> {
+    if (!this.mgmt.startsWith('unix:')) return '';
+    const st = await stat(this.mgmt.slice(5)).catch(() => undefined);
+    return st ? `${st.dev}:${st.ino}:${st.ctimeMs}` : '';
   }
 
   /** Applies adds, replaces, strict modifies and strict deletes in one atomic bundle. */
@@ -146,13 +164,18 @@ export class OpenFlowBridge {
    */
   async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter } = {}): Promise<ReconcileResult> {
     const whole = !opts.scope;
+    const switchId = whole && this.soleWriter ? await this.switchIdentity() : '';
+    if (whole && this.installed && switchId !== this.installedSwitch) {
+      log.warn('the bridge was re-created (vswitchd restarted?): dumping its flows again');
+      this.installed = undefined;
+    }
     const mirror = whole ? this.installed : undefined;
     const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
     // While ovs-ofctl dumps, pre-format the desired flows (from an empty table they are all
     // adds). Against the mirror there is nothing to overlap with: format only the changes.
     const text = dump ? new Map(want.map((f) => [f, formatFlow(f)])) : undefined;
-    const installed = mirror ?? (whole ? this.trust(await dump!) : new FlowIndex(await dump!));
+    const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
     const plan = await this.plan(installed, want, true);
     await this.apply(plan, text);
     return resultOf(plan);

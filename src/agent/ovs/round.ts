@@ -22,8 +22,9 @@ export class FlowRound {
 
   /** Snapshots the installed flows (within scope) that this round may adopt or retire. */
   static async begin(bridge: OpenFlowBridge, round: number, scope?: CookieFilter): Promise<FlowRound> {
+    const switchId = scope ? '' : await bridge.switchIdentity();
     const installed = await bridge.dumpFlows({ cookie: scope });
-    if (!scope) bridge.trust(installed); // a sole-writer bridge mirrors the table from here on
+    if (!scope) bridge.trust(installed, switchId); // a sole-writer bridge mirrors the table from here on
     return new FlowRound(bridge, round, new FlowIndex(installed), scope);
   }
 
