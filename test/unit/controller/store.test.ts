@@ -1,0 +1,122 @@
+// The object store on a real SQLite file: uid, generation on spec change only, resourceVersion,
+// audit entries, all-or-nothing applies and deletes, conflicts, migrations, reopen.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { KINDS } from '../../../src/api/kinds.js';
+import { parseManifests } from '../../../src/api/manifest.js';
+import { STORE_MIGRATIONS, STORE_MODULE } from '../../../src/controller/store/schema.js';
+import { ConflictError, NotFoundError, ObjectStore } from '../../../src/controller/store/objects.js';
+import { NodeRegistry } from '../../../src/controller/store/nodes.js';
+import { Database, migrate } from '../../../src/lib/sqlite.js';
+import { acnp, tempDir } from '../../integration/controller-fixture.js';
+
+const objects = (...o: unknown[]) => parseManifests(JSON.stringify(o), 'test');
+const acnpKind = KINDS.find((k) => k.kind === 'ClusterNetworkPolicy')!;
+
+describe('controller store', function () {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let db: Database;
+  let store: ObjectStore;
+
+  beforeEach(async function () {
+    tmp = await tempDir();
+    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    store = await ObjectStore.open(db);
+  });
+  afterEach(async function () {
+    await db.close();
+    await tmp.remove();
+  });
+
+  it('creates with uid, generation 1, a resourceVersion and creation time; audits who and what', async function () {
+    const [item] = await store.apply(objects(acnp('a')), 'alice');
+    assert.equal(item!.outcome, 'created');
+    assert.match(item!.record.uid, /^[0-9a-f-]{36}$/);
+    assert.equal(item!.record.generation, 1);
+    assert.equal(item!.record.resourceVersion, 1);
+    assert.ok(Date.parse(item!.record.createdAt));
+    const [entry] = await store.auditLog();
+    assert.equal(entry!.actor, 'alice');
+    assert.equal(entry!.action, 'create');
+    assert.equal(entry!.object, 'ClusterNetworkPolicy.crd.antrea.io//a');
+    assert.equal((entry!.detail as { spec: { priority: number } }).spec.priority, 5);
+  });
+
+  it('bumps generation on a spec change only; resourceVersion on any change; unchanged is a no-op', async function () {
+    await store.apply(objects(acnp('a')), 'alice');
+    const [same] = await store.apply(objects(acnp('a')), 'bob');
+    assert.equal(same!.outcome, 'unchanged');
+    assert.equal(same!.record.resourceVersion, 1);
+    const [spec] = await store.apply(objects(acnp('a', 9)), 'bob');
+    assert.deepEqual([spec!.outcome, spec!.record.generation, spec!.record.resourceVersion], ['configured', 2, 2]);
+    const [label] = await store.apply(objects({ ...acnp('a', 9), metadata: { name: 'a', labels: { x: 'y' } } }), 'bob');
+    assert.deepEqual([label!.record.generation, label!.record.resourceVersion], [2, 3]);
+    assert.equal((await store.auditLog()).length, 3);
+    assert.equal(await store.revision(), 3);
+  });
+
+  it('applies several objects all or nothing (a stale resourceVersion rolls back the whole apply)', async function () {
+    await store.apply(objects(acnp('a')), 'alice');
+    const stale = { ...acnp('a', 3), metadata: { name: 'a', resourceVersion: '99' } };
+    await assert.rejects(store.apply(objects(acnp('b'), stale), 'bob'), ConflictError);
+    assert.deepEqual((await store.list()).map((r) => r.name), ['a']);
+    assert.equal(await store.revision(), 1);
+    assert.equal((await store.auditLog()).length, 1);
+  });
+
+  it('deletes all or nothing and audits the deletion', async function () {
+    await store.apply(objects(acnp('a'), acnp('b')), 'alice');
+    await assert.rejects(store.delete([{ kind: acnpKind, name: 'a' }, { kind: acnpKind, name: 'nope' }], 'bob'), NotFoundError);
+    assert.equal((await store.list()).length, 2);
+    const gone = await store.delete([{ kind: acnpKind, name: 'a' }], 'bob');
+    assert.equal(gone[0]!.name, 'a');
+    assert.equal((await store.auditLog())[0]!.action, 'delete');
+  });
+
+  it('keeps everything across a reopen; migrations run once and in order', async function () {
+    await store.apply(objects(acnp('a')), 'alice');
+    await db.close();
+    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    store = await ObjectStore.open(db);
+    const [r] = await store.list();
+    assert.equal(r!.name, 'a');
+    const versions = await db.all<{ version: number }>('SELECT version FROM schema_migrations WHERE module = ? ORDER BY version', [STORE_MODULE]);
+    assert.deepEqual(versions.map((v) => v.version), STORE_MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it('upgrades a version-1 database to the current schema keeping its objects', async function () {
+    const file = path.join(tmp.dir, 'old.db');
+    const old = await Database.open(file);
+    await migrate(old, STORE_MODULE, STORE_MIGRATIONS.slice(0, 1));
+    await old.run(`INSERT INTO objects VALUES ('ClusterNetworkPolicy.crd.antrea.io', '', 'old', 'u-1', 'crd.antrea.io/v1beta1', 1, 1, '2026-01-01T00:00:00Z', NULL, NULL, '{"priority":1}')`);
+    await old.close();
+    const reopened = await Database.open(file);
+    const upgraded = await ObjectStore.open(reopened);
+    assert.deepEqual((await upgraded.list()).map((r) => [r.name, r.uid]), [['old', 'u-1']]);
+    const nodes = await NodeRegistry.open(reopened);
+    await nodes.createCredentials('box1', 'test');
+    assert.deepEqual(await nodes.names(), ['box1']);
+    await reopened.close();
+  });
+
+  it('node credentials: only a hash is stored, the password verifies, a rotation invalidates the old one', async function () {
+    const nodes = await NodeRegistry.open(db);
+    const p1 = await nodes.createCredentials('box1', 'admin');
+    assert.ok(await nodes.verifyPassword('box1', p1));
+    assert.equal(await nodes.verifyPassword('box1', 'wrong'), false);
+    const row = await db.get<{ secret_hash: string }>('SELECT secret_hash FROM nodes WHERE name = ?', ['box1']);
+    assert.ok(!row!.secret_hash.includes(p1));
+    const p2 = await nodes.createCredentials('box1', 'admin');
+    assert.equal(await nodes.verifyPassword('box1', p1), false);
+    assert.ok(await nodes.verifyPassword('box1', p2));
+    assert.equal(await nodes.verifyPassword('box2', p2), false);
+  });
+
+  it('desired generation moves only when the document changes, and persists', async function () {
+    const nodes = await NodeRegistry.open(db);
+    await nodes.createCredentials('box1', 'admin');
+    assert.deepEqual(await nodes.desiredGeneration('box1', 'h1'), { generation: 1, changed: true });
+    assert.deepEqual(await nodes.desiredGeneration('box1', 'h1'), { generation: 1, changed: false });
+    assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
+  });
+});
