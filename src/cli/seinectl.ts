@@ -1,27 +1,111 @@
 #!/usr/bin/env node
-// seinectl: the operator CLI. Today it validates manifests offline with the same schemas the
-// controller and agents use; apply/get/describe/delete arrive with the controller.
-import { Command } from 'commander';
+// seinectl: the operator CLI. `validate` works offline with the same schemas the controller and
+// agents use; apply/get/delete talk to the controller's REST API (--server/--token or
+// SEINE_SERVER/SEINE_TOKEN). Manifests are validated here first, so problems name the file.
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
+import type { ApplyResult, NodeInfo, StoredObject } from '../api/controller-api.js';
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
+import type { ManifestObject } from '../api/kinds.js';
+import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-client.js';
+import { printNodes, printObjects, type OutputFormat } from '../controller/client/print.js';
+import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 
 setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
-const program = new Command('seinectl').description('operate a Seine fleet').showSuggestionAfterError();
+const program = new Command('seinectl')
+  .description('operate a Seine fleet')
+  .showSuggestionAfterError()
+  .option('-s, --server <url>', 'controller REST URL (env SEINE_SERVER)', process.env.SEINE_SERVER ?? 'http://127.0.0.1:8080')
+  .option('--token <token>', 'bearer token (env SEINE_TOKEN)', process.env.SEINE_TOKEN);
+
+const client = () => {
+  const o = program.opts<{ server: string; token?: string }>();
+  return new RestClient(o.server, o.token);
+};
+const output = () => new Option('-o, --output <format>', 'table, wide, json or yaml').choices(['table', 'wide', 'json', 'yaml']).default('table');
 
 program
   .command('validate')
   .description('check manifests (YAML/JSON, multi-document, kind: List) against the Seine/Antrea schemas')
   .requiredOption('-f, --filename <file...>', 'manifest files, or - for standard input')
   .action(async (opts: { filename: string[] }) => {
-    for (const file of opts.filename) {
-      const objects = file === '-' ? parseManifests(await readStdin(), 'stdin') : await loadManifestFile(file);
-      for (const o of objects) {
-        const ns = (o.metadata as { namespace?: string }).namespace;
-        process.stdout.write(`${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}: valid\n`);
-      }
+    for (const o of await readManifests(opts.filename)) {
+      const ns = (o.metadata as { namespace?: string }).namespace;
+      process.stdout.write(`${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}: valid\n`);
     }
   });
+
+program
+  .command('apply')
+  .description('create or update every object of the manifests, all or nothing')
+  .requiredOption('-f, --filename <path...>', 'files, directories (their .yaml/.yml/.json files) or - for standard input')
+  .action(async (opts: { filename: string[] }) => {
+    const objects = await readManifests(opts.filename);
+    const result = await client().request<ApplyResult>('POST', '/api/v1/apply', stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    for (const i of result.items) process.stdout.write(`${i.kind.toLowerCase()}/${i.name} ${i.outcome}\n`);
+  });
+
+program
+  .command('get <resource> [name]')
+  .description('show objects (acnp, anp, netpol, tier, cg, …) or nodes')
+  .addOption(output())
+  .option('-n, --namespace <ns>', 'namespace (namespaced kinds)')
+  .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string }) => {
+    if (['nodes', 'node', 'no'].includes(resource.toLowerCase())) {
+      const nodes = await client().request<NodeInfo[]>('GET', '/api/v1/nodes');
+      const shown = name ? nodes.filter((n) => n.name === name) : nodes;
+      if (name && !shown.length) throw new UserError(`node ${name} not found`);
+      return void process.stdout.write(printNodes(shown, opts.output));
+    }
+    const kind = resolveKind(resource);
+    const ns = kind.namespaced ? (opts.namespace ?? (name ? 'default' : undefined)) : undefined;
+    const items = name
+      ? [await client().request<StoredObject>('GET', resourceUrl(kind, ns, name))]
+      : (await client().request<{ items: StoredObject[] }>('GET', resourceUrl(kind, ns))).items;
+    if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No resources found\n');
+    process.stdout.write(printObjects(kind, items, opts.output, name !== undefined));
+  });
+
+program
+  .command('delete [resource] [name]')
+  .description('delete objects named by manifests (-f, all or nothing) or by kind and name')
+  .option('-f, --filename <path...>', 'files, directories or -')
+  .option('-n, --namespace <ns>', 'namespace (namespaced kinds)', 'default')
+  .action(async (resource: string | undefined, name: string | undefined, opts: { filename?: string[]; namespace: string }) => {
+    if (opts.filename) {
+      const objects = await readManifests(opts.filename);
+      const r = await client().request<{ items: { kind: string; name: string }[] }>('POST', '/api/v1/delete', stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+      for (const i of r.items) process.stdout.write(`${i.kind.toLowerCase()}/${i.name} deleted\n`);
+      return;
+    }
+    if (!resource || !name) throw new UserError('delete needs -f FILE or KIND NAME');
+    const kind = resolveKind(resource);
+    await client().request('DELETE', resourceUrl(kind, kind.namespaced ? opts.namespace : undefined, name));
+    process.stdout.write(`${kind.kind.toLowerCase()}/${name} deleted\n`);
+  });
+
+/** Every object of every file (directories: their manifest files, sorted), validated locally. */
+async function readManifests(paths: string[]): Promise<ManifestObject[]> {
+  const out: ManifestObject[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push(...parseManifests(await readStdin(), 'stdin'));
+      continue;
+    }
+    const st = await stat(p).catch(() => undefined);
+    if (!st) throw new UserError(`${p}: no such file or directory`);
+    const files = st.isDirectory()
+      ? (await readdir(p)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort().map((f) => path.join(p, f))
+      : [p];
+    for (const f of files) out.push(...(await loadManifestFile(f)));
+  }
+  if (!out.length) throw new UserError(`no objects in ${paths.join(', ')}`);
+  return out;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

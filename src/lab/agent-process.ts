@@ -11,6 +11,7 @@ import { distProgram } from '../lib/paths.js';
 import { isRunning, sleep } from '../lib/process.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
+import { readBoxControllerSection } from './controller-process.js';
 import { spawnDetached } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
@@ -46,7 +47,8 @@ export function agentConfig(box: BoxState, labDir: string): AgentConfigInput {
 /** Writes the config and starts the agent; the process is recorded before anything waits on it. */
 export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.ProcessEnv): Promise<ProcessRecord> {
   const f = agentFiles(box);
-  await writeFile(f.config, stringify(agentConfig(box, path.dirname(store.file))));
+  const controller = await readBoxControllerSection(box);
+  await writeFile(f.config, stringify({ ...agentConfig(box, path.dirname(store.file)), ...(controller ? { controller } : {}) }), { mode: 0o600 });
   const args = [distProgram('cli/seine.js'), 'agent', '--config', f.config];
   const ref = spawnDetached({ command: process.execPath, args, netns: box.netns, env, logFile: f.log });
   const record: ProcessRecord = { role: AGENT_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };

@@ -15,6 +15,7 @@ import { acquireLabLock, NoLabDir } from './lock.js';
 import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNames, UNDERLAY_CIDR, type LabNames } from './names.js';
 import { addNetns, deleteNetns, netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
+import { provisionBox, startController } from './controller-process.js';
 import { CniPodAttacher } from './pod-attach-cni.js';
 import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
@@ -115,8 +116,9 @@ export class Lab {
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
-    await createUnderlay(ctx);
-    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}`, t0);
+    // The controller starts alongside the underlay (it needs no network namespace of its own).
+    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx)]);
+    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; controller at ${controller.url}`, t0);
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
@@ -128,6 +130,7 @@ export class Lab {
       await wireBox(ctx, box.name);
       progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
       const tAgent = performance.now();
+      await provisionBox(controller.url, this.dir, box);
       await waitAgentReady(box, await startAgent(store, box, this.env));
       progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
       // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.

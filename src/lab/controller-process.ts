@@ -1,0 +1,75 @@
+// The lab's controller: `seine controller` on free 127.0.0.1 ports (REST and MQTT) plus a unix
+// socket for MQTT, because the agents run in their boxes' network namespaces where the host's
+// 127.0.0.1 is out of reach but the file system is shared. Each box gets MQTT credentials,
+// kept in its directory so a restarted agent gets them again.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
+import { distProgram } from '../lib/paths.js';
+import { isRunning, sleep } from '../lib/process.js';
+import { spawnDetached } from './lab-processes.js';
+import type { BoxState, ProcessRecord, StateStore } from './state.js';
+
+export const CONTROLLER_ROLE = 'controller';
+
+export function controllerFiles(labDir: string) {
+  return {
+    config: path.join(labDir, 'controller.yaml'),
+    store: path.join(labDir, 'controller', 'seine.db'),
+    mqttSocket: path.join(labDir, 'mqtt.sock'),
+    log: path.join(labDir, 'controller.log'),
+  };
+}
+
+/** Where a box's agent finds its controller section (written by the lab, read by startAgent). */
+export const boxControllerFile = (box: Pick<BoxState, 'ovsDir'>) => path.join(box.ovsDir, 'agent-controller.json');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Starts the controller and waits for /healthz; the process is recorded before anything waits. */
+export async function startController(store: StateStore, env: NodeJS.ProcessEnv): Promise<{ url: string; process: ProcessRecord }> {
+  const labDir = path.dirname(store.file);
+  const f = controllerFiles(labDir);
+  await mkdir(path.dirname(f.store), { recursive: true });
+  const [restPort, mqttPort] = [await freePort(), await freePort()];
+  const cfg: ControllerConfigInput = { listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store };
+  await writeFile(f.config, stringify(cfg));
+  const args = [distProgram('cli/seine.js'), 'controller', '--config', f.config];
+  const ref = spawnDetached({ command: process.execPath, args, env, logFile: f.log });
+  const record: ProcessRecord = { role: CONTROLLER_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };
+  const url = `http://127.0.0.1:${restPort}`;
+  await store.update((s) => {
+    s.processes.push(record);
+    s.controller = { url, process: record };
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return { url, process: record };
+    if (!isRunning(record)) throw new Error(`the controller exited during start-up (log: ${f.log})`);
+    if (Date.now() > deadline) throw new Error(`the controller was not ready after 20 s (log: ${f.log})`);
+    await sleep(50);
+  }
+}
+
+/** Creates the box's MQTT credentials through the REST API and keeps the agent's controller section. */
+export async function provisionBox(controllerUrl: string, labDir: string, box: BoxState): Promise<void> {
+  const res = await fetch(`${controllerUrl}/api/v1/nodes/${box.name}/credentials`, { method: 'POST' });
+  if (!res.ok) throw new Error(`${box.name}: creating MQTT credentials failed: HTTP ${res.status} ${await res.text()}`);
+  const credentials = (await res.json()) as { username: string; password: string };
+  const section: NonNullable<AgentConfigInput['controller']> = { url: `mqtt+unix://${controllerFiles(labDir).mqttSocket}`, credentials };
+  await writeFile(boxControllerFile(box), JSON.stringify(section), { mode: 0o600 });
+}
+
+export async function readBoxControllerSection(box: BoxState): Promise<AgentConfigInput['controller'] | undefined> {
+  const text = await readFile(boxControllerFile(box), 'utf8').catch(() => undefined);
+  return text ? (JSON.parse(text) as AgentConfigInput['controller']) : undefined;
+}
