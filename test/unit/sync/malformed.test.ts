@@ -1,0 +1,126 @@
+// The malformed-message matrix, both sides: every bad message is rejected, counted by reason and
+// never crashes or changes state. The agent side runs its real handler with a real SQLite; the
+// controller side its real receiver with a real registry.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ENVELOPE_VERSION, nodeTopic } from '../../../src/api/mqtt.js';
+import { AgentSync } from '../../../src/agent/sync/agent-sync.js';
+import { RealizerRegistry } from '../../../src/agent/sync/realizers.js';
+import { NodeRegistry } from '../../../src/controller/store/nodes.js';
+import { ReportReceiver } from '../../../src/controller/sync/report-receiver.js';
+import { Database } from '../../../src/lib/sqlite.js';
+import { RecordingRealizer, tempDir } from '../../integration/controller-fixture.js';
+
+const KEY = 'ClusterNetworkPolicy.crd.antrea.io//web';
+const spec = { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow' }] };
+const desired = (generation: number, node = 'box1', objects: Record<string, unknown> = { [KEY]: { generation: 1, spec } }) =>
+  JSON.stringify({ v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node, generation, objects } });
+const T = nodeTopic('box1', 'desired');
+
+describe('malformed messages: agent side', function () {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let db: Database;
+  let sync: AgentSync;
+  let realizer: RecordingRealizer;
+
+  before(async function () {
+    tmp = await tempDir();
+    db = await Database.open(path.join(tmp.dir, 'a.db'));
+    const realizers = new RealizerRegistry();
+    realizer = new RecordingRealizer();
+    realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, realizer);
+    // Not started: no broker; messages go straight to the handler.
+    sync = await AgentSync.open({ node: 'box1', url: 'mqtt://127.0.0.1:1', username: 'box1', password: 'x', db, realizers, agentVersion: 't', maxMessageBytes: 64 * 1024 });
+    await sync.handleMessage(T, Buffer.from(desired(5)));
+    assert.equal(sync.generation, 5);
+  });
+  after(async function () {
+    await db.close();
+    await tmp.remove();
+  });
+
+  const cases: [string, string, string | Buffer, keyof AgentSync['rejected']][] = [
+    ['bad JSON', T, '{"v":1,', 'malformed'],
+    ['JSON but not an object', T, '[1,2,3]', 'malformed'],
+    ['wrong envelope version', T, desired(6).replace('"v":1', '"v":2'), 'malformed'],
+    ['wrong envelope kind', T, desired(6).replace('"kind":"desired"', '"kind":"reported"'), 'malformed'],
+    ['unknown envelope field', T, desired(6).replace('"v":1', '"v":1,"extra":true'), 'malformed'],
+    ['invalid spec inside an object', T, desired(6, 'box1', { [KEY]: { generation: 1, spec: { priority: 'x' } } }), 'malformed'],
+    ['invalid object key', T, desired(6, 'box1', { 'Nope//x': { generation: 1, spec: {} } }), 'malformed'],
+    ['envelope node differs from topic', T, desired(6, 'box2'), 'malformed'],
+    ['oversized', T, Buffer.alloc(65 * 1024, 0x20), 'oversized'],
+    ['not a Seine topic', 'other/topic', desired(6), 'wrongTopic'],
+    ['unknown channel', 'seine/v1/nodes/box1/secrets', desired(6), 'wrongTopic'],
+    ['another node\'s topic', nodeTopic('box2', 'desired'), desired(6, 'box2'), 'otherNode'],
+    ['stale generation', T, desired(4), 'stale'],
+    ['same generation, different content', T, desired(5, 'box1', {}), 'conflicting'],
+  ];
+  for (const [name, topic, payload, reason] of cases) {
+    it(`rejects ${name} (${reason})`, async function () {
+      const before = { ...sync.rejected };
+      const calls = realizer.calls.length;
+      await sync.handleMessage(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload));
+      assert.equal(sync.rejected[reason], before[reason] + 1, JSON.stringify(sync.rejected));
+      assert.equal(realizer.calls.length, calls, 'nothing realized');
+      assert.equal(sync.generation, 5);
+    });
+  }
+
+  it('ignores an exact replay of the applied generation without counting it as bad', async function () {
+    const total = sync.rejectedTotal;
+    await sync.handleMessage(T, Buffer.from(desired(5)));
+    assert.equal(sync.rejectedTotal, total);
+  });
+
+  it('still takes a good newer document after all that', async function () {
+    await sync.handleMessage(T, Buffer.from(desired(6)));
+    assert.equal(sync.generation, 6);
+  });
+});
+
+describe('malformed messages: controller side', function () {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let db: Database;
+  let nodes: NodeRegistry;
+  let rx: ReportReceiver;
+  const now = Date.now();
+  const reported = (node = 'box1', ts = now, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ v: 1, node, ts, kind: 'reported', payload: { node, observedGeneration: 1, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: 't', uptimeSeconds: 1, ...extra } });
+  const R = nodeTopic('box1', 'reported');
+
+  before(async function () {
+    tmp = await tempDir();
+    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    nodes = await NodeRegistry.open(db);
+    await nodes.createCredentials('box1', 't');
+    // The client is never used by handle(); the receiver is driven directly.
+    rx = new ReportReceiver({ nodes, client: undefined as never, maxMessageBytes: 64 * 1024 });
+    await rx.handle(R, Buffer.from(reported()));
+    assert.equal(rx.accepted, 1);
+  });
+  after(async function () {
+    await db.close();
+    await tmp.remove();
+  });
+
+  const cases: [string, string, string | Buffer, keyof ReportReceiver['rejected']][] = [
+    ['bad JSON', R, 'not json', 'malformed'],
+    ['wrong schema (observedGeneration a string)', R, reported('box1', now + 1, { observedGeneration: 'one' }), 'malformed'],
+    ['realized object Failed without a reason', R, reported('box1', now + 1, { objects: { [KEY]: { generation: 1, phase: 'Failed' } } }), 'malformed'],
+    ['status with an unknown state', nodeTopic('box1', 'status'), JSON.stringify({ v: 1, node: 'box1', ts: now, kind: 'status', payload: { state: 'sleepy' } }), 'malformed'],
+    ['envelope node differs from topic', R, reported('box2', now + 1), 'malformed'],
+    ['oversized', R, Buffer.alloc(65 * 1024, 0x20), 'oversized'],
+    ['wrong topic', 'seine/v1/nodes/box1', reported(), 'wrongTopic'],
+    ['a desired document sent by a node', nodeTopic('box1', 'desired'), desired(9), 'wrongTopic'],
+    ['unknown node', nodeTopic('ghost', 'reported'), reported('ghost'), 'unknownNode'],
+    ['replayed (older) report', R, reported('box1', now - 1000), 'stale'],
+  ];
+  for (const [name, topic, payload, reason] of cases) {
+    it(`rejects ${name} (${reason})`, async function () {
+      const before = rx.rejected[reason];
+      await rx.handle(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload));
+      assert.equal(rx.rejected[reason], before + 1, JSON.stringify(rx.rejected));
+      assert.equal((await nodes.reports()).get('box1')?.observedGeneration, 1);
+    });
+  }
+});
