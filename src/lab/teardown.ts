@@ -5,6 +5,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isRunning, stopProcesses, type ProcessRef } from '../lib/process.js';
 import { inventoryPath } from './inventory-file.js';
+import { controllerFiles } from './controller-process.js';
 import { findOwnedProcesses } from './lab-processes.js';
 import { deleteNetns } from './netns.js';
 import type { LabNames } from './names.js';
@@ -53,6 +54,9 @@ async function removeLabFiles(names: LabNames): Promise<void> {
   }
   const temps = entries.filter((e) => bases.some((b) => e.startsWith(`${b}.`)) && e.endsWith('.tmp')).map((e) => path.join(names.dir, e));
   await Promise.all([...files, ...temps].map((f) => rm(f, { force: true })));
+  // The controller's config, store and MQTT socket (controller-process.ts).
+  const controller = controllerFiles(names.dir);
+  await Promise.all([controller.config, path.dirname(controller.store), controller.mqttSocket].map((f) => rm(f, { recursive: true, force: true })));
   await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
   // The lock file goes last: removing it while we hold it makes waiters start over.
   await rm(names.lockFile, { force: true });
