@@ -154,7 +154,9 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
       assert.match(p.mac ?? '', /^0a:58(:[0-9a-f]{2}){4}$/);
       assert.ok(existsSync(`/run/netns/${p.netns}`), p.netns);
     }
-    assert.equal(st.controller, null);
+    // lab up starts the controller (issue 11) on a free 127.0.0.1 port.
+    assert.match(st.controller?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(st.controller?.running, true);
     assert.equal(st.nodeRed, null);
     const table = (await ok(dir, ['lab', 'status'])).stdout;
     for (const h of ['BOX', 'NAMESPACE', 'POD', 'default/box2-pod2', '172.31.250.12']) assert.ok(table.includes(h), h);
