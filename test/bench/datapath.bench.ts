@@ -23,7 +23,13 @@ const PORT = 5201;
 async function transferSeconds(from: PodState, to: PodState): Promise<number> {
   const script = `nc -l -p ${PORT} >/dev/null & L=$!; sleep 0.2; echo ready; wait $L`;
   const server = run('ip', ['netns', 'exec', to.netns, 'sh', '-c', script], { timeoutMs: 60_000 });
-  await sleep(300);
+  // Start the clock once the listener is up (a fixed sleep was too short on a busy machine).
+  for (let i = 0; ; i++) {
+    const { stdout } = await run('ip', ['netns', 'exec', to.netns, 'ss', '-Hltn', `sport = :${PORT}`], { allowFailure: true });
+    if (stdout.trim()) break;
+    if (i > 100) throw new Error(`nc did not listen on ${to.ip}:${PORT}`);
+    await sleep(50);
+  }
   const t0 = process.hrtime.bigint();
   await run('ip', ['netns', 'exec', from.netns, 'sh', '-c', `head -c ${MB * 1024 * 1024} /dev/zero | nc -N -w 5 ${to.ip} ${PORT}`], { timeoutMs: 60_000 });
   await server;
@@ -66,6 +72,7 @@ export const bench: Bench = {
       const use = (side: 'seine' | 'raw') => Promise.all(tables.map((t) => replaceFlows(t.box, t[side])));
       const seine: number[] = [];
       const raw: number[] = [];
+      for (const side of ['raw', 'seine'] as const) await use(side).then(() => transferSeconds(a, b)); // warm-up, untimed: the lab has just come up
       for (let i = 0; i < ROUNDS; i++) {
         for (const side of i % 2 ? (['raw', 'seine'] as const) : (['seine', 'raw'] as const)) {
           await use(side);
@@ -74,7 +81,8 @@ export const bench: Bench = {
       }
       await use('seine');
       for (const t of tables) if ((await snapshot(t.box)) !== t.seine) throw new Error(`${t.box.name}: Seine's flow table did not come back byte-identical`);
-      process.stderr.write(`datapath bench: seine ${seine.map((x) => x.toFixed(2)).join(' ')} s; raw ${raw.map((x) => x.toFixed(2)).join(' ')} s\n`);
+      const paired = percentile(seine.map((x, i) => raw[i] / x), 50);
+      process.stderr.write(`datapath bench: seine ${seine.map((x) => x.toFixed(2)).join(' ')} s; raw ${raw.map((x) => x.toFixed(2)).join(' ')} s; median per-round ratio ${paired.toFixed(2)}\n`);
       const mbps = (s: number) => (MB * 8) / s;
       return [{
         metric: `pod-to-pod TCP across boxes (geneve, ${MB} MB, median of ${ROUNDS})`,
