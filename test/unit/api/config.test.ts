@@ -47,6 +47,8 @@ describe('api: configuration schemas', () => {
       broker: 'embedded',
       brokerListen: ':1883',
       storePath: '/var/lib/seine-controller/seine.db',
+      auth: { adminTokens: [], readOnlyTokens: [] },
+      maxMessageBytes: 1048576,
     });
     assert.equal(ControllerConfigSchema.parse({ broker: 'mqtts://emqx.example:8883' }).broker, 'mqtts://emqx.example:8883');
     assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
@@ -73,7 +75,7 @@ describe('api: configuration schemas', () => {
       { reportInput: true },
     );
     assert.deepEqual(problems(result), [
-      'controllerUrl: expected an mqtt://, mqtts://, ws:// or wss:// URL, got "http://controller.lan"',
+      'controllerUrl: expected an mqtt://, mqtts://, ws://, wss:// or mqtt+unix:///path URL, got "http://controller.lan"',
       'nodeName: invalid node name "Box 17": expected lowercase alphanumerics, "-" or ".", starting and ending alphanumeric',
       'credentials.password: required',
     ]);
