@@ -25,6 +25,8 @@ import { peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
+import { NetworkPolicyFeature } from './policy/feature.js';
+import { PolicyRealizer } from './policy/realizer.js';
 
 const log = createLogger('agent');
 
@@ -67,11 +69,18 @@ export class Agent {
     // eslint-disable-next-line prefer-const
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
+    const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
+    policy.register(realizers);
+    const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
+      features: [new NetworkPolicyFeature(() => policy.flowInput(ofports))],
     });
+    // The persisted desired state (policies) is realized before the first datapath sync ends,
+    // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
+    const sync = await startAgentSync(cfg, db, inventory, realizers);
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
@@ -92,8 +101,6 @@ export class Agent {
     await cni.start();
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
-    // After the datapath: the persisted desired state is realized before any broker is tried.
-    const sync = await startAgentSync(cfg, db, inventory, realizers);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     return new Agent(cfg, round, datapath, sync, { db, ovsdb, inventory, cni });
   }

@@ -1,0 +1,104 @@
+// Network policy on the box: the sync hands over the desired policy objects (K8s and Antrea
+// policies, tiers, groups); this realizer computes the node's rules from them and the
+// inventory, installs them as flows through the datapath, and reports each object Realized
+// only once the flows are in. A policy the computation rejects is Failed with its reason and
+// contributes nothing. Inventory changes (pods, labels, namespaces) recompute the rules.
+//
+// Departure from the design, for now: the rules are computed on the box from the objects
+// rather than by the controller; the controller's span/buildDesired seams are where the
+// central computation moves.
+import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
+import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
+import { createLogger } from '../../lib/log.js';
+import { computeNodePolicies, policyObjectsOf } from '../../policy/compute/compute.js';
+import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
+import type { Datapath } from '../datapath.js';
+import type { InventorySource } from '../inventory/types.js';
+import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realizers.js';
+import type { PolicyFlowInput } from './flows.js';
+
+const log = createLogger('policy');
+
+/** The kinds whose objects together make the node's policy (qualified as the registry names them). */
+export const POLICY_KINDS = [
+  'ClusterNetworkPolicy.crd.antrea.io',
+  'NetworkPolicy.crd.antrea.io',
+  'NetworkPolicy.networking.k8s.io',
+  'Tier.crd.antrea.io',
+  'ClusterGroup.crd.antrea.io',
+  'Group.crd.antrea.io',
+] as const;
+
+export class PolicyRealizer {
+  private readonly sets = new Map<string, ReadonlyMap<string, DesiredObject>>();
+  private rules: NodePolicySet;
+  private errors = new Map<string, string>();
+  private readonly runner = new CoalescingRunner(() => this.converge());
+
+  constructor(
+    private readonly node: string,
+    private readonly inventory: InventorySource,
+    private readonly datapath: () => Datapath,
+  ) {
+    this.rules = { node, rules: [], isolated: { ingress: [], egress: [] } };
+    inventory.on('change', () => {
+      if (this.sets.size) this.runner.run().catch((err) => log.error({ err }, 'policy recompute failed'));
+    });
+  }
+
+  /** Registers one realizer per policy kind; they share this computation. */
+  register(registry: RealizerRegistry): void {
+    for (const name of POLICY_KINDS) {
+      const kind = findQualifiedKind(name);
+      if (!kind) throw new Error(`unknown kind ${name}`);
+      registry.registerRealizer(kind, this.realizerFor(name));
+    }
+  }
+
+  /** The flow feature's input: this node's rules and its pods' OVS ports. */
+  async flowInput(ofports: () => Promise<ReadonlyMap<string, number>>): Promise<PolicyFlowInput> {
+    return { policies: this.rules, ofports: await ofports() };
+  }
+
+  private realizerFor(kind: string): Realizer {
+    return {
+      realize: async (objects) => {
+        // Stored before any await: every kind of one desired document is in before computing.
+        this.sets.set(kind, objects);
+        await this.runner.run();
+        const out = new Map<string, RealizeOutcome>();
+        for (const key of objects.keys()) {
+          const error = this.errors.get(key);
+          out.set(key, error ? { ok: false, reason: error } : { ok: true });
+        }
+        return out;
+      },
+    };
+  }
+
+  private async converge(): Promise<void> {
+    await Promise.resolve(); // let the other kinds of the same document register first
+    const objects: ManifestObject[] = [];
+    for (const set of this.sets.values()) for (const [key, o] of set) objects.push(toManifest(key, o));
+    const result = computeNodePolicies(policyObjectsOf(objects), this.inventory.snapshot());
+    this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
+    this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
+    await this.datapath().sync();
+    log.info({ objects: objects.length, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
+  }
+}
+
+/** A desired object as the manifest it came from (the key's uid lets errors find their object). */
+function toManifest(key: string, o: DesiredObject): ManifestObject {
+  const ref = parseObjectKey(key);
+  if (!ref) throw new Error(`invalid object key ${key}`);
+  return {
+    apiVersion: ref.kind.apiVersions[ref.kind.apiVersions.length - 1],
+    kind: ref.kind.kind,
+    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), uid: key },
+    spec: o.spec,
+  } as ManifestObject;
+}
+
+const describe = (e: PolicyError) => (e.path ? `${e.path}: ${e.message}` : e.message);
