@@ -8,11 +8,10 @@ import { stringify } from 'yaml';
 import type { AgentConfigInput } from '../api/config.js';
 import { CONF_LIST_NAME } from '../agent/cni/conf-file.js';
 import { distProgram } from '../lib/paths.js';
-import { isRunning, sleep } from '../lib/process.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
 import { readBoxControllerSection } from './controller-process.js';
-import { spawnDetached } from './lab-processes.js';
+import { spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
 export const AGENT_ROLE = 'agent';
@@ -63,13 +62,8 @@ export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.P
 export async function waitAgentReady(box: BoxState, agent: ProcessRecord, timeoutMs = 30_000): Promise<void> {
   const f = agentFiles(box);
   const confList = path.join(f.cniConfDir, CONF_LIST_NAME);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await socketAnswers(f.cniSocket)) && (await access(confList).then(() => true, () => false))) return;
-    if (!isRunning(agent)) throw new Error(`${box.name}: the agent exited during start-up: ${await lastLogLine(agent.logFile)}`);
-    if (Date.now() > deadline) throw new Error(`${box.name}: the agent was not ready after ${timeoutMs / 1000} s (log: ${agent.logFile})`);
-    await sleep(50);
-  }
+  const ready = async () => (await socketAnswers(f.cniSocket)) && (await access(confList).then(() => true, () => false));
+  await waitStarted(`${box.name}: the agent`, agent, ready, () => lastLogLine(agent.logFile), timeoutMs);
 }
 
 function socketAnswers(socketPath: string): Promise<boolean> {

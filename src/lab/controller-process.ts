@@ -8,8 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
 import { distProgram } from '../lib/paths.js';
-import { isRunning, sleep } from '../lib/process.js';
-import { spawnDetached } from './lab-processes.js';
+import { spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
 export const CONTROLLER_ROLE = 'controller';
@@ -50,14 +49,9 @@ export async function startController(store: StateStore, env: NodeJS.ProcessEnv)
     s.processes.push(record);
     s.controller = { url, process: record };
   });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return { url, process: record };
-    if (!isRunning(record)) throw new Error(`the controller exited during start-up (log: ${f.log})`);
-    if (Date.now() > deadline) throw new Error(`the controller was not ready after 20 s (log: ${f.log})`);
-    await sleep(50);
-  }
+  const healthy = () => fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+  await waitStarted('the controller', record, healthy, async () => `see ${f.log}`, 20_000);
+  return { url, process: record };
 }
 
 /** Creates the box's MQTT credentials through the REST API and keeps the agent's controller section. */

@@ -5,7 +5,7 @@
 import { openSync, closeSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { processRef, type ProcessRef } from '../lib/process.js';
+import { isRunning, processRef, sleep, type ProcessRef } from '../lib/process.js';
 
 export const OWNER_ENV = 'SEINE_LAB_OWNER';
 
@@ -60,5 +60,19 @@ export function spawnDetached(spec: DetachedSpec): ProcessRef {
     return processRef(child.pid);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Waits until `ready()` says yes for a process the lab just started; fails fast, with
+ * `whyDead()`'s explanation, if the process exits first, and after `timeoutMs` otherwise.
+ */
+export async function waitStarted(what: string, proc: ProcessRef & { logFile?: string }, ready: () => Promise<boolean>, whyDead: () => Promise<string>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await ready()) return;
+    if (!isRunning(proc)) throw new Error(`${what} exited during start-up: ${await whyDead()}`);
+    if (Date.now() > deadline) throw new Error(`${what} was not ready after ${timeoutMs / 1000} s (log: ${proc.logFile})`);
+    await sleep(50);
   }
 }
