@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { Agent } from '../agent/agent.js';
+import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
 
 const log = createLogger('agent');
@@ -16,16 +17,6 @@ export function registerAgentCommand(program: Command): void {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info'); // a daemon logs what it does
       const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
       const agent = await Agent.start(cfg);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, 'stopping');
-          agent.stop().then(resolve, (err) => {
-            log.error({ err }, 'stop failed');
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await serveUntilSignal(log, () => agent.stop());
     });
 }

@@ -7,6 +7,7 @@ import { isDNS1123Subdomain } from '../api/meta.js';
 import { Controller } from '../controller/main.js';
 import { NodeRegistry } from '../controller/store/nodes.js';
 import { UserError } from '../lib/errors.js';
+import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 
@@ -21,17 +22,7 @@ export function registerControllerCommand(program: Command): void {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info');
       const cfg = await loadConfigFile(opts.config, ControllerConfigSchema);
       const c = await Controller.start(cfg);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, 'stopping');
-          c.stop().then(resolve, (err) => {
-            log.error({ err }, 'stop failed');
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await serveUntilSignal(log, () => c.stop());
     });
 
   controller

@@ -2,6 +2,7 @@
 // unless SEINE_DEBUG is set.
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 
 export async function runCli(program: Command, argv = process.argv): Promise<void> {
   const name = program.name();
@@ -31,4 +32,23 @@ export async function runCli(program: Command, argv = process.argv): Promise<voi
     process.stderr.write(lines.map((l) => `${name}: ${l}\n`).join(''));
     process.exitCode = code;
   }
+}
+
+/**
+ * For daemons: waits for SIGTERM or SIGINT, runs `stop`, then exits. Exiting explicitly keeps a
+ * stopped daemon from lingering on a forgotten timer or socket (systemd would wait for it).
+ */
+export async function serveUntilSignal(log: Logger, stop: () => Promise<void>): Promise<never> {
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'stopping');
+  try {
+    await stop();
+  } catch (err) {
+    log.error({ err }, 'stop failed');
+    process.exit(1);
+  }
+  process.exit(0);
 }
