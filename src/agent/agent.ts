@@ -27,6 +27,8 @@ import { nextRound } from './round-store.js';
 import { RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
+import { PacketInMonitor } from './ovs/packet-in.js';
+import { PolicyPacketIns, RejectResponder } from './policy/reject.js';
 
 const log = createLogger('agent');
 
@@ -42,7 +44,7 @@ export class Agent {
     readonly datapath: Datapath,
     /** MQTT sync with the controller; undefined without a `controller` config section. */
     readonly sync: AgentSync | undefined,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -64,7 +66,8 @@ export class Agent {
     const pipeline = Pipeline.build();
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
-    const bridge = new OpenFlowBridge({ mgmt: `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`, tables: pipeline, soleWriter: true });
+    const mgmt = `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`;
+    const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true });
 
     // eslint-disable-next-line prefer-const
     let datapath: Datapath;
@@ -78,6 +81,15 @@ export class Agent {
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
       features: [new NetworkPolicyFeature(() => policy.flowInput(ofports))],
     });
+    // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
+    const packetIns = new PacketInMonitor({ mgmt, rundir: cfg.ovsRunDir, raw: true });
+    const reject = new RejectResponder(
+      { l3ForwardingTable: pipeline.id('L3Forwarding'), gatewayPort: network.gateway.ofport, tunnelPort: network.tunnel?.ofport },
+      (p) => bridge.packetOut(p),
+    );
+    const policyPacketIns = new PolicyPacketIns({ reject });
+    packetIns.on('packetIn', (ev) => void policyPacketIns.onPacketIn(ev));
+    await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
     const sync = await startAgentSync(cfg, db, inventory, realizers);
@@ -102,13 +114,14 @@ export class Agent {
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
-    return new Agent(cfg, round, datapath, sync, { db, ovsdb, inventory, cni });
+    return new Agent(cfg, round, datapath, sync, { db, ovsdb, inventory, cni, packetIns });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns } = this.parts;
     await this.sync?.stop();
     await cni.stop();
+    await packetIns.stop();
     await this.datapath.idle();
     await inventory.stop();
     ovsdb.close();

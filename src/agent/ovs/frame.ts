@@ -15,7 +15,8 @@ export interface Ipv4FrameSpec {
 const mac = (m: string) => Buffer.from(m.split(':').join(''), 'hex');
 const ip4 = (a: string) => Buffer.from(a.split('.').map(Number));
 
-function checksum(buf: Buffer): number {
+/** The Internet checksum (RFC 1071) of `buf`. */
+export function checksum(buf: Buffer): number {
   let sum = 0;
   for (let i = 0; i < buf.length; i += 2) sum += (buf[i] << 8) + (i + 1 < buf.length ? buf[i + 1] : 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);

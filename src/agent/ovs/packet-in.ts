@@ -47,17 +47,43 @@ export interface PacketInEvent {
   metadata: Record<string, string>;
   userdata?: Buffer;
   packet: ParsedPacket;
+  /** The frame's bytes (up to data_len), when the monitor runs with `raw` (ovs-ofctl --more hex dump). */
+  raw?: Buffer;
 }
 
 const HEADER = /^(NXT_PACKET_IN2|NXT_PACKET_IN|OFPT_PACKET_IN) \(OF[\d.x]+\) \(xid=0x[0-9a-f]+\): (.*)$/;
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 
-/** Turns ovs-ofctl monitor output lines into events; one instance per output stream. */
+const HEX_LINE = /^[0-9a-f]{8}  ((?:[0-9a-f]{2}[ -]?)+)/;
+
+/**
+ * Turns ovs-ofctl monitor output lines into events; one instance per output stream. With `raw`
+ * (the monitor runs with --more) the packet line is followed by a hex dump of data_len bytes,
+ * collected before the event is emitted: Reject needs the TCP sequence numbers and the IP header
+ * the flow string leaves out.
+ */
 export class PacketInParser {
   private head?: string;
   private props: string[] = [];
+  private pending?: { ev: PacketInEvent; want: number; bytes: number[] };
+
+  constructor(private readonly opts: { raw?: boolean } = {}) {}
 
   push(line: string): PacketInEvent | undefined {
+    if (this.pending) {
+      const m = HEX_LINE.exec(line);
+      if (m) {
+        for (const b of m[1].trim().split(/[ -]+/)) this.pending.bytes.push(parseInt(b, 16));
+        if (this.pending.bytes.length < this.pending.want) return undefined;
+      }
+      const done = this.pending;
+      this.pending = undefined;
+      done.ev.raw = Buffer.from(done.bytes.slice(0, done.want));
+      if (m) return done.ev;
+      // A dump cut short (should not happen): emit what we have, then handle this line.
+      const next = this.push(line);
+      return next ?? done.ev;
+    }
     const h = HEADER.exec(line);
     if (h) {
       this.head = h[2];
@@ -70,7 +96,12 @@ export class PacketInParser {
       return undefined;
     }
     const ev = buildEvent(this.head, this.props, line);
+    const want = Number(/data_len=(\d+)/.exec(this.head)?.[1] ?? 0);
     this.head = undefined;
+    if (this.opts.raw && want > 0) {
+      this.pending = { ev, want, bytes: [] };
+      return undefined;
+    }
     return ev;
   }
 }
@@ -126,6 +157,8 @@ export interface PacketInMonitorOptions {
   rundir?: string;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Also capture each packet's bytes (PacketInEvent.raw). */
+  raw?: boolean;
 }
 
 // Userdata of our readiness probes: "SEINEPROBE" + 4 random bytes. Every monitor drops any
@@ -170,7 +203,7 @@ export class PacketInMonitor extends EventEmitter {
   }
 
   private spawnChild(): void {
-    const child = spawn('ovs-ofctl', ['-O', 'OpenFlow15', 'monitor', this.opts.mgmt, '65534', '-P', 'nxt_packet_in2'], {
+    const child = spawn('ovs-ofctl', ['-O', 'OpenFlow15', 'monitor', this.opts.mgmt, '65534', '-P', 'nxt_packet_in2', ...(this.opts.raw ? ['--more'] : [])], {
       env: { ...this.env, PATH: `${this.env.PATH ?? ''}:/usr/sbin:/sbin` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -183,7 +216,7 @@ export class PacketInMonitor extends EventEmitter {
     }
     // ovs-ofctl prints received messages on stderr (and some versions on stdout): read both.
     for (const stream of [child.stdout!, child.stderr!]) {
-      const parser = new PacketInParser();
+      const parser = new PacketInParser({ raw: this.opts.raw });
       readline.createInterface({ input: stream }).on('line', (line) => {
         if (/\|(ERR|WARN|EMER)\|/.test(line) || line.startsWith('ovs-ofctl:')) this.lastError = line;
         const ev = parser.push(line);

@@ -1,0 +1,129 @@
+// Reject, policy logging and per-rule stats on a 2-box lab, with real connections: an ACNP on
+// box1-pod1 rejects TCP 5001 (logged), drops TCP 5002 and rejects everything else; clients on
+// the same box (box1-pod2) and on the other box (box2-pod1) must see a fast "connection
+// refused" for TCP, an ICMP "host prohibited" for UDP and ping, and a timeout for the Drop.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Lab } from '../../src/lab/lab.js';
+import { specFromFlags } from '../../src/lab/spec.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
+import { run } from '../../src/lib/exec.js';
+import { distProgram } from '../../src/lib/paths.js';
+import { sleep } from '../../src/lib/process.js';
+import { requirePrereqs } from '../helpers/prereqs.js';
+import { newLab, reachable, removeLab } from './lab-fixture.js';
+
+function seinectl(server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function eventually(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+/** One TCP connect from a pod: the outcome (connected, ECONNREFUSED, timeout, …) and how long it took. */
+async function tcpConnect(from: PodState, ip: string, port: number, timeoutMs = 3000): Promise<{ result: string; ms: number }> {
+  const script = `const s=require('net').connect({host:'${ip}',port:${port}});const t=process.hrtime.bigint();const ms=()=>Number(process.hrtime.bigint()-t)/1e6;`
+    + `s.setTimeout(${timeoutMs},()=>{console.log('timeout',ms());process.exit(0)});s.on('connect',()=>{console.log('connected',ms());process.exit(0)});s.on('error',e=>{console.log(e.code,ms());process.exit(0)})`;
+  const r = await run('ip', ['netns', 'exec', from.netns, process.execPath, '-e', script], { allowFailure: true });
+  const [result, ms] = r.stdout.trim().split(' ');
+  return { result: result ?? r.stderr, ms: Number(ms) };
+}
+
+/** One UDP datagram on a connected socket, then wait for an answer or an ICMP-reported error. */
+async function udpProbe(from: PodState, ip: string, port: number): Promise<string> {
+  const script = `import socket,errno\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\ns.connect(('${ip}',${port}))\ns.send(b'x')\ntry:\n  s.recv(10); print('answered')\nexcept socket.timeout: print('timeout')\nexcept OSError as e: print(errno.errorcode.get(e.errno, str(e.errno)))`;
+  const r = await run('ip', ['netns', 'exec', from.netns, '/usr/bin/python3', '-c', script], { allowFailure: true });
+  return r.stdout.trim() || r.stderr.trim();
+}
+
+const rejectPolicy = `apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: reject-target}
+spec:
+  priority: 5
+  tier: securityops
+  appliedTo:
+    - podSelector: {matchLabels: {app: target}}
+  ingress:
+    - action: Reject
+      name: reject-5001
+      enableLogging: true
+      ports: [{protocol: TCP, port: 5001}]
+    - action: Drop
+      name: drop-5002
+      ports: [{protocol: TCP, port: 5002}]
+    - action: Reject
+      name: reject-rest
+`;
+
+describe('policy Reject, logging and stats (2 boxes)', function () {
+  this.timeout(240_000);
+  let lab: Lab | undefined;
+  let state: LabState;
+  let server = '';
+  let listener: ChildProcess | undefined;
+  const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+
+  before(async () => {
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping');
+    lab = await newLab('reject');
+    await lab.up(specFromFlags(2, 2));
+    await lab.labelPod({ namespace: 'default', name: 'box1-pod1' }, [{ key: 'app', value: 'target' }]);
+    state = await lab.current();
+    server = state.controller!.url;
+    // Listeners on the target, so a refusal can only come from the policy.
+    listener = spawn('ip', ['netns', 'exec', pod('box1-pod1').netns, process.execPath, '-e',
+      `const net=require('net');for(const p of [5001,5002,5004])net.createServer(c=>c.end()).listen(p);require('dgram').createSocket('udp4').bind(5003)`], { stdio: 'ignore' });
+    await eventually('listener up', async () => (await tcpConnect(pod('box1-pod2'), pod('box1-pod1').ip!, 5004)).result === 'connected');
+    assert.ok(await reachable(pod('box2-pod1'), pod('box1-pod1').ip!), 'cross-box traffic flows before any policy');
+    assert.equal((await tcpConnect(pod('box2-pod1'), pod('box1-pod1').ip!, 5001)).result, 'connected');
+    const file = path.join(lab.dir, 'reject.yaml');
+    await writeFile(file, rejectPolicy);
+    const r = await seinectl(server, ['apply', '-f', file]);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('TCP 5001 refused', async () => (await tcpConnect(pod('box1-pod2'), pod('box1-pod1').ip!, 5001, 1000)).result === 'ECONNREFUSED');
+  });
+
+  after(async () => {
+    listener?.kill();
+    if (lab) await removeLab(lab);
+  });
+
+  for (const client of ['box1-pod2', 'box2-pod1']) {
+    it(`TCP from ${client}: Reject answers "connection refused" in under a second`, async () => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await tcpConnect(pod(client), pod('box1-pod1').ip!, 5001);
+        assert.equal(r.result, 'ECONNREFUSED', `attempt ${i}`);
+        times.push(r.ms);
+      }
+      assert.ok(Math.max(...times) < 1000, `latencies ${times.join(', ')} ms`);
+      console.log(`      reject latency ${client}: ${times.map((t) => t.toFixed(1)).join(' ')} ms`);
+    });
+
+    it(`UDP and ICMP from ${client}: Reject answers ICMP host prohibited`, async () => {
+      assert.equal(await udpProbe(pod(client), pod('box1-pod1').ip!, 5003), 'EHOSTUNREACH');
+      const p = await run('ip', ['netns', 'exec', pod(client).netns, 'ping', '-c1', '-W2', pod('box1-pod1').ip!], { allowFailure: true });
+      assert.match(p.stdout, /Destination Host Prohibited|Unreachable|Packet filtered/, p.stdout);
+    });
+
+    it(`TCP from ${client}: Drop still times out`, async () => {
+      assert.equal((await tcpConnect(pod(client), pod('box1-pod1').ip!, 5002, 1500)).result, 'timeout');
+    });
+  }
+});
