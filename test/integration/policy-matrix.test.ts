@@ -21,6 +21,7 @@ import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { parseLabSpec } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
+import { run } from '../../src/lib/exec.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
@@ -99,6 +100,9 @@ const docs = (...d: string[]) => d.join('---\n');
 const toWeb = (name: string, tier: string, priority: number, ingress: string) =>
   acnp(name, `priority: ${priority}\ntier: ${tier}\nappliedTo:\n  - podSelector: {matchLabels: {app: web}}\n    namespaceSelector: {matchLabels: {team: a}}\ningress:\n${indent(ingress, 2)}`);
 
+const dropFromClients = (name: string, tier: string, prio: number) => toWeb(name, tier, prio, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]');
+const allowFromClients = (name: string, tier: string, prio: number) => toWeb(name, tier, prio, '- action: Allow\n  from: [{podSelector: {matchLabels: {role: client}}}]');
+
 interface Case {
   name: string;
   manifests: (ip: (p: PodRef) => string) => string;
@@ -172,9 +176,22 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       // A reject must be an immediate refusal, not a slow one.
       const slow = table.flatMap((e, i) => (e[3] === 'rejected' && got[i]!.verdict === 'rejected' && got[i]!.ms > 700 ? [`${e[0]} -> ${e[1]} ${e[2]}: refused after ${got[i]!.ms} ms`] : []));
       if (!wrong.length && !slow.length) return;
-      if (Date.now() > end) assert.fail(`after ${ms} ms:\n  ${[...wrong, ...slow].join('\n  ')}`);
+      if (Date.now() > end) assert.fail(`after ${ms} ms:\n  ${[...wrong, ...slow].join('\n  ')}\n  flows: ${await dumpAllFlows()}`);
       await sleep(200);
     }
+  }
+
+  /** Writes every box's flows next to the lab (the failure message names the file). */
+  async function dumpAllFlows(): Promise<string> {
+    const file = path.join(lab!.dir, `flows-${Date.now()}.txt`);
+    const parts = await Promise.all(
+      state.boxes.map(async (b) => {
+        const r = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', `unix:${path.join(b.ovsDir, 'br-int.mgmt')}`], { env: { ...process.env, OVS_RUNDIR: b.ovsDir }, allowFailure: true });
+        return `## ${b.name}\n${r.stdout}`;
+      }),
+    );
+    await writeFile(file, parts.join('\n'));
+    return file;
   }
 
   async function runCase(c: Case): Promise<void> {
@@ -213,7 +230,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
   });
 
   after(async () => {
-    if (lab) await removeLab(lab);
+    if (lab && !process.env.MATRIX_KEEP_LAB) await removeLab(lab);
   });
 
   it('no policy: TCP, UDP and ICMP flow between every namespace and both boxes', () =>
@@ -409,8 +426,6 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
   });
 
   describe('Antrea-native policies: tiers, priorities, actions', () => {
-    const dropFromClients = (name: string, tier: string, prio: number) => toWeb(name, tier, prio, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]');
-    const allowFromClients = (name: string, tier: string, prio: number) => toWeb(name, tier, prio, '- action: Allow\n  from: [{podSelector: {matchLabels: {role: client}}}]');
     const cases: Case[] = [
       {
         name: 'ACNP Drop by podSelector across namespaces; other sources unaffected',
@@ -604,8 +619,8 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         ],
       },
       {
-        name: 'ICMP in ports: ping dropped, TCP and UDP still flow',
-        manifests: () => toWeb('no-ping', 'application', 5, '- action: Drop\n  ports: [{protocol: ICMP}]\n  from: [{namespaceSelector: {}}]'),
+        name: 'ICMP in protocols (echo request): ping dropped, TCP and UDP still flow',
+        manifests: () => toWeb('no-ping', 'application', 5, '- action: Drop\n  protocols: [{icmp: {icmpType: 8, icmpCode: 0}}]\n  from: [{namespaceSelector: {}}]'),
         expect: [
           ['alpha/cli', 'alpha/web', 'icmp', D],
           ['beta/cli', 'alpha/web', 'icmp', D],
@@ -660,7 +675,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
 
   describe('policy updates', () => {
     it('re-applying a policy with Drop changed to Allow changes the verdict', async () => {
-      const file = await apply(toWeb('flip', 'application', 5, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]'));
+      await apply(toWeb('flip', 'application', 5, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]'));
       try {
         await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', D]]);
         await apply(docs(netpol('web-deny', 'alpha', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Ingress]'), toWeb('flip', 'application', 5, '- action: Allow\n  from: [{podSelector: {matchLabels: {role: client}}}]')));
@@ -669,8 +684,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
           ['alpha/db', 'alpha/web', 'tcp/8080', D],
         ]);
       } finally {
-        await remove(path.join(lab!.dir, `m${fileNo}.yaml`));
-        await remove(file);
+        await remove(path.join(lab!.dir, `m${fileNo}.yaml`)); // holds both (flip is the same object)
       }
     });
 
@@ -758,7 +772,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       },
       {
         name: 'ACNP Reject on ICMP: ICMP unreachable',
-        manifests: () => toWeb('rej-icmp', 'application', 5, '- action: Reject\n  ports: [{protocol: ICMP}]\n  from: [{namespaceSelector: {}}]'),
+        manifests: () => toWeb('rej-icmp', 'application', 5, '- action: Reject\n  protocols: [{icmp: {}}]\n  from: [{namespaceSelector: {}}]'),
         expect: [
           ['alpha/cli', 'alpha/web', 'icmp', R],
           ['beta/cli', 'alpha/web', 'icmp', R],
