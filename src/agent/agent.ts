@@ -29,6 +29,10 @@ import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
 import { PolicyPacketIns, RejectResponder } from './policy/reject.js';
+import { PolicyLogger, policyReference } from './policy/log.js';
+import { ruleStats, type RuleStats } from './policy/stats.js';
+import { categoryFilter } from './ovs/cookie.js';
+import { ENVELOPE_VERSION, nodeTopic, type EventEnvelope } from '../api/mqtt.js';
 
 const log = createLogger('agent');
 
@@ -44,7 +48,9 @@ export class Agent {
     readonly datapath: Datapath,
     /** MQTT sync with the controller; undefined without a `controller` config section. */
     readonly sync: AgentSync | undefined,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor },
+    /** Per-rule packets, bytes and sessions from the metric tables. */
+    readonly policyStats: () => Promise<RuleStats[]>,
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -75,11 +81,12 @@ export class Agent {
     const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
+    const policyFeature = new NetworkPolicyFeature(() => policy.flowInput(ofports));
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: [new NetworkPolicyFeature(() => policy.flowInput(ofports))],
+      features: [policyFeature],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
     const packetIns = new PacketInMonitor({ mgmt, rundir: cfg.ovsRunDir, raw: true });
@@ -87,12 +94,32 @@ export class Agent {
       { l3ForwardingTable: pipeline.id('L3Forwarding'), gatewayPort: network.gateway.ofport, tunnelPort: network.tunnel?.ofport },
       (p) => bridge.packetOut(p),
     );
-    const policyPacketIns = new PolicyPacketIns({ reject });
+    // np.log, and each line as a policy-log event to the controller (with the outbox's next flush).
+    let sync: AgentSync | undefined;
+    const npLog = new PolicyLogger({
+      dir: path.join(cfg.stateDir, 'networkpolicy'),
+      onRecord: (r) => {
+        if (!sync) return;
+        const payload: EventEnvelope['payload'] = {
+          severity: 'info', type: 'policy-log', message: r.line,
+          fields: { policy: policyReference(r.rule.rule), rule: r.rule.rule.ruleName, action: r.rule.rule.action, direction: r.rule.rule.direction, src: r.src, dst: r.dst, protocol: r.protocol },
+        };
+        const env: EventEnvelope = { v: ENVELOPE_VERSION, node: cfg.nodeName, ts: Date.now(), kind: 'event', payload };
+        sync.outbox.add(nodeTopic(cfg.nodeName, 'events'), JSON.stringify(env), false).catch((err) => log.warn({ err }, 'policy-log event not queued'));
+      },
+    });
+    const policyPacketIns = new PolicyPacketIns({
+      reject,
+      log: (ev, u) => {
+        const rule = policyFeature.rule(u.conjId);
+        if (rule) npLog.log(ev, rule, u);
+      },
+    });
     packetIns.on('packetIn', (ev) => void policyPacketIns.onPacketIn(ev));
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
-    const sync = await startAgentSync(cfg, db, inventory, realizers);
+    sync = await startAgentSync(cfg, db, inventory, realizers);
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
@@ -114,14 +141,17 @@ export class Agent {
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
-    return new Agent(cfg, round, datapath, sync, { db, ovsdb, inventory, cni, packetIns });
+    const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
+    const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
+    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, packetIns, npLog });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog } = this.parts;
     await this.sync?.stop();
     await cni.stop();
     await packetIns.stop();
+    npLog.close();
     await this.datapath.idle();
     await inventory.stop();
     ovsdb.close();

@@ -14,6 +14,18 @@ import { distProgram } from '../../src/lib/paths.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { newLab, reachable, removeLab } from './lab-fixture.js';
+import { readFile } from 'node:fs/promises';
+import { parseDumpFlows } from '../../src/agent/ovs/flow.js';
+import { metricConjId } from '../../src/agent/policy/stats.js';
+import type { BoxState } from '../../src/lab/state.js';
+
+const npLogLines = async (box: BoxState) => (await readFile(path.join(box.ovsDir, 'agent', 'networkpolicy', 'np.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+
+/** n_packets of the IngressMetric `+new` flows of Allow rules (one Allow rule here): its sessions. */
+async function allowSessions(box: BoxState): Promise<number> {
+  const { stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`], { env: { ...process.env, OVS_RUNDIR: box.ovsDir } });
+  return parseDumpFlows(stdout).filter((f) => /ct_state=\+new/.test(f.match) && /ct_label=/.test(f.match) && metricConjId(f.match) !== undefined).reduce((n, f) => n + (f.nPackets ?? 0), 0);
+}
 
 function seinectl(server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -60,6 +72,11 @@ spec:
   appliedTo:
     - podSelector: {matchLabels: {app: target}}
   ingress:
+    - action: Allow
+      name: allow-5004
+      enableLogging: true
+      logLabel: allowed-5004
+      ports: [{protocol: TCP, port: 5004}]
     - action: Reject
       name: reject-5001
       enableLogging: true
@@ -102,6 +119,34 @@ describe('policy Reject, logging and stats (2 boxes)', function () {
   after(async () => {
     listener?.kill();
     if (lab) await removeLab(lab);
+  });
+
+  const box1 = () => state.boxes.find((b) => b.name === 'box1')!;
+
+  it('logs a denied connection with logging on as exactly one np.log line in Antrea\'s format', async () => {
+    await sleep(1200); // earlier attempts' dedup windows close
+    const before = (await npLogLines(box1())).length;
+    assert.equal((await tcpConnect(pod('box2-pod1'), pod('box1-pod1').ip!, 5001)).result, 'ECONNREFUSED');
+    await sleep(1500);
+    const added = (await npLogLines(box1())).slice(before);
+    assert.equal(added.length, 1, added.join('\n'));
+    const re = new RegExp(`^\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6} AntreaPolicyIngressRule AntreaClusterNetworkPolicy:reject-target reject-5001 Ingress Reject \\d+ default/box1-pod1 ${pod('box2-pod1').ip!.replace(/\./g, '\\.')} \\d+ ${pod('box1-pod1').ip!.replace(/\./g, '\\.')} 5001 TCP 60 <nil>$`);
+    assert.match(added[0]!, re);
+  });
+
+  it('logs and counts each allowed connection once: N connections, N np.log lines, N sessions', async () => {
+    const n = 4;
+    const lines0 = (await npLogLines(box1())).length;
+    const sessions0 = await allowSessions(box1());
+    for (let i = 0; i < n; i++) assert.equal((await tcpConnect(pod('box2-pod1'), pod('box1-pod1').ip!, 5004)).result, 'connected');
+    await sleep(300);
+    const added = (await npLogLines(box1())).slice(lines0);
+    assert.equal(added.length, n, added.join('\n'));
+    for (const l of added) assert.match(l, / AntreaPolicyIngressRule AntreaClusterNetworkPolicy:reject-target allow-5004 Ingress Allow \d+ default\/box1-pod1 .* 5004 TCP 60 allowed-5004$/);
+    // Datapath flow counters reach the OpenFlow flows with the revalidator (~0.5 s).
+    await eventually(`${n} sessions counted`, async () => (await allowSessions(box1())) - sessions0 === n, 3000);
+    await sleep(1000);
+    assert.equal((await allowSessions(box1())) - sessions0, n, 'no more than N');
   });
 
   for (const client of ['box1-pod2', 'box2-pod1']) {

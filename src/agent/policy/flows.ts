@@ -33,7 +33,7 @@ import {
   PRIORITY_K8S_ISOLATION, PRIORITY_METRIC, assignPriorities, orderKey,
 } from './priority.js';
 import { AP_DENY, CONJ_ID_REG, DISPOSITION, TRACE_CONJ_REG, ctLabel, hex } from './registers.js';
-import { OP_REJECT, encodeUserdata } from './userdata.js';
+import { OP_LOG, OP_REJECT, encodeUserdata } from './userdata.js';
 
 export interface PolicyFlowInput {
   policies: NodePolicySet;
@@ -152,10 +152,13 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
     if (rule.action === 'Allow') {
       const label = ctLabel(rule.direction, conjId);
       for (const st of ['+new', '-new']) {
-        flows.push({ table: metric, priority: PRIORITY_METRIC, match: [`ct_state=${st}`, `ct_label=${label.value}/${label.mask}`, 'ip'], actions: [pipeline.goto(pipeline.table(metric).next!)], cookie });
+        // Logging: a copy of each connection's first packet to the agent, forwarding unchanged.
+        const logged = st === '+new' && rule.enableLogging ? [toAgent(OP_LOG, rule, conjId)] : [];
+        flows.push({ table: metric, priority: PRIORITY_METRIC, match: [`ct_state=${st}`, `ct_label=${label.value}/${label.mask}`, 'ip'], actions: [...logged, pipeline.goto(pipeline.table(metric).next!)], cookie });
       }
     } else if (rule.action === 'Drop' || rule.action === 'Reject') {
-      const act = rule.action === 'Drop' ? 'drop' : `controller(userdata=${encodeUserdata({ operations: OP_REJECT, direction: rule.direction, conjId })})`;
+      const log = rule.enableLogging ? OP_LOG : 0;
+      const act = rule.action === 'Reject' ? toAgent(OP_REJECT | log, rule, conjId) : log ? toAgent(log, rule, conjId) : 'drop';
       flows.push({ table: metric, priority: PRIORITY_METRIC, match: [`reg0=${AP_DENY}`, `${CONJ_ID_REG}=${hex(conjId)}`], actions: [act], cookie });
     }
     realized.push({ rule, conjId, table, priority: actionPriority, cookie });
@@ -166,6 +169,10 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
   }
   return { flows, state: { priorities, conjIds: new Map(realized.map((r) => [r.rule.id, r.conjId])) }, realized, skipped };
 }
+
+/** Packet-in to the agent naming the rule and what to do (reject.ts, log.ts). */
+const toAgent = (operations: number, rule: InternalRule, conjId: number) =>
+  `controller(userdata=${encodeUserdata({ operations, direction: rule.direction, conjId })})`;
 
 function actionFlowActions(rule: InternalRule, conjId: number, pipeline: Pipeline): string[] {
   const metric = METRIC[rule.direction];

@@ -1,0 +1,129 @@
+// Policy logging (enableLogging): one np.log line per logged packet-in, in Antrea's current
+// format (docs/antrea-network-policy.md):
+//   <yyyy/mm/dd> <time> <ovs-table-name> <policy-reference> <rule-name> <direction> <action>
+//   <openflow-priority> <applied-to-reference> <src-ip> <src-port> <dst-ip> <dst-port>
+//   <protocol> <packet-length> <log-label>
+// K8s policies have no rule name (<nil>). Denied packets of one flow repeat (nothing is
+// committed, every retransmission comes back): as Antrea, duplicates within 1 s are folded
+// into one "[N packets in D]" line written when the window closes. The file rotates by size,
+// keeping N old files (np.log.1 newest), like Antrea's lumberjack defaults.
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { PacketInEvent } from '../ovs/packet-in.js';
+import type { RealizedRule } from './flows.js';
+import type { PolicyPacketIn } from './userdata.js';
+
+const NIL = '<nil>';
+
+export interface PolicyLogRecord {
+  line: string;
+  rule: RealizedRule;
+  src: string;
+  dst: string;
+  protocol: string;
+}
+
+export interface PolicyLoggerOptions {
+  /** Directory of np.log (`<stateDir>/networkpolicy`). */
+  dir: string;
+  maxBytes?: number;
+  maxFiles?: number;
+  dedupMs?: number;
+  now?: () => Date;
+  /** Called for each line written (events to the controller). */
+  onRecord?: (r: PolicyLogRecord) => void;
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** `2020/11/02 22:21:21.148395` in local time, as Go's log package with Lmicroseconds. */
+export function logTimestamp(d: Date): string {
+  return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`;
+}
+
+export function policyReference(r: RealizedRule['rule']): string {
+  return `${r.policy.kind}:${r.policy.namespace ? `${r.policy.namespace}/` : ''}${r.policy.name}`;
+}
+
+/** The fields after the timestamp, for one packet-in of a realized rule. */
+export function logFields(ev: PacketInEvent, rule: RealizedRule): { text: string; key: string; src: string; dst: string; protocol: string } {
+  const r = rule.rule;
+  const p = ev.packet;
+  const src = p.nwSrc ?? NIL;
+  const dst = p.nwDst ?? NIL;
+  const local = r.direction === 'ingress' ? dst : src;
+  const appliedTo = r.targets.find((t) => t.ip === local)?.key ?? NIL;
+  const protocol = p.protocol === 'ip' ? (p.fields.nw_proto ?? NIL) : p.protocol.toUpperCase();
+  const ports = p.tpSrc !== undefined && p.tpDst !== undefined && protocol !== 'ICMP';
+  const ipLen = ev.raw && ev.raw.length >= 18 ? ev.raw.readUInt16BE(16) : Math.max(0, ev.totalLen - 14);
+  const fields = [
+    rule.table, policyReference(r), r.layer === 'k8s' ? NIL : r.ruleName, r.direction === 'ingress' ? 'Ingress' : 'Egress',
+    r.action, String(rule.priority), appliedTo, src, ports ? String(p.tpSrc) : NIL, dst, ports ? String(p.tpDst) : NIL,
+    protocol, String(ipLen), r.logLabel || NIL,
+  ];
+  return { text: fields.join(' '), key: [r.id, src, dst, protocol, ports ? p.tpDst : ''].join('|'), src, dst, protocol };
+}
+
+export class PolicyLogger {
+  readonly file: string;
+  private size: number;
+  private readonly dedup = new Map<string, { first: number; count: number; text: string; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly opts: PolicyLoggerOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.file = path.join(opts.dir, 'np.log');
+    this.size = existsSync(this.file) ? statSync(this.file).size : 0;
+  }
+
+  /** Logs a packet-in of `rule`; `u` only matters for future operations. */
+  log(ev: PacketInEvent, rule: RealizedRule, _u?: PolicyPacketIn): void {
+    const f = logFields(ev, rule);
+    const now = this.now();
+    const denied = rule.rule.action !== 'Allow' && rule.rule.action !== 'Pass';
+    const seen = denied ? this.dedup.get(f.key) : undefined;
+    if (seen) {
+      seen.count++;
+      return;
+    }
+    this.write(`${logTimestamp(now)} ${f.text}`, rule, f);
+    if (!denied) return;
+    const entry = {
+      first: now.getTime(), count: 1, text: f.text,
+      timer: setTimeout(() => {
+        this.dedup.delete(f.key);
+        if (entry.count > 1) {
+          const secs = (this.now().getTime() - entry.first) / 1000;
+          this.write(`${logTimestamp(this.now())} ${entry.text} [${entry.count} packets in ${secs}s]`, rule, f);
+        }
+      }, this.opts.dedupMs ?? 1000),
+    };
+    entry.timer.unref();
+    this.dedup.set(f.key, entry);
+  }
+
+  close(): void {
+    for (const e of this.dedup.values()) clearTimeout(e.timer);
+    this.dedup.clear();
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  private write(line: string, rule: RealizedRule, f: { src: string; dst: string; protocol: string }): void {
+    const data = `${line}\n`;
+    if (this.size > 0 && this.size + data.length > (this.opts.maxBytes ?? 100 * 1024 * 1024)) this.rotate();
+    appendFileSync(this.file, data);
+    this.size += Buffer.byteLength(data);
+    this.opts.onRecord?.({ line, rule, src: f.src, dst: f.dst, protocol: f.protocol });
+  }
+
+  /** np.log → np.log.1 → … → np.log.<maxFiles>, the oldest dropped. */
+  private rotate(): void {
+    const keep = this.opts.maxFiles ?? 3;
+    rmSync(`${this.file}.${keep}`, { force: true });
+    for (let i = keep - 1; i >= 1; i--) if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+    if (keep > 0) renameSync(this.file, `${this.file}.1`);
+    else rmSync(this.file, { force: true });
+    this.size = 0;
+  }
+}

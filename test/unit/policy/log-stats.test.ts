@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
+import { parsePacketLine } from '../../../src/agent/ovs/packet-in.js';
+import type { RealizedRule } from '../../../src/agent/policy/flows.js';
+import { PolicyLogger, logTimestamp } from '../../../src/agent/policy/log.js';
+import { metricConjId, ruleStats } from '../../../src/agent/policy/stats.js';
+
+const rule = (action: 'Allow' | 'Drop', conjId: number): RealizedRule => ({
+  rule: {
+    id: `r${conjId}`, policy: { kind: 'AntreaClusterNetworkPolicy', name: 'acnp' }, ruleName: 'rule-a', direction: 'ingress', action, layer: 'antrea',
+    tier: 'application', order: { tierPriority: 250, policyPriority: 1, ruleIndex: 0 }, targets: [{ key: 'default/web', ip: '10.0.0.5' }],
+    peers: { any: true, ips: [], cidrs: [] }, enableLogging: true,
+  },
+  conjId, table: 'AntreaPolicyIngressRule', priority: 14500, cookie: 0x42n,
+});
+const ev: PacketInEvent = {
+  tableId: 26, cookie: 0x42n, reason: 'action', totalLen: 74, inPort: 3, metadata: {},
+  packet: parsePacketLine('tcp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,nw_src=10.0.0.4,nw_dst=10.0.0.5,nw_tos=0,nw_ecn=0,nw_ttl=64,nw_frag=no,tp_src=40000,tp_dst=80,tcp_flags=syn tcp_csum:0'),
+};
+
+describe('policy logging and stats', () => {
+  it('formats timestamps as Go log with microseconds', () => {
+    assert.equal(logTimestamp(new Date(2020, 10, 2, 22, 21, 21, 148)), '2020/11/02 22:21:21.148000');
+  });
+
+  it('writes Antrea\'s np.log line, folds denied duplicates and rotates by size', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'seine-nplog-'));
+    try {
+      const events: string[] = [];
+      const l = new PolicyLogger({ dir, maxBytes: 400, maxFiles: 2, dedupMs: 50, now: () => new Date(2020, 10, 2, 22, 21, 21), onRecord: (r) => events.push(r.line) });
+      l.log(ev, rule('Drop', 7));
+      l.log(ev, rule('Drop', 7));
+      await new Promise((r) => setTimeout(r, 100));
+      const lines = readFileSync(path.join(dir, 'np.log'), 'utf8').trim().split('\n');
+      assert.equal(lines[0], '2020/11/02 22:21:21.000000 AntreaPolicyIngressRule AntreaClusterNetworkPolicy:acnp rule-a Ingress Drop 14500 default/web 10.0.0.4 40000 10.0.0.5 80 TCP 60 <nil>');
+      assert.match(lines[1]!, /\[2 packets in 0s\]$/);
+      assert.equal(events.length, 2);
+      for (let i = 0; i < 5; i++) l.log(ev, rule('Allow', 8));
+      assert.deepEqual(readdirSync(dir).sort(), ['np.log', 'np.log.1', 'np.log.2']);
+      l.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sums metric flows per rule: Allow sessions from +new, denied packets as sessions', () => {
+    assert.equal(metricConjId('ct_state=+new,ct_label=0x7/0xffffffff,ip'), 7);
+    assert.equal(metricConjId('ct_state=-new,ct_label=0x900000000/0xffffffff00000000,ip'), 9);
+    assert.equal(metricConjId('reg0=0x400/0x400,reg3=0xb'), 11);
+    const rules = new Map([[7, rule('Allow', 7)], [11, rule('Drop', 11)]]);
+    const flows = [
+      { tableId: 27, priority: 200, match: 'ct_state=+new,ct_label=0x7/0xffffffff,ip', actions: '', cookie: 0x42n, nPackets: 3, nBytes: 180 },
+      { tableId: 27, priority: 200, match: 'ct_state=-new,ct_label=0x7/0xffffffff,ip', actions: '', cookie: 0x42n, nPackets: 10, nBytes: 1000 },
+      { tableId: 27, priority: 200, match: 'reg0=0x400/0x400,reg3=0xb', actions: '', cookie: 0x42n, nPackets: 2, nBytes: 120 },
+    ];
+    const s = ruleStats(flows, new Set([27]), (id) => rules.get(id));
+    assert.deepEqual(s.map((x) => [x.ruleId, x.packets, x.bytes, x.sessions]), [['r11', 2, 120, 2], ['r7', 13, 1180, 3]]);
+  });
+});
