@@ -701,9 +701,11 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       }
     });
 
-    // Seine follows Antrea: policy rules decide new connections; packets of an established
-    // connection (ct_state=-new+est) skip the rule tables. A Drop added while a TCP connection is
-    // open leaves that connection flowing; new connections are dropped.
+    // Seine follows Antrea (docs/antrea-network-policy.md, "existing connection behavior",
+    // antrea-io/antrea#5381): policy rules decide new connections; packets of an established
+    // connection (ct_state=-new+est/+rel) skip every rule table, K8s isolation included. A Drop
+    // or an isolation added while a TCP connection is open leaves that connection flowing (until
+    // its conntrack entry expires); new connections are dropped.
     it('an ACNP Drop added while a TCP connection is open: the open connection keeps flowing, new ones are dropped', async () => {
       const conn = await traffic.open(pod('alpha/cli'), pod('alpha/web'), 8080);
       try {
@@ -721,7 +723,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       }
     });
 
-    it('K8s isolation added while connections are open (both directions, UDP too): established TCP keeps flowing', async () => {
+    it('K8s isolation (Ingress and Egress) added while a TCP connection is open: it keeps flowing, new ones are dropped', async () => {
       const conn = await traffic.open(pod('beta/cli'), pod('alpha/web'), 8081);
       try {
         assert.equal(await conn.exchange(), 'ok');
