@@ -701,6 +701,23 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       }
     });
 
+    it('a namespace label change moves its pods into a namespaceSelector peer', async () => {
+      const file = await apply(toWeb('drop-ns', 'application', 5, '- action: Drop\n  from: [{namespaceSelector: {matchLabels: {quarantine: "yes"}}}]'));
+      try {
+        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A]]);
+        await lab!.labelNamespace('beta', [{ key: 'quarantine', value: 'yes' }]);
+        await expectTable([
+          ['beta/cli', 'alpha/web', 'tcp/8080', D],
+          ['beta/web', 'alpha/web', 'udp/5353', D],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
+        ]);
+        await lab!.labelNamespace('beta', [{ key: 'quarantine', remove: true }]);
+        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A]]);
+      } finally {
+        await remove(file);
+      }
+    });
+
     // Seine follows Antrea (docs/antrea-network-policy.md, "existing connection behavior",
     // antrea-io/antrea#5381): policy rules decide new connections; packets of an established
     // connection (ct_state=-new+est/+rel) skip every rule table, K8s isolation included. A Drop
