@@ -408,6 +408,26 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         ],
       },
       {
+        name: 'egress to a named port resolves on each destination pod',
+        manifests: () => netpol('cli-to-http', 'alpha', 'podSelector: {matchLabels: {role: client}}\npolicyTypes: [Egress]\negress:\n  - ports: [{port: http}]'),
+        expect: [
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
+          ['alpha/cli', 'alpha/web', 'tcp/8081', D],
+          ['alpha/cli', 'alpha/db', 'tcp/8081', A],
+          ['alpha/cli', 'beta/web', 'tcp/8082', A],
+          ['alpha/cli', 'beta/web', 'tcp/8080', D],
+        ],
+      },
+      {
+        name: 'an empty ingress rule allows everything, whatever a deny-all policy says',
+        manifests: () => docs(netpol('deny-all', 'alpha', 'podSelector: {}\npolicyTypes: [Ingress]'), netpol('web-open', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - {}')),
+        expect: [
+          ['beta/cli', 'alpha/web', 'udp/5354', A],
+          ['beta/cli', 'alpha/web', 'icmp', A],
+          ['beta/cli', 'alpha/db', 'tcp/8080', D],
+        ],
+      },
+      {
         name: 'egress and ingress policies both apply across boxes (egress of cli AND ingress of web)',
         manifests: () =>
           docs(
@@ -626,6 +646,14 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
           ['beta/cli', 'alpha/web', 'icmp', D],
           ['alpha/cli', 'alpha/web', 'tcp/8080', A],
           ['alpha/cli', 'alpha/web', 'udp/5353', A],
+        ],
+      },
+      {
+        name: 'ACNP ingress ipBlock peer',
+        manifests: (ip) => toWeb('drop-cidr', 'application', 5, `- action: Drop\n  from: [{ipBlock: {cidr: ${ip('alpha/cli')}/32}}]`),
+        expect: [
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A],
         ],
       },
       {

@@ -128,7 +128,11 @@ export class PolicyComputer {
         const peerPods = peerPodsFor(d.peers, this.index, split.ns);
         const targets = split.targets.map(target).sort((a, b) => cmp(a.key, b.key));
         if (named && d.direction === 'egress') {
-          for (const part of this.splitPeersByPort(d.ports!, peerPods, d.peers.ipBlocks)) {
+          // An empty `to` with a named port is, as in Antrea (toAntreaPeer with namedPortExists:
+          // matchAllPeer plus an address group of every pod), every address for the numeric
+          // ports plus every pod with the name resolved on it.
+          const [pods, blocks] = d.peers.any ? [this.index.select({ scope: { kind: 'all' } }), [ANY_IPV4]] : [peerPods, d.peers.ipBlocks];
+          for (const part of this.splitPeersByPort(d.ports!, pods, blocks)) {
             const rule = this.rule(d, split.suffix + part.suffix, targets, part.peers, part.services);
             if (rule) yield [node, rule];
           }
@@ -193,6 +197,8 @@ export class PolicyComputer {
     return rule;
   }
 }
+
+const ANY_IPV4 = { cidr: '0.0.0.0/0' };
 
 const target = (pod: InventoryPod): TargetPod => ({ key: podKey(pod), ip: pod.ip! });
 

@@ -172,6 +172,20 @@ describe('policy compute', () => {
       assert.equal(new Set(rules.map((r) => r.id)).size, 3);
     });
 
+    it('egress named port with no `to`: every pod resolves the name, every address keeps the numeric ports (Antrea matchAllPodsPeer)', () => {
+      const p = knp('prod', 'p', { podSelector: { matchLabels: { app: 'client' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }, { port: 53, protocol: 'UDP' }] }] });
+      const rules = node(compute({ policies: [p] }), 'n1').rules;
+      const got = rules.map((r) => ({ ips: r.peers.ips, cidrs: r.peers.cidrs, any: r.peers.any, services: r.services }));
+      assert.deepEqual(got.sort((a, b) => (a.ips[0] ?? '').localeCompare(b.ips[0] ?? '')), [
+        { ips: ['10.0.1.10'], cidrs: [], any: false, services: [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 53 }] },
+        { ips: ['10.0.1.20', '10.0.1.30', '10.0.1.41', '10.0.2.20', '10.0.2.40'], cidrs: ['0.0.0.0/0'], any: false, services: [{ protocol: 'UDP', port: 53 }] },
+        { ips: ['10.0.2.10'], cidrs: [], any: false, services: [{ protocol: 'TCP', port: 8080 }, { protocol: 'UDP', port: 53 }] },
+      ]);
+      const ruleAny = acnp('cli-http', { priority: 5, appliedTo: [{ podSelector: { matchLabels: { app: 'client' } } }], egress: [{ action: 'Drop', ports: [{ port: 'http' }] }] });
+      const acnpRules = node(compute({ policies: [ruleAny] }), 'n1').rules;
+      assert.deepEqual(acnpRules.flatMap((r) => r.peers.ips).sort(), ['10.0.1.10', '10.0.2.10'], 'an ACNP Drop to a named port reaches the pods declaring it');
+    });
+
     it('peers that select nobody produce no rule (but isolation stays)', () => {
       const p = knp('prod', 'p', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'nobody' } } }] }] });
       const n1 = node(compute({ policies: [p] }), 'n1');
