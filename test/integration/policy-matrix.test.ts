@@ -795,9 +795,10 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
     });
   });
 
-  // Reject needs the agent's responder (packet-in → TCP RST / ICMP unreachable via packet-out,
-  // src/agent/policy/reject*.ts). Until it lands a rejected connection looks like a drop.
-  describe('Reject (needs the agent reject responder)', () => {
+  // Reject goes through the agent's responder (packet-in → TCP RST / ICMP host prohibited via
+  // packet-out, src/agent/policy/reject*.ts): the probe must see a refusal within 700 ms, which
+  // tells it apart from a drop (no answer within 1 s).
+  describe('Reject (agent responder: TCP RST, ICMP unreachable)', () => {
     const cases: Case[] = [
       {
         name: 'ACNP Reject on TCP: an immediate refusal (RST), cross-box and same-box',
