@@ -3,21 +3,13 @@
 // the installed flows byte-identical.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
-import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { newLab, ping, reachable, removeLab } from './lab-fixture.js';
-
-async function dumpFlows(box: BoxState): Promise<string> {
-  const { stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', '--no-stats', `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`], {
-    env: { ...process.env, OVS_RUNDIR: box.ovsDir },
-  });
-  return stdout;
-}
+import { dumpFlows, newLab, ping, reachable, removeLab } from './lab-fixture.js';
 
 /** `ping -i 0.05` in the background; resolves with its summary when it ends. */
 function pingFlood(from: PodState, to: string, count: number): Promise<{ sent: number; received: number; text: string }> {
@@ -54,14 +46,14 @@ describe('datapath safety (2 boxes)', function () {
     const src = pod('box1-pod1');
     const dst = pod('box2-pod1');
     assert.ok(await reachable(src, dst.ip!), 'traffic flows before the test');
-    const before = await Promise.all(state.boxes.map(dumpFlows));
+    const before = await Promise.all(state.boxes.map((b) => dumpFlows(b)));
     const flood = pingFlood(src, dst.ip!, 120); // 6 s of traffic
     await sleep(1000);
     await Promise.all(state.boxes.map((b) => lab!.restartAgent(b.name, { crash: true })));
     const result = await flood;
     assert.equal(result.received, result.sent, `packets lost across the agent restart: ${result.text}`);
     assert.doesNotMatch(result.text, /duplicates/);
-    const after = await Promise.all(state.boxes.map(dumpFlows));
+    const after = await Promise.all(state.boxes.map((b) => dumpFlows(b)));
     for (const [i, b] of state.boxes.entries()) assert.equal(after[i], before[i], `${b.name}: flows changed across the restart`);
   });
 

@@ -5,8 +5,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { Lab } from '../../src/lab/lab.js';
 import { labNames } from '../../src/lab/names.js';
 import { listNetns } from '../../src/lab/netns.js';
-import type { LabState, PodState } from '../../src/lab/state.js';
+import path from 'node:path';
+import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
+import { distProgram } from '../../src/lib/paths.js';
+import { sleep } from '../../src/lib/process.js';
+import { spawnCollect, type Collected } from '../helpers/spawn.js';
 
 export async function newLab(tag: string): Promise<Lab> {
   return new Lab(await mkdtemp(`/tmp/sl-${tag}-`));
@@ -60,4 +64,24 @@ export function assertAllReachable(results: PingResult[], expected: number): voi
   const failed = results.filter((r) => !r.ok);
   assert.equal(results.length, expected, 'number of pod pairs');
   assert.deepEqual(failed.map((f) => `${f.from} -> ${f.to}: ${f.detail}`), [], `${results.length - failed.length}/${results.length} pod pairs reachable`);
+}
+
+/** The real seinectl against a controller. */
+export function seinectl(server: string, args: string[]): Promise<Collected> {
+  return spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
+}
+
+/** Polls a condition (propagation through controller and agents is asynchronous) for up to `ms`. */
+export async function eventually(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+/** A box's br-int flow table as ovs-ofctl prints it (without counters unless `stats`). */
+export async function dumpFlows(box: BoxState, stats = false): Promise<string> {
+  const args = ['-O', 'OpenFlow15', 'dump-flows', ...(stats ? [] : ['--no-stats']), `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`];
+  return (await run('ovs-ofctl', args, { env: { ...process.env, OVS_RUNDIR: box.ovsDir } })).stdout;
 }

@@ -4,14 +4,13 @@
 // and packet-out → packet-in through the pipeline.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { run } from '../../src/lib/exec.js';
 import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { CookieAllocator, categoryFilter, decodeCookie } from '../../src/agent/ovs/cookie.js';
-import { flowKey, formatFlow, toOvsFlow, type Flow, type OvsFlow } from '../../src/agent/ovs/flow.js';
+import { formatFlow, toOvsFlow, type Flow, type OvsFlow } from '../../src/agent/ovs/flow.js';
 import { FlowRound, reconcileRound } from '../../src/agent/ovs/round.js';
 import { FlowRejectedError, FlowSyntaxError } from '../../src/agent/ovs/canonical.js';
 import { PacketInMonitor, type PacketInEvent } from '../../src/agent/ovs/packet-in.js';

@@ -3,45 +3,13 @@
 // traffic between pods; status reports Realized on both boxes; an agent crash and restart keeps
 // enforcing with the flows byte-identical.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
-import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
-import { run } from '../../src/lib/exec.js';
-import { distProgram } from '../../src/lib/paths.js';
-import { sleep } from '../../src/lib/process.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { newLab, ping, reachable, removeLab } from './lab-fixture.js';
-
-function seinectl(server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-/** Polls a condition (policy propagation is asynchronous) for up to `ms`. */
-async function eventually(what: string, cond: () => Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-    await sleep(200);
-  }
-}
-
-async function dumpFlows(box: BoxState): Promise<string> {
-  const { stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', '--no-stats', `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`], {
-    env: { ...process.env, OVS_RUNDIR: box.ovsDir },
-  });
-  return stdout;
-}
+import { dumpFlows, eventually, newLab, ping, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 const denyAllIngress = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -116,9 +84,9 @@ describe('network policy end to end (2 boxes, controller, seinectl)', function (
   });
 
   it('keeps enforcing across kill -9 of both agents, with the flows byte-identical', async () => {
-    const before = await Promise.all(state.boxes.map(dumpFlows));
+    const before = await Promise.all(state.boxes.map((b) => dumpFlows(b)));
     await Promise.all(state.boxes.map((b) => lab!.restartAgent(b.name, { crash: true })));
-    const after = await Promise.all(state.boxes.map(dumpFlows));
+    const after = await Promise.all(state.boxes.map((b) => dumpFlows(b)));
     for (const [i, b] of state.boxes.entries()) assert.equal(after[i], before[i], `${b.name}: flows changed across the restart`);
     assert.equal(await canPing(pod('box2-pod2'), pod('box1-pod1')), false, 'still isolated');
     assert.ok(await canPing(pod('box2-pod1'), pod('box1-pod1')), 'still allowed');

@@ -10,10 +10,9 @@ import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
-import { distProgram } from '../../src/lib/paths.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { newLab, reachable, removeLab } from './lab-fixture.js';
+import { dumpFlows, eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 import { readFile } from 'node:fs/promises';
 import { parseDumpFlows } from '../../src/agent/ovs/flow.js';
 import { metricConjId } from '../../src/agent/policy/stats.js';
@@ -23,28 +22,7 @@ const npLogLines = async (box: BoxState) => (await readFile(path.join(box.ovsDir
 
 /** n_packets of the IngressMetric `+new` flows of Allow rules (one Allow rule here): its sessions. */
 async function allowSessions(box: BoxState): Promise<number> {
-  const { stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', `unix:${path.join(box.ovsDir, 'br-int.mgmt')}`], { env: { ...process.env, OVS_RUNDIR: box.ovsDir } });
-  return parseDumpFlows(stdout).filter((f) => /ct_state=\+new/.test(f.match) && /ct_label=/.test(f.match) && metricConjId(f.match) !== undefined).reduce((n, f) => n + (f.nPackets ?? 0), 0);
-}
-
-function seinectl(server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-async function eventually(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-    await sleep(200);
-  }
+  return parseDumpFlows(await dumpFlows(box, true)).filter((f) => /ct_state=\+new/.test(f.match) && /ct_label=/.test(f.match) && metricConjId(f.match) !== undefined).reduce((n, f) => n + (f.nPackets ?? 0), 0);
 }
 
 /** One TCP connect from a pod: the outcome (connected, ECONNREFUSED, timeout, …) and how long it took. */

@@ -20,7 +20,7 @@ export interface Recorded {
   watch: boolean;
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
-  clientCertCN?: string;
+  clientCertCN?: string | string[];
 }
 
 export interface Reply {
