@@ -32,7 +32,7 @@ import { PolicyPacketIns, RejectResponder } from './policy/reject.js';
 import { PolicyLogger, policyReference } from './policy/log.js';
 import { ruleStats, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
-import { ENVELOPE_VERSION, nodeTopic, type EventEnvelope } from '../api/mqtt.js';
+import type { EventEnvelope } from '../api/mqtt.js';
 
 const log = createLogger('agent');
 
@@ -94,7 +94,7 @@ export class Agent {
       { l3ForwardingTable: pipeline.id('L3Forwarding'), gatewayPort: network.gateway.ofport, tunnelPort: network.tunnel?.ofport },
       (p) => bridge.packetOut(p),
     );
-    // np.log, and each line as a policy-log event to the controller (with the outbox's next flush).
+    // np.log, and each line as a policy-log event to the controller (through the outbox).
     let sync: AgentSync | undefined;
     const npLog = new PolicyLogger({
       dir: path.join(cfg.stateDir, 'networkpolicy'),
@@ -104,8 +104,7 @@ export class Agent {
           severity: 'info', type: 'policy-log', message: r.line,
           fields: { policy: policyReference(r.rule.rule), rule: r.rule.rule.ruleName, action: r.rule.rule.action, direction: r.rule.rule.direction, src: r.src, dst: r.dst, protocol: r.protocol },
         };
-        const env: EventEnvelope = { v: ENVELOPE_VERSION, node: cfg.nodeName, ts: Date.now(), kind: 'event', payload };
-        sync.outbox.add(nodeTopic(cfg.nodeName, 'events'), JSON.stringify(env), false).catch((err) => log.warn({ err }, 'policy-log event not queued'));
+        sync.publishEvent(payload).catch((err) => log.warn({ err }, 'policy-log event not queued'));
       },
     });
     const policyPacketIns = new PolicyPacketIns({

@@ -8,7 +8,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   ENVELOPE_VERSION, MessageError, TopicError, agentClientId, nodeTopic, parseNodeMessage,
-  type ReportedEnvelope, type StatusEnvelope,
+  type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedObject } from '../../api/node-state.js';
 import { Backoff } from '../../lib/backoff.js';
@@ -250,6 +250,13 @@ export class AgentSync {
     };
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);
+    await this.flush();
+  }
+
+  /** Queues an event for the controller (kept across outages by the outbox) and sends it now if connected. */
+  async publishEvent(payload: EventEnvelope['payload']): Promise<void> {
+    const envelope: EventEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, ts: Date.now(), kind: 'event', payload };
+    await this.outbox.add(nodeTopic(this.opts.node, 'events'), JSON.stringify(envelope), false);
     await this.flush();
   }
 
