@@ -118,4 +118,25 @@ describe('controller REST', function () {
     const audit = await call('GET', '/api/v1/audit');
     assert.ok(audit.body.some((e: { action: string; object: string; actor: string }) => e.action === 'credentials' && e.object === 'box9' && e.actor === 'admin-token-0'));
   });
+
+  it('checks tiers across objects: unknown tier, taken priority, a tier still in use cannot be deleted', async function () {
+    const TIERS = '/apis/crd.antrea.io/v1beta1/tiers';
+    const inTier = { ...acnp('tiered'), spec: { ...acnp('tiered').spec, tier: 'edge-tier' } };
+    const unknown = await call('POST', ACNPS, inTier);
+    assert.equal(unknown.status, 422);
+    assert.deepEqual(unknown.body.details.causes.map((c: { field: string }) => c.field), ['spec.tier']);
+    assert.match(unknown.body.message, /unknown tier "edge-tier"/);
+    const tier = (name: string, priority: number) => ({ apiVersion: 'crd.antrea.io/v1beta1', kind: 'Tier', metadata: { name }, spec: { priority } });
+    // The tier and its policy in one body are consistent: accepted together.
+    assert.equal((await call('POST', '/api/v1/apply', { apiVersion: 'v1', kind: 'List', items: [tier('edge-tier', 20), inTier] })).status, 200);
+    const clash = await call('POST', TIERS, tier('other-tier', 20));
+    assert.equal(clash.status, 422);
+    assert.match(clash.body.message, /priority 20 is already taken by tier edge-tier/);
+    const inUse = await call('DELETE', `${TIERS}/edge-tier`);
+    assert.equal(inUse.status, 422);
+    assert.match(inUse.body.message, /tier edge-tier is still used by ClusterNetworkPolicy tiered/);
+    assert.equal((await call('DELETE', `${ACNPS}/tiered`)).status, 200);
+    assert.equal((await call('DELETE', `${TIERS}/edge-tier`)).status, 200);
+  });
 });
+

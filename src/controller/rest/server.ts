@@ -5,11 +5,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
-import { qualifiedKind, type ManifestObject } from '../../api/kinds.js';
+import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
 import { describeProblem } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
+import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
 import type { Span } from '../span.js';
 import { computeStatus } from '../status.js';
 import type { NodeRegistry } from '../store/nodes.js';
@@ -105,7 +106,9 @@ export class RestServer {
       }
       case 'DELETE': {
         if (!r.name) throw new HttpError(405, 'MethodNotAllowed', 'DELETE needs an object name in the path');
-        const [deleted] = await this.ctx.store.delete([{ kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name }], actor);
+        const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
+        await this.checkDeletions([ref]);
+        const [deleted] = await this.ctx.store.delete([ref], actor);
         return this.toObject(deleted!);
       }
       default:
@@ -146,6 +149,11 @@ export class RestServer {
   }
 
   private async apply(objects: ManifestObject[], actor: string): Promise<ApplyResult> {
+    const incoming = objects.map((o) => viewOf(refOf(o).kind, o.metadata.name ?? '', (o.metadata as { namespace?: string }).namespace, (o as { spec?: unknown }).spec));
+    const key = (v: ObjectView & { group: string }) => `${v.group}/${v.kind}/${v.namespace ?? ''}/${v.name}`;
+    const incomingKeys = new Set(incoming.map(key));
+    const stored = (await this.ctx.store.list()).map((r) => viewOf(r.kind, r.name, r.namespace, r.spec)).filter((v) => !incomingKeys.has(key(v)));
+    rejectReferenceProblems(referenceProblems([...stored, ...incoming], (v) => incomingKeys.has(key(v as ObjectView & { group: string }))));
     const items = await this.ctx.store.apply(objects, actor);
     log.info({ actor, objects: items.map((i) => `${i.record.kind.kind} ${i.record.name} ${i.outcome}`) }, 'applied');
     return {
@@ -156,8 +164,17 @@ export class RestServer {
   }
 
   private async deleteAll(objects: ManifestObject[], actor: string): Promise<unknown> {
+    await this.checkDeletions(objects.map(refOf));
     const deleted = await this.ctx.store.delete(objects.map(refOf), actor);
     return { items: deleted.map((d) => ({ kind: d.kind.kind, ...(d.namespace ? { namespace: d.namespace } : {}), name: d.name })) };
+  }
+
+  /** A tier that policies still use cannot be deleted (what remains must stay consistent). */
+  private async checkDeletions(refs: { kind: KindInfo; namespace?: string; name: string }[]): Promise<void> {
+    const gone = new Set(refs.map((r) => `${qualifiedKind(r.kind)}/${r.namespace ?? ''}/${r.name}`));
+    const remaining = (await this.ctx.store.list()).filter((r) => !gone.has(`${qualifiedKind(r.kind)}/${r.namespace ?? ''}/${r.name}`));
+    const deletedTiers = refs.filter((r) => r.kind.kind === 'Tier').map((r) => r.name);
+    rejectReferenceProblems(referenceProblems(remaining.map((r) => viewOf(r.kind, r.name, r.namespace, r.spec)), () => false, deletedTiers));
   }
 
   private async getOne(r: ResourcePath): Promise<StoredObject> {
@@ -199,4 +216,14 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof NotFoundError) return new HttpError(404, 'NotFound', err.message);
   if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message);
   return new HttpError(500, 'InternalError', 'internal error (see the controller log)');
+}
+
+function viewOf(kind: KindInfo, name: string, namespace: string | undefined, spec: unknown): ObjectView & { group: string } {
+  return { kind: kind.kind, group: kind.group, name, ...(namespace ? { namespace } : {}), spec };
+}
+
+function rejectReferenceProblems(problems: ReferenceProblem[]): void {
+  if (!problems.length) return;
+  const lines = problems.map((p) => `${p.object}: ${p.field}: ${p.message}`);
+  throw new HttpError(422, 'Invalid', lines.join('\n'), problems.map((p) => ({ field: p.field, message: `${p.object}: ${p.message}` })));
 }
