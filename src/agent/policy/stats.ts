@@ -3,6 +3,7 @@
 // their match (ct_label for Allow, reg3 for Drop/Reject), so a dump maps straight to rules:
 //   Allow        +new flow = sessions (first packet of each connection), +new and -new = traffic
 //   Drop/Reject  nothing is committed, every denied packet counts; sessions = packets as Antrea.
+import { sameOwner } from '../ovs/cookie.js';
 import type { OvsFlow } from '../ovs/flow.js';
 import type { RealizedRule } from './flows.js';
 
@@ -37,7 +38,8 @@ export function ruleStats(flows: readonly OvsFlow[], metricTables: ReadonlySet<n
     if (!metricTables.has(f.tableId)) continue;
     const conjId = metricConjId(f.match);
     const r = conjId === undefined ? undefined : rule(conjId);
-    if (!r || r.cookie !== f.cookie) continue; // another rule's flow, or a stale round's
+    // Another rule's flow otherwise. The round may differ: a restarted agent adopts unchanged flows with their old cookie.
+    if (!r || !sameOwner(r.cookie, f.cookie)) continue;
     let s = out.get(r.rule.id);
     if (!s) {
       s = { ruleId: r.rule.id, policy: r.rule.policy, ruleName: r.rule.ruleName, direction: r.rule.direction, action: r.rule.action, conjId: r.conjId, packets: 0, bytes: 0, sessions: 0 };

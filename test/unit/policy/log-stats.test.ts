@@ -58,5 +58,10 @@ describe('policy logging and stats', () => {
     ];
     const s = ruleStats(flows, new Set([27]), (id) => rules.get(id));
     assert.deepEqual(s.map((x) => [x.ruleId, x.packets, x.bytes, x.sessions]), [['r11', 2, 120, 2], ['r7', 13, 1180, 3]]);
+    // After an agent restart unchanged flows keep the cookie of the round that wrote them.
+    const olderRound = flows.map((f) => ({ ...f, cookie: f.cookie | (3n << 48n) }));
+    assert.deepEqual(ruleStats(olderRound, new Set([27]), (id) => rules.get(id)).map((x) => x.packets), [2, 13]);
+    // A flow of another owner (other category or object) is not counted.
+    assert.deepEqual(ruleStats([{ ...flows[0]!, cookie: 0x43n }], new Set([27]), (id) => rules.get(id)), []);
   });
 });
