@@ -1,7 +1,7 @@
 // Shared by the integration suites that need a running lab: a private lab dir per suite (its
 // own name prefix), traffic checks between pods, and cleanup that proves nothing is left.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Lab } from '../../src/lab/lab.js';
 import { labNames } from '../../src/lab/names.js';
 import { listNetns } from '../../src/lab/netns.js';
@@ -19,6 +19,7 @@ export async function newLab(tag: string): Promise<Lab> {
 export async function removeLab(lab: Lab): Promise<void> {
   await lab.down();
   assert.deepEqual(await listNetns(`${labNames(lab.dir).prefix}-`), [], 'the lab left network namespaces behind');
+  await rm(lab.dir, { recursive: true, force: true }); // the temp dir and what tests wrote into it
 }
 
 export const podName = (p: Pick<PodState, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
