@@ -202,3 +202,26 @@ export function parseNodeMessage(topic: string, payload: string | Uint8Array): N
   if (envelope.node !== node) throw new MessageError(`${topic}: node: envelope says ${JSON.stringify(envelope.node)}, topic says ${JSON.stringify(node)}`);
   return { node, channel, ...(rpcId === undefined ? {} : { rpcId }), envelope } as NodeMessage & { node: string };
 }
+
+/** Why a received message was not taken (each side counts these). */
+export type IntakeRejection = 'oversized' | 'wrongTopic' | 'malformed';
+
+/**
+ * The checks every receiver makes before looking at a message: its size, an empty payload
+ * (a retained message being cleared: nothing to do), the topic and the envelope.
+ */
+export function intakeNodeMessage(
+  topic: string,
+  payload: Uint8Array,
+  maxBytes: number,
+): { message: NodeMessage & { node: string } } | { empty: true } | { rejected: IntakeRejection; detail: string } {
+  if (payload.length > maxBytes) return { rejected: 'oversized', detail: `${payload.length} bytes > ${maxBytes}` };
+  if (payload.length === 0) return { empty: true };
+  try {
+    return { message: parseNodeMessage(topic, payload) };
+  } catch (err) {
+    if (err instanceof TopicError) return { rejected: 'wrongTopic', detail: err.message };
+    if (err instanceof MessageError) return { rejected: 'malformed', detail: err.message };
+    throw err;
+  }
+}

@@ -15,17 +15,15 @@
 //   alpha/web  b1  app=web      alpha/cli  b2  role=client    alpha/db  b2  app=db
 //   beta/cli   b1  role=client  beta/web   b2  app=web
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { parseLabSpec } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
-import { distProgram } from '../../src/lib/paths.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { newLab, removeLab } from './lab-fixture.js';
+import { newLab, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic, type Proto, type Verdict } from './traffic.js';
 
 const TCP_PORTS = [8080, 8081, 8082, 8083, 9000];
@@ -54,18 +52,6 @@ type Expect = [PodRef, PodRef, string, Verdict];
 const A = 'allowed' as const;
 const D = 'dropped' as const;
 const R = 'rejected' as const;
-
-function seinectl(server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 // --- manifest builders -----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@
 // realized before any connection is tried (offline first).
 import mqtt, { type MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, MessageError, TopicError, agentClientId, nodeTopic, parseNodeMessage,
+  ENVELOPE_VERSION, agentClientId, intakeNodeMessage, nodeTopic,
   type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedObject } from '../../api/node-state.js';
@@ -176,17 +176,10 @@ export class AgentSync {
   }
 
   private acceptDesired(topic: string, payload: Buffer): NodeDesired | undefined {
-    const max = this.opts.maxMessageBytes ?? 4 << 20;
-    if (payload.length > max) return this.reject('oversized', topic, `${payload.length} bytes > ${max}`);
-    if (payload.length === 0) return undefined; // a retained message cleared: keep what we have
-    let msg;
-    try {
-      msg = parseNodeMessage(topic, payload);
-    } catch (err) {
-      if (err instanceof TopicError) return this.reject('wrongTopic', topic, err.message);
-      if (err instanceof MessageError) return this.reject('malformed', topic, err.message);
-      throw err;
-    }
+    const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+    if ('empty' in intake) return undefined; // a retained message cleared: keep what we have
+    if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
+    const msg = intake.message;
     if (msg.node !== this.opts.node) return this.reject('otherNode', topic, `this is ${this.opts.node}`);
     if (msg.channel !== 'desired') return this.reject('wrongTopic', topic, `the agent takes only desired state here, got ${msg.channel}`);
     const desired = msg.envelope.payload;

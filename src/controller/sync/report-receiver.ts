@@ -2,7 +2,7 @@
 // reported state. Every message is checked against its topic and schema; bad ones are counted
 // by reason, logged and dropped — a node can never crash the controller.
 import type { MqttClient } from 'mqtt';
-import { MessageError, TopicError, allNodesTopic, parseNodeMessage } from '../../api/mqtt.js';
+import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import type { NodeRegistry } from '../store/nodes.js';
 
@@ -60,17 +60,10 @@ export class ReportReceiver {
   }
 
   private async accept(topic: string, payload: Buffer): Promise<void> {
-    if (payload.length > this.ctx.maxMessageBytes) return this.reject('oversized', topic, `${payload.length} bytes > ${this.ctx.maxMessageBytes}`);
-    // A retained message being cleared arrives empty: nothing to do.
-    if (payload.length === 0) return;
-    let msg;
-    try {
-      msg = parseNodeMessage(topic, payload);
-    } catch (err) {
-      if (err instanceof TopicError) return this.reject('wrongTopic', topic, err.message);
-      if (err instanceof MessageError) return this.reject('malformed', topic, err.message);
-      throw err;
-    }
+    const intake = intakeNodeMessage(topic, payload, this.ctx.maxMessageBytes);
+    if ('empty' in intake) return; // a retained message being cleared: nothing to do
+    if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
+    const msg = intake.message;
     if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     const tsKey = `${msg.node}/${msg.channel}`;
