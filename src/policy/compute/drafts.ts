@@ -12,20 +12,14 @@ import { resolvePeers, type AnyPeer, type ResolvedPeers } from './peers.js';
 import type { PodIndex } from './pod-index.js';
 import { portSpecs, type PortSpec } from './services.js';
 import { K8S_TIER_NAME, K8S_TIER_PRIORITY, type TierTable } from './tiers.js';
-import type { Direction, PolicyLayer, PolicyRef, RuleOrder } from './types.js';
+import type { Direction, InternalRule, PolicyLayer, PolicyRef } from './types.js';
 
 export type PolicyObject = K8sNetworkPolicy | ClusterNetworkPolicy | AntreaNetworkPolicy;
 
-export interface RuleDraft {
+/** A rule before its pods and peers are split per node: the identity fields are InternalRule's. */
+export interface RuleDraft extends Pick<InternalRule, 'policy' | 'ruleName' | 'direction' | 'action' | 'layer' | 'tier' | 'order'> {
   /** Policy, direction and rule index; split keys are appended to it. */
   baseId: string;
-  policy: PolicyRef;
-  ruleName: string;
-  direction: Direction;
-  action: RuleAction;
-  layer: PolicyLayer;
-  tier: string;
-  order: RuleOrder;
   appliedTo: InventoryPod[];
   peers: ResolvedPeers;
   ports?: PortSpec[];
