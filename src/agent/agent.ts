@@ -30,7 +30,7 @@ import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
 import { PolicyPacketIns, RejectResponder } from './policy/reject.js';
 import { PolicyLogger, policyReference } from './policy/log.js';
-import { ruleStats, type RuleStats } from './policy/stats.js';
+import { ruleStats, statsByPolicy, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
 
@@ -50,7 +50,7 @@ export class Agent {
     readonly sync: AgentSync | undefined,
     /** Per-rule packets, bytes and sessions from the metric tables. */
     readonly policyStats: () => Promise<RuleStats[]>,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -142,11 +142,13 @@ export class Agent {
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
-    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, packetIns, npLog });
+    const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
+    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, npLog } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
+    clearInterval(statsTimer);
     await this.sync?.stop();
     await cni.stop();
     await packetIns.stop();
@@ -160,6 +162,21 @@ export class Agent {
 }
 
 /** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
+/** Reads the per-rule counters on a timer and hands them to the sync (which reports only changes). */
+function reportStatsEvery(seconds: number, read: () => Promise<RuleStats[]>, sync: AgentSync): NodeJS.Timeout {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    read()
+      .then((rules) => sync.reportStats(statsByPolicy(rules)))
+      .catch((err) => log.warn({ err }, 'policy stats not reported'))
+      .finally(() => (busy = false));
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
 async function ownPodCIDR(inventory: InventorySource, node: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

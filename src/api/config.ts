@@ -93,6 +93,8 @@ export const AgentConfigSchema = z.strictObject({
       credentials: PasswordCredentialsSchema,
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+      /** How often the per-rule policy counters are read and, when they changed, reported. */
+      statsIntervalSeconds: z.number().min(1).default(30),
     })
     .optional(),
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { findQualifiedKind, qualifiedKind, type KindInfo } from './kinds.js';
 import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } from './meta.js';
 import { IPAddressSchema } from './net.js';
+import { NodePolicyStatsSchema } from './policy-stats.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -117,5 +118,7 @@ export const NodeReportedSchema = z.strictObject({
   }),
   agentVersion: z.string().min(1),
   uptimeSeconds: z.number().nonnegative(),
+  /** Per-policy, per-rule traffic counters of this node's rules (current flow counters). */
+  policyStats: z.array(NodePolicyStatsSchema).optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

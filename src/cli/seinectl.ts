@@ -10,7 +10,10 @@ import type { ApplyResult, NodeInfo, StoredObject } from '../api/controller-api.
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
 import type { ManifestObject } from '../api/kinds.js';
 import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-client.js';
-import { printNodes, printObjects, type OutputFormat } from '../controller/client/print.js';
+import { printEvents, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
+import { findStatsKind, type PolicyStatsObject } from '../api/policy-stats.js';
+import type { NodeEvent } from '../controller/events.js';
+import { statsUrl } from '../controller/rest/paths.js';
 import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
@@ -51,10 +54,27 @@ program
 
 program
   .command('get <resource> [name]')
-  .description('show objects (acnp, anp, netpol, tier, cg, …) or nodes')
+  .description('show objects (acnp, anp, netpol, tier, cg, …), their stats (acnpstats, anpstats, netpolstats), nodes or events')
   .addOption(output())
   .option('-n, --namespace <ns>', 'namespace (namespaced kinds)')
-  .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string }) => {
+  .option('--node <node>', 'events: only from this node')
+  .option('--type <type>', 'events: only of this type (policy-log, …)')
+  .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string; node?: string; type?: string }) => {
+    if (['events', 'event', 'ev'].includes(resource.toLowerCase())) {
+      const q = new URLSearchParams({ limit: '1000', ...(opts.node ? { node: opts.node } : {}), ...(opts.type ? { type: opts.type } : {}) });
+      const { items } = await client().request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q}`);
+      if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No events found\n');
+      return void process.stdout.write(printEvents(items, opts.output));
+    }
+    const statsKind = findStatsKind(resource);
+    if (statsKind) {
+      const ns = statsKind.namespaced ? (opts.namespace ?? (name ? 'default' : undefined)) : undefined;
+      const items = name
+        ? [await client().request<PolicyStatsObject>('GET', statsUrl(statsKind, ns, name))]
+        : (await client().request<{ items: PolicyStatsObject[] }>('GET', statsUrl(statsKind, ns))).items;
+      if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No resources found\n');
+      return void process.stdout.write(printStats(items, opts.output, name !== undefined, statsKind.namespaced));
+    }
     if (['nodes', 'node', 'no'].includes(resource.toLowerCase())) {
       const nodes = await client().request<NodeInfo[]>('GET', '/api/v1/nodes');
       const shown = name ? nodes.filter((n) => n.name === name) : nodes;

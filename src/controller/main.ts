@@ -10,6 +10,7 @@ import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 import { EmbeddedBroker, splitListen } from './broker/embedded.js';
+import { RecentEvents } from './events.js';
 import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
 import { allNodesSpan, type Span } from './span.js';
@@ -83,11 +84,12 @@ export class Controller {
       cleanup.push(() => client.endAsync(true));
 
       const span = seams.span ?? allNodesSpan;
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
+      const events = new RecentEvents();
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, events });
       await reports.start();
       const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, events });
       await rest.start(cfg.listen);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;

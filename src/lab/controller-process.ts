@@ -59,7 +59,8 @@ export async function provisionBox(controllerUrl: string, labDir: string, box: B
   const res = await fetch(`${controllerUrl}/api/v1/nodes/${box.name}/credentials`, { method: 'POST' });
   if (!res.ok) throw new Error(`${box.name}: creating MQTT credentials failed: HTTP ${res.status} ${await res.text()}`);
   const credentials = (await res.json()) as { username: string; password: string };
-  const section: NonNullable<AgentConfigInput['controller']> = { url: `mqtt+unix://${controllerFiles(labDir).mqttSocket}`, credentials };
+  // Stats every 2 s (30 s on boxes): the lab is where people watch counters move.
+  const section: NonNullable<AgentConfigInput['controller']> = { url: `mqtt+unix://${controllerFiles(labDir).mqttSocket}`, credentials, statsIntervalSeconds: 2 };
   await writeFile(boxControllerFile(box), JSON.stringify(section), { mode: 0o600 });
 }
 

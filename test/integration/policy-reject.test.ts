@@ -17,6 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDumpFlows } from '../../src/agent/ovs/flow.js';
 import { metricConjId } from '../../src/agent/policy/stats.js';
 import type { BoxState } from '../../src/lab/state.js';
+import type { PolicyStatsObject } from '../../src/api/policy-stats.js';
+import type { NodeEvent } from '../../src/controller/events.js';
 
 const npLogLines = async (box: BoxState) => (await readFile(path.join(box.ovsDir, 'agent', 'networkpolicy', 'np.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
 
@@ -100,22 +102,49 @@ describe('policy Reject, logging and stats (2 boxes)', function () {
   });
 
   const box1 = () => state.boxes.find((b) => b.name === 'box1')!;
+  const policyLogEvents = async () => {
+    const r = await seinectl(server, ['get', 'events', '--type', 'policy-log', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as NodeEvent[];
+  };
+  /** The ACNP's stats as `seinectl get acnpstats` shows them (summed over both boxes). */
+  const ruleStats = async (rule: string) => {
+    const r = await seinectl(server, ['get', 'acnpstats', 'reject-target', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const o = JSON.parse(r.stdout) as PolicyStatsObject;
+    return o.ruleTrafficStats?.find((x) => x.name === rule)?.trafficStats ?? { packets: 0, bytes: 0, sessions: 0 };
+  };
 
-  it('logs a denied connection with logging on as exactly one np.log line in Antrea\'s format', async () => {
+  it('logs a denied connection with logging on as exactly one np.log line in Antrea\'s format and one event at the controller', async () => {
     await sleep(1200); // earlier attempts' dedup windows close
     const before = (await npLogLines(box1())).length;
+    const eventsBefore = (await policyLogEvents()).length;
     assert.equal((await tcpConnect(pod('box2-pod1'), pod('box1-pod1').ip!, 5001)).result, 'ECONNREFUSED');
     await sleep(1500);
     const added = (await npLogLines(box1())).slice(before);
     assert.equal(added.length, 1, added.join('\n'));
+    const events = (await policyLogEvents()).slice(eventsBefore);
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0]!.node, 'box1');
+    assert.equal(events[0]!.message, added[0]);
+    assert.deepEqual([events[0]!.fields?.rule, events[0]!.fields?.action], ['reject-5001', 'Reject']);
     const re = new RegExp(`^\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6} AntreaPolicyIngressRule AntreaClusterNetworkPolicy:reject-target reject-5001 Ingress Reject \\d+ default/box1-pod1 ${pod('box2-pod1').ip!.replace(/\./g, '\\.')} \\d+ ${pod('box1-pod1').ip!.replace(/\./g, '\\.')} 5001 TCP 60 <nil>$`);
     assert.match(added[0]!, re);
   });
 
-  it('logs and counts each allowed connection once: N connections, N np.log lines, N sessions', async () => {
+  it('logs and counts each allowed connection once: N connections, N np.log lines, N sessions (flows and seinectl get acnpstats)', async () => {
     const n = 4;
     const lines0 = (await npLogLines(box1())).length;
     const sessions0 = await allowSessions(box1());
+    // The counters the boxes last reported settle first (they report every 2 s in the lab).
+    let stats0 = await ruleStats('allow-5004');
+    await eventually('reported stats settle', async () => {
+      await sleep(2500);
+      const s = await ruleStats('allow-5004');
+      const same = s.sessions === stats0.sessions;
+      stats0 = s;
+      return same;
+    }, 15_000);
     for (let i = 0; i < n; i++) assert.equal((await tcpConnect(pod('box2-pod1'), pod('box1-pod1').ip!, 5004)).result, 'connected');
     await sleep(300);
     const added = (await npLogLines(box1())).slice(lines0);
@@ -125,6 +154,13 @@ describe('policy Reject, logging and stats (2 boxes)', function () {
     await eventually(`${n} sessions counted`, async () => (await allowSessions(box1())) - sessions0 === n, 3000);
     await sleep(1000);
     assert.equal((await allowSessions(box1())) - sessions0, n, 'no more than N');
+    // The same N sessions through the controller, with the packets and bytes of N short connections.
+    await eventually(`acnpstats shows ${n} more sessions`, async () => (await ruleStats('allow-5004')).sessions - stats0.sessions === n, 10_000);
+    const s = await ruleStats('allow-5004');
+    assert.ok(s.packets - stats0.packets >= 3 * n, `packets ${s.packets - stats0.packets} for ${n} connections`);
+    assert.ok(s.bytes - stats0.bytes >= 60 * n, `bytes ${s.bytes - stats0.bytes}`);
+    const rejected = await ruleStats('reject-5001');
+    assert.ok(rejected.sessions >= 1 && rejected.packets >= 1, `reject-5001 counted: ${JSON.stringify(rejected)}`);
   });
 
   for (const client of ['box1-pod2', 'box2-pod1']) {

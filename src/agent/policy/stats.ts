@@ -3,6 +3,7 @@
 // their match (ct_label for Allow, reg3 for Drop/Reject), so a dump maps straight to rules:
 //   Allow        +new flow = sessions (first packet of each connection), +new and -new = traffic
 //   Drop/Reject  nothing is committed, every denied packet counts; sessions = packets as Antrea.
+import { addStats, zeroStats, type NodePolicyStats, type TrafficStats } from '../../api/policy-stats.js';
 import { sameOwner } from '../ovs/cookie.js';
 import type { OvsFlow } from '../ovs/flow.js';
 import type { RealizedRule } from './flows.js';
@@ -51,4 +52,25 @@ export function ruleStats(flows: readonly OvsFlow[], metricTables: ReadonlySet<n
     if (r.rule.action !== 'Allow' || /ct_state=\+new/.test(f.match)) s.sessions += packets;
   }
   return [...out.values()].sort((a, b) => a.ruleId.localeCompare(b.ruleId));
+}
+
+/**
+ * Per-rule counters grouped per policy for the node's report. A rule split over several
+ * internal rules (named ports, `namespaces: Self`) sums into its one name. Policies are keyed by
+ * the uid the realizer gives them: the desired object's key.
+ */
+export function statsByPolicy(rules: readonly RuleStats[]): NodePolicyStats[] {
+  const policies = new Map<string, Map<string, TrafficStats>>();
+  for (const r of rules) {
+    const key = r.policy.uid;
+    if (!key) continue;
+    let byRule = policies.get(key);
+    if (!byRule) policies.set(key, (byRule = new Map()));
+    let t = byRule.get(r.ruleName);
+    if (!t) byRule.set(r.ruleName, (t = zeroStats()));
+    addStats(t, r);
+  }
+  return [...policies]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([policy, byRule]) => ({ policy, rules: [...byRule].sort(([a], [b]) => a.localeCompare(b)).map(([name, trafficStats]) => ({ name, trafficStats })) }));
 }

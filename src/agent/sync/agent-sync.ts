@@ -11,6 +11,7 @@ import {
   type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedObject } from '../../api/node-state.js';
+import type { NodePolicyStats } from '../../api/policy-stats.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
@@ -60,6 +61,7 @@ export class AgentSync {
   private nextDesired?: NodeDesired;
   private realizing?: Promise<void>;
   private readonly listeners = new Set<(generation: number) => void>();
+  private policyStats?: NodePolicyStats[];
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -213,6 +215,13 @@ export class AgentSync {
     await this.realizing;
   }
 
+  /** Takes the node's current per-rule counters; a changed set goes out with a new report. */
+  async reportStats(stats: NodePolicyStats[]): Promise<void> {
+    if (this.policyStats && JSON.stringify(stats) === JSON.stringify(this.policyStats)) return;
+    this.policyStats = stats;
+    await this.enqueueReport();
+  }
+
   private noteError(message: string, object?: string): void {
     this.errors.push({ ts: Date.now(), message, module: 'sync', ...(object ? { object } : {}) });
     this.errors.splice(0, Math.max(0, this.errors.length - (this.opts.maxErrors ?? 20)));
@@ -240,6 +249,7 @@ export class AgentSync {
       inventory: { pods: this.opts.inventory?.() ?? [] },
       agentVersion: this.opts.agentVersion,
       uptimeSeconds: this.uptime(),
+      ...(this.policyStats ? { policyStats: this.policyStats } : {}),
     };
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);

@@ -3,6 +3,8 @@
 import { stringify } from 'yaml';
 import type { NodeInfo, StoredObject } from '../../api/controller-api.js';
 import type { KindInfo } from '../../api/kinds.js';
+import type { PolicyStatsObject } from '../../api/policy-stats.js';
+import type { NodeEvent } from '../events.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -56,4 +58,24 @@ export function printNodes(nodes: NodeInfo[], format: OutputFormat): string {
       ...(wide ? [String(n.desiredGeneration), String(n.objectsRealized), String(n.objectsFailed), n.uptimeSeconds === null ? '-' : `${Math.round(n.uptimeSeconds)}s`] : []),
     ]),
   ]);
+}
+
+/** Like `kubectl get acnpstats`: NAME SESSIONS PACKETS BYTES CREATED AT; wide adds one row per rule. */
+export function printStats(items: PolicyStatsObject[], format: OutputFormat, single: boolean, namespaced: boolean): string {
+  if (format === 'json') return `${JSON.stringify(single ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`;
+  if (format === 'yaml') return stringify(single ? items[0] : { apiVersion: 'v1', kind: 'List', items });
+  const rows: string[][] = [[...(namespaced ? ['NAMESPACE'] : []), 'NAME', ...(format === 'wide' ? ['RULE'] : []), 'SESSIONS', 'PACKETS', 'BYTES', 'CREATED AT']];
+  for (const o of items) {
+    const lead = [...(namespaced ? [o.metadata.namespace ?? ''] : []), o.metadata.name];
+    const t = o.trafficStats;
+    rows.push([...lead, ...(format === 'wide' ? ['*'] : []), String(t.sessions), String(t.packets), String(t.bytes), o.metadata.creationTimestamp]);
+    if (format === 'wide') for (const r of o.ruleTrafficStats ?? []) rows.push([...lead, r.name, String(r.trafficStats.sessions), String(r.trafficStats.packets), String(r.trafficStats.bytes), '']);
+  }
+  return table(rows);
+}
+
+export function printEvents(events: NodeEvent[], format: OutputFormat): string {
+  if (format === 'json') return `${JSON.stringify(events, null, 2)}\n`;
+  if (format === 'yaml') return stringify(events);
+  return table([['TIME', 'NODE', 'SEVERITY', 'TYPE', 'MESSAGE'], ...events.map((e) => [new Date(e.ts).toISOString(), e.node, e.severity, e.type, e.message])]);
 }

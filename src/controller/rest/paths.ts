@@ -3,6 +3,7 @@
 //   /apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]       namespaced kinds
 //   /apis/<group>/<version>/<plural>                                namespaced kinds, all namespaces
 import { KINDS, type KindInfo } from '../../api/kinds.js';
+import { STATS_API_VERSION, STATS_KINDS, type StatsKind } from '../../api/policy-stats.js';
 
 export interface ResourcePath {
   kind: KindInfo;
@@ -37,4 +38,25 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   if (!kind) return undefined;
   if (namespace !== undefined && !kind.namespaced) return undefined;
   return { kind, apiVersion, ...(namespace !== undefined ? { namespace } : {}), ...(rest[1] !== undefined ? { name: rest[1] } : {}) };
+}
+
+/** `/apis/stats.crd.antrea.io/v1alpha1/[namespaces/<ns>/]<plural>[/<name>]` (read-only). */
+export function parseStatsPath(pathname: string): { kind: StatsKind; namespace?: string; name?: string } | undefined {
+  const prefix = `/apis/${STATS_API_VERSION}/`;
+  if (!pathname.startsWith(prefix)) return undefined;
+  let rest = pathname.slice(prefix.length).split('/').filter(Boolean).map(decodeURIComponent);
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  if (rest.length < 1 || rest.length > 2) return undefined;
+  const kind = STATS_KINDS.find((k) => k.plural === rest[0]);
+  if (!kind || (namespace !== undefined && !kind.namespaced)) return undefined;
+  return { kind, ...(namespace !== undefined ? { namespace } : {}), ...(rest[1] !== undefined ? { name: rest[1] } : {}) };
+}
+
+export function statsUrl(kind: StatsKind, namespace?: string, name?: string): string {
+  const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `/apis/${STATS_API_VERSION}${ns}/${kind.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }

@@ -18,7 +18,10 @@ import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecor
 import { authorize, type Access, type TokenSets } from './auth.js';
 import { HttpError, readBody, sendJson } from './http.js';
 import { buildOpenApi } from './openapi.js';
-import { parseResourcePath, type ResourcePath } from './paths.js';
+import { parseResourcePath, parseStatsPath, type ResourcePath } from './paths.js';
+import type { RecentEvents } from '../events.js';
+import { policyStatsFor } from '../policy-stats.js';
+import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../broker/embedded.js';
 
 const log = createLogger('controller.rest');
@@ -29,6 +32,7 @@ export interface RestContext {
   span: Span;
   tokens: TokenSets;
   version: string;
+  events: RecentEvents;
   bodyLimitBytes?: number;
 }
 
@@ -89,6 +93,12 @@ export class RestServer {
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
+    if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
+    const stats = parseStatsPath(p);
+    if (stats) {
+      if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'stats are read-only');
+      return this.stats(stats);
+    }
 
     const r = parseResourcePath(p);
     if (!r) throw new HttpError(404, 'NotFound', `no route for ${method} ${p}`);
@@ -114,6 +124,27 @@ export class RestServer {
       default:
         throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported`);
     }
+  }
+
+  private events(q: URLSearchParams): unknown {
+    const num = (name: string) => {
+      const v = q.get(name);
+      if (v === null) return undefined;
+      if (!/^\d+$/.test(v)) throw new HttpError(400, 'BadRequest', `query ${name}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+      return Number(v);
+    };
+    const filter = { node: q.get('node') ?? undefined, type: q.get('type') ?? undefined, since: num('since'), limit: num('limit') ?? 100 };
+    return { items: this.ctx.events.list(filter) };
+  }
+
+  private async stats(r: NonNullable<ReturnType<typeof parseStatsPath>>): Promise<unknown> {
+    const policyKind = findQualifiedKind(r.kind.policyKind)!;
+    const namespace = r.kind.namespaced ? (r.namespace ?? (r.name ? 'default' : undefined)) : undefined;
+    let records = await this.ctx.store.list(policyKind, namespace);
+    if (r.name) records = records.filter((rec) => rec.name === r.name);
+    if (r.name && !records.length) throw new HttpError(404, 'NotFound', `${r.kind.plural} ${namespace ? `${namespace}/` : ''}${r.name} not found`);
+    const items = policyStatsFor(r.kind, records, await this.ctx.nodes.reports());
+    return r.name ? items[0] : { apiVersion: items[0]?.apiVersion ?? 'stats.crd.antrea.io/v1alpha1', kind: `${r.kind.kind}List`, items };
   }
 
   private async manifests(req: http.IncomingMessage): Promise<ManifestObject[]> {

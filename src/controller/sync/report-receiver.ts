@@ -4,6 +4,7 @@
 import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
+import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
 
 const log = createLogger('controller.reports');
@@ -14,6 +15,8 @@ export interface ReportReceiverContext {
   nodes: NodeRegistry;
   client: MqttClient;
   maxMessageBytes: number;
+  /** Where accepted node events go. */
+  events?: RecentEvents;
 }
 
 export class ReportReceiver {
@@ -81,7 +84,8 @@ export class ReportReceiver {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
     } else {
-      log.info({ node: msg.node, event: msg.envelope.payload }, 'node event');
+      this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
+      log.debug({ node: msg.node, event: msg.envelope.payload }, 'node event');
     }
   }
 }
