@@ -1,8 +1,8 @@
 // Policy objects + inventory → one NodePolicySet per node: Antrea's controller computation
 // (internal policies, applied-to groups, address groups, span) without its API machinery.
-// Pure: no I/O, no clock. A PolicyComputer keeps the pod index between runs so inventory
-// changes only recompute the selections they touch; compute() itself is a full pass over the
-// policies (correctness first; per-policy memoization is the next step if benches ask).
+// Pure: no I/O, no clock. A PolicyComputer keeps the pod index and each policy's result
+// between runs: an inventory change recomputes only the selections it touches and the policies
+// that used them (Antrea's controller does the same with its group indexes).
 import type { ClusterGroup, Group } from '../../api/group.js';
 import type { ManifestObject } from '../../api/kinds.js';
 import type { Tier } from '../../api/tier.js';
@@ -49,13 +49,33 @@ export function compareRules(a: InternalRule, b: InternalRule): number {
   );
 }
 
+/** What one policy contributes, kept until a change it depends on. */
+interface PolicyResult {
+  rules: [string, InternalRule][];
+  isolates: Record<Direction, [string, TargetPod][]>;
+  error?: PolicyError;
+  /** Keys of the pod selections the result was computed from. */
+  deps: Set<string>;
+}
+
 export class PolicyComputer {
   readonly index: PodIndex;
   private readonly nodeNames = new Set<string>();
   private readonly cidrMemo = new Map<string, string[]>();
+  // Incremental state: results per policy object (by identity), which policies each selection
+  // feeds, and the policies a change made stale. Tiers and groups changing drop everything.
+  private readonly results = new Map<PolicyObject, PolicyResult>();
+  private readonly dependents = new Map<string, Set<PolicyObject>>();
+  private readonly stale = new Set<PolicyObject>();
+  private contextKey = '';
+  /** Policies (re)computed by the last compute() (for tests and benches). */
+  lastRecomputed = 0;
 
   constructor(inventory: Inventory) {
     this.index = new PodIndex(inventory);
+    this.index.onInvalidate = (key) => {
+      for (const p of this.dependents.get(key) ?? []) this.stale.add(p);
+    };
     for (const n of inventory.nodes.keys()) this.nodeNames.add(n);
   }
 
@@ -68,7 +88,19 @@ export class PolicyComputer {
     else this.nodeNames.add(change.object.name);
   }
 
+  /**
+   * Every node's rules. Incremental: a policy object seen before (the same object, not an equal
+   * one) is recomputed only if a selection it used changed since, or tiers or groups changed.
+   */
   compute(objects: PolicyObjects): ComputeResult {
+    const contextKey = JSON.stringify([objects.tiers ?? [], objects.clusterGroups ?? [], objects.groups ?? []]);
+    if (contextKey !== this.contextKey) {
+      this.contextKey = contextKey;
+      for (const p of [...this.results.keys()]) this.forget(p);
+    }
+    const current = new Set(objects.policies);
+    for (const p of [...this.results.keys()]) if (!current.has(p)) this.forget(p);
+
     const ctx = { index: this.index, groups: new GroupTable(objects.clusterGroups, objects.groups), tiers: new TierTable(objects.tiers) };
     const nodes = new Map<string, { rules: InternalRule[]; isolated: Record<Direction, Map<string, TargetPod>> }>();
     const nodeOf = (name: string) => {
@@ -78,26 +110,57 @@ export class PolicyComputer {
     };
     for (const name of this.nodeNames) nodeOf(name);
     const errors: PolicyError[] = [];
+    this.lastRecomputed = 0;
     for (const policy of objects.policies) {
-      try {
-        const { drafts, isolates } = draftPolicy(policy, ctx);
-        // Everything is computed before anything is added: a failing policy leaves no trace.
-        const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
-        for (const [node, rule] of rules) nodeOf(node).rules.push(rule);
-        for (const dir of ['ingress', 'egress'] as const) {
-          for (const pod of isolates[dir]) if (pod.nodeName) nodeOf(pod.nodeName).isolated[dir].set(podKey(pod), target(pod));
-        }
-      } catch (err) {
-        if (!(err instanceof PolicyComputeError)) throw err;
-        errors.push({ policy: policyRef(policy), path: err.path, message: err.message });
+      let result = this.results.get(policy);
+      if (!result || this.stale.has(policy)) {
+        if (result) this.forget(policy);
+        result = this.computePolicy(policy, ctx);
+        this.results.set(policy, result);
+        for (const key of result.deps) getOrAdd(this.dependents, key).add(policy);
+        this.lastRecomputed++;
       }
+      if (result.error) errors.push(result.error);
+      for (const [node, rule] of result.rules) nodeOf(node).rules.push(rule);
+      for (const dir of ['ingress', 'egress'] as const) for (const [node, t] of result.isolates[dir]) nodeOf(node).isolated[dir].set(t.key, t);
     }
+    this.stale.clear();
     const out = new Map<string, NodePolicySet>();
     for (const [node, n] of [...nodes].sort(([a], [b]) => cmp(a, b))) {
       const isolated = (dir: Direction) => [...n.isolated[dir].values()].sort((a, b) => cmp(a.key, b.key));
       out.set(node, { node, rules: n.rules.sort(compareRules), isolated: { ingress: isolated('ingress'), egress: isolated('egress') } });
     }
     return { nodes: out, errors };
+  }
+
+  /** One policy's rules and isolated pods; everything is computed before anything is used, so a failing policy leaves no trace. */
+  private computePolicy(policy: PolicyObject, ctx: Parameters<typeof draftPolicy>[1]): PolicyResult {
+    const deps = new Set<string>();
+    try {
+      return this.index.track(deps, () => {
+        const { drafts, isolates: iso } = draftPolicy(policy, ctx);
+        const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
+        const isolates: PolicyResult['isolates'] = { ingress: [], egress: [] };
+        for (const dir of ['ingress', 'egress'] as const) {
+          for (const pod of iso[dir]) if (pod.nodeName) isolates[dir].push([pod.nodeName, target(pod)]);
+        }
+        return { rules, isolates, deps };
+      });
+    } catch (err) {
+      if (!(err instanceof PolicyComputeError)) throw err;
+      return { rules: [], isolates: { ingress: [], egress: [] }, error: { policy: policyRef(policy), path: err.path, message: err.message }, deps };
+    }
+  }
+
+  private forget(policy: PolicyObject): void {
+    const r = this.results.get(policy);
+    if (!r) return;
+    for (const key of r.deps) {
+      const set = this.dependents.get(key);
+      set?.delete(policy);
+      if (set && !set.size) this.dependents.delete(key);
+    }
+    this.results.delete(policy);
   }
 
   /**
@@ -205,4 +268,10 @@ const target = (pod: InventoryPod): TargetPod => ({ key: podKey(pod), ip: pod.ip
 /** One-shot compute from a snapshot. */
 export function computeNodePolicies(objects: PolicyObjects, inventory: Inventory): ComputeResult {
   return new PolicyComputer(inventory).compute(objects);
+}
+
+function getOrAdd<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
 }

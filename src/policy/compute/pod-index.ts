@@ -35,6 +35,10 @@ export class PodIndex {
   private readonly memo = new Map<string, { sel: PodSelection; pods: InventoryPod[] }>();
   /** Memo entries computed since construction (for tests and stats). */
   computed = 0;
+  /** Collects the keys of the selections made while a caller tracks its dependencies. */
+  private tracker?: Set<string>;
+  /** Told the key of every selection a change invalidates (the policy memo follows it). */
+  onInvalidate?: (key: string) => void;
 
   constructor(inv?: Inventory) {
     if (!inv) return;
@@ -57,6 +61,7 @@ export class PodIndex {
   /** Pods of a selection, sorted by key; memoized until a change touches it. */
   select(sel: PodSelection): InventoryPod[] {
     const key = selectionKey(sel);
+    this.tracker?.add(key);
     const hit = this.memo.get(key);
     if (hit) return hit.pods;
     this.computed++;
@@ -80,8 +85,23 @@ export class PodIndex {
     this.invalidate((sel) => sel.scope.kind === 'selector' || (sel.scope.kind === 'one' && sel.scope.namespace === name));
   }
 
+  /** Runs `fn`, adding the key of every selection it makes to `deps`. */
+  track<T>(deps: Set<string>, fn: () => T): T {
+    const outer = this.tracker;
+    this.tracker = deps;
+    try {
+      return fn();
+    } finally {
+      this.tracker = outer;
+    }
+  }
+
   private invalidate(affected: (sel: PodSelection) => boolean): void {
-    for (const [key, entry] of this.memo) if (affected(entry.sel)) this.memo.delete(key);
+    for (const [key, entry] of this.memo) {
+      if (!affected(entry.sel)) continue;
+      this.memo.delete(key);
+      this.onInvalidate?.(key);
+    }
   }
 
   private podMatches(sel: PodSelection, pod: InventoryPod): boolean {

@@ -393,6 +393,69 @@ describe('policy compute', () => {
       assert.deepEqual(c.compute(objects).nodes.get('n1')!.rules.filter((r) => r.policy.name === 'b'), []);
     });
 
+    it('incremental results equal a full recompute after each of 300 random inventory changes, recomputing only the policies touched', () => {
+      // A seeded LCG: the same sequence every run, so a failure reproduces.
+      let seed = 12345;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const apps = ['web', 'db', 'client', 'cache'];
+      const nss = ['prod', 'dev', 'qa'];
+      const nsLabels: Record<string, Record<string, string>> = { prod: { env: 'prod' }, dev: { env: 'dev' }, qa: { env: 'dev' } };
+      const world = inventory(
+        Array.from({ length: 24 }, (_, i) => pod(nss[i % 3]!, `p${i}`, { app: apps[i % 4]! }, `10.1.0.${i + 1}`, i % 2 ? 'n1' : 'n2', i % 5 ? [] : [{ name: 'http', port: 8080 + (i % 3), protocol: 'TCP' }])),
+        nsLabels,
+      );
+      const objects: PolicyObjects = {
+        policies: [
+          knp('prod', 'k-web', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 'http' }] }] }),
+          knp('dev', 'k-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }),
+          acnp('a-self', { priority: 1, appliedTo: [{ podSelector: { matchLabels: { app: 'db' } } }], ingress: [{ action: 'Allow', from: [{ namespaces: { match: 'Self' } }] }] }),
+          acnp('a-ns', { priority: 2, appliedTo: [{ namespaceSelector: { matchLabels: { env: 'dev' } } }], egress: [{ action: 'Drop', to: [{ namespaceSelector: { matchLabels: { env: 'prod' } }, podSelector: { matchLabels: { app: 'db' } } }] }] }),
+          acnp('a-group', { priority: 3, appliedTo: [{ podSelector: { matchLabels: { app: 'cache' } } }], ingress: [{ action: 'Drop', from: [{ group: 'cg-clients' }] }] }),
+          acnp('a-named-egress', { priority: 4, appliedTo: [{ podSelector: { matchLabels: { app: 'client' } } }], egress: [{ action: 'Allow', ports: [{ port: 'http' }] }] }),
+          anp('qa', 'n-web', { priority: 5, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Reject', from: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'db'] }] } }] }] }),
+        ],
+        clusterGroups: [clusterGroup('cg-clients', { podSelector: { matchLabels: { app: 'client' } } })],
+      };
+      const c = new PolicyComputer(world);
+      c.compute(objects);
+      const pods = new Map(world.pods);
+      const namespaces = new Map(world.namespaces);
+      let partial = 0;
+      for (let step = 0; step < 300; step++) {
+        const keys = [...pods.keys()];
+        const op = rnd(5);
+        if (op === 0 || keys.length < 5) {
+          const ns = nss[rnd(3)]!;
+          const p = pod(ns, `new${step}`, { app: apps[rnd(4)]! }, `10.2.${step >> 8}.${(step & 255) + 1}`, rnd(2) ? 'n1' : 'n2', rnd(2) ? [{ name: 'http', port: 9000, protocol: 'TCP' }] : []);
+          pods.set(`${ns}/${p.name}`, p);
+          c.applyChange({ kind: 'Pod', type: 'added', object: p });
+        } else if (op === 1) {
+          const key = keys[rnd(keys.length)]!;
+          const old = pods.get(key)!;
+          pods.delete(key);
+          c.applyChange({ kind: 'Pod', type: 'deleted', object: old });
+        } else if (op === 2 || op === 3) {
+          const key = keys[rnd(keys.length)]!;
+          const old = pods.get(key)!;
+          const next = op === 2 ? { ...old, labels: { app: apps[rnd(4)]! } } : { ...old, nodeName: old.nodeName === 'n1' ? 'n2' : 'n1' };
+          pods.set(key, next);
+          c.applyChange({ kind: 'Pod', type: 'updated', object: next, previous: old });
+        } else {
+          const name = nss[rnd(3)]!;
+          const ns = { name, labels: { 'kubernetes.io/metadata.name': name, env: rnd(2) ? 'prod' : 'dev' } };
+          namespaces.set(name, ns);
+          c.applyChange({ kind: 'Namespace', type: 'updated', object: ns });
+        }
+        const incremental = c.compute(objects);
+        if (c.lastRecomputed < objects.policies.length) partial++;
+        assert.deepEqual(incremental, computeNodePolicies(objects, { nodes: world.nodes, namespaces: new Map(namespaces), pods: new Map(pods) }), `step ${step} (op ${op})`);
+      }
+      assert.ok(partial > 100, `only ${partial} of 300 changes recomputed a subset of the policies`);
+      // Unchanged inventory: nothing is recomputed.
+      c.compute(objects);
+      assert.equal(c.lastRecomputed, 0);
+    });
+
     it('a deleted pod leaves targets and peers', () => {
       const c = new PolicyComputer(inv);
       c.applyChange({ kind: 'Pod', type: 'deleted', object: inv.pods.get('prod/web-1')! });
