@@ -4,14 +4,14 @@
 // only once the flows are in. A policy the computation rejects is Failed with its reason and
 // contributes nothing. Inventory changes (pods, labels, namespaces) recompute the rules.
 //
-// Departure from the design, for now: the rules are computed on the box from the objects
-// rather than by the controller; the controller's span/buildDesired seams are where the
-// central computation moves.
+// The computation is incremental: one PolicyComputer lives as long as the agent, fed every
+// inventory change, and each desired object keeps its parsed form while its generation stands,
+// so a pod coming or going recomputes only the policies whose selections it touches.
 import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
 import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
-import { computeNodePolicies, policyObjectsOf } from '../../policy/compute/compute.js';
+import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
 import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
 import type { Datapath } from '../datapath.js';
 import type { InventorySource } from '../inventory/types.js';
@@ -35,6 +35,9 @@ export class PolicyRealizer {
   private rules: NodePolicySet;
   private errors = new Map<string, string>();
   private readonly runner = new CoalescingRunner(() => this.converge());
+  private computer?: PolicyComputer;
+  /** Each desired object as a manifest, kept while its spec stands (the computer memoizes by identity). */
+  private readonly manifests = new Map<string, { spec: string; manifest: ManifestObject }>();
 
   constructor(
     private readonly node: string,
@@ -42,7 +45,8 @@ export class PolicyRealizer {
     private readonly datapath: () => Datapath,
   ) {
     this.rules = { node, rules: [], isolated: { ingress: [], egress: [] } };
-    inventory.on('change', () => {
+    inventory.on('change', (change) => {
+      this.computer?.applyChange(change);
       if (this.sets.size) this.runner.run().catch((err) => log.error({ err }, 'policy recompute failed'));
     });
   }
@@ -80,12 +84,26 @@ export class PolicyRealizer {
   private async converge(): Promise<void> {
     await Promise.resolve(); // let the other kinds of the same document register first
     const objects: ManifestObject[] = [];
-    for (const set of this.sets.values()) for (const [key, o] of set) objects.push(toManifest(key, o));
-    const result = computeNodePolicies(policyObjectsOf(objects), this.inventory.snapshot());
+    const seen = new Set<string>();
+    for (const set of this.sets.values()) {
+      for (const [key, o] of set) {
+        seen.add(key);
+        // By content, not generation: a controller with a fresh store counts generations from 1 again.
+        const spec = JSON.stringify(o.spec);
+        let m = this.manifests.get(key);
+        if (m?.spec !== spec) this.manifests.set(key, (m = { spec, manifest: toManifest(key, o) }));
+        objects.push(m.manifest);
+      }
+    }
+    for (const key of this.manifests.keys()) if (!seen.has(key)) this.manifests.delete(key);
+    this.computer ??= new PolicyComputer(this.inventory.snapshot());
+    const t0 = performance.now();
+    const result = this.computer.compute(policyObjectsOf(objects));
+    const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
     this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
     await this.datapath().sync();
-    log.info({ objects: objects.length, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
+    log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
   }
 }
 

@@ -58,16 +58,27 @@ interface PolicyResult {
   deps: Set<string>;
 }
 
+/** A node's share of every policy, kept so that only nodes a change touched are reassembled. */
+interface NodeShare {
+  rules: Map<PolicyObject, InternalRule[]>;
+  isolated: Record<Direction, Map<PolicyObject, TargetPod[]>>;
+}
+
 export class PolicyComputer {
   readonly index: PodIndex;
   private readonly nodeNames = new Set<string>();
   private readonly cidrMemo = new Map<string, string[]>();
   // Incremental state: results per policy object (by identity), which policies each selection
-  // feeds, and the policies a change made stale. Tiers and groups changing drop everything.
+  // feeds, the policies a change made stale, each node's share and its last assembled set.
+  // Tiers and groups changing drop everything.
   private readonly results = new Map<PolicyObject, PolicyResult>();
   private readonly dependents = new Map<string, Set<PolicyObject>>();
   private readonly stale = new Set<PolicyObject>();
-  private contextKey = '';
+  private readonly shares = new Map<string, NodeShare>();
+  private readonly assembled = new Map<string, NodePolicySet>();
+  private readonly dirtyNodes = new Set<string>();
+  private context: unknown[] = [];
+  private lastPolicies?: readonly PolicyObject[];
   /** Policies (re)computed by the last compute() (for tests and benches). */
   lastRecomputed = 0;
 
@@ -84,31 +95,31 @@ export class PolicyComputer {
     const deleted = change.type === 'deleted';
     if (change.kind === 'Pod') this.index.updatePod(podKey(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
-    else if (deleted) this.nodeNames.delete(change.object.name);
-    else this.nodeNames.add(change.object.name);
+    else {
+      if (deleted) this.nodeNames.delete(change.object.name);
+      else this.nodeNames.add(change.object.name);
+      this.dirtyNodes.add(change.object.name);
+    }
   }
 
   /**
    * Every node's rules. Incremental: a policy object seen before (the same object, not an equal
-   * one) is recomputed only if a selection it used changed since, or tiers or groups changed.
+   * one) is recomputed only if a selection it used changed since, or tiers or groups changed;
+   * only the nodes whose share changed are reassembled.
    */
   compute(objects: PolicyObjects): ComputeResult {
-    const contextKey = JSON.stringify([objects.tiers ?? [], objects.clusterGroups ?? [], objects.groups ?? []]);
-    if (contextKey !== this.contextKey) {
-      this.contextKey = contextKey;
+    const context = [objects.tiers ?? [], objects.clusterGroups ?? [], objects.groups ?? []];
+    if (context.some((c, i) => c !== this.context[i]) && JSON.stringify(context) !== JSON.stringify(this.context)) {
       for (const p of [...this.results.keys()]) this.forget(p);
     }
-    const current = new Set(objects.policies);
-    for (const p of [...this.results.keys()]) if (!current.has(p)) this.forget(p);
+    this.context = context;
+    if (objects.policies !== this.lastPolicies) {
+      const current = new Set(objects.policies);
+      for (const p of [...this.results.keys()]) if (!current.has(p)) this.forget(p);
+      this.lastPolicies = objects.policies;
+    }
 
     const ctx = { index: this.index, groups: new GroupTable(objects.clusterGroups, objects.groups), tiers: new TierTable(objects.tiers) };
-    const nodes = new Map<string, { rules: InternalRule[]; isolated: Record<Direction, Map<string, TargetPod>> }>();
-    const nodeOf = (name: string) => {
-      let n = nodes.get(name);
-      if (!n) nodes.set(name, (n = { rules: [], isolated: { ingress: new Map(), egress: new Map() } }));
-      return n;
-    };
-    for (const name of this.nodeNames) nodeOf(name);
     const errors: PolicyError[] = [];
     this.lastRecomputed = 0;
     for (const policy of objects.policies) {
@@ -116,21 +127,50 @@ export class PolicyComputer {
       if (!result || this.stale.has(policy)) {
         if (result) this.forget(policy);
         result = this.computePolicy(policy, ctx);
-        this.results.set(policy, result);
-        for (const key of result.deps) getOrAdd(this.dependents, key).add(policy);
+        this.remember(policy, result);
         this.lastRecomputed++;
       }
       if (result.error) errors.push(result.error);
-      for (const [node, rule] of result.rules) nodeOf(node).rules.push(rule);
-      for (const dir of ['ingress', 'egress'] as const) for (const [node, t] of result.isolates[dir]) nodeOf(node).isolated[dir].set(t.key, t);
     }
     this.stale.clear();
-    const out = new Map<string, NodePolicySet>();
-    for (const [node, n] of [...nodes].sort(([a], [b]) => cmp(a, b))) {
-      const isolated = (dir: Direction) => [...n.isolated[dir].values()].sort((a, b) => cmp(a.key, b.key));
-      out.set(node, { node, rules: n.rules.sort(compareRules), isolated: { ingress: isolated('ingress'), egress: isolated('egress') } });
+
+    for (const node of this.dirtyNodes) {
+      const share = this.shares.get(node);
+      if (!share && !this.nodeNames.has(node)) this.assembled.delete(node);
+      else this.assembled.set(node, assemble(node, share));
     }
+    this.dirtyNodes.clear();
+    for (const node of this.nodeNames) if (!this.assembled.has(node)) this.assembled.set(node, assemble(node, undefined));
+    const out = new Map<string, NodePolicySet>();
+    for (const node of [...this.assembled.keys()].sort(cmp)) out.set(node, this.assembled.get(node)!);
     return { nodes: out, errors };
+  }
+
+  private shareOf(node: string): NodeShare {
+    let share = this.shares.get(node);
+    if (!share) this.shares.set(node, (share = { rules: new Map(), isolated: { ingress: new Map(), egress: new Map() } }));
+    return share;
+  }
+
+  private remember(policy: PolicyObject, result: PolicyResult): void {
+    this.results.set(policy, result);
+    for (const key of result.deps) getOrAdd(this.dependents, key).add(policy);
+    for (const [node, rule] of result.rules) {
+      const rules = this.shareOf(node).rules;
+      const list = rules.get(policy);
+      if (list) list.push(rule);
+      else rules.set(policy, [rule]);
+      this.dirtyNodes.add(node);
+    }
+    for (const dir of ['ingress', 'egress'] as const) {
+      for (const [node, t] of result.isolates[dir]) {
+        const iso = this.shareOf(node).isolated[dir];
+        const list = iso.get(policy);
+        if (list) list.push(t);
+        else iso.set(policy, [t]);
+        this.dirtyNodes.add(node);
+      }
+    }
   }
 
   /** One policy's rules and isolated pods; everything is computed before anything is used, so a failing policy leaves no trace. */
@@ -159,6 +199,15 @@ export class PolicyComputer {
       const set = this.dependents.get(key);
       set?.delete(policy);
       if (set && !set.size) this.dependents.delete(key);
+    }
+    const nodes = new Set([...r.rules.map(([n]) => n), ...r.isolates.ingress.map(([n]) => n), ...r.isolates.egress.map(([n]) => n)]);
+    for (const node of nodes) {
+      const share = this.shares.get(node)!;
+      share.rules.delete(policy);
+      share.isolated.ingress.delete(policy);
+      share.isolated.egress.delete(policy);
+      if (!share.rules.size && !share.isolated.ingress.size && !share.isolated.egress.size) this.shares.delete(node);
+      this.dirtyNodes.add(node);
     }
     this.results.delete(policy);
   }
@@ -222,8 +271,20 @@ export class PolicyComputer {
     return [...parts.values()].map((p) => ({ suffix: p.suffix, services: p.services, peers: this.peerSet(false, p.pods, p.blocks) }));
   }
 
+  /** Address sets by pod array (the index's memoized arrays) and blocks: equal peers share one. */
+  private readonly peerSetMemo = new WeakMap<readonly InventoryPod[], Map<string, PeerSet>>();
+
   private peerSet(any: boolean, pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
     if (any) return { any: true, ips: [], cidrs: [] };
+    const blocksKey = blocks.length ? JSON.stringify(blocks) : '';
+    let byBlocks = this.peerSetMemo.get(pods);
+    if (!byBlocks) this.peerSetMemo.set(pods, (byBlocks = new Map()));
+    let set = byBlocks.get(blocksKey);
+    if (!set) byBlocks.set(blocksKey, (set = this.buildPeerSet(pods, blocks)));
+    return set;
+  }
+
+  private buildPeerSet(pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
     const ips = new Set<string>();
     for (const p of pods) for (const ip of p.ips.length ? p.ips : [p.ip!]) ips.add(ip);
     const cidrs = new Set<string>();
@@ -262,6 +323,17 @@ export class PolicyComputer {
 }
 
 const ANY_IPV4 = { cidr: '0.0.0.0/0' };
+
+/** A node's rules in evaluation order and its isolated pods, from its share of every policy. */
+function assemble(node: string, share: NodeShare | undefined): NodePolicySet {
+  const rules = share ? [...share.rules.values()].flat().sort(compareRules) : [];
+  const isolated = (dir: Direction) => {
+    const byKey = new Map<string, TargetPod>();
+    for (const list of share?.isolated[dir].values() ?? []) for (const t of list) byKey.set(t.key, t);
+    return [...byKey.values()].sort((a, b) => cmp(a.key, b.key));
+  };
+  return { node, rules, isolated: { ingress: isolated('ingress'), egress: isolated('egress') } };
+}
 
 const target = (pod: InventoryPod): TargetPod => ({ key: podKey(pod), ip: pod.ip! });
 

@@ -39,7 +39,9 @@ export interface PeerContext {
 
 export function resolvePeers(peers: readonly AnyPeer[] | undefined, ctx: PeerContext, path: string): ResolvedPeers {
   const out: ResolvedPeers = { any: !peers?.length, pods: [], ipBlocks: [], selfSelectors: [] };
-  const pods = new Map<string, InventoryPod>();
+  // Index pods are unique objects; one selection alone passes through as the index's own array,
+  // so equal peers of many policies share one array (and one address set downstream).
+  const selections: InventoryPod[][] = [];
   peers?.forEach((peer, i) => {
     const at = `${path}[${i}]`;
     if (peer.fqdn !== undefined) throw new NotSupportedError(`${at}.fqdn`, 'fqdn peers');
@@ -52,7 +54,7 @@ export function resolvePeers(peers: readonly AnyPeer[] | undefined, ctx: PeerCon
       out.ipBlocks.push(peer.ipBlock);
     } else if (peer.group) {
       const m = ctx.groups.members(ctx.index, peer.group, ctx.namespace, `${at}.group`);
-      for (const p of m.pods) pods.set(`${p.namespace}/${p.name}`, p);
+      selections.push(m.pods);
       out.ipBlocks.push(...m.ipBlocks);
     } else if (peer.namespaces?.match === 'Self') {
       out.selfSelectors.push(peer.podSelector);
@@ -60,19 +62,17 @@ export function resolvePeers(peers: readonly AnyPeer[] | undefined, ctx: PeerCon
       const selected = peer.namespaceSelector
         ? ctx.index.select({ scope: { kind: 'selector', selector: peer.namespaceSelector }, podSelector: peer.podSelector })
         : ctx.index.select({ scope: ctx.namespace === undefined ? { kind: 'all' } : { kind: 'one', namespace: ctx.namespace }, podSelector: peer.podSelector });
-      for (const p of selected) pods.set(`${p.namespace}/${p.name}`, p);
+      selections.push(selected);
     }
   });
-  out.pods = [...pods.values()];
+  out.pods = selections.length === 1 ? selections[0]! : [...new Set(selections.flat())];
   return out;
 }
 
 /** Peer pods for a target in `namespace`: the fixed ones plus the Self selectors evaluated there. */
 export function peerPodsFor(peers: ResolvedPeers, index: PodIndex, namespace: string): InventoryPod[] {
   if (!peers.selfSelectors.length) return peers.pods;
-  const pods = new Map(peers.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
-  for (const sel of peers.selfSelectors) {
-    for (const p of index.select({ scope: { kind: 'one', namespace }, podSelector: sel })) pods.set(`${p.namespace}/${p.name}`, p);
-  }
-  return [...pods.values()];
+  const pods = new Set(peers.pods);
+  for (const sel of peers.selfSelectors) for (const p of index.select({ scope: { kind: 'one', namespace }, podSelector: sel })) pods.add(p);
+  return [...pods];
 }

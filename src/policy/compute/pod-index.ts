@@ -32,7 +32,11 @@ export class PodIndex {
   private readonly byNamespace = new Map<string, Set<string>>();
   private readonly byLabel = new Map<string, Set<string>>();
   private readonly namespaces = new Map<string, InventoryNamespace>();
-  private readonly memo = new Map<string, { sel: PodSelection; pods: InventoryPod[] }>();
+  private readonly memo = new Map<string, { sel: PodSelection; pods: InventoryPod[]; pair?: string }>();
+  // Memo keys by one label pair their selector requires (a pod without that pair cannot match
+  // them), and the keys with no required pair: a pod change checks only those two groups.
+  private readonly memoByPair = new Map<string, Set<string>>();
+  private readonly memoUnpaired = new Set<string>();
   /** Memo entries computed since construction (for tests and stats). */
   computed = 0;
   /** Collects the keys of the selections made while a caller tracks its dependencies. */
@@ -66,14 +70,20 @@ export class PodIndex {
     if (hit) return hit.pods;
     this.computed++;
     const pods = this.compute(sel);
-    this.memo.set(key, { sel, pods });
+    const first = Object.entries(sel.podSelector?.matchLabels ?? {})[0];
+    const pair = first ? `${first[0]}=${first[1]}` : undefined;
+    this.memo.set(key, { sel, pods, ...(pair ? { pair } : {}) });
+    if (pair) getOrAdd(this.memoByPair, pair).add(key);
+    else this.memoUnpaired.add(key);
     return pods;
   }
 
   /** Applies a pod add/update (`pod`) or delete (`pod` undefined) and drops the memo entries it affects. */
   updatePod(key: string, pod: InventoryPod | undefined): void {
     const old = this.pods.get(key);
-    this.invalidate((sel) => (old !== undefined && this.podMatches(sel, old)) || (pod !== undefined && isPolicyPod(pod) && this.podMatches(sel, pod)));
+    const candidates = new Set(this.memoUnpaired);
+    for (const p of [old, pod]) for (const [k, v] of Object.entries(p?.labels ?? {})) for (const m of this.memoByPair.get(`${k}=${v}`) ?? []) candidates.add(m);
+    this.invalidate((sel) => (old !== undefined && this.podMatches(sel, old)) || (pod !== undefined && isPolicyPod(pod) && this.podMatches(sel, pod)), candidates);
     if (old) this.removePod(old);
     if (pod) this.addPod(pod);
   }
@@ -96,10 +106,14 @@ export class PodIndex {
     }
   }
 
-  private invalidate(affected: (sel: PodSelection) => boolean): void {
-    for (const [key, entry] of this.memo) {
-      if (!affected(entry.sel)) continue;
+  /** Drops the memo entries (among `keys`, default all) a change affects. */
+  private invalidate(affected: (sel: PodSelection) => boolean, keys: Iterable<string> = [...this.memo.keys()]): void {
+    for (const key of keys) {
+      const entry = this.memo.get(key);
+      if (!entry || !affected(entry.sel)) continue;
       this.memo.delete(key);
+      if (entry.pair) this.memoByPair.get(entry.pair)?.delete(key);
+      else this.memoUnpaired.delete(key);
       this.onInvalidate?.(key);
     }
   }
@@ -119,28 +133,28 @@ export class PodIndex {
   }
 
   private compute(sel: PodSelection): InventoryPod[] {
-    let candidates: Iterable<string>;
-    const pairs = Object.entries(sel.podSelector?.matchLabels ?? {});
-    if (pairs.length) {
-      // Smallest posting list of the selector's label pairs.
-      let best: Set<string> | undefined;
-      for (const [k, v] of pairs) {
-        const list = this.byLabel.get(`${k}=${v}`);
-        if (!list) return [];
-        if (!best || list.size < best.size) best = list;
-      }
-      candidates = best!;
-    } else if (sel.scope.kind === 'one') {
-      candidates = this.byNamespace.get(sel.scope.namespace) ?? [];
-    } else {
-      candidates = this.pods.keys();
+    // The smallest posting list among the selector's label pairs and the one namespace in scope.
+    let candidates: Set<string> | undefined;
+    for (const [k, v] of Object.entries(sel.podSelector?.matchLabels ?? {})) {
+      const list = this.byLabel.get(`${k}=${v}`);
+      if (!list) return [];
+      if (!candidates || list.size < candidates.size) candidates = list;
     }
-    const out: InventoryPod[] = [];
-    for (const key of candidates) {
+    if (sel.scope.kind === 'one') {
+      const list = this.byNamespace.get(sel.scope.namespace);
+      if (!list) return [];
+      if (!candidates || list.size < candidates.size) candidates = list;
+    }
+    // Namespace scope once per namespace, not once per pod; keys sorted once, not per comparison.
+    const nsIn = new Map<string, boolean>();
+    const out: [string, InventoryPod][] = [];
+    for (const key of candidates ?? this.pods.keys()) {
       const pod = this.pods.get(key)!;
-      if (this.podMatches(sel, pod)) out.push(pod);
+      let inNs = nsIn.get(pod.namespace);
+      if (inNs === undefined) nsIn.set(pod.namespace, (inNs = this.inScope(sel.scope, pod.namespace)));
+      if (inNs && (!sel.podSelector || selectorMatches(sel.podSelector, pod.labels))) out.push([key, pod]);
     }
-    return out.sort((a, b) => cmp(podKey(a), podKey(b)));
+    return out.sort((a, b) => cmp(a[0], b[0])).map(([, pod]) => pod);
   }
 
   private addPod(pod: InventoryPod): void {
