@@ -13,7 +13,9 @@ import { EmbeddedBroker, splitListen } from './broker/embedded.js';
 import { RecentEvents } from './events.js';
 import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
-import { allNodesSpan, type Span } from './span.js';
+import type { Span } from './span.js';
+import { PolicySpan } from './policy-span.js';
+import type { NodeReported } from '../api/node-state.js';
 import { NodeRegistry } from './store/nodes.js';
 import { ObjectStore } from './store/objects.js';
 import { connectBroker } from './sync/broker-connection.js';
@@ -83,11 +85,17 @@ export class Controller {
       }
       cleanup.push(() => client.endAsync(true));
 
-      const span = seams.span ?? allNodesSpan;
+      // Policies go to the nodes in their span, computed from what the nodes report.
+      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes);
+      const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, events });
+      let publisher: DesiredPublisher | undefined;
+      const onReport = (node: string, r: NodeReported) => {
+        if (policySpan?.noteReport(node, r)) void publisher?.republish();
+      };
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, events, onReport });
       await reports.start();
-      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
+      publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), ...(policySpan ? { prepare: () => policySpan.refresh() } : {}) });
       await publisher.start();
       const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, events });
       await rest.start(cfg.listen);

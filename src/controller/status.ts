@@ -1,6 +1,6 @@
 // Policy status from node reports (Antrea's NetworkPolicyStatus): a node counts as realized
 // when it reports this generation Realized; any node reporting this generation Failed fails the
-// object; nobody realized yet is Pending, some is Realizing.
+// object; nobody realized yet is Pending, some is Realizing, all of the span (even none) Realized.
 import type { PolicyStatus } from '../api/controller-api.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
 import type { StoredRecord } from './store/objects.js';
@@ -16,7 +16,8 @@ export function computeStatus(record: StoredRecord, spanNodes: readonly string[]
     else failures.push(`${node}: ${got.reason ?? 'failed'}`);
   }
   const desired = spanNodes.length;
-  const phase = failures.length ? 'Failed' : desired > 0 && realized === desired ? 'Realized' : realized > 0 ? 'Realizing' : 'Pending';
+  // A policy that applies to no pod has nothing to realize: Realized with 0/0, as in Antrea.
+  const phase = failures.length ? 'Failed' : realized === desired ? 'Realized' : realized > 0 ? 'Realizing' : 'Pending';
   return {
     phase,
     observedGeneration: record.generation,

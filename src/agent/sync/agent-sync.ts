@@ -10,7 +10,7 @@ import {
   ENVELOPE_VERSION, agentClientId, intakeNodeMessage, nodeTopic,
   type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
 } from '../../api/mqtt.js';
-import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedObject } from '../../api/node-state.js';
+import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -35,8 +35,8 @@ export interface AgentSyncOptions {
   agentVersion: string;
   outboxLimit?: number;
   maxMessageBytes?: number;
-  /** The pods this box runs, for the report (the controller's span computation needs them). */
-  inventory?: () => PodInventoryEntry[];
+  /** The pods this box runs and the namespace labels it sees, for the report (the controller's span computation needs them). */
+  inventory?: () => NodeReported['inventory'];
   backoff?: Backoff;
   /** Max errors kept in the report. */
   maxErrors?: number;
@@ -62,6 +62,7 @@ export class AgentSync {
   private realizing?: Promise<void>;
   private readonly listeners = new Set<(generation: number) => void>();
   private policyStats?: NodePolicyStats[];
+  private reportedInventory = '';
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -215,6 +216,12 @@ export class AgentSync {
     await this.realizing;
   }
 
+  /** Called when the box's pods or namespaces may have changed: a changed inventory goes out with a new report. */
+  async inventoryChanged(): Promise<void> {
+    if (JSON.stringify(this.opts.inventory?.() ?? {}) === this.reportedInventory) return;
+    await this.enqueueReport();
+  }
+
   /** Takes the node's current per-rule counters; a changed set goes out with a new report. */
   async reportStats(stats: NodePolicyStats[]): Promise<void> {
     if (this.policyStats && JSON.stringify(stats) === JSON.stringify(this.policyStats)) return;
@@ -246,11 +253,12 @@ export class AgentSync {
       observedGeneration: this.observedGeneration,
       objects: this.realized,
       errors,
-      inventory: { pods: this.opts.inventory?.() ?? [] },
+      inventory: this.opts.inventory?.() ?? { pods: [] },
       agentVersion: this.opts.agentVersion,
       uptimeSeconds: this.uptime(),
       ...(this.policyStats ? { policyStats: this.policyStats } : {}),
     };
+    this.reportedInventory = JSON.stringify(payload.inventory);
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);
     await this.flush();

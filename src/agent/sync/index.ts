@@ -1,7 +1,7 @@
 // Wiring helper for agent.ts: the sync module when the config has a `controller` section.
 import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../../api/config.js';
-import type { PodInventoryEntry } from '../../api/node-state.js';
+import type { NodeReported, PodInventoryEntry } from '../../api/node-state.js';
 import type { Database } from '../../lib/sqlite.js';
 import type { InventorySource } from '../inventory/types.js';
 import { AgentSync } from './agent-sync.js';
@@ -24,17 +24,33 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
-    inventory: () => podsOn(inventory, cfg.nodeName),
+    inventory: () => reportedInventory(inventory, cfg.nodeName),
   });
   await sync.start();
+  // Pods come and go: the controller's span follows them (coalesced: a burst is one report).
+  let pending: NodeJS.Timeout | undefined;
+  inventory.on('change', (c) => {
+    if (c.kind === 'Node' || pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      sync.inventoryChanged().catch(() => undefined);
+    }, INVENTORY_REPORT_DELAY_MS);
+    pending.unref();
+  });
   return sync;
 }
 
-function podsOn(inventory: InventorySource, node: string): PodInventoryEntry[] {
-  const out: PodInventoryEntry[] = [];
-  for (const p of inventory.snapshot().pods.values()) {
+const INVENTORY_REPORT_DELAY_MS = 100;
+
+/** This box's pods and every namespace's labels (namespaceSelectors need them). */
+function reportedInventory(inventory: InventorySource, node: string): NodeReported['inventory'] {
+  const snap = inventory.snapshot();
+  const pods: PodInventoryEntry[] = [];
+  for (const p of snap.pods.values()) {
     if (p.nodeName !== node || p.hostNetwork) continue;
-    out.push({ namespace: p.namespace, name: p.name, ips: p.ips, labels: p.labels });
+    pods.push({ namespace: p.namespace, name: p.name, ips: p.ips.length ? p.ips : p.ip ? [p.ip] : [], labels: p.labels });
   }
-  return out;
+  const namespaces: Record<string, Record<string, string>> = {};
+  for (const ns of snap.namespaces.values()) namespaces[ns.name] = ns.labels;
+  return { pods, namespaces };
 }

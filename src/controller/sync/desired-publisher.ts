@@ -34,6 +34,8 @@ export interface DesiredPublisherContext {
   nodes: NodeRegistry;
   client: MqttClient;
   build: DesiredDocumentBuilder;
+  /** Runs before each publication (the policy span recomputes there). */
+  prepare?: () => Promise<void>;
 }
 
 export class DesiredPublisher {
@@ -58,6 +60,11 @@ export class DesiredPublisher {
     await this.runner.idle();
   }
 
+  /** Publishes what changed for reasons the publisher cannot see (a node's inventory moved a span). */
+  republish(): Promise<void> {
+    return this.kick(false);
+  }
+
   /** Resolves once every change made before the call is published. */
   idle(): Promise<void> {
     return this.runner.idle();
@@ -70,6 +77,7 @@ export class DesiredPublisher {
 
   private async publish(force: boolean): Promise<void> {
     this.forceNext = false;
+    await this.ctx.prepare?.();
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
     await Promise.all(nodes.map(async (node) => {
       const docObjects = this.ctx.build(node, objects, nodes);

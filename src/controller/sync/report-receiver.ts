@@ -4,6 +4,7 @@
 import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
+import type { NodeReported } from '../../api/node-state.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
 
@@ -17,6 +18,8 @@ export interface ReportReceiverContext {
   maxMessageBytes: number;
   /** Where accepted node events go. */
   events?: RecentEvents;
+  /** Told every accepted report, after it is stored. */
+  onReport?: (node: string, reported: NodeReported) => void;
 }
 
 export class ReportReceiver {
@@ -83,6 +86,7 @@ export class ReportReceiver {
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
+      this.ctx.onReport?.(msg.node, msg.envelope.payload);
     } else {
       this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
       log.debug({ node: msg.node, event: msg.envelope.payload }, 'node event');

@@ -56,6 +56,8 @@ interface PolicyResult {
   error?: PolicyError;
   /** Keys of the pod selections the result was computed from. */
   deps: Set<string>;
+  /** Nodes hosting a pod the policy applies to (Antrea's span), sorted. */
+  span: string[];
 }
 
 /** A node's share of every policy, kept so that only nodes a change touched are reassembled. */
@@ -146,6 +148,12 @@ export class PolicyComputer {
     return { nodes: out, errors };
   }
 
+  /** The nodes a policy of the last compute() applies to; undefined if it was not computed or failed. */
+  spanOf(policy: PolicyObject): readonly string[] | undefined {
+    const r = this.results.get(policy);
+    return r && !r.error ? r.span : undefined;
+  }
+
   private shareOf(node: string): NodeShare {
     let share = this.shares.get(node);
     if (!share) this.shares.set(node, (share = { rules: new Map(), isolated: { ingress: new Map(), egress: new Map() } }));
@@ -181,14 +189,16 @@ export class PolicyComputer {
         const { drafts, isolates: iso } = draftPolicy(policy, ctx);
         const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
         const isolates: PolicyResult['isolates'] = { ingress: [], egress: [] };
+        const span = new Set<string>();
         for (const dir of ['ingress', 'egress'] as const) {
           for (const pod of iso[dir]) if (pod.nodeName) isolates[dir].push([pod.nodeName, target(pod)]);
         }
-        return { rules, isolates, deps };
+        for (const pod of [...drafts.flatMap((d) => d.appliedTo), ...iso.ingress, ...iso.egress]) if (pod.nodeName) span.add(pod.nodeName);
+        return { rules, isolates, deps, span: [...span].sort(cmp) };
       });
     } catch (err) {
       if (!(err instanceof PolicyComputeError)) throw err;
-      return { rules: [], isolates: { ingress: [], egress: [] }, error: { policy: policyRef(policy), path: err.path, message: err.message }, deps };
+      return { rules: [], isolates: { ingress: [], egress: [] }, error: { policy: policyRef(policy), path: err.path, message: err.message }, deps, span: [] };
     }
   }
 

@@ -1,0 +1,92 @@
+// Antrea's span on the controller: a network policy goes only to the nodes hosting a pod it
+// applies to. The controller learns pods and namespace labels from what each node reports,
+// and recomputes when policies, tiers or groups change or when a node's reported inventory
+// does. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
+// does a policy the computation rejects, so that every node reports the failure and its reason.
+import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
+import { objectKey, type NodeReported } from '../api/node-state.js';
+import type { Inventory, InventoryNamespace, InventoryPod } from '../agent/inventory/types.js';
+import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
+import type { Span } from './span.js';
+import type { NodeRegistry } from './store/nodes.js';
+import type { ObjectStore, StoredRecord } from './store/objects.js';
+
+const POLICY_KINDS = new Set(['ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io']);
+const COMPUTE_KINDS = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
+
+export class PolicySpan {
+  /** Policy key → its nodes; absent: every node (not computed yet, or failed). */
+  private spans = new Map<string, readonly string[]>();
+  private readonly inventories = new Map<string, string>();
+  private inventoriesLoaded = false;
+  private inventoryDirty = true;
+  private computer?: PolicyComputer;
+  /** Manifests by object key, kept while the object's generation stands (the computer memoizes by identity). */
+  private readonly manifests = new Map<string, { uid: string; generation: number; manifest: ManifestObject }>();
+
+  constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry) {}
+
+  readonly span: Span = (object, nodes) => {
+    if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return nodes;
+    const s = this.spans.get(objectKey(object));
+    return s ? s.filter((n) => nodes.includes(n)) : nodes;
+  };
+
+  /** Takes a node's report; true when its inventory differs from what the spans were computed with. */
+  noteReport(node: string, reported: NodeReported): boolean {
+    const text = JSON.stringify(reported.inventory);
+    if (this.inventories.get(node) === text) return false;
+    this.inventories.set(node, text);
+    this.inventoryDirty = true;
+    return true;
+  }
+
+  /** Recomputes the spans from the store and the reported inventories (before each publication). */
+  async refresh(): Promise<void> {
+    if (!this.inventoriesLoaded) {
+      for (const [node, r] of await this.nodes.reports()) if (!this.inventories.has(node)) this.inventories.set(node, JSON.stringify(r.inventory));
+      this.inventoriesLoaded = true;
+    }
+    if (this.inventoryDirty || !this.computer) {
+      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()));
+      this.inventoryDirty = false;
+    }
+    const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
+    const objects = policyObjectsOf(records.map((r) => this.manifestOf(r)));
+    this.computer.compute(objects);
+    const spans = new Map<string, readonly string[]>();
+    for (const p of objects.policies) {
+      const span = this.computer.spanOf(p);
+      if (span) spans.set(p.metadata.uid!, span);
+    }
+    this.spans = spans;
+  }
+
+  private manifestOf(r: StoredRecord): ManifestObject {
+    const key = objectKey(r);
+    let m = this.manifests.get(key);
+    if (!m || m.uid !== r.uid || m.generation !== r.generation) {
+      // The uid field carries the object key: spans are looked up by it.
+      const manifest = { apiVersion: r.apiVersion, kind: r.kind.kind, metadata: { name: r.name, ...(r.namespace ? { namespace: r.namespace } : {}), uid: key }, spec: r.spec } as ManifestObject;
+      this.manifests.set(key, (m = { uid: r.uid, generation: r.generation, manifest }));
+    }
+    return m.manifest;
+  }
+
+  /** The fleet's pods (each on the node that reported it) and namespace labels, as policy compute reads them. */
+  private inventory(nodeNames: readonly string[]): Inventory {
+    const pods = new Map<string, InventoryPod>();
+    const namespaces = new Map<string, InventoryNamespace>();
+    for (const [node, text] of this.inventories) {
+      const inv = JSON.parse(text) as NodeReported['inventory'];
+      for (const p of inv.pods) {
+        pods.set(`${p.namespace}/${p.name}`, {
+          namespace: p.namespace, name: p.name, uid: `${node}/${p.namespace}/${p.name}`, labels: p.labels ?? {},
+          ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running', ports: [],
+        });
+      }
+      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(name, { name, labels });
+    }
+    return { pods, namespaces, nodes: new Map(nodeNames.map((n) => [n, { name: n, podCIDRs: [], labels: {} }])) };
+  }
+}

@@ -1,0 +1,105 @@
+// The controller's policy span on a real store: policies go to the nodes hosting a pod they apply
+// to, learned from the nodes' reported inventories; tiers/groups and failing policies go everywhere.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { parseManifests } from '../../../src/api/manifest.js';
+import type { NodeReported } from '../../../src/api/node-state.js';
+import { PolicySpan } from '../../../src/controller/policy-span.js';
+import { NodeRegistry } from '../../../src/controller/store/nodes.js';
+import { ObjectStore } from '../../../src/controller/store/objects.js';
+import { Database } from '../../../src/lib/sqlite.js';
+import { tempDir } from '../../integration/controller-fixture.js';
+
+const report = (node: string, pods: [string, string, Record<string, string>, string][], namespaces: Record<string, Record<string, string>> = {}): NodeReported => ({
+  node, observedGeneration: 0, objects: {}, errors: [], agentVersion: '0.1.0', uptimeSeconds: 1,
+  inventory: { pods: pods.map(([namespace, name, labels, ip]) => ({ namespace, name, labels, ips: [ip] })), namespaces },
+});
+
+const manifests = (yaml: string) => parseManifests(yaml, 'test');
+const ACNP_WEB = `apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: web}
+spec:
+  priority: 5
+  appliedTo: [{podSelector: {matchLabels: {app: web}}}]
+  ingress: [{action: Drop, from: [{podSelector: {matchLabels: {app: db}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: prod-deny, namespace: prod}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: fqdn}
+spec:
+  priority: 6
+  appliedTo: [{podSelector: {}}]
+  egress: [{action: Drop, to: [{fqdn: example.com}]}]
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: Tier
+metadata: {name: early}
+spec: {priority: 20}
+`;
+
+describe('controller policy span', function () {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let db: Database;
+  let store: ObjectStore;
+  let nodes: NodeRegistry;
+
+  beforeEach(async () => {
+    tmp = await tempDir();
+    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    store = await ObjectStore.open(db);
+    nodes = await NodeRegistry.open(db);
+    for (const n of ['b1', 'b2', 'b3']) await nodes.createCredentials(n, 'test');
+  });
+  afterEach(async () => {
+    await db.close();
+    await tmp.remove();
+  });
+
+  const spanOf = async (span: PolicySpan, kind: string, name: string) => {
+    const rec = (await store.list()).find((r) => r.kind.kind === kind && r.name === name)!;
+    return span.span(rec, ['b1', 'b2', 'b3']);
+  };
+
+  it('follows the reported pods: applied-to nodes only; tiers and failing policies go everywhere', async () => {
+    await nodes.recordReport('b1', report('b1', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    await nodes.recordReport('b2', report('b2', [['dev', 'db', { app: 'db' }, '10.42.1.2']]));
+    await store.apply(manifests(ACNP_WEB), 'test');
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1'], 'only the box with app=web');
+    assert.deepEqual(await spanOf(span, 'NetworkPolicy', 'prod-deny'), ['b1'], 'K8s isolation of the prod pod');
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'fqdn'), ['b1', 'b2', 'b3'], 'a policy compute rejects: every node reports why');
+    assert.deepEqual(await spanOf(span, 'Tier', 'early'), ['b1', 'b2', 'b3']);
+
+    // A web pod appears on b3 (a new report) and the span follows; an unchanged report changes nothing.
+    const r3 = report('b3', [['prod', 'web2', { app: 'web' }, '10.42.2.2']], { prod: { 'kubernetes.io/metadata.name': 'prod' } });
+    assert.equal(span.noteReport('b3', r3), true);
+    assert.equal(span.noteReport('b3', r3), false);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1', 'b3']);
+    assert.deepEqual(await spanOf(span, 'NetworkPolicy', 'prod-deny'), ['b1', 'b3']);
+  });
+
+  it('namespace labels from the reports feed namespaceSelector appliedTo', async () => {
+    await nodes.recordReport('b2', report('b2', [['edge', 'cam', { app: 'cam' }, '10.42.1.3']], { edge: { 'kubernetes.io/metadata.name': 'edge', zone: 'field' } }));
+    await store.apply(manifests(`apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: field}
+spec:
+  priority: 5
+  appliedTo: [{namespaceSelector: {matchLabels: {zone: field}}}]
+  ingress: [{action: Drop, from: [{namespaceSelector: {}}]}]
+`), 'test');
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'field'), ['b2']);
+  });
+});
