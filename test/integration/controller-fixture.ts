@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ControllerConfigSchema, type ControllerConfigInput } from '../../src/api/config.js';
-import type { DesiredObject } from '../../src/api/node-state.js';
+import type { DesiredObject, NodeReported } from '../../src/api/node-state.js';
 import { AgentSync } from '../../src/agent/sync/agent-sync.js';
 import { RealizerRegistry, type RealizeOutcome, type Realizer } from '../../src/agent/sync/realizers.js';
 import { Controller, type ControllerSeams } from '../../src/controller/main.js';
@@ -56,6 +56,7 @@ export async function startAgent(opts: { node: string; url: string; password: st
   const sync = await AgentSync.open({
     node: opts.node, url: opts.url, username: opts.node, password: opts.password, db, realizers, agentVersion: '0.1.0-test',
     backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
+    inventory: () => testInventory(opts.node),
   });
   await sync.start();
   return {
@@ -64,6 +65,24 @@ export async function startAgent(opts: { node: string; url: string; password: st
       await sync.stop();
       await db.close();
     },
+  };
+}
+
+const agentIndex = new Map<string, number>();
+
+/**
+ * What a test agent reports: a web and a db pod in `default`, so the controller's span puts the
+ * fixture's acnp() (app=web) and netpol() (app=db) on every test agent.
+ */
+export function testInventory(node: string): NodeReported['inventory'] {
+  if (!agentIndex.has(node)) agentIndex.set(node, agentIndex.size + 1);
+  const i = agentIndex.get(node)!;
+  return {
+    pods: [
+      { namespace: 'default', name: `web-${node}`, ips: [`10.42.${i}.2`], labels: { app: 'web' } },
+      { namespace: 'default', name: `db-${node}`, ips: [`10.42.${i}.3`], labels: { app: 'db' } },
+    ],
+    namespaces: { default: { 'kubernetes.io/metadata.name': 'default' } },
   };
 }
 
