@@ -24,7 +24,8 @@ export class PolicySpan {
   /** Manifests by object key, kept while the object's generation stands (the computer memoizes by identity). */
   private readonly manifests = new Map<string, { uid: string; generation: number; manifest: ManifestObject }>();
 
-  constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry) {}
+  /** `shared`: the store is shared with other controller replicas, which take some nodes' reports. */
+  constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry, private readonly opts: { shared?: boolean } = {}) {}
 
   readonly span: Span = (object, nodes) => {
     if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return nodes;
@@ -43,8 +44,8 @@ export class PolicySpan {
 
   /** Recomputes the spans from the store and the reported inventories (before each publication). */
   async refresh(): Promise<void> {
-    if (!this.inventoriesLoaded) {
-      for (const [node, r] of await this.nodes.reports()) if (!this.inventories.has(node)) this.inventories.set(node, JSON.stringify(r.inventory));
+    if (!this.inventoriesLoaded || this.opts.shared) {
+      for (const [node, r] of await this.nodes.reports()) this.noteReport(node, r);
       this.inventoriesLoaded = true;
     }
     if (this.inventoryDirty || !this.computer) {
