@@ -13,6 +13,7 @@ import { EmbeddedBroker, splitListen } from './broker/embedded.js';
 import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
 import { allNodesSpan, type Span } from './span.js';
+import { storeId } from './store/identity.js';
 import { NodeRegistry } from './store/nodes.js';
 import { ObjectStore } from './store/objects.js';
 import { connectBroker } from './sync/broker-connection.js';
@@ -85,7 +86,7 @@ export class Controller {
       const span = seams.span ?? allNodesSpan;
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
       await reports.start();
-      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
+      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db) });
       await publisher.start();
       const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
       await rest.start(cfg.listen);

@@ -2,15 +2,11 @@
 // B's session, cannot log in with a wrong password — against the embedded aedes broker, and
 // against a real mosquitto started here with the generated ACL file.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, agentClientId, nodeTopic } from '../../src/api/mqtt.js';
 import { mayPublish, maySubscribe } from '../../src/controller/broker/acl.js';
-import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
 import type { Controller } from '../../src/controller/main.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { acnp, api, startController, tempDir } from './controller-fixture.js';
 
 function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
@@ -125,53 +121,14 @@ describe('MQTT ACL: embedded aedes, session takeover and counters', function () 
   });
 });
 
-function hasMosquitto(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v mosquitto && command -v mosquitto_passwd'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 aclSuite('mosquitto with the generated ACL file', async function () {
-  if (!hasMosquitto()) {
-    if (process.env.CI) throw new Error('mosquitto and mosquitto_passwd are required (apt-get install mosquitto)');
-    throw new Error('mosquitto is not installed (npm run prereqs installs it)');
-  }
-  const tmp = await tempDir('seine-mosq-');
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
   const creds: Record<string, string> = { 'box-a': 'pass-a-123', 'box-b': 'pass-b-456', [CONTROLLER_USERNAME]: 'ctl-789' };
-  const passwd = path.join(tmp.dir, 'passwd');
-  await writeFile(passwd, '');
-  for (const [u, p] of Object.entries(creds)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
-  await writeFile(path.join(tmp.dir, 'acl'), mosquittoAcl());
-  await writeFile(
-    path.join(tmp.dir, 'mosquitto.conf'),
-    `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\n`,
-  );
-  const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(tmp.dir, 'mosquitto.conf')], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const up = await connect(url, 'box-a', creds['box-a']!).then((c) => (c.end(true), true), () => false);
-    if (up) break;
-    if (i > 100) throw new Error('mosquitto did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const m = await startMosquitto({ users: creds });
   return {
-    url,
+    url: m.url,
     creds,
-    controller: () => connect(url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
-    teardown: async () => {
-      process.kill(proc.pid!, 'SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      await tmp.remove();
-    },
+    controller: () => connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
+    teardown: () => m.stop(),
   };
 });
 

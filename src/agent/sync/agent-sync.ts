@@ -1,7 +1,9 @@
 // The agent's side of the MQTT shadow. Desired state in: the retained `desired` document is
 // validated (anything malformed, oversized, for another node or older than what is applied is
 // counted, logged and dropped), persisted as the last known good state, and realized through
-// the realizer registry. Reported state out: per-object realization, errors, version, uptime —
+// the realizer registry. Generations count within one controller store (the document's
+// storeId): a document from a new store starts a new epoch and is taken whatever its
+// generation (a wiped store starts again at 1); one from a store followed before is stale. Reported state out: per-object realization, errors, version, uptime —
 // through the on-disk outbox, so it survives broker outages. Presence: a retained `online`
 // status on connect and a last will saying `offline`. At start the persisted desired state is
 // realized before any connection is tried (offline first).
@@ -65,17 +67,25 @@ export class AgentSync {
     private readonly opts: AgentSyncOptions,
     private readonly desiredStore: DesiredStore,
     readonly outbox: Outbox,
+    /** Stores followed before the current one (persisted). */
+    private readonly retiredStores: Set<string>,
   ) {
     this.backoff = opts.backoff ?? new Backoff({ initialMs: 200, maxMs: 15_000 });
   }
 
   static async open(opts: AgentSyncOptions): Promise<AgentSync> {
     await migrateSync(opts.db);
-    return new AgentSync(opts, new DesiredStore(opts.db), await Outbox.open(opts.db, opts.outboxLimit ?? 10_000));
+    const desiredStore = new DesiredStore(opts.db);
+    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000), await desiredStore.retiredStores());
   }
 
   get generation(): number {
     return this.observedGeneration;
+  }
+
+  /** The controller store the realized generation belongs to. */
+  get storeId(): string | undefined {
+    return this.desired?.storeId;
   }
 
   get connected(): boolean {
@@ -185,6 +195,13 @@ export class AgentSync {
     const desired = msg.envelope.payload;
     if (desired.node !== this.opts.node) return this.reject('otherNode', topic, `document for ${desired.node}`);
     const current = this.nextDesired ?? this.desired;
+    if (current && desired.storeId !== current.storeId) {
+      if (desired.storeId !== undefined && this.retiredStores.has(desired.storeId)) {
+        return this.reject('stale', topic, `controller store ${desired.storeId} was replaced by ${current.storeId ?? '(none)'}`);
+      }
+      log.info({ from: current.storeId, to: desired.storeId, generation: desired.generation }, 'a new controller store: new epoch, full resync');
+      return desired;
+    }
     if (current && desired.generation < current.generation) return this.reject('stale', topic, `generation ${desired.generation} < ${current.generation} already applied`);
     if (current && desired.generation === current.generation) {
       if (JSON.stringify(desired.objects) === JSON.stringify(current.objects)) return undefined; // a replay of what we run
@@ -201,6 +218,8 @@ export class AgentSync {
     this.nextDesired = undefined;
     this.realizing = (async () => {
       await this.desiredStore.save(desired);
+      const prevStore = this.desired?.storeId;
+      if (prevStore !== undefined && prevStore !== desired.storeId) this.retiredStores.add(prevStore);
       this.desired = desired;
       this.realized = await this.opts.realizers.realizeAll(desired.objects);
       this.observedGeneration = desired.generation;
@@ -235,6 +254,7 @@ export class AgentSync {
     const payload: NodeReported = {
       node: this.opts.node,
       observedGeneration: this.observedGeneration,
+      ...(this.desired?.storeId !== undefined ? { storeId: this.desired.storeId } : {}),
       objects: this.realized,
       errors,
       inventory: { pods: this.opts.inventory?.() ?? [] },
