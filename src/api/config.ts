@@ -90,9 +90,17 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** The controller's MQTT endpoint (its embedded broker or the external broker). */
       url: brokerUrl,
-      credentials: PasswordCredentialsSchema,
+      /** A password (`seine controller credentials`), or a node certificate (`seine certs node`, CN = node name; needs mqtts://). */
+      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+      /** The CA that signed the broker's certificate (mqtts://); the system's CAs when absent. */
+      caFile: absolutePath.optional(),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+    })
+    .superRefine((c, ctx) => {
+      if ('certFile' in c.credentials && !c.url.startsWith('mqtts://') && !c.url.startsWith('wss://')) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
+      }
     })
     .optional(),
 });
@@ -121,6 +129,13 @@ export const ControllerConfigSchema = z.strictObject({
       readOnlyTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
     })
     .default({ adminTokens: [], readOnlyTokens: [] }),
+  /**
+   * TLS (`seine certs`): REST is served over HTTPS and the embedded broker over mqtts:// with
+   * this certificate; node certificates signed by caFile log in as their CN (passwords still
+   * work). With an external mqtts:// broker the controller trusts caFile and presents this
+   * certificate (its CN is the controller's MQTT username).
+   */
+  tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
 });

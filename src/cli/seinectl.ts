@@ -2,6 +2,7 @@
 // seinectl: the operator CLI. `validate` works offline with the same schemas the controller and
 // agents use; apply/get/delete talk to the controller's REST API (--server/--token or
 // SEINE_SERVER/SEINE_TOKEN). Manifests are validated here first, so problems name the file.
+import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -20,12 +21,21 @@ const program = new Command('seinectl')
   .description('operate a Seine fleet')
   .showSuggestionAfterError()
   .option('-s, --server <url>', 'controller REST URL (env SEINE_SERVER)', process.env.SEINE_SERVER ?? 'http://127.0.0.1:8080')
-  .option('--token <token>', 'bearer token (env SEINE_TOKEN)', process.env.SEINE_TOKEN);
+  .option('--token <token>', 'bearer token (env SEINE_TOKEN)', process.env.SEINE_TOKEN)
+  .option('--certificate-authority <file>', 'CA that signed the controller\'s certificate, for https:// (env SEINE_CA)', process.env.SEINE_CA);
 
 const client = () => {
-  const o = program.opts<{ server: string; token?: string }>();
-  return new RestClient(o.server, o.token);
+  const o = program.opts<{ server: string; token?: string; certificateAuthority?: string }>();
+  return new RestClient(o.server, { token: o.token, ca: o.certificateAuthority ? readCa(o.certificateAuthority) : undefined });
 };
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UserError(`--certificate-authority ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
 const output = () => new Option('-o, --output <format>', 'table, wide, json or yaml').choices(['table', 'wide', 'json', 'yaml']).default('table');
 
 program

@@ -57,7 +57,8 @@ export class Controller {
     if (!authEnabled(cfg.auth) && !isLoopback(splitListen(cfg.listen).host)) {
       throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
     }
-    if (cfg.broker !== 'embedded' && !cfg.brokerCredentials) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker)`);
+    if (cfg.broker !== 'embedded' && !cfg.brokerCredentials && !cfg.tls) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker) or tls (its certificate)`);
+    const tls = cfg.tls && { ca: readFileSync(cfg.tls.caFile), cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) };
     await mkdir(path.dirname(cfg.storePath), { recursive: true });
     const db = await Database.open(cfg.storePath);
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
@@ -73,13 +74,15 @@ export class Controller {
           listen: cfg.brokerListen,
           socketPath: cfg.brokerSocket,
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
+          knownNode: (node) => nodes.exists(node),
           maxMessageBytes: cfg.maxMessageBytes,
+          ...(tls ? { tls } : {}),
         });
         await broker.start();
         cleanup.push(() => broker!.stop());
-        client = await connectBroker({ url: broker.url, password: broker.controllerSecret });
+        client = await connectBroker({ url: broker.url, password: broker.controllerSecret, ...(tls ? { tls: { ca: tls.ca }, skipHostnameCheck: true } : {}) });
       } else {
-        client = await connectBroker({ url: cfg.broker, username: cfg.brokerCredentials!.username, password: cfg.brokerCredentials!.password });
+        client = await connectBroker({ url: cfg.broker, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}) });
       }
       cleanup.push(() => client.endAsync(true));
 
@@ -89,7 +92,7 @@ export class Controller {
       const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db) });
       await publisher.start();
       const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
-      await rest.start(cfg.listen);
+      await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');

@@ -12,8 +12,8 @@ export interface MosquittoTls {
   caFile: string;
   certFile: string;
   keyFile: string;
-  /** Clients must present a certificate signed by caFile. */
-  requireCertificate?: boolean;
+  /** Clients must present a certificate signed by caFile; its CN is their username (no password). */
+  certificateLogin?: boolean;
 }
 
 export interface MosquittoOptions {
@@ -48,7 +48,7 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
   for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
   await writeFile(path.join(dir, 'acl'), opts.acl ?? mosquittoAcl());
   const tls = opts.tls
-    ? [`cafile ${opts.tls.caFile}`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`, `require_certificate ${opts.tls.requireCertificate ? 'true' : 'false'}`]
+    ? [`cafile ${opts.tls.caFile}`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`, ...(opts.tls.certificateLogin ? ['require_certificate true', 'use_identity_as_username true'] : [])]
     : [];
   await writeFile(
     path.join(dir, 'mosquitto.conf'),

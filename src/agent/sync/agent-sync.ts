@@ -30,7 +30,10 @@ export interface AgentSyncOptions {
   node: string;
   url: string;
   username: string;
-  password: string;
+  /** Absent when the node logs in with its certificate. */
+  password?: string;
+  /** mqtts://: the CA that signed the broker's certificate (default: the system's) and the node's certificate. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   db: Database;
   realizers: RealizerRegistry;
   agentVersion: string;
@@ -140,7 +143,8 @@ export class AgentSync {
     const client = mqtt.connect(this.opts.url, {
       clientId: agentClientId(node),
       username: this.opts.username,
-      password: this.opts.password,
+      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      ...(this.opts.tls ? { ...this.opts.tls, rejectUnauthorized: true } : {}),
       clean: false, // the broker keeps our subscription and queued QoS 1 messages while we are away
       reconnectPeriod: 0, // reconnects are ours, with backoff and jitter
       connectTimeout: 10_000,

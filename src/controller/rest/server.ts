@@ -3,6 +3,7 @@
 // List) validated by the shared manifest loader: 400 for what is not a manifest, 422 with
 // field paths for invalid objects, and nothing is stored unless every object is valid.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
@@ -33,19 +34,21 @@ export interface RestContext {
 }
 
 export class RestServer {
-  private server?: http.Server;
+  private server?: http.Server | https.Server;
   url = '';
   private openapi?: Record<string, unknown>;
 
   constructor(private readonly ctx: RestContext) {}
 
-  async start(listen: string): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+  /** Serves HTTPS when given a certificate (tokens still decide who may do what). */
+  async start(listen: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
     const { host, port } = splitListen(listen);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.server = server;
     const addr = server.address() as AddressInfo;
-    this.url = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
+    this.url = `${tls ? 'https' : 'http'}://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
     log.info({ url: this.url }, 'REST API listening');
   }
 

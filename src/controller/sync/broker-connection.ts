@@ -10,14 +10,21 @@ const log = createLogger('controller.mqtt');
 export interface BrokerConnectionOptions {
   url: string;
   username?: string;
-  password: string;
+  /** Absent when a client certificate logs in. */
+  password?: string;
+  /** mqtts://: the CA to trust, and the client certificate to present if any. */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  /** The controller's own connection to its embedded broker: the certificate need not name 127.0.0.1. */
+  skipHostnameCheck?: boolean;
 }
 
 export async function connectBroker(opts: BrokerConnectionOptions): Promise<MqttClient> {
   const client = mqtt.connect(opts.url, {
     clientId: `seine-controller-${randomBytes(4).toString('hex')}`,
     username: opts.username ?? CONTROLLER_USERNAME,
-    password: opts.password,
+    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(opts.tls ? { ca: opts.tls.ca, ...(opts.tls.cert ? { cert: opts.tls.cert, key: opts.tls.key } : {}), rejectUnauthorized: true } : {}),
+    ...(opts.skipHostnameCheck ? { checkServerIdentity: () => undefined } : {}),
     clean: true,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
