@@ -94,6 +94,8 @@ export const AgentConfigSchema = z.strictObject({
       credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
       /** The CA that signed the broker's certificate (mqtts://); the system's CAs when absent. */
       caFile: absolutePath.optional(),
+      /** MQTT version: 4 (3.1.1; the embedded aedes broker speaks only this) or 5 (mosquitto, EMQX). */
+      protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
     })
@@ -122,6 +124,8 @@ export const ControllerConfigSchema = z.strictObject({
    * the embedded broker the controller logs in with a secret made at start and never stored.
    */
   brokerCredentials: PasswordCredentialsSchema.optional(),
+  /** MQTT version towards an external broker: 5 (request/response properties) or 4 (3.1.1). The embedded broker speaks 4. */
+  brokerProtocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
   /** REST bearer tokens: admin may change state, readOnly may only read. */
   auth: z
     .strictObject({

@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import type { ApplyResult, NodeInfo, StoredObject } from '../api/controller-api.js';
+import type { ApplyResult, NodeInfo, RpcCallResult, StoredObject } from '../api/controller-api.js';
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
 import type { ManifestObject } from '../api/kinds.js';
 import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-client.js';
@@ -96,6 +96,25 @@ program
     const kind = resolveKind(resource);
     await client().request('DELETE', resourceUrl(kind, kind.namespaced ? opts.namespace : undefined, name));
     process.stdout.write(`${kind.kind.toLowerCase()}/${name} deleted\n`);
+  });
+
+program
+  .command('rpc <node> <method>')
+  .description('run a request/response method on a node\'s agent over MQTT (ping, status)')
+  .option('-p, --params <json>', 'method parameters as JSON')
+  .option('--timeout <ms>', 'how long to wait for the node', '5000')
+  .addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml']).default('json'))
+  .action(async (node: string, method: string, opts: { params?: string; timeout: string; output: 'json' | 'yaml' }) => {
+    let params: unknown;
+    if (opts.params !== undefined) {
+      try {
+        params = JSON.parse(opts.params);
+      } catch (err) {
+        throw new UserError(`--params: not JSON: ${(err as Error).message}`);
+      }
+    }
+    const r = await client().request<RpcCallResult>('POST', `/api/v1/nodes/${encodeURIComponent(node)}/rpc`, JSON.stringify({ method, ...(params !== undefined ? { params } : {}), timeoutMs: Number(opts.timeout) }));
+    process.stdout.write(opts.output === 'yaml' ? stringify(r.result) : `${JSON.stringify(r.result, null, 2)}\n`);
   });
 
 /** Every object of every file (directories: their manifest files, sorted), validated locally. */

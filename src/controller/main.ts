@@ -19,6 +19,7 @@ import { ObjectStore } from './store/objects.js';
 import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
+import { RpcClient } from './sync/rpc-client.js';
 
 const log = createLogger('controller');
 
@@ -39,6 +40,8 @@ export class Controller {
     readonly rest: RestServer,
     readonly publisher: DesiredPublisher,
     readonly reports: ReportReceiver,
+    /** Request/response with nodes (MQTT 5 correlation data where the broker speaks it). */
+    readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
     private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker },
@@ -82,21 +85,26 @@ export class Controller {
         cleanup.push(() => broker!.stop());
         client = await connectBroker({ url: broker.url, password: broker.controllerSecret, ...(tls ? { tls: { ca: tls.ca }, skipHostnameCheck: true } : {}) });
       } else {
-        client = await connectBroker({ url: cfg.broker, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}) });
+        client = await connectBroker({
+          url: cfg.broker, protocolVersion: cfg.brokerProtocolVersion, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}),
+        });
       }
       cleanup.push(() => client.endAsync(true));
 
       const span = seams.span ?? allNodesSpan;
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
       await reports.start();
+      const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
+      await rpc.start();
+      cleanup.push(async () => rpc.stop());
       const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db) });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, brokerUrl, { db, client, broker });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -107,6 +115,7 @@ export class Controller {
     await this.rest.stop();
     await this.publisher.stop();
     this.reports.stop();
+    this.rpc.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

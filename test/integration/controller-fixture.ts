@@ -50,6 +50,7 @@ export interface TestAgent {
 
 export async function startAgent(opts: {
   node: string; url: string; password?: string; tls?: AgentSyncOptions['tls']; dir: string; realizer?: RecordingRealizer; registerAcnp?: boolean;
+  protocolVersion?: 4 | 5;
 }): Promise<TestAgent> {
   const db = await Database.open(path.join(opts.dir, `${opts.node}.db`));
   const realizers = new RealizerRegistry();
@@ -58,6 +59,7 @@ export async function startAgent(opts: {
   const sync = await AgentSync.open({
     node: opts.node, url: opts.url, username: opts.node, db, realizers, agentVersion: '0.1.0-test',
     ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
   });
   await sync.start();

@@ -7,10 +7,10 @@
 // through the on-disk outbox, so it survives broker outages. Presence: a retained `online`
 // status on connect and a last will saying `offline`. At start the persisted desired state is
 // realized before any connection is tried (offline first).
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, agentClientId, intakeNodeMessage, nodeTopic,
-  type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
+  ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
+  type EventEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedObject } from '../../api/node-state.js';
 import { Backoff } from '../../lib/backoff.js';
@@ -20,6 +20,7 @@ import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
 import { Outbox } from './outbox.js';
 import type { RealizerRegistry } from './realizers.js';
+import { RpcHandlers, type RpcRequestProperties } from './rpc-handlers.js';
 import { migrateSync } from './schema.js';
 
 const log = createLogger('agent.sync');
@@ -44,7 +45,15 @@ export interface AgentSyncOptions {
   backoff?: Backoff;
   /** Max errors kept in the report. */
   maxErrors?: number;
+  /**
+   * MQTT protocol version: 4 (3.1.1, what the embedded aedes broker speaks) or 5 (mosquitto,
+   * EMQX: request/response properties, a session that outlives the connection by sessionExpiry).
+   */
+  protocolVersion?: 4 | 5;
 }
+
+/** How long an MQTT 5 broker keeps the agent's session (subscriptions, queued QoS 1) while it is away. */
+const SESSION_EXPIRY_SECONDS = 7 * 24 * 3600;
 
 export class AgentSync {
   readonly rejected: Record<DesiredRejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, otherNode: 0, stale: 0, conflicting: 0 };
@@ -65,6 +74,8 @@ export class AgentSync {
   private nextDesired?: NodeDesired;
   private realizing?: Promise<void>;
   private readonly listeners = new Set<(generation: number) => void>();
+  /** Request/response methods this agent answers; modules register theirs (Traceflow later). */
+  readonly rpc: RpcHandlers;
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -74,6 +85,21 @@ export class AgentSync {
     private readonly retiredStores: Set<string>,
   ) {
     this.backoff = opts.backoff ?? new Backoff({ initialMs: 200, maxMs: 15_000 });
+    this.rpc = new RpcHandlers(opts.node);
+    this.rpc.register('ping', { params: RpcPingParamsSchema, handle: async () => ({ pong: true as const, ts: Date.now() }) });
+    this.rpc.register('status', { params: RpcStatusParamsSchema, handle: async () => this.statusResult() });
+  }
+
+  private statusResult(): RpcStatusResult {
+    return {
+      node: this.opts.node,
+      ...(this.desired?.storeId !== undefined ? { storeId: this.desired.storeId } : {}),
+      observedGeneration: this.observedGeneration,
+      objects: this.realized,
+      connected: this.connected,
+      agentVersion: this.opts.agentVersion,
+      uptimeSeconds: this.uptime(),
+    };
   }
 
   static async open(opts: AgentSyncOptions): Promise<AgentSync> {
@@ -129,18 +155,37 @@ export class AgentSync {
   }
 
   /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
-  async handleMessage(topic: string, payload: Buffer): Promise<void> {
+  async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
     try {
-      const desired = this.acceptDesired(topic, payload);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+      if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
+        // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
+        if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
+        return;
+      }
+      const desired = this.acceptDesired(topic, intake);
       if (desired) await this.realize(desired);
     } catch (err) {
-      log.error({ err, topic }, 'handling a desired message failed');
+      log.error({ err, topic }, 'handling a message failed');
     }
+  }
+
+  private async answer(topic: string, request: Parameters<RpcHandlers['handle']>[1], props: RpcRequestProperties): Promise<void> {
+    const reply = await this.rpc.handle(topic, request, props);
+    const client = this.client;
+    if (!reply || !client?.connected) return; // an answer nobody waits for any more is not queued
+    await client.publishAsync(reply.topic, JSON.stringify(reply.envelope), {
+      qos: 1,
+      ...(reply.correlationData ? { properties: { correlationData: reply.correlationData } } : {}),
+    });
   }
 
   private connect(): void {
     const { node } = this.opts;
+    const v5 = this.opts.protocolVersion === 5;
     const client = mqtt.connect(this.opts.url, {
+      protocolVersion: v5 ? 5 : 4,
+      ...(v5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } } : {}),
       clientId: agentClientId(node),
       username: this.opts.username,
       ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
@@ -156,7 +201,10 @@ export class AgentSync {
       log.info({ url: this.opts.url, sessionPresent: connack.sessionPresent }, 'connected to the controller broker');
       void this.onConnected(client);
     });
-    client.on('message', (topic, payload) => void this.handleMessage(topic, payload));
+    client.on('message', (topic, payload, packet: IPublishPacket) => {
+      const p = packet.properties;
+      void this.handleMessage(topic, payload, { ...(p?.responseTopic ? { responseTopic: p.responseTopic } : {}), ...(p?.correlationData ? { correlationData: p.correlationData } : {}) });
+    });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
     client.on('close', () => this.scheduleReconnect(client));
   }
@@ -175,6 +223,8 @@ export class AgentSync {
     try {
       await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1, retain: true });
       await client.subscribeAsync(nodeTopic(this.opts.node, 'desired'), { qos: 1 });
+      // noLocal (MQTT 5): our own responses on the request topic do not come back.
+      await client.subscribeAsync(nodeRpcFilter(this.opts.node), { qos: 1, ...(this.opts.protocolVersion === 5 ? { nl: true } : {}) });
       // A full resync: the retained desired document arrives on subscribe; the last report goes out again.
       await this.enqueueReport();
     } catch (err) {
@@ -189,8 +239,7 @@ export class AgentSync {
     return undefined;
   }
 
-  private acceptDesired(topic: string, payload: Buffer): NodeDesired | undefined {
-    const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+  private acceptDesired(topic: string, intake: ReturnType<typeof intakeNodeMessage>): NodeDesired | undefined {
     if ('empty' in intake) return undefined; // a retained message cleared: keep what we have
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;

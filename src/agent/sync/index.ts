@@ -23,6 +23,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
+    protocolVersion: c.protocolVersion,
     inventory: () => podsOn(inventory, cfg.nodeName),
   });
   await sync.start();

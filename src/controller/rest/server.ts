@@ -5,10 +5,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
+import { parse as parseYaml } from 'yaml';
+import { RpcCallSchema, type ApplyResult, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
-import { describeProblem } from '../../api/issues.js';
+import { describeProblem, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
@@ -21,6 +22,7 @@ import { HttpError, readBody, sendJson } from './http.js';
 import { buildOpenApi } from './openapi.js';
 import { parseResourcePath, type ResourcePath } from './paths.js';
 import { splitListen } from '../broker/embedded.js';
+import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 
 const log = createLogger('controller.rest');
 
@@ -31,6 +33,7 @@ export interface RestContext {
   tokens: TokenSets;
   version: string;
   bodyLimitBytes?: number;
+  rpc?: RpcClient;
 }
 
 export class RestServer {
@@ -67,7 +70,7 @@ export class RestServer {
       sendJson(res, 200, body);
     } catch (err) {
       const e = toHttpError(err);
-      if (e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
+      if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
       sendJson(res, e.code, e.toStatus());
     } finally {
       log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
@@ -89,6 +92,8 @@ export class RestServer {
       if (!isDNS1123Subdomain(node)) throw new HttpError(422, 'Invalid', `invalid node name ${JSON.stringify(node)}`, [{ field: 'name', message: 'expected a DNS-1123 subdomain' }]);
       return { username: node, password: await this.ctx.nodes.createCredentials(node, actor) };
     }
+    const rpc = /^\/api\/v1\/nodes\/([^/]+)\/rpc$/.exec(p);
+    if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
@@ -136,6 +141,33 @@ export class RestServer {
       throw syntax
         ? new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${err.message.split('\n')[0]}`, causes)
         : new HttpError(422, 'Invalid', err.message, causes);
+    }
+  }
+
+  /** Runs a request/response method on the node: 404 unknown node, 502 the node's error, 504 no answer in time. */
+  private async callNode(node: string, req: http.IncomingMessage, actor: string): Promise<RpcCallResult> {
+    if (!this.ctx.rpc) throw new HttpError(501, 'NotImplemented', 'request/response is not wired in this controller');
+    const text = await readBody(req, this.ctx.bodyLimitBytes ?? 8 << 20);
+    let json: unknown;
+    try {
+      json = text.trim() === '' ? {} : parseYaml(text);
+    } catch (err) {
+      throw new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const call = RpcCallSchema.safeParse(json, { reportInput: true });
+    if (!call.success) {
+      const problems = formatIssues(call.error.issues);
+      throw new HttpError(422, 'Invalid', problems.map(describeProblem).join('\n'), problems.map((p) => ({ field: p.path, message: describeProblem(p) })));
+    }
+    const { method, params, timeoutMs } = call.data;
+    log.info({ actor, node, method }, 'rpc');
+    try {
+      return { node, method, result: await this.ctx.rpc.request(node, method, params, timeoutMs) };
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw err;
+      if (err.code === 'UnknownNode') throw new HttpError(404, 'NotFound', err.message);
+      if (err.code === 'Timeout') throw new HttpError(504, 'Timeout', err.message);
+      throw new HttpError(502, err.code, err.message);
     }
   }
 

@@ -16,11 +16,14 @@ export interface BrokerConnectionOptions {
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
   /** The controller's own connection to its embedded broker: the certificate need not name 127.0.0.1. */
   skipHostnameCheck?: boolean;
+  /** 4 (MQTT 3.1.1, the embedded aedes broker) or 5. */
+  protocolVersion?: 4 | 5;
 }
 
 export async function connectBroker(opts: BrokerConnectionOptions): Promise<MqttClient> {
   const client = mqtt.connect(opts.url, {
     clientId: `seine-controller-${randomBytes(4).toString('hex')}`,
+    protocolVersion: opts.protocolVersion ?? 4,
     username: opts.username ?? CONTROLLER_USERNAME,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
     ...(opts.tls ? { ca: opts.tls.ca, ...(opts.tls.cert ? { cert: opts.tls.cert, key: opts.tls.key } : {}), rejectUnauthorized: true } : {}),
