@@ -78,6 +78,8 @@ export const AgentConfigSchema = z.strictObject({
   mtu: z.number().int().min(576).max(9216).optional(),
   stateDir: absolutePath.default('/var/lib/seine'),
   cniSocket: absolutePath.default(defaultAgentSocket),
+  /** The read-only local API (`seinectl --local`); default: agent-api.sock beside cniSocket. */
+  localApiSocket: absolutePath.optional(),
   ovsdbRemote: z.string().min(1).default('unix:/var/run/openvswitch/db.sock'),
   /** Where ovs-vswitchd keeps `<bridge>.mgmt`, the OpenFlow socket the agent programs. */
   ovsRunDir: absolutePath.default('/var/run/openvswitch'),
@@ -145,3 +147,26 @@ export const ControllerConfigSchema = z.strictObject({
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;
+
+/** Where the agent serves its local API. */
+export function agentLocalApiSocket(cfg: Pick<AgentConfig, 'cniSocket' | 'localApiSocket'>): string {
+  return cfg.localApiSocket ?? `${cfg.cniSocket.slice(0, cfg.cniSocket.lastIndexOf('/'))}/agent-api.sock`;
+}
+
+/** The default local API socket on a box (beside the default CNI socket). */
+export const DEFAULT_LOCAL_API_SOCKET = agentLocalApiSocket({ cniSocket: defaultAgentSocket });
+
+/**
+ * seinectl's config file (`~/.config/seine/seinectl.yaml`, or $SEINECTL_CONFIG). Flags and
+ * SEINE_SERVER/SEINE_TOKEN/SEINE_CA override it.
+ */
+export const SeinectlConfigSchema = z.strictObject({
+  /** Controller REST URL. */
+  server: z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' }).optional(),
+  token: z.string().min(1).optional(),
+  /** CA that signed the controller's certificate (https://). */
+  certificateAuthority: absolutePath.optional(),
+  /** The agent's local API socket for --local. */
+  agentSocket: absolutePath.optional(),
+});
+export type SeinectlConfig = z.infer<typeof SeinectlConfigSchema>;

@@ -102,3 +102,15 @@ export type RpcCall = z.infer<typeof RpcCallSchema>;
 
 export const RpcCallResultSchema = z.strictObject({ node: NodeNameSchema, method: z.string(), result: z.unknown() });
 export type RpcCallResult = z.infer<typeof RpcCallResultSchema>;
+
+/** GET <object path>/nodes: how each node of the object's span stands with it. */
+export const NodeRealizationSchema = z.strictObject({
+  node: NodeNameSchema,
+  online: z.boolean(),
+  /** The object generation the node last reported on, null if none. */
+  realizedGeneration: z.number().int().nonnegative().nullable(),
+  /** Pending until the node reports the object's current generation. */
+  phase: z.enum(['Pending', 'Realized', 'Failed']),
+  reason: z.string().optional(),
+});
+export type NodeRealization = z.infer<typeof NodeRealizationSchema>;

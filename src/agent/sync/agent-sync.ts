@@ -90,7 +90,17 @@ export class AgentSync {
     this.rpc.register('status', { params: RpcStatusParamsSchema, handle: async () => this.statusResult() });
   }
 
-  private statusResult(): RpcStatusResult {
+  /** The desired document being enforced (from the broker or from disk), if any. */
+  get desiredDocument(): NodeDesired | undefined {
+    return this.desired;
+  }
+
+  /** What the agent realized of it, per object. */
+  get realizedObjects(): Readonly<Record<string, RealizedObject>> {
+    return this.realized;
+  }
+
+  statusResult(): RpcStatusResult {
     return {
       node: this.opts.node,
       ...(this.desired?.storeId !== undefined ? { storeId: this.desired.storeId } : {}),

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { RpcCallSchema, type ApplyResult, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
+import { RpcCallSchema, type ApplyResult, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
 import { describeProblem, formatIssues } from '../../api/issues.js';
@@ -14,7 +14,7 @@ import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
 import type { Span } from '../span.js';
-import { computeStatus } from '../status.js';
+import { computeStatus, nodeRealization } from '../status.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
@@ -98,6 +98,9 @@ export class RestServer {
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
 
+    const sub = /^(.+)\/nodes$/.exec(p);
+    const subject = sub && method === 'GET' ? parseResourcePath(sub[1]!) : undefined;
+    if (subject?.name) return this.realization(subject);
     const r = parseResourcePath(p);
     if (!r) throw new HttpError(404, 'NotFound', `no route for ${method} ${p}`);
     switch (method) {
@@ -218,6 +221,16 @@ export class RestServer {
     if (!record) throw new NotFoundError(ref);
     const [names, reports] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports()]);
     return this.toObject(record, names, reports);
+  }
+
+  /** `<object>/nodes`: each node of the span, with the generation and phase it reports. */
+  private async realization(r: ResourcePath): Promise<NodeRealization[]> {
+    const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
+    const record = await this.ctx.store.get(ref);
+    if (!record) throw new NotFoundError(ref);
+    const [names, reports, nodes] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.nodes.list()]);
+    const online = new Set(nodes.filter((n) => n.online).map((n) => n.name));
+    return nodeRealization(record, this.ctx.span(record, names), reports, (n) => online.has(n));
   }
 
   private async list(r: ResourcePath): Promise<unknown> {
