@@ -3,7 +3,7 @@
 // against a real mosquitto started here with the generated ACL file.
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
-import { CONTROLLER_USERNAME, agentClientId, nodeTopic } from '../../src/api/mqtt.js';
+import { CONTROLLER_USERNAME, agentClientId, nodeRpcFilter as nodeRpcFilterOf, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import { mayPublish, maySubscribe } from '../../src/controller/broker/acl.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -76,6 +76,36 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
       })();
       assert.ok(seen.includes(`${nodeTopic('box-a', 'reported')}=ok-from-a`), seen.join(', '));
       assert.deepEqual(seen.filter((s) => s.endsWith('=forged')), []);
+    });
+
+    it('A can neither read nor write any of B\'s channels (status, desired, reported, flows, events, rpc); B\'s own traffic gets through', async function () {
+      const bTopics = [...(['status', 'desired', 'reported', 'flows', 'events'] as const).map((c) => nodeTopic('box-b', c)), rpcTopic('box-b', 'r1')];
+      // Read: a fresh A subscribes to every one of B's topics (and the rpc filter), then B and the controller publish there.
+      const reader = await connect(env.url, 'box-a', env.creds['box-a']!);
+      const read: string[] = [];
+      reader.on('message', (t) => read.push(t));
+      for (const f of [...bTopics, nodeRpcFilterOf('box-b')]) await reader.subscribeAsync(f, { qos: 1 }).catch(() => undefined);
+      const seenByController: string[] = [];
+      const onCtl = (t: string, p: Buffer) => seenByController.push(`${t}=${p.toString()}`);
+      ctl.on('message', onCtl);
+      await ctl.subscribeAsync('seine/v1/nodes/box-b/#', { qos: 1 });
+      for (const t of bTopics) {
+        const owner = t.endsWith('/desired') ? ctl : b; // each message from whoever may publish it
+        await owner.publishAsync(t, `legit-${t.split('/').pop()}`, { qos: 1 });
+      }
+      // Write: A publishes on each of B's topics, from a fresh connection each time (aedes drops a denied publisher).
+      for (const t of bTopics) {
+        const w = await connect(env.url, 'box-a', env.creds['box-a']!).catch(() => undefined);
+        await w?.publishAsync(t, 'forged', { qos: 0 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+        await w?.endAsync(true);
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      ctl.off('message', onCtl);
+      await reader.endAsync(true);
+      assert.deepEqual(read.filter((t) => t.includes('/box-b/')), [], `A read B's topics: ${read.join(', ')}`);
+      assert.deepEqual(seenByController.filter((s) => s.endsWith('=forged')), [], 'A wrote on B\'s topics');
+      for (const t of bTopics) assert.ok(seenByController.some((s) => s.startsWith(`${t}=legit-`)), `B's own ${t} did not get through: ${seenByController.join(', ')}`);
     });
 
     it('wrong password and a wrong user are refused', async function () {

@@ -123,6 +123,20 @@ describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certi
     await assert.rejects(tryConnect(url.replace('mqtts:', 'mqtt:'), { username: 'box1', password: 'x', clientId: agentClientId('box1'), connectTimeout: 1000 }));
   });
 
+  it('a node logged in by certificate is held to its own topics (box2 reads nothing of box1, cannot write there)', async function () {
+    const ca = good.pem('ca.crt');
+    const b = await tryConnect(controller.brokerUrl, { ca, cert: good.pem('box2.crt'), key: good.pem('box2.key'), clientId: agentClientId('box2') });
+    const got: string[] = [];
+    b.on('message', (t) => got.push(t));
+    const grants = await b.subscribeAsync(nodeTopic('box1', 'desired'), { qos: 1 }).catch(() => [{ qos: 128 }]);
+    assert.equal(grants[0]?.qos, 128);
+    const denied = controller.broker!.counters.deniedPublish;
+    await b.publishAsync(nodeTopic('box1', 'reported'), 'forged', { qos: 0 }).catch(() => undefined);
+    await waitFor('publish denied', () => controller.broker!.counters.deniedPublish === denied + 1, 3000);
+    assert.deepEqual(got, []);
+    await b.endAsync(true);
+  });
+
   it('seinectl over HTTPS with --certificate-authority; a clear error without it', async function () {
     const ok = await seinectl('--server', controller.restUrl, '--certificate-authority', good.file('ca.crt'), 'get', 'nodes');
     assert.equal(ok.code, 0, ok.stderr);
