@@ -3,10 +3,12 @@
 // counted, logged and dropped), persisted as the last known good state, and realized through
 // the realizer registry. Generations count within one controller store (the document's
 // storeId): a document from a new store starts a new epoch and is taken whatever its
-// generation (a wiped store starts again at 1); one from a store followed before is stale. Reported state out: per-object realization, errors, version, uptime —
-// through the on-disk outbox, so it survives broker outages. Presence: a retained `online`
-// status on connect and a last will saying `offline`. At start the persisted desired state is
-// realized before any connection is tried (offline first).
+// generation (a wiped store starts again at 1); one from a store followed before is stale.
+// Reported state out: per-object realization, errors, version, uptime — through the on-disk
+// outbox, so it survives broker outages. Presence: a retained `online` status on connect and a
+// last will saying `offline`. Requests on the node's rpc topics go to the handler registry
+// (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
+// tried (offline first).
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
