@@ -1,7 +1,9 @@
 // /openapi.json from the same zod schemas that validate requests (zod 4's toJSONSchema), with
 // one path per resource route the server answers.
 import { z } from 'zod';
-import { ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema } from '../../api/controller-api.js';
+import {
+  ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, NodeRealizationSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema,
+} from '../../api/controller-api.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
 import { resourceBase } from './paths.js';
 
@@ -14,6 +16,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     Status: schema(ErrorStatusSchema),
     NodeInfo: schema(NodeInfoSchema),
     NodeCredentials: schema(NodeCredentialsSchema),
+    NodeRealization: schema(NodeRealizationSchema),
     RpcCall: schema(RpcCallSchema),
     RpcCallResult: schema(RpcCallResultSchema),
   };
@@ -48,6 +51,9 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       get: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
       put: { requestBody: body, responses: { '200': json(ref('ApplyResult')), ...errors } },
       delete: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
+    };
+    paths[`${collection}/{name}/nodes`] = {
+      get: { summary: 'each node of the object\'s span: the generation it reports and its phase', responses: { '200': json({ type: 'array', items: ref('NodeRealization') }), '404': { description: 'not found' } } },
     };
     if (kind.namespaced) paths[`${base}/${kind.plural}`] = { get: { summary: `list ${kind.plural} in all namespaces`, responses: { '200': json({ type: 'object' }) } } };
   }
