@@ -18,6 +18,7 @@ import type { NodeDesired, NodeError, NodeReported, PodInventoryEntry, RealizedO
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { disableNagle } from '../../lib/mqtt-nodelay.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
 import { Outbox } from './outbox.js';
@@ -208,6 +209,7 @@ export class AgentSync {
       will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: true },
     });
     this.client = client;
+    disableNagle(client);
     client.on('connect', (connack) => {
       this.backoff.reset();
       log.info({ url: this.opts.url, sessionPresent: connack.sessionPresent }, 'connected to the controller broker');
