@@ -3,7 +3,7 @@
 // socket opens, so pods that exist keep forwarding and new ones get complete flows.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { AgentConfig } from '../api/config.js';
+import { agentLocalApiSocket, type AgentConfig } from '../api/config.js';
 import { createLogger } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 import { sleep } from '../lib/process.js';
@@ -24,7 +24,8 @@ import { VSwitch } from './ovs/vswitch.js';
 import { peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
-import { RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
+import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
+import { LocalApi } from './local-api.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
@@ -50,7 +51,7 @@ export class Agent {
     readonly sync: AgentSync | undefined,
     /** Per-rule packets, bytes and sessions from the metric tables. */
     readonly policyStats: () => Promise<RuleStats[]>,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; localApi: LocalApi; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -137,18 +138,21 @@ export class Agent {
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
+    const localApi = new LocalApi({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
+    await localApi.start();
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
-    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
+    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, localApi, packetIns, npLog, statsTimer });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
+    const { cni, localApi, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
     clearInterval(statsTimer);
+    await localApi.stop();
     await this.sync?.stop();
     await cni.stop();
     await packetIns.stop();

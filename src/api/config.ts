@@ -78,6 +78,8 @@ export const AgentConfigSchema = z.strictObject({
   mtu: z.number().int().min(576).max(9216).optional(),
   stateDir: absolutePath.default('/var/lib/seine'),
   cniSocket: absolutePath.default(defaultAgentSocket),
+  /** The read-only local API (`seinectl --local`); default: agent-api.sock beside cniSocket. */
+  localApiSocket: absolutePath.optional(),
   ovsdbRemote: z.string().min(1).default('unix:/var/run/openvswitch/db.sock'),
   /** Where ovs-vswitchd keeps `<bridge>.mgmt`, the OpenFlow socket the agent programs. */
   ovsRunDir: absolutePath.default('/var/run/openvswitch'),
@@ -90,11 +92,21 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** The controller's MQTT endpoint (its embedded broker or the external broker). */
       url: brokerUrl,
-      credentials: PasswordCredentialsSchema,
+      /** A password (`seine controller credentials`), or a node certificate (`seine certs node`, CN = node name; needs mqtts://). */
+      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+      /** The CA that signed the broker's certificate (mqtts://); the system's CAs when absent. */
+      caFile: absolutePath.optional(),
+      /** MQTT version: 4 (3.1.1; the embedded aedes broker speaks only this) or 5 (mosquitto, EMQX). */
+      protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
       /** How often the per-rule policy counters are read and, when they changed, reported. */
       statsIntervalSeconds: z.number().min(1).default(30),
+    })
+    .superRefine((c, ctx) => {
+      if ('certFile' in c.credentials && !c.url.startsWith('mqtts://') && !c.url.startsWith('wss://')) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
+      }
     })
     .optional(),
 });
@@ -116,6 +128,8 @@ export const ControllerConfigSchema = z.strictObject({
    * the embedded broker the controller logs in with a secret made at start and never stored.
    */
   brokerCredentials: PasswordCredentialsSchema.optional(),
+  /** MQTT version towards an external broker: 5 (request/response properties) or 4 (3.1.1). The embedded broker speaks 4. */
+  brokerProtocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
   /** REST bearer tokens: admin may change state, readOnly may only read. */
   auth: z
     .strictObject({
@@ -123,8 +137,38 @@ export const ControllerConfigSchema = z.strictObject({
       readOnlyTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
     })
     .default({ adminTokens: [], readOnlyTokens: [] }),
+  /**
+   * TLS (`seine certs`): REST is served over HTTPS and the embedded broker over mqtts:// with
+   * this certificate; node certificates signed by caFile log in as their CN (passwords still
+   * work). With an external mqtts:// broker the controller trusts caFile and presents this
+   * certificate (its CN is the controller's MQTT username).
+   */
+  tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;
+
+/** Where the agent serves its local API. */
+export function agentLocalApiSocket(cfg: Pick<AgentConfig, 'cniSocket' | 'localApiSocket'>): string {
+  return cfg.localApiSocket ?? `${cfg.cniSocket.slice(0, cfg.cniSocket.lastIndexOf('/'))}/agent-api.sock`;
+}
+
+/** The default local API socket on a box (beside the default CNI socket). */
+export const DEFAULT_LOCAL_API_SOCKET = agentLocalApiSocket({ cniSocket: defaultAgentSocket });
+
+/**
+ * seinectl's config file (`~/.config/seine/seinectl.yaml`, or $SEINECTL_CONFIG). Flags and
+ * SEINE_SERVER/SEINE_TOKEN/SEINE_CA override it.
+ */
+export const SeinectlConfigSchema = z.strictObject({
+  /** Controller REST URL. */
+  server: z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' }).optional(),
+  token: z.string().min(1).optional(),
+  /** CA that signed the controller's certificate (https://). */
+  certificateAuthority: absolutePath.optional(),
+  /** The agent's local API socket for --local. */
+  agentSocket: absolutePath.optional(),
+});
+export type SeinectlConfig = z.infer<typeof SeinectlConfigSchema>;

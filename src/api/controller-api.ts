@@ -90,3 +90,27 @@ export const ErrorStatusSchema = z.looseObject({
 export type ErrorStatus = z.infer<typeof ErrorStatusSchema>;
 
 export const NodeCredentialsSchema = z.strictObject({ username: NodeNameSchema, password: z.string().min(1) });
+
+/** POST /api/v1/nodes/<node>/rpc: run a request/response method on a node's agent. */
+export const RpcCallSchema = z.strictObject({
+  method: z.string().min(1),
+  params: z.unknown().optional(),
+  /** How long to wait for the node's answer. */
+  timeoutMs: z.number().int().min(1).max(120_000).default(5_000),
+});
+export type RpcCall = z.infer<typeof RpcCallSchema>;
+
+export const RpcCallResultSchema = z.strictObject({ node: NodeNameSchema, method: z.string(), result: z.unknown() });
+export type RpcCallResult = z.infer<typeof RpcCallResultSchema>;
+
+/** GET <object path>/nodes: how each node of the object's span stands with it. */
+export const NodeRealizationSchema = z.strictObject({
+  node: NodeNameSchema,
+  online: z.boolean(),
+  /** The object generation the node last reported on, null if none. */
+  realizedGeneration: z.number().int().nonnegative().nullable(),
+  /** Pending until the node reports the object's current generation. */
+  phase: z.enum(['Pending', 'Realized', 'Failed']),
+  reason: z.string().optional(),
+});
+export type NodeRealization = z.infer<typeof NodeRealizationSchema>;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { FlowRecordBatchSchema } from './flow-record.js';
 import { describeProblem, formatIssues } from './issues.js';
 import { NodeNameSchema, isDNS1123Subdomain } from './meta.js';
-import { NodeDesiredSchema, NodeReportedSchema } from './node-state.js';
+import { NodeDesiredSchema, NodeReportedSchema, RealizedObjectSchema } from './node-state.js';
 
 export const TOPIC_ROOT = 'seine/v1';
 export const FLEET_RELEASES_TOPIC = `${TOPIC_ROOT}/fleet/releases`;
@@ -38,6 +38,12 @@ export function rpcTopic(node: string, id: string): string {
   checkNode(node);
   if (!RPC_ID.test(id)) throw new TopicError(`invalid rpc id ${JSON.stringify(id)}: expected 1-64 of A-Z a-z 0-9 _ -`);
   return `${TOPIC_ROOT}/nodes/${node}/rpc/${id}`;
+}
+
+/** A node's subscription to the requests addressed to it. */
+export function nodeRpcFilter(node: string): string {
+  checkNode(node);
+  return `${TOPIC_ROOT}/nodes/${node}/rpc/+`;
 }
 
 /** Everything under one node: what its broker credentials may publish and subscribe to. */
@@ -141,6 +147,37 @@ export const RpcResponsePayloadSchema = z.union([
   z.strictObject({ ok: z.literal(true), result: z.unknown() }),
   z.strictObject({ ok: z.literal(false), error: z.strictObject({ code: z.string().min(1), message: z.string() }) }),
 ]);
+export type RpcResponsePayload = z.infer<typeof RpcResponsePayloadSchema>;
+
+// ---- request/response --------------------------------------------------------------------
+//
+// The controller publishes an `rpc-request` envelope on `nodes/<node>/rpc/<id>`. Over MQTT 5 it
+// sets responseTopic (that same topic) and correlationData (the id) and a message expiry; the
+// agent answers on responseTopic — only if it is one of its own rpc topics — echoing
+// correlationData. Over MQTT 3.1.1 (the embedded aedes broker) there are no properties: the
+// answer goes to the request's topic and the id in the topic correlates. Either way both sides
+// tell requests from responses by the envelope kind.
+
+/** Error codes of an rpc-response (and of the caller's own failures). */
+export const RPC_ERROR_CODES = ['UnknownMethod', 'BadParams', 'Expired', 'Failed', 'Timeout', 'UnknownNode'] as const;
+export type RpcErrorCode = (typeof RPC_ERROR_CODES)[number];
+
+/** Methods every agent answers, with their params and results (one schema per side). */
+export const RpcPingParamsSchema = z.strictObject({}).optional();
+export const RpcPingResultSchema = z.strictObject({ pong: z.literal(true), ts: z.number().int().nonnegative() });
+
+export const RpcStatusParamsSchema = z.strictObject({}).optional();
+/** What the agent has realized right now: the generation per object, as in its report. */
+export const RpcStatusResultSchema = z.strictObject({
+  node: NodeNameSchema,
+  storeId: z.string().optional(),
+  observedGeneration: z.number().int().nonnegative(),
+  objects: z.record(z.string(), RealizedObjectSchema),
+  connected: z.boolean(),
+  agentVersion: z.string(),
+  uptimeSeconds: z.number().nonnegative(),
+});
+export type RpcStatusResult = z.infer<typeof RpcStatusResultSchema>;
 
 export const StatusEnvelopeSchema = envelopeSchema('status', StatusPayloadSchema);
 export const DesiredEnvelopeSchema = envelopeSchema('desired', NodeDesiredSchema);

@@ -8,6 +8,13 @@ import { NodePolicyStatsSchema } from './policy-stats.js';
 
 const generation = z.number().int().nonnegative();
 
+/**
+ * The controller store's identity (random, made when the store was created). Generations count
+ * within one store: a document from a different store starts a new epoch (a wiped or replaced
+ * store restarts at generation 1), so the agent takes it whatever its generation.
+ */
+export const StoreIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' });
+
 export interface ObjectRef {
   kind: KindInfo;
   /** undefined for cluster-scoped kinds. */
@@ -47,6 +54,8 @@ export type DesiredObject = z.infer<typeof DesiredObjectSchema>;
 export const NodeDesiredSchema = z
   .strictObject({
     node: NodeNameSchema,
+    /** Which controller store the generation counts in; absent only in documents of older controllers. */
+    storeId: StoreIdSchema.optional(),
     /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
     generation,
     objects: z.record(z.string(), DesiredObjectSchema),
@@ -108,6 +117,8 @@ export const NodeReportedSchema = z.strictObject({
   node: NodeNameSchema,
   /** The NodeDesired generation fully processed (every object realized or failed). */
   observedGeneration: generation,
+  /** The store that generation belongs to (the desired document's storeId). */
+  storeId: StoreIdSchema.optional(),
   objects: z.record(z.string(), RealizedObjectSchema),
   /** Recent errors, newest last; bounded by the agent. */
   errors: z.array(NodeErrorSchema).default([]),

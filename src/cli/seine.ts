@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `seine`: the command on a box and on a lab machine. Subcommands register themselves here
-// (`lab`, `agent`, `controller`).
+// (`lab`, `agent`, `controller`, `certs`).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { setLogLevel } from '../lib/log.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerCertsCommand } from './certs-command.js';
 import { registerControllerCommand } from './controller-command.js';
 import { registerLabCommands } from './lab-commands.js';
 import { runCli } from './run.js';
@@ -23,5 +24,6 @@ const program = new Command('seine')
 registerLabCommands(program);
 registerAgentCommand(program);
 registerControllerCommand(program);
+registerCertsCommand(program);
 
 await runCli(program);

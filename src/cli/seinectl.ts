@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 // seinectl: the operator CLI. `validate` works offline with the same schemas the controller and
-// agents use; apply/get/delete talk to the controller's REST API (--server/--token or
-// SEINE_SERVER/SEINE_TOKEN). Manifests are validated here first, so problems name the file.
+// agents use; apply/get/describe/delete/rpc talk to the controller's REST API. Where: flags,
+// then SEINE_SERVER/SEINE_TOKEN/SEINE_CA, then the config file (~/.config/seine/seinectl.yaml or
+// $SEINECTL_CONFIG). `--local` reads the agent of this box instead (its read-only local API).
+// Manifests are validated here first, so problems name the file.
+import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import type { ApplyResult, NodeInfo, StoredObject } from '../api/controller-api.js';
+import { homedir } from 'node:os';
+import { DEFAULT_LOCAL_API_SOCKET, SeinectlConfigSchema, type SeinectlConfig } from '../api/config.js';
+import { parseConfig } from '../api/config-file.js';
+import type { ApplyResult, NodeInfo, NodeRealization, RpcCallResult, StoredObject } from '../api/controller-api.js';
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
 import type { ManifestObject } from '../api/kinds.js';
 import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-client.js';
-import { printEvents, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
+import { describeObject, printEvents, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
 import { findStatsKind, type PolicyStatsObject } from '../api/policy-stats.js';
 import type { NodeEvent } from '../controller/events.js';
 import { statsUrl } from '../controller/rest/paths.js';
@@ -22,13 +28,55 @@ setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
 const program = new Command('seinectl')
   .description('operate a Seine fleet')
   .showSuggestionAfterError()
-  .option('-s, --server <url>', 'controller REST URL (env SEINE_SERVER)', process.env.SEINE_SERVER ?? 'http://127.0.0.1:8080')
-  .option('--token <token>', 'bearer token (env SEINE_TOKEN)', process.env.SEINE_TOKEN);
+  .option('-s, --server <url>', 'controller REST URL (env SEINE_SERVER; default http://127.0.0.1:8080)')
+  .option('--token <token>', 'bearer token (env SEINE_TOKEN)')
+  .option('--certificate-authority <file>', 'CA that signed the controller\'s certificate, for https:// (env SEINE_CA)')
+  .option('--local', 'read this box\'s agent instead of the controller (get, describe; read-only)')
+  .option('--agent-socket <path>', `the agent's local API socket for --local (default ${DEFAULT_LOCAL_API_SOCKET})`);
+
+interface GlobalOptions {
+  server?: string;
+  token?: string;
+  certificateAuthority?: string;
+  local?: boolean;
+  agentSocket?: string;
+}
+
+/** The config file: $SEINECTL_CONFIG (must exist), else ~/.config/seine/seinectl.yaml if there. */
+function configFile(): SeinectlConfig {
+  const explicit = process.env.SEINECTL_CONFIG;
+  const file = explicit || path.join(process.env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'seine', 'seinectl.yaml');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};
+    throw new UserError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (SEINECTL_CONFIG)' : (err as Error).message}`);
+  }
+  return parseConfig(text, file, SeinectlConfigSchema);
+}
 
 const client = () => {
-  const o = program.opts<{ server: string; token?: string }>();
-  return new RestClient(o.server, o.token);
+  const o = program.opts<GlobalOptions>();
+  const file = configFile();
+  if (o.local) {
+    const socketPath = o.agentSocket ?? process.env.SEINE_AGENT_SOCKET ?? file.agentSocket ?? DEFAULT_LOCAL_API_SOCKET;
+    return new RestClient('http://agent', { socketPath });
+  }
+  const ca = o.certificateAuthority ?? process.env.SEINE_CA ?? file.certificateAuthority;
+  return new RestClient(o.server ?? process.env.SEINE_SERVER ?? file.server ?? 'http://127.0.0.1:8080', {
+    token: o.token ?? process.env.SEINE_TOKEN ?? file.token,
+    ca: ca ? readCa(ca) : undefined,
+  });
 };
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UserError(`--certificate-authority ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
 const output = () => new Option('-o, --output <format>', 'table, wide, json or yaml').choices(['table', 'wide', 'json', 'yaml']).default('table');
 
 program
@@ -91,6 +139,18 @@ program
   });
 
 program
+  .command('describe <resource> <name>')
+  .description('show one object in detail: metadata, spec, status with conditions, realization per node')
+  .option('-n, --namespace <ns>', 'namespace (namespaced kinds)', 'default')
+  .action(async (resource: string, name: string, opts: { namespace: string }) => {
+    const kind = resolveKind(resource);
+    const url = resourceUrl(kind, kind.namespaced ? opts.namespace : undefined, name);
+    const c = client();
+    const [object, nodes] = await Promise.all([c.request<StoredObject>('GET', url), c.request<NodeRealization[]>('GET', `${url}/nodes`)]);
+    process.stdout.write(describeObject(object, nodes));
+  });
+
+program
   .command('delete [resource] [name]')
   .description('delete objects named by manifests (-f, all or nothing) or by kind and name')
   .option('-f, --filename <path...>', 'files, directories or -')
@@ -106,6 +166,25 @@ program
     const kind = resolveKind(resource);
     await client().request('DELETE', resourceUrl(kind, kind.namespaced ? opts.namespace : undefined, name));
     process.stdout.write(`${kind.kind.toLowerCase()}/${name} deleted\n`);
+  });
+
+program
+  .command('rpc <node> <method>')
+  .description('run a request/response method on a node\'s agent over MQTT (ping, status)')
+  .option('-p, --params <json>', 'method parameters as JSON')
+  .option('--timeout <ms>', 'how long to wait for the node', '5000')
+  .addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml']).default('json'))
+  .action(async (node: string, method: string, opts: { params?: string; timeout: string; output: 'json' | 'yaml' }) => {
+    let params: unknown;
+    if (opts.params !== undefined) {
+      try {
+        params = JSON.parse(opts.params);
+      } catch (err) {
+        throw new UserError(`--params: not JSON: ${(err as Error).message}`);
+      }
+    }
+    const r = await client().request<RpcCallResult>('POST', `/api/v1/nodes/${encodeURIComponent(node)}/rpc`, JSON.stringify({ method, ...(params !== undefined ? { params } : {}), timeoutMs: Number(opts.timeout) }));
+    process.stdout.write(opts.output === 'yaml' ? stringify(r.result) : `${JSON.stringify(r.result, null, 2)}\n`);
   });
 
 /** Every object of every file (directories: their manifest files, sorted), validated locally. */

@@ -16,11 +16,13 @@ import { RestServer } from './rest/server.js';
 import type { Span } from './span.js';
 import { PolicySpan } from './policy-span.js';
 import type { NodeReported } from '../api/node-state.js';
+import { storeId } from './store/identity.js';
 import { NodeRegistry } from './store/nodes.js';
 import { ObjectStore } from './store/objects.js';
 import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
+import { RpcClient } from './sync/rpc-client.js';
 
 const log = createLogger('controller');
 
@@ -41,6 +43,8 @@ export class Controller {
     readonly rest: RestServer,
     readonly publisher: DesiredPublisher,
     readonly reports: ReportReceiver,
+    /** Request/response with nodes (MQTT 5 correlation data where the broker speaks it). */
+    readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
     private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker },
@@ -59,7 +63,8 @@ export class Controller {
     if (!authEnabled(cfg.auth) && !isLoopback(splitListen(cfg.listen).host)) {
       throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
     }
-    if (cfg.broker !== 'embedded' && !cfg.brokerCredentials) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker)`);
+    if (cfg.broker !== 'embedded' && !cfg.brokerCredentials && !cfg.tls) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker) or tls (its certificate)`);
+    const tls = cfg.tls && { ca: readFileSync(cfg.tls.caFile), cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) };
     await mkdir(path.dirname(cfg.storePath), { recursive: true });
     const db = await Database.open(cfg.storePath);
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
@@ -75,13 +80,17 @@ export class Controller {
           listen: cfg.brokerListen,
           socketPath: cfg.brokerSocket,
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
+          knownNode: (node) => nodes.exists(node),
           maxMessageBytes: cfg.maxMessageBytes,
+          ...(tls ? { tls } : {}),
         });
         await broker.start();
         cleanup.push(() => broker!.stop());
-        client = await connectBroker({ url: broker.url, password: broker.controllerSecret });
+        client = await connectBroker({ url: broker.url, password: broker.controllerSecret, ...(tls ? { tls: { ca: tls.ca }, skipHostnameCheck: true } : {}) });
       } else {
-        client = await connectBroker({ url: cfg.broker, username: cfg.brokerCredentials!.username, password: cfg.brokerCredentials!.password });
+        client = await connectBroker({
+          url: cfg.broker, protocolVersion: cfg.brokerProtocolVersion, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}),
+        });
       }
       cleanup.push(() => client.endAsync(true));
 
@@ -95,14 +104,20 @@ export class Controller {
       };
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, events, onReport });
       await reports.start();
-      publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), ...(policySpan ? { prepare: () => policySpan.refresh() } : {}) });
+      const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
+      await rpc.start();
+      cleanup.push(async () => rpc.stop());
+      publisher = new DesiredPublisher({
+        store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db),
+        ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
+      });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, events });
-      await rest.start(cfg.listen);
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events });
+      await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, brokerUrl, { db, client, broker });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -113,6 +128,7 @@ export class Controller {
     await this.rest.stop();
     await this.publisher.stop();
     this.reports.stop();
+    this.rpc.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

@@ -1,11 +1,14 @@
 // Policy status from node reports (Antrea's NetworkPolicyStatus): a node counts as realized
 // when it reports this generation Realized; any node reporting this generation Failed fails the
 // object; nobody realized yet is Pending, some is Realizing, all of the span (even none) Realized.
-import type { PolicyStatus } from '../api/controller-api.js';
+import type { NodeRealization, PolicyStatus } from '../api/controller-api.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
 import type { StoredRecord } from './store/objects.js';
 
-export function computeStatus(record: StoredRecord, spanNodes: readonly string[], reports: ReadonlyMap<string, NodeReported>): PolicyStatus {
+type Reports = ReadonlyMap<string, Pick<NodeReported, 'objects'>>;
+type Subject = Pick<StoredRecord, 'kind' | 'namespace' | 'name' | 'generation'>;
+
+export function computeStatus(record: Subject, spanNodes: readonly string[], reports: Reports): PolicyStatus {
   const key = objectKey(record);
   let realized = 0;
   const failures: string[] = [];
@@ -27,4 +30,20 @@ export function computeStatus(record: StoredRecord, spanNodes: readonly string[]
       ? { conditions: [{ type: 'Realized', status: 'False' as const, reason: 'NodeFailure', message: failures.slice(0, 5).join('; ') }] }
       : {}),
   };
+}
+
+/** Per node of the span: what it reports for this object (describe shows it). */
+export function nodeRealization(record: Subject, spanNodes: readonly string[], reports: Reports, online: (node: string) => boolean): NodeRealization[] {
+  const key = objectKey(record);
+  return spanNodes.map((node) => {
+    const got = reports.get(node)?.objects[key];
+    const current = got?.generation === record.generation;
+    return {
+      node,
+      online: online(node),
+      realizedGeneration: got?.generation ?? null,
+      phase: got && current ? got.phase : 'Pending',
+      ...(got?.reason ? { reason: got.reason } : !current && got ? { reason: `generation ${got.generation} realized, ${record.generation} pending` } : {}),
+    };
+  });
 }

@@ -12,7 +12,7 @@ declare -A want=(
   [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch [ovs-ofctl]=openvswitch-switch
   [conntrack]=conntrack [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
   [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
-  [python3]=python3 [make]=build-essential [g++]=build-essential
+  [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
 )
 missing=()
 for cmd in "${!want[@]}"; do

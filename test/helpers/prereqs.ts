@@ -10,6 +10,7 @@ const checks = {
   ping: () => has('ping') || 'needs ping: apt-get install iputils-ping',
   mosquitto: () => has('mosquitto') || 'needs mosquitto: apt-get install mosquitto',
   conntrack: () => has('conntrack') || 'needs conntrack: apt-get install conntrack',
+  openssl: () => has('openssl') || 'needs openssl (seine certs): apt-get install openssl',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;

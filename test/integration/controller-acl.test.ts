@@ -2,15 +2,11 @@
 // B's session, cannot log in with a wrong password — against the embedded aedes broker, and
 // against a real mosquitto started here with the generated ACL file.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { CONTROLLER_USERNAME, agentClientId, nodeTopic } from '../../src/api/mqtt.js';
+import { CONTROLLER_USERNAME, agentClientId, nodeRpcFilter as nodeRpcFilterOf, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import { mayPublish, maySubscribe } from '../../src/controller/broker/acl.js';
-import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
 import type { Controller } from '../../src/controller/main.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { acnp, api, startController, tempDir } from './controller-fixture.js';
 
 function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
@@ -82,6 +78,36 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
       assert.deepEqual(seen.filter((s) => s.endsWith('=forged')), []);
     });
 
+    it('A can neither read nor write any of B\'s channels (status, desired, reported, flows, events, rpc); B\'s own traffic gets through', async function () {
+      const bTopics = [...(['status', 'desired', 'reported', 'flows', 'events'] as const).map((c) => nodeTopic('box-b', c)), rpcTopic('box-b', 'r1')];
+      // Read: a fresh A subscribes to every one of B's topics (and the rpc filter), then B and the controller publish there.
+      const reader = await connect(env.url, 'box-a', env.creds['box-a']!);
+      const read: string[] = [];
+      reader.on('message', (t) => read.push(t));
+      for (const f of [...bTopics, nodeRpcFilterOf('box-b')]) await reader.subscribeAsync(f, { qos: 1 }).catch(() => undefined);
+      const seenByController: string[] = [];
+      const onCtl = (t: string, p: Buffer) => seenByController.push(`${t}=${p.toString()}`);
+      ctl.on('message', onCtl);
+      await ctl.subscribeAsync('seine/v1/nodes/box-b/#', { qos: 1 });
+      for (const t of bTopics) {
+        const owner = t.endsWith('/desired') ? ctl : b; // each message from whoever may publish it
+        await owner.publishAsync(t, `legit-${t.split('/').pop()}`, { qos: 1 });
+      }
+      // Write: A publishes on each of B's topics, from a fresh connection each time (aedes drops a denied publisher).
+      for (const t of bTopics) {
+        const w = await connect(env.url, 'box-a', env.creds['box-a']!).catch(() => undefined);
+        await w?.publishAsync(t, 'forged', { qos: 0 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+        await w?.endAsync(true);
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      ctl.off('message', onCtl);
+      await reader.endAsync(true);
+      assert.deepEqual(read.filter((t) => t.includes('/box-b/')), [], `A read B's topics: ${read.join(', ')}`);
+      assert.deepEqual(seenByController.filter((s) => s.endsWith('=forged')), [], 'A wrote on B\'s topics');
+      for (const t of bTopics) assert.ok(seenByController.some((s) => s.startsWith(`${t}=legit-`)), `B's own ${t} did not get through: ${seenByController.join(', ')}`);
+    });
+
     it('wrong password and a wrong user are refused', async function () {
       await assert.rejects(connect(env.url, 'box-a', 'not-the-password'));
       await assert.rejects(connect(env.url, 'box-a', env.creds['box-b']!));
@@ -125,53 +151,14 @@ describe('MQTT ACL: embedded aedes, session takeover and counters', function () 
   });
 });
 
-function hasMosquitto(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v mosquitto && command -v mosquitto_passwd'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 aclSuite('mosquitto with the generated ACL file', async function () {
-  if (!hasMosquitto()) {
-    if (process.env.CI) throw new Error('mosquitto and mosquitto_passwd are required (apt-get install mosquitto)');
-    throw new Error('mosquitto is not installed (npm run prereqs installs it)');
-  }
-  const tmp = await tempDir('seine-mosq-');
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
   const creds: Record<string, string> = { 'box-a': 'pass-a-123', 'box-b': 'pass-b-456', [CONTROLLER_USERNAME]: 'ctl-789' };
-  const passwd = path.join(tmp.dir, 'passwd');
-  await writeFile(passwd, '');
-  for (const [u, p] of Object.entries(creds)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
-  await writeFile(path.join(tmp.dir, 'acl'), mosquittoAcl());
-  await writeFile(
-    path.join(tmp.dir, 'mosquitto.conf'),
-    `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\n`,
-  );
-  const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(tmp.dir, 'mosquitto.conf')], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const up = await connect(url, 'box-a', creds['box-a']!).then((c) => (c.end(true), true), () => false);
-    if (up) break;
-    if (i > 100) throw new Error('mosquitto did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const m = await startMosquitto({ users: creds });
   return {
-    url,
+    url: m.url,
     creds,
-    controller: () => connect(url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
-    teardown: async () => {
-      process.kill(proc.pid!, 'SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      await tmp.remove();
-    },
+    controller: () => connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
+    teardown: () => m.stop(),
   };
 });
 

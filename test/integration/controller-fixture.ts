@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ControllerConfigSchema, type ControllerConfigInput } from '../../src/api/config.js';
 import type { DesiredObject, NodeReported } from '../../src/api/node-state.js';
-import { AgentSync } from '../../src/agent/sync/agent-sync.js';
+import { AgentSync, type AgentSyncOptions } from '../../src/agent/sync/agent-sync.js';
 import { RealizerRegistry, type RealizeOutcome, type Realizer } from '../../src/agent/sync/realizers.js';
 import { Controller, type ControllerSeams } from '../../src/controller/main.js';
 import { Database } from '../../src/lib/sqlite.js';
@@ -48,13 +48,18 @@ export interface TestAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(opts: { node: string; url: string; password: string; dir: string; realizer?: RecordingRealizer; registerAcnp?: boolean }): Promise<TestAgent> {
+export async function startAgent(opts: {
+  node: string; url: string; password?: string; tls?: AgentSyncOptions['tls']; dir: string; realizer?: RecordingRealizer; registerAcnp?: boolean;
+  protocolVersion?: 4 | 5;
+}): Promise<TestAgent> {
   const db = await Database.open(path.join(opts.dir, `${opts.node}.db`));
   const realizers = new RealizerRegistry();
   const realizer = opts.realizer ?? new RecordingRealizer();
   if (opts.registerAcnp !== false) realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, realizer);
   const sync = await AgentSync.open({
-    node: opts.node, url: opts.url, username: opts.node, password: opts.password, db, realizers, agentVersion: '0.1.0-test',
+    node: opts.node, url: opts.url, username: opts.node, db, realizers, agentVersion: '0.1.0-test',
+    ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
     inventory: () => testInventory(opts.node),
   });

@@ -29,6 +29,9 @@ describe('controller REST', function () {
     assert.ok(body.paths[ACNPS]);
     assert.ok(body.paths['/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}']);
     assert.ok(body.paths['/apis/crd.antrea.io/v1beta1/tiers']);
+    assert.ok(body.paths[`${ACNPS}/{name}/nodes`].get);
+    assert.ok(body.paths['/api/v1/nodes/{name}/rpc'].post);
+    assert.ok(body.components.schemas.RpcCall.properties.method);
     assert.ok(body.components.schemas['ClusterNetworkPolicy.crd.antrea.io'].properties.spec);
   });
 

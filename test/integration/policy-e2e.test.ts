@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
+import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
+import { spawnCollect } from '../helpers/spawn.js';
 import { dumpFlows, eventually, newLab, ping, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 const denyAllIngress = `apiVersion: networking.k8s.io/v1
@@ -81,6 +83,18 @@ describe('network policy end to end (2 boxes, controller, seinectl)', function (
       const status = (JSON.parse(r.stdout) as { status?: { phase: string; currentNodesRealized: number; desiredNodesRealized: number } }).status;
       return status?.phase === 'Realized' && status.currentNodesRealized === 2 && status.desiredNodesRealized === 2;
     });
+  });
+
+  it('seinectl --local reads the box\'s agent (local API); seinectl rpc asks it over MQTT', async () => {
+    const box1 = state.boxes.find((b) => b.name === 'box1')!;
+    const local = await spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), '--local', '--agent-socket', path.join(box1.ovsDir, 'agent-api.sock'), 'get', 'acnp', 'allow-clients', '-o', 'json']);
+    assert.equal(local.code, 0, local.stderr);
+    assert.deepEqual((JSON.parse(local.stdout) as { status: { phase: string; currentNodesRealized: number } }).status.phase, 'Realized');
+    const rpc = await seinectl(server, ['rpc', 'box1', 'status']);
+    assert.equal(rpc.code, 0, rpc.stderr);
+    const status = JSON.parse(rpc.stdout) as { node: string; objects: Record<string, { phase: string }> };
+    assert.equal(status.node, 'box1');
+    assert.equal(status.objects['ClusterNetworkPolicy.crd.antrea.io//allow-clients']?.phase, 'Realized');
   });
 
   it('keeps enforcing across kill -9 of both agents, with the flows byte-identical', async () => {

@@ -1,24 +1,30 @@
 // The agent's side of the MQTT shadow. Desired state in: the retained `desired` document is
 // validated (anything malformed, oversized, for another node or older than what is applied is
 // counted, logged and dropped), persisted as the last known good state, and realized through
-// the realizer registry. Reported state out: per-object realization, errors, version, uptime —
-// through the on-disk outbox, so it survives broker outages. Presence: a retained `online`
-// status on connect and a last will saying `offline`. At start the persisted desired state is
-// realized before any connection is tried (offline first).
-import mqtt, { type MqttClient } from 'mqtt';
+// the realizer registry. Generations count within one controller store (the document's
+// storeId): a document from a new store starts a new epoch and is taken whatever its
+// generation (a wiped store starts again at 1); one from a store followed before is stale.
+// Reported state out: per-object realization, errors, version, uptime — through the on-disk
+// outbox, so it survives broker outages. Presence: a retained `online` status on connect and a
+// last will saying `offline`. Requests on the node's rpc topics go to the handler registry
+// (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
+// tried (offline first).
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, agentClientId, intakeNodeMessage, nodeTopic,
-  type EventEnvelope, type ReportedEnvelope, type StatusEnvelope,
+  ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
+  type EventEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { disableNagle } from '../../lib/mqtt-nodelay.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
 import { Outbox } from './outbox.js';
 import type { RealizerRegistry } from './realizers.js';
+import { RpcHandlers, type RpcRequestProperties } from './rpc-handlers.js';
 import { migrateSync } from './schema.js';
 
 const log = createLogger('agent.sync');
@@ -29,7 +35,10 @@ export interface AgentSyncOptions {
   node: string;
   url: string;
   username: string;
-  password: string;
+  /** Absent when the node logs in with its certificate. */
+  password?: string;
+  /** mqtts://: the CA that signed the broker's certificate (default: the system's) and the node's certificate. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   db: Database;
   realizers: RealizerRegistry;
   agentVersion: string;
@@ -40,7 +49,15 @@ export interface AgentSyncOptions {
   backoff?: Backoff;
   /** Max errors kept in the report. */
   maxErrors?: number;
+  /**
+   * MQTT protocol version: 4 (3.1.1, what the embedded aedes broker speaks) or 5 (mosquitto,
+   * EMQX: request/response properties, a session that outlives the connection by sessionExpiry).
+   */
+  protocolVersion?: 4 | 5;
 }
+
+/** How long an MQTT 5 broker keeps the agent's session (subscriptions, queued QoS 1) while it is away. */
+const SESSION_EXPIRY_SECONDS = 7 * 24 * 3600;
 
 export class AgentSync {
   readonly rejected: Record<DesiredRejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, otherNode: 0, stale: 0, conflicting: 0 };
@@ -63,22 +80,57 @@ export class AgentSync {
   private readonly listeners = new Set<(generation: number) => void>();
   private policyStats?: NodePolicyStats[];
   private reportedInventory = '';
+  /** Request/response methods this agent answers; modules register theirs (Traceflow later). */
+  readonly rpc: RpcHandlers;
 
   private constructor(
     private readonly opts: AgentSyncOptions,
     private readonly desiredStore: DesiredStore,
     readonly outbox: Outbox,
+    /** Stores followed before the current one (persisted). */
+    private readonly retiredStores: Set<string>,
   ) {
     this.backoff = opts.backoff ?? new Backoff({ initialMs: 200, maxMs: 15_000 });
+    this.rpc = new RpcHandlers(opts.node);
+    this.rpc.register('ping', { params: RpcPingParamsSchema, handle: async () => ({ pong: true as const, ts: Date.now() }) });
+    this.rpc.register('status', { params: RpcStatusParamsSchema, handle: async () => this.statusResult() });
+  }
+
+  /** The desired document being enforced (from the broker or from disk), if any. */
+  get desiredDocument(): NodeDesired | undefined {
+    return this.desired;
+  }
+
+  /** What the agent realized of it, per object. */
+  get realizedObjects(): Readonly<Record<string, RealizedObject>> {
+    return this.realized;
+  }
+
+  statusResult(): RpcStatusResult {
+    return {
+      node: this.opts.node,
+      ...(this.desired?.storeId !== undefined ? { storeId: this.desired.storeId } : {}),
+      observedGeneration: this.observedGeneration,
+      objects: this.realized,
+      connected: this.connected,
+      agentVersion: this.opts.agentVersion,
+      uptimeSeconds: this.uptime(),
+    };
   }
 
   static async open(opts: AgentSyncOptions): Promise<AgentSync> {
     await migrateSync(opts.db);
-    return new AgentSync(opts, new DesiredStore(opts.db), await Outbox.open(opts.db, opts.outboxLimit ?? 10_000));
+    const desiredStore = new DesiredStore(opts.db);
+    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000), await desiredStore.retiredStores());
   }
 
   get generation(): number {
     return this.observedGeneration;
+  }
+
+  /** The controller store the realized generation belongs to. */
+  get storeId(): string | undefined {
+    return this.desired?.storeId;
   }
 
   get connected(): boolean {
@@ -119,33 +171,57 @@ export class AgentSync {
   }
 
   /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
-  async handleMessage(topic: string, payload: Buffer): Promise<void> {
+  async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
     try {
-      const desired = this.acceptDesired(topic, payload);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+      if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
+        // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
+        if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
+        return;
+      }
+      const desired = this.acceptDesired(topic, intake);
       if (desired) await this.realize(desired);
     } catch (err) {
-      log.error({ err, topic }, 'handling a desired message failed');
+      log.error({ err, topic }, 'handling a message failed');
     }
+  }
+
+  private async answer(topic: string, request: Parameters<RpcHandlers['handle']>[1], props: RpcRequestProperties): Promise<void> {
+    const reply = await this.rpc.handle(topic, request, props);
+    const client = this.client;
+    if (!reply || !client?.connected) return; // an answer nobody waits for any more is not queued
+    await client.publishAsync(reply.topic, JSON.stringify(reply.envelope), {
+      qos: 1,
+      ...(reply.correlationData ? { properties: { correlationData: reply.correlationData } } : {}),
+    });
   }
 
   private connect(): void {
     const { node } = this.opts;
+    const v5 = this.opts.protocolVersion === 5;
     const client = mqtt.connect(this.opts.url, {
+      protocolVersion: v5 ? 5 : 4,
+      ...(v5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } } : {}),
       clientId: agentClientId(node),
       username: this.opts.username,
-      password: this.opts.password,
+      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      ...(this.opts.tls ? { ...this.opts.tls, rejectUnauthorized: true } : {}),
       clean: false, // the broker keeps our subscription and queued QoS 1 messages while we are away
       reconnectPeriod: 0, // reconnects are ours, with backoff and jitter
       connectTimeout: 10_000,
       will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: true },
     });
     this.client = client;
+    disableNagle(client);
     client.on('connect', (connack) => {
       this.backoff.reset();
       log.info({ url: this.opts.url, sessionPresent: connack.sessionPresent }, 'connected to the controller broker');
       void this.onConnected(client);
     });
-    client.on('message', (topic, payload) => void this.handleMessage(topic, payload));
+    client.on('message', (topic, payload, packet: IPublishPacket) => {
+      const p = packet.properties;
+      void this.handleMessage(topic, payload, { ...(p?.responseTopic ? { responseTopic: p.responseTopic } : {}), ...(p?.correlationData ? { correlationData: p.correlationData } : {}) });
+    });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
     client.on('close', () => this.scheduleReconnect(client));
   }
@@ -164,6 +240,8 @@ export class AgentSync {
     try {
       await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1, retain: true });
       await client.subscribeAsync(nodeTopic(this.opts.node, 'desired'), { qos: 1 });
+      // noLocal (MQTT 5): our own responses on the request topic do not come back.
+      await client.subscribeAsync(nodeRpcFilter(this.opts.node), { qos: 1, ...(this.opts.protocolVersion === 5 ? { nl: true } : {}) });
       // A full resync: the retained desired document arrives on subscribe; the last report goes out again.
       await this.enqueueReport();
     } catch (err) {
@@ -178,8 +256,7 @@ export class AgentSync {
     return undefined;
   }
 
-  private acceptDesired(topic: string, payload: Buffer): NodeDesired | undefined {
-    const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+  private acceptDesired(topic: string, intake: ReturnType<typeof intakeNodeMessage>): NodeDesired | undefined {
     if ('empty' in intake) return undefined; // a retained message cleared: keep what we have
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
@@ -188,6 +265,13 @@ export class AgentSync {
     const desired = msg.envelope.payload;
     if (desired.node !== this.opts.node) return this.reject('otherNode', topic, `document for ${desired.node}`);
     const current = this.nextDesired ?? this.desired;
+    if (current && desired.storeId !== current.storeId) {
+      if (desired.storeId !== undefined && this.retiredStores.has(desired.storeId)) {
+        return this.reject('stale', topic, `controller store ${desired.storeId} was replaced by ${current.storeId ?? '(none)'}`);
+      }
+      log.info({ from: current.storeId, to: desired.storeId, generation: desired.generation }, 'a new controller store: new epoch, full resync');
+      return desired;
+    }
     if (current && desired.generation < current.generation) return this.reject('stale', topic, `generation ${desired.generation} < ${current.generation} already applied`);
     if (current && desired.generation === current.generation) {
       if (JSON.stringify(desired.objects) === JSON.stringify(current.objects)) return undefined; // a replay of what we run
@@ -204,6 +288,8 @@ export class AgentSync {
     this.nextDesired = undefined;
     this.realizing = (async () => {
       await this.desiredStore.save(desired);
+      const prevStore = this.desired?.storeId;
+      if (prevStore !== undefined && prevStore !== desired.storeId) this.retiredStores.add(prevStore);
       this.desired = desired;
       this.realized = await this.opts.realizers.realizeAll(desired.objects);
       this.observedGeneration = desired.generation;
@@ -251,6 +337,7 @@ export class AgentSync {
     const payload: NodeReported = {
       node: this.opts.node,
       observedGeneration: this.observedGeneration,
+      ...(this.desired?.storeId !== undefined ? { storeId: this.desired.storeId } : {}),
       objects: this.realized,
       errors,
       inventory: this.opts.inventory?.() ?? { pods: [] },

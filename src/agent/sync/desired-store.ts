@@ -1,5 +1,6 @@
 // The last known good desired state, kept in the agent's SQLite so the box enforces it at start
-// even when neither broker nor controller can be reached.
+// even when neither broker nor controller can be reached; and the controller stores it followed
+// before (a document from one of those is stale, whatever its generation).
 import { NodeDesiredSchema, type NodeDesired } from '../../api/node-state.js';
 import { createLogger } from '../../lib/log.js';
 import type { Database } from '../../lib/sqlite.js';
@@ -21,11 +22,24 @@ export class DesiredStore {
     return parsed.data;
   }
 
+  /** Saves the document; when it comes from another store than the saved one, that store is retired. */
   async save(desired: NodeDesired): Promise<void> {
-    await this.db.run(
-      `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
-      [desired.generation, JSON.stringify(desired), new Date().toISOString()],
-    );
+    const now = new Date().toISOString();
+    await this.db.transaction(async (tx) => {
+      const prev = await tx.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
+      const prevStore = prev ? (JSON.parse(prev.document) as { storeId?: string }).storeId : undefined;
+      if (prevStore !== undefined && prevStore !== desired.storeId) {
+        await tx.run('INSERT INTO sync_retired_stores (store_id, retired_at) VALUES (?, ?) ON CONFLICT (store_id) DO NOTHING', [prevStore, now]);
+      }
+      await tx.run(
+        `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
+        [desired.generation, JSON.stringify(desired), now],
+      );
+    });
+  }
+
+  async retiredStores(): Promise<Set<string>> {
+    return new Set((await this.db.all<{ store_id: string }>('SELECT store_id FROM sync_retired_stores')).map((r) => r.store_id));
   }
 }

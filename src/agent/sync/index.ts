@@ -4,7 +4,7 @@ import type { AgentConfig } from '../../api/config.js';
 import type { NodeReported, PodInventoryEntry } from '../../api/node-state.js';
 import type { Database } from '../../lib/sqlite.js';
 import type { InventorySource } from '../inventory/types.js';
-import { AgentSync } from './agent-sync.js';
+import { AgentSync, type AgentSyncOptions } from './agent-sync.js';
 import type { RealizerRegistry } from './realizers.js';
 
 export { AgentSync } from './agent-sync.js';
@@ -18,12 +18,12 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
   const sync = await AgentSync.open({
     node: cfg.nodeName,
     url: c.url,
-    username: c.credentials.username,
-    password: c.credentials.password,
+    ...credentials(c, cfg.nodeName),
     db,
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
+    protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
   });
   await sync.start();
@@ -38,6 +38,16 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     pending.unref();
   });
   return sync;
+}
+
+/** Password or certificate login; over TLS the broker's CA from caFile (or the certificate credentials' caFile). */
+function credentials(c: NonNullable<AgentConfig['controller']>, node: string): Pick<AgentSyncOptions, 'username' | 'password' | 'tls'> {
+  const caFile = c.caFile ?? ('caFile' in c.credentials ? c.credentials.caFile : undefined);
+  const ca = caFile ? { ca: readFileSync(caFile) } : {};
+  if ('certFile' in c.credentials) {
+    return { username: node, tls: { ...ca, cert: readFileSync(c.credentials.certFile), key: readFileSync(c.credentials.keyFile) } };
+  }
+  return { username: c.credentials.username, password: c.credentials.password, ...(caFile ? { tls: ca } : {}) };
 }
 
 const INVENTORY_REPORT_DELAY_MS = 100;

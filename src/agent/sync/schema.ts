@@ -14,6 +14,8 @@ export const SYNC_MIGRATIONS: readonly string[] = [
      retain INTEGER NOT NULL,
      created_at TEXT NOT NULL);
    CREATE TABLE sync_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  // 2: controller stores this box followed before the current one: their documents are stale.
+  `CREATE TABLE sync_retired_stores (store_id TEXT PRIMARY KEY, retired_at TEXT NOT NULL);`,
 ];
 
 export function migrateSync(db: Database): Promise<number[]> {

@@ -1,10 +1,14 @@
-// The embedded broker: aedes on a TCP address (and optionally a unix socket), with per-node
-// password authentication, client ids bound to usernames, the ACL of acl.ts and a payload
-// bound. The controller logs in as CONTROLLER_USERNAME with a secret made here and never stored.
+// The embedded broker: aedes on a TCP address (plain or TLS) and optionally a unix socket, with
+// per-node password authentication, client ids bound to usernames, the ACL of acl.ts and a
+// payload bound. The controller logs in as CONTROLLER_USERNAME with a secret made here and never
+// stored. Over TLS a node may log in with its certificate instead (signed by the configured CA,
+// CN = node name, the node registered): the certificate names the user.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { Aedes, type AuthenticateError } from 'aedes';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CONTROLLER_USERNAME, agentClientId } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
@@ -16,7 +20,11 @@ export interface EmbeddedBrokerOptions {
   listen: string;
   socketPath?: string;
   verifyNode: (node: string, password: string) => Promise<boolean>;
+  /** Whether a node is registered (a certificate alone does not make a node). */
+  knownNode: (node: string) => Promise<boolean>;
   maxMessageBytes: number;
+  /** Serve mqtts:// on `listen` (the unix socket stays plain: it is local). */
+  tls?: { cert: Buffer; key: Buffer; ca: Buffer };
 }
 
 export interface BrokerCounters {
@@ -39,10 +47,10 @@ export class EmbeddedBroker {
   async start(): Promise<void> {
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
-        this.authenticate(client.id, username, password?.toString('utf8')).then(
-          (ok) => {
-            if (ok) {
-              users.set(client, username!);
+        this.authenticate(client, username, password?.toString('utf8')).then(
+          (user) => {
+            if (user !== undefined) {
+              users.set(client, user);
               return done(null, true);
             }
             this.counters.authFailures++;
@@ -76,11 +84,17 @@ export class EmbeddedBroker {
     });
     this.aedes = aedes;
     const { host, port } = splitListen(this.opts.listen);
-    const tcp = net.createServer(aedes.handle);
+    // Client certificates are asked for, not required: password logins work over TLS too.
+    // noDelay: aedes writes a packet in pieces, and Nagle + delayed ACK would hold each
+    // message back ~40 ms.
+    const t = this.opts.tls;
+    const tcp = t
+      ? tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false, noDelay: true }, aedes.handle)
+      : net.createServer({ noDelay: true }, aedes.handle);
     await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.servers.push(tcp);
     const addr = tcp.address() as net.AddressInfo;
-    this.url = `mqtt://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
+    this.url = `${t ? 'mqtts' : 'mqtt'}://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
     if (this.opts.socketPath) {
       await rm(this.opts.socketPath, { force: true });
       const unix = net.createServer(aedes.handle);
@@ -100,13 +114,29 @@ export class EmbeddedBroker {
     this.servers = [];
   }
 
-  private async authenticate(clientId: string, username: string | undefined, password: string | undefined): Promise<boolean> {
-    if (username === undefined || password === undefined) return false;
-    if (username === CONTROLLER_USERNAME) return password === this.controllerSecret;
+  /** The user the client is, or undefined to refuse it. */
+  private async authenticate(client: Client, username: string | undefined, password: string | undefined): Promise<string | undefined> {
+    const certNode = certifiedNode(client);
+    if (certNode !== undefined) {
+      // The certificate names the node; a username, if given, must agree with it.
+      if (username !== undefined && username !== certNode) return undefined;
+      if (client.id !== agentClientId(certNode)) return undefined;
+      return (await this.opts.knownNode(certNode)) ? certNode : undefined;
+    }
+    if (username === undefined || password === undefined) return undefined;
+    if (username === CONTROLLER_USERNAME) return password === this.controllerSecret ? username : undefined;
     // A node's session is its own: its client id is fixed by its name.
-    if (clientId !== agentClientId(username)) return false;
-    return this.opts.verifyNode(username, password);
+    if (client.id !== agentClientId(username)) return undefined;
+    return (await this.opts.verifyNode(username, password)) ? username : undefined;
   }
+}
+
+/** The CN of a client certificate the CA verified, when it is a node name. */
+function certifiedNode(client: Client): string | undefined {
+  const conn = client.conn as unknown;
+  if (!(conn instanceof tls.TLSSocket) || !conn.authorized) return undefined;
+  const cn = conn.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && isDNS1123Subdomain(cn) ? cn : undefined;
 }
 
 /** The username each authenticated client logged in with; the ACL hooks read it from here. */

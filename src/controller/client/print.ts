@@ -1,7 +1,7 @@
 // kubectl-like output: tables (ClusterNetworkPolicy shows NAME TIER PRIORITY DESIRED NODES
 // CURRENT NODES AGE like `kubectl get acnp`), and json/yaml of the objects as served.
 import { stringify } from 'yaml';
-import type { NodeInfo, StoredObject } from '../../api/controller-api.js';
+import type { NodeInfo, NodeRealization, StoredObject } from '../../api/controller-api.js';
 import type { KindInfo } from '../../api/kinds.js';
 import type { PolicyStatsObject } from '../../api/policy-stats.js';
 import type { NodeEvent } from '../events.js';
@@ -78,4 +78,39 @@ export function printEvents(events: NodeEvent[], format: OutputFormat): string {
   if (format === 'json') return `${JSON.stringify(events, null, 2)}\n`;
   if (format === 'yaml') return stringify(events);
   return table([['TIME', 'NODE', 'SEVERITY', 'TYPE', 'MESSAGE'], ...events.map((e) => [new Date(e.ts).toISOString(), e.node, e.severity, e.type, e.message])]);
+}
+
+/** `seinectl describe`: kubectl's layout — metadata, spec as YAML, status with conditions, then per node. */
+export function describeObject(o: StoredObject, nodes: NodeRealization[], now = Date.now()): string {
+  const m = o.metadata;
+  const pairs = (r?: Record<string, string>) => (r && Object.keys(r).length ? Object.entries(r).map(([k, v]) => `${k}=${v}`).join(', ') : '<none>');
+  const indent = (text: string, n: number) => text.trimEnd().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+  const field = (label: string, value: string) => `${`${label}:`.padEnd(18)}${value}`;
+  const lines = [
+    field('Name', m.name),
+    ...(m.namespace ? [field('Namespace', m.namespace)] : []),
+    field('Kind', o.kind),
+    field('API Version', o.apiVersion),
+    field('Labels', pairs(m.labels)),
+    field('Annotations', pairs(m.annotations)),
+    ...(m.uid ? [field('UID', m.uid)] : []),
+    field('Generation', String(m.generation)),
+    ...(m.resourceVersion ? [field('Resource Version', m.resourceVersion)] : []),
+    ...(m.creationTimestamp ? [field('Created', `${m.creationTimestamp} (${age(m.creationTimestamp, now)} ago)`)] : []),
+    'Spec:',
+    indent(stringify(o.spec ?? {}), 2),
+  ];
+  const st = o.status;
+  if (st) {
+    const sf = (label: string, value: string) => `  ${`${label}:`.padEnd(22)}${value}`;
+    lines.push('Status:', sf('Phase', st.phase), sf('Observed Generation', String(st.observedGeneration)), sf('Nodes Realized', `${st.currentNodesRealized}/${st.desiredNodesRealized}`));
+    if (st.conditions?.length) {
+      lines.push('  Conditions:', indent(table([['TYPE', 'STATUS', 'REASON', 'MESSAGE'], ...st.conditions.map((c) => [c.type, c.status, c.reason ?? '', c.message ?? ''])]), 4));
+    } else lines.push(sf('Conditions', '<none>'));
+  }
+  lines.push('Nodes:');
+  lines.push(nodes.length
+    ? indent(table([['NODE', 'ONLINE', 'REALIZED GENERATION', 'PHASE', 'REASON'], ...nodes.map((n) => [n.node, n.online ? 'yes' : 'no', n.realizedGeneration === null ? '-' : String(n.realizedGeneration), n.phase, n.reason ?? ''])]), 2)
+    : '  <none in its span>');
+  return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,9 @@
 // /openapi.json from the same zod schemas that validate requests (zod 4's toJSONSchema), with
 // one path per resource route the server answers.
 import { z } from 'zod';
-import { ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, StoredObjectSchema } from '../../api/controller-api.js';
+import {
+  ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, NodeRealizationSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema,
+} from '../../api/controller-api.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
 import { resourceBase } from './paths.js';
 
@@ -14,6 +16,9 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     Status: schema(ErrorStatusSchema),
     NodeInfo: schema(NodeInfoSchema),
     NodeCredentials: schema(NodeCredentialsSchema),
+    NodeRealization: schema(NodeRealizationSchema),
+    RpcCall: schema(RpcCallSchema),
+    RpcCallResult: schema(RpcCallResultSchema),
   };
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
@@ -22,6 +27,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     '/healthz': { get: { responses: { '200': { description: 'ok' } } } },
     '/api/v1/nodes': { get: { summary: 'nodes: online, version, last seen, realized generation', responses: { '200': json({ type: 'array', items: ref('NodeInfo') }) } } },
     '/api/v1/nodes/{name}/credentials': { post: { summary: 'create or rotate a node\'s MQTT password', responses: { '200': json(ref('NodeCredentials')), ...errors } } },
+    '/api/v1/nodes/{name}/rpc': {
+      post: {
+        summary: 'run a request/response method on the node\'s agent (ping, status, …) over MQTT',
+        requestBody: { required: true, ...json(ref('RpcCall')) },
+        responses: { '200': json(ref('RpcCallResult')), ...errors, '404': { description: 'unknown node' }, '502': { description: 'the node answered with an error (UnknownMethod, BadParams, Failed)', ...json(ref('Status')) }, '504': { description: 'no answer within timeoutMs', ...json(ref('Status')) } },
+      },
+    },
     '/api/v1/apply': { post: { summary: 'create or update every object of a manifest (any kinds), all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
     '/api/v1/delete': { post: { summary: 'delete every object of a manifest, all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
   };
@@ -39,6 +51,9 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       get: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
       put: { requestBody: body, responses: { '200': json(ref('ApplyResult')), ...errors } },
       delete: { responses: { '200': json(ref('StoredObject')), '404': { description: 'not found' } } },
+    };
+    paths[`${collection}/{name}/nodes`] = {
+      get: { summary: 'each node of the object\'s span: the generation it reports and its phase', responses: { '200': json({ type: 'array', items: ref('NodeRealization') }), '404': { description: 'not found' } } },
     };
     if (kind.namespaced) paths[`${base}/${kind.plural}`] = { get: { summary: `list ${kind.plural} in all namespaces`, responses: { '200': json({ type: 'object' }) } } };
   }

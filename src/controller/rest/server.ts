@@ -3,16 +3,18 @@
 // List) validated by the shared manifest loader: 400 for what is not a manifest, 422 with
 // field paths for invalid objects, and nothing is stored unless every object is valid.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
+import { parse as parseYaml } from 'yaml';
+import { RpcCallSchema, type ApplyResult, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
-import { describeProblem } from '../../api/issues.js';
+import { describeProblem, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
 import type { Span } from '../span.js';
-import { computeStatus } from '../status.js';
+import { computeStatus, nodeRealization } from '../status.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
@@ -23,6 +25,7 @@ import type { RecentEvents } from '../events.js';
 import { policyStatsFor } from '../policy-stats.js';
 import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../broker/embedded.js';
+import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 
 const log = createLogger('controller.rest');
 
@@ -34,22 +37,25 @@ export interface RestContext {
   version: string;
   events: RecentEvents;
   bodyLimitBytes?: number;
+  rpc?: RpcClient;
 }
 
 export class RestServer {
-  private server?: http.Server;
+  private server?: http.Server | https.Server;
   url = '';
   private openapi?: Record<string, unknown>;
 
   constructor(private readonly ctx: RestContext) {}
 
-  async start(listen: string): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+  /** Serves HTTPS when given a certificate (tokens still decide who may do what). */
+  async start(listen: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
     const { host, port } = splitListen(listen);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.server = server;
     const addr = server.address() as AddressInfo;
-    this.url = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
+    this.url = `${tls ? 'https' : 'http'}://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
     log.info({ url: this.url }, 'REST API listening');
   }
 
@@ -68,7 +74,7 @@ export class RestServer {
       sendJson(res, 200, body);
     } catch (err) {
       const e = toHttpError(err);
-      if (e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
+      if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
       sendJson(res, e.code, e.toStatus());
     } finally {
       log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
@@ -90,6 +96,8 @@ export class RestServer {
       if (!isDNS1123Subdomain(node)) throw new HttpError(422, 'Invalid', `invalid node name ${JSON.stringify(node)}`, [{ field: 'name', message: 'expected a DNS-1123 subdomain' }]);
       return { username: node, password: await this.ctx.nodes.createCredentials(node, actor) };
     }
+    const rpc = /^\/api\/v1\/nodes\/([^/]+)\/rpc$/.exec(p);
+    if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
@@ -100,6 +108,9 @@ export class RestServer {
       return this.stats(stats);
     }
 
+    const sub = /^(.+)\/nodes$/.exec(p);
+    const subject = sub && method === 'GET' ? parseResourcePath(sub[1]!) : undefined;
+    if (subject?.name) return this.realization(subject);
     const r = parseResourcePath(p);
     if (!r) throw new HttpError(404, 'NotFound', `no route for ${method} ${p}`);
     switch (method) {
@@ -167,6 +178,33 @@ export class RestServer {
     }
   }
 
+  /** Runs a request/response method on the node: 404 unknown node, 502 the node's error, 504 no answer in time. */
+  private async callNode(node: string, req: http.IncomingMessage, actor: string): Promise<RpcCallResult> {
+    if (!this.ctx.rpc) throw new HttpError(501, 'NotImplemented', 'request/response is not wired in this controller');
+    const text = await readBody(req, this.ctx.bodyLimitBytes ?? 8 << 20);
+    let json: unknown;
+    try {
+      json = text.trim() === '' ? {} : parseYaml(text);
+    } catch (err) {
+      throw new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const call = RpcCallSchema.safeParse(json, { reportInput: true });
+    if (!call.success) {
+      const problems = formatIssues(call.error.issues);
+      throw new HttpError(422, 'Invalid', problems.map(describeProblem).join('\n'), problems.map((p) => ({ field: p.path, message: describeProblem(p) })));
+    }
+    const { method, params, timeoutMs } = call.data;
+    log.info({ actor, node, method }, 'rpc');
+    try {
+      return { node, method, result: await this.ctx.rpc.request(node, method, params, timeoutMs) };
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw err;
+      if (err.code === 'UnknownNode') throw new HttpError(404, 'NotFound', err.message);
+      if (err.code === 'Timeout') throw new HttpError(504, 'Timeout', err.message);
+      throw new HttpError(502, err.code, err.message);
+    }
+  }
+
   /** Objects posted to a kind's path must be of that kind (and namespace, when the path has one). */
   private forPath(r: ResourcePath, objects: ManifestObject[]): ManifestObject[] {
     objects.forEach((o, i) => {
@@ -214,6 +252,16 @@ export class RestServer {
     if (!record) throw new NotFoundError(ref);
     const [names, reports] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports()]);
     return this.toObject(record, names, reports);
+  }
+
+  /** `<object>/nodes`: each node of the span, with the generation and phase it reports. */
+  private async realization(r: ResourcePath): Promise<NodeRealization[]> {
+    const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
+    const record = await this.ctx.store.get(ref);
+    if (!record) throw new NotFoundError(ref);
+    const [names, reports, nodes] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.nodes.list()]);
+    const online = new Set(nodes.filter((n) => n.online).map((n) => n.name));
+    return nodeRealization(record, this.ctx.span(record, names), reports, (n) => online.has(n));
   }
 
   private async list(r: ResourcePath): Promise<unknown> {

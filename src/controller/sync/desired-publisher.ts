@@ -1,7 +1,8 @@
 // Publishes each node's desired document, retained at QoS 1, whenever what the node must run
 // changes: on store changes, when a node gets credentials, and in full on every (re)connect to
 // the broker (an external broker may have lost its retained messages). The node's generation
-// moves only when the document's content changes, so agents can ignore replays.
+// moves only when the document's content changes, so agents can ignore replays; the store id
+// tells agents when generations start over (a wiped or replaced store).
 import type { MqttClient } from 'mqtt';
 import { DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
 import { objectKey, type DesiredObject } from '../../api/node-state.js';
@@ -36,6 +37,8 @@ export interface DesiredPublisherContext {
   build: DesiredDocumentBuilder;
   /** Runs before each publication (the policy span recomputes there). */
   prepare?: () => Promise<void>;
+  /** The store's identity (store/identity.ts); every document carries it. */
+  storeId: string;
 }
 
 export class DesiredPublisher {
@@ -86,7 +89,7 @@ export class DesiredPublisher {
       if (!changed && !force) return;
       const envelope: DesiredEnvelope = {
         v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
-        payload: { node, generation, objects: docObjects },
+        payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects },
       };
       // The contract is checked on the way out too: a bad document never reaches a node.
       DesiredEnvelopeSchema.parse(envelope);

@@ -70,6 +70,7 @@ export class ReportReceiver {
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
+    if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
     if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     const tsKey = `${msg.node}/${msg.channel}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema } from '../../../src/api/config.js';
+import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket } from '../../../src/api/config.js';
 import { describeProblem, formatIssues } from '../../../src/api/issues.js';
 
 function problems(result: { success: boolean; error?: { issues: Parameters<typeof formatIssues>[0] } }): string[] {
@@ -46,6 +46,7 @@ describe('api: configuration schemas', () => {
       listen: ':8080',
       broker: 'embedded',
       brokerListen: ':1883',
+      brokerProtocolVersion: 5,
       storePath: '/var/lib/seine-controller/seine.db',
       auth: { adminTokens: [], readOnlyTokens: [] },
       maxMessageBytes: 1048576,
@@ -54,6 +55,27 @@ describe('api: configuration schemas', () => {
     assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
     assert.equal(ControllerConfigSchema.safeParse({ listen: '0.0.0.0' }).success, false);
     assert.equal(ControllerConfigSchema.parse({ listen: '[::1]:9000' }).listen, '[::1]:9000');
+  });
+
+  it('agent controller section: password or certificate credentials (the latter only over TLS), CA, MQTT version', () => {
+    const cert = { certFile: '/etc/seine/pki/box-1.crt', keyFile: '/etc/seine/pki/box-1.key' };
+    const ok = AgentConfigSchema.parse({ nodeName: 'box-1', controller: { url: 'mqtts://c:8883', credentials: cert, caFile: '/etc/seine/pki/ca.crt', protocolVersion: 5 } });
+    assert.deepEqual(ok.controller?.credentials, cert);
+    assert.equal(AgentConfigSchema.parse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: { username: 'box-1', password: 'p' } } }).controller?.protocolVersion, 4);
+    assert.deepEqual(problems(AgentConfigSchema.safeParse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: cert } }, { reportInput: true })), [
+      'controller.url: certificate credentials need a TLS URL (mqtts:// or wss://)',
+    ]);
+    assert.equal(agentLocalApiSocket(AgentConfigSchema.parse({ nodeName: 'box-1', cniSocket: '/run/x/cni.sock' })), '/run/x/agent-api.sock');
+    assert.equal(agentLocalApiSocket(AgentConfigSchema.parse({ nodeName: 'box-1', localApiSocket: '/run/api.sock' })), '/run/api.sock');
+  });
+
+  it('seinectl config file and controller tls', () => {
+    assert.deepEqual(SeinectlConfigSchema.parse({ server: 'https://c:8443', token: 't', certificateAuthority: '/ca.crt' }), { server: 'https://c:8443', token: 't', certificateAuthority: '/ca.crt' });
+    assert.deepEqual(problems(SeinectlConfigSchema.safeParse({ server: 'c:8443', certificateAuthority: 'ca.crt' }, { reportInput: true })), [
+      'server: expected an http:// or https:// URL, got "c:8443"',
+      'certificateAuthority: expected an absolute path, got "ca.crt"',
+    ]);
+    assert.equal(ControllerConfigSchema.safeParse({ tls: { caFile: '/ca.crt', certFile: '/c.crt' } }).success, false);
   });
 
   it('reads seine-node.yaml with password or certificate credentials', () => {

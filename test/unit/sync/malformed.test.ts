@@ -13,8 +13,10 @@ import { RecordingRealizer, tempDir } from '../../integration/controller-fixture
 
 const KEY = 'ClusterNetworkPolicy.crd.antrea.io//web';
 const spec = { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow' }] };
-const desired = (generation: number, node = 'box1', objects: Record<string, unknown> = { [KEY]: { generation: 1, spec } }) =>
-  JSON.stringify({ v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node, generation, objects } });
+// The controller store the agent follows in the matrix; 'store-a' is one it followed before.
+const STORE = 'store-b';
+const desired = (generation: number, node = 'box1', objects: Record<string, unknown> = { [KEY]: { generation: 1, spec } }, storeId = STORE, payloadNode = node) =>
+  JSON.stringify({ v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node: payloadNode, storeId, generation, objects } });
 const T = nodeTopic('box1', 'desired');
 
 describe('malformed messages: agent side', function () {
@@ -31,8 +33,12 @@ describe('malformed messages: agent side', function () {
     realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, realizer);
     // Not started: no broker; messages go straight to the handler.
     sync = await AgentSync.open({ node: 'box1', url: 'mqtt://127.0.0.1:1', username: 'box1', password: 'x', db, realizers, agentVersion: 't', maxMessageBytes: 64 * 1024 });
+    // Store A at generation 7, then store B (a wiped controller) at 5: a new epoch, taken.
+    await sync.handleMessage(T, Buffer.from(desired(7, 'box1', undefined, 'store-a')));
+    assert.equal(sync.generation, 7);
     await sync.handleMessage(T, Buffer.from(desired(5)));
     assert.equal(sync.generation, 5);
+    assert.equal(sync.storeId, STORE);
   });
   after(async function () {
     await db.close();
@@ -54,6 +60,10 @@ describe('malformed messages: agent side', function () {
     ['another node\'s topic', nodeTopic('box2', 'desired'), desired(6, 'box2'), 'otherNode'],
     ['stale generation', T, desired(4), 'stale'],
     ['same generation, different content', T, desired(5, 'box1', {}), 'conflicting'],
+    ['a newer generation of a store followed before (replayed)', T, desired(9, 'box1', undefined, 'store-a'), 'stale'],
+    ['invalid store id', T, desired(6, 'box1', undefined, 'store/b'), 'malformed'],
+    ['payload for another node inside this node\'s envelope', T, desired(6, 'box1', undefined, STORE, 'box2'), 'otherNode'],
+    ['an rpc request for another node', 'seine/v1/nodes/box2/rpc/r1', JSON.stringify({ v: 1, node: 'box2', ts: 1, kind: 'rpc-request', payload: { method: 'status' } }), 'otherNode'],
   ];
   for (const [name, topic, payload, reason] of cases) {
     it(`rejects ${name} (${reason})`, async function () {
@@ -76,6 +86,14 @@ describe('malformed messages: agent side', function () {
     await sync.handleMessage(T, Buffer.from(desired(6)));
     assert.equal(sync.generation, 6);
   });
+
+  it('the retired store survives a restart of the agent (persisted)', async function () {
+    const again = await AgentSync.open({ node: 'box1', url: 'mqtt://127.0.0.1:1', username: 'box1', password: 'x', db, realizers: new RealizerRegistry(), agentVersion: 't' });
+    await again.handleMessage(T, Buffer.from(desired(6)));
+    await again.handleMessage(T, Buffer.from(desired(20, 'box1', undefined, 'store-a')));
+    assert.equal(again.rejected.stale, 1);
+    assert.equal(again.generation, 6);
+  });
 });
 
 describe('malformed messages: controller side', function () {
@@ -87,6 +105,9 @@ describe('malformed messages: controller side', function () {
   const reported = (node = 'box1', ts = now, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ v: 1, node, ts, kind: 'reported', payload: { node, observedGeneration: 1, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: 't', uptimeSeconds: 1, ...extra } });
   const R = nodeTopic('box1', 'reported');
+  const S = nodeTopic('box1', 'status');
+  const status = (state: string, ts: number) => JSON.stringify({ v: 1, node: 'box1', ts, kind: 'status', payload: { state } });
+  const event = (severity: string) => JSON.stringify({ v: 1, node: 'box1', ts: now, kind: 'event', payload: { severity, type: 'deny', message: 'x' } });
 
   before(async function () {
     tmp = await tempDir();
@@ -96,7 +117,8 @@ describe('malformed messages: controller side', function () {
     // The client is never used by handle(); the receiver is driven directly.
     rx = new ReportReceiver({ nodes, client: undefined as never, maxMessageBytes: 64 * 1024 });
     await rx.handle(R, Buffer.from(reported()));
-    assert.equal(rx.accepted, 1);
+    await rx.handle(S, Buffer.from(status('online', now)));
+    assert.equal(rx.accepted, 2);
   });
   after(async function () {
     await db.close();
@@ -114,6 +136,15 @@ describe('malformed messages: controller side', function () {
     ['a desired document sent by a node', nodeTopic('box1', 'desired'), desired(9), 'wrongTopic'],
     ['unknown node', nodeTopic('ghost', 'reported'), reported('ghost'), 'unknownNode'],
     ['replayed (older) report', R, reported('box1', now - 1000), 'stale'],
+    ['replayed (older) online status', S, status('online', now - 1000), 'stale'],
+    ['unknown envelope field', R, reported('box1', now + 1).replace('"v":1', '"v":1,"extra":1'), 'malformed'],
+    ['wrong envelope version', R, reported('box1', now + 1).replace('"v":1', '"v":2'), 'malformed'],
+    ['an empty JSON object', R, '{}', 'malformed'],
+    ['negative uptime', R, reported('box1', now + 1, { uptimeSeconds: -1 }), 'malformed'],
+    ['event with an unknown severity', nodeTopic('box1', 'events'), event('catastrophic'), 'malformed'],
+    ['invalid node name in the topic', 'seine/v1/nodes/Box_1/reported', reported(), 'wrongTopic'],
+    ['extra topic levels', 'seine/v1/nodes/box1/reported/x', reported(), 'wrongTopic'],
+    ['status for an unknown node', nodeTopic('ghost', 'status'), JSON.stringify({ v: 1, node: 'ghost', ts: now, kind: 'status', payload: { state: 'online' } }), 'unknownNode'],
   ];
   for (const [name, topic, payload, reason] of cases) {
     it(`rejects ${name} (${reason})`, async function () {
