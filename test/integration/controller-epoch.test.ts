@@ -84,8 +84,11 @@ describe('controller store wiped: agents follow the new store (store id epochs)'
     controller = await startController(tmp.dir, ports);
     let password = await controller.nodes.createCredentials('box1', 'test');
     agent = await startAgent({ node: 'box1', url: controller.brokerUrl, password, dir: tmp.dir });
-    for (const n of ['old-a', 'old-b', 'old-c']) await api(controller.restUrl, 'POST', ACNPS, acnp(n));
-    await waitFor('old-c realized', () => realized(controller!, 'old-c'));
+    // One generation each (waiting in between), so the old store ends well above where the new one starts.
+    for (const n of ['old-a', 'old-b', 'old-c']) {
+      await api(controller.restUrl, 'POST', ACNPS, acnp(n));
+      await waitFor(`${n} realized`, () => realized(controller!, n));
+    }
     const oldGeneration = agent.sync.generation;
 
     await agent.stop();
@@ -99,7 +102,7 @@ describe('controller store wiped: agents follow the new store (store id epochs)'
     await waitFor('new-a realized', () => realized(controller!, 'new-a'), 15_000);
     // Generation 1 (the node registered, nothing applied) and 2 (new-a) in the new store.
     assert.equal(agent.sync.generation, 2);
-    assert.equal(oldGeneration, 4);
+    assert.ok(oldGeneration >= 4, `old store generation ${oldGeneration}`);
     assert.deepEqual([...agent.realizer.last!.keys()], [KEY('new-a')]);
   });
 });

@@ -50,7 +50,7 @@ describe('controller offline first and restarts', function () {
     await waitFor('b realized after reconnect', () => agent.realizer.last?.has(KEY('b')), 15_000);
     const status = await waitFor('status Realized', async () => {
       const s = (await api(c.restUrl, 'GET', `${ACNPS}/b`)).body.status;
-      return s?.phase === 'Realized' ? s : undefined;
+      return s?.phase === 'Realized' && s.desiredNodesRealized > 0 ? s : undefined;
     });
     assert.equal(status.currentNodesRealized, 1);
     await agent.stop();
@@ -89,7 +89,7 @@ describe('controller offline first and restarts', function () {
     await api(rest, 'PUT', `${ACNPS}/survivor`, acnp('survivor', 9));
     const before = (await waitFor('Realized', async () => {
       const o = (await api(rest, 'GET', `${ACNPS}/survivor`)).body;
-      return o.status?.phase === 'Realized' && o.status.observedGeneration === 2 ? o : undefined;
+      return o.status?.phase === 'Realized' && o.status.desiredNodesRealized > 0 && o.status.observedGeneration === 2 ? o : undefined;
     }));
 
     proc.kill('SIGKILL');

@@ -45,7 +45,7 @@ describe('controller sync (in-process: controller + 2 agents)', function () {
     assert.deepEqual(put.body.items, [{ kind: 'ClusterNetworkPolicy', name: 'web-allow', outcome: 'created', generation: 1 }]);
     const status = await waitFor('Realized 2/2', async () => {
       const got = await api(controller.restUrl, 'GET', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies/web-allow');
-      return got.body.status?.phase === 'Realized' ? got.body.status : undefined;
+      return got.body.status?.phase === 'Realized' && got.body.status.desiredNodesRealized > 0 ? got.body.status : undefined;
     });
     const ms = performance.now() - t0;
     console.log(`      apply → Realized on 2 agents (in-process, REST polled every 10 ms): ${ms.toFixed(1)} ms`);
@@ -64,7 +64,7 @@ describe('controller sync (in-process: controller + 2 agents)', function () {
     assert.equal(r1.body.items[0].generation, 2);
     await waitFor('generation 2 realized', async () => {
       const got = await api(controller.restUrl, 'GET', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies/web-allow');
-      return got.body.status.phase === 'Realized' && got.body.status.observedGeneration === 2;
+      return got.body.status.phase === 'Realized' && got.body.status.desiredNodesRealized > 0 && got.body.status.observedGeneration === 2;
     });
     const labelled = { ...changed, metadata: { name: 'web-allow', labels: { team: 'a' } } };
     const r2 = await api(controller.restUrl, 'PUT', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies/web-allow', labelled);

@@ -103,7 +103,7 @@ describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certi
     agents.push(await startAgent({ node: 'box2', url: controller.brokerUrl, tls: { ca: good.pem('ca.crt'), cert: good.pem('box2.crt'), key: good.pem('box2.key') }, dir: tmp.dir }));
     await waitFor('both online', async () => (await controller.nodes.list()).every((n) => n.online));
     await new RestClient(controller.restUrl, { ca: good.pem('ca.crt') }).request('POST', ACNPS, JSON.stringify(acnp('tls-web')));
-    const status = await waitFor('Realized 2/2', async () => ((await statusOf(controller, 'tls-web'))?.phase === 'Realized' ? statusOf(controller, 'tls-web') : undefined));
+    const status = await waitFor('Realized 2/2', async () => { const s = await statusOf(controller, 'tls-web'); return s?.phase === 'Realized' && s.currentNodesRealized === 2 ? s : undefined; });
     assert.equal(status!.currentNodesRealized, 2);
   });
 
@@ -181,7 +181,11 @@ describe('TLS: mosquitto with a TLS listener, certificate CN as the MQTT usernam
 
   it('controller and agent over mqtts with certificates: apply → Realized', async function () {
     await new RestClient(controller.restUrl, { ca: good.pem('ca.crt') }).request('POST', ACNPS, JSON.stringify(acnp('mosq-tls')));
-    await waitFor('Realized', async () => (await statusOf(controller, 'mosq-tls'))?.phase === 'Realized');
+    // 1/1: the agent's report puts box1 in the policy's span (before it, Realized 0/0 says nothing).
+    await waitFor('Realized 1/1', async () => {
+      const st = await statusOf(controller, 'mosq-tls');
+      return st?.phase === 'Realized' && st.currentNodesRealized === 1;
+    });
     assert.equal(agent.sync.connected, true);
   });
 
