@@ -90,3 +90,10 @@ export const ErrorStatusSchema = z.looseObject({
 export type ErrorStatus = z.infer<typeof ErrorStatusSchema>;
 
 export const NodeCredentialsSchema = z.strictObject({ username: NodeNameSchema, password: z.string().min(1) });
+
+/**
+ * The embedded broker's state (`GET/PUT /api/v1/broker`). Stopping it keeps the controller and
+ * its REST API up: changes are stored and published when it runs again (maintenance, outage drills).
+ */
+export const BrokerStateSchema = z.strictObject({ running: z.boolean() });
+export type BrokerState = z.infer<typeof BrokerStateSchema>;

@@ -87,7 +87,7 @@ export class Controller {
       await reports.start();
       const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, ...(broker ? { broker: brokerSwitch(broker) } : {}) });
       await rest.start(cfg.listen);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
@@ -108,6 +108,20 @@ export class Controller {
     await this.parts.db.close();
     log.info('controller stopped');
   }
+}
+
+/** Stops and starts the embedded broker alone; the controller's client reconnects and republishes by itself. */
+function brokerSwitch(broker: EmbeddedBroker) {
+  return {
+    get running() {
+      return broker.running;
+    },
+    async setRunning(running: boolean, actor: string) {
+      if (running === broker.running) return;
+      await (running ? broker.start() : broker.stop());
+      log.warn({ actor, running }, running ? 'embedded broker started again' : 'embedded broker stopped by request');
+    },
+  };
 }
 
 function isLoopback(host: string): boolean {

@@ -36,7 +36,13 @@ export class EmbeddedBroker {
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {}
 
+  get running(): boolean {
+    return this.servers.length > 0;
+  }
+
+  /** Starts listening; after a stop, again on the same port and socket (clients reconnect to the same URL). */
   async start(): Promise<void> {
+    if (this.running) return;
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
         this.authenticate(client.id, username, password?.toString('utf8')).then(
@@ -75,7 +81,8 @@ export class EmbeddedBroker {
       },
     });
     this.aedes = aedes;
-    const { host, port } = splitListen(this.opts.listen);
+    const { host } = splitListen(this.opts.listen);
+    const port = this.url ? this.port : splitListen(this.opts.listen).port;
     const tcp = net.createServer(aedes.handle);
     await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.servers.push(tcp);
@@ -94,9 +101,12 @@ export class EmbeddedBroker {
     return Number(new URL(this.url).port);
   }
 
+  /** Closes the listeners and every client connection; retained messages and sessions are gone (memory only). */
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
-    await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    await new Promise<void>((resolve) => (aedes ? aedes.close(() => resolve()) : resolve()));
     this.servers = [];
   }
 

@@ -4,10 +4,10 @@
 // field paths for invalid objects, and nothing is stored unless every object is valid.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ApplyResult, StoredObject } from '../../api/controller-api.js';
+import { BrokerStateSchema, type ApplyResult, type BrokerState, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
-import { describeProblem } from '../../api/issues.js';
+import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
@@ -30,6 +30,8 @@ export interface RestContext {
   tokens: TokenSets;
   version: string;
   bodyLimitBytes?: number;
+  /** The embedded broker's switch; absent with an external broker. */
+  broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
 }
 
 export class RestServer {
@@ -88,6 +90,7 @@ export class RestServer {
     }
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
+    if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
 
     const r = parseResourcePath(p);
@@ -134,6 +137,23 @@ export class RestServer {
         ? new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${err.message.split('\n')[0]}`, causes)
         : new HttpError(422, 'Invalid', err.message, causes);
     }
+  }
+
+  private async brokerState(req: http.IncomingMessage, method: string, actor: string): Promise<BrokerState> {
+    const broker = this.ctx.broker;
+    if (!broker) throw new HttpError(404, 'NotFound', 'this controller uses an external broker; only the embedded one is switched here');
+    if (method === 'PUT') {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 4096));
+      } catch {
+        throw new HttpError(400, 'BadRequest', 'request body is not valid JSON: expected {"running": true|false}');
+      }
+      const parsed = BrokerStateSchema.safeParse(body);
+      if (!parsed.success) throw new HttpError(422, 'Invalid', describeZodError(parsed.error), formatIssues(parsed.error.issues).map((i) => ({ field: i.path, message: i.message })));
+      await broker.setRunning(parsed.data.running, actor);
+    } else if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported on /api/v1/broker`);
+    return { running: broker.running };
   }
 
   /** Objects posted to a kind's path must be of that kind (and namespace, when the path has one). */
