@@ -8,13 +8,14 @@ import type { MqttClient } from 'mqtt';
 import type { ControllerConfig } from '../api/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { Database } from '../lib/sqlite.js';
+import { Database, type SqlDatabase } from '../lib/sqlite.js';
 import { EmbeddedBroker, splitListen } from './broker/embedded.js';
 import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
 import { allNodesSpan, type Span } from './span.js';
 import { NodeRegistry } from './store/nodes.js';
 import { ObjectStore } from './store/objects.js';
+import { PostgresDatabase } from './store/postgres.js';
 import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
@@ -40,7 +41,7 @@ export class Controller {
     readonly reports: ReportReceiver,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker },
   ) {}
 
   get restUrl(): string {
@@ -57,8 +58,10 @@ export class Controller {
       throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
     }
     if (cfg.broker !== 'embedded' && !cfg.brokerCredentials) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker)`);
-    await mkdir(path.dirname(cfg.storePath), { recursive: true });
-    const db = await Database.open(cfg.storePath);
+    if (cfg.sharedSubscriptionGroup && (cfg.broker === 'embedded' || !cfg.storeUrl)) {
+      throw new UserError('sharedSubscriptionGroup: controller replicas need an external broker and a shared PostgreSQL store (broker, storeUrl)');
+    }
+    const db = await openStoreDatabase(cfg);
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
       const store = await ObjectStore.open(db);
@@ -78,20 +81,24 @@ export class Controller {
         cleanup.push(() => broker!.stop());
         client = await connectBroker({ url: broker.url, password: broker.controllerSecret });
       } else {
-        client = await connectBroker({ url: cfg.broker, username: cfg.brokerCredentials!.username, password: cfg.brokerCredentials!.password });
+        client = await connectBroker({
+          url: cfg.broker, username: cfg.brokerCredentials!.username, password: cfg.brokerCredentials!.password,
+          ...(cfg.sharedSubscriptionGroup ? { protocolVersion: 5 as const } : {}),
+        });
       }
       cleanup.push(() => client.endAsync(true));
 
       const span = seams.span ?? allNodesSpan;
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup });
       await reports.start();
-      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
+      // A shared store changes under other replicas too: look for such changes every second.
+      const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), ...(cfg.storeUrl ? { resyncMs: 1000 } : {}) });
       await publisher.start();
       const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, ...(broker ? { broker: brokerSwitch(broker) } : {}) });
       await rest.start(cfg.listen);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
-      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
+      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
       return new Controller(cfg, store, nodes, rest, publisher, reports, brokerUrl, { db, client, broker });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -108,6 +115,13 @@ export class Controller {
     await this.parts.db.close();
     log.info('controller stopped');
   }
+}
+
+/** The store's database: PostgreSQL when storeUrl is set, else the SQLite file at storePath. */
+export async function openStoreDatabase(cfg: ControllerConfig): Promise<SqlDatabase> {
+  if (cfg.storeUrl) return PostgresDatabase.open(cfg.storeUrl);
+  await mkdir(path.dirname(cfg.storePath), { recursive: true });
+  return Database.open(cfg.storePath);
 }
 
 /** Stops and starts the embedded broker alone; the controller's client reconnects and republishes by itself. */

@@ -11,6 +11,8 @@ export interface BrokerConnectionOptions {
   url: string;
   username?: string;
   password: string;
+  /** 5 for MQTT 5 features (shared subscriptions); MQTT.js's default (4, i.e. 3.1.1) otherwise. */
+  protocolVersion?: 4 | 5;
 }
 
 export async function connectBroker(opts: BrokerConnectionOptions): Promise<MqttClient> {
@@ -19,6 +21,7 @@ export async function connectBroker(opts: BrokerConnectionOptions): Promise<Mqtt
     username: opts.username ?? CONTROLLER_USERNAME,
     password: opts.password,
     clean: true,
+    ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
   });

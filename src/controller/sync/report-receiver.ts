@@ -14,6 +14,11 @@ export interface ReportReceiverContext {
   nodes: NodeRegistry;
   client: MqttClient;
   maxMessageBytes: number;
+  /**
+   * With controller replicas: reports and events come through `$share/<group>/…`, so each
+   * reaches one replica. Status (retained, small) every replica takes, to know who is online.
+   */
+  shareGroup?: string;
 }
 
 export class ReportReceiver {
@@ -42,7 +47,8 @@ export class ReportReceiver {
   }
 
   private async subscribe(): Promise<void> {
-    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events')], { qos: 1 });
+    const shared = (t: string) => (this.ctx.shareGroup ? `$share/${this.ctx.shareGroup}/${t}` : t);
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events'))], { qos: 1 });
   }
 
   /** Exposed for tests that drive messages without a broker. Never throws. */
