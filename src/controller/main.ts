@@ -110,6 +110,7 @@ export class Controller {
     await this.rest.stop();
     await this.publisher.stop();
     this.reports.stop();
+    await this.reports.idle();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

@@ -103,10 +103,21 @@ export class NodeRegistry {
   }
 
   async recordReport(node: string, reported: NodeReported): Promise<void> {
-    await this.db.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ?`, [
-      JSON.stringify(reported), reported.agentVersion, reported.uptimeSeconds, new Date().toISOString(), node,
-    ]);
-    this.emit(node, 'report');
+    await this.recordReports(new Map([[node, reported]]));
+  }
+
+  /** Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit each). */
+  async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
+    if (!reports.size) return;
+    const now = new Date().toISOString();
+    await this.db.transaction(async (tx) => {
+      for (const [node, reported] of reports) {
+        await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ?`, [
+          JSON.stringify(reported), reported.agentVersion, reported.uptimeSeconds, now, node,
+        ]);
+      }
+    });
+    for (const node of reports.keys()) this.emit(node, 'report');
   }
 
   async reports(): Promise<Map<string, NodeReported>> {

@@ -43,6 +43,8 @@ export class DesiredPublisher {
   private forceNext = false;
   /** The hash last recorded per node: an unchanged document costs no store transaction. */
   private readonly lastHash = new Map<string, string>();
+  /** Document hashes already checked against the schema: a fleet-wide policy is one document, checked once. */
+  private readonly validated = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
   published = 0;
 
@@ -95,7 +97,11 @@ export class DesiredPublisher {
         payload: { node, generation, objects: docObjects },
       };
       // The contract is checked on the way out too: a bad document never reaches a node.
-      DesiredEnvelopeSchema.parse(envelope);
+      if (!this.validated.has(hash)) {
+        DesiredEnvelopeSchema.parse(envelope);
+        if (this.validated.size > 10_000) this.validated.clear();
+        this.validated.add(hash);
+      }
       await this.ctx.client.publishAsync(nodeTopic(node, 'desired'), JSON.stringify(envelope), { qos: 1, retain: true });
       this.lastHash.set(node, hash); // once it is out (MQTT.js queues a publish made while offline; every connect republishes all)
       this.published++;

@@ -3,6 +3,8 @@
 // by reason, logged and dropped — a node can never crash the controller.
 import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
+import type { NodeReported } from '../../api/node-state.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import type { NodeRegistry } from '../store/nodes.js';
 
@@ -28,6 +30,13 @@ export class ReportReceiver {
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
   private readonly onConnect = () => void this.subscribe();
+  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  private pendingReports = new Map<string, NodeReported>();
+  private readonly writer = new CoalescingRunner(async () => {
+    const batch = this.pendingReports;
+    this.pendingReports = new Map();
+    await this.ctx.nodes.recordReports(batch);
+  });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
 
@@ -40,6 +49,11 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+  }
+
+  /** Resolves once every report taken in so far is written. */
+  idle(): Promise<void> {
+    return this.writer.idle();
   }
 
   get rejectedTotal(): number {
@@ -85,7 +99,8 @@ export class ReportReceiver {
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
-      await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
+      this.pendingReports.set(msg.node, msg.envelope.payload);
+      await this.writer.run();
     } else {
       log.info({ node: msg.node, event: msg.envelope.payload }, 'node event');
     }
