@@ -1,9 +1,9 @@
 // Controller replicas: two `seine controller` processes on one real PostgreSQL store and one
 // real mosquitto (started here), taking the nodes' reports through the MQTT 5 shared
-// subscription $share/seine-controllers/…; agents (the real AgentSync with a recording
-// realizer — no datapath here) connect to mosquitto with their own credentials and the
-// generated ACL. Desired publishing is idempotent across replicas; one replica killed with
-// SIGKILL, the other carries on: an apply through it is realized and reported Realized.
+// subscription $share/seine-controllers/…; the agents of a 2-box lab are pointed at mosquitto
+// (its unix socket) with their own credentials and the generated ACL. Desired publishing is
+// idempotent across replicas; one replica killed with SIGKILL, the other carries on: a change
+// applied through it is enforced on the boxes (real traffic) and reported Realized.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -12,13 +12,25 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { CONTROLLER_USERNAME } from '../../src/api/mqtt.js';
 import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
+import type { Lab } from '../../src/lab/lab.js';
+import { boxControllerFile } from '../../src/lab/controller-process.js';
+import { specFromFlags } from '../../src/lab/spec.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { acnp, api, startAgent, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { api, tempDir, waitFor } from './controller-fixture.js';
+import { eventually, newLab, ping, reachable, removeLab } from './lab-fixture.js';
 
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
-const KEY = (n: string) => `ClusterNetworkPolicy.crd.antrea.io//${n}`;
+const policy = (action: 'Drop' | 'Allow') => ({
+  apiVersion: 'crd.antrea.io/v1beta1', kind: 'ClusterNetworkPolicy', metadata: { name: 'clients' },
+  spec: {
+    priority: 5, tier: 'securityops', appliedTo: [{ podSelector: { matchLabels: { app: 'demo' } } }],
+    ingress: [{ action, name: 'from-clients', from: [{ podSelector: { matchLabels: { role: 'client' } } }] }],
+  },
+});
+interface NodeRow { name: string; online: boolean; desiredGeneration: number; realizedGeneration: number | null }
 const GROUP = 'seine-controllers';
 
 async function freePort(): Promise<number> {
@@ -32,12 +44,16 @@ async function freePort(): Promise<number> {
 const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
 
 describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscriptions)', function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let lab: Lab | undefined;
+  let state: LabState;
   let pgServer: TestPostgres | undefined;
   let mosquitto: ChildProcess | undefined;
   const controllers: ChildProcess[] = [];
-  const agents: TestAgent[] = [];
+  const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+  const canPing = async (from: PodState, to: PodState) => (await ping(from, to.ip!, 1)).ok;
+  const nodes = async (server: string) => (await api(server, 'GET', '/api/v1/nodes')).body as NodeRow[];
   const rest: string[] = [];
   let brokerUrl = '';
   let passwd = '';
@@ -49,12 +65,18 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
   const status = async (server: string, name: string) => (await api(server, 'GET', `${ACNPS}/${name}`)).body?.status;
 
   before(async function () {
-    requirePrereqs('mosquitto', 'postgres');
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'mosquitto', 'postgres');
     tmp = await tempDir('seine-replicas-');
+    lab = await newLab('replicas');
+    await lab.up(specFromFlags(2, 1));
+    await lab.labelPod({ namespace: 'default', name: 'box2-pod1' }, [{ key: 'role', value: 'client' }]);
+    state = await lab.current();
+    assert.ok(await reachable(pod('box2-pod1'), pod('box1-pod1').ip!), 'traffic flows before any policy');
     pgServer = await startPostgres();
     const storeUrl = await pgServer.createDatabase('fleet');
 
     const mqttPort = await freePort();
+    const socket = path.join(lab.dir, 'mosquitto.sock');
     passwd = path.join(tmp.dir, 'passwd');
     await writeFile(passwd, '');
     const controllerPassword = 'controller-secret-123';
@@ -62,7 +84,8 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
     await writeFile(path.join(tmp.dir, 'acl'), mosquittoAcl());
     await writeFile(
       path.join(tmp.dir, 'mosquitto.conf'),
-      `user root\nlistener ${mqttPort} 127.0.0.1\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\n`,
+      // The unix socket is how the boxes' agents (in their network namespaces) reach it, as the lab's own broker.
+      `user root\nlistener ${mqttPort} 127.0.0.1\nlistener 0 ${socket}\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\n`,
     );
     mosquitto = spawn('mosquitto', ['-c', path.join(tmp.dir, 'mosquitto.conf')], { stdio: 'ignore' });
     brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
@@ -80,21 +103,18 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       await waitFor(`replica ${name} healthy`, () => fetch(`${rest.at(-1)}/healthz`).then((r) => r.ok, () => false), 20_000);
     }
 
-    const passwords = new Map<string, string>();
-    for (const node of ['box1', 'box2']) {
-      const cred = (await api(rest[0]!, 'POST', `/api/v1/nodes/${node}/credentials`)).body as { password: string };
-      addBrokerUser(node, cred.password);
-      passwords.set(node, cred.password);
+    // Each box gets its credentials through replica a (stored in PostgreSQL, added to mosquitto's
+    // password file) and its agent is restarted pointing at mosquitto.
+    for (const box of state.boxes) {
+      const cred = (await api(rest[0]!, 'POST', `/api/v1/nodes/${box.name}/credentials`)).body as { username: string; password: string };
+      addBrokerUser(box.name, cred.password);
+      await writeFile(boxControllerFile(box), JSON.stringify({ url: `mqtt+unix://${socket}`, credentials: cred }), { mode: 0o600 });
     }
-    for (const [node, password] of passwords) {
-      // mosquitto reloads its password file on SIGHUP asynchronously: the agent retries with backoff meanwhile.
-      agents.push(await startAgent({ node, url: brokerUrl, password, dir: tmp.dir }));
-    }
-    await waitFor('both agents connected', () => agents.every((a) => a.sync.connected), 15_000);
+    for (const box of state.boxes) await lab.restartAgent(box.name);
+    await waitFor('both boxes online through mosquitto', async () => (await nodes(rest[1]!)).filter((n) => n.online).length === 2, 20_000);
   });
 
   after(async function () {
-    for (const a of agents) await a.stop().catch(() => undefined);
     for (const c of controllers) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await exited(c);
@@ -104,43 +124,38 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       await exited(mosquitto);
     }
     await pgServer?.stop();
+    if (lab) await removeLab(lab);
     await tmp?.remove();
   });
 
-  it('both replicas serve one store; an apply through one is realized on every box and Realized as the other sees it', async function () {
-    // Node passwords were made through replica a; replica b reads them from the same store.
-    assert.deepEqual(((await api(rest[1]!, 'GET', '/api/v1/nodes')).body as { name: string }[]).map((n) => n.name), ['box1', 'box2']);
-    assert.equal((await api(rest[0]!, 'POST', ACNPS, acnp('one'))).status, 200);
-    await waitFor('one realized on both boxes', () => agents.every((a) => a.realizer.last?.has(KEY('one'))), 15_000);
+  it('both replicas serve one store; a policy applied through one is enforced on both boxes and Realized as the other sees it', async function () {
+    assert.deepEqual((await nodes(rest[1]!)).map((n) => n.name), ['box1', 'box2']);
+    const before = await nodes(rest[1]!);
+    assert.equal((await api(rest[0]!, 'POST', ACNPS, policy('Drop'))).status, 200);
+    await eventually('box2-pod1 dropped at box1-pod1', async () => !(await canPing(pod('box2-pod1'), pod('box1-pod1'))), 20_000);
     await waitFor('Realized 2/2 as replica b sees it', async () => {
-      const s = await status(rest[1]!, 'one');
+      const s = await status(rest[1]!, 'clients');
       return s?.phase === 'Realized' && s.currentNodesRealized === 2;
-    }, 15_000);
-    // Replica b's periodic resync saw the same documents: nothing was published twice with a new generation.
-    await new Promise((r) => setTimeout(r, 1500));
-    for (const a of agents) {
-      assert.equal(a.sync.rejectedTotal, 0, `${a.node}: ${JSON.stringify(a.sync.rejected)}`);
-      assert.equal(a.realizer.calls.filter((c) => c.has(KEY('one'))).length, 1, `${a.node} realized 'one' more than once`);
-    }
-    const nodes = (await api(rest[1]!, 'GET', '/api/v1/nodes')).body as { name: string; desiredGeneration: number; realizedGeneration: number; online: boolean }[];
-    for (const n of nodes) {
+    }, 20_000);
+    // Replica b's periodic look at the store saw the same documents: one new generation per node, not two.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const n of await nodes(rest[1]!)) {
+      const old = before.find((b) => b.name === n.name)!;
+      assert.equal(n.desiredGeneration, old.desiredGeneration + 1, `${n.name}: desired generation ${old.desiredGeneration} → ${n.desiredGeneration}`);
       assert.equal(n.realizedGeneration, n.desiredGeneration, `${n.name}: realized ${n.realizedGeneration} of ${n.desiredGeneration}`);
-      assert.ok(n.online, `${n.name} online as replica b sees it`);
     }
   });
 
-  it('replica a killed (SIGKILL): replica b carries on, an apply through it is realized and reported by the boxes', async function () {
+  it('replica a killed (SIGKILL): replica b carries on, a change applied through it is enforced on the boxes and reported', async function () {
     const a = controllers[0]!;
     a.kill('SIGKILL');
     await exited(a);
-    assert.equal((await api(rest[1]!, 'POST', ACNPS, acnp('two'))).status, 200);
-    await waitFor('two realized on both boxes', () => agents.every((x) => x.realizer.last?.has(KEY('two'))), 15_000);
+    assert.equal((await api(rest[1]!, 'POST', ACNPS, policy('Allow'))).status, 200);
+    await eventually('box2-pod1 reaches box1-pod1 again', () => canPing(pod('box2-pod1'), pod('box1-pod1')), 20_000);
     // Reports now reach only replica b (the shared subscription's one remaining member).
-    await waitFor('two Realized 2/2 through replica b', async () => {
-      const s = await status(rest[1]!, 'two');
-      return s?.phase === 'Realized' && s.currentNodesRealized === 2;
-    }, 15_000);
-    const one = await status(rest[1]!, 'one');
-    assert.equal(one.phase, 'Realized', 'the earlier object stays realized');
+    await waitFor('generation 2 Realized 2/2 through replica b', async () => {
+      const s = await status(rest[1]!, 'clients');
+      return s?.phase === 'Realized' && s.observedGeneration === 2 && s.currentNodesRealized === 2;
+    }, 20_000);
   });
 });
