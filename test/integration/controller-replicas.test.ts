@@ -6,7 +6,7 @@
 // applied through it is enforced on the boxes (real traffic) and reported Realized.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -57,6 +57,18 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
   const rest: string[] = [];
   let brokerUrl = '';
   let passwd = '';
+  let mosquittoLog = '';
+  /** From mosquitto's own log: reports agents sent, and reports delivered to each controller client. */
+  const reportTraffic = async () => {
+    const lines = (await readFile(mosquittoLog, 'utf8')).split('\n').filter((l) => /'seine\/v1\/nodes\/[^/']+\/reported'/.test(l));
+    const sent = lines.filter((l) => /Received PUBLISH from seine-agent-/.test(l)).length;
+    const delivered = new Map<string, number>();
+    for (const l of lines) {
+      const m = /Sending PUBLISH to (seine-controller-[0-9a-f]+)/.exec(l);
+      if (m) delivered.set(m[1]!, (delivered.get(m[1]!) ?? 0) + 1);
+    }
+    return { sent, delivered };
+  };
 
   const addBrokerUser = (user: string, password: string) => {
     execFileSync('mosquitto_passwd', ['-b', passwd, user, password]);
@@ -78,6 +90,7 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
     const mqttPort = await freePort();
     const socket = path.join(lab.dir, 'mosquitto.sock');
     passwd = path.join(tmp.dir, 'passwd');
+    mosquittoLog = path.join(tmp.dir, 'mosquitto.log');
     await writeFile(passwd, '');
     const controllerPassword = 'controller-secret-123';
     execFileSync('mosquitto_passwd', ['-b', passwd, CONTROLLER_USERNAME, controllerPassword]);
@@ -85,7 +98,7 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
     await writeFile(
       path.join(tmp.dir, 'mosquitto.conf'),
       // The unix socket is how the boxes' agents (in their network namespaces) reach it, as the lab's own broker.
-      `user root\nlistener ${mqttPort} 127.0.0.1\nlistener 0 ${socket}\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\n`,
+      `user root\nlistener ${mqttPort} 127.0.0.1\nlistener 0 ${socket}\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${path.join(tmp.dir, 'acl')}\npersistence false\nlog_dest file ${mosquittoLog}\nlog_type all\n`,
     );
     mosquitto = spawn('mosquitto', ['-c', path.join(tmp.dir, 'mosquitto.conf')], { stdio: 'ignore' });
     brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
@@ -144,6 +157,12 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       assert.equal(n.desiredGeneration, old.desiredGeneration + 1, `${n.name}: desired generation ${old.desiredGeneration} → ${n.desiredGeneration}`);
       assert.equal(n.realizedGeneration, n.desiredGeneration, `${n.name}: realized ${n.realizedGeneration} of ${n.desiredGeneration}`);
     }
+    // The shared subscription: every report reached exactly one replica, and both replicas took some.
+    const { sent, delivered } = await reportTraffic();
+    const total = [...delivered.values()].reduce((x, y) => x + y, 0);
+    assert.ok(sent >= 4, `only ${sent} reports sent`);
+    assert.equal(total, sent, `${sent} reports sent, ${total} delivered to controllers: ${JSON.stringify([...delivered])}`);
+    assert.equal(delivered.size, 2, `reports went to ${delivered.size} replica(s): ${JSON.stringify([...delivered])}`);
   });
 
   it('replica a killed (SIGKILL): replica b carries on, a change applied through it is enforced on the boxes and reported', async function () {
