@@ -31,7 +31,9 @@ export function registerControllerCommand(program: Command): void {
     .description("create (or rotate) a node's MQTT password; prints it once, the store keeps only a hash")
     .option('-c, --config <file>', 'controller config file (YAML)', '/etc/seine/controller.yaml')
     .option('--store <url>', 'PostgreSQL store URL (postgres://…), overrides storeUrl in the config')
-    .action(async (node: string, opts: { config: string; store?: string }) => {
+    .action(async (node: string, own: { config: string; store?: string }) => {
+      // Commander gives options written after the subcommand to the parent when both define them.
+      const opts = { ...own, ...(controller.opts() as { config: string; store?: string }) };
       if (!isDNS1123Subdomain(node)) throw new UserError(`invalid node name ${JSON.stringify(node)}: expected lowercase alphanumerics, "-" or "."`);
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
       const db = await openStoreDatabase(cfg);
@@ -47,7 +49,7 @@ export function registerControllerCommand(program: Command): void {
 /** `--store URL` is the config's storeUrl, validated by the same schema (the error names the field). */
 async function withStore(cfg: ControllerConfig, store: string | undefined): Promise<ControllerConfig> {
   if (store === undefined) return cfg;
-  const parsed = ControllerConfigSchema.safeParse({ ...cfg, storeUrl: store });
+  const parsed = ControllerConfigSchema.safeParse({ ...cfg, storeUrl: store }, { reportInput: true });
   if (!parsed.success) throw new UserError(`--store: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

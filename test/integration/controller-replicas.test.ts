@@ -108,9 +108,12 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       const config = path.join(tmp.dir, `controller-${name}.yaml`);
       await writeFile(config, stringify({
         listen: `127.0.0.1:${port}`, broker: brokerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: controllerPassword },
-        storeUrl, sharedSubscriptionGroup: GROUP, storePath: path.join(tmp.dir, `unused-${name}.db`),
+        sharedSubscriptionGroup: GROUP, storePath: path.join(tmp.dir, `unused-${name}.db`),
+        ...(name === 'a' ? { storeUrl } : {}),
       }));
-      controllers.push(spawn(process.execPath, [distProgram('cli/seine.js'), 'controller', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] }));
+      // Replica b gets its store by flag, as an operator would start a second one.
+      const args = [distProgram('cli/seine.js'), 'controller', '--config', config, ...(name === 'b' ? ['--store', storeUrl] : [])];
+      controllers.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
       rest.push(`http://127.0.0.1:${port}`);
       // One after the other: the first runs the migrations (the second would wait on the lock anyway).
       await waitFor(`replica ${name} healthy`, () => fetch(`${rest.at(-1)}/healthz`).then((r) => r.ok, () => false), 20_000);
