@@ -146,6 +146,16 @@ export const ControllerConfigSchema = z.strictObject({
   tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
+  /**
+   * A PostgreSQL store instead of the SQLite file at storePath (`postgres://user:pass@host/db`),
+   * which several controller replicas can share.
+   */
+  storeUrl: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, { error: 'expected a postgres:// or postgresql:// URL' }).optional(),
+  /**
+   * Controller replicas: take nodes' reports and events through the MQTT 5 shared subscription
+   * `$share/<group>/…`, so each message reaches one replica (needs an external broker and storeUrl).
+   */
+  sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

@@ -287,16 +287,21 @@ export class AgentSync {
     if (this.nextDesired !== desired) return; // a newer one came in meanwhile and is handled by its own call
     this.nextDesired = undefined;
     this.realizing = (async () => {
+      const t0 = performance.now();
       await this.desiredStore.save(desired);
+      const saved = performance.now();
       const prevStore = this.desired?.storeId;
       if (prevStore !== undefined && prevStore !== desired.storeId) this.retiredStores.add(prevStore);
       this.desired = desired;
       this.realized = await this.opts.realizers.realizeAll(desired.objects);
+      const realizedAt = performance.now();
       this.observedGeneration = desired.generation;
       this.realizedCount++;
       const failed = Object.values(this.realized).filter((o) => o.phase === 'Failed').length;
-      log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed }, 'desired state realized');
       await this.enqueueReport();
+      // Where a round's time goes on the box: persisting, the realizers (flows), the report out.
+      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+      log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed, persistMs: ms(t0, saved), realizeMs: ms(saved, realizedAt), reportMs: ms(realizedAt, performance.now()) }, 'desired state realized');
       for (const l of this.listeners) l(desired.generation);
     })().finally(() => (this.realizing = undefined));
     await this.realizing;

@@ -6,10 +6,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { RpcCallSchema, type ApplyResult, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
+import { BrokerStateSchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
-import { describeProblem, formatIssues } from '../../api/issues.js';
+import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
@@ -38,6 +38,8 @@ export interface RestContext {
   events: RecentEvents;
   bodyLimitBytes?: number;
   rpc?: RpcClient;
+  /** The embedded broker's switch; absent with an external broker. */
+  broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
 }
 
 export class RestServer {
@@ -100,6 +102,7 @@ export class RestServer {
     if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
+    if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
     const stats = parseStatsPath(p);
@@ -203,6 +206,23 @@ export class RestServer {
       if (err.code === 'Timeout') throw new HttpError(504, 'Timeout', err.message);
       throw new HttpError(502, err.code, err.message);
     }
+  }
+
+  private async brokerState(req: http.IncomingMessage, method: string, actor: string): Promise<BrokerState> {
+    const broker = this.ctx.broker;
+    if (!broker) throw new HttpError(404, 'NotFound', 'this controller uses an external broker; only the embedded one is switched here');
+    if (method === 'PUT') {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 4096));
+      } catch {
+        throw new HttpError(400, 'BadRequest', 'request body is not valid JSON: expected {"running": true|false}');
+      }
+      const parsed = BrokerStateSchema.safeParse(body);
+      if (!parsed.success) throw new HttpError(422, 'Invalid', describeZodError(parsed.error), formatIssues(parsed.error.issues).map((i) => ({ field: i.path, message: i.message })));
+      await broker.setRunning(parsed.data.running, actor);
+    } else if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported on /api/v1/broker`);
+    return { running: broker.running };
   }
 
   /** Objects posted to a kind's path must be of that kind (and namespace, when the path has one). */

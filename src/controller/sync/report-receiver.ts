@@ -3,8 +3,9 @@
 // by reason, logged and dropped — a node can never crash the controller.
 import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
-import { createLogger } from '../../lib/log.js';
 import type { NodeReported } from '../../api/node-state.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
+import { createLogger } from '../../lib/log.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
 
@@ -16,10 +17,15 @@ export interface ReportReceiverContext {
   nodes: NodeRegistry;
   client: MqttClient;
   maxMessageBytes: number;
-  /** Where accepted node events go. */
+  /** Where accepted node events go (with replicas: the events this replica received). */
   events?: RecentEvents;
   /** Told every accepted report, after it is stored. */
   onReport?: (node: string, reported: NodeReported) => void;
+  /**
+   * With controller replicas: reports and events come through `$share/<group>/…`, so each
+   * reaches one replica. Status (retained, small) every replica takes, to know who is online.
+   */
+  shareGroup?: string;
 }
 
 export class ReportReceiver {
@@ -29,6 +35,13 @@ export class ReportReceiver {
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
   private readonly onConnect = () => void this.subscribe();
+  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  private pendingReports = new Map<string, NodeReported>();
+  private readonly writer = new CoalescingRunner(async () => {
+    const batch = this.pendingReports;
+    this.pendingReports = new Map();
+    await this.ctx.nodes.recordReports(batch);
+  });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
 
@@ -43,12 +56,18 @@ export class ReportReceiver {
     this.ctx.client.off('connect', this.onConnect);
   }
 
+  /** Resolves once every report taken in so far is written. */
+  idle(): Promise<void> {
+    return this.writer.idle();
+  }
+
   get rejectedTotal(): number {
     return Object.values(this.rejected).reduce((a, b) => a + b, 0);
   }
 
   private async subscribe(): Promise<void> {
-    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events')], { qos: 1 });
+    const shared = (t: string) => (this.ctx.shareGroup ? `$share/${this.ctx.shareGroup}/${t}` : t);
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events'))], { qos: 1 });
   }
 
   /** Exposed for tests that drive messages without a broker. Never throws. */
@@ -86,7 +105,8 @@ export class ReportReceiver {
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
-      await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
+      this.pendingReports.set(msg.node, msg.envelope.payload);
+      await this.writer.run();
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
     } else {
       this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
