@@ -33,6 +33,8 @@ import { PolicyLogger, policyReference } from './policy/log.js';
 import { ruleStats, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
+import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
+import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 
 const log = createLogger('agent');
 
@@ -50,6 +52,8 @@ export class Agent {
     readonly sync: AgentSync | undefined,
     /** Per-rule packets, bytes and sessions from the metric tables. */
     readonly policyStats: () => Promise<RuleStats[]>,
+    /** Flow exporter and store; undefined with flowExporter.enable false. */
+    readonly flows: FlowVisibility | undefined,
     private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger },
   ) {}
 
@@ -73,7 +77,8 @@ export class Agent {
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
     const mgmt = `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`;
-    const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true });
+    // The per-connection counters OVS learns for the flow exporter are not the agent's to reconcile.
+    const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true, foreign: LEARNED_FLOWS });
 
     // eslint-disable-next-line prefer-const
     let datapath: Datapath;
@@ -81,12 +86,14 @@ export class Agent {
     const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
-    const policyFeature = new NetworkPolicyFeature(() => policy.flowInput(ofports));
+    const flowExport = cfg.flowExporter.enable;
+    const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
+    const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: [policyFeature],
+      features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
     const packetIns = new PacketInMonitor({ mgmt, rundir: cfg.ovsRunDir, raw: true });
@@ -142,12 +149,14 @@ export class Agent {
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
-    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, packetIns, npLog });
+    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id) }) : undefined;
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, { db, ovsdb, inventory, cni, packetIns, npLog });
   }
 
   async stop(): Promise<void> {
     const { cni, inventory, ovsdb, db, packetIns, npLog } = this.parts;
     await this.sync?.stop();
+    await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();
     npLog.close();

@@ -31,6 +31,12 @@ const CATEGORY = BigInt(Category.FlowAccounting) << 40n;
 /** Every learned flow (the bridge's `foreign` filter). */
 export const LEARNED_FLOWS: CookieFilter = { value: CATEGORY | LEARNED_BIT, mask: CATEGORY_MASK | LEARNED_BIT };
 
+/** Learned flows of one kind. */
+export const learnedFilter = (kind: LearnedKindCode): CookieFilter => ({
+  value: LEARNED_FLOWS.value | (BigInt(kind) << KIND_SHIFT),
+  mask: LEARNED_FLOWS.mask | (0xfn << KIND_SHIFT),
+});
+
 /** Cookie of a learned flow (round 0: no incarnation wrote it). */
 export function learnedCookie(kind: LearnedKindCode, conjId = 0): bigint {
   return encodeCookie({ round: 0, category: Category.FlowAccounting, objectId: LEARNED_BIT | (BigInt(kind) << KIND_SHIFT) | BigInt(conjId >>> 0) });

@@ -85,13 +85,15 @@ export function parseOvsConntrack(text: string, zone?: number): ConntrackEntry[]
  * Adds counters to userspace entries. At Output, forward packets look like the reply tuple
  * reversed (after DNAT/SNAT) and reply packets like the original tuple reversed (after un-NAT).
  */
-export function attachCounters(entries: ConntrackEntry[], counters: readonly LearnedCounter[]): void {
+export function attachCounters(entries: ConntrackEntry[], counters: readonly LearnedCounter[], nowS = Math.floor(Date.now() / 1000)): void {
   const byKey = new Map<string, LearnedCounter>();
   for (const c of counters) byKey.set(c.key, c);
   for (const e of entries) {
     const fwd = byKey.get(tupleKey(e.protocol, e.reply.dst, e.reply.src, e.reply.dport, e.reply.sport));
     const rev = byKey.get(tupleKey(e.protocol, e.orig.dst, e.orig.src, e.orig.dport, e.orig.sport));
     e.counters = { packets: fwd?.packets ?? 0, octets: fwd?.octets ?? 0, reversePackets: rev?.packets ?? 0, reverseOctets: rev?.octets ?? 0 };
+    // The forward counter was learned from the connection's first packet (unless it idled out since).
+    if (fwd && e.startSeconds === undefined) e.startSeconds = nowS - Math.floor(fwd.durationS);
   }
 }
 

@@ -1,0 +1,183 @@
+// The flow exporter's poll loop: every pollInterval it reads the conntrack source (pod zone)
+// and the denied-connection counters, updates the connection tracker, turns the records due
+// into enriched FlowRecords and hands each poll's batch to the sinks (the SQLite store, IPFIX,
+// the outbox). A poll never overlaps the previous one; a failed sink is logged and the next
+// poll goes on (records already in other sinks stay there).
+import { FlowRecordSchema, type FlowRecordInput } from '../../api/flow-record.js';
+import { parseCIDR, ipToBigInt } from '../../api/net.js';
+import { createLogger } from '../../lib/log.js';
+import type { InventorySource } from '../inventory/types.js';
+import type { RealizedRule } from '../policy/flows.js';
+import { LearnedKind, type LearnedCounter } from './accounting.js';
+import { connectionKey, type ConntrackEntry, type ConntrackSource } from './conntrack.js';
+import { EndpointIndex, endpointFields, labelPolicies, ruleFields, type PolicyFields } from './enrich.js';
+import type { StoredRecord } from './store.js';
+import { ConnectionTracker, type DueRecord } from './tracker.js';
+import { RuleActionCode, PolicyTypeCode } from '../../api/flow-record.js';
+
+const log = createLogger('flows');
+
+export interface FlowExporterOptions {
+  source: ConntrackSource;
+  zone: number;
+  /** Per-connection counters of denied packets (DenyAccounting), when the pipeline has them. */
+  denied?: () => Promise<LearnedCounter[]>;
+  inventory: Pick<InventorySource, 'snapshot'>;
+  rule: (conjId: number) => RealizedRule | undefined;
+  serviceCIDR?: string;
+  pollIntervalMs?: number;
+  activeTimeoutS?: number;
+  idleTimeoutS?: number;
+  sinks: ((batch: StoredRecord[]) => Promise<void>)[];
+  now?: () => number;
+}
+
+export interface ExporterStats {
+  polls: number;
+  lastPollMs: number;
+  records: number;
+  deniedConnections: number;
+  errors: number;
+}
+
+export class FlowExporter {
+  readonly tracker: ConnectionTracker;
+  readonly stats: ExporterStats = { polls: 0, lastPollMs: 0, records: 0, deniedConnections: 0, errors: 0 };
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+  private index?: EndpointIndex;
+  private readonly service?: { network: bigint; prefixLength: number };
+
+  constructor(private readonly opts: FlowExporterOptions) {
+    this.tracker = new ConnectionTracker({ activeTimeoutS: opts.activeTimeoutS ?? 5, idleTimeoutS: opts.idleTimeoutS ?? 15 });
+    const svc = opts.serviceCIDR ? parseCIDR(opts.serviceCIDR) : undefined;
+    if (svc?.family === 4) this.service = svc;
+  }
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.pollOnce().catch((err) => {
+        this.stats.errors++;
+        log.warn({ err }, 'flow poll failed');
+      }).finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollIntervalMs ?? 5000);
+      });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One poll: read, track, enrich, write. Returns the batch it wrote. */
+  async pollOnce(): Promise<StoredRecord[]> {
+    const t0 = performance.now();
+    const [entries, denied] = await Promise.all([this.opts.source.dump(this.opts.zone), this.opts.denied?.() ?? Promise.resolve([])]);
+    const nowS = Math.floor((this.opts.now?.() ?? Date.now()) / 1000);
+    const byKey = new Map<string, ConntrackEntry>();
+    for (const e of entries) byKey.set(connectionKey(e), e);
+    for (const d of denied) byKey.set(`deny|${d.kind}|${d.conjId}|${d.key}`, deniedEntry(d, nowS, this.opts.zone));
+    const due = this.tracker.observe(byKey, nowS);
+    const snapshot = this.opts.inventory.snapshot();
+    if (this.index?.inventory !== snapshot) this.index = new EndpointIndex(snapshot);
+    const batch: StoredRecord[] = [];
+    for (const d of due) {
+      const rec = this.record(d);
+      const parsed = FlowRecordSchema.safeParse(rec);
+      if (!parsed.success) {
+        log.warn({ key: d.conn.key, issue: parsed.error.issues[0] }, 'flow record skipped');
+        continue;
+      }
+      batch.push({ connKey: d.conn.key, record: parsed.data });
+    }
+    for (const sink of this.opts.sinks) {
+      try {
+        await sink(batch);
+      } catch (err) {
+        this.stats.errors++;
+        log.warn({ err, records: batch.length }, 'flow sink failed');
+      }
+    }
+    this.stats.polls++;
+    this.stats.records += batch.length;
+    this.stats.deniedConnections = denied.length;
+    this.stats.lastPollMs = performance.now() - t0;
+    return batch;
+  }
+
+  /** A due connection as a FlowRecord. */
+  record(d: DueRecord): FlowRecordInput {
+    const { conn, delta } = d;
+    const e = conn.entry;
+    const natted = e.reply.src !== e.orig.dst;
+    const dstIP = natted ? e.reply.src : e.orig.dst;
+    const dstPort = natted ? e.reply.sport : e.orig.dport;
+    const src = this.index!.lookup(e.orig.src);
+    const dst = this.index!.lookup(dstIP);
+    const denied = (e as DeniedEntry).denied;
+    const policies: PolicyFields = denied ? deniedPolicies(denied, this.opts.rule) : labelPolicies(e.labels, this.opts.rule);
+    const clusterIP = natted && this.inService(e.orig.dst) ? { destinationClusterIPv4: e.orig.dst, destinationServicePort: e.orig.dport } : {};
+    return {
+      flowStartSeconds: conn.startSeconds,
+      flowEndSeconds: d.nowSeconds,
+      flowEndReason: d.reason,
+      sourceIPv4Address: e.orig.src,
+      destinationIPv4Address: dstIP,
+      sourceTransportPort: e.orig.sport,
+      destinationTransportPort: dstPort,
+      protocolIdentifier: e.protocol,
+      packetTotalCount: conn.totals.packets,
+      octetTotalCount: conn.totals.octets,
+      packetDeltaCount: delta.packets,
+      octetDeltaCount: delta.octets,
+      reversePacketTotalCount: conn.totals.reversePackets,
+      reverseOctetTotalCount: conn.totals.reverseOctets,
+      reversePacketDeltaCount: delta.reversePackets,
+      reverseOctetDeltaCount: delta.reverseOctets,
+      ...endpointFields(src, dst),
+      ...clusterIP,
+      ...policies,
+      tcpState: e.tcpState,
+    };
+  }
+
+  private inService(ip: string): boolean {
+    const s = this.service;
+    if (!s || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
+    const shift = BigInt(32 - s.prefixLength);
+    return ipToBigInt(ip) >> shift === s.network >> shift;
+  }
+}
+
+interface DeniedEntry extends ConntrackEntry {
+  denied: { kind: number; conjId: number };
+}
+
+/** A denied connection's counter as an entry (no conntrack entry exists: nothing was committed). */
+function deniedEntry(d: LearnedCounter, nowS: number, zone: number): DeniedEntry {
+  return {
+    protocol: d.protocol,
+    orig: { src: d.src, dst: d.dst, sport: d.sport, dport: d.dport },
+    reply: { src: d.dst, dst: d.src, sport: d.dport, dport: d.sport },
+    zone, mark: 0, labels: 0n, tcpState: '',
+    counters: { packets: d.packets, octets: d.octets, reversePackets: 0, reverseOctets: 0 },
+    startSeconds: nowS - Math.floor(d.durationS),
+    denied: { kind: d.kind, conjId: d.conjId },
+  };
+}
+
+/** The rule that denied (from the counter's cookie), or K8s isolation (Antrea reports action Drop, no policy name). */
+function deniedPolicies(d: { kind: number; conjId: number }, rule: (conjId: number) => RealizedRule | undefined): PolicyFields {
+  if (d.kind === LearnedKind.DeniedByRule) {
+    const r = rule(d.conjId);
+    return r ? ruleFields(r.rule) : {};
+  }
+  if (d.kind === LearnedKind.IsolatedIngress) return { ingressNetworkPolicyType: PolicyTypeCode.K8sNetworkPolicy, ingressNetworkPolicyRuleAction: RuleActionCode.Drop };
+  if (d.kind === LearnedKind.IsolatedEgress) return { egressNetworkPolicyType: PolicyTypeCode.K8sNetworkPolicy, egressNetworkPolicyRuleAction: RuleActionCode.Drop };
+  return {};
+}
