@@ -107,7 +107,8 @@ export function withDenyAccounting(flow: Flow, pipeline: Pipeline, kind: Learned
     // `ip` last and lower: an OpenFlow table picks the highest priority, and tcp/udp must win.
     priority: proto === 'ip' ? flow.priority : flow.priority + 1,
     match: [...flow.match.filter((m) => m !== 'ip'), proto],
-    actions: [learn(table, proto, false, cookie, DENY_IDLE_TIMEOUT_S), `ct(table=${table},zone=${CT_ZONE})`, ...(rest.length ? rest : ['drop'])],
+    // No 'drop' (OVS refuses it next to other actions): an action list that never outputs drops.
+    actions: [learn(table, proto, false, cookie, DENY_IDLE_TIMEOUT_S), `ct(table=${table},zone=${CT_ZONE})`, ...rest],
   }));
 }
 
