@@ -10,6 +10,8 @@ const checks = {
   ping: () => has('ping') || 'needs ping: apt-get install iputils-ping',
   mosquitto: () => has('mosquitto') || 'needs mosquitto: apt-get install mosquitto',
   conntrack: () => has('conntrack') || 'needs conntrack: apt-get install conntrack',
+  tshark: () => has('tshark') || 'needs tshark: apt-get install tshark',
+  nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;
