@@ -15,6 +15,8 @@ import { FlowExporter } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
 import { FlowStore, type StoredRecord } from './store.js';
+import { ipfixSink } from './ipfix-export.js';
+import type { IpfixSender } from '../../lib/ipfix/transport.js';
 
 const log = createLogger('flows');
 
@@ -25,6 +27,8 @@ export interface FlowVisibility {
   exporter: FlowExporter;
   store: FlowStore;
   source: ConntrackSource;
+  /** The IPFIX sender when flowCollectorAddr is set. */
+  ipfix?: IpfixSender;
   stop(): Promise<void>;
 }
 
@@ -45,24 +49,26 @@ export async function startFlowVisibility(o: {
   const source: ConntrackSource = kind === 'ovs'
     ? new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) })
     : new KernelConntrackSource();
+  const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr) : undefined;
   const exporter = new FlowExporter({
     source, zone: CT_ZONE,
     denied: o.pipeline.has('DenyAccounting') ? counters('DenyAccounting') : undefined,
     inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR,
     pollIntervalMs: fe.pollIntervalSeconds * 1000, activeTimeoutS: fe.activeFlowExportTimeoutSeconds, idleTimeoutS: fe.idleFlowExportTimeoutSeconds,
-    sinks: [(batch) => store.insert(batch), ...(o.sinks ?? [])],
+    sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), ...(o.sinks ?? [])],
   });
   exporter.start();
   const retention = setInterval(() => {
     store.enforceRetention().then((r) => r.deleted && log.info(r, 'flow retention'), (err) => log.warn({ err }, 'flow retention failed'));
   }, RETENTION_EVERY_MS);
   retention.unref();
-  log.info({ source: source.name, db: store.db.file, pollS: fe.pollIntervalSeconds }, 'flow exporter started');
+  log.info({ source: source.name, db: store.db.file, pollS: fe.pollIntervalSeconds, collector: fe.flowCollectorAddr }, 'flow exporter started');
   return {
-    exporter, store, source,
+    exporter, store, source, ipfix: ipfix?.sender,
     async stop() {
       clearInterval(retention);
       await exporter.stop();
+      await ipfix?.sender.close();
       await store.close();
     },
   };

@@ -82,8 +82,9 @@ export class IpfixSender {
     if (!this.udp) {
       const family = this.o.collector.host.includes(':') ? 'udp6' : 'udp4';
       const s = createSocket(family);
-      s.on('error', () => {}); // ICMP port unreachable etc.: UDP export is best effort
-      await new Promise<void>((resolve, reject) => s.connect(this.o.collector.port, this.o.collector.host, (err?: Error) => (err ? reject(err) : resolve())));
+      // Not connect()ed: a connected UDP socket turns an ICMP port unreachable (collector not up
+      // yet) into an error on the next send. UDP export is best effort.
+      s.on('error', () => {});
       this.udp = s;
     }
     const msgs: Buffer[] = [];
@@ -94,7 +95,7 @@ export class IpfixSender {
     msgs.push(...dataMessages(template, records, this.o.udpMaxBytes ?? 1400, this.header));
     const s = this.udp;
     for (const m of msgs) {
-      await new Promise<void>((resolve) => s.send(m, () => resolve()));
+      await new Promise<void>((resolve) => s.send(m, this.o.collector.port, this.o.collector.host, () => resolve()));
       this.messagesSent++;
     }
   }
