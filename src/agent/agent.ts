@@ -35,6 +35,8 @@ import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
+import { agentMetrics } from './metrics.js';
+import { AgentApiServer } from './api-server.js';
 
 const log = createLogger('agent');
 
@@ -54,6 +56,8 @@ export class Agent {
     readonly policyStats: () => Promise<RuleStats[]>,
     /** Flow exporter and store; undefined with flowExporter.enable false. */
     readonly flows: FlowVisibility | undefined,
+    /** /metrics, /flows, /healthz; undefined without apiListen. */
+    readonly api: AgentApiServer | undefined,
     private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger },
   ) {}
 
@@ -150,12 +154,30 @@ export class Agent {
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
     const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id) }) : undefined;
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, { db, ovsdb, inventory, cni, packetIns, npLog });
+    let api: AgentApiServer | undefined;
+    if (cfg.apiListen) {
+      const registry = agentMetrics({
+        nodeName: cfg.nodeName,
+        flowsByTable: async () => {
+          const counts = new Map<number, number>();
+          for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
+          return counts;
+        },
+        localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
+        realizedRules: () => policyFeature.realized(),
+        flows,
+        disks: [cfg.stateDir],
+      });
+      api = new AgentApiServer({ registry, store: flows?.store });
+      await api.start(cfg.apiListen);
+    }
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog });
   }
 
   async stop(): Promise<void> {
     const { cni, inventory, ovsdb, db, packetIns, npLog } = this.parts;
     await this.sync?.stop();
+    await this.api?.stop();
     await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FlowRecord } from '../../src/api/flow-record.js';
-import { agentFiles } from '../../src/lab/agent-process.js';
+import { AGENT_API_PORT, agentFiles } from '../../src/lab/agent-process.js';
+import { distProgram } from '../../src/lib/paths.js';
 import { FlowStore } from '../../src/agent/flows/store.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
@@ -181,6 +182,33 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
     const bad = await seinectl(server, ['flows', '--db', dbOf('box1'), '--since', 'yesterday-ish']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--since/);
+  });
+
+  it("the agent API: Antrea's metric names with this lab's values, edge health, and /flows for seinectl --agent", async () => {
+    const box2 = state.boxes.find((b) => b.name === 'box2')!;
+    const get = async (p: string) => (await run('ip', ['netns', 'exec', box2.netns, 'python3', '-c',
+      `import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${AGENT_API_PORT}${p}').read().decode())`])).stdout;
+    const text = await get('/metrics');
+    const value = (name: string) => {
+      const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+      assert.ok(m, `${name} in /metrics:\n${text.slice(0, 3000)}`);
+      return Number(m[1]);
+    };
+    assert.equal(value('antrea_agent_local_pod_count'), 2);
+    assert.equal(value('antrea_agent_networkpolicy_count'), 2);
+    assert.equal(value('antrea_agent_ingress_networkpolicy_rule_count'), 2);
+    assert.ok(value('antrea_agent_denied_connection_count') >= 1, 'the denied connection');
+    assert.ok(value('antrea_agent_ovs_total_flow_count') > 50);
+    assert.ok(value(`antrea_agent_ovs_flow_count{table_id="0"}`) >= 1);
+    assert.ok(value('antrea_agent_conntrack_max_connection_count') > 0);
+    assert.ok(value('antrea_agent_conntrack_total_connection_count') >= value('antrea_agent_conntrack_antrea_connection_count'));
+    assert.ok(value('seine_flow_records_total') >= N);
+    assert.ok(value(`seine_edge_memory_bytes{state="total"}`) > 0);
+    assert.ok(value('seine_edge_cpu_load_percent') >= 0);
+    const flows = JSON.parse(await get('/flows?policy=drop-db&denied=true')) as { records: FlowRecord[] };
+    assert.ok(flows.records.length >= 1 && flows.records.every((r) => r.ingressNetworkPolicyName === 'drop-db'));
+    const cli = await run('ip', ['netns', 'exec', box2.netns, process.execPath, distProgram('cli/seinectl.js'), 'flows', '--agent', `http://127.0.0.1:${AGENT_API_PORT}`, '--policy', 'allow-web']);
+    assert.equal(cli.stdout.trim().split('\n').length - 1, N, cli.stdout);
   });
 
   it('kill -9 of an agent during ingest leaves an intact database that keeps filling after the restart', async () => {

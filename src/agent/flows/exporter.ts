@@ -36,13 +36,16 @@ export interface ExporterStats {
   polls: number;
   lastPollMs: number;
   records: number;
-  deniedConnections: number;
+  /** Denied connections (5-tuple and rule) seen since start; Antrea's denied_connection_count. */
+  deniedConnectionsTotal: number;
+  /** Connections in the pod zone at the last poll. */
+  zoneConnections: number;
   errors: number;
 }
 
 export class FlowExporter {
   readonly tracker: ConnectionTracker;
-  readonly stats: ExporterStats = { polls: 0, lastPollMs: 0, records: 0, deniedConnections: 0, errors: 0 };
+  readonly stats: ExporterStats = { polls: 0, lastPollMs: 0, records: 0, deniedConnectionsTotal: 0, zoneConnections: 0, errors: 0 };
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private stopped = false;
@@ -105,7 +108,8 @@ export class FlowExporter {
     }
     this.stats.polls++;
     this.stats.records += batch.length;
-    this.stats.deniedConnections = denied.length;
+    this.stats.zoneConnections = entries.length;
+    this.stats.deniedConnectionsTotal += due.filter((d) => d.first && (d.conn.entry as DeniedEntry).denied).length;
     this.stats.lastPollMs = performance.now() - t0;
     return batch;
   }

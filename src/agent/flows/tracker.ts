@@ -32,6 +32,8 @@ export interface TrackedConnection {
 
 export interface DueRecord {
   conn: TrackedConnection;
+  /** The connection's first record. */
+  first: boolean;
   reason: number;
   nowSeconds: number;
   delta: Counters;
@@ -61,7 +63,7 @@ export class ConnectionTracker {
           totals: { ...raw }, raw: { ...raw }, exported: zero(), lastExportSeconds: nowSeconds, idleExported: false,
         };
         this.conns.set(key, c);
-        due.push(this.export(c, FlowEndReason.ActiveTimeout, nowSeconds));
+        due.push({ ...this.export(c, FlowEndReason.ActiveTimeout, nowSeconds), first: true });
         continue;
       }
       let changed = false;
@@ -105,6 +107,6 @@ export class ConnectionTracker {
     for (const f of FIELDS) delta[f] = c.totals[f] - c.exported[f];
     c.exported = { ...c.totals };
     c.lastExportSeconds = nowSeconds;
-    return { conn: c, reason, nowSeconds, delta };
+    return { conn: c, reason, nowSeconds, delta, first: false };
   }
 }
