@@ -7,7 +7,7 @@ import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
 import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
 import { formatFlow, toOvsFlow } from '../../src/agent/ovs/flow.js';
-import { accountingFlows, learnedCounters, learnedFilter, LearnedKind, LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
+import { accountingFlows, learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
 import { OvsConntrackSource } from '../../src/agent/flows/ovs-conntrack.js';
 import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { run } from '../../src/lib/exec.js';
@@ -30,7 +30,7 @@ export function sourceFor(inst: Pick<OvsInstance, 'dir' | 'vswitchdCtl' | 'env'>
   const bridge = new OpenFlowBridge({ mgmt: bridgeMgmt(inst, 'br-int'), tables: Pipeline.build(), foreign: LEARNED_FLOWS });
   return new OvsConntrackSource({
     vswitchdCtl: inst.vswitchdCtl, env: inst.env,
-    counters: async () => learnedCounters(await bridge.dumpFlows({ tableId: table, stats: true, cookie: learnedFilter(LearnedKind.Connection), foreign: true })),
+    counters: async () => learnedCountersFromText(await bridge.dumpFlowsText({ tableId: table, stats: true, cookie: learnedFilter(LearnedKind.Connection) })),
   });
 }
 

@@ -18,12 +18,14 @@ const exporter = new FlowExporter({
 let t0 = performance.now();
 const first = await exporter.pollOnce();
 const firstPollMs = performance.now() - t0;
+const firstPhases = exporter.stats.lastPhasesMs;
 if (first.length < CONNECTIONS * 0.99) throw new Error(`first poll recorded ${first.length}`);
 t0 = performance.now();
 await exporter.pollOnce();
 const steadyPollMs = performance.now() - t0;
+const steadyPhases = exporter.stats.lastPhasesMs;
 gc?.();
 const rss = process.memoryUsage().rss;
 if (exporter.tracker.size < CONNECTIONS * 0.99) throw new Error(`tracking ${exporter.tracker.size}`);
 await store.close();
-process.stdout.write(`${JSON.stringify({ firstPollMs, steadyPollMs, rssMB: rss / 2 ** 20, baseRssMB: baseRss / 2 ** 20 })}\n`);
+process.stdout.write(`${JSON.stringify({ firstPollMs, steadyPollMs, firstPhases, steadyPhases, rssMB: rss / 2 ** 20, baseRssMB: baseRss / 2 ** 20 })}\n`);

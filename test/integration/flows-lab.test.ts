@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FlowRecord } from '../../src/api/flow-record.js';
+import { FlowRecordSchema, type FlowRecord } from '../../src/api/flow-record.js';
 import { AGENT_API_PORT, agentFiles } from '../../src/lab/agent-process.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { FlowStore } from '../../src/agent/flows/store.js';
@@ -130,6 +130,8 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
       const recs = mine(await latest(box));
       for (const r of recs) {
         const where = `${box} :${r.sourceTransportPort}`;
+        const valid = FlowRecordSchema.safeParse(r);
+        assert.ok(valid.success, `${where}: the stored record is a valid FlowRecord: ${JSON.stringify(valid.error?.issues)}`);
         assert.ok(r.packetTotalCount >= minPackets, `${where}: ${r.packetTotalCount} packets for ${M} bytes`);
         assert.ok(r.octetTotalCount <= M + HEADER_MAX * r.packetTotalCount, `${where}: ${r.octetTotalCount} octets > ${M} + headers of ${r.packetTotalCount} packets`);
         assert.ok(r.reverseOctetTotalCount <= M + HEADER_MAX * r.reversePacketTotalCount, `${where}: reverse ${r.reverseOctetTotalCount} octets`);

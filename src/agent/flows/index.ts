@@ -9,7 +9,7 @@ import type { OpenFlowBridge } from '../ovs/bridge.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';
 import { CT_ZONE } from '../connectivity/registers.js';
-import { learnedCounters, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
+import { learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
 import type { ConntrackSource } from './conntrack.js';
 import { FlowExporter } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
@@ -44,7 +44,7 @@ export async function startFlowVisibility(o: {
   const fe = o.cfg.flowExporter;
   const store = await FlowStore.open(path.join(o.cfg.stateDir, FLOW_DB), { maxAgeS: Math.round(fe.store.maxAgeDays * 86_400), maxBytes: Math.round(fe.store.maxSizeMB * 1024 * 1024) });
   const counters = (table: 'FlowAccounting' | 'DenyAccounting', kind?: Parameters<typeof learnedFilter>[0]) => async () =>
-    learnedCounters(await o.bridge.dumpFlows({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS, foreign: true }));
+    learnedCountersFromText(await o.bridge.dumpFlowsText({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
   const kind = fe.conntrackSource === 'auto' ? (o.cfg.datapathType === 'netdev' ? 'ovs' : 'kernel') : fe.conntrackSource;
   const source: ConntrackSource = kind === 'ovs'
     ? new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) })

@@ -43,8 +43,43 @@ function tuple(v: string): { t: ConnTuple; icmpId?: number } {
   };
 }
 
+// The common shapes in one regex (the general parser below handles anything else).
+const FAST = /^(tcp|udp|icmp|sctp),orig=\(src=([^,]+),dst=([^,]+),(?:sport=(\d+),dport=(\d+)|id=(\d+),type=\d+,code=\d+)\),reply=\(src=([^,]+),dst=([^,]+),(?:sport=(\d+),dport=(\d+)|id=\d+,type=\d+,code=\d+)\)(,.*)?$/;
+const field = (tail: string, name: string): string | undefined => {
+  const i = tail.indexOf(`,${name}=`);
+  if (i < 0) return undefined;
+  const start = i + name.length + 2;
+  const end = tail.indexOf(',', start);
+  return tail.slice(start, end < 0 ? tail.length : end).replace(/\)$/, '');
+};
+
+function parseFast(line: string): ConntrackEntry | undefined {
+  const m = FAST.exec(line);
+  if (!m) return undefined;
+  const protocol = PROTOCOL_NUMBERS[m[1]!]!;
+  const tail = m[11] ?? '';
+  const icmp = m[6] !== undefined;
+  const labels = field(tail, 'labels');
+  const timeout = field(tail, 'timeout');
+  const e: ConntrackEntry = {
+    protocol,
+    orig: { src: m[2]!, dst: m[3]!, sport: icmp ? 0 : Number(m[4]), dport: icmp ? 0 : Number(m[5]) },
+    reply: { src: m[7]!, dst: m[8]!, sport: icmp ? 0 : Number(m[9]), dport: icmp ? 0 : Number(m[10]) },
+    zone: Number(field(tail, 'zone') ?? 0), mark: Number(field(tail, 'mark') ?? 0), labels: labels ? BigInt(labels) : 0n,
+    tcpState: protocol === 6 ? (field(tail, 'protoinfo=(state_orig') ?? '') : '',
+  };
+  if (icmp) e.icmpId = Number(m[6]);
+  if (timeout !== undefined) e.timeout = Number(timeout);
+  return e;
+}
+
 /** One dump-conntrack line; undefined for lines that are not entries. */
 export function parseOvsConntrackLine(line: string): ConntrackEntry | undefined {
+  return parseFast(line) ?? parseGeneral(line);
+}
+
+/** Any dump-conntrack line, field by field (slower; for shapes the fast path does not know). */
+export function parseGeneral(line: string): ConntrackEntry | undefined {
   const parts = splitTopLevel(line.trim());
   if (parts.length < 3) return undefined;
   const [protoName] = parts[0]!;

@@ -4,8 +4,9 @@
 // never leaves a torn database. Retention deletes by age and, when the file (plus WAL) grows
 // past its bound, the oldest raw records first; incremental auto-vacuum gives the pages back.
 //
-// Rows go in with one `INSERT … SELECT … FROM json_each(?)` per batch: node-sqlite3 pays a
-// round trip per statement, so one statement per batch is ~8× faster than one per row.
+// Rows go in as multi-row `INSERT … VALUES (…),(…)` statements of ~100 rows with bound values:
+// node-sqlite3 pays a round trip per statement, and json_each/json_extract re-parse every row
+// per column. Rollups are summed in memory per batch and upserted.
 // Columns are named after the FlowRecord fields (IPFIX element names), so rows read back as records.
 import { stat } from 'node:fs/promises';
 import { FlowRecordSchema, type FlowRecord, type FlowRecordInput } from '../../api/flow-record.js';
@@ -95,11 +96,10 @@ export class FlowStore {
   /** One batch, one transaction: raw records and both rollups, or nothing. */
   async insert(batch: readonly StoredRecord[]): Promise<void> {
     if (!batch.length) return;
-    const json = JSON.stringify(batch.map((b) => ({ ...b.record, connKey: b.connKey })));
     await this.db.transaction(async (tx) => {
-      await insertRaw(tx, json);
-      await upsertRollup(tx, 'flow_minute', 60, json);
-      await upsertRollup(tx, 'flow_hour', 3600, json);
+      await insertRaw(tx, batch);
+      await upsertRollup(tx, 'flow_minute', 60, batch);
+      await upsertRollup(tx, 'flow_hour', 3600, batch);
     });
     this.batches++;
   }
@@ -178,21 +178,53 @@ export class FlowStore {
   }
 }
 
-function insertRaw(tx: SqlExecutor, json: string) {
+/** Bound parameters per statement (SQLite allows 32766; ~100-row statements measured fastest here). */
+const MAX_PARAMS = 4000;
+
+/** Multi-row VALUES inserts: one statement per ~100 rows, values bound (no JSON parsing in SQL). */
+async function insertRaw(tx: SqlExecutor, batch: readonly StoredRecord[]): Promise<void> {
   const cols = ['connKey', ...RECORD_COLUMNS];
-  return tx.run(`INSERT INTO flow_records (${cols.join(', ')}) SELECT ${cols.map((c) => `json_extract(value, '$.${c}')`).join(', ')} FROM json_each(?)`, [json]);
+  const per = Math.floor(MAX_PARAMS / cols.length);
+  const tuple = `(${cols.map(() => '?').join(',')})`;
+  for (let i = 0; i < batch.length; i += per) {
+    const chunk = batch.slice(i, i + per);
+    const params: unknown[] = [];
+    for (const b of chunk) {
+      params.push(b.connKey);
+      const r = b.record as Record<string, unknown>;
+      for (const c of RECORD_COLUMNS) params.push(r[c] ?? null);
+    }
+    await tx.run(`INSERT INTO flow_records (${cols.join(',')}) VALUES ${Array(chunk.length).fill(tuple).join(',')}`, params);
+  }
 }
 
-function upsertRollup(tx: SqlExecutor, table: string, seconds: number, json: string) {
-  const key = ROLLUP_KEY.map((c) => `COALESCE(json_extract(value, '$.${c}'), ${TEXT_COLUMNS.has(c) ? "''" : '0'})`);
-  return tx.run(
-    `INSERT INTO ${table} (bucket, ${ROLLUP_KEY.join(', ')}, ${ROLLUP_SUMS.join(', ')}, records)
-     SELECT json_extract(value, '$.flowEndSeconds') / ${seconds} * ${seconds}, ${key.join(', ')},
-       ${ROLLUP_SUMS.map((s) => `SUM(json_extract(value, '$.${s}'))`).join(', ')}, COUNT(*)
-     FROM json_each(?) WHERE true GROUP BY 1, ${ROLLUP_KEY.map((_, i) => i + 2).join(', ')}
-     ON CONFLICT DO UPDATE SET ${ROLLUP_SUMS.map((s) => `${s} = ${s} + excluded.${s}`).join(', ')}, records = records + excluded.records`,
-    [json],
-  );
+/** The batch summed per rollup key in memory, then one upsert per ~1000 keys. */
+async function upsertRollup(tx: SqlExecutor, table: string, seconds: number, batch: readonly StoredRecord[]): Promise<void> {
+  const groups = new Map<string, unknown[]>();
+  const nk = ROLLUP_KEY.length;
+  for (const b of batch) {
+    const r = b.record as Record<string, unknown>;
+    const bucket = Math.floor(Number(r.flowEndSeconds) / seconds) * seconds;
+    const key: unknown[] = [bucket];
+    for (const c of ROLLUP_KEY) key.push(r[c] ?? (TEXT_COLUMNS.has(c) ? '' : 0));
+    const k = key.join('\u0000');
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = [...key, 0, 0, 0, 0, 0]));
+    for (let j = 0; j < ROLLUP_SUMS.length; j++) (g[nk + 1 + j] as number) += Number(r[ROLLUP_SUMS[j]!] ?? 0);
+    (g[nk + 1 + ROLLUP_SUMS.length] as number) += 1;
+  }
+  const cols = ['bucket', ...ROLLUP_KEY, ...ROLLUP_SUMS, 'records'];
+  const per = Math.floor(MAX_PARAMS / cols.length);
+  const tuple = `(${cols.map(() => '?').join(',')})`;
+  const rows = [...groups.values()];
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    await tx.run(
+      `INSERT INTO ${table} (${cols.join(',')}) VALUES ${Array(chunk.length).fill(tuple).join(',')}
+       ON CONFLICT DO UPDATE SET ${ROLLUP_SUMS.map((s) => `${s} = ${s} + excluded.${s}`).join(', ')}, records = records + excluded.records`,
+      chunk.flat(),
+    );
+  }
 }
 
 function whereOf(q: FlowQuery, timeColumn = 'flowEndSeconds'): { where: string; params: unknown[] } {

@@ -80,8 +80,20 @@ export function templateMessage(templates: readonly Template[], h: MessageHeader
 }
 
 function ipv4(buf: Buffer, o: number, v: unknown): number {
-  const parts = typeof v === 'string' ? v.split('.') : [];
-  for (let i = 0; i < 4; i++) buf[o + i] = Number(parts[i] ?? 0) & 0xff;
+  // Dotted quad by char codes: no split/array per address.
+  let part = 0;
+  let n = 0;
+  if (typeof v === 'string') {
+    for (let i = 0; i < v.length && part < 4; i++) {
+      const c = v.charCodeAt(i);
+      if (c === 46 /* . */) {
+        buf[o + part++] = n & 0xff;
+        n = 0;
+      } else n = n * 10 + (c - 48);
+    }
+  }
+  if (part < 4) buf[o + part++] = n & 0xff;
+  while (part < 4) buf[o + part++] = 0;
   return o + 4;
 }
 
@@ -113,8 +125,15 @@ function writeField(buf: Buffer, o: number, e: InformationElement, v: unknown): 
     case 'ipv4Address': if (o + 4 > buf.length) return -1; return ipv4(buf, o, v);
     case 'ipv6Address': if (o + 16 > buf.length) return -1; return ipv6(buf, o, v);
     case 'string': {
-      const s = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
-      const n = Buffer.byteLength(s);
+      const str = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+      // Up to 84 UTF-16 units are at most 252 UTF-8 bytes: write first, fill in the 1-byte length.
+      if (str.length < 85) {
+        if (o + 1 + str.length * 3 > buf.length && o + 1 + Buffer.byteLength(str) > buf.length) return -1;
+        const n = str.length ? buf.write(str, o + 1) : 0;
+        buf[o] = n;
+        return o + 1 + n;
+      }
+      const n = Buffer.byteLength(str);
       const head = n < 255 ? 1 : 3;
       if (o + head + n > buf.length) return -1;
       if (n < 255) buf[o++] = n;
@@ -122,7 +141,7 @@ function writeField(buf: Buffer, o: number, e: InformationElement, v: unknown): 
         buf[o++] = 255;
         o = buf.writeUInt16BE(n, o);
       }
-      return o + buf.write(s, o);
+      return o + buf.write(str, o);
     }
   }
 }

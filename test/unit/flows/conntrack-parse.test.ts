@@ -2,10 +2,10 @@
 // dpctl/dump-conntrack -m -s in a lab box; conntrack-tools 1.4.7 -o extended,id,ktimestamp with
 // nf_conntrack_acct=1 in a test netns), and the learned-flow counters joined to entries.
 import assert from 'node:assert/strict';
-import { learnedCookie, learnedCounters, LearnedKind, parseLearnedMatch } from '../../../src/agent/flows/accounting.js';
+import { learnedCookie, learnedCounters, learnedCountersFromText, LearnedKind, parseLearnedMatch } from '../../../src/agent/flows/accounting.js';
 import { connectionKey } from '../../../src/agent/flows/conntrack.js';
 import { parseKernelConntrack, parseKernelConntrackLine } from '../../../src/agent/flows/kernel-conntrack.js';
-import { attachCounters, parseOvsConntrack, parseOvsConntrackLine, splitTopLevel } from '../../../src/agent/flows/ovs-conntrack.js';
+import { attachCounters, parseGeneral, parseOvsConntrack, parseOvsConntrackLine, splitTopLevel } from '../../../src/agent/flows/ovs-conntrack.js';
 import { parseDumpFlows } from '../../../src/agent/ovs/flow.js';
 
 const OVS = `icmp,orig=(src=10.42.0.2,dst=10.42.1.2,id=11014,type=8,code=0),reply=(src=10.42.1.2,dst=10.42.0.2,id=11014,type=0,code=0),id=0,zone=65520,status=0,timeout=29,mark=3
@@ -46,6 +46,8 @@ describe('conntrack sources: parsers', () => {
     assert.equal(nat!.mark, 0x13);
     assert.equal(parseOvsConntrack(OVS, 65520).length, 4, 'zone filter');
     assert.equal(parseOvsConntrackLine('Connections Stats:'), undefined);
+    // The regex fast path and the general parser agree.
+    for (const line of OVS.trim().split('\n')) assert.deepEqual(parseOvsConntrackLine(line), parseGeneral(line));
     assert.equal(parseOvsConntrackLine(''), undefined);
   });
 
@@ -79,6 +81,7 @@ describe('conntrack sources: parsers', () => {
  cookie=0xa0000000000, duration=3s, table=29, n_packets=9, n_bytes=900, priority=2,ct_state=+trk,tcp actions=drop
 `;
     const counters = learnedCounters(parseDumpFlows(dump));
+    assert.deepEqual(learnedCountersFromText(dump), counters, 'the fast text parser reads the same');
     assert.equal(counters.length, 3, 'only learned flows');
     assert.equal(counters[0]!.octets, 104958 - 14 * 75);
     const entries = parseOvsConntrack(OVS, 65520);
