@@ -18,6 +18,8 @@ export interface Endpoint {
 export class EndpointIndex {
   private readonly byIP = new Map<string, InventoryPod>();
   private readonly cidrs: { network: bigint; prefixLength: number; node: string }[] = [];
+  /** Addresses repeat across a poll's connections: each is looked up once per snapshot. */
+  private readonly cache = new Map<string, Endpoint>();
 
   constructor(readonly inventory: Inventory) {
     for (const p of inventory.pods.values()) {
@@ -33,6 +35,15 @@ export class EndpointIndex {
   }
 
   lookup(ip: string): Endpoint {
+    let e = this.cache.get(ip);
+    if (!e) {
+      if (this.cache.size >= 100_000) this.cache.clear(); // many external addresses: start over rather than grow
+      this.cache.set(ip, (e = this.find(ip)));
+    }
+    return e;
+  }
+
+  private find(ip: string): Endpoint {
     const pod = this.byIP.get(ip);
     if (pod) return { pod, node: pod.nodeName };
     if (ipFamily(ip) !== 4) return {};
@@ -70,6 +81,7 @@ export function ruleFields(r: RealizedRule['rule']): PolicyFields {
 
 /** The ingress and egress rules named by a connection's ct_label. */
 export function labelPolicies(labels: bigint, rule: (conjId: number) => RealizedRule | undefined): PolicyFields {
+  if (labels === 0n) return {};
   const ingress = Number(labels & 0xffffffffn);
   const egress = Number((labels >> 32n) & 0xffffffffn);
   const out: PolicyFields = {};
