@@ -33,6 +33,7 @@ import { PolicyLogger, policyReference } from './policy/log.js';
 import { ruleStats, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
+import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
@@ -153,7 +154,9 @@ export class Agent {
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
-    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id) }) : undefined;
+    // With a controller, every batch also goes to the fleet flow store (through the outbox).
+    const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
+    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), sinks: toController }) : undefined;
     let api: AgentApiServer | undefined;
     if (cfg.apiListen) {
       const registry = agentMetrics({

@@ -19,7 +19,7 @@ import { loadConfigFile } from '../api/config-file.js';
 import { FLOW_DB } from '../agent/flows/index.js';
 import { printFlows, printRollup, parseTimeArg } from '../agent/flows/print.js';
 import { FlowStore, type FlowQuery } from '../agent/flows/store.js';
-import type { FlowRecord } from '../api/flow-record.js';
+import type { AggregatedFlow, FlowRecord } from '../api/flow-record.js';
 import { existsSync } from 'node:fs';
 
 setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
@@ -98,7 +98,7 @@ program
 program
   .command('flows')
   .description("connections on a box: who talked to whom, how much, under which policy (the box's flow store)")
-  .option('--local', "read the box's flow database directly (on the box, or a lab box's with --db)")
+  .option('--local', "read the box's flow database directly (on the box, or a lab box's with --db); default: the controller's fleet flows")
   .option('--db <file>', 'flow database (default: <stateDir>/flows.db of the agent config)')
   .option('--config <file>', 'agent config, for its stateDir', '/etc/seine/agent.yaml')
   .option('--agent <url>', "the agent's API (apiListen), e.g. http://10.0.0.5:10350 (env SEINE_AGENT)", process.env.SEINE_AGENT)
@@ -136,7 +136,15 @@ program
       }
       return;
     }
-    if (!opts.agent) throw new UserError('flows: use --local on a box (or --db FILE), or --agent URL for an agent API');
+    if (!opts.agent) {
+      // The controller's fleet flows: each connection joined from both of its nodes.
+      if (opts.rollup || opts.since || opts.until || opts.denied || opts.all) throw new UserError('flows: --rollup, --since, --until, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit })) if (v !== undefined) params.set(k, String(v));
+      const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(items, null, 2)}\n` : printFlows(items.map((i) => i.record), 'table'));
+      return;
+    }
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...q, all: opts.all, rollup: opts.rollup })) if (v !== undefined && v !== false) params.set(k, String(v));
     const res = await fetch(`${opts.agent.replace(/\/$/, '')}/flows?${params}`);

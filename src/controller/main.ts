@@ -18,6 +18,7 @@ import { ObjectStore } from './store/objects.js';
 import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
+import { FleetFlows } from './flows/fleet-flows.js';
 
 const log = createLogger('controller');
 
@@ -83,11 +84,12 @@ export class Controller {
       cleanup.push(() => client.endAsync(true));
 
       const span = seams.span ?? allNodesSpan;
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes });
+      const flows = await FleetFlows.open(db);
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, flows });
       await reports.start();
       const publisher = new DesiredPublisher({ store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span) });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION });
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, flows });
       await rest.start(cfg.listen);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;

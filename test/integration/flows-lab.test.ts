@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FlowRecordSchema, type FlowRecord } from '../../src/api/flow-record.js';
+import { FlowRecordSchema, type AggregatedFlow, type FlowRecord } from '../../src/api/flow-record.js';
 import { AGENT_API_PORT, agentFiles } from '../../src/lab/agent-process.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { FlowStore } from '../../src/agent/flows/store.js';
@@ -152,6 +152,30 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
         assert.equal(r[`${dir}NetworkPolicyType`], 3, 'ACNP');
       }
     }
+  });
+
+  it('the controller joins both boxes\' records of each connection (egress rule from box1, ingress rule from box2, per-side counters)', async () => {
+    let items: AggregatedFlow[] = [];
+    const mine = () => items.filter((i) => i.record.destinationTransportPort === 5001 && ports.includes(i.record.sourceTransportPort));
+    await eventually('the fleet store has every connection from both sides with full counts', async () => {
+      const r = await seinectl(server, ['flows', '--pod', 'default/box2-pod1', '-o', 'json']);
+      if (r.code !== 0) throw new Error(r.stderr);
+      items = JSON.parse(r.stdout) as AggregatedFlow[];
+      return mine().length === N && mine().every((i) => (i.fromSourceNode?.octetTotalCount ?? 0) >= M && (i.fromDestinationNode?.octetTotalCount ?? 0) >= M);
+    }, 30_000);
+    for (const i of mine()) {
+      assert.equal(i.fromSourceNode!.node, 'box1');
+      assert.equal(i.fromDestinationNode!.node, 'box2');
+      assert.equal(i.record.egressNetworkPolicyName, 'allow-web');
+      assert.equal(i.record.egressNetworkPolicyRuleName, 'web-out');
+      assert.equal(i.record.ingressNetworkPolicyName, 'allow-web');
+      assert.equal(i.record.ingressNetworkPolicyRuleName, 'web-in');
+      assert.equal(i.record.octetTotalCount, i.fromSourceNode!.octetTotalCount, 'the connection counts as its source node saw it');
+      assert.ok(FlowRecordSchema.safeParse(i.record).success);
+    }
+    const table = await seinectl(server, ['flows', '--policy', 'allow-web']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.ok(table.stdout.split('\n').filter((l) => /allow-web Allow\s+allow-web Allow/.test(l)).length >= N, table.stdout);
   });
 
   it('records a connection a Drop rule denies, with the policy, rule and action', async () => {

@@ -9,7 +9,7 @@
 // per column. Rollups are summed in memory per batch and upserted.
 // Columns are named after the FlowRecord fields (IPFIX element names), so rows read back as records.
 import { stat } from 'node:fs/promises';
-import { FlowRecordSchema, type FlowRecord, type FlowRecordInput } from '../../api/flow-record.js';
+import { FlowRecordSchema, type FlowRecord } from '../../api/flow-record.js';
 import { Database, migrate, type SqlExecutor } from '../../lib/sqlite.js';
 
 /** Record fields stored as columns, in FlowRecord order. */
@@ -47,7 +47,7 @@ const MIGRATIONS = [
 export interface StoredRecord {
   /** The connection the record belongs to (zone, protocol, original tuple), stable across its records. */
   connKey: string;
-  record: FlowRecordInput;
+  record: FlowRecord;
 }
 
 export interface RetentionOptions {

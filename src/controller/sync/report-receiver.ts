@@ -5,6 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
 
@@ -14,6 +15,8 @@ export interface ReportReceiverContext {
   nodes: NodeRegistry;
   client: MqttClient;
   maxMessageBytes: number;
+  /** Where flow record batches go (the fleet flow store). */
+  flows?: FleetFlows;
 }
 
 export class ReportReceiver {
@@ -42,7 +45,8 @@ export class ReportReceiver {
   }
 
   private async subscribe(): Promise<void> {
-    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events')], { qos: 1 });
+    const flows = this.ctx.flows ? [allNodesTopic('flows')] : [];
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events'), ...flows], { qos: 1 });
   }
 
   /** Exposed for tests that drive messages without a broker. Never throws. */
@@ -64,12 +68,14 @@ export class ReportReceiver {
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
-    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
+    const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
+    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     const tsKey = `${msg.node}/${msg.channel}`;
     const last = this.lastTs.get(tsKey);
     // The last will was composed at connect time, so an offline status is older than the online one it follows.
-    const exempt = msg.channel === 'events' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
+    // Events and flow batches are streams, not states: each one counts, whatever its time.
+    const exempt = msg.channel === 'events' || msg.channel === 'flows' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
     if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
     if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
     this.accepted++;
@@ -80,7 +86,9 @@ export class ReportReceiver {
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
-    } else {
+    } else if (msg.channel === 'flows') {
+      await this.ctx.flows!.add(msg.node, msg.envelope.payload.records);
+    } else if (msg.channel === 'events') {
       log.info({ node: msg.node, event: msg.envelope.payload }, 'node event');
     }
   }
