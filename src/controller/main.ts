@@ -24,6 +24,7 @@ import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
+import { FleetFlows } from './flows/fleet-flows.js';
 
 const log = createLogger('controller');
 
@@ -108,7 +109,8 @@ export class Controller {
       const onReport = (node: string, r: NodeReported) => {
         if (policySpan?.noteReport(node, r)) void publisher?.republish();
       };
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport });
+      const flows = await FleetFlows.open(db);
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
       await rpc.start();
@@ -120,7 +122,7 @@ export class Controller {
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, ...(broker ? { broker: brokerSwitch(broker) } : {}) });
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, ...(broker ? { broker: brokerSwitch(broker) } : {}) });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;

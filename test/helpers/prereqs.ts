@@ -13,6 +13,8 @@ const checks = {
   conntrack: () => has('conntrack') || 'needs conntrack: apt-get install conntrack',
   openssl: () => has('openssl') || 'needs openssl (seine certs): apt-get install openssl',
   postgres: () => postgresBin('initdb') !== undefined || 'needs the PostgreSQL server: apt-get install postgresql',
+  tshark: () => has('tshark') || 'needs tshark: apt-get install tshark',
+  nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;

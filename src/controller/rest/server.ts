@@ -16,6 +16,7 @@ import { referenceProblems, type ObjectView, type ReferenceProblem } from '../re
 import type { Span } from '../span.js';
 import { computeStatus, nodeRealization } from '../status.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import type { FleetFlows } from '../flows/fleet-flows.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
 import { HttpError, readBody, sendJson } from './http.js';
@@ -40,6 +41,8 @@ export interface RestContext {
   rpc?: RpcClient;
   /** The embedded broker's switch; absent with an external broker. */
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
+  /** The fleet flow store (GET /api/v1/flows). */
+  flows?: FleetFlows;
 }
 
 export class RestServer {
@@ -103,6 +106,13 @@ export class RestServer {
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
+    if (p === '/api/v1/flows' && method === 'GET') {
+      if (!this.ctx.flows) throw new HttpError(404, 'NotFound', 'no fleet flow store');
+      const q = url.searchParams;
+      const limit = q.has('limit') ? Number(q.get('limit')) : undefined;
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new HttpError(422, 'Invalid', 'limit: expected a positive integer', [{ field: 'limit', message: 'expected a positive integer' }]);
+      return { items: await this.ctx.flows.query({ pod: q.get('pod') ?? undefined, namespace: q.get('namespace') ?? undefined, policy: q.get('policy') ?? undefined, limit }) };
+    }
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
     const stats = parseStatsPath(p);

@@ -8,6 +8,7 @@ import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
 
@@ -26,6 +27,8 @@ export interface ReportReceiverContext {
    * reaches one replica. Status (retained, small) every replica takes, to know who is online.
    */
   shareGroup?: string;
+  /** Where flow record batches go (the fleet flow store). */
+  flows?: FleetFlows;
 }
 
 export class ReportReceiver {
@@ -67,7 +70,8 @@ export class ReportReceiver {
 
   private async subscribe(): Promise<void> {
     const shared = (t: string) => (this.ctx.shareGroup ? `$share/${this.ctx.shareGroup}/${t}` : t);
-    await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events'))], { qos: 1 });
+    const flows = this.ctx.flows ? [shared(allNodesTopic('flows'))] : [];
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events')), ...flows], { qos: 1 });
   }
 
   /** Exposed for tests that drive messages without a broker. Never throws. */
@@ -90,12 +94,14 @@ export class ReportReceiver {
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
     if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
-    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
+    const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
+    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     const tsKey = `${msg.node}/${msg.channel}`;
     const last = this.lastTs.get(tsKey);
     // The last will was composed at connect time, so an offline status is older than the online one it follows.
-    const exempt = msg.channel === 'events' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
+    // Events and flow batches are streams, not states: each one counts, whatever its time.
+    const exempt = msg.channel === 'events' || msg.channel === 'flows' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
     if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
     if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
     this.accepted++;
@@ -108,6 +114,8 @@ export class ReportReceiver {
       this.pendingReports.set(msg.node, msg.envelope.payload);
       await this.writer.run();
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
+    } else if (msg.channel === 'flows') {
+      await this.ctx.flows!.add(msg.node, msg.envelope.payload.records);
     } else {
       this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
       log.debug({ node: msg.node, event: msg.envelope.payload }, 'node event');
