@@ -11,7 +11,7 @@ import { distProgram } from '../lib/paths.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
 import { readBoxControllerSection } from './controller-process.js';
-import { spawnDetached, waitStarted } from './lab-processes.js';
+import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
 export const AGENT_ROLE = 'agent';
@@ -82,16 +82,3 @@ function socketAnswers(socketPath: string): Promise<boolean> {
 }
 
 /** The agent's last error (or last line) from its JSON log, for a one-line message. */
-async function lastLogLine(file?: string): Promise<string> {
-  if (!file) return 'no log';
-  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
-  for (const line of [...lines].reverse()) {
-    try {
-      const o = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } };
-      if (o.level === 'error' || o.level === 'fatal') return o.err?.message ?? o.msg ?? line;
-    } catch {
-      return line; // a plain line, e.g. the CLI's own one-line error
-    }
-  }
-  return lines.at(-1) ?? 'no output';
-}

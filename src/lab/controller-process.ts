@@ -8,7 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
 import { distProgram } from '../lib/paths.js';
-import { spawnDetached, waitStarted } from './lab-processes.js';
+import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
 export const CONTROLLER_ROLE = 'controller';
@@ -55,7 +55,7 @@ export async function spawnController(store: StateStore, env: NodeJS.ProcessEnv,
     s.controller = { url, process: record };
   });
   const healthy = () => fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-  await waitStarted('the controller', record, healthy, async () => `see ${f.log}`, 20_000);
+  await waitStarted('the controller', record, healthy, async () => `${await lastLogLine(f.log)} (log: ${f.log})`, 20_000);
   return { url, process: record };
 }
 

@@ -76,3 +76,18 @@ export async function waitStarted(what: string, proc: ProcessRef & { logFile?: s
     await sleep(50);
   }
 }
+
+/** Why a lab process died, from its log: the last error line, or its last line. */
+export async function lastLogLine(file?: string): Promise<string> {
+  if (!file) return 'no log';
+  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+  for (const line of [...lines].reverse()) {
+    try {
+      const o = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } };
+      if (o.level === 'error' || o.level === 'fatal') return o.err?.message ?? o.msg ?? line;
+    } catch {
+      return line; // a plain line, e.g. the CLI's own one-line error
+    }
+  }
+  return lines.at(-1) ?? 'no output';
+}
