@@ -98,6 +98,8 @@ export const TraceflowObservationSchema = z.looseObject({
   dstMAC: z.string().optional(),
   /** kind:namespace/name of the policy that decided, e.g. AntreaClusterNetworkPolicy:web-allow. */
   networkPolicy: z.string().optional(),
+  /** Seine extension: the name of the rule inside networkPolicy that decided. */
+  networkPolicyRule: z.string().optional(),
   egress: z.string().optional(),
   ttl: z.number().int().optional(),
   translatedSrcIP: z.string().optional(),
@@ -135,3 +137,50 @@ export const TraceflowSchema = z.strictObject({
   status: TraceflowStatusSchema.optional(),
 });
 export type Traceflow = z.infer<typeof TraceflowSchema>;
+
+// ---- Controller ↔ agent request/response (rpc methods traceflow.start / .collect / .stop) ----
+
+export const DataplaneTagSchema = z.number().int().min(1).max(63);
+export const TraceflowRoleSchema = z.enum(['Sender', 'Receiver']);
+export type TraceflowNodeResult = z.infer<typeof TraceflowNodeResultSchema>;
+
+/** The packet the sender's agent builds and injects as if its source Pod sent it. */
+export const TraceflowInjectSchema = z.strictObject({
+  sourcePod: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+  dstIP: IPAddressSchema,
+  protocol: z.enum(['icmp', 'tcp', 'udp']),
+  srcPort: port.optional(),
+  dstPort: port.optional(),
+  ttl: z.number().int().min(1).max(255).optional(),
+  icmpId: uint16.optional(),
+  icmpSequence: uint16.optional(),
+  tcpFlags: byte.optional(),
+});
+export type TraceflowInject = z.infer<typeof TraceflowInjectSchema>;
+
+export const TraceflowStartParamsSchema = z.strictObject({
+  tag: DataplaneTagSchema,
+  role: TraceflowRoleSchema,
+  /** The agent removes the tag's flows after this long whatever happens (the controller may be gone). */
+  timeoutMs: z.number().int().min(100).max(300_000),
+  /** Sender only: the packet to inject once the flows are in. */
+  inject: TraceflowInjectSchema.optional(),
+});
+export type TraceflowStartParams = z.infer<typeof TraceflowStartParamsSchema>;
+
+export const TraceflowCollectParamsSchema = z.strictObject({
+  tag: DataplaneTagSchema,
+  /** How long to wait for the node's final observation. */
+  waitMs: z.number().int().min(0).max(300_000),
+});
+export const TraceflowCollectResultSchema = z.strictObject({
+  /** The node saw the packet reach a final decision point (delivery, tunnel, drop …). */
+  done: z.boolean(),
+  result: TraceflowNodeResultSchema.optional(),
+});
+export type TraceflowCollectResult = z.infer<typeof TraceflowCollectResultSchema>;
+
+export const TraceflowStopParamsSchema = z.strictObject({ tag: DataplaneTagSchema });
+
+/** The rpc method names (controller → agent). */
+export const TRACEFLOW_RPC = { start: 'traceflow.start', collect: 'traceflow.collect', stop: 'traceflow.stop' } as const;

@@ -23,6 +23,7 @@ import { statsUrl } from '../controller/rest/paths.js';
 import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
+import { traceflowCommand } from './traceflow-command.js';
 
 setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
 const program = new Command('seinectl')
@@ -186,6 +187,8 @@ program
     const r = await client().request<RpcCallResult>('POST', `/api/v1/nodes/${encodeURIComponent(node)}/rpc`, JSON.stringify({ method, ...(params !== undefined ? { params } : {}), timeoutMs: Number(opts.timeout) }));
     process.stdout.write(opts.output === 'yaml' ? stringify(r.result) : `${JSON.stringify(r.result, null, 2)}\n`);
   });
+
+program.addCommand(traceflowCommand(client));
 
 /** Every object of every file (directories: their manifest files, sorted), validated locally. */
 async function readManifests(paths: string[]): Promise<ManifestObject[]> {

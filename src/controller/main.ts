@@ -23,6 +23,7 @@ import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
+import { TraceflowRunner } from './traceflow/runner.js';
 
 const log = createLogger('controller');
 
@@ -47,7 +48,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker },
+    private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
   ) {}
 
   get restUrl(): string {
@@ -112,12 +113,15 @@ export class Controller {
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events });
+      const traceflows = new TraceflowRunner({ store, nodes, rpc });
+      traceflows.start();
+      cleanup.push(() => traceflows.stop());
+      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, traceflowStatus: (r) => traceflows.status(r) });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -126,6 +130,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     await this.rest.stop();
+    await this.parts.traceflows.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();

@@ -1,0 +1,52 @@
+// Traceflow as flows: for each active dataplane tag (IP DSCP), copies of the packet go to the
+// agent at the decision points, tagged with userdata (userdata.ts). Like Antrea's flowsToTrace,
+// the drop flows of the policy tables are copied with the tag added to their match, one
+// priority above the original, so the tagged packet still gets the original's verdict and the
+// agent learns which flow gave it; the registers at that point (reg3 conj id of the denying
+// rule, reg5/reg6 of the allowing ones, reg1 the output port, tun_dst) tell the rest.
+// Replies (ct_state +rpl) never match: a pod echoing the TOS of the traced packet back is not
+// part of the trace.
+import type { CookieAllocator } from '../ovs/cookie.js';
+import type { Flow } from '../ovs/flow.js';
+import type { TableName } from '../ovs/pipeline.js';
+import { reg0 } from '../connectivity/registers.js';
+import { AP_DENY } from '../policy/registers.js';
+import { PRIORITY_K8S_ISOLATION } from '../policy/priority.js';
+import { TracePoint, encodeTraceUserdata, type TracePointValue } from './userdata.js';
+
+/** The tag as OVS prints it in a match: DSCP shifted into nw_tos. */
+export const tagMatch = (tag: number): string => `nw_tos=${tag << 2}`;
+
+const toAgent = (tag: number, point: TracePointValue) => `controller(userdata=${encodeTraceUserdata(tag, point)})`;
+const METRIC_TABLES = new Set<TableName>(['EgressMetric', 'IngressMetric']);
+const DEFAULT_RULE_TABLES = new Set<TableName>(['EgressDefaultRule', 'IngressDefaultRule']);
+const DENY_MATCH = `reg0=${AP_DENY}`;
+
+/** Which flows of the rest of the pipeline end a packet's way by a policy decision. */
+function denyPoint(f: Flow): TracePointValue | undefined {
+  if (METRIC_TABLES.has(f.table) && f.match.includes(DENY_MATCH)) return TracePoint.PolicyDeny;
+  if (DEFAULT_RULE_TABLES.has(f.table) && f.priority === PRIORITY_K8S_ISOLATION && f.actions.length === 1 && f.actions[0] === 'drop') return TracePoint.Isolation;
+  return undefined;
+}
+
+export function traceflowFlows(tags: readonly number[], all: readonly Flow[], cookies: CookieAllocator): Flow[] {
+  if (!tags.length) return [];
+  const denies = all.map((f) => [f, denyPoint(f)] as const).filter((x): x is readonly [Flow, TracePointValue] => x[1] !== undefined);
+  const flows: Flow[] = [];
+  for (const tag of tags) {
+    const cookie = cookies.cookie('Traceflow', `tag/${tag}`);
+    const tm = tagMatch(tag);
+    flows.push({
+      table: 'Output', priority: 210,
+      match: ['ct_state=-rpl+trk', 'ip', `reg0=${reg0.outputToOFPort}`, tm],
+      actions: ['output:NXM_NX_REG1[]', toAgent(tag, TracePoint.Output)], cookie,
+    });
+    flows.push({ table: 'Output', priority: 1, match: ['ip', tm], actions: [toAgent(tag, TracePoint.NoOutput)], cookie });
+    for (const [f, point] of denies) {
+      const match = f.match.includes('ip') ? [...f.match, tm] : ['ip', ...f.match, tm];
+      const rest = f.actions.filter((a) => a !== 'drop');
+      flows.push({ table: f.table, priority: f.priority + 1, match, actions: [toAgent(tag, point), ...rest], cookie });
+    }
+  }
+  return flows;
+}
