@@ -141,10 +141,11 @@ export class TraceflowRunner {
 
 function timeoutReason(plan: TraceflowPlan, timeoutMs: number, sender?: TraceflowNodeResult, receiver?: TraceflowNodeResult): string {
   const head = `timed out after ${timeoutMs / 1000} s`;
-  if (!sender) return `${head}: the sender node ${plan.sender} saw no traced packet reach a decision point`;
+  if (!sender) return `${head}: the sender node ${plan.sender} saw no traced packet reach a decision point (lost before the output, e.g. its TTL ran out)`;
   const last = sender.observations.at(-1);
   const via = last?.tunnelDstIP ? ` to the tunnel (tunnelDstIP ${last.tunnelDstIP})` : '';
-  if (!plan.receiver) return `${head}: the sender node ${plan.sender} forwarded the packet${via}, and ${plan.destination} is no Pod any node reports, so no receiver could observe it`;
+  // Known at once, not after the timeout: nobody was asked to watch for it.
+  if (!plan.receiver) return `the sender node ${plan.sender} forwarded the packet${via}, and ${plan.destination} is no Pod any node reports, so no receiver can observe it`;
   if (!receiver) return `${head}: the sender node ${plan.sender} forwarded the packet${via}, but the receiver node ${plan.receiver} never saw it`;
   return `${head}: no final observation`;
 }
