@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { CookieAllocator, decodeCookie, Category } from '../../../src/agent/ovs/cookie.js';
+import type { Flow } from '../../../src/agent/ovs/flow.js';
+import type { PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
+import { Pipeline } from '../../../src/agent/ovs/pipeline.js';
+import type { RealizedRule } from '../../../src/agent/policy/flows.js';
+import { traceflowFlows, tagMatch } from '../../../src/agent/traceflow/flows.js';
+import { observationsOf, type ObservationContext } from '../../../src/agent/traceflow/observations.js';
+import { TracePoint, decodeTraceUserdata, encodeTraceUserdata } from '../../../src/agent/traceflow/userdata.js';
+import { decodeUserdata } from '../../../src/agent/policy/userdata.js';
+import type { NodeReported } from '../../../src/api/node-state.js';
+import { planTraceflow, PlanError } from '../../../src/controller/traceflow/plan.js';
+import { TagAllocator } from '../../../src/controller/traceflow/tags.js';
+import { traceflowSpecFromFlags } from '../../../src/cli/traceflow-command.js';
+import { printTraceflow } from '../../../src/controller/client/traceflow-print.js';
+
+const pipeline = Pipeline.build();
+const cookies = new CookieAllocator(3);
+
+describe('traceflow userdata', () => {
+  it('round-trips and is not a policy packet-in', () => {
+    const hex = encodeTraceUserdata(42, TracePoint.PolicyDeny);
+    const buf = Buffer.from(hex.replace(/\./g, ''), 'hex');
+    assert.deepEqual(decodeTraceUserdata(buf), { tag: 42, point: TracePoint.PolicyDeny });
+    assert.equal(decodeUserdata(buf), undefined);
+    assert.equal(decodeTraceUserdata(Buffer.from([1, 2, 3, 0, 0, 0, 1])), undefined);
+  });
+});
+
+describe('traceflow flows', () => {
+  const deny: Flow = { table: 'IngressMetric', priority: 200, match: ['reg0=0x400/0x400', 'reg3=0x7'], actions: ['drop'], cookie: 1n };
+  const reject: Flow = { table: 'EgressMetric', priority: 200, match: ['reg0=0x400/0x400', 'reg3=0x8'], actions: ['controller(userdata=01.02.01.00.00.00.08)'], cookie: 1n };
+  const isolation: Flow = { table: 'IngressDefaultRule', priority: 200, match: ['reg1=0x5'], actions: ['drop'], cookie: 1n };
+  const allow: Flow = { table: 'IngressMetric', priority: 200, match: ['ct_state=+new', 'ct_label=0x9/0xffffffff', 'ip'], actions: ['goto_table:30'], cookie: 1n };
+
+  it('has no flows without tags', () => {
+    assert.deepEqual(traceflowFlows([], [deny], cookies), []);
+  });
+
+  it('copies each drop flow per tag one priority up, with the tag in the match and a packet-in first', () => {
+    const flows = traceflowFlows([5, 9], [deny, reject, isolation, allow], cookies);
+    const ofTag = (t: number) => flows.filter((f) => f.match.includes(tagMatch(t)));
+    assert.equal(ofTag(5).length, 5); // 2 Output + 3 copies (the Allow metric flow is not a decision)
+    assert.equal(ofTag(9).length, 5);
+    const c = ofTag(5).find((f) => f.table === 'IngressMetric')!;
+    assert.deepEqual([c.priority, c.match, c.actions], [201, ['ip', 'reg0=0x400/0x400', 'reg3=0x7', 'nw_tos=20'], [`controller(userdata=${encodeTraceUserdata(5, TracePoint.PolicyDeny)})`]]);
+    const r = ofTag(5).find((f) => f.table === 'EgressMetric')!;
+    assert.deepEqual(r.actions, [`controller(userdata=${encodeTraceUserdata(5, TracePoint.PolicyDeny)})`, 'controller(userdata=01.02.01.00.00.00.08)'], 'the Reject answer still goes out');
+    const iso = ofTag(9).find((f) => f.table === 'IngressDefaultRule')!;
+    assert.deepEqual(iso.actions, [`controller(userdata=${encodeTraceUserdata(9, TracePoint.Isolation)})`]);
+    const out = ofTag(9).find((f) => f.table === 'Output' && f.priority === 210)!;
+    assert.ok(out.match.includes('ct_state=-rpl+trk'), 'replies are not traced');
+    assert.deepEqual(out.actions[0], 'output:NXM_NX_REG1[]');
+    // Per-tag cookies: removing one traceflow leaves the other's flows.
+    const owners = new Set(flows.map((f) => f.cookie));
+    assert.equal(owners.size, 2);
+    for (const o of owners) assert.equal(decodeCookie(o).category, Category.Traceflow);
+  });
+});
+
+describe('traceflow observations', () => {
+  const rule = (conjId: number, table: RealizedRule['table'], name: string) => ({
+    conjId, table, priority: 1, cookie: 0n,
+    rule: { policy: { kind: 'AntreaClusterNetworkPolicy', name: 'web' }, ruleName: name },
+  }) as unknown as RealizedRule;
+  const rules = new Map([[7, rule(7, 'AntreaPolicyIngressRule', 'deny-web')], [3, rule(3, 'AntreaPolicyEgressRule', 'allow-out')]]);
+  const ctx: ObservationContext = {
+    tunnelPort: 1, gatewayPort: 2, podByPort: new Map([[5, 'default/b']]),
+    rule: (id) => rules.get(id), tableName: (id) => pipeline.nameOf(id),
+  };
+  const ev = (over: Partial<PacketInEvent>): PacketInEvent => ({
+    tableId: pipeline.id('Output'), cookie: 0n, reason: 'action', totalLen: 98, inPort: 4, metadata: {},
+    packet: { protocol: 'icmp', fields: {}, nwTtl: 63, dlDst: 'aa:bb:cc:dd:ee:ff' }, ...over,
+  });
+
+  it('sender to the tunnel: SpoofGuard, the allowing egress rule, routing, Forwarded with tunnelDstIP', () => {
+    const obs = observationsOf(ev({ metadata: { reg0: '0x200013', reg1: '0x1', reg5: '0x3', tun_dst: '172.31.250.12' } }), TracePoint.Output, ctx);
+    assert.deepEqual(obs.map((o) => `${o.component}/${o.componentInfo}/${o.action}`), ['SpoofGuard/SpoofGuard/Forwarded', 'NetworkPolicy/AntreaPolicyEgressRule/Forwarded', 'Routing/L3Forwarding/Forwarded', 'Forwarding/Output/Forwarded']);
+    assert.equal(obs[1]!.networkPolicy, 'AntreaClusterNetworkPolicy:web');
+    assert.equal(obs.at(-1)!.tunnelDstIP, '172.31.250.12');
+  });
+
+  it('receiver: Received from the tunnel, then Rejected by the rule in reg3 (disposition in reg0)', () => {
+    const obs = observationsOf(ev({ inPort: 1, tableId: pipeline.id('IngressMetric'), metadata: { reg0: '0x1401', reg3: '0x7' } }), TracePoint.PolicyDeny, ctx);
+    assert.deepEqual(obs[0], { component: 'Forwarding', componentInfo: 'Classifier', action: 'Received' });
+    assert.deepEqual(obs.at(-1), { component: 'NetworkPolicy', componentInfo: 'IngressMetric', action: 'Rejected', networkPolicy: 'AntreaClusterNetworkPolicy:web', networkPolicyRule: 'deny-web' });
+  });
+
+  it('delivery names the pod; the gateway is ForwardedOutOfOverlay', () => {
+    assert.equal(observationsOf(ev({ metadata: { reg1: '0x5' } }), TracePoint.Output, ctx).at(-1)!.pod, 'default/b');
+    assert.equal(observationsOf(ev({ metadata: { reg1: '0x2' } }), TracePoint.Output, ctx).at(-1)!.action, 'ForwardedOutOfOverlay');
+  });
+});
+
+describe('traceflow plan (controller)', () => {
+  const reports = new Map<string, Pick<NodeReported, 'inventory'>>([
+    ['box1', { inventory: { pods: [{ namespace: 'default', name: 'a', ips: ['10.42.0.2'], labels: {} }] } }],
+    ['box2', { inventory: { pods: [{ namespace: 'default', name: 'b', ips: ['10.42.1.2'], labels: {} }] } }],
+  ]);
+  it('sender, receiver and packet from the spec and the reported pods', () => {
+    const p = planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', pod: 'b' }, packet: { ipHeader: { protocol: 6 }, transportHeader: { tcp: { dstPort: 80 } } } }, reports);
+    assert.deepEqual([p.sender, p.receiver, p.inject.protocol, p.inject.dstIP, p.inject.dstPort], ['box1', 'box2', 'tcp', '10.42.1.2', 80]);
+    assert.equal(planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { ip: '10.42.0.9' } }, reports).receiver, undefined);
+    assert.equal(planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { ip: '10.42.1.2' } }, reports).receiver, 'box2');
+  });
+  it('problems name the field', () => {
+    assert.throws(() => planTraceflow({ source: { namespace: 'x', pod: 'a' }, destination: { ip: '1.2.3.4' } }, reports), (e: Error) => e instanceof PlanError && /^source\.pod: Pod x\/a is on no node/.test(e.message));
+    assert.throws(() => planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', service: 's' } }, reports), { message: /^destination\.service:/ });
+    assert.throws(() => planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { ip: '1.2.3.4' }, packet: { ipHeader: { protocol: 47 } } }, reports), { message: /^packet\.ipHeader\.protocol: 47/ });
+  });
+});
+
+describe('traceflow tags', () => {
+  it('hands out 1..63, never one in use, and reuses freed ones', () => {
+    const t = new TagAllocator();
+    const got = Array.from({ length: 63 }, () => t.allocate());
+    assert.deepEqual(got, Array.from({ length: 63 }, (_, i) => i + 1));
+    assert.equal(t.allocate(), undefined);
+    t.release(17);
+    assert.equal(t.allocate(), 17);
+  });
+});
+
+describe('seinectl traceflow', () => {
+  it('builds Antrea\'s spec from the flags', () => {
+    assert.deepEqual(traceflowSpecFromFlags({ source: 'web/a', destination: '10.0.0.1', protocol: 'udp', port: '53', timeout: '3' }), {
+      source: { namespace: 'web', pod: 'a' }, destination: { ip: '10.0.0.1' }, packet: { ipHeader: { protocol: 17 }, transportHeader: { udp: { dstPort: 53 } } }, timeout: 3,
+    });
+    assert.deepEqual(traceflowSpecFromFlags({ source: 'a', destination: 'svc/web/front', protocol: 'icmp' }).destination, { namespace: 'web', service: 'front' });
+  });
+  it('bad flags name the flag or the spec field', () => {
+    assert.throws(() => traceflowSpecFromFlags({ source: 'a/b/c', destination: 'x', protocol: 'icmp' }), { message: /^--source a\/b\/c: expected NAMESPACE\/POD/ });
+    assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'icmp', port: '80' }), { message: /^--port: needs --protocol tcp or udp/ });
+    assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'tcp', port: '70000' }), { message: /^--port 70000/ });
+    assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'tcp', timeout: '0' }), { message: /spec\.timeout/ });
+  });
+  it('prints the hops as a path and as a graph', () => {
+    const tf = {
+      metadata: { name: 'tf1' }, spec: { source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', pod: 'b' } },
+      status: { phase: 'Succeeded' as const, dataplaneTag: 3, results: [
+        { node: 'box1', role: 'Sender' as const, observations: [{ component: 'SpoofGuard' as const, action: 'Forwarded' as const }, { component: 'Forwarding' as const, componentInfo: 'Output', action: 'Forwarded' as const, tunnelDstIP: '172.31.250.12' }] },
+        { node: 'box2', role: 'Receiver' as const, observations: [{ component: 'NetworkPolicy' as const, componentInfo: 'IngressMetric', action: 'Dropped' as const, networkPolicy: 'AntreaClusterNetworkPolicy:web', networkPolicyRule: 'deny' }] },
+      ] },
+    };
+    const text = printTraceflow(tf, 'table');
+    assert.match(text, /^tf1: default\/a -> default\/b {2}phase Succeeded {2}tag 3\n/);
+    assert.match(text, /2 +box1 +Sender +Forwarding +Output +Forwarded +tunnelDstIP=172\.31\.250\.12/);
+    assert.match(text, /3 +box2 +Receiver +NetworkPolicy +IngressMetric +Dropped +policy=AntreaClusterNetworkPolicy:web rule=deny/);
+    const dot = printTraceflow(tf, 'dot');
+    assert.match(dot, /^digraph "tf1" \{/);
+    assert.match(dot, /subgraph cluster_1 \{\n {4}label="box2 \(Receiver\)";/);
+    assert.match(dot, /o2 \[label="NetworkPolicy \/ IngressMetric\\nDropped\\npolicy=AntreaClusterNetworkPolicy:web rule=deny", fillcolor="#f4cccc"\];/);
+    assert.match(dot, /o1 -> o2;/);
+  });
+});
