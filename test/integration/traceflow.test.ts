@@ -29,6 +29,13 @@ spec:
     - action: Reject
       name: reject-5001
       ports: [{protocol: TCP, port: 5001}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: tf-isolate, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: tf-isolated}}
+  policyTypes: [Ingress]
 `;
 
 describe('traceflow (2 boxes)', function () {
@@ -86,13 +93,27 @@ describe('traceflow (2 boxes)', function () {
     assert.equal(receiver!.observations.at(-1)!.pod, 'default/box2-pod1');
   });
 
-  describe('with an ACNP on box2-pod2', () => {
+  describe('with an ACNP on box2-pod2 and a K8s NetworkPolicy isolating box1-pod2', () => {
+    const file = () => path.join(lab!.dir, 'tf-deny.yaml');
     before(async () => {
-      const file = path.join(lab!.dir, 'tf-deny.yaml');
-      await writeFile(file, denyPolicy);
-      const r = await seinectl(server, ['apply', '-f', file]);
+      await lab!.labelPod({ namespace: 'default', name: 'box1-pod2' }, [{ key: 'app', value: 'tf-isolated' }]);
+      await writeFile(file(), denyPolicy);
+      const r = await seinectl(server, ['apply', '-f', file()]);
       assert.equal(r.code, 0, r.stderr);
-      await eventually('policy realized', async () => /Realized/.test((await seinectl(server, ['get', 'acnp', 'tf-deny', '-o', 'wide'])).stdout));
+      await eventually('policies realized', async () =>
+        /Realized/.test((await seinectl(server, ['get', 'acnp', 'tf-deny', '-o', 'wide'])).stdout) && /Realized/.test((await seinectl(server, ['get', 'netpol', 'tf-isolate', '-o', 'wide'])).stdout));
+    });
+    after(async () => {
+      if (lab) await seinectl(server, ['delete', '-f', file()]);
+    });
+
+    it('K8s isolation: Dropped in IngressDefaultRule on the receiver', async () => {
+      const { code, tf } = await traceflow(['--source', 'default/box2-pod1', '--destination', 'default/box1-pod2']);
+      assert.equal(code, 0, JSON.stringify(tf.status));
+      const last = tf.status!.results!.at(-1)!;
+      assert.equal(last.node, 'box1');
+      const o = last.observations.at(-1)!;
+      assert.deepEqual([o.component, o.componentInfo, o.action], ['NetworkPolicy', 'IngressDefaultRule', 'Dropped'], actions(tf).join('\n'));
     });
 
     it('dropped: the receiver\'s IngressMetric observation names the policy and the rule', async () => {
@@ -115,6 +136,15 @@ describe('traceflow (2 boxes)', function () {
     it('a port the policy does not deny is Delivered', async () => {
       const { tf } = await traceflow(['--source', 'default/box1-pod1', '--destination', 'default/box2-pod2', '--protocol', 'udp', '--port', '5002']);
       assert.equal(tf.status!.results!.at(-1)!.observations.at(-1)!.action, 'Delivered', actions(tf).join('\n'));
+    });
+
+    it('(last) leaves no Traceflow flows behind and deletes the objects', async () => {
+      for (const b of ['box1', 'box2']) {
+        await eventually(`${b}: no Traceflow flows`, async () => !parseDumpFlows(await dumpFlows(box(b))).some((f) => decodeCookie(f.cookie).category === Category.Traceflow), 5000);
+      }
+      const r = await seinectl(server, ['get', 'traceflows', '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { items: unknown[] }).items, []);
     });
   });
 
@@ -170,12 +200,4 @@ spec:
     });
   });
 
-  it('leaves no Traceflow flows behind and deletes the objects', async () => {
-    for (const b of ['box1', 'box2']) {
-      await eventually(`${b}: no Traceflow flows`, async () => !parseDumpFlows(await dumpFlows(box(b))).some((f) => decodeCookie(f.cookie).category === Category.Traceflow), 5000);
-    }
-    const r = await seinectl(server, ['get', 'traceflows', '-o', 'json']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((JSON.parse(r.stdout) as { items: unknown[] }).items, []);
-  });
 });
