@@ -15,8 +15,10 @@ import { UserError } from '../lib/errors.js';
 interface TraceflowFlags {
   source: string;
   destination: string;
-  protocol: 'icmp' | 'tcp' | 'udp';
+  protocol?: 'icmp' | 'tcp' | 'udp';
   port?: string;
+  live?: boolean;
+  droppedOnly?: boolean;
   timeout?: string;
   output: TraceflowFormat;
   keep?: boolean;
@@ -43,12 +45,17 @@ export function traceflowSpecFromFlags(f: Omit<TraceflowFlags, 'output' | 'keep'
   } else destination = podRef('--destination', f.destination);
   const port = f.port === undefined ? undefined : Number(f.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UserError(`--port ${f.port}: expected 1-65535`);
-  if (port !== undefined && f.protocol === 'icmp') throw new UserError('--port: needs --protocol tcp or udp');
+  if (port !== undefined && (f.protocol ?? 'icmp') === 'icmp') throw new UserError('--port: needs --protocol tcp or udp');
+  if (f.droppedOnly && !f.live) throw new UserError('--dropped-only: needs --live');
   const timeout = f.timeout === undefined ? undefined : Number(f.timeout);
-  const transportHeader = f.protocol === 'icmp' ? undefined : { [f.protocol]: port !== undefined ? { dstPort: port } : {} };
+  // Live traffic without --protocol matches any protocol; an injected packet is ICMP by default.
+  const protocol = f.protocol ?? (f.live ? undefined : 'icmp');
+  const transportHeader = !protocol || protocol === 'icmp' ? undefined : { [protocol]: port !== undefined ? { dstPort: port } : {} };
   const spec = {
     source, destination,
-    packet: { ipHeader: { protocol: PROTOCOL_NUMBER[f.protocol] }, ...(transportHeader ? { transportHeader } : {}) },
+    ...(protocol ? { packet: { ipHeader: { protocol: PROTOCOL_NUMBER[protocol] }, ...(transportHeader ? { transportHeader } : {}) } } : {}),
+    ...(f.live ? { liveTraffic: true } : {}),
+    ...(f.droppedOnly ? { droppedOnly: true } : {}),
     ...(timeout !== undefined ? { timeout } : {}),
   };
   const parsed = TraceflowSpecSchema.safeParse(spec, { reportInput: true });
@@ -61,12 +68,14 @@ const dns = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(
 export function traceflowCommand(client: () => RestClient): Command {
   return new Command('traceflow')
     .alias('tf')
-    .description('trace a packet from a Pod to a Pod or IP, hop by hop across boxes (injected packet)')
+    .description('trace a packet from a Pod to a Pod or IP, hop by hop across boxes (injected, or --live)')
     .requiredOption('--source <ns/pod>', 'source Pod (NAMESPACE/POD)')
     .requiredOption('--destination <dest>', 'NAMESPACE/POD, an IP, or svc/NAMESPACE/NAME')
-    .addOption(new Option('--protocol <p>', 'protocol of the injected packet').choices(['icmp', 'tcp', 'udp']).default('icmp'))
+    .addOption(new Option('--protocol <p>', 'protocol of the injected packet (default icmp), or the live filter').choices(['icmp', 'tcp', 'udp']))
     .option('--port <n>', 'destination port (tcp, udp)')
     .option('--timeout <s>', `seconds to wait for the result (default ${DEFAULT_TRACEFLOW_TIMEOUT_SECONDS})`)
+    .option('--live', 'trace the source Pod\'s own next matching packet instead of injecting one')
+    .option('--dropped-only', 'with --live: report only a packet that gets dropped')
     .option('--keep', 'keep the Traceflow object afterwards (default: delete it)')
     .addOption(new Option('-o, --output <format>', 'table, json, yaml or dot').choices(['table', 'json', 'yaml', 'dot']).default('table'))
     .action(async (flags: TraceflowFlags) => {

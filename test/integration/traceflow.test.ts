@@ -3,11 +3,12 @@
 // a tunnel hop with tunnelDstIP, an ACNP Drop and Reject naming policy and rule, a timeout
 // with a clear reason, and 5 traceflows at once. Afterwards no Traceflow flow is left.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
-import type { LabState } from '../../src/lab/state.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
 import { Category, decodeCookie } from '../../src/agent/ovs/cookie.js';
 import { parseDumpFlows } from '../../src/agent/ovs/flow.js';
 import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
@@ -51,6 +52,16 @@ describe('traceflow (2 boxes)', function () {
     assert.ok(r.stdout.trim().startsWith('{'), `seinectl traceflow printed no JSON: ${r.stderr}`);
     return { code: r.code, tf: JSON.parse(r.stdout) as TraceflowView, stdout: r.stdout };
   }
+  /** Runs `fn` while `from` pings `to` 5 times a second (its own traffic, for live traces). */
+  async function whilePinging<T>(from: PodState, to: PodState, fn: () => Promise<T>): Promise<T> {
+    const child = spawn('ip', ['netns', 'exec', from.netns, 'ping', '-i', '0.2', '-W', '1', to.ip!], { stdio: 'ignore' });
+    try {
+      return await fn();
+    } finally {
+      child.kill();
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+    }
+  }
   const actions = (tf: TraceflowView) => (tf.status?.results ?? []).map((r) => `${r.node}/${r.role}: ${r.observations.map((o) => `${o.component}:${o.action}`).join(' ')}`);
 
   before(async () => {
@@ -93,6 +104,24 @@ describe('traceflow (2 boxes)', function () {
     assert.equal(receiver!.observations.at(-1)!.pod, 'default/box2-pod1');
   });
 
+  it('live traffic: the source Pod\'s own ping is traced across boxes, with capturedPacket', async () => {
+    const { code, tf } = await whilePinging(pod('box1-pod1'), pod('box2-pod1'), () =>
+      traceflow(['--live', '--source', 'default/box1-pod1', '--destination', 'default/box2-pod1', '--protocol', 'icmp', '--timeout', '5']));
+    assert.equal(code, 0, JSON.stringify(tf.status));
+    assert.equal(tf.status?.phase, 'Succeeded');
+    assert.deepEqual(tf.status!.results!.map((r) => [r.node, r.role, r.observations.at(-1)!.action]), [['box1', 'Sender', 'Forwarded'], ['box2', 'Receiver', 'Delivered']]);
+    const cp = tf.status!.capturedPacket!;
+    assert.deepEqual([cp.srcIP, cp.dstIP, cp.ipHeader?.protocol], [pod('box1-pod1').ip, pod('box2-pod1').ip, 1]);
+  });
+
+  it('live droppedOnly: traffic that is delivered is not reported; the trace times out saying so', async () => {
+    const { code, tf } = await whilePinging(pod('box1-pod1'), pod('box1-pod2'), () =>
+      traceflow(['--live', '--dropped-only', '--source', 'default/box1-pod1', '--destination', 'default/box1-pod2', '--timeout', '2']));
+    assert.equal(code, 1);
+    assert.equal(tf.status?.phase, 'Failed');
+    assert.equal(tf.status?.reason, 'timed out after 2 s: no live packet from default/box1-pod1 matching the filter was dropped');
+  });
+
   describe('with an ACNP on box2-pod2 and a K8s NetworkPolicy isolating box1-pod2', () => {
     const file = () => path.join(lab!.dir, 'tf-deny.yaml');
     before(async () => {
@@ -114,6 +143,14 @@ describe('traceflow (2 boxes)', function () {
       assert.equal(last.node, 'box1');
       const o = last.observations.at(-1)!;
       assert.deepEqual([o.component, o.componentInfo, o.action], ['NetworkPolicy', 'IngressDefaultRule', 'Dropped'], actions(tf).join('\n'));
+    });
+
+    it('live droppedOnly: the receiver reports the drop of the Pod\'s own ping (K8s isolation)', async () => {
+      const { code, tf } = await whilePinging(pod('box2-pod1'), pod('box1-pod2'), () =>
+        traceflow(['--live', '--dropped-only', '--source', 'default/box2-pod1', '--destination', 'default/box1-pod2', '--timeout', '5']));
+      assert.equal(code, 0, JSON.stringify(tf.status));
+      assert.deepEqual(tf.status!.results!.map((r) => [r.node, r.role, r.observations.at(-1)!.componentInfo, r.observations.at(-1)!.action]), [['box1', 'Receiver', 'IngressDefaultRule', 'Dropped']]);
+      assert.equal(tf.status!.capturedPacket?.srcIP, pod('box2-pod1').ip);
     });
 
     it('dropped: the receiver\'s IngressMetric observation names the policy and the rule', async () => {

@@ -8,7 +8,7 @@
 // part of the trace.
 import type { CookieAllocator } from '../ovs/cookie.js';
 import type { Flow } from '../ovs/flow.js';
-import type { TableName } from '../ovs/pipeline.js';
+import type { Pipeline, TableName } from '../ovs/pipeline.js';
 import { reg0 } from '../connectivity/registers.js';
 import { AP_DENY } from '../policy/registers.js';
 import { PRIORITY_K8S_ISOLATION } from '../policy/priority.js';
@@ -29,18 +29,50 @@ function denyPoint(f: Flow): TracePointValue | undefined {
   return undefined;
 }
 
-export function traceflowFlows(tags: readonly number[], all: readonly Flow[], cookies: CookieAllocator): Flow[] {
-  if (!tags.length) return [];
+export interface TraceSpec {
+  tag: number;
+  /** Only drops send a copy (live traffic's droppedOnly). */
+  droppedOnly?: boolean;
+  /** Live traffic: the source Pod's untagged packets matching this get the tag in SpoofGuard. */
+  live?: { ofport: number; mac: string; ip: string; filter: LiveFilter };
+}
+
+export interface LiveFilter {
+  dstIP?: string;
+  protocol?: 'icmp' | 'tcp' | 'udp';
+  srcPort?: number;
+  dstPort?: number;
+}
+
+/** The SpoofGuard match of a Pod's own packets narrowed by the filter; untagged ones only. */
+export function liveMatch(live: NonNullable<TraceSpec['live']>): string[] {
+  const f = live.filter;
+  return [
+    f.protocol ?? 'ip', `in_port=${live.ofport}`, `dl_src=${live.mac}`, `nw_src=${live.ip}`,
+    ...(f.dstIP ? [`nw_dst=${f.dstIP}`] : []), 'nw_tos=0',
+    ...(f.protocol !== 'icmp' && f.srcPort ? [`tp_src=${f.srcPort}`] : []),
+    ...(f.protocol !== 'icmp' && f.dstPort ? [`tp_dst=${f.dstPort}`] : []),
+  ];
+}
+
+export function traceflowFlows(specs: readonly TraceSpec[], all: readonly Flow[], pipeline: Pipeline, cookies: CookieAllocator): Flow[] {
+  if (!specs.length) return [];
   const denies = all.map((f) => [f, denyPoint(f)] as const).filter((x): x is readonly [Flow, TracePointValue] => x[1] !== undefined);
   const flows: Flow[] = [];
-  for (const tag of tags) {
+  for (const { tag, droppedOnly, live } of specs) {
     const cookie = cookies.cookie('Traceflow', `tag/${tag}`);
     const tm = tagMatch(tag);
-    flows.push({
-      table: 'Output', priority: 210,
-      match: ['ct_state=-rpl+trk', 'ip', `reg0=${reg0.outputToOFPort}`, tm],
-      actions: ['output:NXM_NX_REG1[]', toAgent(tag, TracePoint.Output)], cookie,
-    });
+    if (live) {
+      // Above the Pod's own SpoofGuard flow (200), with the same checks plus the filter.
+      flows.push({ table: 'SpoofGuard', priority: 210, match: liveMatch(live), actions: [`set_field:${tag}->ip_dscp`, pipeline.goto(pipeline.table('SpoofGuard').next!)], cookie });
+    }
+    if (!droppedOnly) {
+      flows.push({
+        table: 'Output', priority: 210,
+        match: ['ct_state=-rpl+trk', 'ip', `reg0=${reg0.outputToOFPort}`, tm],
+        actions: ['output:NXM_NX_REG1[]', toAgent(tag, TracePoint.Output)], cookie,
+      });
+    }
     flows.push({ table: 'Output', priority: 1, match: ['ip', tm], actions: [toAgent(tag, TracePoint.NoOutput)], cookie });
     for (const [f, point] of denies) {
       const match = f.match.includes('ip') ? [...f.match, tm] : ['ip', ...f.match, tm];

@@ -4,7 +4,9 @@
 // collect hands the result to the controller. A session also ends on its own timeout, so a
 // controller that went away never leaves flows behind. Tags are the controller's to allocate;
 // a start with a tag in use replaces that session.
-import type { TraceflowCollectResult, TraceflowInject, TraceflowNodeResult, TraceflowStartParams } from '../../api/traceflow.js';
+import type {
+  TraceflowCapturedPacket, TraceflowCollectResult, TraceflowInject, TraceflowLive, TraceflowNodeResult, TraceflowStartParams,
+} from '../../api/traceflow.js';
 import { createLogger } from '../../lib/log.js';
 import type { DerivedFlowFeature } from '../datapath.js';
 import type { LocalPod } from '../connectivity/flows.js';
@@ -15,7 +17,7 @@ import { icmpEchoFrame, tcpSynFrame, udpFrame } from '../ovs/frame.js';
 import type { PacketInEvent } from '../ovs/packet-in.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';
-import { traceflowFlows } from './flows.js';
+import { traceflowFlows, type TraceSpec } from './flows.js';
 import { observationsOf } from './observations.js';
 import { decodeTraceUserdata } from './userdata.js';
 
@@ -36,6 +38,10 @@ export interface TraceflowAgentOptions {
 interface Session {
   tag: number;
   role: TraceflowStartParams['role'];
+  droppedOnly: boolean;
+  live?: TraceSpec['live'];
+  /** The traced packet as this node saw it (the controller reports it for live traffic). */
+  capturedPacket?: TraceflowCapturedPacket;
   /** Flows installed (until the final observation or the timeout). */
   active: boolean;
   result?: TraceflowNodeResult;
@@ -50,9 +56,9 @@ export class TraceflowAgent implements DerivedFlowFeature {
 
   constructor(private readonly o: TraceflowAgentOptions) {}
 
-  derivedFlows(all: readonly Flow[], _pipeline: Pipeline, cookies: CookieAllocator): Flow[] {
-    const tags = [...this.sessions.values()].filter((s) => s.active).map((s) => s.tag);
-    return traceflowFlows(tags, all, cookies);
+  derivedFlows(all: readonly Flow[], pipeline: Pipeline, cookies: CookieAllocator): Flow[] {
+    const specs = [...this.sessions.values()].filter((s) => s.active).map((s): TraceSpec => ({ tag: s.tag, droppedOnly: s.droppedOnly, ...(s.live ? { live: s.live } : {}) }));
+    return traceflowFlows(specs, all, pipeline, cookies);
   }
 
   get activeTags(): number[] {
@@ -62,8 +68,9 @@ export class TraceflowAgent implements DerivedFlowFeature {
   async start(p: TraceflowStartParams): Promise<{ installed: true; injected: boolean }> {
     this.end(p.tag);
     const pods = await this.o.pods();
+    const live = p.live ? this.liveSource(p.live, pods) : undefined;
     const session: Session = {
-      tag: p.tag, role: p.role, active: true, podByPort: new Map(pods.map((x) => [x.ofport, x.key])), waiters: [],
+      tag: p.tag, role: p.role, droppedOnly: p.droppedOnly ?? false, ...(live ? { live } : {}), active: true, podByPort: new Map(pods.map((x) => [x.ofport, x.key])), waiters: [],
       timer: setTimeout(() => this.end(p.tag), p.timeoutMs),
     };
     session.timer.unref();
@@ -91,7 +98,7 @@ export class TraceflowAgent implements DerivedFlowFeature {
     }
     if (!s.result) return { done: false };
     if (this.sessions.get(tag) === s) this.end(tag);
-    return { done: true, result: s.result };
+    return { done: true, result: s.result, ...(s.capturedPacket ? { capturedPacket: s.capturedPacket } : {}) };
   }
 
   stop(tag: number): { stopped: boolean } {
@@ -109,11 +116,20 @@ export class TraceflowAgent implements DerivedFlowFeature {
       rule: (id) => this.o.rule(id), tableName: (id) => this.o.pipeline.nameOf(id),
     });
     s.result = { node: this.o.node, role: s.role, timestamp: Math.floor(now / 1000), observations };
+    s.capturedPacket = capturedPacketOf(ev);
     s.active = false;
     for (const w of s.waiters.splice(0)) w();
     this.resync();
     log.info({ tag: u.tag, last: observations.at(-1) }, 'traceflow observed');
     return true;
+  }
+
+  private liveSource(live: TraceflowLive, pods: LocalPod[]): NonNullable<TraceSpec['live']> {
+    const key = `${live.sourcePod.namespace}/${live.sourcePod.name}`;
+    const src = pods.find((x) => x.key === key);
+    if (!src) throw new Error(`source Pod ${key} has no port on node ${this.o.node}`);
+    const { dstIP, protocol, srcPort, dstPort } = live;
+    return { ofport: src.ofport, mac: src.mac, ip: src.ip, filter: { ...(dstIP ? { dstIP } : {}), ...(protocol ? { protocol } : {}), ...(srcPort ? { srcPort } : {}), ...(dstPort ? { dstPort } : {}) } };
   }
 
   private injection(tag: number, inj: TraceflowInject, pods: LocalPod[]): PacketOut {
@@ -148,4 +164,21 @@ export class TraceflowAgent implements DerivedFlowFeature {
   private resync(): void {
     this.o.sync().catch((err) => log.warn({ err }, 'datapath sync after a traceflow change failed'));
   }
+}
+
+const PROTOCOL_NUMBER: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 };
+
+/** Antrea's capturedPacket from the packet-in's flow fields. */
+export function capturedPacketOf(ev: PacketInEvent): TraceflowCapturedPacket {
+  const p = ev.packet;
+  const proto = PROTOCOL_NUMBER[p.protocol];
+  const ports = { ...(p.tpSrc !== undefined ? { srcPort: p.tpSrc } : {}), ...(p.tpDst !== undefined ? { dstPort: p.tpDst } : {}) };
+  const transportHeader = p.protocol === 'tcp' ? { tcp: ports } : p.protocol === 'udp' ? { udp: ports } : p.protocol === 'icmp' ? { icmp: {} } : undefined;
+  return {
+    ...(p.nwSrc ? { srcIP: p.nwSrc } : {}),
+    ...(p.nwDst ? { dstIP: p.nwDst } : {}),
+    length: ev.totalLen,
+    ipHeader: { ...(proto !== undefined ? { protocol: proto } : {}), ...(p.nwTtl !== undefined ? { ttl: p.nwTtl } : {}) },
+    ...(transportHeader ? { transportHeader } : {}),
+  };
 }

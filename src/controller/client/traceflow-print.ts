@@ -35,6 +35,8 @@ export function printTraceflow(tf: TraceflowView, format: TraceflowFormat): stri
   const head = `${tf.metadata.name}: ${endpoint(tf.spec.source)} -> ${endpoint(tf.spec.destination)}  phase ${st.phase ?? 'Pending'}${st.dataplaneTag ? `  tag ${st.dataplaneTag}` : ''}`;
   const lines = [head];
   if (st.reason) lines.push(`reason: ${st.reason}`);
+  const cp = st.capturedPacket;
+  if (cp) lines.push(`captured packet: ${cp.srcIP ?? '?'} -> ${cp.dstIP ?? '?'}  protocol ${cp.ipHeader?.protocol ?? '?'}  length ${cp.length ?? '?'}`);
   const rows: string[][] = [['#', 'NODE', 'ROLE', 'COMPONENT', 'TABLE', 'ACTION', 'DETAIL']];
   let n = 0;
   for (const r of st.results ?? []) {

@@ -104,26 +104,32 @@ export class TraceflowRunner {
 
   private async trace(plan: TraceflowPlan, tag: number, deadline: number, timeoutMs: number): Promise<TraceflowStatus> {
     const { rpc } = this.ctx;
-    const params = (role: TraceflowStartParams['role'], inject?: TraceflowStartParams['inject']): TraceflowStartParams => ({
-      tag, role, timeoutMs: timeoutMs + AGENT_GRACE_MS, ...(inject ? { inject } : {}),
+    const params = (role: TraceflowStartParams['role'], packet: Pick<TraceflowStartParams, 'inject' | 'live'> = {}): TraceflowStartParams => ({
+      tag, role, timeoutMs: timeoutMs + AGENT_GRACE_MS, ...packet, ...(plan.droppedOnly ? { droppedOnly: true } : {}),
     });
-    // The receiver listens before the sender injects.
+    // The receiver listens before the sender injects (or starts tagging).
     if (plan.receiver) await this.call(plan.receiver, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver');
-    await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject), 'Sender');
+    await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject ? { inject: plan.inject } : plan.live ? { live: plan.live } : {}), 'Sender');
 
     const collect = async (node: string) => {
       const waitMs = Math.max(0, deadline - Date.now());
-      const raw = await rpc.request(node, TRACEFLOW_RPC.collect, { tag, waitMs }, waitMs + START_RPC_MS);
-      return TraceflowCollectResultSchema.parse(raw).result;
+      return TraceflowCollectResultSchema.parse(await rpc.request(node, TRACEFLOW_RPC.collect, { tag, waitMs }, waitMs + START_RPC_MS));
     };
-    const receiverResult = plan.receiver ? collect(plan.receiver) : Promise.resolve(undefined);
-    const senderResult = await collect(plan.sender);
-    // Dropped, delivered or gone out of the overlay on the sender: the receiver sees nothing.
-    if (plan.receiver && isFinal(senderResult)) await this.stopOn([plan.receiver], tag);
-    const receiver = await receiverResult;
+    // Once one box saw the end of the packet's way, the other has nothing more to see: stop it
+    // (a drop on the sender; or, with droppedOnly, a drop on the receiver the sender never reports).
+    const nodes = [plan.sender, plan.receiver].filter((n): n is string => !!n);
+    const [senderCollect, receiverCollect] = await Promise.all(nodes.map(async (node) => {
+      const r = await collect(node);
+      if (isFinal(r.result)) await this.stopOn(nodes.filter((n) => n !== node), tag);
+      return r;
+    }));
+    const senderResult = senderCollect!.result;
+    const capturedPacket = senderCollect!.capturedPacket ?? receiverCollect?.capturedPacket;
+    const captured = plan.live && capturedPacket ? { capturedPacket } : {};
+    const receiver = receiverCollect?.result;
     const results = [senderResult, receiver].filter((r): r is TraceflowNodeResult => !!r);
-    if (isFinal(senderResult) || isFinal(receiver)) return { phase: 'Succeeded', results };
-    return { phase: 'Failed', reason: timeoutReason(plan, timeoutMs, senderResult, receiver), results };
+    if (isFinal(senderResult) || isFinal(receiver)) return { phase: 'Succeeded', results, ...captured };
+    return { phase: 'Failed', reason: timeoutReason(plan, timeoutMs, senderResult, receiver), results, ...captured };
   }
 
   private async call(node: string, method: string, params: unknown, role: string): Promise<void> {
@@ -141,6 +147,8 @@ export class TraceflowRunner {
 
 function timeoutReason(plan: TraceflowPlan, timeoutMs: number, sender?: TraceflowNodeResult, receiver?: TraceflowNodeResult): string {
   const head = `timed out after ${timeoutMs / 1000} s`;
+  if (plan.live && plan.droppedOnly && !sender && !receiver) return `${head}: no live packet from ${plan.live.sourcePod.namespace}/${plan.live.sourcePod.name} matching the filter was dropped`;
+  if (plan.live && !sender) return `${head}: the source Pod ${plan.live.sourcePod.namespace}/${plan.live.sourcePod.name} sent no live packet matching the filter`;
   if (!sender) return `${head}: the sender node ${plan.sender} saw no traced packet reach a decision point (lost before the output, e.g. its TTL ran out)`;
   const last = sender.observations.at(-1);
   const via = last?.tunnelDstIP ? ` to the tunnel (tunnelDstIP ${last.tunnelDstIP})` : '';

@@ -34,11 +34,11 @@ describe('traceflow flows', () => {
   const allow: Flow = { table: 'IngressMetric', priority: 200, match: ['ct_state=+new', 'ct_label=0x9/0xffffffff', 'ip'], actions: ['goto_table:30'], cookie: 1n };
 
   it('has no flows without tags', () => {
-    assert.deepEqual(traceflowFlows([], [deny], cookies), []);
+    assert.deepEqual(traceflowFlows([], [deny], pipeline, cookies), []);
   });
 
   it('copies each drop flow per tag one priority up, with the tag in the match and a packet-in first', () => {
-    const flows = traceflowFlows([5, 9], [deny, reject, isolation, allow], cookies);
+    const flows = traceflowFlows([{ tag: 5 }, { tag: 9 }], [deny, reject, isolation, allow], pipeline, cookies);
     const ofTag = (t: number) => flows.filter((f) => f.match.includes(tagMatch(t)));
     assert.equal(ofTag(5).length, 5); // 2 Output + 3 copies (the Allow metric flow is not a decision)
     assert.equal(ofTag(9).length, 5);
@@ -55,6 +55,15 @@ describe('traceflow flows', () => {
     const owners = new Set(flows.map((f) => f.cookie));
     assert.equal(owners.size, 2);
     for (const o of owners) assert.equal(decodeCookie(o).category, Category.Traceflow);
+  });
+
+  it('live traffic: tags the source Pod\'s matching untagged packets in SpoofGuard; droppedOnly leaves out the delivery copy', () => {
+    const flows = traceflowFlows([{ tag: 7, droppedOnly: true, live: { ofport: 4, mac: '02:00:00:00:00:04', ip: '10.42.0.4', filter: { dstIP: '10.42.1.2', protocol: 'tcp', dstPort: 80 } } }], [deny], pipeline, cookies);
+    const tagging = flows.find((f) => f.table === 'SpoofGuard')!;
+    assert.deepEqual(tagging.match, ['tcp', 'in_port=4', 'dl_src=02:00:00:00:00:04', 'nw_src=10.42.0.4', 'nw_dst=10.42.1.2', 'nw_tos=0', 'tp_dst=80']);
+    assert.deepEqual(tagging.actions, ['set_field:7->ip_dscp', pipeline.goto(pipeline.table('SpoofGuard').next!)]);
+    assert.equal(flows.some((f) => f.table === 'Output' && f.priority === 210), false);
+    assert.ok(flows.some((f) => f.table === 'IngressMetric'));
   });
 });
 
@@ -99,9 +108,14 @@ describe('traceflow plan (controller)', () => {
   ]);
   it('sender, receiver and packet from the spec and the reported pods', () => {
     const p = planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', pod: 'b' }, packet: { ipHeader: { protocol: 6 }, transportHeader: { tcp: { dstPort: 80 } } } }, reports);
-    assert.deepEqual([p.sender, p.receiver, p.inject.protocol, p.inject.dstIP, p.inject.dstPort], ['box1', 'box2', 'tcp', '10.42.1.2', 80]);
+    assert.deepEqual([p.sender, p.receiver, p.inject!.protocol, p.inject!.dstIP, p.inject!.dstPort], ['box1', 'box2', 'tcp', '10.42.1.2', 80]);
     assert.equal(planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { ip: '10.42.0.9' } }, reports).receiver, undefined);
     assert.equal(planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { ip: '10.42.1.2' } }, reports).receiver, 'box2');
+  });
+  it('live traffic: tag the source Pod\'s packets, filtered by what the spec names', () => {
+    const p = planTraceflow({ source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', pod: 'b' }, liveTraffic: true, droppedOnly: true }, reports);
+    assert.deepEqual([p.inject, p.live, p.droppedOnly, p.receiver], [undefined, { sourcePod: { namespace: 'default', name: 'a' }, dstIP: '10.42.1.2' }, true, 'box2']);
+    assert.throws(() => planTraceflow({ source: { ip: '10.42.0.2' }, destination: { namespace: 'default', pod: 'b' }, liveTraffic: true }, reports), { message: /^source\.ip:/ });
   });
   it('problems name the field', () => {
     assert.throws(() => planTraceflow({ source: { namespace: 'x', pod: 'a' }, destination: { ip: '1.2.3.4' } }, reports), (e: Error) => e instanceof PlanError && /^source\.pod: Pod x\/a is on no node/.test(e.message));
@@ -133,6 +147,12 @@ describe('seinectl traceflow', () => {
     assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'icmp', port: '80' }), { message: /^--port: needs --protocol tcp or udp/ });
     assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'tcp', port: '70000' }), { message: /^--port 70000/ });
     assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', protocol: 'tcp', timeout: '0' }), { message: /spec\.timeout/ });
+    assert.throws(() => traceflowSpecFromFlags({ source: 'a', destination: 'b', droppedOnly: true }), { message: /^--dropped-only: needs --live/ });
+  });
+  it('--live without --protocol matches any packet', () => {
+    assert.deepEqual(traceflowSpecFromFlags({ source: 'a', destination: 'b', live: true, droppedOnly: true }), {
+      source: { namespace: 'default', pod: 'a' }, destination: { namespace: 'default', pod: 'b' }, liveTraffic: true, droppedOnly: true,
+    });
   });
   it('prints the hops as a path and as a graph', () => {
     const tf = {
