@@ -77,7 +77,7 @@ export function traceflowCommand(client: () => RestClient): Command {
     .option('--live', 'trace the source Pod\'s own next matching packet instead of injecting one')
     .option('--dropped-only', 'with --live: report only a packet that gets dropped')
     .option('--keep', 'keep the Traceflow object afterwards (default: delete it)')
-    .addOption(new Option('-o, --output <format>', 'table, json, yaml or dot').choices(['table', 'json', 'yaml', 'dot']).default('table'))
+    .addOption(new Option('-o, --output <format>', 'table, json, yaml, dot or svg').choices(['table', 'json', 'yaml', 'dot', 'svg']).default('table'))
     .action(async (flags: TraceflowFlags) => {
       const spec = traceflowSpecFromFlags(flags);
       const name = `tf-${dns(flags.source.split('/').pop()!)}-${dns(flags.destination.split('/').pop()!)}`.slice(0, 50).replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;

@@ -104,6 +104,19 @@ describe('traceflow (2 boxes)', function () {
     assert.equal(receiver!.observations.at(-1)!.pod, 'default/box2-pod1');
   });
 
+  it('prints the hops as a readable path (-o table) and as an SVG graph (-o svg)', async () => {
+    const table = await seinectl(server, ['traceflow', '--source', 'default/box1-pod1', '--destination', 'default/box2-pod1', '--protocol', 'udp', '--port', '53']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^tf-box1-pod1-box2-pod1-[0-9a-f]{6}: default\/box1-pod1 -> default\/box2-pod1 {2}phase Succeeded {2}tag \d+\n/);
+    assert.match(table.stdout, /\n#\s+NODE\s+ROLE\s+COMPONENT\s+TABLE\s+ACTION\s+DETAIL\n1\s+box1\s+Sender\s+SpoofGuard/);
+    assert.match(table.stdout, /box1\s+Sender\s+Forwarding\s+Output\s+Forwarded\s+tunnelDstIP=172\.31\.250\.12/);
+    assert.match(table.stdout, /box2\s+Receiver\s+Forwarding\s+Output\s+Delivered\s+pod=default\/box2-pod1/);
+    const svg = await seinectl(server, ['traceflow', '--source', 'default/box1-pod1', '--destination', 'default/box1-pod2', '-o', 'svg']);
+    assert.equal(svg.code, 0, svg.stderr);
+    assert.match(svg.stdout, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg.stdout, />Delivered</);
+  });
+
   it('live traffic: the source Pod\'s own ping is traced across boxes, with capturedPacket', async () => {
     const { code, tf } = await whilePinging(pod('box1-pod1'), pod('box2-pod1'), () =>
       traceflow(['--live', '--source', 'default/box1-pod1', '--destination', 'default/box2-pod1', '--protocol', 'icmp', '--timeout', '5']));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { CookieAllocator, decodeCookie, Category } from '../../../src/agent/ovs/cookie.js';
 import type { Flow } from '../../../src/agent/ovs/flow.js';
 import type { PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
@@ -171,5 +172,12 @@ describe('seinectl traceflow', () => {
     assert.match(dot, /subgraph cluster_1 \{\n {4}label="box2 \(Receiver\)";/);
     assert.match(dot, /o2 \[label="NetworkPolicy \/ IngressMetric\\nDropped\\npolicy=AntreaClusterNetworkPolicy:web rule=deny", fillcolor="#f4cccc"\];/);
     assert.match(dot, /o1 -> o2;/);
+    const svg = printTraceflow(tf, 'svg');
+    const check = spawnSync('/usr/bin/python3', ['-c', 'import sys,xml.etree.ElementTree as E; r=E.fromstring(sys.stdin.read()); print(len(r.findall("{http://www.w3.org/2000/svg}line")))'], { input: svg, encoding: 'utf8' });
+    assert.equal(check.status, 0, `not well-formed XML: ${check.stderr}`);
+    assert.equal(check.stdout.trim(), '2', 'one arrow between each two consecutive hops');
+    assert.match(svg, />box2 \(Receiver\)</);
+    assert.match(svg, /fill="#f4cccc" stroke="#c00"/);
+    assert.match(svg, />tf1: default\/a → default\/b</);
   });
 });
