@@ -24,6 +24,7 @@ import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } fr
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
+import { TraceflowStatusTable } from './traceflow/status-table.js';
 
 const log = createLogger('controller');
 
@@ -113,8 +114,8 @@ export class Controller {
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
       await publisher.start();
-      const traceflows = new TraceflowRunner({ store, nodes, rpc });
-      traceflows.start();
+      const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
+      await traceflows.start();
       cleanup.push(() => traceflows.stop());
       const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, traceflowStatus: (r) => traceflows.status(r) });
       await rest.start(cfg.listen, tls);

@@ -2,8 +2,9 @@
 // asks the receiver's box (if another) and then the sender's box to install the tag's flows —
 // the sender also injects the packet —, waits for each box's result over request/response,
 // merges them into the status (Antrea's: phase, reason, dataplaneTag, startTime, results per
-// node with role) and frees the tag. Statuses live in memory: a Traceflow is a short question;
-// after a controller restart an old one reads Failed with a reason saying so.
+// node with role) and frees the tag. Statuses are kept in SQLite (status-table.ts): after a
+// controller restart a finished trace still reads as it ended; one that was running reads
+// Failed with a reason saying why.
 import { objectKey } from '../../api/node-state.js';
 import {
   DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema,
@@ -16,6 +17,7 @@ import type { ObjectStore, StoreChange, StoredRecord } from '../store/objects.js
 import type { RpcClient } from '../sync/rpc-client.js';
 import { PlanError, planTraceflow, type TraceflowPlan } from './plan.js';
 import { TagAllocator } from './tags.js';
+import type { StatusEntry, TraceflowStatusTable } from './status-table.js';
 
 const log = createLogger('controller.traceflow');
 
@@ -24,7 +26,7 @@ const START_RPC_MS = 5_000;
 /** The agent keeps the tag's flows this much longer than the traceflow's timeout. */
 const AGENT_GRACE_MS = 2_000;
 
-export const RESTARTED_REASON = 'the controller restarted before this Traceflow finished; create it again';
+export const RESTARTED_REASON = 'the controller restarted while this Traceflow was running; create it again';
 
 const isFinal = (r: TraceflowNodeResult | undefined) => {
   const a = r?.observations.at(-1)?.action;
@@ -32,20 +34,38 @@ const isFinal = (r: TraceflowNodeResult | undefined) => {
 };
 
 export class TraceflowRunner {
-  private readonly statuses = new Map<string, { uid: string; generation: number; status: TraceflowStatus }>();
+  private statuses = new Map<string, StatusEntry>();
   private readonly tags = new TagAllocator();
-  private readonly running = new Set<Promise<void>>();
+  /** Status writes in flight (stop waits for them; runs are abandoned). */
+  private readonly writes = new Set<Promise<void>>();
+  private stopping = false;
   private unsubscribe?: () => void;
 
-  constructor(private readonly ctx: { store: ObjectStore; nodes: NodeRegistry; rpc: RpcClient }) {}
+  constructor(private readonly ctx: { store: ObjectStore; nodes: NodeRegistry; rpc: RpcClient; table: TraceflowStatusTable }) {}
 
-  start(): void {
+  async start(): Promise<void> {
     this.unsubscribe = this.ctx.store.onChange((changes) => this.onChanges(changes));
+    const loaded = await this.ctx.table.load();
+    const live = new Set((await this.ctx.store.list()).filter((r) => r.kind.kind === 'Traceflow').map((r) => `${objectKey(r)}|${r.uid}`));
+    for (const [key, e] of loaded) {
+      if (this.statuses.has(key)) continue; // created since start
+      if (!live.has(`${key}|${e.uid}`)) {
+        await this.ctx.table.delete(key);
+        continue;
+      }
+      if (e.status.phase === 'Running') {
+        e.status = { ...e.status, phase: 'Failed', reason: RESTARTED_REASON };
+        await this.ctx.table.put(key, e);
+      }
+      this.statuses.set(key, e);
+    }
   }
 
+  /** Runs in flight are abandoned (their status stays Running in the table: Failed at the next start). */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.unsubscribe?.();
-    await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.writes]);
   }
 
   /** The status of a stored Traceflow. */
@@ -61,23 +81,33 @@ export class TraceflowRunner {
       const key = objectKey(c.record);
       if (c.action === 'delete') {
         this.statuses.delete(key);
+        this.persist(key);
         continue;
       }
       const prev = this.statuses.get(key);
       if (prev && prev.uid === c.record.uid && prev.generation === c.record.generation) continue;
       const startTime = new Date().toISOString();
       this.statuses.set(key, { uid: c.record.uid, generation: c.record.generation, status: { phase: 'Running', startTime } });
-      const p = this.run(c.record, startTime).catch((err) => log.error({ err, traceflow: key }, 'traceflow run failed'));
-      this.running.add(p);
-      void p.finally(() => this.running.delete(p));
+      this.persist(key);
+      void this.run(c.record, startTime).catch((err) => log.error({ err, traceflow: key }, 'traceflow run failed'));
     }
   }
 
   private set(record: StoredRecord, status: TraceflowStatus): void {
+    if (this.stopping) return;
     const key = objectKey(record);
     const cur = this.statuses.get(key);
     if (!cur || cur.uid !== record.uid || cur.generation !== record.generation) return; // deleted or respecified meanwhile
     cur.status = status;
+    this.persist(key);
+  }
+
+  /** Writes (or deletes) the row behind the in-memory status; statements run in call order. */
+  private persist(key: string): void {
+    const e = this.statuses.get(key);
+    const p = (e ? this.ctx.table.put(key, { ...e }) : this.ctx.table.delete(key)).catch((err) => log.warn({ err, traceflow: key }, 'traceflow status not saved'));
+    this.writes.add(p);
+    void p.finally(() => this.writes.delete(p));
   }
 
   private async run(record: StoredRecord, startTime: string): Promise<void> {
@@ -97,7 +127,7 @@ export class TraceflowRunner {
       const reason = err instanceof PlanError ? err.message : `${errorMessage(err)}`;
       this.set(record, { phase: 'Failed', reason, dataplaneTag: tag, startTime });
     } finally {
-      if (plan) await this.stopOn([plan.sender, plan.receiver], tag);
+      if (plan && !this.stopping) await this.stopOn([plan.sender, plan.receiver], tag);
       this.tags.release(tag);
     }
   }
