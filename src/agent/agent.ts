@@ -35,6 +35,7 @@ import { ruleStats, statsByPolicy, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
 import { TraceflowAgent } from './traceflow/sessions.js';
+import { purgeDatapathFlows } from './ovs/revalidate.js';
 import { registerTraceflowMethods } from './traceflow/rpc.js';
 
 const log = createLogger('agent');
@@ -88,6 +89,7 @@ export class Agent {
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
+      revalidated: purgeDatapathFlows(cfg.ovsRunDir),
       packetOut: (p) => bridge.packetOut(p),
       pods: () => podPorts.list(),
       gateway: network.gateway,

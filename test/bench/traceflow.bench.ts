@@ -17,17 +17,17 @@ const N = 30;
 async function traceOnce(c: RestClient, src: PodState, dst: PodState, i: number): Promise<number> {
   const name = `bench-${dst.name}-${i}`;
   const manifest = { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Traceflow', metadata: { name }, spec: { source: { namespace: src.namespace, pod: src.name }, destination: { namespace: dst.namespace, pod: dst.name } } };
-  const [ms, phase] = await timeMs(async () => {
+  const [ms, status] = await timeMs(async () => {
     await c.request('POST', '/api/v1/apply', JSON.stringify(manifest));
     for (;;) {
       const o = await c.request<StoredObject>('GET', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`);
-      const p = (o.status as TraceflowStatus | undefined)?.phase;
-      if (p !== 'Running') return p;
+      const st = o.status as TraceflowStatus | undefined;
+      if (st?.phase !== 'Running') return st;
       await new Promise((r) => setTimeout(r, 5));
     }
   });
   await c.request('DELETE', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`);
-  if (phase !== 'Succeeded') throw new Error(`traceflow ${src.name} -> ${dst.name}: ${phase}`);
+  if (status?.phase !== 'Succeeded') throw new Error(`traceflow ${src.name} -> ${dst.name}: ${status?.phase}: ${status?.reason}`);
   return ms;
 }
 
@@ -50,7 +50,16 @@ export const bench: Bench = {
       const rows: BenchRow[] = [];
       for (const [label, dst, goal] of [['intra-box', pod('box1-pod2'), 200], ['inter-box', pod('box2-pod1'), 500]] as const) {
         await rawPing(src, dst).catch(() => rawPing(src, dst)); // the first tunnel packet may be lost
-        await traceOnce(c, src, dst, -1); // warm-up
+        // Warm-up, also until the boxes have reported their pods' IPs (lab up returns before).
+        for (let w = 0; ; w++) {
+          try {
+            await traceOnce(c, src, dst, -1 - w);
+            break;
+          } catch (err) {
+            if (w >= 30) throw err;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
         const tf: number[] = [];
         const raw: number[] = [];
         for (let i = 0; i < N; i++) {

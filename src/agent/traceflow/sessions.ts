@@ -28,6 +28,8 @@ export interface TraceflowAgentOptions {
   pipeline: Pipeline;
   /** Converges the datapath (the tag flows are part of its desired set). */
   sync(): Promise<void>;
+  /** Resolves once no cached datapath flow predates the new flow table (ovs/revalidate.ts). */
+  revalidated(): Promise<void>;
   packetOut(p: PacketOut): Promise<void>;
   pods(): Promise<LocalPod[]>;
   gateway: { ofport: number; mac: string };
@@ -78,6 +80,9 @@ export class TraceflowAgent implements DerivedFlowFeature {
     const out = p.inject ? this.injection(p.tag, p.inject, pods) : undefined;
     this.sessions.set(p.tag, session);
     await this.o.sync();
+    // Without this, a packet hitting a megaflow cached before the tag flows existed (after
+    // conntrack, or from the tunnel) would pass every observation point unseen.
+    await this.o.revalidated();
     if (out) await this.o.packetOut(out);
     log.info({ tag: p.tag, role: p.role, injected: !!out }, 'traceflow started');
     return { installed: true, injected: !!out };

@@ -126,13 +126,16 @@ describe('traceflow plan (controller)', () => {
 });
 
 describe('traceflow tags', () => {
-  it('hands out 1..63, never one in use, and reuses freed ones', () => {
+  it('hands out 1..63 round robin, never one in use', () => {
     const t = new TagAllocator();
     const got = Array.from({ length: 63 }, () => t.allocate());
     assert.deepEqual(got, Array.from({ length: 63 }, (_, i) => i + 1));
     assert.equal(t.allocate(), undefined);
     t.release(17);
-    assert.equal(t.allocate(), 17);
+    t.release(3);
+    assert.equal(t.allocate(), 3, 'after 63 comes 1, 2 … the first free');
+    t.release(3);
+    assert.equal(t.allocate(), 17, 'a tag just freed is not the next one handed out');
   });
 });
 
