@@ -37,6 +37,11 @@ import type { EventEnvelope } from '../api/mqtt.js';
 import { TraceflowAgent } from './traceflow/sessions.js';
 import { purgeDatapathFlows } from './ovs/revalidate.js';
 import { registerTraceflowMethods } from './traceflow/rpc.js';
+import type { FlowRecord } from '../api/flow-record.js';
+import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
+import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
+import { agentMetrics } from './metrics.js';
+import { AgentApiServer } from './api-server.js';
 
 const log = createLogger('agent');
 
@@ -54,6 +59,10 @@ export class Agent {
     readonly sync: AgentSync | undefined,
     /** Per-rule packets, bytes and sessions from the metric tables. */
     readonly policyStats: () => Promise<RuleStats[]>,
+    /** Flow exporter and store; undefined with flowExporter.enable false. */
+    readonly flows: FlowVisibility | undefined,
+    /** /metrics, /flows, /healthz; undefined without apiListen. */
+    readonly api: AgentApiServer | undefined,
     private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; localApi: LocalApi; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
   ) {}
 
@@ -77,7 +86,8 @@ export class Agent {
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
     const mgmt = `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`;
-    const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true });
+    // The per-connection counters OVS learns for the flow exporter are not the agent's to reconcile.
+    const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true, foreign: LEARNED_FLOWS });
 
     // eslint-disable-next-line prefer-const
     let datapath: Datapath;
@@ -85,7 +95,9 @@ export class Agent {
     const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
-    const policyFeature = new NetworkPolicyFeature(() => policy.flowInput(ofports));
+    const flowExport = cfg.flowExporter.enable;
+    const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
+    const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -100,7 +112,7 @@ export class Agent {
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: [policyFeature],
+      features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
@@ -164,7 +176,27 @@ export class Agent {
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
-    return new Agent(cfg, round, datapath, sync, policyStats, { db, ovsdb, inventory, cni, localApi, packetIns, npLog, statsTimer });
+    // With a controller, every batch also goes to the fleet flow store (through the outbox).
+    const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
+    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), sinks: toController }) : undefined;
+    let api: AgentApiServer | undefined;
+    if (cfg.apiListen) {
+      const registry = agentMetrics({
+        nodeName: cfg.nodeName,
+        flowsByTable: async () => {
+          const counts = new Map<number, number>();
+          for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
+          return counts;
+        },
+        localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
+        realizedRules: () => policyFeature.realized(),
+        flows,
+        disks: [cfg.stateDir],
+      });
+      api = new AgentApiServer({ registry, store: flows?.store });
+      await api.start(cfg.apiListen);
+    }
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, localApi, packetIns, npLog, statsTimer });
   }
 
   async stop(): Promise<void> {
@@ -172,6 +204,8 @@ export class Agent {
     clearInterval(statsTimer);
     await localApi.stop();
     await this.sync?.stop();
+    await this.api?.stop();
+    await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();
     npLog.close();

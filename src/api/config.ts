@@ -62,6 +62,31 @@ export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
 
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 
+/** `<host>:<port>[:<proto>]` as Antrea's flowCollectorAddr; port 4739 and tcp when left out. */
+const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
+export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
+
+/** Antrea's flow exporter settings (antrea-agent.conf names), plus the box's flow store. */
+export const FlowExporterConfigSchema = z.strictObject({
+  enable: z.boolean().default(true),
+  /** Where connections come from: the box's OVS userspace conntrack (netdev), kernel conntrack (system), or by datapathType. */
+  conntrackSource: z.enum(['auto', 'ovs', 'kernel']).default('auto'),
+  pollIntervalSeconds: z.number().min(0.5).max(3600).default(5),
+  activeFlowExportTimeoutSeconds: z.number().int().min(1).default(5),
+  idleFlowExportTimeoutSeconds: z.number().int().min(1).default(15),
+  /** IPFIX collector; none: records only go to the store (and the controller). */
+  flowCollectorAddr: CollectorAddressSchema.optional(),
+  store: z
+    .strictObject({
+      /** Raw records and rollups older than this are deleted. */
+      maxAgeDays: z.number().positive().default(7),
+      /** Bound of flows.db plus its WAL; the oldest raw records go first. */
+      maxSizeMB: z.number().positive().default(200),
+    })
+    .prefault({}),
+});
+export type FlowExporterConfig = z.infer<typeof FlowExporterConfigSchema>;
+
 /** The agent's own settings (`/etc/seine/agent.yaml`); every field has a default. */
 export const AgentConfigSchema = z.strictObject({
   /** The Kubernetes node name; like k3s, the host name by default. */
@@ -87,6 +112,10 @@ export const AgentConfigSchema = z.strictObject({
   inventory: InventoryConfigSchema.default({ source: 'kubernetes', kubeconfig: '/etc/rancher/k3s/k3s.yaml' }),
   /** Where the agent writes its CNI network config list: k3s reads it there, not from /etc/cni/net.d. */
   cniConfDir: absolutePath.default('/var/lib/rancher/k3s/agent/etc/cni/net.d'),
+  /** Conntrack flows → enrichment → SQLite store (`<stateDir>/flows.db`) → IPFIX. */
+  flowExporter: FlowExporterConfigSchema.prefault({}),
+  /** Prometheus /metrics (and the flow query API); `:0` picks a free port, absent: off. Antrea's agent API port is 10350. */
+  apiListen: listenAddress.optional(),
   /** Sync with a controller over MQTT; without it the agent runs standalone (tests, bare datapath). */
   controller: z
     .strictObject({
@@ -146,6 +175,16 @@ export const ControllerConfigSchema = z.strictObject({
   tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
+  /**
+   * A PostgreSQL store instead of the SQLite file at storePath (`postgres://user:pass@host/db`),
+   * which several controller replicas can share.
+   */
+  storeUrl: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, { error: 'expected a postgres:// or postgresql:// URL' }).optional(),
+  /**
+   * Controller replicas: take nodes' reports and events through the MQTT 5 shared subscription
+   * `$share/<group>/…`, so each message reaches one replica (needs an external broker and storeUrl).
+   */
+  sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

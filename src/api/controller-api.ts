@@ -116,3 +116,10 @@ export const NodeRealizationSchema = z.strictObject({
   reason: z.string().optional(),
 });
 export type NodeRealization = z.infer<typeof NodeRealizationSchema>;
+
+/**
+ * The embedded broker's state (`GET/PUT /api/v1/broker`). Stopping it keeps the controller and
+ * its REST API up: changes are stored and published when it runs again (maintenance, outage drills).
+ */
+export const BrokerStateSchema = z.strictObject({ running: z.boolean() });
+export type BrokerState = z.infer<typeof BrokerStateSchema>;

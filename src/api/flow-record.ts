@@ -109,6 +109,29 @@ export const FlowRecordBatchSchema = z.strictObject({
 });
 export type FlowRecordBatch = z.infer<typeof FlowRecordBatchSchema>;
 
+/** One node's view of a connection in the fleet store (Antrea's aggregator keeps the same per side). */
+export const FlowSideSchema = z.strictObject({
+  node: z.string(),
+  packetTotalCount: counter,
+  octetTotalCount: counter,
+  reversePacketTotalCount: counter,
+  reverseOctetTotalCount: counter,
+  flowEndSeconds: seconds,
+});
+export type FlowSide = z.infer<typeof FlowSideSchema>;
+
+/**
+ * A connection as the controller keeps it: the source node's and the destination node's
+ * records joined (egress policy from the source node, ingress policy from the destination
+ * node), with each side's counters (Antrea's …FromSourceNode / …FromDestinationNode).
+ */
+export const AggregatedFlowSchema = z.strictObject({
+  record: FlowRecordSchema,
+  fromSourceNode: FlowSideSchema.optional(),
+  fromDestinationNode: FlowSideSchema.optional(),
+});
+export type AggregatedFlow = z.infer<typeof AggregatedFlowSchema>;
+
 /** IPFIX element for each FlowRecord field: [enterpriseId, elementId]. */
 export const FLOW_RECORD_IPFIX_ELEMENTS = {
   flowStartSeconds: [IANA_ENTERPRISE_ID, 150],

@@ -1,15 +1,15 @@
 // `seine controller --config FILE`: runs the fleet controller until SIGTERM/SIGINT.
 // `seine controller credentials NODE --config FILE`: creates or rotates a node's MQTT password.
 import type { Command } from 'commander';
-import { ControllerConfigSchema } from '../api/config.js';
+import { ControllerConfigSchema, type ControllerConfig } from '../api/config.js';
+import { describeZodError } from '../api/issues.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { isDNS1123Subdomain } from '../api/meta.js';
-import { Controller } from '../controller/main.js';
+import { Controller, openStoreDatabase } from '../controller/main.js';
 import { NodeRegistry } from '../controller/store/nodes.js';
 import { UserError } from '../lib/errors.js';
 import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
-import { Database } from '../lib/sqlite.js';
 
 const log = createLogger('controller');
 
@@ -18,9 +18,10 @@ export function registerControllerCommand(program: Command): void {
     .command('controller')
     .description('run the fleet controller (store, MQTT broker, REST API)')
     .option('-c, --config <file>', 'controller config file (YAML)', '/etc/seine/controller.yaml')
-    .action(async (opts: { config: string }) => {
+    .option('--store <url>', 'PostgreSQL store URL (postgres://…), overrides storeUrl in the config')
+    .action(async (opts: { config: string; store?: string }) => {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info');
-      const cfg = await loadConfigFile(opts.config, ControllerConfigSchema);
+      const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
       const c = await Controller.start(cfg);
       await serveUntilSignal(log, () => c.stop());
     });
@@ -29,10 +30,13 @@ export function registerControllerCommand(program: Command): void {
     .command('credentials <node>')
     .description("create (or rotate) a node's MQTT password; prints it once, the store keeps only a hash")
     .option('-c, --config <file>', 'controller config file (YAML)', '/etc/seine/controller.yaml')
-    .action(async (node: string, opts: { config: string }) => {
+    .option('--store <url>', 'PostgreSQL store URL (postgres://…), overrides storeUrl in the config')
+    .action(async (node: string, own: { config: string; store?: string }) => {
+      // Commander gives options written after the subcommand to the parent when both define them.
+      const opts = { ...own, ...(controller.opts() as { config: string; store?: string }) };
       if (!isDNS1123Subdomain(node)) throw new UserError(`invalid node name ${JSON.stringify(node)}: expected lowercase alphanumerics, "-" or "."`);
-      const cfg = await loadConfigFile(opts.config, ControllerConfigSchema);
-      const db = await Database.open(cfg.storePath);
+      const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
+      const db = await openStoreDatabase(cfg);
       try {
         const password = await (await NodeRegistry.open(db)).createCredentials(node, `cli:${process.env.USER ?? 'unknown'}`);
         process.stdout.write(`username: ${node}\npassword: ${password}\n`);
@@ -40,4 +44,12 @@ export function registerControllerCommand(program: Command): void {
         await db.close();
       }
     });
+}
+
+/** `--store URL` is the config's storeUrl, validated by the same schema (the error names the field). */
+async function withStore(cfg: ControllerConfig, store: string | undefined): Promise<ControllerConfig> {
+  if (store === undefined) return cfg;
+  const parsed = ControllerConfigSchema.safeParse({ ...cfg, storeUrl: store }, { reportInput: true });
+  if (!parsed.success) throw new UserError(`--store: ${describeZodError(parsed.error)}`);
+  return parsed.data;
 }

@@ -24,6 +24,13 @@ import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
+import { AgentConfigSchema } from '../api/config.js';
+import { loadConfigFile } from '../api/config-file.js';
+import { FLOW_DB } from '../agent/flows/index.js';
+import { printFlows, printRollup, parseTimeArg } from '../agent/flows/print.js';
+import { FlowStore, type FlowQuery } from '../agent/flows/store.js';
+import type { AggregatedFlow, FlowRecord } from '../api/flow-record.js';
+import { existsSync } from 'node:fs';
 
 setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
 const program = new Command('seinectl')
@@ -189,6 +196,63 @@ program
   });
 
 program.addCommand(traceflowCommand(client));
+program
+  .command('flows')
+  .description("connections on a box: who talked to whom, how much, under which policy (the box's flow store)")
+  .option('--db <file>', 'flow database (default: <stateDir>/flows.db of the agent config)')
+  .option('--config <file>', 'agent config, for its stateDir', '/etc/seine/agent.yaml')
+  .option('--agent <url>', "the agent's API (apiListen), e.g. http://10.0.0.5:10350 (env SEINE_AGENT)", process.env.SEINE_AGENT)
+  .option('--pod <ns/name>', 'either end is this pod (ns/ for any pod of the namespace)')
+  .option('-n, --namespace <ns>', 'either end is in this namespace')
+  .option('--policy <[ns/]name>', 'admitted or denied by this policy')
+  .option('--since <time>', 'records ending at or after: 15m, 2h, 7d, an ISO time or unix seconds')
+  .option('--until <time>', 'records ending at or before')
+  .option('--denied', 'only connections a Drop or Reject rule (or K8s isolation) denied')
+  .option('--all', 'every record, not only the latest of each connection')
+  .addOption(new Option('--rollup <granularity>', 'per-minute or per-hour totals instead of connections').choices(['minute', 'hour']))
+  .option('--limit <n>', 'at most this many rows', '1000')
+  .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+  .action(async (opts: {
+    db?: string; config: string; agent?: string; pod?: string; namespace?: string; policy?: string; since?: string; until?: string;
+    denied?: boolean; all?: boolean; rollup?: 'minute' | 'hour'; limit: string; output: 'table' | 'json';
+  }) => {
+    const time = (flag: string, v?: string) => {
+      if (v === undefined) return undefined;
+      const t = parseTimeArg(v);
+      if (t === undefined) throw new UserError(`--${flag}: expected 15m, 2h, 7d, an ISO time or unix seconds, got "${v}"`);
+      return t;
+    };
+    const limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit: expected a positive integer, got "${opts.limit}"`);
+    const q: FlowQuery = { pod: opts.pod, namespace: opts.namespace, policy: opts.policy, since: time('since', opts.since), until: time('until', opts.until), denied: opts.denied, latest: !opts.all, limit };
+    // --local (seinectl's own: this box) reads the box's flow database directly; --db names one (a lab box's).
+    if (program.opts<{ local?: boolean }>().local || opts.db) {
+      const file = opts.db ?? path.join((await loadConfigFile(opts.config, AgentConfigSchema)).stateDir, FLOW_DB);
+      if (!existsSync(file)) throw new UserError(`${file}: no flow database (is the agent's flow exporter enabled?)`);
+      const store = await FlowStore.open(file);
+      try {
+        process.stdout.write(opts.rollup ? printRollup(await store.rollup(opts.rollup, q), opts.output) : printFlows(await store.query(q), opts.output));
+      } finally {
+        await store.close();
+      }
+      return;
+    }
+    if (!opts.agent) {
+      // The controller's fleet flows: each connection joined from both of its nodes.
+      if (opts.rollup || opts.since || opts.until || opts.denied || opts.all) throw new UserError('flows: --rollup, --since, --until, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit })) if (v !== undefined) params.set(k, String(v));
+      const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(items, null, 2)}\n` : printFlows(items.map((i) => i.record), 'table'));
+      return;
+    }
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...q, all: opts.all, rollup: opts.rollup })) if (v !== undefined && v !== false) params.set(k, String(v));
+    const res = await fetch(`${opts.agent.replace(/\/$/, '')}/flows?${params}`);
+    if (!res.ok) throw new UserError(`agent ${opts.agent}: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { records?: FlowRecord[]; rollup?: never[] };
+    process.stdout.write(opts.rollup ? printRollup(body.rollup ?? [], opts.output) : printFlows(body.records ?? [], opts.output));
+  });
 
 /** Every object of every file (directories: their manifest files, sorted), validated locally. */
 async function readManifests(paths: string[]): Promise<ManifestObject[]> {

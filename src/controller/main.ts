@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import type { ControllerConfig } from '../api/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { Database } from '../lib/sqlite.js';
+import { Database, type SqlDatabase } from '../lib/sqlite.js';
 import { EmbeddedBroker, splitListen } from './broker/embedded.js';
 import { RecentEvents } from './events.js';
 import { authEnabled } from './rest/auth.js';
@@ -19,12 +19,14 @@ import type { NodeReported } from '../api/node-state.js';
 import { storeId } from './store/identity.js';
 import { NodeRegistry } from './store/nodes.js';
 import { ObjectStore } from './store/objects.js';
+import { PostgresDatabase } from './store/postgres.js';
 import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
+import { FleetFlows } from './flows/fleet-flows.js';
 
 const log = createLogger('controller');
 
@@ -49,7 +51,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: Database; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
   ) {}
 
   get restUrl(): string {
@@ -66,9 +68,11 @@ export class Controller {
       throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
     }
     if (cfg.broker !== 'embedded' && !cfg.brokerCredentials && !cfg.tls) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker) or tls (its certificate)`);
+    if (cfg.sharedSubscriptionGroup && (cfg.broker === 'embedded' || !cfg.storeUrl)) {
+      throw new UserError('sharedSubscriptionGroup: controller replicas need an external broker and a shared PostgreSQL store (broker, storeUrl)');
+    }
     const tls = cfg.tls && { ca: readFileSync(cfg.tls.caFile), cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) };
-    await mkdir(path.dirname(cfg.storePath), { recursive: true });
-    const db = await Database.open(cfg.storePath);
+    const db = await openStoreDatabase(cfg);
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
       const store = await ObjectStore.open(db);
@@ -91,37 +95,46 @@ export class Controller {
         client = await connectBroker({ url: broker.url, password: broker.controllerSecret, ...(tls ? { tls: { ca: tls.ca }, skipHostnameCheck: true } : {}) });
       } else {
         client = await connectBroker({
-          url: cfg.broker, protocolVersion: cfg.brokerProtocolVersion, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}),
+          url: cfg.broker, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}),
+          // Replicas need MQTT 5 (shared subscriptions) whatever brokerProtocolVersion says.
+          protocolVersion: cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion,
         });
       }
       cleanup.push(() => client.endAsync(true));
 
-      // Policies go to the nodes in their span, computed from what the nodes report.
-      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes);
+      // Policies go to the nodes in their span, computed from what the nodes report. With a
+      // shared store another replica may take a node's report: the span then rereads them all.
+      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl });
       const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
       const onReport = (node: string, r: NodeReported) => {
         if (policySpan?.noteReport(node, r)) void publisher?.republish();
       };
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, events, onReport });
+      const flows = await FleetFlows.open(db);
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
-      const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
+      const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
       await rpc.start();
       cleanup.push(async () => rpc.stop());
+      // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
         store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db),
+        ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
       await publisher.start();
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, traceflowStatus: (r) => traceflows.status(r) });
+      const rest = new RestServer({
+        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
+        ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
+      });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
-      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: cfg.storePath, objects: (await store.list()).length }, 'controller ready');
+      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
       return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -135,11 +148,33 @@ export class Controller {
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();
+    await this.reports.idle();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();
     log.info('controller stopped');
   }
+}
+
+/** The store's database: PostgreSQL when storeUrl is set, else the SQLite file at storePath. */
+export async function openStoreDatabase(cfg: ControllerConfig): Promise<SqlDatabase> {
+  if (cfg.storeUrl) return PostgresDatabase.open(cfg.storeUrl);
+  await mkdir(path.dirname(cfg.storePath), { recursive: true });
+  return Database.open(cfg.storePath);
+}
+
+/** Stops and starts the embedded broker alone; the controller's client reconnects and republishes by itself. */
+function brokerSwitch(broker: EmbeddedBroker) {
+  return {
+    get running() {
+      return broker.running;
+    },
+    async setRunning(running: boolean, actor: string) {
+      if (running === broker.running) return;
+      await (running ? broker.start() : broker.stop());
+      log.warn({ actor, running }, running ? 'embedded broker started again' : 'embedded broker stopped by request');
+    },
+  };
 }
 
 function isLoopback(host: string): boolean {

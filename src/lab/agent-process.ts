@@ -15,6 +15,8 @@ import { spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 
 export const AGENT_ROLE = 'agent';
+/** Antrea's agent API port; the lab's agents serve /metrics and /flows on 127.0.0.1 of their box namespace. */
+export const AGENT_API_PORT = 10350;
 
 export function agentFiles(box: Pick<BoxState, 'ovsDir'>) {
   const dir = box.ovsDir;
@@ -40,6 +42,8 @@ export function agentConfig(box: BoxState, labDir: string): AgentConfigInput {
     ovsdbRemote: `unix:${path.join(box.ovsDir, 'db.sock')}`,
     ovsRunDir: box.ovsDir,
     inventory: { source: 'file', path: inventoryPath(labDir) },
+    // Each box is its own network namespace: every agent can take Antrea's agent API port there.
+    apiListen: `127.0.0.1:${AGENT_API_PORT}`,
   };
 }
 

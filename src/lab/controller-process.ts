@@ -41,10 +41,15 @@ export async function startController(store: StateStore, env: NodeJS.ProcessEnv)
   const [restPort, mqttPort] = [await freePort(), await freePort()];
   const cfg: ControllerConfigInput = { listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store };
   await writeFile(f.config, stringify(cfg));
+  return spawnController(store, env, `http://127.0.0.1:${restPort}`);
+}
+
+/** Starts `seine controller` with the lab's config file as it is (a restart keeps ports, socket and store). */
+export async function spawnController(store: StateStore, env: NodeJS.ProcessEnv, url: string): Promise<{ url: string; process: ProcessRecord }> {
+  const f = controllerFiles(path.dirname(store.file));
   const args = [distProgram('cli/seine.js'), 'controller', '--config', f.config];
   const ref = spawnDetached({ command: process.execPath, args, env, logFile: f.log });
   const record: ProcessRecord = { role: CONTROLLER_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };
-  const url = `http://127.0.0.1:${restPort}`;
   await store.update((s) => {
     s.processes.push(record);
     s.controller = { url, process: record };

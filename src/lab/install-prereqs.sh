@@ -13,11 +13,14 @@ declare -A want=(
   [conntrack]=conntrack [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
   [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
   [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
+  [tshark]=tshark [nfcapd]=nfdump
 )
 missing=()
 for cmd in "${!want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
 done
+# PostgreSQL's server programs live under /usr/lib/postgresql/<version>/bin, off PATH.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 if ((${#missing[@]})); then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [[ $(id -u) -ne 0 ]]; then
@@ -26,6 +29,8 @@ if ((${#missing[@]})); then
   fi
   say "installing Debian packages: $pkgs"
   export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer it before the install.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $pkgs >/dev/null

@@ -15,7 +15,7 @@ import { acquireLabLock, NoLabDir } from './lock.js';
 import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNames, UNDERLAY_CIDR, type LabNames } from './names.js';
 import { addNetns, deleteNetns, netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
-import { provisionBox, startController } from './controller-process.js';
+import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from './controller-process.js';
 import { CniPodAttacher } from './pod-attach-cni.js';
 import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
@@ -250,6 +250,22 @@ export class Lab {
       const agent = await startAgent(store, box, this.env);
       await waitAgentReady(box, agent);
       return agent;
+    });
+  }
+
+  /**
+   * Stop the controller (SIGKILL when `crash`) and start it again on the same config, ports and
+   * store; resolves when its REST API answers. Agents reconnect to its broker by themselves.
+   */
+  async restartController(opts: { crash?: boolean } = {}): Promise<ProcessRecord> {
+    return this.mutate(async (store) => {
+      const url = store.state.controller?.url;
+      if (!url) throw new UserError('this lab has no controller');
+      const old = store.state.processes.filter((p) => p.role === CONTROLLER_ROLE);
+      if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      await stopProcesses(old);
+      await store.update((s) => void (s.processes = s.processes.filter((p) => p.role !== CONTROLLER_ROLE)));
+      return (await spawnController(store, this.env, url)).process;
     });
   }
 

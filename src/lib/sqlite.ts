@@ -19,12 +19,23 @@ export interface SqlExecutor {
   exec(sql: string): Promise<void>;
 }
 
+/**
+ * A database with transactions: this SQLite wrapper, or another engine behind the same calls
+ * (the controller's PostgreSQL store). SQL is written for SQLite with `?` placeholders.
+ */
+export interface SqlDatabase extends SqlExecutor {
+  /** Where the data lives (a file, or a URL without its password), for messages. */
+  readonly file: string;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
 export interface OpenOptions {
   /** How long a statement waits for another process's lock, ms. */
   busyTimeoutMs?: number;
 }
 
-export class Database implements SqlExecutor {
+export class Database implements SqlDatabase {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -131,21 +142,24 @@ function sqlError(err: Error & { code?: string }, sql: string): Error {
  * recorded in `schema_migrations` are skipped, each new one runs in its own transaction.
  * Migrations are append-only: never edit one that has shipped. Returns the versions applied.
  */
-export async function migrate(db: Database, module: string, migrations: readonly string[]): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    module TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, version))`);
+export async function migrate(db: SqlDatabase, module: string, migrations: readonly string[]): Promise<number[]> {
+  await db.transaction((tx) => tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    module TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, version))`));
   const row = await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations WHERE module = ?', [module]);
   const current = row?.v ?? 0;
   if (current > migrations.length) {
-    throw new Error(`sqlite: ${db.file} has ${module} schema version ${current}, newer than this program knows (${migrations.length}); refusing to downgrade`);
+    throw new Error(`${db.file} has ${module} schema version ${current}, newer than this program knows (${migrations.length}); refusing to downgrade`);
   }
   const applied: number[] = [];
   for (let version = current + 1; version <= migrations.length; version++) {
-    await db.transaction(async (tx) => {
-      await tx.exec(migrations[version - 1]);
+    const done = await db.transaction(async (tx) => {
+      // Another process sharing the database (a controller replica) may have just applied it.
+      if (await tx.get('SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?', [module, version])) return false;
+      await tx.exec(migrations[version - 1]!);
       await tx.run('INSERT INTO schema_migrations (module, version, applied_at) VALUES (?, ?, ?)', [module, version, new Date().toISOString()]);
+      return true;
     });
-    applied.push(version);
+    if (done) applied.push(version);
   }
   return applied;
 }

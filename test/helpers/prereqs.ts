@@ -1,6 +1,7 @@
 // Integration tests need real parts (root, OVS, namespaces). When one is missing the test
 // fails with a message saying what to install; it never skips.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 
 const checks = {
   root: () => process.getuid?.() === 0 || 'needs root (network namespaces, OVS): run the tests as root',
@@ -11,6 +12,9 @@ const checks = {
   mosquitto: () => has('mosquitto') || 'needs mosquitto: apt-get install mosquitto',
   conntrack: () => has('conntrack') || 'needs conntrack: apt-get install conntrack',
   openssl: () => has('openssl') || 'needs openssl (seine certs): apt-get install openssl',
+  postgres: () => postgresBin('initdb') !== undefined || 'needs the PostgreSQL server: apt-get install postgresql',
+  tshark: () => has('tshark') || 'needs tshark: apt-get install tshark',
+  nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;
@@ -22,6 +26,14 @@ function has(bin: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A PostgreSQL server program: on PATH, or the newest Debian install under /usr/lib/postgresql. */
+export function postgresBin(name: string): string | undefined {
+  if (has(name)) return name;
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const found = versions.map((v) => `/usr/lib/postgresql/${v}/bin/${name}`).find((p) => existsSync(p));
+  return found;
 }
 
 /** Throws (failing the suite's before hook) naming every missing prerequisite. */

@@ -46,8 +46,11 @@ describe('controller store wiped: agents follow the new store (store id epochs)'
     controller = await startController(tmp.dir, cfg);
     await controller.nodes.createCredentials('box1', 'test'); // registers the node; mosquitto has its own password
     agent = await startAgent({ node: 'box1', url: broker.url, password: 'box1-pass-1', dir: tmp.dir });
-    for (const n of ['old-a', 'old-b', 'old-c']) await api(controller.restUrl, 'POST', ACNPS, acnp(n));
-    await waitFor('old-c realized', () => realized(controller!, 'old-c'));
+    // One generation each (waiting in between), so the old store ends above where the new one starts.
+    for (const n of ['old-a', 'old-b', 'old-c']) {
+      await api(controller.restUrl, 'POST', ACNPS, acnp(n));
+      await waitFor(`${n} realized`, () => realized(controller!, n));
+    }
     const oldStore = agent.sync.storeId;
     const oldGeneration = agent.sync.generation;
     assert.ok(oldStore && oldGeneration >= 3, `store ${oldStore} generation ${oldGeneration}`);

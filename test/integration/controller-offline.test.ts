@@ -1,6 +1,7 @@
 // Offline first and crash safety: an agent realizes its persisted desired state with no broker;
 // a change made while it is away is applied on reconnect; the controller survives kill -9 with
 // its state intact and agents resync.
+// The same with real boxes and real traffic (3-box lab, 30 s broker outage): policy-e2e.test.ts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';

@@ -110,6 +110,21 @@ describe('controller REST', function () {
     assert.equal((await call('GET', `${ACNPS}/good1`)).status, 200);
   });
 
+  it('/api/v1/broker: admin stops and starts the embedded broker (REST stays up), 422 names the field, 403 for read-only', async function () {
+    assert.deepEqual((await call('GET', '/api/v1/broker', undefined, READER)).body, { running: true });
+    assert.equal((await call('PUT', '/api/v1/broker', { running: false }, READER)).status, 403);
+    const bad = await call('PUT', '/api/v1/broker', { running: 'no' });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.details.causes[0].field, 'running');
+    assert.equal((await call('PUT', '/api/v1/broker', '{not json')).status, 400);
+    assert.deepEqual((await call('PUT', '/api/v1/broker', { running: false })).body, { running: false });
+    const port = c.broker!.port;
+    await assert.rejects(fetch(`http://127.0.0.1:${port}`).then(() => undefined), 'broker port closed');
+    assert.equal((await call('POST', ACNPS, acnp('while-broker-down'))).status, 200);
+    assert.deepEqual((await call('PUT', '/api/v1/broker', { running: true })).body, { running: true });
+    assert.equal(c.broker!.port, port, 'the same port again');
+  });
+
   it('409 for a stale resourceVersion; node credentials by REST (admin only)', async function () {
     await call('POST', ACNPS, acnp('occ'));
     const stale = { ...acnp('occ', 2), metadata: { name: 'occ', resourceVersion: '1' } };

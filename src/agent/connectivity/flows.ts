@@ -134,7 +134,9 @@ export function connectivityFlows(s: ConnectivityState, pipeline: Pipeline, cook
   add('ConntrackCommit', P_NORMAL, ['ct_state=+new+trk', `ct_mark=${ctMark.notSNAT}`, 'ip'], [
     `ct(commit,table=${pipeline.id('Output')},zone=${CT_ZONE},exec(move:NXM_NX_REG0[0..3]->NXM_NX_CT_MARK[0..3]))`,
   ]);
-  add('Output', P_NORMAL, [`reg0=${reg0.outputToOFPort}`], ['output:NXM_NX_REG1[]']);
+  // With the flow exporter, every forwarded packet is first counted per connection (a resubmit returns).
+  const count = pipeline.has('FlowAccounting') ? [pipeline.resubmit('FlowAccounting')] : [];
+  add('Output', P_NORMAL, [`reg0=${reg0.outputToOFPort}`], [...count, 'output:NXM_NX_REG1[]']);
   return flows;
 }
 

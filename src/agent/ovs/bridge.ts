@@ -7,7 +7,7 @@ import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
 import { asFlowError, FlowCanonicalizer } from './canonical.js';
-import { formatCookieFilter, type CookieFilter } from './cookie.js';
+import { formatCookieFilter, matchesFilter, type CookieFilter } from './cookie.js';
 import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
 import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
 import { expires, InstalledFlows } from './installed-flows.js';
@@ -30,6 +30,11 @@ export interface OpenFlowBridgeOptions {
    * bundle updates, and later unscoped reconciles plan against it without dumping.
    */
   soleWriter?: boolean;
+  /**
+   * Flows OVS itself adds (the per-connection counters `learn` installs): never planned
+   * against, adopted or deleted as stale; dumpFlows leaves them out unless asked.
+   */
+  foreign?: CookieFilter;
 }
 
 export interface DumpOptions {
@@ -38,6 +43,8 @@ export interface DumpOptions {
   tableId?: number;
   /** Include n_packets, n_bytes and duration. */
   stats?: boolean;
+  /** Keep the `foreign` flows (they are left out by default). */
+  foreign?: boolean;
 }
 
 export interface ReconcileResult {
@@ -63,6 +70,7 @@ export class OpenFlowBridge {
   readonly canonical = new FlowCanonicalizer();
   private readonly env: NodeJS.ProcessEnv;
   private readonly soleWriter: boolean;
+  private readonly foreign?: CookieFilter;
   /** What OVS holds, while it is known without a dump (soleWriter only). */
   private installed?: InstalledFlows;
   /** The management socket's identity when the mirror was taken (see switchIdentity). */
@@ -72,12 +80,15 @@ export class OpenFlowBridge {
     this.mgmt = opts.mgmt;
     this.tables = opts.tables;
     this.soleWriter = opts.soleWriter ?? false;
+    this.foreign = opts.foreign;
     const rundir = opts.rundir ?? path.dirname(opts.mgmt.replace(/^unix:/, ''));
     this.env = { ...(opts.env ?? process.env), OVS_RUNDIR: rundir };
   }
 
   async dumpFlows(opts: DumpOptions = {}): Promise<OvsFlow[]> {
-    return parseDumpFlows(await this.dumpFlowsText(opts));
+    const flows = parseDumpFlows(await this.dumpFlowsText(opts));
+    const foreign = this.foreign;
+    return foreign && !opts.foreign ? flows.filter((f) => !matchesFilter(f.cookie, foreign)) : flows;
   }
 
   /** Raw `dump-flows` text (without stats unless asked), e.g. to compare dumps byte for byte. */

@@ -31,6 +31,8 @@ export const Category = {
   Traceflow: 7,
   ExternalNodeConnectivity: 8,
   Tunnel: 9,
+  /** Seine's: the flow exporter's counting flows, and the per-connection flows OVS learns for it. */
+  FlowAccounting: 10,
 } as const;
 export type CategoryName = keyof typeof Category;
 

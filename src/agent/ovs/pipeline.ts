@@ -14,7 +14,8 @@ export const stages = [
   'routing', 'postRouting', 'switching', 'ingressSecurity', 'conntrack', 'output',
 ] as const;
 export type Stage = (typeof stages)[number];
-export type SubPipeline = 'root' | 'arp' | 'ip';
+// 'stats': tables no packet walks through, only resubmits (per-connection counters).
+export type SubPipeline = 'root' | 'arp' | 'ip' | 'stats';
 export type MissAction = 'next' | 'drop';
 
 interface TableDecl {
@@ -58,6 +59,10 @@ export const tableDeclarations = [
   t('IngressMetric', 'ingressSecurity', 'ip'),
   t('ConntrackCommit', 'conntrack', 'ip'),
   t('Output', 'output', 'ip'),
+  // Seine's: per-connection counters learned at Output, and per-connection denied-packet counters
+  // (userspace conntrack keeps none; see src/agent/flows/accounting.ts).
+  t('FlowAccounting', 'output', 'stats', 'drop'),
+  t('DenyAccounting', 'output', 'stats', 'drop'),
 ] as const satisfies readonly TableDecl[];
 
 export type TableName = (typeof tableDeclarations)[number]['name'];
@@ -70,9 +75,10 @@ export const featureTables = {
   nodePortService: ['NodePortMark'],
   egress: ['L3Forwarding', 'EgressMark'],
   traceflow: [],
+  flowExporter: ['FlowAccounting', 'DenyAccounting'],
 } as const satisfies Record<string, readonly TableName[]>;
 export type Feature = keyof typeof featureTables;
-export const defaultFeatures: Feature[] = ['podConnectivity', 'networkPolicy', 'service', 'egress', 'traceflow'];
+export const defaultFeatures: Feature[] = ['podConnectivity', 'networkPolicy', 'service', 'egress', 'traceflow', 'flowExporter'];
 
 export interface PipelineTable {
   readonly name: TableName;

@@ -22,6 +22,11 @@ export class NetworkPolicyFeature implements FlowFeature {
     return result.flows;
   }
 
+  /** Every rule realized by the last sync. */
+  realized(): RealizedRule[] {
+    return [...this.byConjId.values()];
+  }
+
   /** The rule behind a conjunction id (from reg3/reg5/reg6, ct_label or a packet-in's userdata). */
   rule(conjId: number): RealizedRule | undefined {
     return this.byConjId.get(conjId);

@@ -34,11 +34,17 @@ import {
 } from './priority.js';
 import { AP_DENY, CONJ_ID_REG, DISPOSITION, TRACE_CONJ_REG, ctLabel, hex } from './registers.js';
 import { OP_LOG, OP_REJECT, encodeUserdata } from './userdata.js';
+import { LearnedKind, withDenyAccounting } from '../flows/accounting.js';
 
 export interface PolicyFlowInput {
   policies: NodePolicySet;
   /** OVS port of each local pod, by `namespace/name` (ingress rules match on it). */
   ofports: ReadonlyMap<string, number>;
+  /**
+   * Count denied connections for the flow exporter: drop flows (rules and K8s isolation)
+   * learn a per-connection counter in DenyAccounting first (flows/accounting.ts).
+   */
+  denyAccounting?: boolean;
 }
 
 /** What a run leaves for the next one, so unchanged rules keep their priorities and ids. */
@@ -85,14 +91,17 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
     }
   }
 
+  const denied = (f: Flow, kind: Parameters<typeof withDenyAccounting>[2], conjId?: number): Flow[] =>
+    input.denyAccounting ? withDenyAccounting(f, pipeline, kind, conjId) : [f];
+
   // K8s isolation: default drop for what no K8s rule (or higher-tier Antrea rule) allowed.
   for (const t of isolated.egress) {
     const m = addressMatch('src', t.ip);
-    if (m) flows.push({ table: 'EgressDefaultRule', priority: PRIORITY_K8S_ISOLATION, match: m, actions: ['drop'], cookie: cookies.cookie('NetworkPolicy', `isolation/egress/${t.key}`) });
+    if (m) flows.push(...denied({ table: 'EgressDefaultRule', priority: PRIORITY_K8S_ISOLATION, match: m, actions: ['drop'], cookie: cookies.cookie('NetworkPolicy', `isolation/egress/${t.key}`) }, LearnedKind.IsolatedEgress));
   }
   for (const t of isolated.ingress) {
     const port = input.ofports.get(t.key);
-    if (port !== undefined) flows.push({ table: 'IngressDefaultRule', priority: PRIORITY_K8S_ISOLATION, match: [`reg1=${hex(port)}`], actions: ['drop'], cookie: cookies.cookie('NetworkPolicy', `isolation/ingress/${t.key}`) });
+    if (port !== undefined) flows.push(...denied({ table: 'IngressDefaultRule', priority: PRIORITY_K8S_ISOLATION, match: [`reg1=${hex(port)}`], actions: ['drop'], cookie: cookies.cookie('NetworkPolicy', `isolation/ingress/${t.key}`) }, LearnedKind.IsolatedIngress));
   }
 
   const conjIds = allocateConjIds(rules.map((r) => r.id), previous?.conjIds);
@@ -159,7 +168,7 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
     } else if (rule.action === 'Drop' || rule.action === 'Reject') {
       const log = rule.enableLogging ? OP_LOG : 0;
       const act = rule.action === 'Reject' ? toAgent(OP_REJECT | log, rule, conjId) : log ? toAgent(log, rule, conjId) : 'drop';
-      flows.push({ table: metric, priority: PRIORITY_METRIC, match: [`reg0=${AP_DENY}`, `${CONJ_ID_REG}=${hex(conjId)}`], actions: [act], cookie });
+      flows.push(...denied({ table: metric, priority: PRIORITY_METRIC, match: [`reg0=${AP_DENY}`, `${CONJ_ID_REG}=${hex(conjId)}`], actions: [act], cookie }, LearnedKind.DeniedByRule, conjId));
     }
     realized.push({ rule, conjId, table, priority: actionPriority, cookie });
   }

@@ -38,6 +38,9 @@ export class PolicyRealizer {
   private computer?: PolicyComputer;
   /** Each desired object as a manifest, kept while its spec stands (the computer memoizes by identity). */
   private readonly manifests = new Map<string, { spec: string; manifest: ManifestObject }>();
+  /** Bumped by every input change; converge skips a follow-up run that would see nothing new. */
+  private changes = 0;
+  private computedAt = -1;
 
   constructor(
     private readonly node: string,
@@ -47,6 +50,7 @@ export class PolicyRealizer {
     this.rules = { node, rules: [], isolated: { ingress: [], egress: [] } };
     inventory.on('change', (change) => {
       this.computer?.applyChange(change);
+      this.changes++;
       if (this.sets.size) this.runner.run().catch((err) => log.error({ err }, 'policy recompute failed'));
     });
   }
@@ -70,6 +74,7 @@ export class PolicyRealizer {
       realize: async (objects) => {
         // Stored before any await: every kind of one desired document is in before computing.
         this.sets.set(kind, objects);
+        this.changes++;
         await this.runner.run();
         const out = new Map<string, RealizeOutcome>();
         for (const key of objects.keys()) {
@@ -83,6 +88,9 @@ export class PolicyRealizer {
 
   private async converge(): Promise<void> {
     await Promise.resolve(); // let the other kinds of the same document register first
+    // The kinds of one document arrive as separate calls; the run that started first already saw them all.
+    if (this.computedAt === this.changes) return;
+    const at = this.changes;
     const objects: ManifestObject[] = [];
     const seen = new Set<string>();
     for (const set of this.sets.values()) {
@@ -103,6 +111,7 @@ export class PolicyRealizer {
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
     this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
     await this.datapath().sync();
+    this.computedAt = at;
     log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
   }
 }

@@ -12,10 +12,11 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
-  type EventEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
+  type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
+import type { FlowRecord } from '../../api/flow-record.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
@@ -287,16 +288,21 @@ export class AgentSync {
     if (this.nextDesired !== desired) return; // a newer one came in meanwhile and is handled by its own call
     this.nextDesired = undefined;
     this.realizing = (async () => {
+      const t0 = performance.now();
       await this.desiredStore.save(desired);
+      const saved = performance.now();
       const prevStore = this.desired?.storeId;
       if (prevStore !== undefined && prevStore !== desired.storeId) this.retiredStores.add(prevStore);
       this.desired = desired;
       this.realized = await this.opts.realizers.realizeAll(desired.objects);
+      const realizedAt = performance.now();
       this.observedGeneration = desired.generation;
       this.realizedCount++;
       const failed = Object.values(this.realized).filter((o) => o.phase === 'Failed').length;
-      log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed }, 'desired state realized');
       await this.enqueueReport();
+      // Where a round's time goes on the box: persisting, the realizers (flows), the report out.
+      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+      log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed, persistMs: ms(t0, saved), realizeMs: ms(saved, realizedAt), reportMs: ms(realizedAt, performance.now()) }, 'desired state realized');
       for (const l of this.listeners) l(desired.generation);
     })().finally(() => (this.realizing = undefined));
     await this.realizing;
@@ -356,6 +362,18 @@ export class AgentSync {
     const envelope: EventEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, ts: Date.now(), kind: 'event', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'events'), JSON.stringify(envelope), false);
     await this.flush();
+  }
+
+  /**
+   * Queues flow records for the controller's fleet flow store (through the outbox, so they
+   * survive outages up to its bound), in messages of at most `perMessage` records.
+   */
+  async publishFlows(records: readonly FlowRecord[], perMessage = 200): Promise<void> {
+    for (let i = 0; i < records.length; i += perMessage) {
+      const envelope: FlowsEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, ts: Date.now(), kind: 'flows', payload: { records: records.slice(i, i + perMessage), dropped: 0 } };
+      await this.outbox.add(nodeTopic(this.opts.node, 'flows'), JSON.stringify(envelope), false);
+    }
+    if (records.length) await this.flush();
   }
 
   /** Sends what the outbox holds, oldest first, deleting each after the broker's PUBACK. */

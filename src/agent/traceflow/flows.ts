@@ -21,11 +21,15 @@ const toAgent = (tag: number, point: TracePointValue) => `controller(userdata=${
 const METRIC_TABLES = new Set<TableName>(['EgressMetric', 'IngressMetric']);
 const DEFAULT_RULE_TABLES = new Set<TableName>(['EgressDefaultRule', 'IngressDefaultRule']);
 const DENY_MATCH = `reg0=${AP_DENY}`;
+const IP_PROTOCOLS = new Set(['ip', 'tcp', 'udp', 'icmp', 'sctp']);
 
 /** Which flows of the rest of the pipeline end a packet's way by a policy decision. */
 function denyPoint(f: Flow): TracePointValue | undefined {
   if (METRIC_TABLES.has(f.table) && f.match.includes(DENY_MATCH)) return TracePoint.PolicyDeny;
-  if (DEFAULT_RULE_TABLES.has(f.table) && f.priority === PRIORITY_K8S_ISOLATION && f.actions.length === 1 && f.actions[0] === 'drop') return TracePoint.Isolation;
+  // K8s isolation: a plain drop, or (with the flow exporter's deny accounting) per-protocol
+  // variants at +0/+1 that count and never output; baseline rules sit lower and go on.
+  const isolation = f.priority === PRIORITY_K8S_ISOLATION || f.priority === PRIORITY_K8S_ISOLATION + 1;
+  if (DEFAULT_RULE_TABLES.has(f.table) && isolation && !f.actions.some((a) => /^(goto_table|resubmit|conjunction|output)/.test(a))) return TracePoint.Isolation;
   return undefined;
 }
 
@@ -75,7 +79,9 @@ export function traceflowFlows(specs: readonly TraceSpec[], all: readonly Flow[]
     }
     flows.push({ table: 'Output', priority: 1, match: ['ip', tm], actions: [toAgent(tag, TracePoint.NoOutput)], cookie });
     for (const [f, point] of denies) {
-      const match = f.match.includes('ip') ? [...f.match, tm] : ['ip', ...f.match, tm];
+      // A copy is one priority above its original: of the per-protocol variants (deny
+      // accounting) the copy of the most specific one still wins.
+      const match = f.match.some((m) => IP_PROTOCOLS.has(m)) ? [...f.match, tm] : ['ip', ...f.match, tm];
       const rest = f.actions.filter((a) => a !== 'drop');
       flows.push({ table: f.table, priority: f.priority + 1, match, actions: [toAgent(tag, point), ...rest], cookie });
     }

@@ -44,7 +44,13 @@ export class EmbeddedBroker {
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {}
 
+  get running(): boolean {
+    return this.servers.length > 0;
+  }
+
+  /** Starts listening; after a stop, again on the same port and socket (clients reconnect to the same URL). */
   async start(): Promise<void> {
+    if (this.running) return;
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password?.toString('utf8')).then(
@@ -83,7 +89,9 @@ export class EmbeddedBroker {
       },
     });
     this.aedes = aedes;
-    const { host, port } = splitListen(this.opts.listen);
+    const { host } = splitListen(this.opts.listen);
+    // A restart (PUT /api/v1/broker) comes back on the port it had.
+    const port = this.url ? this.port : splitListen(this.opts.listen).port;
     // Client certificates are asked for, not required: password logins work over TLS too.
     // noDelay: aedes writes a packet in pieces, and Nagle + delayed ACK would hold each
     // message back ~40 ms.
@@ -108,9 +116,12 @@ export class EmbeddedBroker {
     return Number(new URL(this.url).port);
   }
 
+  /** Closes the listeners and every client connection; retained messages and sessions are gone (memory only). */
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
-    await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    await new Promise<void>((resolve) => (aedes ? aedes.close(() => resolve()) : resolve()));
     this.servers = [];
   }
 

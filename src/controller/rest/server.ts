@@ -6,16 +6,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { RpcCallSchema, type ApplyResult, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
+import { BrokerStateSchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
-import { describeProblem, formatIssues } from '../../api/issues.js';
+import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
 import type { Span } from '../span.js';
 import { computeStatus, nodeRealization } from '../status.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import type { FleetFlows } from '../flows/fleet-flows.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
 import { HttpError, readBody, sendJson } from './http.js';
@@ -41,6 +42,10 @@ export interface RestContext {
   rpc?: RpcClient;
   /** Traceflow status is the controller's own (traceflow/runner.ts), not computed from node reports. */
   traceflowStatus?: (record: StoredRecord) => TraceflowStatus;
+  /** The embedded broker's switch; absent with an external broker. */
+  broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
+  /** The fleet flow store (GET /api/v1/flows). */
+  flows?: FleetFlows;
 }
 
 export class RestServer {
@@ -103,6 +108,14 @@ export class RestServer {
     if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
+    if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
+    if (p === '/api/v1/flows' && method === 'GET') {
+      if (!this.ctx.flows) throw new HttpError(404, 'NotFound', 'no fleet flow store');
+      const q = url.searchParams;
+      const limit = q.has('limit') ? Number(q.get('limit')) : undefined;
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new HttpError(422, 'Invalid', 'limit: expected a positive integer', [{ field: 'limit', message: 'expected a positive integer' }]);
+      return { items: await this.ctx.flows.query({ pod: q.get('pod') ?? undefined, namespace: q.get('namespace') ?? undefined, policy: q.get('policy') ?? undefined, limit }) };
+    }
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
     const stats = parseStatsPath(p);
@@ -206,6 +219,23 @@ export class RestServer {
       if (err.code === 'Timeout') throw new HttpError(504, 'Timeout', err.message);
       throw new HttpError(502, err.code, err.message);
     }
+  }
+
+  private async brokerState(req: http.IncomingMessage, method: string, actor: string): Promise<BrokerState> {
+    const broker = this.ctx.broker;
+    if (!broker) throw new HttpError(404, 'NotFound', 'this controller uses an external broker; only the embedded one is switched here');
+    if (method === 'PUT') {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 4096));
+      } catch {
+        throw new HttpError(400, 'BadRequest', 'request body is not valid JSON: expected {"running": true|false}');
+      }
+      const parsed = BrokerStateSchema.safeParse(body);
+      if (!parsed.success) throw new HttpError(422, 'Invalid', describeZodError(parsed.error), formatIssues(parsed.error.issues).map((i) => ({ field: i.path, message: i.message })));
+      await broker.setRunning(parsed.data.running, actor);
+    } else if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported on /api/v1/broker`);
+    return { running: broker.running };
   }
 
   /** Objects posted to a kind's path must be of that kind (and namespace, when the path has one). */

@@ -3,7 +3,7 @@
 // generations start again at 1" from "a stale or replayed document of the store it follows".
 // Its own migration module, so it sits beside the store's tables without touching them.
 import { randomUUID } from 'node:crypto';
-import { migrate, type Database } from '../../lib/sqlite.js';
+import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 
 export const IDENTITY_MODULE = 'controller-identity';
 
@@ -15,7 +15,7 @@ export const IDENTITY_MIGRATIONS: readonly string[] = [
 ];
 
 /** The store's id, made on first use and the same ever after for this store. */
-export async function storeId(db: Database): Promise<string> {
+export async function storeId(db: SqlDatabase): Promise<string> {
   await migrate(db, IDENTITY_MODULE, IDENTITY_MIGRATIONS);
   await db.run('INSERT INTO store_identity (id, store_id, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING', [randomUUID(), new Date().toISOString()]);
   return (await db.get<{ store_id: string }>('SELECT store_id FROM store_identity WHERE id = 1'))!.store_id;

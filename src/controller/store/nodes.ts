@@ -5,7 +5,7 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
-import type { Database } from '../../lib/sqlite.js';
+import type { SqlDatabase } from '../../lib/sqlite.js';
 import { migrateStore } from './schema.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -34,11 +34,12 @@ export interface NodePresence {
 export class NodeRegistry {
   /** Verified passwords per node, so a reconnect storm does not cost one scrypt each. */
   private readonly verified = new Map<string, string>();
+  private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
 
-  private constructor(private readonly db: Database) {}
+  private constructor(private readonly db: SqlDatabase) {}
 
-  static async open(db: Database): Promise<NodeRegistry> {
+  static async open(db: SqlDatabase): Promise<NodeRegistry> {
     await migrateStore(db);
     return new NodeRegistry(db);
   }
@@ -81,7 +82,11 @@ export class NodeRegistry {
   }
 
   async exists(node: string): Promise<boolean> {
-    return (await this.db.get('SELECT 1 FROM nodes WHERE name = ?', [node])) !== undefined;
+    // Nodes are never removed, so a yes can be remembered (a report per node must not cost a query).
+    if (this.known.has(node)) return true;
+    const found = (await this.db.get('SELECT 1 FROM nodes WHERE name = ?', [node])) !== undefined;
+    if (found) this.known.add(node);
+    return found;
   }
 
   async setPresence(node: string, presence: NodePresence): Promise<void> {
@@ -98,10 +103,21 @@ export class NodeRegistry {
   }
 
   async recordReport(node: string, reported: NodeReported): Promise<void> {
-    await this.db.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ?`, [
-      JSON.stringify(reported), reported.agentVersion, reported.uptimeSeconds, new Date().toISOString(), node,
-    ]);
-    this.emit(node, 'report');
+    await this.recordReports(new Map([[node, reported]]));
+  }
+
+  /** Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit each). */
+  async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
+    if (!reports.size) return;
+    const now = new Date().toISOString();
+    await this.db.transaction(async (tx) => {
+      for (const [node, reported] of reports) {
+        await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ?`, [
+          JSON.stringify(reported), reported.agentVersion, reported.uptimeSeconds, now, node,
+        ]);
+      }
+    });
+    for (const node of reports.keys()) this.emit(node, 'report');
   }
 
   async reports(): Promise<Map<string, NodeReported>> {
@@ -114,13 +130,29 @@ export class NodeRegistry {
    * generation, bumped only when the content changed.
    */
   async desiredGeneration(node: string, hash: string): Promise<{ generation: number; changed: boolean }> {
+    const got = (await this.desiredGenerations(new Map([[node, hash]]))).get(node);
+    if (!got) throw new Error(`unknown node ${node}`);
+    return got;
+  }
+
+  /** desiredGeneration() for many nodes in one transaction (a fleet-wide change); unknown nodes are left out. */
+  async desiredGenerations(hashes: ReadonlyMap<string, string>): Promise<Map<string, { generation: number; changed: boolean }>> {
+    if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
-      const row = await tx.get<{ desired_generation: number; desired_hash: string | null }>('SELECT desired_generation, desired_hash FROM nodes WHERE name = ?', [node]);
-      if (!row) throw new Error(`unknown node ${node}`);
-      if (row.desired_hash === hash) return { generation: row.desired_generation, changed: false };
-      const generation = row.desired_generation + 1;
-      await tx.run('UPDATE nodes SET desired_generation = ?, desired_hash = ? WHERE name = ?', [generation, hash, node]);
-      return { generation, changed: true };
+      const out = new Map<string, { generation: number; changed: boolean }>();
+      const rows = await tx.all<{ name: string; desired_generation: number; desired_hash: string | null }>('SELECT name, desired_generation, desired_hash FROM nodes');
+      for (const row of rows) {
+        const hash = hashes.get(row.name);
+        if (hash === undefined) continue;
+        if (row.desired_hash === hash) {
+          out.set(row.name, { generation: row.desired_generation, changed: false });
+          continue;
+        }
+        const generation = row.desired_generation + 1;
+        await tx.run('UPDATE nodes SET desired_generation = ?, desired_hash = ? WHERE name = ?', [generation, hash, row.name]);
+        out.set(row.name, { generation, changed: true });
+      }
+      return out;
     });
   }
 

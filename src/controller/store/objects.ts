@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { findQualifiedKind, qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { objectKey, type ObjectRef } from '../../api/node-state.js';
-import type { Database, SqlExecutor } from '../../lib/sqlite.js';
+import type { SqlDatabase, SqlExecutor } from '../../lib/sqlite.js';
 import { canonicalJson } from './canonical-json.js';
 import { migrateStore } from './schema.js';
 
@@ -78,9 +78,9 @@ interface Row {
 export class ObjectStore {
   private readonly listeners = new Set<(changes: StoreChange[]) => void>();
 
-  private constructor(private readonly db: Database) {}
+  private constructor(private readonly db: SqlDatabase) {}
 
-  static async open(db: Database): Promise<ObjectStore> {
+  static async open(db: SqlDatabase): Promise<ObjectStore> {
     await migrateStore(db);
     return new ObjectStore(db);
   }

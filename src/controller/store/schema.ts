@@ -1,5 +1,5 @@
 // The controller's tables, as versioned migrations (append-only: never edit one that shipped).
-import { migrate, type Database } from '../../lib/sqlite.js';
+import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 
 export const STORE_MODULE = 'controller-store';
 
@@ -44,6 +44,6 @@ export const STORE_MIGRATIONS: readonly string[] = [
      desired_hash TEXT);`,
 ];
 
-export async function migrateStore(db: Database): Promise<number[]> {
+export async function migrateStore(db: SqlDatabase): Promise<number[]> {
   return migrate(db, STORE_MODULE, STORE_MIGRATIONS);
 }

@@ -17,7 +17,7 @@ export interface BrokerConnectionOptions {
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
   /** The controller's own connection to its embedded broker: the certificate need not name 127.0.0.1. */
   skipHostnameCheck?: boolean;
-  /** 4 (MQTT 3.1.1, the embedded aedes broker) or 5. */
+  /** 4 (MQTT 3.1.1, the embedded aedes broker) or 5 (MQTT 5: shared subscriptions, request/response). */
   protocolVersion?: 4 | 5;
 }
 

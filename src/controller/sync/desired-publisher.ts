@@ -39,11 +39,17 @@ export interface DesiredPublisherContext {
   prepare?: () => Promise<void>;
   /** The store's identity (store/identity.ts); every document carries it. */
   storeId: string;
+  /** Also look for changes every this many ms (a store shared with other replicas changes under us). */
+  resyncMs?: number;
 }
 
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
+  /** The hash last recorded per node: an unchanged document costs no store transaction. */
+  private readonly lastHash = new Map<string, string>();
+  /** Document hashes already checked against the schema: a fleet-wide policy is one document, checked once. */
+  private readonly validated = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
   published = 0;
 
@@ -55,6 +61,10 @@ export class DesiredPublisher {
     const onConnect = () => void this.kick(true);
     this.ctx.client.on('connect', onConnect);
     this.unsubscribe.push(() => this.ctx.client.off('connect', onConnect));
+    if (this.ctx.resyncMs) {
+      const timer = setInterval(() => void this.kick(false), this.ctx.resyncMs);
+      this.unsubscribe.push(() => clearInterval(timer));
+    }
     await this.kick(true);
   }
 
@@ -82,18 +92,29 @@ export class DesiredPublisher {
     this.forceNext = false;
     await this.ctx.prepare?.();
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
-    await Promise.all(nodes.map(async (node) => {
+    const docs = new Map<string, { objects: Record<string, DesiredObject>; hash: string }>();
+    for (const node of nodes) {
       const docObjects = this.ctx.build(node, objects, nodes);
       const hash = createHash('sha256').update(canonicalJson(docObjects)).digest('base64url');
-      const { generation, changed } = await this.ctx.nodes.desiredGeneration(node, hash);
-      if (!changed && !force) return;
+      if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, hash });
+    }
+    // One store transaction for all nodes: a fleet-wide change must not cost one per node.
+    const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])));
+    await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
+      const { objects: docObjects, hash } = docs.get(node)!;
+      if (!changed && !force) return void this.lastHash.set(node, hash);
       const envelope: DesiredEnvelope = {
         v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
         payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects },
       };
       // The contract is checked on the way out too: a bad document never reaches a node.
-      DesiredEnvelopeSchema.parse(envelope);
+      if (!this.validated.has(hash)) {
+        DesiredEnvelopeSchema.parse(envelope);
+        if (this.validated.size > 10_000) this.validated.clear();
+        this.validated.add(hash);
+      }
       await this.ctx.client.publishAsync(nodeTopic(node, 'desired'), JSON.stringify(envelope), { qos: 1, retain: true });
+      this.lastHash.set(node, hash); // once it is out (MQTT.js queues a publish made while offline; every connect republishes all)
       this.published++;
       log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');
     }));

@@ -3,10 +3,12 @@
 // by reason, logged and dropped — a node can never crash the controller.
 import type { MqttClient } from 'mqtt';
 import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
-import { createLogger } from '../../lib/log.js';
 import type { NodeReported } from '../../api/node-state.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
+import { createLogger } from '../../lib/log.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
 
@@ -16,10 +18,17 @@ export interface ReportReceiverContext {
   nodes: NodeRegistry;
   client: MqttClient;
   maxMessageBytes: number;
-  /** Where accepted node events go. */
+  /** Where accepted node events go (with replicas: the events this replica received). */
   events?: RecentEvents;
   /** Told every accepted report, after it is stored. */
   onReport?: (node: string, reported: NodeReported) => void;
+  /**
+   * With controller replicas: reports and events come through `$share/<group>/…`, so each
+   * reaches one replica. Status (retained, small) every replica takes, to know who is online.
+   */
+  shareGroup?: string;
+  /** Where flow record batches go (the fleet flow store). */
+  flows?: FleetFlows;
 }
 
 export class ReportReceiver {
@@ -29,6 +38,13 @@ export class ReportReceiver {
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
   private readonly onConnect = () => void this.subscribe();
+  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  private pendingReports = new Map<string, NodeReported>();
+  private readonly writer = new CoalescingRunner(async () => {
+    const batch = this.pendingReports;
+    this.pendingReports = new Map();
+    await this.ctx.nodes.recordReports(batch);
+  });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
 
@@ -43,12 +59,19 @@ export class ReportReceiver {
     this.ctx.client.off('connect', this.onConnect);
   }
 
+  /** Resolves once every report taken in so far is written. */
+  idle(): Promise<void> {
+    return this.writer.idle();
+  }
+
   get rejectedTotal(): number {
     return Object.values(this.rejected).reduce((a, b) => a + b, 0);
   }
 
   private async subscribe(): Promise<void> {
-    await this.ctx.client.subscribeAsync([allNodesTopic('status'), allNodesTopic('reported'), allNodesTopic('events')], { qos: 1 });
+    const shared = (t: string) => (this.ctx.shareGroup ? `$share/${this.ctx.shareGroup}/${t}` : t);
+    const flows = this.ctx.flows ? [shared(allNodesTopic('flows'))] : [];
+    await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events')), ...flows], { qos: 1 });
   }
 
   /** Exposed for tests that drive messages without a broker. Never throws. */
@@ -71,12 +94,14 @@ export class ReportReceiver {
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
     if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
-    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events') return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
+    const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
+    if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     const tsKey = `${msg.node}/${msg.channel}`;
     const last = this.lastTs.get(tsKey);
     // The last will was composed at connect time, so an offline status is older than the online one it follows.
-    const exempt = msg.channel === 'events' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
+    // Events and flow batches are streams, not states: each one counts, whatever its time.
+    const exempt = msg.channel === 'events' || msg.channel === 'flows' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
     if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
     if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
     this.accepted++;
@@ -86,8 +111,11 @@ export class ReportReceiver {
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
-      await this.ctx.nodes.recordReport(msg.node, msg.envelope.payload);
+      this.pendingReports.set(msg.node, msg.envelope.payload);
+      await this.writer.run();
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
+    } else if (msg.channel === 'flows') {
+      await this.ctx.flows!.add(msg.node, msg.envelope.payload.records);
     } else {
       this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
       log.debug({ node: msg.node, event: msg.envelope.payload }, 'node event');

@@ -1,7 +1,7 @@
 // Traceflow statuses in the controller's SQLite, so a finished trace survives a controller
 // restart (a running one becomes Failed: its run is gone). The traceflow module's own table.
 import type { TraceflowStatus } from '../../api/traceflow.js';
-import { migrate, type Database } from '../../lib/sqlite.js';
+import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 
 const MIGRATIONS = [
   `CREATE TABLE traceflow_status (
@@ -18,9 +18,9 @@ export interface StatusEntry {
 }
 
 export class TraceflowStatusTable {
-  private constructor(private readonly db: Database) {}
+  private constructor(private readonly db: SqlDatabase) {}
 
-  static async open(db: Database): Promise<TraceflowStatusTable> {
+  static async open(db: SqlDatabase): Promise<TraceflowStatusTable> {
     await migrate(db, 'controller-traceflow', MIGRATIONS);
     return new TraceflowStatusTable(db);
   }

@@ -1,5 +1,7 @@
-// The object store on a real SQLite file: uid, generation on spec change only, resourceVersion,
-// audit entries, all-or-nothing applies and deletes, conflicts, migrations, reopen.
+// The object store, the same suite on a real SQLite file and on a real PostgreSQL server
+// started here: uid, generation on spec change only, resourceVersion, audit entries,
+// all-or-nothing applies and deletes, conflicts, migrations, reopen; on PostgreSQL also two
+// replicas writing at once.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { KINDS } from '../../../src/api/kinds.js';
@@ -7,25 +9,41 @@ import { parseManifests } from '../../../src/api/manifest.js';
 import { STORE_MIGRATIONS, STORE_MODULE } from '../../../src/controller/store/schema.js';
 import { ConflictError, NotFoundError, ObjectStore } from '../../../src/controller/store/objects.js';
 import { NodeRegistry } from '../../../src/controller/store/nodes.js';
-import { Database, migrate } from '../../../src/lib/sqlite.js';
+import { PostgresDatabase } from '../../../src/controller/store/postgres.js';
+import { Database, migrate, type SqlDatabase } from '../../../src/lib/sqlite.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { acnp, tempDir } from '../../integration/controller-fixture.js';
 
 const objects = (...o: unknown[]) => parseManifests(JSON.stringify(o), 'test');
 const acnpKind = KINDS.find((k) => k.kind === 'ClusterNetworkPolicy')!;
 
-describe('controller store', function () {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let db: Database;
+/** A store backend: `location()` names a new empty database, `open()` opens one (again). */
+interface Backend {
+  location(tag: string): Promise<string>;
+  open(location: string): Promise<SqlDatabase>;
+}
+
+function storeSuite(name: string, setup: () => Promise<Backend & { teardown(): Promise<void> }>) {
+describe(`controller store on ${name}`, function () {
+  this.timeout(30_000);
+  let backend: Awaited<ReturnType<typeof setup>>;
+  let where: string;
+  let db: SqlDatabase;
   let store: ObjectStore;
 
+  before(async function () {
+    backend = await setup();
+  });
+  after(async function () {
+    await backend?.teardown();
+  });
   beforeEach(async function () {
-    tmp = await tempDir();
-    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    where = await backend.location('c');
+    db = await backend.open(where);
     store = await ObjectStore.open(db);
   });
   afterEach(async function () {
     await db.close();
-    await tmp.remove();
   });
 
   it('creates with uid, generation 1, a resourceVersion and creation time; audits who and what', async function () {
@@ -76,7 +94,7 @@ describe('controller store', function () {
   it('keeps everything across a reopen; migrations run once and in order', async function () {
     await store.apply(objects(acnp('a')), 'alice');
     await db.close();
-    db = await Database.open(path.join(tmp.dir, 'c.db'));
+    db = await backend.open(where);
     store = await ObjectStore.open(db);
     const [r] = await store.list();
     assert.equal(r!.name, 'a');
@@ -85,12 +103,12 @@ describe('controller store', function () {
   });
 
   it('upgrades a version-1 database to the current schema keeping its objects', async function () {
-    const file = path.join(tmp.dir, 'old.db');
-    const old = await Database.open(file);
+    const file = await backend.location('old');
+    const old = await backend.open(file);
     await migrate(old, STORE_MODULE, STORE_MIGRATIONS.slice(0, 1));
     await old.run(`INSERT INTO objects VALUES ('ClusterNetworkPolicy.crd.antrea.io', '', 'old', 'u-1', 'crd.antrea.io/v1beta1', 1, 1, '2026-01-01T00:00:00Z', NULL, NULL, '{"priority":1}')`);
     await old.close();
-    const reopened = await Database.open(file);
+    const reopened = await backend.open(file);
     const upgraded = await ObjectStore.open(reopened);
     assert.deepEqual((await upgraded.list()).map((r) => [r.name, r.uid]), [['old', 'u-1']]);
     const nodes = await NodeRegistry.open(reopened);
@@ -119,4 +137,42 @@ describe('controller store', function () {
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h1'), { generation: 1, changed: false });
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
   });
+
+
+  if (name === 'PostgreSQL') {
+    it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {
+      const other = await backend.open(where);
+      try {
+        const [a, b] = [store, await ObjectStore.open(other)];
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).apply(objects(acnp(`p${i}`)), `replica-${i % 2}`)));
+        const rvs = results.map(([item]) => item!.record.resourceVersion).sort((x, y) => x - y);
+        assert.deepEqual(rvs, Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.equal(await b.revision(), 10);
+        assert.equal((await a.list()).length, 10);
+        assert.equal((await a.auditLog()).length, 10);
+      } finally {
+        await other.close();
+      }
+    });
+  }
+});
+}
+
+storeSuite('SQLite', async () => {
+  const tmp = await tempDir();
+  return {
+    location: async (tag) => path.join(tmp.dir, `${tag}-${Math.random().toString(36).slice(2)}.db`),
+    open: (file) => Database.open(file),
+    teardown: () => tmp.remove(),
+  };
+});
+
+storeSuite('PostgreSQL', async () => {
+  const server: TestPostgres = await startPostgres();
+  let n = 0;
+  return {
+    location: (tag) => server.createDatabase(`${tag}_${++n}`),
+    open: (url) => PostgresDatabase.open(url),
+    teardown: () => server.stop(),
+  };
 });

@@ -10,7 +10,7 @@ describe('ovs pipeline', () => {
       'ConntrackState', 'PreRoutingClassifier', 'SessionAffinity', 'ServiceLB', 'EndpointDNAT', 'AntreaPolicyEgressRule',
       'EgressRule', 'EgressDefaultRule', 'EgressMetric', 'L3Forwarding', 'EgressMark', 'L3DecTTL', 'SNATMark', 'SNAT',
       'L2ForwardingCalc', 'IngressSecurityClassifier', 'AntreaPolicyIngressRule', 'IngressRule', 'IngressDefaultRule',
-      'IngressMetric', 'ConntrackCommit', 'Output',
+      'IngressMetric', 'ConntrackCommit', 'Output', 'FlowAccounting', 'DenyAccounting',
     ]);
     p.tables.forEach((t, i) => assert.equal(t.id, i));
     assert.equal(p.id('Classifier'), 3);
@@ -22,7 +22,8 @@ describe('ovs pipeline', () => {
   it('drops on miss in guard tables and at the end of each sub-pipeline, passes through elsewhere', () => {
     const p = Pipeline.build();
     const drops = p.tables.filter((t) => t.missAction === 'drop').map((t) => t.name);
-    assert.deepEqual(drops, ['PipelineRootClassifier', 'ARPSpoofGuard', 'ARPResponder', 'Classifier', 'SpoofGuard', 'Output']);
+    assert.deepEqual(drops, ['PipelineRootClassifier', 'ARPSpoofGuard', 'ARPResponder', 'Classifier', 'SpoofGuard', 'Output', 'FlowAccounting', 'DenyAccounting']);
+    assert.equal(p.table('Output').next, undefined); // the stats tables are only resubmitted to
     assert.equal(p.table('ARPSpoofGuard').next, 'ARPResponder');
     assert.equal(p.table('ARPResponder').next, undefined); // last of the arp sub-pipeline
     assert.equal(p.table('EgressRule').next, 'EgressDefaultRule');

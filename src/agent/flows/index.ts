@@ -1,0 +1,81 @@
+// The flow exporter as the agent starts it: the conntrack source the box has, counters from
+// the learned OVS flows, the store, the IPFIX exporter when a collector is configured.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { AgentConfig } from '../../api/config.js';
+import { createLogger } from '../../lib/log.js';
+import type { InventorySource } from '../inventory/types.js';
+import type { OpenFlowBridge } from '../ovs/bridge.js';
+import type { Pipeline } from '../ovs/pipeline.js';
+import type { RealizedRule } from '../policy/flows.js';
+import { CT_ZONE } from '../connectivity/registers.js';
+import { learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
+import type { ConntrackSource } from './conntrack.js';
+import { FlowExporter } from './exporter.js';
+import { KernelConntrackSource } from './kernel-conntrack.js';
+import { OvsConntrackSource } from './ovs-conntrack.js';
+import { FlowStore, type StoredRecord } from './store.js';
+import { ipfixSink } from './ipfix-export.js';
+import type { IpfixSender } from '../../lib/ipfix/transport.js';
+
+const log = createLogger('flows');
+
+export const FLOW_DB = 'flows.db';
+const RETENTION_EVERY_MS = 60_000;
+
+export interface FlowVisibility {
+  exporter: FlowExporter;
+  store: FlowStore;
+  source: ConntrackSource;
+  /** The IPFIX sender when flowCollectorAddr is set. */
+  ipfix?: IpfixSender;
+  stop(): Promise<void>;
+}
+
+export async function startFlowVisibility(o: {
+  cfg: AgentConfig;
+  bridge: OpenFlowBridge;
+  pipeline: Pipeline;
+  inventory: InventorySource;
+  rule: (conjId: number) => RealizedRule | undefined;
+  /** More sinks (IPFIX, the controller). */
+  sinks?: ((batch: StoredRecord[]) => Promise<void>)[];
+}): Promise<FlowVisibility> {
+  const fe = o.cfg.flowExporter;
+  const store = await FlowStore.open(path.join(o.cfg.stateDir, FLOW_DB), { maxAgeS: Math.round(fe.store.maxAgeDays * 86_400), maxBytes: Math.round(fe.store.maxSizeMB * 1024 * 1024) });
+  const counters = (table: 'FlowAccounting' | 'DenyAccounting', kind?: Parameters<typeof learnedFilter>[0]) => async () =>
+    learnedCountersFromText(await o.bridge.dumpFlowsText({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
+  const kind = fe.conntrackSource === 'auto' ? (o.cfg.datapathType === 'netdev' ? 'ovs' : 'kernel') : fe.conntrackSource;
+  const source: ConntrackSource = kind === 'ovs'
+    ? new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) })
+    : new KernelConntrackSource();
+  const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr) : undefined;
+  const exporter = new FlowExporter({
+    source, zone: CT_ZONE,
+    denied: o.pipeline.has('DenyAccounting') ? counters('DenyAccounting') : undefined,
+    inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR,
+    pollIntervalMs: fe.pollIntervalSeconds * 1000, activeTimeoutS: fe.activeFlowExportTimeoutSeconds, idleTimeoutS: fe.idleFlowExportTimeoutSeconds,
+    sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), ...(o.sinks ?? [])],
+  });
+  exporter.start();
+  const retention = setInterval(() => {
+    store.enforceRetention().then((r) => r.deleted && log.info(r, 'flow retention'), (err) => log.warn({ err }, 'flow retention failed'));
+  }, RETENTION_EVERY_MS);
+  retention.unref();
+  log.info({ source: source.name, db: store.db.file, pollS: fe.pollIntervalSeconds, collector: fe.flowCollectorAddr }, 'flow exporter started');
+  return {
+    exporter, store, source, ipfix: ipfix?.sender,
+    async stop() {
+      clearInterval(retention);
+      await exporter.stop();
+      await ipfix?.sender.close();
+      await store.close();
+    },
+  };
+}
+
+/** The box's vswitchd control socket: the lab names it ovs-vswitchd.ctl; a system OVS finds it by pid file. */
+function vswitchdTarget(runDir: string): string {
+  const ctl = path.join(runDir, 'ovs-vswitchd.ctl');
+  return existsSync(ctl) ? ctl : 'ovs-vswitchd';
+}

@@ -1,0 +1,109 @@
+// The controller's fleet flows (the aggregator's store): flow record batches from the boxes
+// (MQTT `nodes/<node>/flows`, sent through each agent's outbox) joined per connection. An
+// inter-node connection is reported by both boxes: the source node knows the egress rule,
+// the destination node the ingress rule; the joined record carries both, and each side's
+// counters are kept apart as Antrea's aggregator does. Keyed by 5-tuple: a later connection
+// reusing the tuple replaces the row. Rows not updated for `maxAgeS` are deleted.
+import type { AggregatedFlow, FlowRecord, FlowSide } from '../../api/flow-record.js';
+import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
+
+const MIGRATIONS = [
+  `CREATE TABLE fleet_flows (
+     conn TEXT PRIMARY KEY, flow TEXT NOT NULL,
+     source_ns TEXT NOT NULL, source_pod TEXT NOT NULL, dest_ns TEXT NOT NULL, dest_pod TEXT NOT NULL,
+     ingress_policy TEXT NOT NULL, egress_policy TEXT NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE INDEX fleet_flows_updated ON fleet_flows (updated_at);`,
+];
+
+export interface FleetFlowQuery {
+  pod?: string;
+  namespace?: string;
+  policy?: string;
+  limit?: number;
+}
+
+const connOf = (r: FlowRecord) =>
+  `${r.protocolIdentifier}|${r.sourceIPv4Address ?? r.sourceIPv6Address}|${r.sourceTransportPort}|${r.destinationIPv4Address ?? r.destinationIPv6Address}|${r.destinationTransportPort}`;
+
+const sideOf = (node: string, r: FlowRecord): FlowSide => ({
+  node, packetTotalCount: r.packetTotalCount, octetTotalCount: r.octetTotalCount,
+  reversePacketTotalCount: r.reversePacketTotalCount, reverseOctetTotalCount: r.reverseOctetTotalCount, flowEndSeconds: r.flowEndSeconds,
+});
+
+const INGRESS = ['ingressNetworkPolicyName', 'ingressNetworkPolicyNamespace', 'ingressNetworkPolicyType', 'ingressNetworkPolicyRuleName', 'ingressNetworkPolicyRuleAction'] as const;
+
+const pick = (r: FlowRecord, keys: readonly (keyof FlowRecord)[]) => Object.fromEntries(keys.map((k) => [k, r[k]])) as Partial<FlowRecord>;
+
+/**
+ * Joins one node's record into what the fleet store holds for the connection: the source
+ * node's record is the connection's (counters, times, state, egress rule); the destination
+ * node adds the ingress rule (and stands in for the source until that one reports).
+ */
+export function joinFlow(existing: AggregatedFlow | undefined, node: string, r: FlowRecord): AggregatedFlow {
+  const isSource = r.sourceNodeName === node || (r.sourceNodeName === '' && r.destinationNodeName !== node);
+  const isDestination = r.destinationNodeName === node;
+  const out: AggregatedFlow = { ...existing, record: existing ? { ...existing.record } : { ...r } };
+  if (isSource) {
+    const ingress = existing?.fromDestinationNode ? pick(existing.record, INGRESS) : {};
+    Object.assign(out.record, r, ingress);
+    out.fromSourceNode = sideOf(node, r);
+  }
+  if (isDestination) {
+    if (!out.fromSourceNode) Object.assign(out.record, r);
+    Object.assign(out.record, pick(r, INGRESS));
+    out.fromDestinationNode = sideOf(node, r);
+  }
+  out.record.flowStartSeconds = Math.min(existing?.record.flowStartSeconds ?? r.flowStartSeconds, r.flowStartSeconds);
+  out.record.flowEndSeconds = Math.max(existing?.record.flowEndSeconds ?? r.flowEndSeconds, r.flowEndSeconds);
+  return out;
+}
+
+export class FleetFlows {
+  private constructor(private readonly db: SqlDatabase, private readonly maxAgeS: number) {}
+
+  static async open(db: SqlDatabase, maxAgeS = 7 * 86_400): Promise<FleetFlows> {
+    await migrate(db, 'fleet-flows', MIGRATIONS);
+    return new FleetFlows(db, maxAgeS);
+  }
+
+  /** One batch from `node`, in one transaction. */
+  async add(node: string, records: readonly FlowRecord[], nowS = Math.floor(Date.now() / 1000)): Promise<void> {
+    if (!records.length) return;
+    await this.db.transaction(async (tx) => {
+      for (const r of records) {
+        const conn = connOf(r);
+        const row = await tx.get<{ flow: string }>('SELECT flow FROM fleet_flows WHERE conn = ?', [conn]);
+        const f = joinFlow(row ? (JSON.parse(row.flow) as AggregatedFlow) : undefined, node, r);
+        const x = f.record;
+        await tx.run(
+          `INSERT INTO fleet_flows (conn, flow, source_ns, source_pod, dest_ns, dest_pod, ingress_policy, egress_policy, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conn) DO UPDATE SET flow = excluded.flow, source_ns = excluded.source_ns,
+           source_pod = excluded.source_pod, dest_ns = excluded.dest_ns, dest_pod = excluded.dest_pod, ingress_policy = excluded.ingress_policy,
+           egress_policy = excluded.egress_policy, updated_at = excluded.updated_at`,
+          [conn, JSON.stringify(f), x.sourcePodNamespace, x.sourcePodName, x.destinationPodNamespace, x.destinationPodName,
+            `${x.ingressNetworkPolicyNamespace}/${x.ingressNetworkPolicyName}`, `${x.egressNetworkPolicyNamespace}/${x.egressNetworkPolicyName}`, nowS],
+        );
+      }
+      await tx.run('DELETE FROM fleet_flows WHERE updated_at < ?', [nowS - this.maxAgeS]);
+    });
+  }
+
+  async query(q: FleetFlowQuery = {}): Promise<AggregatedFlow[]> {
+    const cond: string[] = [];
+    const params: unknown[] = [];
+    if (q.pod) {
+      const [ns, name] = q.pod.includes('/') ? q.pod.split('/', 2) : ['', q.pod];
+      if (name) (cond.push('((source_ns = ? AND source_pod = ?) OR (dest_ns = ? AND dest_pod = ?))'), params.push(ns, name, ns, name));
+      else (cond.push('(source_ns = ? OR dest_ns = ?)'), params.push(ns, ns));
+    }
+    if (q.namespace) (cond.push('(source_ns = ? OR dest_ns = ?)'), params.push(q.namespace, q.namespace));
+    if (q.policy) {
+      const like = q.policy.includes('/') ? q.policy : `%/${q.policy}`;
+      cond.push('(ingress_policy LIKE ? OR egress_policy LIKE ?)');
+      params.push(like, like);
+    }
+    const limit = Math.max(1, Math.min(q.limit ?? 1000, 100_000));
+    const rows = await this.db.all<{ flow: string }>(`SELECT flow FROM fleet_flows ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ${limit}`, params);
+    return rows.map((r) => JSON.parse(r.flow) as AggregatedFlow);
+  }
+}

@@ -1,0 +1,118 @@
+// The raw anchor for the sync benches: a bare aedes broker in its own process (no auth, no ACL,
+// no store) and plain MQTT clients exchanging the same messages as one sync round — the
+// controller's desired envelope to each node (QoS 1, retained) and each node's reported envelope
+// back (QoS 1) — timed from the first publish until every reply is in.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import mqtt, { type MqttClient } from 'mqtt';
+import { ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope, type ReportedEnvelope } from '../../src/api/mqtt.js';
+import type { DesiredObject } from '../../src/api/node-state.js';
+import { projectRoot } from '../../src/lib/paths.js';
+
+const BROKER_JS = `
+import { Aedes } from 'aedes';
+import net from 'node:net';
+const [socketPath] = process.argv.slice(1);
+const aedes = await Aedes.createBroker();
+const servers = [net.createServer(aedes.handle), ...(socketPath ? [net.createServer(aedes.handle)] : [])];
+servers[0].listen(0, '127.0.0.1', () => {
+  if (socketPath) servers[1].listen(socketPath, () => console.log(servers[0].address().port));
+  else console.log(servers[0].address().port);
+});
+`;
+
+export interface RawBroker {
+  url: string;
+  /** mqtt+unix:// URL when started with a socket path. */
+  socketUrl?: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** A bare aedes in a child process (the controller also runs in its own process). */
+export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', BROKER_JS, '--', ...(socketPath ? [socketPath] : [])], {
+    cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (l) => resolve(Number(l)));
+    child.once('exit', (code) => reject(new Error(`raw aedes exited with ${code}`)));
+  });
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    ...(socketPath ? { socketUrl: `mqtt+unix://${socketPath}` } : {}),
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export function connectRaw(url: string, clientId: string): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0 });
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
+  });
+}
+
+export function desiredEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>): DesiredEnvelope {
+  return { v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node, generation, objects } };
+}
+
+export function reportedEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>): ReportedEnvelope {
+  const realized = Object.fromEntries(Object.entries(objects).map(([k, o]) => [k, { generation: o.generation, phase: 'Realized' as const }]));
+  return {
+    v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'reported',
+    payload: { node, observedGeneration: generation, objects: realized, errors: [], inventory: { pods: [] }, agentVersion: '0.1.0', uptimeSeconds: 1 },
+  };
+}
+
+/**
+ * `nodes` echo clients answer each desired message with a reported one; `round()` publishes one
+ * desired message per node and resolves with the ms until all replies arrived.
+ */
+export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
+  const controller = await connectRaw(url, 'raw-controller');
+  const agents: MqttClient[] = [];
+  for (let i = 0; i < nodes.length; i += 50) {
+    agents.push(...(await Promise.all(nodes.slice(i, i + 50).map(async (node) => {
+      const c = await connectRaw(url, `raw-${node}`);
+      c.on('message', (_t, payload) => {
+        const d = JSON.parse(payload.toString()) as DesiredEnvelope & { generation: number };
+        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects)), { qos: 1 });
+      });
+      await c.subscribeAsync(nodeTopic(node, 'desired'), { qos: 1 });
+      return c;
+    }))));
+  }
+  await controller.subscribeAsync('seine/v1/nodes/+/reported', { qos: 1 });
+  let generation = 1;
+  let waiting: { left: number; done: () => void } | undefined;
+  controller.on('message', () => {
+    if (waiting && --waiting.left === 0) waiting.done();
+  });
+  return {
+    async round() {
+      const g = ++generation;
+      const doc = objects(g);
+      const t0 = performance.now();
+      const all = new Promise<void>((done) => (waiting = { left: nodes.length, done }));
+      await Promise.all(nodes.map((node) => controller.publishAsync(nodeTopic(node, 'desired'), JSON.stringify(desiredEnvelope(node, g, doc)), { qos: 1, retain: true })));
+      await all;
+      return performance.now() - t0;
+    },
+    async close() {
+      await Promise.all([controller, ...agents].map((c) => c.endAsync(true)));
+    },
+  };
+}
+
+/** VmRSS of a process in MiB. */
+export async function rssMiB(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}

@@ -1,0 +1,246 @@
+// The IPFIX exporter against independent decoders on 127.0.0.1: records as the store holds
+// them go out over UDP (templates first) and TCP; tshark (Wireshark's cflow dissector) decodes
+// every element — IANA and reverse ones by name, Antrea's (PEN 56506, "Project Antrea") by
+// number — with the stored values; nfdump's nfcapd collects the UDP export and nfdump prints
+// the addresses, ports, protocol and both directions' counters.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FlowRecordSchema, FLOW_RECORD_IPFIX_ELEMENTS, ANTREA_ENTERPRISE_ID, type FlowRecord } from '../../src/api/flow-record.js';
+import { FlowStore } from '../../src/agent/flows/store.js';
+import { FLOW_TEMPLATES, ieType, ipfixSink } from '../../src/agent/flows/ipfix-export.js';
+import { run } from '../../src/lib/exec.js';
+import { sleep } from '../../src/lib/process.js';
+import { requirePrereqs } from '../helpers/prereqs.js';
+
+/** Every field set to something non-default, so every element must show up. */
+const full = (i: number): FlowRecord => FlowRecordSchema.parse({
+  flowStartSeconds: 1_800_000_000 + i, flowEndSeconds: 1_800_000_030 + i, flowEndReason: 3,
+  sourceIPv4Address: `10.42.0.${10 + i}`, destinationIPv4Address: '10.42.1.7', sourceTransportPort: 40000 + i, destinationTransportPort: 8080, protocolIdentifier: 6,
+  packetTotalCount: 1000 + i, octetTotalCount: 5_000_000_000 + i, packetDeltaCount: 10 + i, octetDeltaCount: 2000 + i,
+  reversePacketTotalCount: 700 + i, reverseOctetTotalCount: 90_000 + i, reversePacketDeltaCount: 7 + i, reverseOctetDeltaCount: 900 + i,
+  sourcePodNamespace: 'shop', sourcePodName: `client-${i}`, sourceNodeName: 'box1', destinationPodNamespace: 'shop', destinationPodName: 'web-0', destinationNodeName: 'box2',
+  destinationClusterIPv4: '10.43.0.15', destinationServicePort: 80, destinationServicePortName: 'shop/web:http',
+  ingressNetworkPolicyName: 'allow-web', ingressNetworkPolicyNamespace: 'shop', ingressNetworkPolicyType: 2, ingressNetworkPolicyRuleName: 'web-in', ingressNetworkPolicyRuleAction: 1,
+  egressNetworkPolicyName: 'clients-out', egressNetworkPolicyNamespace: 'ops', egressNetworkPolicyType: 3, egressNetworkPolicyRuleName: 'out-' + 'x'.repeat(300), egressNetworkPolicyRuleAction: 3,
+  tcpState: 'TIME_WAIT', flowType: 2,
+});
+
+async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
+  if (kind === 'tcp') {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const p = (s.address() as AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
+  const u = createSocket('udp4');
+  await new Promise<void>((r) => u.bind(0, '127.0.0.1', r));
+  const p = u.address().port;
+  await new Promise<void>((r) => u.close(() => r()));
+  return p;
+}
+
+/** tshark capturing on lo until stopped; resolves once it captures. */
+async function capture(filter: string, file: string): Promise<ChildProcess> {
+  const p = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`tshark did not start: ${err}`)), 15_000);
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (/Capturing on/.test(err)) (clearTimeout(t), resolve());
+    });
+    p.on('exit', (c) => (clearTimeout(t), reject(new Error(`tshark exited ${c}: ${err}`))));
+  });
+  await sleep(1000); // dumpcap reports before its filter is attached
+  return p;
+}
+
+/** SIGINT: tshark and nfcapd flush what they hold and exit. */
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  await new Promise<void>((r) => {
+    p.on('exit', () => r());
+    p.kill('SIGINT');
+  });
+}
+
+/** tshark -V's flows: one map per data record, from element to the value as tshark shows it. */
+async function decodeWithTshark(file: string, decodeAs: string): Promise<Map<string, string>[]> {
+  const { stdout } = await run("tshark", ["-r", file, "-d", decodeAs, "-V"]);
+  if (process.env.DEBUG_TSHARK) process.stderr.write(stdout);
+  const flows: Map<string, string>[] = [];
+  let cur: Map<string, string> | undefined;
+  let last = '';
+  for (const line of stdout.split('\n')) {
+    if (/^\s+Flow \d+$/.test(line)) flows.push((cur = new Map()));
+    else if (cur) {
+      const pen = /Enterprise Private entry: \(Project Antrea\) Type (\d+): Value \(hex bytes\): ([0-9a-f ]*)(…?)/.exec(line);
+      if (pen) {
+        last = pen[1]!;
+        cur.set(`antrea:${last}`, pen[2]!.replace(/ /g, ''));
+        if (pen[3]) cur.set(`antrea:${last}:truncated`, 'yes'); // tshark shows the first bytes of long values
+      }
+      const slen = /String_len_(short|long): (\d+)/.exec(line);
+      if (slen && last) cur.set(`antrea:${last}:length`, slen[2]!);
+      const kv = /^\s{12}(\w[\w ]*): (.*)$/.exec(line);
+      if (kv && !pen) {
+        const reverse = /\(Reverse Type (\d+)/.exec(kv[2]!);
+        cur.set(reverse ? `reverse:${reverse[1]}` : kv[1]!, kv[2]!.replace(/ \(Reverse Type.*$/, ''));
+      }
+      const time = /^\s{16}(StartTime|EndTime): (.*) UTC$/.exec(line);
+      if (time) cur.set(time[1]!, time[2]!);
+    }
+  }
+  return flows;
+}
+
+/** An Antrea element's hex bytes as the record's value. */
+function antreaValue(field: keyof FlowRecord, hex: string): string | number {
+  const b = Buffer.from(hex, 'hex');
+  switch (ieType(field)) {
+    case 'string': return b.toString('utf8');
+    case 'ipv4Address': return [...b].join('.');
+    default: return b.length ? Number(b.readUIntBE(0, b.length)) : 0;
+  }
+}
+
+const tsharkTime = (s: number) => new Date(s * 1000).toUTCString().replace(/^\w+, (\d+) (\w+) (\d+) ([\d:]+) GMT$/, (_m, d, mon, y, t) => `${mon} ${Number(d)}, ${y} ${t}.000000000`);
+
+function assertDecoded(flow: Map<string, string>, r: FlowRecord): void {
+  const where = `record ${r.sourcePodName}`;
+  assert.equal(flow.get('SrcAddr'), r.sourceIPv4Address, where);
+  assert.equal(flow.get('DstAddr'), r.destinationIPv4Address, where);
+  assert.equal(flow.get('SrcPort'), String(r.sourceTransportPort), where);
+  assert.equal(flow.get('DstPort'), String(r.destinationTransportPort), where);
+  assert.equal(flow.get('Protocol'), 'TCP (6)', where);
+  assert.equal(flow.get('Flow End Reason'), 'End of Flow detected (3)', where);
+  assert.equal(flow.get('StartTime'), tsharkTime(r.flowStartSeconds), where);
+  assert.equal(flow.get('EndTime'), tsharkTime(r.flowEndSeconds), where);
+  assert.equal(flow.get('Permanent Packets'), String(r.packetTotalCount), where);
+  assert.equal(flow.get('Permanent Octets'), String(r.octetTotalCount), where);
+  assert.equal(flow.get('Packets'), String(r.packetDeltaCount), where);
+  assert.equal(flow.get('Octets'), String(r.octetDeltaCount), where);
+  assert.equal(flow.get('reverse:86'), String(r.reversePacketTotalCount), where);
+  assert.equal(flow.get('reverse:85'), String(r.reverseOctetTotalCount), where);
+  assert.equal(flow.get('reverse:2'), String(r.reversePacketDeltaCount), where);
+  assert.equal(flow.get('reverse:1'), String(r.reverseOctetDeltaCount), where);
+  let antrea = 0;
+  for (const [field, [pen, id]] of Object.entries(FLOW_RECORD_IPFIX_ELEMENTS) as [keyof FlowRecord, readonly [number, number]][]) {
+    if (pen !== ANTREA_ENTERPRISE_ID || field === 'destinationClusterIPv6') continue;
+    const hex = flow.get(`antrea:${id}`);
+    assert.ok(hex !== undefined, `${where}: tshark shows no Antrea element ${id} (${field})`);
+    if (flow.get(`antrea:${id}:truncated`)) {
+      // A long string (here the 3-byte length form): tshark shows its first bytes and its length.
+      assert.ok(String(r[field]).startsWith(String(antreaValue(field, hex))), `${where}: ${field} (Antrea ${id}) starts as stored`);
+      assert.equal(Number(flow.get(`antrea:${id}:length`)), Buffer.byteLength(String(r[field])), `${where}: ${field} length`);
+    } else assert.equal(antreaValue(field, hex), r[field], `${where}: ${field} (Antrea ${id})`);
+    antrea++;
+  }
+  assert.equal(antrea, FLOW_TEMPLATES[0]!.elements.filter((e) => e.enterpriseId === ANTREA_ENTERPRISE_ID).length, 'every Antrea element of the IPv4 template');
+}
+
+describe('IPFIX export decoded by tshark and nfcapd', function () {
+  this.timeout(90_000);
+  let dir = '';
+  let records: FlowRecord[] = [];
+
+  before(async () => {
+    requirePrereqs('tshark', 'nfcapd');
+    dir = await mkdtemp(path.join(tmpdir(), 'seine-ipfix-'));
+    // What the store holds: written and read back.
+    const store = await FlowStore.open(path.join(dir, 'flows.db'));
+    await store.insert([0, 1, 2].map((i) => ({ connKey: `c${i}`, record: full(i) })));
+    records = (await store.query()).sort((a, b) => a.sourceTransportPort - b.sourceTransportPort);
+    await store.close();
+    assert.equal(records.length, 3);
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('UDP: tshark decodes the templates and every element of every record as the store holds it', async () => {
+    const port = await freePort('udp');
+    const file = path.join(dir, 'udp.pcap');
+    const tshark = await capture(`udp port ${port}`, file);
+    const { sender, sink } = ipfixSink(`127.0.0.1:${port}:udp`);
+    try {
+      await sink(records.map((record, i) => ({ connKey: `c${i}`, record })));
+      await sleep(500);
+    } finally {
+      await sender.close();
+      await stop(tshark);
+    }
+    const flows = await decodeWithTshark(file, `udp.port==${port},cflow`);
+    assert.equal(flows.length, 3);
+    flows.forEach((f, i) => assertDecoded(f, records[i]!));
+    assert.equal(sender.sequence, 3);
+  });
+
+  it('TCP: templates first on the connection, then the records; tshark decodes the stream the same way', async () => {
+    const received: Buffer[] = [];
+    const server = createServer((s) => s.on('data', (d) => received.push(d)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const file = path.join(dir, 'tcp.pcap');
+    const tshark = await capture(`tcp port ${port}`, file);
+    const { sender, sink } = ipfixSink(`127.0.0.1:${port}:tcp`);
+    try {
+      await sink(records.map((record, i) => ({ connKey: `c${i}`, record })));
+      await sleep(500);
+    } finally {
+      await sender.close();
+      await stop(tshark);
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const stream = Buffer.concat(received);
+    assert.equal(stream.readUInt16BE(0), 10, 'IPFIX version');
+    assert.equal(stream.readUInt16BE(16), 2, 'the first set is the template set');
+    const flows = await decodeWithTshark(file, `tcp.port==${port},cflow`);
+    assert.equal(flows.length, 3);
+    flows.forEach((f, i) => assertDecoded(f, records[i]!));
+  });
+
+  it('nfcapd collects the UDP export; nfdump prints addresses, ports, protocol and both directions', async () => {
+    const port = await freePort('udp');
+    const out = path.join(dir, 'nfcapd');
+    await run('mkdir', ['-p', out]);
+    const nfcapd = spawn('nfcapd', ['-w', out, '-p', String(port), '-b', '127.0.0.1', '-t', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    nfcapd.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
+    nfcapd.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+    const { sender, sink } = ipfixSink(`127.0.0.1:${port}:udp`);
+    try {
+      await sleep(1000); // nfcapd binds
+      await sink(records.map((record, i) => ({ connKey: `c${i}`, record })));
+      await sleep(500);
+    } finally {
+      await sender.close();
+      await stop(nfcapd);
+    }
+    const files = (await readdir(out)).filter((f) => f.startsWith('nfcapd.'));
+    assert.ok(files.length >= 1, `nfcapd wrote no file: ${log}`);
+    const { stdout } = await run('nfdump', ['-R', out, '-o', 'json']);
+    const flows = (JSON.parse(stdout) as Record<string, unknown>[]).sort((a, b) => Number(a.src_port) - Number(b.src_port));
+    assert.equal(flows.length, 3, stdout);
+    flows.forEach((f, i) => {
+      const r = records[i]!;
+      assert.equal(f.src4_addr, r.sourceIPv4Address);
+      assert.equal(f.dst4_addr, r.destinationIPv4Address);
+      assert.equal(f.src_port, r.sourceTransportPort);
+      assert.equal(f.dst_port, r.destinationTransportPort);
+      assert.equal(f.proto, r.protocolIdentifier);
+      assert.equal(f.in_packets, r.packetDeltaCount);
+      assert.equal(f.in_bytes, r.octetDeltaCount);
+      assert.equal(f.out_packets, r.reversePacketDeltaCount);
+      assert.equal(f.out_bytes, r.reverseOctetDeltaCount);
+    });
+    assert.match(log, /Sequence Errors: 0, Bad Packets: 0/);
+  });
+});

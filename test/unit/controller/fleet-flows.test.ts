@@ -1,0 +1,60 @@
+// The fleet flow store on real SQLite: both sides of an inter-node connection joined, in
+// either arrival order; an intra-node connection from its one node; queries.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FleetFlows } from '../../../src/controller/flows/fleet-flows.js';
+import { Database } from '../../../src/lib/sqlite.js';
+import { syntheticRecord } from '../../helpers/flow-records.js';
+
+const src = syntheticRecord(1, 1_800_000_010, {
+  flowStartSeconds: 1_800_000_000, packetTotalCount: 12, octetTotalCount: 1200,
+  egressNetworkPolicyName: 'out', egressNetworkPolicyRuleAction: 1, ingressNetworkPolicyName: '', ingressNetworkPolicyRuleAction: 0,
+}).record;
+const dst = syntheticRecord(1, 1_800_000_012, {
+  flowStartSeconds: 1_800_000_001, packetTotalCount: 11, octetTotalCount: 1140,
+  egressNetworkPolicyName: '', egressNetworkPolicyType: 0, egressNetworkPolicyRuleName: '', egressNetworkPolicyRuleAction: 0,
+  ingressNetworkPolicyName: 'in', ingressNetworkPolicyNamespace: 'shop', ingressNetworkPolicyType: 2, ingressNetworkPolicyRuleAction: 1,
+}).record;
+
+describe('controller: fleet flows', () => {
+  let dir = '';
+  let db: Database;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'seine-fleet-'));
+    db = await Database.open(path.join(dir, 'c.db'));
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const order of [['box1', 'box2'], ['box2', 'box1']]) {
+    it(`joins an inter-node connection reported by ${order.join(' then ')}`, async () => {
+      const f = await FleetFlows.open(db);
+      for (const node of order) await f.add(node, [node === 'box1' ? src : dst], 1_800_000_020);
+      const [one, ...rest] = await f.query();
+      assert.equal(rest.length, 0);
+      assert.equal(one!.record.egressNetworkPolicyName, 'out');
+      assert.equal(one!.record.ingressNetworkPolicyName, 'in');
+      assert.equal(one!.record.ingressNetworkPolicyNamespace, 'shop');
+      assert.equal(one!.record.packetTotalCount, 12, 'the source node\'s counters');
+      assert.deepEqual([one!.fromSourceNode?.node, one!.fromSourceNode?.packetTotalCount], ['box1', 12]);
+      assert.deepEqual([one!.fromDestinationNode?.node, one!.fromDestinationNode?.packetTotalCount], ['box2', 11]);
+      assert.equal(one!.record.flowStartSeconds, 1_800_000_000);
+      assert.equal(one!.record.flowEndSeconds, 1_800_000_012);
+      assert.equal((await f.query({ policy: 'shop/in' })).length, 1);
+      assert.equal((await f.query({ policy: 'out' })).length, 1);
+      assert.equal((await f.query({ pod: 'shop/web' })).length, 1);
+      assert.equal((await f.query({ namespace: 'nope' })).length, 0);
+    });
+  }
+
+  it('forgets connections not updated within the age bound', async () => {
+    const f = await FleetFlows.open(db, 60);
+    await f.add('box1', [src], 1000);
+    await f.add('box1', [syntheticRecord(2, 1_800_000_000).record], 1100);
+    assert.equal((await f.query()).length, 1);
+  });
+});
