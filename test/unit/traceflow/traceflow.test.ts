@@ -9,6 +9,7 @@ import { traceflowFlows, tagMatch } from '../../../src/agent/traceflow/flows.js'
 import { observationsOf, type ObservationContext } from '../../../src/agent/traceflow/observations.js';
 import { TracePoint, decodeTraceUserdata, encodeTraceUserdata } from '../../../src/agent/traceflow/userdata.js';
 import { decodeUserdata } from '../../../src/agent/policy/userdata.js';
+import { LearnedKind, withDenyAccounting } from '../../../src/agent/flows/accounting.js';
 import type { NodeReported } from '../../../src/api/node-state.js';
 import { planTraceflow, PlanError } from '../../../src/controller/traceflow/plan.js';
 import { TagAllocator } from '../../../src/controller/traceflow/tags.js';
@@ -56,6 +57,16 @@ describe('traceflow flows', () => {
     const owners = new Set(flows.map((f) => f.cookie));
     assert.equal(owners.size, 2);
     for (const o of owners) assert.equal(decodeCookie(o).category, Category.Traceflow);
+  });
+
+  it('with the flow exporter\'s deny accounting: each per-protocol variant is copied, the most specific copy on top', () => {
+    assert.ok(pipeline.has('DenyAccounting'), 'the default pipeline has the accounting table');
+    const variants = [...withDenyAccounting(isolation, pipeline, LearnedKind.IsolatedIngress), ...withDenyAccounting(deny, pipeline, LearnedKind.DeniedByRule, 7)];
+    const flows = traceflowFlows([{ tag: 2 }], variants, pipeline, cookies);
+    const iso = flows.filter((f) => f.table === 'IngressDefaultRule');
+    assert.deepEqual(iso.map((f) => [f.priority, f.match.filter((m) => ['ip', 'tcp', 'udp'].includes(m)).join('+')]), [[202, 'tcp'], [202, 'udp'], [201, 'ip']]);
+    for (const f of iso) assert.equal(f.actions[0], `controller(userdata=${encodeTraceUserdata(2, TracePoint.Isolation)})`);
+    assert.equal(flows.filter((f) => f.table === 'IngressMetric').length, 3);
   });
 
   it('live traffic: tags the source Pod\'s matching untagged packets in SpoofGuard; droppedOnly leaves out the delivery copy', () => {
