@@ -34,6 +34,9 @@ import { PolicyLogger, policyReference } from './policy/log.js';
 import { ruleStats, statsByPolicy, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
+import { TraceflowAgent } from './traceflow/sessions.js';
+import { purgeDatapathFlows } from './ovs/revalidate.js';
+import { registerTraceflowMethods } from './traceflow/rpc.js';
 import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
@@ -95,11 +98,22 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
+    const traceflow = new TraceflowAgent({
+      node: cfg.nodeName, pipeline,
+      sync: () => datapath.sync(),
+      revalidated: purgeDatapathFlows(cfg.ovsRunDir),
+      packetOut: (p) => bridge.packetOut(p),
+      pods: () => podPorts.list(),
+      gateway: network.gateway,
+      tunnelPort: network.tunnel?.ofport,
+      rule: (id) => policyFeature.rule(id),
+    });
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
       features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
+      derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
     const packetIns = new PacketInMonitor({ mgmt, rundir: cfg.ovsRunDir, raw: true });
@@ -127,11 +141,15 @@ export class Agent {
         if (rule) npLog.log(ev, rule, u);
       },
     });
-    packetIns.on('packetIn', (ev) => void policyPacketIns.onPacketIn(ev));
+    packetIns.on('packetIn', (ev) => {
+      traceflow.onPacketIn(ev);
+      void policyPacketIns.onPacketIn(ev);
+    });
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
     sync = await startAgentSync(cfg, db, inventory, realizers);
+    if (sync) registerTraceflowMethods(sync.rpc, traceflow);
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));

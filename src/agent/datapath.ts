@@ -24,6 +24,12 @@ export interface FlowFeature {
   flows(pipeline: Pipeline, cookies: CookieAllocator): Flow[] | Promise<Flow[]>;
 }
 
+/** A module whose flows depend on every other feature's (Traceflow copies the drop flows for its tags). */
+export interface DerivedFlowFeature {
+  name: string;
+  derivedFlows(all: readonly Flow[], pipeline: Pipeline, cookies: CookieAllocator): Flow[];
+}
+
 export interface DatapathOptions {
   bridge: OpenFlowBridge;
   pipeline: Pipeline;
@@ -38,6 +44,8 @@ export interface DatapathOptions {
   underlayDev?: string;
   /** Features beyond pod connectivity (network policy, …); their flows join the same bundle. */
   features?: FlowFeature[];
+  /** Computed last, from the full set of the others. */
+  derived?: DerivedFlowFeature[];
 }
 
 export interface DatapathStats {
@@ -86,6 +94,7 @@ export class Datapath {
     // the same, without building a key string per flow here.
     const flows = mergeFlows(o.pipeline.defaultFlows(this.cookies.round), connectivity);
     for (const f of others) for (const x of f) flows.push(x);
+    for (const d of o.derived ?? []) for (const x of d.derivedFlows(flows, o.pipeline, this.cookies)) flows.push(x);
     return flows;
   }
 

@@ -3,6 +3,7 @@
 // apply results and Kubernetes-shaped error bodies. seinectl, Node-RED and tests parse with these.
 import { z } from 'zod';
 import { NodeNameSchema } from './meta.js';
+import { TraceflowStatusSchema } from './traceflow.js';
 
 /** Metadata the store sets on every object (Kubernetes' names and meanings). */
 export const StoredMetaSchema = z.looseObject({
@@ -37,7 +38,8 @@ export const StoredObjectSchema = z.looseObject({
   kind: z.string(),
   metadata: StoredMetaSchema,
   spec: z.unknown(),
-  status: PolicyStatusSchema.optional(),
+  /** Policies: computed from node reports; Traceflows: written by the controller as it runs them. */
+  status: z.union([PolicyStatusSchema, TraceflowStatusSchema]).optional(),
 });
 export type StoredObject = z.infer<typeof StoredObjectSchema>;
 

@@ -98,6 +98,8 @@ export const TraceflowObservationSchema = z.looseObject({
   dstMAC: z.string().optional(),
   /** kind:namespace/name of the policy that decided, e.g. AntreaClusterNetworkPolicy:web-allow. */
   networkPolicy: z.string().optional(),
+  /** Seine extension: the name of the rule inside networkPolicy that decided. */
+  networkPolicyRule: z.string().optional(),
   egress: z.string().optional(),
   ttl: z.number().int().optional(),
   translatedSrcIP: z.string().optional(),
@@ -116,6 +118,16 @@ export const TraceflowNodeResultSchema = z.looseObject({
   observations: z.array(TraceflowObservationSchema),
 });
 
+/** Live traffic: the packet that was traced (Antrea's capturedPacket). */
+export const TraceflowCapturedPacketSchema = z.looseObject({
+  srcIP: z.string().optional(),
+  dstIP: z.string().optional(),
+  length: z.number().int().optional(),
+  ipHeader: z.looseObject({ protocol: z.number().int().optional(), ttl: z.number().int().optional() }).optional(),
+  transportHeader: z.looseObject({}).optional(),
+});
+export type TraceflowCapturedPacket = z.infer<typeof TraceflowCapturedPacketSchema>;
+
 export const TraceflowStatusSchema = z.looseObject({
   phase: TraceflowPhaseSchema.optional(),
   reason: z.string().optional(),
@@ -123,7 +135,7 @@ export const TraceflowStatusSchema = z.looseObject({
   dataplaneTag: z.number().int().min(0).max(63).optional(),
   startTime: z.string().optional(),
   results: z.array(TraceflowNodeResultSchema).optional(),
-  capturedPacket: z.looseObject({}).optional(),
+  capturedPacket: TraceflowCapturedPacketSchema.optional(),
 });
 export type TraceflowStatus = z.infer<typeof TraceflowStatusSchema>;
 
@@ -135,3 +147,69 @@ export const TraceflowSchema = z.strictObject({
   status: TraceflowStatusSchema.optional(),
 });
 export type Traceflow = z.infer<typeof TraceflowSchema>;
+
+// ---- Controller ↔ agent request/response (rpc methods traceflow.start / .collect / .stop) ----
+
+export const DataplaneTagSchema = z.number().int().min(1).max(63);
+export const TraceflowRoleSchema = z.enum(['Sender', 'Receiver']);
+export type TraceflowNodeResult = z.infer<typeof TraceflowNodeResultSchema>;
+
+/** The packet the sender's agent builds and injects as if its source Pod sent it. */
+export const TraceflowInjectSchema = z.strictObject({
+  sourcePod: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+  dstIP: IPAddressSchema,
+  protocol: z.enum(['icmp', 'tcp', 'udp']),
+  srcPort: port.optional(),
+  dstPort: port.optional(),
+  ttl: z.number().int().min(1).max(255).optional(),
+  icmpId: uint16.optional(),
+  icmpSequence: uint16.optional(),
+  tcpFlags: byte.optional(),
+});
+export type TraceflowInject = z.infer<typeof TraceflowInjectSchema>;
+
+/** Live traffic: the sender tags the source Pod's own packets that match these filters. */
+export const TraceflowLiveSchema = z.strictObject({
+  sourcePod: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+  dstIP: IPAddressSchema.optional(),
+  protocol: z.enum(['icmp', 'tcp', 'udp']).optional(),
+  srcPort: port.optional(),
+  dstPort: port.optional(),
+});
+export type TraceflowLive = z.infer<typeof TraceflowLiveSchema>;
+
+export const TraceflowStartParamsSchema = z
+  .strictObject({
+    tag: DataplaneTagSchema,
+    role: TraceflowRoleSchema,
+    /** The agent removes the tag's flows after this long whatever happens (the controller may be gone). */
+    timeoutMs: z.number().int().min(100).max(300_000),
+    /** Sender only: the packet to inject once the flows are in. */
+    inject: TraceflowInjectSchema.optional(),
+    /** Sender only: tag the first matching live packets instead of injecting one. */
+    live: TraceflowLiveSchema.optional(),
+    /** Report only drops (no observation at delivery or forwarding). */
+    droppedOnly: z.boolean().optional(),
+  })
+  .refine((p) => !(p.inject && p.live), { path: ['live'], message: 'cannot be set together with inject' });
+export type TraceflowStartParams = z.infer<typeof TraceflowStartParamsSchema>;
+
+export const TraceflowCollectParamsSchema = z.strictObject({
+  tag: DataplaneTagSchema,
+  /** How long to wait for the node's final observation. */
+  waitMs: z.number().int().min(0).max(300_000),
+});
+
+export const TraceflowCollectResultSchema = z.strictObject({
+  /** The node saw the packet reach a final decision point (delivery, tunnel, drop …). */
+  done: z.boolean(),
+  result: TraceflowNodeResultSchema.optional(),
+  /** Live traffic: the packet that was traced, as the sender saw it. */
+  capturedPacket: TraceflowCapturedPacketSchema.optional(),
+});
+export type TraceflowCollectResult = z.infer<typeof TraceflowCollectResultSchema>;
+
+export const TraceflowStopParamsSchema = z.strictObject({ tag: DataplaneTagSchema });
+
+/** The rpc method names (controller → agent). */
+export const TRACEFLOW_RPC = { start: 'traceflow.start', collect: 'traceflow.collect', stop: 'traceflow.stop' } as const;

@@ -23,6 +23,7 @@ import { statsUrl } from '../controller/rest/paths.js';
 import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
+import { traceflowCommand } from './traceflow-command.js';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { FLOW_DB } from '../agent/flows/index.js';
@@ -194,6 +195,7 @@ program
     process.stdout.write(opts.output === 'yaml' ? stringify(r.result) : `${JSON.stringify(r.result, null, 2)}\n`);
   });
 
+program.addCommand(traceflowCommand(client));
 program
   .command('flows')
   .description("connections on a box: who talked to whom, how much, under which policy (the box's flow store)")

@@ -24,6 +24,8 @@ import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
+import { TraceflowRunner } from './traceflow/runner.js';
+import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
 
 const log = createLogger('controller');
@@ -49,7 +51,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
   ) {}
 
   get restUrl(): string {
@@ -122,12 +124,18 @@ export class Controller {
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
       await publisher.start();
-      const rest = new RestServer({ store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, ...(broker ? { broker: brokerSwitch(broker) } : {}) });
+      const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
+      await traceflows.start();
+      cleanup.push(() => traceflows.stop());
+      const rest = new RestServer({
+        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
+        ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
+      });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -136,6 +144,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     await this.rest.stop();
+    await this.parts.traceflows.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();

@@ -28,6 +28,8 @@ export class PolicySpan {
   constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry, private readonly opts: { shared?: boolean } = {}) {}
 
   readonly span: Span = (object, nodes) => {
+    // Traceflows reach the boxes over request/response (traceflow/runner.ts), never as desired state.
+    if (object.kind.kind === 'Traceflow') return [];
     if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return nodes;
     const s = this.spans.get(objectKey(object));
     return s ? s.filter((n) => nodes.includes(n)) : nodes;

@@ -50,15 +50,27 @@ export function icmpEchoFrame(spec: Ipv4FrameSpec & { id?: number; seq?: number;
   return ipv4Frame(spec, 1, icmp);
 }
 
-export function tcpSynFrame(spec: Ipv4FrameSpec & { srcPort: number; dstPort: number; seq?: number }): Buffer {
+export function tcpSynFrame(spec: Ipv4FrameSpec & { srcPort: number; dstPort: number; seq?: number; flags?: number }): Buffer {
   const tcp = Buffer.alloc(20);
   tcp.writeUInt16BE(spec.srcPort, 0);
   tcp.writeUInt16BE(spec.dstPort, 2);
   tcp.writeUInt32BE(spec.seq ?? 1, 4);
   tcp[12] = 5 << 4;
-  tcp[13] = 0x02; // SYN
+  tcp[13] = spec.flags ?? 0x02; // SYN unless told
   tcp.writeUInt16BE(65535, 14);
   const pseudo = Buffer.concat([ip4(spec.srcIp), ip4(spec.dstIp), Buffer.from([0, 6, 0, tcp.length])]);
   tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
   return ipv4Frame(spec, 6, tcp);
+}
+
+export function udpFrame(spec: Ipv4FrameSpec & { srcPort: number; dstPort: number; payload?: Buffer }): Buffer {
+  const payload = spec.payload ?? Buffer.alloc(0);
+  const udp = Buffer.alloc(8 + payload.length);
+  udp.writeUInt16BE(spec.srcPort, 0);
+  udp.writeUInt16BE(spec.dstPort, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  payload.copy(udp, 8);
+  const pseudo = Buffer.concat([ip4(spec.srcIp), ip4(spec.dstIp), Buffer.from([0, 17]), Buffer.from([udp.length >> 8, udp.length & 0xff])]);
+  udp.writeUInt16BE(checksum(Buffer.concat([pseudo, udp])) || 0xffff, 6);
+  return ipv4Frame(spec, 17, udp);
 }

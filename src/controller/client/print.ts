@@ -1,7 +1,7 @@
 // kubectl-like output: tables (ClusterNetworkPolicy shows NAME TIER PRIORITY DESIRED NODES
 // CURRENT NODES AGE like `kubectl get acnp`), and json/yaml of the objects as served.
 import { stringify } from 'yaml';
-import type { NodeInfo, NodeRealization, StoredObject } from '../../api/controller-api.js';
+import type { NodeInfo, NodeRealization, PolicyStatus, StoredObject } from '../../api/controller-api.js';
 import type { KindInfo } from '../../api/kinds.js';
 import type { PolicyStatsObject } from '../../api/policy-stats.js';
 import type { NodeEvent } from '../events.js';
@@ -100,7 +100,9 @@ export function describeObject(o: StoredObject, nodes: NodeRealization[], now = 
     'Spec:',
     indent(stringify(o.spec ?? {}), 2),
   ];
-  const st = o.status;
+  const policyStatus = o.status && 'observedGeneration' in o.status ? (o.status as PolicyStatus) : undefined;
+  if (o.status && !policyStatus) lines.push('Status:', indent(stringify(o.status), 2)); // a Traceflow's
+  const st = policyStatus;
   if (st) {
     const sf = (label: string, value: string) => `  ${`${label}:`.padEnd(22)}${value}`;
     lines.push('Status:', sf('Phase', st.phase), sf('Observed Generation', String(st.observedGeneration)), sf('Nodes Realized', `${st.currentNodesRealized}/${st.desiredNodesRealized}`));

@@ -27,6 +27,7 @@ import { policyStatsFor } from '../policy-stats.js';
 import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../broker/embedded.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
+import type { TraceflowStatus } from '../../api/traceflow.js';
 
 const log = createLogger('controller.rest');
 
@@ -39,6 +40,8 @@ export interface RestContext {
   events: RecentEvents;
   bodyLimitBytes?: number;
   rpc?: RpcClient;
+  /** Traceflow status is the controller's own (traceflow/runner.ts), not computed from node reports. */
+  traceflowStatus?: (record: StoredRecord) => TraceflowStatus;
   /** The embedded broker's switch; absent with an external broker. */
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
   /** The fleet flow store (GET /api/v1/flows). */
@@ -315,7 +318,9 @@ export class RestServer {
         ...(record.annotations ? { annotations: record.annotations } : {}),
       },
       spec: record.spec,
-      ...(names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
+      ...(record.kind.kind === 'Traceflow' && this.ctx.traceflowStatus
+        ? { status: this.ctx.traceflowStatus(record) }
+        : names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
     };
   }
 }

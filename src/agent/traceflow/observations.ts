@@ -1,0 +1,84 @@
+// A Traceflow packet-in → Antrea's observations for this node. One copy reaches the agent per
+// node, at the point where the packet's way through this box ended (userdata.ts); the path
+// before it is read back from the registers the pipeline left: where it came from (in_port),
+// which egress/ingress rules allowed it (reg5/reg6), which rule denied it (reg3), the output
+// port (reg1) and the tunnel destination (tun_dst).
+import type { TraceflowObservation } from '../../api/traceflow.js';
+import type { PacketInEvent } from '../ovs/packet-in.js';
+import type { TableName } from '../ovs/pipeline.js';
+import type { RealizedRule } from '../policy/flows.js';
+import { policyReference } from '../policy/log.js';
+import { DISPOSITION } from '../policy/registers.js';
+import { TracePoint, type TracePointValue } from './userdata.js';
+
+export interface ObservationContext {
+  tunnelPort?: number;
+  gatewayPort: number;
+  /** Local pod keys (`ns/name`) by OVS port. */
+  podByPort: ReadonlyMap<number, string>;
+  rule(conjId: number): RealizedRule | undefined;
+  tableName(id: number): TableName | undefined;
+}
+
+const reg = (ev: PacketInEvent, name: string): number => {
+  const v = ev.metadata[name];
+  if (v === undefined) return 0;
+  const n = Number(v.split('/')[0]);
+  return Number.isFinite(n) ? n : 0;
+};
+
+function policyFields(rule: RealizedRule | undefined): Pick<TraceflowObservation, 'networkPolicy' | 'networkPolicyRule'> {
+  if (!rule) return {};
+  return { networkPolicy: policyReference(rule.rule), ...(rule.rule.ruleName ? { networkPolicyRule: rule.rule.ruleName } : {}) };
+}
+
+function allowedBy(conjId: number, ctx: ObservationContext): TraceflowObservation[] {
+  const rule = conjId ? ctx.rule(conjId) : undefined;
+  return rule ? [{ component: 'NetworkPolicy', componentInfo: rule.table, action: 'Forwarded', ...policyFields(rule) }] : [];
+}
+
+/** The observations of one node, in path order, ending with the decision at `point`. */
+export function observationsOf(ev: PacketInEvent, point: TracePointValue, ctx: ObservationContext): TraceflowObservation[] {
+  const obs: TraceflowObservation[] = [];
+  const fromTunnel = ctx.tunnelPort !== undefined && ev.inPort === ctx.tunnelPort;
+  obs.push(fromTunnel ? { component: 'Forwarding', componentInfo: 'Classifier', action: 'Received' } : { component: 'SpoofGuard', componentInfo: 'SpoofGuard', action: 'Forwarded' });
+  const r0 = reg(ev, 'reg0');
+  const table = ctx.tableName(ev.tableId);
+  const egressDecision = table === 'EgressMetric' || table === 'EgressDefaultRule';
+  obs.push(...allowedBy(reg(ev, 'reg5'), ctx));
+  if (!egressDecision) {
+    obs.push({ component: 'Routing', componentInfo: 'L3Forwarding', action: 'Forwarded' });
+    obs.push(...allowedBy(reg(ev, 'reg6'), ctx));
+  }
+  switch (point) {
+    case TracePoint.PolicyDeny: {
+      const rejected = (r0 & 0x1800) === Number(DISPOSITION.Reject.split('/')[0]);
+      obs.push({ component: 'NetworkPolicy', componentInfo: table ?? String(ev.tableId), action: rejected ? 'Rejected' : 'Dropped', ...policyFields(ctx.rule(reg(ev, 'reg3'))) });
+      break;
+    }
+    case TracePoint.Isolation:
+      obs.push({ component: 'NetworkPolicy', componentInfo: table ?? String(ev.tableId), action: 'Dropped', networkPolicy: 'K8sNetworkPolicy:isolation' });
+      break;
+    case TracePoint.NoOutput:
+      obs.push({ component: 'Forwarding', componentInfo: 'Output', action: 'Dropped' });
+      break;
+    case TracePoint.Output: {
+      const port = reg(ev, 'reg1');
+      const ttl = ev.packet.nwTtl;
+      const base = { component: 'Forwarding' as const, componentInfo: 'Output', ...(ttl !== undefined ? { ttl } : {}) };
+      if (ctx.tunnelPort !== undefined && port === ctx.tunnelPort) {
+        obs.push({ ...base, action: 'Forwarded', ...(ev.metadata.tun_dst ? { tunnelDstIP: ev.metadata.tun_dst } : {}) });
+      } else if (port === ctx.gatewayPort) {
+        obs.push({ ...base, action: 'ForwardedOutOfOverlay' });
+      } else {
+        const pod = ctx.podByPort.get(port);
+        obs.push({ ...base, action: 'Delivered', ...(pod ? { pod } : {}), ...(ev.packet.dlDst ? { dstMAC: ev.packet.dlDst } : {}) });
+      }
+      break;
+    }
+  }
+  return obs;
+}
+
+/** An action that ends the trace: nothing more happens to the packet after it. */
+export const isFinalAction = (a: TraceflowObservation['action']): boolean => a !== 'Forwarded' && a !== 'Received';
