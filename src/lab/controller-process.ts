@@ -3,13 +3,13 @@
 // 127.0.0.1 is out of reach but the file system is shared. Each box gets MQTT credentials,
 // kept in its directory so a restarted agent gets them again.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
 import { distProgram } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
+import { freePort } from '../lib/free-port.js';
 
 export const CONTROLLER_ROLE = 'controller';
 
@@ -25,13 +25,6 @@ export function controllerFiles(labDir: string) {
 /** Where a box's agent finds its controller section (written by the lab, read by startAgent). */
 export const boxControllerFile = (box: Pick<BoxState, 'ovsDir'>) => path.join(box.ovsDir, 'agent-controller.json');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Starts the controller and waits for /healthz; the process is recorded before anything waits. */
 export async function startController(store: StateStore, env: NodeJS.ProcessEnv): Promise<{ url: string; process: ProcessRecord }> {

@@ -6,7 +6,6 @@
 // the same 500 clients connected.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { DesiredObject } from '../../src/api/node-state.js';
@@ -18,6 +17,7 @@ import { sleep } from '../../src/lib/process.js';
 import { Database } from '../../src/lib/sqlite.js';
 import { percentile, type Bench, type BenchRow } from './harness.js';
 import { rawRoundTrips, rssMiB, startRawBroker } from './sync-anchor.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 const AGENTS = Number(process.env.SEINE_BENCH_AGENTS ?? 500);
 const ROUNDS = 20;
@@ -43,13 +43,6 @@ class NoopRealizer implements Realizer {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function inBatches<T>(n: number, size: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = [];

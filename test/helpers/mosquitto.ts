@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
 import { requirePrereqs } from './prereqs.js';
+import { freePort } from '../../src/lib/free-port.js';
+export { freePort };
 
 export interface MosquittoTls {
   caFile: string;
@@ -30,14 +32,6 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto> {
   requirePrereqs('mosquitto');

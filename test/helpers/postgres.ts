@@ -5,11 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { isRunning, processRef, sleep } from '../../src/lib/process.js';
 import { postgresBin, requirePrereqs } from './prereqs.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 export interface TestPostgres {
   port: number;
@@ -23,13 +23,6 @@ export interface TestPostgres {
 
 const USER = 'seine';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function runAsOwner(bin: string, args: string[]): void {
   const asRoot = process.getuid?.() === 0;

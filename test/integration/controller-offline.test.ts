@@ -5,23 +5,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { distProgram } from '../../src/lib/paths.js';
 import { acnp, api, startAgent, startController, tempDir, waitFor } from './controller-fixture.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 const KEY = (n: string) => `ClusterNetworkPolicy.crd.antrea.io//${n}`;
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('controller offline first and restarts', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { CONTROLLER_USERNAME } from '../../src/api/mqtt.js';
@@ -21,6 +20,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { api, tempDir, waitFor } from './controller-fixture.js';
 import { eventually, newLab, ping, reachable, removeLab } from './lab-fixture.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 const policy = (action: 'Drop' | 'Allow') => ({
@@ -33,13 +33,6 @@ const policy = (action: 'Drop' | 'Allow') => ({
 interface NodeRow { name: string; online: boolean; desiredGeneration: number; realizedGeneration: number | null }
 const GROUP = 'seine-controllers';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
 
