@@ -45,7 +45,9 @@ export const bench: Bench = {
     const raw = await startRawBroker(path.join(lab.dir, 'raw.sock'));
     try {
       await lab.up(specFromFlags(3, 1));
-      // A client pod makes every round's rule a real flow change on every box.
+      // The policy applies to a pod on every box (the controller's span is then all three), and a
+      // client pod makes every round's rule a real flow change on every box.
+      for (const b of ['box1', 'box2', 'box3']) await lab.labelPod({ namespace: 'default', name: `${b}-pod1` }, [{ key: 'app', value: 'demo' }]);
       await lab.labelPod({ namespace: 'default', name: 'box3-pod1' }, [{ key: 'role', value: 'client' }]);
       const state = await lab.current();
       const server = state.controller!.url;
