@@ -46,6 +46,8 @@ export interface RestContext {
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
   /** The fleet flow store (GET /api/v1/flows). */
   flows?: FleetFlows;
+  /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
+  extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
 }
 
 export class RestServer {
@@ -320,7 +322,7 @@ export class RestServer {
       spec: record.spec,
       ...(record.kind.kind === 'Traceflow' && this.ctx.traceflowStatus
         ? { status: this.ctx.traceflowStatus(record) }
-        : names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
+        : names && reports ? { status: { ...computeStatus(record, this.ctx.span(record, names), reports), ...this.ctx.extraStatus?.(record) } } : {}),
     };
   }
 }
