@@ -4,7 +4,7 @@
 // IP for the others; then box1's agent is killed AND its underlay link cut: the controller
 // (MQTT last will) moves the IP to box2, which takes it with a gratuitous ARP, and traffic
 // resumes — the test measures and prints the time from the kill to the first connection the
-// outside server sees from the Egress IP again.
+// outside server sees from the Egress IP again. Deleting the Egress releases the IP and its rules.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -131,5 +131,15 @@ describe('Egress (2 boxes, controller, outside server, failover)', function () {
     assert.equal(st.egressIP, POOL_FIRST);
     assert.match((await seinectl(server, ['get', 'egress'])).stdout, /web-egress\s+172\.31\.250\.200\s+\S+\s+box2/);
     assert.equal(await seen(pod('other2')), box('box2').underlayIP, 'other pod on box2 still leaves with the box IP');
+  });
+
+  it('deleting the Egress releases the IP: the selected pod leaves with its box IP again', async () => {
+    const del = await seinectl(server, ['delete', 'egress', 'web-egress']);
+    assert.equal(del.code, 0, del.stderr);
+    await eventually('box2 released the IP', async () => !(await run('ip', ['-n', box('box2').netns, '-4', '-o', 'addr', 'show', 'dev', 'br-phy'])).stdout.includes(POOL_FIRST), 10_000);
+    assert.equal(await seen(pod('sel2')), box('box2').underlayIP);
+    const nat = await run('ip', ['netns', 'exec', box('box2').netns, 'iptables', '-t', 'nat', '-S', 'SEINE-POSTROUTING']);
+    assert.doesNotMatch(nat.stdout, /SNAT/, 'no SNAT rule left');
+    assert.match(nat.stdout, /MASQUERADE/);
   });
 });

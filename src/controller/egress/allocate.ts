@@ -48,6 +48,7 @@ export interface PoolRanges {
 }
 
 export function poolRanges(pool: PoolInput): PoolRanges | { field: string; message: string } {
+  if (pool.spec.subnetInfo?.vlan) return { field: 'spec.subnetInfo.vlan', message: 'VLAN egress subnets are not supported yet' };
   const ranges: PoolRanges['ranges'] = [];
   for (const [i, r] of pool.spec.ipRanges.entries()) {
     const range = rangeOf(r);
@@ -113,6 +114,10 @@ export function allocateEgresses(egresses: readonly EgressInput[], pools: readon
   for (const e of sorted) {
     if (e.spec.egressIPs !== undefined || e.spec.externalIPPools !== undefined) {
       fail(e, e.spec.egressIPs !== undefined ? 'spec.egressIPs' : 'spec.externalIPPools', 'dual-stack Egress is not supported yet: use egressIP and/or externalIPPool');
+      continue;
+    }
+    if (e.spec.bandwidth) {
+      fail(e, 'spec.bandwidth', 'egress rate limiting is not supported yet');
       continue;
     }
     const pool = poolOf(e);

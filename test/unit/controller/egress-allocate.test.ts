@@ -33,7 +33,7 @@ describe('egress allocation', () => {
     assert.deepEqual(a.decisions.get('Egress.crd.antrea.io//b'), { allocationError: { field: 'spec.externalIPPool', message: 'ExternalIPPool "p" is exhausted: all 1 IPs are in use' } });
   });
 
-  it('names the field of a bad reference, an IP outside its pool, overlapping or IPv6 ranges', () => {
+  it('names the field of a bad reference, an IP outside its pool, overlapping or IPv6 ranges, unsupported bandwidth and VLAN', () => {
     const pools = [pool('p', [{ cidr: '10.0.0.0/29' }]), pool('overlap', [{ cidr: '10.1.0.0/24' }, { start: '10.1.0.200', end: '10.1.1.3' }]), pool('v6', [{ cidr: 'fd00::/120' }])];
     const a = allocateEgresses([
       eg('missing', { externalIPPool: 'nope' }),
@@ -41,13 +41,17 @@ describe('egress allocation', () => {
       eg('over', { externalIPPool: 'overlap' }),
       eg('six', { externalIPPool: 'v6' }),
       eg('dual', { egressIPs: ['10.0.0.1'] }),
-    ], pools, [node('n1')], none);
+      eg('rate', { externalIPPool: 'p', bandwidth: { rate: '10M', burst: '20M' } }),
+      eg('vlan', { externalIPPool: 'vlan' }),
+    ], [...pools, { name: 'vlan', spec: { ipRanges: [{ cidr: '10.2.0.0/24' }], nodeSelector: {}, subnetInfo: { gateway: '10.2.0.1', prefixLength: 24, vlan: 10 } } }], [node('n1')], none);
     const err = (n: string) => a.decisions.get(`Egress.crd.antrea.io//${n}`)?.allocationError;
     assert.deepEqual(err('missing'), { field: 'spec.externalIPPool', message: 'ExternalIPPool "nope" not found' });
     assert.deepEqual(err('outside'), { field: 'spec.egressIP', message: '10.9.9.9 is not in ExternalIPPool "p"' });
     assert.deepEqual(err('over'), { field: 'spec.externalIPPool', message: 'ExternalIPPool "overlap" is invalid: spec.ipRanges[1]: overlaps spec.ipRanges[0]' });
     assert.match(err('six')!.message, /spec\.ipRanges\[0\]\.cidr: IPv6 pools are not supported yet/);
     assert.equal(err('dual')?.field, 'spec.egressIPs');
+    assert.deepEqual(err('rate'), { field: 'spec.bandwidth', message: 'egress rate limiting is not supported yet' });
+    assert.deepEqual(err('vlan'), { field: 'spec.externalIPPool', message: 'ExternalIPPool "vlan" is invalid: spec.subnetInfo.vlan: VLAN egress subnets are not supported yet' });
     assert.deepEqual(a.pools.get('overlap'), { error: { field: 'spec.ipRanges[1]', message: 'overlaps spec.ipRanges[0]' } });
   });
 
