@@ -120,7 +120,7 @@ export class Controller {
       cleanup.push(async () => rpc.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
-      const egress = new EgressController(store, nodes);
+      const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db),

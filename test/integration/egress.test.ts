@@ -4,7 +4,7 @@
 // IP for the others; then box1's agent is killed AND its underlay link cut: the controller
 // (MQTT last will) moves the IP to box2, which takes it with a gratuitous ARP, and traffic
 // resumes — the test measures and prints the time from the kill to the first connection the
-// outside server sees from the Egress IP again. Deleting the Egress releases the IP and its rules.
+// outside server sees from the Egress IP again. A controller restart moves nothing. Deleting the Egress releases the IP and its rules.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -110,6 +110,17 @@ describe('Egress (2 boxes, controller, outside server, failover)', function () {
     }
     const held = await run('ip', ['-n', box('box1').netns, '-4', '-o', 'addr', 'show', 'dev', 'br-phy']);
     assert.match(held.stdout, new RegExp(`inet ${POOL_FIRST.replace(/\./g, '\\.')}/32 .*br-phy:eg`), 'box1 holds the IP on br-phy');
+  });
+
+  it('a controller killed -9 and restarted keeps the IP on box1 (decisions persisted, boxes get time to reconnect)', async () => {
+    await lab!.restartController({ crash: true });
+    await eventually('both boxes online again', async () => {
+      const r = await seinectl(server, ['get', 'nodes', '-o', 'json']);
+      return r.code === 0 && (JSON.parse(r.stdout) as { online: boolean }[]).filter((n) => n.online).length === 2;
+    }, 20_000);
+    const st = (await getEgress()).status!;
+    assert.deepEqual([st.egressIP, st.egressNode], [POOL_FIRST, 'box1']);
+    assert.equal(await seen(pod('sel2')), POOL_FIRST);
   });
 
   it('moves the IP to box2 when box1 dies (agent killed, link cut); traffic resumes within 10 s', async () => {

@@ -90,7 +90,11 @@ export interface Allocation {
   pools: Map<string, { total: number; used: number } | { error: { field: string; message: string } }>;
 }
 
-export function allocateEgresses(egresses: readonly EgressInput[], pools: readonly PoolInput[], nodes: readonly NodeInput[], previous: Previous): Allocation {
+/**
+ * `keepOffline`: offline nodes that still keep the IPs they held (a controller that just
+ * started has not heard from them yet); they get no new IPs.
+ */
+export function allocateEgresses(egresses: readonly EgressInput[], pools: readonly PoolInput[], nodes: readonly NodeInput[], previous: Previous, keepOffline: ReadonlySet<string> = new Set()): Allocation {
   const sorted = [...egresses].sort((a, b) => a.key.localeCompare(b.key));
   const poolByName = new Map(pools.map((p) => [p.name, p]));
   const rangesByPool = new Map<string, PoolRanges | { field: string; message: string }>(pools.map((p) => [p.name, poolRanges(p)]));
@@ -165,9 +169,9 @@ export function allocateEgresses(egresses: readonly EgressInput[], pools: readon
   // Nodes, per IP (Egresses sharing an IP share its node): eligible by the pool's nodeSelector, online.
   const load = new Map<string, number>();
   const nodeOfIP = new Map<string, string | undefined>();
-  const eligible = (e: EgressInput) => {
+  const eligible = (e: EgressInput, orKept: boolean) => {
     const pool = e.spec.externalIPPool ? poolByName.get(e.spec.externalIPPool) : undefined;
-    return nodes.filter((n) => n.online && (!pool || selectorMatches(pool.spec.nodeSelector, n.labels)));
+    return nodes.filter((n) => (n.online || (orKept && keepOffline.has(n.name))) && (!pool || selectorMatches(pool.spec.nodeSelector, n.labels)));
   };
   const byIP = (a: EgressInput, b: EgressInput) => decisions.get(a.key)!.egressIP!.localeCompare(decisions.get(b.key)!.egressIP!);
   const withIP = sorted.filter((e) => decisions.get(e.key)?.egressIP).sort(byIP);
@@ -177,7 +181,7 @@ export function allocateEgresses(egresses: readonly EgressInput[], pools: readon
       const d = decisions.get(e.key)!;
       const ip = d.egressIP!;
       if (nodeOfIP.has(ip)) continue;
-      const candidates = eligible(e);
+      const candidates = eligible(e, pass === 'keep');
       const prev = previous.nodes.get(ip);
       if (pass === 'keep') {
         if (prev && candidates.some((n) => n.name === prev)) {

@@ -11,9 +11,14 @@ import { selectorMatches } from '../../policy/compute/selector.js';
 import type { DesiredDocumentBuilder } from '../sync/desired-publisher.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoredRecord } from '../store/objects.js';
+import type { SqlDatabase } from '../../lib/sqlite.js';
 import { allocateEgresses, type Allocation, type EgressDecision, type Previous } from './allocate.js';
+import { EgressAssignmentTable } from './assignment-table.js';
 
 const log = createLogger('controller.egress');
+
+/** How long a restarted controller waits for a box to reconnect before moving its egress IPs. */
+export const STARTUP_GRACE_MS = 15_000;
 
 const EGRESS = 'Egress';
 const POOL = 'ExternalIPPool';
@@ -40,17 +45,38 @@ export function selectEgressPods(appliedTo: EgressSpec['appliedTo'], inventories
 export class EgressController {
   private allocation: Allocation = { decisions: new Map(), pools: new Map() };
   private podIPs = new Map<string, string[]>();
-  private previous: { ips: Map<string, string>; nodes: Map<string, string> } = { ips: new Map(), nodes: new Map() };
+  private previous: { ips: Map<string, string>; nodes: Map<string, string> };
+  private lastSaved: string;
 
   private readonly unsubscribe: () => void;
   private onMove: () => void = () => undefined;
+  /** Nodes whose presence changed since start: their online flag is news, not the start-up default. */
+  private readonly heard = new Set<string>();
+  private readonly graceUntil: number;
+  private readonly graceTimer: NodeJS.Timeout;
 
-  constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry) {
+  private constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry, private readonly table: EgressAssignmentTable, previous: Previous, graceMs: number) {
+    this.previous = { ips: new Map(previous.ips), nodes: new Map(previous.nodes) };
+    this.lastSaved = JSON.stringify([...this.previous.ips, ...this.previous.nodes]);
     // A node coming or going (MQTT last will) may move egress IPs, and a node's report may
     // change the pods selected or its labels: both need a new decision when Egresses exist.
-    this.unsubscribe = nodes.onChange((_node, what) => {
+    this.unsubscribe = nodes.onChange((node, what) => {
+      if (what === 'presence') this.heard.add(node);
       if ((what === 'presence' || what === 'report') && this.allocation.decisions.size) this.onMove();
     });
+    this.graceUntil = Date.now() + graceMs;
+    this.graceTimer = setTimeout(() => this.onMove(), graceMs);
+    this.graceTimer.unref();
+  }
+
+  /**
+   * Loads the last decisions (IP per Egress, node per IP). For `graceMs` after start a node the
+   * controller has not heard from yet keeps its IPs: every node starts offline in a restarted
+   * controller, and the first box to reconnect must not collect everyone's IPs.
+   */
+  static async open(db: SqlDatabase, store: ObjectStore, nodes: NodeRegistry, graceMs = STARTUP_GRACE_MS): Promise<EgressController> {
+    const table = await EgressAssignmentTable.open(db);
+    return new EgressController(store, nodes, table, await table.load(), graceMs);
   }
 
   /** `republish` runs when liveness or reports may change a decision. */
@@ -60,6 +86,7 @@ export class EgressController {
 
   stop(): void {
     this.unsubscribe();
+    clearTimeout(this.graceTimer);
   }
 
   /** Recomputes every decision (runs before each publication). */
@@ -75,6 +102,7 @@ export class EgressController {
       pools.map((r) => ({ name: r.name, spec: r.spec as ExternalIPPool['spec'] })),
       nodes.map((n) => ({ name: n.name, online: n.online, labels: { 'kubernetes.io/hostname': n.name, ...(inventories.get(n.name)?.nodeLabels ?? {}) } })),
       this.previous satisfies Previous,
+      new Set(Date.now() < this.graceUntil ? nodes.filter((n) => !n.online && !this.heard.has(n.name)).map((n) => n.name) : []),
     );
     for (const [key, d] of allocation.decisions) {
       const before = this.allocation.decisions.get(key);
@@ -91,6 +119,11 @@ export class EgressController {
     }
     for (const ip of holders.keys()) if (![...ips.values()].includes(ip)) holders.delete(ip);
     this.previous = { ips, nodes: holders };
+    const text = JSON.stringify([...ips, ...holders]);
+    if (text !== this.lastSaved) {
+      await this.table.save(this.previous);
+      this.lastSaved = text;
+    }
   }
 
   /** Wraps a document builder: Egresses get their decision, pools stay here. */

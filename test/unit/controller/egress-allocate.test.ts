@@ -79,6 +79,14 @@ describe('egress allocation', () => {
     assert.deepEqual(moved.decisions.get('Egress.crd.antrea.io//a'), { egressIP: '10.0.0.4', egressNode: 'n1' });
   });
 
+  it('an offline node kept by a restarted controller keeps its IP but gets no new one', () => {
+    const pools = [pool('p', [{ cidr: '10.0.0.0/29' }])];
+    const previous: Previous = { ips: new Map([['Egress.crd.antrea.io//a', '10.0.0.1']]), nodes: new Map([['10.0.0.1', 'n2']]) };
+    const a = allocateEgresses([eg('a', { externalIPPool: 'p' }), eg('b', { externalIPPool: 'p' })], pools, [node('n1'), node('n2', false)], previous, new Set(['n2']));
+    assert.deepEqual(a.decisions.get('Egress.crd.antrea.io//a'), { egressIP: '10.0.0.1', egressNode: 'n2' });
+    assert.deepEqual(a.decisions.get('Egress.crd.antrea.io//b'), { egressIP: '10.0.0.2', egressNode: 'n1' });
+  });
+
   it('a newcomer never pushes a stable IP off its node', () => {
     const pools = [pool('p', [{ cidr: '10.0.0.0/29' }])];
     const previous: Previous = { ips: new Map([['Egress.crd.antrea.io//z', '10.0.0.1']]), nodes: new Map([['10.0.0.1', 'n1']]) };
