@@ -106,7 +106,7 @@ export class Agent {
       syncDatapath: () => datapath.sync(),
     });
     egress.register(realizers);
-    await egress.start();
+    await egress.start(!!cfg.controller);
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -162,7 +162,7 @@ export class Agent {
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
-      if (c.kind === 'Node') void egress.start(); // peers' pod CIDRs are cluster destinations
+      if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
     });
 
     const ipam = await HostLocalIpam.open(db, podCIDR);

@@ -9,7 +9,9 @@ import { specFromFlags } from '../../src/lab/spec.js';
 import { labStatus } from '../../src/lab/status.js';
 import type { LabState } from '../../src/lab/state.js';
 import { isRunning } from '../../src/lib/process.js';
+import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
+import { spawnCollect } from '../helpers/spawn.js';
 import { newLab, removeLab } from './lab-fixture.js';
 import { seenFromOutside } from './outside-client.js';
 
@@ -55,6 +57,18 @@ describe('lab outside namespace', function () {
     const { run } = await import('../../src/lib/exec.js');
     const r = await run('ip', ['netns', 'exec', state.outside!.netns, 'ping', '-c1', '-W2', state.boxes[1].underlayIP], { allowFailure: true });
     assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it('seine lab outside lists the connections; lab outside exec runs a command there', async () => {
+    const env = { ...process.env, SEINE_LAB_DIR: lab.dir };
+    const list = await spawnCollect(process.execPath, [distProgram('cli/seine.js'), 'lab', 'outside', '--json'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual((JSON.parse(list.stdout) as { src: string }[]).map((c) => c.src), state.boxes.flatMap((b) => [b.underlayIP, b.underlayIP]));
+    const text = await spawnCollect(process.execPath, [distProgram('cli/seine.js'), 'lab', 'outside'], { env });
+    assert.match(text.stdout, /^outside 172\.31\.254\.10 \(.*-outside\), tcp\+udp 8080: 4 connections\n/);
+    const exec = await spawnCollect(process.execPath, [distProgram('cli/seine.js'), 'lab', 'outside', 'exec', '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { env });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.match(exec.stdout, /inet 172\.31\.254\.10\/24/);
   });
 
   it('lab down stops the server by its PID and removes the namespace', async () => {

@@ -14,7 +14,7 @@ import type { FlowFeature } from '../datapath.js';
 import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realizers.js';
 import { reconcileEgressIPs } from './egress-ip.js';
 import { egressFlows, type EgressTunnel } from './flows.js';
-import { applyNatPlan, type SnatRule } from './snat-rules.js';
+import { applyNatPlan, natChainExists, type SnatRule } from './snat-rules.js';
 
 const log = createLogger('egress');
 
@@ -48,8 +48,19 @@ export class EgressAgent implements Realizer {
     flows: (pipeline, cookies) => egressFlows(this.tunnels, this.o.gatewayMac, pipeline, cookies),
   };
 
-  /** Masquerading for the box's pods, before any Egress arrives (and without a controller). */
-  async start(): Promise<void> {
+  /**
+   * Masquerading for the box's pods, before any Egress arrives (and without a controller).
+   * `keepExisting`: a restarted agent leaves the chain it finds (with its Egress SNAT rules) in
+   * place until it realizes its persisted desired state, so no new connection leaves with the
+   * wrong address meanwhile.
+   */
+  async start(keepExisting = false): Promise<void> {
+    if (keepExisting && (await natChainExists())) return;
+    await this.refresh();
+  }
+
+  /** Re-applies the chain (the peers' pod CIDRs changed). */
+  async refresh(): Promise<void> {
     await this.applyNat().catch((err) => log.warn({ err: errorMessage(err) }, 'pod masquerading not installed (apt-get install iptables)'));
   }
 

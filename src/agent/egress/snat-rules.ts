@@ -49,3 +49,9 @@ export async function applyNatPlan(p: NatPlan): Promise<void> {
   if (has.code !== 0) await run('iptables', ['-t', 'nat', '-w', '5', '-A', 'POSTROUTING', '-j', SNAT_CHAIN]);
   lastApplied = input;
 }
+
+/** True when the chain exists with rules in it (left by an earlier run of the agent). */
+export async function natChainExists(): Promise<boolean> {
+  const r = await run('iptables', ['-t', 'nat', '-w', '5', '-S', SNAT_CHAIN], { allowFailure: true }).catch(() => undefined);
+  return !!r && r.code === 0 && r.stdout.split('\n').some((l) => l.startsWith(`-A ${SNAT_CHAIN}`));
+}
