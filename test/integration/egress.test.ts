@@ -12,6 +12,7 @@ import type { Lab } from '../../src/lab/lab.js';
 import { parseLabSpec } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
+import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { eventually, newLab, ping, removeLab, seinectl } from './lab-fixture.js';
 import { seenFromOutside } from './outside-client.js';
@@ -37,7 +38,7 @@ spec:
   externalIPPool: lab-pool
 `;
 
-interface EgressGot { status?: { egressNode?: string; egressIP?: string; conditions?: { type: string; status: string }[] } }
+interface EgressGot { status?: { egressNode?: string; egressIP?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] } }
 
 describe('Egress (2 boxes, controller, outside server, failover)', function () {
   this.timeout(180_000);
@@ -93,6 +94,21 @@ describe('Egress (2 boxes, controller, outside server, failover)', function () {
     assert.match(pools.stdout, /lab-pool\s+10\s+1\s/);
   });
 
+  it('an Egress naming a pool that does not exist gets no IP: status and seinectl -o wide name the field', async () => {
+    const file = path.join(lab!.dir, 'bad.yaml');
+    await writeFile(file, 'apiVersion: crd.antrea.io/v1beta1\nkind: Egress\nmetadata: {name: bad}\nspec:\n  appliedTo: {podSelector: {matchLabels: {app: x}}}\n  externalIPPool: nope\n');
+    assert.equal((await seinectl(server, ['apply', '-f', file])).code, 0);
+    await eventually('bad has a status', async () => {
+      const r = await seinectl(server, ['get', 'egress', 'bad', '-o', 'json']);
+      return (JSON.parse(r.stdout) as EgressGot).status?.conditions !== undefined;
+    });
+    const st = (JSON.parse((await seinectl(server, ['get', 'egress', 'bad', '-o', 'json'])).stdout) as EgressGot).status!;
+    assert.equal(st.egressIP, undefined);
+    assert.deepEqual(st.conditions?.[0], { type: 'IPAllocated', status: 'False', reason: 'AllocationError', message: 'spec.externalIPPool: ExternalIPPool "nope" not found' });
+    assert.match((await seinectl(server, ['get', 'egress', '-o', 'wide'])).stdout, /bad\s+\S+\s+spec\.externalIPPool: ExternalIPPool "nope" not found/);
+    assert.equal((await seinectl(server, ['delete', 'egress', 'bad'])).code, 0);
+  });
+
   it('the outside sees the Egress IP for selected pods on both boxes, the box IP for the others', async () => {
     await eventually('box2 tunnels its selected pod to box1', async () => (await seen(pod('sel2'))) === POOL_FIRST, 20_000);
     assert.equal(await seen(pod('sel1')), POOL_FIRST, 'selected pod on the egress box');
@@ -102,7 +118,16 @@ describe('Egress (2 boxes, controller, outside server, failover)', function () {
     assert.equal(await seen(pod('other2')), box('box2').underlayIP, 'other pod on box2');
   });
 
-  it('leaves cluster traffic alone: selected pods still reach pods on both boxes', async () => {
+  it('leaves cluster traffic alone: a pod on the other box sees the selected pod\'s own IP', async () => {
+    // The outside server's program, run in pod other1 (a lab process: lab down stops it).
+    const other1 = pod('other1');
+    await lab!.startProcess({ role: 'who-server', command: 'ip', args: ['netns', 'exec', other1.netns, process.execPath, distProgram('cli/seine.js'), 'lab', 'outside', 'serve', '--port', '9090', '--log', path.join(lab!.dir, 'who.log')] });
+    await eventually('who-server listening', async () => (await seenFromOutside(other1.netns, { ip: '127.0.0.1', port: 9090 })) === '127.0.0.1');
+    await eventually('sel2 reaches other1', async () => (await seenFromOutside(pod('sel2').netns, { ip: other1.ip!, port: 9090 })) === pod('sel2').ip);
+    assert.equal(await seenFromOutside(pod('sel1').netns, { ip: other1.ip!, port: 9090 }), pod('sel1').ip);
+  });
+
+  it('selected pods still reach pods on both boxes', async () => {
     for (const [from, to] of [['sel2', 'other1'], ['sel1', 'other2'], ['sel1', 'other1']] as const) {
       let r = await ping(pod(from), pod(to).ip!);
       if (!r.ok) r = await ping(pod(from), pod(to).ip!);
