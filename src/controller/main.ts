@@ -118,10 +118,10 @@ export class Controller {
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
       await rpc.start();
       cleanup.push(async () => rpc.stop());
-      // A shared store changes under other replicas too: look for such changes every second.
       // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
+      // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
