@@ -27,6 +27,7 @@ import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
+import { ControllerMetrics } from './metrics.js';
 
 const log = createLogger('controller');
 
@@ -104,7 +105,8 @@ export class Controller {
 
       // Policies go to the nodes in their span, computed from what the nodes report. With a
       // shared store another replica may take a node's report: the span then rereads them all.
-      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl });
+      const metrics = new ControllerMetrics();
+      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl, observe: metrics.policySynced });
       const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
@@ -127,8 +129,9 @@ export class Controller {
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
+      metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}) });
       const rest = new RestServer({
-        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
+        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
       });
       await rest.start(cfg.listen, tls);

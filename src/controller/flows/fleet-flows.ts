@@ -59,6 +59,9 @@ export function joinFlow(existing: AggregatedFlow | undefined, node: string, r: 
 }
 
 export class FleetFlows {
+  /** Records taken in since start. */
+  received = 0;
+
   private constructor(private readonly db: SqlDatabase, private readonly maxAgeS: number) {}
 
   static async open(db: SqlDatabase, maxAgeS = 7 * 86_400): Promise<FleetFlows> {
@@ -69,6 +72,7 @@ export class FleetFlows {
   /** One batch from `node`, in one transaction. */
   async add(node: string, records: readonly FlowRecord[], nowS = Math.floor(Date.now() / 1000)): Promise<void> {
     if (!records.length) return;
+    this.received += records.length;
     await this.db.transaction(async (tx) => {
       for (const r of records) {
         const conn = connOf(r);
