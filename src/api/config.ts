@@ -158,6 +158,21 @@ export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /** The controller's settings. `broker` is `embedded` (aedes in-process) or an external broker URL. */
+/** The controller's flow aggregator: its export timeouts (Antrea's defaults) and IPFIX collector. */
+export const FlowAggregatorConfigSchema = z
+  .strictObject({
+    /** A connection still updating is exported every this many seconds. */
+    activeFlowRecordTimeoutSeconds: z.number().int().min(1).default(60),
+    /** A connection not updated for this long is exported a last time and forgotten by the exporter. */
+    inactiveFlowRecordTimeoutSeconds: z.number().int().min(1).default(90),
+    flowCollector: z.strictObject({
+      address: CollectorAddressSchema,
+      observationDomainID: z.number().int().min(0).max(0xffffffff).optional(),
+      tls: IpfixTlsConfigSchema.optional(),
+    }).refine((c) => !c.tls || /:tls$/.test(c.address), { error: 'tls is for a <host>:<port>:tls address', path: ['tls'] }),
+  });
+export type FlowAggregatorConfig = z.infer<typeof FlowAggregatorConfigSchema>;
+
 export const ControllerConfigSchema = z.strictObject({
   /** REST API and /metrics. */
   listen: listenAddress.default(':8080'),
@@ -200,6 +215,8 @@ export const ControllerConfigSchema = z.strictObject({
    * `$share/<group>/…`, so each message reaches one replica (needs an external broker and storeUrl).
    */
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
+  /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
+  flowAggregator: FlowAggregatorConfigSchema.optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

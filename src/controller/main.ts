@@ -28,6 +28,8 @@ import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
 import { ControllerMetrics } from './metrics.js';
+import { PodLabels } from './flows/pod-labels.js';
+import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 
 const log = createLogger('controller');
 
@@ -52,7 +54,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined },
   ) {}
 
   get restUrl(): string {
@@ -110,10 +112,15 @@ export class Controller {
       const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
+      const podLabels = new PodLabels();
+      for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
+        podLabels.note(node, r);
         if (policySpan?.noteReport(node, r)) void publisher?.republish();
       };
-      const flows = await FleetFlows.open(db);
+      const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
+      if (aggregator) cleanup.push(() => aggregator.stop());
+      const flows = await FleetFlows.open(db, { labels: podLabels.get, ...(aggregator ? { onJoined: aggregator.take } : {}) });
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
@@ -129,7 +136,7 @@ export class Controller {
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
-      metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}) });
+      metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       const rest = new RestServer({
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
@@ -138,7 +145,7 @@ export class Controller {
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -152,6 +159,7 @@ export class Controller {
     this.reports.stop();
     this.rpc.stop();
     await this.reports.idle();
+    await this.parts.aggregator?.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

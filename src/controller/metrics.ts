@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { MqttClient } from 'mqtt';
 import type { FleetFlows } from './flows/fleet-flows.js';
+import type { FlowAggregator } from './flows/aggregator.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { DesiredPublisher } from './sync/desired-publisher.js';
 import type { ReportReceiver } from './sync/report-receiver.js';
@@ -18,6 +19,7 @@ export interface ControllerMetricsSources {
   client: MqttClient;
   broker?: { running: boolean };
   flows?: FleetFlows;
+  aggregator?: FlowAggregator;
 }
 
 export class ControllerMetrics {
@@ -73,6 +75,24 @@ export class ControllerMetrics {
     if (src.broker) {
       const broker = src.broker;
       new Gauge({ name: 'seine_controller_embedded_broker_running', help: '1 while the embedded MQTT broker runs.', registers, collect(this: Gauge) { this.set(broker.running ? 1 : 0); } });
+    }
+    if (src.aggregator) {
+      const a = src.aggregator;
+      new Counter({
+        name: 'seine_controller_flow_aggregator_records_exported_total', help: 'Aggregated flow records sent to the IPFIX collector.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(a.exporter.exported - a.sender.droppedRecords);
+        },
+      });
+      new Counter({
+        name: 'seine_controller_flow_aggregator_records_dropped_total', help: 'Aggregated flow records dropped while the collector was unreachable.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(a.sender.droppedRecords);
+        },
+      });
+      new Gauge({ name: 'seine_controller_flow_aggregator_connections', help: 'Connections the aggregator exporter tracks.', registers, collect(this: Gauge) { this.set(a.exporter.size); } });
     }
     if (src.flows) {
       const flows = src.flows;

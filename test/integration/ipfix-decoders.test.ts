@@ -5,7 +5,7 @@
 // number — with the stored values; nfdump's nfcapd collects the UDP export and nfdump prints
 // the addresses, ports, protocol and both directions' counters.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { ensureCa, issueCertificate } from '../../src/lib/certs.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
+import { capture, decodeWithTshark, stop } from '../helpers/tshark.js';
 
 /** Every field set to something non-default, so every element must show up. */
 const full = (i: number): FlowRecord => FlowRecordSchema.parse({
@@ -48,61 +49,6 @@ async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
   const p = u.address().port;
   await new Promise<void>((r) => u.close(() => r()));
   return p;
-}
-
-/** tshark capturing on lo until stopped; resolves once it captures. */
-async function capture(filter: string, file: string): Promise<ChildProcess> {
-  const p = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    const t = setTimeout(() => reject(new Error(`tshark did not start: ${err}`)), 15_000);
-    p.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (/Capturing on/.test(err)) (clearTimeout(t), resolve());
-    });
-    p.on('exit', (c) => (clearTimeout(t), reject(new Error(`tshark exited ${c}: ${err}`))));
-  });
-  await sleep(1000); // dumpcap reports before its filter is attached
-  return p;
-}
-
-/** SIGINT: tshark and nfcapd flush what they hold and exit. */
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  await new Promise<void>((r) => {
-    p.on('exit', () => r());
-    p.kill('SIGINT');
-  });
-}
-
-/** tshark -V's flows: one map per data record, from element to the value as tshark shows it. */
-async function decodeWithTshark(file: string, decodeAs: string, ...more: string[]): Promise<Map<string, string>[]> {
-  const { stdout } = await run("tshark", ["-r", file, "-d", decodeAs, ...more, "-V"]);
-  if (process.env.DEBUG_TSHARK) process.stderr.write(stdout);
-  const flows: Map<string, string>[] = [];
-  let cur: Map<string, string> | undefined;
-  let last = '';
-  for (const line of stdout.split('\n')) {
-    if (/^\s+Flow \d+$/.test(line)) flows.push((cur = new Map()));
-    else if (cur) {
-      const pen = /Enterprise Private entry: \(Project Antrea\) Type (\d+): Value \(hex bytes\): ([0-9a-f ]*)(…?)/.exec(line);
-      if (pen) {
-        last = pen[1]!;
-        cur.set(`antrea:${last}`, pen[2]!.replace(/ /g, ''));
-        if (pen[3]) cur.set(`antrea:${last}:truncated`, 'yes'); // tshark shows the first bytes of long values
-      }
-      const slen = /String_len_(short|long): (\d+)/.exec(line);
-      if (slen && last) cur.set(`antrea:${last}:length`, slen[2]!);
-      const kv = /^\s{12}(\w[\w ]*): (.*)$/.exec(line);
-      if (kv && !pen) {
-        const reverse = /\(Reverse Type (\d+)/.exec(kv[2]!);
-        cur.set(reverse ? `reverse:${reverse[1]}` : kv[1]!, kv[2]!.replace(/ \(Reverse Type.*$/, ''));
-      }
-      const time = /^\s{16}(StartTime|EndTime): (.*) UTC$/.exec(line);
-      if (time) cur.set(time[1]!, time[2]!);
-    }
-  }
-  return flows;
 }
 
 /**
