@@ -47,9 +47,15 @@ export async function startFlowVisibility(o: {
   const counters = (table: 'FlowAccounting' | 'DenyAccounting', kind?: Parameters<typeof learnedFilter>[0]) => async () =>
     learnedCountersFromText(await o.bridge.dumpFlowsText({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
   const kind = fe.conntrackSource === 'auto' ? (o.cfg.datapathType === 'netdev' ? 'ovs' : 'kernel') : fe.conntrackSource;
-  const source: ConntrackSource = kind === 'ovs'
-    ? new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) })
-    : new KernelConntrackSource();
+  let source: ConntrackSource;
+  if (kind === 'ovs') {
+    source = new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) });
+  } else {
+    const kernel = new KernelConntrackSource();
+    // Kernel conntrack counts nothing without nf_conntrack_acct: the agent turns it on (and says so).
+    await kernel.enableAccounting().catch((err) => log.warn({ err }, 'kernel conntrack accounting could not be enabled: flow counters stay 0'));
+    source = kernel;
+  }
   const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr, tls ? { tls } : {}) : undefined;
   const exporter = new FlowExporter({
     source, zone: CT_ZONE,
