@@ -41,6 +41,7 @@ import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
+import { EgressAgent } from './egress/realizer.js';
 
 const log = createLogger('agent');
 
@@ -97,6 +98,14 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
+    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own);
+    const egress = new EgressAgent({
+      node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
+      uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
+      syncDatapath: () => datapath.sync(),
+    });
+    egress.register(realizers);
+    await egress.start();
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -110,8 +119,8 @@ export class Agent {
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
-      peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
+      peers,
+      features: flowExport ? [policyFeature, egress.feature, accountingFeature] : [policyFeature, egress.feature],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
@@ -152,6 +161,7 @@ export class Agent {
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+      if (c.kind === 'Node') void egress.start(); // peers' pod CIDRs are cluster destinations
     });
 
     const ipam = await HostLocalIpam.open(db, podCIDR);

@@ -5,6 +5,7 @@ import { findQualifiedKind, qualifiedKind, type KindInfo } from './kinds.js';
 import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } from './meta.js';
 import { IPAddressSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
+import { EgressAssignmentSchema } from './egress.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -48,6 +49,8 @@ export const DesiredObjectSchema = z.strictObject({
   generation,
   /** The object's spec, valid for its kind (checked by NodeDesiredSchema). */
   spec: z.unknown(),
+  /** Egress only: the controller's allocation (IP, egress node, selected pods). */
+  egress: EgressAssignmentSchema.optional(),
 });
 export type DesiredObject = z.infer<typeof DesiredObjectSchema>;
 
@@ -126,6 +129,8 @@ export const NodeReportedSchema = z.strictObject({
     pods: z.array(PodInventoryEntrySchema),
     /** Namespace labels as the node sees them (selectors need them). */
     namespaces: z.record(z.string(), LabelMapSchema).optional(),
+    /** The node's own labels (ExternalIPPool nodeSelectors need them). */
+    nodeLabels: LabelMapSchema.optional(),
   }),
   agentVersion: z.string().min(1),
   uptimeSeconds: z.number().nonnegative(),

@@ -11,6 +11,7 @@ import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
 import type { LabState } from '../lab/state.js';
+import { registerOutsideCommands } from './lab-outside-command.js';
 
 // The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
 const openLab = async () => new (await import('../lab/lab.js')).Lab();
@@ -161,6 +162,8 @@ export function registerLabCommands(program: Command): void {
       const netns = await (await openLab()).podNetns(ref);
       process.exitCode = await runInPod(netns, argv);
     });
+
+  registerOutsideCommands(lab, program, { requireRoot, runIn: runInPod });
 
   const pod = lab.command('pod').description('add or remove pods');
   pod

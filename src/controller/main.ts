@@ -30,6 +30,7 @@ import { FleetFlows } from './flows/fleet-flows.js';
 import { ControllerMetrics } from './metrics.js';
 import { PodLabels } from './flows/pod-labels.js';
 import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
+import { EgressController } from './egress/egress-controller.js';
 
 const log = createLogger('controller');
 
@@ -127,11 +128,18 @@ export class Controller {
       await rpc.start();
       cleanup.push(async () => rpc.stop());
       // A shared store changes under other replicas too: look for such changes every second.
+      // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
+      const egress = await EgressController.open(db, store, nodes);
+      cleanup.push(async () => egress.stop());
       publisher = new DesiredPublisher({
-        store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db),
+        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
-        ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
+        prepare: async () => {
+          await policySpan?.refresh();
+          await egress.refresh();
+        },
       });
+      egress.onMoves(() => void publisher?.republish());
       await publisher.start();
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
@@ -140,6 +148,7 @@ export class Controller {
       const rest = new RestServer({
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
+        extraStatus: (r) => egress.status(r),
       });
       await rest.start(cfg.listen, tls);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');

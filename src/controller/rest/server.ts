@@ -49,6 +49,8 @@ export interface RestContext {
   flows?: FleetFlows;
   /** Prometheus metrics (GET /metrics, read access). */
   metrics?: Registry;
+  /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
+  extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
 }
 
 export class RestServer {
@@ -328,7 +330,7 @@ export class RestServer {
       spec: record.spec,
       ...(record.kind.kind === 'Traceflow' && this.ctx.traceflowStatus
         ? { status: this.ctx.traceflowStatus(record) }
-        : names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
+        : names && reports ? { status: { ...computeStatus(record, this.ctx.span(record, names), reports), ...this.ctx.extraStatus?.(record) } } : {}),
     };
   }
 }
