@@ -42,6 +42,7 @@ import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
+import { startServices } from './service/index.js';
 
 const log = createLogger('agent');
 
@@ -108,11 +109,12 @@ export class Agent {
       tunnelPort: network.tunnel?.ofport,
       rule: (id) => policyFeature.rule(id),
     });
+    const services = startServices({ nodeName: cfg.nodeName, inventory, bridge, gateway: network.gateway, pods: () => podPorts.list(), sync: () => datapath.sync() });
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
+      features: flowExport ? [policyFeature, services, accountingFeature] : [policyFeature, services],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.

@@ -11,6 +11,7 @@ import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
 import type { LabState } from '../lab/state.js';
+import { registerLabServiceCommands } from './lab-svc-commands.js';
 
 // The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
 const openLab = async () => new (await import('../lab/lab.js')).Lab();
@@ -200,6 +201,8 @@ export function registerLabCommands(program: Command): void {
       await (await openLab()).addNamespace(name, labels);
       out(`namespace ${name} added`);
     });
+
+  registerLabServiceCommands(lab);
 
   const label = lab.command('label').description('set (k=v) or remove (k-) labels');
   label
