@@ -12,6 +12,7 @@ import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
 import type { LabState } from '../lab/state.js';
 import { registerLabServiceCommands } from './lab-svc-commands.js';
+import { registerOutsideCommands } from './lab-outside-command.js';
 
 // The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
 const openLab = async () => new (await import('../lab/lab.js')).Lab();
@@ -162,6 +163,8 @@ export function registerLabCommands(program: Command): void {
       const netns = await (await openLab()).podNetns(ref);
       process.exitCode = await runInPod(netns, argv);
     });
+
+  registerOutsideCommands(lab, program, { requireRoot, runIn: runInPod });
 
   const pod = lab.command('pod').description('add or remove pods');
   pod

@@ -17,6 +17,7 @@ import { addNetns, deleteNetns, netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
 import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from './controller-process.js';
 import { CniPodAttacher } from './pod-attach-cni.js';
+import { createOutside, outsideState } from './outside.js';
 import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
 import { teardown } from './teardown.js';
@@ -118,8 +119,9 @@ export class Lab {
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
     // The controller starts alongside the underlay (it needs no network namespace of its own).
-    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx)]);
-    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; controller at ${controller.url}`, t0);
+    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx))]);
+    const o = store.state.outside!;
+    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; outside ${o.ip} (tcp+udp ${o.port}) in ${o.netns}; controller at ${controller.url}`, t0);
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
@@ -333,6 +335,7 @@ export class Lab {
       phase: 'creating',
       createdAt: new Date().toISOString(),
       underlay: { netns: this.names.underlayNetns, bridge: this.names.underlayBridge, cidr: UNDERLAY_CIDR, created: false },
+      outside: outsideState(this.dir, this.names.outsideNetns, this.names.outsideRouterPort),
       boxes: [],
       namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
       pods: [],
@@ -367,6 +370,7 @@ export class Lab {
     }
     const wanted = [
       this.names.underlayNetns,
+      this.names.outsideNetns,
       ...spec.boxes.map((b) => this.names.boxNetns(b.name)),
       ...spec.pods.map((p) => this.names.podNetns(p.namespace, p.name)),
     ];

@@ -56,6 +56,20 @@ const podState = z.object({
   hostIfname: z.string().optional(),
 });
 
+/** The outside namespace (outside.ts); absent in a state written before it existed. */
+const outsideState = z.object({
+  netns: z.string(),
+  ip: z.string(),
+  /** The underlay router's address on the outside link, and its device in the underlay netns. */
+  router: z.string(),
+  routerPort: z.string(),
+  /** TCP and UDP port of the outside server. */
+  port: z.number().int(),
+  /** One JSON line per connection the outside server saw. */
+  connectionsLog: z.string(),
+  created: z.boolean(),
+});
+
 const endpoint = z.object({ url: z.string(), process: processRecord.optional() }).nullable();
 
 export const labStateSchema = z.object({
@@ -65,6 +79,7 @@ export const labStateSchema = z.object({
   phase: z.enum(['creating', 'up', 'destroying']),
   createdAt: z.string(),
   underlay: z.object({ netns: z.string(), bridge: z.string(), cidr: z.string(), created: z.boolean() }),
+  outside: outsideState.optional(),
   boxes: z.array(boxState),
   namespaces: z.array(namespaceState),
   pods: z.array(podState),
@@ -77,6 +92,7 @@ export const labStateSchema = z.object({
 });
 
 export type ProcessRecord = z.infer<typeof processRecord>;
+export type OutsideState = z.infer<typeof outsideState>;
 export type BoxState = z.infer<typeof boxState>;
 export type NamespaceState = z.infer<typeof namespaceState>;
 export type PodState = z.infer<typeof podState>;

@@ -32,9 +32,11 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
       ...state.pods.map((p) => p.netns),
       ...state.boxes.map((b) => b.netns),
       ...(state.underlay.created ? [state.underlay.netns] : []),
+      ...(state.outside?.created ? [state.outside.netns] : []),
     ]);
     const files = [
       ...state.boxes.map((b) => b.ovsDir),
+      ...(state.outside ? [state.outside.connectionsLog] : []),
       ...[...state.processes, ...state.boxes.flatMap((b) => b.processes)].map((p) => p.logFile).filter((f): f is string => !!f),
     ];
     await Promise.all(files.map((f) => rm(f, { recursive: true, force: true })));
