@@ -51,9 +51,9 @@ export class NodePortHost {
     await run('ip', ['route', 'replace', `${NODE_PORT_VIRTUAL_IP}/32`, 'dev', this.gatewayDev]);
     await run('ip', ['neigh', 'replace', NODE_PORT_VIRTUAL_IP, 'lladdr', GLOBAL_VIRTUAL_MAC, 'dev', this.gatewayDev, 'nud', 'permanent']);
     await run('iptables-restore', ['--noflush', '-w', '5'], { input: `*nat\n:${NODE_PORT_CHAIN} - [0:0]\nCOMMIT\n` });
-    const jump = ['-t', 'nat', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', NODE_PORT_CHAIN];
-    const present = await run('iptables', ['-w', '5', '-C', ...jump], { allowFailure: true });
-    if (present.code !== 0) await run('iptables', ['-w', '5', '-I', ...jump]);
+    const jump = ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', NODE_PORT_CHAIN];
+    const present = await run('iptables', ['-w', '5', '-t', 'nat', '-C', ...jump], { allowFailure: true });
+    if (present.code !== 0) await run('iptables', ['-w', '5', '-t', 'nat', '-I', ...jump]);
     this.prepared = true;
   }
 }
