@@ -59,8 +59,8 @@ export function parseServicePorts(texts: string[]): ServiceRequest['ports'] {
   if (ports.length > 1) ports.forEach((p) => (p.name ||= `${p.protocol.toLowerCase()}-${p.port}`));
   const seen = new Set<string>();
   for (const p of ports) {
-    for (const key of [`name ${p.name}`, `${p.port}/${p.protocol}`]) {
-      if (key !== 'name ' && seen.has(key)) throw new UserError(`duplicate --port ${key}`);
+    for (const key of [`${p.port}/${p.protocol}`, ...(p.name ? [`name ${p.name}`] : [])]) {
+      if (seen.has(key)) throw new UserError(`duplicate --port ${key}`);
       seen.add(key);
     }
   }
