@@ -42,6 +42,7 @@ import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
+import { startServices } from './service/index.js';
 
 const log = createLogger('agent');
 
@@ -116,11 +117,12 @@ export class Agent {
       tunnelPort: network.tunnel?.ofport,
       rule: (id) => policyFeature.rule(id),
     });
+    const services = startServices({ nodeName: cfg.nodeName, inventory, bridge, gateway: network.gateway, pods: () => podPorts.list(), sync: () => datapath.sync() });
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers,
-      features: flowExport ? [policyFeature, egress.feature, accountingFeature] : [policyFeature, egress.feature],
+      features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
