@@ -25,7 +25,6 @@ import { peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
-import { LocalApi } from './local-api.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
@@ -43,6 +42,7 @@ import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
+import { startServices } from './service/index.js';
 
 const log = createLogger('agent');
 
@@ -62,9 +62,9 @@ export class Agent {
     readonly policyStats: () => Promise<RuleStats[]>,
     /** Flow exporter and store; undefined with flowExporter.enable false. */
     readonly flows: FlowVisibility | undefined,
-    /** /metrics, /flows, /healthz; undefined without apiListen. */
-    readonly api: AgentApiServer | undefined,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; localApi: LocalApi; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
+    /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
+    readonly api: AgentApiServer,
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -117,11 +117,12 @@ export class Agent {
       tunnelPort: network.tunnel?.ofport,
       rule: (id) => policyFeature.rule(id),
     });
+    const services = startServices({ nodeName: cfg.nodeName, inventory, bridge, gateway: network.gateway, pods: () => podPorts.list(), sync: () => datapath.sync() });
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers,
-      features: flowExport ? [policyFeature, egress.feature, accountingFeature] : [policyFeature, egress.feature],
+      features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
@@ -178,8 +179,6 @@ export class Agent {
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
-    const localApi = new LocalApi({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
-    await localApi.start();
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
@@ -189,32 +188,28 @@ export class Agent {
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
     const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), sinks: toController }) : undefined;
-    let api: AgentApiServer | undefined;
-    if (cfg.apiListen) {
-      const registry = agentMetrics({
-        nodeName: cfg.nodeName,
-        flowsByTable: async () => {
-          const counts = new Map<number, number>();
-          for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
-          return counts;
-        },
-        localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
-        realizedRules: () => policyFeature.realized(),
-        flows,
-        disks: [cfg.stateDir],
-      });
-      api = new AgentApiServer({ registry, store: flows?.store });
-      await api.start(cfg.apiListen);
-    }
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, localApi, packetIns, npLog, statsTimer });
+    const registry = agentMetrics({
+      nodeName: cfg.nodeName,
+      flowsByTable: async () => {
+        const counts = new Map<number, number>();
+        for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
+        return counts;
+      },
+      localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
+      realizedRules: () => policyFeature.realized(),
+      flows,
+      disks: [cfg.stateDir],
+    });
+    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync, registry, ...(flows ? { store: flows.store } : {}) }, agentLocalApiSocket(cfg));
+    await api.start(cfg.apiListen);
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
   }
 
   async stop(): Promise<void> {
-    const { cni, localApi, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
     clearInterval(statsTimer);
-    await localApi.stop();
+    await this.api.stop();
     await this.sync?.stop();
-    await this.api?.stop();
     await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();

@@ -66,6 +66,19 @@ export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
 export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
 
+/** TLS towards an IPFIX collector (files in PEM); certFile and keyFile go together. */
+export const IpfixTlsConfigSchema = z
+  .strictObject({
+    caFile: absolutePath.optional(),
+    certFile: absolutePath.optional(),
+    keyFile: absolutePath.optional(),
+    /** The name the collector's certificate must carry; default: the collector's host. */
+    serverName: z.string().min(1).optional(),
+    minVersion: z.enum(['VersionTLS12', 'VersionTLS13']).default('VersionTLS12'),
+  })
+  .refine((t) => !t.certFile === !t.keyFile, { error: 'certFile and keyFile go together', path: ['keyFile'] });
+export type IpfixTlsConfig = z.infer<typeof IpfixTlsConfigSchema>;
+
 /** Antrea's flow exporter settings (antrea-agent.conf names), plus the box's flow store. */
 export const FlowExporterConfigSchema = z.strictObject({
   enable: z.boolean().default(true),
@@ -76,6 +89,8 @@ export const FlowExporterConfigSchema = z.strictObject({
   idleFlowExportTimeoutSeconds: z.number().int().min(1).default(15),
   /** IPFIX collector; none: records only go to the store (and the controller). */
   flowCollectorAddr: CollectorAddressSchema.optional(),
+  /** For a `:tls` collector: the CA that signed its certificate (default: the system's), a client certificate, the name to verify. */
+  tls: IpfixTlsConfigSchema.optional(),
   store: z
     .strictObject({
       /** Raw records and rollups older than this are deleted. */
@@ -84,7 +99,7 @@ export const FlowExporterConfigSchema = z.strictObject({
       maxSizeMB: z.number().positive().default(200),
     })
     .prefault({}),
-});
+}).refine((f) => !f.tls || /:tls$/.test(f.flowCollectorAddr ?? ''), { error: 'tls is for a <host>:<port>:tls flowCollectorAddr', path: ['tls'] });
 export type FlowExporterConfig = z.infer<typeof FlowExporterConfigSchema>;
 
 /** The agent's own settings (`/etc/seine/agent.yaml`); every field has a default. */
@@ -143,6 +158,21 @@ export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /** The controller's settings. `broker` is `embedded` (aedes in-process) or an external broker URL. */
+/** The controller's flow aggregator: its export timeouts (Antrea's defaults) and IPFIX collector. */
+export const FlowAggregatorConfigSchema = z
+  .strictObject({
+    /** A connection still updating is exported every this many seconds. */
+    activeFlowRecordTimeoutSeconds: z.number().int().min(1).default(60),
+    /** A connection not updated for this long is exported a last time and forgotten by the exporter. */
+    inactiveFlowRecordTimeoutSeconds: z.number().int().min(1).default(90),
+    flowCollector: z.strictObject({
+      address: CollectorAddressSchema,
+      observationDomainID: z.number().int().min(0).max(0xffffffff).optional(),
+      tls: IpfixTlsConfigSchema.optional(),
+    }).refine((c) => !c.tls || /:tls$/.test(c.address), { error: 'tls is for a <host>:<port>:tls address', path: ['tls'] }),
+  });
+export type FlowAggregatorConfig = z.infer<typeof FlowAggregatorConfigSchema>;
+
 export const ControllerConfigSchema = z.strictObject({
   /** REST API and /metrics. */
   listen: listenAddress.default(':8080'),
@@ -185,6 +215,8 @@ export const ControllerConfigSchema = z.strictObject({
    * `$share/<group>/…`, so each message reaches one replica (needs an external broker and storeUrl).
    */
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
+  /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
+  flowAggregator: FlowAggregatorConfigSchema.optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

@@ -11,6 +11,7 @@ import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
 import type { LabState } from '../lab/state.js';
+import { registerLabServiceCommands } from './lab-svc-commands.js';
 import { registerOutsideCommands } from './lab-outside-command.js';
 
 // The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
@@ -203,6 +204,8 @@ export function registerLabCommands(program: Command): void {
       await (await openLab()).addNamespace(name, labels);
       out(`namespace ${name} added`);
     });
+
+  registerLabServiceCommands(lab);
 
   const label = lab.command('label').description('set (k=v) or remove (k-) labels');
   label

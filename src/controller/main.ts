@@ -27,6 +27,9 @@ import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
+import { ControllerMetrics } from './metrics.js';
+import { PodLabels } from './flows/pod-labels.js';
+import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 import { EgressController } from './egress/egress-controller.js';
 
 const log = createLogger('controller');
@@ -52,7 +55,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined },
   ) {}
 
   get restUrl(): string {
@@ -105,14 +108,20 @@ export class Controller {
 
       // Policies go to the nodes in their span, computed from what the nodes report. With a
       // shared store another replica may take a node's report: the span then rereads them all.
-      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl });
+      const metrics = new ControllerMetrics();
+      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl, observe: metrics.policySynced });
       const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
+      const podLabels = new PodLabels();
+      for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
+        podLabels.note(node, r);
         if (policySpan?.noteReport(node, r)) void publisher?.republish();
       };
-      const flows = await FleetFlows.open(db);
+      const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
+      if (aggregator) cleanup.push(() => aggregator.stop());
+      const flows = await FleetFlows.open(db, { labels: podLabels.get, ...(aggregator ? { onJoined: aggregator.take } : {}) });
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
@@ -135,8 +144,9 @@ export class Controller {
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
+      metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       const rest = new RestServer({
-        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
+        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => egress.status(r),
       });
@@ -144,7 +154,7 @@ export class Controller {
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -158,6 +168,7 @@ export class Controller {
     this.reports.stop();
     this.rpc.stop();
     await this.reports.idle();
+    await this.parts.aggregator?.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

@@ -22,6 +22,7 @@ import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
+import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
 
 const log = createLogger('lab');
 
@@ -216,6 +217,24 @@ export class Lab {
     });
   }
 
+  /** Adds a Service; its EndpointSlice follows the pods matching its selector from then on. */
+  async addService(req: ServiceRequest): Promise<ServiceState> {
+    return this.mutate(async (store) => {
+      if (!store.state.namespaces.some((n) => n.name === req.namespace)) throw new UserError(`unknown namespace '${req.namespace}' (add it: seine lab ns add ${req.namespace})`);
+      const svc = allocateService(req, store.state.services);
+      await store.update((s) => void s.services.push(svc));
+      return svc;
+    });
+  }
+
+  async removeService(ref: PodRef): Promise<void> {
+    await this.mutate(async (store) => {
+      const i = store.state.services.findIndex((x) => x.namespace === ref.namespace && x.name === ref.name);
+      if (i < 0) throw new UserError(`unknown service ${ref.namespace}/${ref.name}`);
+      await store.update((s) => void s.services.splice(i, 1));
+    });
+  }
+
   /** The network namespace of a running pod (for `lab exec`); no lock, it only reads. */
   async podNetns(ref: PodRef): Promise<string> {
     const pod = this.findPod(await this.current(), ref);
@@ -320,6 +339,7 @@ export class Lab {
       boxes: [],
       namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
       pods: [],
+      services: [],
       processes: [],
       controller: null,
       nodeRed: null,

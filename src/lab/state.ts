@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
 import { writeInventory } from './inventory-file.js';
+import { serviceState } from './services.js';
 
 const processRecord = z.object({
   /** What it is: ovsdb-server, ovs-vswitchd, agent, controller, node-red … */
@@ -82,6 +83,8 @@ export const labStateSchema = z.object({
   boxes: z.array(boxState),
   namespaces: z.array(namespaceState),
   pods: z.array(podState),
+  /** Services (the lab computes their EndpointSlices); absent in state written before Services. */
+  services: z.array(serviceState).default([]),
   /** Lab-wide processes (controller, Node-RED, broker …). */
   processes: z.array(processRecord),
   controller: endpoint,

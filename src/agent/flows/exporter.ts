@@ -51,6 +51,8 @@ export class FlowExporter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private stopped = false;
+  /** Why the last poll failed ('' after a good one). */
+  private lastError = '';
   private index?: EndpointIndex;
   private readonly service?: { network: bigint; prefixLength: number };
 
@@ -63,9 +65,15 @@ export class FlowExporter {
   start(): void {
     const tick = () => {
       if (this.stopped) return;
-      this.running = this.pollOnce().catch((err) => {
+      this.running = this.pollOnce().then(() => {
+        if (this.lastError) log.info({ after: this.lastError }, 'flow polls work again');
+        this.lastError = '';
+      }, (err) => {
         this.stats.errors++;
-        log.warn({ err }, 'flow poll failed');
+        // A box without the conntrack tool would say so every poll: say it once, and again only when the reason changes.
+        const msg = err instanceof Error ? err.message : String(err);
+        if (msg !== this.lastError) log.warn({ err }, 'flow poll failed (logged again only when the reason changes)');
+        this.lastError = msg;
       }).finally(() => {
         if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollIntervalMs ?? 5000);
       });

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { BrokerStateSchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
@@ -46,6 +47,8 @@ export interface RestContext {
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
   /** The fleet flow store (GET /api/v1/flows). */
   flows?: FleetFlows;
+  /** Prometheus metrics (GET /metrics, read access). */
+  metrics?: Registry;
   /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
   extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
 }
@@ -80,6 +83,11 @@ export class RestServer {
     const t0 = performance.now();
     try {
       const url = new URL(req.url ?? '/', 'http://controller');
+      if (url.pathname === '/metrics' && req.method === 'GET' && this.ctx.metrics) {
+        authorize(req, this.ctx.tokens, 'read');
+        const text = await this.ctx.metrics.metrics();
+        return void res.writeHead(200, { 'content-type': this.ctx.metrics.contentType }).end(text);
+      }
       const body = await this.route(req, url);
       sendJson(res, 200, body);
     } catch (err) {
