@@ -15,6 +15,7 @@ const checks = {
   postgres: () => postgresBin('initdb') !== undefined || 'needs the PostgreSQL server: apt-get install postgresql',
   tshark: () => has('tshark') || 'needs tshark: apt-get install tshark',
   nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
+  iptables: () => has('iptables-restore') || 'needs iptables (NodePort host rules): apt-get install iptables',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;
