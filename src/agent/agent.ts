@@ -187,7 +187,7 @@ export class Agent {
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
-    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), sinks: toController }) : undefined;
+    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
     const registry = agentMetrics({
       nodeName: cfg.nodeName,
       flowsByTable: async () => {

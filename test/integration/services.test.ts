@@ -93,7 +93,7 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
   };
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping');
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables');
     lab = await newLab('svc');
     await lab.up(specFromFlags(2, 0));
     for (const [name, box, app] of [['web-1', 'box1', 'web'], ['web-2', 'box1', 'web'], ['web-3', 'box2', 'web'], ['client', 'box2', 'client']] as const) {

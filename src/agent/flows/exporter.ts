@@ -25,6 +25,8 @@ export interface FlowExporterOptions {
   inventory: Pick<InventorySource, 'snapshot'>;
   rule: (conjId: number) => RealizedRule | undefined;
   serviceCIDR?: string;
+  /** The Service port (`namespace/name:port`) behind a cluster IP, port and IP protocol number (src/agent/service). */
+  servicePortName?: (clusterIP: string, port: number, protocol: number) => string | undefined;
   pollIntervalMs?: number;
   activeTimeoutS?: number;
   idleTimeoutS?: number;
@@ -168,7 +170,7 @@ export class FlowExporter {
       destinationPodName: ep.destinationPodName ?? '',
       destinationNodeName: ep.destinationNodeName ?? '',
       destinationServicePort: service ? e.orig.dport : 0,
-      destinationServicePortName: '',
+      destinationServicePortName: service ? (this.opts.servicePortName?.(e.orig.dst, e.orig.dport, e.protocol) ?? '') : '',
       ingressNetworkPolicyName: p.ingressNetworkPolicyName ?? '',
       ingressNetworkPolicyNamespace: p.ingressNetworkPolicyNamespace ?? '',
       ingressNetworkPolicyType: p.ingressNetworkPolicyType ?? 0,

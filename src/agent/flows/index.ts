@@ -11,7 +11,7 @@ import type { RealizedRule } from '../policy/flows.js';
 import { CT_ZONE } from '../connectivity/registers.js';
 import { learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
 import type { ConntrackSource } from './conntrack.js';
-import { FlowExporter } from './exporter.js';
+import { FlowExporter, type FlowExporterOptions } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
 import { FlowStore, type StoredRecord } from './store.js';
@@ -38,6 +38,8 @@ export async function startFlowVisibility(o: {
   pipeline: Pipeline;
   inventory: InventorySource;
   rule: (conjId: number) => RealizedRule | undefined;
+  /** Names the Service port behind a cluster IP (flow records' destinationServicePortName). */
+  servicePortName?: FlowExporterOptions['servicePortName'];
   /** More sinks (IPFIX, the controller). */
   sinks?: ((batch: StoredRecord[]) => Promise<void>)[];
 }): Promise<FlowVisibility> {
@@ -60,7 +62,7 @@ export async function startFlowVisibility(o: {
   const exporter = new FlowExporter({
     source, zone: CT_ZONE,
     denied: o.pipeline.has('DenyAccounting') ? counters('DenyAccounting') : undefined,
-    inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR,
+    inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR, ...(o.servicePortName ? { servicePortName: o.servicePortName } : {}),
     pollIntervalMs: fe.pollIntervalSeconds * 1000, activeTimeoutS: fe.activeFlowExportTimeoutSeconds, idleTimeoutS: fe.idleFlowExportTimeoutSeconds,
     sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), ...(o.sinks ?? [])],
   });

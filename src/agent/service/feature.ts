@@ -11,6 +11,8 @@ import type { Pipeline } from '../ovs/pipeline.js';
 import { groupKeys, serviceFlows, type ServiceFlowContext } from './flows.js';
 import { planServices, serviceIndex, type ServicePortPlan } from './plan.js';
 
+const PROTOCOL_NAMES: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+
 export interface ServiceFeatureOptions {
   nodeName: string;
   inventory: () => Inventory;
@@ -48,6 +50,12 @@ export class ServiceFeature {
   /** The Service port behind a cluster IP, port and protocol (flow records, Traceflow). */
   serviceAt(ip: string, port: number, protocol: string): ServicePortPlan | undefined {
     return this.index.get(`${ip}:${port}/${protocol.toUpperCase()}`);
+  }
+
+  /** Antrea's destinationServicePortName (`namespace/name:port`) for a connection's original destination. */
+  servicePortName(ip: string, port: number, protocol: number): string | undefined {
+    const p = this.serviceAt(ip, port, PROTOCOL_NAMES[protocol] ?? '');
+    return p && `${p.namespace}/${p.name}:${p.portName}`;
   }
 
   /** Installed Service ports and endpoints (metrics). */
