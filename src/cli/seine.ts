@@ -8,6 +8,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerCertsCommand } from './certs-command.js';
 import { registerControllerCommand } from './controller-command.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerReleaseCommand } from './release-command.js';
 import { runCli } from './run.js';
 
 // CLI output is for people: structured logs only when asked for (SEINE_LOG_LEVEL=debug).
@@ -25,5 +26,6 @@ registerLabCommands(program);
 registerAgentCommand(program);
 registerControllerCommand(program);
 registerCertsCommand(program);
+registerReleaseCommand(program);
 
 await runCli(program);

@@ -27,6 +27,7 @@ import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
+import { startReleases } from './releases/index.js';
 
 const log = createLogger('controller');
 
@@ -51,7 +52,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; releases: { rollouts: { stop(): Promise<void> } } },
   ) {}
 
   get restUrl(): string {
@@ -118,8 +119,11 @@ export class Controller {
       await rpc.start();
       cleanup.push(async () => rpc.stop());
       // A shared store changes under other replicas too: look for such changes every second.
+      // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
+      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish());
+      cleanup.push(() => releases.rollouts.stop());
       publisher = new DesiredPublisher({
-        store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db),
+        store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
         ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
       });
@@ -130,12 +134,14 @@ export class Controller {
       const rest = new RestServer({
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
+        rawRoutes: [releases.routes],
       });
       await rest.start(cfg.listen, tls);
+      if (cfg.restSocket) await rest.listenSocket(cfg.restSocket);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, releases });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -145,6 +151,7 @@ export class Controller {
   async stop(): Promise<void> {
     await this.rest.stop();
     await this.parts.traceflows.stop();
+    await this.parts.releases.rollouts.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();

@@ -46,12 +46,18 @@ export interface RestContext {
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
   /** The fleet flow store (GET /api/v1/flows). */
   flows?: FleetFlows;
+  /**
+   * Routes that write their own response (binary bodies, byte ranges: releases); each returns
+   * false for a path that is not its own. Thrown HttpErrors become Status bodies as usual.
+   */
+  rawRoutes?: ((req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>)[];
 }
 
 export class RestServer {
   private server?: http.Server | https.Server;
   url = '';
   private openapi?: Record<string, unknown>;
+  private socketServer?: http.Server;
 
   constructor(private readonly ctx: RestContext) {}
 
@@ -67,7 +73,22 @@ export class RestServer {
     log.info({ url: this.url }, 'REST API listening');
   }
 
+  /** Also serves the API (plain HTTP, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
+  async listenSocket(socketPath: string): Promise<void> {
+    const { rm } = await import('node:fs/promises');
+    await rm(socketPath, { force: true });
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
+    this.socketServer = server;
+    log.info({ socketPath }, 'REST API listening on a unix socket');
+  }
+
   async stop(): Promise<void> {
+    const socketServer = this.socketServer;
+    if (socketServer) {
+      socketServer.closeAllConnections();
+      await new Promise<void>((resolve) => socketServer.close(() => resolve()));
+    }
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
@@ -78,12 +99,14 @@ export class RestServer {
     const t0 = performance.now();
     try {
       const url = new URL(req.url ?? '/', 'http://controller');
+      for (const raw of this.ctx.rawRoutes ?? []) if (await raw(req, res, url)) return;
       const body = await this.route(req, url);
       sendJson(res, 200, body);
     } catch (err) {
       const e = toHttpError(err);
       if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
-      sendJson(res, e.code, e.toStatus());
+      if (res.headersSent) res.destroy(); // a raw route failed mid-stream
+      else sendJson(res, e.code, e.toStatus());
     } finally {
       log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
     }
