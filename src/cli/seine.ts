@@ -19,6 +19,8 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const program = new Command('seine')
   .description('Antrea-compatible policy networking for k3s edge boxes')
   .version(pkg.version)
+  // `seine --version` is the program's; `seine release build --version V` the subcommand's.
+  .enablePositionalOptions()
   // Suggestions come on a second line; errors stay one line.
   .showSuggestionAfterError(false);
 

@@ -28,13 +28,14 @@ export function nodeState(release: string, wave: number, reported: NodeReported 
   if (!reported) return { ...base, state: 'pending', reason: 'no report from the node yet' };
   if (!u) return { ...base, state: 'pending', version: reported.agentVersion, reason: 'the node reports no updater state (not running from a release layout, or starting)' };
   const info = { version: u.running, updateState: u.state };
+  // First: the new version itself says it is rolling back (its last report before the switch back).
+  if (u.target === release && (u.state === 'refused' || u.state === 'rolledBack')) {
+    return { ...base, ...info, state: 'failed', reason: `${u.state === 'rolledBack' ? 'rolled back' : 'refused'}: ${u.reason ?? 'no reason given'}` };
+  }
   if (u.running === release) {
     // Healthy: the new version runs and confirmed its health (committed), or runs with nothing pending.
     if (u.state === 'confirming' || u.state === 'restarting') return { ...base, ...info, state: 'updating' };
     return { ...base, ...info, state: 'healthy' };
-  }
-  if (u.target === release && (u.state === 'refused' || u.state === 'rolledBack')) {
-    return { ...base, ...info, state: 'failed', reason: `${u.state === 'rolledBack' ? 'rolled back' : 'refused'}: ${u.reason ?? 'no reason given'}` };
   }
   if (!arches.has(u.arch)) return { ...base, ...info, state: 'failed', reason: `no release ${release} uploaded for ${u.arch}` };
   return { ...base, ...info, state: 'updating', ...(u.target === release && u.reason ? { reason: u.reason } : {}) };

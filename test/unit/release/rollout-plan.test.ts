@@ -56,6 +56,12 @@ describe('rollouts: plan', () => {
     assert.equal(r.nodes.b!.acknowledged, true);
   });
 
+  it('fails a node whose new version reports its own rollback (before the old one is back)', () => {
+    const r = evaluateRollout(rollout([['a']]), new Map([['a', report('a', { running: '0.2.0', state: 'rolledBack', target: '0.2.0', reason: 'health check failed' })]]), new Set(['amd64'] as const));
+    assert.equal(r.phase, 'Paused');
+    assert.equal(r.nodes.a!.state, 'failed');
+  });
+
   it('fails a node whose architecture has no release', () => {
     const r = evaluateRollout(rollout([['a']]), new Map([['a', report('a', { arch: 'armhf' })]]), new Set(['amd64'] as const));
     assert.equal(r.phase, 'Paused');
