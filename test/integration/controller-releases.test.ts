@@ -12,10 +12,14 @@ import type { Controller } from '../../src/controller/main.js';
 import { buildRelease } from '../../src/release/bundle.js';
 import { generateReleaseKeys } from '../../src/release/signing.js';
 import { api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { requirePrereqs } from '../helpers/prereqs.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-describe('controller: releases and rollouts', function () {
-  this.timeout(60_000);
+for (const store of ['sqlite', 'postgres'] as const) describe(`controller: releases and rollouts (${store} store)`, function () {
+  this.timeout(90_000);
   let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let pgServer: TestPostgres | undefined;
+  let storeExtra: { storeUrl?: string } = {};
   let controller: Controller;
   const agents: TestAgent[] = [];
   const passwords = new Map<string, string>();
@@ -29,7 +33,12 @@ describe('controller: releases and rollouts', function () {
 
   before(async () => {
     tmp = await tempDir();
-    controller = await startController(tmp.dir);
+    if (store === 'postgres') {
+      requirePrereqs('postgres');
+      pgServer = await startPostgres();
+      storeExtra = { storeUrl: await pgServer.createDatabase('releases') };
+    }
+    controller = await startController(tmp.dir, storeExtra);
     for (const node of ['n1', 'n2', 'n3']) {
       passwords.set(node, (await api(controller.restUrl, 'POST', `/api/v1/nodes/${node}/credentials`)).body.password);
       agents.push(await startAgent({ node, url: controller.brokerUrl, password: passwords.get(node)!, dir: tmp.dir }));
@@ -46,7 +55,8 @@ describe('controller: releases and rollouts', function () {
 
   after(async () => {
     for (const a of agents) await a.stop();
-    await controller.stop();
+    await controller?.stop();
+    await pgServer?.stop();
     await tmp.remove();
   });
 
@@ -107,7 +117,7 @@ describe('controller: releases and rollouts', function () {
 
     // Restart the controller on the same store: the rollout is where it was.
     await controller.stop();
-    controller = await startController(tmp.dir, { listen: `127.0.0.1:${new URL(controller.restUrl).port}`, brokerListen: `127.0.0.1:${new URL(controller.brokerUrl).port}` });
+    controller = await startController(tmp.dir, { ...storeExtra, listen: `127.0.0.1:${new URL(controller.restUrl).port}`, brokerListen: `127.0.0.1:${new URL(controller.brokerUrl).port}` });
     const again = await rollout();
     assert.equal(again.phase, 'Paused');
     assert.equal(again.reason, paused.reason);
