@@ -80,6 +80,36 @@ export const UpdateStatusSchema = z.strictObject({
 });
 export type UpdateStatus = z.infer<typeof UpdateStatusSchema>;
 
+/**
+ * The updater's files, read by the next version of the agent (a boundary between versions):
+ * `pending.json`, a switch waiting for the new version's health confirmation, and
+ * `outcome.json`, the last update's result.
+ */
+export const PendingSwitchSchema = z.strictObject({
+  from: VersionSchema,
+  to: VersionSchema,
+  rollout: z.string().optional(),
+  switchedAt: z.number().int(),
+  deadline: z.number().int(),
+  /** Starts of the new version so far (a version that keeps crashing is rolled back). */
+  boots: z.number().int().nonnegative().default(0),
+  /** Set when the new version gave up: the previous one reports it after the switch back. */
+  failure: z.string().optional(),
+});
+export type PendingSwitch = z.infer<typeof PendingSwitchSchema>;
+
+export const OutcomeSchema = z.strictObject({
+  state: UpdateStateSchema,
+  target: VersionSchema.optional(),
+  rollout: z.string().optional(),
+  reason: z.string().optional(),
+  ts: z.number().int(),
+});
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+/** `refused.json`: version → why it was refused or rolled back on this box (never tried again). */
+export const RefusedVersionsSchema = z.record(z.string(), z.string());
+
 /** A release the controller stores (one per version and architecture). */
 export const StoredReleaseSchema = z.strictObject({
   version: VersionSchema,

@@ -4,32 +4,10 @@
 //   refused.json  versions refused or rolled back here (never tried again by the same rollout target)
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
-import { UpdateStateSchema, VersionSchema } from '../../api/release.js';
+import type { z } from 'zod';
+import { OutcomeSchema, PendingSwitchSchema, RefusedVersionsSchema, type Outcome, type PendingSwitch } from '../../api/release.js';
 
-export const PendingSwitchSchema = z.strictObject({
-  from: VersionSchema,
-  to: VersionSchema,
-  rollout: z.string().optional(),
-  switchedAt: z.number().int(),
-  deadline: z.number().int(),
-  /** Starts of the new version so far (a version that keeps crashing is rolled back). */
-  boots: z.number().int().nonnegative().default(0),
-  /** Set when the new version gave up: the previous one reports it after the switch back. */
-  failure: z.string().optional(),
-});
-export type PendingSwitch = z.infer<typeof PendingSwitchSchema>;
-
-export const OutcomeSchema = z.strictObject({
-  state: UpdateStateSchema,
-  target: VersionSchema.optional(),
-  rollout: z.string().optional(),
-  reason: z.string().optional(),
-  ts: z.number().int(),
-});
-export type Outcome = z.infer<typeof OutcomeSchema>;
-
-const RefusedSchema = z.record(z.string(), z.string());
+export type { PendingSwitch } from '../../api/release.js';
 
 export class UpdateStateFiles {
   constructor(readonly dir: string) {}
@@ -60,7 +38,7 @@ export class UpdateStateFiles {
 
   /** version → why it was refused or rolled back. */
   async refused(): Promise<Record<string, string>> {
-    return (await this.read('refused.json', RefusedSchema)) ?? {};
+    return (await this.read('refused.json', RefusedVersionsSchema)) ?? {};
   }
 
   async addRefused(version: string, reason: string): Promise<void> {

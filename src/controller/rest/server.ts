@@ -2,6 +2,7 @@
 // credentials, /openapi.json and /healthz. Bodies are manifests (JSON or YAML, one object or a
 // List) validated by the shared manifest loader: 400 for what is not a manifest, 422 with
 // field paths for invalid objects, and nothing is stored unless every object is valid.
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -75,7 +76,6 @@ export class RestServer {
 
   /** Also serves the API (plain HTTP, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
   async listenSocket(socketPath: string): Promise<void> {
-    const { rm } = await import('node:fs/promises');
     await rm(socketPath, { force: true });
     const server = http.createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
