@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { UpdateConfigSchema } from '../../../src/api/config.js';
+import { AgentConfigSchema, UpdateConfigSchema } from '../../../src/api/config.js';
+import { describeZodError } from '../../../src/api/issues.js';
 import type { ReleaseTarget, SignedManifest, UpdateStatus } from '../../../src/api/release.js';
 import { Updater } from '../../../src/agent/update/updater.js';
 import { downloadResumable } from '../../../src/agent/update/download.js';
@@ -86,6 +87,15 @@ describe('releases: manifests, signatures, version rules, the updater', function
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has update config defaults for a box and names a bad field', () => {
+    const cfg = AgentConfigSchema.parse({ nodeName: 'box-1' }).update;
+    assert.deepEqual([cfg.root, cfg.stateDir, cfg.publicKey, cfg.keepPrevious, cfg.healthDeadlineSeconds, cfg.failHealthCheck, cfg.enable], ['/opt/seine', '/var/lib/seine/update', '/etc/seine/release.pub', 2, 120, false, undefined]);
+    const bad = AgentConfigSchema.safeParse({ update: { healthDeadlineSeconds: 0, arch: 'mips' } });
+    assert.equal(bad.success, false);
+    assert.match(describeZodError(bad.error!), /update\.healthDeadlineSeconds/);
+    assert.match(describeZodError(bad.error!), /update\.arch/);
   });
 
   it('orders versions as semver does', () => {
@@ -248,6 +258,20 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal(st.target, '0.2.0');
       assert.match(st.reason ?? '', /forced by update.failHealthCheck/);
       assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0'], 'the failed version is removed');
+    });
+
+    it('rolls back a new version that keeps crashing before it confirms', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      for (let boot = 1; boot <= 3; boot++) assert.equal(await updater('0.2.0').beforeStart(), 'run', `start ${boot}`);
+      const fourth = updater('0.2.0');
+      assert.equal(await fourth.beforeStart(), 'restart');
+      assert.match(fourth.status().reason ?? '', /started 3 times without confirming health/);
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      const back = updater('0.1.0');
+      assert.equal(await back.beforeStart(), 'run');
+      assert.equal(back.status().state, 'rolledBack');
     });
 
     it('rolls back a new version that is not healthy by the deadline', async () => {
