@@ -3,17 +3,15 @@
 //   seine release build --arch A --version V [--min-version V] [--key K] --out DIR [--from TREE]
 //   seine release sign --manifest M --key K              (re)sign a manifest in place
 //   seine release verify --manifest M --key PUB [--bundle B] [--arch A --running V]
+// The release modules load when a release command runs: every `seine` call parses this file.
 import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { RELEASE_ARCHES, type ReleaseArch } from '../api/release.js';
 import { UserError } from '../lib/errors.js';
 import { readUserFile } from '../lib/files.js';
 import { isVersion } from '../lib/semver.js';
-import { buildRelease } from '../release/bundle.js';
-import { generateReleaseKeys, signManifest } from '../release/signing.js';
-import { checkBundle, checkInstallable, checkSignature, loadPublicKey, parseSignedManifest, ReleaseRefused } from '../release/verify.js';
+import { RELEASE_ARCHES, type ReleaseArch } from '../api/release.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -29,6 +27,7 @@ export function registerReleaseCommand(program: Command): void {
   release.command('keygen').description('create an ed25519 release key pair (release.key, release.pub)')
     .requiredOption('--out <dir>', 'where to write them (an existing key is never overwritten)')
     .action(async (o: { out: string }) => {
+      const { generateReleaseKeys } = await import('../release/signing.js');
       const k = await generateReleaseKeys(o.out).catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'EEXIST' ? new UserError(`${o.out} already has a release key; remove it first`) : err;
       });
@@ -43,6 +42,7 @@ export function registerReleaseCommand(program: Command): void {
     .requiredOption('--out <dir>', 'where the bundle and manifest go')
     .option('--from <dir>', 'an agent tree (dist/, node_modules/, package.json) built for the target; default: this checkout\'s dist/')
     .action(async (o: { arch: ReleaseArch; version: string; minVersion?: string; key?: string; out: string; from?: string }) => {
+      const { buildRelease } = await import('../release/bundle.js');
       const built = await buildRelease({ version: version('--version', o.version)!, arch: o.arch, minVersion: version('--min-version', o.minVersion), keyFile: o.key, outDir: o.out, from: o.from });
       say(`bundle ${built.bundle} (${built.signed.manifest.bundle.size} bytes, sha256 ${built.signed.manifest.bundle.sha256})`);
       say(`manifest ${built.manifestFile} (${built.signed.signature ? `signed, key ${built.signed.signature.keyId}` : 'UNSIGNED: seine release sign'})`);
@@ -52,6 +52,8 @@ export function registerReleaseCommand(program: Command): void {
     .requiredOption('--manifest <file>', 'the .manifest.json')
     .requiredOption('--key <file>', 'ed25519 private key (PEM)')
     .action(async (o: { manifest: string; key: string }) => {
+      const { parseSignedManifest } = await import('../release/verify.js');
+      const { signManifest } = await import('../release/signing.js');
       const text = await readUserFile(o.manifest);
       const signed = await refusalsAsUserErrors(() => parseSignedManifest(text, o.manifest));
       const key = createPrivateKey(await readUserFile(o.key));
@@ -67,6 +69,7 @@ export function registerReleaseCommand(program: Command): void {
     .addOption(arch())
     .option('--running <version>', 'check the install rules for a box running this version (with --arch)')
     .action(async (o: { manifest: string; key: string; bundle?: string; arch?: ReleaseArch; running?: string }) => {
+      const { checkBundle, checkInstallable, checkSignature, loadPublicKey, parseSignedManifest } = await import('../release/verify.js');
       const publicKey = loadPublicKey(await readUserFile(o.key), o.key);
       await refusalsAsUserErrors(async () => {
         const signed = parseSignedManifest(await readUserFile(o.manifest), o.manifest);
@@ -80,6 +83,7 @@ export function registerReleaseCommand(program: Command): void {
 
 /** A refusal is the user's to act on: one line, exit code 2 (tests and scripts tell it from other failures). */
 async function refusalsAsUserErrors<T>(fn: () => T | Promise<T>): Promise<T> {
+  const { ReleaseRefused } = await import('../release/verify.js');
   try {
     return await fn();
   } catch (err) {
