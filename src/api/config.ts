@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { CIDRSchema } from './net.js';
+import { ReleaseArchSchema } from './release.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
@@ -102,6 +103,35 @@ export const FlowExporterConfigSchema = z.strictObject({
 }).refine((f) => !f.tls || /:tls$/.test(f.flowCollectorAddr ?? ''), { error: 'tls is for a <host>:<port>:tls flowCollectorAddr', path: ['tls'] });
 export type FlowExporterConfig = z.infer<typeof FlowExporterConfigSchema>;
 
+/**
+ * The updater (signed releases, rollouts). On a box: the agent runs from
+ * `<root>/current` → `<root>/releases/<version>`; the lab points every path into the box's dir.
+ */
+export const UpdateConfigSchema = z.strictObject({
+  /** Absent: on when `<root>/current` exists (the agent runs from a release layout). */
+  enable: z.boolean().optional(),
+  root: absolutePath.default('/opt/seine'),
+  /** pending switch, outcomes, refused versions, partial downloads. */
+  stateDir: absolutePath.default('/var/lib/seine/update'),
+  /** The trusted ed25519 release key (PEM). */
+  publicKey: absolutePath.default('/etc/seine/release.pub'),
+  /** The controller's REST URL bundles come from; default: the controller's MQTT host, http(s)://host:8080. */
+  server: z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' }).optional(),
+  /** Reach `server` through this unix socket instead (the lab's boxes cannot reach the host's 127.0.0.1). */
+  serverSocket: absolutePath.optional(),
+  /** Bearer token for the download, when the controller requires one. */
+  token: z.string().min(1).optional(),
+  /** Versions kept besides the running one. */
+  keepPrevious: z.number().int().min(1).default(2),
+  /** A new version must be healthy (agent started, broker reached) this long after the switch, or it is rolled back. */
+  healthDeadlineSeconds: z.number().min(1).default(120),
+  /** This box's release architecture; default: the machine's. */
+  arch: ReleaseArchSchema.optional(),
+  /** Test/diagnostic: every new version fails its health check (and is rolled back). */
+  failHealthCheck: z.boolean().default(false),
+});
+export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
+
 /** The agent's own settings (`/etc/seine/agent.yaml`); every field has a default. */
 export const AgentConfigSchema = z.strictObject({
   /** The Kubernetes node name; like k3s, the host name by default. */
@@ -131,6 +161,8 @@ export const AgentConfigSchema = z.strictObject({
   flowExporter: FlowExporterConfigSchema.prefault({}),
   /** Prometheus /metrics (and the flow query API); `:0` picks a free port, absent: off. Antrea's agent API port is 10350. */
   apiListen: listenAddress.optional(),
+  /** Signed releases and rollouts (the updater). */
+  update: UpdateConfigSchema.prefault({}),
   /** Sync with a controller over MQTT; without it the agent runs standalone (tests, bare datapath). */
   controller: z
     .strictObject({
@@ -217,6 +249,10 @@ export const ControllerConfigSchema = z.strictObject({
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
   /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
   flowAggregator: FlowAggregatorConfigSchema.optional(),
+  /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
+  releasesDir: absolutePath.optional(),
+  /** Also serve REST on this unix socket (the lab's agents download releases through it). */
+  restSocket: absolutePath.optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

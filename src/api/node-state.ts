@@ -6,6 +6,7 @@ import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } fr
 import { IPAddressSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
+import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -62,6 +63,8 @@ export const NodeDesiredSchema = z
     /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
     generation,
     objects: z.record(z.string(), DesiredObjectSchema),
+    /** The release a rollout asks this node to run (absent: keep what runs). */
+    release: ReleaseTargetSchema.optional(),
   })
   .superRefine((desired, ctx) => {
     for (const [key, object] of Object.entries(desired.objects)) {
@@ -136,5 +139,7 @@ export const NodeReportedSchema = z.strictObject({
   uptimeSeconds: z.number().nonnegative(),
   /** Per-policy, per-rule traffic counters of this node's rules (current flow counters). */
   policyStats: z.array(NodePolicyStatsSchema).optional(),
+  /** The updater's state (absent when the agent does not run from a release layout). */
+  update: UpdateStatusSchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

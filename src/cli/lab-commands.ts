@@ -109,9 +109,11 @@ export function registerLabCommands(program: Command): void {
     .option('-p, --pods-per-node <M>', 'pods per box (in namespace default, labelled app=demo)', intIn(0, 250), 2)
     .addOption(new Option('--encap <mode>', 'tunnel between boxes (recorded per box)').choices(ENCAPS).default('geneve'))
     .addOption(new Option('-f, --file <lab.yaml>', 'boxes, namespaces and pods from a file').conflicts(['nodes', 'podsPerNode', 'encap']))
-    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string }) => {
+    .option('--ota', 'run each agent from a release layout under a restarting supervisor (releases and rollouts)')
+    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string; ota?: boolean }) => {
       const { loadLabSpec, specFromFlags } = await import('../lab/spec.js');
-      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap);
+      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap, opts.ota);
+      if (opts.file && opts.ota) spec.ota = true;
       requireRoot();
       requireTools();
       const l = await openLab();

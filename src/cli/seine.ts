@@ -8,6 +8,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerCertsCommand } from './certs-command.js';
 import { registerControllerCommand } from './controller-command.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerReleaseCommand } from './release-command.js';
 import { runCli } from './run.js';
 
 // CLI output is for people: structured logs only when asked for (SEINE_LOG_LEVEL=debug).
@@ -18,6 +19,8 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const program = new Command('seine')
   .description('Antrea-compatible policy networking for k3s edge boxes')
   .version(pkg.version)
+  // `seine --version` is the program's; `seine release build --version V` the subcommand's.
+  .enablePositionalOptions()
   // Suggestions come on a second line; errors stay one line.
   .showSuggestionAfterError(false);
 
@@ -25,5 +28,6 @@ registerLabCommands(program);
 registerAgentCommand(program);
 registerControllerCommand(program);
 registerCertsCommand(program);
+registerReleaseCommand(program);
 
 await runCli(program);

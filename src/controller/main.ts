@@ -31,6 +31,7 @@ import { ControllerMetrics } from './metrics.js';
 import { PodLabels } from './flows/pod-labels.js';
 import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 import { EgressController } from './egress/egress-controller.js';
+import { startReleases } from './releases/index.js';
 
 const log = createLogger('controller');
 
@@ -55,7 +56,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } } },
   ) {}
 
   get restUrl(): string {
@@ -130,9 +131,12 @@ export class Controller {
       // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
+      // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
+      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish());
+      cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
-        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db),
+        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
         prepare: async () => {
           await policySpan?.refresh();
@@ -149,12 +153,14 @@ export class Controller {
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => egress.status(r),
+        rawRoutes: [releases.routes],
       });
       await rest.start(cfg.listen, tls);
+      if (cfg.restSocket) await rest.listenSocket(cfg.restSocket);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -164,6 +170,7 @@ export class Controller {
   async stop(): Promise<void> {
     await this.rest.stop();
     await this.parts.traceflows.stop();
+    await this.parts.releases.rollouts.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();

@@ -23,6 +23,9 @@ import { readState, StateStore, type BoxState, type LabState, type PodState, typ
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
 import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
+import { ensureLabReleaseKeys, prepareOtaBox } from './ota.js';
+import { supervisedChildFile } from './agent-supervisor.js';
+import { readFileSync } from 'node:fs';
 
 const log = createLogger('lab');
 
@@ -119,13 +122,13 @@ export class Lab {
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
     // The controller starts alongside the underlay (it needs no network namespace of its own).
-    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx))]);
+    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx)), spec.ota ? ensureLabReleaseKeys(this.dir) : undefined]);
     const o = store.state.outside!;
     progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; outside ${o.ip} (tcp+udp ${o.port}) in ${o.netns}; controller at ${controller.url}`, t0);
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-      const box = this.boxState(b.name, i + 1, spec.encap, underlaySubnets);
+      const box = { ...this.boxState(b.name, i + 1, spec.encap, underlaySubnets), ...(spec.ota ? { ota: true } : {}) };
       const tStart = performance.now();
       await startBox(ctx, box);
       progress(`${box.name}: ovs started in ${box.netns}`, tStart);
@@ -134,6 +137,7 @@ export class Lab {
       progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
       const tAgent = performance.now();
       await provisionBox(controller.url, this.dir, box);
+      if (box.ota) await prepareOtaBox(box);
       await waitAgentReady(box, await startAgent(store, box, this.env));
       progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
       // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.
@@ -266,6 +270,8 @@ export class Lab {
       const box = this.findBox(store.state, boxName);
       const old = box.processes.filter((p) => p.role === AGENT_ROLE);
       if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      // An OTA box's agent is the supervisor's child: a crash takes the agent down too.
+      if (opts.crash && box.ota) killRecorded(supervisedChildFile(box.ovsDir));
       await stopProcesses(old);
       await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== AGENT_ROLE)));
       const agent = await startAgent(store, box, this.env);
@@ -429,6 +435,15 @@ export class Lab {
     // Checked before locking too, so asking a dir without a lab leaves no lock file behind.
     if (!existsSync(this.names.stateFile)) return Promise.reject(this.noLab());
     return this.locked(false, async () => fn(new StateStore(this.names.stateFile, await this.current())));
+  }
+}
+
+function killRecorded(file: string): void {
+  try {
+    const ref = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; start: number };
+    if (isRunning(ref)) process.kill(ref.pid, 'SIGKILL');
+  } catch {
+    /* no child recorded, or gone */
   }
 }
 

@@ -33,6 +33,8 @@ const boxState = z.object({
   underlayPort: z.string(),
   encap: z.enum(ENCAPS),
   processes: z.array(processRecord),
+  /** The agent runs from a release layout under a supervisor (lab up --ota). */
+  ota: z.boolean().optional(),
 });
 
 const namespaceState = z.object({

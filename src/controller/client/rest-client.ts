@@ -19,13 +19,15 @@ export interface RestClientOptions {
 export class RestClient {
   constructor(readonly server: string, private readonly opts: RestClientOptions = {}) {}
 
-  async request<T>(method: string, path: string, body?: string): Promise<T> {
+  /** `body` is YAML/JSON text, or bytes with their own content-type in `headers` (a release bundle). */
+  async request<T>(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<T> {
     const url = new URL(`${this.server.replace(/\/$/, '')}${path}`);
     let res: { status: number; text: string };
     try {
       res = await send(url, method, {
         'content-type': 'application/yaml',
         ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+        ...headers,
       }, body, this.opts);
     } catch (err) {
       throw new UserError(`cannot reach ${this.opts.socketPath ? `the agent at ${this.opts.socketPath}` : `the controller at ${this.server}`}: ${(err as Error).message}`);
@@ -45,7 +47,7 @@ export class RestClient {
   }
 }
 
-function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined, opts: RestClientOptions): Promise<{ status: number; text: string }> {
+function send(url: URL, method: string, headers: Record<string, string>, body: string | Buffer | undefined, opts: RestClientOptions): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const options: https.RequestOptions = {
