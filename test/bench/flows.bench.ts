@@ -22,7 +22,7 @@ import { unixctlCall } from '../../src/agent/ovs/unixctl.js';
 import { startOvsInstance, stopOvsInstance, bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
 import { timeMs, type Bench, type BenchRow } from './harness.js';
-import { setUpConntrack, CONNECTIONS } from './flows-conntrack.js';
+import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
@@ -124,7 +124,9 @@ async function poll(tmp: string): Promise<BenchRow[]> {
       ]));
       rawMs.push(raw);
     }
-    // A whole poll, in a separate process that also reports its RSS (see flows-poll-child.ts).
+    // A whole poll, in a separate process that also reports its RSS (see flows-poll-child.ts);
+    // on a loaded machine the rounds above can outlast the entries' UDP timeout.
+    await refreshConntrack(netns);
     const child = await runChild(inst, ctx.table, path.join(tmp, 'child-flows.db'));
     process.stderr.write(`bench: flows: poll phases ms first ${JSON.stringify(child.firstPhases)} steady ${JSON.stringify(child.steadyPhases)}\n`);
     return [

@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { JsonStreamSplitter } from '../../lib/jsonrpc-framing.js';
 
 export class UnixctlError extends Error {
   constructor(readonly method: string, message: string) {
@@ -19,7 +18,7 @@ export class UnixctlError extends Error {
 export function unixctlCall(socketPath: string, method: string, params: readonly string[] = [], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
-    const splitter = new JsonStreamSplitter();
+    const chunks: Buffer[] = [];
     let done = false;
     const finish = (err: Error | undefined, result?: string) => {
       if (done) return;
@@ -30,17 +29,21 @@ export function unixctlCall(socketPath: string, method: string, params: readonly
       else resolve(result!);
     };
     const timer = setTimeout(() => finish(new UnixctlError(method, `no reply from ${socketPath} within ${timeoutMs} ms`)), timeoutMs);
-    sock.setEncoding('utf8');
     sock.on('connect', () => sock.write(JSON.stringify({ method, params, id: 0 })));
-    sock.on('data', (chunk: string) => {
-      let texts: string[];
+    // The reply is one JSON object (a 10k-entry dump is ~2.5 MB in ~40 chunks). Scanning each
+    // chunk into a growing string costs a copy of the whole text per chunk; instead the chunks
+    // are kept and parsed once one ends in '}' (a '}' that is not the end just fails to parse).
+    sock.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      let end = chunk.length - 1;
+      while (end >= 0 && (chunk[end] === 0x0a || chunk[end] === 0x20 || chunk[end] === 0x0d || chunk[end] === 0x09)) end--;
+      if (end < 0 || chunk[end] !== 0x7d) return;
+      let reply: { result?: unknown; error?: unknown };
       try {
-        texts = splitter.push(chunk);
-      } catch (err) {
-        return finish(err as Error);
+        reply = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof reply;
+      } catch {
+        return;
       }
-      if (!texts.length) return;
-      const reply = JSON.parse(texts[0]!) as { result?: unknown; error?: unknown };
       if (reply.error !== null && reply.error !== undefined) return finish(new UnixctlError(method, String(reply.error).trim()));
       finish(undefined, typeof reply.result === 'string' ? reply.result : '');
     });
