@@ -179,6 +179,9 @@ export class Agent {
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
+    // The API opens with the CNI socket (seinectl --local works once the agent is ready); metrics and flows attach below.
+    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
+    await api.start(cfg.apiListen);
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
@@ -200,8 +203,7 @@ export class Agent {
       flows,
       disks: [cfg.stateDir],
     });
-    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync, registry, ...(flows ? { store: flows.store } : {}) }, agentLocalApiSocket(cfg));
-    await api.start(cfg.apiListen);
+    api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
     return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
   }
 

@@ -24,17 +24,28 @@ export interface AgentApiContext extends LocalApiContext {
   store?: FlowStore;
 }
 
+/** What the agent makes after the API opens (attach()). */
+export type AgentApiParts = Pick<AgentApiContext, 'registry' | 'store'>;
+
 export class AgentApiServer {
   private readonly server: http.Server;
   private readonly objects: LocalObjectsView;
   private tcp?: net.Server;
   private unix = false;
+  private attached: boolean;
   /** http://host:port of the TCP listener ('' without one). */
   url = '';
 
   constructor(private readonly ctx: AgentApiContext, readonly socketPath: string) {
     this.objects = new LocalObjectsView(ctx);
+    this.attached = ctx.registry !== undefined || ctx.store !== undefined;
     this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  /** Metrics and the flow store, made after the API opened (until then /metrics and /flows answer 503). */
+  attach(parts: AgentApiParts): void {
+    Object.assign(this.ctx, parts);
+    this.attached = true;
   }
 
   /** Opens the unix socket, and the TCP listener when given `listen` (host:port). */
@@ -83,6 +94,7 @@ export class AgentApiServer {
       const url = new URL(req.url ?? '/', 'http://agent');
       const p = url.pathname.replace(/\/+$/, '') || '/';
       if (p === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if ((p === '/metrics' || p === '/flows') && !this.attached) throw new HttpError(503, 'ServiceUnavailable', 'the agent is still starting');
       if (p === '/metrics') {
         if (!this.ctx.registry) throw new HttpError(404, 'NotFound', 'no metrics on this agent');
         return void res.writeHead(200, { 'content-type': this.ctx.registry.contentType }).end(await this.ctx.registry.metrics());

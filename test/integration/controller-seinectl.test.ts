@@ -147,5 +147,19 @@ describe('seinectl: describe, config file, --local', function () {
       assert.match(JSON.parse(bad.text).message, /^rollup: expected minute or hour/);
       assert.equal((await get('/api/v1/nodes', 'POST')).status, 405);
     }
+    // An agent opens its API before its metrics and flow store exist: 503 until they are attached.
+    const early = new AgentApiServer({ node: 'box1', agentVersion: '0.1.0-test', sync: agents[0]!.sync }, path.join(tmp.dir, 'early-api.sock'));
+    await early.start('127.0.0.1:0');
+    try {
+      assert.equal((await fetch(`${early.url}/metrics`)).status, 503);
+      assert.equal((await fetch(`${early.url}/api/v1/nodes`)).status, 200);
+      const registry = new Registry();
+      new Gauge({ name: 'test_late_gauge', help: 'a gauge', registers: [registry] }).set(1);
+      early.attach({ registry });
+      assert.match(await (await fetch(`${early.url}/metrics`)).text(), /^test_late_gauge 1$/m);
+      assert.equal((await fetch(`${early.url}/flows`)).status, 404, 'no flow store: the exporter is disabled');
+    } finally {
+      await early.stop();
+    }
   });
 });
