@@ -1,0 +1,92 @@
+// seine-events: a stream of what happens in the fleet, one message per event: the nodes' policy
+// log lines, denies and alerts (GET /api/v1/events, polled for newer ones), and nodes going
+// online or offline (the node list, compared between polls). Filters by node and type.
+import type { NodeInfo } from '../src/api/controller-api.js';
+import type { NodeEvent } from '../src/controller/events.js';
+import { errorMessage } from '../src/lib/errors.js';
+import type { Watch } from './lib/connection.js';
+import { connectionOf, followConnection, parseInterval } from './lib/controller-ref.js';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
+
+interface EventsDef extends NodeDef {
+  controller?: string;
+  node?: string;
+  eventType?: string;
+  nodeState?: boolean;
+  replay?: boolean;
+  interval?: string | number;
+}
+
+/** Event as sent: the controller's NodeEvent, or a node-online/node-offline from the node list. */
+export interface SeineEvent {
+  node: string;
+  ts: number;
+  severity: 'info' | 'warning' | 'error';
+  type: string;
+  message: string;
+  object?: string;
+  fields?: Record<string, unknown>;
+}
+
+/** node-online / node-offline for every node whose `online` changed (or appeared). */
+export function nodeStateEvents(before: Map<string, boolean> | undefined, nodes: NodeInfo[], now = Date.now()): SeineEvent[] {
+  if (!before) return [];
+  return nodes
+    .filter((n) => before.get(n.name) !== n.online)
+    .map((n) => ({ node: n.name, ts: now, severity: n.online ? 'info' : 'warning', type: n.online ? 'node-online' : 'node-offline', message: `${n.name} is ${n.online ? 'online' : 'offline'}` }));
+}
+
+function register(RED: NodeAPI): void {
+  function SeineEvents(this: Node, def: EventsDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const conn = connectionOf(RED, def.controller);
+    let shown: NodeStatus | undefined;
+    const show = (s: NodeStatus) => node.status((shown = s));
+    let watch: Watch | undefined;
+    let intervalMs = 2000;
+    let problem: string | undefined;
+    try {
+      intervalMs = parseInterval('interval', def.interval, 2);
+    } catch (err) {
+      problem = errorMessage(err);
+    }
+    if (conn instanceof Error || problem) {
+      node.status({ fill: 'red', shape: 'ring', text: conn instanceof Error ? 'no controller' : problem!.slice(0, 60) });
+      if (problem) node.error(problem);
+    } else {
+      const unfollow = followConnection(node, conn, () => shown);
+      node.on('close', (_r, done) => (unfollow(), done()));
+      let since: number | undefined = def.replay ? 0 : undefined;
+      let online: Map<string, boolean> | undefined;
+      let count = 0;
+      watch = conn.watch(intervalMs, async () => {
+        const q = new URLSearchParams({ limit: '1000' });
+        if (def.node) q.set('node', def.node);
+        if (def.eventType) q.set('type', def.eventType);
+        if (since !== undefined) q.set('since', String(since));
+        const { items } = await conn.request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q}`);
+        // The first poll only sets the mark (unless "replay"): a deploy does not resend history.
+        const fresh: SeineEvent[] = since === undefined ? [] : items;
+        since = Math.max(since ?? 0, ...items.map((e) => e.ts));
+        if (def.nodeState) {
+          const nodes = await conn.request<NodeInfo[]>('GET', '/api/v1/nodes');
+          const typeOk = (t: string) => !def.eventType || def.eventType === t;
+          fresh.push(...nodeStateEvents(online, nodes).filter((e) => (!def.node || e.node === def.node) && typeOk(e.type)));
+          online = new Map(nodes.map((n) => [n.name, n.online]));
+        }
+        for (const e of fresh) node.send({ topic: `seine/events/${e.node}/${e.type}`, payload: e });
+        count += fresh.length;
+        show({ fill: 'green', shape: 'dot', text: `${count} event${count === 1 ? '' : 's'}${fresh.length ? `, last: ${fresh.at(-1)!.type}` : ''}` });
+      }, (err) => show({ fill: 'red', shape: 'ring', text: errorMessage(err).slice(0, 60) }));
+    }
+    node.on('close', (_removed, done) => {
+      watch?.stop();
+      done();
+    });
+  }
+  RED.nodes.registerType('seine-events', SeineEvents as never);
+}
+
+export { register as 'module.exports' };
+export default register;
