@@ -5,7 +5,7 @@ import type { NodeInfo } from '../src/api/controller-api.js';
 import type { NodeEvent } from '../src/controller/events.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
-import { connectionOf, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface EventsDef extends NodeDef {
@@ -52,7 +52,7 @@ function register(RED: NodeAPI): void {
       problem = errorMessage(err);
     }
     if (conn instanceof Error || problem) {
-      node.status({ fill: 'red', shape: 'ring', text: conn instanceof Error ? 'no controller' : problem!.slice(0, 60) });
+      node.status(conn instanceof Error ? { fill: 'red', shape: 'ring', text: 'no controller' } : errorStatus(problem!, 'ring'));
       if (problem) node.error(problem);
     } else {
       const unfollow = followConnection(node, conn, () => shown);
@@ -78,7 +78,7 @@ function register(RED: NodeAPI): void {
         for (const e of fresh) node.send({ topic: `seine/events/${e.node}/${e.type}`, payload: e });
         count += fresh.length;
         show({ fill: 'green', shape: 'dot', text: `${count} event${count === 1 ? '' : 's'}${fresh.length ? `, last: ${fresh.at(-1)!.type}` : ''}` });
-      }, (err) => show({ fill: 'red', shape: 'ring', text: errorMessage(err).slice(0, 60) }));
+      }, (err) => show(errorStatus(errorMessage(err), 'ring')));
     }
     node.on('close', (_removed, done) => {
       watch?.stop();

@@ -8,7 +8,7 @@ import type { AggregatedFlow, FlowRecord } from '../src/api/flow-record.js';
 import { parseTimeArg } from '../src/agent/flows/print.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { ControllerConnection, Watch } from './lib/connection.js';
-import { connectionOf, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import { buildFlowGraph, chartPoints, flowMapSvg, topTalkers, type Grouping } from './lib/flow-map.js';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from './lib/red.js';
@@ -129,7 +129,7 @@ function register(RED: NodeAPI): void {
           for (const r of records) seen.set(recordKey(r), r.flowEndSeconds + r.octetTotalCount + r.reverseOctetTotalCount);
           if (first || changed.length) emit(q, q.output === 'records' ? changed : records, { topic: `flows/${q.output}` }, (m) => node.send(m));
           first = false;
-        }, (err) => show({ fill: 'red', shape: 'ring', text: errorMessage(err).slice(0, 60) }));
+        }, (err) => show(errorStatus(errorMessage(err), 'ring')));
       }
     }
 
@@ -144,7 +144,7 @@ function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         const message = errorMessage(err);
-        show({ fill: 'red', shape: 'dot', text: message.split('\n')[0]!.slice(0, 60) });
+        show(errorStatus(message));
         done(new Error(message));
       }
     });

@@ -4,7 +4,7 @@
 import type { NodeInfo } from '../src/api/controller-api.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
-import { connectionOf, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface NodesDef extends NodeDef {
@@ -41,7 +41,7 @@ function register(RED: NodeAPI): void {
     } catch (err) {
       problem = errorMessage(err);
     }
-    if (conn instanceof Error || problem) node.status({ fill: 'red', shape: 'ring', text: conn instanceof Error ? 'no controller' : problem!.slice(0, 60) });
+    if (conn instanceof Error || problem) node.status(conn instanceof Error ? { fill: 'red', shape: 'ring', text: 'no controller' } : errorStatus(problem!, 'ring'));
     else {
       const unfollow = followConnection(node, conn, () => shown);
       node.on('close', (_r, done) => (unfollow(), done()));
@@ -53,7 +53,7 @@ function register(RED: NodeAPI): void {
           if (!known || changed.length) node.send({ topic: 'nodes', payload: nodes, changed });
           known = new Map(nodes.map((n) => [n.name, stateOf(n)]));
           show(summary(nodes));
-        }, (err) => show({ fill: 'red', shape: 'ring', text: errorMessage(err).slice(0, 60) }));
+        }, (err) => show(errorStatus(errorMessage(err), 'ring')));
       }
     }
     node.on('input', async (msg, send, done) => {
@@ -69,7 +69,7 @@ function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         const message = errorMessage(err);
-        show({ fill: 'red', shape: 'dot', text: message.split('\n')[0]!.slice(0, 60) });
+        show(errorStatus(message));
         done(new Error(message));
       }
     });

@@ -10,7 +10,7 @@ import { parseManifests } from '../src/api/manifest.js';
 import { resourceUrl } from '../src/controller/client/rest-client.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { ControllerConnection, Watch } from './lib/connection.js';
-import { connectionOf, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from './lib/red.js';
 
 const ACTIONS = ['apply', 'delete', 'get'] as const;
@@ -106,7 +106,7 @@ function register(RED: NodeAPI): void {
           lastPhase = s.phase;
           node.send([null, { topic: 'phase', payload: { phase: s.phase, text: s.text, objects: objects.map((o) => ({ name: o.name, ...o.status })) } }]);
         }
-      }, (err) => show({ fill: 'red', shape: 'ring', text: errorMessage(err).split('\n')[0]!.slice(0, 60) }));
+      }, (err) => show(errorStatus(errorMessage(err), 'ring')));
     };
 
     node.on('input', async (msg, send, done) => {
@@ -138,7 +138,7 @@ function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         const message = errorMessage(err);
-        show({ fill: 'red', shape: 'dot', text: message.split('\n')[0]!.slice(0, 60) });
+        show(errorStatus(message));
         done(new Error(message));
       }
     });

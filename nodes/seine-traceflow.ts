@@ -6,7 +6,7 @@ import type { TraceflowObservation } from '../src/api/traceflow.js';
 import { runTraceflow, traceflowName, traceflowSpecFromFlags } from '../src/cli/traceflow-command.js';
 import { traceflowSvg, type TraceflowView } from '../src/controller/client/traceflow-print.js';
 import { errorMessage } from '../src/lib/errors.js';
-import { connectionOf, followConnection } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, followConnection } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
@@ -79,7 +79,7 @@ function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         const message = errorMessage(err);
-        show({ fill: 'red', shape: 'dot', text: message.split('\n')[0]!.slice(0, 60) });
+        show(errorStatus(message));
         done(new Error(message));
       }
     });

@@ -110,7 +110,8 @@ export class ControllerConnection extends EventEmitter {
 
   /** Open loops and sockets: all zero after close() (what the leak tests check). */
   resources(): { watches: number; sockets: number } {
-    const count = (m: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    // destroy() ends sockets at once; they leave the pool's lists on their 'close' event.
+    const count = (m: NodeJS.ReadOnlyDict<{ destroyed: boolean }[]>) => Object.values(m).reduce((n, l) => n + (l?.filter((s) => !s.destroyed).length ?? 0), 0);
     return { watches: this.watches.size, sockets: count(this.agent.sockets) + count(this.agent.freeSockets) };
   }
 

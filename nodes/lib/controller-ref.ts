@@ -31,3 +31,9 @@ export function parseInterval(field: string, v: unknown, fallbackSeconds: number
   if (!Number.isFinite(n) || n < 0.2 || n > 3600) throw new Error(`${field}: expected seconds between 0.2 and 3600, got ${JSON.stringify(v)}`);
   return n * 1000;
 }
+
+/** A red status for an error: the first line, without a manifest's "source doc N (Kind name): " prefix. */
+export function errorStatus(message: string, shape: 'dot' | 'ring' = 'dot'): NodeStatus {
+  const line = message.split('\n')[0]!.replace(/^\S+ doc \d+( item \d+)? \([^)]*\): /, '');
+  return { fill: 'red', shape, text: line.length > 80 ? `${line.slice(0, 79)}…` : line };
+}

@@ -62,7 +62,7 @@ export function buildFlowGraph(records: readonly FlowRecord[], group: Grouping):
   }
   return {
     vertices: [...vertices].map(([id, bytes]) => ({ id, bytes })).sort((a, b) => a.id.localeCompare(b.id)),
-    edges: [...edges.values()].sort((a, b) => b.bytes - a.bytes),
+    edges: [...edges.values()].sort((a, b) => b.bytes - a.bytes || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination)),
   };
 }
 
