@@ -6,6 +6,7 @@ import type { NodeEvent } from '../src/controller/events.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
 import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
+import { nodeStateEvents, type SeineEvent } from './lib/fleet-changes.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface EventsDef extends NodeDef {
@@ -15,25 +16,6 @@ interface EventsDef extends NodeDef {
   nodeState?: boolean;
   replay?: boolean;
   interval?: string | number;
-}
-
-/** Event as sent: the controller's NodeEvent, or a node-online/node-offline from the node list. */
-export interface SeineEvent {
-  node: string;
-  ts: number;
-  severity: 'info' | 'warning' | 'error';
-  type: string;
-  message: string;
-  object?: string;
-  fields?: Record<string, unknown>;
-}
-
-/** node-online / node-offline for every node whose `online` changed (or appeared). */
-export function nodeStateEvents(before: Map<string, boolean> | undefined, nodes: NodeInfo[], now = Date.now()): SeineEvent[] {
-  if (!before) return [];
-  return nodes
-    .filter((n) => before.get(n.name) !== n.online)
-    .map((n) => ({ node: n.name, ts: now, severity: n.online ? 'info' : 'warning', type: n.online ? 'node-online' : 'node-offline', message: `${n.name} is ${n.online ? 'online' : 'offline'}` }));
 }
 
 function register(RED: NodeAPI): void {

@@ -5,20 +5,13 @@ import type { NodeInfo } from '../src/api/controller-api.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
 import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
+import { changedNodes, stateOf } from './lib/fleet-changes.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface NodesDef extends NodeDef {
   controller?: string;
   onChange?: boolean;
   interval?: string | number;
-}
-
-/** What makes a node "changed": everything but lastSeen and uptime, which move all the time. */
-const stateOf = (n: NodeInfo) => JSON.stringify([n.online, n.agentVersion, n.desiredGeneration, n.realizedGeneration, n.objectsRealized, n.objectsFailed]);
-
-export function changedNodes(before: Map<string, string>, nodes: NodeInfo[]): string[] {
-  const now = new Set(nodes.map((n) => n.name));
-  return [...nodes.filter((n) => before.get(n.name) !== stateOf(n)).map((n) => n.name), ...[...before.keys()].filter((k) => !now.has(k))];
 }
 
 const summary = (nodes: NodeInfo[]): NodeStatus => {

@@ -2,12 +2,12 @@
 // packet or the Pod's live traffic) from the node's settings or msg.payload, and sends the
 // finished Traceflow (hops per node, the rule that dropped it). The editor's Seine sidebar shows
 // the hop graph of the last run: the same SVG as `seinectl traceflow -o svg`.
-import type { TraceflowObservation } from '../src/api/traceflow.js';
 import { runTraceflow, traceflowName, traceflowSpecFromFlags } from '../src/cli/traceflow-command.js';
 import { traceflowSvg, type TraceflowView } from '../src/controller/client/traceflow-print.js';
 import { errorMessage } from '../src/lib/errors.js';
 import { connectionOf, errorStatus, followConnection } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
+import { outcome } from './lib/traceflow-outcome.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface TraceflowDef extends NodeDef {
@@ -23,18 +23,6 @@ interface TraceflowDef extends NodeDef {
 
 const FIELDS = ['source', 'destination', 'protocol', 'port', 'live', 'droppedOnly', 'timeout'] as const;
 const opt = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v));
-
-/** The hop where the packet ended: the verdict shown on the node and sent as msg.topic. */
-export function outcome(view: TraceflowView): { text: string; fill: NodeStatus['fill']; last?: TraceflowObservation } {
-  const st = view.status;
-  if (st?.phase !== 'Succeeded') return { text: `${st?.phase ?? 'Failed'}: ${st?.reason ?? 'no result'}`, fill: 'red' };
-  const last = st.results?.at(-1)?.observations.at(-1);
-  const nodes = st.results?.length ?? 0;
-  if (!last) return { text: 'Succeeded', fill: 'green' };
-  const bad = last.action === 'Dropped' || last.action === 'Rejected';
-  const by = last.networkPolicy ? ` by ${last.networkPolicy}` : '';
-  return { text: `${last.action}${bad ? by : ''} (${nodes} node${nodes === 1 ? '' : 's'})`, fill: bad ? 'yellow' : 'green', last };
-}
 
 function register(RED: NodeAPI): void {
   function SeineTraceflow(this: Node, def: TraceflowDef): void {

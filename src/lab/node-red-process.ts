@@ -1,7 +1,8 @@
 // The lab's Node-RED (4.1.x, the project's own dependency) with the Seine nodes installed: a
 // user dir in the lab dir whose node_modules links to the repo's nodes/ package, settings that
 // keep it on 127.0.0.1 and off the internet, and a first flow holding a seine-controller that
-// points at the lab's controller (through SEINE_CONTROLLER_URL, as the examples do).
+// points at the lab's controller (through SEINE_CONTROLLER_URL, as the examples do). FlowFuse's
+// Dashboard 2.0 is linked in too, for the top-talkers example.
 import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -15,6 +16,7 @@ export const NODE_RED_ROLE = 'node-red';
 /** The id of the lab's seine-controller config node; the examples use the same one. */
 export const LAB_CONTROLLER_NODE_ID = 'seine-controller';
 export const NODE_RED_PACKAGE = 'node-red-contrib-seine';
+export const DASHBOARD_PACKAGE = '@flowfuse/node-red-dashboard';
 
 export function nodeRedFiles(labDir: string) {
   const userDir = path.join(labDir, 'node-red');
@@ -54,6 +56,13 @@ export async function startNodeRed(store: StateStore, env: NodeJS.ProcessEnv, co
   await mkdir(path.join(f.userDir, 'node_modules'), { recursive: true });
   const link = path.join(f.userDir, 'node_modules', NODE_RED_PACKAGE);
   if (!existsSync(link)) await symlink(path.join(projectRoot, 'nodes'), link, 'dir');
+  // Dashboard 2.0 (a project dependency) for the "top talkers dashboard" example: <url>/dashboard.
+  const dashboard = path.join(projectRoot, 'node_modules', DASHBOARD_PACKAGE);
+  const dashboardLink = path.join(f.userDir, 'node_modules', DASHBOARD_PACKAGE);
+  if (existsSync(dashboard) && !existsSync(dashboardLink)) {
+    await mkdir(path.dirname(dashboardLink), { recursive: true });
+    await symlink(dashboard, dashboardLink, 'dir');
+  }
   if (!existsSync(path.join(projectRoot, 'nodes', 'dist', 'nodes', 'seine-policy.js'))) throw new Error('the Seine Node-RED nodes are not built (npm run build)');
   const port = await freePort();
   await writeFile(f.settings, settingsFile(port));
