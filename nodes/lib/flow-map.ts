@@ -99,7 +99,7 @@ export function flowMapSvg(graph: FlowGraph, title: string): string {
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     '<defs>',
-    ...Object.entries(COLOURS).map(([v, c]) => `<marker id="fm-${v}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`),
+    ...Object.entries(COLOURS).map(([v, c]) => `<marker id="fm-${v}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`),
     '</defs>',
     `<text x="16" y="24" font-size="15" font-weight="bold">${xml(title)}</text>`,
     `<text x="16" y="44">${graph.vertices.length} endpoints, ${graph.edges.length} connections, ${formatBytes(graph.edges.reduce((s, e) => s + e.bytes, 0))}</text>`,

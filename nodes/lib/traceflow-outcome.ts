@@ -11,6 +11,8 @@ export function outcome(view: TraceflowView): { text: string; fill: NodeStatus['
   const nodes = st.results?.length ?? 0;
   if (!last) return { text: 'Succeeded', fill: 'green' };
   const bad = last.action === 'Dropped' || last.action === 'Rejected';
-  const by = last.networkPolicy ? ` by ${last.networkPolicy}` : '';
+  // "AntreaClusterNetworkPolicy:deny-web" → "deny-web" (the kind stays in msg.payload).
+  const policy = last.networkPolicy?.replace(/^[A-Za-z]+:/, '');
+  const by = policy ? ` by ${policy}${last.networkPolicyRule ? `, rule ${last.networkPolicyRule}` : ''}` : '';
   return { text: `${last.action}${bad ? by : ''} (${nodes} node${nodes === 1 ? '' : 's'})`, fill: bad ? 'yellow' : 'green', last };
 }

@@ -13,8 +13,9 @@ import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { ProcessRecord, StateStore } from './state.js';
 
 export const NODE_RED_ROLE = 'node-red';
-/** The id of the lab's seine-controller config node; the examples use the same one. */
-export const LAB_CONTROLLER_NODE_ID = 'seine-controller';
+/** The id of the lab's seine-controller config node (the examples use it). Not "seine-controller": Node-RED
+ * would take the node's own type for a reference to itself (a circular config dependency). */
+export const LAB_CONTROLLER_NODE_ID = 'seine-lab-controller';
 export const NODE_RED_PACKAGE = 'node-red-contrib-seine';
 export const DASHBOARD_PACKAGE = '@flowfuse/node-red-dashboard';
 
