@@ -95,7 +95,9 @@ export function flowMapSvg(graph: FlowGraph, title: string): string {
     const a = (2 * Math.PI * i) / Math.max(1, n) - Math.PI / 2;
     return [v.id, { x: cx + R * Math.cos(a), y: cy + R * Math.sin(a) }];
   }));
-  const maxLog = Math.log10(1 + Math.max(1, ...graph.edges.map((e) => e.bytes)));
+  // Width by log(bytes), spread over the range present, so small and large maps both read.
+  const logs = graph.edges.map((e) => Math.log10(1 + e.bytes));
+  const [minLog, maxLog] = logs.length ? [Math.min(...logs), Math.max(...logs)] : [0, 1];
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     '<defs>',
@@ -107,7 +109,7 @@ export function flowMapSvg(graph: FlowGraph, title: string): string {
   if (!n) out.push(`<text x="${cx}" y="${cy}" text-anchor="middle" fill="#777">no flow records in this range</text>`);
   for (const e of graph.edges) {
     const a = pos.get(e.source)!, b = pos.get(e.destination)!;
-    const width = 1 + 7 * (Math.log10(1 + e.bytes) / maxLog);
+    const width = 1.5 + 5 * ((Math.log10(1 + e.bytes) - minLog) / (maxLog - minLog || 1));
     const label = `${formatBytes(e.bytes)}${e.policies.length ? ` · ${e.policies.join(', ')}` : ''}`;
     const cls = `edge ${e.verdict}`;
     if (e.source === e.destination) {
@@ -120,7 +122,9 @@ export function flowMapSvg(graph: FlowGraph, title: string): string {
     const [x1, y1, x2, y2] = [a.x + ux * 20, a.y + uy * 20, b.x - ux * 22, b.y - uy * 22];
     const [mx, my] = [(x1 + x2) / 2 - uy * 18, (y1 + y2) / 2 + ux * 18];
     out.push(`<path class="${cls}" d="M${x1.toFixed(1)},${y1.toFixed(1)} Q${mx.toFixed(1)},${my.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}" fill="none" stroke="${COLOURS[e.verdict]}" stroke-width="${width.toFixed(1)}" stroke-opacity="0.8" marker-end="url(#fm-${e.verdict})"><title>${xml(`${e.source} → ${e.destination}: ${label}, ${e.connections} connection(s), ${e.verdict}`)}</title></path>`);
-    out.push(`<text x="${mx.toFixed(1)}" y="${(my - 4).toFixed(1)}" text-anchor="middle" font-size="10" fill="${COLOURS[e.verdict]}">${xml(label.length > 40 ? `${label.slice(0, 39)}…` : label)}</text>`);
+    // The label a third of the way along (nearer the source), so a→b and b→a, and crossing edges, do not share a spot.
+    const t = 0.33, lx = (1 - t) ** 2 * x1 + 2 * (1 - t) * t * mx + t ** 2 * x2, ly = (1 - t) ** 2 * y1 + 2 * (1 - t) * t * my + t ** 2 * y2;
+    out.push(`<text x="${lx.toFixed(1)}" y="${(ly - 4).toFixed(1)}" text-anchor="middle" font-size="10" fill="${COLOURS[e.verdict]}">${xml(label.length > 40 ? `${label.slice(0, 39)}…` : label)}</text>`);
   }
   for (const v of graph.vertices) {
     const p = pos.get(v.id)!;

@@ -128,8 +128,11 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
       const before = await statusOf(target);
       await eventually(`${id} triggers ${target}`, async () => {
         await page.locator(`g[id="${id}"] .red-ui-flow-node-button rect`).first().click({ force: true });
-        await page.waitForTimeout(700);
-        return (await statusOf(target)) !== before;
+        for (let i = 0; i < 25; i++) {
+          if ((await statusOf(target)) !== before) return true;
+          await page.waitForTimeout(200);
+        }
+        return false;
       }, 20_000);
     };
     const select = (id: string) => page.locator(`g[id="${id}"] rect.red-ui-flow-node`).first().click({ force: true });
@@ -209,6 +212,23 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
       await page.locator('.seine-view-dialog svg').waitFor();
       await shot('06-flow-map-enlarged.png');
       await page.keyboard.press('Escape');
+    });
+
+    it('"top talkers dashboard" runs on FlowFuse Dashboard 2.0 offline: the chart and the table of the busiest pairs', async () => {
+      await importExample('top talkers dashboard', 'seine-ex3-tab');
+      await page.locator('g[id="seine-ex3-chart"]').waitFor();
+      await deploy();
+      await waitStatus('seine-ex3-top-flows', /^[1-9]\d* records/);
+      const dash = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        await dash.goto(`${redUrl}/dashboard/top-talkers`);
+        await dash.locator('canvas').first().waitFor({ timeout: 30_000 });
+        await dash.getByText(/default\/box\d-pod\d/).first().waitFor({ timeout: 30_000 });
+        await dash.waitForTimeout(1000); // the chart's entry animation
+        await dash.screenshot({ path: path.join(OUT, '07-dashboard.png') });
+      } finally {
+        await dash.close();
+      }
     });
   });
 });
