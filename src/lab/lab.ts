@@ -16,6 +16,7 @@ import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNam
 import { addNetns, deleteNetns, netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
 import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from './controller-process.js';
+import { startNodeRed } from './node-red-process.js';
 import { CniPodAttacher } from './pod-attach-cni.js';
 import { createOutside, outsideState } from './outside.js';
 import type { LabSpec } from './spec.js';
@@ -41,6 +42,8 @@ export interface ProgressEvent {
 
 export interface UpOptions {
   onProgress?: (e: ProgressEvent) => void;
+  /** Also run Node-RED with the Seine nodes (`lab up` does unless --no-node-red). */
+  nodeRed?: boolean;
 }
 
 export interface PodRequest {
@@ -100,7 +103,7 @@ export class Lab {
         this.preflight(spec);
         store = new StateStore(this.names.stateFile, this.initialState(spec));
         await store.update(() => {});
-        await this.build(store, spec, opts.onProgress);
+        await this.build(store, spec, opts.onProgress, opts.nodeRed);
         await store.update((s) => void (s.phase = 'up'));
         return store.state;
       } catch (err) {
@@ -114,10 +117,10 @@ export class Lab {
   }
 
   /** Underlay first, then the boxes in parallel, each with its agent and then its pods. */
-  private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void): Promise<void> {
+  private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void, nodeRed = false): Promise<void> {
     const ctx: BuildContext = { names: this.names, env: this.env, store };
     const attacher = new CniPodAttacher(this.env);
-    const total = 1 + 3 * spec.boxes.length + spec.pods.length;
+    const total = 1 + 3 * spec.boxes.length + spec.pods.length + (nodeRed ? 1 : 0);
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
@@ -125,6 +128,10 @@ export class Lab {
     const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx)), spec.ota ? ensureLabReleaseKeys(this.dir) : undefined]);
     const o = store.state.outside!;
     progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; outside ${o.ip} (tcp+udp ${o.port}) in ${o.netns}; controller at ${controller.url}`, t0);
+    // Node-RED starts while the boxes come up (it only needs the controller's URL).
+    const tRed = performance.now();
+    const red = nodeRed ? startNodeRed(store, this.env, controller.url).then((r) => progress(`Node-RED with the Seine nodes at ${r.url}`, tRed)) : undefined;
+    red?.catch(() => undefined); // judged below, with the boxes; not an unhandled rejection meanwhile
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
@@ -147,7 +154,8 @@ export class Lab {
         progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
       }
     }));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const [redResult] = await Promise.allSettled([red]);
+    const failed = [...results, redResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 

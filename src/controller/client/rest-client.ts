@@ -1,4 +1,4 @@
-// A small client of the controller's REST API, for seinectl and (later) the Node-RED nodes.
+// A small client of the controller's REST API, for seinectl and the Node-RED nodes.
 // Errors come back as one line: the Status message, or what went wrong with the connection.
 // node:http(s) rather than fetch: an https server signed by the fleet's own CA needs `ca`.
 import http from 'node:http';
@@ -14,6 +14,8 @@ export interface RestClientOptions {
   /** A unix socket to reach the server through (the agent's local API); `server` then only names it. */
   socketPath?: string | undefined;
   timeoutMs?: number;
+  /** A connection pool of the caller's own (the Node-RED config node destroys it on close). */
+  agent?: http.Agent | undefined;
 }
 
 export class RestClient {
@@ -56,6 +58,7 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
       timeout: opts.timeoutMs ?? 30_000,
       ...(opts.socketPath ? { socketPath: opts.socketPath } : {}),
       ...(secure && opts.ca ? { ca: opts.ca } : {}),
+      ...(opts.agent ? { agent: opts.agent } : {}),
     };
     const req = (secure ? https : http).request(url, options, (res) => {
       let text = '';
