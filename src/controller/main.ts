@@ -56,7 +56,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } } },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController },
   ) {}
 
   get restUrl(): string {
@@ -160,7 +160,7 @@ export class Controller {
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -171,6 +171,7 @@ export class Controller {
     await this.rest.stop();
     await this.parts.traceflows.stop();
     await this.parts.releases.rollouts.stop();
+    this.parts.egress.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();

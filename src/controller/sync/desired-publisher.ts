@@ -54,6 +54,8 @@ export class DesiredPublisher {
   /** Document hashes already checked against the schema: a fleet-wide policy is one document, checked once. */
   private readonly validated = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** Set by stop(): egress moves, rollouts and late reports still ask for republishes while the store closes. */
+  private stopped = false;
   published = 0;
 
   constructor(private readonly ctx: DesiredPublisherContext) {}
@@ -72,6 +74,7 @@ export class DesiredPublisher {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.runner.idle();
   }
@@ -87,6 +90,7 @@ export class DesiredPublisher {
   }
 
   private kick(force: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.forceNext ||= force;
     return this.runner.run().catch((err) => log.error({ err }, 'publishing desired state failed'));
   }
