@@ -174,6 +174,8 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     await eventually('the Local NodePort answers', async () => !(counts = await fromOutside(box2!.underlayIP, nodePort('np-local'), 2)).error, 15_000);
     counts = await fromOutside(box2!.underlayIP, nodePort('np-local'), 20);
     assert.deepEqual(counts, { 'web-3': 20 });
+    // Each box realizes the Service on its own schedule: wait for box1's rules too.
+    await eventually('box1 answers the Local NodePort', async () => !(counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 2)).error, 15_000);
     counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 30);
     assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2'], JSON.stringify(counts));
   });
