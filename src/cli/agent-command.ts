@@ -5,6 +5,7 @@ import { loadConfigFile } from '../api/config-file.js';
 import { Agent } from '../agent/agent.js';
 import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
+import { SdNotifier } from '../lib/sd-notify.js';
 
 const log = createLogger('agent');
 
@@ -17,6 +18,12 @@ export function registerAgentCommand(program: Command): void {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info'); // a daemon logs what it does
       const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
       const agent = await Agent.start(cfg);
-      await serveUntilSignal(log, () => agent.stop());
+      // Type=notify units (rootfs/): ready once the datapath converged and the CNI socket is open.
+      const systemd = new SdNotifier();
+      await systemd.ready(`node ${cfg.nodeName} ready`);
+      await serveUntilSignal(log, async () => {
+        await systemd.stopping();
+        await agent.stop();
+      });
     });
 }
