@@ -92,21 +92,32 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await mkdir(bundle, { recursive: true });
     await cp(path.join(repo, 'dist'), path.join(bundle, 'dist'), { recursive: true, filter: (f) => !f.endsWith('.map') });
     for (const f of ['package.json', 'package-lock.json']) await copyFile(path.join(repo, f), path.join(bundle, f));
-    ctx.progress('npm ci --omit=dev (no install scripts: nothing built for this machine)');
-    await ctx.exec('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', `--cpu=${rt.gypArch}`, '--os=linux'], { cwd: bundle });
-    ctx.progress(`sqlite3 cross-compiled with ${rt.triplet}-g++ against Node ${process.versions.node} headers (N-API)`);
-    const nodedir = path.join(work, 'node-headers');
-    await mkdir(path.join(nodedir, 'include'), { recursive: true });
-    await symlink('/usr/include/node', path.join(nodedir, 'include', 'node'));
-    const gyp = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
-    await ctx.exec(process.execPath, [gyp, 'rebuild', `--arch=${rt.gypArch}`, `--nodedir=${nodedir}`, '--jobs=2'], {
-      cwd: path.join(bundle, 'node_modules/sqlite3'),
-      env: { CC: `${rt.triplet}-gcc`, CXX: `${rt.triplet}-g++`, LINK: `${rt.triplet}-g++`, AR: `${rt.triplet}-ar`, npm_config_build_from_source: 'true' },
-    });
-    // Only the module itself: the object files and sources are not needed on the box.
-    await rm(path.join(bundle, 'node_modules/sqlite3/build/Release/obj.target'), { recursive: true, force: true });
-    await rm(path.join(bundle, 'node_modules/sqlite3/deps'), { recursive: true, force: true });
-    await rm(path.join(bundle, 'node_modules/sqlite3/src'), { recursive: true, force: true });
+    // node_modules depends only on the lock file and the target: cached like the bootstrap.
+    const lock = await readFile(path.join(repo, 'package-lock.json'));
+    const modulesKey = createHash('sha256').update(lock).update(JSON.stringify({ arch: o.arch, triplet: rt.triplet, headers: process.versions.node })).digest('hex').slice(0, 16);
+    const modulesCache = path.join(o.cacheDir, `node_modules-${o.arch}-${modulesKey}.tar`);
+    if (existsSync(modulesCache)) {
+      ctx.progress(`node_modules from the cache (${path.basename(modulesCache)})`);
+      await ctx.exec('tar', ['-xf', modulesCache, '-C', bundle]);
+    } else {
+      ctx.progress('npm ci --omit=dev (no install scripts: nothing built for this machine)');
+      await ctx.exec('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', `--cpu=${rt.gypArch}`, '--os=linux'], { cwd: bundle });
+      ctx.progress(`sqlite3 cross-compiled with ${rt.triplet}-g++ against Node ${process.versions.node} headers (N-API)`);
+      const nodedir = path.join(work, 'node-headers');
+      await mkdir(path.join(nodedir, 'include'), { recursive: true });
+      await symlink('/usr/include/node', path.join(nodedir, 'include', 'node'));
+      const gyp = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+      const sqlite = path.join(bundle, 'node_modules/sqlite3');
+      await ctx.exec(process.execPath, [gyp, 'rebuild', `--arch=${rt.gypArch}`, `--nodedir=${nodedir}`, '--jobs=2'], {
+        cwd: sqlite,
+        env: { CC: `${rt.triplet}-gcc`, CXX: `${rt.triplet}-g++`, LINK: `${rt.triplet}-g++`, AR: `${rt.triplet}-ar`, npm_config_build_from_source: 'true' },
+      });
+      await ctx.exec(`${rt.triplet}-strip`, ['--strip-unneeded', path.join(sqlite, 'build/Release/node_sqlite3.node')]);
+      // Only the module itself: object files and sources are not needed on the box.
+      for (const d of ['build/Release/obj.target', 'build/Release/.deps', 'deps', 'src']) await rm(path.join(sqlite, d), { recursive: true, force: true });
+      await ctx.exec('tar', ['-cf', `${modulesCache}.partial`, '-C', bundle, 'node_modules']);
+      await ctx.exec('mv', [`${modulesCache}.partial`, modulesCache]);
+    }
     const nativeFiles = await findFiles(path.join(bundle, 'node_modules'), (f) => f.endsWith('.node'));
     for (const f of nativeFiles) {
       const elf = elfInfo(await head(f));
