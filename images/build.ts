@@ -143,7 +143,8 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await ctx.exec('cp', ['-a', '--no-preserve=ownership', `${path.join(repo, 'rootfs')}/.`, root]);
     const rel = path.join(root, release);
     await mkdir(path.dirname(rel), { recursive: true });
-    await cp(bundle, rel, { recursive: true });
+    // cp -a keeps node_modules/.bin's relative links as they are (fs.cp would make them absolute build paths).
+    await ctx.exec('cp', ['-a', '--no-preserve=ownership', bundle, rel]);
     await mkdir(path.join(rel, 'bin'), { recursive: true });
     for (const [name, entry] of [['seine', 'dist/cli/seine.js'], ['seinectl', 'dist/cli/seinectl.js'], ['seine-cni', 'dist/cni/main.js']] as const) {
       // Resolved through the `current` link at start, so a running process keeps its own release.
@@ -218,7 +219,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
   const xz = `${img}.xz`;
   await stages.run('compress', async (ctx) => {
     await rm(xz, { force: true });
-    await ctx.exec('xz', ['-T0', '-6', '--keep', '--force', img]);
+    await ctx.exec('xz', ['-T0', '-3', '--keep', '--force', img]);
     ctx.note = `${((await stat(xz)).size / 1e6).toFixed(0)} MB`;
   });
 
