@@ -95,7 +95,7 @@ for (const arch of imageArches) {
       assert.equal(pub.asymmetricKeyType, 'ed25519');
       assert.equal(pub.type, 'public');
       // Private keys anywhere a box keeps configuration or state.
-      for (const dir of ['/etc', '/root', '/var/lib/seine', '/opt/seine/current/dist']) {
+      for (const dir of ['/etc', '/root', '/var/lib/seine', `${release}/dist`]) {
         const local = await img.rdump(dir);
         const hits: string[] = [];
         for (const e of await readdir(local, { recursive: true, withFileTypes: true })) {
