@@ -25,7 +25,6 @@ import { peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
-import { LocalApi } from './local-api.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
@@ -42,6 +41,8 @@ import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
+import { EgressAgent } from './egress/realizer.js';
+import { startServices } from './service/index.js';
 
 const log = createLogger('agent');
 
@@ -61,9 +62,9 @@ export class Agent {
     readonly policyStats: () => Promise<RuleStats[]>,
     /** Flow exporter and store; undefined with flowExporter.enable false. */
     readonly flows: FlowVisibility | undefined,
-    /** /metrics, /flows, /healthz; undefined without apiListen. */
-    readonly api: AgentApiServer | undefined,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; localApi: LocalApi; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
+    /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
+    readonly api: AgentApiServer,
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -98,6 +99,14 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
+    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own);
+    const egress = new EgressAgent({
+      node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
+      uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
+      syncDatapath: () => datapath.sync(),
+    });
+    egress.register(realizers);
+    await egress.start(!!cfg.controller);
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -108,11 +117,12 @@ export class Agent {
       tunnelPort: network.tunnel?.ofport,
       rule: (id) => policyFeature.rule(id),
     });
+    const services = startServices({ nodeName: cfg.nodeName, inventory, bridge, gateway: network.gateway, pods: () => podPorts.list(), sync: () => datapath.sync() });
     datapath = new Datapath({
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
-      peers: () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own),
-      features: flowExport ? [policyFeature, accountingFeature] : [policyFeature],
+      peers,
+      features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
@@ -153,6 +163,7 @@ export class Agent {
     await datapath.sync();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+      if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
     });
 
     const ipam = await HostLocalIpam.open(db, podCIDR);
@@ -168,8 +179,9 @@ export class Agent {
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
-    const localApi = new LocalApi({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
-    await localApi.start();
+    // The API opens with the CNI socket (seinectl --local works once the agent is ready); metrics and flows attach below.
+    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
+    await api.start(cfg.apiListen);
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
@@ -178,33 +190,28 @@ export class Agent {
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
-    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), sinks: toController }) : undefined;
-    let api: AgentApiServer | undefined;
-    if (cfg.apiListen) {
-      const registry = agentMetrics({
-        nodeName: cfg.nodeName,
-        flowsByTable: async () => {
-          const counts = new Map<number, number>();
-          for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
-          return counts;
-        },
-        localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
-        realizedRules: () => policyFeature.realized(),
-        flows,
-        disks: [cfg.stateDir],
-      });
-      api = new AgentApiServer({ registry, store: flows?.store });
-      await api.start(cfg.apiListen);
-    }
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, localApi, packetIns, npLog, statsTimer });
+    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    const registry = agentMetrics({
+      nodeName: cfg.nodeName,
+      flowsByTable: async () => {
+        const counts = new Map<number, number>();
+        for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
+        return counts;
+      },
+      localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
+      realizedRules: () => policyFeature.realized(),
+      flows,
+      disks: [cfg.stateDir],
+    });
+    api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
   }
 
   async stop(): Promise<void> {
-    const { cni, localApi, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
     clearInterval(statsTimer);
-    await localApi.stop();
+    await this.api.stop();
     await this.sync?.stop();
-    await this.api?.stop();
     await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();

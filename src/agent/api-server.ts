@@ -1,61 +1,122 @@
-// The agent's small HTTP API (Antrea's agent API port is 10350): Prometheus /metrics, the box's
-// flows (/flows, the same filters as `seinectl flows`) and /healthz. Read-only; bind it to an
-// address only trusted networks reach.
+// The agent's HTTP API: one read-only server with two listeners. The unix socket (0600: root
+// on the box, for `seinectl --local`) is always open; a TCP listener is added with apiListen
+// (Antrea's agent API port is 10350; bind it to an address only trusted networks reach). Both
+// serve the same routes: /healthz, Prometheus /metrics, the box's flows (/flows, the filters of
+// `seinectl flows`), and this node and the objects it enforces in the controller's REST shapes
+// (/api/v1/nodes, object paths; local-api.ts).
+import { mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { splitListen } from '../controller/broker/embedded.js';
+import { HttpError, sendJson } from '../controller/rest/http.js';
 import { createLogger } from '../lib/log.js';
 import { flowQueryFromParams } from './flows/print.js';
 import type { FlowStore } from './flows/store.js';
+import { LocalObjectsView, type LocalApiContext } from './local-api.js';
 
 const log = createLogger('agent.api');
 
+export interface AgentApiContext extends LocalApiContext {
+  registry?: Registry;
+  /** The box's flow store; undefined with the flow exporter disabled. */
+  store?: FlowStore;
+}
+
+/** What the agent makes after the API opens (attach()). */
+export type AgentApiParts = Pick<AgentApiContext, 'registry' | 'store'>;
+
 export class AgentApiServer {
-  private server?: http.Server;
+  private readonly server: http.Server;
+  private readonly objects: LocalObjectsView;
+  private tcp?: net.Server;
+  private unix = false;
+  private attached: boolean;
+  /** http://host:port of the TCP listener ('' without one). */
   url = '';
 
-  constructor(private readonly o: { registry: Registry; store?: FlowStore }) {}
+  constructor(private readonly ctx: AgentApiContext, readonly socketPath: string) {
+    this.objects = new LocalObjectsView(ctx);
+    this.attached = ctx.registry !== undefined || ctx.store !== undefined;
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
 
-  async start(listen: string): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+  /** Metrics and the flow store, made after the API opened (until then /metrics and /flows answer 503). */
+  attach(parts: AgentApiParts): void {
+    Object.assign(this.ctx, parts);
+    this.attached = true;
+  }
+
+  /** Opens the unix socket, and the TCP listener when given `listen` (host:port). */
+  async start(listen?: string): Promise<void> {
+    await mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    await rm(this.socketPath, { force: true });
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => this.server.once('error', reject).listen(this.socketPath, () => resolve()));
+    } finally {
+      process.umask(umask);
+    }
+    this.unix = true;
+    log.info({ socket: this.socketPath }, 'agent API listening on its unix socket');
+    if (!listen) return;
+    // The second listener hands its connections to the same HTTP server.
+    const tcp = net.createServer((socket) => this.server.emit('connection', socket));
     const { host, port } = splitListen(listen);
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
-    this.server = server;
-    this.url = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
+    try {
+      await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, host || undefined, () => resolve()));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.tcp = tcp;
+    this.url = `http://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${(tcp.address() as AddressInfo).port}`;
     log.info({ url: this.url }, 'agent API listening');
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    const tcp = this.tcp;
+    this.tcp = undefined;
+    // Every connection (either listener's) belongs to the HTTP server: end them first, or the
+    // listeners' close would wait for idle keep-alive connections.
+    this.server.closeAllConnections();
+    if (tcp) await new Promise<void>((r) => tcp.close(() => r()));
+    if (!this.unix) return;
+    this.unix = false;
+    await new Promise<void>((r) => this.server.close(() => r()));
+    await rm(this.socketPath, { force: true });
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const send = (code: number, type: string, body: string): void => void res.writeHead(code, { 'content-type': type }).end(body);
     try {
-      if (req.method !== 'GET') return send(405, 'text/plain', 'only GET\n');
-      if (url.pathname === '/healthz') return send(200, 'text/plain', 'ok\n');
-      if (url.pathname === '/metrics') return send(200, this.o.registry.contentType, await this.o.registry.metrics());
-      if (url.pathname === '/flows') {
-        if (!this.o.store) return send(404, 'text/plain', 'the flow exporter is disabled on this agent\n');
-        const q = flowQueryFromParams(url.searchParams);
-        for (const k of ['since', 'until', 'limit'] as const) {
-          if (q[k] !== undefined && !Number.isFinite(q[k])) return send(400, 'text/plain', `${k}: expected a number\n`);
-        }
-        const rollup = url.searchParams.get('rollup') ?? undefined;
-        if (rollup !== undefined && rollup !== 'minute' && rollup !== 'hour') return send(400, 'text/plain', 'rollup: expected minute or hour\n');
-        const body = rollup ? { rollup: await this.o.store.rollup(rollup, q) } : { records: await this.o.store.query(q) };
-        return send(200, 'application/json', JSON.stringify(body));
+      if (req.method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'the agent API is read-only: change objects through the controller');
+      const url = new URL(req.url ?? '/', 'http://agent');
+      const p = url.pathname.replace(/\/+$/, '') || '/';
+      if (p === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if ((p === '/metrics' || p === '/flows') && !this.attached) throw new HttpError(503, 'ServiceUnavailable', 'the agent is still starting');
+      if (p === '/metrics') {
+        if (!this.ctx.registry) throw new HttpError(404, 'NotFound', 'no metrics on this agent');
+        return void res.writeHead(200, { 'content-type': this.ctx.registry.contentType }).end(await this.ctx.registry.metrics());
       }
-      send(404, 'text/plain', 'not found\n');
+      if (p === '/flows') return sendJson(res, 200, await this.flows(url.searchParams));
+      sendJson(res, 200, this.objects.route(p));
     } catch (err) {
-      log.warn({ err, url: req.url }, 'agent API request failed');
-      send(500, 'text/plain', `${err instanceof Error ? err.message : String(err)}\n`);
+      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', 'internal error (see the agent log)');
+      if (!(err instanceof HttpError)) log.error({ err, url: req.url }, 'agent API request failed');
+      sendJson(res, e.code, e.toStatus());
     }
+  }
+
+  private async flows(params: URLSearchParams): Promise<unknown> {
+    const store = this.ctx.store;
+    if (!store) throw new HttpError(404, 'NotFound', 'the flow exporter is disabled on this agent');
+    const q = flowQueryFromParams(params);
+    for (const k of ['since', 'until', 'limit'] as const) {
+      if (q[k] !== undefined && !Number.isFinite(q[k])) throw new HttpError(400, 'BadRequest', `${k}: expected a number`, [{ field: k, message: 'expected a number' }]);
+    }
+    const rollup = params.get('rollup') ?? undefined;
+    if (rollup !== undefined && rollup !== 'minute' && rollup !== 'hour') throw new HttpError(400, 'BadRequest', 'rollup: expected minute or hour', [{ field: 'rollup', message: 'expected minute or hour' }]);
+    return rollup ? { rollup: await store.rollup(rollup, q) } : { records: await store.query(q) };
   }
 }

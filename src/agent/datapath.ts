@@ -11,6 +11,7 @@ import type { NodeNetwork } from './node-network.js';
 import type { OpenFlowBridge } from './ovs/bridge.js';
 import { CookieAllocator } from './ovs/cookie.js';
 import type { Flow } from './ovs/flow.js';
+import type { Group } from './ovs/group.js';
 import type { Pipeline } from './ovs/pipeline.js';
 import { reconcileRound } from './ovs/round.js';
 import type { OvsPodPorts } from './pod-ports.js';
@@ -22,6 +23,8 @@ const log = createLogger('datapath');
 export interface FlowFeature {
   name: string;
   flows(pipeline: Pipeline, cookies: CookieAllocator): Flow[] | Promise<Flow[]>;
+  /** OpenFlow groups its flows point at (Service select groups), as of its last flows() call. */
+  groups?(): Group[];
 }
 
 /** A module whose flows depend on every other feature's (Traceflow copies the drop flows for its tags). */
@@ -98,13 +101,20 @@ export class Datapath {
     return flows;
   }
 
+  /** Groups of the features, as of their last flows() (call after desiredFlows). */
+  private desiredGroups(): Group[] {
+    return (this.o.features ?? []).flatMap((f) => f.groups?.() ?? []);
+  }
+
   private async syncOnce(): Promise<void> {
     const t0 = Date.now();
     const desired = await this.desiredFlows();
+    const groups = this.desiredGroups();
     // Flows and host routes are independent: their processes run side by side. After the
-    // first run (a FlowRound, which dumps) the bridge plans against its mirror of the table.
+    // first run (a FlowRound, which dumps) the bridge plans against its mirror of the table,
+    // groups in the same bundle as flows.
     const [result, routes] = await Promise.all([
-      this.firstDone ? this.o.bridge.reconcile(desired) : reconcileRound(this.o.bridge, desired, this.cookies.round),
+      this.firstDone ? this.o.bridge.reconcile(desired, { groups }) : this.firstRound(desired, groups),
       reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev)),
     ]);
     this.firstDone = true;
@@ -113,5 +123,14 @@ export class Datapath {
     if (result.added || result.modified || result.deleted || routes.length) {
       log.info({ ...this.stats.lastSync, adopted: result.adopted, routeChanges: routes.length }, 'datapath synced');
     }
+  }
+
+  /** The FlowRound after a start: new and changed groups before the flows that use them, stale ones after. */
+  private async firstRound(desired: Flow[], groups: Group[]) {
+    const changes = await this.o.bridge.planGroups(groups);
+    await this.o.bridge.applyGroups({ ...changes, delete: [] });
+    const result = await reconcileRound(this.o.bridge, desired, this.cookies.round);
+    await this.o.bridge.applyGroups({ add: [], modify: [], delete: changes.delete });
+    return result;
   }
 }

@@ -1,20 +1,14 @@
-// The agent's local API: read-only HTTP on a unix socket (0600: root on the box), in the same
-// shapes as the controller's REST API so `seinectl --local get/describe` work unchanged — the
-// objects this box enforces (its desired document) with their realization here, and this node.
-// Writes are refused: objects change through the controller only.
-import { mkdir, rm } from 'node:fs/promises';
-import http from 'node:http';
-import path from 'node:path';
+// The agent's view of what it enforces, in the same shapes as the controller's REST API so
+// `seinectl --local get/describe` work unchanged: the objects this box enforces (its desired
+// document) with their realization here, and this node. Served read-only by the agent API
+// (api-server.ts); objects change through the controller only.
 import type { NodeInfo, StoredObject } from '../api/controller-api.js';
 import { parseObjectKey } from '../api/node-state.js';
 import { qualifiedKind } from '../api/kinds.js';
-import { HttpError, sendJson } from '../controller/rest/http.js';
+import { HttpError } from '../controller/rest/http.js';
 import { parseResourcePath, type ResourcePath } from '../controller/rest/paths.js';
 import { computeStatus, nodeRealization } from '../controller/status.js';
-import { createLogger } from '../lib/log.js';
 import type { AgentSync } from './sync/agent-sync.js';
-
-const log = createLogger('agent.local-api');
 
 export interface LocalApiContext {
   node: string;
@@ -23,49 +17,13 @@ export interface LocalApiContext {
   sync: AgentSync | undefined;
 }
 
-export class LocalApi {
-  private server?: http.Server;
+export class LocalObjectsView {
   private readonly startedAt = Date.now();
 
-  constructor(private readonly ctx: LocalApiContext, readonly socketPath: string) {}
+  constructor(private readonly ctx: LocalApiContext) {}
 
-  async start(): Promise<void> {
-    await mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
-    await rm(this.socketPath, { force: true });
-    const server = http.createServer((req, res) => this.handle(req, res));
-    const umask = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.socketPath, () => resolve()));
-    } finally {
-      process.umask(umask);
-    }
-    this.server = server;
-    log.info({ socket: this.socketPath }, 'local API listening');
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(this.socketPath, { force: true });
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    try {
-      if (req.method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'the agent\'s local API is read-only: change objects through the controller');
-      const p = new URL(req.url ?? '/', 'http://agent').pathname.replace(/\/+$/, '') || '/';
-      sendJson(res, 200, this.route(p));
-    } catch (err) {
-      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', 'internal error (see the agent log)');
-      if (!(err instanceof HttpError)) log.error({ err, url: req.url }, 'local API request failed');
-      sendJson(res, e.code, e.toStatus());
-    }
-  }
-
-  private route(p: string): unknown {
-    if (p === '/healthz') return { status: 'ok' };
+  /** The body for GET `p` (a path without trailing slash); HttpError 404 for what this box does not have. */
+  route(p: string): unknown {
     if (p === '/api/v1/nodes') return [this.nodeInfo()];
     const sub = /^(.+)\/nodes$/.exec(p);
     const subject = sub ? parseResourcePath(sub[1]!) : undefined;
@@ -75,7 +33,7 @@ export class LocalApi {
       return nodeRealization(o.ref, [this.ctx.node], this.reports(), () => this.ctx.sync?.connected ?? false);
     }
     const r = parseResourcePath(p);
-    if (!r) throw new HttpError(404, 'NotFound', `no route for GET ${p} (the local API serves /api/v1/nodes and object paths)`);
+    if (!r) throw new HttpError(404, 'NotFound', `no route for GET ${p} (the agent API serves /healthz, /metrics, /flows, /api/v1/nodes and object paths)`);
     const items = this.find(r).map((o) => this.toObject(r, o));
     if (r.name) {
       if (!items[0]) throw this.notFound(r);
@@ -108,7 +66,7 @@ export class LocalApi {
   }
 
   /** The object as this box has it: no uid or resourceVersion (the controller's), status for this node only. */
-  private toObject(r: ResourcePath, o: ReturnType<LocalApi['find']>[number]): StoredObject {
+  private toObject(r: ResourcePath, o: ReturnType<LocalObjectsView['find']>[number]): StoredObject {
     return {
       apiVersion: r.apiVersion,
       kind: r.kind.kind,

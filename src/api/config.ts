@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { CIDRSchema } from './net.js';
+import { ReleaseArchSchema } from './release.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
@@ -73,6 +74,19 @@ export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
 export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
 
+/** TLS towards an IPFIX collector (files in PEM); certFile and keyFile go together. */
+export const IpfixTlsConfigSchema = z
+  .strictObject({
+    caFile: absolutePath.optional(),
+    certFile: absolutePath.optional(),
+    keyFile: absolutePath.optional(),
+    /** The name the collector's certificate must carry; default: the collector's host. */
+    serverName: z.string().min(1).optional(),
+    minVersion: z.enum(['VersionTLS12', 'VersionTLS13']).default('VersionTLS12'),
+  })
+  .refine((t) => !t.certFile === !t.keyFile, { error: 'certFile and keyFile go together', path: ['keyFile'] });
+export type IpfixTlsConfig = z.infer<typeof IpfixTlsConfigSchema>;
+
 /** Antrea's flow exporter settings (antrea-agent.conf names), plus the box's flow store. */
 export const FlowExporterConfigSchema = z.strictObject({
   enable: z.boolean().default(true),
@@ -83,6 +97,8 @@ export const FlowExporterConfigSchema = z.strictObject({
   idleFlowExportTimeoutSeconds: z.number().int().min(1).default(15),
   /** IPFIX collector; none: records only go to the store (and the controller). */
   flowCollectorAddr: CollectorAddressSchema.optional(),
+  /** For a `:tls` collector: the CA that signed its certificate (default: the system's), a client certificate, the name to verify. */
+  tls: IpfixTlsConfigSchema.optional(),
   store: z
     .strictObject({
       /** Raw records and rollups older than this are deleted. */
@@ -91,8 +107,37 @@ export const FlowExporterConfigSchema = z.strictObject({
       maxSizeMB: z.number().positive().default(200),
     })
     .prefault({}),
-});
+}).refine((f) => !f.tls || /:tls$/.test(f.flowCollectorAddr ?? ''), { error: 'tls is for a <host>:<port>:tls flowCollectorAddr', path: ['tls'] });
 export type FlowExporterConfig = z.infer<typeof FlowExporterConfigSchema>;
+
+/**
+ * The updater (signed releases, rollouts). On a box: the agent runs from
+ * `<root>/current` → `<root>/releases/<version>`; the lab points every path into the box's dir.
+ */
+export const UpdateConfigSchema = z.strictObject({
+  /** Absent: on when `<root>/current` exists (the agent runs from a release layout). */
+  enable: z.boolean().optional(),
+  root: absolutePath.default('/opt/seine'),
+  /** pending switch, outcomes, refused versions, partial downloads. */
+  stateDir: absolutePath.default('/var/lib/seine/update'),
+  /** The trusted ed25519 release key (PEM). */
+  publicKey: absolutePath.default('/etc/seine/release.pub'),
+  /** The controller's REST URL bundles come from; default: the controller's MQTT host, http(s)://host:8080. */
+  server: z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' }).optional(),
+  /** Reach `server` through this unix socket instead (the lab's boxes cannot reach the host's 127.0.0.1). */
+  serverSocket: absolutePath.optional(),
+  /** Bearer token for the download, when the controller requires one. */
+  token: z.string().min(1).optional(),
+  /** Versions kept besides the running one. */
+  keepPrevious: z.number().int().min(1).default(2),
+  /** A new version must be healthy (agent started, broker reached) this long after the switch, or it is rolled back. */
+  healthDeadlineSeconds: z.number().min(1).default(120),
+  /** This box's release architecture; default: the machine's. */
+  arch: ReleaseArchSchema.optional(),
+  /** Test/diagnostic: every new version fails its health check (and is rolled back). */
+  failHealthCheck: z.boolean().default(false),
+});
+export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
 
 /** The agent's own settings (`/etc/seine/agent.yaml`); every field has a default. */
 export const AgentConfigSchema = z.strictObject({
@@ -123,6 +168,8 @@ export const AgentConfigSchema = z.strictObject({
   flowExporter: FlowExporterConfigSchema.prefault({}),
   /** Prometheus /metrics (and the flow query API); `:0` picks a free port, absent: off. Antrea's agent API port is 10350. */
   apiListen: listenAddress.optional(),
+  /** Signed releases and rollouts (the updater). */
+  update: UpdateConfigSchema.prefault({}),
   /** Sync with a controller over MQTT; without it the agent runs standalone (tests, bare datapath). */
   controller: z
     .strictObject({
@@ -150,6 +197,21 @@ export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /** The controller's settings. `broker` is `embedded` (aedes in-process) or an external broker URL. */
+/** The controller's flow aggregator: its export timeouts (Antrea's defaults) and IPFIX collector. */
+export const FlowAggregatorConfigSchema = z
+  .strictObject({
+    /** A connection still updating is exported every this many seconds. */
+    activeFlowRecordTimeoutSeconds: z.number().int().min(1).default(60),
+    /** A connection not updated for this long is exported a last time and forgotten by the exporter. */
+    inactiveFlowRecordTimeoutSeconds: z.number().int().min(1).default(90),
+    flowCollector: z.strictObject({
+      address: CollectorAddressSchema,
+      observationDomainID: z.number().int().min(0).max(0xffffffff).optional(),
+      tls: IpfixTlsConfigSchema.optional(),
+    }).refine((c) => !c.tls || /:tls$/.test(c.address), { error: 'tls is for a <host>:<port>:tls address', path: ['tls'] }),
+  });
+export type FlowAggregatorConfig = z.infer<typeof FlowAggregatorConfigSchema>;
+
 export const ControllerConfigSchema = z.strictObject({
   /** REST API and /metrics. */
   listen: listenAddress.default(':8080'),
@@ -192,6 +254,12 @@ export const ControllerConfigSchema = z.strictObject({
    * `$share/<group>/…`, so each message reaches one replica (needs an external broker and storeUrl).
    */
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
+  /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
+  flowAggregator: FlowAggregatorConfigSchema.optional(),
+  /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
+  releasesDir: absolutePath.optional(),
+  /** Also serve REST on this unix socket (the lab's agents download releases through it). */
+  restSocket: absolutePath.optional(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;

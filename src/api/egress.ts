@@ -100,3 +100,17 @@ export const ExternalIPPoolSchema = z.strictObject({
   status: ExternalIPPoolStatusSchema.optional(),
 });
 export type ExternalIPPool = z.infer<typeof ExternalIPPoolSchema>;
+
+/**
+ * What the controller decided for one Egress, sent with it in each node's desired document:
+ * the IP, the box that holds it, and the selected pods' IPs fleet-wide (the egress box SNATs
+ * them all; every other box tunnels its own to the egress box). No egressNode: nobody holds it.
+ */
+export const EgressAssignmentSchema = z.strictObject({
+  egressIP: IPAddressSchema.optional(),
+  egressNode: z.string().min(1).optional(),
+  podIPs: z.array(IPAddressSchema),
+  /** Why there is no IP or no node (the Egress's status conditions say the same). */
+  reason: z.string().optional(),
+});
+export type EgressAssignment = z.infer<typeof EgressAssignmentSchema>;

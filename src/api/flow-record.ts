@@ -117,6 +117,9 @@ export const FlowSideSchema = z.strictObject({
   reversePacketTotalCount: counter,
   reverseOctetTotalCount: counter,
   flowEndSeconds: seconds,
+  /** Bits per second since this node's previous record of the connection (Antrea's throughputFrom…Node). */
+  throughput: counter.default(0),
+  reverseThroughput: counter.default(0),
 });
 export type FlowSide = z.infer<typeof FlowSideSchema>;
 
@@ -129,6 +132,9 @@ export const AggregatedFlowSchema = z.strictObject({
   record: FlowRecordSchema,
   fromSourceNode: FlowSideSchema.optional(),
   fromDestinationNode: FlowSideSchema.optional(),
+  /** The pods' labels as JSON objects (Antrea's sourcePodLabels/destinationPodLabels), from what the nodes report; '' when unknown. */
+  sourcePodLabels: z.string().default(''),
+  destinationPodLabels: z.string().default(''),
 });
 export type AggregatedFlow = z.infer<typeof AggregatedFlowSchema>;
 
@@ -175,3 +181,37 @@ export const FLOW_RECORD_IPFIX_ELEMENTS = {
   ingressNetworkPolicyRuleName: [ANTREA_ENTERPRISE_ID, 141],
   egressNetworkPolicyRuleName: [ANTREA_ENTERPRISE_ID, 142],
 } as const satisfies Record<keyof FlowRecord, readonly [number, number]>;
+
+/**
+ * The aggregator's own elements (Antrea 56506), after the FlowRecord's in its templates: each
+ * side's counters, pod labels, throughput (bits/s since the previous record) and end times.
+ */
+export const AGGREGATOR_IPFIX_ELEMENTS = {
+  packetTotalCountFromSourceNode: 120,
+  octetTotalCountFromSourceNode: 121,
+  packetDeltaCountFromSourceNode: 122,
+  octetDeltaCountFromSourceNode: 123,
+  reversePacketTotalCountFromSourceNode: 124,
+  reverseOctetTotalCountFromSourceNode: 125,
+  reversePacketDeltaCountFromSourceNode: 126,
+  reverseOctetDeltaCountFromSourceNode: 127,
+  packetTotalCountFromDestinationNode: 128,
+  octetTotalCountFromDestinationNode: 129,
+  packetDeltaCountFromDestinationNode: 130,
+  octetDeltaCountFromDestinationNode: 131,
+  reversePacketTotalCountFromDestinationNode: 132,
+  reverseOctetTotalCountFromDestinationNode: 133,
+  reversePacketDeltaCountFromDestinationNode: 134,
+  reverseOctetDeltaCountFromDestinationNode: 135,
+  sourcePodLabels: 143,
+  destinationPodLabels: 144,
+  throughput: 145,
+  reverseThroughput: 146,
+  throughputFromSourceNode: 147,
+  throughputFromDestinationNode: 148,
+  reverseThroughputFromSourceNode: 149,
+  reverseThroughputFromDestinationNode: 150,
+  flowEndSecondsFromSourceNode: 151,
+  flowEndSecondsFromDestinationNode: 152,
+} as const;
+export type AggregatorElement = keyof typeof AGGREGATOR_IPFIX_ELEMENTS;

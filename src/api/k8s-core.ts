@@ -86,6 +86,70 @@ export const NodeSchema = z.looseObject({
 });
 export type Node = z.infer<typeof NodeSchema>;
 
+export const ServiceTypeSchema = z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']);
+export type ServiceType = z.infer<typeof ServiceTypeSchema>;
+export const TrafficPolicySchema = z.enum(['Cluster', 'Local']);
+export type TrafficPolicy = z.infer<typeof TrafficPolicySchema>;
+
+export const ServicePortSchema = z.looseObject({
+  name: z.string().min(1).optional(),
+  protocol: ProtocolSchema.default('TCP'),
+  port: z.number().int().min(1).max(65535),
+  /** A number, or the name of a container port; the API server defaults it to `port`. */
+  targetPort: z.union([z.number().int().min(1).max(65535), z.string().min(1)]).optional(),
+  nodePort: z.number().int().min(1).max(65535).optional(),
+});
+export type ServicePort = z.infer<typeof ServicePortSchema>;
+
+/** core/v1 Service: the fields Service load balancing reads (as `kubectl get svc -o json` prints them). */
+export const ServiceSchema = z.looseObject({
+  apiVersion: z.literal('v1').optional(),
+  kind: z.literal('Service').optional(),
+  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  spec: z.looseObject({
+    type: ServiceTypeSchema.default('ClusterIP'),
+    // "None" for a headless Service: no load balancing.
+    clusterIP: z.union([IPSchema, z.literal('None'), z.literal('')]).optional(),
+    clusterIPs: z.array(z.union([IPSchema, z.literal('None')])).optional(),
+    ports: z.array(ServicePortSchema).nullable().optional(),
+    selector: LabelsSchema.nullable().optional(),
+    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    sessionAffinityConfig: z.looseObject({
+      clientIP: z.looseObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional(),
+    }).optional(),
+    externalTrafficPolicy: TrafficPolicySchema.optional(),
+    internalTrafficPolicy: TrafficPolicySchema.optional(),
+  }),
+});
+export type Service = z.infer<typeof ServiceSchema>;
+
+/** The label that ties an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** discovery.k8s.io/v1 EndpointSlice. */
+export const EndpointSliceSchema = z.looseObject({
+  apiVersion: z.literal('discovery.k8s.io/v1').optional(),
+  kind: z.literal('EndpointSlice').optional(),
+  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+  endpoints: z.array(z.looseObject({
+    addresses: z.array(z.string().min(1)).min(1),
+    conditions: z.looseObject({
+      ready: z.boolean().nullable().optional(),
+      serving: z.boolean().nullable().optional(),
+      terminating: z.boolean().nullable().optional(),
+    }).optional(),
+    nodeName: z.string().optional(),
+    targetRef: z.looseObject({ kind: z.string().optional(), namespace: z.string().optional(), name: z.string().optional() }).optional(),
+  })).nullable().transform((e) => e ?? []),
+  ports: z.array(z.looseObject({
+    name: z.string().optional(),
+    protocol: ProtocolSchema.default('TCP'),
+    port: z.number().int().min(1).max(65535).nullable().optional(),
+  })).nullable().optional(),
+});
+export type EndpointSlice = z.infer<typeof EndpointSliceSchema>;
+
 export const ListMetaSchema = z.looseObject({
   resourceVersion: z.string().min(1),
   continue: z.string().optional(),
@@ -104,6 +168,8 @@ export function listSchema<T extends z.ZodType>(item: T) {
 export const PodListSchema = listSchema(PodSchema);
 export const NamespaceListSchema = listSchema(NamespaceSchema);
 export const NodeListSchema = listSchema(NodeSchema);
+export const ServiceListSchema = listSchema(ServiceSchema);
+export const EndpointSliceListSchema = listSchema(EndpointSliceSchema);
 
 /** metav1.Status: the body of a failed request and the object of a watch ERROR event. */
 export const StatusSchema = z.looseObject({
@@ -145,8 +211,8 @@ export const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end';
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /**
- * A `kind: List` of nodes, namespaces and pods, the shape `kubectl get nodes,namespaces,pods
- * -o json` prints. The lab writes its inventory in this shape, so the file and the API server
+ * A `kind: List` of nodes, namespaces, pods, services and endpoint slices, the shape `kubectl get
+ * nodes,namespaces,pods,services,endpointslices -o json` prints. The lab writes its inventory in this shape, so the file and the API server
  * feed the agent the same objects.
  */
 export const InventoryListSchema = z.looseObject({
@@ -157,6 +223,8 @@ export const InventoryListSchema = z.looseObject({
       PodSchema.extend({ kind: z.literal('Pod') }),
       NamespaceSchema.extend({ kind: z.literal('Namespace') }),
       NodeSchema.extend({ kind: z.literal('Node') }),
+      ServiceSchema.extend({ kind: z.literal('Service') }),
+      EndpointSliceSchema.extend({ kind: z.literal('EndpointSlice') }),
     ]),
   ),
 });

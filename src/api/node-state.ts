@@ -5,6 +5,8 @@ import { findQualifiedKind, qualifiedKind, type KindInfo } from './kinds.js';
 import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } from './meta.js';
 import { IPAddressSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
+import { EgressAssignmentSchema } from './egress.js';
+import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -48,6 +50,8 @@ export const DesiredObjectSchema = z.strictObject({
   generation,
   /** The object's spec, valid for its kind (checked by NodeDesiredSchema). */
   spec: z.unknown(),
+  /** Egress only: the controller's allocation (IP, egress node, selected pods). */
+  egress: EgressAssignmentSchema.optional(),
 });
 export type DesiredObject = z.infer<typeof DesiredObjectSchema>;
 
@@ -59,6 +63,8 @@ export const NodeDesiredSchema = z
     /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
     generation,
     objects: z.record(z.string(), DesiredObjectSchema),
+    /** The release a rollout asks this node to run (absent: keep what runs). */
+    release: ReleaseTargetSchema.optional(),
   })
   .superRefine((desired, ctx) => {
     for (const [key, object] of Object.entries(desired.objects)) {
@@ -126,10 +132,14 @@ export const NodeReportedSchema = z.strictObject({
     pods: z.array(PodInventoryEntrySchema),
     /** Namespace labels as the node sees them (selectors need them). */
     namespaces: z.record(z.string(), LabelMapSchema).optional(),
+    /** The node's own labels (ExternalIPPool nodeSelectors need them). */
+    nodeLabels: LabelMapSchema.optional(),
   }),
   agentVersion: z.string().min(1),
   uptimeSeconds: z.number().nonnegative(),
   /** Per-policy, per-rule traffic counters of this node's rules (current flow counters). */
   policyStats: z.array(NodePolicyStatsSchema).optional(),
+  /** The updater's state (absent when the agent does not run from a release layout). */
+  update: UpdateStatusSchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

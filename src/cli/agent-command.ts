@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { Agent } from '../agent/agent.js';
+import { startWithUpdates } from '../agent/update/index.js';
 import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
 import { SdNotifier } from '../lib/sd-notify.js';
@@ -17,12 +18,14 @@ export function registerAgentCommand(program: Command): void {
     .action(async (opts: { config: string }) => {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info'); // a daemon logs what it does
       const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
-      const agent = await Agent.start(cfg);
+      // The updater (signed releases, rollouts) settles a pending switch first; a no-op when off.
+      const { agent, stopUpdates } = await startWithUpdates(cfg, () => Agent.start(cfg));
       // Type=notify units (rootfs/): ready once the datapath converged and the CNI socket is open.
       const systemd = new SdNotifier();
       await systemd.ready(`node ${cfg.nodeName} ready`);
       await serveUntilSignal(log, async () => {
         await systemd.stopping();
+        stopUpdates();
         await agent.stop();
       });
     });

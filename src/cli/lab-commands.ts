@@ -11,6 +11,8 @@ import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
 import { DEFAULT_LAB_DIR, MAX_BOXES } from '../lab/names.js';
 import type { LabState } from '../lab/state.js';
+import { registerLabServiceCommands } from './lab-svc-commands.js';
+import { registerOutsideCommands } from './lab-outside-command.js';
 
 // The lab modules (and zod) load only when a command runs: --help and usage errors stay quick.
 const openLab = async () => new (await import('../lab/lab.js')).Lab();
@@ -64,6 +66,7 @@ function summary(lab: Lab, s: LabState, seconds: number): string[] {
   const hint = envHint(lab);
   const lines = [`lab up in ${seconds.toFixed(2)} s: ${s.boxes.length} box${s.boxes.length === 1 ? '' : 'es'}, ${s.pods.length} pod${s.pods.length === 1 ? '' : 's'} (state in ${lab.dir}). Next:`];
   lines.push(`  ${hint}seine lab status`);
+  if (s.nodeRed) lines.push(`  open ${s.nodeRed.url}    # Node-RED with the Seine nodes (Import → Examples → node-red-contrib-seine)`);
   const pods = [...s.pods].sort((x, y) => x.box.localeCompare(y.box) || x.name.localeCompare(y.name));
   const [a] = pods;
   if (a) {
@@ -107,9 +110,12 @@ export function registerLabCommands(program: Command): void {
     .option('-p, --pods-per-node <M>', 'pods per box (in namespace default, labelled app=demo)', intIn(0, 250), 2)
     .addOption(new Option('--encap <mode>', 'tunnel between boxes (recorded per box)').choices(ENCAPS).default('geneve'))
     .addOption(new Option('-f, --file <lab.yaml>', 'boxes, namespaces and pods from a file').conflicts(['nodes', 'podsPerNode', 'encap']))
-    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string }) => {
+    .option('--ota', 'run each agent from a release layout under a restarting supervisor (releases and rollouts)')
+    .option('--no-node-red', 'do not start Node-RED with the Seine nodes')
+    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string; ota?: boolean; nodeRed: boolean }) => {
       const { loadLabSpec, specFromFlags } = await import('../lab/spec.js');
-      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap);
+      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap, opts.ota);
+      if (opts.file && opts.ota) spec.ota = true;
       requireRoot();
       requireTools();
       const l = await openLab();
@@ -121,6 +127,7 @@ export function registerLabCommands(program: Command): void {
       });
       const state = await l.up(spec, {
         onProgress: (e: ProgressEvent) => note(`[${e.step}/${e.total}] ${e.message} (${e.seconds.toFixed(2)} s)`),
+        nodeRed: opts.nodeRed,
       });
       summary(l, state, (performance.now() - t0) / 1000).forEach(note);
     });
@@ -162,6 +169,8 @@ export function registerLabCommands(program: Command): void {
       process.exitCode = await runInPod(netns, argv);
     });
 
+  registerOutsideCommands(lab, program, { requireRoot, runIn: runInPod });
+
   const pod = lab.command('pod').description('add or remove pods');
   pod
     .command('add')
@@ -200,6 +209,8 @@ export function registerLabCommands(program: Command): void {
       await (await openLab()).addNamespace(name, labels);
       out(`namespace ${name} added`);
     });
+
+  registerLabServiceCommands(lab);
 
   const label = lab.command('label').description('set (k=v) or remove (k-) labels');
   label

@@ -9,6 +9,7 @@ import { registerCertsCommand } from './certs-command.js';
 import { registerControllerCommand } from './controller-command.js';
 import { registerFirstBootCommand } from './first-boot-command.js';
 import { registerLabCommands } from './lab-commands.js';
+import { registerReleaseCommand } from './release-command.js';
 import { runCli } from './run.js';
 
 // CLI output is for people: structured logs only when asked for (SEINE_LOG_LEVEL=debug).
@@ -19,6 +20,8 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const program = new Command('seine')
   .description('Antrea-compatible policy networking for k3s edge boxes')
   .version(pkg.version)
+  // `seine --version` is the program's; `seine release build --version V` the subcommand's.
+  .enablePositionalOptions()
   // Suggestions come on a second line; errors stay one line.
   .showSuggestionAfterError(false);
 
@@ -27,5 +30,6 @@ registerAgentCommand(program);
 registerControllerCommand(program);
 registerCertsCommand(program);
 registerFirstBootCommand(program);
+registerReleaseCommand(program);
 
 await runCli(program);

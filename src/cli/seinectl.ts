@@ -24,6 +24,7 @@ import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
+import { getReleaseResource, releaseCommand, rolloutCommand } from './rollout-command.js';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { FLOW_DB } from '../agent/flows/index.js';
@@ -116,6 +117,8 @@ program
   .option('--node <node>', 'events: only from this node')
   .option('--type <type>', 'events: only of this type (policy-log, …)')
   .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string; node?: string; type?: string }) => {
+    const releasesOrRollouts = await getReleaseResource(client(), resource, name, opts.output);
+    if (releasesOrRollouts !== undefined) return void process.stdout.write(releasesOrRollouts);
     if (['events', 'event', 'ev'].includes(resource.toLowerCase())) {
       const q = new URLSearchParams({ limit: '1000', ...(opts.node ? { node: opts.node } : {}), ...(opts.type ? { type: opts.type } : {}) });
       const { items } = await client().request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q}`);
@@ -196,6 +199,8 @@ program
   });
 
 program.addCommand(traceflowCommand(client));
+program.addCommand(releaseCommand(client));
+program.addCommand(rolloutCommand(client));
 program
   .command('flows')
   .description("connections on a box: who talked to whom, how much, under which policy (the box's flow store)")

@@ -33,20 +33,23 @@ function podRef(flag: string, v: string): { namespace: string; pod: string } {
   throw new UserError(`${flag} ${v}: expected NAMESPACE/POD or POD`);
 }
 
-/** The Traceflow spec the flags ask for, checked with the shared schema. */
-export function traceflowSpecFromFlags(f: Omit<TraceflowFlags, 'output' | 'keep'>): TraceflowSpec {
-  const source = podRef('--source', f.source);
+/**
+ * The Traceflow spec the flags ask for, checked with the shared schema. `flag` names a field in
+ * errors (`--port` here; the Node-RED node says `port`).
+ */
+export function traceflowSpecFromFlags(f: Omit<TraceflowFlags, 'output' | 'keep'>, flag: (name: string) => string = (n) => `--${n}`): TraceflowSpec {
+  const source = podRef(flag('source'), f.source);
   let destination: TraceflowSpec['destination'];
   if (isIP(f.destination)) destination = { ip: f.destination };
   else if (f.destination.startsWith('svc/')) {
     const [, namespace, service] = f.destination.split('/');
-    if (!namespace || !service) throw new UserError(`--destination ${f.destination}: expected svc/NAMESPACE/NAME`);
+    if (!namespace || !service) throw new UserError(`${flag('destination')} ${f.destination}: expected svc/NAMESPACE/NAME`);
     destination = { namespace, service };
-  } else destination = podRef('--destination', f.destination);
+  } else destination = podRef(flag('destination'), f.destination);
   const port = f.port === undefined ? undefined : Number(f.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UserError(`--port ${f.port}: expected 1-65535`);
-  if (port !== undefined && (f.protocol ?? 'icmp') === 'icmp') throw new UserError('--port: needs --protocol tcp or udp');
-  if (f.droppedOnly && !f.live) throw new UserError('--dropped-only: needs --live');
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UserError(`${flag('port')} ${f.port}: expected 1-65535`);
+  if (port !== undefined && (f.protocol ?? 'icmp') === 'icmp') throw new UserError(`${flag('port')}: needs ${flag('protocol')} tcp or udp`);
+  if (f.droppedOnly && !f.live) throw new UserError(`${flag('dropped-only')}: needs ${flag('live')}`);
   const timeout = f.timeout === undefined ? undefined : Number(f.timeout);
   // Live traffic without --protocol matches any protocol; an injected packet is ICMP by default.
   const protocol = f.protocol ?? (f.live ? undefined : 'icmp');
@@ -65,6 +68,35 @@ export function traceflowSpecFromFlags(f: Omit<TraceflowFlags, 'output' | 'keep'
 
 const dns = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
 
+/** `tf-<source pod>-<destination>-<random>`: unique, readable, a valid object name. */
+export function traceflowName(source: string, destination: string): string {
+  return `tf-${dns(source.split('/').pop()!)}-${dns(destination.split('/').pop()!)}`.slice(0, 50).replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Creates the Traceflow, waits until the controller has finished it (or its timeout + 10 s have
+ * passed) and deletes it unless `keep`: what seinectl and the Node-RED node both run.
+ */
+export async function runTraceflow(c: Pick<RestClient, 'request'>, spec: TraceflowSpec, name: string, opts: { keep?: boolean | undefined; pollMs?: number; signal?: AbortSignal } = {}): Promise<TraceflowView> {
+  const manifest = { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Traceflow', metadata: { name }, spec };
+  await c.request('POST', '/api/v1/apply', JSON.stringify(manifest));
+  const url = resourceUrl(resolveKind('traceflow'), undefined, name);
+  const deadline = Date.now() + ((spec.timeout ?? DEFAULT_TRACEFLOW_TIMEOUT_SECONDS) + 10) * 1000;
+  let obj: StoredObject;
+  for (;;) {
+    obj = await c.request<StoredObject>('GET', url);
+    if ((obj.status as TraceflowStatus | undefined)?.phase !== 'Running') break;
+    if (Date.now() > deadline || opts.signal?.aborted) break;
+    await sleep(opts.pollMs ?? 25);
+  }
+  if (opts.signal?.aborted) {
+    await c.request('DELETE', url).catch(() => undefined);
+    throw new UserError(`traceflow ${name}: cancelled`);
+  }
+  if (!opts.keep) await c.request('DELETE', url).catch(() => undefined);
+  return { ...obj, spec } as unknown as TraceflowView;
+}
+
 export function traceflowCommand(client: () => RestClient): Command {
   return new Command('traceflow')
     .alias('tf')
@@ -80,21 +112,7 @@ export function traceflowCommand(client: () => RestClient): Command {
     .addOption(new Option('-o, --output <format>', 'table, json, yaml, dot or svg').choices(['table', 'json', 'yaml', 'dot', 'svg']).default('table'))
     .action(async (flags: TraceflowFlags) => {
       const spec = traceflowSpecFromFlags(flags);
-      const name = `tf-${dns(flags.source.split('/').pop()!)}-${dns(flags.destination.split('/').pop()!)}`.slice(0, 50).replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;
-      const c = client();
-      const manifest = { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Traceflow', metadata: { name }, spec };
-      await c.request('POST', '/api/v1/apply', JSON.stringify(manifest));
-      const url = resourceUrl(resolveKind('traceflow'), undefined, name);
-      const deadline = Date.now() + ((spec.timeout ?? DEFAULT_TRACEFLOW_TIMEOUT_SECONDS) + 10) * 1000;
-      let obj: StoredObject;
-      for (;;) {
-        obj = await c.request<StoredObject>('GET', url);
-        if ((obj.status as TraceflowStatus | undefined)?.phase !== 'Running') break;
-        if (Date.now() > deadline) break;
-        await sleep(25);
-      }
-      if (!flags.keep) await c.request('DELETE', url).catch(() => undefined);
-      const view = { ...obj, spec } as unknown as TraceflowView;
+      const view = await runTraceflow(client(), spec, traceflowName(flags.source, flags.destination), { keep: flags.keep });
       process.stdout.write(printTraceflow(view, flags.output));
       if (view.status?.phase !== 'Succeeded') process.exitCode = 1;
     });

@@ -27,6 +27,11 @@ import { RpcClient } from './sync/rpc-client.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
+import { ControllerMetrics } from './metrics.js';
+import { PodLabels } from './flows/pod-labels.js';
+import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
+import { EgressController } from './egress/egress-controller.js';
+import { startReleases } from './releases/index.js';
 
 const log = createLogger('controller');
 
@@ -51,7 +56,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController },
   ) {}
 
   get restUrl(): string {
@@ -104,38 +109,58 @@ export class Controller {
 
       // Policies go to the nodes in their span, computed from what the nodes report. With a
       // shared store another replica may take a node's report: the span then rereads them all.
-      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl });
+      const metrics = new ControllerMetrics();
+      const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl, observe: metrics.policySynced });
       const span = seams.span ?? policySpan!.span;
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
+      const podLabels = new PodLabels();
+      for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
+        podLabels.note(node, r);
         if (policySpan?.noteReport(node, r)) void publisher?.republish();
       };
-      const flows = await FleetFlows.open(db);
+      const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
+      if (aggregator) cleanup.push(() => aggregator.stop());
+      const flows = await FleetFlows.open(db, { labels: podLabels.get, ...(aggregator ? { onJoined: aggregator.take } : {}) });
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
       await rpc.start();
       cleanup.push(async () => rpc.stop());
+      // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
+      const egress = await EgressController.open(db, store, nodes);
+      cleanup.push(async () => egress.stop());
+      // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
+      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish());
+      cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
-        store, nodes, client, build: seams.buildDesired ?? spanDocumentBuilder(span), storeId: await storeId(db),
+        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
-        ...(policySpan ? { prepare: () => policySpan.refresh() } : {}),
+        prepare: async () => {
+          await policySpan?.refresh();
+          await egress.refresh();
+        },
       });
+      egress.onMoves(() => void publisher?.republish());
       await publisher.start();
       const traceflows = new TraceflowRunner({ store, nodes, rpc, table: await TraceflowStatusTable.open(db) });
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
+      metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       const rest = new RestServer({
-        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows,
+        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
+        extraStatus: (r) => egress.status(r),
+        rawRoutes: [releases.routes],
       });
       await rest.start(cfg.listen, tls);
+      if (cfg.restSocket) await rest.listenSocket(cfg.restSocket);
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -145,10 +170,13 @@ export class Controller {
   async stop(): Promise<void> {
     await this.rest.stop();
     await this.parts.traceflows.stop();
+    await this.parts.releases.rollouts.stop();
+    this.parts.egress.stop();
     await this.publisher.stop();
     this.reports.stop();
     this.rpc.stop();
     await this.reports.idle();
+    await this.parts.aggregator?.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();
     await this.parts.db.close();

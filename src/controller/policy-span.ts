@@ -25,7 +25,15 @@ export class PolicySpan {
   private readonly manifests = new Map<string, { uid: string; generation: number; manifest: ManifestObject }>();
 
   /** `shared`: the store is shared with other controller replicas, which take some nodes' reports. */
-  constructor(private readonly store: ObjectStore, private readonly nodes: NodeRegistry, private readonly opts: { shared?: boolean } = {}) {}
+  /**
+   * `shared`: the store is shared with other controller replicas, which take some nodes' reports.
+   * `observe`: told after each recomputation how many policies it computed and how long it took.
+   */
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly nodes: NodeRegistry,
+    private readonly opts: { shared?: boolean; observe?: (recomputed: number, ms: number) => void } = {},
+  ) {}
 
   readonly span: Span = (object, nodes) => {
     // Traceflows reach the boxes over request/response (traceflow/runner.ts), never as desired state.
@@ -46,6 +54,7 @@ export class PolicySpan {
 
   /** Recomputes the spans from the store and the reported inventories (before each publication). */
   async refresh(): Promise<void> {
+    const t0 = performance.now();
     if (!this.inventoriesLoaded || this.opts.shared) {
       for (const [node, r] of await this.nodes.reports()) this.noteReport(node, r);
       this.inventoriesLoaded = true;
@@ -63,6 +72,7 @@ export class PolicySpan {
       if (span) spans.set(p.metadata.uid!, span);
     }
     this.spans = spans;
+    this.opts.observe?.(this.computer.lastRecomputed, performance.now() - t0);
   }
 
   private manifestOf(r: StoredRecord): ManifestObject {

@@ -14,6 +14,7 @@ declare -A want=(
   [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
   [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
   [tshark]=tshark [nfcapd]=nfdump
+  [iptables]=iptables [arping]=iputils-arping [chromium]=chromium
 )
 missing=()
 for cmd in "${!want[@]}"; do

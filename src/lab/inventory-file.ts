@@ -1,10 +1,12 @@
 // The lab plays the Kubernetes API for its agents: after every state change it writes the
-// boxes, namespaces and pods as a `kind: List` of Node, Namespace and Pod objects (the shape
+// boxes, namespaces, pods and Services as a `kind: List` of Node, Namespace, Pod, Service and
+// EndpointSlice objects (the shape
 // `kubectl get nodes,namespaces,pods -o json` prints), which each agent's FileInventorySource
 // watches. Written atomically: an agent never reads half a file.
 import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { serviceObjects } from './services.js';
 import type { LabState } from './state.js';
 
 export const INVENTORY_FILE = 'inventory.json';
@@ -45,7 +47,8 @@ export function inventoryFromState(s: LabState): object {
       ...(p.ip ? { podIP: p.ip, podIPs: [{ ip: p.ip }] } : {}),
     },
   }));
-  return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [...nodes, ...namespaces, ...pods] };
+  const services = (s.services ?? []).flatMap((svc) => serviceObjects(svc, s.pods, uid));
+  return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [...nodes, ...namespaces, ...pods, ...services] };
 }
 
 let tmpCounter = 0;

@@ -16,11 +16,17 @@ import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNam
 import { addNetns, deleteNetns, netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
 import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from './controller-process.js';
+import { startNodeRed } from './node-red-process.js';
 import { CniPodAttacher } from './pod-attach-cni.js';
+import { createOutside, outsideState } from './outside.js';
 import type { LabSpec } from './spec.js';
 import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
+import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
+import { ensureLabReleaseKeys, prepareOtaBox } from './ota.js';
+import { supervisedChildFile } from './agent-supervisor.js';
+import { readFileSync } from 'node:fs';
 
 const log = createLogger('lab');
 
@@ -36,6 +42,8 @@ export interface ProgressEvent {
 
 export interface UpOptions {
   onProgress?: (e: ProgressEvent) => void;
+  /** Also run Node-RED with the Seine nodes (`lab up` does unless --no-node-red). */
+  nodeRed?: boolean;
 }
 
 export interface PodRequest {
@@ -95,7 +103,7 @@ export class Lab {
         this.preflight(spec);
         store = new StateStore(this.names.stateFile, this.initialState(spec));
         await store.update(() => {});
-        await this.build(store, spec, opts.onProgress);
+        await this.build(store, spec, opts.onProgress, opts.nodeRed);
         await store.update((s) => void (s.phase = 'up'));
         return store.state;
       } catch (err) {
@@ -109,20 +117,25 @@ export class Lab {
   }
 
   /** Underlay first, then the boxes in parallel, each with its agent and then its pods. */
-  private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void): Promise<void> {
+  private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void, nodeRed = false): Promise<void> {
     const ctx: BuildContext = { names: this.names, env: this.env, store };
     const attacher = new CniPodAttacher(this.env);
-    const total = 1 + 3 * spec.boxes.length + spec.pods.length;
+    const total = 1 + 3 * spec.boxes.length + spec.pods.length + (nodeRed ? 1 : 0);
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
     // The controller starts alongside the underlay (it needs no network namespace of its own).
-    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx)]);
-    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; controller at ${controller.url}`, t0);
+    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx)), spec.ota ? ensureLabReleaseKeys(this.dir) : undefined]);
+    const o = store.state.outside!;
+    progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; outside ${o.ip} (tcp+udp ${o.port}) in ${o.netns}; controller at ${controller.url}`, t0);
+    // Node-RED starts while the boxes come up (it only needs the controller's URL).
+    const tRed = performance.now();
+    const red = nodeRed ? startNodeRed(store, this.env, controller.url).then((r) => progress(`Node-RED with the Seine nodes at ${r.url}`, tRed)) : undefined;
+    red?.catch(() => undefined); // judged below, with the boxes; not an unhandled rejection meanwhile
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-      const box = this.boxState(b.name, i + 1, spec.encap, underlaySubnets);
+      const box = { ...this.boxState(b.name, i + 1, spec.encap, underlaySubnets), ...(spec.ota ? { ota: true } : {}) };
       const tStart = performance.now();
       await startBox(ctx, box);
       progress(`${box.name}: ovs started in ${box.netns}`, tStart);
@@ -131,6 +144,7 @@ export class Lab {
       progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
       const tAgent = performance.now();
       await provisionBox(controller.url, this.dir, box);
+      if (box.ota) await prepareOtaBox(box);
       await waitAgentReady(box, await startAgent(store, box, this.env));
       progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
       // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.
@@ -140,7 +154,8 @@ export class Lab {
         progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
       }
     }));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const [redResult] = await Promise.allSettled([red]);
+    const failed = [...results, redResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
@@ -214,6 +229,24 @@ export class Lab {
     });
   }
 
+  /** Adds a Service; its EndpointSlice follows the pods matching its selector from then on. */
+  async addService(req: ServiceRequest): Promise<ServiceState> {
+    return this.mutate(async (store) => {
+      if (!store.state.namespaces.some((n) => n.name === req.namespace)) throw new UserError(`unknown namespace '${req.namespace}' (add it: seine lab ns add ${req.namespace})`);
+      const svc = allocateService(req, store.state.services);
+      await store.update((s) => void s.services.push(svc));
+      return svc;
+    });
+  }
+
+  async removeService(ref: PodRef): Promise<void> {
+    await this.mutate(async (store) => {
+      const i = store.state.services.findIndex((x) => x.namespace === ref.namespace && x.name === ref.name);
+      if (i < 0) throw new UserError(`unknown service ${ref.namespace}/${ref.name}`);
+      await store.update((s) => void s.services.splice(i, 1));
+    });
+  }
+
   /** The network namespace of a running pod (for `lab exec`); no lock, it only reads. */
   async podNetns(ref: PodRef): Promise<string> {
     const pod = this.findPod(await this.current(), ref);
@@ -245,6 +278,8 @@ export class Lab {
       const box = this.findBox(store.state, boxName);
       const old = box.processes.filter((p) => p.role === AGENT_ROLE);
       if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      // An OTA box's agent is the supervisor's child: a crash takes the agent down too.
+      if (opts.crash && box.ota) killRecorded(supervisedChildFile(box.ovsDir));
       await stopProcesses(old);
       await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== AGENT_ROLE)));
       const agent = await startAgent(store, box, this.env);
@@ -314,9 +349,11 @@ export class Lab {
       phase: 'creating',
       createdAt: new Date().toISOString(),
       underlay: { netns: this.names.underlayNetns, bridge: this.names.underlayBridge, cidr: UNDERLAY_CIDR, created: false },
+      outside: outsideState(this.dir, this.names.outsideNetns, this.names.outsideRouterPort),
       boxes: [],
       namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
       pods: [],
+      services: [],
       processes: [],
       controller: null,
       nodeRed: null,
@@ -347,6 +384,7 @@ export class Lab {
     }
     const wanted = [
       this.names.underlayNetns,
+      this.names.outsideNetns,
       ...spec.boxes.map((b) => this.names.boxNetns(b.name)),
       ...spec.pods.map((p) => this.names.podNetns(p.namespace, p.name)),
     ];
@@ -405,6 +443,15 @@ export class Lab {
     // Checked before locking too, so asking a dir without a lab leaves no lock file behind.
     if (!existsSync(this.names.stateFile)) return Promise.reject(this.noLab());
     return this.locked(false, async () => fn(new StateStore(this.names.stateFile, await this.current())));
+  }
+}
+
+function killRecorded(file: string): void {
+  try {
+    const ref = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; start: number };
+    if (isRunning(ref)) process.kill(ref.pid, 'SIGKILL');
+  } catch {
+    /* no child recorded, or gone */
   }
 }
 

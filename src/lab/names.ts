@@ -40,6 +40,9 @@ export interface LabNames {
   /** Box-side end of the uplink veth; a port of br-phy. */
   boxUplink: string;
   podNetns(namespace: string, pod: string): string;
+  /** The outside host's namespace (outside.ts) and the underlay router's end of its link. */
+  outsideNetns: string;
+  outsideRouterPort: string;
 }
 
 export function labNames(dir: string): LabNames {
@@ -58,6 +61,8 @@ export function labNames(dir: string): LabNames {
     boxUplink: ifname(`${prefix}-up`),
     // Namespace names cannot contain dots, so `<ns>.<pod>` is unambiguous.
     podNetns: (namespace, pod) => `${prefix}-${namespace}.${pod}`,
+    outsideNetns: `${prefix}-outside`,
+    outsideRouterPort: ifname(`${prefix}-uo`),
   };
   return names;
 }

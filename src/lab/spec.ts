@@ -55,6 +55,8 @@ export const labSpecSchema = z
     boxes: z.array(boxSpec).min(1).max(MAX_BOXES),
     namespaces: z.array(namespaceSpec).default([]),
     pods: z.array(podSpec).default([]),
+    /** Run each box's agent from a release layout under a restarting supervisor, as on a box (releases and rollouts). */
+    ota: z.boolean().default(false),
   })
   .superRefine((spec, ctx) => {
     const dup = <T extends { name: string }>(items: T[], key: (t: T) => string, field: string, what: string) => {
@@ -89,10 +91,10 @@ export function loadLabSpec(file: string): Promise<LabSpec> {
 }
 
 /** `lab up --nodes N --pods-per-node M`: pods `box<i>-pod<k>` in `default`, labelled app=demo. */
-export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP): LabSpec {
+export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP, ota = false): LabSpec {
   const boxes = Array.from({ length: nodes }, (_, i) => ({ name: `box${i + 1}` }));
   const pods = boxes.flatMap((b) =>
     Array.from({ length: podsPerNode }, (_, k) => ({ name: `${b.name}-pod${k + 1}`, box: b.name, labels: { app: 'demo' } })),
   );
-  return parseLabSpec({ encap, boxes, pods }, 'flags');
+  return parseLabSpec({ encap, boxes, pods, ota }, 'flags');
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
 import { writeInventory } from './inventory-file.js';
+import { serviceState } from './services.js';
 
 const processRecord = z.object({
   /** What it is: ovsdb-server, ovs-vswitchd, agent, controller, node-red … */
@@ -32,6 +33,8 @@ const boxState = z.object({
   underlayPort: z.string(),
   encap: z.enum(ENCAPS),
   processes: z.array(processRecord),
+  /** The agent runs from a release layout under a supervisor (lab up --ota). */
+  ota: z.boolean().optional(),
 });
 
 const namespaceState = z.object({
@@ -55,6 +58,20 @@ const podState = z.object({
   hostIfname: z.string().optional(),
 });
 
+/** The outside namespace (outside.ts); absent in a state written before it existed. */
+const outsideState = z.object({
+  netns: z.string(),
+  ip: z.string(),
+  /** The underlay router's address on the outside link, and its device in the underlay netns. */
+  router: z.string(),
+  routerPort: z.string(),
+  /** TCP and UDP port of the outside server. */
+  port: z.number().int(),
+  /** One JSON line per connection the outside server saw. */
+  connectionsLog: z.string(),
+  created: z.boolean(),
+});
+
 const endpoint = z.object({ url: z.string(), process: processRecord.optional() }).nullable();
 
 export const labStateSchema = z.object({
@@ -64,9 +81,12 @@ export const labStateSchema = z.object({
   phase: z.enum(['creating', 'up', 'destroying']),
   createdAt: z.string(),
   underlay: z.object({ netns: z.string(), bridge: z.string(), cidr: z.string(), created: z.boolean() }),
+  outside: outsideState.optional(),
   boxes: z.array(boxState),
   namespaces: z.array(namespaceState),
   pods: z.array(podState),
+  /** Services (the lab computes their EndpointSlices); absent in state written before Services. */
+  services: z.array(serviceState).default([]),
   /** Lab-wide processes (controller, Node-RED, broker …). */
   processes: z.array(processRecord),
   controller: endpoint,
@@ -74,6 +94,7 @@ export const labStateSchema = z.object({
 });
 
 export type ProcessRecord = z.infer<typeof processRecord>;
+export type OutsideState = z.infer<typeof outsideState>;
 export type BoxState = z.infer<typeof boxState>;
 export type NamespaceState = z.infer<typeof namespaceState>;
 export type PodState = z.infer<typeof podState>;

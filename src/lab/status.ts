@@ -1,6 +1,7 @@
 // `lab status`: the state as a stable JSON document for scripts, or as tables for people.
 import { isRunning } from '../lib/process.js';
 import { formatLabels, formatPort, type ContainerPort, type Labels } from './labels.js';
+import { OUTSIDE_ROLE } from './outside.js';
 import type { LabState, ProcessRecord } from './state.js';
 
 export interface ProcessStatus {
@@ -15,6 +16,8 @@ export interface LabStatus {
   phase: LabState['phase'];
   createdAt: string;
   underlay: { netns: string; bridge: string; cidr: string };
+  /** The outside host (outside.ts): null in a lab made before it existed. */
+  outside: { netns: string; ip: string; router: string; tcpPort: number; udpPort: number; connectionsLog: string; pid: number | null; running: boolean } | null;
   boxes: {
     name: string;
     netns: string;
@@ -55,6 +58,7 @@ export function labStatus(s: LabState): LabStatus {
     phase: s.phase,
     createdAt: s.createdAt,
     underlay: { netns: s.underlay.netns, bridge: s.underlay.bridge, cidr: s.underlay.cidr },
+    outside: outsideStatus(s),
     boxes: s.boxes.map((b) => ({
       name: b.name,
       netns: b.netns,
@@ -85,6 +89,13 @@ export function labStatus(s: LabState): LabStatus {
   };
 }
 
+function outsideStatus(s: LabState): LabStatus['outside'] {
+  const o = s.outside;
+  if (!o) return null;
+  const server = s.processes.find((p) => p.role === OUTSIDE_ROLE);
+  return { netns: o.netns, ip: o.ip, router: o.router, tcpPort: o.port, udpPort: o.port, connectionsLog: o.connectionsLog, pid: server?.pid ?? null, running: server ? isRunning(server) : false };
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
@@ -101,6 +112,8 @@ export function formatStatus(st: LabStatus): string {
   out.push(table(['NAMESPACE', 'LABELS'], st.namespaces.map((n) => [n.name, formatLabels(n.labels)])), '');
   out.push(table(['POD', 'BOX', 'IP', 'MAC', 'NETNS', 'LABELS', 'PORTS'],
     st.pods.map((p) => [`${p.namespace}/${p.name}`, p.box, p.ip ?? `(${p.phase})`, p.mac ?? '', p.netns, formatLabels(p.labels), p.ports.map(formatPort).join(',')])), '');
+  const o = st.outside;
+  if (o) out.push(`outside: ${o.ip} in ${o.netns} (via ${o.router}), server tcp+udp ${o.tcpPort} ${o.pid ?? '-'}${o.running ? '' : ' (exited)'}, connections in ${o.connectionsLog}`);
   if (st.processes.length) out.push(`processes: ${st.processes.map(procText).join(', ')}`);
   out.push(`controller: ${st.controller?.url ?? '-'}    node-red: ${st.nodeRed?.url ?? '-'}`);
   return out.join('\n');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isRunning, stopProcesses, type ProcessRef } from '../lib/process.js';
 import { inventoryPath } from './inventory-file.js';
 import { controllerFiles } from './controller-process.js';
+import { nodeRedFiles } from './node-red-process.js';
 import { findOwnedProcesses } from './lab-processes.js';
 import { deleteNetns } from './netns.js';
 import type { LabNames } from './names.js';
@@ -32,9 +33,11 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
       ...state.pods.map((p) => p.netns),
       ...state.boxes.map((b) => b.netns),
       ...(state.underlay.created ? [state.underlay.netns] : []),
+      ...(state.outside?.created ? [state.outside.netns] : []),
     ]);
     const files = [
       ...state.boxes.map((b) => b.ovsDir),
+      ...(state.outside ? [state.outside.connectionsLog] : []),
       ...[...state.processes, ...state.boxes.flatMap((b) => b.processes)].map((p) => p.logFile).filter((f): f is string => !!f),
     ];
     await Promise.all(files.map((f) => rm(f, { recursive: true, force: true })));
@@ -57,6 +60,8 @@ async function removeLabFiles(names: LabNames): Promise<void> {
   // The controller's config, store and MQTT socket (controller-process.ts).
   const controller = controllerFiles(names.dir);
   await Promise.all([controller.config, path.dirname(controller.store), controller.mqttSocket].map((f) => rm(f, { recursive: true, force: true })));
+  // Node-RED's user dir: settings, flows, the link to the nodes (node-red-process.ts).
+  await rm(nodeRedFiles(names.dir).userDir, { recursive: true, force: true });
   await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
   // The lock file goes last: removing it while we hold it makes waiters start over.
   await rm(names.lockFile, { force: true });

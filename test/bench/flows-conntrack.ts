@@ -34,6 +34,11 @@ export function sourceFor(inst: Pick<OvsInstance, 'dir' | 'vswitchdCtl' | 'env'>
   });
 }
 
+/** Sends the 10k datagrams again: refreshes the entries' timeouts (userspace UDP entries expire after ~30 s) before a measurement. */
+export async function refreshConntrack(netns: string): Promise<void> {
+  await run('ip', ['netns', 'exec', netns, 'python3', '-c', SEND_PY, String(CONNECTIONS)]);
+}
+
 export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<{ source: OvsConntrackSource; table: number }> {
   const client = await OvsdbClient.connect({ remote: inst.dbRemote });
   try {

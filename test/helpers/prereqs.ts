@@ -15,6 +15,9 @@ const checks = {
   postgres: () => postgresBin('initdb') !== undefined || 'needs the PostgreSQL server: apt-get install postgresql',
   tshark: () => has('tshark') || 'needs tshark: apt-get install tshark',
   nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
+  iptables: () => has('iptables-restore') || 'needs iptables (pod masquerading, Egress SNAT, NodePort host rules): apt-get install iptables',
+  arping: () => has('arping') || 'needs arping (Egress gratuitous ARP): apt-get install iputils-arping',
+  chromium: () => existsSync('/usr/bin/chromium') || 'needs Debian\'s chromium (the editor tests drive it): apt-get install chromium',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { LocalApi } from '../../src/agent/local-api.js';
+import http from 'node:http';
+import { Gauge, Registry } from 'prom-client';
+import { AgentApiServer } from '../../src/agent/api-server.js';
+import { FlowStore } from '../../src/agent/flows/store.js';
 import type { Controller } from '../../src/controller/main.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { spawnCollect } from '../helpers/spawn.js';
@@ -19,7 +22,8 @@ describe('seinectl: describe, config file, --local', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let controller: Controller;
   const agents: TestAgent[] = [];
-  let local: LocalApi;
+  let local: AgentApiServer;
+  let flowStore: FlowStore;
   let configPath: string;
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...args], { env: { PATH: process.env.PATH, HOME: tmp.dir, SEINECTL_CONFIG: configPath, ...env } });
@@ -33,8 +37,11 @@ describe('seinectl: describe, config file, --local', function () {
       if (node === 'box2') realizer.failing.set(KEY, 'no room for more flows');
       agents.push(await startAgent({ node, url: controller.brokerUrl, password, dir: tmp.dir, realizer }));
     }
-    local = new LocalApi({ node: 'box1', agentVersion: '0.1.0-test', sync: agents[0]!.sync }, path.join(tmp.dir, 'box1-api.sock'));
-    await local.start();
+    flowStore = await FlowStore.open(path.join(tmp.dir, 'box1-flows.db'));
+    const registry = new Registry();
+    new Gauge({ name: 'test_box_gauge', help: 'a gauge', registers: [registry] }).set(7);
+    local = new AgentApiServer({ node: 'box1', agentVersion: '0.1.0-test', sync: agents[0]!.sync, registry, store: flowStore }, path.join(tmp.dir, 'box1-api.sock'));
+    await local.start('127.0.0.1:0');
     configPath = path.join(tmp.dir, 'seinectl.yaml');
     await writeFile(configPath, stringify({ server: controller.restUrl, token: TOKEN }));
     await waitFor('both online', async () => (await controller.nodes.list()).every((n) => n.online));
@@ -42,6 +49,7 @@ describe('seinectl: describe, config file, --local', function () {
 
   after(async function () {
     await local?.stop();
+    await flowStore?.close();
     for (const a of agents) await a.stop();
     await controller?.stop();
     await tmp?.remove();
@@ -113,5 +121,45 @@ describe('seinectl: describe, config file, --local', function () {
     assert.match(gone.stderr, /clusternetworkpolicy other is not enforced on box1/);
     const noAgent = await run(['--local', '--agent-socket', path.join(tmp.dir, 'none.sock'), 'get', 'nodes']);
     assert.match(noAgent.stderr, /^seinectl: cannot reach the agent at .*none\.sock: connect ENOENT/);
+  });
+
+  it('the agent API serves the same routes on its unix socket and its TCP listener', async function () {
+    const overSocket = (p: string, method = 'GET') => new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: local.socketPath, path: p, method }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('error', reject).end();
+    });
+    const overTcp = async (p: string, method = 'GET') => {
+      const res = await fetch(`${local.url}${p}`, { method });
+      return { status: res.status, text: await res.text() };
+    };
+    assert.match(local.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    for (const get of [overSocket, overTcp]) {
+      assert.deepEqual(JSON.parse((await get('/healthz')).text), { status: 'ok' });
+      assert.equal(JSON.parse((await get('/api/v1/nodes')).text)[0].name, 'box1');
+      assert.equal(JSON.parse((await get('/apis/crd.antrea.io/v1beta1/clusternetworkpolicies/web-allow')).text).metadata.name, 'web-allow');
+      assert.match((await get('/metrics')).text, /^test_box_gauge 7$/m);
+      assert.deepEqual(JSON.parse((await get('/flows?pod=default/x')).text), { records: [] });
+      const bad = await get('/flows?rollup=day');
+      assert.equal(bad.status, 400);
+      assert.match(JSON.parse(bad.text).message, /^rollup: expected minute or hour/);
+      assert.equal((await get('/api/v1/nodes', 'POST')).status, 405);
+    }
+    // An agent opens its API before its metrics and flow store exist: 503 until they are attached.
+    const early = new AgentApiServer({ node: 'box1', agentVersion: '0.1.0-test', sync: agents[0]!.sync }, path.join(tmp.dir, 'early-api.sock'));
+    await early.start('127.0.0.1:0');
+    try {
+      assert.equal((await fetch(`${early.url}/metrics`)).status, 503);
+      assert.equal((await fetch(`${early.url}/api/v1/nodes`)).status, 200);
+      const registry = new Registry();
+      new Gauge({ name: 'test_late_gauge', help: 'a gauge', registers: [registry] }).set(1);
+      early.attach({ registry });
+      assert.match(await (await fetch(`${early.url}/metrics`)).text(), /^test_late_gauge 1$/m);
+      assert.equal((await fetch(`${early.url}/flows`)).status, 404, 'no flow store: the exporter is disabled');
+    } finally {
+      await early.stop();
+    }
   });
 });

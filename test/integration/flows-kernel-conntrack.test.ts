@@ -1,8 +1,10 @@
 // The kernel conntrack source on the real kernel table of a test network namespace: entries
 // made with `conntrack -I` (zone 65520 and others, accounting on) come back through
 // KernelConntrackSource with tuples, state, zone, mark and counters; stats() reads the
-// namespace's count and bound.
+// namespace's count and bound; the agent's start turns accounting on, and a box without the
+// conntrack tool gets one warning.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { KernelConntrackSource } from '../../src/agent/flows/kernel-conntrack.js';
 import { run } from '../../src/lib/exec.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
@@ -45,5 +47,39 @@ describe('kernel conntrack source (real kernel table in a netns)', function () {
     const s = await new KernelConntrackSource({ netns }).stats();
     assert.equal(s.total, 4);
     assert.ok(s.max > 0);
+  });
+
+  it('the agent\'s kernel source turns accounting on and says so; without the conntrack tool the exporter warns once', async () => {
+    // A fresh namespace (accounting off, its default) and a private mount namespace whose
+    // /usr/sbin is empty: the box has no conntrack tool.
+    const fresh = `seine-kct2-${process.pid}`;
+    await run('ip', ['netns', 'add', fresh]);
+    try {
+      const acct = () => run('ip', ['netns', 'exec', fresh, 'cat', '/proc/sys/net/netfilter/nf_conntrack_acct']).then((r) => r.stdout.trim());
+      assert.equal(await acct(), '0');
+      const src = path.resolve('src');
+      const code = `
+        const { KernelConntrackSource } = await import('${src}/agent/flows/kernel-conntrack.ts');
+        const { FlowExporter } = await import('${src}/agent/flows/exporter.ts');
+        const source = new KernelConntrackSource();
+        await source.enableAccounting();
+        const ex = new FlowExporter({ source, zone: 65520, inventory: { snapshot: () => ({ pods: new Map(), namespaces: new Map(), nodes: new Map() }) }, rule: () => undefined, pollIntervalMs: 100, sinks: [] });
+        ex.start();
+        await new Promise((r) => setTimeout(r, 1500));
+        await ex.stop();
+        process.stdout.write(JSON.stringify({ errors: ex.stats.errors }));`;
+      const r = await run('ip', ['netns', 'exec', fresh, 'unshare', '-m', '--propagation', 'private', 'sh', '-c',
+        'mount -t tmpfs none /usr/sbin && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, code]);
+      const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; msg: string; err?: { message: string } });
+      assert.equal(await acct(), '1', 'nf_conntrack_acct turned on in the agent\'s namespace');
+      assert.ok(lines.some((l) => l.level === 'info' && /set net\.netfilter\.nf_conntrack_acct=1, net\.netfilter\.nf_conntrack_timestamp=1/.test(l.msg)), r.stderr);
+      const polls = JSON.parse(r.stdout) as { errors: number };
+      assert.ok(polls.errors >= 5, `the exporter kept polling (${polls.errors} failed polls)`);
+      const warnings = lines.filter((l) => /flow poll failed/.test(l.msg));
+      assert.equal(warnings.length, 1, r.stderr);
+      assert.match(warnings[0]!.err!.message, /conntrack tool is missing.*apt-get install conntrack/);
+    } finally {
+      await run('ip', ['netns', 'del', fresh], { allowFailure: true });
+    }
   });
 });

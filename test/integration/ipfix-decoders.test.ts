@@ -1,21 +1,27 @@
 // The IPFIX exporter against independent decoders on 127.0.0.1: records as the store holds
-// them go out over UDP (templates first) and TCP; tshark (Wireshark's cflow dissector) decodes
+// them go out over UDP (templates first), TCP and TLS (to a node TLS server with certificates
+// from `seine certs`; tshark decrypts the capture with the server's key log); tshark (Wireshark's cflow dissector) decodes
 // every element — IANA and reverse ones by name, Antrea's (PEN 56506, "Project Antrea") by
 // number — with the stored values; nfdump's nfcapd collects the UDP export and nfdump prints
 // the addresses, ports, protocol and both directions' counters.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FlowRecordSchema, FLOW_RECORD_IPFIX_ELEMENTS, ANTREA_ENTERPRISE_ID, type FlowRecord } from '../../src/api/flow-record.js';
 import { FlowStore } from '../../src/agent/flows/store.js';
-import { FLOW_TEMPLATES, ieType, ipfixSink } from '../../src/agent/flows/ipfix-export.js';
+import { FLOW_TEMPLATES, ieType, ipfixSink, readIpfixTls } from '../../src/agent/flows/ipfix-export.js';
+import { FlowExporterConfigSchema } from '../../src/api/config.js';
+import { ensureCa, issueCertificate } from '../../src/lib/certs.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
+import { capture, decodeWithTshark, stop } from '../helpers/tshark.js';
 
 /** Every field set to something non-default, so every element must show up. */
 const full = (i: number): FlowRecord => FlowRecordSchema.parse({
@@ -45,59 +51,25 @@ async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
   return p;
 }
 
-/** tshark capturing on lo until stopped; resolves once it captures. */
-async function capture(filter: string, file: string): Promise<ChildProcess> {
-  const p = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    const t = setTimeout(() => reject(new Error(`tshark did not start: ${err}`)), 15_000);
-    p.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (/Capturing on/.test(err)) (clearTimeout(t), resolve());
-    });
-    p.on('exit', (c) => (clearTimeout(t), reject(new Error(`tshark exited ${c}: ${err}`))));
-  });
-  await sleep(1000); // dumpcap reports before its filter is attached
-  return p;
-}
-
-/** SIGINT: tshark and nfcapd flush what they hold and exit. */
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  await new Promise<void>((r) => {
-    p.on('exit', () => r());
-    p.kill('SIGINT');
-  });
-}
-
-/** tshark -V's flows: one map per data record, from element to the value as tshark shows it. */
-async function decodeWithTshark(file: string, decodeAs: string): Promise<Map<string, string>[]> {
-  const { stdout } = await run("tshark", ["-r", file, "-d", decodeAs, "-V"]);
-  if (process.env.DEBUG_TSHARK) process.stderr.write(stdout);
-  const flows: Map<string, string>[] = [];
-  let cur: Map<string, string> | undefined;
-  let last = '';
-  for (const line of stdout.split('\n')) {
-    if (/^\s+Flow \d+$/.test(line)) flows.push((cur = new Map()));
-    else if (cur) {
-      const pen = /Enterprise Private entry: \(Project Antrea\) Type (\d+): Value \(hex bytes\): ([0-9a-f ]*)(…?)/.exec(line);
-      if (pen) {
-        last = pen[1]!;
-        cur.set(`antrea:${last}`, pen[2]!.replace(/ /g, ''));
-        if (pen[3]) cur.set(`antrea:${last}:truncated`, 'yes'); // tshark shows the first bytes of long values
-      }
-      const slen = /String_len_(short|long): (\d+)/.exec(line);
-      if (slen && last) cur.set(`antrea:${last}:length`, slen[2]!);
-      const kv = /^\s{12}(\w[\w ]*): (.*)$/.exec(line);
-      if (kv && !pen) {
-        const reverse = /\(Reverse Type (\d+)/.exec(kv[2]!);
-        cur.set(reverse ? `reverse:${reverse[1]}` : kv[1]!, kv[2]!.replace(/ \(Reverse Type.*$/, ''));
-      }
-      const time = /^\s{16}(StartTime|EndTime): (.*) UTC$/.exec(line);
-      if (time) cur.set(time[1]!, time[2]!);
-    }
-  }
-  return flows;
+/**
+ * tshark decrypts the captured TLS session with the server's key log; its cflow dissector cannot
+ * sit on TLS, so the client's decrypted messages go into a new capture (text2pcap, one TCP
+ * segment each, port 4739) that the next tshark run decodes as IPFIX.
+ */
+async function decryptedWithTshark(file: string, keylog: string, port: number, dir: string): Promise<string> {
+  const { stdout } = await run('tshark', ['-r', file, '-o', `tls.keylog_file:${keylog}`, '-d', `tcp.port==${port},tls`, '-q', '-z', 'follow,tls,raw,0']);
+  const messages = stdout.split('\n').filter((l) => /^\t[0-9a-f]+$/.test(l)).map((l) => Buffer.from(l.slice(1), 'hex'));
+  assert.ok(messages.length >= 2, `tshark decrypted nothing:\n${stdout.slice(0, 2000)}`);
+  const dump = messages.map((m) => {
+    const lines: string[] = [];
+    for (let o = 0; o < m.length; o += 16) lines.push(`${o.toString(16).padStart(6, '0')} ${[...m.subarray(o, o + 16)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
+    return lines.join('\n');
+  }).join('\n');
+  const text = path.join(dir, 'tls-plain.txt');
+  const out = path.join(dir, 'tls-plain.pcap');
+  await writeFile(text, `${dump}\n`);
+  await run('text2pcap', ['-q', '-T', '40000,4739', text, out]);
+  return out;
 }
 
 /** An Antrea element's hex bytes as the record's value. */
@@ -151,7 +123,7 @@ describe('IPFIX export decoded by tshark and nfcapd', function () {
   let records: FlowRecord[] = [];
 
   before(async () => {
-    requirePrereqs('tshark', 'nfcapd');
+    requirePrereqs('tshark', 'nfcapd', 'openssl');
     dir = await mkdtemp(path.join(tmpdir(), 'seine-ipfix-'));
     // What the store holds: written and read back.
     const store = await FlowStore.open(path.join(dir, 'flows.db'));
@@ -207,7 +179,63 @@ describe('IPFIX export decoded by tshark and nfcapd', function () {
     flows.forEach((f, i) => assertDecoded(f, records[i]!));
   });
 
-  it('nfcapd collects the UDP export; nfdump prints addresses, ports, protocol and both directions', async () => {
+  it('TLS: a mutually authenticated session to a real TLS listener; tshark decrypts it (key log) and decodes every element', async () => {
+    const pki = path.join(dir, 'pki');
+    const ca = await ensureCa(pki);
+    const server = await issueCertificate(pki, { commonName: 'collector', usages: ['serverAuth'], ips: ['127.0.0.1'] });
+    const client = await issueCertificate(pki, { commonName: 'box1', usages: ['clientAuth'] });
+    const keylog = path.join(dir, 'tls.keys');
+    const received: Buffer[] = [];
+    const peers: string[] = [];
+    const tlsServer = createTlsServer({
+      cert: readFileSync(server.certFile), key: readFileSync(server.keyFile), ca: readFileSync(ca.certFile), requestCert: true, rejectUnauthorized: true,
+    }, (s) => {
+      peers.push(String(s.getPeerCertificate().subject?.CN));
+      s.on('data', (d: Buffer) => received.push(d));
+    });
+    tlsServer.on('keylog', (line) => appendFileSync(keylog, line));
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    const port = (tlsServer.address() as AddressInfo).port;
+    const addr = `127.0.0.1:${port}:tls`;
+    // The agent's config as it would be written; the files are read as the agent reads them.
+    const fe = FlowExporterConfigSchema.parse({ flowCollectorAddr: addr, tls: { caFile: ca.certFile, certFile: client.certFile, keyFile: client.keyFile } });
+    const file = path.join(dir, 'tls.pcap');
+    const tshark = await capture(`tcp port ${port}`, file);
+    const { sender, sink } = ipfixSink(addr, { tls: readIpfixTls(fe.tls!, 'flowExporter.tls') });
+    // Without the CA the collector's certificate is not trusted: nothing is sent, the records are counted as dropped.
+    const untrusted = ipfixSink(addr);
+    try {
+      await sink(records.map((record, i) => ({ connKey: `c${i}`, record })));
+      await untrusted.sink(records.map((record, i) => ({ connKey: `c${i}`, record })));
+      await sleep(500);
+    } finally {
+      await sender.close();
+      await untrusted.sender.close();
+      await stop(tshark);
+      await new Promise<void>((r) => tlsServer.close(() => r()));
+    }
+    assert.deepEqual(peers, ['box1'], 'one session, with the box certificate');
+    assert.equal(untrusted.sender.droppedRecords, 3);
+    assert.match(untrusted.sender.lastError, /certificate/);
+    assert.equal(sender.droppedRecords, 0);
+    const stream = Buffer.concat(received);
+    assert.equal(stream.readUInt16BE(0), 10, 'IPFIX version');
+    assert.equal(stream.readUInt16BE(16), 2, 'the first set is the template set');
+    assert.ok(!readFileSync(file).includes('allow-web'), 'the capture holds no clear text');
+    const flows = await decodeWithTshark(await decryptedWithTshark(file, keylog, port, dir), 'tcp.port==4739,cflow');
+    assert.equal(flows.length, 3);
+    flows.forEach((f, i) => assertDecoded(f, records[i]!));
+    assert.throws(() => FlowExporterConfigSchema.parse({ flowCollectorAddr: `127.0.0.1:${port}:tcp`, tls: { caFile: ca.certFile } }), /tls is for a <host>:<port>:tls/);
+    assert.throws(() => readIpfixTls({ caFile: path.join(dir, 'none.crt'), minVersion: 'VersionTLS12' }, 'flowExporter.tls'), /^UserError: flowExporter\.tls\.caFile: cannot read/);
+  });
+
+  // What nfdump 1.7.1 (Debian 12) can store, from its source (src/netflow/ipfix.c, v1.7.1:
+  // ipfixTranslationMap and LookupElement): of our template's elements only the IANA addresses,
+  // ports, protocolIdentifier, flowEndReason and the counters, and of PEN 29305 the four reverse
+  // counters (as its "out" counters). Total and delta counts share one slot per direction, so the
+  // later element of the template wins: the deltas. Every other enterprise (Antrea's 56506) is
+  // skipped, and flowStartSeconds/flowEndSeconds (150/151) have no mapping in 1.7.1.
+  it('nfcapd collects the UDP export; nfdump prints every element nfdump 1.7.1 can store', async () => {
     const port = await freePort('udp');
     const out = path.join(dir, 'nfcapd');
     await run('mkdir', ['-p', out]);
@@ -242,5 +270,11 @@ describe('IPFIX export decoded by tshark and nfcapd', function () {
       assert.equal(f.out_bytes, r.reverseOctetDeltaCount);
     });
     assert.match(log, /Sequence Errors: 0, Bad Packets: 0/);
+    // flowEndReason: stored, printed by -o raw only ("end reason = 0x03 …").
+    const raw = (await run('nfdump', ['-R', out, '-o', 'raw'])).stdout;
+    const reasons = [...raw.matchAll(/end reason\s+=\s+0x([0-9a-f]{2})/g)].map((m) => parseInt(m[1]!, 16));
+    assert.deepEqual(reasons, records.map((r) => r.flowEndReason), raw);
+    // Nothing of the Antrea elements reaches nfdump's records.
+    assert.ok(!raw.includes('allow-web') && !stdout.includes('allow-web'));
   });
 });

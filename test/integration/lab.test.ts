@@ -125,8 +125,10 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
   it('comes up in under 60 s, printing a line per step and what to do next', () => {
     assert.equal(upResult.code, 0, upResult.stderr);
     assert.ok(upSeconds < 60, `lab up took ${upSeconds.toFixed(1)} s`);
-    const steps = upResult.stderr.split('\n').filter((l) => /^\[\d+\/11\] .*\(\d+\.\d\d s\)$/.test(l));
-    assert.equal(steps.length, 11, upResult.stderr);
+    // 11 steps of boxes and pods, and Node-RED (issue 10).
+    const steps = upResult.stderr.split('\n').filter((l) => /^\[\d+\/12\] .*\(\d+\.\d\d s\)$/.test(l));
+    assert.equal(steps.length, 12, upResult.stderr);
+    assert.match(upResult.stderr, /open http:\/\/127\.0\.0\.1:\d+ +# Node-RED with the Seine nodes/);
     assert.match(upResult.stderr, /seine lab status/);
     assert.match(upResult.stderr, /seine lab exec default\/box1-pod1 -- ping -c1 10\.42\.0\.3/);
     assert.match(upResult.stderr, /seine lab down/);
@@ -157,7 +159,9 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
     // lab up starts the controller (issue 11) on a free 127.0.0.1 port.
     assert.match(st.controller?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(st.controller?.running, true);
-    assert.equal(st.nodeRed, null);
+    // ... and Node-RED with the Seine nodes (issue 10; test/integration/nodered-lab.test.ts).
+    assert.match(st.nodeRed?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(st.nodeRed?.running, true);
     const table = (await ok(dir, ['lab', 'status'])).stdout;
     for (const h of ['BOX', 'NAMESPACE', 'POD', 'default/box2-pod2', '172.31.250.12']) assert.ok(table.includes(h), h);
   });

@@ -18,10 +18,12 @@ describe('rootfs', () => {
     assert.deepEqual(cfg.inventory, { source: 'kubernetes', kubeconfig: '/etc/rancher/k3s/k3s.yaml' });
   });
 
-  it('configures k3s without flannel and without its network policy controller', async () => {
+  it('configures k3s without flannel, its network policy controller and kube-proxy', async () => {
     const k3s = parse(await read('etc/rancher/k3s/config.yaml')) as Record<string, unknown>;
     assert.equal(k3s['flannel-backend'], 'none');
     assert.equal(k3s['disable-network-policy'], true);
+    assert.equal(k3s['disable-kube-proxy'], true);
+    assert.equal(k3s['service-cidr'], '10.43.0.0/16');
     assert.equal(k3s['cluster-cidr'], '10.42.0.0/16');
   });
 

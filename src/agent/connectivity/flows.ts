@@ -93,7 +93,7 @@ export function connectivityFlows(s: ConnectivityState, pipeline: Pipeline, cook
   add('L3Forwarding', P_HIGH, ['ip', `nw_dst=${gw.ip}`], toGateway);
   add('L3Forwarding', P_HIGH, ['ct_state=+rpl+trk', `ct_mark=${ctMark.fromGateway}`, 'ip'], toGateway);
   add('L3Forwarding', P_NORMAL, ['ip', `reg0=${reg0.notRewriteMAC}`, `nw_dst=${s.podCIDR}`], [setReg0(reg0.toLocal), pipeline.goto('L2ForwardingCalc')]);
-  // Services stay with kube-proxy on the host until Seine load-balances them in OVS.
+  // Cluster IPs are load-balanced earlier (src/agent/service); what reaches this flow is an address or port no Service has: the host decides.
   add('L3Forwarding', P_NORMAL, ['ip', `nw_dst=${s.serviceCIDR}`], toGateway);
   for (const peer of tunnelled) {
     add('L3Forwarding', P_NORMAL, ['ip', `nw_dst=${peer.podCIDR}`], [

@@ -24,7 +24,8 @@ import { CT_ZONE } from '../connectivity/registers.js';
 const LEARNED_BIT = 1n << 39n;
 const KIND_SHIFT = 32n;
 /** What a learned flow counts (bits 32-35 of its cookie's object id). */
-export const LearnedKind = { Connection: 1, DeniedByRule: 2, IsolatedIngress: 3, IsolatedEgress: 4 } as const;
+// SessionAffinity: the client → endpoint choices ClientIP Services learn (src/agent/service), foreign like the counters.
+export const LearnedKind = { Connection: 1, DeniedByRule: 2, IsolatedIngress: 3, IsolatedEgress: 4, SessionAffinity: 5 } as const;
 export type LearnedKindCode = (typeof LearnedKind)[keyof typeof LearnedKind];
 
 const CATEGORY = BigInt(Category.FlowAccounting) << 40n;

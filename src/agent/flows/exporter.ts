@@ -25,6 +25,8 @@ export interface FlowExporterOptions {
   inventory: Pick<InventorySource, 'snapshot'>;
   rule: (conjId: number) => RealizedRule | undefined;
   serviceCIDR?: string;
+  /** The Service port (`namespace/name:port`) behind a cluster IP, port and IP protocol number (src/agent/service). */
+  servicePortName?: (clusterIP: string, port: number, protocol: number) => string | undefined;
   pollIntervalMs?: number;
   activeTimeoutS?: number;
   idleTimeoutS?: number;
@@ -51,6 +53,8 @@ export class FlowExporter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private stopped = false;
+  /** Why the last poll failed ('' after a good one). */
+  private lastError = '';
   private index?: EndpointIndex;
   private readonly service?: { network: bigint; prefixLength: number };
 
@@ -63,9 +67,15 @@ export class FlowExporter {
   start(): void {
     const tick = () => {
       if (this.stopped) return;
-      this.running = this.pollOnce().catch((err) => {
+      this.running = this.pollOnce().then(() => {
+        if (this.lastError) log.info({ after: this.lastError }, 'flow polls work again');
+        this.lastError = '';
+      }, (err) => {
         this.stats.errors++;
-        log.warn({ err }, 'flow poll failed');
+        // A box without the conntrack tool would say so every poll: say it once, and again only when the reason changes.
+        const msg = err instanceof Error ? err.message : String(err);
+        if (msg !== this.lastError) log.warn({ err }, 'flow poll failed (logged again only when the reason changes)');
+        this.lastError = msg;
       }).finally(() => {
         if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollIntervalMs ?? 5000);
       });
@@ -160,7 +170,7 @@ export class FlowExporter {
       destinationPodName: ep.destinationPodName ?? '',
       destinationNodeName: ep.destinationNodeName ?? '',
       destinationServicePort: service ? e.orig.dport : 0,
-      destinationServicePortName: '',
+      destinationServicePortName: service ? (this.opts.servicePortName?.(e.orig.dst, e.orig.dport, e.protocol) ?? '') : '',
       ingressNetworkPolicyName: p.ingressNetworkPolicyName ?? '',
       ingressNetworkPolicyNamespace: p.ingressNetworkPolicyNamespace ?? '',
       ingressNetworkPolicyType: p.ingressNetworkPolicyType ?? 0,

@@ -11,11 +11,11 @@ import type { RealizedRule } from '../policy/flows.js';
 import { CT_ZONE } from '../connectivity/registers.js';
 import { learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
 import type { ConntrackSource } from './conntrack.js';
-import { FlowExporter } from './exporter.js';
+import { FlowExporter, type FlowExporterOptions } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
 import { FlowStore, type StoredRecord } from './store.js';
-import { ipfixSink } from './ipfix-export.js';
+import { ipfixSink, readIpfixTls } from './ipfix-export.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
 
 const log = createLogger('flows');
@@ -38,22 +38,31 @@ export async function startFlowVisibility(o: {
   pipeline: Pipeline;
   inventory: InventorySource;
   rule: (conjId: number) => RealizedRule | undefined;
+  /** Names the Service port behind a cluster IP (flow records' destinationServicePortName). */
+  servicePortName?: FlowExporterOptions['servicePortName'];
   /** More sinks (IPFIX, the controller). */
   sinks?: ((batch: StoredRecord[]) => Promise<void>)[];
 }): Promise<FlowVisibility> {
   const fe = o.cfg.flowExporter;
+  const tls = fe.tls && readIpfixTls(fe.tls, 'flowExporter.tls'); // before anything opens: a bad file fails the start cleanly
   const store = await FlowStore.open(path.join(o.cfg.stateDir, FLOW_DB), { maxAgeS: Math.round(fe.store.maxAgeDays * 86_400), maxBytes: Math.round(fe.store.maxSizeMB * 1024 * 1024) });
   const counters = (table: 'FlowAccounting' | 'DenyAccounting', kind?: Parameters<typeof learnedFilter>[0]) => async () =>
     learnedCountersFromText(await o.bridge.dumpFlowsText({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
   const kind = fe.conntrackSource === 'auto' ? (o.cfg.datapathType === 'netdev' ? 'ovs' : 'kernel') : fe.conntrackSource;
-  const source: ConntrackSource = kind === 'ovs'
-    ? new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) })
-    : new KernelConntrackSource();
-  const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr) : undefined;
+  let source: ConntrackSource;
+  if (kind === 'ovs') {
+    source = new OvsConntrackSource({ vswitchdCtl: vswitchdTarget(o.cfg.ovsRunDir), env: { ...process.env, OVS_RUNDIR: o.cfg.ovsRunDir }, counters: counters('FlowAccounting', LearnedKind.Connection) });
+  } else {
+    const kernel = new KernelConntrackSource();
+    // Kernel conntrack counts nothing without nf_conntrack_acct: the agent turns it on (and says so).
+    await kernel.enableAccounting().catch((err) => log.warn({ err }, 'kernel conntrack accounting could not be enabled: flow counters stay 0'));
+    source = kernel;
+  }
+  const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr, tls ? { tls } : {}) : undefined;
   const exporter = new FlowExporter({
     source, zone: CT_ZONE,
     denied: o.pipeline.has('DenyAccounting') ? counters('DenyAccounting') : undefined,
-    inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR,
+    inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR, ...(o.servicePortName ? { servicePortName: o.servicePortName } : {}),
     pollIntervalMs: fe.pollIntervalSeconds * 1000, activeTimeoutS: fe.activeFlowExportTimeoutSeconds, idleTimeoutS: fe.idleFlowExportTimeoutSeconds,
     sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), ...(o.sinks ?? [])],
   });

@@ -3,7 +3,10 @@
 // (IPv4 and IPv6), then a sink that sends each poll's batch to the configured collector.
 import { FLOW_RECORD_IPFIX_ELEMENTS, type FlowRecord } from '../../api/flow-record.js';
 import type { IEType, InformationElement, Template } from '../../lib/ipfix/encoder.js';
-import { IpfixSender, parseCollector } from '../../lib/ipfix/transport.js';
+import { readFileSync } from 'node:fs';
+import type { IpfixTlsConfig } from '../../api/config.js';
+import { UserError } from '../../lib/errors.js';
+import { IpfixSender, parseCollector, type IpfixTlsOptions } from '../../lib/ipfix/transport.js';
 import type { StoredRecord } from './store.js';
 
 const STRINGS = new Set<keyof FlowRecord>([
@@ -35,8 +38,28 @@ export const FLOW_TEMPLATES: Template[] = [
   { id: TEMPLATE_IPV6, elements: FLOW_ELEMENTS.filter((e) => !v4.test(e.name)) },
 ];
 
+/** The TLS settings with their files read; `field` (e.g. flowExporter.tls) names them in errors. */
+export function readIpfixTls(cfg: IpfixTlsConfig, field: string): IpfixTlsOptions {
+  const read = (key: 'caFile' | 'certFile' | 'keyFile') => {
+    const file = cfg[key];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UserError(`${field}.${key}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  const ca = read('caFile');
+  const cert = read('certFile');
+  const key = read('keyFile');
+  return {
+    ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(cfg.serverName ? { serverName: cfg.serverName } : {}),
+    minVersion: cfg.minVersion === 'VersionTLS13' ? 'TLSv1.3' : 'TLSv1.2',
+  };
+}
+
 /** A sink for the flow exporter: each batch's records to the collector, by address family. */
-export function ipfixSink(collectorAddr: string, opts: { domainId?: number; templateRefreshS?: number } = {}) {
+export function ipfixSink(collectorAddr: string, opts: { domainId?: number; templateRefreshS?: number; tls?: IpfixTlsOptions } = {}) {
   const sender = new IpfixSender({ collector: parseCollector(collectorAddr), templates: FLOW_TEMPLATES, ...opts });
   const sink = async (batch: StoredRecord[]) => {
     const four: Record<string, unknown>[] = [];

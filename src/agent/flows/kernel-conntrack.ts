@@ -7,7 +7,9 @@
 // The first src= opens the original tuple, the second the reply tuple. The tool prints ct_label
 // only through a connlabel.conf name map (`labels=` with names or bit numbers), so policy
 // enrichment from labels needs that map on such a box.
+import { readFile, writeFile } from 'node:fs/promises';
 import { run } from '../../lib/exec.js';
+import { createLogger } from '../../lib/log.js';
 import { type ConnTuple, type ConntrackEntry, type ConntrackSource } from './conntrack.js';
 
 const TCP_STATES = new Set(['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'LISTEN', 'SYN_SENT2']);
@@ -81,14 +83,43 @@ export function parseKernelConntrack(text: string, zone?: number, now = Date.now
   return out;
 }
 
+const log = createLogger('flows.kernel');
+
+/** The sysctls kernel flow records need: per-connection counters, and start times. */
+export const CONNTRACK_SYSCTLS = ['net.netfilter.nf_conntrack_acct', 'net.netfilter.nf_conntrack_timestamp'] as const;
+
 export class KernelConntrackSource implements ConntrackSource {
   readonly name = 'kernel';
   /** `netns`: read another network namespace's table (`ip netns exec`). */
   constructor(private readonly opts: { netns?: string } = {}) {}
 
+  /**
+   * Turns on conntrack accounting and timestamps in this network namespace (the agent's), as
+   * flow counters need; logs what it set. Returns each sysctl's value before.
+   */
+  async enableAccounting(): Promise<Record<string, number>> {
+    const before: Record<string, number> = {};
+    for (const name of CONNTRACK_SYSCTLS) {
+      const file = `/proc/sys/${name.replace(/\./g, '/')}`;
+      before[name] = Number((await readFile(file, 'utf8')).trim());
+      if (before[name] !== 1) await writeFile(file, '1\n');
+    }
+    const set = CONNTRACK_SYSCTLS.filter((n) => before[n] !== 1);
+    if (set.length) log.info({ set: set.map((n) => `${n}=1`), before }, `kernel conntrack: set ${set.map((n) => `${n}=1`).join(', ')} for flow counters and start times`);
+    else log.info({ sysctls: CONNTRACK_SYSCTLS }, 'kernel conntrack: accounting and timestamps already on');
+    return before;
+  }
+
   async dump(zone: number): Promise<ConntrackEntry[]> {
-    const r = await this.cmd('conntrack', ['-L', '-o', 'extended,id,ktimestamp', '-w', String(zone)]);
-    return parseKernelConntrack(r, zone);
+    try {
+      const r = await this.cmd('conntrack', ['-L', '-o', 'extended,id,ktimestamp', '-w', String(zone)]);
+      return parseKernelConntrack(r, zone);
+    } catch (err) {
+      if (err instanceof Error && /command not found/.test(err.message)) {
+        throw new Error('the conntrack tool is missing: kernel flows are not recorded on this box until it is installed (apt-get install conntrack)');
+      }
+      throw err;
+    }
   }
 
   async stats(): Promise<{ total: number; max: number }> {

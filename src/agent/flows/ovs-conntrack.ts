@@ -1,10 +1,11 @@
-// The box's own OVS userspace conntrack: `ovs-appctl -t <vswitchd ctl> dpctl/dump-conntrack
-// -m -s`. Lines look like (measured, OVS 3.1):
+// The box's own OVS userspace conntrack: `dpctl/dump-conntrack -m -s` asked of vswitchd over its
+// unixctl socket (what `ovs-appctl -t <vswitchd ctl>` sends, without the process). Lines look like
+// (measured, OVS 3.1):
 //   tcp,orig=(src=10.42.0.2,dst=10.42.1.2,sport=53644,dport=5001),reply=(src=10.42.1.2,dst=10.42.0.2,sport=5001,dport=53644),id=0,zone=65520,status=0,timeout=29,mark=3,labels=0x2,protoinfo=(state_orig=ESTABLISHED,state_reply=ESTABLISHED,wscale_orig=10,…)
 //   icmp,orig=(src=10.42.0.2,dst=10.42.1.2,id=11014,type=8,code=0),reply=(…,id=11014,type=0,code=0),id=0,zone=65520,status=0,mark=3
 // There are no counters: they come from the learned flows of FlowAccounting (accounting.ts),
 // matched by the tuple each direction has at the Output table.
-import { run } from '../../lib/exec.js';
+import { unixctlCall, unixctlSocket } from '../ovs/unixctl.js';
 import { tupleKey, type LearnedCounter } from './accounting.js';
 import { PROTOCOL_NUMBERS, type ConnTuple, type ConntrackEntry, type ConntrackSource } from './conntrack.js';
 
@@ -142,6 +143,7 @@ export interface OvsConntrackOptions {
 
 export class OvsConntrackSource implements ConntrackSource {
   readonly name = 'ovs-userspace';
+  private socket?: Promise<string>;
   constructor(private readonly opts: OvsConntrackOptions) {}
 
   async dump(zone: number): Promise<ConntrackEntry[]> {
@@ -159,7 +161,20 @@ export class OvsConntrackSource implements ConntrackSource {
     return { total: Number(/Total:\s*(\d+)/.exec(s)?.[1] ?? 0), max: Number(m.trim()) || 0 };
   }
 
+  /** ovs-appctl's request, sent straight to vswitchd's control socket (unixctl.ts): no process per poll. */
   private async appctl(args: string[]): Promise<string> {
-    return (await run('ovs-appctl', ['-t', this.opts.vswitchdCtl, ...args], { env: this.opts.env })).stdout;
+    const [method, ...params] = args as [string, ...string[]];
+    this.socket ??= unixctlSocket(this.opts.vswitchdCtl, this.opts.env);
+    const socket = await this.socket.catch((err: unknown) => {
+      this.socket = undefined; // vswitchd may not have written its pid file yet: look again next time
+      throw err;
+    });
+    try {
+      return await unixctlCall(socket, method, params);
+    } catch (err) {
+      // A restarted vswitchd (system OVS) listens on a new <pid>.ctl: resolve it again next time.
+      if (!this.opts.vswitchdCtl.includes('/')) this.socket = undefined;
+      throw err;
+    }
   }
 }

@@ -1,7 +1,7 @@
 // Kubernetes objects → the inventory view. Pure; keys come out in a fixed order so two
 // views of the same object compare equal and unchanged status churn produces no event.
-import { NAMESPACE_NAME_LABEL, type Namespace, type Node, type Pod } from '../../api/k8s-core.js';
-import type { InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort } from './types.js';
+import { NAMESPACE_NAME_LABEL, SERVICE_NAME_LABEL, type EndpointSlice, type Namespace, type Node, type Pod, type Service } from '../../api/k8s-core.js';
+import type { InventoryEndpointSlice, InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort, InventoryService } from './types.js';
 
 const sortedLabels = (labels: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -45,5 +45,42 @@ export function nodeView(node: Node): InventoryNode {
     podCIDRs,
     ...(internalIP ? { internalIP } : {}),
     labels: sortedLabels(node.metadata.labels),
+  };
+}
+
+/** Kubernetes' default ClientIP affinity timeout (3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10_800;
+
+export function serviceView(svc: Service): InventoryService {
+  const spec = svc.spec;
+  const ip = spec.clusterIP && spec.clusterIP !== 'None' ? spec.clusterIP : undefined;
+  return {
+    namespace: svc.metadata.namespace,
+    name: svc.metadata.name,
+    type: spec.type,
+    ...(ip && spec.type !== 'ExternalName' ? { clusterIP: ip } : {}),
+    ports: (spec.ports ?? []).map((p) => ({ name: p.name ?? '', protocol: p.protocol, port: p.port, nodePort: spec.type === 'ClusterIP' ? 0 : (p.nodePort ?? 0) })),
+    affinitySeconds: spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : 0,
+    externalTrafficPolicy: spec.externalTrafficPolicy ?? 'Cluster',
+    internalTrafficPolicy: spec.internalTrafficPolicy ?? 'Cluster',
+  };
+}
+
+/** Slices without the service-name label, or of FQDN/IPv6 addresses, carry nothing to balance to (IPv4 only for now). */
+export function endpointSliceView(slice: EndpointSlice): InventoryEndpointSlice {
+  const ipv4 = slice.addressType === 'IPv4';
+  return {
+    namespace: slice.metadata.namespace,
+    name: slice.metadata.name,
+    service: slice.metadata.labels?.[SERVICE_NAME_LABEL] ?? '',
+    ports: (slice.ports ?? []).flatMap((p) => (p.port ? [{ name: p.name ?? '', protocol: p.protocol, port: p.port }] : [])),
+    endpoints: ipv4
+      ? slice.endpoints.map((e) => {
+          const c = e.conditions ?? {};
+          // The API: a nil `ready` means ready; `serving` defaults to `ready`.
+          const ready = c.ready ?? true;
+          return { ip: e.addresses[0]!, serving: c.serving ?? ready, terminating: c.terminating ?? false, ...(e.nodeName ? { nodeName: e.nodeName } : {}) };
+        })
+      : [],
   };
 }

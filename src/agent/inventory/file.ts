@@ -8,7 +8,7 @@ import { basename, dirname } from 'node:path';
 import { InventoryListSchema } from '../../api/k8s-core.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
-import { namespaceView, nodeView, podView } from './convert.js';
+import { endpointSliceView, namespaceView, nodeView, podView, serviceView } from './convert.js';
 import type { InventorySource } from './types.js';
 import { InventorySourceBase } from './source-base.js';
 import { describeZodError } from '../../api/issues.js';
@@ -112,6 +112,8 @@ export class FileInventorySource extends InventorySourceBase implements Inventor
     this.store.replace('Node', list.nodes.map(nodeView));
     this.store.replace('Namespace', list.namespaces.map(namespaceView));
     this.store.replace('Pod', list.pods.map(podView));
+    this.store.replace('Service', list.services.map(serviceView));
+    this.store.replace('EndpointSlice', list.endpointSlices.map(endpointSliceView));
     this.markSynced();
   }
 }
@@ -131,5 +133,7 @@ function parse(text: string) {
     nodes: items.flatMap((i) => (i.kind === 'Node' ? [i] : [])),
     namespaces: items.flatMap((i) => (i.kind === 'Namespace' ? [i] : [])),
     pods: items.flatMap((i) => (i.kind === 'Pod' ? [i] : [])),
+    services: items.flatMap((i) => (i.kind === 'Service' ? [i] : [])),
+    endpointSlices: items.flatMap((i) => (i.kind === 'EndpointSlice' ? [i] : [])),
   };
 }

@@ -1,14 +1,14 @@
-// The inventory on a k3s box: nodes, namespaces and pods list-watched from the API server,
+// The inventory on a k3s box: nodes, namespaces, pods, services and endpoint slices list-watched from the API server,
 // one Reflector each, all feeding one InventoryStore.
 import type { z } from 'zod';
-import { NamespaceSchema, NodeSchema, PodSchema } from '../../api/k8s-core.js';
+import { EndpointSliceSchema, NamespaceSchema, NodeSchema, PodSchema, ServiceSchema } from '../../api/k8s-core.js';
 import { createLogger } from '../../lib/log.js';
 import type { BackoffOptions } from '../../lib/backoff.js';
-import { namespaceView, nodeView, podView } from './convert.js';
+import { endpointSliceView, namespaceView, nodeView, podView, serviceView } from './convert.js';
 import { KubeClient } from './kube-client.js';
 import type { KubeConnection } from './kubeconfig.js';
 import { Reflector } from './reflector.js';
-import type { InventoryKind, InventorySource } from './types.js';
+import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from './types.js';
 import { InventorySourceBase } from './source-base.js';
 import { podKey } from './types.js';
 
@@ -77,7 +77,8 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
       this.runs.push(reflector.run(abort.signal));
     };
 
-    // Nodes first, then namespaces, then pods: consumers meet a pod's node and namespace before the pod.
+    // Nodes first, then namespaces, Services and slices, then pods: consumers meet a pod's node and
+    // namespace before the pod, and the pod watch (the busiest) starts last.
     reflect('Node', '/api/v1/nodes', NodeSchema, {
       put: (o) => this.store.put('Node', nodeView(o)),
       remove: (o) => this.store.remove('Node', o.metadata.name),
@@ -87,6 +88,17 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
       put: (o) => this.store.put('Namespace', namespaceView(o)),
       remove: (o) => this.store.remove('Namespace', o.metadata.name),
       replace: (o) => this.store.replace('Namespace', o.map(namespaceView)),
+    });
+    // Services and their EndpointSlices (Service load balancing in OVS replaces kube-proxy).
+    reflect('Service', '/api/v1/services', ServiceSchema, {
+      put: (o) => this.store.put('Service', serviceView(o)),
+      remove: (o) => this.store.remove('Service', podKey(o.metadata)),
+      replace: (o) => this.store.replace('Service', o.map(serviceView)),
+    });
+    reflect('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', EndpointSliceSchema, {
+      put: (o) => this.store.put('EndpointSlice', endpointSliceView(o)),
+      remove: (o) => this.store.remove('EndpointSlice', podKey(o.metadata)),
+      replace: (o) => this.store.replace('EndpointSlice', o.map(endpointSliceView)),
     });
     reflect(
       'Pod',
@@ -112,6 +124,6 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
 
   private markListed(kind: InventoryKind): void {
     this.listed.add(kind);
-    if (this.listed.size === 3) this.markSynced();
+    if (this.listed.size === INVENTORY_KINDS.length) this.markSynced();
   }
 }

@@ -9,6 +9,8 @@ import type {
   InventoryNamespace,
   InventoryNode,
   InventoryPod,
+  InventoryService,
+  InventoryEndpointSlice,
 } from './types.js';
 import { podKey } from './types.js';
 
@@ -16,16 +18,20 @@ interface ViewOf {
   Node: InventoryNode;
   Namespace: InventoryNamespace;
   Pod: InventoryPod;
+  Service: InventoryService;
+  EndpointSlice: InventoryEndpointSlice;
 }
 
 const keyOf = <K extends InventoryKind>(kind: K, view: ViewOf[K]): string =>
-  kind === 'Pod' ? podKey(view as InventoryPod) : view.name;
+  kind === 'Node' || kind === 'Namespace' ? view.name : podKey(view as InventoryPod);
 
 export class InventoryStore {
   private readonly maps: { [K in InventoryKind]: Map<string, ViewOf[K]> } = {
     Node: new Map(),
     Namespace: new Map(),
     Pod: new Map(),
+    Service: new Map(),
+    EndpointSlice: new Map(),
   };
   private cached: Inventory | undefined;
 
@@ -37,6 +43,8 @@ export class InventoryStore {
       nodes: new Map(this.maps.Node),
       namespaces: new Map(this.maps.Namespace),
       pods: new Map(this.maps.Pod),
+      services: new Map(this.maps.Service),
+      endpointSlices: new Map(this.maps.EndpointSlice),
     };
     return this.cached;
   }

@@ -2,7 +2,7 @@
 // Both sources (the Kubernetes API on a box, the lab's inventory file) produce this view,
 // so every consumer is written once.
 import { EventEmitter } from 'node:events';
-import type { Protocol } from '../../api/k8s-core.js';
+import type { Protocol, TrafficPolicy } from '../../api/k8s-core.js';
 
 export interface InventoryNode {
   name: string;
@@ -39,15 +39,61 @@ export interface InventoryPod {
   ports: InventoryPodPort[];
 }
 
+export interface InventoryServicePort {
+  /** '' when the Service has one unnamed port. */
+  name: string;
+  protocol: Protocol;
+  port: number;
+  /** 0 unless the Service is a NodePort (or LoadBalancer) one. */
+  nodePort: number;
+}
+
+/** A Service that load balancing realizes: ClusterIP, NodePort and LoadBalancer ones with a cluster IP. */
+export interface InventoryService {
+  namespace: string;
+  name: string;
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  /** Unset for headless and ExternalName Services. */
+  clusterIP?: string;
+  ports: InventoryServicePort[];
+  /** ClientIP session affinity timeout in seconds; 0 when affinity is None. */
+  affinitySeconds: number;
+  externalTrafficPolicy: TrafficPolicy;
+  internalTrafficPolicy: TrafficPolicy;
+}
+
+export interface InventoryEndpoint {
+  ip: string;
+  /** Ready (or, during termination, still serving). */
+  serving: boolean;
+  terminating: boolean;
+  nodeName?: string;
+}
+
+export interface InventoryEndpointSlice {
+  namespace: string;
+  name: string;
+  /** The Service it belongs to (label kubernetes.io/service-name). */
+  service: string;
+  ports: { name: string; protocol: Protocol; port: number }[];
+  endpoints: InventoryEndpoint[];
+}
+
 /** Read-only: a snapshot is shared with every consumer and replaced, never mutated. */
 export interface Inventory {
   nodes: ReadonlyMap<string, InventoryNode>;
   namespaces: ReadonlyMap<string, InventoryNamespace>;
   /** Keyed by `namespace/name`. */
   pods: ReadonlyMap<string, InventoryPod>;
+  // Optional so that views built by hand (the controller's span, tests) need not carry them.
+  /** Keyed by `namespace/name`. */
+  services?: ReadonlyMap<string, InventoryService>;
+  /** Keyed by `namespace/name` of the slice. */
+  endpointSlices?: ReadonlyMap<string, InventoryEndpointSlice>;
 }
 
-export type InventoryKind = 'Node' | 'Namespace' | 'Pod';
+export type InventoryKind = 'Node' | 'Namespace' | 'Pod' | 'Service' | 'EndpointSlice';
+export const INVENTORY_KINDS: readonly InventoryKind[] = ['Node', 'Namespace', 'Pod', 'Service', 'EndpointSlice'];
 export type ChangeType = 'added' | 'updated' | 'deleted';
 
 interface ChangeOf<K extends InventoryKind, T> {
@@ -61,7 +107,9 @@ interface ChangeOf<K extends InventoryKind, T> {
 export type InventoryChange =
   | ChangeOf<'Node', InventoryNode>
   | ChangeOf<'Namespace', InventoryNamespace>
-  | ChangeOf<'Pod', InventoryPod>;
+  | ChangeOf<'Pod', InventoryPod>
+  | ChangeOf<'Service', InventoryService>
+  | ChangeOf<'EndpointSlice', InventoryEndpointSlice>;
 
 export interface InventoryEvents {
   /** Once, when the first complete snapshot is in. */

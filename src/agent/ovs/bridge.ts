@@ -11,6 +11,7 @@ import { formatCookieFilter, matchesFilter, type CookieFilter } from './cookie.j
 import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
 import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
 import { expires, InstalledFlows } from './installed-flows.js';
+import { emptyGroupChanges, formatGroup, groupChangeCount, parseDumpGroups, planGroupChanges, type Group, type GroupChanges } from './group.js';
 import { runStreaming } from './ofctl-stream.js';
 
 const log = createLogger('ovs/bridge');
@@ -75,6 +76,8 @@ export class OpenFlowBridge {
   private installed?: InstalledFlows;
   /** The management socket's identity when the mirror was taken (see switchIdentity). */
   private installedSwitch = '';
+  /** Groups on the switch (id → spec as last written or dumped), while known without a dump. */
+  private installedGroups?: Map<number, string>;
 
   constructor(opts: OpenFlowBridgeOptions) {
     this.mgmt = opts.mgmt;
@@ -106,6 +109,22 @@ export class OpenFlowBridge {
   /** Drops the mirror, e.g. when OVS may have lost or changed flows behind the agent's back; the next reconcile dumps. */
   forget(): void {
     this.installed = undefined;
+    this.installedGroups = undefined;
+  }
+
+  async dumpGroups(): Promise<Group[]> {
+    return parseDumpGroups((await this.ofctl(['-O', 'OpenFlow15', 'dump-groups', this.mgmt])).stdout);
+  }
+
+  /** The groups to add, rewrite and delete for `desired` (against the mirror, or a dump). */
+  async planGroups(desired: readonly Group[]): Promise<GroupChanges> {
+    this.installedGroups ??= new Map((await this.dumpGroups()).map((g) => [g.id, g.spec]));
+    return planGroupChanges(this.installedGroups, desired);
+  }
+
+  /** Applies group changes alone, in one bundle (the first sync's groups go in before its FlowRound). */
+  async applyGroups(changes: GroupChanges): Promise<void> {
+    await this.apply({ add: [], replace: [], modify: [], delete: [] }, undefined, changes);
   }
 
   /**
@@ -131,21 +150,29 @@ export class OpenFlowBridge {
   }
 
   /** Applies adds, replaces, strict modifies and strict deletes in one atomic bundle. */
-  async apply(changes: FlowChanges, formatted?: Map<OvsFlow, string>): Promise<void> {
-    if (!changeCount(changes)) return;
+  async apply(changes: FlowChanges, formatted?: Map<OvsFlow, string>, groups: GroupChanges = emptyGroupChanges()): Promise<void> {
+    const groupCount = groupChangeCount(groups);
+    if (!changeCount(changes) && !groupCount) return;
     const lines: string[] = [];
     const text = (f: OvsFlow) => formatted?.get(f) ?? formatFlow(f);
-    // A line without a command keyword is an add.
-    const line = (i: number): string => {
+    // With groups the bundle goes through `ovs-ofctl bundle`, whose lines name their kind
+    // (`flow add …`, `group modify …`); groups are added or rewritten before the flows that
+    // point at them and deleted after the flows that did. Without, `add-flows`: a line
+    // without a command keyword is an add.
+    const [fAdd, fModify, fDelete] = groupCount ? ['flow add ', 'flow modify_strict ', 'flow delete_strict '] : ['', 'modify_strict ', 'delete_strict '];
+    const before = [...groups.add.map((g) => `group add ${formatGroup(g)}`), ...groups.modify.map((g) => `group modify ${formatGroup(g)}`)];
+    const after = groups.delete.map((id) => `group delete group_id=${id}`);
+    const flowLine = (i: number): string => {
       let k = i;
-      if (k < changes.add.length) return text(changes.add[k]);
+      if (k < changes.add.length) return fAdd + text(changes.add[k]);
       k -= changes.add.length;
-      if (k < changes.replace.length) return text(changes.replace[k]);
+      if (k < changes.replace.length) return fAdd + text(changes.replace[k]);
       k -= changes.replace.length;
-      if (k < changes.modify.length) return `modify_strict ${formatFlow({ ...changes.modify[k], cookie: 0n })}`;
-      return `delete_strict ${formatFlowSelector(changes.delete[k - changes.modify.length])}`;
+      if (k < changes.modify.length) return `${fModify}${formatFlow({ ...changes.modify[k], cookie: 0n })}`;
+      return `${fDelete}${formatFlowSelector(changes.delete[k - changes.modify.length])}`;
     };
-    const total = changeCount(changes);
+    const line = (i: number): string => (i < before.length ? before[i]! : i - before.length < changeCount(changes) ? flowLine(i - before.length) : after[i - before.length - changeCount(changes)]!);
+    const total = changeCount(changes) + groupCount;
     // Formatted chunk by chunk while ovs-ofctl starts and parses (ofctl-stream.ts); the lines
     // are kept to name a refused one.
     function* input(): Generator<string> {
@@ -158,11 +185,17 @@ export class OpenFlowBridge {
     try {
       // --no-names: flows name ports and tables by number only, so ovs-ofctl need not fetch
       // the switch's table features first (~30 ms of a small bundle's ~40 ms here).
-      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--no-names', '--bundle', 'add-flows', this.mgmt, '-'], input(), this.env);
+      const args = groupCount ? ['bundle', this.mgmt, '-'] : ['--bundle', 'add-flows', this.mgmt, '-'];
+      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--no-names', ...args], input(), this.env);
     } catch (err) {
       // Refused (nothing applied) or lost midway (unknown): either way, dump next time.
       this.installed = undefined;
+      this.installedGroups = undefined;
       throw asFlowError(err, lines);
+    }
+    if (this.installedGroups) {
+      for (const g of [...groups.add, ...groups.modify]) this.installedGroups.set(g.id, g.spec);
+      for (const id of groups.delete) this.installedGroups.delete(id);
     }
     if (!this.installed) return;
     if (changes.add.some(expires) || changes.replace.some(expires) || changes.modify.some(expires)) this.installed = undefined;
@@ -173,13 +206,16 @@ export class OpenFlowBridge {
    * Makes the installed flows (all, or those whose cookie matches `scope`) equal to `desired`,
    * touching only the difference, in one bundle. Re-running with the same set changes nothing.
    */
-  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter } = {}): Promise<ReconcileResult> {
+  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter; groups?: readonly Group[] } = {}): Promise<ReconcileResult> {
     const whole = !opts.scope;
     const switchId = whole && this.soleWriter ? await this.switchIdentity() : '';
     if (whole && this.installed && switchId !== this.installedSwitch) {
       log.warn('the bridge was re-created (vswitchd restarted?): dumping its flows again');
       this.installed = undefined;
+      this.installedGroups = undefined;
     }
+    // Groups (when given) go in the same atomic bundle as the flows.
+    const groups = opts.groups ? await this.planGroups(opts.groups) : emptyGroupChanges();
     const mirror = whole ? this.installed : undefined;
     const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
@@ -188,7 +224,7 @@ export class OpenFlowBridge {
     const text = dump ? new Map(want.map((f) => [f, formatFlow(f)])) : undefined;
     const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
     const plan = await this.plan(installed, want, true);
-    await this.apply(plan, text);
+    await this.apply(plan, text, groups);
     return resultOf(plan);
   }
 
@@ -218,6 +254,17 @@ export class OpenFlowBridge {
   async deleteFlows(scope: CookieFilter): Promise<void> {
     this.installed = undefined; // which flows matched is known only to OVS
     await this.ofctl(['-O', 'OpenFlow15', '--bundle', 'del-flows', this.mgmt, formatCookieFilter(scope)]);
+  }
+
+  /**
+   * Deletes flows OVS learned (the `foreign` ones, e.g. Service affinities) whose cookie
+   * matches; the mirror stays valid, since it never holds them.
+   */
+  async deleteForeignFlows(scope: CookieFilter): Promise<void> {
+    if (!this.foreign || (scope.mask & this.foreign.mask) !== this.foreign.mask || (scope.value & this.foreign.mask) !== this.foreign.value) {
+      throw new Error('deleteForeignFlows: the scope must lie inside the foreign cookies');
+    }
+    await this.ofctl(['-O', 'OpenFlow15', 'del-flows', this.mgmt, formatCookieFilter(scope)]);
   }
 
   /** Injects a frame as if received on inPort; `resubmit(,0)` runs it through the pipeline. */

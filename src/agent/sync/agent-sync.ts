@@ -16,6 +16,7 @@ import {
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
+import type { UpdateStatus } from '../../api/release.js';
 import type { FlowRecord } from '../../api/flow-record.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -81,6 +82,8 @@ export class AgentSync {
   private readonly listeners = new Set<(generation: number) => void>();
   private policyStats?: NodePolicyStats[];
   private reportedInventory = '';
+  private updateStatus?: UpdateStatus;
+  private readonly desiredListeners = new Set<(desired: NodeDesired) => void>();
   /** Request/response methods this agent answers; modules register theirs (Traceflow later). */
   readonly rpc: RpcHandlers;
 
@@ -146,6 +149,23 @@ export class AgentSync {
   onRealized(listener: (generation: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called after each realized desired document with the whole document (the updater reads its release target). */
+  onDesired(listener: (desired: NodeDesired) => void): () => void {
+    this.desiredListeners.add(listener);
+    return () => this.desiredListeners.delete(listener);
+  }
+
+  /** The updater's state; goes out with a new report. */
+  async reportUpdate(status: UpdateStatus): Promise<void> {
+    this.updateStatus = status;
+    await this.enqueueReport();
+  }
+
+  /** Resolves once the outbox is sent (or the connection is down). */
+  async flushed(): Promise<void> {
+    await this.flush();
   }
 
   /** Realizes the persisted state first (offline first), then connects; never waits for the broker. */
@@ -304,6 +324,7 @@ export class AgentSync {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed, persistMs: ms(t0, saved), realizeMs: ms(saved, realizedAt), reportMs: ms(realizedAt, performance.now()) }, 'desired state realized');
       for (const l of this.listeners) l(desired.generation);
+      for (const l of this.desiredListeners) l(desired);
     })().finally(() => (this.realizing = undefined));
     await this.realizing;
   }
@@ -350,6 +371,7 @@ export class AgentSync {
       agentVersion: this.opts.agentVersion,
       uptimeSeconds: this.uptime(),
       ...(this.policyStats ? { policyStats: this.policyStats } : {}),
+      ...(this.updateStatus ? { update: this.updateStatus } : {}),
     };
     this.reportedInventory = JSON.stringify(payload.inventory);
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };

@@ -30,7 +30,8 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
   // Pods come and go: the controller's span follows them (coalesced: a burst is one report).
   let pending: NodeJS.Timeout | undefined;
   inventory.on('change', (c) => {
-    if (c.kind === 'Node' || pending) return;
+    // Node changes concern the datapath, except this node's labels (pool nodeSelectors).
+    if ((c.kind === 'Node' && c.object.name !== cfg.nodeName) || pending) return;
     pending = setTimeout(() => {
       pending = undefined;
       sync.inventoryChanged().catch(() => undefined);
@@ -62,5 +63,6 @@ function reportedInventory(inventory: InventorySource, node: string): NodeReport
   }
   const namespaces: Record<string, Record<string, string>> = {};
   for (const ns of snap.namespaces.values()) namespaces[ns.name] = ns.labels;
-  return { pods, namespaces };
+  const self = snap.nodes.get(node);
+  return { pods, namespaces, ...(self ? { nodeLabels: self.labels } : {}) };
 }

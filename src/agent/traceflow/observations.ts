@@ -10,6 +10,7 @@ import type { RealizedRule } from '../policy/flows.js';
 import { policyReference } from '../policy/log.js';
 import { DISPOSITION } from '../policy/registers.js';
 import { TracePoint, type TracePointValue } from './userdata.js';
+import { EP_STATE_MASK, EpState } from '../service/registers.js';
 
 export interface ObservationContext {
   tunnelPort?: number;
@@ -42,6 +43,11 @@ export function observationsOf(ev: PacketInEvent, point: TracePointValue, ctx: O
   const obs: TraceflowObservation[] = [];
   const fromTunnel = ctx.tunnelPort !== undefined && ev.inPort === ctx.tunnelPort;
   obs.push(fromTunnel ? { component: 'Forwarding', componentInfo: 'Classifier', action: 'Received' } : { component: 'SpoofGuard', componentInfo: 'SpoofGuard', action: 'Forwarded' });
+  // Service load balancing chose an endpoint (reg4 ServiceEPState = EpSelected): the packet's
+  // destination is now the endpoint's address (src/agent/service/registers.ts).
+  if ((reg(ev, 'reg4') & EP_STATE_MASK) === EpState.Selected && ev.packet.nwDst) {
+    obs.push({ component: 'LB', componentInfo: 'EndpointDNAT', action: 'Forwarded', translatedDstIP: ev.packet.nwDst });
+  }
   const r0 = reg(ev, 'reg0');
   const table = ctx.tableName(ev.tableId);
   const egressDecision = table === 'EgressMetric' || table === 'EgressDefaultRule';

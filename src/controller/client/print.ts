@@ -27,6 +27,7 @@ export function printObjects(kind: KindInfo, items: StoredObject[], format: Outp
   if (format === 'yaml') return stringify(single ? items[0] : { apiVersion: 'v1', kind: 'List', items });
   if (!items.length) return '';
   const wide = format === 'wide';
+  if (kind.kind === 'Egress' || kind.kind === 'ExternalIPPool') return printEgressKinds(kind, items, wide);
   const ns = kind.namespaced;
   const policy = kind.kind === 'ClusterNetworkPolicy' || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
   const header = [...(ns ? ['NAMESPACE'] : []), 'NAME', ...(policy ? ['TIER', 'PRIORITY'] : []), 'DESIRED NODES', 'CURRENT NODES', ...(wide ? ['PHASE', 'GENERATION'] : []), 'AGE'];
@@ -43,6 +44,21 @@ export function printObjects(kind: KindInfo, items: StoredObject[], format: Outp
     ];
   });
   return table([header, ...rows]);
+}
+
+/** Antrea's columns: Egress NAME EGRESSIP AGE NODE; ExternalIPPool NAME TOTAL USED AGE. */
+function printEgressKinds(kind: KindInfo, items: StoredObject[], wide: boolean): string {
+  type EgressStatusView = { egressIP?: string; egressNode?: string; usage?: { total?: number; used?: number }; conditions?: { type: string; status: string; message?: string }[] };
+  const status = (o: StoredObject) => (o.status ?? {}) as EgressStatusView;
+  const problem = (o: StoredObject) => status(o).conditions?.find((c) => c.status === 'False')?.message ?? '';
+  if (kind.kind === 'ExternalIPPool') {
+    return table([['NAME', 'TOTAL', 'USED', 'AGE', ...(wide ? ['PROBLEM'] : [])], ...items.map((o) => [
+      o.metadata.name, String(status(o).usage?.total ?? ''), String(status(o).usage?.used ?? ''), age(o.metadata.creationTimestamp), ...(wide ? [problem(o)] : []),
+    ])]);
+  }
+  return table([['NAME', 'EGRESSIP', 'AGE', 'NODE', ...(wide ? ['PROBLEM'] : [])], ...items.map((o) => [
+    o.metadata.name, status(o).egressIP ?? '', age(o.metadata.creationTimestamp), status(o).egressNode ?? '', ...(wide ? [problem(o)] : []),
+  ])]);
 }
 
 export function printNodes(nodes: NodeInfo[], format: OutputFormat): string {

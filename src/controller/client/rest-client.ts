@@ -1,4 +1,4 @@
-// A small client of the controller's REST API, for seinectl and (later) the Node-RED nodes.
+// A small client of the controller's REST API, for seinectl and the Node-RED nodes.
 // Errors come back as one line: the Status message, or what went wrong with the connection.
 // node:http(s) rather than fetch: an https server signed by the fleet's own CA needs `ca`.
 import http from 'node:http';
@@ -14,18 +14,22 @@ export interface RestClientOptions {
   /** A unix socket to reach the server through (the agent's local API); `server` then only names it. */
   socketPath?: string | undefined;
   timeoutMs?: number;
+  /** A connection pool of the caller's own (the Node-RED config node destroys it on close). */
+  agent?: http.Agent | undefined;
 }
 
 export class RestClient {
   constructor(readonly server: string, private readonly opts: RestClientOptions = {}) {}
 
-  async request<T>(method: string, path: string, body?: string): Promise<T> {
+  /** `body` is YAML/JSON text, or bytes with their own content-type in `headers` (a release bundle). */
+  async request<T>(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<T> {
     const url = new URL(`${this.server.replace(/\/$/, '')}${path}`);
     let res: { status: number; text: string };
     try {
       res = await send(url, method, {
         'content-type': 'application/yaml',
         ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+        ...headers,
       }, body, this.opts);
     } catch (err) {
       throw new UserError(`cannot reach ${this.opts.socketPath ? `the agent at ${this.opts.socketPath}` : `the controller at ${this.server}`}: ${(err as Error).message}`);
@@ -45,7 +49,7 @@ export class RestClient {
   }
 }
 
-function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined, opts: RestClientOptions): Promise<{ status: number; text: string }> {
+function send(url: URL, method: string, headers: Record<string, string>, body: string | Buffer | undefined, opts: RestClientOptions): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const options: https.RequestOptions = {
@@ -54,6 +58,7 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
       timeout: opts.timeoutMs ?? 30_000,
       ...(opts.socketPath ? { socketPath: opts.socketPath } : {}),
       ...(secure && opts.ca ? { ca: opts.ca } : {}),
+      ...(opts.agent ? { agent: opts.agent } : {}),
     };
     const req = (secure ? https : http).request(url, options, (res) => {
       let text = '';

@@ -25,10 +25,30 @@ export interface FleetFlowQuery {
 const connOf = (r: FlowRecord) =>
   `${r.protocolIdentifier}|${r.sourceIPv4Address ?? r.sourceIPv6Address}|${r.sourceTransportPort}|${r.destinationIPv4Address ?? r.destinationIPv6Address}|${r.destinationTransportPort}`;
 
-const sideOf = (node: string, r: FlowRecord): FlowSide => ({
-  node, packetTotalCount: r.packetTotalCount, octetTotalCount: r.octetTotalCount,
-  reversePacketTotalCount: r.reversePacketTotalCount, reverseOctetTotalCount: r.reverseOctetTotalCount, flowEndSeconds: r.flowEndSeconds,
-});
+/** Bits per second between two readings of a total (0 without a later time or when the counter restarted). */
+const bps = (octets: number, prevOctets: number, seconds: number) => (seconds > 0 && octets >= prevOctets ? Math.round(((octets - prevOctets) * 8) / seconds) : 0);
+
+/** One node's side; throughput since that node's previous record (kept when the record is no newer). */
+function sideOf(node: string, r: FlowRecord, prev: FlowSide | undefined): FlowSide {
+  const same = prev?.node === node ? prev : undefined;
+  const dt = same ? r.flowEndSeconds - same.flowEndSeconds : r.flowEndSeconds - r.flowStartSeconds;
+  const keep = same !== undefined && dt <= 0;
+  return {
+    node, packetTotalCount: r.packetTotalCount, octetTotalCount: r.octetTotalCount,
+    reversePacketTotalCount: r.reversePacketTotalCount, reverseOctetTotalCount: r.reverseOctetTotalCount, flowEndSeconds: r.flowEndSeconds,
+    throughput: keep ? same.throughput ?? 0 : bps(r.octetTotalCount, same?.octetTotalCount ?? 0, dt),
+    reverseThroughput: keep ? same.reverseThroughput ?? 0 : bps(r.reverseOctetTotalCount, same?.reverseOctetTotalCount ?? 0, dt),
+  };
+}
+
+/** A pod's labels by namespace and name (from what the nodes report). */
+export type PodLabelLookup = (namespace: string, name: string) => Record<string, string> | undefined;
+
+const labelsJson = (lookup: PodLabelLookup | undefined, ns: string, name: string, known: string | undefined) => {
+  if (!name) return '';
+  const l = lookup?.(ns, name);
+  return l ? JSON.stringify(l) : known ?? '';
+};
 
 const INGRESS = ['ingressNetworkPolicyName', 'ingressNetworkPolicyNamespace', 'ingressNetworkPolicyType', 'ingressNetworkPolicyRuleName', 'ingressNetworkPolicyRuleAction'] as const;
 
@@ -39,41 +59,64 @@ const pick = (r: FlowRecord, keys: readonly (keyof FlowRecord)[]) => Object.from
  * node's record is the connection's (counters, times, state, egress rule); the destination
  * node adds the ingress rule (and stands in for the source until that one reports).
  */
-export function joinFlow(existing: AggregatedFlow | undefined, node: string, r: FlowRecord): AggregatedFlow {
+export function joinFlow(existing: AggregatedFlow | undefined, node: string, r: FlowRecord, labels?: PodLabelLookup): AggregatedFlow {
   const isSource = r.sourceNodeName === node || (r.sourceNodeName === '' && r.destinationNodeName !== node);
   const isDestination = r.destinationNodeName === node;
-  const out: AggregatedFlow = { ...existing, record: existing ? { ...existing.record } : { ...r } };
+  const out: AggregatedFlow = { sourcePodLabels: '', destinationPodLabels: '', ...existing, record: existing ? { ...existing.record } : { ...r } };
   if (isSource) {
     const ingress = existing?.fromDestinationNode ? pick(existing.record, INGRESS) : {};
     Object.assign(out.record, r, ingress);
-    out.fromSourceNode = sideOf(node, r);
+    out.fromSourceNode = sideOf(node, r, existing?.fromSourceNode);
   }
   if (isDestination) {
     if (!out.fromSourceNode) Object.assign(out.record, r);
     Object.assign(out.record, pick(r, INGRESS));
-    out.fromDestinationNode = sideOf(node, r);
+    out.fromDestinationNode = sideOf(node, r, existing?.fromDestinationNode);
   }
   out.record.flowStartSeconds = Math.min(existing?.record.flowStartSeconds ?? r.flowStartSeconds, r.flowStartSeconds);
   out.record.flowEndSeconds = Math.max(existing?.record.flowEndSeconds ?? r.flowEndSeconds, r.flowEndSeconds);
+  out.sourcePodLabels = labelsJson(labels, out.record.sourcePodNamespace, out.record.sourcePodName, existing?.sourcePodLabels);
+  out.destinationPodLabels = labelsJson(labels, out.record.destinationPodNamespace, out.record.destinationPodName, existing?.destinationPodLabels);
   return out;
 }
 
-export class FleetFlows {
-  private constructor(private readonly db: SqlDatabase, private readonly maxAgeS: number) {}
+export interface FleetFlowsOptions {
+  /** Rows not updated for this long are deleted (default 7 days). */
+  maxAgeS?: number;
+  /** Pod labels for sourcePodLabels/destinationPodLabels. */
+  labels?: PodLabelLookup;
+  /** Told each joined connection after its batch is stored (the aggregator's IPFIX export). */
+  onJoined?: (flows: readonly { conn: string; flow: AggregatedFlow }[], nowS: number) => void;
+}
 
-  static async open(db: SqlDatabase, maxAgeS = 7 * 86_400): Promise<FleetFlows> {
+export class FleetFlows {
+  /** Records taken in since start. */
+  received = 0;
+
+  private constructor(private readonly db: SqlDatabase, private readonly o: FleetFlowsOptions) {}
+
+  /** `opts` as a number: maxAgeS (older callers). */
+  static async open(db: SqlDatabase, opts: FleetFlowsOptions | number = {}): Promise<FleetFlows> {
     await migrate(db, 'fleet-flows', MIGRATIONS);
-    return new FleetFlows(db, maxAgeS);
+    return new FleetFlows(db, typeof opts === 'number' ? { maxAgeS: opts } : opts);
+  }
+
+  private get maxAgeS(): number {
+    return this.o.maxAgeS ?? 7 * 86_400;
   }
 
   /** One batch from `node`, in one transaction. */
   async add(node: string, records: readonly FlowRecord[], nowS = Math.floor(Date.now() / 1000)): Promise<void> {
     if (!records.length) return;
+    this.received += records.length;
+    const joined: { conn: string; flow: AggregatedFlow }[] = [];
     await this.db.transaction(async (tx) => {
+      joined.length = 0; // a retried transaction starts over
       for (const r of records) {
         const conn = connOf(r);
         const row = await tx.get<{ flow: string }>('SELECT flow FROM fleet_flows WHERE conn = ?', [conn]);
-        const f = joinFlow(row ? (JSON.parse(row.flow) as AggregatedFlow) : undefined, node, r);
+        const f = joinFlow(row ? (JSON.parse(row.flow) as AggregatedFlow) : undefined, node, r, this.o.labels);
+        joined.push({ conn, flow: f });
         const x = f.record;
         await tx.run(
           `INSERT INTO fleet_flows (conn, flow, source_ns, source_pod, dest_ns, dest_pod, ingress_policy, egress_policy, updated_at)
@@ -86,6 +129,7 @@ export class FleetFlows {
       }
       await tx.run('DELETE FROM fleet_flows WHERE updated_at < ?', [nowS - this.maxAgeS]);
     });
+    this.o.onJoined?.(joined, nowS);
   }
 
   async query(q: FleetFlowQuery = {}): Promise<AggregatedFlow[]> {

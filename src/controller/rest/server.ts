@@ -2,9 +2,11 @@
 // credentials, /openapi.json and /healthz. Bodies are manifests (JSON or YAML, one object or a
 // List) validated by the shared manifest loader: 400 for what is not a manifest, 422 with
 // field paths for invalid objects, and nothing is stored unless every object is valid.
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { BrokerStateSchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
@@ -46,12 +48,22 @@ export interface RestContext {
   broker?: { running: boolean; setRunning(running: boolean, actor: string): Promise<void> };
   /** The fleet flow store (GET /api/v1/flows). */
   flows?: FleetFlows;
+  /** Prometheus metrics (GET /metrics, read access). */
+  metrics?: Registry;
+  /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
+  extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
+  /**
+   * Routes that write their own response (binary bodies, byte ranges: releases); each returns
+   * false for a path that is not its own. Thrown HttpErrors become Status bodies as usual.
+   */
+  rawRoutes?: ((req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>)[];
 }
 
 export class RestServer {
   private server?: http.Server | https.Server;
   url = '';
   private openapi?: Record<string, unknown>;
+  private socketServer?: http.Server;
 
   constructor(private readonly ctx: RestContext) {}
 
@@ -67,7 +79,21 @@ export class RestServer {
     log.info({ url: this.url }, 'REST API listening');
   }
 
+  /** Also serves the API (plain HTTP, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
+  async listenSocket(socketPath: string): Promise<void> {
+    await rm(socketPath, { force: true });
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
+    this.socketServer = server;
+    log.info({ socketPath }, 'REST API listening on a unix socket');
+  }
+
   async stop(): Promise<void> {
+    const socketServer = this.socketServer;
+    if (socketServer) {
+      socketServer.closeAllConnections();
+      await new Promise<void>((resolve) => socketServer.close(() => resolve()));
+    }
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
@@ -78,12 +104,19 @@ export class RestServer {
     const t0 = performance.now();
     try {
       const url = new URL(req.url ?? '/', 'http://controller');
+      if (url.pathname === '/metrics' && req.method === 'GET' && this.ctx.metrics) {
+        authorize(req, this.ctx.tokens, 'read');
+        const text = await this.ctx.metrics.metrics();
+        return void res.writeHead(200, { 'content-type': this.ctx.metrics.contentType }).end(text);
+      }
+      for (const raw of this.ctx.rawRoutes ?? []) if (await raw(req, res, url)) return;
       const body = await this.route(req, url);
       sendJson(res, 200, body);
     } catch (err) {
       const e = toHttpError(err);
       if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
-      sendJson(res, e.code, e.toStatus());
+      if (res.headersSent) res.destroy(); // a raw route failed mid-stream
+      else sendJson(res, e.code, e.toStatus());
     } finally {
       log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
     }
@@ -320,7 +353,7 @@ export class RestServer {
       spec: record.spec,
       ...(record.kind.kind === 'Traceflow' && this.ctx.traceflowStatus
         ? { status: this.ctx.traceflowStatus(record) }
-        : names && reports ? { status: computeStatus(record, this.ctx.span(record, names), reports) } : {}),
+        : names && reports ? { status: { ...computeStatus(record, this.ctx.span(record, names), reports), ...this.ctx.extraStatus?.(record) } } : {}),
     };
   }
 }

@@ -13,6 +13,7 @@ import { canonicalJson } from '../store/canonical-json.js';
 import { createHash } from 'node:crypto';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoredRecord } from '../store/objects.js';
+import type { ReleaseTarget } from '../../api/release.js';
 
 const log = createLogger('controller.desired');
 
@@ -41,6 +42,8 @@ export interface DesiredPublisherContext {
   storeId: string;
   /** Also look for changes every this many ms (a store shared with other replicas changes under us). */
   resyncMs?: number;
+  /** The release a rollout asks the node to run (releases/rollouts.ts); part of the document and its hash. */
+  releaseTarget?: (node: string) => ReleaseTarget | undefined;
 }
 
 export class DesiredPublisher {
@@ -51,6 +54,8 @@ export class DesiredPublisher {
   /** Document hashes already checked against the schema: a fleet-wide policy is one document, checked once. */
   private readonly validated = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** Set by stop(): egress moves, rollouts and late reports still ask for republishes while the store closes. */
+  private stopped = false;
   published = 0;
 
   constructor(private readonly ctx: DesiredPublisherContext) {}
@@ -69,6 +74,7 @@ export class DesiredPublisher {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.runner.idle();
   }
@@ -84,6 +90,7 @@ export class DesiredPublisher {
   }
 
   private kick(force: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.forceNext ||= force;
     return this.runner.run().catch((err) => log.error({ err }, 'publishing desired state failed'));
   }
@@ -92,20 +99,22 @@ export class DesiredPublisher {
     this.forceNext = false;
     await this.ctx.prepare?.();
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
-    const docs = new Map<string, { objects: Record<string, DesiredObject>; hash: string }>();
+    const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
     for (const node of nodes) {
       const docObjects = this.ctx.build(node, objects, nodes);
-      const hash = createHash('sha256').update(canonicalJson(docObjects)).digest('base64url');
-      if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, hash });
+      const release = this.ctx.releaseTarget?.(node);
+      // Without a release the hash is the objects' alone, as before releases existed (no generation churn).
+      const hash = createHash('sha256').update(canonicalJson(release ? { objects: docObjects, release } : docObjects)).digest('base64url');
+      if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
     }
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
     const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])));
     await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
-      const { objects: docObjects, hash } = docs.get(node)!;
+      const { objects: docObjects, release, hash } = docs.get(node)!;
       if (!changed && !force) return void this.lastHash.set(node, hash);
       const envelope: DesiredEnvelope = {
         v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
-        payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects },
+        payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects, ...(release ? { release } : {}) },
       };
       // The contract is checked on the way out too: a bad document never reaches a node.
       if (!this.validated.has(hash)) {

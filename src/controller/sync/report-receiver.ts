@@ -34,6 +34,8 @@ export interface ReportReceiverContext {
 export class ReportReceiver {
   readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0 };
   accepted = 0;
+  /** Accepted messages by channel (status, reported, events, flows). */
+  readonly acceptedBy: Record<string, number> = {};
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
@@ -105,6 +107,7 @@ export class ReportReceiver {
     if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
     if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
     this.accepted++;
+    this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
       const p = msg.envelope.payload;
       await this.ctx.nodes.setPresence(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });

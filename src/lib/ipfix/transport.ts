@@ -1,11 +1,16 @@
-// IPFIX over UDP or TCP to one collector (RFC 7011 §10). UDP: templates at start and again every
-// `templateRefreshS` (a collector that restarts learns them back), messages kept under the
-// path MTU. TCP: templates once per connection, re-sent after a reconnect; messages up to 64 KB.
-// While a TCP collector is unreachable, messages are dropped and counted (the store on the box
-// keeps the records). TLS is not implemented yet.
+// IPFIX over UDP, TCP or TLS to one collector (RFC 7011 §10). UDP: templates at start and again
+// every `templateRefreshS` (a collector that restarts learns them back), messages kept under
+// the path MTU. TCP and TLS (over TCP, RFC 7011 §10.4.1): templates once per connection,
+// re-sent after a reconnect; messages up to 64 KB. While a stream collector is unreachable (or
+// its certificate is not trusted), messages are dropped and counted (the store on the box keeps
+// the records); the reason is logged when it changes.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket as TcpSocket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { createLogger } from '../log.js';
 import { dataMessages, templateMessage, type Template } from './encoder.js';
+
+const log = createLogger('ipfix');
 
 export type CollectorProtocol = 'udp' | 'tcp';
 
@@ -24,8 +29,20 @@ export function parseCollector(text: string): Collector {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port, protocol: (m[3] as Collector['protocol']) ?? 'tcp' };
 }
 
+/** TLS client settings: trusted CA (default: the system's), client certificate, name to verify. */
+export interface IpfixTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** The name the collector's certificate must carry (default: the collector host). */
+  serverName?: string;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
 export interface IpfixSenderOptions {
   collector: Collector;
+  /** With protocol tls. */
+  tls?: IpfixTlsOptions;
   templates: readonly Template[];
   domainId?: number;
   templateRefreshS?: number;
@@ -44,10 +61,10 @@ export class IpfixSender {
   private tcp?: TcpSocket;
   private tcpReady?: Promise<void>;
   private templatesSentAt = -Infinity;
+  /** Why the last stream connection failed ('' once connected). */
+  lastError = '';
 
-  constructor(private readonly o: IpfixSenderOptions) {
-    if (o.collector.protocol === 'tls') throw new Error('IPFIX over TLS is not supported yet: use tcp or udp');
-  }
+  constructor(private readonly o: IpfixSenderOptions) {}
 
   private nowS(): number {
     return Math.floor((this.o.now?.() ?? Date.now()) / 1000);
@@ -102,18 +119,31 @@ export class IpfixSender {
 
   private connectTcp(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const s = connect({ host: this.o.collector.host, port: this.o.collector.port });
+      const { host, port, protocol } = this.o.collector;
+      const t = this.o.tls;
+      const s = protocol === 'tls'
+        ? tlsConnect({
+          host, port, ca: t?.ca, cert: t?.cert, key: t?.key, minVersion: t?.minVersion ?? 'TLSv1.2',
+          // Without serverName the host is verified (an IP address against the certificate's IP SANs).
+          ...(t?.serverName ? { servername: t.serverName } : {}),
+        })
+        : connect({ host, port });
       s.setNoDelay(true);
       const fail = (err: Error) => {
         if (this.tcp === s) {
           this.tcp = undefined;
           this.tcpReady = undefined;
         }
+        if (err.message !== this.lastError) log.warn({ collector: `${host}:${port}:${protocol}`, err: err.message }, 'IPFIX collector unreachable; records are dropped until it is back');
+        this.lastError = err.message;
+        s.destroy();
         reject(err);
       };
       s.once('error', fail);
-      s.once('connect', () => {
+      s.once(protocol === 'tls' ? 'secureConnect' : 'connect', () => {
         s.off('error', fail);
+        if (this.lastError) log.info({ collector: `${host}:${port}:${protocol}` }, 'IPFIX collector reachable again');
+        this.lastError = '';
         s.on('error', () => s.destroy());
         s.on('close', () => {
           if (this.tcp === s) {

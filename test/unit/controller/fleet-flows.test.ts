@@ -57,4 +57,25 @@ describe('controller: fleet flows', () => {
     await f.add('box1', [syntheticRecord(2, 1_800_000_000).record], 1100);
     assert.equal((await f.query()).length, 1);
   });
+
+  it('adds pod labels and each side\'s throughput (bits/s since that node\'s previous record)', async () => {
+    const labels = new Map<string, Record<string, string>>([['shop/client-1', { app: 'client' }], ['shop/web', { app: 'web', tier: 'front' }]]);
+    const f = await FleetFlows.open(db, { labels: (ns, name) => labels.get(`${ns}/${name}`) });
+    const at = (t: number, octets: number, reverse: number) => syntheticRecord(1, t, { flowStartSeconds: 1_800_000_000, octetTotalCount: octets, reverseOctetTotalCount: reverse }).record;
+    await f.add('box1', [at(1_800_000_005, 10_000, 1000)], 1_800_000_005);
+    let [one] = await f.query();
+    assert.equal(one!.sourcePodLabels, '{"app":"client"}');
+    assert.equal(one!.destinationPodLabels, '{"app":"web","tier":"front"}');
+    assert.equal(one!.fromSourceNode!.throughput, 16_000, 'first record: since the flow started (10 kB in 5 s)');
+    await f.add('box1', [at(1_800_000_010, 60_000, 1500)], 1_800_000_010);
+    await f.add('box2', [at(1_800_000_011, 50_000, 1400)], 1_800_000_011);
+    [one] = await f.query();
+    assert.equal(one!.fromSourceNode!.throughput, 80_000, '50 kB in 5 s');
+    assert.equal(one!.fromSourceNode!.reverseThroughput, 800);
+    assert.equal(one!.fromDestinationNode!.throughput, Math.round((50_000 * 8) / 11));
+    // A replay of the same record keeps the throughput instead of dividing by zero.
+    await f.add('box1', [at(1_800_000_010, 60_000, 1500)], 1_800_000_012);
+    [one] = await f.query();
+    assert.equal(one!.fromSourceNode!.throughput, 80_000);
+  });
 });

@@ -13,7 +13,8 @@ export const fixtureJSON = (name: string): unknown => JSON.parse(fixture(name));
 /** The lines of an .ndjson watch fixture. */
 export const watchLines = (name: string): string[] => fixture(name).split('\n').filter(Boolean);
 
-export type Resource = 'pods' | 'namespaces' | 'nodes';
+export type Resource = 'pods' | 'namespaces' | 'nodes' | 'services' | 'endpointslices';
+const RESOURCES: readonly string[] = ['pods', 'namespaces', 'nodes', 'services', 'endpointslices'];
 
 export interface Recorded {
   resource: Resource;
@@ -55,11 +56,17 @@ export class ApiReplay {
     return this;
   }
 
-  /** Standard lists for all three kinds, from the fixtures. */
+  /** Standard lists for every kind, from the fixtures. */
   withFixtureLists(): this {
     return this.onList('pods', { body: fixtureJSON('podlist.json') })
       .onList('namespaces', { body: fixtureJSON('namespacelist.json') })
-      .onList('nodes', { body: fixtureJSON('nodelist.json') });
+      .onList('nodes', { body: fixtureJSON('nodelist.json') })
+      .withServiceFixtureLists();
+  }
+
+  /** Service and EndpointSlice lists from the fixtures (for tests that queue their own pod lists). */
+  withServiceFixtureLists(): this {
+    return this.onList('services', { body: fixtureJSON('servicelist.json') }).onList('endpointslices', { body: fixtureJSON('endpointslicelist.json') });
   }
 
   /** Writes lines to every open watch of `resource`. */
@@ -116,7 +123,7 @@ export class ApiReplay {
 
   private handle(req: import('node:http').IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    const resource = url.pathname.replace('/api/v1/', '') as Resource;
+    const resource = url.pathname.replace('/api/v1/', '').replace('/apis/discovery.k8s.io/v1/', '') as Resource;
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const cert = (req.socket as TLSSocket).getPeerCertificate?.();
     const recorded: Recorded = {
@@ -129,7 +136,7 @@ export class ApiReplay {
     this.requests.push(recorded);
     this.waiters = this.waiters.filter((w) => (w.match(recorded) ? (w.resolve(recorded), false) : true));
 
-    if (!['pods', 'namespaces', 'nodes'].includes(resource)) return void res.writeHead(404).end();
+    if (!RESOURCES.includes(resource)) return void res.writeHead(404).end();
     const json = { 'Content-Type': 'application/json' };
     if (!watch) {
       const queue = this.lists.get(resource) ?? [];

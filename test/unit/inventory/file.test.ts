@@ -1,3 +1,4 @@
+import type { InventoryPod } from '../../../src/agent/inventory/types.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,7 @@ describe('FileInventorySource', () => {
 
     await until(() => changes.length === 3, 'three changes');
     assert.deepEqual(summary(changes), ['Pod deleted shop/db-1', 'Pod updated default/web-1', 'Pod added default/web-2']);
-    assert.equal(changes[1]?.object.labels.tier, 'frontend');
+    assert.equal((changes[1]?.object as InventoryPod | undefined)?.labels.tier, 'frontend');
   });
 
   it('keeps the last good snapshot when the file is invalid, and recovers when it is fixed', async () => {

@@ -124,10 +124,13 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
   });
 
   it('applies ADDED, MODIFIED and DELETED events and reports only changes to the view', async () => {
-    api.onWatch('pods', { lines: watchLines('pods-watch.ndjson') });
-    api.onWatch('namespaces', { lines: watchLines('namespaces-watch.ndjson') });
     const s = await startSource();
     const changes = recordChanges(s);
+    // Sent once both watches are open: events before the last kind is listed belong to 'synced'.
+    await api.waitFor((r) => r.resource === 'pods' && r.watch);
+    await api.waitFor((r) => r.resource === 'namespaces' && r.watch);
+    api.push('pods', ...watchLines('pods-watch.ndjson'));
+    api.push('namespaces', ...watchLines('namespaces-watch.ndjson'));
     await until(() => changes.length >= 6, '6 changes');
     await new Promise((r) => setTimeout(r, 50));
 
@@ -178,6 +181,7 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
       .onList('pods', { body: fixtureJSON('podlist.json') }, { body: fixtureJSON('podlist-relist.json') })
       .onList('namespaces', { body: fixtureJSON('namespacelist.json') })
       .onList('nodes', { body: fixtureJSON('nodelist.json') })
+      .withServiceFixtureLists()
       .onWatch('pods', expired);
     await api.listen();
     const s = await startSource();
@@ -190,8 +194,8 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
       'Pod added default/web-6d4cf56db6-kq4wz',
       'Pod updated shop/db-0',
     ]);
-    assert.equal(changes[2]?.object.labels.role, 'primary');
-    assert.equal(changes[2]?.previous?.labels.role, undefined);
+    assert.equal((changes[2]?.object as InventoryPod | undefined)?.labels.role, 'primary');
+    assert.equal((changes[2]?.previous as InventoryPod | undefined)?.labels.role, undefined);
     assert.equal(api.listsOf('namespaces').length, 1, 'only the expired resource is listed again');
   };
 
@@ -232,7 +236,8 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
     api = new ApiReplay()
       .onList('pods', { status: 403, body: fixtureJSON('status-403-forbidden.json') }, { body: fixtureJSON('podlist.json') })
       .onList('namespaces', { body: fixtureJSON('namespacelist.json') })
-      .onList('nodes', { body: fixtureJSON('nodelist.json') });
+      .onList('nodes', { body: fixtureJSON('nodelist.json') })
+      .withServiceFixtureLists();
     await api.listen();
     const s = await startSource();
     assert.equal(api.listsOf('pods').length, 2);
@@ -314,5 +319,27 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
     await api.waitFor((r) => r.resource === 'pods');
     await source.stop();
     await assert.rejects(started, /stopped before its first sync/);
+  });
+
+  it('lists Services and EndpointSlices (k3s payloads): ports, affinity, traffic policies, endpoint conditions', async () => {
+    const s = await startSource();
+    const inv = s.snapshot();
+    assert.deepEqual(inv.services?.get('default/web'), {
+      namespace: 'default', name: 'web', type: 'NodePort', clusterIP: '10.43.117.42',
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }],
+      affinitySeconds: 600, externalTrafficPolicy: 'Local', internalTrafficPolicy: 'Cluster',
+    });
+    assert.equal(inv.services?.get('kube-system/kube-dns')?.affinitySeconds, 0);
+    assert.deepEqual(inv.endpointSlices?.get('default/web-x9p4q'), {
+      namespace: 'default', name: 'web-x9p4q', service: 'web',
+      ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+      endpoints: [
+        { ip: '10.42.0.7', serving: true, terminating: false, nodeName: 'box-1' },
+        { ip: '10.42.1.5', serving: true, terminating: true, nodeName: 'box-2' },
+      ],
+    });
+    // The kubernetes Service's endpoint is the API server on the host: no nodeName.
+    assert.deepEqual(inv.endpointSlices?.get('default/kubernetes')?.endpoints, [{ ip: '192.168.50.11', serving: true, terminating: false }]);
+    await api.waitFor((r) => r.resource === 'endpointslices' && r.watch && r.query.get('resourceVersion') === '1851');
   });
 });

@@ -94,6 +94,14 @@ describe('traceflow observations', () => {
     packet: { protocol: 'icmp', fields: {}, nwTtl: 63, dlDst: 'aa:bb:cc:dd:ee:ff' }, ...over,
   });
 
+  it('a packet a Service load-balanced: an LB observation with the endpoint as translatedDstIP', () => {
+    const obs = observationsOf(ev({ metadata: { reg0: '0x200213', reg1: '0x5', reg4: '0x21f90' }, packet: { protocol: 'tcp', fields: {}, nwDst: '10.42.0.5', nwTtl: 63 } }), TracePoint.Output, ctx);
+    assert.deepEqual(obs.map((o) => `${o.component}/${o.componentInfo}/${o.action}`), ['SpoofGuard/SpoofGuard/Forwarded', 'LB/EndpointDNAT/Forwarded', 'Routing/L3Forwarding/Forwarded', 'Forwarding/Output/Delivered']);
+    assert.equal(obs[1]!.translatedDstIP, '10.42.0.5');
+    const plain = observationsOf(ev({ metadata: { reg0: '0x200013', reg1: '0x5', reg4: '0x10000' } }), TracePoint.Output, ctx);
+    assert.ok(!plain.some((o) => o.component === 'LB'), 'no LB observation without a chosen endpoint');
+  });
+
   it('sender to the tunnel: SpoofGuard, the allowing egress rule, routing, Forwarded with tunnelDstIP', () => {
     const obs = observationsOf(ev({ metadata: { reg0: '0x200013', reg1: '0x1', reg5: '0x3', tun_dst: '172.31.250.12' } }), TracePoint.Output, ctx);
     assert.deepEqual(obs.map((o) => `${o.component}/${o.componentInfo}/${o.action}`), ['SpoofGuard/SpoofGuard/Forwarded', 'NetworkPolicy/AntreaPolicyEgressRule/Forwarded', 'Routing/L3Forwarding/Forwarded', 'Forwarding/Output/Forwarded']);

@@ -1,0 +1,26 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+await page.goto(url);
+await page.waitForFunction(() => window.RED?.nodes?.getType?.('seine-policy') && document.querySelector('#red-ui-header-button-deploy'), undefined, { timeout: 60000 });
+await page.click('#red-ui-header-button-sidemenu');
+await page.click('#menu-item-import');
+await page.locator('#red-ui-clipboard-dialog-import-tabs').getByText('Examples', { exact: true }).click();
+const lib = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+await lib.getByText('node-red-contrib-seine', { exact: true }).click();
+await lib.getByText('deny a namespace and watch it realize', { exact: true }).click();
+await page.click('#red-ui-clipboard-dialog-ok');
+await page.waitForTimeout(500);
+console.log(await page.evaluate(() => [...document.querySelectorAll('#red-ui-workspace-tabs li')].map((g) => g.id).join(' ')));
+await page.locator('#red-ui-tab-seine-ex1-tab a').first().click();
+await page.waitForTimeout(500);
+console.log(await page.evaluate(() => [...document.querySelectorAll('g.red-ui-flow-node-group')].map((g) => g.id).join(' ')));
+await page.click('#red-ui-header-button-deploy');
+await page.waitForFunction(() => !RED.nodes.dirty());
+await page.waitForTimeout(1000);
+await page.locator('g[id="seine-ex1-apply"] .red-ui-flow-node-button rect').first().click({ force: true });
+for (let i = 0; i < 20; i++) { await page.waitForTimeout(500); const t = await page.locator('g[id="seine-ex1-policy"] .red-ui-flow-node-status-label').textContent(); console.log(t); if (/Realized/.test(t)) break; }
+await page.screenshot({ path: '/tmp/pw/5.png' });
+console.log(await page.evaluate(() => [...document.querySelectorAll('#red-ui-sidebar .red-ui-tab')].map((g) => g.id + ':' + (g.offsetParent ? 'visible' : 'hidden')).join(' ')));
+await browser.close();

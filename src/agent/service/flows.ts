@@ -1,0 +1,146 @@
+// Service load balancing as flows and select groups: a pure function from the planned Service
+// ports (plan.ts) and the box's gateway and local pods to flows in Antrea's Service tables.
+//
+//   ConntrackState      established Service connections (ct_mark 0x10) skip load balancing;
+//                       their packets get MACs rewritten like routed ones
+//   PreRoutingClassifier  ip: resubmit(,SessionAffinity), resubmit(,ServiceLB); a packet to the
+//                       NodePort virtual IP is marked first (reg4 bit 19)
+//   SessionAffinity     flows learned by ClientIP Services: client → endpoint (reg3/reg4, EpSelected);
+//                       miss: EpToSelect
+//   ServiceLB           cluster IP:port (or any address:node port with the mark) in EpToSelect →
+//                       the Service's select group; a bucket per endpoint loads reg3/reg4 and
+//                       resubmits to EndpointDNAT (to ServiceLB again in EpToLearn, where the
+//                       learn flow remembers the choice for the affinity timeout)
+//   EndpointDNAT        reg3/reg4 → ct(commit, nat(dst=ip:port)) in zone 65520, ct_mark 0x10
+//   SNATMark / SNAT     hairpin (source = destination pod) → SNAT to 169.254.0.253, NodePort with
+//                       externalTrafficPolicy Cluster → SNAT to the gateway IP, in zone 65521
+//   UnSNAT              replies to those addresses → un-SNAT in zone 65521 before zone 65520
+//   ConntrackCommit     connections committed at EndpointDNAT are not committed again
+//   Output              a packet back out of the port it came in on (hairpin): IN_PORT
+import type { CookieAllocator } from '../ovs/cookie.js';
+import type { Flow } from '../ovs/flow.js';
+import type { Group } from '../ovs/group.js';
+import type { Pipeline } from '../ovs/pipeline.js';
+import { CT_ZONE, reg0, setReg0 } from '../connectivity/registers.js';
+import { learnedCookie, LearnedKind } from '../flows/accounting.js';
+import type { ServiceEndpoint, ServicePortPlan } from './plan.js';
+import {
+  EpState, HAIRPIN_CT_MARK, HAIRPIN_VIRTUAL_IP, NODE_PORT_BIT, NODE_PORT_VIRTUAL_IP, SERVICE_CT_MARK, SNAT_BIT, SNAT_CT_MARK, SNAT_CT_ZONE,
+  ctMarkMatch, hex, ipHex, reg4State, setCtMark, setReg4State,
+} from './registers.js';
+
+export interface ServiceFlowContext {
+  gatewayIP: string;
+  /** This box's pods (hairpin needs one SNAT and one IN_PORT flow each). */
+  pods: readonly { key: string; ip: string; ofport: number }[];
+  /** Group ids by owner key (`<service port key>` and `<key>/nodePort`). */
+  groupIds: ReadonlyMap<string, number>;
+}
+
+export interface ServiceDatapath {
+  flows: Flow[];
+  groups: Group[];
+}
+
+const PROTO = { TCP: { match: 'tcp', nwProto: 6, dst: 'NXM_OF_TCP_DST[]', src: 'tcp_src' }, UDP: { match: 'udp', nwProto: 17, dst: 'NXM_OF_UDP_DST[]', src: 'udp_src' }, SCTP: { match: 'sctp', nwProto: 132, dst: 'OXM_OF_SCTP_DST[]', src: 'sctp_src' } } as const;
+const P_NORMAL = 200;
+const P_HIGH = 210;
+
+/** The group owner keys of a Service port, in the order groupIds should be allocated from. */
+export function groupKeys(plans: readonly ServicePortPlan[]): string[] {
+  return plans.flatMap((p) => (p.nodePort ? [p.key, `${p.key}/nodePort`] : [p.key]));
+}
+
+/** Learned affinity flows of one group: its cookie (round 0, foreign to reconciles; flows/accounting.ts). */
+export const affinityCookie = (groupId: number): bigint => learnedCookie(LearnedKind.SessionAffinity, groupId);
+
+export function serviceFlows(plans: readonly ServicePortPlan[], ctx: ServiceFlowContext, pipeline: Pipeline, cookies: CookieAllocator): ServiceDatapath {
+  const flows: Flow[] = [];
+  const groups: Group[] = [];
+  const base = cookies.cookie('Service');
+  const id = (t: Parameters<Pipeline['id']>[0]) => pipeline.id(t);
+  const egressStage = pipeline.gotoStage('egressSecurity');
+  const egressTable = Number(egressStage.slice('goto_table:'.length));
+
+  // Established Service connections: no new endpoint choice; MACs rewritten as routed.
+  flows.push({ table: 'ConntrackState', priority: 190, match: ['ct_state=-new+trk', ctMarkMatch(SERVICE_CT_MARK), 'ip'], actions: [setReg0(reg0.rewriteMAC), egressStage], cookie: base });
+  // Every IP packet is looked up in SessionAffinity, then ServiceLB.
+  const lookups = [pipeline.resubmit('SessionAffinity'), pipeline.resubmit('ServiceLB')];
+  flows.push({ table: 'PreRoutingClassifier', priority: P_NORMAL, match: ['ip'], actions: lookups, cookie: base });
+  flows.push({ table: 'PreRoutingClassifier', priority: P_HIGH, match: ['ip', `nw_dst=${NODE_PORT_VIRTUAL_IP}`], actions: [`set_field:${hex(NODE_PORT_BIT)}/${hex(NODE_PORT_BIT)}->reg4`, ...lookups], cookie: base });
+  flows.push({ table: 'SessionAffinity', priority: 0, match: [], actions: [setReg4State(EpState.ToSelect)], cookie: base });
+
+  const dnat = new Map<string, Flow>();
+  for (const p of plans) {
+    const proto = PROTO[p.protocol];
+    const cookie = cookies.cookie('Service', p.key);
+    const port = (nodePort: boolean) => (nodePort ? [`tp_dst=${p.nodePort}`] : [`nw_dst=${p.clusterIP}`, `tp_dst=${p.port}`]);
+    const entries: { nodePort: boolean; groupKey: string; endpoints: ServiceEndpoint[]; snat: boolean }[] = [{ nodePort: false, groupKey: p.key, endpoints: p.clusterEndpoints, snat: false }];
+    if (p.nodePort) entries.push({ nodePort: true, groupKey: `${p.key}/nodePort`, endpoints: p.nodePortEndpoints, snat: p.nodePortSNAT });
+    for (const e of entries) {
+      const groupId = ctx.groupIds.get(e.groupKey);
+      if (groupId === undefined) throw new Error(`service flows: no group id for ${e.groupKey}`);
+      const learn = p.affinitySeconds > 0;
+      // Select on the client's address and port: new connections spread, and a bucket change
+      // (endpoint added or removed) re-hashes only new ones; established ones never get here.
+      const next = learn ? pipeline.resubmit('ServiceLB') : pipeline.resubmit('EndpointDNAT');
+      const buckets = e.endpoints.map((ep, i) => `bucket=bucket_id:${i},weight:100,actions=set_field:${ipHex(ep.ip)}->reg3,set_field:${hex(ep.port)}/0xffff->reg4,${next}`);
+      groups.push({ id: groupId, spec: [`type=select,selection_method=hash,fields(ip_src,${proto.src})`, ...buckets].join(',') });
+      const marks = [setReg0(reg0.rewriteMAC), ...(e.snat ? [`set_field:${hex(SNAT_BIT)}/${hex(SNAT_BIT)}->reg4`] : [])];
+      flows.push({
+        table: 'ServiceLB', priority: P_NORMAL,
+        match: [proto.match, reg4State(EpState.ToSelect, e.nodePort), ...port(e.nodePort)],
+        actions: [...marks, setReg4State(learn ? EpState.ToLearn : EpState.Selected), `group:${groupId}`], cookie,
+      });
+      if (learn) {
+        const learned = [
+          `learn(table=${id('SessionAffinity')}`, `hard_timeout=${p.affinitySeconds}`, `priority=${P_NORMAL}`, 'delete_learned', `cookie=0x${affinityCookie(groupId).toString(16)}`,
+          'eth_type=0x800', `nw_proto=${proto.nwProto}`, proto.dst, 'NXM_OF_IP_DST[]', 'NXM_OF_IP_SRC[]',
+          'load:NXM_NX_REG4[0..15]->NXM_NX_REG4[0..15]', 'load:NXM_NX_REG3[]->NXM_NX_REG3[]', `load:0x2->NXM_NX_REG4[16..18]`,
+          // The marks the ServiceLB flow would have set (a learned choice bypasses it).
+          'load:0x1->NXM_NX_REG0[9]', ...(e.snat ? ['load:0x1->NXM_NX_REG4[20]'] : []),
+        ].join(',') + ')';
+        flows.push({
+          table: 'ServiceLB', priority: P_NORMAL,
+          match: [proto.match, reg4State(EpState.ToLearn, e.nodePort), ...port(e.nodePort)],
+          actions: [learned, setReg4State(EpState.Selected), pipeline.goto('EndpointDNAT')], cookie,
+        });
+      }
+      for (const ep of e.endpoints) {
+        const k = `${ep.ip}:${ep.port}/${p.protocol}`;
+        if (dnat.has(k)) continue;
+        dnat.set(k, {
+          table: 'EndpointDNAT', priority: P_NORMAL,
+          match: [proto.match, `reg3=${ipHex(ep.ip)}`, `reg4=${hex(EpState.Selected | ep.port)}/0x7ffff`],
+          actions: [`ct(commit,table=${egressTable},zone=${CT_ZONE},nat(dst=${ep.ip}:${ep.port}),exec(${setCtMark(SERVICE_CT_MARK)},move:NXM_NX_REG0[0..3]->NXM_NX_CT_MARK[0..3]))`],
+          cookie: cookies.cookie('Service', `endpoint/${k}`),
+        });
+      }
+    }
+  }
+  flows.push(...dnat.values());
+
+  // SNAT: marked in zone 65520 (so every later packet of the connection knows), done in 65521.
+  const l2 = id('L2ForwardingCalc');
+  const snatTable = id('SNAT');
+  const newService = ['ct_state=+new+trk', ctMarkMatch(SERVICE_CT_MARK), 'ip'];
+  flows.push({ table: 'SNATMark', priority: P_NORMAL, match: [...newService, `reg4=${hex(SNAT_BIT)}/${hex(SNAT_BIT)}`], actions: [`ct(commit,table=${snatTable},zone=${CT_ZONE},exec(${setCtMark(SNAT_CT_MARK)}))`], cookie: base });
+  for (const pod of ctx.pods) {
+    const c = cookies.cookie('Service', `hairpin/${pod.key}`);
+    flows.push({ table: 'SNATMark', priority: P_HIGH, match: [...newService, `nw_src=${pod.ip}`, `nw_dst=${pod.ip}`], actions: [`ct(commit,table=${snatTable},zone=${CT_ZONE},exec(${setCtMark(SNAT_CT_MARK | HAIRPIN_CT_MARK)}))`], cookie: c });
+    // A hairpin packet leaves through the port it came in on, which plain output refuses.
+    const count = pipeline.has('FlowAccounting') ? [pipeline.resubmit('FlowAccounting')] : [];
+    flows.push({ table: 'Output', priority: 205, match: [`reg0=${reg0.outputToOFPort}`, `in_port=${pod.ofport}`, `reg1=${hex(pod.ofport)}`], actions: [...count, 'IN_PORT'], cookie: c });
+  }
+  const inZone65521 = (nat: string) => `ct(commit,table=${l2},zone=${SNAT_CT_ZONE},nat(src=${nat}),exec(${setCtMark(SERVICE_CT_MARK)}))`;
+  flows.push({ table: 'SNAT', priority: P_HIGH, match: ['ct_state=+new+trk', ctMarkMatch(SNAT_CT_MARK | HAIRPIN_CT_MARK), 'ip'], actions: [inZone65521(HAIRPIN_VIRTUAL_IP)], cookie: base });
+  flows.push({ table: 'SNAT', priority: P_NORMAL, match: ['ct_state=+new+trk', ctMarkMatch(SNAT_CT_MARK), 'ip'], actions: [inZone65521(ctx.gatewayIP)], cookie: base });
+  flows.push({ table: 'SNAT', priority: P_NORMAL, match: ['ct_state=-new-rpl+trk', ctMarkMatch(SNAT_CT_MARK), 'ip'], actions: [`ct(table=${l2},zone=${SNAT_CT_ZONE},nat)`], cookie: base });
+  // Replies to the SNAT addresses: un-SNAT first (zone 65521), then the pod zone un-DNATs.
+  for (const ip of [HAIRPIN_VIRTUAL_IP, ctx.gatewayIP]) {
+    flows.push({ table: 'UnSNAT', priority: P_NORMAL, match: ['ip', `nw_dst=${ip}`], actions: [`ct(table=${id('ConntrackZone')},zone=${SNAT_CT_ZONE},nat)`], cookie: base });
+  }
+  // Committed with the endpoint's DNAT already (or in zone 65521): not again.
+  flows.push({ table: 'ConntrackCommit', priority: P_HIGH, match: ['ct_state=+new+trk', ctMarkMatch(SERVICE_CT_MARK), 'ip'], actions: [pipeline.goto('Output')], cookie: base });
+  return { flows, groups };
+}

@@ -1,0 +1,65 @@
+// Bundle download with resume: a partial file `<name>.part` is continued with an HTTP Range
+// request; a server that ignores the range (200) restarts it. Bounded by a timeout per request.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+export interface DownloadOptions {
+  url: string;
+  /** Reach the server through a unix socket (the URL then only names the path). */
+  socketPath?: string | undefined;
+  token?: string | undefined;
+  dest: string;
+  /** Expected size: a complete `.part` is not fetched again. */
+  size: number;
+  timeoutMs?: number;
+}
+
+/** Downloads to `dest` (through dest.part); returns the number of bytes fetched by this call. */
+export async function downloadResumable(o: DownloadOptions): Promise<{ fetched: number; resumedFrom: number }> {
+  await mkdir(path.dirname(o.dest), { recursive: true });
+  const part = `${o.dest}.part`;
+  let have = (await stat(part).catch(() => undefined))?.size ?? 0;
+  if (have > o.size) {
+    await rm(part, { force: true });
+    have = 0;
+  }
+  let fetched = 0;
+  const resumedFrom = have;
+  if (have < o.size) {
+    const res = await get(o, have > 0 ? { range: `bytes=${have}-` } : {});
+    if (res.statusCode === 206) {
+      const start = Number(/^bytes (\d+)-/.exec(String(res.headers['content-range']))?.[1]);
+      if (start !== have) throw new Error(`download ${o.url}: asked for bytes from ${have}, got a range from ${start}`);
+    } else if (res.statusCode === 200) {
+      have = 0; // the whole file again
+    } else {
+      res.resume();
+      throw new Error(`download ${o.url}: HTTP ${res.statusCode}`);
+    }
+    const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
+    res.on('data', (d: Buffer) => (fetched += d.length));
+    await pipeline(res, out);
+  }
+  await rename(part, o.dest);
+  return { fetched, resumedFrom };
+}
+
+function get(o: DownloadOptions, headers: Record<string, string>): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(o.url);
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, {
+      method: 'GET',
+      headers: { ...headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+      timeout: o.timeoutMs ?? 60_000,
+      ...(o.socketPath ? { socketPath: o.socketPath } : {}),
+    }, resolve);
+    req.on('timeout', () => req.destroy(new Error(`download ${o.url}: no data within ${o.timeoutMs ?? 60_000} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,59 @@
+// Wiring of the updater around the agent's life (used by `seine agent`): a pending switch is
+// settled before the agent starts, health is confirmed after it started, then the desired
+// document's release target is followed. A restart is: report flushed, agent stopped, exit
+// RESTART_EXIT_CODE (systemd or the lab's supervisor starts `current` again).
+import path from 'node:path';
+import type { AgentConfig } from '../../api/config.js';
+import { hostReleaseArch } from '../../api/release.js';
+import { UserError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { sleep } from '../../lib/process.js';
+import type { Agent } from '../agent.js';
+import { AGENT_VERSION } from '../sync/index.js';
+import { exists, RESTART_EXIT_CODE, Updater } from './updater.js';
+
+export { RESTART_EXIT_CODE } from './updater.js';
+
+const log = createLogger('agent.update');
+
+/** Starts the agent with `start` under the updater when it is enabled; returns the agent and a stop for the updater. */
+export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Agent>): Promise<{ agent: Agent; stopUpdates: () => void }> {
+  const u = cfg.update;
+  const enabled = u.enable ?? (await exists(path.join(u.root, 'current')));
+  if (!enabled) return { agent: await start(), stopUpdates: () => {} };
+  const arch = u.arch ?? hostReleaseArch();
+  if (!arch) throw new UserError(`update.arch: this machine's architecture ${process.arch} is not a release architecture; set it`);
+  let agent: Agent | undefined;
+  const restart = async () => {
+    // The report saying why goes out first (bounded: a broker outage must not keep the old version running).
+    await Promise.race([agent?.sync?.flushed(), sleep(3000)]);
+    await agent?.stop().catch((err) => log.error({ err }, 'stop before restart failed'));
+    log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart');
+    process.exit(RESTART_EXIT_CODE);
+  };
+  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), restart });
+  if ((await updater.beforeStart()) === 'restart') {
+    log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
+    process.exit(RESTART_EXIT_CODE);
+  }
+  agent = await start();
+  const sync = agent.sync;
+  const health = () => (!sync || sync.connected ? undefined : 'the controller broker is not reached');
+  void updater
+    .afterStart((s) => sync?.reportUpdate(s) ?? Promise.resolve(), health)
+    .then(async (r) => {
+      if (r === 'restart') return restart();
+      if (!sync) return;
+      sync.onDesired((d) => updater.onTarget(d.release));
+      updater.onTarget(sync.desiredDocument?.release);
+    })
+    .catch((err) => log.error({ err }, 'updater failed'));
+  return { agent, stopUpdates: () => updater.stop() };
+}
+
+/** The controller's REST on the MQTT host: mqtt://h → http://h:8080, mqtts://h → https://h:8080. */
+export function releaseServerOf(brokerUrl: string | undefined): string | undefined {
+  const m = brokerUrl && /^(mqtts?|wss?):\/\/([^/:]+|\[[^\]]+\])/.exec(brokerUrl);
+  if (!m) return undefined;
+  return `${m[1] === 'mqtts' || m[1] === 'wss' ? 'https' : 'http'}://${m[2]}:8080`;
+}

@@ -1,0 +1,264 @@
+// The agent's updater: follows the release target in the node's desired document.
+//   install: manifest rules (signature, architecture, no downgrade, minimum version) before
+//   anything is written; resumable download; size + sha256; unpack beside the running version;
+//   a pending-switch record; `current` switched atomically; exit RESTART_EXIT_CODE so systemd
+//   (Restart=always) or the lab's supervisor starts the new version.
+//   confirm: the new version, once started (reconcilers up) and connected to the broker within
+//   the deadline, commits; otherwise it switches `current` back, records why and exits again,
+//   and the previous version reports the rollback. A version refused or rolled back here is
+//   never tried again. The previous `keepPrevious` versions stay on disk.
+import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { UpdateConfig } from '../../api/config.js';
+import type { ReleaseArch, ReleaseTarget, UpdateState, UpdateStatus } from '../../api/release.js';
+import { errorMessage } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { sleep } from '../../lib/process.js';
+import { unpackBundle } from '../../release/bundle.js';
+import { checkBundle, checkInstallable, loadPublicKey, ReleaseRefused } from '../../release/verify.js';
+import { downloadResumable } from './download.js';
+import { ReleaseLayout } from './layout.js';
+import { UpdateStateFiles, type PendingSwitch } from './state.js';
+
+const log = createLogger('agent.update');
+
+/** EX_TEMPFAIL: "start me again" — systemd's Restart=always and the lab's supervisor restart on it. */
+export const RESTART_EXIT_CODE = 75;
+/** A new version that starts this many times without confirming health is rolled back. */
+const MAX_BOOTS = 3;
+const RETRY_MS = 30_000;
+
+export interface UpdaterContext {
+  cfg: UpdateConfig;
+  /** The version this process runs (its package.json). */
+  running: string;
+  arch: ReleaseArch;
+  /** Where bundles come from: `<server>/api/v1/releases/<version>/<arch>/bundle`. */
+  server: string | undefined;
+  /** Stops the agent and exits with RESTART_EXIT_CODE. */
+  restart: () => Promise<void>;
+}
+
+export class Updater {
+  readonly layout: ReleaseLayout;
+  readonly files: UpdateStateFiles;
+  private report: (s: UpdateStatus) => Promise<void> = async () => {};
+  private current: Omit<UpdateStatus, 'arch' | 'running' | 'previous'> = { state: 'idle', ts: Date.now() };
+  private previous: string[] = [];
+  private busy = false;
+  private next?: ReleaseTarget;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(readonly ctx: UpdaterContext) {
+    this.layout = new ReleaseLayout(ctx.cfg.root);
+    this.files = new UpdateStateFiles(ctx.cfg.stateDir);
+  }
+
+  status(): UpdateStatus {
+    return { arch: this.ctx.arch, running: this.ctx.running, previous: this.previous, ...this.current };
+  }
+
+  /**
+   * Before the agent starts: settles a pending switch. 'restart' means the caller must exit with
+   * RESTART_EXIT_CODE at once (this version is being rolled back).
+   */
+  async beforeStart(): Promise<'run' | 'restart'> {
+    const p = await this.files.readPending();
+    this.previous = (await this.layout.installed()).filter((v) => v !== this.ctx.running);
+    const outcome = await this.files.readOutcome();
+    if (outcome) this.current = { ...outcome };
+    if (!p) return 'run';
+    const { running } = this.ctx;
+    if (running === p.to) {
+      if (p.failure) return this.rollBack(p, p.failure);
+      const boots = p.boots + 1;
+      if (Date.now() > p.deadline) return this.rollBack(p, `health not confirmed within ${this.ctx.cfg.healthDeadlineSeconds} s of the switch`);
+      if (boots > MAX_BOOTS) return this.rollBack(p, `the new version started ${p.boots} times without confirming health`);
+      await this.files.writePending({ ...p, boots });
+      this.current = { state: 'confirming', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), ts: Date.now() };
+      return 'run';
+    }
+    if (running === p.from && !p.failure && (await this.layout.currentVersion()) === p.from) {
+      // Interrupted before the switch: nothing was tried; the target is taken again.
+      await this.files.clearPending();
+      return 'run';
+    }
+    if (running === p.from) {
+      const reason = p.failure ?? `${p.to} did not take over after the switch`;
+      log.warn({ from: p.to, to: running, reason }, 'rolled back');
+      await this.files.addRefused(p.to, reason);
+      await rm(this.layout.releaseDir(p.to), { recursive: true, force: true });
+      this.current = { state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason, ts: Date.now() };
+      await this.files.writeOutcome(this.current);
+      await this.files.clearPending();
+      this.previous = (await this.layout.installed()).filter((v) => v !== running);
+      return 'run';
+    }
+    log.warn({ pending: p, running }, 'a pending switch for other versions: dropped');
+    await this.files.clearPending();
+    return 'run';
+  }
+
+  /**
+   * After the agent started (its reconcilers are up): reports through `report`, confirms a
+   * pending switch with `health` (undefined when healthy, else why not), then follows targets.
+   */
+  async afterStart(report: (s: UpdateStatus) => Promise<void>, health: () => string | undefined): Promise<'run' | 'restart'> {
+    this.report = report;
+    await this.publish();
+    const p = await this.files.readPending();
+    if (!p || p.to !== this.ctx.running) return 'run';
+    let why: string | undefined;
+    if (this.ctx.cfg.failHealthCheck) {
+      why = 'health check failed: forced by update.failHealthCheck (test/diagnostic setting)';
+    } else {
+      for (;;) {
+        why = health();
+        if (!why || Date.now() > p.deadline || this.stopped) break;
+        await sleep(200);
+      }
+      if (why) why = `health check failed within ${this.ctx.cfg.healthDeadlineSeconds} s of the switch: ${why}`;
+    }
+    if (why) return this.rollBack(p, why);
+    await this.files.clearPending();
+    const gone = await this.layout.prune(this.ctx.running, this.ctx.cfg.keepPrevious);
+    this.previous = (await this.layout.installed()).filter((v) => v !== this.ctx.running);
+    log.info({ version: this.ctx.running, from: p.from, pruned: gone }, 'update committed');
+    await this.setState({ state: 'committed', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}) });
+    await this.files.writeOutcome(this.current);
+    return 'run';
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  /** The desired document's release target (undefined: none); installs are one at a time, newest target wins. */
+  onTarget(target: ReleaseTarget | undefined): void {
+    if (!target || this.stopped) return;
+    if (this.busy) {
+      this.next = target;
+      return;
+    }
+    this.busy = true;
+    void this.follow(target).finally(() => {
+      this.busy = false;
+      const next = this.next;
+      this.next = undefined;
+      if (next) this.onTarget(next);
+    });
+  }
+
+  private async follow(target: ReleaseTarget): Promise<void> {
+    const m = target.release.manifest;
+    if (m.version === this.ctx.running) return;
+    const refused = (await this.files.refused())[m.version];
+    if (refused) {
+      // Said once: the controller already has the reason from the refusal or rollback.
+      if (this.current.target !== m.version) await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: `refused earlier: ${refused}` });
+      return;
+    }
+    try {
+      await this.install(target);
+    } catch (err) {
+      if (err instanceof ReleaseRefused) {
+        log.warn({ version: m.version, reason: err.reason, detail: err.message }, 'release refused');
+        await this.files.addRefused(m.version, err.message);
+        await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: err.message });
+        await this.files.writeOutcome(this.current);
+        return;
+      }
+      const reason = `${errorMessage(err)}; retrying in ${RETRY_MS / 1000} s`;
+      log.warn({ version: m.version, reason }, 'update attempt failed');
+      await this.setState({ state: 'idle', target: m.version, rollout: target.rollout, reason });
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.onTarget(target), RETRY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async install(target: ReleaseTarget): Promise<void> {
+    const signed = target.release;
+    const m = signed.manifest;
+    const at = { target: m.version, rollout: target.rollout };
+    // Every manifest rule before a byte is downloaded or written.
+    checkInstallable(signed, { publicKey: await this.publicKey(), arch: this.ctx.arch, running: this.ctx.running });
+    if (!this.ctx.server) throw new Error('no release server: set update.server (or controller.url) in the agent config');
+    await this.setState({ state: 'downloading', ...at });
+    const bundle = path.join(this.files.downloadsDir, m.bundle.file);
+    const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/releases/${m.version}/${m.arch}/bundle`;
+    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, token: this.ctx.cfg.token, dest: bundle, size: m.bundle.size });
+    log.info({ version: m.version, bytes: got.fetched, resumedFrom: got.resumedFrom }, 'bundle downloaded');
+    try {
+      await checkBundle(signed, bundle);
+    } catch (err) {
+      await rm(bundle, { force: true }); // a bad download is not kept for a resume
+      throw err;
+    }
+    await this.setState({ state: 'installing', ...at });
+    const dir = this.layout.releaseDir(m.version);
+    const tmp = path.join(this.layout.releasesDir, `.unpack-${m.version}-${randomBytes(4).toString('hex')}`);
+    try {
+      await unpackBundle(bundle, tmp);
+      const pkg = JSON.parse(await readFile(path.join(tmp, 'package.json'), 'utf8')) as { version?: string };
+      if (pkg.version !== m.version) throw new ReleaseRefused('malformed', `bundle of ${m.version} holds package.json version ${pkg.version}`);
+      await access(path.join(tmp, 'dist', 'cli', 'seine.js')).catch(() => {
+        throw new ReleaseRefused('malformed', `bundle of ${m.version} has no dist/cli/seine.js`);
+      });
+      await rm(dir, { recursive: true, force: true }); // a leftover of an earlier attempt (never the running version)
+      await rename(tmp, dir);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+      await rm(bundle, { force: true });
+    }
+    const now = Date.now();
+    const pending: PendingSwitch = { from: this.ctx.running, to: m.version, rollout: target.rollout, switchedAt: now, deadline: now + this.ctx.cfg.healthDeadlineSeconds * 1000, boots: 0 };
+    await this.files.writePending(pending);
+    try {
+      await this.layout.switchTo(m.version);
+    } catch (err) {
+      await this.files.clearPending();
+      throw err;
+    }
+    log.info({ from: this.ctx.running, to: m.version }, 'switched current; restarting into the new version');
+    await this.setState({ state: 'restarting', ...at });
+    await this.ctx.restart();
+  }
+
+  private async rollBack(p: PendingSwitch, reason: string): Promise<'restart'> {
+    log.error({ version: this.ctx.running, back: p.from, reason }, 'rolling back');
+    await this.files.writePending({ ...p, failure: reason });
+    await this.layout.switchTo(p.from);
+    await this.setState({ state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason });
+    return 'restart';
+  }
+
+  private async publicKey(): Promise<KeyObject> {
+    const file = this.ctx.cfg.publicKey;
+    const pem = await readFile(file).catch(() => {
+      throw new ReleaseRefused('badSignature', `no trusted release key at ${file} (update.publicKey): cannot verify any release`);
+    });
+    try {
+      return loadPublicKey(pem, file);
+    } catch (err) {
+      throw new ReleaseRefused('badSignature', errorMessage(err));
+    }
+  }
+
+  private async setState(s: { state: UpdateState; target?: string; rollout?: string | undefined; reason?: string }): Promise<void> {
+    this.current = { state: s.state, ...(s.target ? { target: s.target } : {}), ...(s.rollout ? { rollout: s.rollout } : {}), ...(s.reason ? { reason: s.reason } : {}), ts: Date.now() };
+    await this.publish();
+  }
+
+  private async publish(): Promise<void> {
+    await this.report(this.status()).catch((err) => log.warn({ err: errorMessage(err) }, 'update status not reported'));
+  }
+}
+
+export async function exists(file: string): Promise<boolean> {
+  return access(file).then(() => true, () => false);
+}

@@ -1,0 +1,108 @@
+// The controller's Prometheus metrics (prom-client, a registry of its own), served at /metrics
+// on the REST listener. Antrea's names where the meaning is the same: the controller computes
+// each policy's span (which nodes get it), the part of Antrea's policy sync that happens here;
+// address and applied-to groups are computed on the boxes, so Antrea's *_address_group_* and
+// *_applied_to_group_* metrics have nothing to count here and are left out. seine_controller_*
+// for the fleet (nodes online, node messages, desired documents, MQTT).
+import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import type { MqttClient } from 'mqtt';
+import type { FleetFlows } from './flows/fleet-flows.js';
+import type { FlowAggregator } from './flows/aggregator.js';
+import type { NodeRegistry } from './store/nodes.js';
+import type { DesiredPublisher } from './sync/desired-publisher.js';
+import type { ReportReceiver } from './sync/report-receiver.js';
+
+export interface ControllerMetricsSources {
+  nodes: NodeRegistry;
+  reports: ReportReceiver;
+  publisher: DesiredPublisher;
+  client: MqttClient;
+  broker?: { running: boolean };
+  flows?: FleetFlows;
+  aggregator?: FlowAggregator;
+}
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  private readonly processed = new Counter({
+    name: 'antrea_controller_network_policy_processed', help: 'The total number of network-policy processed', registers: [this.registry],
+  });
+  private readonly syncDuration = new Summary({
+    name: 'antrea_controller_network_policy_sync_duration_milliseconds', help: 'The duration of syncing network-policy',
+    percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers: [this.registry],
+  });
+
+  /** One span recomputation: `recomputed` policies in `ms` (PolicySpan's observe hook). */
+  readonly policySynced = (recomputed: number, ms: number): void => {
+    this.processed.inc(recomputed);
+    this.syncDuration.observe(ms);
+  };
+
+  /** Adds the values read at scrape time from the controller's parts. */
+  watch(src: ControllerMetricsSources): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'seine_controller_nodes', help: 'Nodes in the registry by presence.', labelNames: ['state'], registers,
+      async collect(this: Gauge) {
+        const list = await src.nodes.list();
+        const online = list.filter((n) => n.online).length;
+        this.set({ state: 'online' }, online);
+        this.set({ state: 'offline' }, list.length - online);
+      },
+    });
+    new Counter({
+      name: 'seine_controller_node_messages_total', help: 'Node messages accepted, by channel (status, reported, events, flows).', labelNames: ['channel'], registers,
+      collect(this: Counter) {
+        this.reset();
+        for (const [channel, n] of Object.entries(src.reports.acceptedBy)) this.inc({ channel }, n);
+      },
+    });
+    new Counter({
+      name: 'seine_controller_node_messages_rejected_total', help: 'Node messages rejected, by reason.', labelNames: ['reason'], registers,
+      collect(this: Counter) {
+        this.reset();
+        for (const [reason, n] of Object.entries(src.reports.rejected)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'seine_controller_desired_published_total', help: 'Desired documents published to nodes.', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.publisher.published);
+      },
+    });
+    new Gauge({ name: 'seine_controller_mqtt_connected', help: '1 while the controller is connected to the MQTT broker.', registers, collect(this: Gauge) { this.set(src.client.connected ? 1 : 0); } });
+    if (src.broker) {
+      const broker = src.broker;
+      new Gauge({ name: 'seine_controller_embedded_broker_running', help: '1 while the embedded MQTT broker runs.', registers, collect(this: Gauge) { this.set(broker.running ? 1 : 0); } });
+    }
+    if (src.aggregator) {
+      const a = src.aggregator;
+      new Counter({
+        name: 'seine_controller_flow_aggregator_records_exported_total', help: 'Aggregated flow records sent to the IPFIX collector.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(a.exporter.exported - a.sender.droppedRecords);
+        },
+      });
+      new Counter({
+        name: 'seine_controller_flow_aggregator_records_dropped_total', help: 'Aggregated flow records dropped while the collector was unreachable.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(a.sender.droppedRecords);
+        },
+      });
+      new Gauge({ name: 'seine_controller_flow_aggregator_connections', help: 'Connections the aggregator exporter tracks.', registers, collect(this: Gauge) { this.set(a.exporter.size); } });
+    }
+    if (src.flows) {
+      const flows = src.flows;
+      new Counter({
+        name: 'seine_controller_flow_records_total', help: 'Flow records received from nodes.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(flows.received);
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// The rules a release must pass before anything of it touches the disk: parsed manifest,
+// signature by the trusted key, the box's architecture, no downgrade, the box at or above the
+// release's minimum version; then (once downloaded) the bundle's size and sha256. Each refusal
+// carries a reason code and a one-line message naming what was wrong.
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { SignedManifestSchema, type ReleaseArch, type SignedManifest } from '../api/release.js';
+import { describeZodError } from '../api/issues.js';
+import { compareVersions } from '../lib/semver.js';
+import { keyIdOf, signatureValid } from './signing.js';
+
+export type RefusalReason = 'malformed' | 'unsigned' | 'badSignature' | 'wrongArch' | 'downgrade' | 'belowMinVersion' | 'sizeMismatch' | 'shaMismatch';
+
+export class ReleaseRefused extends Error {
+  constructor(readonly reason: RefusalReason, message: string) {
+    super(message);
+    this.name = 'ReleaseRefused';
+  }
+}
+
+export function loadPublicKey(pem: string | Buffer, source = 'the release public key'): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw new Error(`${source}: not a PEM public key (${(err as Error).message})`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${source}: expected an ed25519 key, got ${key.asymmetricKeyType}`);
+  return key;
+}
+
+/** Parses a `.manifest.json` text; malformed → ReleaseRefused('malformed') naming the field. */
+export function parseSignedManifest(text: string, source = 'manifest'): SignedManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ReleaseRefused('malformed', `${source}: not JSON (${(err as Error).message})`);
+  }
+  const r = SignedManifestSchema.safeParse(json);
+  if (!r.success) throw new ReleaseRefused('malformed', `${source}: ${describeZodError(r.error)}`);
+  return r.data;
+}
+
+/** Signature by the trusted key. */
+export function checkSignature(signed: SignedManifest, publicKey: KeyObject): void {
+  const m = signed.manifest;
+  if (!signed.signature) throw new ReleaseRefused('unsigned', `release ${m.version} (${m.arch}) is unsigned: the manifest has no signature`);
+  const trusted = keyIdOf(publicKey);
+  if (signed.signature.keyId !== trusted) throw new ReleaseRefused('badSignature', `release ${m.version} (${m.arch}) is signed by key ${signed.signature.keyId}, not the trusted key ${trusted}`);
+  if (!signatureValid(signed, publicKey)) throw new ReleaseRefused('badSignature', `release ${m.version} (${m.arch}): the signature does not match the manifest (tampered or corrupted)`);
+}
+
+export interface InstallContext {
+  publicKey: KeyObject;
+  arch: ReleaseArch;
+  /** The version running now. */
+  running: string;
+}
+
+/** Every rule that needs only the manifest: checked before a byte is downloaded or written. */
+export function checkInstallable(signed: SignedManifest, ctx: InstallContext): void {
+  checkSignature(signed, ctx.publicKey);
+  const m = signed.manifest;
+  if (m.arch !== ctx.arch) throw new ReleaseRefused('wrongArch', `release ${m.version} is built for ${m.arch}, this box is ${ctx.arch}`);
+  if (compareVersions(m.version, ctx.running) <= 0) {
+    throw new ReleaseRefused('downgrade', `release ${m.version} is ${compareVersions(m.version, ctx.running) === 0 ? 'the version running' : `older than the running ${ctx.running}`}: downgrades are refused`);
+  }
+  if (m.minVersion && compareVersions(ctx.running, m.minVersion) < 0) {
+    throw new ReleaseRefused('belowMinVersion', `release ${m.version} needs at least ${m.minVersion}; this box runs ${ctx.running}`);
+  }
+}
+
+/** Size, then sha256 of the bundle file against the (already trusted) manifest. */
+export async function checkBundle(signed: SignedManifest, bundlePath: string): Promise<void> {
+  const m = signed.manifest;
+  const size = (await stat(bundlePath)).size;
+  if (size !== m.bundle.size) throw new ReleaseRefused('sizeMismatch', `bundle ${m.bundle.file}: ${size} bytes, the manifest says ${m.bundle.size}`);
+  const sha = await sha256File(bundlePath);
+  if (sha !== m.bundle.sha256) throw new ReleaseRefused('shaMismatch', `bundle ${m.bundle.file}: sha256 ${sha} differs from the manifest's ${m.bundle.sha256} (tampered or corrupted)`);
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

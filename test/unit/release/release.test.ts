@@ -1,0 +1,288 @@
+// Release manifests, signatures and the version rules; the updater's install, refusal (nothing
+// changed on disk), commit and rollback on real files, with the bundle served over real HTTP by
+// the controller's ranged file server.
+import assert from 'node:assert/strict';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AgentConfigSchema, UpdateConfigSchema } from '../../../src/api/config.js';
+import { describeZodError } from '../../../src/api/issues.js';
+import type { ReleaseTarget, SignedManifest, UpdateStatus } from '../../../src/api/release.js';
+import { Updater } from '../../../src/agent/update/updater.js';
+import { downloadResumable } from '../../../src/agent/update/download.js';
+import { serveFile } from '../../../src/controller/releases/serve-file.js';
+import { compareVersions } from '../../../src/lib/semver.js';
+import { buildRelease } from '../../../src/release/bundle.js';
+import { generateReleaseKeys, signManifest } from '../../../src/release/signing.js';
+import { checkBundle, checkInstallable, loadPublicKey, ReleaseRefused, type RefusalReason } from '../../../src/release/verify.js';
+
+async function refusal(fn: () => unknown): Promise<RefusalReason> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof ReleaseRefused) return err.reason;
+    throw err;
+  }
+  assert.fail('expected a refusal');
+}
+
+/** Every file, directory and link under `dir` with its content hash: "nothing changed" is equality. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const name of (await readdir(d).catch(() => [])).sort()) {
+      const p = path.join(d, name);
+      const st = await lstat(p);
+      const rel = path.relative(dir, p);
+      if (st.isSymbolicLink()) out[rel] = `-> ${await readlink(p)}`;
+      else if (st.isDirectory()) {
+        out[rel] = 'dir';
+        await walk(p);
+      } else out[rel] = createHash('sha256').update(await readFile(p)).digest('hex');
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+describe('releases: manifests, signatures, version rules, the updater', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let keyDir: string;
+  let out: string;
+  let signed: SignedManifest;
+  let bundle: string;
+  let server: http.Server;
+  let serverUrl: string;
+  /** What the HTTP server serves for the bundle path (a test may swap in a tampered file). */
+  let served: string;
+  const ranges: (string | undefined)[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'seine-release-test-'));
+    keyDir = path.join(dir, 'keys');
+    await generateReleaseKeys(keyDir);
+    const tree = path.join(dir, 'tree');
+    await mkdir(path.join(tree, 'dist', 'cli'), { recursive: true });
+    // Incompressible content, so the bundle is big enough to cut a download in two.
+    await writeFile(path.join(tree, 'dist', 'cli', 'seine.js'), `// ${randomBytes(20_000).toString('base64')}\n`);
+    await writeFile(path.join(tree, 'package.json'), JSON.stringify({ name: 'seine', version: '0.0.0' }));
+    out = path.join(dir, 'out');
+    const built = await buildRelease({ version: '0.2.0', arch: 'amd64', minVersion: '0.1.0', keyFile: path.join(keyDir, 'release.key'), outDir: out, from: tree });
+    signed = built.signed;
+    bundle = built.bundle;
+    served = bundle;
+    server = http.createServer((req, res) => {
+      ranges.push(req.headers.range);
+      void serveFile(req, res, served).catch(() => res.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has update config defaults for a box and names a bad field', () => {
+    const cfg = AgentConfigSchema.parse({ nodeName: 'box-1' }).update;
+    assert.deepEqual([cfg.root, cfg.stateDir, cfg.publicKey, cfg.keepPrevious, cfg.healthDeadlineSeconds, cfg.failHealthCheck, cfg.enable], ['/opt/seine', '/var/lib/seine/update', '/etc/seine/release.pub', 2, 120, false, undefined]);
+    const bad = AgentConfigSchema.safeParse({ update: { healthDeadlineSeconds: 0, arch: 'mips' } });
+    assert.equal(bad.success, false);
+    assert.match(describeZodError(bad.error!), /update\.healthDeadlineSeconds/);
+    assert.match(describeZodError(bad.error!), /update\.arch/);
+  });
+
+  it('orders versions as semver does', () => {
+    assert.ok(compareVersions('0.10.0', '0.9.9') > 0);
+    assert.ok(compareVersions('1.0.0-rc.1', '1.0.0') < 0);
+    assert.ok(compareVersions('1.0.0-rc.2', '1.0.0-rc.10') < 0);
+    assert.equal(compareVersions('2.1.3', '2.1.3'), 0);
+    assert.throws(() => compareVersions('1.0', '1.0.0'), /invalid version "1.0"/);
+  });
+
+  it('builds a signed manifest whose bundle and signature verify', async () => {
+    const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    assert.equal(signed.manifest.bundle.size, (await lstat(bundle)).size);
+    assert.equal(signed.manifest.minVersion, '0.1.0');
+    checkInstallable(signed, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+    await checkBundle(signed, bundle);
+    // The file on disk is what was signed (a re-serialisation keeps the signature valid).
+    const onDisk = JSON.parse(await readFile(path.join(out, 'seine-agent-0.2.0-amd64.manifest.json'), 'utf8')) as SignedManifest;
+    checkInstallable(onDisk, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+  });
+
+  it('refuses unsigned, tampered, foreign-key, wrong-architecture, downgrade and below-minimum releases with a reason', async () => {
+    const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    const ctx = { publicKey: pub, arch: 'amd64' as const, running: '0.1.0' };
+    assert.equal(await refusal(() => checkInstallable({ manifest: signed.manifest }, ctx)), 'unsigned');
+    const tampered = structuredClone(signed);
+    tampered.manifest.bundle.sha256 = 'f'.repeat(64);
+    assert.equal(await refusal(() => checkInstallable(tampered, ctx)), 'badSignature');
+    const otherKeys = path.join(dir, 'other-keys');
+    await generateReleaseKeys(otherKeys);
+    const foreign = signManifest(signed.manifest, createPrivateKey(await readFile(path.join(otherKeys, 'release.key'))));
+    assert.equal(await refusal(() => checkInstallable(foreign, ctx)), 'badSignature');
+    assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, arch: 'arm64' })), 'wrongArch');
+    assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.3.0' })), 'downgrade');
+    assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.2.0' })), 'downgrade');
+    assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.0.9' })), 'belowMinVersion');
+    const bad = path.join(dir, 'tampered.tar.gz');
+    const bytes = await readFile(bundle);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(bad, bytes);
+    assert.equal(await refusal(() => checkBundle(signed, bad)), 'shaMismatch');
+    await writeFile(bad, bytes.subarray(1));
+    assert.equal(await refusal(() => checkBundle(signed, bad)), 'sizeMismatch');
+  });
+
+  it('resumes a partial download with a byte range', async () => {
+    const dest = path.join(dir, 'dl', 'b.tar.gz');
+    const full = await readFile(bundle);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await writeFile(`${dest}.part`, full.subarray(0, 1000));
+    ranges.length = 0;
+    const r = await downloadResumable({ url: `${serverUrl}/b`, dest, size: full.length });
+    assert.deepEqual(ranges, ['bytes=1000-']);
+    assert.equal(r.resumedFrom, 1000);
+    assert.equal(r.fetched, full.length - 1000);
+    assert.deepEqual(await readFile(dest), full);
+  });
+
+  describe('the updater on a release layout', () => {
+    let root: string;
+    let stateDir: string;
+    let restarts: number;
+    let reports: UpdateStatus[];
+
+    beforeEach(async () => {
+      root = await mkdtemp(path.join(dir, 'root-'));
+      stateDir = path.join(root, 'var-update');
+      await mkdir(path.join(root, 'opt', 'releases', '0.1.0', 'dist'), { recursive: true });
+      await writeFile(path.join(root, 'opt', 'releases', '0.1.0', 'package.json'), JSON.stringify({ version: '0.1.0' }));
+      await symlink('releases/0.1.0', path.join(root, 'opt', 'current'));
+      restarts = 0;
+      reports = [];
+      served = bundle;
+    });
+
+    const updater = (running: string, extra: Record<string, unknown> = {}) => {
+      const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5, ...extra });
+      return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, restart: async () => void restarts++ });
+    };
+    const target = (release: SignedManifest): ReleaseTarget => ({ rollout: 'r1', release });
+    const settle = async (u: Updater, t: ReleaseTarget) => {
+      u.onTarget(t);
+      for (let i = 0; i < 200 && !['refused', 'restarting', 'committed'].includes(u.status().state); i++) await new Promise((r) => setTimeout(r, 25));
+      return u.status();
+    };
+
+    it('refuses an unsigned manifest, a tampered bundle, a wrong architecture and a downgrade with nothing changed on disk', async () => {
+      const before = await snapshot(path.join(root, 'opt'));
+      // Each case its own version: a version refused once is not tried again.
+      const key = createPrivateKey(await readFile(path.join(keyDir, 'release.key')));
+      const cases: [string, SignedManifest, RegExp][] = [
+        ['unsigned', { manifest: { ...signed.manifest, version: '0.2.2' } }, /unsigned/],
+        ['wrong arch', signManifest({ ...signed.manifest, version: '0.2.3', arch: 'arm64' }, key), /built for arm64, this box is amd64/],
+        ['downgrade', signManifest({ ...signed.manifest, version: '0.0.5', minVersion: undefined }, key), /downgrades are refused/],
+      ];
+      for (const [what, m, reason] of cases) {
+        const u = updater('0.1.0');
+        await u.afterStart(async (s) => void reports.push(s), () => undefined);
+        const s = await settle(u, target(m));
+        assert.equal(s.state, 'refused', what);
+        assert.match(s.reason ?? '', reason, what);
+        assert.deepEqual(await snapshot(path.join(root, 'opt')), before, `${what}: the release layout changed`);
+        assert.equal(restarts, 0, what);
+      }
+      // Tampered bundle: downloaded, found wrong, deleted; the layout untouched.
+      const bytes = await readFile(bundle);
+      bytes[100] ^= 0x01;
+      served = path.join(dir, 'served-tampered.tar.gz');
+      await writeFile(served, bytes);
+      const u = updater('0.1.0');
+      await u.afterStart(async (s) => void reports.push(s), () => undefined);
+      const s = await settle(u, target(signed));
+      assert.equal(s.state, 'refused');
+      assert.match(s.reason ?? '', /sha256 .* differs from the manifest's/);
+      assert.deepEqual(await snapshot(path.join(root, 'opt')), before, 'tampered bundle: the release layout changed');
+      assert.deepEqual(await readdir(path.join(stateDir, 'downloads')), [], 'the tampered download is not kept');
+      // A refused version is not tried again.
+      const again = updater('0.1.0');
+      await again.afterStart(async () => {}, () => undefined);
+      served = bundle;
+      again.onTarget(target(signed));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(again.status().state, 'refused');
+      assert.match(again.status().reason ?? '', /refused earlier/);
+      assert.deepEqual(await snapshot(path.join(root, 'opt')), before);
+    });
+
+    it('installs beside the running version, switches current, commits after a healthy start and keeps the previous version', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async (s) => void reports.push(s), () => undefined);
+      const s = await settle(u, target(signed));
+      assert.equal(s.state, 'restarting');
+      assert.equal(restarts, 1);
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(JSON.parse(await readFile(path.join(root, 'opt', 'releases', '0.2.0', 'package.json'), 'utf8')).version, '0.2.0');
+      assert.deepEqual(reports.map((r) => r.state).filter((x, i, a) => a.indexOf(x) === i), ['idle', 'downloading', 'installing', 'restarting']);
+      // The new version starts.
+      const next = updater('0.2.0');
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(next.status().state, 'confirming');
+      assert.equal(await next.afterStart(async (st) => void reports.push(st), () => undefined), 'run');
+      assert.equal(next.status().state, 'committed');
+      assert.deepEqual(next.status().previous, ['0.1.0']);
+      assert.deepEqual((await readdir(stateDir)).filter((f) => f.startsWith('pending')), []);
+    });
+
+    it('rolls back by itself when the new version fails its health check, and the previous version reports why', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      assert.equal((await settle(u, target(signed))).state, 'restarting');
+      const next = updater('0.2.0', { failHealthCheck: true });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async (st) => void reports.push(st), () => undefined), 'restart');
+      assert.equal(next.status().state, 'rolledBack');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      const back = updater('0.1.0');
+      assert.equal(await back.beforeStart(), 'run');
+      const st = back.status();
+      assert.equal(st.state, 'rolledBack');
+      assert.equal(st.target, '0.2.0');
+      assert.match(st.reason ?? '', /forced by update.failHealthCheck/);
+      assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0'], 'the failed version is removed');
+    });
+
+    it('rolls back a new version that keeps crashing before it confirms', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      for (let boot = 1; boot <= 3; boot++) assert.equal(await updater('0.2.0').beforeStart(), 'run', `start ${boot}`);
+      const fourth = updater('0.2.0');
+      assert.equal(await fourth.beforeStart(), 'restart');
+      assert.match(fourth.status().reason ?? '', /started 3 times without confirming health/);
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      const back = updater('0.1.0');
+      assert.equal(await back.beforeStart(), 'run');
+      assert.equal(back.status().state, 'rolledBack');
+    });
+
+    it('rolls back a new version that is not healthy by the deadline', async () => {
+      const u = updater('0.1.0', { healthDeadlineSeconds: 1 });
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      const next = updater('0.2.0', { healthDeadlineSeconds: 1 });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => 'the controller broker is not reached'), 'restart');
+      assert.match(next.status().reason ?? '', /within 1 s of the switch: the controller broker is not reached/);
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+    });
+  });
+});

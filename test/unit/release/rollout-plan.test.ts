@@ -1,0 +1,70 @@
+// The rollout's pure decisions: wave assignment, node states from reports, pause and advance.
+import assert from 'node:assert/strict';
+import type { NodeReported } from '../../../src/api/node-state.js';
+import type { Rollout, UpdateStatus } from '../../../src/api/release.js';
+import { assignWaves, evaluateRollout, targetedNodes } from '../../../src/controller/releases/rollout-plan.js';
+
+const report = (node: string, update?: Partial<UpdateStatus>): NodeReported => ({
+  node, observedGeneration: 1, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: update?.running ?? '0.1.0', uptimeSeconds: 1,
+  ...(update ? { update: { arch: 'amd64', running: '0.1.0', state: 'idle', previous: [], ts: 1, ...update } } : {}),
+});
+
+const rollout = (waves: string[][], maxFailures = 1): Rollout => ({
+  name: 'r', release: '0.2.0', canaryPercent: 5, wavePercents: [25, 100], maxFailures, phase: 'Running', wave: 0, waves, nodes: {}, created: 't', updated: 't',
+});
+
+describe('rollouts: plan', () => {
+  it('assigns cumulative waves, the canary at least one node', () => {
+    assert.deepEqual(assignWaves(['c', 'a', 'b'], 5, [25, 100]), [['a'], [], ['b', 'c']]);
+    assert.deepEqual(assignWaves(['n1', 'n2', 'n3', 'n4'], 25, [50, 100]), [['n1'], ['n2'], ['n3', 'n4']]);
+    assert.deepEqual(assignWaves(Array.from({ length: 20 }, (_, i) => `n${String(i).padStart(2, '0')}`), 5, [25, 100]).map((w) => w.length), [1, 4, 15]);
+  });
+
+  it('moves to the next non-empty wave only when every node of the wave is healthy on the release', () => {
+    const arches = new Set(['amd64'] as const);
+    let r = rollout([['a'], [], ['b', 'c']]);
+    r = evaluateRollout(r, new Map([['a', report('a', { state: 'downloading', target: '0.2.0' })]]), arches);
+    assert.equal(r.wave, 0);
+    assert.deepEqual(targetedNodes(r), ['a']);
+    r = evaluateRollout(r, new Map([['a', report('a', { running: '0.2.0', state: 'confirming', target: '0.2.0' })]]), arches);
+    assert.equal(r.wave, 0, 'confirming is not healthy yet');
+    r = evaluateRollout(r, new Map([['a', report('a', { running: '0.2.0', state: 'committed', target: '0.2.0' })]]), arches);
+    assert.equal(r.wave, 2, 'the empty wave is skipped');
+    assert.deepEqual(targetedNodes(r), ['a', 'b', 'c']);
+    const all = new Map(['a', 'b', 'c'].map((n) => [n, report(n, { running: '0.2.0', state: 'committed', target: '0.2.0' })]));
+    r = evaluateRollout(r, all, arches);
+    assert.equal(r.phase, 'Completed');
+    assert.match(r.reason ?? '', /3 of 3 nodes run 0.2.0/);
+  });
+
+  it('pauses at the failure threshold and says which node failed and why', () => {
+    const arches = new Set(['amd64'] as const);
+    let r = rollout([['a', 'b'], ['c']]);
+    const reports = new Map([
+      ['a', report('a', { running: '0.2.0', state: 'committed', target: '0.2.0' })],
+      ['b', report('b', { state: 'rolledBack', target: '0.2.0', reason: 'health check failed: forced' })],
+    ]);
+    r = evaluateRollout(r, reports, arches);
+    assert.equal(r.phase, 'Paused');
+    assert.equal(r.wave, 0);
+    assert.equal(r.nodes.b!.state, 'failed');
+    assert.match(r.reason ?? '', /1 failed \(max-failures 1\): b: rolled back: health check failed: forced/);
+    // Resumed (the failure accepted): the wave completes without b.
+    r = { ...r, phase: 'Running', nodes: { ...r.nodes, b: { ...r.nodes.b!, acknowledged: true } } };
+    r = evaluateRollout(r, reports, arches);
+    assert.equal(r.wave, 1);
+    assert.equal(r.nodes.b!.acknowledged, true);
+  });
+
+  it('fails a node whose new version reports its own rollback (before the old one is back)', () => {
+    const r = evaluateRollout(rollout([['a']]), new Map([['a', report('a', { running: '0.2.0', state: 'rolledBack', target: '0.2.0', reason: 'health check failed' })]]), new Set(['amd64'] as const));
+    assert.equal(r.phase, 'Paused');
+    assert.equal(r.nodes.a!.state, 'failed');
+  });
+
+  it('fails a node whose architecture has no release', () => {
+    const r = evaluateRollout(rollout([['a']]), new Map([['a', report('a', { arch: 'armhf' })]]), new Set(['amd64'] as const));
+    assert.equal(r.phase, 'Paused');
+    assert.match(r.nodes.a!.reason ?? '', /no release 0.2.0 uploaded for armhf/);
+  });
+});
