@@ -36,6 +36,9 @@ export const CertificateCredentialsSchema = z.strictObject({
  *     controllerUrl: mqtts://controller.example.net:8883
  *     nodeName: box-17
  *     credentials: { username: box-17, password: … }   # or { certFile, keyFile, caFile }
+ *
+ * Certificate and CA files are given as paths on the boot partition (`/boot/firmware/…`);
+ * first boot (src/agent/first-boot/) copies them to /etc/seine/pki and removes them there.
  */
 export const SeineNodeFileSchema = z
   .strictObject({
@@ -43,6 +46,10 @@ export const SeineNodeFileSchema = z
     controllerUrl: brokerUrl,
     nodeName: NodeNameSchema,
     credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+    /** The CA of the broker's certificate (mqtts://); the system's CAs when absent. */
+    caFile: absolutePath.optional(),
+    /** Further agent settings (`/etc/seine/agent.yaml` keys, e.g. podCIDR); checked with the agent's schema at first boot. */
+    agent: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((file, ctx) => {
     if ('certFile' in file.credentials && !file.controllerUrl.startsWith('mqtts://') && !file.controllerUrl.startsWith('wss://')) {

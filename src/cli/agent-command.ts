@@ -6,6 +6,7 @@ import { Agent } from '../agent/agent.js';
 import { startWithUpdates } from '../agent/update/index.js';
 import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
+import { SdNotifier } from '../lib/sd-notify.js';
 
 const log = createLogger('agent');
 
@@ -19,6 +20,13 @@ export function registerAgentCommand(program: Command): void {
       const cfg = await loadConfigFile(opts.config, AgentConfigSchema);
       // The updater (signed releases, rollouts) settles a pending switch first; a no-op when off.
       const { agent, stopUpdates } = await startWithUpdates(cfg, () => Agent.start(cfg));
-      await serveUntilSignal(log, () => (stopUpdates(), agent.stop()));
+      // Type=notify units (rootfs/): ready once the datapath converged and the CNI socket is open.
+      const systemd = new SdNotifier();
+      await systemd.ready(`node ${cfg.nodeName} ready`);
+      await serveUntilSignal(log, async () => {
+        await systemd.stopping();
+        stopUpdates();
+        await agent.stop();
+      });
     });
 }

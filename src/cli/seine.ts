@@ -7,6 +7,7 @@ import { setLogLevel } from '../lib/log.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerCertsCommand } from './certs-command.js';
 import { registerControllerCommand } from './controller-command.js';
+import { registerFirstBootCommand } from './first-boot-command.js';
 import { registerLabCommands } from './lab-commands.js';
 import { registerReleaseCommand } from './release-command.js';
 import { runCli } from './run.js';
@@ -28,6 +29,7 @@ registerLabCommands(program);
 registerAgentCommand(program);
 registerControllerCommand(program);
 registerCertsCommand(program);
+registerFirstBootCommand(program);
 registerReleaseCommand(program);
 
 await runCli(program);
