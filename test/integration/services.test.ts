@@ -151,7 +151,7 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     assert.deepEqual(counts, { 'web-1': 20 });
   });
 
-  it('serves a NodePort to the outside namespace through either box (policy Cluster)', async () => {
+  it('serves a NodePort to the outside namespace through either box (policy Cluster), and only local endpoints with policy Local', async () => {
     const outside = state.outside!;
     assert.ok(outside, 'the lab has an outside namespace');
     const np = await addService('np', { app: 'web' }, 8080, { type: 'NodePort' });
@@ -170,10 +170,14 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(counts));
     counts = await fromOutside(box2!.underlayIP, nodePort('np'), 30);
     assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2', 'web-3'], `through box2: ${JSON.stringify(counts)}`);
-    // Traffic policy Local from the outside is not asserted here: after the merges of this stop it
-    // fails in this test (no answer through either box) while the same Services set up by hand with
-    // `seine lab svc add` answer — an open bug, see the Services section of the README.
-    assert.ok(npLocal.ports[0]!.nodePort, 'the Local NodePort Service got a node port');
+    // Local policy: each box answers with its own endpoints only.
+    await eventually('the Local NodePort answers', async () => !(counts = await fromOutside(box2!.underlayIP, nodePort('np-local'), 2)).error, 15_000);
+    counts = await fromOutside(box2!.underlayIP, nodePort('np-local'), 20);
+    assert.deepEqual(counts, { 'web-3': 20 });
+    // Each box realizes the Service on its own schedule: wait for box1's rules too.
+    await eventually('box1 answers the Local NodePort', async () => !(counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 2)).error, 15_000);
+    counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 30);
+    assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2'], JSON.stringify(counts));
   });
 
   it('moves new connections off a deleted endpoint pod without resetting an established one', async () => {

@@ -1,5 +1,6 @@
 // Service load balancing in the agent: the flow feature, the host side of NodePorts, and the
 // inventory changes that ask for a datapath sync. The agent registers it in one call.
+import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { learnedFilter, LearnedKind } from '../flows/accounting.js';
 import type { InventorySource } from '../inventory/types.js';
@@ -40,7 +41,10 @@ export function startServices(o: ServicesOptions): ServiceFeature {
       }
     },
   });
-  const syncNodePorts = () => nodePorts.sync(planServices(o.inventory.snapshot(), o.nodeName)).catch((err) => log.error({ err }, 'NodePort host rules not applied'));
+  // One run at a time, reading the inventory when it starts: two Services added back to back must
+  // not race, or the older plan can land last and leave the newer node port out of the host chain.
+  const nodePortRunner = new CoalescingRunner(() => nodePorts.sync(planServices(o.inventory.snapshot(), o.nodeName)));
+  const syncNodePorts = () => nodePortRunner.run().catch((err) => log.error({ err }, 'NodePort host rules not applied'));
   void syncNodePorts();
   o.inventory.on('change', (c) => {
     if (c.kind !== 'Service' && c.kind !== 'EndpointSlice') return;
