@@ -3,7 +3,7 @@
 // controller joins them, adds pod labels (from the nodes' reported pods) and throughput, and
 // exports to an IPFIX collector on 127.0.0.1 with its own timeouts; tshark decodes the capture.
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { freeUdpPort } from '../../src/lib/free-port.js';
 import path from 'node:path';
 import type { Controller } from '../../src/controller/main.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
@@ -12,14 +12,6 @@ import { capture, decodeWithTshark, stop } from '../helpers/tshark.js';
 import { startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
 
 const T = 1_800_000_000;
-
-async function freeUdpPort(): Promise<number> {
-  const u = createSocket('udp4');
-  await new Promise<void>((r) => u.bind(0, '127.0.0.1', r));
-  const p = u.address().port;
-  await new Promise<void>((r) => u.close(() => r()));
-  return p;
-}
 
 const num = (hex: string | undefined) => (hex ? Number(BigInt(`0x${hex}`)) : NaN);
 const text = (hex: string | undefined) => Buffer.from(hex ?? '', 'hex').toString('utf8');

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
+import { freeUdpPort } from '../../src/lib/free-port.js';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,21 +35,6 @@ const full = (i: number): FlowRecord => FlowRecordSchema.parse({
   egressNetworkPolicyName: 'clients-out', egressNetworkPolicyNamespace: 'ops', egressNetworkPolicyType: 3, egressNetworkPolicyRuleName: 'out-' + 'x'.repeat(300), egressNetworkPolicyRuleAction: 3,
   tcpState: 'TIME_WAIT', flowType: 2,
 });
-
-async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
-  if (kind === 'tcp') {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const p = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return p;
-  }
-  const u = createSocket('udp4');
-  await new Promise<void>((r) => u.bind(0, '127.0.0.1', r));
-  const p = u.address().port;
-  await new Promise<void>((r) => u.close(() => r()));
-  return p;
-}
 
 /**
  * tshark decrypts the captured TLS session with the server's key log; its cflow dissector cannot
@@ -138,7 +123,7 @@ describe('IPFIX export decoded by tshark and nfcapd', function () {
   });
 
   it('UDP: tshark decodes the templates and every element of every record as the store holds it', async () => {
-    const port = await freePort('udp');
+    const port = await freeUdpPort();
     const file = path.join(dir, 'udp.pcap');
     const tshark = await capture(`udp port ${port}`, file);
     const { sender, sink } = ipfixSink(`127.0.0.1:${port}:udp`);
@@ -236,7 +221,7 @@ describe('IPFIX export decoded by tshark and nfcapd', function () {
   // later element of the template wins: the deltas. Every other enterprise (Antrea's 56506) is
   // skipped, and flowStartSeconds/flowEndSeconds (150/151) have no mapping in 1.7.1.
   it('nfcapd collects the UDP export; nfdump prints every element nfdump 1.7.1 can store', async () => {
-    const port = await freePort('udp');
+    const port = await freeUdpPort();
     const out = path.join(dir, 'nfcapd');
     await run('mkdir', ['-p', out]);
     const nfcapd = spawn('nfcapd', ['-w', out, '-p', String(port), '-b', '127.0.0.1', '-t', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
