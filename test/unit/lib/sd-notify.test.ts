@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { SdNotifier, watchdogIntervalMs } from '../../../src/lib/sd-notify.js';
 
 const receiver = new URL('../../fixtures/sd-notify/receiver.py', import.meta.url).pathname;
@@ -35,7 +36,8 @@ describe('sd-notify', () => {
     const socket = path.join(dir, 'notify.sock');
     const lines: string[] = [];
     child = spawn('python3', [receiver, socket, '20'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+    // Whole lines only: a pipe read can end mid-line ("…ready' " then "0").
+    createInterface({ input: child.stdout! }).on('line', (l) => l && lines.push(l));
     const until = async (pred: () => boolean) => {
       for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
       assert.ok(pred(), `got ${JSON.stringify(lines)}`);
