@@ -59,7 +59,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await ctx.exec('bash', [path.join(repo, 'images/install-prereqs.sh'), o.arch]);
   });
 
-  const plan = bootstrapPlan(o.arch, o.cacheDir, { security: o.security });
+  const plan = bootstrapPlan(o.arch, o.cacheDir, { security: o.security, initramfsConfig: path.join(repo, 'rootfs/etc/initramfs-tools') });
   await stages.run('bootstrap', async (ctx) => {
     if (isCached(plan)) {
       ctx.note = `cached ${path.basename(plan.tarball)}`;
@@ -213,7 +213,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await ctx.exec('genimage', ['--config', cfg, '--rootpath', root, '--tmppath', tmp, '--inputpath', input, '--outputpath', output]);
     await rm(img, { force: true });
     await ctx.exec('mv', [path.join(output, layout.imageName), img]);
-    ctx.note = `${layout.imageName} ${(await stat(img)).size / 1e6} MB`;
+    ctx.note = `${layout.imageName} ${((await stat(img)).size / 1e6).toFixed(0)} MB`;
   });
 
   const xz = `${img}.xz`;
@@ -254,12 +254,17 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
         why: `Seine needs Node >= 20; ${DEBIAN_SUITE}'s nodejs is 18.20 (end of life)`,
       },
       nativeModules: await Promise.all(
-        natives.map(async (f) => ({
-          name: path.relative(path.join(root, release, 'node_modules'), f).split('/')[0]!,
-          file: `/${path.relative(root, f)}`,
-          elf: elfMachineName(elfInfo(await head(f))?.machine ?? 0),
-          builtBy: `node-gyp cross-compile (${rt.triplet}-g++), N-API`,
-        })),
+        natives.map(async (f) => {
+          const parts = path.relative(path.join(root, release, 'node_modules'), f).split('/');
+          const name = parts[0]!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+          return {
+            name,
+            file: `/${path.relative(root, f)}`,
+            elf: elfMachineName(elfInfo(await head(f))?.machine ?? 0),
+            // sqlite3 is the one module compiled here; the rest are npm's per-platform packages.
+            builtBy: name === 'sqlite3' ? `node-gyp cross-compile (${rt.triplet}-g++), N-API` : `prebuilt for linux-${rt.gypArch} (npm package)`,
+          };
+        }),
       ),
       openvswitch: versionOf('openvswitch-switch'),
       k3s: o.k3s

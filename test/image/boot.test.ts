@@ -68,7 +68,8 @@ describe('image arm64 boots in qemu and comes online', function () {
     qemu = spawn('qemu-system-aarch64', [
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1024',
       '-kernel', path.join(dir, 'vmlinuz'), '-initrd', path.join(dir, 'initrd.img'),
-      '-append', 'root=LABEL=seine-root rootwait console=ttyAMA0 systemd.show_status=1',
+      // The journal on the console too: a failure's tail then shows the agent's own log.
+      '-append', 'root=LABEL=seine-root rootwait console=ttyAMA0 systemd.show_status=1 systemd.journald.forward_to_console=1',
       '-drive', `file=${disk},format=raw,if=virtio`,
       '-nic', 'user,model=virtio-net-pci',
       '-display', 'none', '-monitor', 'none', '-serial', `file:${consoleLog}`,
@@ -91,8 +92,11 @@ describe('image arm64 boots in qemu and comes online', function () {
 
     const consoleText = await readFile(consoleLog, 'utf8');
     assert.match(consoleText, /seine first-boot: provisioned node qemu-box/);
-    // systemd prints "Started" for a Type=notify unit only after READY=1.
-    await eventually(async () => /Started .*Seine agent/.test(await readFile(consoleLog, 'utf8')), 120_000, tail);
+    // systemd logs "Started" for a Type=notify unit only after READY=1 (the console abbreviates
+    // the unit name; the journal line carries it whole).
+    await eventually(async () => /Started .*seine-agent\.serv/.test(await readFile(consoleLog, 'utf8')), 240_000, tail);
+    // systemd reports unit file mistakes (an unknown key, a key in the wrong section) at boot.
+    assert.doesNotMatch(await readFile(consoleLog, 'utf8'), /\/etc\/systemd\/system\/[\w-]+\.service:\d+: /);
 
     // Power off, then look at the boot partition as the user would: no secrets left.
     qemu.kill('SIGKILL');

@@ -21,10 +21,14 @@ describe('image recipe', () => {
     assert.ok(packagesFor('arm64').includes('linux-image-arm64'));
     assert.ok(packagesFor('armhf').includes('linux-image-armmp'));
     for (const p of ['openvswitch-switch', 'systemd-sysv', 'conntrack', 'iproute2']) assert.ok(packagesFor('arm64').includes(p), p);
-    const a = bootstrapPlan('arm64', '/c', { security: true });
-    assert.equal(a.tarball, bootstrapPlan('arm64', '/c', { security: true }).tarball, 'stable key');
-    assert.notEqual(a.tarball, bootstrapPlan('arm64', '/c', { security: false }).tarball);
-    assert.notEqual(a.tarball, bootstrapPlan('armhf', '/c', { security: true }).tarball);
+    const initramfsConfig = new URL('../../rootfs/etc/initramfs-tools', import.meta.url).pathname;
+    const a = bootstrapPlan('arm64', '/c', { security: true, initramfsConfig });
+    assert.equal(a.tarball, bootstrapPlan('arm64', '/c', { security: true, initramfsConfig }).tarball, 'stable key');
+    assert.notEqual(a.tarball, bootstrapPlan('arm64', '/c', { security: false, initramfsConfig }).tarball);
+    assert.notEqual(a.tarball, bootstrapPlan('armhf', '/c', { security: true, initramfsConfig }).tarball);
+    // The initrd is made once at the end (a no-op update-initramfs while packages install).
+    assert.ok(a.argv.some((x) => x.startsWith('--essential-hook=') && x.includes('dpkg-divert') && x.includes('--add /usr/sbin/update-initramfs')));
+    assert.ok(a.argv.some((x) => x.startsWith('--customize-hook=') && x.includes('--remove /usr/sbin/update-initramfs') && x.endsWith('update-initramfs -c -k all')));
     assert.ok(a.argv.includes('--arch=arm64'));
     assert.ok(a.argv.includes('deb http://deb.debian.org/debian-security bookworm-security main'));
     assert.deepEqual(aptSources({ security: false }).map((s) => s.suite), ['bookworm', 'bookworm-updates']);
