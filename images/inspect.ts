@@ -83,6 +83,11 @@ export class ImageReader {
     return (await this.cat(p)).replace(/\0+$/, '');
   }
 
+  /** The ext4 superblock (`debugfs stats`): block count, block size, label, features. */
+  async fsStats(): Promise<string> {
+    return this.debugfs('stats');
+  }
+
   async cat(p: string): Promise<string> {
     return this.debugfs(`cat ${p}`);
   }

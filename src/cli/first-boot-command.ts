@@ -1,7 +1,9 @@
 // `seine first-boot [--boot DIR]`: the image's seine-first-boot.service runs this once, before
 // the agent and k3s. Errors go to stderr (the unit sends it to the console) and to the boot
-// partition; the exit code keeps the agent from starting on a half-made box.
+// partition; the exit code keeps the agent from starting on a half-made box. On the box it first
+// grows the root file system to the whole card (a failure there is reported, not fatal).
 import type { Command } from 'commander';
+import { growRoot } from '../agent/first-boot/grow-root.js';
 import { provisionFromBoot } from '../agent/first-boot/provision.js';
 import { run } from '../lib/exec.js';
 
@@ -13,6 +15,14 @@ export function registerFirstBootCommand(program: Command): void {
     .option('--root <dir>', 'the box file system to write (tests, image builds)', '/')
     .action(async (opts: { boot: string; root: string }) => {
       const live = opts.root === '/';
+      if (live) {
+        const grown = await growRoot().catch((err: Error) => ({ grown: false as const, reason: `failed: ${err.message}` }));
+        process.stdout.write(
+          grown.grown
+            ? `seine first-boot: root file system grown by ${(grown.addedBytes / 2 ** 20).toFixed(0)} MiB (${grown.device})\n`
+            : `seine first-boot: root file system not grown: ${grown.reason}\n`,
+        );
+      }
       const result = await provisionFromBoot({
         root: opts.root,
         bootDir: opts.boot,

@@ -14,7 +14,7 @@ declare -A want=(
   [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
   [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
   [tshark]=tshark [nfcapd]=nfdump
-  [iptables]=iptables [arping]=iputils-arping [chromium]=chromium
+  [iptables]=iptables [arping]=iputils-arping [chromium]=chromium [sfdisk]=fdisk
 )
 missing=()
 for cmd in "${!want[@]}"; do

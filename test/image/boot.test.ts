@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { builtImage, repo } from './built-image.js';
 
 const exec = promisify(execFile);
 const NODE = 'qemu-box';
+const GROWN_BY_MIB = 1024;
 
 describe('image arm64 boots in qemu and comes online', function () {
   this.timeout(45 * 60_000);
@@ -52,6 +53,8 @@ describe('image arm64 boots in qemu and comes online', function () {
     // The user's part: copy the image, drop seine-node.yaml (and here the inventory) on its boot partition.
     const disk = path.join(dir, 'disk.img');
     await exec('cp', ['--sparse=always', image, disk]);
+    // Flashed onto a card bigger than the image: first boot grows root to the end of it.
+    await exec('truncate', ['-s', `+${GROWN_BY_MIB}M`, disk]);
     const reader = await ImageReader.open(disk);
     const boot = `${disk}@@${reader.partitions[0]!.start}`;
     await reader.close();
@@ -92,11 +95,13 @@ describe('image arm64 boots in qemu and comes online', function () {
 
     const consoleText = await readFile(consoleLog, 'utf8');
     assert.match(consoleText, /seine first-boot: provisioned node qemu-box/);
+    assert.match(consoleText, new RegExp(`seine first-boot: root file system grown by ${GROWN_BY_MIB} MiB`));
     // systemd logs "Started" for a Type=notify unit only after READY=1 (the console abbreviates
     // the unit name; the journal line carries it whole).
     await eventually(async () => /Started .*seine-agent\.serv/.test(await readFile(consoleLog, 'utf8')), 240_000, tail);
     // systemd reports unit file mistakes (an unknown key, a key in the wrong section) at boot.
-    assert.doesNotMatch(await readFile(consoleLog, 'utf8'), /\/etc\/systemd\/system\/[\w-]+\.service:\d+: /);
+    const unitWarnings = (await readFile(consoleLog, 'utf8')).split('\n').filter((l) => /\/etc\/systemd\/system\/[\w-]+\.service:\d+: /.test(l));
+    assert.deepEqual(unitWarnings, [], 'systemd found mistakes in our unit files');
 
     // Power off, then look at the boot partition as the user would: no secrets left.
     qemu.kill('SIGKILL');
@@ -106,6 +111,20 @@ describe('image arm64 boots in qemu and comes online', function () {
     assert.match(stdout, /seine-node\.provisioned\.yaml/);
     const left = (await exec('mtype', ['-i', boot, '::/seine-node.provisioned.yaml'])).stdout;
     assert.ok(!left.includes(cred.password), 'the password left the boot partition');
+
+    // The root partition now ends at the disk's end, and its ext4 file system fills it.
+    const grown = await ImageReader.open(disk);
+    try {
+      const root = grown.partitions[1]!;
+      const { size: diskBytes } = await stat(disk);
+      assert.equal(root.start + root.size, diskBytes, 'root partition reaches the end of the disk');
+      const stats = await grown.fsStats();
+      const fsBytes = Number(stats.match(/Block count:\s+(\d+)/)?.[1]) * Number(stats.match(/Block size:\s+(\d+)/)?.[1]);
+      // resize2fs may leave off a last block group too small to be worth its metadata (< 8 MiB).
+      assert.ok(fsBytes <= root.size && fsBytes > root.size - 8 * 2 ** 20, `ext4 ${fsBytes} bytes in a ${root.size}-byte partition`);
+    } finally {
+      await grown.close();
+    }
   });
 });
 
