@@ -7,6 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { extlinuxConf, raspberryPiCmdline } from './boot-config.js';
 import { bootstrapPlan, commitTarball, dropPartial, failingSuite, isCached } from './bootstrap.js';
 import { BOOT_MOUNTPOINT, defaultLayout, genimageConfig } from './genimage.js';
 import { type Arch, ARCHES, DEBIAN_SUITE } from './packages.js';
@@ -196,8 +197,13 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await copyFile(path.join(root, 'boot', vmlinuz), path.join(boot, 'vmlinuz'));
     await copyFile(path.join(root, 'boot', initrd), path.join(boot, 'initrd.img'));
     await copyFile(path.join(repo, 'images/seine-node.example.yaml'), path.join(boot, 'seine-node.example.yaml'));
-    await writeFile(path.join(boot, 'cmdline.txt'), 'root=LABEL=seine-root rootfstype=ext4 rootwait console=ttyAMA0 console=tty1\n');
-    ctx.note = `kernel ${vmlinuz.slice('vmlinuz-'.length)}`;
+    const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
+    // The boards' device trees, as the kernel package ships them, for U-Boot's fdtdir.
+    await ctx.exec('cp', ['-r', path.join(root, 'usr/lib', `linux-image-${kernelVersion}`), path.join(boot, 'dtbs')]);
+    await mkdir(path.join(boot, 'extlinux'), { recursive: true });
+    await writeFile(path.join(boot, 'extlinux/extlinux.conf'), extlinuxConf(kernelVersion));
+    await writeFile(path.join(boot, 'cmdline.txt'), raspberryPiCmdline());
+    ctx.note = `kernel ${kernelVersion}`;
   });
 
   const layout = defaultLayout(o.arch);

@@ -2,10 +2,10 @@
 # What `npm run image` needs on the build machine (Debian 12, root): mmdebstrap and qemu-user
 # for the foreign-architecture bootstrap, genimage + mtools + dosfstools + e2fsprogs to assemble
 # without loop mounts, Debian's cross compilers for the native module, xz, fdisk (sfdisk) and
-# qemu-system-arm for the checks. Idempotent; `images/install-prereqs.sh [arm64|armhf]`.
+# qemu-system-arm + u-boot-qemu (firmware for the boot test) for the checks. Idempotent; `images/install-prereqs.sh [arm64|armhf]`.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(mmdebstrap qemu-user-static binfmt-support arch-test genimage mtools dosfstools e2fsprogs xz-utils fdisk
+pkgs=(mmdebstrap qemu-user-static binfmt-support arch-test genimage mtools dosfstools e2fsprogs xz-utils fdisk u-boot-qemu
   qemu-system-arm gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf python3)
 missing=()
 for p in "${pkgs[@]}"; do

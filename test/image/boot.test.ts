@@ -1,4 +1,4 @@
-// The arm64 image boots in qemu-system-aarch64 (TCG) and its agent shows online in a real
+// The arm64 image boots in qemu-system-aarch64 (TCG) from its own disk through U-Boot, and its agent shows online in a real
 // controller started here from dist/ on 127.0.0.1 (qemu user networking: the guest reaches the
 // host's loopback as 10.0.2.2). The test plays the user: it writes seine-node.yaml onto a copy
 // of the image's boot partition with mtools, boots, waits, then reads the partition again.
@@ -18,6 +18,7 @@ import { builtImage, repo } from './built-image.js';
 const exec = promisify(execFile);
 const NODE = 'qemu-box';
 const GROWN_BY_MIB = 1024;
+const UBOOT = '/usr/lib/u-boot/qemu_arm64/u-boot.bin';
 
 describe('image arm64 boots in qemu and comes online', function () {
   this.timeout(45 * 60_000);
@@ -28,6 +29,7 @@ describe('image arm64 boots in qemu and comes online', function () {
 
   before(async () => {
     const missing = ['qemu-system-aarch64', 'mcopy', 'sfdisk'].filter((b) => !hasBin(b));
+    if (!existsSync(UBOOT)) missing.push(`${UBOOT} (Debian u-boot-qemu)`);
     if (missing.length) throw new Error(`needs ${missing.join(', ')}: run images/install-prereqs.sh`);
     dir = await mkdtemp(path.join(tmpdir(), 'seine-boot-'));
     consoleLog = path.join(dir, 'console.log');
@@ -65,14 +67,18 @@ describe('image arm64 boots in qemu and comes online', function () {
     );
     await writeFile(path.join(dir, 'inventory.json'), JSON.stringify(inventory()));
     await exec('mcopy', ['-i', boot, path.join(dir, 'seine-node.yaml'), path.join(dir, 'inventory.json'), '::/']);
-    await exec('mcopy', ['-i', boot, '::/vmlinuz', '::/initrd.img', dir]);
+    // The journal on the console too, so a failure's tail shows the agent's own log.
+    const extlinux = (await exec('mtype', ['-i', boot, '::/extlinux/extlinux.conf'])).stdout;
+    assert.match(extlinux, /^\s*append root=LABEL=seine-root/m);
+    await writeFile(path.join(dir, 'extlinux.conf'), extlinux.replace(/^(\s*append .*)$/m, '$1 systemd.show_status=1 systemd.journald.forward_to_console=1'));
+    await exec('mcopy', ['-o', '-i', boot, path.join(dir, 'extlinux.conf'), '::/extlinux/extlinux.conf']);
 
     const t0 = Date.now();
+    // Firmware, not -kernel: U-Boot finds extlinux.conf on the image's bootable partition and
+    // boots the kernel, initrd and command line the image carries, as a board would.
     qemu = spawn('qemu-system-aarch64', [
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1024',
-      '-kernel', path.join(dir, 'vmlinuz'), '-initrd', path.join(dir, 'initrd.img'),
-      // The journal on the console too: a failure's tail then shows the agent's own log.
-      '-append', 'root=LABEL=seine-root rootwait console=ttyAMA0 systemd.show_status=1 systemd.journald.forward_to_console=1',
+      '-bios', UBOOT,
       '-drive', `file=${disk},format=raw,if=virtio`,
       '-nic', 'user,model=virtio-net-pci',
       '-display', 'none', '-monitor', 'none', '-serial', `file:${consoleLog}`,
