@@ -83,9 +83,10 @@ export class ImageReader {
     return (await this.cat(p)).replace(/\0+$/, '');
   }
 
-  /** The ext4 superblock (`debugfs stats`): block count, block size, label, features. */
+  /** The ext4 superblock (block count, block size, label, features) by `dumpe2fs -h`, which
+   *  also reads a file system whose box lost power (debugfs refuses its stale bitmaps). */
   async fsStats(): Promise<string> {
-    return this.debugfs('stats');
+    return sh('dumpe2fs', ['-h', this.rootFs]);
   }
 
   async cat(p: string): Promise<string> {
