@@ -5,6 +5,7 @@
 // node with role) and frees the tag. Statuses are kept in SQLite (status-table.ts): after a
 // controller restart a finished trace still reads as it ended; one that was running reads
 // Failed with a reason saying why.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { objectKey } from '../../api/node-state.js';
 import {
   DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema, TraceflowResolveResultSchema,
@@ -23,6 +24,8 @@ const log = createLogger('controller.traceflow');
 
 /** How long a start or stop request may take (flows in, packet out). */
 const START_RPC_MS = 5_000;
+/** How long the sender may take to report a packet a receiver already saw arrive. */
+const SENDER_GRACE_MS = 2_000;
 /** The agent keeps the tag's flows this much longer than the traceflow's timeout. */
 const AGENT_GRACE_MS = 2_000;
 
@@ -148,11 +151,25 @@ export class TraceflowRunner {
     };
     // Once one box saw the end of the packet's way, the others have nothing more to see: stop them
     // (a drop on the sender; with droppedOnly, a drop on the receiver the sender never reports;
-    // a Service's endpoint on one receiver while the other endpoints' nodes wait in vain).
+    // a Service's endpoint on one receiver while the other endpoints' nodes wait in vain). The
+    // sender's own observation of a packet a receiver already saw is still on its way (packet-ins
+    // reach each agent on their own schedule): it gets a moment before it is stopped.
     const nodes = [plan.sender, ...plan.receivers];
-    const [senderCollect, ...receiverCollects] = await Promise.all(nodes.map(async (node) => {
-      const r = await collect(node);
-      if (isFinal(r.result)) await this.stopOn(nodes.filter((n) => n !== node), tag);
+    const collects = nodes.map((node) => collect(node));
+    const senderReported = collects[0]!.then(() => undefined, () => undefined);
+    const [senderCollect, ...receiverCollects] = await Promise.all(collects.map(async (pending, i) => {
+      const r = await pending;
+      if (!isFinal(r.result)) return r;
+      const others = nodes.filter((n) => n !== nodes[i]);
+      if (i === 0 || plan.droppedOnly) {
+        await this.stopOn(others, tag);
+      } else {
+        await this.stopOn(others.filter((n) => n !== plan.sender), tag);
+        const grace = new AbortController();
+        await Promise.race([senderReported, sleep(SENDER_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined)]);
+        grace.abort();
+        await this.stopOn([plan.sender], tag);
+      }
       return r;
     }));
     const senderResult = senderCollect!.result;
