@@ -116,6 +116,7 @@ export class Agent {
       gateway: network.gateway,
       tunnelPort: network.tunnel?.ofport,
       rule: (id) => policyFeature.rule(id),
+      inventory: () => inventory.snapshot(),
     });
     const services = startServices({ nodeName: cfg.nodeName, inventory, bridge, gateway: network.gateway, pods: () => podPorts.list(), sync: () => datapath.sync() });
     datapath = new Datapath({

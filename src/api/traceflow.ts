@@ -211,5 +211,38 @@ export type TraceflowCollectResult = z.infer<typeof TraceflowCollectResultSchema
 
 export const TraceflowStopParamsSchema = z.strictObject({ tag: DataplaneTagSchema });
 
+const transportProtocol = z.enum(['icmp', 'tcp', 'udp']);
+
+/**
+ * destination.service: the sender's box turns the Service into the packet's destination (its
+ * ClusterIP, as Antrea's agent does) from the Services it watches itself — the controller keeps
+ * none. `protocol`/`dstPort` are what the spec gave; an injected packet without them gets the
+ * Service's first port.
+ */
+export const TraceflowResolveParamsSchema = z.strictObject({
+  service: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+  protocol: transportProtocol.optional(),
+  dstPort: port.optional(),
+  /** Live traffic: the filter stays as open as the spec left it (no port is picked). */
+  live: z.boolean().optional(),
+});
+export type TraceflowResolveParams = z.infer<typeof TraceflowResolveParamsSchema>;
+
+export const TraceflowServiceDestinationSchema = z.strictObject({
+  dstIP: IPAddressSchema,
+  protocol: transportProtocol.optional(),
+  dstPort: port.optional(),
+  /** The endpoints the sender's load balancing may pick for that port (their nodes listen as receivers). */
+  endpointIPs: z.array(IPAddressSchema),
+});
+export type TraceflowServiceDestination = z.infer<typeof TraceflowServiceDestinationSchema>;
+
+/** Either the destination, or why there is none: a reason naming the spec field. */
+export const TraceflowResolveResultSchema = z.union([
+  z.strictObject({ destination: TraceflowServiceDestinationSchema }),
+  z.strictObject({ problem: z.string().min(1) }),
+]);
+export type TraceflowResolveResult = z.infer<typeof TraceflowResolveResultSchema>;
+
 /** The rpc method names (controller → agent). */
-export const TRACEFLOW_RPC = { start: 'traceflow.start', collect: 'traceflow.collect', stop: 'traceflow.stop' } as const;
+export const TRACEFLOW_RPC = { start: 'traceflow.start', collect: 'traceflow.collect', stop: 'traceflow.stop', resolve: 'traceflow.resolve' } as const;

@@ -51,8 +51,9 @@ export function traceflowSpecFromFlags(f: Omit<TraceflowFlags, 'output' | 'keep'
   if (port !== undefined && (f.protocol ?? 'icmp') === 'icmp') throw new UserError(`${flag('port')}: needs ${flag('protocol')} tcp or udp`);
   if (f.droppedOnly && !f.live) throw new UserError(`${flag('dropped-only')}: needs ${flag('live')}`);
   const timeout = f.timeout === undefined ? undefined : Number(f.timeout);
-  // Live traffic without --protocol matches any protocol; an injected packet is ICMP by default.
-  const protocol = f.protocol ?? (f.live ? undefined : 'icmp');
+  // Live traffic without --protocol matches any protocol; an injected packet is ICMP by default,
+  // except to a Service: the sender's box then sends to the Service's first port.
+  const protocol = f.protocol ?? (f.live || destination.service !== undefined ? undefined : 'icmp');
   const transportHeader = !protocol || protocol === 'icmp' ? undefined : { [protocol]: port !== undefined ? { dstPort: port } : {} };
   const spec = {
     source, destination,
@@ -100,9 +101,9 @@ export async function runTraceflow(c: Pick<RestClient, 'request'>, spec: Tracefl
 export function traceflowCommand(client: () => RestClient): Command {
   return new Command('traceflow')
     .alias('tf')
-    .description('trace a packet from a Pod to a Pod or IP, hop by hop across boxes (injected, or --live)')
+    .description('trace a packet from a Pod to a Pod, a Service or an IP, hop by hop across boxes (injected, or --live)')
     .requiredOption('--source <ns/pod>', 'source Pod (NAMESPACE/POD)')
-    .requiredOption('--destination <dest>', 'NAMESPACE/POD, an IP, or svc/NAMESPACE/NAME')
+    .requiredOption('--destination <dest>', 'NAMESPACE/POD, an IP, or svc/NAMESPACE/NAME (a Service: its ClusterIP, and its first port without --protocol)')
     .addOption(new Option('--protocol <p>', 'protocol of the injected packet (default icmp), or the live filter').choices(['icmp', 'tcp', 'udp']))
     .option('--port <n>', 'destination port (tcp, udp)')
     .option('--timeout <s>', `seconds to wait for the result (default ${DEFAULT_TRACEFLOW_TIMEOUT_SECONDS})`)

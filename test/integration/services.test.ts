@@ -4,6 +4,8 @@
 // (hairpin); a NodePort answers the lab's outside host through either box (externalTrafficPolicy
 // Cluster and Local); deleting an endpoint pod moves new connections away from it without resetting an
 // established connection to another endpoint. Services are added with the real `seine lab svc`.
+// A Traceflow to a Service (`seinectl traceflow --destination svc/NS/NAME`) is load-balanced by
+// the sender's box (EndpointDNAT observation) and Delivered to an endpoint, also on the other box.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -13,11 +15,12 @@ import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
 import type { ServiceRequest } from '../../src/lab/services.js';
+import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
 import { run } from '../../src/lib/exec.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, newLab, reachable, removeLab } from './lab-fixture.js';
+import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 /** Answers every connection with its name, then echoes. */
 const NAME_SERVER_PY = String.raw`
@@ -129,6 +132,46 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(counts));
     // A fair hash gives ~100 each; 40 is far outside chance for 300 connections.
     for (const [name, n] of Object.entries(counts)) assert.ok(n >= 40, `${name} got ${n} of 300: ${JSON.stringify(counts)}`);
+  });
+
+  it('traces a packet to a Service by name: load-balanced on the sender (EndpointDNAT) and Delivered to an endpoint', async () => {
+    const traceflow = async (destination: string, ...more: string[]) => {
+      const r = await seinectl(state.controller!.url, ['traceflow', '--source', 'default/client', '--destination', destination, ...more, '-o', 'json']);
+      assert.ok(r.stdout.trim().startsWith('{'), `seinectl traceflow printed no JSON: ${r.stderr}`);
+      return { code: r.code, tf: JSON.parse(r.stdout) as TraceflowView };
+    };
+    const hops = (tf: TraceflowView) => (tf.status?.results ?? []).map((r) => `${r.node}/${r.role}: ${r.observations.map((o) => `${o.component}:${o.componentInfo}:${o.action}`).join(' ')}`).join('\n');
+    const web = await clusterIP('web');
+    // web (3 endpoints on both boxes; no --protocol: its first port, 80/TCP): whichever endpoint the sender picks.
+    let { code, tf } = await traceflow('svc/default/web');
+    assert.equal(code, 0, JSON.stringify(tf.status));
+    assert.equal(tf.status?.phase, 'Succeeded', hops(tf));
+    const sender = tf.status!.results![0]!;
+    assert.deepEqual([sender.node, sender.role], ['box2', 'Sender']);
+    const lb = sender.observations.find((o) => o.component === 'LB');
+    assert.equal(lb?.componentInfo, 'EndpointDNAT', hops(tf));
+    const picked = state.pods.find((p) => p.ip === lb!.translatedDstIP);
+    assert.ok(picked && /^web-[123]$/.test(picked.name), `translatedDstIP ${lb!.translatedDstIP} is an endpoint of ${web.clusterIP}`);
+    const last = tf.status!.results!.at(-1)!;
+    assert.deepEqual([last.node, last.observations.at(-1)!.action, last.observations.at(-1)!.pod], [picked.box, 'Delivered', `default/${picked.name}`], hops(tf));
+    // One endpoint on the other box: the sender balances and tunnels, that box (a receiver because it has an endpoint) delivers.
+    await addService('tf-remote', { name: 'web-1' }, 82);
+    await eventually('tf-remote is balanced on box2', async () => {
+      ({ tf } = await traceflow('svc/default/tf-remote', '--protocol', 'tcp', '--timeout', '5'));
+      return tf.status?.phase === 'Succeeded';
+    }, 15_000);
+    const [s, r] = tf.status!.results!;
+    assert.deepEqual([s?.node, s?.role, r?.node, r?.role], ['box2', 'Sender', 'box1', 'Receiver'], hops(tf));
+    assert.deepEqual(s!.observations.find((o) => o.component === 'LB'), { component: 'LB', componentInfo: 'EndpointDNAT', action: 'Forwarded', translatedDstIP: pod('web-1').ip }, hops(tf));
+    assert.equal(s!.observations.at(-1)!.tunnelDstIP, state.boxes.find((b) => b.name === 'box1')!.underlayIP);
+    assert.deepEqual([r!.observations.at(-1)!.action, r!.observations.at(-1)!.pod], ['Delivered', 'default/web-1']);
+    // Refused before anything is installed, naming the field.
+    ({ code, tf } = await traceflow('svc/default/nope'));
+    assert.equal(code, 1);
+    assert.equal(tf.status?.phase, 'Failed');
+    assert.equal(tf.status?.reason, 'destination.service: Service default/nope does not exist (node box2 knows no such Service)');
+    ({ tf } = await traceflow('svc/default/web', '--protocol', 'udp'));
+    assert.equal(tf.status?.reason, 'packet.transportHeader.udp: Service default/web has no UDP port (ports: 80/TCP)');
   });
 
   it('keeps a client on one endpoint with ClientIP session affinity', async () => {

@@ -5,10 +5,12 @@
 // controller that went away never leaves flows behind. Tags are the controller's to allocate;
 // a start with a tag in use replaces that session.
 import type {
-  TraceflowCapturedPacket, TraceflowCollectResult, TraceflowInject, TraceflowLive, TraceflowNodeResult, TraceflowStartParams,
+  TraceflowCapturedPacket, TraceflowCollectResult, TraceflowInject, TraceflowLive, TraceflowNodeResult, TraceflowResolveParams,
+  TraceflowResolveResult, TraceflowStartParams,
 } from '../../api/traceflow.js';
 import { createLogger } from '../../lib/log.js';
 import type { DerivedFlowFeature } from '../datapath.js';
+import type { Inventory } from '../inventory/types.js';
 import type { LocalPod } from '../connectivity/flows.js';
 import type { PacketOut } from '../ovs/bridge.js';
 import type { CookieAllocator } from '../ovs/cookie.js';
@@ -19,6 +21,7 @@ import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';
 import { traceflowFlows, type TraceSpec } from './flows.js';
 import { observationsOf } from './observations.js';
+import { resolveServiceDestination } from './service-destination.js';
 import { decodeTraceUserdata } from './userdata.js';
 
 const log = createLogger('traceflow');
@@ -35,6 +38,8 @@ export interface TraceflowAgentOptions {
   gateway: { ofport: number; mac: string };
   tunnelPort?: number;
   rule(conjId: number): RealizedRule | undefined;
+  /** The box's view of Services and EndpointSlices (destination.service). */
+  inventory(): Inventory;
 }
 
 interface Session {
@@ -104,6 +109,11 @@ export class TraceflowAgent implements DerivedFlowFeature {
     if (!s.result) return { done: false };
     if (this.sessions.get(tag) === s) this.end(tag);
     return { done: true, result: s.result, ...(s.capturedPacket ? { capturedPacket: s.capturedPacket } : {}) };
+  }
+
+  /** destination.service: the Service's ClusterIP, port and endpoints as this box balances them. */
+  resolveService(p: TraceflowResolveParams): TraceflowResolveResult {
+    return resolveServiceDestination(this.o.inventory(), this.o.node, p);
   }
 
   stop(tag: number): { stopped: boolean } {

@@ -5,9 +5,10 @@
 // node with role) and frees the tag. Statuses are kept in SQLite (status-table.ts): after a
 // controller restart a finished trace still reads as it ended; one that was running reads
 // Failed with a reason saying why.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { objectKey } from '../../api/node-state.js';
 import {
-  DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema,
+  DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema, TraceflowResolveResultSchema,
   type TraceflowNodeResult, type TraceflowSpec, type TraceflowStatus, type TraceflowStartParams,
 } from '../../api/traceflow.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -15,7 +16,7 @@ import { createLogger } from '../../lib/log.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoreChange, StoredRecord } from '../store/objects.js';
 import type { RpcClient } from '../sync/rpc-client.js';
-import { PlanError, planTraceflow, type TraceflowPlan } from './plan.js';
+import { PlanError, planTraceflow, withServiceDestination, type TraceflowPlan } from './plan.js';
 import { TagAllocator } from './tags.js';
 import type { StatusEntry, TraceflowStatusTable } from './status-table.js';
 
@@ -23,6 +24,8 @@ const log = createLogger('controller.traceflow');
 
 /** How long a start or stop request may take (flows in, packet out). */
 const START_RPC_MS = 5_000;
+/** How long the sender may take to report a packet a receiver already saw arrive. */
+const SENDER_GRACE_MS = 2_000;
 /** The agent keeps the tag's flows this much longer than the traceflow's timeout. */
 const AGENT_GRACE_MS = 2_000;
 
@@ -119,6 +122,7 @@ export class TraceflowRunner {
     let plan: TraceflowPlan | undefined;
     try {
       plan = planTraceflow(spec, await this.ctx.nodes.reports());
+      if (plan.service) plan = await this.resolveService(spec, plan);
       this.set(record, { phase: 'Running', dataplaneTag: tag, startTime });
       const status = await this.trace(plan, tag, deadline, timeoutMs);
       this.set(record, { ...status, dataplaneTag: tag, startTime });
@@ -127,7 +131,7 @@ export class TraceflowRunner {
       const reason = err instanceof PlanError ? err.message : `${errorMessage(err)}`;
       this.set(record, { phase: 'Failed', reason, dataplaneTag: tag, startTime });
     } finally {
-      if (plan && !this.stopping) await this.stopOn([plan.sender, plan.receiver], tag);
+      if (plan && !this.stopping) await this.stopOn([plan.sender, ...plan.receivers], tag);
       this.tags.release(tag);
     }
   }
@@ -137,34 +141,57 @@ export class TraceflowRunner {
     const params = (role: TraceflowStartParams['role'], packet: Pick<TraceflowStartParams, 'inject' | 'live'> = {}): TraceflowStartParams => ({
       tag, role, timeoutMs: timeoutMs + AGENT_GRACE_MS, ...packet, ...(plan.droppedOnly ? { droppedOnly: true } : {}),
     });
-    // The receiver listens before the sender injects (or starts tagging).
-    if (plan.receiver) await this.call(plan.receiver, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver');
+    // The receivers listen before the sender injects (or starts tagging).
+    await Promise.all(plan.receivers.map((n) => this.call(n, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver')));
     await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject ? { inject: plan.inject } : plan.live ? { live: plan.live } : {}), 'Sender');
 
     const collect = async (node: string) => {
       const waitMs = Math.max(0, deadline - Date.now());
       return TraceflowCollectResultSchema.parse(await rpc.request(node, TRACEFLOW_RPC.collect, { tag, waitMs }, waitMs + START_RPC_MS));
     };
-    // Once one box saw the end of the packet's way, the other has nothing more to see: stop it
-    // (a drop on the sender; or, with droppedOnly, a drop on the receiver the sender never reports).
-    const nodes = [plan.sender, plan.receiver].filter((n): n is string => !!n);
-    const [senderCollect, receiverCollect] = await Promise.all(nodes.map(async (node) => {
-      const r = await collect(node);
-      if (isFinal(r.result)) await this.stopOn(nodes.filter((n) => n !== node), tag);
+    // Once one box saw the end of the packet's way, the others have nothing more to see: stop them
+    // (a drop on the sender; with droppedOnly, a drop on the receiver the sender never reports;
+    // a Service's endpoint on one receiver while the other endpoints' nodes wait in vain). The
+    // sender's own observation of a packet a receiver already saw is still on its way (packet-ins
+    // reach each agent on their own schedule): it gets a moment before it is stopped.
+    const nodes = [plan.sender, ...plan.receivers];
+    const collects = nodes.map((node) => collect(node));
+    const senderReported = collects[0]!.then(() => undefined, () => undefined);
+    const [senderCollect, ...receiverCollects] = await Promise.all(collects.map(async (pending, i) => {
+      const r = await pending;
+      if (!isFinal(r.result)) return r;
+      const others = nodes.filter((n) => n !== nodes[i]);
+      if (i === 0 || plan.droppedOnly) {
+        await this.stopOn(others, tag);
+      } else {
+        await this.stopOn(others.filter((n) => n !== plan.sender), tag);
+        const grace = new AbortController();
+        await Promise.race([senderReported, sleep(SENDER_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined)]);
+        grace.abort();
+        await this.stopOn([plan.sender], tag);
+      }
       return r;
     }));
     const senderResult = senderCollect!.result;
-    const capturedPacket = senderCollect!.capturedPacket ?? receiverCollect?.capturedPacket;
+    const capturedPacket = senderCollect!.capturedPacket ?? receiverCollects.find((c) => c.capturedPacket)?.capturedPacket;
     const captured = plan.live && capturedPacket ? { capturedPacket } : {};
-    const receiver = receiverCollect?.result;
-    const results = [senderResult, receiver].filter((r): r is TraceflowNodeResult => !!r);
+    const received = receiverCollects.map((c) => c.result).filter((r): r is TraceflowNodeResult => !!r);
+    const receiver = received.find(isFinal) ?? received[0];
+    const results = [senderResult, ...received].filter((r): r is TraceflowNodeResult => !!r);
     if (isFinal(senderResult) || isFinal(receiver)) return { phase: 'Succeeded', results, ...captured };
     return { phase: 'Failed', reason: timeoutReason(plan, timeoutMs, senderResult, receiver), results, ...captured };
   }
 
-  private async call(node: string, method: string, params: unknown, role: string): Promise<void> {
+  /** destination.service: the sender's box knows the Service (the controller does not). */
+  private async resolveService(spec: TraceflowSpec, plan: TraceflowPlan): Promise<TraceflowPlan> {
+    const answer = TraceflowResolveResultSchema.parse(await this.call(plan.sender, TRACEFLOW_RPC.resolve, plan.service, 'Sender'));
+    if ('problem' in answer) throw new PlanError(answer.problem);
+    return withServiceDestination(spec, plan, answer.destination, await this.ctx.nodes.reports());
+  }
+
+  private async call(node: string, method: string, params: unknown, role: string): Promise<unknown> {
     try {
-      await this.ctx.rpc.request(node, method, params, START_RPC_MS);
+      return await this.ctx.rpc.request(node, method, params, START_RPC_MS);
     } catch (err) {
       throw new Error(`${role} node ${node}: ${errorMessage(err)}`);
     }
@@ -183,7 +210,11 @@ function timeoutReason(plan: TraceflowPlan, timeoutMs: number, sender?: Traceflo
   const last = sender.observations.at(-1);
   const via = last?.tunnelDstIP ? ` to the tunnel (tunnelDstIP ${last.tunnelDstIP})` : '';
   // Known at once, not after the timeout: nobody was asked to watch for it.
-  if (!plan.receiver) return `the sender node ${plan.sender} forwarded the packet${via}, and ${plan.destination} is no Pod any node reports, so no receiver can observe it`;
-  if (!receiver) return `${head}: the sender node ${plan.sender} forwarded the packet${via}, but the receiver node ${plan.receiver} never saw it`;
+  if (!plan.receivers.length) {
+    const what = plan.service ? 'has no endpoint on a Pod any other node reports' : 'is no Pod any node reports';
+    return `the sender node ${plan.sender} forwarded the packet${via}, and ${plan.destination} ${what}, so no receiver can observe it`;
+  }
+  const nodes = plan.receivers.length === 1 ? `the receiver node ${plan.receivers[0]}` : `none of the receiver nodes ${plan.receivers.join(', ')}`;
+  if (!receiver) return `${head}: the sender node ${plan.sender} forwarded the packet${via}, but ${nodes} ${plan.receivers.length === 1 ? 'never saw it' : 'saw it'}`;
   return `${head}: no final observation`;
 }
