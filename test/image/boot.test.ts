@@ -1,4 +1,4 @@
-// The arm64 image boots in qemu-system-aarch64 (TCG) from its own disk through U-Boot, and its agent shows online in a real
+// Each image (SEINE_IMAGE_ARCHES, arm64 by default) boots in qemu (TCG) from its own disk through U-Boot, and its agent shows online in a real
 // controller started here from dist/ on 127.0.0.1 (qemu user networking: the guest reaches the
 // host's loopback as 10.0.2.2). The test plays the user: it writes seine-node.yaml onto a copy
 // of the image's boot partition with mtools, boots, waits, then reads the partition again.
@@ -13,23 +13,29 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ImageReader } from '../../images/inspect.js';
 import { freePort } from '../../src/lib/free-port.js';
-import { builtImage, repo } from './built-image.js';
+import type { Arch } from '../../images/packages.js';
+import { builtImage, imageArches, repo } from './built-image.js';
 
 const exec = promisify(execFile);
 const NODE = 'qemu-box';
 const GROWN_BY_MIB = 1024;
-const UBOOT = '/usr/lib/u-boot/qemu_arm64/u-boot.bin';
+/** qemu's `virt` board per architecture, with Debian's U-Boot for it as the firmware. */
+const MACHINE: Record<Arch, { qemu: string; cpu: string; uboot: string }> = {
+  arm64: { qemu: 'qemu-system-aarch64', cpu: 'cortex-a57', uboot: '/usr/lib/u-boot/qemu_arm64/u-boot.bin' },
+  armhf: { qemu: 'qemu-system-arm', cpu: 'cortex-a15', uboot: '/usr/lib/u-boot/qemu_arm/u-boot.bin' },
+};
 
-describe('image arm64 boots in qemu and comes online', function () {
+for (const arch of imageArches) describe(`image ${arch} boots in qemu and comes online`, function () {
   this.timeout(45 * 60_000);
+  const machine = MACHINE[arch];
   let dir: string;
   let controller: ChildProcess | undefined;
   let qemu: ChildProcess | undefined;
   let consoleLog: string;
 
   before(async () => {
-    const missing = ['qemu-system-aarch64', 'mcopy', 'sfdisk'].filter((b) => !hasBin(b));
-    if (!existsSync(UBOOT)) missing.push(`${UBOOT} (Debian u-boot-qemu)`);
+    const missing = [machine.qemu, 'mcopy', 'sfdisk'].filter((b) => !hasBin(b));
+    if (!existsSync(machine.uboot)) missing.push(`${machine.uboot} (Debian u-boot-qemu)`);
     if (missing.length) throw new Error(`needs ${missing.join(', ')}: run images/install-prereqs.sh`);
     dir = await mkdtemp(path.join(tmpdir(), 'seine-boot-'));
     consoleLog = path.join(dir, 'console.log');
@@ -41,7 +47,7 @@ describe('image arm64 boots in qemu and comes online', function () {
   });
 
   it('provisions from seine-node.yaml, starts the agent (READY=1) and reports online to the controller', async () => {
-    const { image } = await builtImage('arm64');
+    const { image } = await builtImage(arch);
     const rest = await freePort();
     const mqtt = await freePort();
     await writeFile(path.join(dir, 'controller.yaml'), `listen: 127.0.0.1:${rest}\nbrokerListen: 127.0.0.1:${mqtt}\nstorePath: ${dir}/controller.db\n`);
@@ -76,9 +82,9 @@ describe('image arm64 boots in qemu and comes online', function () {
     const t0 = Date.now();
     // Firmware, not -kernel: U-Boot finds extlinux.conf on the image's bootable partition and
     // boots the kernel, initrd and command line the image carries, as a board would.
-    qemu = spawn('qemu-system-aarch64', [
-      '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1024',
-      '-bios', UBOOT,
+    qemu = spawn(machine.qemu, [
+      '-M', 'virt', '-cpu', machine.cpu, '-smp', '2', '-m', '1024',
+      '-bios', machine.uboot,
       '-drive', `file=${disk},format=raw,if=virtio`,
       '-nic', 'user,model=virtio-net-pci',
       '-display', 'none', '-monitor', 'none', '-serial', `file:${consoleLog}`,
@@ -97,7 +103,7 @@ describe('image arm64 boots in qemu and comes online', function () {
       tail,
     );
     const onlineAfter = (Date.now() - t0) / 1000;
-    process.stderr.write(`      boot → online: ${onlineAfter.toFixed(0)} s\n`);
+    process.stderr.write(`      ${arch} boot → online: ${onlineAfter.toFixed(0)} s\n`);
 
     const consoleText = await readFile(consoleLog, 'utf8');
     assert.match(consoleText, /seine first-boot: provisioned node qemu-box/);
