@@ -161,6 +161,13 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     await symlink(`/opt/seine/node/${rt.nodeVersion}/bin/node`, path.join(root, 'usr/local/bin/node'));
     for (const cmd of ['seine', 'seinectl']) await symlink(`/opt/seine/current/bin/${cmd}`, path.join(root, 'usr/local/bin', cmd));
     await mkdir(path.join(root, 'var/lib/seine/update'), { recursive: true });
+    // The target's Node in the target's root (under qemu-user): its shared libraries are there
+    // and the cross-compiled sqlite3 loads and answers — what the box does first at boot.
+    const probe = `const s=require('${release}/node_modules/sqlite3');new s.Database(':memory:').get('select sqlite_version() v',(e,r)=>{if(e)throw e;console.log(process.version,process.arch,'sqlite',r.v)})`;
+    const runs = (await ctx.exec('chroot', [root, '/usr/local/bin/node', '-e', probe], {
+      explain: () => `the target's node does not run in the image's root file system (a shared library missing? see images/packages.ts RUNTIME_PACKAGES)`,
+    })).trim();
+    ctx.progress(`in the target root: node ${runs}`);
 
     // The release public key (the private half never enters the image).
     const pubFile = path.join(root, 'etc/seine/release.pub');

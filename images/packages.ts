@@ -19,6 +19,14 @@ export const KERNEL_PACKAGE: Record<Arch, string> = {
   armhf: 'linux-image-armmp',
 };
 
+/** What the target's Node binary links against beyond glibc: the armv7l build needs libatomic
+ *  (the first armhf boot found node failing on libatomic.so.1; the build now runs node in the
+ *  rootfs to catch this). */
+export const RUNTIME_PACKAGES: Record<Arch, readonly string[]> = {
+  arm64: [],
+  armhf: ['libatomic1'],
+};
+
 export function packagesFor(arch: Arch): string[] {
-  return [...COMMON_PACKAGES, KERNEL_PACKAGE[arch]].sort();
+  return [...COMMON_PACKAGES, ...RUNTIME_PACKAGES[arch], KERNEL_PACKAGE[arch]].sort();
 }
