@@ -66,7 +66,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
       ctx.note = `cached ${path.basename(plan.tarball)}`;
       return;
     }
-    ctx.progress(`mmdebstrap ${o.arch} ${plan.sources.map((s) => s.suite).join(' ')} (${plan.packages.length} packages + dependencies; ~2 min)`);
+    ctx.progress(`mmdebstrap ${o.arch} ${plan.sources.map((s) => s.suite).join(' ')} (${plan.packages.length} packages + dependencies, then the initrd; ~8 min on 2 cores)`);
     try {
       await ctx.exec('mmdebstrap', plan.argv, {
         cwd: work,
