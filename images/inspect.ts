@@ -46,10 +46,11 @@ export class ImageReader {
     return `${this.image}@@${this.partitions[0]!.start}`;
   }
 
-  /** File names in the FAT boot partition's top directory. */
-  async bootFiles(): Promise<string[]> {
-    const out = await sh('mdir', ['-b', '-i', this.bootImage, '::/']);
-    return out.split('\n').filter(Boolean).map((l) => l.replace(/^::\//, '')).sort();
+  /** Names in a directory of the FAT boot partition (directories end in /). */
+  async bootFiles(dir = ''): Promise<string[]> {
+    const at = `::/${dir ? `${dir}/` : ''}`;
+    const out = await sh('mdir', ['-b', '-i', this.bootImage, at]);
+    return out.split('\n').filter(Boolean).map((l) => l.slice(at.length)).sort();
   }
 
   async bootFile(name: string): Promise<string> {

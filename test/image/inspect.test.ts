@@ -49,7 +49,8 @@ for (const arch of imageArches) {
 
     it('boots from kernel + initrd on the boot partition and carries an example seine-node.yaml, not a real one', async () => {
       const files = await img.bootFiles();
-      for (const f of ['vmlinuz', 'initrd.img', 'extlinux', 'dtbs', 'cmdline.txt', 'seine-node.example.yaml']) assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
+      for (const f of ['vmlinuz', 'initrd.img', 'extlinux/', 'dtbs/', 'cmdline.txt', 'seine-node.example.yaml']) assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
+      assert.ok((await img.bootFiles('dtbs')).length > 10, 'the kernel package\'s device trees are on the boot partition');
       const extlinux = await img.bootFile('extlinux/extlinux.conf');
       for (const line of [/^\s*kernel \/vmlinuz$/m, /^\s*initrd \/initrd\.img$/m, /^\s*fdtdir \/dtbs$/m, /^\s*append root=LABEL=seine-root /m]) assert.match(extlinux, line);
       assert.ok(!files.includes('seine-node.yaml'));
