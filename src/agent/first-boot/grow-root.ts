@@ -26,7 +26,9 @@ export interface RootDevice {
   diskSectors: number;
 }
 
-export type GrowthPlan = { grow: false; reason: string } | { grow: true; entryOffset: number; newSize: number; addedBytes: number };
+export type GrowthPlan =
+  | { grow: false; reason: string; /** root already ends at the disk's end (its file system may not yet) */ fills?: true }
+  | { grow: true; entryOffset: number; newSize: number; addedBytes: number };
 
 /** Decides from the disk's first sector and sysfs what to write: nothing, or the root entry's new size. */
 export function planRootGrowth(mbr: Buffer, dev: RootDevice): GrowthPlan {
@@ -43,7 +45,7 @@ export function planRootGrowth(mbr: Buffer, dev: RootDevice): GrowthPlan {
   // MBR counts sectors in 32 bits: 2 TiB is as far as it reaches.
   const newSize = Math.min(dev.diskSectors - entry.start, 0xffffffff);
   // Less than 1 MiB to gain (alignment slack) is not worth a table write.
-  if (newSize - entry.size < 2048) return { grow: false, reason: 'root already fills the disk' };
+  if (newSize - entry.size < 2048) return { grow: false, reason: 'root already fills the disk', fills: true };
   return { grow: true, entryOffset: entry.at + 12, newSize, addedBytes: (newSize - entry.size) * SECTOR };
 }
 
@@ -101,7 +103,12 @@ export async function writeRootEntrySize(disk: string, plan: Extract<GrowthPlan,
 export async function growRoot(dev?: RootDevice): Promise<GrowthResult> {
   const root = dev ?? (await findRootDevice());
   const plan = await planRootGrowthOn(root.disk, root);
-  if (!plan.grow) return { grown: false, reason: plan.reason };
+  if (!plan.grow) {
+    // A power cut between the table write and resize2fs leaves a full partition with a small
+    // file system: resize2fs again (a no-op when the file system already fills it).
+    if (plan.fills) await run('resize2fs', [root.partition], { timeoutMs: 10 * 60_000 });
+    return { grown: false, reason: plan.reason };
+  }
   await writeRootEntrySize(root.disk, plan);
   await run('partx', ['-u', '--nr', String(root.number), root.disk]);
   await run('resize2fs', [root.partition], { timeoutMs: 10 * 60_000 });

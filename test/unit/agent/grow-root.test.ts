@@ -56,7 +56,7 @@ describe('first boot: growing the root partition', () => {
     assert.deepEqual({ start: after[1]!.start, size: after[1]!.size, type: after[1]!.type }, { start: 20 * MiB, size: 280 * MiB, type: '83' });
     // Again: nothing left to do (a second boot, or a power cut after the write).
     const again = await planRootGrowthOn(disk, device(after, 300 * MiB));
-    assert.deepEqual(again, { grow: false, reason: 'root already fills the disk' });
+    assert.deepEqual(again, { grow: false, reason: 'root already fills the disk', fills: true });
   });
 
   it('leaves a disk alone when root is not the last partition, the kernel disagrees, or the table is GPT', async () => {
