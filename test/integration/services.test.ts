@@ -6,6 +6,8 @@
 // established connection to another endpoint. Services are added with the real `seine lab svc`.
 // A Traceflow to a Service (`seinectl traceflow --destination svc/NS/NAME`) is load-balanced by
 // the sender's box (EndpointDNAT observation) and Delivered to an endpoint, also on the other box.
+// A Service without endpoints refuses: TCP gets a RST (ECONNREFUSED at once, not a timeout), UDP
+// ICMP port unreachable, from a pod and through a NodePort; once an endpoint appears it answers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -20,7 +22,7 @@ import { run } from '../../src/lib/exec.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { dumpFlows, eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 /** Answers every connection with its name, then echoes. */
 const NAME_SERVER_PY = String.raw`
@@ -72,6 +74,28 @@ for line in sys.stdin:
     except OSError as e: print('error', e.errno, flush=True)
 `;
 
+/** TCP connect (3 s timeout) then, given a UDP port, one datagram on a connected socket: prints JSON outcomes. */
+const REFUSED_PY = String.raw`
+import json, socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+out = {}
+t = time.monotonic()
+try:
+    s = socket.create_connection((host, port), timeout=3)
+    out['tcp'] = s.makefile().readline().strip() or 'connected'
+    s.close()
+except ConnectionRefusedError: out['tcp'] = 'refused'
+except OSError as e: out['tcp'] = 'error ' + type(e).__name__
+out['tcpSeconds'] = round(time.monotonic() - t, 3)
+if len(sys.argv) > 3:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2); u.connect((host, int(sys.argv[3])))
+    u.send(b'x')
+    try: u.recv(100); out['udp'] = 'answered'
+    except ConnectionRefusedError: out['udp'] = 'refused'
+    except OSError as e: out['udp'] = 'error ' + type(e).__name__
+print(json.dumps(out))
+`;
+
 describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint changes)', function () {
   this.timeout(240_000);
   let lab: Lab | undefined;
@@ -106,6 +130,7 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     await writeFile(script('name-server.py'), NAME_SERVER_PY);
     await writeFile(script('spread.py'), SPREAD_PY);
     await writeFile(script('hold.py'), HOLD_PY);
+    await writeFile(script('refused.py'), REFUSED_PY);
     for (const name of ['web-1', 'web-2', 'web-3']) {
       await lab.startProcess({ role: `name-${name}`, command: 'ip', args: ['netns', 'exec', pod(name).netns, 'python3', '-u', script('name-server.py'), name, '8080'] });
     }
@@ -221,6 +246,33 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     await eventually('box1 answers the Local NodePort', async () => !(counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 2)).error, 15_000);
     counts = await fromOutside(box1!.underlayIP, nodePort('np-local'), 30);
     assert.deepEqual(Object.keys(counts).sort(), ['web-1', 'web-2'], JSON.stringify(counts));
+  });
+
+  it('refuses connections to a Service without endpoints (TCP RST, UDP port unreachable) until an endpoint appears', async () => {
+    const svc = await addService('empty', { app: 'late' }, 83, {
+      type: 'NodePort',
+      ports: [{ name: 'tcp', port: 83, targetPort: 8080, protocol: 'TCP' }, { name: 'udp', port: 83, targetPort: 8080, protocol: 'UDP' }],
+    });
+    type Outcome = { tcp: string; tcpSeconds: number; udp?: string };
+    const probe = async (netns: string, ip: string, port: number, udpPort?: number): Promise<Outcome> => {
+      const r = await run('ip', ['netns', 'exec', netns, 'python3', script('refused.py'), ip, String(port), ...(udpPort ? [String(udpPort)] : [])]);
+      return JSON.parse(r.stdout) as Outcome;
+    };
+    let o: Outcome | undefined;
+    // Refused (a RST from the cluster IP) rather than timed out; before the flows land it times out.
+    await eventually('a pod is refused by the Service without endpoints', async () => (o = await probe(pod('client').netns, svc.clusterIP, 83, 83)).tcp === 'refused', 20_000);
+    assert.equal(o!.udp, 'refused', `UDP gets ICMP port unreachable: ${JSON.stringify(o)}`);
+    assert.ok(o!.tcpSeconds < 1, `refused at once, not after the 3 s timeout: ${JSON.stringify(o)}`);
+    // Through a NodePort from outside: the answer goes back through the gateway and the host's DNAT.
+    const nodePort = svc.ports.find((p) => p.protocol === 'TCP')!.nodePort!;
+    const box2 = state.boxes.find((b) => b.name === 'box2')!;
+    await eventually('the NodePort without endpoints refuses', async () => (o = await probe(state.outside!.netns, box2.underlayIP, nodePort)).tcp === 'refused', 15_000);
+    // An endpoint appears: the reject flow gives way to the group and the Service answers.
+    await lab!.addPod({ namespace: 'default', name: 'late', box: 'box1', labels: { app: 'late', name: 'late' }, ports: [] });
+    state = await lab!.current();
+    await lab!.startProcess({ role: 'name-late', command: 'ip', args: ['netns', 'exec', pod('late').netns, 'python3', '-u', script('name-server.py'), 'late', '8080'] });
+    await eventually('the Service answers from its new endpoint', async () => (o = await probe(pod('client').netns, svc.clusterIP, 83)).tcp === 'late', 20_000);
+    assert.ok(!(await dumpFlows(box2)).includes('userdata=04.02'), 'no reject flow left on box2');
   });
 
   it('moves new connections off a deleted endpoint pod without resetting an established one', async () => {

@@ -2,11 +2,14 @@
 // TCP (RFC 793 §3.4 reset generation, as Linux's tcp_v4_send_reset), an ICMP destination
 // unreachable "host administratively prohibited" (type 3 code 10, Antrea's choice for every
 // non-TCP protocol) carrying the original IP header and 8 bytes otherwise. Addresses are the
-// rejected packet's swapped, so the answer looks as if the destination sent it.
+// rejected packet's swapped, so the answer looks as if the destination sent it. A packet to a
+// Service port without endpoints gets "port unreachable" (type 3 code 3) instead, as kube-proxy's
+// REJECT and AntreaProxy answer it.
 import { checksum } from '../ovs/frame.js';
 
 export const ICMP_DEST_UNREACHABLE = 3;
 export const ICMP_HOST_ADMIN_PROHIBITED = 10;
+export const ICMP_PORT_UNREACHABLE = 3;
 
 const TCP = 6;
 const ICMP = 1;
@@ -98,7 +101,7 @@ export function tcpReset(frame: Buffer): RejectFrame | undefined {
   return { kind: 'tcp-rst', frame: out };
 }
 
-/** ICMP type 3 code 10 with the original IP header + 8 bytes; undefined for ICMP errors (RFC 1122: never answer one). */
+/** ICMP type 3 (code 10 unless told) with the original IP header + 8 bytes; undefined for ICMP errors (RFC 1122: never answer one). */
 export function icmpUnreachable(frame: Buffer, code = ICMP_HOST_ADMIN_PROHIBITED): RejectFrame | undefined {
   const v = parse(frame);
   if (!v) return undefined;
@@ -112,9 +115,9 @@ export function icmpUnreachable(frame: Buffer, code = ICMP_HOST_ADMIN_PROHIBITED
   return { kind: 'icmp-unreachable', frame: reply(v, ICMP, icmp) };
 }
 
-/** The answer Antrea gives a rejected packet: RST for TCP, ICMP unreachable for the rest. */
-export function rejectFrame(frame: Buffer): RejectFrame | undefined {
+/** The answer Antrea gives a rejected packet: RST for TCP, ICMP unreachable (with `icmpCode`) for the rest. */
+export function rejectFrame(frame: Buffer, icmpCode = ICMP_HOST_ADMIN_PROHIBITED): RejectFrame | undefined {
   const v = parse(frame);
   if (!v) return undefined;
-  return v.ip[9] === TCP ? tcpReset(frame) : icmpUnreachable(frame);
+  return v.ip[9] === TCP ? tcpReset(frame) : icmpUnreachable(frame, icmpCode);
 }

@@ -1,5 +1,6 @@
 // The Reject responder and the policy packet-in dispatcher. Reject and logged rules send
-// packets to the agent with userdata naming the rule (userdata.ts); a token bucket bounds how
+// packets to the agent with userdata naming the rule (userdata.ts), and so does the ServiceLB
+// flow of a Service port without endpoints (its own category); a token bucket bounds how
 // many the agent handles so a flood of rejected packets cannot starve it (the excess is
 // counted and dropped: the sender then sees a timeout instead of a refusal, as with Drop).
 //
@@ -15,8 +16,8 @@
 import type { PacketInEvent } from '../ovs/packet-in.js';
 import type { PacketOut } from '../ovs/bridge.js';
 import { createLogger } from '../../lib/log.js';
-import { rejectFrame } from './reject-frames.js';
-import { OP_LOG, OP_REJECT, decodeUserdata, type PolicyPacketIn } from './userdata.js';
+import { ICMP_HOST_ADMIN_PROHIBITED, ICMP_PORT_UNREACHABLE, rejectFrame } from './reject-frames.js';
+import { OP_LOG, OP_REJECT, decodeUserdata, type PolicyPacketIn, type RejectReason } from './userdata.js';
 
 const log = createLogger('policy/reject');
 
@@ -59,8 +60,8 @@ export class RejectResponder {
   failed = 0;
   constructor(private readonly ports: RejectPorts, private readonly packetOut: (p: PacketOut) => Promise<void>) {}
 
-  async handle(ev: PacketInEvent): Promise<boolean> {
-    const answer = ev.raw && rejectFrame(ev.raw);
+  async handle(ev: PacketInEvent, reason: RejectReason = 'policy'): Promise<boolean> {
+    const answer = ev.raw && rejectFrame(ev.raw, reason === 'serviceNoEndpoint' ? ICMP_PORT_UNREACHABLE : ICMP_HOST_ADMIN_PROHIBITED);
     if (!answer) {
       log.debug({ protocol: ev.packet.protocol, src: ev.packet.nwSrc, dst: ev.packet.nwDst }, 'nothing to answer (no bytes, an RST or an ICMP error)');
       return false;
@@ -71,7 +72,7 @@ export class RejectResponder {
       return true;
     } catch (err) {
       this.failed++;
-      log.warn({ err, kind: answer.kind, src: ev.packet.nwSrc, dst: ev.packet.nwDst }, 'reject packet-out failed');
+      log.warn({ err, kind: answer.kind, reason, src: ev.packet.nwSrc, dst: ev.packet.nwDst }, 'reject packet-out failed');
       return false;
     }
   }
@@ -86,7 +87,7 @@ export interface PolicyPacketInHandlers {
   burst?: number;
 }
 
-/** Routes the monitor's policy packet-ins to logging and the reject responder, rate-limited. */
+/** Routes the monitor's policy and Service-without-endpoint packet-ins to logging and the reject responder, rate-limited. */
 export class PolicyPacketIns {
   dropped = 0;
   private readonly bucket: TokenBucket;
@@ -109,6 +110,6 @@ export class PolicyPacketIns {
         log.warn({ err }, 'policy log failed');
       }
     }
-    if (u.operations & OP_REJECT) await this.h.reject.handle(ev);
+    if (u.operations & OP_REJECT) await this.h.reject.handle(ev, u.reason);
   }
 }

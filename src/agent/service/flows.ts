@@ -10,7 +10,9 @@
 //   ServiceLB           cluster IP:port (or any address:node port with the mark) in EpToSelect →
 //                       the Service's select group; a bucket per endpoint loads reg3/reg4 and
 //                       resubmits to EndpointDNAT (to ServiceLB again in EpToLearn, where the
-//                       learn flow remembers the choice for the affinity timeout)
+//                       learn flow remembers the choice for the affinity timeout). A port with
+//                       no serving endpoint at all sends the packet to the agent instead, which
+//                       answers RST / ICMP port unreachable as the cluster IP (policy/reject.ts)
 //   EndpointDNAT        reg3/reg4 → ct(commit, nat(dst=ip:port)) in zone 65520, ct_mark 0x10
 //   SNATMark / SNAT     hairpin (source = destination pod) → SNAT to 169.254.0.253, NodePort with
 //                       externalTrafficPolicy Cluster → SNAT to the gateway IP, in zone 65521
@@ -23,6 +25,7 @@ import type { Group } from '../ovs/group.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import { CT_ZONE, reg0, setReg0 } from '../connectivity/registers.js';
 import { learnedCookie, LearnedKind } from '../flows/accounting.js';
+import { encodeServiceNoEndpointUserdata } from '../policy/userdata.js';
 import type { ServiceEndpoint, ServicePortPlan } from './plan.js';
 import {
   EpState, HAIRPIN_CT_MARK, HAIRPIN_VIRTUAL_IP, NODE_PORT_BIT, NODE_PORT_VIRTUAL_IP, SERVICE_CT_MARK, SNAT_BIT, SNAT_CT_MARK, SNAT_CT_ZONE,
@@ -87,10 +90,12 @@ export function serviceFlows(plans: readonly ServicePortPlan[], ctx: ServiceFlow
       const buckets = e.endpoints.map((ep, i) => `bucket=bucket_id:${i},weight:100,actions=set_field:${ipHex(ep.ip)}->reg3,set_field:${hex(ep.port)}/0xffff->reg4,${next}`);
       groups.push({ id: groupId, spec: [`type=select,selection_method=hash,fields(ip_src,${proto.src})`, ...buckets].join(',') });
       const marks = [setReg0(reg0.rewriteMAC), ...(e.snat ? [`set_field:${hex(SNAT_BIT)}/${hex(SNAT_BIT)}->reg4`] : [])];
+      // No endpoint anywhere: reject (the agent answers); when one appears this flow is rewritten to the group.
+      const toGroup = [...marks, setReg4State(learn ? EpState.ToLearn : EpState.Selected), `group:${groupId}`];
       flows.push({
         table: 'ServiceLB', priority: P_NORMAL,
         match: [proto.match, reg4State(EpState.ToSelect, e.nodePort), ...port(e.nodePort)],
-        actions: [...marks, setReg4State(learn ? EpState.ToLearn : EpState.Selected), `group:${groupId}`], cookie,
+        actions: p.hasEndpoints ? toGroup : [`controller(userdata=${encodeServiceNoEndpointUserdata()})`], cookie,
       });
       if (learn) {
         const learned = [

@@ -27,6 +27,8 @@ export interface ServicePortPlan {
   clusterEndpoints: ServiceEndpoint[];
   /** Endpoints for traffic to the node port (only this box's with externalTrafficPolicy Local). */
   nodePortEndpoints: ServiceEndpoint[];
+  /** The port has serving endpoints somewhere in the cluster (without any, its packets are rejected; with only remote ones under a Local policy, dropped, as kube-proxy does). */
+  hasEndpoints: boolean;
   /** externalTrafficPolicy Cluster: NodePort connections are SNATed to the gateway IP so replies come back through this box. */
   nodePortSNAT: boolean;
 }
@@ -73,6 +75,7 @@ export function planServices(inv: Inventory, nodeName: string): ServicePortPlan[
         affinitySeconds: svc.affinitySeconds,
         clusterEndpoints: svc.internalTrafficPolicy === 'Local' ? local : all,
         nodePortEndpoints: svc.externalTrafficPolicy === 'Local' ? local : all,
+        hasEndpoints: all.length > 0,
         nodePortSNAT: svc.externalTrafficPolicy !== 'Local',
       });
     }

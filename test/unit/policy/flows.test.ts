@@ -115,7 +115,7 @@ describe('policy flows', () => {
     assert.equal(metric.length, 1);
     const m = /^controller\(userdata=([0-9a-f.]+)\)$/.exec(metric[0]!.actions[0]!);
     assert.ok(m, metric[0]!.actions[0]);
-    assert.deepEqual(decodeUserdata(Buffer.from(m[1]!.replaceAll('.', ''), 'hex')), { operations: 2, direction: 'ingress', conjId: id });
+    assert.deepEqual(decodeUserdata(Buffer.from(m[1]!.replaceAll('.', ''), 'hex')), { operations: 2, direction: 'ingress', conjId: id, reason: 'policy' });
     assert.ok(flows.find((f) => f.match[0] === `conj_id=${id}`)!.actions.includes('set_field:0x1000/0x1800->reg0'));
   });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { checksum, icmpEchoFrame, tcpSynFrame } from '../../../src/agent/ovs/frame.js';
-import { icmpUnreachable, rejectFrame, tcpReset } from '../../../src/agent/policy/reject-frames.js';
+import { checksum, icmpEchoFrame, tcpSynFrame, udpFrame } from '../../../src/agent/ovs/frame.js';
+import { ICMP_PORT_UNREACHABLE, icmpUnreachable, rejectFrame, tcpReset } from '../../../src/agent/policy/reject-frames.js';
+import { OP_REJECT, decodeUserdata, encodeServiceNoEndpointUserdata, encodeUserdata } from '../../../src/agent/policy/userdata.js';
 import { PacketInParser } from '../../../src/agent/ovs/packet-in.js';
 import { TokenBucket, rejectPacketOut } from '../../../src/agent/policy/reject.js';
 
@@ -71,6 +72,21 @@ describe('reject frames', () => {
     assert.deepEqual([icmp[0], icmp[1]], [3, 10]);
     assert.equal(checksum(icmp), 0);
     assert.deepEqual(icmp.subarray(8), echo.subarray(14, 14 + 28));
+  });
+
+  it('answers UDP to a Service without endpoints with port unreachable (type 3 code 3), TCP still with a RST', () => {
+    const udp = udpFrame({ ...spec, srcPort: 40000, dstPort: 53 });
+    const f = rejectFrame(udp, ICMP_PORT_UNREACHABLE)!.frame;
+    assert.deepEqual([f[23], f[34], f[35], addr(f, 26)], [1, 3, 3, '10.10.2.3']);
+    assert.equal(checksum(f.subarray(34)), 0);
+    assert.equal(rejectFrame(tcpSynFrame({ ...spec, srcPort: 1, dstPort: 80 }), ICMP_PORT_UNREACHABLE)!.kind, 'tcp-rst');
+  });
+
+  it('tells a Service-without-endpoint packet-in from a policy one by its category', () => {
+    const svc = Buffer.from(encodeServiceNoEndpointUserdata().replaceAll('.', ''), 'hex');
+    assert.deepEqual(decodeUserdata(svc), { operations: OP_REJECT, direction: 'ingress', conjId: 0, reason: 'serviceNoEndpoint' });
+    const policy = Buffer.from(encodeUserdata({ operations: OP_REJECT, direction: 'egress', conjId: 7 }).replaceAll('.', ''), 'hex');
+    assert.equal(decodeUserdata(policy)!.reason, 'policy');
   });
 
   it('does not answer an ICMP error', () => {

@@ -137,6 +137,18 @@ describe('Service flows and groups', () => {
     assert.ok(flows.some((f) => f.table === 'SNAT' && f.actions[0]!.includes('nat(src=169.254.0.253)')));
   });
 
+  it('sends packets to a port without any serving endpoint to the agent (reject), and only drops under Local with remote endpoints only', () => {
+    const inv = { ...inventory({ internal: 'Local' }), endpointSlices: new Map() };
+    let plans = planServices(inv, 'box1');
+    let { flows } = serviceFlows(plans, context(plans), pipeline, cookies);
+    const lb = (fs: typeof flows) => fs.find((f) => f.table === 'ServiceLB' && f.match.includes('tp_dst=53'))!;
+    assert.deepEqual(lb(flows).actions, ['controller(userdata=04.02)']);
+    // box3 has no endpoint of its own but the Service has some: Local drops there (the empty group), as kube-proxy.
+    plans = planServices(inventory({ internal: 'Local' }), 'box3');
+    ({ flows } = serviceFlows(plans, context(plans), pipeline, cookies));
+    assert.match(lb(flows).actions.at(-1)!, /^group:\d+$/);
+  });
+
   it('with no Services keeps only the fixed flows (lookups, established skip, commit skip) and no groups', () => {
     const { flows, groups } = serviceFlows([], context([], []), pipeline, cookies);
     assert.deepEqual(groups, []);
