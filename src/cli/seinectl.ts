@@ -115,7 +115,7 @@ program
   .addOption(output())
   .option('-n, --namespace <ns>', 'namespace (namespaced kinds)')
   .option('--node <node>', 'events: only from this node')
-  .option('--type <type>', 'events: only of this type (policy-log, …)')
+  .option('--type <type>', 'events: only of this type (policy-log, deny, alert, rollout, …)')
   .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string; node?: string; type?: string }) => {
     const releasesOrRollouts = await getReleaseResource(client(), resource, name, opts.output);
     if (releasesOrRollouts !== undefined) return void process.stdout.write(releasesOrRollouts);
