@@ -244,9 +244,11 @@ program
     }
     if (!opts.agent) {
       // The controller's fleet flows: each connection joined from both of its nodes.
-      if (opts.rollup || opts.since || opts.until || opts.denied || opts.all) throw new UserError('flows: --rollup, --since, --until, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
+      if (opts.rollup || opts.denied || opts.all) throw new UserError('flows: --rollup, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit })) if (v !== undefined) params.set(k, String(v));
+      // The controller's since/until are milliseconds since the epoch.
+      const ms = (s?: number) => (s === undefined ? undefined : s * 1000);
+      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit, since: ms(q.since), until: ms(q.until) })) if (v !== undefined) params.set(k, String(v));
       const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(items, null, 2)}\n` : printFlows(items.map((i) => i.record), 'table'));
       return;
