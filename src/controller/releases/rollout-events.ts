@@ -11,7 +11,8 @@ export function rolloutEvents(prev: Rollout | undefined, next: Rollout, ts = Dat
   const out: NodeEvent[] = [];
   const base = { rollout: next.name, release: next.release, phase: next.phase, wave: next.wave };
   const event = (severity: NodeEvent['severity'], message: string, fields: RolloutEventFields, node = ''): NodeEvent =>
-    ({ node, ts, severity, type: ROLLOUT_EVENT_TYPE, message, object: `rollout/${next.name}`, fields });
+    // No `object`: that is an objectKey() of a stored kind, and a rollout is not one (fields.rollout names it).
+    ({ node, ts, severity, type: ROLLOUT_EVENT_TYPE, message, fields });
   if (!prev) out.push(event('info', `rollout ${next.name} of ${next.release} created: ${next.waves.length} waves`, base));
   // Node outcomes first: they are what made the phase move.
   for (const [node, n] of Object.entries(next.nodes)) {

@@ -86,5 +86,7 @@ describe('rollouts: plan', () => {
     assert.match(events[1]!.message, /rollout r paused: paused: 1 failed/);
     for (const e of events) assert.equal(RolloutEventFieldsSchema.safeParse(e.fields).success, true, 'fields match the one schema');
     assert.deepEqual(seen(r2, evaluateRollout(r2, reports, arches)), [], 'no change, no event');
+    const aborted = rolloutEvents(r2, { ...r2, phase: 'Aborted', reason: 'aborted by the operator' }, 5);
+    assert.deepEqual(aborted.map((e) => [e.node, e.severity, e.fields?.phase, e.message]), [['', 'warning', 'Aborted', 'rollout r aborted: aborted by the operator']]);
   });
 });
