@@ -1,12 +1,13 @@
 // seine-events: a stream of what happens in the fleet, one message per event: the nodes' policy
-// log lines, denies and alerts (GET /api/v1/events, polled for newer ones), and nodes going
+// log lines, denies and alerts and the controller's rollout changes (GET /api/v1/events, polled
+// for newer ones), and nodes going
 // online or offline (the node list, compared between polls). Filters by node and type.
 import type { NodeInfo } from '../src/api/controller-api.js';
 import type { NodeEvent } from '../src/controller/events.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
 import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
-import { nodeStateEvents, type SeineEvent } from './lib/fleet-changes.js';
+import { eventTopic, nodeStateEvents, type SeineEvent } from './lib/fleet-changes.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface EventsDef extends NodeDef {
@@ -57,7 +58,7 @@ function register(RED: NodeAPI): void {
           fresh.push(...nodeStateEvents(online, nodes).filter((e) => (!def.node || e.node === def.node) && typeOk(e.type)));
           online = new Map(nodes.map((n) => [n.name, n.online]));
         }
-        for (const e of fresh) node.send({ topic: `seine/events/${e.node}/${e.type}`, payload: e });
+        for (const e of fresh) node.send({ topic: eventTopic(e), payload: e });
         count += fresh.length;
         show({ fill: 'green', shape: 'dot', text: `${count} event${count === 1 ? '' : 's'}${fresh.length ? `, last: ${fresh.at(-1)!.type}` : ''}` });
       }, (err) => show(errorStatus(errorMessage(err), 'ring')));

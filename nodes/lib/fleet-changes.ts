@@ -21,6 +21,9 @@ export interface SeineEvent {
   fields?: Record<string, unknown>;
 }
 
+/** The message topic: seine/events/<node>/<type>; fleet-wide events (a rollout's phase, node '') under `fleet`. */
+export const eventTopic = (e: SeineEvent) => `seine/events/${e.node || 'fleet'}/${e.type}`;
+
 /** node-online / node-offline for every node whose `online` changed (or appeared). */
 export function nodeStateEvents(before: Map<string, boolean> | undefined, nodes: NodeInfo[], now = Date.now()): SeineEvent[] {
   if (!before) return [];

@@ -69,11 +69,12 @@ export function flowQuery(def: FlowsDef, over: Record<string, unknown> = {}, now
   };
 }
 
-/** The fleet store has no time filter: the time range applies to flowEndSeconds here. */
+/** The fleet store filters, time range included (the server's since/until take milliseconds), so the limit counts matching connections. */
 export async function queryFlows(conn: ControllerConnection, q: FlowQuery): Promise<FlowRecord[]> {
   const params = new URLSearchParams({ limit: String(q.limit) });
   for (const k of ['pod', 'namespace', 'policy'] as const) if (q[k]) params.set(k, q[k]!);
+  for (const k of ['since', 'until'] as const) if (q[k] !== undefined) params.set(k, String(q[k]! * 1000));
   const { items } = await conn.request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
-  return items.map((i) => i.record).filter((r) => (q.since === undefined || r.flowEndSeconds >= q.since) && (q.until === undefined || r.flowEndSeconds <= q.until));
+  return items.map((i) => i.record);
 }
 

@@ -138,6 +138,25 @@ export const AggregatedFlowSchema = z.strictObject({
 });
 export type AggregatedFlow = z.infer<typeof AggregatedFlowSchema>;
 
+const epochMs = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch (a non-negative integer)').transform(Number);
+
+/**
+ * GET /api/v1/flows's query parameters (strings, as in the URL). since/until: milliseconds since
+ * the epoch (as GET /api/v1/events' since), compared with each connection's flowEndSeconds —
+ * connections last seen in [since, until].
+ */
+export const FleetFlowQuerySchema = z
+  .object({
+    pod: z.string().min(1).optional(),
+    namespace: z.string().min(1).optional(),
+    policy: z.string().min(1).optional(),
+    limit: z.string().regex(/^[1-9]\d{0,5}$/, 'expected a whole number 1-100000').transform(Number).refine((n) => n <= 100_000, 'expected a whole number 1-100000').optional(),
+    since: epochMs.optional(),
+    until: epochMs.optional(),
+  })
+  .refine((q) => q.since === undefined || q.until === undefined || q.since <= q.until, { path: ['until'], message: 'must not be before since' });
+export type FleetFlowQuery = z.infer<typeof FleetFlowQuerySchema>;
+
 /** IPFIX element for each FlowRecord field: [enterpriseId, elementId]. */
 export const FLOW_RECORD_IPFIX_ELEMENTS = {
   flowStartSeconds: [IANA_ENTERPRISE_ID, 150],

@@ -128,7 +128,7 @@ export const StatusPayloadSchema = z.strictObject({
 
 export const EventPayloadSchema = z.strictObject({
   severity: z.enum(['info', 'warning', 'error']),
-  /** e.g. policy-log, deny, alert. */
+  /** e.g. policy-log, deny, alert from nodes; `rollout` from the controller itself (fields: RolloutEventFieldsSchema in release.ts). */
   type: z.string().min(1),
   message: z.string(),
   /** objectKey() of the object concerned, if any. */

@@ -179,4 +179,21 @@ export const RolloutSchema = z.strictObject({
 });
 export type Rollout = z.infer<typeof RolloutSchema>;
 
+/**
+ * `fields` of a `rollout` event in the controller's event stream (GET /api/v1/events?type=rollout):
+ * a phase change, a wave starting (no `node`), or one node's update outcome (`node`, `state`).
+ */
+export const RolloutEventFieldsSchema = z.strictObject({
+  rollout: RolloutNameSchema,
+  release: VersionSchema,
+  phase: z.enum(ROLLOUT_PHASES),
+  wave: z.number().int().nonnegative(),
+  /** The node whose update finished (healthy) or failed (refused, rolled back, no release for its arch). */
+  node: NodeNameSchema.optional(),
+  state: RolloutNodeStateSchema.optional(),
+  updateState: UpdateStateSchema.optional(),
+  reason: z.string().optional(),
+});
+export type RolloutEventFields = z.infer<typeof RolloutEventFieldsSchema>;
+
 export const RolloutActionSchema = z.strictObject({ action: z.enum(['pause', 'resume', 'abort']) });

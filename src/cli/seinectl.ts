@@ -115,7 +115,7 @@ program
   .addOption(output())
   .option('-n, --namespace <ns>', 'namespace (namespaced kinds)')
   .option('--node <node>', 'events: only from this node')
-  .option('--type <type>', 'events: only of this type (policy-log, …)')
+  .option('--type <type>', 'events: only of this type (policy-log, deny, alert, rollout, …)')
   .action(async (resource: string, name: string | undefined, opts: { output: OutputFormat; namespace?: string; node?: string; type?: string }) => {
     const releasesOrRollouts = await getReleaseResource(client(), resource, name, opts.output);
     if (releasesOrRollouts !== undefined) return void process.stdout.write(releasesOrRollouts);
@@ -244,9 +244,11 @@ program
     }
     if (!opts.agent) {
       // The controller's fleet flows: each connection joined from both of its nodes.
-      if (opts.rollup || opts.since || opts.until || opts.denied || opts.all) throw new UserError('flows: --rollup, --since, --until, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
+      if (opts.rollup || opts.denied || opts.all) throw new UserError('flows: --rollup, --denied and --all need --local, --db or --agent (the fleet store keeps the latest of each connection)');
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit })) if (v !== undefined) params.set(k, String(v));
+      // The controller's since/until are milliseconds since the epoch.
+      const ms = (s?: number) => (s === undefined ? undefined : s * 1000);
+      for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit, since: ms(q.since), until: ms(q.until) })) if (v !== undefined) params.set(k, String(v));
       const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(items, null, 2)}\n` : printFlows(items.map((i) => i.record), 'table'));
       return;

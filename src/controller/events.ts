@@ -1,9 +1,10 @@
-// The most recent node events (policy-log lines, alerts), newest last, bounded in memory. The
+// The most recent node events (policy-log lines, alerts) and the controller's own (rollouts), newest last, bounded in memory. The
 // durable record stays on the box (np.log, rotated); this is the fleet-wide live view that
 // REST, seinectl and Node-RED read.
 import type { EventEnvelope } from '../api/mqtt.js';
 
 export interface NodeEvent extends Readonly<EventEnvelope['payload']> {
+  /** The node concerned; '' for the controller's own fleet-wide events (a rollout's phase). */
   node: string;
   /** Milliseconds since the epoch, from the node's envelope. */
   ts: number;

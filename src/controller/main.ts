@@ -132,7 +132,7 @@ export class Controller {
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
       // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
-      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish());
+      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish(), events);
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({

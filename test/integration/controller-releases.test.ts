@@ -30,6 +30,10 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
     fetch(`${controller.restUrl}/api/v1/releases/${version}/${arch}`, { method: 'PUT', headers: { 'x-seine-manifest': Buffer.from(manifest).toString('base64') }, body });
   const report = (a: TestAgent, u: Partial<UpdateStatus>) => a.sync.reportUpdate({ arch: 'amd64', running: '0.1.0', state: 'idle', previous: [], ts: Date.now(), ...u });
   const rollout = async (name = 'r1') => (await api(controller.restUrl, 'GET', `/api/v1/rollouts/${name}`)).body;
+  /** The controller's rollout events: [node, state] for a node's outcome, ['', phase, wave] for the rollout's. */
+  const rolloutEvents = async (): Promise<unknown[][]> =>
+    ((await api(controller.restUrl, 'GET', '/api/v1/events?type=rollout')).body.items as { node: string; type: string; fields: { phase: string; state?: string; wave: number } }[])
+      .map((e) => (assert.equal(e.type, 'rollout'), e.node ? [e.node, e.fields.state] : ['', e.fields.phase, e.fields.wave]));
 
   before(async () => {
     tmp = await tempDir();
@@ -114,6 +118,11 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
     await report(n3, { state: 'rolledBack', target: '0.2.0', rollout: 'r1', reason: 'health check failed: the controller broker is not reached' });
     const paused = await waitFor('the rollout pauses', async () => ((await rollout()).phase === 'Paused' ? rollout() : undefined));
     assert.equal(paused.reason, 'paused: 1 failed (max-failures 1): n3: rolled back: health check failed: the controller broker is not reached');
+    assert.deepEqual(await rolloutEvents(), [['', 'Running', 0], ['n1', 'healthy'], ['', 'Running', 1], ['n2', 'healthy'], ['n3', 'failed'], ['', 'Paused', 1]]);
+    const failed = (await api(controller.restUrl, 'GET', '/api/v1/events?type=rollout&node=n3')).body.items;
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].severity, 'error');
+    assert.equal(failed[0].fields.reason, 'rolled back: health check failed: the controller broker is not reached');
 
     // Restart the controller on the same store: the rollout is where it was.
     await controller.stop();
@@ -127,6 +136,8 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
     const done = await waitFor('completed with n3 accepted', async () => ((await rollout()).phase === 'Completed' ? rollout() : undefined));
     assert.equal(done.nodes.n3.acknowledged, true);
     assert.match(done.reason, /2 of 3 nodes run 0.2.0/);
+    // The restarted controller's event ring starts empty: the resume and the completion.
+    assert.deepEqual(await rolloutEvents(), [['', 'Running', 1], ['', 'Completed', 1]]);
     assert.equal((await api(controller.restUrl, 'POST', '/api/v1/rollouts/r1/abort')).status, 409);
   });
 });

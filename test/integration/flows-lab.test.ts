@@ -173,6 +173,14 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
       assert.equal(i.record.octetTotalCount, i.fromSourceNode!.octetTotalCount, 'the connection counts as its source node saw it');
       assert.ok(FlowRecordSchema.safeParse(i.record).success);
     }
+    // --since/--until go to the controller (connections last seen in the range).
+    const ranged = async (...args: string[]) => {
+      const r = await seinectl(server, ['flows', '--pod', 'default/box2-pod1', ...args, '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      return (items = JSON.parse(r.stdout) as AggregatedFlow[], mine().length);
+    };
+    assert.equal(await ranged('--since', '1h'), N);
+    assert.equal(await ranged('--until', String(Math.floor(Date.now() / 1000) - 3600)), 0);
     const table = await seinectl(server, ['flows', '--policy', 'allow-web']);
     assert.equal(table.code, 0, table.stderr);
     assert.ok(table.stdout.split('\n').filter((l) => /allow-web Allow\s+allow-web Allow/.test(l)).length >= N, table.stdout);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import helper from 'node-red-node-test-helper';
+import type { AggregatedFlow } from '../../src/api/flow-record.js';
 import type { DesiredObject } from '../../src/api/node-state.js';
 import type { RealizeOutcome, Realizer } from '../../src/agent/sync/realizers.js';
 import type { Controller } from '../../src/controller/main.js';
@@ -302,6 +303,10 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
       helper.getNode('f1').receive({ payload: 'go' });
       assert.equal((await m).payload.length, 3, 'the 2 h old record is outside "since 1h"');
       assert.equal(seen.statuses.at(-1), '3 records, 3 connections');
+      // The range goes to the server: with limit 1 only the old record is left, not the newest then filtered away.
+      m = nextMessage('out');
+      helper.getNode('f1').receive({ payload: { since: '', until: '1h', limit: 1 } });
+      assert.deepEqual((await m).payload.map((r: { sourcePodName: string }) => r.sourcePodName), ['old-client']);
       m = nextMessage('out');
       helper.getNode('f1').receive({ payload: { output: 'top', top: 2 } });
       const top = (await m).payload;
@@ -319,6 +324,20 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
       assert.match(view.body.svg, /^<svg[^>]*>/);
       assert.match(view.body.svg, /shop/);
       await unloadWithoutLeaks();
+    });
+
+    it('GET /api/v1/flows filters by since/until (ms since the epoch); a bad value is a 400 naming the parameter', async () => {
+      const hourAgo = Date.now() - 3_600_000;
+      assert.equal((await api(url, 'GET', `/api/v1/flows?since=${hourAgo}`)).body.items.length, 3);
+      const old = (await api(url, 'GET', `/api/v1/flows?until=${hourAgo}`)).body.items;
+      assert.deepEqual(old.map((i: AggregatedFlow) => i.record.sourcePodName), ['old-client']);
+      assert.equal((await api(url, 'GET', `/api/v1/flows?since=${hourAgo}&until=${Date.now() + 60_000}&namespace=shop&limit=2`)).body.items.length, 2);
+      for (const [query, field] of [['since=yesterday', 'since'], ['until=1.5', 'until'], [`since=${Date.now()}&until=${hourAgo}`, 'until']] as const) {
+        const r = await api(url, 'GET', `/api/v1/flows?${query}`);
+        assert.equal(r.status, 400, query);
+        assert.match(r.body.message, new RegExp(`^query ${field}: `), query);
+        assert.equal(r.body.details.causes[0].field, field);
+      }
     });
 
     it('bad input: a bad time, output or unknown field ends in done(err) naming it', async () => {

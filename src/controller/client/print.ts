@@ -93,7 +93,7 @@ export function printStats(items: PolicyStatsObject[], format: OutputFormat, sin
 export function printEvents(events: NodeEvent[], format: OutputFormat): string {
   if (format === 'json') return `${JSON.stringify(events, null, 2)}\n`;
   if (format === 'yaml') return stringify(events);
-  return table([['TIME', 'NODE', 'SEVERITY', 'TYPE', 'MESSAGE'], ...events.map((e) => [new Date(e.ts).toISOString(), e.node, e.severity, e.type, e.message])]);
+  return table([['TIME', 'NODE', 'SEVERITY', 'TYPE', 'MESSAGE'], ...events.map((e) => [new Date(e.ts).toISOString(), e.node || '-', e.severity, e.type, e.message])]);
 }
 
 /** `seinectl describe`: kubectl's layout — metadata, spec as YAML, status with conditions, then per node. */

@@ -4,7 +4,7 @@
 // the destination node the ingress rule; the joined record carries both, and each side's
 // counters are kept apart as Antrea's aggregator does. Keyed by 5-tuple: a later connection
 // reusing the tuple replaces the row. Rows not updated for `maxAgeS` are deleted.
-import type { AggregatedFlow, FlowRecord, FlowSide } from '../../api/flow-record.js';
+import type { AggregatedFlow, FleetFlowQuery, FlowRecord, FlowSide } from '../../api/flow-record.js';
 import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 
 const MIGRATIONS = [
@@ -13,14 +13,13 @@ const MIGRATIONS = [
      source_ns TEXT NOT NULL, source_pod TEXT NOT NULL, dest_ns TEXT NOT NULL, dest_pod TEXT NOT NULL,
      ingress_policy TEXT NOT NULL, egress_policy TEXT NOT NULL, updated_at INTEGER NOT NULL);
    CREATE INDEX fleet_flows_updated ON fleet_flows (updated_at);`,
+  // The connection's flowEndSeconds, for the time filter (rows from before: their updated_at, close to it).
+  `ALTER TABLE fleet_flows ADD COLUMN flow_end INTEGER NOT NULL DEFAULT 0;
+   UPDATE fleet_flows SET flow_end = updated_at;
+   CREATE INDEX fleet_flows_end ON fleet_flows (flow_end);`,
 ];
 
-export interface FleetFlowQuery {
-  pod?: string;
-  namespace?: string;
-  policy?: string;
-  limit?: number;
-}
+export type { FleetFlowQuery };
 
 const connOf = (r: FlowRecord) =>
   `${r.protocolIdentifier}|${r.sourceIPv4Address ?? r.sourceIPv6Address}|${r.sourceTransportPort}|${r.destinationIPv4Address ?? r.destinationIPv6Address}|${r.destinationTransportPort}`;
@@ -119,12 +118,12 @@ export class FleetFlows {
         joined.push({ conn, flow: f });
         const x = f.record;
         await tx.run(
-          `INSERT INTO fleet_flows (conn, flow, source_ns, source_pod, dest_ns, dest_pod, ingress_policy, egress_policy, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conn) DO UPDATE SET flow = excluded.flow, source_ns = excluded.source_ns,
+          `INSERT INTO fleet_flows (conn, flow, source_ns, source_pod, dest_ns, dest_pod, ingress_policy, egress_policy, updated_at, flow_end)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conn) DO UPDATE SET flow = excluded.flow, source_ns = excluded.source_ns,
            source_pod = excluded.source_pod, dest_ns = excluded.dest_ns, dest_pod = excluded.dest_pod, ingress_policy = excluded.ingress_policy,
-           egress_policy = excluded.egress_policy, updated_at = excluded.updated_at`,
+           egress_policy = excluded.egress_policy, updated_at = excluded.updated_at, flow_end = excluded.flow_end`,
           [conn, JSON.stringify(f), x.sourcePodNamespace, x.sourcePodName, x.destinationPodNamespace, x.destinationPodName,
-            `${x.ingressNetworkPolicyNamespace}/${x.ingressNetworkPolicyName}`, `${x.egressNetworkPolicyNamespace}/${x.egressNetworkPolicyName}`, nowS],
+            `${x.ingressNetworkPolicyNamespace}/${x.ingressNetworkPolicyName}`, `${x.egressNetworkPolicyNamespace}/${x.egressNetworkPolicyName}`, nowS, x.flowEndSeconds],
         );
       }
       await tx.run('DELETE FROM fleet_flows WHERE updated_at < ?', [nowS - this.maxAgeS]);
@@ -146,6 +145,9 @@ export class FleetFlows {
       cond.push('(ingress_policy LIKE ? OR egress_policy LIKE ?)');
       params.push(like, like);
     }
+    // since/until are milliseconds, flowEndSeconds whole seconds: a flow ending in second s ends at s × 1000 ms.
+    if (q.since !== undefined) (cond.push('flow_end >= ?'), params.push(Math.ceil(q.since / 1000)));
+    if (q.until !== undefined) (cond.push('flow_end <= ?'), params.push(Math.floor(q.until / 1000)));
     const limit = Math.max(1, Math.min(q.limit ?? 1000, 100_000));
     const rows = await this.db.all<{ flow: string }>(`SELECT flow FROM fleet_flows ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ${limit}`, params);
     return rows.map((r) => JSON.parse(r.flow) as AggregatedFlow);

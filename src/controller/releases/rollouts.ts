@@ -6,8 +6,10 @@ import type { NodeReported } from '../../api/node-state.js';
 import { RolloutCreateSchema, RolloutSchema, type ReleaseArch, type ReleaseTarget, type Rollout, type RolloutCreate, type SignedManifest } from '../../api/release.js';
 import { createLogger } from '../../lib/log.js';
 import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
+import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ReleaseStore } from './release-store.js';
+import { rolloutEvents } from './rollout-events.js';
 import { assignWaves, evaluateRollout, targetedNodes } from './rollout-plan.js';
 
 const log = createLogger('controller.rollouts');
@@ -32,6 +34,8 @@ export interface RolloutContext {
   /** Called when the set of release targets changed (the desired publisher republishes). */
   onTargetsChanged: () => void;
   evaluateEveryMs?: number;
+  /** Where phase changes and node outcomes go as `rollout` events (GET /api/v1/events). */
+  events?: RecentEvents;
 }
 
 export class Rollouts {
@@ -96,6 +100,7 @@ export class Rollouts {
       throw err;
     }
     log.info({ rollout: name, release: spec.release, waves: rollout.waves }, 'rollout created');
+    this.note(undefined, rollout);
     await this.evaluate();
     return this.get(name);
   }
@@ -104,6 +109,7 @@ export class Rollouts {
   async act(name: string, action: 'pause' | 'resume' | 'abort'): Promise<Rollout> {
     await this.evaluating;
     const r = await this.get(name);
+    const before = structuredClone(r);
     const now = new Date().toISOString();
     if (r.phase === 'Completed' || r.phase === 'Aborted') throw new RolloutError(409, `rollout ${name} is ${r.phase.toLowerCase()}`);
     if (action === 'pause') Object.assign(r, { phase: 'Paused', reason: 'paused by the operator' });
@@ -115,6 +121,7 @@ export class Rollouts {
     }
     r.updated = now;
     await this.save(r);
+    this.note(before, r);
     log.info({ rollout: name, action }, 'rollout action');
     await this.evaluate();
     return this.get(name);
@@ -141,6 +148,7 @@ export class Rollouts {
       const next = evaluateRollout(r, reports, new Set(manifests.keys()));
       if (next.updated !== r.updated) {
         await this.save(next);
+        this.note(r, next);
         if (next.phase !== r.phase || next.wave !== r.wave) log.info({ rollout: next.name, phase: next.phase, wave: next.wave, reason: next.reason }, 'rollout moved');
       }
       if (r !== newest) continue;
@@ -167,6 +175,11 @@ export class Rollouts {
       if (a) this.arches.set(node, a);
     }
     return this.arches.get(node);
+  }
+
+  /** The stored change from `prev` to `next` as events (one place: create, act and evaluate call it after saving). */
+  private note(prev: Rollout | undefined, next: Rollout): void {
+    for (const e of rolloutEvents(prev, next)) this.ctx.events?.push(e);
   }
 
   private async save(r: Rollout): Promise<void> {

@@ -1,6 +1,8 @@
-// Small HTTP helpers: bounded body reading, JSON replies, Kubernetes-shaped error bodies.
+// Small HTTP helpers: bounded body reading, JSON replies, Kubernetes-shaped error bodies, checked query parameters.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import type { ErrorStatus } from '../../api/controller-api.js';
+import { describeProblem, formatIssues } from '../../api/issues.js';
 
 export class HttpError extends Error {
   constructor(readonly code: number, readonly reason: string, message: string, readonly causes?: { field: string; message: string }[]) {
@@ -35,4 +37,13 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
   const text = JSON.stringify(body);
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Query parameters checked by their zod schema (values as strings, as in the URL): 400 naming each bad parameter. */
+export function parseQuery<T extends z.ZodType>(schema: T, q: URLSearchParams): z.output<T> {
+  const r = schema.safeParse(Object.fromEntries(q), { reportInput: true });
+  if (r.success) return r.data;
+  const problems = formatIssues(r.error.issues);
+  const causes = problems.map((p) => ({ field: p.path, message: describeProblem(p) }));
+  throw new HttpError(400, 'BadRequest', `query ${problems.map(describeProblem).join('; ')}`, causes);
 }

@@ -21,7 +21,7 @@ import type { NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
-import { HttpError, readBody, sendJson } from './http.js';
+import { HttpError, parseQuery, readBody, sendJson } from './http.js';
 import { buildOpenApi } from './openapi.js';
 import { parseResourcePath, parseStatsPath, type ResourcePath } from './paths.js';
 import type { RecentEvents } from '../events.js';
@@ -30,6 +30,7 @@ import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../broker/embedded.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
+import { FleetFlowQuerySchema } from '../../api/flow-record.js';
 
 const log = createLogger('controller.rest');
 
@@ -144,10 +145,7 @@ export class RestServer {
     if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
     if (p === '/api/v1/flows' && method === 'GET') {
       if (!this.ctx.flows) throw new HttpError(404, 'NotFound', 'no fleet flow store');
-      const q = url.searchParams;
-      const limit = q.has('limit') ? Number(q.get('limit')) : undefined;
-      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new HttpError(422, 'Invalid', 'limit: expected a positive integer', [{ field: 'limit', message: 'expected a positive integer' }]);
-      return { items: await this.ctx.flows.query({ pod: q.get('pod') ?? undefined, namespace: q.get('namespace') ?? undefined, policy: q.get('policy') ?? undefined, limit }) };
+      return { items: await this.ctx.flows.query(parseQuery(FleetFlowQuerySchema, url.searchParams)) };
     }
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);

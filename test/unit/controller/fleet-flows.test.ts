@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { FleetFlowQuerySchema } from '../../../src/api/flow-record.js';
 import { FleetFlows } from '../../../src/controller/flows/fleet-flows.js';
+import { migrate } from '../../../src/lib/sqlite.js';
 import { Database } from '../../../src/lib/sqlite.js';
 import { syntheticRecord } from '../../helpers/flow-records.js';
 
@@ -77,5 +79,39 @@ describe('controller: fleet flows', () => {
     await f.add('box1', [at(1_800_000_010, 60_000, 1500)], 1_800_000_012);
     [one] = await f.query();
     assert.equal(one!.fromSourceNode!.throughput, 80_000);
+  });
+
+  it('filters by the time the connection was last seen (since/until in ms), before the limit', async () => {
+    const f = await FleetFlows.open(db);
+    const at = (i: number, end: number) => syntheticRecord(i, end, { flowStartSeconds: end - 5 }).record;
+    await f.add('box1', [at(1, 1_800_000_100), at(2, 1_800_000_200), at(3, 1_800_000_300)], 1_800_000_300);
+    const ends = async (q: Parameters<FleetFlows['query']>[0]) => (await f.query(q)).map((x) => x.record.flowEndSeconds).sort();
+    assert.deepEqual(await ends({ since: 1_800_000_200_000 }), [1_800_000_200, 1_800_000_300], 'since is inclusive');
+    assert.deepEqual(await ends({ since: 1_800_000_200_001 }), [1_800_000_300], 'a flow ending in second s ended at s × 1000 ms');
+    assert.deepEqual(await ends({ until: 1_800_000_200_999 }), [1_800_000_100, 1_800_000_200]);
+    assert.deepEqual(await ends({ since: 1_800_000_150_000, until: 1_800_000_250_000 }), [1_800_000_200]);
+    assert.deepEqual(await ends({ until: 1_800_000_150_000, limit: 1 }), [1_800_000_100], 'the limit counts matching rows only');
+  });
+
+  it('takes its query parameters as strings and names the bad one', () => {
+    const ok = FleetFlowQuerySchema.parse({ since: '1800000000000', until: '1800000001000', limit: '5', pod: 'shop/web' });
+    assert.deepEqual(ok, { since: 1_800_000_000_000, until: 1_800_000_001_000, limit: 5, pod: 'shop/web' });
+    const bad = (q: Record<string, string>) => FleetFlowQuerySchema.safeParse(q).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    assert.deepEqual(bad({ since: '2026-11-26T06:00:00Z' }), ['since: expected milliseconds since the epoch (a non-negative integer)']);
+    assert.deepEqual(bad({ until: '-1' }), ['until: expected milliseconds since the epoch (a non-negative integer)']);
+    assert.deepEqual(bad({ since: '2000', until: '1000' }), ['until: must not be before since']);
+    assert.deepEqual(bad({ limit: '0' }), ['limit: expected a whole number 1-100000']);
+  });
+
+  it('an older store gains the time column: existing rows are filtered by when they were stored', async () => {
+    await migrate(db, 'fleet-flows', [`CREATE TABLE fleet_flows (
+     conn TEXT PRIMARY KEY, flow TEXT NOT NULL,
+     source_ns TEXT NOT NULL, source_pod TEXT NOT NULL, dest_ns TEXT NOT NULL, dest_pod TEXT NOT NULL,
+     ingress_policy TEXT NOT NULL, egress_policy TEXT NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE INDEX fleet_flows_updated ON fleet_flows (updated_at);`]);
+    await db.run("INSERT INTO fleet_flows VALUES ('c', ?, 'shop', 'client-1', 'shop', 'web', '/', '/', 1800000050)", [JSON.stringify({ record: src, sourcePodLabels: '', destinationPodLabels: '' })]);
+    const f = await FleetFlows.open(db);
+    assert.equal((await f.query({ since: 1_800_000_050_000 })).length, 1);
+    assert.equal((await f.query({ since: 1_800_000_051_000 })).length, 0);
   });
 });

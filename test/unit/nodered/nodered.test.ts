@@ -10,7 +10,7 @@ import { projectRoot } from '../../../src/lib/paths.js';
 import { buildFlowGraph, chartPoints, flowMapSvg, verdictOf } from '../../../nodes/lib/flow-map.js';
 import { phaseStatus } from '../../../nodes/lib/policy-status.js';
 import { flowQuery } from '../../../nodes/lib/flow-query.js';
-import { changedNodes, nodeStateEvents } from '../../../nodes/lib/fleet-changes.js';
+import { changedNodes, eventTopic, nodeStateEvents } from '../../../nodes/lib/fleet-changes.js';
 import { initialFlows, LAB_CONTROLLER_NODE_ID } from '../../../src/lab/node-red-process.js';
 
 const nodesDir = path.join(projectRoot, 'nodes');
@@ -105,5 +105,8 @@ describe('Node-RED package', () => {
     assert.deepEqual(changedNodes(before, [n('a', false)]), ['a', 'gone']);
     assert.deepEqual(nodeStateEvents(undefined, [n('a', true)]), [], 'the first list only sets the mark');
     assert.deepEqual(nodeStateEvents(new Map([['a', true]]), [n('a', false), n('b', true)], 7).map((e) => `${e.node} ${e.type} ${e.ts}`), ['a node-offline 7', 'b node-online 7']);
+    const rollout = { ts: 1, severity: 'info', type: 'rollout', message: 'm' } as const;
+    assert.equal(eventTopic({ ...rollout, node: 'box1' }), 'seine/events/box1/rollout');
+    assert.equal(eventTopic({ ...rollout, node: '' }), 'seine/events/fleet/rollout', 'a rollout phase is of no one node');
   });
 });

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import type { NodeReported } from '../../../src/api/node-state.js';
 import type { Rollout, UpdateStatus } from '../../../src/api/release.js';
+import { RolloutEventFieldsSchema } from '../../../src/api/release.js';
+import { rolloutEvents } from '../../../src/controller/releases/rollout-events.js';
 import { assignWaves, evaluateRollout, targetedNodes } from '../../../src/controller/releases/rollout-plan.js';
 
 const report = (node: string, update?: Partial<UpdateStatus>): NodeReported => ({
@@ -66,5 +68,25 @@ describe('rollouts: plan', () => {
     const r = evaluateRollout(rollout([['a']]), new Map([['a', report('a', { arch: 'armhf' })]]), new Set(['amd64'] as const));
     assert.equal(r.phase, 'Paused');
     assert.match(r.nodes.a!.reason ?? '', /no release 0.2.0 uploaded for armhf/);
+  });
+
+  it('turns each stored change into rollout events: created, node outcomes, waves, phases', () => {
+    const arches = new Set(['amd64'] as const);
+    const seen = (prev: Rollout | undefined, next: Rollout) => rolloutEvents(prev, next, 5).map((e) => [e.node, e.severity, e.fields?.phase, e.fields?.state ?? e.fields?.wave]);
+    const r0 = rollout([['a'], ['b', 'c']]);
+    assert.deepEqual(seen(undefined, r0), [['', 'info', 'Running', 0]]);
+    const r1 = evaluateRollout(r0, new Map([['a', report('a', { running: '0.2.0', state: 'committed', target: '0.2.0' })]]), arches);
+    assert.deepEqual(seen(r0, r1), [['a', 'info', 'Running', 'healthy'], ['', 'info', 'Running', 1]], 'a node outcome, then the wave it opened');
+    const reports = new Map([['b', report('b', { state: 'rolledBack', target: '0.2.0', reason: 'health check failed' })], ['c', report('c', { state: 'downloading', target: '0.2.0' })]]);
+    const r2 = evaluateRollout(r1, reports, arches);
+    const events = rolloutEvents(r1, r2, 5);
+    assert.deepEqual(events.map((e) => [e.node, e.severity, e.fields?.phase, e.fields?.state]), [['b', 'error', 'Paused', 'failed'], ['', 'warning', 'Paused', undefined]], 'c (updating) is no outcome');
+    assert.match(events[0]!.message, /b failed to update to 0.2.0 \(rollout r\): rolled back: health check failed/);
+    assert.equal(events[0]!.fields?.updateState, 'rolledBack');
+    assert.match(events[1]!.message, /rollout r paused: paused: 1 failed/);
+    for (const e of events) assert.equal(RolloutEventFieldsSchema.safeParse(e.fields).success, true, 'fields match the one schema');
+    assert.deepEqual(seen(r2, evaluateRollout(r2, reports, arches)), [], 'no change, no event');
+    const aborted = rolloutEvents(r2, { ...r2, phase: 'Aborted', reason: 'aborted by the operator' }, 5);
+    assert.deepEqual(aborted.map((e) => [e.node, e.severity, e.fields?.phase, e.message]), [['', 'warning', 'Aborted', 'rollout r aborted: aborted by the operator']]);
   });
 });
