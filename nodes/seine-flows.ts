@@ -8,7 +8,7 @@ import type { FlowRecord } from '../src/api/flow-record.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
 import { flowQuery, queryFlows, type FlowQuery, type FlowsDef } from './lib/flow-query.js';
-import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import { buildFlowGraph, chartPoints, flowMapSvg, topTalkers } from './lib/flow-map.js';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from './lib/red.js';
@@ -72,9 +72,7 @@ function register(RED: NodeAPI): void {
         emit(q, await queryFlows(conn, q), msg, send);
         done();
       } catch (err) {
-        const message = errorMessage(err);
-        show(errorStatus(message));
-        done(new Error(message));
+        failInput(err, show, done);
       }
     });
     node.on('close', (removed, done) => {

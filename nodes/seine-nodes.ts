@@ -4,7 +4,7 @@
 import type { NodeInfo } from '../src/api/controller-api.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
-import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { changedNodes, stateOf } from './lib/fleet-changes.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
@@ -61,9 +61,7 @@ function register(RED: NodeAPI): void {
         send({ ...msg, topic: msg.topic ?? 'nodes', payload: name ? shownNodes[0] : nodes });
         done();
       } catch (err) {
-        const message = errorMessage(err);
-        show(errorStatus(message));
-        done(new Error(message));
+        failInput(err, show, done);
       }
     });
     node.on('close', (_removed, done) => {

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { PolicyStatus, StoredObject, ApplyResult } from '../src/api/controller-api.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { ControllerConnection, Watch } from './lib/connection.js';
-import { connectionOf, errorStatus, followConnection, parseInterval } from './lib/controller-ref.js';
+import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { manifestsFrom, phaseStatus, refOf, type ObjectRef } from './lib/policy-status.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
@@ -99,9 +99,7 @@ function register(RED: NodeAPI): void {
         }
         done();
       } catch (err) {
-        const message = errorMessage(err);
-        show(errorStatus(message));
-        done(new Error(message));
+        failInput(err, show, done);
       }
     });
 

@@ -4,8 +4,7 @@
 // the hop graph of the last run: the same SVG as `seinectl traceflow -o svg`.
 import { runTraceflow, traceflowName, traceflowSpecFromFlags } from '../src/cli/traceflow-command.js';
 import { traceflowSvg, type TraceflowView } from '../src/controller/client/traceflow-print.js';
-import { errorMessage } from '../src/lib/errors.js';
-import { connectionOf, errorStatus, followConnection } from './lib/controller-ref.js';
+import { connectionOf, failInput, followConnection } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import { outcome } from './lib/traceflow-outcome.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
@@ -66,9 +65,7 @@ function register(RED: NodeAPI): void {
         send({ ...msg, topic: o.last?.action ?? 'Succeeded', payload: view });
         done();
       } catch (err) {
-        const message = errorMessage(err);
-        show(errorStatus(message));
-        done(new Error(message));
+        failInput(err, show, done);
       }
     });
     node.on('close', (removed, done) => {

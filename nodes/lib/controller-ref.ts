@@ -1,6 +1,7 @@
 // How a Seine node finds its seine-controller config node and shows the connection on its status.
+import { errorMessage } from '../../src/lib/errors.js';
 import type { ControllerConnection } from './connection.js';
-import type { Node, NodeAPI, NodeStatus } from './red.js';
+import type { Done, Node, NodeAPI, NodeStatus } from './red.js';
 
 export interface ControllerNode extends Node<{ token?: string; ca?: string }> {
   connection?: ControllerConnection;
@@ -36,4 +37,11 @@ export function parseInterval(field: string, v: unknown, fallbackSeconds: number
 export function errorStatus(message: string, shape: 'dot' | 'ring' = 'dot'): NodeStatus {
   const line = message.split('\n')[0]!.replace(/^\S+ doc \d+( item \d+)? \([^)]*\): /, '');
   return { fill: 'red', shape, text: line.length > 80 ? `${line.slice(0, 79)}…` : line };
+}
+
+/** An input message that failed: a red status, and the error to Node-RED through done (so Catch nodes get it). */
+export function failInput(err: unknown, show: (s: NodeStatus) => void, done: Done): void {
+  const message = errorMessage(err);
+  show(errorStatus(message));
+  done(new Error(message));
 }
