@@ -20,15 +20,20 @@ export interface Partition {
   bootable: boolean;
 }
 
+/** The image's partition table (sfdisk -J), offsets and sizes in bytes. */
+export async function readPartitions(image: string): Promise<Partition[]> {
+  const table = JSON.parse(await sh('sfdisk', ['-J', image])) as {
+    partitiontable: { label: string; sectorsize?: number; partitions: { node: string; start: number; size: number; type: string; bootable?: boolean }[] };
+  };
+  const sector = table.partitiontable.sectorsize ?? 512;
+  return table.partitiontable.partitions.map((p) => ({ node: p.node, start: p.start * sector, size: p.size * sector, type: p.type, bootable: p.bootable === true }));
+}
+
 export class ImageReader {
   private constructor(readonly image: string, readonly partitions: Partition[], private readonly tmp: string, private readonly rootFs: string) {}
 
   static async open(image: string): Promise<ImageReader> {
-    const table = JSON.parse(await sh('sfdisk', ['-J', image])) as {
-      partitiontable: { label: string; sectorsize?: number; partitions: { node: string; start: number; size: number; type: string; bootable?: boolean }[] };
-    };
-    const sector = table.partitiontable.sectorsize ?? 512;
-    const partitions = table.partitiontable.partitions.map((p) => ({ node: p.node, start: p.start * sector, size: p.size * sector, type: p.type, bootable: p.bootable === true }));
+    const partitions = await readPartitions(image);
     const tmp = await mkdtemp(path.join(tmpdir(), 'seine-inspect-'));
     const root = partitions[1];
     if (!root) throw new Error(`${image}: expected 2 partitions, found ${partitions.length}`);

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ImageReader } from '../../images/inspect.js';
+import { ImageReader, readPartitions } from '../../images/inspect.js';
 import { freePort } from '../../src/lib/free-port.js';
 import type { Arch } from '../../images/packages.js';
 import { builtImage, imageArches, repo } from './built-image.js';
@@ -63,9 +63,7 @@ for (const arch of imageArches) describe(`image ${arch} boots in qemu and comes 
     await exec('cp', ['--sparse=always', image, disk]);
     // Flashed onto a card bigger than the image: first boot grows root to the end of it.
     await exec('truncate', ['-s', `+${GROWN_BY_MIB}M`, disk]);
-    const reader = await ImageReader.open(disk);
-    const boot = `${disk}@@${reader.partitions[0]!.start}`;
-    await reader.close();
+    const boot = `${disk}@@${(await readPartitions(disk))[0]!.start}`;
     await writeFile(
       path.join(dir, 'seine-node.yaml'),
       `controllerUrl: mqtt://10.0.2.2:${mqtt}\nnodeName: ${NODE}\ncredentials:\n  username: ${NODE}\n  password: ${cred.password}\n` +
