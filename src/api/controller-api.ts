@@ -123,3 +123,14 @@ export type NodeRealization = z.infer<typeof NodeRealizationSchema>;
  */
 export const BrokerStateSchema = z.strictObject({ running: z.boolean() });
 export type BrokerState = z.infer<typeof BrokerStateSchema>;
+
+/** A query parameter in milliseconds since the epoch (as in the URL: a string of digits). */
+export const EpochMsParamSchema = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch (a non-negative integer)').transform(Number);
+
+/** GET /api/v1/events's query parameters. */
+export const EventQuerySchema = z.object({
+  node: z.string().optional(),
+  type: z.string().optional(),
+  since: EpochMsParamSchema.optional(),
+  limit: z.string().regex(/^\d+$/, 'expected a non-negative integer').transform(Number).default(100),
+});

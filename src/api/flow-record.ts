@@ -2,6 +2,7 @@
 // names Antrea exports (IANA, reverse IANA 29305, Antrea 56506), so a record maps 1:1 onto an
 // IPFIX data record and onto what Antrea's collectors and dashboards expect.
 import { z } from 'zod';
+import { EpochMsParamSchema as epochMs } from './controller-api.js';
 import { ipFamily } from './net.js';
 
 export const IANA_ENTERPRISE_ID = 0;
@@ -138,7 +139,6 @@ export const AggregatedFlowSchema = z.strictObject({
 });
 export type AggregatedFlow = z.infer<typeof AggregatedFlowSchema>;
 
-const epochMs = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch (a non-negative integer)').transform(Number);
 
 /**
  * GET /api/v1/flows's query parameters (strings, as in the URL). since/until: milliseconds since

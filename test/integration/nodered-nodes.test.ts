@@ -338,6 +338,12 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
         assert.match(r.body.message, new RegExp(`^query ${field}: `), query);
         assert.equal(r.body.details.causes[0].field, field);
       }
+      // GET /api/v1/events checks its query the same way.
+      for (const [query, field] of [['since=yesterday', 'since'], ['limit=-1', 'limit']] as const) {
+        const r = await api(url, 'GET', `/api/v1/events?${query}`);
+        assert.equal(r.status, 400, query);
+        assert.match(r.body.message, new RegExp(`^query ${field}: `), query);
+      }
     });
 
     it('bad input: a bad time, output or unknown field ends in done(err) naming it', async () => {

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
-import { BrokerStateSchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
+import { BrokerStateSchema, EventQuerySchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
 import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
@@ -185,14 +185,7 @@ export class RestServer {
   }
 
   private events(q: URLSearchParams): unknown {
-    const num = (name: string) => {
-      const v = q.get(name);
-      if (v === null) return undefined;
-      if (!/^\d+$/.test(v)) throw new HttpError(400, 'BadRequest', `query ${name}: expected a non-negative integer, got ${JSON.stringify(v)}`);
-      return Number(v);
-    };
-    const filter = { node: q.get('node') ?? undefined, type: q.get('type') ?? undefined, since: num('since'), limit: num('limit') ?? 100 };
-    return { items: this.ctx.events.list(filter) };
+    return { items: this.ctx.events.list(parseQuery(EventQuerySchema, q)) };
   }
 
   private async stats(r: NonNullable<ReturnType<typeof parseStatsPath>>): Promise<unknown> {
