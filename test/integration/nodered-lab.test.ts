@@ -116,7 +116,12 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
       await example.click();
       await page.click('#red-ui-clipboard-dialog-ok');
       await page.locator('#red-ui-clipboard-dialog').waitFor({ state: 'hidden' });
-      await page.locator(`#red-ui-tab-${tab} a`).first().click();
+      // Node-RED draws only the active tab's nodes: click the new tab until it is the active one
+      // (a click landing while the tab bar re-renders after the import is lost).
+      await eventually(`tab ${tab} active`, async () => {
+        await page.locator(`#red-ui-tab-${tab} a`).first().click();
+        return page.evaluate((t) => (globalThis as any).RED.workspaces.active() === t, tab);
+      });
     };
     const deploy = async () => {
       await page.click('#red-ui-header-button-deploy');
