@@ -1,7 +1,7 @@
 // A small X.509 CA on the openssl CLI (Node 20 can parse certificates but not issue them):
 // an EC P-256 CA, and leaf certificates signed by it with the usages and names asked for.
 // Keys are written 0600. Files: <dir>/ca.crt, ca.key, <name>.crt, <name>.key.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './exec.js';
@@ -75,4 +75,22 @@ export async function issueCertificate(dir: string, opts: LeafOptions): Promise<
     await rm(ext, { force: true });
   }
   return out;
+}
+
+/** `sha256:<hex>` of a certificate's DER: what a joining box pins the controller's CA by. */
+export function caFingerprint(pem: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')}`;
+}
+
+/**
+ * Whether a server certificate still serves: signed by this CA, valid for at least `minDays`
+ * more, and naming every IP and DNS name asked for.
+ */
+export function certificateCovers(certPem: Buffer | string, caPem: Buffer | string, want: { ips?: string[]; dnsNames?: string[] }, minDays = 30): boolean {
+  const cert = new X509Certificate(certPem);
+  if (!cert.checkIssued(new X509Certificate(caPem)) || !cert.verify(new X509Certificate(caPem).publicKey)) return false;
+  if (new Date(cert.validTo).getTime() < Date.now() + minDays * 86_400_000) return false;
+  // DNS names compared as written (a wildcard asked for must be there as a wildcard).
+  const dns = new Set((cert.subjectAltName ?? '').split(', ').filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase()));
+  return (want.ips ?? []).every((ip) => cert.checkIP(ip) !== undefined) && (want.dnsNames ?? []).every((d) => dns.has(d.toLowerCase()));
 }
