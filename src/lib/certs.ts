@@ -16,6 +16,8 @@ export interface LeafOptions {
   commonName: string;
   /** File base name in the directory (default: the CN). */
   fileName?: string;
+  /** Where the key and certificate go (default: the CA's directory). */
+  outDir?: string;
   usages: ('clientAuth' | 'serverAuth')[];
   /** Subject alternative names: IP addresses and DNS names (servers need the ones clients dial). */
   ips?: string[];
@@ -48,7 +50,8 @@ export async function issueCertificate(dir: string, opts: LeafOptions): Promise<
   const ca = caFiles(dir);
   if (!(await exists(ca.certFile)) || !(await exists(ca.keyFile))) throw new Error(`no CA in ${dir} (ca.crt, ca.key): create it first`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.commonName)) throw new Error(`certificate name ${JSON.stringify(opts.commonName)}: expected 1-64 of A-Z a-z 0-9 _ . -`);
-  const base = path.join(dir, opts.fileName ?? opts.commonName);
+  if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
+  const base = path.join(opts.outDir ?? dir, opts.fileName ?? opts.commonName);
   const out = { certFile: `${base}.crt`, keyFile: `${base}.key` };
   const csr = `${base}.csr`;
   const ext = `${base}.ext`;
