@@ -28,6 +28,7 @@ export function controllerConfig(dir: string, extra: Partial<ControllerConfigInp
 /** What a test client of a controller needs: its CA (TLS) and the admin token from its admin file. */
 interface ClientTrust {
   ca?: Buffer;
+  caFile?: string;
   token?: string;
 }
 const trust = new Map<string, ClientTrust>();
@@ -35,6 +36,12 @@ const trust = new Map<string, ClientTrust>();
 /** The CA and admin token for a controller's REST or MQTT URL (empty for an insecure one). */
 export function trustOf(url: string): ClientTrust {
   return trust.get(url) ?? {};
+}
+
+/** seinectl's flags for a controller started here: --server, and its CA and admin token when it has them. */
+export function clientFlags(url: string): string[] {
+  const t = trustOf(url);
+  return ['--server', url, ...(t.caFile ? ['--certificate-authority', t.caFile] : []), ...(t.token ? ['--token', t.token] : [])];
 }
 
 /**
@@ -45,7 +52,7 @@ export async function startController(dir: string, extra: Partial<ControllerConf
   const c = await Controller.start(controllerConfig(dir, extra), seams);
   if (c.pki) {
     const token = c.adminFile ? SeinectlConfigSchema.parse(parse(readFileSync(c.adminFile, 'utf8'))).token : undefined;
-    const t = { ca: c.pki.ca, ...(token ? { token } : {}) };
+    const t = { ca: c.pki.ca, caFile: c.pki.caFile, ...(token ? { token } : {}) };
     trust.set(c.restUrl, t);
     trust.set(c.brokerUrl, t);
   }
