@@ -10,7 +10,7 @@ import { distProgram } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 import { freePort } from '../lib/free-port.js';
-import { labRestSocket } from './ota.js';
+import { ensureLabReleaseKeys, labReleaseKeys, labRestSocket } from './ota.js';
 
 export const CONTROLLER_ROLE = 'controller';
 
@@ -33,7 +33,12 @@ export async function startController(store: StateStore, env: NodeJS.ProcessEnv)
   const f = controllerFiles(labDir);
   await mkdir(path.dirname(f.store), { recursive: true });
   const [restPort, mqttPort] = [await freePort(), await freePort()];
-  const cfg: ControllerConfigInput = { listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store, restSocket: labRestSocket(labDir) };
+  // The lab's release key (every lab has one): the controller checks uploads against it.
+  await ensureLabReleaseKeys(labDir);
+  const cfg: ControllerConfigInput = {
+    listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store, restSocket: labRestSocket(labDir),
+    releaseKeys: [labReleaseKeys(labDir).publicKey],
+  };
   await writeFile(f.config, stringify(cfg));
   return spawnController(store, env, `http://127.0.0.1:${restPort}`);
 }

@@ -110,16 +110,16 @@ describe('releases: manifests, signatures, version rules, the updater', function
     const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
     assert.equal(signed.manifest.bundle.size, (await lstat(bundle)).size);
     assert.equal(signed.manifest.minVersion, '0.1.0');
-    checkInstallable(signed, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+    checkInstallable(signed, { publicKeys: [pub], arch: 'amd64', running: '0.1.0' });
     await checkBundle(signed, bundle);
     // The file on disk is what was signed (a re-serialisation keeps the signature valid).
     const onDisk = JSON.parse(await readFile(path.join(out, 'seine-agent-0.2.0-amd64.manifest.json'), 'utf8')) as SignedManifest;
-    checkInstallable(onDisk, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+    checkInstallable(onDisk, { publicKeys: [pub], arch: 'amd64', running: '0.1.0' });
   });
 
   it('refuses unsigned, tampered, foreign-key, wrong-architecture, downgrade and below-minimum releases with a reason', async () => {
     const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
-    const ctx = { publicKey: pub, arch: 'amd64' as const, running: '0.1.0' };
+    const ctx = { publicKeys: [pub], arch: 'amd64' as const, running: '0.1.0' };
     assert.equal(await refusal(() => checkInstallable({ manifest: signed.manifest }, ctx)), 'unsigned');
     const tampered = structuredClone(signed);
     tampered.manifest.bundle.sha256 = 'f'.repeat(64);
@@ -127,7 +127,7 @@ describe('releases: manifests, signatures, version rules, the updater', function
     const otherKeys = path.join(dir, 'other-keys');
     await generateReleaseKeys(otherKeys);
     const foreign = signManifest(signed.manifest, createPrivateKey(await readFile(path.join(otherKeys, 'release.key'))));
-    assert.equal(await refusal(() => checkInstallable(foreign, ctx)), 'badSignature');
+    assert.equal(await refusal(() => checkInstallable(foreign, ctx)), 'unknownKey');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, arch: 'arm64' })), 'wrongArch');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.3.0' })), 'downgrade');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.2.0' })), 'downgrade');
