@@ -161,8 +161,8 @@ export class Updater {
     const digest = manifestDigest(target.release);
     const refused = (await this.files.refused())[digest];
     if (refused) {
-      // Said once: the controller already has the reason from the refusal or rollback.
-      if (this.current.target !== m.version) await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: `refused earlier: ${refused}` });
+      // Said once per rollout: the controller already has the reason from the refusal or rollback.
+      if (this.current.target !== m.version || this.current.rollout !== target.rollout) await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: `refused earlier: ${refused}` });
       return;
     }
     try {

@@ -331,6 +331,10 @@ describe('releases: manifests, signatures, version rules, the updater', function
       again.onTarget(target(expired));
       await new Promise((r) => setTimeout(r, 200));
       assert.match(again.status().reason ?? '', /^refused earlier: release 0\.2\.0 \(amd64\) expired/);
+      // A new rollout with the same manifest hears it too (its own refusal, not an earlier rollout's).
+      const r2 = await settle(again, { rollout: 'r2', release: expired });
+      assert.deepEqual([r2.state, r2.rollout], ['refused', 'r2']);
+      assert.match(r2.reason ?? '', /^refused earlier: /);
       // The corrected upload: the same version re-signed with a later notAfter.
       const fixed = signManifest({ ...signed.manifest, notAfter: new Date(Date.now() + 3600_000).toISOString() }, key);
       assert.equal((await settle(again, target(fixed))).state, 'restarting');
