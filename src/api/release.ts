@@ -129,6 +129,8 @@ export const StoredReleaseSchema = z.strictObject({
   sha256: sha256Hex,
   keyId: z.string(),
   created: z.string(),
+  /** The manifest's notAfter, when it has one. */
+  notAfter: z.string().optional(),
   uploaded: z.string(),
 });
 export type StoredRelease = z.infer<typeof StoredReleaseSchema>;

@@ -103,5 +103,5 @@ export class ReleaseStore {
 
 function stored(s: SignedManifest, uploaded: string): StoredRelease {
   const m = s.manifest;
-  return { version: m.version, arch: m.arch, size: m.bundle.size, sha256: m.bundle.sha256, keyId: s.signature?.keyId ?? '', created: m.created, uploaded };
+  return { version: m.version, arch: m.arch, size: m.bundle.size, sha256: m.bundle.sha256, keyId: s.signature?.keyId ?? '', created: m.created, ...(m.notAfter ? { notAfter: m.notAfter } : {}), uploaded };
 }
