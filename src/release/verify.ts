@@ -22,6 +22,8 @@ export class ReleaseRefused extends Error {
 }
 
 export function loadPublicKey(pem: string | Buffer, source = 'the release public key'): KeyObject {
+  // createPublicKey would derive the public half from a private key: a private key has no business here.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString())) throw new Error(`${source}: this is a private key; give the public half (release.pub)`);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);

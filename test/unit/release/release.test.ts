@@ -15,8 +15,8 @@ import { Updater } from '../../../src/agent/update/updater.js';
 import { downloadResumable } from '../../../src/agent/update/download.js';
 import { serveFile } from '../../../src/controller/releases/serve-file.js';
 import { compareVersions } from '../../../src/lib/semver.js';
-import { buildRelease } from '../../../src/release/bundle.js';
-import { generateReleaseKeys, signManifest } from '../../../src/release/signing.js';
+import { buildRelease, unpackBundle } from '../../../src/release/bundle.js';
+import { generateReleaseKeys, keyIdOf, signManifest } from '../../../src/release/signing.js';
 import { checkBundle, checkInstallable, loadPublicKey, manifestDigest, ReleaseRefused, type RefusalReason } from '../../../src/release/verify.js';
 import { notAfterOf } from '../../../src/cli/release-command.js';
 
@@ -186,6 +186,23 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal(err.reason, 'unknownKey');
       assert.equal(err.message, `release 0.2.0 (amd64) is signed by key ${byNew.signature!.keyId}, which is not trusted (trusted: ${signed.signature!.keyId})`);
     }
+  });
+
+  it('builds a release that expires and ships the keys its boxes will trust', async () => {
+    const newKeys = path.join(dir, 'shipped-keys');
+    await generateReleaseKeys(newKeys);
+    const built = await buildRelease({
+      version: '0.2.1', arch: 'amd64', keyFile: path.join(keyDir, 'release.key'), outDir: path.join(dir, 'out-keys'), from: path.join(dir, 'tree'),
+      notAfter: '2031-01-01T00:00:00Z', trustKeys: [path.join(keyDir, 'release.pub'), path.join(newKeys, 'release.pub')],
+    });
+    assert.equal(built.signed.manifest.notAfter, '2031-01-01T00:00:00Z');
+    const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    checkInstallable(built.signed, { publicKeys: [pub], arch: 'amd64', running: '0.1.0', now: Date.parse('2030-12-31T00:00:00Z') });
+    const unpacked = path.join(dir, 'unpacked-keys');
+    await unpackBundle(built.bundle, unpacked);
+    const newId = keyIdOf(loadPublicKey(await readFile(path.join(newKeys, 'release.pub'))));
+    assert.deepEqual((await readdir(path.join(unpacked, 'release-keys'))).sort(), [`${keyIdOf(pub)}.pub`, `${newId}.pub`].sort());
+    await assert.rejects(buildRelease({ version: '0.2.1', arch: 'amd64', outDir: path.join(dir, 'out-bad'), from: path.join(dir, 'tree'), trustKeys: [path.join(keyDir, 'release.key')] }), /release\.key: this is a private key; give the public half \(release\.pub\)/);
   });
 
   it('names a signed manifest by its digest: the same after re-serialisation, new when re-signed or rebuilt', async () => {
