@@ -25,7 +25,7 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
   this.timeout(90_000);
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let pgServer: TestPostgres | undefined;
-  let storeExtra: { storeUrl?: string; releaseKeys?: string[] } = {};
+  let storeExtra: { storeUrl?: string; insecure?: boolean; releaseKeys?: string[] } = {};
   const boxes: Updater[] = [];
   let controller: Controller;
   const agents: TestAgent[] = [];
@@ -50,7 +50,8 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
       storeExtra = { storeUrl: await pgServer.createDatabase('releases') };
     }
     await generateReleaseKeys(path.join(tmp.dir, 'keys'));
-    storeExtra = { ...storeExtra, releaseKeys: [path.join(tmp.dir, 'keys', 'release.pub')] };
+    // Plain HTTP/MQTT (TLS is the controller's default; these tests are about releases).
+    storeExtra = { ...storeExtra, insecure: true, releaseKeys: [path.join(tmp.dir, 'keys', 'release.pub')] };
     controller = await startController(tmp.dir, storeExtra);
     for (const node of ['n1', 'n2', 'n3']) {
       passwords.set(node, (await api(controller.restUrl, 'POST', `/api/v1/nodes/${node}/credentials`)).body.password);
@@ -241,7 +242,7 @@ describe('controller: release uploads without a release key', function () {
   this.timeout(30_000);
   it('refuses every upload and says what to configure', async () => {
     const tmp = await tempDir();
-    const controller = await startController(tmp.dir);
+    const controller = await startController(tmp.dir, { insecure: true });
     try {
       await generateReleaseKeys(path.join(tmp.dir, 'keys'));
       const tree = path.join(tmp.dir, 'tree');
