@@ -176,8 +176,8 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
     const key = createPrivateKey(await readFile(path.join(tmp.dir, 'keys', 'release.key')));
     const built = await buildRelease({ version: '0.3.0', arch: 'amd64', outDir: path.join(tmp.dir, 'out3'), from: path.join(tmp.dir, 'tree') });
     const bundle3 = await readFile(built.bundle);
-    // Valid for 3 s: long enough to upload it and start the rollout, expired when the boxes come online.
-    const expiring = signManifest({ ...built.signed.manifest, notAfter: new Date(Date.now() + 3000).toISOString() }, key);
+    // Valid for 4 s: long enough to upload it and start the rollout, expired when the boxes come online.
+    const expiring = signManifest({ ...built.signed.manifest, notAfter: new Date(Date.now() + 4000).toISOString() }, key);
     assert.equal((await upload('0.3.0', 'amd64', bundle3, JSON.stringify(expiring))).status, 201);
     const r2 = await api(controller.restUrl, 'POST', '/api/v1/rollouts', { name: 'r2', release: '0.3.0', canaryPercent: 30, wavePercents: [100] });
     assert.equal(r2.status, 201, JSON.stringify(r2.body));
