@@ -84,8 +84,9 @@ export class PolicyComputer {
   /** Policies (re)computed by the last compute() (for tests and benches). */
   lastRecomputed = 0;
 
-  constructor(inventory: Inventory) {
-    this.index = new PodIndex(inventory);
+  /** `podKeyOf`: a pod's identity in the index (default namespace/name; the controller adds the node). */
+  constructor(inventory: Inventory, private readonly podKeyOf: (pod: InventoryPod) => string = podKey) {
+    this.index = new PodIndex(inventory, podKeyOf);
     this.index.onInvalidate = (key) => {
       for (const p of this.dependents.get(key) ?? []) this.stale.add(p);
     };
@@ -95,7 +96,7 @@ export class PolicyComputer {
   /** Feeds an inventory change to the index (only the selections it touches are recomputed). */
   applyChange(change: InventoryChange): void {
     const deleted = change.type === 'deleted';
-    if (change.kind === 'Pod') this.index.updatePod(podKey(change.object), deleted ? undefined : change.object);
+    if (change.kind === 'Pod') this.index.updatePod(this.podKeyOf(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
     else {
       if (deleted) this.nodeNames.delete(change.object.name);

@@ -44,7 +44,11 @@ export class PodIndex {
   /** Told the key of every selection a change invalidates (the policy memo follows it). */
   onInvalidate?: (key: string) => void;
 
-  constructor(inv?: Inventory) {
+  /**
+   * `keyOf`: a pod's identity. The agent's inventory has one pod per namespace/name (podKey);
+   * the controller's fleet view keys by node as well, so one cluster's pod never hides another's.
+   */
+  constructor(inv?: Inventory, private readonly keyOf: (pod: InventoryPod) => string = podKey) {
     if (!inv) return;
     for (const ns of inv.namespaces.values()) this.namespaces.set(ns.name, ns);
     for (const pod of inv.pods.values()) this.addPod(pod);
@@ -159,14 +163,14 @@ export class PodIndex {
 
   private addPod(pod: InventoryPod): void {
     if (!isPolicyPod(pod)) return;
-    const key = podKey(pod);
+    const key = this.keyOf(pod);
     this.pods.set(key, pod);
     getOrAdd(this.byNamespace, pod.namespace).add(key);
     for (const [k, v] of Object.entries(pod.labels)) getOrAdd(this.byLabel, `${k}=${v}`).add(key);
   }
 
   private removePod(pod: InventoryPod): void {
-    const key = podKey(pod);
+    const key = this.keyOf(pod);
     this.pods.delete(key);
     this.byNamespace.get(pod.namespace)?.delete(key);
     for (const [k, v] of Object.entries(pod.labels)) this.byLabel.get(`${k}=${v}`)?.delete(key);
