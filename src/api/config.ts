@@ -256,6 +256,17 @@ export const ControllerConfigSchema = z.strictObject({
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
   /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
   flowAggregator: FlowAggregatorConfigSchema.optional(),
+  /**
+   * Bounds of the fleet flow store (GET /api/v1/flows): rows not updated for maxAgeSeconds (default
+   * 7 days) go, and beyond maxRows (default 100 000) the least recently updated go first, so a node
+   * sending many connections cannot grow the store without end.
+   */
+  fleetFlows: z
+    .strictObject({
+      maxRows: z.number().int().min(100).optional(),
+      maxAgeSeconds: z.number().int().min(60).optional(),
+    })
+    .optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
   /** Also serve REST on this unix socket (the lab's agents download releases through it). */
