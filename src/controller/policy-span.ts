@@ -16,6 +16,8 @@ const COMPUTE_KINDS = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGr
 
 /** A pod's identity in the fleet view: node, namespace and name. */
 const fleetPodKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}/${p.name}`;
+/** Whose namespace labels apply to a pod: those its own node reports. */
+const fleetNamespaceKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}`;
 
 export class PolicySpan {
   /** Policy key → its nodes; absent: every node (not computed yet, or failed). */
@@ -63,7 +65,7 @@ export class PolicySpan {
       this.inventoriesLoaded = true;
     }
     if (this.inventoryDirty || !this.computer) {
-      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), fleetPodKey);
+      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), { pod: fleetPodKey, namespace: fleetNamespaceKey });
       this.inventoryDirty = false;
     }
     const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
@@ -93,6 +95,7 @@ export class PolicySpan {
    * The fleet's pods, each on the node that reported it and keyed by that node too: boxes of two
    * clusters may host pods of the same namespace/name, and a node can only speak for its own pods
    * (one that stops reporting a pod, or lies about it, cannot take another box's pod out of a span).
+   * Namespace labels likewise: each node's pods are matched against the labels that node reports.
    */
   private inventory(nodeNames: readonly string[]): Inventory {
     const pods = new Map<string, InventoryPod>();
@@ -105,7 +108,7 @@ export class PolicySpan {
           ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running', ports: [],
         });
       }
-      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(name, { name, labels });
+      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(`${node}/${name}`, { name, labels });
     }
     return { pods, namespaces, nodes: new Map(nodeNames.map((n) => [n, { name: n, podCIDRs: [], labels: {} }])) };
   }

@@ -84,9 +84,12 @@ export class PolicyComputer {
   /** Policies (re)computed by the last compute() (for tests and benches). */
   lastRecomputed = 0;
 
-  /** `podKeyOf`: a pod's identity in the index (default namespace/name; the controller adds the node). */
-  constructor(inventory: Inventory, private readonly podKeyOf: (pod: InventoryPod) => string = podKey) {
-    this.index = new PodIndex(inventory, podKeyOf);
+  private readonly podKeyOf: (pod: InventoryPod) => string;
+
+  /** `ids`: pod and namespace identities in the index (default namespace/name and name; the controller adds the node). */
+  constructor(inventory: Inventory, ids: ConstructorParameters<typeof PodIndex>[1] = {}) {
+    this.podKeyOf = ids.pod ?? podKey;
+    this.index = new PodIndex(inventory, ids);
     this.index.onInvalidate = (key) => {
       for (const p of this.dependents.get(key) ?? []) this.stale.add(p);
     };

@@ -124,4 +124,25 @@ spec:
     await span.refresh();
     assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b2']);
   });
+
+  it("matches each node's pods against the namespace labels that node reports: another node's labels cannot take a policy away", async () => {
+    const POLICY = `apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: prod-only}
+spec:
+  priority: 5
+  appliedTo: [{namespaceSelector: {matchLabels: {env: prod}}}]
+  ingress: [{action: Drop, from: [{namespaceSelector: {}}]}]
+`;
+    await store.apply(manifests(POLICY), 'test');
+    // b1's cluster labels shop env=prod; b2 (another cluster, or lying) reports shop as env=dev, after b1.
+    await nodes.recordReport('b1', report('b1', [['shop', 'web', { app: 'web' }, '10.42.0.2']], { shop: { 'kubernetes.io/metadata.name': 'shop', env: 'prod' } }));
+    await nodes.recordReport('b2', report('b2', [['shop', 'web', { app: 'web' }, '10.42.0.2']], { shop: { 'kubernetes.io/metadata.name': 'shop', env: 'dev' } }));
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'prod-only'), ['b1']);
+    span.noteReport('b3', report('b3', [], { shop: { 'kubernetes.io/metadata.name': 'shop' } }));
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'prod-only'), ['b1'], 'a node without pods there changes nothing either');
+  });
 });
