@@ -138,7 +138,7 @@ interface Refused {
 }
 
 /** The file's valid objects and the refused ones, or one line saying what is wrong with the file itself. */
-export function parse(text: string): { items: InventoryItem[]; refused: Refused[] } | string {
+function parse(text: string): { items: InventoryItem[]; refused: Refused[] } | string {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
