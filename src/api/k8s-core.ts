@@ -3,16 +3,25 @@
 // never breaks the agent) but strict on every field Seine uses, so bad data is rejected
 // with the zod path of the field instead of surfacing later as an undefined IP or port.
 import { z } from 'zod';
-import { isDNS1123Subdomain } from './meta.js';
+import { isDNS1123Label, isDNS1123Subdomain } from './meta.js';
 // One IP and CIDR schema everywhere (net.ts): every address here may end up in an OpenFlow match
 // or action, where a comma, "=" or newline would be read as more of the flow.
 import { CIDRSchema, IPAddressSchema as IPSchema, ipFamily } from './net.js';
 
 const LabelsSchema = z.record(z.string(), z.string());
 
+// Names become store keys (`namespace/name`), log fields and cookie keys: only what the API server
+// accepts (a "/" or a newline in a name from the lab file would otherwise make two objects one key).
+const ObjectNameSchema = z.string().min(1).refine(isDNS1123Subdomain, {
+  error: (issue) => `expected a DNS-1123 subdomain (lowercase alphanumerics, "-" and "."), got ${JSON.stringify(issue.input)}`,
+});
+const NamespaceNameSchema = z.string().min(1).refine(isDNS1123Label, {
+  error: (issue) => `expected a DNS-1123 label (lowercase alphanumerics and "-", at most 63), got ${JSON.stringify(issue.input)}`,
+});
+
 export const ObjectMetaSchema = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().min(1).optional(),
+  name: ObjectNameSchema,
+  namespace: NamespaceNameSchema.optional(),
   uid: z.string().min(1).optional(),
   resourceVersion: z.string().optional(),
   labels: LabelsSchema.optional(),
@@ -38,7 +47,7 @@ export const ContainerSchema = z.looseObject({
 export const PodSchema = z.looseObject({
   apiVersion: z.literal('v1').optional(),
   kind: z.literal('Pod').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1), uid: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema, uid: z.string().min(1) }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
     hostNetwork: z.boolean().optional(),
@@ -110,7 +119,7 @@ export type ServicePort = z.infer<typeof ServicePortSchema>;
 export const ServiceSchema = z.looseObject({
   apiVersion: z.literal('v1').optional(),
   kind: z.literal('Service').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema }),
   spec: z.looseObject({
     type: ServiceTypeSchema.default('ClusterIP'),
     // "None" for a headless Service: no load balancing.
@@ -135,7 +144,7 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const EndpointSliceSchema = z.looseObject({
   apiVersion: z.literal('discovery.k8s.io/v1').optional(),
   kind: z.literal('EndpointSlice').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema }),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
   endpoints: z.array(z.looseObject({
     addresses: z.array(z.string().min(1)).min(1),

@@ -122,6 +122,15 @@ describe('inventory inputs that reach OpenFlow text', () => {
     assert.equal(NodeSchema.safeParse(n).success, true);
   });
 
+  it('refuses names the API server would not accept: they become store keys and log fields', () => {
+    const list = structuredClone(fixtureJSON('podlist.json')) as { items: { metadata: { name: string; namespace: string } }[] };
+    list.items[0]!.metadata.name = 'web/1';
+    list.items[1]!.metadata.namespace = 'shop\nx';
+    const problems = describeZodError(PodListSchema.safeParse(list).error!);
+    assert.match(problems, /items\[0\]\.metadata\.name: expected a DNS-1123 subdomain/);
+    assert.match(problems, /items\[1\]\.metadata\.namespace: expected a DNS-1123 label/);
+  });
+
   it('views only validated objects: the slice and node views carry the checked addresses', () => {
     const view = endpointSliceView(EndpointSliceSchema.parse(slice()));
     assert.deepEqual(view.endpoints.map((e) => e.ip), ['192.168.50.11']);
