@@ -298,6 +298,17 @@ export const ControllerConfigSchema = z.strictObject({
    * signed by: during a key rotation the old and the new one. None: every upload is refused.
    */
   releaseKeys: z.array(absolutePath).default([]),
+  /**
+   * Bounds of the fleet flow store (GET /api/v1/flows): rows not updated for maxAgeSeconds (default
+   * 7 days) go, and beyond maxRows (default 100 000) the least recently updated go first, so a node
+   * sending many connections cannot grow the store without end.
+   */
+  fleetFlows: z
+    .strictObject({
+      maxRows: z.number().int().min(100).optional(),
+      maxAgeSeconds: z.number().int().min(60).optional(),
+    })
+    .optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
   /** Also serve REST on this unix socket (the lab's agents download releases through it); TLS like the TCP listener. */
