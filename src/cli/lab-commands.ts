@@ -66,6 +66,7 @@ function summary(lab: Lab, s: LabState, seconds: number): string[] {
   const hint = envHint(lab);
   const lines = [`lab up in ${seconds.toFixed(2)} s: ${s.boxes.length} box${s.boxes.length === 1 ? '' : 'es'}, ${s.pods.length} pod${s.pods.length === 1 ? '' : 's'} (state in ${lab.dir}). Next:`];
   lines.push(`  ${hint}seine lab status`);
+  if (s.controller) lines.push(`  ${hint}seinectl get nodes    # the controller over HTTPS: seinectl reads its admin file, no flags`);
   if (s.nodeRed) lines.push(`  open ${s.nodeRed.url}    # Node-RED with the Seine nodes (Import → Examples → node-red-contrib-seine)`);
   const pods = [...s.pods].sort((x, y) => x.box.localeCompare(y.box) || x.name.localeCompare(y.name));
   const [a] = pods;
