@@ -183,6 +183,8 @@ export const AgentConfigSchema = z.strictObject({
       protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+      /** Bound of the outbox's payload bytes (default 64 MiB); past it too the oldest entries go, counted. */
+      outboxBytes: z.number().int().min(65_536).default(64 << 20),
       /** How often the per-rule policy counters are read and, when they changed, reported. */
       statsIntervalSeconds: z.number().min(1).default(30),
     })

@@ -45,6 +45,8 @@ export interface AgentSyncOptions {
   realizers: RealizerRegistry;
   agentVersion: string;
   outboxLimit?: number;
+  /** Bound of the outbox's payload bytes (DEFAULT_OUTBOX_BYTES). */
+  outboxBytes?: number;
   maxMessageBytes?: number;
   /** The pods this box runs and the namespace labels it sees, for the report (the controller's span computation needs them). */
   inventory?: () => NodeReported['inventory'];
@@ -125,7 +127,7 @@ export class AgentSync {
   static async open(opts: AgentSyncOptions): Promise<AgentSync> {
     await migrateSync(opts.db);
     const desiredStore = new DesiredStore(opts.db);
-    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000), await desiredStore.retiredStores());
+    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000, opts.outboxBytes), await desiredStore.retiredStores());
   }
 
   get generation(): number {

@@ -23,6 +23,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
+    outboxBytes: c.outboxBytes,
     protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
   });
