@@ -244,6 +244,17 @@ export const ControllerConfigSchema = z.strictObject({
    * certificate (its CN is the controller's MQTT username).
    */
   tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
+  /**
+   * Failed MQTT logins to the embedded broker allowed per source address and per node name in
+   * a sliding window; past them a login is refused before its password is checked.
+   */
+  loginFailureLimits: z
+    .strictObject({
+      perSource: z.number().int().min(1).default(20),
+      perNode: z.number().int().min(1).default(10),
+      windowSeconds: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
   /**

@@ -93,6 +93,7 @@ export class Controller {
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
           knownNode: (node) => nodes.exists(node),
           maxMessageBytes: cfg.maxMessageBytes,
+          loginLimits: cfg.loginFailureLimits,
           ...(tls ? { tls } : {}),
         });
         await broker.start();

@@ -3,7 +3,7 @@
 // payload bound. The controller logs in as CONTROLLER_USERNAME with a secret made here and never
 // stored. Over TLS a node may log in with its certificate instead (signed by the configured CA,
 // CN = node name, the node registered): the certificate names the user.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -12,6 +12,7 @@ import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CONTROLLER_USERNAME, agentClientId } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
+import { LoginLimiter, type LoginLimits } from './login-limiter.js';
 
 const log = createLogger('controller.broker');
 
@@ -23,12 +24,16 @@ export interface EmbeddedBrokerOptions {
   /** Whether a node is registered (a certificate alone does not make a node). */
   knownNode: (node: string) => Promise<boolean>;
   maxMessageBytes: number;
+  /** Failed logins allowed per source and per node name (login-limiter.ts). */
+  loginLimits?: LoginLimits;
   /** Serve mqtts:// on `listen` (the unix socket stays plain: it is local). */
   tls?: { cert: Buffer; key: Buffer; ca: Buffer };
 }
 
 export interface BrokerCounters {
   authFailures: number;
+  /** Logins refused unchecked because their source or node name failed too often. */
+  loginsRateLimited: number;
   deniedPublish: number;
   deniedSubscribe: number;
   oversized: number;
@@ -36,13 +41,16 @@ export interface BrokerCounters {
 
 export class EmbeddedBroker {
   readonly controllerSecret = randomBytes(24).toString('base64url');
-  readonly counters: BrokerCounters = { authFailures: 0, deniedPublish: 0, deniedSubscribe: 0, oversized: 0 };
+  readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, deniedSubscribe: 0, oversized: 0 };
   private servers: net.Server[] = [];
+  private readonly limiter: LoginLimiter;
   private aedes?: Aedes;
   /** `mqtt://127.0.0.1:port` as the controller's own client reaches it. */
   url = '';
 
-  constructor(private readonly opts: EmbeddedBrokerOptions) {}
+  constructor(private readonly opts: EmbeddedBrokerOptions) {
+    this.limiter = new LoginLimiter(opts.loginLimits);
+  }
 
   get running(): boolean {
     return this.servers.length > 0;
@@ -53,6 +61,15 @@ export class EmbeddedBroker {
     if (this.running) return;
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
+        // The controller's own login (a random secret, no scrypt) is never limited: a flood cannot lock it out.
+        const limited = username !== CONTROLLER_USERNAME;
+        const source = sourceOf(client);
+        const blocked = limited ? this.limiter.blocked(source, username) : undefined;
+        if (blocked) {
+          this.counters.loginsRateLimited++;
+          log.warn({ clientId: client.id, username, source, reason: blocked }, 'MQTT login rate-limited: refused without checking');
+          return done(Object.assign(new Error('too many failed logins'), { returnCode: 3 }) as AuthenticateError, false);
+        }
         this.authenticate(client, username, password?.toString('utf8')).then(
           (user) => {
             if (user !== undefined) {
@@ -60,7 +77,8 @@ export class EmbeddedBroker {
               return done(null, true);
             }
             this.counters.authFailures++;
-            log.warn({ clientId: client.id, username }, 'MQTT login refused');
+            if (limited) this.limiter.failed(source, username);
+            log.warn({ clientId: client.id, username, source }, 'MQTT login refused');
             done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
           },
           (err: Error) => done(Object.assign(err, { returnCode: 3 }) as AuthenticateError, false),
@@ -135,11 +153,24 @@ export class EmbeddedBroker {
       return (await this.opts.knownNode(certNode)) ? certNode : undefined;
     }
     if (username === undefined || password === undefined) return undefined;
-    if (username === CONTROLLER_USERNAME) return password === this.controllerSecret ? username : undefined;
+    if (username === CONTROLLER_USERNAME) return sameSecret(password, this.controllerSecret) ? username : undefined;
     // A node's session is its own: its client id is fixed by its name.
     if (client.id !== agentClientId(username)) return undefined;
     return (await this.opts.verifyNode(username, password)) ? username : undefined;
   }
+}
+
+/** Constant-time comparison (the time taken says nothing about how much of the secret matched). */
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/** The client's address, for the login limiter ('local' on the unix socket). */
+function sourceOf(client: Client): string {
+  const addr = (client.conn as { remoteAddress?: string }).remoteAddress;
+  return addr ? addr.replace(/^::ffff:/, '') : 'local';
 }
 
 /** The CN of a client certificate the CA verified, when it is a node name. */
