@@ -82,10 +82,12 @@ export class Controller {
     try {
       const store = await ObjectStore.open(db);
       const nodes = await NodeRegistry.open(db);
-      await nodes.markAllOffline(); // retained status messages say who is online again
+      // Nobody is known to be online until the broker sees its session (embedded) or it sends its status.
+      await nodes.markAllOffline();
 
       let broker: EmbeddedBroker | undefined;
       let client: MqttClient;
+      let rpcClient: RpcClient | undefined; // made once the broker is up; the broker asks it about rpc answers
       if (cfg.broker === 'embedded') {
         broker = new EmbeddedBroker({
           listen: cfg.brokerListen,
@@ -94,6 +96,11 @@ export class Controller {
           knownNode: (node) => nodes.exists(node),
           maxMessageBytes: cfg.maxMessageBytes,
           loginLimits: cfg.loginFailureLimits,
+          rpcKnown: (node, id) => rpcClient?.known(node, id) ?? false,
+          onPresence: (node, online) => {
+            nodes.setPresence(node, { online }).catch((err: unknown) => log.error({ err, node }, 'recording presence failed'));
+            log.info({ node, online }, 'node session');
+          },
           ...(tls ? { tls } : {}),
         });
         await broker.start();
@@ -127,6 +134,7 @@ export class Controller {
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
+      rpcClient = rpc;
       await rpc.start();
       cleanup.push(async () => rpc.stop());
       // Egress: IPs and egress nodes decided before each publication; liveness changes move them.

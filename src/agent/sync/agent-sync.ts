@@ -5,8 +5,10 @@
 // storeId): a document from a new store starts a new epoch and is taken whatever its
 // generation (a wiped store starts again at 1); one from a store followed before is stale.
 // Reported state out: per-object realization, errors, version, uptime — through the on-disk
-// outbox, so it survives broker outages. Presence: a retained `online` status on connect and a
-// last will saying `offline`. Requests on the node's rpc topics go to the handler registry
+// outbox, so it survives broker outages. Presence: an `online` status on connect and a last
+// will saying `offline`; nothing the agent sends is retained (the broker keeps no node state),
+// so whenever a desired document arrives — a controller that (re)connected publishes them all —
+// the agent says `online` again, and on a replay also sends its report again. Requests on the node's rpc topics go to the handler registry
 // (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
 // tried (offline first).
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
@@ -188,7 +190,7 @@ export class AgentSync {
     if (!client) return;
     if (client.connected) {
       // A clean stop says offline itself; the last will covers crashes.
-      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('offline')), { qos: 1, retain: true }).catch(() => undefined);
+      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('offline')), { qos: 1 }).catch(() => undefined);
     }
     await client.endAsync(true).catch(() => undefined);
   }
@@ -204,9 +206,25 @@ export class AgentSync {
       }
       const desired = this.acceptDesired(topic, intake);
       if (desired) await this.realize(desired);
+      if ('message' in intake && intake.message.channel === 'desired' && intake.message.node === this.opts.node) await this.desiredArrived(desired !== undefined);
     } catch (err) {
       log.error({ err, topic }, 'handling a message failed');
     }
+  }
+
+  /**
+   * A desired document came in: the controller may have just (re)started and knows nothing of
+   * this box (no retained status or report to read), so say online again; a replay of what runs
+   * realizes nothing and sends no report by itself, so send the last one again too.
+   */
+  private async desiredArrived(realized: boolean): Promise<void> {
+    const client = this.client;
+    if (client?.connected) await this.sayOnline(client).catch((err) => log.debug({ err: errorMessage(err) }, 'status not sent'));
+    if (!realized) await this.enqueueReport();
+  }
+
+  private sayOnline(client: MqttClient): Promise<unknown> {
+    return client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1 });
   }
 
   private async answer(topic: string, request: Parameters<RpcHandlers['handle']>[1], props: RpcRequestProperties): Promise<void> {
@@ -232,7 +250,7 @@ export class AgentSync {
       clean: false, // the broker keeps our subscription and queued QoS 1 messages while we are away
       reconnectPeriod: 0, // reconnects are ours, with backoff and jitter
       connectTimeout: 10_000,
-      will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: true },
+      will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: false },
     });
     this.client = client;
     disableNagle(client);
@@ -261,11 +279,11 @@ export class AgentSync {
 
   private async onConnected(client: MqttClient): Promise<void> {
     try {
-      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1, retain: true });
+      await this.sayOnline(client);
       await client.subscribeAsync(nodeTopic(this.opts.node, 'desired'), { qos: 1 });
       // noLocal (MQTT 5): our own responses on the request topic do not come back.
       await client.subscribeAsync(nodeRpcFilter(this.opts.node), { qos: 1, ...(this.opts.protocolVersion === 5 ? { nl: true } : {}) });
-      // A full resync: the retained desired document arrives on subscribe; the last report goes out again.
+      // A full resync: the controller's retained desired document arrives on subscribe; the last report goes out again.
       await this.enqueueReport();
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'after connect');
@@ -413,7 +431,8 @@ export class AgentSync {
         if (!client?.connected) return;
         for (const m of await this.outbox.peek()) {
           if (!client.connected) return;
-          await client.publishAsync(m.topic, m.payload, { qos: 1, retain: m.retain });
+          // Never retained: the outbox's retain marks a state that supersedes its predecessor in the queue only.
+          await client.publishAsync(m.topic, m.payload, { qos: 1 });
           await this.outbox.remove(m.id);
         }
       } while (this.flushAgain || (await this.outbox.size()) > 0);

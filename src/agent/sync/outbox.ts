@@ -1,7 +1,7 @@
 // A bounded on-disk outbox for what the agent sends (reports, events, later flow records):
 // messages survive restarts and broker outages and leave in order once the broker acknowledges
-// them. A retained state message supersedes the queued one on the same topic (only the latest
-// state matters). The outbox is bounded in messages and in payload bytes (a box offline for
+// them. A state message (`retain` here: the report) supersedes the queued one on the same topic
+// (only the latest state matters); it is not retained by the broker — nothing a node sends is. The outbox is bounded in messages and in payload bytes (a box offline for
 // days must not fill its disk with flow batches): past either bound the oldest messages are
 // dropped and counted, and the count persists so the loss can be reported.
 import type { Database } from '../../lib/sqlite.js';

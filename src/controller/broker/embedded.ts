@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { isDNS1123Subdomain } from '../../api/meta.js';
-import { CONTROLLER_USERNAME, agentClientId } from '../../api/mqtt.js';
+import { CONTROLLER_USERNAME, agentClientId, parseNodeTopic, type NodeTopic } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
 import { LoginLimiter, type LoginLimits } from './login-limiter.js';
@@ -24,6 +24,13 @@ export interface EmbeddedBrokerOptions {
   /** Whether a node is registered (a certificate alone does not make a node). */
   knownNode: (node: string) => Promise<boolean>;
   maxMessageBytes: number;
+  /**
+   * Whether `node` may answer rpc request `id` (one the controller's RpcClient sent it and
+   * still waits for, or just gave up on). Without it nodes may not publish on rpc topics at all.
+   */
+  rpcKnown?: (node: string, id: string) => boolean;
+  /** Told when a node's first session opens and its last one closes: presence without retained messages. */
+  onPresence?: (node: string, online: boolean) => void;
   /** Failed logins allowed per source and per node name (login-limiter.ts). */
   loginLimits?: LoginLimits;
   /** Serve mqtts:// on `listen` (the unix socket stays plain: it is local). */
@@ -35,15 +42,23 @@ export interface BrokerCounters {
   /** Logins refused unchecked because their source or node name failed too often. */
   loginsRateLimited: number;
   deniedPublish: number;
+  /** Node publishes whose retain flag was cleared (a node never leaves state in the broker). */
+  retainStripped: number;
+  /** Node rpc answers to no request the controller sent it. */
+  deniedRpc: number;
   deniedSubscribe: number;
   oversized: number;
 }
 
 export class EmbeddedBroker {
   readonly controllerSecret = randomBytes(24).toString('base64url');
-  readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, deniedSubscribe: 0, oversized: 0 };
+  readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, retainStripped: 0, deniedRpc: 0, deniedSubscribe: 0, oversized: 0 };
   private servers: net.Server[] = [];
   private readonly limiter: LoginLimiter;
+  /** Open connections per node (presence). */
+  private readonly sessions = new Map<string, Set<Client>>();
+  /** Clients already warned about a retained publish (one line per connection, not per message). */
+  private readonly warnedRetain = new WeakSet<Client>();
   private aedes?: Aedes;
   /** `mqtt://127.0.0.1:port` as the controller's own client reaches it. */
   url = '';
@@ -96,6 +111,10 @@ export class EmbeddedBroker {
           log.warn({ user, topic: packet.topic }, 'publish denied by ACL');
           return done(new Error('not authorized'));
         }
+        if (client && user !== CONTROLLER_USERNAME) {
+          const denied = this.nodePublishRule(client, user, packet);
+          if (denied) return done(denied);
+        }
         done(null);
       },
       authorizeSubscribe: (client, sub, done) => {
@@ -107,6 +126,24 @@ export class EmbeddedBroker {
       },
     });
     this.aedes = aedes;
+    // Presence from the broker's own sessions: right after a controller (and so broker) restart,
+    // and with no retained status to read. A node may briefly have two connections (a takeover).
+    aedes.on('clientReady', (client) => {
+      const node = nodeOf(client);
+      if (node === undefined) return;
+      const open = this.sessions.get(node) ?? new Set();
+      open.add(client);
+      this.sessions.set(node, open);
+      if (open.size === 1) this.opts.onPresence?.(node, true);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const node = nodeOf(client);
+      const open = node === undefined ? undefined : this.sessions.get(node);
+      if (!open?.delete(client)) return;
+      if (open.size > 0) return;
+      this.sessions.delete(node!);
+      this.opts.onPresence?.(node!, false);
+    });
     const { host } = splitListen(this.opts.listen);
     // A restart (PUT /api/v1/broker) comes back on the port it had.
     const port = this.url ? this.port : splitListen(this.opts.listen).port;
@@ -141,6 +178,31 @@ export class EmbeddedBroker {
     this.aedes = undefined;
     await new Promise<void>((resolve) => (aedes ? aedes.close(() => resolve()) : resolve()));
     this.servers = [];
+  }
+
+  /**
+   * What a node may not do even on its own topics. Retained messages: the flag is cleared, not
+   * refused (an older agent that still sets it stays connected, so it can be updated), so
+   * nothing a node sends outlives its connection in the broker — its last will included.
+   * Rpc answers: only to a request the controller sent that node (a forged answer is refused,
+   * which drops the connection).
+   */
+  private nodePublishRule(client: Client, user: string | undefined, packet: { topic: string; retain: boolean }): Error | undefined {
+    if (packet.retain) {
+      packet.retain = false;
+      this.counters.retainStripped++;
+      if (!this.warnedRetain.has(client)) {
+        this.warnedRetain.add(client);
+        log.warn({ user, topic: packet.topic }, 'a node published a retained message: delivered, not retained');
+      }
+    }
+    const t = safeParseTopic(packet.topic);
+    if (t?.channel === 'rpc' && !(t.rpcId !== undefined && this.opts.rpcKnown?.(t.node, t.rpcId))) {
+      this.counters.deniedRpc++;
+      log.warn({ user, topic: packet.topic }, 'rpc answer to no pending request refused');
+      return new Error('no such rpc request');
+    }
+    return undefined;
   }
 
   /** The user the client is, or undefined to refuse it. */
@@ -185,6 +247,20 @@ function certifiedNode(client: Client): string | undefined {
 const users = new WeakMap<object, string>();
 function usernameOf(client: object): string | undefined {
   return users.get(client);
+}
+
+/** The node a client logged in as (undefined for the controller's own clients). */
+function nodeOf(client: Client): string | undefined {
+  const user = usernameOf(client);
+  return user !== undefined && user !== CONTROLLER_USERNAME ? user : undefined;
+}
+
+function safeParseTopic(topic: string): NodeTopic | undefined {
+  try {
+    return parseNodeTopic(topic);
+  } catch {
+    return undefined;
+  }
 }
 
 export function splitListen(listen: string): { host: string; port: number } {
