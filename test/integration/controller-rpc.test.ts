@@ -103,7 +103,7 @@ describe('request/response over the embedded aedes broker (MQTT 3.1.1)', functio
     assert.equal(t.stderr, 'seinectl: node box2 did not answer ping within 200 ms (offline, or an agent without request/response)\n');
   });
 
-  it('another node cannot answer: it may not publish under the asked node\'s rpc topic, and an answer on its own topic does not match', async function () {
+  it('another node cannot answer: it may not publish under the asked node\'s rpc topic, nor answer a request id on its own topic that was not sent to it', async function () {
     // A controller-side spy learns the request id (which a node cannot: it may not subscribe there).
     const spy = await mqtt.connectAsync(controller.brokerUrl, { username: CONTROLLER_USERNAME, password: controller.broker!.controllerSecret, clientId: 'seine-test-spy' });
     const requestId = new Promise<string>((resolve) => spy.on('message', (t) => resolve(t.split('/').pop()!)));
@@ -111,15 +111,20 @@ describe('request/response over the embedded aedes broker (MQTT 3.1.1)', functio
     await controller.nodes.createCredentials('box3', 'test');
     const pending = controller.rpc.request('box3', 'status', undefined, 1500);
     const id = await requestId;
-    const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0 });
     const forged = (node: string) => JSON.stringify({ v: ENVELOPE_VERSION, node, ts: Date.now(), kind: 'rpc-response', payload: { ok: true, result: 'forged' } });
-    const denied = controller.broker!.counters.deniedPublish;
+    const { deniedPublish, deniedRpc } = controller.broker!.counters;
     const unmatched = controller.rpc.counters.unmatched;
-    await box2.publishAsync(rpcTopic('box2', id), forged('box2'), { qos: 1 });
-    // Last: aedes drops a connection that publishes where it may not.
-    await box2.publishAsync(rpcTopic('box3', id), forged('box3'), { qos: 0 });
-    await waitFor('denied and unmatched', () => controller.broker!.counters.deniedPublish === denied + 1 && controller.rpc.counters.unmatched === unmatched + 1, 3000);
-    await box2.endAsync(true);
+    // Each forgery from a fresh, connected box2: the broker drops a connection that publishes where it may not.
+    const forge = async (topic: string, node: string) => {
+      const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0 });
+      const closed = new Promise<void>((r) => box2.once('close', () => r()));
+      await box2.publishAsync(topic, forged(node), { qos: 0 });
+      await closed;
+    };
+    await forge(rpcTopic('box2', id), 'box2'); // its own topic, but the request was box3's
+    await forge(rpcTopic('box3', id), 'box3'); // box3's topic: the ACL
+    await waitFor('denied', () => controller.broker!.counters.deniedRpc === deniedRpc + 1 && controller.broker!.counters.deniedPublish === deniedPublish + 1, 3000);
+    assert.equal(controller.rpc.counters.unmatched, unmatched, 'no forged answer reached the controller');
     await spy.endAsync(true);
     await rejectsWith(pending, 'Timeout', /box3 did not answer/);
   });
