@@ -104,7 +104,8 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
       ctl.on('message', onCtl);
       await ctl.subscribeAsync(['seine/v1/nodes/box-b/#', nodeTopic('box-a', 'events')], { qos: 1 });
       for (const t of bTopics) {
-        const owner = t.endsWith('/desired') ? ctl : b; // each message from whoever may publish it
+        // Each message from whoever may publish it: the controller's desired document and rpc request, B's own state.
+        const owner = t.endsWith('/desired') || t.includes('/rpc/') ? ctl : b;
         await owner.publishAsync(t, `legit-${t.split('/').pop()}`, { qos: 1 });
       }
       // Write: A publishes on each of B's topics, from a fresh connection each time (aedes drops a denied publisher).

@@ -97,8 +97,10 @@ export class DesiredPublisher {
 
   private async publish(force: boolean): Promise<void> {
     this.forceNext = false;
-    await this.ctx.prepare?.();
+    // The objects first, then prepare (span computation): an object stored in between must not be
+    // published with a span computed before it existed (which reads as "every node").
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
+    await this.ctx.prepare?.();
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
     for (const node of nodes) {
       const docObjects = this.ctx.build(node, objects, nodes);
