@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
 import { CIDRSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 
@@ -183,6 +184,8 @@ export const AgentConfigSchema = z.strictObject({
       protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+      /** Largest MQTT payload taken from the controller, bytes (the controller's maxMessageBytes; the same default). */
+      maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
       /** Bound of the outbox's payload bytes (default 64 MiB); past it too the oldest entries go, counted. */
       outboxBytes: z.number().int().min(65_536).default(64 << 20),
       /** How often the per-rule policy counters are read and, when they changed, reported. */
@@ -255,8 +258,8 @@ export const ControllerConfigSchema = z.strictObject({
       windowSeconds: z.number().int().min(1).default(60),
     })
     .prefault({}),
-  /** Largest MQTT payload the controller accepts from a node, bytes. */
-  maxMessageBytes: z.number().int().min(1024).default(1 << 20),
+  /** Largest MQTT payload, bytes: what the broker passes, the controller takes from nodes and publishes to them (agents must agree). */
+  maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
   /**
    * A PostgreSQL store instead of the SQLite file at storePath (`postgres://user:pass@host/db`),
    * which several controller replicas can share.

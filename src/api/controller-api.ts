@@ -63,6 +63,8 @@ export const NodeInfoSchema = z.strictObject({
   realizedGeneration: z.number().int().nonnegative().nullable(),
   objectsRealized: z.number().int().nonnegative(),
   objectsFailed: z.number().int().nonnegative(),
+  /** Why the node's current desired document was not sent (larger than the message limit). */
+  desiredError: z.string().optional(),
 });
 export type NodeInfo = z.infer<typeof NodeInfoSchema>;
 

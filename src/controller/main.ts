@@ -147,6 +147,7 @@ export class Controller {
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
+        maxMessageBytes: cfg.maxMessageBytes,
         prepare: async () => {
           await policySpan?.refresh();
           await egress.refresh();
@@ -161,7 +162,12 @@ export class Controller {
       const rest = new RestServer({
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
-        extraStatus: (r) => egress.status(r),
+        extraStatus: (r) => {
+          const e = egress.status(r);
+          const d = publisher!.objectStatus(r);
+          return e || d ? { ...e, ...d } : undefined;
+        },
+        nodeError: (n) => publisher!.nodeError(n),
         rawRoutes: [releases.routes],
       });
       await rest.start(cfg.listen, tls);

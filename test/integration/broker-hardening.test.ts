@@ -8,7 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, ENVELOPE_VERSION, agentClientId, nodeRpcFilter, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
 
 function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -188,5 +188,54 @@ describe('broker hardening: presence after a controller restart and planted reta
     assert.equal(nodes.length, 2);
     assert.equal(controller.reports.rejected.retained, 1);
     assert.deepEqual(await retainedOn(broker.url, ctlPassword, 'seine/v1/nodes/+/status'), []);
+  });
+});
+
+describe('broker hardening: one message-size limit (a desired document over it is not published, and says so)', function () {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let c: Controller;
+  let agent: TestAgent;
+  const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
+
+  before(async function () {
+    tmp = await tempDir();
+    c = await startController(tmp.dir, { maxMessageBytes: 8192 });
+    const password = await c.nodes.createCredentials('box1', 't');
+    agent = await startAgent({ node: 'box1', url: c.brokerUrl, password, dir: tmp.dir });
+    await api(c.restUrl, 'POST', ACNPS, acnp('small'));
+    await waitFor('small realized on box1', async () => {
+      const st = (await api(c.restUrl, 'GET', `${ACNPS}/small`)).body.status;
+      return st?.phase === 'Realized' && st.currentNodesRealized === 1;
+    });
+  });
+  after(async function () {
+    await agent?.stop();
+    await c?.stop();
+    await tmp?.remove();
+  });
+
+  it('a policy that makes box1\'s document exceed maxMessageBytes: not published, the node and the policy show why; deleting it recovers', async function () {
+    const generation = agent.sync.generation;
+    const big = acnp('big');
+    // 200 rules: the node's document passes 8 KiB.
+    big.spec.ingress = Array.from({ length: 200 }, (_, i) => ({ action: 'Allow', from: [{ podSelector: { matchLabels: { app: `client-${i}` } } }], ports: [{ protocol: 'TCP', port: 1000 + i }] }));
+    assert.equal((await api(c.restUrl, 'POST', ACNPS, big)).status, 200);
+    const status = await waitFor('big failed', async () => {
+      const s = (await api(c.restUrl, 'GET', `${ACNPS}/big`)).body.status;
+      return s?.phase === 'Failed' ? s : undefined;
+    });
+    assert.equal(status.conditions[0].reason, 'DesiredDocumentTooLarge');
+    assert.match(status.conditions[0].message, /box1 \(\d+ > 8192 bytes\)/);
+    const node = (await api(c.restUrl, 'GET', '/api/v1/nodes')).body.find((n: { name: string }) => n.name === 'box1');
+    assert.match(node.desiredError, /over the 8192-byte message limit \(maxMessageBytes\): not published/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(agent.sync.generation, generation, 'the agent got nothing');
+    assert.equal(agent.sync.rejected.oversized, 0);
+    assert.equal(c.broker!.counters.oversized, 0, 'the controller never sent it');
+    // The policy deleted: the document fits again, goes out, and the error is gone.
+    await api(c.restUrl, 'DELETE', `${ACNPS}/big`);
+    await waitFor('published again', () => agent.sync.generation > generation);
+    const after = (await api(c.restUrl, 'GET', '/api/v1/nodes')).body.find((n: { name: string }) => n.name === 'box1');
+    assert.equal(after.desiredError, undefined);
   });
 });

@@ -13,7 +13,7 @@
 // tried (offline first).
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
+  DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
   type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
@@ -198,7 +198,7 @@ export class AgentSync {
   /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
   async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
     try {
-      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
       if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
         // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
         if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);

@@ -24,6 +24,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
     outboxBytes: c.outboxBytes,
+    maxMessageBytes: c.maxMessageBytes,
     protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
   });

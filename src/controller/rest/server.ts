@@ -53,6 +53,8 @@ export interface RestContext {
   metrics?: Registry;
   /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
   extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
+  /** Why a node's desired document could not be sent (over the message limit), if so. */
+  nodeError?: (node: string) => string | undefined;
   /**
    * Routes that write their own response (binary bodies, byte ranges: releases); each returns
    * false for a path that is not its own. Thrown HttpErrors become Status bodies as usual.
@@ -131,7 +133,12 @@ export class RestServer {
     const need: Access = method === 'GET' ? 'read' : 'admin';
     const actor = authorize(req, this.ctx.tokens, need);
 
-    if (p === '/api/v1/nodes' && method === 'GET') return this.ctx.nodes.list();
+    if (p === '/api/v1/nodes' && method === 'GET') {
+      return (await this.ctx.nodes.list()).map((n) => {
+        const error = this.ctx.nodeError?.(n.name);
+        return error ? { ...n, desiredError: error } : n;
+      });
+    }
     const cred = /^\/api\/v1\/nodes\/([^/]+)\/credentials$/.exec(p);
     if (cred && method === 'POST') {
       const node = decodeURIComponent(cred[1]!);
