@@ -274,6 +274,18 @@ export const ControllerConfigSchema = z.strictObject({
   flowAggregator: FlowAggregatorConfigSchema.optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
+  /** Largest release bundle PUT /api/v1/releases takes, bytes. */
+  releaseUploadMaxBytes: z.number().int().min(1 << 20).default(512 << 20),
+  /**
+   * How long the audit log keeps entries: older than maxAgeDays or beyond the newest maxRows
+   * they are deleted (at start and hourly).
+   */
+  auditRetention: z
+    .strictObject({
+      maxAgeDays: z.number().int().min(1).default(365),
+      maxRows: z.number().int().min(100).default(100_000),
+    })
+    .prefault({}),
   /** Also serve REST on this unix socket (the lab's agents download releases through it). */
   restSocket: absolutePath.optional(),
 });

@@ -56,7 +56,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController; auditTimer: NodeJS.Timeout },
   ) {}
 
   get restUrl(): string {
@@ -82,6 +82,8 @@ export class Controller {
     try {
       const store = await ObjectStore.open(db);
       const nodes = await NodeRegistry.open(db);
+      const auditTimer = await startAuditRetention(store, cfg.auditRetention);
+      cleanup.push(async () => clearInterval(auditTimer));
       // Nobody is known to be online until the broker sees its session (embedded) or it sends its status.
       await nodes.markAllOffline();
 
@@ -175,7 +177,7 @@ export class Controller {
       if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
       const brokerUrl = broker ? broker.url : cfg.broker;
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress, auditTimer });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -183,6 +185,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.parts.auditTimer);
     await this.rest.stop();
     await this.parts.traceflows.stop();
     await this.parts.releases.rollouts.stop();
@@ -197,6 +200,19 @@ export class Controller {
     await this.parts.db.close();
     log.info('controller stopped');
   }
+}
+
+/** Audit retention (config auditRetention): pruned now and every hour. */
+async function startAuditRetention(store: ObjectStore, retention: ControllerConfig['auditRetention']): Promise<NodeJS.Timeout> {
+  const prune = () =>
+    store.pruneAudit(retention).then(
+      (n) => n > 0 && log.info({ deleted: n, ...retention }, 'audit log pruned'),
+      (err: unknown) => log.warn({ err }, 'pruning the audit log failed'),
+    );
+  await prune();
+  const timer = setInterval(() => void prune(), 3_600_000);
+  timer.unref();
+  return timer;
 }
 
 /** The store's database: PostgreSQL when storeUrl is set, else the SQLite file at storePath. */

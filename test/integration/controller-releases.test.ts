@@ -27,7 +27,7 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
   let bundle: Buffer;
 
   const upload = (version: string, arch: string, body: Buffer, manifest: string) =>
-    fetch(`${controller.restUrl}/api/v1/releases/${version}/${arch}`, { method: 'PUT', headers: { 'x-seine-manifest': Buffer.from(manifest).toString('base64') }, body });
+    fetch(`${controller.restUrl}/api/v1/releases/${version}/${arch}`, { method: 'PUT', headers: { 'content-type': 'application/gzip', 'x-seine-manifest': Buffer.from(manifest).toString('base64') }, body });
   const report = (a: TestAgent, u: Partial<UpdateStatus>) => a.sync.reportUpdate({ arch: 'amd64', running: '0.1.0', state: 'idle', previous: [], ts: Date.now(), ...u });
   const rollout = async (name = 'r1') => (await api(controller.restUrl, 'GET', `/api/v1/rollouts/${name}`)).body;
   /** The controller's rollout events: [node, state] for a node's outcome, ['', phase, wave] for the rollout's. */

@@ -78,7 +78,7 @@ describe('network policy end to end (3 boxes, controller, seinectl)', function (
     return s?.phase === 'Realized' && s.observedGeneration === generation && s.currentNodesRealized === 3 && s.desiredNodesRealized === 3;
   }, 30_000);
   const brokerRunning = async (running: boolean) => {
-    const res = await fetch(`${server}/api/v1/broker`, { method: 'PUT', body: JSON.stringify({ running }) });
+    const res = await fetch(`${server}/api/v1/broker`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ running }) });
     assert.equal(res.status, 200, await res.clone().text());
     assert.deepEqual(await res.json(), { running });
   };
