@@ -169,7 +169,7 @@ describe('broker hardening: presence after a controller restart and planted reta
   });
 
   it('a restarted controller learns who is online from the status agents re-send when its desired documents arrive; a planted retained status is cleared and ignored', async function () {
-    const cfg = { broker: broker.url, brokerCredentials: { username: CONTROLLER_USERNAME, password: ctlPassword } };
+    const cfg = { broker: broker.controllerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: ctlPassword } };
     controller = await startController(tmp.dir, cfg);
     await controller.nodes.createCredentials('box1', 'test');
     await controller.nodes.createCredentials('box2', 'test');
@@ -187,7 +187,7 @@ describe('broker hardening: presence after a controller restart and planted reta
     });
     assert.equal(nodes.length, 2);
     assert.equal(controller.reports.rejected.retained, 1);
-    assert.deepEqual(await retainedOn(broker.url, ctlPassword, 'seine/v1/nodes/+/status'), []);
+    assert.deepEqual(await retainedOn(broker.controllerUrl, ctlPassword, 'seine/v1/nodes/+/status'), []);
   });
 });
 

@@ -170,9 +170,39 @@ aclSuite('mosquitto with the generated ACL file', async function () {
   return {
     url: m.url,
     creds,
-    controller: () => connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
+    controller: () => connect(m.controllerUrl, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
     teardown: () => m.stop(),
   };
+});
+
+describe('MQTT ACL: mosquitto with the generated config, session takeover', function () {
+  it('A connecting with B\'s client id does not take B\'s session (client id = username); nodes cannot log in on the controller listener, nor the controller on the node listener', async function () {
+    const creds: Record<string, string> = { 'box-a': 'pass-a-123', 'box-b': 'pass-b-456', [CONTROLLER_USERNAME]: 'ctl-789' };
+    const m = await startMosquitto({ users: creds });
+    try {
+      const b = await connect(m.url, 'box-b', creds['box-b']!);
+      let bClosed = false;
+      b.on('close', () => (bClosed = true));
+      for (const id of [agentClientId('box-b'), 'box-b']) {
+        const a = await connect(m.url, 'box-a', creds['box-a']!, id);
+        await new Promise((r) => setTimeout(r, 200));
+        await a.endAsync(true);
+      }
+      assert.equal(bClosed, false, 'B lost its connection to A');
+      // B's session is still its own: the controller's message reaches it.
+      const ctl = await connect(m.controllerUrl, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test');
+      const got = new Promise<string>((resolve) => b.once('message', (_t, p) => resolve(p.toString())));
+      await b.subscribeAsync(nodeTopic('box-b', 'desired'), { qos: 1 });
+      await ctl.publishAsync(nodeTopic('box-b', 'desired'), 'for-b', { qos: 1 });
+      assert.equal(await got, 'for-b');
+      await ctl.endAsync(true);
+      await b.endAsync(true);
+      await assert.rejects(connect(m.controllerUrl, 'box-a', creds['box-a']!), /Not authorized|Bad username/i);
+      await assert.rejects(connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-x'), /Not authorized|Bad username/i);
+    } finally {
+      await m.stop();
+    }
+  });
 });
 
 describe('MQTT ACL rules (pure)', function () {

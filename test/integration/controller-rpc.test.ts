@@ -140,7 +140,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   before(async function () {
     tmp = await tempDir('seine-rpc5-');
     broker = await startMosquitto({ users });
-    controller = await startController(tmp.dir, { broker: broker.url, brokerProtocolVersion: 5, brokerCredentials: { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME] } });
+    controller = await startController(tmp.dir, { broker: broker.controllerUrl, brokerProtocolVersion: 5, brokerCredentials: { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME] } });
     for (const n of ['box1', 'box2']) await controller.nodes.createCredentials(n, 'test');
     agent = await startAgent({ node: 'box1', url: broker.url, password: users.box1, dir: tmp.dir, protocolVersion: 5 });
     await waitFor('box1 online', async () => (await controller.nodes.list()).find((n) => n.name === 'box1')?.online);
@@ -155,7 +155,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   commonCases(() => ({ controller, agent }));
 
   it('the request carries responseTopic + correlationData; the answer echoes the correlation data on that topic', async function () {
-    const spy = await mqtt.connectAsync(broker.url, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy', protocolVersion: 5 });
+    const spy = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy', protocolVersion: 5 });
     const seen: { topic: string; kind: string; props: IPublishPacket['properties'] }[] = [];
     spy.on('message', (topic, payload, packet) => seen.push({ topic, kind: JSON.parse(payload.toString()).kind, props: packet.properties }));
     await spy.subscribeAsync('seine/v1/nodes/box1/rpc/+', { qos: 1 });
@@ -171,7 +171,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   });
 
   it('a request whose responseTopic is another node\'s is refused by the agent (nothing published there)', async function () {
-    const spy = await mqtt.connectAsync(broker.url, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy2', protocolVersion: 5 });
+    const spy = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy2', protocolVersion: 5 });
     const onBox2: string[] = [];
     spy.on('message', (t) => onBox2.push(t));
     await spy.subscribeAsync('seine/v1/nodes/box2/rpc/+', { qos: 1, nl: true });
