@@ -178,6 +178,9 @@ export class EmbeddedBroker {
     this.aedes = undefined;
     await new Promise<void>((resolve) => (aedes ? aedes.close(() => resolve()) : resolve()));
     this.servers = [];
+    // Whatever close did not report as disconnected is gone too (a restart starts from no sessions).
+    for (const node of this.sessions.keys()) this.opts.onPresence?.(node, false);
+    this.sessions.clear();
   }
 
   /**
