@@ -1,7 +1,8 @@
-// Wiring of the updater around the agent's life (used by `seine agent`): a pending switch is
-// settled before the agent starts, health is confirmed after it started, then the desired
-// document's release target is followed. A restart is: report flushed, agent stopped, exit
-// RESTART_EXIT_CODE (systemd or the lab's supervisor starts `current` again).
+// Wiring of the updater around the agent's life (used by `seine agent`): what the launcher did
+// with a pending switch is reported before the agent starts, health is confirmed after it
+// started, then the desired document's release target is followed. A restart is: report
+// flushed, agent stopped, exit RESTART_EXIT_CODE (the launcher — src/launcher/launcher.ts, under
+// systemd or the lab — switches `current` when asked and starts it again).
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { hostReleaseArch } from '../../api/release.js';
