@@ -27,7 +27,7 @@ import { UpdateStateFiles, type PendingSwitch } from './state.js';
 
 const log = createLogger('agent.update');
 
-/** EX_TEMPFAIL: "start me again" — systemd's Restart=always and the lab's supervisor restart on it. */
+/** EX_TEMPFAIL: "start me again" — the launcher (under systemd or the lab) starts `current` again, switching first when asked. */
 export const RESTART_EXIT_CODE = 75;
 const RETRY_MS = 30_000;
 
