@@ -20,6 +20,7 @@
 // durable (fsync of the file, rename, fsync of the directory) and ordered so that a power cut
 // between any two leaves a state this same procedure finishes. A pending.json that does not
 // parse is no request; while on trial the counting then starts anew from a fresh record.
+// The agent gets SEINE_LAUNCHER in its environment: its updater then leaves the switch to us.
 //
 //   node launcher.mjs --root DIR --state-dir DIR [--max-starts 3] [--deadline-seconds 120]
 //                     [--restart-delay-ms 2000] [--child-file FILE] -- <agent arguments>
@@ -251,7 +252,8 @@ export class Launcher {
         return;
       }
       const program = path.join(this.o.root, 'releases', plan.version, PROGRAM);
-      const c = spawn(this.o.node, [program, ...this.o.args], { stdio: 'inherit' });
+      // SEINE_LAUNCHER tells the updater a launcher makes the switch (src/agent/update/index.ts).
+      const c = spawn(this.o.node, [program, ...this.o.args], { stdio: 'inherit', env: { ...process.env, SEINE_LAUNCHER: String(process.pid) } });
       child = c;
       log('info', 'started the agent', { version: plan.version, pid: c.pid, ...(plan.trial ? { trialStart: plan.trial.boots, of: this.o.maxStarts } : {}) });
       if (c.pid && this.o.childFile) writeChildRef(this.o.childFile, c.pid);

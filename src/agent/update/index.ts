@@ -15,6 +15,9 @@ import { exists, RESTART_EXIT_CODE, Updater } from './updater.js';
 
 export { RESTART_EXIT_CODE } from './updater.js';
 
+/** Set by the launcher in its agent's environment (src/launcher/launcher.ts; not imported: it stands alone). */
+export const LAUNCHER_ENV = 'SEINE_LAUNCHER';
+
 const log = createLogger('agent.update');
 
 /** Starts the agent with `start` under the updater when it is enabled; returns the agent and a stop for the updater. */
@@ -32,7 +35,7 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart');
     process.exit(RESTART_EXIT_CODE);
   };
-  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), restart });
+  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), underLauncher: process.env[LAUNCHER_ENV] !== undefined, restart });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
     process.exit(RESTART_EXIT_CODE);

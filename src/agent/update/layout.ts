@@ -3,9 +3,9 @@
 // `current` is on trial (the version the launcher goes back to). The launcher
 // (src/launcher/launcher.ts) alone switches links; the agent only confirms its trial by removing
 // `previous` — one atomic unlink, made durable: the commit point of an update.
-import { readdir, readlink, rm } from 'node:fs/promises';
+import { readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { removeFileDurable } from '../../lib/files.js';
+import { fsyncDir, removeFileDurable } from '../../lib/files.js';
 import { compareVersions, isVersion } from '../../lib/semver.js';
 
 export class ReleaseLayout {
@@ -41,6 +41,20 @@ export class ReleaseLayout {
   /** Confirms the running version's trial: `previous` removed, durably. */
   async confirm(): Promise<void> {
     await removeFileDurable(this.previousLink);
+  }
+
+  /**
+   * The switch the launcher makes, for an agent started without one (a box whose image predates
+   * it): `previous` → from, then `current` → to, each a new link renamed over the old, durably.
+   */
+  async switchWithoutLauncher(from: string, to: string): Promise<void> {
+    for (const [link, version] of [[this.previousLink, from], [this.currentLink, to]] as const) {
+      const tmp = `${link}.next`;
+      await rm(tmp, { force: true });
+      await symlink(path.join('releases', version), tmp);
+      await rename(tmp, link);
+      await fsyncDir(this.root);
+    }
   }
 
   /** Installed versions, newest first (unfinished unpack directories are not versions). */

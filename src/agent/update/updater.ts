@@ -38,6 +38,11 @@ export interface UpdaterContext {
   arch: ReleaseArch;
   /** Where bundles come from: `<server>/api/v1/releases/<version>/<arch>/bundle`. */
   server: string | undefined;
+  /**
+   * Started by the launcher (it sets SEINE_LAUNCHER). Without one — a box whose image predates it —
+   * the updater makes the switch itself, and a new version that cannot start is not rolled back.
+   */
+  underLauncher: boolean;
   /** Stops the agent and exits with RESTART_EXIT_CODE (the launcher then starts `current`, switching first when asked). */
   restart: () => Promise<void>;
 }
@@ -236,6 +241,10 @@ export class Updater {
     const pending: PendingSwitch = { from: this.ctx.running, to: m.version, rollout: target.rollout, switchedAt: now, deadline: now + this.ctx.cfg.healthDeadlineSeconds * 1000, boots: 0 };
     // The request: the launcher switches `current` at the restart and holds the new version to the deadline.
     await this.files.writePending(pending);
+    if (!this.ctx.underLauncher) {
+      log.warn({ from: this.ctx.running, to: m.version }, 'not started by the launcher: switching current here; a new version that cannot start will not be rolled back (install the launcher: see the image)');
+      await this.layout.switchWithoutLauncher(this.ctx.running, m.version);
+    }
     log.info({ from: this.ctx.running, to: m.version }, 'switch asked of the launcher; restarting into the new version');
     await this.setState({ state: 'restarting', ...at });
     await this.ctx.restart();

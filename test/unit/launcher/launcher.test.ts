@@ -17,6 +17,7 @@ const SCRIPTS = {
   // Confirms like the agent: `previous` removed (the commit point), then keeps running.
   good: (root: string, events: string, v: string) => `const fs = require('fs');
 fs.appendFileSync(${JSON.stringify(events)}, 'start ${v}\\n');
+fs.writeFileSync(${JSON.stringify(events + '.launcher')}, String(process.env.SEINE_LAUNCHER));
 try { fs.unlinkSync(${JSON.stringify(path.join(root, 'previous'))}); fs.appendFileSync(${JSON.stringify(events)}, 'confirmed ${v}\\n'); } catch {}
 process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {}, 1000);
@@ -88,8 +89,9 @@ describe('the launcher', function () {
     await release('0.2.0', 'good');
     await symlink('releases/0.1.0', path.join(root, 'current'));
     await ask('0.1.0', '0.2.0');
-    launch();
+    const l = launch();
     await until('0.2.0 confirms', async () => (await eventLines()).includes('confirmed 0.2.0'));
+    assert.equal(await readFile(`${events}.launcher`, 'utf8'), String(l.pid), 'the agent learns it runs under a launcher (SEINE_LAUNCHER)');
     assert.equal(await readlink(path.join(root, 'current')), 'releases/0.2.0');
     await assert.rejects(readlink(path.join(root, 'previous')), /ENOENT/, 'confirmed: no longer on trial');
     assert.equal((await pending()).boots, 1, 'one start counted');

@@ -175,7 +175,7 @@ describe('releases: manifests, signatures, version rules, the updater', function
 
     const updater = (running: string, extra: Record<string, unknown> = {}) => {
       const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5, ...extra });
-      return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, restart: async () => void restarts++ });
+      return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, underLauncher: true, restart: async () => void restarts++ });
     };
     const target = (release: SignedManifest): ReleaseTarget => ({ rollout: 'r1', release });
     // The launcher's decision between two starts (src/launcher/launcher.ts, the real code).
@@ -300,6 +300,20 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.match(next.status().reason ?? '', /within 1 s of the start: the controller broker is not reached/);
       assert.equal((await launcher().settle()).version, '0.1.0');
       assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+    });
+
+    it('switches current itself when not started by a launcher (a box whose image predates it), and the new version commits', async () => {
+      const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5 });
+      const u = new Updater({ cfg, running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => void restarts++ });
+      await u.afterStart(async () => {}, () => undefined);
+      assert.equal((await settle(u, target(signed))).state, 'restarting');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(await readlink(path.join(root, 'opt', 'previous')), 'releases/0.1.0');
+      const next = updater('0.2.0');
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'run');
+      assert.equal(next.status().state, 'committed');
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
     });
 
     it('takes update state files that do not parse (0 bytes after a power cut) as absent, never as a crash', async () => {
