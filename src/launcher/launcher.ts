@@ -20,7 +20,8 @@
 // durable (fsync of the file, rename, fsync of the directory) and ordered so that a power cut
 // between any two leaves a state this same procedure finishes. A pending.json that does not
 // parse is no request; while on trial the counting then starts anew from a fresh record.
-// The agent gets SEINE_LAUNCHER in its environment: its updater then leaves the switch to us.
+// The agent gets SEINE_LAUNCHER in its environment (its updater then leaves the switch to us) and,
+// on trial, SEINE_TRIAL_DEADLINE (when we stop it).
 //
 //   node launcher.mjs --root DIR --state-dir DIR [--max-starts 3] [--deadline-seconds 120]
 //                     [--restart-delay-ms 2000] [--child-file FILE] -- <agent arguments>
@@ -252,8 +253,13 @@ export class Launcher {
         return;
       }
       const program = path.join(this.o.root, 'releases', plan.version, PROGRAM);
-      // SEINE_LAUNCHER tells the updater a launcher makes the switch (src/agent/update/index.ts).
-      const c = spawn(this.o.node, [program, ...this.o.args], { stdio: 'inherit', env: { ...process.env, SEINE_LAUNCHER: String(process.pid) } });
+      // SEINE_LAUNCHER tells the updater a launcher makes the switch (src/agent/update/index.ts);
+      // SEINE_TRIAL_DEADLINE (epoch ms) lets a version on trial give up with its own, better
+      // reason just before we would stop it.
+      const env: NodeJS.ProcessEnv = { ...process.env, SEINE_LAUNCHER: String(process.pid) };
+      delete env.SEINE_TRIAL_DEADLINE;
+      if (plan.trial) env.SEINE_TRIAL_DEADLINE = String(Math.round(Date.now() + this.trialRemainingMs(plan.trial)));
+      const c = spawn(this.o.node, [program, ...this.o.args], { stdio: 'inherit', env });
       child = c;
       log('info', 'started the agent', { version: plan.version, pid: c.pid, ...(plan.trial ? { trialStart: plan.trial.boots, of: this.o.maxStarts } : {}) });
       if (c.pid && this.o.childFile) writeChildRef(this.o.childFile, c.pid);

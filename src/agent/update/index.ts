@@ -17,6 +17,8 @@ export { RESTART_EXIT_CODE } from './updater.js';
 
 /** Set by the launcher in its agent's environment (src/launcher/launcher.ts; not imported: it stands alone). */
 export const LAUNCHER_ENV = 'SEINE_LAUNCHER';
+/** Set by the launcher while the agent is on trial: when (epoch ms) it stops an unconfirmed agent. */
+export const TRIAL_DEADLINE_ENV = 'SEINE_TRIAL_DEADLINE';
 
 const log = createLogger('agent.update');
 
@@ -35,7 +37,7 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart');
     process.exit(RESTART_EXIT_CODE);
   };
-  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), underLauncher: process.env[LAUNCHER_ENV] !== undefined, restart });
+  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), underLauncher: process.env[LAUNCHER_ENV] !== undefined, trialDeadline: epochMs(process.env[TRIAL_DEADLINE_ENV]), restart });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
     process.exit(RESTART_EXIT_CODE);
@@ -53,6 +55,11 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     })
     .catch((err) => log.error({ err }, 'updater failed'));
   return { agent, stopUpdates: () => updater.stop() };
+}
+
+function epochMs(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 /** The controller's REST on the MQTT host: mqtt://h → http://h:8080, mqtts://h → https://h:8080. */

@@ -30,6 +30,8 @@ const log = createLogger('agent.update');
 /** EX_TEMPFAIL: "start me again" — the launcher (under systemd or the lab) starts `current` again, switching first when asked. */
 export const RESTART_EXIT_CODE = 75;
 const RETRY_MS = 30_000;
+/** Given up this long before the launcher's deadline: the reason is written before it stops us. */
+const TRIAL_MARGIN_MS = 1500;
 
 export interface UpdaterContext {
   cfg: UpdateConfig;
@@ -43,6 +45,8 @@ export interface UpdaterContext {
    * the updater makes the switch itself, and a new version that cannot start is not rolled back.
    */
   underLauncher: boolean;
+  /** When the launcher stops this version if it has not confirmed (epoch ms); it gives up just before, with its own reason. */
+  trialDeadline?: number | undefined;
   /** Stops the agent and exits with RESTART_EXIT_CODE (the launcher then starts `current`, switching first when asked). */
   restart: () => Promise<void>;
 }
@@ -123,7 +127,8 @@ export class Updater {
     if (!trialFrom && !p) return 'run';
     if (trialFrom) {
       // Waited for from this start on; the launcher holds the whole trial to its deadline.
-      const until = Date.now() + this.ctx.cfg.healthDeadlineSeconds * 1000;
+      const started = Date.now();
+      const until = Math.min(Date.now() + this.ctx.cfg.healthDeadlineSeconds * 1000, (this.ctx.trialDeadline ?? Infinity) - TRIAL_MARGIN_MS);
       let why: string | undefined;
       await this.haltAt('confirming');
       if (this.ctx.cfg.failHealthCheck) {
@@ -134,7 +139,7 @@ export class Updater {
           if (!why || Date.now() > until || this.stopped) break;
           await sleep(200);
         }
-        if (why) why = `health check failed within ${this.ctx.cfg.healthDeadlineSeconds} s of the start: ${why}`;
+        if (why) why = `health check failed within ${Math.round((Date.now() - started) / 1000)} s of the start: ${why}`;
       }
       if (why) {
         const now = Date.now();

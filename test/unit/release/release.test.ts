@@ -302,6 +302,20 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
     });
 
+    it('gives up just before the launcher\'s trial deadline (SEINE_TRIAL_DEADLINE), with its own reason', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      await launcher().settle();
+      const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 120 });
+      const next = new Updater({ cfg, running: '0.2.0', arch: 'amd64', server: serverUrl, underLauncher: true, trialDeadline: Date.now() + 2500, restart: async () => {} });
+      assert.equal(await next.beforeStart(), 'run');
+      const t0 = Date.now();
+      assert.equal(await next.afterStart(async () => {}, () => 'the controller broker is not reached'), 'restart');
+      assert.ok(Date.now() - t0 < 2500, `gave up before the launcher's deadline (${Date.now() - t0} ms)`);
+      assert.match((await launcher().settle()).rolledBack ?? '', /^health check failed within 1 s of the start: the controller broker is not reached$/);
+    });
+
     it('switches current itself when not started by a launcher (a box whose image predates it), and the new version commits', async () => {
       const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5 });
       const u = new Updater({ cfg, running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => void restarts++ });
