@@ -48,13 +48,22 @@ export class ReleaseLayout {
    * it): `previous` → from, then `current` → to, each a new link renamed over the old, durably.
    */
   async switchWithoutLauncher(from: string, to: string): Promise<void> {
-    for (const [link, version] of [[this.previousLink, from], [this.currentLink, to]] as const) {
-      const tmp = `${link}.next`;
-      await rm(tmp, { force: true });
-      await symlink(path.join('releases', version), tmp);
-      await rename(tmp, link);
-      await fsyncDir(this.root);
-    }
+    await this.setLink(this.previousLink, from);
+    await this.setLink(this.currentLink, to);
+  }
+
+  /** The launcher's switch back, for an agent started without one: `current` → from, `previous` removed. */
+  async rollBackWithoutLauncher(from: string): Promise<void> {
+    await this.setLink(this.currentLink, from);
+    await removeFileDurable(this.previousLink);
+  }
+
+  private async setLink(link: string, version: string): Promise<void> {
+    const tmp = `${link}.next`;
+    await rm(tmp, { force: true });
+    await symlink(path.join('releases', version), tmp);
+    await rename(tmp, link);
+    await fsyncDir(this.root);
   }
 
   /** Installed versions, newest first (unfinished unpack directories are not versions). */

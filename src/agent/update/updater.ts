@@ -83,7 +83,11 @@ export class Updater {
     const { running } = this.ctx;
     const trialFrom = await this.layout.trialFrom(running);
     if (trialFrom) {
-      if (p?.to === running && p.failure) return 'restart'; // the launcher rolls back at the next start
+      if (p?.to === running && p.failure) {
+        // The launcher rolls back at the next start; without one, this version does it itself.
+        if (!this.ctx.underLauncher) await this.layout.rollBackWithoutLauncher(trialFrom);
+        return 'restart';
+      }
       const target = p?.to === running ? p : undefined;
       this.current = { state: 'confirming', target: running, ...(target?.rollout ? { rollout: target.rollout } : {}), ts: Date.now() };
       return 'run';
@@ -259,6 +263,7 @@ export class Updater {
   private async rollBack(p: PendingSwitch, reason: string): Promise<'restart'> {
     log.error({ version: this.ctx.running, back: p.from, reason }, 'health not confirmed: asking the launcher to roll back');
     await this.files.writePending({ ...p, failure: reason });
+    if (!this.ctx.underLauncher) await this.layout.rollBackWithoutLauncher(p.from);
     await this.setState({ state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason });
     return 'restart';
   }

@@ -330,6 +330,21 @@ describe('releases: manifests, signatures, version rules, the updater', function
       await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
     });
 
+    it('without a launcher, a new version that fails its health check switches back itself', async () => {
+      const cfg = (extra: Record<string, unknown> = {}) => UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5, ...extra });
+      const u = new Updater({ cfg: cfg(), running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      const next = new Updater({ cfg: cfg({ failHealthCheck: true }), running: '0.2.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'restart');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
+      const back = new Updater({ cfg: cfg(), running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
+      assert.equal(await back.beforeStart(), 'run');
+      assert.equal(back.status().state, 'rolledBack');
+    });
+
     it('takes update state files that do not parse (0 bytes after a power cut) as absent, never as a crash', async () => {
       await mkdir(stateDir, { recursive: true });
       for (const f of ['pending.json', 'outcome.json', 'refused.json']) await writeFile(path.join(stateDir, f), '');
