@@ -10,7 +10,7 @@ import { CONF_LIST_NAME } from '../agent/cni/conf-file.js';
 import { distProgram } from '../lib/paths.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
-import { readBoxControllerSection } from './controller-process.js';
+import { controllerFiles, labDownloadToken, readBoxControllerSection } from './controller-process.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 import { launcherArgs, OTA_HEALTH_DEADLINE_SECONDS, otaUpdateConfig, type OtaUpdateOverrides } from './ota.js';
@@ -53,7 +53,9 @@ export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.P
   const f = agentFiles(box);
   const controller = await readBoxControllerSection(box);
   const labDir = path.dirname(store.file);
-  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(box.ota ? { update: otaUpdateConfig(box, labDir, update) } : {}) }), { mode: 0o600 });
+  const download = box.ota ? { token: await labDownloadToken(labDir), caFile: controllerFiles(labDir).caFile } : undefined;
+  const ota = download ? otaUpdateConfig(box, labDir, download, update) : undefined;
+  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(ota ? { update: ota } : {}) }), { mode: 0o600 });
   // OTA boxes: the launcher runs <box>/seine/current, restarts it and rolls it back, as on a box.
   const args = box.ota
     ? launcherArgs(box, f.config, OTA_HEALTH_DEADLINE_SECONDS)

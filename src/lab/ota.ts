@@ -62,11 +62,15 @@ export const OTA_HEALTH_DEADLINE_SECONDS = 30;
 /** Test hooks of the update section a lab restart may set (update.failHealthCheck, update.testHaltAt). */
 export type OtaUpdateOverrides = Pick<NonNullable<AgentConfigInput['update']>, 'failHealthCheck' | 'testHaltAt'>;
 
-/** The agent config's update section for an OTA box. */
-export function otaUpdateConfig(box: Pick<BoxState, 'ovsDir'>, labDir: string, extra: OtaUpdateOverrides = {}): NonNullable<AgentConfigInput['update']> {
+/**
+ * The agent config's update section for an OTA box: HTTPS on the REST socket (checked as
+ * "localhost", a name of the controller's certificate) with the lab's read-only download token.
+ */
+export function otaUpdateConfig(box: Pick<BoxState, 'ovsDir'>, labDir: string, download: { token: string; caFile: string }, extra: OtaUpdateOverrides = {}): NonNullable<AgentConfigInput['update']> {
   const f = otaFiles(box);
   return {
     enable: true, root: f.root, stateDir: f.stateDir, publicKey: labReleaseKeys(labDir).publicKey,
-    server: 'http://controller', serverSocket: labRestSocket(labDir), healthDeadlineSeconds: OTA_HEALTH_DEADLINE_SECONDS, ...extra,
+    server: 'https://localhost', serverSocket: labRestSocket(labDir), token: download.token, caFile: download.caFile,
+    healthDeadlineSeconds: OTA_HEALTH_DEADLINE_SECONDS, ...extra,
   };
 }

@@ -21,7 +21,7 @@ import type { BoxState, LabState } from '../../src/lab/state.js';
 import { distProgram, projectRoot } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
+import { eventually, labApi, newLab, removeLab, seinectl } from './lab-fixture.js';
 
 const seine = (args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seine.js'), ...args]);
 const STATE_FILES = ['pending.json', 'outcome.json', 'refused.json'];
@@ -47,8 +47,8 @@ describe('fail-safe updates on a 3-box OTA lab: the launcher rolls back, power c
   });
 
   const box = (name: string) => state.boxes.find((b) => b.name === name)!;
-  const nodes = async () => new Map(((await (await fetch(`${server}/api/v1/nodes`)).json()) as NodeInfo[]).map((n) => [n.name, n]));
-  const rollout = async (name: string) => (await (await fetch(`${server}/api/v1/rollouts/${name}`)).json()) as Rollout;
+  const nodes = async () => new Map((await labApi<NodeInfo[]>(server, 'GET', '/api/v1/nodes')).body.map((n) => [n.name, n]));
+  const rollout = async (name: string) => (await labApi<Rollout>(server, 'GET', `/api/v1/rollouts/${name}`)).body;
   const current = (b: BoxState) => readlink(path.join(otaFiles(b).root, 'current')).catch(() => '');
   const agentLog = (b: BoxState) => readFile(agentFiles(b).log, 'utf8').catch(() => '');
 

@@ -12,6 +12,8 @@ export interface DownloadOptions {
   /** Reach the server through a unix socket (the URL then only names the path). */
   socketPath?: string | undefined;
   token?: string | undefined;
+  /** PEM of the CA of the controller's certificate (https://); default: the system's. */
+  ca?: Buffer | undefined;
   dest: string;
   /** Expected size: a complete `.part` is not fetched again. */
   size: number;
@@ -57,6 +59,7 @@ function get(o: DownloadOptions, headers: Record<string, string>): Promise<http.
       headers: { ...headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
       timeout: o.timeoutMs ?? 60_000,
       ...(o.socketPath ? { socketPath: o.socketPath } : {}),
+      ...(o.ca && url.protocol === 'https:' ? { ca: o.ca } : {}),
     }, resolve);
     req.on('timeout', () => req.destroy(new Error(`download ${o.url}: no data within ${o.timeoutMs ?? 60_000} ms`)));
     req.on('error', reject);

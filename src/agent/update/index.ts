@@ -37,7 +37,12 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart');
     process.exit(RESTART_EXIT_CODE);
   };
-  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), underLauncher: process.env[LAUNCHER_ENV] !== undefined, trialDeadline: epochMs(process.env[TRIAL_DEADLINE_ENV]), restart });
+  // The controller's CA for its HTTPS downloads, unless the update section names its own.
+  const caFile = u.caFile ?? cfg.controller?.caFile ?? (cfg.controller && 'caFile' in cfg.controller.credentials ? cfg.controller.credentials.caFile : undefined);
+  const updater = new Updater({
+    cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url),
+    underLauncher: process.env[LAUNCHER_ENV] !== undefined, trialDeadline: epochMs(process.env[TRIAL_DEADLINE_ENV]), restart,
+  });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
     process.exit(RESTART_EXIT_CODE);
@@ -62,9 +67,9 @@ function epochMs(v: string | undefined): number | undefined {
   return v && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
-/** The controller's REST on the MQTT host: mqtt://h → http://h:8080, mqtts://h → https://h:8080. */
+/** The controller's REST on the MQTT host: mqtt://h → http://h:8080 (insecure), mqtts://h → https://h:8443. */
 export function releaseServerOf(brokerUrl: string | undefined): string | undefined {
   const m = brokerUrl && /^(mqtts?|wss?):\/\/([^/:]+|\[[^\]]+\])/.exec(brokerUrl);
   if (!m) return undefined;
-  return `${m[1] === 'mqtts' || m[1] === 'wss' ? 'https' : 'http'}://${m[2]}:8080`;
+  return m[1] === 'mqtts' || m[1] === 'wss' ? `https://${m[2]}:8443` : `http://${m[2]}:8080`;
 }

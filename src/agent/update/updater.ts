@@ -219,7 +219,8 @@ export class Updater {
     await this.setState({ state: 'downloading', ...at });
     const bundle = path.join(this.files.downloadsDir, m.bundle.file);
     const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/releases/${m.version}/${m.arch}/bundle`;
-    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, token: this.ctx.cfg.token, dest: bundle, size: m.bundle.size });
+    const ca = this.ctx.cfg.caFile ? await readFile(this.ctx.cfg.caFile) : undefined;
+    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, token: this.ctx.cfg.token, ca, dest: bundle, size: m.bundle.size });
     log.info({ version: m.version, bytes: got.fetched, resumedFrom: got.resumedFrom }, 'bundle downloaded');
     await this.haltAt('downloaded');
     try {

@@ -65,6 +65,15 @@ export class NodeRegistry {
     return password;
   }
 
+  /** Registers a node without a password (it logs in with a certificate of the CA); kept if known. */
+  async register(node: string, actor: string): Promise<void> {
+    const now = new Date().toISOString();
+    await this.db.transaction(async (tx) => {
+      await tx.run(`INSERT INTO nodes (name, secret_hash, created_at) VALUES (?, NULL, ?) ON CONFLICT (name) DO NOTHING`, [node, now]);
+      await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, 'register', ?)`, [now, actor, node]);
+    });
+  }
+
   async verifyPassword(node: string, password: string): Promise<boolean> {
     if (this.verified.get(node) === password) return true;
     const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ?', [node]);
