@@ -21,13 +21,7 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeSynced(tmp, data, mode);
   try {
     await rename(tmp, file);
   } catch (err) {
@@ -35,6 +29,17 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/** Writes a file and fsyncs it (the content is on disk before a rename makes it visible). */
+export async function writeSynced(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const fh = await open(file, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Removes a file durably (the directory entry is gone after a power cut too). */
@@ -48,6 +53,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
+  } catch (err) {
+    // A file system without directory fsync (EINVAL): its renames are as durable as it makes them.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
   } finally {
     await fh.close();
   }
