@@ -3,13 +3,13 @@
 //   pending.json  a switch asked of the launcher / on trial (the launcher counts starts in it and
 //                 records why it rolled back)
 //   outcome.json  the last update's result, reported until the next one
-//   refused.json  versions refused or rolled back here (never tried again by the same rollout target)
+//   refused.json  manifests (by digest) refused or rolled back here, never tried again
 // A file that does not parse anyway (a disk that lied, a hand edit) is as good as none, with a
 // warning: "no update in progress" is always a safe state, a crash at every start is not.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { OutcomeSchema, PendingSwitchSchema, RefusedVersionsSchema, type Outcome, type PendingSwitch } from '../../api/release.js';
+import { OutcomeSchema, PendingSwitchSchema, RefusedManifestsSchema, type Outcome, type PendingSwitch } from '../../api/release.js';
 import { removeFileDurable, writeFileDurable } from '../../lib/files.js';
 import { createLogger } from '../../lib/log.js';
 
@@ -44,13 +44,13 @@ export class UpdateStateFiles {
     return this.write('outcome.json', o);
   }
 
-  /** version → why it was refused or rolled back. */
+  /** manifest digest → why it was refused or rolled back. */
   async refused(): Promise<Record<string, string>> {
-    return (await this.read('refused.json', RefusedVersionsSchema)) ?? {};
+    return (await this.read('refused.json', RefusedManifestsSchema)) ?? {};
   }
 
-  async addRefused(version: string, reason: string): Promise<void> {
-    await this.write('refused.json', { ...(await this.refused()), [version]: reason });
+  async addRefused(digest: string, reason: string): Promise<void> {
+    await this.write('refused.json', { ...(await this.refused()), [digest]: reason });
   }
 
   private async read<T>(name: string, schema: z.ZodType<T>): Promise<T | undefined> {
