@@ -144,6 +144,12 @@ export const UpdateConfigSchema = z.strictObject({
   arch: ReleaseArchSchema.optional(),
   /** Test/diagnostic: every new version fails its health check (and is rolled back). */
   failHealthCheck: z.boolean().default(false),
+  /**
+   * Test/diagnostic: the updater stops for good after this step of an update (the bundle
+   * downloaded, the bundle unpacked, or — in the new version — before confirming its health), so a
+   * test can cut the power exactly there.
+   */
+  testHaltAt: z.enum(['downloaded', 'unpacked', 'confirming']).optional(),
 });
 export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
 

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { UpdateConfigSchema } from '../../src/api/config.js';
 import type { SignedManifest, UpdateStatus } from '../../src/api/release.js';
 import { Updater } from '../../src/agent/update/updater.js';
+import { Launcher } from '../../src/launcher/launcher.js';
 import type { Controller } from '../../src/controller/main.js';
 import { buildRelease } from '../../src/release/bundle.js';
 import { generateReleaseKeys, signManifest } from '../../src/release/signing.js';
@@ -192,12 +193,13 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
       const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir: path.join(root, 'update'), publicKey: path.join(tmp.dir, 'keys', 'release.pub'), healthDeadlineSeconds: 20 });
       let off = () => {};
       const u: Updater = new Updater({
-        cfg, running, arch: 'amd64', server: controller.restUrl,
-        // What systemd does on exit 75: start what `current` points to.
+        cfg, running, arch: 'amd64', server: controller.restUrl, underLauncher: true,
+        // What the launcher does on exit 75: settle (switch when asked), then start that version.
         restart: async () => {
           u.stop();
           off();
-          void boxStart(a, path.basename(await readlink(path.join(cfg.root, 'current'))));
+          const plan = await new Launcher({ root: cfg.root, stateDir: cfg.stateDir, args: ['agent'], maxStarts: 3, deadlineSeconds: 20, restartDelayMs: 0, node: process.execPath }).settle();
+          void boxStart(a, plan.version!);
         },
       });
       boxes.push(u);
@@ -210,6 +212,7 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`controller: relea
     for (const a of agents) {
       const release = path.join(tmp.dir, 'boxes', a.node, 'opt', 'releases', '0.2.0');
       await mkdir(path.join(release, 'dist', 'cli'), { recursive: true });
+      await writeFile(path.join(release, 'dist', 'cli', 'seine.js'), '');
       await writeFile(path.join(release, 'package.json'), '{"name":"seine","version":"0.2.0"}');
       await symlink('releases/0.2.0', path.join(tmp.dir, 'boxes', a.node, 'opt', 'current'));
       await boxStart(a, '0.2.0');
