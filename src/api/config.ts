@@ -241,7 +241,13 @@ export const ControllerConfigSchema = z.strictObject({
    * work). With an external mqtts:// broker the controller trusts caFile and presents this
    * certificate (its CN is the controller's MQTT username).
    */
-  tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath }).optional(),
+  tls: z.strictObject({
+    caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath,
+    /** The CA's key: with it the controller signs node certificates (enrollment with join tokens, renewal). */
+    caKeyFile: absolutePath.optional(),
+  }).optional(),
+  /** Lifetime of the node certificates the controller signs; agents renew at 2/3 of it. */
+  nodeCertificateValiditySeconds: z.number().int().min(10).max(825 * 86400).default(30 * 86400),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
   /**

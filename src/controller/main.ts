@@ -32,6 +32,9 @@ import { PodLabels } from './flows/pod-labels.js';
 import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 import { EgressController } from './egress/egress-controller.js';
 import { startReleases } from './releases/index.js';
+import { NodeTrust } from './store/node-trust.js';
+import { NodeRevocation } from './trust/revocation.js';
+import { trustRoutes } from './trust/routes.js';
 
 const log = createLogger('controller');
 
@@ -82,6 +85,7 @@ export class Controller {
     try {
       const store = await ObjectStore.open(db);
       const nodes = await NodeRegistry.open(db);
+      const trust = await NodeTrust.open(db);
       await nodes.markAllOffline(); // retained status messages say who is online again
 
       let broker: EmbeddedBroker | undefined;
@@ -92,6 +96,7 @@ export class Controller {
           socketPath: cfg.brokerSocket,
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
           knownNode: (node) => nodes.exists(node),
+          revoked: (serial) => trust.isRevoked(serial),
           maxMessageBytes: cfg.maxMessageBytes,
           ...(tls ? { tls } : {}),
         });
@@ -153,7 +158,11 @@ export class Controller {
         store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => egress.status(r),
-        rawRoutes: [releases.routes],
+        rawRoutes: [trustRoutes({
+          nodes, trust, tokens: cfg.auth, validitySeconds: cfg.nodeCertificateValiditySeconds, brokerUrl: broker ? broker.url : cfg.broker,
+          ca: cfg.tls?.caKeyFile ? { certFile: cfg.tls.caFile, keyFile: cfg.tls.caKeyFile } : undefined,
+          revocation: new NodeRevocation({ nodes, trust, client, broker, republish: () => void publisher?.republish() }),
+        }), releases.routes],
       });
       await rest.start(cfg.listen, tls);
       if (cfg.restSocket) await rest.listenSocket(cfg.restSocket);

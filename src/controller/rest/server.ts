@@ -68,10 +68,15 @@ export class RestServer {
 
   constructor(private readonly ctx: RestContext) {}
 
-  /** Serves HTTPS when given a certificate (tokens still decide who may do what). */
-  async start(listen: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  /**
+   * Serves HTTPS when given a certificate (tokens still decide who may do what). With `ca`, a
+   * client certificate is asked for, not required: node-scoped endpoints check it (trust/routes.ts).
+   */
+  async start(listen: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     const { host, port } = splitListen(listen);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.server = server;

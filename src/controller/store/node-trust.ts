@@ -72,6 +72,10 @@ export class NodeTrust {
     await this.db.run('INSERT INTO node_certificates (serial, node, issued_at, not_after) VALUES (?, ?, ?, ?)', [serial.toUpperCase(), node, new Date().toISOString(), notAfter.toISOString()]);
   }
 
+  async revokeSerial(serial: string): Promise<void> {
+    await this.db.run('UPDATE node_certificates SET revoked_at = ? WHERE serial = ? AND revoked_at IS NULL', [new Date().toISOString(), serial.toUpperCase()]);
+  }
+
   /** Whether the serial is on the revocation list. */
   async isRevoked(serial: string): Promise<boolean> {
     const row = await this.db.get<{ revoked_at: string | null }>('SELECT revoked_at FROM node_certificates WHERE serial = ?', [serial.toUpperCase()]);
