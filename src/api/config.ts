@@ -6,6 +6,7 @@ import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { CIDRSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
+import { CaFingerprintSchema } from './enrollment.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
@@ -29,6 +30,21 @@ export const CertificateCredentialsSchema = z.strictObject({
   keyFile: absolutePath,
   caFile: absolutePath.optional(),
 });
+
+const httpsUrl = z.string().regex(/^https:\/\/\S+$/, { error: 'expected an https:// URL' });
+
+/**
+ * Enrollment as k3s joins nodes: the box pins the controller's CA by fingerprint, sends the
+ * one-time join token with its own CSR, and keeps the key and node certificate in
+ * `<stateDir>/pki/` (renewed at 2/3 of its lifetime). The token is needed only until then.
+ */
+export const EnrollmentConfigSchema = z.strictObject({
+  /** The controller's REST URL. */
+  server: httpsUrl,
+  token: z.string().min(1).optional(),
+  caFingerprint: CaFingerprintSchema,
+});
+export type EnrollmentConfig = z.infer<typeof EnrollmentConfigSchema>;
 
 /**
  * `seine-node.yaml`, dropped on the boot partition before first boot:
@@ -175,8 +191,13 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** The controller's MQTT endpoint (its embedded broker or the external broker). */
       url: brokerUrl,
-      /** A password (`seine controller credentials`), or a node certificate (`seine certs node`, CN = node name; needs mqtts://). */
-      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+      /**
+       * A password (`seine controller credentials`; insecure setups), or a node certificate (`seine
+       * certs node`, CN = node name; needs mqtts://). Absent with `enrollment`.
+       */
+      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]).optional(),
+      /** Enroll with a join token and renew the node certificate automatically (the normal path). */
+      enrollment: EnrollmentConfigSchema.optional(),
       /** The CA that signed the broker's certificate (mqtts://); the system's CAs when absent. */
       caFile: absolutePath.optional(),
       /** MQTT version: 4 (3.1.1; the embedded aedes broker speaks only this) or 5 (mosquitto, EMQX). */
@@ -187,7 +208,9 @@ export const AgentConfigSchema = z.strictObject({
       statsIntervalSeconds: z.number().min(1).default(30),
     })
     .superRefine((c, ctx) => {
-      if ('certFile' in c.credentials && !c.url.startsWith('mqtts://') && !c.url.startsWith('wss://')) {
+      if (!c.credentials === !c.enrollment) ctx.addIssue({ code: 'custom', path: ['enrollment'], message: 'give either enrollment (join token, CA fingerprint) or credentials' });
+      const tls = c.url.startsWith('mqtts://') || c.url.startsWith('wss://');
+      if (((c.credentials && 'certFile' in c.credentials) || c.enrollment) && !tls) {
         ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
       }
     })

@@ -123,7 +123,8 @@ export async function signCsr(ca: CaFiles, csrPem: string, opts: { commonName: s
       '[ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', `extendedKeyUsage = ${opts.usages.join(',')}`,
       'authorityKeyIdentifier = keyid', 'subjectKeyIdentifier = hash', '',
     ].join('\n'));
-    const start = new Date(Date.now() - 60_000); // a box's clock a minute behind still accepts it
+    // Backdated so a box whose clock is a little behind accepts it: a minute, less for short lives.
+    const start = new Date(Date.now() - Math.min(60_000, opts.validitySeconds * 100));
     const end = new Date(Date.now() + opts.validitySeconds * 1000);
     const out = path.join(dir, 'out.crt');
     try {
