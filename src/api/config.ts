@@ -47,31 +47,59 @@ export const EnrollmentConfigSchema = z.strictObject({
 export type EnrollmentConfig = z.infer<typeof EnrollmentConfigSchema>;
 
 /**
- * `seine-node.yaml`, dropped on the boot partition before first boot:
+ * `seine-node.yaml`, dropped on the boot partition before first boot (`seinectl node add` prints one):
  *
  *     controllerUrl: mqtts://controller.example.net:8883
+ *     server: https://controller.example.net:8443      # REST; default https://<controllerUrl host>:8443
  *     nodeName: box-17
- *     credentials: { username: box-17, password: … }   # or { certFile, keyFile, caFile }
+ *     joinToken: 0123456789abcdef.…                     # one use; the agent enrolls with it
+ *     caFingerprint: sha256:…
  *
- * Certificate and CA files are given as paths on the boot partition (`/boot/firmware/…`);
- * first boot (src/agent/first-boot/) copies them to /etc/seine/pki and removes them there.
+ * Or `credentials` instead of the token: certificate files (paths on the boot partition,
+ * `/boot/firmware/…`, which first boot copies to /etc/seine/pki and removes there), or a
+ * password, which only `insecure: true` allows.
  */
 export const SeineNodeFileSchema = z
   .strictObject({
     /** The MQTT endpoint of the controller (its embedded broker or the external broker). */
     controllerUrl: brokerUrl,
+    /** The controller's REST URL the box enrolls at. */
+    server: httpsUrl.optional(),
     nodeName: NodeNameSchema,
-    credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+    joinToken: z.string().min(1).optional(),
+    caFingerprint: CaFingerprintSchema.optional(),
+    credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]).optional(),
+    /** Allows password credentials (which cross the network where no TLS is used). */
+    insecure: z.boolean().optional(),
     /** The CA of the broker's certificate (mqtts://); the system's CAs when absent. */
     caFile: absolutePath.optional(),
     /** Further agent settings (`/etc/seine/agent.yaml` keys, e.g. podCIDR); checked with the agent's schema at first boot. */
     agent: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((file, ctx) => {
-    if ('certFile' in file.credentials && !file.controllerUrl.startsWith('mqtts://') && !file.controllerUrl.startsWith('wss://')) {
+    const tls = file.controllerUrl.startsWith('mqtts://') || file.controllerUrl.startsWith('wss://');
+    if (file.joinToken !== undefined || file.caFingerprint !== undefined) {
+      if (file.credentials) ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'give either joinToken and caFingerprint (enrollment) or credentials' });
+      if (file.joinToken === undefined) ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'enrollment needs the join token (seinectl node add)' });
+      if (file.caFingerprint === undefined) ctx.addIssue({ code: 'custom', path: ['caFingerprint'], message: 'enrollment needs the CA fingerprint (seinectl node add)' });
+      if (!tls) ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'enrollment needs a TLS URL (mqtts:// or wss://)' });
+      return;
+    }
+    if (!file.credentials) return void ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'expected joinToken and caFingerprint (seinectl node add prints them), or credentials' });
+    if ('certFile' in file.credentials && !tls) {
       ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
     }
+    if ('password' in file.credentials && file.insecure !== true) {
+      ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'password credentials need insecure: true (use joinToken and caFingerprint from seinectl node add)' });
+    }
   });
+
+/** The enrollment server of a seine-node.yaml: `server`, else https://<controllerUrl host>:8443. */
+export function enrollmentServerOf(file: Pick<SeineNodeFile, 'server' | 'controllerUrl'>): string {
+  if (file.server) return file.server;
+  const host = /^[a-z+]+:\/\/([^/:]+|\[[^\]]+\])/.exec(file.controllerUrl)?.[1] ?? '127.0.0.1';
+  return `https://${host}:8443`;
+}
 export type SeineNodeFile = z.infer<typeof SeineNodeFileSchema>;
 
 export const DatapathTypeSchema = z.enum(['system', 'netdev']);

@@ -20,7 +20,7 @@ export function parseDuration(text: string): number | undefined {
 
 export const JoinTokenRequestSchema = z.strictObject({
   /** How long the token is valid (default 24 h). */
-  ttlSeconds: z.number().int().min(60).max(30 * 86400).optional(),
+  ttlSeconds: z.number().int().min(1).max(30 * 86400).optional(),
 });
 export type JoinTokenRequest = z.infer<typeof JoinTokenRequestSchema>;
 
