@@ -298,7 +298,7 @@ export const ControllerConfigSchema = z.strictObject({
     caKeyFile: absolutePath.optional(),
   }).optional(),
   /** Lifetime of the node certificates the controller signs; agents renew at 2/3 of it. */
-  nodeCertificateValiditySeconds: z.number().int().min(10).max(825 * 86400).default(30 * 86400),
+  nodeCertificateValiditySeconds: z.number().int().min(5).max(825 * 86400).default(30 * 86400),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
   /**

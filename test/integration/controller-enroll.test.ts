@@ -121,7 +121,7 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     await waitFor('box1 connected with its node certificate', () => agent.sync.connected);
     assert.equal(sessionSerial(controller, 'box1'), first.serialNumber);
     assert.equal((await call(controller, 'POST', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies', acnp('enrolled'))).status, 200);
-    await waitFor('the policy realized on box1', () => agent.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io/enrolled'));
+    await waitFor('the policy realized on box1', () => agent.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io//enrolled'));
 
     // Renewal at 2/3 of the lifetime; the session reconnects with the new certificate.
     let downSince: number | undefined;
@@ -141,7 +141,7 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
       // The first certificate has expired by now; the box still syncs.
       assert.ok(Date.parse(first.validTo) < Date.now(), 'the first certificate expired');
       assert.equal((await call(controller, 'POST', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies', acnp('after-renewal', 6))).status, 200);
-      await waitFor('a policy realized after renewal', () => agent.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io/after-renewal'));
+      await waitFor('a policy realized after renewal', () => agent.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io//after-renewal'));
     } finally {
       clearInterval(watch);
     }
