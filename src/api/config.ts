@@ -4,15 +4,18 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
-import { CIDRSchema } from './net.js';
+import { CIDRSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 import { CaFingerprintSchema } from './enrollment.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
-const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtt\+unix:\/\/\/\S+)/;
+const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtts?\+unix:\/\/\/\S+)/;
 // mqtt+unix:///path reaches a broker through a unix socket: the lab's agents run in their box's
 // network namespace and cannot reach the host's 127.0.0.1, but they share its file system.
-const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws://, wss:// or mqtt+unix:///path URL' });
+// mqtts+unix:///path is TLS over that socket (the broker's certificate is checked as "localhost").
+const brokerUrl = z.string().regex(BROKER_URL, { error: 'expected an mqtt://, mqtts://, ws://, wss://, mqtt+unix:///path or mqtts+unix:///path URL' });
+/** Whether a broker URL is TLS (a node certificate needs one). */
+export const isTlsBrokerUrl = (url: string) => /^(mqtts|wss|mqtts\+unix):/.test(url);
 
 /** `host:port`, `[v6]:port` or `:port` (all interfaces); port 0 picks a free one. */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):(0|[1-9][0-9]{0,4})$/, {
@@ -77,17 +80,17 @@ export const SeineNodeFileSchema = z
     agent: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((file, ctx) => {
-    const tls = file.controllerUrl.startsWith('mqtts://') || file.controllerUrl.startsWith('wss://');
+    const tls = isTlsBrokerUrl(file.controllerUrl);
     if (file.joinToken !== undefined || file.caFingerprint !== undefined) {
       if (file.credentials) ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'give either joinToken and caFingerprint (enrollment) or credentials' });
       if (file.joinToken === undefined) ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'enrollment needs the join token (seinectl node add)' });
       if (file.caFingerprint === undefined) ctx.addIssue({ code: 'custom', path: ['caFingerprint'], message: 'enrollment needs the CA fingerprint (seinectl node add)' });
-      if (!tls) ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'enrollment needs a TLS URL (mqtts:// or wss://)' });
+      if (!tls) ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'enrollment needs a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
       return;
     }
     if (!file.credentials) return void ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'expected joinToken and caFingerprint (seinectl node add prints them), or credentials' });
     if ('certFile' in file.credentials && !tls) {
-      ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
+      ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
     }
     if ('password' in file.credentials && file.insecure !== true) {
       ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'password credentials need insecure: true (use joinToken and caFingerprint from seinectl node add)' });
@@ -172,6 +175,8 @@ export const UpdateConfigSchema = z.strictObject({
   serverSocket: absolutePath.optional(),
   /** Bearer token for the download, when the controller requires one. */
   token: z.string().min(1).optional(),
+  /** The CA of the controller's certificate (https://); the system's CAs when absent. */
+  caFile: absolutePath.optional(),
   /** Versions kept besides the running one. */
   keepPrevious: z.number().int().min(1).default(2),
   /** A new version must be healthy (agent started, broker reached) this long after the switch, or it is rolled back. */
@@ -237,9 +242,8 @@ export const AgentConfigSchema = z.strictObject({
     })
     .superRefine((c, ctx) => {
       if (!c.credentials === !c.enrollment) ctx.addIssue({ code: 'custom', path: ['enrollment'], message: 'give either enrollment (join token, CA fingerprint) or credentials' });
-      const tls = c.url.startsWith('mqtts://') || c.url.startsWith('wss://');
-      if (((c.credentials && 'certFile' in c.credentials) || c.enrollment) && !tls) {
-        ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts:// or wss://)' });
+      if (((c.credentials && 'certFile' in c.credentials) || c.enrollment) && !isTlsBrokerUrl(c.url)) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
       }
     })
     .optional(),
@@ -263,14 +267,25 @@ export const FlowAggregatorConfigSchema = z
   });
 export type FlowAggregatorConfig = z.infer<typeof FlowAggregatorConfigSchema>;
 
+/** A REST token as configured: the token itself (16+ characters) or its hash, `sha256:<64 hex>`. */
+const restToken = z.string().min(16, { error: 'expected at least 16 characters' }).refine((t) => !t.startsWith('sha256:') || /^sha256:[0-9a-f]{64}$/.test(t), {
+  error: 'a hashed token is sha256:<64 lowercase hex digits>',
+});
+
+export const DEFAULT_REST_LISTEN = ':8443';
+export const DEFAULT_BROKER_LISTEN = ':8883';
+/** What `insecure: true` listens on when nothing is configured (the plain ports of old). */
+export const INSECURE_REST_LISTEN = ':8080';
+export const INSECURE_BROKER_LISTEN = ':1883';
+
 export const ControllerConfigSchema = z.strictObject({
-  /** REST API and /metrics. */
-  listen: listenAddress.default(':8080'),
+  /** REST API and /metrics; default :8443 (HTTPS), :8080 with insecure: true. */
+  listen: listenAddress.optional(),
   broker: z.union([z.literal('embedded'), brokerUrl]).default('embedded'),
-  /** Where the embedded broker listens for MQTT clients (ignored with an external broker). */
-  brokerListen: listenAddress.default(':1883'),
+  /** Where the embedded broker listens for MQTT clients (ignored with an external broker); default :8883 (MQTTS), :1883 with insecure: true. */
+  brokerListen: listenAddress.optional(),
   storePath: absolutePath.default('/var/lib/seine-controller/seine.db'),
-  /** Also serve the embedded broker on this unix socket (the lab's agents connect through it). */
+  /** Also serve the embedded broker on this unix socket (the lab's agents connect through it); TLS like the TCP listener. */
   brokerSocket: absolutePath.optional(),
   /**
    * The controller's own MQTT login on an external broker (it needs every node's topics). With
@@ -279,26 +294,41 @@ export const ControllerConfigSchema = z.strictObject({
   brokerCredentials: PasswordCredentialsSchema.optional(),
   /** MQTT version towards an external broker: 5 (request/response properties) or 4 (3.1.1). The embedded broker speaks 4. */
   brokerProtocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
-  /** REST bearer tokens: admin may change state, readOnly may only read. */
+  /**
+   * REST bearer tokens (the token, or `sha256:<hex>` of it): admin may change state, readOnly may
+   * only read. Without admin tokens a secure controller makes one at first start and writes it to
+   * `<data dir>/seinectl.yaml`.
+   */
   auth: z
     .strictObject({
-      adminTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
-      readOnlyTokens: z.array(z.string().min(16, { error: 'expected at least 16 characters' })).default([]),
+      adminTokens: z.array(restToken).default([]),
+      readOnlyTokens: z.array(restToken).default([]),
     })
     .default({ adminTokens: [], readOnlyTokens: [] }),
   /**
-   * TLS (`seine certs`): REST is served over HTTPS and the embedded broker over mqtts:// with
-   * this certificate; node certificates signed by caFile log in as their CN (passwords still
-   * work). With an external mqtts:// broker the controller trusts caFile and presents this
-   * certificate (its CN is the controller's MQTT username).
+   * Your own PKI (`seine certs`): REST is served over HTTPS and the embedded broker over mqtts://
+   * with this certificate; node certificates signed by caFile log in as their CN. With an
+   * external mqtts:// broker the controller trusts caFile and presents this certificate (its CN
+   * is the controller's MQTT username). caKeyFile lets the controller sign node certificates.
+   * Without tls (and without insecure) the controller makes its own CA and certificate in pkiDir.
    */
-  tls: z.strictObject({
-    caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath,
-    /** The CA's key: with it the controller signs node certificates (enrollment with join tokens, renewal). */
-    caKeyFile: absolutePath.optional(),
-  }).optional(),
-  /** Lifetime of the node certificates the controller signs; agents renew at 2/3 of it. */
+  tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath, caKeyFile: absolutePath.optional() }).optional(),
+  /** Lifetime of the node certificates the controller signs (enrollment, renewal); agents renew at 2/3 of it. */
   nodeCertificateValiditySeconds: z.number().int().min(5).max(825 * 86400).default(30 * 86400),
+  /** Where the controller keeps the PKI it makes itself; default `pki/` beside storePath. */
+  pkiDir: absolutePath.optional(),
+  /** Names clients dial, for the server certificate made here (127.0.0.1, ::1, localhost and the host name are always in). */
+  tlsSANs: z
+    .strictObject({
+      ips: z.array(IPAddressSchema).default([]),
+      dnsNames: z.array(z.string().regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, { error: 'expected a DNS name' })).default([]),
+    })
+    .prefault({}),
+  /**
+   * Plain HTTP and MQTT (no TLS, no generated PKI or admin token; node passwords allowed, REST
+   * open on loopback without tokens). For development on a trusted machine only: logged loudly.
+   */
+  insecure: z.boolean().default(false),
   /** Largest MQTT payload the controller accepts from a node, bytes. */
   maxMessageBytes: z.number().int().min(1024).default(1 << 20),
   /**
@@ -315,9 +345,14 @@ export const ControllerConfigSchema = z.strictObject({
   flowAggregator: FlowAggregatorConfigSchema.optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
-  /** Also serve REST on this unix socket (the lab's agents download releases through it). */
+  /** Also serve REST on this unix socket (the lab's agents download releases through it); TLS like the TCP listener. */
   restSocket: absolutePath.optional(),
-});
+}).transform((c) => ({
+  ...c,
+  // The listeners' defaults depend on insecure: the TLS ports, or the plain ports of old.
+  listen: c.listen ?? (c.insecure ? INSECURE_REST_LISTEN : DEFAULT_REST_LISTEN),
+  brokerListen: c.brokerListen ?? (c.insecure ? INSECURE_BROKER_LISTEN : DEFAULT_BROKER_LISTEN),
+}));
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 export type ControllerConfigInput = z.input<typeof ControllerConfigSchema>;
 

@@ -1,5 +1,6 @@
 // `seine controller --config FILE`: runs the fleet controller until SIGTERM/SIGINT.
-// `seine controller credentials NODE --config FILE`: creates or rotates a node's MQTT password.
+// `seine controller credentials NODE --config FILE`: creates or rotates a node's MQTT password
+// (insecure: true only: a TLS controller's nodes log in with certificates).
 import type { Command } from 'commander';
 import { ControllerConfigSchema, type ControllerConfig } from '../api/config.js';
 import { describeZodError } from '../api/issues.js';
@@ -36,6 +37,8 @@ export function registerControllerCommand(program: Command): void {
       const opts = { ...own, ...(controller.opts() as { config: string; store?: string }) };
       if (!isDNS1123Subdomain(node)) throw new UserError(`invalid node name ${JSON.stringify(node)}: expected lowercase alphanumerics, "-" or "."`);
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
+      // Passwords are the insecure path; a TLS controller's nodes log in with node certificates.
+      if (!cfg.insecure) throw new UserError(`${opts.config}: node passwords are only for a controller with insecure: true; nodes of a TLS controller log in with a node certificate signed by its CA`);
       const db = await openStoreDatabase(cfg);
       try {
         const password = await (await NodeRegistry.open(db)).createCredentials(node, `cli:${process.env.USER ?? 'unknown'}`);

@@ -2,7 +2,7 @@
 // seinectl: the operator CLI. `validate` works offline with the same schemas the controller and
 // agents use; apply/get/describe/delete/rpc talk to the controller's REST API. Where: flags,
 // then SEINE_SERVER/SEINE_TOKEN/SEINE_CA, then the config file (~/.config/seine/seinectl.yaml or
-// $SEINECTL_CONFIG). `--local` reads the agent of this box instead (its read-only local API).
+// $SEINECTL_CONFIG), then the controller's admin file (the lab's, or /var/lib/seine-controller's). `--local` reads the agent of this box instead (its read-only local API).
 // Manifests are validated here first, so problems name the file.
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -33,12 +33,16 @@ import { printFlows, printRollup, parseTimeArg } from '../agent/flows/print.js';
 import { FlowStore, type FlowQuery } from '../agent/flows/store.js';
 import type { AggregatedFlow, FlowRecord } from '../api/flow-record.js';
 import { existsSync } from 'node:fs';
+import { DEFAULT_LAB_DIR, labAdminFile, labDirFromEnv } from '../lab/names.js';
+
+/** Where a controller with the default storePath writes its admin file. */
+const CONTROLLER_ADMIN_FILE = '/var/lib/seine-controller/seinectl.yaml';
 
 setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'warn');
 const program = new Command('seinectl')
   .description('operate a Seine fleet')
   .showSuggestionAfterError()
-  .option('-s, --server <url>', 'controller REST URL (env SEINE_SERVER; default http://127.0.0.1:8080)')
+  .option('-s, --server <url>', `controller REST URL (env SEINE_SERVER; default: the admin file of the lab (${labAdminFile(DEFAULT_LAB_DIR)}, or $SEINE_LAB_DIR's) or of this host's controller (${CONTROLLER_ADMIN_FILE}))`)
   .option('--token <token>', 'bearer token (env SEINE_TOKEN)')
   .option('--certificate-authority <file>', 'CA that signed the controller\'s certificate, for https:// (env SEINE_CA)')
   .option('--local', 'read this box\'s agent instead of the controller (get, describe; read-only)')
@@ -73,12 +77,31 @@ const client = () => {
     const socketPath = o.agentSocket ?? process.env.SEINE_AGENT_SOCKET ?? file.agentSocket ?? DEFAULT_LOCAL_API_SOCKET;
     return new RestClient('http://agent', { socketPath });
   }
-  const ca = o.certificateAuthority ?? process.env.SEINE_CA ?? file.certificateAuthority;
-  return new RestClient(o.server ?? process.env.SEINE_SERVER ?? file.server ?? 'http://127.0.0.1:8080', {
-    token: o.token ?? process.env.SEINE_TOKEN ?? file.token,
+  const server = o.server ?? process.env.SEINE_SERVER ?? file.server;
+  // No server named anywhere: the controller's own admin file (a lab's, or this host's), as kubectl uses k3s.yaml.
+  const admin = server ? {} : adminFile();
+  const ca = o.certificateAuthority ?? process.env.SEINE_CA ?? file.certificateAuthority ?? admin.certificateAuthority;
+  return new RestClient(server ?? admin.server ?? 'https://127.0.0.1:8443', {
+    token: o.token ?? process.env.SEINE_TOKEN ?? file.token ?? admin.token,
     ca: ca ? readCa(ca) : undefined,
   });
 };
+
+/** The controller's admin client file: the lab's ($SEINE_LAB_DIR or the default lab), else this host's controller's. */
+function adminFile(): SeinectlConfig {
+  for (const f of [labAdminFile(labDirFromEnv()), CONTROLLER_ADMIN_FILE]) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw new UserError(`${f}: ${code === 'EACCES' ? 'not readable by this user (it holds the admin token: use sudo, or set --server/--token/--certificate-authority)' : (err as Error).message}`);
+    }
+    return parseConfig(text, f, SeinectlConfigSchema);
+  }
+  return {};
+}
 
 function readCa(file: string): Buffer {
   try {

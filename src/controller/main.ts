@@ -10,6 +10,8 @@ import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { Database, type SqlDatabase } from '../lib/sqlite.js';
 import { EmbeddedBroker, splitListen } from './broker/embedded.js';
+import { adminToken, writeAdminFile } from './admin-file.js';
+import { controllerDataDir, resolvePki, type ControllerPki } from './pki.js';
 import { RecentEvents } from './events.js';
 import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
@@ -34,7 +36,7 @@ import { EgressController } from './egress/egress-controller.js';
 import { startReleases } from './releases/index.js';
 import { NodeTrust } from './store/node-trust.js';
 import { NodeRevocation } from './trust/revocation.js';
-import { trustRoutes } from './trust/routes.js';
+import { nodeIdentity, trustRoutes } from './trust/routes.js';
 
 const log = createLogger('controller');
 
@@ -59,7 +61,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController; pki: ControllerPki | undefined; adminFile: string | undefined },
   ) {}
 
   get restUrl(): string {
@@ -70,16 +72,31 @@ export class Controller {
     return this.parts.broker;
   }
 
+  /** The TLS material served with (undefined with insecure: true); its CA key signs node certificates. */
+  get pki(): ControllerPki | undefined {
+    return this.parts.pki;
+  }
+
+  /** The admin client file written at this start (a secure controller without configured admin tokens). */
+  get adminFile(): string | undefined {
+    return this.parts.adminFile;
+  }
+
   static async start(cfg: ControllerConfig, seams: ControllerSeams = {}): Promise<Controller> {
     const t0 = Date.now();
-    if (!authEnabled(cfg.auth) && !isLoopback(splitListen(cfg.listen).host)) {
+    if (cfg.insecure && !authEnabled(cfg.auth) && !isLoopback(splitListen(cfg.listen).host)) {
       throw new UserError(`listen ${cfg.listen}: the REST API needs auth.adminTokens (or readOnlyTokens) when it is not on loopback`);
     }
     if (cfg.broker !== 'embedded' && !cfg.brokerCredentials && !cfg.tls) throw new UserError(`broker ${cfg.broker}: set brokerCredentials (the controller's login on that broker) or tls (its certificate)`);
     if (cfg.sharedSubscriptionGroup && (cfg.broker === 'embedded' || !cfg.storeUrl)) {
       throw new UserError('sharedSubscriptionGroup: controller replicas need an external broker and a shared PostgreSQL store (broker, storeUrl)');
     }
-    const tls = cfg.tls && { ca: readFileSync(cfg.tls.caFile), cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) };
+    // TLS unless insecure: the user's PKI (tls) or the one made here on first start.
+    const pki = await resolvePki(cfg);
+    const tls = pki && { ca: pki.ca, cert: pki.cert, key: pki.key };
+    // Without admin tokens in the config a secure controller makes one (its hash is what REST checks).
+    const admin = pki && cfg.auth.adminTokens.length === 0 ? await adminToken(controllerDataDir(cfg)) : undefined;
+    const tokens = { adminTokens: [...cfg.auth.adminTokens, ...(admin ? [admin.tokenHash] : [])], readOnlyTokens: cfg.auth.readOnlyTokens };
     const db = await openStoreDatabase(cfg);
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
@@ -104,8 +121,10 @@ export class Controller {
         cleanup.push(() => broker!.stop());
         client = await connectBroker({ url: broker.url, password: broker.controllerSecret, ...(tls ? { tls: { ca: tls.ca }, skipHostnameCheck: true } : {}) });
       } else {
+        // Towards an external broker only the user's own PKI means anything (the broker trusts its CA).
+        const own = cfg.tls && tls;
         client = await connectBroker({
-          url: cfg.broker, ...(cfg.brokerCredentials ?? {}), ...(tls && cfg.broker.startsWith('mqtts:') ? { tls } : {}),
+          url: cfg.broker, ...(cfg.brokerCredentials ?? {}), ...(own && cfg.broker.startsWith('mqtts:') ? { tls: own } : {}),
           // Replicas need MQTT 5 (shared subscriptions) whatever brokerProtocolVersion says.
           protocolVersion: cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion,
         });
@@ -137,7 +156,7 @@ export class Controller {
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
       // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
-      const releases = await startReleases(cfg, db, nodes, () => void publisher?.republish(), events);
+      const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events, (req) => nodeIdentity(req, { nodes, trust }));
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
@@ -155,21 +174,22 @@ export class Controller {
       cleanup.push(() => traceflows.stop());
       metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       const rest = new RestServer({
-        store, nodes, span, tokens: cfg.auth, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
+        store, nodes, span, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => egress.status(r),
         rawRoutes: [trustRoutes({
-          nodes, trust, tokens: cfg.auth, validitySeconds: cfg.nodeCertificateValiditySeconds, brokerUrl: broker ? broker.url : cfg.broker,
-          ca: cfg.tls?.caKeyFile ? { certFile: cfg.tls.caFile, keyFile: cfg.tls.caKeyFile } : undefined,
+          nodes, trust, tokens, validitySeconds: cfg.nodeCertificateValiditySeconds, brokerUrl: broker ? broker.url : cfg.broker,
+          ca: pki?.caKeyFile ? { certFile: pki.caFile, keyFile: pki.caKeyFile } : undefined,
           revocation: new NodeRevocation({ nodes, trust, client, broker, republish: () => void publisher?.republish() }),
         }), releases.routes],
       });
       await rest.start(cfg.listen, tls);
-      if (cfg.restSocket) await rest.listenSocket(cfg.restSocket);
-      if (!authEnabled(cfg.auth)) log.warn('no REST tokens configured: the API is open to anyone on this machine');
+      if (cfg.restSocket) await rest.listenSocket(cfg.restSocket, tls);
+      const adminFilePath = admin && pki ? await writeAdminFile(controllerDataDir(cfg), admin, rest.url, pki.caFile) : undefined;
       const brokerUrl = broker ? broker.url : cfg.broker;
-      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress });
+      if (cfg.insecure) warnInsecure(cfg, rest.url, broker?.url, tokens);
+      log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length, caFingerprint: pki?.caFingerprint, adminFile: adminFilePath }, 'controller ready');
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress, pki, adminFile: adminFilePath });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -212,6 +232,13 @@ function brokerSwitch(broker: EmbeddedBroker) {
       log.warn({ actor, running }, running ? 'embedded broker started again' : 'embedded broker stopped by request');
     },
   };
+}
+
+/** insecure: true is said loudly, at every start, with what it exposes. */
+function warnInsecure(cfg: ControllerConfig, rest: string, broker: string | undefined, tokens: { adminTokens: readonly string[]; readOnlyTokens: readonly string[] }): void {
+  log.warn({
+    rest, broker, restSocket: cfg.restSocket, brokerSocket: cfg.brokerSocket, restOpen: !authEnabled(tokens),
+  }, `INSECURE (insecure: true): plain HTTP on ${rest}${broker ? ` and plain MQTT on ${broker}` : ''} — REST tokens, node passwords and every node's desired policy cross the network unencrypted${authEnabled(tokens) ? '' : '; REST has no tokens: anyone on this machine may change the fleet'}. Remove insecure to get TLS.`);
 }
 
 function isLoopback(host: string): boolean {

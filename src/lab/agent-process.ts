@@ -10,7 +10,7 @@ import { CONF_LIST_NAME } from '../agent/cni/conf-file.js';
 import { distProgram } from '../lib/paths.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
-import { readBoxControllerSection } from './controller-process.js';
+import { controllerFiles, labDownloadToken, readBoxControllerSection } from './controller-process.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 import { otaFiles, otaUpdateConfig } from './ota.js';
@@ -54,7 +54,8 @@ export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.P
   const f = agentFiles(box);
   const controller = await readBoxControllerSection(box);
   const labDir = path.dirname(store.file);
-  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(box.ota ? { update: otaUpdateConfig(box, labDir) } : {}) }), { mode: 0o600 });
+  const update = box.ota ? otaUpdateConfig(box, labDir, { token: await labDownloadToken(labDir), caFile: controllerFiles(labDir).caFile }) : undefined;
+  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(update ? { update } : {}) }), { mode: 0o600 });
   // OTA boxes: a supervisor runs <box>/seine/current and restarts it, as systemd does on a box.
   const args = box.ota
     ? [distProgram('lab/agent-supervisor.js'), otaFiles(box).root, f.config, supervisedChildFile(box.ovsDir)]

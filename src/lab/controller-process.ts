@@ -1,31 +1,53 @@
-// The lab's controller: `seine controller` on free 127.0.0.1 ports (REST and MQTT) plus a unix
-// socket for MQTT, because the agents run in their boxes' network namespaces where the host's
-// 127.0.0.1 is out of reach but the file system is shared. Each box gets MQTT credentials,
-// kept in its directory so a restarted agent gets them again.
+// The lab's controller: `seine controller` on free 127.0.0.1 ports with the secure defaults, like
+// any controller: its own CA and server certificate in <lab>/controller/pki, HTTPS REST, MQTTS,
+// and the admin file <lab>/controller/seinectl.yaml that seinectl finds by itself. The agents run
+// in their boxes' network namespaces where the host's 127.0.0.1 is out of reach but the file
+// system is shared: they reach the broker over TLS on a unix socket (mqtts+unix://), each with a
+// node certificate (CN = box name) the lab issues from the controller's CA — until boxes enroll
+// with join tokens. Box files are kept in the box's directory so a restarted agent finds them.
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
+import { RestClient } from '../controller/client/rest-client.js';
+import { hashToken } from '../controller/rest/auth.js';
+import { NodeRegistry } from '../controller/store/nodes.js';
+import { issueCertificate } from '../lib/certs.js';
+import { Database } from '../lib/sqlite.js';
 import { distProgram } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 import { freePort } from '../lib/free-port.js';
 import { labRestSocket } from './ota.js';
+import { labAdminFile } from './names.js';
 
 export const CONTROLLER_ROLE = 'controller';
 
 export function controllerFiles(labDir: string) {
+  const dir = path.join(labDir, 'controller');
   return {
     config: path.join(labDir, 'controller.yaml'),
-    store: path.join(labDir, 'controller', 'seine.db'),
+    store: path.join(dir, 'seine.db'),
     mqttSocket: path.join(labDir, 'mqtt.sock'),
     log: path.join(labDir, 'controller.log'),
+    /** The controller's own PKI (pkiDir's default beside the store). */
+    pkiDir: path.join(dir, 'pki'),
+    caFile: path.join(dir, 'pki', 'ca.crt'),
+    /** seinectl's config for this controller (written by the controller). */
+    adminFile: labAdminFile(labDir),
+    /** A read-only REST token for the OTA boxes' release downloads (the config holds its hash). */
+    downloadToken: path.join(dir, 'download.token'),
   };
 }
 
 /** Where a box's agent finds its controller section (written by the lab, read by startAgent). */
 export const boxControllerFile = (box: Pick<BoxState, 'ovsDir'>) => path.join(box.ovsDir, 'agent-controller.json');
 
+/** The read-only token OTA boxes download releases with (made with the lab's controller config). */
+export async function labDownloadToken(labDir: string): Promise<string> {
+  return (await readFile(controllerFiles(labDir).downloadToken, 'utf8')).trim();
+}
 
 /** Starts the controller and waits for /healthz; the process is recorded before anything waits. */
 export async function startController(store: StateStore, env: NodeJS.ProcessEnv): Promise<{ url: string; process: ProcessRecord }> {
@@ -33,33 +55,56 @@ export async function startController(store: StateStore, env: NodeJS.ProcessEnv)
   const f = controllerFiles(labDir);
   await mkdir(path.dirname(f.store), { recursive: true });
   const [restPort, mqttPort] = [await freePort(), await freePort()];
-  const cfg: ControllerConfigInput = { listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store, restSocket: labRestSocket(labDir) };
+  const downloadToken = randomBytes(24).toString('base64url');
+  await writeFile(f.downloadToken, `${downloadToken}\n`, { mode: 0o600 });
+  const cfg: ControllerConfigInput = {
+    listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store, restSocket: labRestSocket(labDir),
+    // Admin tokens are left out: the controller makes one and writes the admin file.
+    auth: { readOnlyTokens: [hashToken(downloadToken)] },
+  };
   await writeFile(f.config, stringify(cfg));
-  return spawnController(store, env, `http://127.0.0.1:${restPort}`);
+  return spawnController(store, env, `https://127.0.0.1:${restPort}`, `mqtts://127.0.0.1:${mqttPort}`);
 }
 
-/** Starts `seine controller` with the lab's config file as it is (a restart keeps ports, socket and store). */
-export async function spawnController(store: StateStore, env: NodeJS.ProcessEnv, url: string): Promise<{ url: string; process: ProcessRecord }> {
+/** Starts `seine controller` with the lab's config file as it is (a restart keeps ports, socket, store and PKI). */
+export async function spawnController(store: StateStore, env: NodeJS.ProcessEnv, url: string, mqttUrl?: string): Promise<{ url: string; process: ProcessRecord }> {
   const f = controllerFiles(path.dirname(store.file));
   const args = [distProgram('cli/seine.js'), 'controller', '--config', f.config];
   const ref = spawnDetached({ command: process.execPath, args, env, logFile: f.log });
   const record: ProcessRecord = { role: CONTROLLER_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };
   await store.update((s) => {
     s.processes.push(record);
-    s.controller = { url, process: record };
+    s.controller = { url, ...(mqttUrl ? { mqttUrl } : {}), adminFile: f.adminFile, process: record };
   });
-  const healthy = () => fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+  // Healthy once /healthz answers over HTTPS with the CA it made (and the admin file is written).
+  const healthy = async () => {
+    const ca = await readFile(f.caFile).catch(() => undefined);
+    if (!ca || !(await readFile(f.adminFile).then(() => true, () => false))) return false;
+    return new RestClient(url, { ca, timeoutMs: 2000 }).request('GET', '/healthz').then(() => true, () => false);
+  };
   await waitStarted('the controller', record, healthy, async () => `${await lastLogLine(f.log)} (log: ${f.log})`, 20_000);
   return { url, process: record };
 }
 
-/** Creates the box's MQTT credentials through the REST API and keeps the agent's controller section. */
-export async function provisionBox(controllerUrl: string, labDir: string, box: BoxState): Promise<void> {
-  const res = await fetch(`${controllerUrl}/api/v1/nodes/${box.name}/credentials`, { method: 'POST' });
-  if (!res.ok) throw new Error(`${box.name}: creating MQTT credentials failed: HTTP ${res.status} ${await res.text()}`);
-  const credentials = (await res.json()) as { username: string; password: string };
+/**
+ * Registers the box with the controller and gives it a node certificate (CN = box name) from
+ * the controller's CA, and keeps the agent's controller section: TLS over the broker's socket.
+ */
+export async function provisionBox(labDir: string, box: BoxState): Promise<void> {
+  const f = controllerFiles(labDir);
+  // Registered in the store as `seine controller credentials` would (the controller may be running: SQLite WAL).
+  const db = await Database.open(f.store);
+  try {
+    await (await NodeRegistry.open(db)).register(box.name, 'lab');
+  } finally {
+    await db.close();
+  }
+  const pki = path.join(box.ovsDir, 'pki');
+  const cert = await issueCertificate(f.pkiDir, { commonName: box.name, usages: ['clientAuth'], outDir: pki, fileName: 'node', days: 30 });
   // Stats every 2 s (30 s on boxes): the lab is where people watch counters move.
-  const section: NonNullable<AgentConfigInput['controller']> = { url: `mqtt+unix://${controllerFiles(labDir).mqttSocket}`, credentials, statsIntervalSeconds: 2 };
+  const section: NonNullable<AgentConfigInput['controller']> = {
+    url: `mqtts+unix://${f.mqttSocket}`, credentials: { certFile: cert.certFile, keyFile: cert.keyFile }, caFile: f.caFile, statsIntervalSeconds: 2,
+  };
   await writeFile(boxControllerFile(box), JSON.stringify(section), { mode: 0o600 });
 }
 

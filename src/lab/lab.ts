@@ -143,7 +143,7 @@ export class Lab {
       await wireBox(ctx, box.name);
       progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
       const tAgent = performance.now();
-      await provisionBox(controller.url, this.dir, box);
+      await provisionBox(this.dir, box);
       if (box.ota) await prepareOtaBox(box);
       await waitAgentReady(box, await startAgent(store, box, this.env));
       progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
@@ -296,11 +296,12 @@ export class Lab {
     return this.mutate(async (store) => {
       const url = store.state.controller?.url;
       if (!url) throw new UserError('this lab has no controller');
+      const mqttUrl = store.state.controller?.mqttUrl;
       const old = store.state.processes.filter((p) => p.role === CONTROLLER_ROLE);
       if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
       await stopProcesses(old);
       await store.update((s) => void (s.processes = s.processes.filter((p) => p.role !== CONTROLLER_ROLE)));
-      return (await spawnController(store, this.env, url)).process;
+      return (await spawnController(store, this.env, url, mqttUrl)).process;
     });
   }
 

@@ -12,6 +12,9 @@ export const IFNAME_MAX = 15;
 /** Unix socket paths are limited to 108 bytes; OVS puts several sockets in each box dir. */
 const SOCKET_PATH_MAX = 107;
 
+/** The lab controller's admin file (seinectl's config for it, written by the controller). */
+export const labAdminFile = (labDir: string) => path.join(labDir, 'controller', 'seinectl.yaml');
+
 export function labDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.SEINE_LAB_DIR || DEFAULT_LAB_DIR);
 }

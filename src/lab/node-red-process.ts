@@ -4,9 +4,11 @@
 // points at the lab's controller (through SEINE_CONTROLLER_URL, as the examples do). FlowFuse's
 // Dashboard 2.0 is linked in too, for the top-talkers example.
 import { existsSync } from 'node:fs';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { parse } from 'yaml';
+import { SeinectlConfigSchema } from '../api/config.js';
 import { freePort } from '../lib/free-port.js';
 import { projectRoot } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
@@ -21,7 +23,7 @@ export const DASHBOARD_PACKAGE = '@flowfuse/node-red-dashboard';
 
 export function nodeRedFiles(labDir: string) {
   const userDir = path.join(labDir, 'node-red');
-  return { userDir, settings: path.join(userDir, 'settings.cjs'), flows: path.join(userDir, 'flows.json'), log: path.join(labDir, 'node-red.log') };
+  return { userDir, settings: path.join(userDir, 'settings.cjs'), flows: path.join(userDir, 'flows.json'), credentials: path.join(userDir, 'flows_cred.json'), log: path.join(labDir, 'node-red.log') };
 }
 
 /** Node-RED settings: local only, no telemetry or update checks, no tours, plain credentials file. */
@@ -31,7 +33,8 @@ module.exports = {
   uiHost: '127.0.0.1',
   uiPort: ${port},
   flowFile: 'flows.json',
-  // The lab's controller has no token; a real install sets a credentialSecret (or keeps the generated one).
+  // The lab writes the controller's token and CA in flows_cred.json (0600, in the lab dir);
+  // a real install sets a credentialSecret (or keeps the generated one).
   credentialSecret: false,
   diagnostics: { enabled: false },
   telemetry: { enabled: false, updateNotification: false },
@@ -51,6 +54,18 @@ export function initialFlows(): unknown[] {
   ];
 }
 
+/**
+ * The lab controller node's credentials (Node-RED keeps them apart from the flows): the admin
+ * token and the CA from the controller's admin file, so it talks HTTPS like every client.
+ */
+async function writeControllerCredentials(file: string, adminFile: string): Promise<void> {
+  const admin = SeinectlConfigSchema.parse(parse(await readFile(adminFile, 'utf8')));
+  const ca = admin.certificateAuthority ? await readFile(admin.certificateAuthority, 'utf8') : undefined;
+  const existing = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => ({}));
+  await writeFile(file, JSON.stringify({ ...existing, [LAB_CONTROLLER_NODE_ID]: { token: admin.token, ...(ca ? { ca } : {}) } }, null, 2), { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
 /** Starts Node-RED for the lab and waits until its editor answers; recorded before waiting. */
 export async function startNodeRed(store: StateStore, env: NodeJS.ProcessEnv, controllerUrl: string): Promise<{ url: string; process: ProcessRecord }> {
   const f = nodeRedFiles(path.dirname(store.file));
@@ -68,6 +83,8 @@ export async function startNodeRed(store: StateStore, env: NodeJS.ProcessEnv, co
   const port = await freePort();
   await writeFile(f.settings, settingsFile(port));
   if (!existsSync(f.flows)) await writeFile(f.flows, JSON.stringify(initialFlows(), null, 2));
+  const adminFile = store.state.controller?.adminFile;
+  if (adminFile) await writeControllerCredentials(f.credentials, adminFile);
   const red = createRequire(import.meta.url).resolve('node-red/red.js');
   const args = [red, '--settings', f.settings, '--userDir', f.userDir];
   const ref = spawnDetached({ command: process.execPath, args, env: { ...env, SEINE_CONTROLLER_URL: controllerUrl, NODE_RED_ENABLE_TOURS: 'false' }, logFile: f.log });

@@ -41,11 +41,14 @@ export async function prepareOtaBox(box: Pick<BoxState, 'ovsDir'>): Promise<void
   await symlink(path.join('releases', AGENT_VERSION), path.join(root, 'current'));
 }
 
-/** The agent config's update section for an OTA box. */
-export function otaUpdateConfig(box: Pick<BoxState, 'ovsDir'>, labDir: string): NonNullable<AgentConfigInput['update']> {
+/**
+ * The agent config's update section for an OTA box: HTTPS on the REST socket (checked as
+ * "localhost", a name of the controller's certificate) with the lab's read-only download token.
+ */
+export function otaUpdateConfig(box: Pick<BoxState, 'ovsDir'>, labDir: string, download: { token: string; caFile: string }): NonNullable<AgentConfigInput['update']> {
   const f = otaFiles(box);
   return {
     enable: true, root: f.root, stateDir: f.stateDir, publicKey: labReleaseKeys(labDir).publicKey,
-    server: 'http://controller', serverSocket: labRestSocket(labDir), healthDeadlineSeconds: 30,
+    server: 'https://localhost', serverSocket: labRestSocket(labDir), token: download.token, caFile: download.caFile, healthDeadlineSeconds: 30,
   };
 }

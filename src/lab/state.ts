@@ -72,7 +72,8 @@ const outsideState = z.object({
   created: z.boolean(),
 });
 
-const endpoint = z.object({ url: z.string(), process: processRecord.optional() }).nullable();
+/** mqttUrl and adminFile: the controller's broker and seinectl's config for it (absent for Node-RED and in older state). */
+const endpoint = z.object({ url: z.string(), mqttUrl: z.string().optional(), adminFile: z.string().optional(), process: processRecord.optional() }).nullable();
 
 export const labStateSchema = z.object({
   version: z.literal(1),

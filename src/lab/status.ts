@@ -43,7 +43,8 @@ export interface LabStatus {
     phase: string;
   }[];
   processes: ProcessStatus[];
-  controller: { url: string; pid: number | null; running: boolean | null } | null;
+  /** url: the REST API (https://); mqttUrl: its broker (mqtts://); adminFile: seinectl's config for it. */
+  controller: { url: string; mqttUrl?: string; adminFile?: string; pid: number | null; running: boolean | null } | null;
   nodeRed: { url: string; pid: number | null; running: boolean | null } | null;
 }
 
@@ -51,7 +52,7 @@ const procStatus = (p: ProcessRecord): ProcessStatus => ({ role: p.role, pid: p.
 
 export function labStatus(s: LabState): LabStatus {
   const endpoint = (e: LabState['controller']) =>
-    e && { url: e.url, pid: e.process?.pid ?? null, running: e.process ? isRunning(e.process) : null };
+    e && { url: e.url, ...(e.mqttUrl ? { mqttUrl: e.mqttUrl } : {}), ...(e.adminFile ? { adminFile: e.adminFile } : {}), pid: e.process?.pid ?? null, running: e.process ? isRunning(e.process) : null };
   return {
     dir: s.dir,
     prefix: s.prefix,
@@ -115,6 +116,7 @@ export function formatStatus(st: LabStatus): string {
   const o = st.outside;
   if (o) out.push(`outside: ${o.ip} in ${o.netns} (via ${o.router}), server tcp+udp ${o.tcpPort} ${o.pid ?? '-'}${o.running ? '' : ' (exited)'}, connections in ${o.connectionsLog}`);
   if (st.processes.length) out.push(`processes: ${st.processes.map(procText).join(', ')}`);
-  out.push(`controller: ${st.controller?.url ?? '-'}    node-red: ${st.nodeRed?.url ?? '-'}`);
+  out.push(`controller: ${st.controller?.url ?? '-'}${st.controller?.mqttUrl ? ` (broker ${st.controller.mqttUrl})` : ''}    node-red: ${st.nodeRed?.url ?? '-'}`);
+  if (st.controller?.adminFile) out.push(`seinectl: ${st.controller.adminFile} (seinectl finds it by itself for the default lab; else SEINECTL_CONFIG=${st.controller.adminFile})`);
   return out.join('\n');
 }

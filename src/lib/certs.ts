@@ -1,7 +1,7 @@
 // A small X.509 CA on the openssl CLI (Node 20 can parse certificates but not issue them):
 // an EC P-256 CA, and leaf certificates signed by it with the usages and names asked for.
 // Keys are written 0600. Files: <dir>/ca.crt, ca.key, <name>.crt, <name>.key.
-import { X509Certificate, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,8 @@ export interface LeafOptions {
   commonName: string;
   /** File base name in the directory (default: the CN). */
   fileName?: string;
+  /** Where the key and certificate go (default: the CA's directory). */
+  outDir?: string;
   usages: ('clientAuth' | 'serverAuth')[];
   /** Subject alternative names: IP addresses and DNS names (servers need the ones clients dial). */
   ips?: string[];
@@ -49,7 +51,8 @@ export async function issueCertificate(dir: string, opts: LeafOptions): Promise<
   const ca = caFiles(dir);
   if (!(await exists(ca.certFile)) || !(await exists(ca.keyFile))) throw new Error(`no CA in ${dir} (ca.crt, ca.key): create it first`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.commonName)) throw new Error(`certificate name ${JSON.stringify(opts.commonName)}: expected 1-64 of A-Z a-z 0-9 _ . -`);
-  const base = path.join(dir, opts.fileName ?? opts.commonName);
+  if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
+  const base = path.join(opts.outDir ?? dir, opts.fileName ?? opts.commonName);
   const out = { certFile: `${base}.crt`, keyFile: `${base}.key` };
   const csr = `${base}.csr`;
   const ext = `${base}.ext`;
@@ -78,9 +81,22 @@ export async function issueCertificate(dir: string, opts: LeafOptions): Promise<
   return out;
 }
 
-/** `sha256:<hex>` of a certificate's DER: what a box pins before it trusts the controller's CA. */
-export function certificateFingerprint(pem: string | Buffer): string {
+/** `sha256:<hex>` of a certificate's DER: what a joining box pins the controller's CA by. */
+export function caFingerprint(pem: Buffer | string): string {
   return `sha256:${createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')}`;
+}
+
+/**
+ * Whether a server certificate still serves: signed by this CA, valid for at least `minDays`
+ * more, and naming every IP and DNS name asked for.
+ */
+export function certificateCovers(certPem: Buffer | string, caPem: Buffer | string, want: { ips?: string[]; dnsNames?: string[] }, minDays = 30): boolean {
+  const cert = new X509Certificate(certPem);
+  if (!cert.checkIssued(new X509Certificate(caPem)) || !cert.verify(new X509Certificate(caPem).publicKey)) return false;
+  if (new Date(cert.validTo).getTime() < Date.now() + minDays * 86_400_000) return false;
+  // DNS names compared as written (a wildcard asked for must be there as a wildcard).
+  const dns = new Set((cert.subjectAltName ?? '').split(', ').filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase()));
+  return (want.ips ?? []).every((ip) => cert.checkIP(ip) !== undefined) && (want.dnsNames ?? []).every((d) => dns.has(d.toLowerCase()));
 }
 
 /** Makes a P-256 key (0600) at `keyFile` and returns a CSR for it with subject CN=`commonName`. The key never leaves the box. */

@@ -16,7 +16,7 @@ import { CONTROLLER_USERNAME, agentClientId, nodeTopic } from '../../src/api/mqt
 import { EnrollmentError, enroll, renew } from '../../src/agent/identity/enroll-client.js';
 import { NodeIdentity } from '../../src/agent/identity/node-identity.js';
 import type { Controller } from '../../src/controller/main.js';
-import { certificateFingerprint, createKeyAndCsr, ensureCa, issueCertificate } from '../../src/lib/certs.js';
+import { caFingerprint, createKeyAndCsr, ensureCa, issueCertificate } from '../../src/lib/certs.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
@@ -88,7 +88,7 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
       auth: { adminTokens: [ADMIN] },
       nodeCertificateValiditySeconds: VALIDITY_SECONDS,
     });
-    fingerprint = certificateFingerprint(readFileSync(ca.certFile));
+    fingerprint = caFingerprint(readFileSync(ca.certFile));
   });
 
   after(async function () {

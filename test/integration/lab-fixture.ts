@@ -1,9 +1,13 @@
 // Shared by the integration suites that need a running lab: a private lab dir per suite (its
 // own name prefix), traffic checks between pods, and cleanup that proves nothing is left.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
+import { parse } from 'yaml';
+import { SeinectlConfigSchema } from '../../src/api/config.js';
 import { Lab } from '../../src/lab/lab.js';
-import { labNames } from '../../src/lab/names.js';
+import { labAdminFile, labNames } from '../../src/lab/names.js';
 import { listNetns } from '../../src/lab/netns.js';
 import path from 'node:path';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
@@ -67,9 +71,37 @@ export function assertAllReachable(results: PingResult[], expected: number): voi
   assert.deepEqual(failed.map((f) => `${f.from} -> ${f.to}: ${f.detail}`), [], `${results.length - failed.length}/${results.length} pod pairs reachable`);
 }
 
-/** The real seinectl against a controller. */
+/**
+ * The admin file (seinectl.yaml: URL, token, CA) of the lab controller serving `server`: the
+ * labs of these suites live in /tmp/sl-*, each controller writing its own.
+ */
+export function labAdmin(server: string): { file: string; token: string; ca: Buffer } {
+  for (const d of readdirSync('/tmp').filter((e) => e.startsWith('sl-'))) {
+    const file = labAdminFile(path.join('/tmp', d));
+    if (!existsSync(file)) continue;
+    const admin = SeinectlConfigSchema.parse(parse(readFileSync(file, 'utf8')));
+    if (admin.server === server) return { file, token: admin.token!, ca: readFileSync(admin.certificateAuthority!) };
+  }
+  throw new Error(`no lab admin file names ${server}`);
+}
+
+/** The real seinectl against a lab controller, configured by its admin file (HTTPS, its CA, the admin token). */
 export function seinectl(server: string, args: string[]): Promise<Collected> {
-  return spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), '--server', server, ...args]);
+  return spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...args], { env: { ...process.env, SEINECTL_CONFIG: labAdmin(server).file } });
+}
+
+/** A REST call to a lab controller over HTTPS with its CA and admin token; the body parsed as JSON. */
+export async function labApi<T = any>(server: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const admin = labAdmin(server);
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = https.request(`${server}${urlPath}`, { method, ca: admin.ca, headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8').on('data', (d: string) => (data += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }
 
 /** Polls a condition (propagation through controller and agents is asynchronous) for up to `ms`. */

@@ -41,6 +41,20 @@ function seine(dir: string, args: string[], opts: { uid?: number } = {}): Promis
   });
 }
 
+/** The built seinectl with nothing but the lab dir in its environment (no server, token or CA). */
+function seinectlNoFlags(dir: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^SEINE_(SERVER|TOKEN|CA)$|^SEINECTL_CONFIG$/.test(k)));
+    const child = spawn(process.execPath, [path.join(root, 'dist/cli/seinectl.js'), ...args], { env: { ...env, SEINE_LAB_DIR: dir, XDG_CONFIG_HOME: path.join(dir, 'no-config') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
 async function ok(dir: string, args: string[]): Promise<CliResult> {
   const r = await seine(dir, args);
   assert.equal(r.code, 0, `seine ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -156,9 +170,18 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
       assert.match(p.mac ?? '', /^0a:58(:[0-9a-f]{2}){4}$/);
       assert.ok(existsSync(`/run/netns/${p.netns}`), p.netns);
     }
-    // lab up starts the controller (issue 11) on a free 127.0.0.1 port.
-    assert.match(st.controller?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    // lab up starts the controller (issue 11) on free 127.0.0.1 ports, with TLS like any controller (issue 16).
+    assert.match(st.controller?.url ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(st.controller?.mqttUrl ?? '', /^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(st.controller?.adminFile, path.join(dir, 'controller', 'seinectl.yaml'));
+    assert.equal(statSync(st.controller!.adminFile!).mode & 0o777, 0o600);
     assert.equal(st.controller?.running, true);
+    // seinectl finds the lab's controller and trusts its CA with no flags; the boxes are online over mqtts+unix with node certificates.
+    const nodes = await seinectlNoFlags(dir, ['get', 'nodes', '-o', 'json']);
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.deepEqual((JSON.parse(nodes.stdout) as { name: string; online: boolean }[]).map((n) => [n.name, n.online]), [['box1', true], ['box2', true]]);
+    // Plain HTTP to the TLS port gets no API.
+    await assert.rejects(fetch(st.controller!.url.replace('https:', 'http:') + '/api/v1/nodes'));
     // ... and Node-RED with the Seine nodes (issue 10; test/integration/nodered-lab.test.ts).
     assert.match(st.nodeRed?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(st.nodeRed?.running, true);

@@ -21,7 +21,7 @@ import traceflowNode from '../../nodes/seine-traceflow.js';
 import type { ControllerConnection } from '../../nodes/lib/connection.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, newLab, ping, reachable, removeLab } from './lab-fixture.js';
+import { eventually, labAdmin, newLab, ping, reachable, removeLab } from './lab-fixture.js';
 
 const OUT = path.join(projectRoot, 'test-output', 'nodered');
 const SIX = ['seine-controller', 'seine-policy', 'seine-traceflow', 'seine-flows', 'seine-events', 'seine-nodes'];
@@ -75,7 +75,7 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
         { id: 'c1', type: 'seine-controller', url: state.controller!.url },
         { id: 't1', type: 'seine-traceflow', controller: 'c1', source: 'default/box1-pod1', destination: 'default/box2-pod1', wires: [['out']] },
         { id: 'out', type: 'helper' },
-      ]);
+      ], { c1: { token: labAdmin(state.controller!.url).token, ca: labAdmin(state.controller!.url).ca.toString('utf8') } });
       const statuses: string[] = [];
       helper.getNode('t1').on('call:status', (c: { args: [{ text?: string }] }) => statuses.push(c.args[0]?.text ?? ''));
       const got = new Promise<Record<string, any>>((resolve) => helper.getNode('out').once('input', resolve));

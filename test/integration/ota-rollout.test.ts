@@ -20,7 +20,7 @@ import type { LabState } from '../../src/lab/state.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
+import { eventually, labApi, newLab, removeLab, seinectl } from './lab-fixture.js';
 
 const NEXT = '0.99.0';
 const seine = (args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seine.js'), ...args]);
@@ -45,8 +45,8 @@ describe('releases and rollouts on a 3-box OTA lab', function () {
     await rm(out, { recursive: true, force: true });
   });
 
-  const nodes = async () => (await (await fetch(`${server}/api/v1/nodes`)).json()) as NodeInfo[];
-  const rollout = async (name: string) => (await (await fetch(`${server}/api/v1/rollouts/${name}`)).json()) as Rollout;
+  const nodes = async () => (await labApi<NodeInfo[]>(server, 'GET', '/api/v1/nodes')).body;
+  const rollout = async (name: string) => (await labApi<Rollout>(server, 'GET', `/api/v1/rollouts/${name}`)).body;
 
   it('refuses an unsigned manifest and a tampered bundle before storing anything', async () => {
     const unsigned = await seine(['release', 'build', '--arch', 'amd64', '--version', '0.98.0', '--out', path.join(out, 'unsigned')]);

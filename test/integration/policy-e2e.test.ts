@@ -16,7 +16,7 @@ import { requirePrereqs } from '../helpers/prereqs.js';
 import { decodeLearnedCookie } from '../../src/agent/flows/accounting.js';
 import { spawnCollect } from '../helpers/spawn.js';
 import { sleep } from '../../src/lib/process.js';
-import { dumpFlows, eventually, newLab, ping, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { dumpFlows, eventually, labApi, newLab, ping, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 const denyAllIngress = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -78,9 +78,9 @@ describe('network policy end to end (3 boxes, controller, seinectl)', function (
     return s?.phase === 'Realized' && s.observedGeneration === generation && s.currentNodesRealized === 3 && s.desiredNodesRealized === 3;
   }, 30_000);
   const brokerRunning = async (running: boolean) => {
-    const res = await fetch(`${server}/api/v1/broker`, { method: 'PUT', body: JSON.stringify({ running }) });
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.deepEqual(await res.json(), { running });
+    const res = await labApi(server, 'PUT', '/api/v1/broker', { running });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { running });
   };
 
   before(async () => {

@@ -24,7 +24,7 @@ import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { newLab, removeLab, seinectl } from './lab-fixture.js';
+import { labApi, newLab, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic, type Proto, type Verdict } from './traffic.js';
 
 const TCP_PORTS = [8080, 8081, 8082, 8083, 9000];
@@ -113,8 +113,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
   const ip = (ref: PodRef) => pod(ref).ip!;
 
   async function generations(): Promise<{ desired: number; realized: number | null }[]> {
-    const res = await fetch(`${server}/api/v1/nodes`);
-    const nodes = (await res.json()) as { desiredGeneration: number; realizedGeneration: number | null }[];
+    const nodes = (await labApi<{ desiredGeneration: number; realizedGeneration: number | null }[]>(server, 'GET', '/api/v1/nodes')).body;
     return nodes.map((n) => ({ desired: n.desiredGeneration, realized: n.realizedGeneration }));
   }
 

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import { NodeCertificateResponseSchema, type NodeCertificateResponse } from '../../api/enrollment.js';
 import { describeZodError } from '../../api/issues.js';
-import { certificateFingerprint } from '../../lib/certs.js';
+import { caFingerprint } from '../../lib/certs.js';
 
 export class EnrollmentError extends Error {
   constructor(message: string, readonly status?: number) {
@@ -34,7 +34,7 @@ export async function fetchPinnedCa(server: string, fingerprint: string): Promis
   if (!pem) throw new EnrollmentError(`GET ${url.origin}/cacerts: no PEM certificate in the answer`);
   let got: string;
   try {
-    got = certificateFingerprint(pem);
+    got = caFingerprint(pem);
   } catch (err) {
     throw new EnrollmentError(`GET ${url.origin}/cacerts: not a certificate: ${(err as Error).message}`);
   }

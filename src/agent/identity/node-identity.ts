@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Backoff } from '../../lib/backoff.js';
-import { certificateFingerprint, createKeyAndCsr } from '../../lib/certs.js';
+import { caFingerprint, createKeyAndCsr } from '../../lib/certs.js';
 import { errorMessage } from '../../lib/errors.js';
 import { writeFileAtomic } from '../../lib/files.js';
 import { createLogger } from '../../lib/log.js';
@@ -56,7 +56,7 @@ export class NodeIdentity {
   static async load(opts: NodeIdentityOptions): Promise<NodeIdentity> {
     const files = NodeIdentity.files(opts.pkiDir);
     const [ca, pem] = await Promise.all([readFile(files.ca, 'utf8').catch(() => undefined), readFile(files.node, 'utf8').catch(() => undefined)]);
-    if (ca && pem && certificateFingerprint(ca) === opts.caFingerprint.toLowerCase()) {
+    if (ca && pem && caFingerprint(ca) === opts.caFingerprint.toLowerCase()) {
       const { key, cert } = splitPem(pem, files.node);
       const x = new X509Certificate(cert);
       if (x.subject !== `CN=${opts.node}`) throw new EnrollmentError(`${files.node} is for ${x.subject}, not CN=${opts.node}: remove ${opts.pkiDir} and enroll with a join token`);

@@ -9,7 +9,7 @@
 // last will saying `offline`. Requests on the node's rpc topics go to the handler registry
 // (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
 // tried (offline first).
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import {
   ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
   type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
@@ -22,6 +22,7 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { disableNagle } from '../../lib/mqtt-nodelay.js';
+import { connectMqtt } from '../../lib/mqtt-connect.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
 import { Outbox } from './outbox.js';
@@ -252,7 +253,7 @@ export class AgentSync {
   private connect(): void {
     const { node } = this.opts;
     const v5 = this.opts.protocolVersion === 5;
-    const client = mqtt.connect(this.opts.url, {
+    const client = connectMqtt(this.opts.url, {
       protocolVersion: v5 ? 5 : 4,
       ...(v5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } } : {}),
       clientId: agentClientId(node),

@@ -12,6 +12,10 @@ export interface DownloadOptions {
   /** Reach the server through a unix socket (the URL then only names the path). */
   socketPath?: string | undefined;
   token?: string | undefined;
+  /** PEM of the CA of the controller's certificate (https://); default: the system's. */
+  ca?: Buffer | undefined;
+  /** The node's client certificate, for the node-scoped download endpoint (no token then). */
+  clientTls?: { cert: Buffer; key: Buffer } | undefined;
   dest: string;
   /** Expected size: a complete `.part` is not fetched again. */
   size: number;
@@ -57,6 +61,8 @@ function get(o: DownloadOptions, headers: Record<string, string>): Promise<http.
       headers: { ...headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
       timeout: o.timeoutMs ?? 60_000,
       ...(o.socketPath ? { socketPath: o.socketPath } : {}),
+      ...(o.ca && url.protocol === 'https:' ? { ca: o.ca } : {}),
+      ...(o.clientTls && url.protocol === 'https:' ? { cert: o.clientTls.cert, key: o.clientTls.key } : {}),
     }, resolve);
     req.on('timeout', () => req.destroy(new Error(`download ${o.url}: no data within ${o.timeoutMs ?? 60_000} ms`)));
     req.on('error', reject);

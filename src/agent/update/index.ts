@@ -31,7 +31,15 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart');
     process.exit(RESTART_EXIT_CODE);
   };
-  const updater = new Updater({ cfg: u, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), restart });
+  // The controller's CA for its HTTPS downloads, unless the update section names its own.
+  const creds = cfg.controller?.credentials;
+  const caFile = u.caFile ?? cfg.controller?.caFile ?? (creds && 'caFile' in creds ? creds.caFile : undefined);
+  // A box with a node certificate (enrolled, or given one) downloads with it from the node-scoped endpoint.
+  const withCertificate = !!cfg.controller?.enrollment || (!!creds && 'certFile' in creds);
+  const updater = new Updater({
+    cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? cfg.controller?.enrollment?.server ?? releaseServerOf(cfg.controller?.url), restart,
+    ...(withCertificate ? { nodeTls: () => agent?.sync?.tls } : {}),
+  });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
     process.exit(RESTART_EXIT_CODE);
@@ -51,9 +59,9 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
   return { agent, stopUpdates: () => updater.stop() };
 }
 
-/** The controller's REST on the MQTT host: mqtt://h → http://h:8080, mqtts://h → https://h:8080. */
+/** The controller's REST on the MQTT host: mqtt://h → http://h:8080 (insecure), mqtts://h → https://h:8443. */
 export function releaseServerOf(brokerUrl: string | undefined): string | undefined {
   const m = brokerUrl && /^(mqtts?|wss?):\/\/([^/:]+|\[[^\]]+\])/.exec(brokerUrl);
   if (!m) return undefined;
-  return `${m[1] === 'mqtts' || m[1] === 'wss' ? 'https' : 'http'}://${m[2]}:8080`;
+  return m[1] === 'mqtts' || m[1] === 'wss' ? `https://${m[2]}:8443` : `http://${m[2]}:8080`;
 }

@@ -25,7 +25,7 @@ export interface EmbeddedBrokerOptions {
   /** Whether a certificate serial (upper-case hex) is on the revocation list; checked at every certificate login. */
   revoked?: (serial: string) => Promise<boolean>;
   maxMessageBytes: number;
-  /** Serve mqtts:// on `listen` (the unix socket stays plain: it is local). */
+  /** Serve mqtts:// on `listen`, and TLS on the unix socket too (mqtts+unix://). */
   tls?: { cert: Buffer; key: Buffer; ca: Buffer };
 }
 
@@ -100,16 +100,17 @@ export class EmbeddedBroker {
     // noDelay: aedes writes a packet in pieces, and Nagle + delayed ACK would hold each
     // message back ~40 ms.
     const t = this.opts.tls;
-    const tcp = t
+    const listener = () => t
       ? tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false, noDelay: true }, aedes.handle)
       : net.createServer({ noDelay: true }, aedes.handle);
+    const tcp = listener();
     await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.servers.push(tcp);
     const addr = tcp.address() as net.AddressInfo;
     this.url = `${t ? 'mqtts' : 'mqtt'}://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
     if (this.opts.socketPath) {
       await rm(this.opts.socketPath, { force: true });
-      const unix = net.createServer(aedes.handle);
+      const unix = listener();
       await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(this.opts.socketPath, () => resolve()));
       this.servers.push(unix);
     }

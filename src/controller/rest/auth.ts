@@ -1,6 +1,8 @@
 // Bearer tokens from the config: admin tokens may change state, read-only tokens may only read.
-// With no tokens configured the API is open, which the controller allows only on loopback.
-import { timingSafeEqual } from 'node:crypto';
+// A configured token may be the token or `sha256:<hex>` of it; either way the presented token's
+// SHA-256 is compared with each digest in constant time. With no tokens configured the API is
+// open, which only an `insecure: true` controller allows, and only on loopback.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
 
@@ -30,8 +32,18 @@ export function authorize(req: IncomingMessage, tokens: TokenSets, need: Access)
   return `read-only-token-${reader}`;
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** `sha256:<hex>`: how a token is stored when it only needs verifying. */
+export function hashToken(token: string): string {
+  return `sha256:${sha256(token).toString('hex')}`;
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** `configured` (a token or its sha256: hash) against a presented token; both sides are 32-byte digests. */
+function same(configured: string, presented: string): boolean {
+  const want = configured.startsWith('sha256:') ? Buffer.from(configured.slice(7), 'hex') : sha256(configured);
+  const got = sha256(presented);
+  return want.length === got.length && timingSafeEqual(want, got);
 }

@@ -39,6 +39,8 @@ export interface RestContext {
   nodes: NodeRegistry;
   span: Span;
   tokens: TokenSets;
+  /** Whether POST /api/v1/nodes/<n>/credentials may make node passwords (insecure: true only). */
+  passwordCredentials?: boolean;
   version: string;
   events: RecentEvents;
   bodyLimitBytes?: number;
@@ -85,10 +87,13 @@ export class RestServer {
     log.info({ url: this.url }, 'REST API listening');
   }
 
-  /** Also serves the API (plain HTTP, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
-  async listenSocket(socketPath: string): Promise<void> {
+  /** Also serves the API (HTTPS when given a certificate, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
+  async listenSocket(socketPath: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     await rm(socketPath, { force: true });
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
     this.socketServer = server;
     log.info({ socketPath }, 'REST API listening on a unix socket');
@@ -139,6 +144,8 @@ export class RestServer {
     if (p === '/api/v1/nodes' && method === 'GET') return this.ctx.nodes.list();
     const cred = /^\/api\/v1\/nodes\/([^/]+)\/credentials$/.exec(p);
     if (cred && method === 'POST') {
+      // Passwords are the insecure path; a secure controller's nodes log in with certificates.
+      if (!this.ctx.passwordCredentials) throw new HttpError(403, 'Forbidden', 'node passwords are only for a controller with insecure: true; nodes of a TLS controller log in with a node certificate signed by its CA');
       const node = decodeURIComponent(cred[1]!);
       if (!isDNS1123Subdomain(node)) throw new HttpError(422, 'Invalid', `invalid node name ${JSON.stringify(node)}`, [{ field: 'name', message: 'expected a DNS-1123 subdomain' }]);
       return { username: node, password: await this.ctx.nodes.createCredentials(node, actor) };

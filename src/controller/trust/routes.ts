@@ -15,7 +15,7 @@ import {
 } from '../../api/enrollment.js';
 import { describeProblem, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
-import { CertificateRequestError, certificateFingerprint, signCsr, type CaFiles } from '../../lib/certs.js';
+import { CertificateRequestError, caFingerprint, signCsr, type CaFiles } from '../../lib/certs.js';
 import { createLogger } from '../../lib/log.js';
 import { authorize, type TokenSets } from '../rest/auth.js';
 import { HttpError, readBody, sendJson } from '../rest/http.js';
@@ -67,7 +67,7 @@ export function trustRoutes(ctx: TrustRouteContext): RawRoute {
     if (!isDNS1123Subdomain(node)) throw new HttpError(422, 'Invalid', `invalid node name ${JSON.stringify(node)}`, [{ field: 'name', message: 'expected a DNS-1123 subdomain' }]);
     if (m[2] === 'join-token') {
       const { ttlSeconds } = await body(req, JoinTokenRequestSchema, true);
-      const fingerprint = certificateFingerprint(await ca());
+      const fingerprint = caFingerprint(await ca());
       await ctx.nodes.register(node, actor);
       const t = await ctx.trust.createJoinToken(node, ttlSeconds);
       log.info({ actor, node, expiresAt: t.expiresAt }, 'join token issued');

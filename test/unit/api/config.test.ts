@@ -41,17 +41,22 @@ describe('api: configuration schemas', () => {
     ]);
   });
 
-  it('fills ControllerConfig defaults and accepts an external broker URL', () => {
+  it('fills ControllerConfig defaults (TLS ports; the plain ones only with insecure) and accepts an external broker URL', () => {
     assert.deepEqual(ControllerConfigSchema.parse({}), {
-      listen: ':8080',
+      listen: ':8443',
       nodeCertificateValiditySeconds: 30 * 86400,
       broker: 'embedded',
-      brokerListen: ':1883',
+      brokerListen: ':8883',
       brokerProtocolVersion: 5,
       storePath: '/var/lib/seine-controller/seine.db',
       auth: { adminTokens: [], readOnlyTokens: [] },
+      tlsSANs: { ips: [], dnsNames: [] },
+      insecure: false,
       maxMessageBytes: 1048576,
     });
+    const plain = ControllerConfigSchema.parse({ insecure: true });
+    assert.deepEqual([plain.listen, plain.brokerListen], [':8080', ':1883']);
+    assert.deepEqual([ControllerConfigSchema.parse({ insecure: true, listen: ':9000' }).listen, ControllerConfigSchema.parse({ brokerListen: ':1884' }).brokerListen], [':9000', ':1884']);
     assert.equal(ControllerConfigSchema.parse({ broker: 'mqtts://emqx.example:8883' }).broker, 'mqtts://emqx.example:8883');
     assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
     assert.equal(ControllerConfigSchema.safeParse({ listen: '0.0.0.0' }).success, false);
@@ -64,7 +69,7 @@ describe('api: configuration schemas', () => {
     assert.deepEqual(ok.controller?.credentials, cert);
     assert.equal(AgentConfigSchema.parse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: { username: 'box-1', password: 'p' } } }).controller?.protocolVersion, 4);
     assert.deepEqual(problems(AgentConfigSchema.safeParse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: cert } }, { reportInput: true })), [
-      'controller.url: certificate credentials need a TLS URL (mqtts:// or wss://)',
+      'controller.url: certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)',
     ]);
     assert.equal(agentLocalApiSocket(AgentConfigSchema.parse({ nodeName: 'box-1', cniSocket: '/run/x/cni.sock' })), '/run/x/agent-api.sock');
     assert.equal(agentLocalApiSocket(AgentConfigSchema.parse({ nodeName: 'box-1', localApiSocket: '/run/api.sock' })), '/run/api.sock');
@@ -77,6 +82,16 @@ describe('api: configuration schemas', () => {
       'certificateAuthority: expected an absolute path, got "ca.crt"',
     ]);
     assert.equal(ControllerConfigSchema.safeParse({ tls: { caFile: '/ca.crt', certFile: '/c.crt' } }).success, false);
+    assert.equal(ControllerConfigSchema.parse({ tls: { caFile: '/ca.crt', certFile: '/c.crt', keyFile: '/c.key', caKeyFile: '/ca.key' } }).tls?.caKeyFile, '/ca.key');
+  });
+
+  it('controller: tlsSANs and REST tokens given as the token or its sha256: hash, mistakes named by path', () => {
+    const hash = `sha256:${'ab'.repeat(32)}`;
+    const cfg = ControllerConfigSchema.parse({ tlsSANs: { ips: ['10.0.0.5', 'fd00::5'], dnsNames: ['controller.lan'] }, auth: { adminTokens: [hash, 'a-plain-token-of-16+'] } });
+    assert.deepEqual(cfg.tlsSANs, { ips: ['10.0.0.5', 'fd00::5'], dnsNames: ['controller.lan'] });
+    assert.deepEqual(cfg.auth.adminTokens, [hash, 'a-plain-token-of-16+']);
+    const bad = ControllerConfigSchema.safeParse({ tlsSANs: { ips: ['10.0.0.5,IP:1.2.3.4'], dnsNames: ['a b'] }, auth: { readOnlyTokens: [`sha256:${'AB'.repeat(32)}`] }, insecure: 'yes' }, { reportInput: true });
+    assert.deepEqual(problems(bad).map((p) => p.split(':')[0]), ['auth.readOnlyTokens[0]', 'tlsSANs.ips[0]', 'tlsSANs.dnsNames[0]', 'insecure']);
   });
 
   it('reads seine-node.yaml with a join token, certificate credentials, or a password behind insecure: true', () => {
@@ -86,7 +101,7 @@ describe('api: configuration schemas', () => {
     assert.equal(enrollmentServerOf(enrolling), 'https://controller.lan:8443');
     assert.deepEqual(problems(SeineNodeFileSchema.safeParse({ controllerUrl: 'mqtt://controller.lan:1883', nodeName: 'box-17', joinToken: 't', caFingerprint: 'md5:x' }, { reportInput: true })), [
       'caFingerprint: expected sha256:<64 hex digits> (seinectl node add prints it), got "md5:x"',
-      'controllerUrl: enrollment needs a TLS URL (mqtts:// or wss://)',
+      'controllerUrl: enrollment needs a TLS URL (mqtts://, wss:// or mqtts+unix://)',
     ]);
     const password = 'controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n';
     assert.deepEqual(problems(SeineNodeFileSchema.safeParse(parse(password), { reportInput: true })), [
@@ -108,7 +123,7 @@ describe('api: configuration schemas', () => {
       { reportInput: true },
     );
     assert.deepEqual(problems(result), [
-      'controllerUrl: expected an mqtt://, mqtts://, ws://, wss:// or mqtt+unix:///path URL, got "http://controller.lan"',
+      'controllerUrl: expected an mqtt://, mqtts://, ws://, wss://, mqtt+unix:///path or mqtts+unix:///path URL, got "http://controller.lan"',
       'nodeName: invalid node name "Box 17": expected lowercase alphanumerics, "-" or ".", starting and ending alphanumeric',
       'credentials.password: required',
     ]);
@@ -117,6 +132,6 @@ describe('api: configuration schemas', () => {
       nodeName: 'box',
       credentials: { certFile: '/a', keyFile: '/b' },
     });
-    assert.deepEqual(problems(plainWithCert), ['controllerUrl: certificate credentials need a TLS URL (mqtts:// or wss://)']);
+    assert.deepEqual(problems(plainWithCert), ['controllerUrl: certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)']);
   });
 });
