@@ -44,6 +44,8 @@ const httpsUrl = z.string().regex(/^https:\/\/\S+$/, { error: 'expected an https
 export const EnrollmentConfigSchema = z.strictObject({
   /** The controller's REST URL. */
   server: httpsUrl,
+  /** Reach `server` through this unix socket (the lab's boxes); the URL's host is what the certificate is checked for. */
+  serverSocket: absolutePath.optional(),
   token: z.string().min(1).optional(),
   caFingerprint: CaFingerprintSchema,
 });

@@ -156,19 +156,19 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     const csr = await createKeyAndCsr(path.join(tmp.dir, 'probe.key'), 'box2');
     const ca = readFileSync(controller.config.tls!.caFile, 'utf8');
     const t = await addNode('box2');
-    const ok = await enroll(controller.restUrl, ca, { nodeName: 'box2', token: t.token, csr });
+    const ok = await enroll({ url: controller.restUrl }, ca, { nodeName: 'box2', token: t.token, csr });
     assert.equal(ok.node, 'box2');
-    await assert.rejects(enroll(controller.restUrl, ca, { nodeName: 'box2', token: t.token, csr }), (e: EnrollmentError) => e.status === 403 && /already used/.test(e.message));
+    await assert.rejects(enroll({ url: controller.restUrl }, ca, { nodeName: 'box2', token: t.token, csr }), (e: EnrollmentError) => e.status === 403 && /already used/.test(e.message));
 
     const short = await addNode('box2', 1);
     await new Promise((r) => setTimeout(r, 1200));
-    await assert.rejects(enroll(controller.restUrl, ca, { nodeName: 'box2', token: short.token, csr }), (e: EnrollmentError) => e.status === 403 && /expired/.test(e.message));
+    await assert.rejects(enroll({ url: controller.restUrl }, ca, { nodeName: 'box2', token: short.token, csr }), (e: EnrollmentError) => e.status === 403 && /expired/.test(e.message));
 
     const forged = `${t.token.split('.')[0]}.${'A'.repeat(32)}`;
-    await assert.rejects(enroll(controller.restUrl, ca, { nodeName: 'box2', token: forged, csr }), (e: EnrollmentError) => e.status === 401 && /unknown join token/.test(e.message));
+    await assert.rejects(enroll({ url: controller.restUrl }, ca, { nodeName: 'box2', token: forged, csr }), (e: EnrollmentError) => e.status === 401 && /unknown join token/.test(e.message));
 
     const other = await addNode('box3');
-    await assert.rejects(enroll(controller.restUrl, ca, { nodeName: 'box2', token: other.token, csr }), (e: EnrollmentError) => e.status === 403 && /for node box3/.test(e.message));
+    await assert.rejects(enroll({ url: controller.restUrl }, ca, { nodeName: 'box2', token: other.token, csr }), (e: EnrollmentError) => e.status === 403 && /for node box3/.test(e.message));
     // A CSR that is not one: 422 naming the field.
     const bad = await call(controller, 'POST', '/api/v1/enroll', { nodeName: 'box3', token: other.token, csr: 'hello' }, undefined);
     assert.equal(bad.status, 422);
@@ -190,7 +190,7 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     const ca = readFileSync(controller.config.tls!.caFile, 'utf8');
     const csr = await createKeyAndCsr(path.join(tmp.dir, 'probe5.key'), 'box5');
     // Renewal without a client certificate.
-    await assert.rejects(renew(controller.restUrl, { ca, cert: '', key: '' }, csr), (e: EnrollmentError) => e.status === 401);
+    await assert.rejects(renew({ url: controller.restUrl }, { ca, cert: '', key: '' }, csr), (e: EnrollmentError) => e.status === 401);
 
     const t = await addNode('box5');
     const identity = await NodeIdentity.load({ node: 'box5', pkiDir: pkiDir('box5'), server: controller.restUrl, token: t.token, caFingerprint: fingerprint });

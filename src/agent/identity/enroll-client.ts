@@ -23,12 +23,18 @@ export interface ClientTls {
   cert?: string;
 }
 
+/** The controller's REST URL, optionally reached through a unix socket (the lab's boxes: the URL then names the host the certificate is checked for). */
+export interface EnrollmentServer {
+  url: string;
+  socketPath?: string | undefined;
+}
+
 const TIMEOUT_MS = 15_000;
 
 /** GET /cacerts without verification; the CA PEM when its fingerprint is the pinned one, else an EnrollmentError. */
-export async function fetchPinnedCa(server: string, fingerprint: string): Promise<string> {
-  const url = checkServer(server);
-  const res = await request(new URL('/cacerts', url), 'GET', undefined, { insecure: true });
+export async function fetchPinnedCa(server: EnrollmentServer, fingerprint: string): Promise<string> {
+  const url = checkServer(server.url);
+  const res = await request(new URL('/cacerts', url), 'GET', undefined, { insecure: true }, server.socketPath);
   if (res.status !== 200) throw new EnrollmentError(`GET ${url.origin}/cacerts: HTTP ${res.status}`, res.status);
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/.exec(res.text)?.[0];
   if (!pem) throw new EnrollmentError(`GET ${url.origin}/cacerts: no PEM certificate in the answer`);
@@ -46,17 +52,17 @@ export async function fetchPinnedCa(server: string, fingerprint: string): Promis
 }
 
 /** POST /api/v1/enroll, trusting only `ca`. */
-export async function enroll(server: string, ca: string, body: { nodeName: string; token: string; csr: string }): Promise<NodeCertificateResponse> {
-  return certificateCall(new URL('/api/v1/enroll', checkServer(server)), body, { ca });
+export async function enroll(server: EnrollmentServer, ca: string, body: { nodeName: string; token: string; csr: string }): Promise<NodeCertificateResponse> {
+  return certificateCall(new URL('/api/v1/enroll', checkServer(server.url)), body, { ca }, server.socketPath);
 }
 
 /** POST /api/v1/node/renew with the node's current certificate, trusting only `tls.ca`. */
-export async function renew(server: string, tls: Required<ClientTls>, csr: string): Promise<NodeCertificateResponse> {
-  return certificateCall(new URL('/api/v1/node/renew', checkServer(server)), { csr }, tls);
+export async function renew(server: EnrollmentServer, tls: Required<ClientTls>, csr: string): Promise<NodeCertificateResponse> {
+  return certificateCall(new URL('/api/v1/node/renew', checkServer(server.url)), { csr }, tls, server.socketPath);
 }
 
-async function certificateCall(url: URL, body: unknown, tls: ClientTls): Promise<NodeCertificateResponse> {
-  const res = await request(url, 'POST', JSON.stringify(body), tls);
+async function certificateCall(url: URL, body: unknown, tls: ClientTls, socketPath: string | undefined): Promise<NodeCertificateResponse> {
+  const res = await request(url, 'POST', JSON.stringify(body), tls, socketPath);
   let json: unknown;
   try {
     json = JSON.parse(res.text);
@@ -78,10 +84,11 @@ function checkServer(server: string): URL {
   return url;
 }
 
-function request(url: URL, method: string, body: string | undefined, tls: ClientTls & { insecure?: boolean }): Promise<{ status: number; text: string }> {
+function request(url: URL, method: string, body: string | undefined, tls: ClientTls & { insecure?: boolean }, socketPath?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(url, {
       method,
+      ...(socketPath ? { socketPath } : {}),
       timeout: TIMEOUT_MS,
       // No connection reuse: a request with a client certificate must not share a socket with one without.
       agent: false,

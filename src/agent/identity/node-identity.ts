@@ -19,8 +19,9 @@ export interface NodeIdentityOptions {
   node: string;
   /** `<stateDir>/pki`. */
   pkiDir: string;
-  /** The controller's REST URL (https://). */
+  /** The controller's REST URL (https://), and a unix socket to reach it through (the lab). */
   server: string;
+  serverSocket?: string | undefined;
   /** One-time join token; needed only while the box has no certificate. */
   token?: string | undefined;
   /** `sha256:<hex>` of the fleet CA, pinned before anything is sent. */
@@ -72,12 +73,13 @@ export class NodeIdentity {
   private static async enroll(opts: NodeIdentityOptions): Promise<{ ca: string; key: string; cert: string }> {
     if (!opts.token) throw new EnrollmentError(`node ${opts.node} has no certificate in ${opts.pkiDir} and no join token to enroll with (seinectl node add ${opts.node})`);
     // The CA is checked against the pinned fingerprint before the token leaves the box.
-    const ca = await fetchPinnedCa(opts.server, opts.caFingerprint);
+    const server = { url: opts.server, socketPath: opts.serverSocket };
+    const ca = await fetchPinnedCa(server, opts.caFingerprint);
     await mkdir(opts.pkiDir, { recursive: true, mode: 0o700 });
     const keyFile = path.join(opts.pkiDir, 'enroll.key');
     try {
       const csr = await createKeyAndCsr(keyFile, opts.node);
-      const got = await enroll(opts.server, ca, { nodeName: opts.node, token: opts.token, csr });
+      const got = await enroll(server, ca, { nodeName: opts.node, token: opts.token, csr });
       const key = await readFile(keyFile, 'utf8');
       await store(opts.pkiDir, ca, key, got.certificate);
       log.info({ node: opts.node, serial: got.serial, notAfter: got.notAfter }, 'enrolled: node certificate received');
@@ -124,7 +126,7 @@ export class NodeIdentity {
     const keyFile = path.join(this.opts.pkiDir, 'renew.key');
     try {
       const csr = await createKeyAndCsr(keyFile, this.opts.node);
-      const got = await renew(this.opts.server, this.current, csr);
+      const got = await renew({ url: this.opts.server, socketPath: this.opts.serverSocket }, this.current, csr);
       const key = await readFile(keyFile, 'utf8');
       await store(this.opts.pkiDir, this.current.ca, key, got.certificate);
       this.current = { ca: this.current.ca, key, cert: got.certificate };

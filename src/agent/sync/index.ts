@@ -21,7 +21,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
   // Enrollment: the box enrolls when it has no certificate yet (a refused token stops the start
   // with its reason), then renews it; each renewal reconnects the session with the new one.
   const identity = c.enrollment
-    ? await NodeIdentity.load({ node: cfg.nodeName, pkiDir: path.join(cfg.stateDir, 'pki'), server: c.enrollment.server, token: c.enrollment.token, caFingerprint: c.enrollment.caFingerprint })
+    ? await NodeIdentity.load({ node: cfg.nodeName, pkiDir: path.join(cfg.stateDir, 'pki'), server: c.enrollment.server, serverSocket: c.enrollment.serverSocket, token: c.enrollment.token, caFingerprint: c.enrollment.caFingerprint })
     : undefined;
   const sync = await AgentSync.open({
     node: cfg.nodeName,
