@@ -8,8 +8,10 @@ import { timingSafeEqual } from 'node:crypto';
 import { NodeCertificateResponseSchema, type NodeCertificateResponse } from '../../api/enrollment.js';
 import { describeZodError } from '../../api/issues.js';
 import { caFingerprint } from '../../lib/certs.js';
+import { UserError } from '../../lib/errors.js';
 
-export class EnrollmentError extends Error {
+/** A refused or failed enrollment: the operator acts on it (a new token, the right fingerprint), so one line without a stack. */
+export class EnrollmentError extends UserError {
   constructor(message: string, readonly status?: number) {
     super(message);
     this.name = 'EnrollmentError';
