@@ -143,16 +143,19 @@ export async function signCsr(ca: CaFiles, csrPem: string, opts: { commonName: s
     const start = new Date(Date.now() - Math.min(60_000, opts.validitySeconds * 100));
     const end = new Date(Date.now() + opts.validitySeconds * 1000);
     const out = path.join(dir, 'out.crt');
+    let stderr = '';
     try {
-      await run('openssl', [
+      ({ stderr } = await run('openssl', [
         'ca', '-batch', '-config', path.join(dir, 'ca.cnf'), '-extensions', 'ext', '-cert', ca.certFile, '-keyfile', ca.keyFile, '-in', path.join(dir, 'req.csr'),
         '-out', out, '-startdate', asn1Time(start), '-enddate', asn1Time(end), '-subj', `/CN=${opts.commonName}`, '-notext', '-utf8',
-      ]);
+      ]));
     } catch (err) {
       if (/signature|request|PEM|asn1|decod/i.test((err as Error).message)) throw new CertificateRequestError(`the certificate request was refused: ${(err as Error).message.split('|').pop()!.trim()}`);
       throw err;
     }
-    const pem = await readFile(out, 'utf8');
+    // OpenSSL 3.0's `ca` exits 0 without a certificate when the request's signature is wrong.
+    const pem = await readFile(out, 'utf8').catch(() => '');
+    if (!pem) throw new CertificateRequestError(`the certificate request was refused: ${stderr.trim().split('\n').filter((l) => /signature|error|match/i.test(l)).join('; ') || 'openssl signed nothing'}`);
     const x = new X509Certificate(pem);
     return { pem, serial: x.serialNumber.toUpperCase(), notAfter: new Date(x.validTo) };
   } finally {
