@@ -27,12 +27,12 @@ const VALIDITY_SECONDS = 9;
 const seinectl = (...args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...args]);
 
 /** HTTPS JSON call trusting the fleet CA (fetch cannot be given a CA). */
-async function call<T = any>(c: Controller, method: string, p: string, body?: unknown, token: string | undefined = ADMIN): Promise<{ status: number; body: T }> {
+async function call<T = any>(c: Controller, method: string, p: string, body?: unknown, token: string | undefined = ADMIN, client?: { cert: Buffer; key: Buffer }): Promise<{ status: number; body: T }> {
   const https = await import('node:https');
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const req = https.request(new URL(p, c.restUrl), {
-      method, ca: readFileSync(c.config.tls!.caFile), agent: false,
+      method, ca: readFileSync(c.config.tls!.caFile), agent: false, ...(client ?? {}),
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(text ? { 'content-length': String(Buffer.byteLength(text)) } : {}) },
     }, (res) => {
       let out = '';
@@ -184,6 +184,12 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     );
     const identity = await NodeIdentity.load({ node: 'box4', pkiDir: pkiDir('box4'), server: controller.restUrl, token: t.token, caFingerprint: fingerprint });
     assert.equal(identity.certificate.subject, 'CN=box4');
+    // Release downloads are node-scoped: the certificate opens them (404: no such release, past auth), no certificate does not.
+    const releasePath = '/api/v1/node/releases/9.9.9/arm64/manifest';
+    const withCert = await call(controller, 'GET', releasePath, undefined, undefined, identity.tls);
+    assert.equal(withCert.status, 404, JSON.stringify(withCert.body));
+    assert.match(withCert.body.message, /release 9\.9\.9 \(arm64\) not found/);
+    assert.equal((await call(controller, 'GET', releasePath, undefined, undefined)).status, 401);
   });
 
   it('renewal needs a node certificate; delete node drops the session within 2 s and refuses the certificate afterwards', async function () {
