@@ -203,6 +203,8 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     const agent = await startAgent({ node: 'box5', url: controller.brokerUrl, tls: identity.tls, dir: tmp.dir });
     agents.push(agent);
     await waitFor('box5 connected', () => agent.sync.connected);
+    await waitFor('box5 realized its policies', () => agent.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io//enrolled'));
+    const generationBefore = agent.sync.generation;
     await waitFor('box5 online', async () => (await call(controller, 'GET', '/api/v1/nodes')).body.some((n: { name: string; online: boolean }) => n.name === 'box5' && n.online));
 
     const t0 = Date.now();
@@ -233,6 +235,22 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     // The agent keeps retrying and is refused every time.
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(agent.sync.connected, false);
+
+    // Added again: a new token in the config enrolls again (the old certificate stays revoked), and
+    // the box takes the new desired documents (generations go on from where they were).
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+    const again = await addNode('box5');
+    const second = await NodeIdentity.load({ node: 'box5', pkiDir: pkiDir('box5'), server: controller.restUrl, token: again.token, caFingerprint: fingerprint });
+    assert.notEqual(second.certificate.serialNumber, identity.certificate.serialNumber);
+    const back = await startAgent({ node: 'box5', url: controller.brokerUrl, tls: second.tls, dir: tmp.dir });
+    agents.push(back);
+    // Its span is computed again from its new report: the policy comes back in a later generation.
+    await waitFor('box5 back, realizing its policy again', () => back.sync.connected && back.sync.generation > generationBefore && back.realizer.last?.has('ClusterNetworkPolicy.crd.antrea.io//enrolled'));
+    assert.equal(back.sync.rejected.stale, 0);
+    // The same config again (same token) keeps the certificate it has.
+    const reloaded = await NodeIdentity.load({ node: 'box5', pkiDir: pkiDir('box5'), server: controller.restUrl, token: again.token, caFingerprint: fingerprint });
+    assert.equal(reloaded.certificate.serialNumber, second.certificate.serialNumber);
   });
 
   it('seinectl node add, node disable and delete node', async function () {

@@ -3,7 +3,7 @@
 // enrolls when it has no certificate yet (join token + CA fingerprint); afterwards it renews
 // at 2/3 of the certificate's lifetime with a fresh key, over its current certificate, and
 // hands the new TLS material to whoever connects with it (the MQTT session reconnects).
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Backoff } from '../../lib/backoff.js';
@@ -50,14 +50,20 @@ export class NodeIdentity {
   }
 
   static files(pkiDir: string) {
-    return { ca: path.join(pkiDir, 'ca.crt'), node: path.join(pkiDir, 'node.pem') };
+    return { ca: path.join(pkiDir, 'ca.crt'), node: path.join(pkiDir, 'node.pem'), token: path.join(pkiDir, 'token.sha256') };
   }
 
-  /** Loads the certificate in pkiDir, or enrolls when there is none (or it was made for another CA). */
+  /**
+   * Loads the certificate in pkiDir, or enrolls when there is none, when it was made for another
+   * CA, or when the config holds a join token other than the one it was enrolled with (a node
+   * deleted and added again gets a new token; its old certificate is revoked).
+   */
   static async load(opts: NodeIdentityOptions): Promise<NodeIdentity> {
     const files = NodeIdentity.files(opts.pkiDir);
-    const [ca, pem] = await Promise.all([readFile(files.ca, 'utf8').catch(() => undefined), readFile(files.node, 'utf8').catch(() => undefined)]);
-    if (ca && pem && caFingerprint(ca) === opts.caFingerprint.toLowerCase()) {
+    const [ca, pem, usedToken] = await Promise.all([files.ca, files.node, files.token].map((f) => readFile(f, 'utf8').catch(() => undefined)));
+    const newToken = opts.token !== undefined && usedToken?.trim() !== tokenHash(opts.token);
+    if (newToken && pem) log.warn({ pkiDir: opts.pkiDir }, 'a new join token in the config: enrolling again');
+    if (ca && pem && !newToken && caFingerprint(ca) === opts.caFingerprint.toLowerCase()) {
       const { key, cert } = splitPem(pem, files.node);
       const x = new X509Certificate(cert);
       if (x.subject !== `CN=${opts.node}`) throw new EnrollmentError(`${files.node} is for ${x.subject}, not CN=${opts.node}: remove ${opts.pkiDir} and enroll with a join token`);
@@ -82,6 +88,7 @@ export class NodeIdentity {
       const got = await enroll(server, ca, { nodeName: opts.node, token: opts.token, csr });
       const key = await readFile(keyFile, 'utf8');
       await store(opts.pkiDir, ca, key, got.certificate);
+      await writeFileAtomic(NodeIdentity.files(opts.pkiDir).token, `${tokenHash(opts.token)}\n`);
       log.info({ node: opts.node, serial: got.serial, notAfter: got.notAfter }, 'enrolled: node certificate received');
       return { ca, key, cert: got.certificate };
     } finally {
@@ -156,6 +163,11 @@ export class NodeIdentity {
     }, Math.min(ms, 2 ** 31 - 1));
     this.timer.unref();
   }
+}
+
+/** Which token the box enrolled with (the token itself is used up; its hash only tells a new one apart). */
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Key and certificate in one file, so one rename swaps both. */

@@ -59,7 +59,11 @@ export class NodeRegistry {
     const hash = `scrypt$${salt.toString('base64')}$${(await scrypt(password, salt, 32)).toString('base64')}`;
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
-      await tx.run(`INSERT INTO nodes (name, secret_hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash`, [node, hash, now]);
+      await tx.run(
+        `INSERT INTO nodes (name, secret_hash, created_at, desired_generation) VALUES (?, ?, ?, COALESCE((SELECT desired_generation FROM removed_nodes WHERE name = ?), 0))
+         ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash`,
+        [node, hash, now, node],
+      );
       await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, 'credentials', ?)`, [now, actor, node]);
     });
     this.verified.delete(node);
@@ -77,7 +81,10 @@ export class NodeRegistry {
       const row = await tx.get<{ disabled: number }>('SELECT disabled FROM nodes WHERE name = ?', [node]);
       if (row && !row.disabled) return false;
       if (row) await tx.run('UPDATE nodes SET disabled = 0 WHERE name = ?', [node]);
-      else await tx.run('INSERT INTO nodes (name, created_at) VALUES (?, ?)', [node, now]);
+      else {
+        const removed = await tx.get<{ desired_generation: number }>('SELECT desired_generation FROM removed_nodes WHERE name = ?', [node]);
+        await tx.run('INSERT INTO nodes (name, created_at, desired_generation) VALUES (?, ?, ?)', [node, now, removed?.desired_generation ?? 0]);
+      }
       await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, 'register', ?)`, [now, actor, node]);
       return true;
     });
@@ -93,6 +100,12 @@ export class NodeRegistry {
   async remove(node: string, actor: string, opts: { disable: boolean }): Promise<boolean> {
     const now = new Date().toISOString();
     const found = await this.db.transaction(async (tx) => {
+      if (!opts.disable) {
+        const row = await tx.get<{ desired_generation: number }>('SELECT desired_generation FROM nodes WHERE name = ?', [node]);
+        if (row) {
+          await tx.run('INSERT INTO removed_nodes (name, desired_generation) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET desired_generation = excluded.desired_generation', [node, row.desired_generation]);
+        }
+      }
       const r = opts.disable
         ? await tx.run('UPDATE nodes SET disabled = 1, secret_hash = NULL, reported = NULL, online = 0 WHERE name = ?', [node])
         : await tx.run('DELETE FROM nodes WHERE name = ?', [node]);
@@ -107,7 +120,7 @@ export class NodeRegistry {
 
   async verifyPassword(node: string, password: string): Promise<boolean> {
     if (this.verified.get(node) === password) return true;
-    const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ?', [node]);
+    const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ? AND disabled = 0', [node]);
     const [scheme, salt, hash] = row?.secret_hash?.split('$') ?? [];
     if (scheme !== 'scrypt' || !salt || !hash) return false;
     const expected = Buffer.from(hash, 'base64');

@@ -58,7 +58,12 @@ export const STORE_MIGRATIONS: readonly string[] = [
      issued_at TEXT NOT NULL,
      not_after TEXT NOT NULL,
      revoked_at TEXT);
-   CREATE INDEX node_certificates_node ON node_certificates (node);`,
+   CREATE INDEX node_certificates_node ON node_certificates (node);
+   -- A deleted node's last desired generation: added again, it goes on from there (its agent
+   -- keeps the last document it realized and drops lower generations as stale).
+   CREATE TABLE removed_nodes (
+     name TEXT PRIMARY KEY,
+     desired_generation INTEGER NOT NULL);`,
 ];
 
 export async function migrateStore(db: SqlDatabase): Promise<number[]> {
