@@ -203,6 +203,7 @@ export class Agent {
       realizedRules: () => policyFeature.realized(),
       flows,
       disks: [cfg.stateDir],
+      ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
     return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });

@@ -19,6 +19,8 @@ export interface AgentMetricsSources {
   flows?: FlowVisibility;
   /** Paths whose file systems are reported (the state dir's first). */
   disks?: string[];
+  /** Inventory objects refused as invalid since start, by kind. */
+  inventoryRefused?: () => Readonly<Record<string, number>>;
 }
 
 export function agentMetrics(src: AgentMetricsSources): Registry {
@@ -43,6 +45,17 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'ingress').length));
   gauge('antrea_agent_egress_networkpolicy_rule_count', 'Number of egress NetworkPolicy rules on local Node which are managed by the Antrea Agent.', [], (g) =>
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'egress').length));
+
+  const refused = src.inventoryRefused;
+  if (refused) {
+    new Counter({
+      name: 'seine_inventory_refused_objects_total', help: 'Inventory objects (Kubernetes API or lab file) refused because a field failed validation.', labelNames: ['kind'], registers: [registry],
+      collect(this: Counter) {
+        this.reset();
+        for (const [kind, n] of Object.entries(refused())) if (n > 0) this.inc({ kind }, n);
+      },
+    });
+  }
 
   const fv = src.flows;
   if (fv) {

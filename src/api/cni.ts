@@ -3,6 +3,7 @@
 // errors, and the one-line JSON request/response spoken over the agent's unix socket.
 // Spec: CNI 1.0.0 (older result shapes 0.3.0–0.4.0 for runtimes that still ask for them).
 import { z } from 'zod';
+import { isDNS1123Label, isDNS1123Subdomain } from './meta.js';
 
 export const cniSpecVersion = '1.0.0';
 export const supportedCniVersions = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
@@ -49,10 +50,15 @@ export function compareCniVersions(a: string, b: string): number {
 
 // ---- environment ---------------------------------------------------------------------------
 
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Longest container id taken: it names files (IPAM reservations) and OVS external_ids. */
+export const MAX_CONTAINER_ID_LENGTH = 255;
+
 /** Spec: alphanumeric first, then alphanumerics, `_`, `.`, `-`. */
 export const ContainerIdSchema = z
   .string({ error: 'is required' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and contain only letters, digits, "_", "." and "-"');
+  .regex(CONTAINER_ID, 'must start with a letter or digit and contain only letters, digits, "_", "." and "-"')
+  .max(MAX_CONTAINER_ID_LENGTH, `must be at most ${MAX_CONTAINER_ID_LENGTH} characters`);
 
 /** Spec: a Linux interface name: 1–15 chars, not "." or "..", no "/", ":" or whitespace. */
 export const IfnameSchema = z
@@ -62,7 +68,13 @@ export const IfnameSchema = z
   .regex(/^[^\s/:]+$/, 'must not contain "/", ":" or whitespace')
   .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
 
-export const NetnsPathSchema = z.string({ error: 'is required' }).startsWith('/', 'must be an absolute path to a network namespace');
+export const NetnsPathSchema = z
+  .string({ error: 'is required' })
+  .startsWith('/', 'must be an absolute path to a network namespace')
+  .max(4096, 'must be at most 4096 characters')
+  // The path is opened by the agent: no control characters (log lines), no ".." (it must name a namespace, not climb to one).
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 
 /** Runtimes pass "" for an unset variable; treat it as absent. */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -76,6 +88,14 @@ export interface K8sArgs {
   IgnoreUnknown?: boolean;
 }
 const knownCniArgs = new Set(['K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID', 'IgnoreUnknown']);
+
+const CNI_ARG_RULES: Record<string, (v: string) => string | undefined> = {
+  K8S_POD_NAMESPACE: (v) => (isDNS1123Label(v) ? undefined : 'is not a namespace name (DNS-1123 label: lowercase alphanumerics and "-", at most 63)'),
+  K8S_POD_NAME: (v) => (isDNS1123Subdomain(v) ? undefined : 'is not a pod name (DNS-1123 subdomain: lowercase alphanumerics, "-" and ".", at most 253)'),
+  K8S_POD_INFRA_CONTAINER_ID: (v) =>
+    CONTAINER_ID.test(v) && v.length <= MAX_CONTAINER_ID_LENGTH ? undefined : `is not a container id (letters, digits, "_", "." and "-", at most ${MAX_CONTAINER_ID_LENGTH})`,
+  K8S_POD_UID: (v) => (/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(v) ? undefined : 'is not a pod UID (letters, digits and "-", at most 64)'),
+};
 
 /**
  * CNI_ARGS: `KEY=VALUE` pairs separated by ";" (libcni's LoadArgs rules): every pair needs a
@@ -105,6 +125,17 @@ export const CniArgsSchema = z.string().transform((raw, ctx): K8sArgs => {
   for (const k of ['K8S_POD_NAMESPACE', 'K8S_POD_NAME'] as const) {
     if (k in out && out[k] === '') {
       ctx.addIssue({ code: 'custom', message: `${k} is empty` });
+      return z.NEVER;
+    }
+  }
+  // These name things on the host (interface names, IPAM files, OVS external_ids) and appear in
+  // logs: only what Kubernetes itself allows gets that far.
+  for (const [k, check] of Object.entries(CNI_ARG_RULES)) {
+    const v = out[k];
+    if (v === undefined || v === '') continue;
+    const problem = check(v);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: `${k}=${JSON.stringify(v)} ${problem}` });
       return z.NEVER;
     }
   }

@@ -169,8 +169,10 @@ export const UpdateConfigSchema = z.strictObject({
   root: absolutePath.default('/opt/seine'),
   /** pending switch, outcomes, refused versions, partial downloads. */
   stateDir: absolutePath.default('/var/lib/seine/update'),
-  /** The trusted ed25519 release key (PEM). */
+  /** The trusted ed25519 release key (PEM); a missing file is skipped when publicKeys names others. */
   publicKey: absolutePath.default('/etc/seine/release.pub'),
+  /** More trusted release keys (PEM files), e.g. the new key during a key rotation. */
+  publicKeys: z.array(absolutePath).default([]),
   /** The controller's REST URL bundles come from; default: the controller's MQTT host, http(s)://host:8080. */
   server: z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' }).optional(),
   /** Reach `server` through this unix socket instead (the lab's boxes cannot reach the host's 127.0.0.1). */
@@ -345,6 +347,22 @@ export const ControllerConfigSchema = z.strictObject({
   sharedSubscriptionGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 of A-Z a-z 0-9 _ -' }).optional(),
   /** The flow aggregator (Antrea's flow-aggregator.conf names): joined fleet flows exported over IPFIX. */
   flowAggregator: FlowAggregatorConfigSchema.optional(),
+  /**
+   * The release public keys (PEM files, as `seine release keygen` writes them) an upload must be
+   * signed by: during a key rotation the old and the new one. None: every upload is refused.
+   */
+  releaseKeys: z.array(absolutePath).default([]),
+  /**
+   * Bounds of the fleet flow store (GET /api/v1/flows): rows not updated for maxAgeSeconds (default
+   * 7 days) go, and beyond maxRows (default 100 000) the least recently updated go first, so a node
+   * sending many connections cannot grow the store without end.
+   */
+  fleetFlows: z
+    .strictObject({
+      maxRows: z.number().int().min(100).optional(),
+      maxAgeSeconds: z.number().int().min(60).optional(),
+    })
+    .optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
   /** Also serve REST on this unix socket (the lab's agents download releases through it); TLS like the TCP listener. */

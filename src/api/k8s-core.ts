@@ -2,21 +2,26 @@
 // and watch events. Schemas are loose (unknown fields pass through, so a newer API server
 // never breaks the agent) but strict on every field Seine uses, so bad data is rejected
 // with the zod path of the field instead of surfacing later as an undefined IP or port.
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isDNS1123Label, isDNS1123Subdomain } from './meta.js';
+// One IP and CIDR schema everywhere (net.ts): every address here may end up in an OpenFlow match
+// or action, where a comma, "=" or newline would be read as more of the flow.
+import { CIDRSchema, IPAddressSchema as IPSchema, ipFamily } from './net.js';
 
-const isCIDR = (text: string): boolean => {
-  const [address = '', prefix = '', ...rest] = text.split('/');
-  const family = isIP(address);
-  return rest.length === 0 && family !== 0 && /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
-};
-const IPSchema = z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address');
-const CIDRSchema = z.string().refine(isCIDR, 'expected a CIDR such as 10.42.0.0/24');
 const LabelsSchema = z.record(z.string(), z.string());
 
+// Names become store keys (`namespace/name`), log fields and cookie keys: only what the API server
+// accepts (a "/" or a newline in a name from the lab file would otherwise make two objects one key).
+const ObjectNameSchema = z.string().min(1).refine(isDNS1123Subdomain, {
+  error: (issue) => `expected a DNS-1123 subdomain (lowercase alphanumerics, "-" and "."), got ${JSON.stringify(issue.input)}`,
+});
+const NamespaceNameSchema = z.string().min(1).refine(isDNS1123Label, {
+  error: (issue) => `expected a DNS-1123 label (lowercase alphanumerics and "-", at most 63), got ${JSON.stringify(issue.input)}`,
+});
+
 export const ObjectMetaSchema = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().min(1).optional(),
+  name: ObjectNameSchema,
+  namespace: NamespaceNameSchema.optional(),
   uid: z.string().min(1).optional(),
   resourceVersion: z.string().optional(),
   labels: LabelsSchema.optional(),
@@ -42,7 +47,7 @@ export const ContainerSchema = z.looseObject({
 export const PodSchema = z.looseObject({
   apiVersion: z.literal('v1').optional(),
   kind: z.literal('Pod').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1), uid: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema, uid: z.string().min(1) }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
     hostNetwork: z.boolean().optional(),
@@ -66,11 +71,20 @@ export const NamespaceSchema = z.looseObject({
 });
 export type Namespace = z.infer<typeof NamespaceSchema>;
 
-export const NodeAddressSchema = z.looseObject({
-  // InternalIP, ExternalIP, Hostname, InternalDNS, ExternalDNS; kept open for new types.
-  type: z.string().min(1),
-  address: z.string().min(1),
-});
+/** Address types whose value is an IP (the agent routes and tunnels to InternalIP). */
+const IP_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
+
+export const NodeAddressSchema = z
+  .looseObject({
+    // InternalIP, ExternalIP, Hostname, InternalDNS, ExternalDNS; kept open for new types.
+    type: z.string().min(1),
+    address: z.string().min(1),
+  })
+  .superRefine((a, ctx) => {
+    if (IP_ADDRESS_TYPES.has(a.type) && ipFamily(a.address) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['address'], message: `expected an IPv4 or IPv6 address for type ${a.type}, got ${JSON.stringify(a.address)}` });
+    }
+  });
 
 export const NodeSchema = z.looseObject({
   apiVersion: z.literal('v1').optional(),
@@ -105,7 +119,7 @@ export type ServicePort = z.infer<typeof ServicePortSchema>;
 export const ServiceSchema = z.looseObject({
   apiVersion: z.literal('v1').optional(),
   kind: z.literal('Service').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema }),
   spec: z.looseObject({
     type: ServiceTypeSchema.default('ClusterIP'),
     // "None" for a headless Service: no load balancing.
@@ -126,11 +140,11 @@ export type Service = z.infer<typeof ServiceSchema>;
 /** The label that ties an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-/** discovery.k8s.io/v1 EndpointSlice. */
+/** discovery.k8s.io/v1 EndpointSlice; every address must be of the slice's addressType (as the API server validates). */
 export const EndpointSliceSchema = z.looseObject({
   apiVersion: z.literal('discovery.k8s.io/v1').optional(),
   kind: z.literal('EndpointSlice').optional(),
-  metadata: ObjectMetaSchema.extend({ namespace: z.string().min(1) }),
+  metadata: ObjectMetaSchema.extend({ namespace: NamespaceNameSchema }),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
   endpoints: z.array(z.looseObject({
     addresses: z.array(z.string().min(1)).min(1),
@@ -147,6 +161,16 @@ export const EndpointSliceSchema = z.looseObject({
     protocol: ProtocolSchema.default('TCP'),
     port: z.number().int().min(1).max(65535).nullable().optional(),
   })).nullable().optional(),
+}).superRefine((slice, ctx) => {
+  slice.endpoints.forEach((e, i) => {
+    e.addresses.forEach((address, j) => {
+      const ok = slice.addressType === 'FQDN' ? isDNS1123Subdomain(address) : ipFamily(address) === (slice.addressType === 'IPv4' ? 4 : 6);
+      if (!ok) {
+        const expected = slice.addressType === 'FQDN' ? 'a DNS name' : `an ${slice.addressType} address`;
+        ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'addresses', j], message: `expected ${expected} (addressType ${slice.addressType}), got ${JSON.stringify(address)}` });
+      }
+    });
+  });
 });
 export type EndpointSlice = z.infer<typeof EndpointSliceSchema>;
 
@@ -215,17 +239,18 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
  * nodes,namespaces,pods,services,endpointslices -o json` prints. The lab writes its inventory in this shape, so the file and the API server
  * feed the agent the same objects.
  */
+export const InventoryItemSchema = z.discriminatedUnion('kind', [
+  PodSchema.extend({ kind: z.literal('Pod') }),
+  NamespaceSchema.extend({ kind: z.literal('Namespace') }),
+  NodeSchema.extend({ kind: z.literal('Node') }),
+  ServiceSchema.extend({ kind: z.literal('Service') }),
+  EndpointSliceSchema.safeExtend({ kind: z.literal('EndpointSlice') }),
+]);
+export type InventoryItem = z.infer<typeof InventoryItemSchema>;
+
 export const InventoryListSchema = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('List'),
-  items: z.array(
-    z.discriminatedUnion('kind', [
-      PodSchema.extend({ kind: z.literal('Pod') }),
-      NamespaceSchema.extend({ kind: z.literal('Namespace') }),
-      NodeSchema.extend({ kind: z.literal('Node') }),
-      ServiceSchema.extend({ kind: z.literal('Service') }),
-      EndpointSliceSchema.extend({ kind: z.literal('EndpointSlice') }),
-    ]),
-  ),
+  items: z.array(InventoryItemSchema),
 });
 export type InventoryList = z.infer<typeof InventoryListSchema>;

@@ -32,6 +32,11 @@ export const ReleaseManifestSchema = z.strictObject({
   }),
   /** ISO 8601 time the release was built. */
   created: z.iso.datetime(),
+  /**
+   * RFC 3339 time after which boxes refuse the release and the controller will not roll it out
+   * (signed with the rest: an old signed release cannot be replayed for ever). Absent: no expiry.
+   */
+  notAfter: z.iso.datetime({ offset: true }).optional(),
 });
 export type ReleaseManifest = z.infer<typeof ReleaseManifestSchema>;
 
@@ -95,6 +100,8 @@ export const PendingSwitchSchema = z.strictObject({
   boots: z.number().int().nonnegative().default(0),
   /** Set when the new version gave up: the previous one reports it after the switch back. */
   failure: z.string().optional(),
+  /** manifestDigest() of the release switched to: a rollback is refused per digest, like any refusal. */
+  digest: z.string().optional(),
 });
 export type PendingSwitch = z.infer<typeof PendingSwitchSchema>;
 
@@ -107,8 +114,12 @@ export const OutcomeSchema = z.strictObject({
 });
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
-/** `refused.json`: version → why it was refused or rolled back on this box (never tried again). */
-export const RefusedVersionsSchema = z.record(z.string(), z.string());
+/**
+ * `refused.json`: manifest digest (manifestDigest(): sha256 of the signed manifest's canonical
+ * JSON) → why it was refused or rolled back on this box. That manifest is never tried again; a
+ * corrected upload of the same version (new bundle or new signature: a new digest) is.
+ */
+export const RefusedManifestsSchema = z.record(z.string(), z.string());
 
 /** A release the controller stores (one per version and architecture). */
 export const StoredReleaseSchema = z.strictObject({
@@ -118,6 +129,8 @@ export const StoredReleaseSchema = z.strictObject({
   sha256: sha256Hex,
   keyId: z.string(),
   created: z.string(),
+  /** The manifest's notAfter, when it has one. */
+  notAfter: z.string().optional(),
   uploaded: z.string(),
 });
 export type StoredRelease = z.infer<typeof StoredReleaseSchema>;

@@ -33,8 +33,9 @@ export function registerControllerCommand(program: Command): void {
     .option('-c, --config <file>', 'controller config file (YAML)', '/etc/seine/controller.yaml')
     .option('--store <url>', 'PostgreSQL store URL (postgres://…), overrides storeUrl in the config')
     .action(async (node: string, own: { config: string; store?: string }) => {
-      // Commander gives options written after the subcommand to the parent when both define them.
-      const opts = { ...own, ...(controller.opts() as { config: string; store?: string }) };
+      // Options may be written before or after the subcommand: the parent's win only when given there.
+      const parent = controller.opts() as { config: string; store?: string };
+      const opts = { config: controller.getOptionValueSource('config') === 'cli' ? parent.config : own.config, store: parent.store ?? own.store };
       if (!isDNS1123Subdomain(node)) throw new UserError(`invalid node name ${JSON.stringify(node)}: expected lowercase alphanumerics, "-" or "."`);
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
       // Passwords are the insecure path; a TLS controller's nodes log in with node certificates.

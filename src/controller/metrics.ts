@@ -103,6 +103,20 @@ export class ControllerMetrics {
           this.inc(flows.received);
         },
       });
+      new Counter({
+        name: 'seine_controller_flow_records_refused_total', help: 'Flow records refused because the sending node is neither end of the connection.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(flows.refused);
+        },
+      });
+      new Counter({
+        name: 'seine_controller_fleet_flows_evicted_total', help: 'Fleet flow rows deleted because the store was over fleetFlows.maxRows.', registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(flows.evicted);
+        },
+      });
     }
   }
 }

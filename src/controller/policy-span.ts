@@ -14,6 +14,11 @@ import type { ObjectStore, StoredRecord } from './store/objects.js';
 const POLICY_KINDS = new Set(['ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io']);
 const COMPUTE_KINDS = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
 
+/** A pod's identity in the fleet view: node, namespace and name. */
+const fleetPodKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}/${p.name}`;
+/** Whose namespace labels apply to a pod: those its own node reports. */
+const fleetNamespaceKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}`;
+
 export class PolicySpan {
   /** Policy key → its nodes; absent: every node (not computed yet, or failed). */
   private spans = new Map<string, readonly string[]>();
@@ -65,7 +70,7 @@ export class PolicySpan {
       this.inventoriesLoaded = true;
     }
     if (this.inventoryDirty || !this.computer) {
-      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()));
+      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), { pod: fleetPodKey, namespace: fleetNamespaceKey });
       this.inventoryDirty = false;
     }
     const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
@@ -91,19 +96,24 @@ export class PolicySpan {
     return m.manifest;
   }
 
-  /** The fleet's pods (each on the node that reported it) and namespace labels, as policy compute reads them. */
+  /**
+   * The fleet's pods, each on the node that reported it and keyed by that node too: boxes of two
+   * clusters may host pods of the same namespace/name, and a node can only speak for its own pods
+   * (one that stops reporting a pod, or lies about it, cannot take another box's pod out of a span).
+   * Namespace labels likewise: each node's pods are matched against the labels that node reports.
+   */
   private inventory(nodeNames: readonly string[]): Inventory {
     const pods = new Map<string, InventoryPod>();
     const namespaces = new Map<string, InventoryNamespace>();
     for (const [node, text] of this.inventories) {
       const inv = JSON.parse(text) as NodeReported['inventory'];
       for (const p of inv.pods) {
-        pods.set(`${p.namespace}/${p.name}`, {
+        pods.set(`${node}/${p.namespace}/${p.name}`, {
           namespace: p.namespace, name: p.name, uid: `${node}/${p.namespace}/${p.name}`, labels: p.labels ?? {},
           ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running', ports: [],
         });
       }
-      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(name, { name, labels });
+      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(`${node}/${name}`, { name, labels });
     }
     return { pods, namespaces, nodes: new Map(nodeNames.map((n) => [n, { name: n, podCIDRs: [], labels: {} }])) };
   }

@@ -18,7 +18,7 @@ import { distProgram } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
 import { freePort } from '../lib/free-port.js';
-import { labRestSocket } from './ota.js';
+import { ensureLabReleaseKeys, labReleaseKeys, labRestSocket } from './ota.js';
 import { labAdminFile } from './names.js';
 
 export const CONTROLLER_ROLE = 'controller';
@@ -56,10 +56,13 @@ export async function startController(store: StateStore, env: NodeJS.ProcessEnv)
   const [restPort, mqttPort] = [await freePort(), await freePort()];
   const downloadToken = randomBytes(24).toString('base64url');
   await writeFile(f.downloadToken, `${downloadToken}\n`, { mode: 0o600 });
+  // The lab's release key (every lab has one): the controller checks uploads against it.
+  await ensureLabReleaseKeys(labDir);
   const cfg: ControllerConfigInput = {
     listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, brokerSocket: f.mqttSocket, storePath: f.store, restSocket: labRestSocket(labDir),
     // Admin tokens are left out: the controller makes one and writes the admin file.
     auth: { readOnlyTokens: [hashToken(downloadToken)] },
+    releaseKeys: [labReleaseKeys(labDir).publicKey],
   };
   await writeFile(f.config, stringify(cfg));
   return spawnController(store, env, `https://127.0.0.1:${restPort}`, `mqtts://127.0.0.1:${mqttPort}`);

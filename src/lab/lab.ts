@@ -24,7 +24,7 @@ import { readState, StateStore, type BoxState, type LabState, type PodState, typ
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
 import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
-import { ensureLabReleaseKeys, prepareOtaBox } from './ota.js';
+import { prepareOtaBox } from './ota.js';
 import { supervisedChildFile } from './agent-supervisor.js';
 import { readFileSync } from 'node:fs';
 
@@ -124,8 +124,8 @@ export class Lab {
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
-    // The controller starts alongside the underlay (it needs no network namespace of its own).
-    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx)), spec.ota ? ensureLabReleaseKeys(this.dir) : undefined]);
+    // The controller starts alongside the underlay (it needs no network namespace of its own); it makes the lab's release key.
+    const [controller] = await Promise.all([startController(store, this.env), createUnderlay(ctx).then(() => createOutside(ctx))]);
     const o = store.state.outside!;
     progress(`underlay ready: bridge ${this.names.underlayBridge} in ${this.names.underlayNetns}, ${UNDERLAY_CIDR}; outside ${o.ip} (tcp+udp ${o.port}) in ${o.netns}; controller at ${controller.url}`, t0);
     // Node-RED starts while the boxes come up (it only needs the controller's URL).

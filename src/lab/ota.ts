@@ -1,7 +1,8 @@
 // A lab started with OTA (`seine lab up --ota`) runs each box's agent as a box would: from
 // `<box dir>/seine/current` → `releases/<version>/` under a supervisor that restarts it like
 // systemd's Restart=always, with the updater's state in `<box dir>/update/` and the lab's
-// release key (`<lab dir>/release-keys/release.key`, the public half trusted by every box).
+// release key (`<lab dir>/release-keys/release.key`, the public half trusted by every box and by
+// the controller, which checks uploads against it).
 // The first release is this checkout (its dist/ linked, package.json copied); releases the
 // updater unpacks find the checkout's node_modules through `<box dir>/seine/node_modules`.
 import { copyFile, mkdir, symlink, writeFile, chmod, access } from 'node:fs/promises';

@@ -11,8 +11,11 @@ import type { ReleaseArch, ReleaseManifest, SignedManifest } from '../api/releas
 import { UserError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { projectRoot } from '../lib/paths.js';
-import { sha256File } from './verify.js';
-import { signManifest } from './signing.js';
+import { readPublicKeyFiles, sha256File } from './verify.js';
+import { keyIdOf, signManifest } from './signing.js';
+
+/** Where a release ships the release keys boxes running it trust (key rotation), `*.pub`. */
+export const RELEASE_KEYS_DIR = 'release-keys';
 
 export const bundleFileName = (version: string, arch: ReleaseArch) => `seine-agent-${version}-${arch}.tar.gz`;
 export const manifestFileName = (version: string, arch: ReleaseArch) => `seine-agent-${version}-${arch}.manifest.json`;
@@ -33,6 +36,10 @@ export interface BuildOptions {
   outDir: string;
   /** An agent tree to pack; default: staged from this checkout (dist/, package.json). */
   from?: string | undefined;
+  /** RFC 3339 time after which the release is refused (manifest.notAfter). */
+  notAfter?: string | undefined;
+  /** Public key files the boxes running this release trust instead of their configured ones (key rotation): shipped in release-keys/. */
+  trustKeys?: readonly string[] | undefined;
 }
 
 export interface BuiltRelease {
@@ -47,6 +54,7 @@ export async function buildRelease(o: BuildOptions): Promise<BuiltRelease> {
   try {
     const tree = path.join(staging, 'tree');
     await stageTree(o.from, tree, o.version);
+    await shipKeys(tree, o.trustKeys ?? []);
     await mkdir(o.outDir, { recursive: true });
     const bundle = path.join(o.outDir, bundleFileName(o.version, o.arch));
     // Reproducible: sorted names, no owners, one mtime.
@@ -57,6 +65,7 @@ export async function buildRelease(o: BuildOptions): Promise<BuiltRelease> {
       ...(o.minVersion ? { minVersion: o.minVersion } : {}),
       bundle: { file: path.basename(bundle), size: (await stat(bundle)).size, sha256: await sha256File(bundle) },
       created: new Date().toISOString(),
+      ...(o.notAfter ? { notAfter: o.notAfter } : {}),
     };
     const signed: SignedManifest = key ? signManifest(manifest, key) : { manifest };
     const manifestFile = path.join(o.outDir, manifestFileName(o.version, o.arch));
@@ -88,6 +97,14 @@ async function stageTree(from: string | undefined, tree: string, version: string
   await mkdir(path.join(tree, 'bin'), { recursive: true });
   await writeFile(path.join(tree, 'bin', 'seine'), BIN_WRAPPER);
   await chmod(path.join(tree, 'bin', 'seine'), 0o755);
+}
+
+/** The trusted keys a release ships, as release-keys/<keyId>.pub (each checked to be an ed25519 public key). */
+async function shipKeys(tree: string, files: readonly string[]): Promise<void> {
+  if (!files.length) return;
+  const dir = path.join(tree, RELEASE_KEYS_DIR);
+  await mkdir(dir, { recursive: true });
+  for (const key of await readPublicKeyFiles(files)) await writeFile(path.join(dir, `${keyIdOf(key)}.pub`), key.export({ type: 'spki', format: 'pem' }));
 }
 
 /** Unpacks a verified bundle into `dir` (which must not exist), refusing members that would land outside it. */

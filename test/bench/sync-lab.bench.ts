@@ -4,7 +4,12 @@
 // to 3 nodes, reported back) through a bare aedes in the same run.
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { SeinectlConfigSchema } from '../../src/api/config.js';
+import { RestClient } from '../../src/controller/client/rest-client.js';
 import { Lab } from '../../src/lab/lab.js';
+import type { LabState } from '../../src/lab/state.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import { sleep } from '../../src/lib/process.js';
 import { percentile, type Bench, type BenchRow } from './harness.js';
@@ -25,13 +30,18 @@ const acnp = (port: number) => ({
 interface Status { phase: string; observedGeneration: number; currentNodesRealized: number; desiredNodesRealized: number }
 
 /** Applies a new generation; resolves with the ms until the controller says Realized on every box. */
-export async function applyUntilRealized(server: string, body: unknown, nodes: number, pollMs: number): Promise<number> {
+/** A REST client of the lab's controller: HTTPS with its CA and the admin token of its admin file. */
+export function labClient(state: LabState): RestClient {
+  const admin = SeinectlConfigSchema.parse(parse(readFileSync(state.controller!.adminFile!, 'utf8')));
+  return new RestClient(state.controller!.url, { token: admin.token, ca: readFileSync(admin.certificateAuthority!) });
+}
+
+export async function applyUntilRealized(c: RestClient, body: unknown, nodes: number, pollMs: number): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(`${server}${ACNPS}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`apply: HTTP ${res.status} ${await res.text()}`);
-  const generation = ((await res.json()) as { items: { generation: number }[] }).items[0]!.generation;
+  const res = await c.request<{ items: { generation: number }[] }>('POST', ACNPS, JSON.stringify(body), { 'content-type': 'application/json' });
+  const generation = res.items[0]!.generation;
   for (;;) {
-    const s = ((await (await fetch(`${server}${ACNPS}/bench`)).json()) as { status?: Status }).status;
+    const s = (await c.request<{ status?: Status }>('GET', `${ACNPS}/bench`)).status;
     if (s?.observedGeneration === generation && s.phase === 'Realized' && s.currentNodesRealized === nodes) return performance.now() - t0;
     if (performance.now() - t0 > 30_000) throw new Error(`generation ${generation} not Realized on ${nodes} nodes in 30 s: ${JSON.stringify(s)}`);
     await sleep(pollMs);
@@ -50,7 +60,7 @@ export const bench: Bench = {
       for (const b of ['box1', 'box2', 'box3']) await lab.labelPod({ namespace: 'default', name: `${b}-pod1` }, [{ key: 'app', value: 'demo' }]);
       await lab.labelPod({ namespace: 'default', name: 'box3-pod1' }, [{ key: 'role', value: 'client' }]);
       const state = await lab.current();
-      const server = state.controller!.url;
+      const server = labClient(state);
       const seine: number[] = [];
       for (let i = 0; i < ROUNDS + 3; i++) {
         const ms = await applyUntilRealized(server, acnp(1000 + i), 3, 5);

@@ -11,6 +11,7 @@ import { RestClient } from '../../src/controller/client/rest-client.js';
 import type { StoredObject } from '../../src/api/controller-api.js';
 import type { TraceflowStatus } from '../../src/api/traceflow.js';
 import { percentile, timeMs, type Bench, type BenchRow } from './harness.js';
+import { labClient } from './sync-lab.bench.js';
 
 const N = 30;
 
@@ -45,7 +46,7 @@ export const bench: Bench = {
     try {
       const state = await lab.up(specFromFlags(2, 2));
       const pod = (n: string) => state.pods.find((p) => p.name === n)!;
-      const c = new RestClient(state.controller!.url);
+      const c = labClient(state);
       const src = pod('box1-pod1');
       const rows: BenchRow[] = [];
       for (const [label, dst, goal] of [['intra-box', pod('box1-pod2'), 200], ['inter-box', pod('box2-pod1'), 500]] as const) {

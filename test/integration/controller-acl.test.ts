@@ -7,11 +7,12 @@ import { CONTROLLER_USERNAME, agentClientId, nodeRpcFilter as nodeRpcFilterOf, n
 import { mayPublish, maySubscribe } from '../../src/controller/broker/acl.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
-import { acnp, api, startController, tempDir } from './controller-fixture.js';
+import { acnp, api, startController, tempDir, trustOf } from './controller-fixture.js';
 
 function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000 });
+    const ca = trustOf(url).ca;
+    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000, ...(ca ? { ca } : {}) });
     c.once('connect', () => resolve(c));
     c.once('error', (err) => {
       c.end(true);

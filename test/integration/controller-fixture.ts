@@ -1,10 +1,14 @@
 // Shared pieces for the controller tests: a controller on free 127.0.0.1 ports with its store
 // in a temp dir, agents' sync modules with their own SQLite, a realizer that records what it
 // got (the boundary these tests stop at), REST calls and manifests.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ControllerConfigSchema, type ControllerConfigInput } from '../../src/api/config.js';
+import { ControllerConfigSchema, SeinectlConfigSchema, type ControllerConfigInput } from '../../src/api/config.js';
 import type { DesiredObject, NodeReported } from '../../src/api/node-state.js';
 import { AgentSync, type AgentSyncOptions } from '../../src/agent/sync/agent-sync.js';
 import { RealizerRegistry, type RealizeOutcome, type Realizer } from '../../src/agent/sync/realizers.js';
@@ -21,8 +25,38 @@ export function controllerConfig(dir: string, extra: Partial<ControllerConfigInp
   return ControllerConfigSchema.parse({ listen: '127.0.0.1:0', brokerListen: '127.0.0.1:0', storePath: path.join(dir, 'controller.db'), ...extra });
 }
 
-export function startController(dir: string, extra: Partial<ControllerConfigInput> = {}, seams?: ControllerSeams): Promise<Controller> {
-  return Controller.start(controllerConfig(dir, extra), seams);
+/** What a test client of a controller needs: its CA (TLS) and the admin token from its admin file. */
+interface ClientTrust {
+  ca?: Buffer;
+  caFile?: string;
+  token?: string;
+}
+const trust = new Map<string, ClientTrust>();
+
+/** The CA and admin token for a controller's REST or MQTT URL (empty for an insecure one). */
+export function trustOf(url: string): ClientTrust {
+  return trust.get(url) ?? {};
+}
+
+/** seinectl's flags for a controller started here: --server, and its CA and admin token when it has them. */
+export function clientFlags(url: string): string[] {
+  const t = trustOf(url);
+  return ['--server', url, ...(t.caFile ? ['--certificate-authority', t.caFile] : []), ...(t.token ? ['--token', t.token] : [])];
+}
+
+/**
+ * A controller with the secure defaults (its own PKI and admin file in `dir`) unless `extra` says
+ * insecure: true. api() and startAgent() find its CA and admin token by URL.
+ */
+export async function startController(dir: string, extra: Partial<ControllerConfigInput> = {}, seams?: ControllerSeams): Promise<Controller> {
+  const c = await Controller.start(controllerConfig(dir, extra), seams);
+  if (c.pki) {
+    const token = c.adminFile ? SeinectlConfigSchema.parse(parse(readFileSync(c.adminFile, 'utf8'))).token : undefined;
+    const t = { ca: c.pki.ca, caFile: c.pki.caFile, ...(token ? { token } : {}) };
+    trust.set(c.restUrl, t);
+    trust.set(c.brokerUrl, t);
+  }
+  return c;
 }
 
 /** Records every set it is asked to realize; can be told to fail named objects. */
@@ -56,9 +90,12 @@ export async function startAgent(opts: {
   const realizers = new RealizerRegistry();
   const realizer = opts.realizer ?? new RecordingRealizer();
   if (opts.registerAcnp !== false) realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, realizer);
+  // A TLS controller's CA unless the test brings its own TLS options.
+  const ca = trustOf(opts.url).ca;
+  const tls = opts.tls ?? (ca ? { ca } : undefined);
   const sync = await AgentSync.open({
     node: opts.node, url: opts.url, username: opts.node, db, realizers, agentVersion: '0.1.0-test',
-    ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.password !== undefined ? { password: opts.password } : {}), ...(tls ? { tls } : {}),
     ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
     inventory: () => testInventory(opts.node),
@@ -119,14 +156,34 @@ export interface ApiReply<T = any> {
   body: T;
 }
 
-export async function api<T = any>(base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<ApiReply<T>> {
-  const res = await fetch(`${base}${urlPath}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+/**
+ * A REST call; to a TLS controller started here with its CA and (unless `token` is given, or
+ * null for none) its admin token.
+ */
+export async function api<T = any>(base: string, method: string, urlPath: string, body?: unknown, token?: string | null): Promise<ApiReply<T>> {
+  const t = trustOf(base);
+  const bearer = token === null ? undefined : (token ?? t.token);
+  const { status, text } = await request(new URL(`${base}${urlPath}`), method, {
+    'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+  }, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), t.ca);
+  return { status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A raw HTTP(S) request to a controller started here (its CA trusted); the body as text. */
+export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  return request(u, opts.method ?? 'GET', opts.headers ?? {}, opts.body, trustOf(u.origin).ca);
+}
+
+function request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, ca: Buffer | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, ...(ca ? { ca } : {}) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {

@@ -2,14 +2,13 @@
 // Antrea's policy metric names count the span computations, seine_controller_* the fleet.
 import assert from 'node:assert/strict';
 import type { Controller } from '../../src/controller/main.js';
-import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, rawRequest, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
 
 const READER = 'reader-token-0123456789';
 const ADMIN = 'admin-token-0123456789';
 
 async function scrape(c: Controller, token?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${c.restUrl}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  return { status: res.status, text: await res.text() };
+  return rawRequest(`${c.restUrl}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 }
 
 /** The value of one sample line (`name{labels} value`), or undefined. */

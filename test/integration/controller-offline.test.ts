@@ -67,7 +67,8 @@ describe('controller offline first and restarts', function () {
   it('controller kill -9 and restart: objects, uids, generations, nodes intact; the agent resyncs', async function () {
     const ports = { listen: `127.0.0.1:${await freePort()}`, brokerListen: `127.0.0.1:${await freePort()}` };
     const config = path.join(tmp.dir, 'controller.yaml');
-    await writeFile(config, stringify({ ...ports, storePath: path.join(tmp.dir, 'store', 'seine.db') }));
+    // Plain on purpose (this is about surviving kill -9, and it makes a node password over REST).
+    await writeFile(config, stringify({ ...ports, storePath: path.join(tmp.dir, 'store', 'seine.db'), insecure: true }));
     const rest = `http://${ports.listen}`;
     const run = () => {
       const p = spawn(process.execPath, [distProgram('cli/seine.js'), 'controller', '--config', config], { stdio: 'ignore' });

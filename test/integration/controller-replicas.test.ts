@@ -103,6 +103,8 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
         listen: `127.0.0.1:${port}`, broker: brokerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: controllerPassword },
         sharedSubscriptionGroup: GROUP, storePath: path.join(tmp.dir, `unused-${name}.db`),
         ...(name === 'a' ? { storeUrl } : {}),
+        // Plain on purpose: replicas behind a plain mosquitto with node passwords (TLS is covered elsewhere).
+        insecure: true,
       }));
       // Replica b gets its store by flag, as an operator would start a second one.
       const args = [distProgram('cli/seine.js'), 'controller', '--config', config, ...(name === 'b' ? ['--store', storeUrl] : [])];

@@ -1,6 +1,7 @@
 // The REST API over real HTTP on 127.0.0.1: Kubernetes paths from the registry, CRUD, bearer
 // tokens (401/403), 400/422 with field paths, all-or-nothing multi-object bodies, openapi.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import type { Controller } from '../../src/controller/main.js';
 import { acnp, api, netpol, startController, tempDir } from './controller-fixture.js';
 
@@ -125,17 +126,27 @@ describe('controller REST', function () {
     assert.equal(c.broker!.port, port, 'the same port again');
   });
 
-  it('409 for a stale resourceVersion; node credentials by REST (admin only)', async function () {
+  it('409 for a stale resourceVersion; node passwords by REST only with insecure: true (admin only)', async function () {
     await call('POST', ACNPS, acnp('occ'));
     const stale = { ...acnp('occ', 2), metadata: { name: 'occ', resourceVersion: '1' } };
     assert.equal((await call('PUT', `${ACNPS}/occ`, stale)).status, 409);
-    assert.equal((await call('POST', '/api/v1/nodes/box9/credentials', undefined, READER)).status, 403);
-    const cred = await call('POST', '/api/v1/nodes/box9/credentials');
-    assert.equal(cred.body.username, 'box9');
-    assert.ok(cred.body.password.length >= 24);
-    assert.equal((await call('POST', '/api/v1/nodes/Box_9/credentials')).status, 422);
-    const audit = await call('GET', '/api/v1/audit');
-    assert.ok(audit.body.some((e: { action: string; object: string; actor: string }) => e.action === 'credentials' && e.object === 'box9' && e.actor === 'admin-token-0'));
+    // This controller is TLS: passwords are the insecure path, refused with the reason.
+    const refused = await call('POST', '/api/v1/nodes/box9/credentials');
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.message, /only for a controller with insecure: true/);
+    const plain = await startController(path.join(tmp.dir, 'plain'), { insecure: true, auth: { adminTokens: [ADMIN], readOnlyTokens: [READER] } });
+    try {
+      const pcall = (method: string, p: string, token = ADMIN) => api(plain.restUrl, method, p, undefined, token);
+      assert.equal((await pcall('POST', '/api/v1/nodes/box9/credentials', READER)).status, 403);
+      const cred = await pcall('POST', '/api/v1/nodes/box9/credentials');
+      assert.equal(cred.body.username, 'box9');
+      assert.ok(cred.body.password.length >= 24);
+      assert.equal((await pcall('POST', '/api/v1/nodes/Box_9/credentials')).status, 422);
+      const audit = await pcall('GET', '/api/v1/audit');
+      assert.ok(audit.body.some((e: { action: string; object: string; actor: string }) => e.action === 'credentials' && e.object === 'box9' && e.actor === 'admin-token-0'));
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('checks tiers across objects: unknown tier, taken priority, a tier still in use cannot be deleted', async function () {

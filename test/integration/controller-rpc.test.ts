@@ -11,7 +11,7 @@ import { RpcError } from '../../src/controller/sync/rpc-client.js';
 import { distProgram } from '../../src/lib/paths.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, clientFlags, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 const KEY = 'ClusterNetworkPolicy.crd.antrea.io//rpc-web';
@@ -95,23 +95,23 @@ describe('request/response over the embedded aedes broker (MQTT 3.1.1)', functio
   });
 
   it('seinectl rpc NODE METHOD prints the result; a timeout is one clear line', async function () {
-    const r = await spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), '--server', controller.restUrl, 'rpc', 'box1', 'status']);
+    const r = await spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...clientFlags(controller.restUrl), 'rpc', 'box1', 'status']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).observedGeneration, agent.sync.generation);
-    const t = await spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), '--server', controller.restUrl, 'rpc', 'box2', 'ping', '--timeout', '200']);
+    const t = await spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...clientFlags(controller.restUrl), 'rpc', 'box2', 'ping', '--timeout', '200']);
     assert.equal(t.code, 1);
     assert.equal(t.stderr, 'seinectl: node box2 did not answer ping within 200 ms (offline, or an agent without request/response)\n');
   });
 
   it('another node cannot answer: it may not publish under the asked node\'s rpc topic, and an answer on its own topic does not match', async function () {
     // A controller-side spy learns the request id (which a node cannot: it may not subscribe there).
-    const spy = await mqtt.connectAsync(controller.brokerUrl, { username: CONTROLLER_USERNAME, password: controller.broker!.controllerSecret, clientId: 'seine-test-spy' });
+    const spy = await mqtt.connectAsync(controller.brokerUrl, { username: CONTROLLER_USERNAME, password: controller.broker!.controllerSecret, clientId: 'seine-test-spy', ca: trustOf(controller.brokerUrl).ca });
     const requestId = new Promise<string>((resolve) => spy.on('message', (t) => resolve(t.split('/').pop()!)));
     await spy.subscribeAsync('seine/v1/nodes/box3/rpc/+', { qos: 1 });
     await controller.nodes.createCredentials('box3', 'test');
     const pending = controller.rpc.request('box3', 'status', undefined, 1500);
     const id = await requestId;
-    const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0 });
+    const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0, ca: trustOf(controller.brokerUrl).ca });
     const forged = (node: string) => JSON.stringify({ v: ENVELOPE_VERSION, node, ts: Date.now(), kind: 'rpc-response', payload: { ok: true, result: 'forged' } });
     const denied = controller.broker!.counters.deniedPublish;
     const unmatched = controller.rpc.counters.unmatched;

@@ -43,7 +43,7 @@ describe('seinectl: describe, config file, --local', function () {
     local = new AgentApiServer({ node: 'box1', agentVersion: '0.1.0-test', sync: agents[0]!.sync, registry, store: flowStore }, path.join(tmp.dir, 'box1-api.sock'));
     await local.start('127.0.0.1:0');
     configPath = path.join(tmp.dir, 'seinectl.yaml');
-    await writeFile(configPath, stringify({ server: controller.restUrl, token: TOKEN }));
+    await writeFile(configPath, stringify({ server: controller.restUrl, token: TOKEN, certificateAuthority: controller.pki!.caFile }));
     await waitFor('both online', async () => (await controller.nodes.list()).every((n) => n.online));
   });
 
@@ -55,7 +55,7 @@ describe('seinectl: describe, config file, --local', function () {
     await tmp?.remove();
   });
 
-  it('the config file gives server and token; --server and --token override it', async function () {
+  it('the config file gives server, token and CA; --server and --token override it', async function () {
     const manifest = path.join(tmp.dir, 'web.yaml');
     await writeFile(manifest, stringify(acnp('web-allow')));
     const ok = await run(['apply', '-f', manifest]);

@@ -15,7 +15,7 @@ import { distProgram } from '../../src/lib/paths.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 const seine = (...args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seine.js'), ...args]);
@@ -45,7 +45,7 @@ function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<MqttClient>
 }
 
 async function statusOf(c: Controller, name: string) {
-  return (await new RestClient(c.restUrl, { ca: readFileSync(c.config.tls!.caFile) }).request<{ status?: { phase: string; currentNodesRealized: number } }>('GET', `${ACNPS}/${name}`)).status;
+  return (await new RestClient(c.restUrl, { ca: readFileSync(c.config.tls!.caFile), token: trustOf(c.restUrl).token }).request<{ status?: { phase: string; currentNodesRealized: number } }>('GET', `${ACNPS}/${name}`)).status;
 }
 
 describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certificates', function () {
@@ -89,7 +89,7 @@ describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certi
   });
 
   it('REST over HTTPS: trusted with the fleet CA; refused with the system CAs or another CA', async function () {
-    const nodes = await new RestClient(controller.restUrl, { ca: good.pem('ca.crt') }).request<unknown[]>('GET', '/api/v1/nodes');
+    const nodes = await new RestClient(controller.restUrl, { ca: good.pem('ca.crt'), token: trustOf(controller.restUrl).token }).request<unknown[]>('GET', '/api/v1/nodes');
     assert.deepEqual(nodes, []);
     await assert.rejects(new RestClient(controller.restUrl).request('GET', '/api/v1/nodes'), /self-signed certificate|unable to verify/);
     await assert.rejects(new RestClient(controller.restUrl, { ca: rogue.pem('ca.crt') }).request('GET', '/api/v1/nodes'), /self-signed certificate|unable to verify/);
@@ -102,7 +102,7 @@ describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certi
     agents.push(await startAgent({ node: 'box1', url: controller.brokerUrl, password, tls: { ca: good.pem('ca.crt') }, dir: tmp.dir }));
     agents.push(await startAgent({ node: 'box2', url: controller.brokerUrl, tls: { ca: good.pem('ca.crt'), cert: good.pem('box2.crt'), key: good.pem('box2.key') }, dir: tmp.dir }));
     await waitFor('both online', async () => (await controller.nodes.list()).every((n) => n.online));
-    await new RestClient(controller.restUrl, { ca: good.pem('ca.crt') }).request('POST', ACNPS, JSON.stringify(acnp('tls-web')));
+    await new RestClient(controller.restUrl, { ca: good.pem('ca.crt'), token: trustOf(controller.restUrl).token }).request('POST', ACNPS, JSON.stringify(acnp('tls-web')));
     const status = await waitFor('Realized 2/2', async () => { const s = await statusOf(controller, 'tls-web'); return s?.phase === 'Realized' && s.currentNodesRealized === 2 ? s : undefined; });
     assert.equal(status!.currentNodesRealized, 2);
   });
@@ -138,10 +138,10 @@ describe('TLS: seine certs, HTTPS REST, mqtts to the embedded broker, node certi
   });
 
   it('seinectl over HTTPS with --certificate-authority; a clear error without it', async function () {
-    const ok = await seinectl('--server', controller.restUrl, '--certificate-authority', good.file('ca.crt'), 'get', 'nodes');
+    const ok = await seinectl('--server', controller.restUrl, '--token', trustOf(controller.restUrl).token!, '--certificate-authority', good.file('ca.crt'), 'get', 'nodes');
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^box1\s+Online/m);
-    const bad = await seinectl('--server', controller.restUrl, 'get', 'nodes');
+    const bad = await seinectl('--server', controller.restUrl, '--token', trustOf(controller.restUrl).token!, 'get', 'nodes');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^seinectl: cannot reach the controller at https:\/\/127\.0\.0\.1:\d+: (self-signed certificate|unable to verify)/);
   });
@@ -180,7 +180,7 @@ describe('TLS: mosquitto with a TLS listener, certificate CN as the MQTT usernam
   });
 
   it('controller and agent over mqtts with certificates: apply → Realized', async function () {
-    await new RestClient(controller.restUrl, { ca: good.pem('ca.crt') }).request('POST', ACNPS, JSON.stringify(acnp('mosq-tls')));
+    await new RestClient(controller.restUrl, { ca: good.pem('ca.crt'), token: trustOf(controller.restUrl).token }).request('POST', ACNPS, JSON.stringify(acnp('mosq-tls')));
     // 1/1: the agent's report puts box1 in the policy's span (before it, Realized 0/0 says nothing).
     await waitFor('Realized 1/1', async () => {
       const st = await statusOf(controller, 'mosq-tls');

@@ -9,7 +9,7 @@ import type { Controller } from '../../src/controller/main.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { capture, decodeWithTshark, stop } from '../helpers/tshark.js';
-import { startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { rawRequest, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 const T = 1_800_000_000;
 
@@ -43,7 +43,7 @@ describe('flow aggregator: joined fleet flows exported over IPFIX', function () 
   });
 
   const scrape = async (name: string) => {
-    const t = await (await fetch(`${c.restUrl}/metrics`)).text();
+    const t = (await rawRequest(`${c.restUrl}/metrics`, { headers: { authorization: `Bearer ${trustOf(c.restUrl).token}` } })).text;
     const line = t.split('\n').find((l) => l.startsWith(`${name} `));
     return line ? Number(line.split(' ')[1]) : NaN;
   };

@@ -19,7 +19,7 @@ import eventsNode from '../../nodes/seine-events.js';
 import nodesNode from '../../nodes/seine-nodes.js';
 import type { ControllerConnection } from '../../nodes/lib/connection.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
-import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 helper.init(createRequire(import.meta.url).resolve('node-red'));
 
@@ -101,6 +101,11 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
   const box2Offline = () => agents[1]!.stop();
   const box2Online = async () => void (agents[1] = await startBox('box2'));
   const cfg = (extra: Record<string, unknown> = {}) => ({ id: 'c1', type: 'seine-controller', url, ...extra });
+  /** Loads a flow with the config node's credentials: the controller's admin token and CA (it is HTTPS). */
+  const load = (nodes: unknown, flow: unknown[]) => {
+    const t = trustOf(url);
+    return helper.load(nodes as never, flow as never, { c1: { token: t.token, ca: t.ca?.toString('utf8') } } as never);
+  };
 
   before(async () => {
     tmp = await tempDir('seine-nr-');
@@ -134,7 +139,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     ];
 
     it('applies msg.payload and its status follows the phase live: Realizing 1/2, then Realized 2/2', async () => {
-      await helper.load(ALL, flow());
+      await load(ALL, flow());
       const seen = watchNode('p1');
       const phases: string[] = [];
       helper.getNode('phase').on('input', (m: { payload: { text: string } }) => phases.push(m.payload.text));
@@ -151,7 +156,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('get sends the stored object with its status; delete removes it and stops following', async () => {
-      await helper.load(ALL, flow({ policy: DENY_NS }));
+      await load(ALL, flow({ policy: DENY_NS }));
       const seen = watchNode('p1');
       let got = nextMessage('out');
       helper.getNode('p1').receive({ action: 'get' });
@@ -168,7 +173,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('bad input: done(err) names the field, and nothing is applied', async () => {
-      await helper.load(ALL, flow());
+      await load(ALL, flow());
       const seen = watchNode('p1');
       const bad = DENY_NS.replace('action: Drop', 'action: Deny');
       helper.getNode('p1').receive({ payload: bad, _msgid: 'm1' });
@@ -188,7 +193,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('without a controller, or with one that cannot be reached: the error names it and the status says so', async () => {
-      await helper.load(ALL, [{ id: 'p0', type: 'seine-policy', action: 'apply', wires: [[]] }]);
+      await load(ALL, [{ id: 'p0', type: 'seine-policy', action: 'apply', wires: [[]] }]);
       const lone = watchNode('p0');
       helper.getNode('p0').receive({ payload: DENY_NS });
       await waitFor('an error', () => lone.errors.length > 0);
@@ -196,7 +201,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
       await helper.unload();
 
       const closed = `http://127.0.0.1:${await freePort()}`;
-      await helper.load(ALL, [{ id: 'c1', type: 'seine-controller', url: closed }, { id: 'p1', type: 'seine-policy', controller: 'c1', action: 'apply', wires: [[], []] }]);
+      await load(ALL, [{ id: 'c1', type: 'seine-controller', url: closed }, { id: 'p1', type: 'seine-policy', controller: 'c1', action: 'apply', wires: [[], []] }]);
       const seen = watchNode('p1');
       helper.getNode('p1').receive({ payload: DENY_NS });
       await waitFor('an error', () => seen.errors.length > 0);
@@ -206,7 +211,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('a bad controller URL is reported by the config node, naming the url field', async () => {
-      await helper.load(ALL, [cfg({ url: 'ftp://x' }), { id: 'p1', type: 'seine-policy', controller: 'c1', wires: [[], []] }]);
+      await load(ALL, [cfg({ url: 'ftp://x' }), { id: 'p1', type: 'seine-policy', controller: 'c1', wires: [[], []] }]);
       const seen = watchNode('p1');
       helper.getNode('p1').receive({ payload: DENY_NS });
       await waitFor('an error', () => seen.errors.length > 0);
@@ -216,7 +221,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
 
   describe('seine-nodes', () => {
     it('on input sends the fleet; on change follows a node going offline and back; closes without leaks', async () => {
-      await helper.load(ALL, [cfg(), { id: 'n1', type: 'seine-nodes', controller: 'c1', onChange: true, interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
+      await load(ALL, [cfg(), { id: 'n1', type: 'seine-nodes', controller: 'c1', onChange: true, interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
       const seen = watchNode('n1');
       const first = await nextMessage('out');
       assert.deepEqual(first.payload.map((n: { name: string; online: boolean }) => `${n.name} ${n.online}`), ['box1 true', 'box2 true']);
@@ -238,7 +243,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('bad input: an unknown node name ends in done(err)', async () => {
-      await helper.load(ALL, [cfg(), { id: 'n1', type: 'seine-nodes', controller: 'c1', wires: [[]] }]);
+      await load(ALL, [cfg(), { id: 'n1', type: 'seine-nodes', controller: 'c1', wires: [[]] }]);
       const seen = watchNode('n1');
       helper.getNode('n1').receive({ payload: 'box9' });
       await waitFor('an error', () => seen.errors.length > 0);
@@ -251,7 +256,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     it('streams the nodes\' events and node-offline/online; skips history unless asked; closes without leaks', async () => {
       await agents[0]!.sync.publishEvent({ severity: 'info', type: 'policy-log', message: 'old line' });
       await waitFor('the old event at the controller', async () => (await api(url, 'GET', '/api/v1/events')).body.items.length > 0);
-      await helper.load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', nodeState: true, interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
+      await load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', nodeState: true, interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
       const seen = watchNode('e1');
       const got: Record<string, any>[] = [];
       helper.getNode('out').on('input', (m: Record<string, any>) => got.push(m));
@@ -271,11 +276,11 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('replay sends the recent history first; a bad interval is refused naming the field', async () => {
-      await helper.load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', replay: true, eventType: 'policy-log', interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
+      await load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', replay: true, eventType: 'policy-log', interval: 0.2, wires: [['out']] }, { id: 'out', type: 'helper' }]);
       const m = await nextMessage('out');
       assert.equal(m.payload.message, 'old line');
       await helper.unload();
-      await helper.load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', interval: 'soon', wires: [[]] }]);
+      await load(ALL, [cfg(), { id: 'e1', type: 'seine-events', controller: 'c1', interval: 'soon', wires: [[]] }]);
       // Reported at deploy (the node has no input to fail): in the log, and no polling starts.
       const logged = helper.log().args.map((a: [{ msg?: unknown }]) => String(a[0]?.msg ?? ''));
       assert.ok(logged.some((m: string) => /^interval: expected seconds between 0\.2 and 3600, got "soon"/.test(m)), `log: ${logged.slice(-5).join(' | ')}`);
@@ -297,7 +302,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
 
     it('queries by namespace and time range, as records, top talkers, chart points and the flow map; the editor gets the map', async () => {
       const flow = [cfg(), { id: 'f1', type: 'seine-flows', controller: 'c1', namespace: 'shop', since: '1h', output: 'records', wires: [['out']] }, { id: 'out', type: 'helper' }];
-      await helper.load(ALL, flow);
+      await load(ALL, flow);
       const seen = watchNode('f1');
       let m = nextMessage('out');
       helper.getNode('f1').receive({ payload: 'go' });
@@ -347,7 +352,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('bad input: a bad time, output or unknown field ends in done(err) naming it', async () => {
-      await helper.load(ALL, [cfg(), { id: 'f1', type: 'seine-flows', controller: 'c1', wires: [[]] }]);
+      await load(ALL, [cfg(), { id: 'f1', type: 'seine-flows', controller: 'c1', wires: [[]] }]);
       const seen = watchNode('f1');
       const f1 = helper.getNode('f1');
       f1.receive({ payload: { since: 'yesterday' } });
@@ -362,7 +367,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('stream mode sends at start and on change, then stops on close', async () => {
-      await helper.load(ALL, [cfg(), { id: 'f1', type: 'seine-flows', controller: 'c1', stream: true, interval: 0.2, output: 'records', wires: [['out']] }, { id: 'out', type: 'helper' }]);
+      await load(ALL, [cfg(), { id: 'f1', type: 'seine-flows', controller: 'c1', stream: true, interval: 0.2, output: 'records', wires: [['out']] }, { id: 'out', type: 'helper' }]);
       const first = await nextMessage('out');
       assert.equal(first.payload.length, 4);
       const next = nextMessage('out');
@@ -374,7 +379,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
 
   describe('seine-traceflow', () => {
     it('bad input: a bad port or unknown field ends in done(err) naming it; nothing is created', async () => {
-      await helper.load(ALL, [cfg(), { id: 't1', type: 'seine-traceflow', controller: 'c1', source: 'default/web-box1', destination: 'default/db-box2', protocol: 'tcp', port: '70000', wires: [[]] }]);
+      await load(ALL, [cfg(), { id: 't1', type: 'seine-traceflow', controller: 'c1', source: 'default/web-box1', destination: 'default/db-box2', protocol: 'tcp', port: '70000', wires: [[]] }]);
       const seen = watchNode('t1');
       const t1 = helper.getNode('t1');
       t1.receive({ payload: 1 });
@@ -394,7 +399,7 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
     });
 
     it('a trace the controller fails (unknown Pod) ends in done(err) with its reason; status red; the Traceflow is deleted', async () => {
-      await helper.load(ALL, [cfg(), { id: 't1', type: 'seine-traceflow', controller: 'c1', source: 'default/nope', destination: 'default/db-box2', wires: [[]] }]);
+      await load(ALL, [cfg(), { id: 't1', type: 'seine-traceflow', controller: 'c1', source: 'default/nope', destination: 'default/db-box2', wires: [[]] }]);
       const seen = watchNode('t1');
       helper.getNode('t1').receive({ payload: 1 });
       await waitFor('an error', () => seen.errors.length === 1);

@@ -5,11 +5,13 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { InventoryListSchema } from '../../api/k8s-core.js';
+import { z } from 'zod';
+import { InventoryItemSchema, type InventoryItem } from '../../api/k8s-core.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { endpointSliceView, namespaceView, nodeView, podView, serviceView } from './convert.js';
-import type { InventorySource } from './types.js';
+import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from './types.js';
+import { rawObjectKey } from './refusals.js';
 import { InventorySourceBase } from './source-base.js';
 import { describeZodError } from '../../api/issues.js';
 
@@ -109,31 +111,54 @@ export class FileInventorySource extends InventorySourceBase implements Inventor
       log.warn({ path: this.path, problem: list }, 'invalid inventory file; keeping the last good snapshot');
       return;
     }
-    this.store.replace('Node', list.nodes.map(nodeView));
-    this.store.replace('Namespace', list.namespaces.map(namespaceView));
-    this.store.replace('Pod', list.pods.map(podView));
-    this.store.replace('Service', list.services.map(serviceView));
-    this.store.replace('EndpointSlice', list.endpointSlices.map(endpointSliceView));
+    // One bad object is refused alone (its last good view stays); the rest of the file applies.
+    const keep: Record<InventoryKind, string[]> = { Node: [], Namespace: [], Pod: [], Service: [], EndpointSlice: [] };
+    for (const r of list.refused) {
+      if (r.key !== undefined && r.kind) keep[r.kind].push(r.key);
+      this.refusals.note(r.kind, r.key, r.problem, this.path);
+    }
+    const of = <K extends InventoryItem['kind']>(kind: K) => list.items.flatMap((i) => (i.kind === kind ? [i as Extract<InventoryItem, { kind: K }>] : []));
+    this.store.replace('Node', of('Node').map(nodeView), keep.Node);
+    this.store.replace('Namespace', of('Namespace').map(namespaceView), keep.Namespace);
+    this.store.replace('Pod', of('Pod').map(podView), keep.Pod);
+    this.store.replace('Service', of('Service').map(serviceView), keep.Service);
+    this.store.replace('EndpointSlice', of('EndpointSlice').map(endpointSliceView), keep.EndpointSlice);
     this.markSynced();
   }
 }
 
-/** The file's objects by kind, or one line saying what is wrong with it. */
-function parse(text: string) {
+// Items are checked one by one: one malformed object is refused, not the whole file.
+const ListEnvelopeSchema = z.looseObject({ apiVersion: z.literal('v1'), kind: z.literal('List'), items: z.array(z.unknown()) });
+
+interface Refused {
+  kind: InventoryKind | undefined;
+  key: string | undefined;
+  /** `items[3].endpoints[0].addresses[0]: expected …` */
+  problem: string;
+}
+
+/** The file's valid objects and the refused ones, or one line saying what is wrong with the file itself. */
+function parse(text: string): { items: InventoryItem[]; refused: Refused[] } | string {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     return `not JSON: ${errorMessage(err)}`;
   }
-  const list = InventoryListSchema.safeParse(raw);
+  const list = ListEnvelopeSchema.safeParse(raw);
   if (!list.success) return describeZodError(list.error);
-  const items = list.data.items;
-  return {
-    nodes: items.flatMap((i) => (i.kind === 'Node' ? [i] : [])),
-    namespaces: items.flatMap((i) => (i.kind === 'Namespace' ? [i] : [])),
-    pods: items.flatMap((i) => (i.kind === 'Pod' ? [i] : [])),
-    services: items.flatMap((i) => (i.kind === 'Service' ? [i] : [])),
-    endpointSlices: items.flatMap((i) => (i.kind === 'EndpointSlice' ? [i] : [])),
-  };
+  const items: InventoryItem[] = [];
+  const refused: Refused[] = [];
+  list.data.items.forEach((item, i) => {
+    const parsed = InventoryItemSchema.safeParse(item, { reportInput: true });
+    if (parsed.success) {
+      items.push(parsed.data);
+      return;
+    }
+    const kindText = (item as { kind?: unknown } | null)?.kind;
+    const kind = INVENTORY_KINDS.find((k) => k === kindText);
+    const problems = parsed.error.issues.map((issue) => ({ ...issue, path: ['items', i, ...issue.path] }));
+    refused.push({ kind, key: kind ? rawObjectKey(kind, item) : undefined, problem: describeZodError({ issues: problems }) });
+  });
+  return { items, refused };
 }

@@ -8,6 +8,7 @@ import { endpointSliceView, namespaceView, nodeView, podView, serviceView } from
 import { KubeClient } from './kube-client.js';
 import type { KubeConnection } from './kubeconfig.js';
 import { Reflector } from './reflector.js';
+import { rawObjectKey } from './refusals.js';
 import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from './types.js';
 import { InventorySourceBase } from './source-base.js';
 import { podKey } from './types.js';
@@ -52,7 +53,8 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
     const started = this.startPromise();
     log.info({ server: this.options.connection.server.origin, origin: this.options.connection.origin, podFieldSelector: this.options.podFieldSelector }, 'watching the Kubernetes API');
 
-    const reflect = <T>(kind: InventoryKind, path: string, schema: z.ZodType<T>, handlers: { put(o: T): void; remove(o: T): void; replace(o: T[]): void }, fieldSelector?: string) => {
+    const reflect = <T>(kind: InventoryKind, path: string, schema: z.ZodType<T>, handlers: { put(o: T): void; remove(o: T): void; replace(o: T[], keep: string[]): void }, fieldSelector?: string) => {
+      const keysOf = (raws: unknown[]) => raws.flatMap((raw) => rawObjectKey(kind, raw) ?? []);
       const reflector = new Reflector<T>(
         client,
         {
@@ -65,12 +67,18 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
           log: log.child({ kind }),
         },
         {
-          replace: (items) => {
-            handlers.replace(items);
+          replace: (items, refused) => {
+            handlers.replace(items, keysOf(refused));
             this.markListed(kind);
           },
           upsert: (item) => handlers.put(item),
           remove: (item) => handlers.remove(item),
+          // A refused update keeps the last good view; a refused deletion still deletes (by key).
+          refused: (raw, problem, deleted) => {
+            const key = rawObjectKey(kind, raw);
+            if (deleted && key !== undefined) this.store.remove(kind, key);
+            else this.refusals.note(kind, key, problem, path);
+          },
         },
       );
       this.reflectors[kind] = reflector as Reflector<unknown>;
@@ -82,23 +90,23 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
     reflect('Node', '/api/v1/nodes', NodeSchema, {
       put: (o) => this.store.put('Node', nodeView(o)),
       remove: (o) => this.store.remove('Node', o.metadata.name),
-      replace: (o) => this.store.replace('Node', o.map(nodeView)),
+      replace: (o, keep) => this.store.replace('Node', o.map(nodeView), keep),
     });
     reflect('Namespace', '/api/v1/namespaces', NamespaceSchema, {
       put: (o) => this.store.put('Namespace', namespaceView(o)),
       remove: (o) => this.store.remove('Namespace', o.metadata.name),
-      replace: (o) => this.store.replace('Namespace', o.map(namespaceView)),
+      replace: (o, keep) => this.store.replace('Namespace', o.map(namespaceView), keep),
     });
     // Services and their EndpointSlices (Service load balancing in OVS replaces kube-proxy).
     reflect('Service', '/api/v1/services', ServiceSchema, {
       put: (o) => this.store.put('Service', serviceView(o)),
       remove: (o) => this.store.remove('Service', podKey(o.metadata)),
-      replace: (o) => this.store.replace('Service', o.map(serviceView)),
+      replace: (o, keep) => this.store.replace('Service', o.map(serviceView), keep),
     });
     reflect('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', EndpointSliceSchema, {
       put: (o) => this.store.put('EndpointSlice', endpointSliceView(o)),
       remove: (o) => this.store.remove('EndpointSlice', podKey(o.metadata)),
-      replace: (o) => this.store.replace('EndpointSlice', o.map(endpointSliceView)),
+      replace: (o, keep) => this.store.replace('EndpointSlice', o.map(endpointSliceView), keep),
     });
     reflect(
       'Pod',
@@ -107,7 +115,7 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
       {
         put: (o) => this.store.put('Pod', podView(o)),
         remove: (o) => this.store.remove('Pod', podKey(o.metadata)),
-        replace: (o) => this.store.replace('Pod', o.map(podView)),
+        replace: (o, keep) => this.store.replace('Pod', o.map(podView), keep),
       },
       this.options.podFieldSelector,
     );

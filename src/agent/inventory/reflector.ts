@@ -11,10 +11,12 @@ import { KubeApiError, needsRelist, type KubeClient, type Query } from './kube-c
 import { describeZodError } from '../../api/issues.js';
 
 export interface ReflectorHandlers<T> {
-  /** The complete state after a (re)list. */
-  replace(items: T[]): void;
+  /** The complete state after a (re)list; `refused`: the raw objects that failed the schema. */
+  replace(items: T[], refused: unknown[]): void;
   upsert(item: T): void;
   remove(item: T): void;
+  /** An object that failed the schema (`problem` names the field); `deleted`: it came in a DELETED event. */
+  refused?(raw: unknown, problem: string, deleted: boolean): void;
 }
 
 export interface ReflectorOptions<T> {
@@ -87,6 +89,7 @@ export class Reflector<T> {
   private async list(signal: AbortSignal): Promise<void> {
     const { path, schema, fieldSelector, pageSize, log } = this.options;
     const items: T[] = [];
+    const refused: unknown[] = [];
     let next: string | undefined;
     let resourceVersion: string;
     do {
@@ -97,15 +100,21 @@ export class Reflector<T> {
       if (!page.success) throw new Error(`list ${path}: ${describeZodError(page.error)}`);
       page.data.items.forEach((raw, i) => {
         const item = schema.safeParse(raw);
-        if (item.success) items.push(item.data);
-        else log.warn({ problem: describeZodError(item.error) }, `list ${path}: skipping invalid items[${i}]`);
+        if (item.success) {
+          items.push(item.data);
+        } else {
+          const problem = describeZodError(item.error);
+          refused.push(raw);
+          if (this.handlers.refused) this.handlers.refused(raw, problem, false);
+          else log.warn({ problem }, `list ${path}: skipping invalid items[${i}]`);
+        }
       });
       next = page.data.metadata.continue || undefined;
       resourceVersion = page.data.metadata.resourceVersion;
     } while (next);
     this.resourceVersion = resourceVersion;
     log.info({ count: items.length, resourceVersion }, `listed ${path}`);
-    this.handlers.replace(items);
+    this.handlers.replace(items, refused);
   }
 
   /** `healthy` is called once the stream proves good: a first valid event, or a full-length quiet watch. */
@@ -149,7 +158,9 @@ export class Reflector<T> {
     }
     const item = schema.safeParse(object);
     if (!item.success) {
-      log.warn({ problem: describeZodError(item.error), type }, `watch ${path}: skipping invalid object`);
+      const problem = describeZodError(item.error);
+      if (this.handlers.refused) this.handlers.refused(object, problem, type === 'DELETED');
+      else log.warn({ problem, type }, `watch ${path}: skipping invalid object`);
     } else if (type === 'DELETED') {
       this.handlers.remove(item.data);
     } else {

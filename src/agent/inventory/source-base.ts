@@ -2,6 +2,7 @@
 // first complete snapshot is in, and the start promise that settles on that first sync.
 import { EventEmitter } from 'node:events';
 import { createLogger } from '../../lib/log.js';
+import { InventoryRefusals } from './refusals.js';
 import { InventoryStore } from './store.js';
 import type { Inventory, InventoryEvents } from './types.js';
 
@@ -12,6 +13,8 @@ export abstract class InventorySourceBase extends EventEmitter<InventoryEvents> 
     // Before the first complete snapshot, changes are part of what 'synced' delivers.
     if (this.synced) this.emit('change', change);
   });
+  /** Objects refused as invalid (logged with the field, counted per kind). */
+  readonly refusals = new InventoryRefusals();
   private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   synced = false;
 

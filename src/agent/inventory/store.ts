@@ -69,9 +69,16 @@ export class InventoryStore {
     this.onChange({ kind, type: 'deleted', object: previous } as InventoryChange);
   }
 
-  /** Makes `views` the whole state of `kind`: what is missing is deleted, the rest put. */
-  replace<K extends InventoryKind>(kind: K, views: Iterable<ViewOf[K]>): void {
+  /**
+   * Makes `views` the whole state of `kind`: what is missing is deleted, the rest put. Keys in
+   * `keep` (objects refused as invalid) keep their current view, if they have one.
+   */
+  replace<K extends InventoryKind>(kind: K, views: Iterable<ViewOf[K]>, keep: Iterable<string> = []): void {
     const next = new Map<string, ViewOf[K]>();
+    for (const key of keep) {
+      const current = this.maps[kind].get(key);
+      if (current) next.set(key, current);
+    }
     for (const view of views) next.set(keyOf(kind, view), view);
     for (const key of [...this.maps[kind].keys()]) if (!next.has(key)) this.remove(kind, key);
     for (const view of next.values()) this.put(kind, view);

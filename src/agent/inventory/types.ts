@@ -127,6 +127,8 @@ export interface InventorySource extends InventoryEmitter {
   stop(): Promise<void>;
   snapshot(): Inventory;
   readonly synced: boolean;
+  /** Objects refused as invalid since start, by kind. */
+  readonly refusals?: { readonly counts: Readonly<Record<InventoryKind | 'Unknown', number>> };
 }
 
 export const podKey = (pod: { namespace: string; name: string }): string => `${pod.namespace}/${pod.name}`;

@@ -42,6 +42,7 @@ export const DEFAULT_PRIORITY = 32768;
 export function toOvsFlow(flow: Flow, tables: TableResolver): OvsFlow {
   if (!Number.isInteger(flow.priority) || flow.priority < 0 || flow.priority > 65535) throw new RangeError(`flow priority out of range: ${flow.priority}`);
   if (!flow.actions.length) throw new Error(`flow in ${flow.table} has no actions (write 'drop')`);
+  checkFlowText(flow);
   return {
     tableId: tables.id(flow.table),
     priority: flow.priority,
@@ -51,6 +52,19 @@ export function toOvsFlow(flow: Flow, tables: TableResolver): OvsFlow {
     idleTimeout: flow.idleTimeout || undefined,
     hardTimeout: flow.hardTimeout || undefined,
   };
+}
+
+// The last line of defence: inputs are validated where they enter (src/api schemas), but a value
+// that slipped through must not become a second flow (a newline in `ovs-ofctl add-flows -`
+// input) or actions written into the match.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+function checkFlowText(flow: Flow): void {
+  for (const part of [...flow.match, ...flow.actions]) {
+    if (CONTROL.test(part)) throw new Error(`flow in ${flow.table}: control character in ${JSON.stringify(part)}`);
+  }
+  for (const part of flow.match) {
+    if (/actions\s*=/.test(part)) throw new Error(`flow in ${flow.table}: match field ${JSON.stringify(part)} carries actions`);
+  }
 }
 
 function joinParts(parts: readonly string[]): string {

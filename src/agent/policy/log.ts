@@ -15,6 +15,18 @@ import type { PolicyPacketIn } from './userdata.js';
 
 const NIL = '<nil>';
 
+// Free text (rule names, policy and pod names, log labels) must stay one space-separated field
+// on one line: whitespace, control and format characters, and the backslash itself, are written
+// as \xHH (\u{H…} above 0xff), so a name cannot add fields or forge a whole line.
+const UNSAFE = /[\s\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+export function logField(text: string | undefined): string {
+  if (!text) return NIL;
+  return text.replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
 export interface PolicyLogRecord {
   line: string;
   rule: RealizedRule;
@@ -51,14 +63,14 @@ export function logFields(ev: PacketInEvent, rule: RealizedRule): { text: string
   const src = p.nwSrc ?? NIL;
   const dst = p.nwDst ?? NIL;
   const local = r.direction === 'ingress' ? dst : src;
-  const appliedTo = r.targets.find((t) => t.ip === local)?.key ?? NIL;
+  const appliedTo = logField(r.targets.find((t) => t.ip === local)?.key);
   const protocol = p.protocol === 'ip' ? (p.fields.nw_proto ?? NIL) : p.protocol.toUpperCase();
   const ports = p.tpSrc !== undefined && p.tpDst !== undefined && protocol !== 'ICMP';
   const ipLen = ev.raw && ev.raw.length >= 18 ? ev.raw.readUInt16BE(16) : Math.max(0, ev.totalLen - 14);
   const fields = [
-    rule.table, policyReference(r), r.layer === 'k8s' ? NIL : r.ruleName, r.direction === 'ingress' ? 'Ingress' : 'Egress',
+    rule.table, logField(policyReference(r)), r.layer === 'k8s' ? NIL : logField(r.ruleName), r.direction === 'ingress' ? 'Ingress' : 'Egress',
     r.action, String(rule.priority), appliedTo, src, ports ? String(p.tpSrc) : NIL, dst, ports ? String(p.tpDst) : NIL,
-    protocol, String(ipLen), r.logLabel || NIL,
+    logField(protocol), String(ipLen), logField(r.logLabel),
   ];
   return { text: fields.join(' '), key: [r.id, src, dst, protocol, ports ? p.tpDst : ''].join('|'), src, dst, protocol };
 }

@@ -1,11 +1,15 @@
 // Bundle download with resume: a partial file `<name>.part` is continued with an HTTP Range
-// request; a server that ignores the range (200) restarts it. Bounded by a timeout per request.
+// request; a server that ignores the range (200) restarts it. Bounded by a timeout per request
+// and by the expected size: a server that sends (or announces) more is cut off and the download
+// refused (sizeMismatch), the partial file deleted.
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { byteLimit } from '../../lib/byte-limit.js';
+import { ReleaseRefused } from '../../release/verify.js';
 
 export interface DownloadOptions {
   url: string;
@@ -44,9 +48,22 @@ export async function downloadResumable(o: DownloadOptions): Promise<{ fetched: 
       res.resume();
       throw new Error(`download ${o.url}: HTTP ${res.statusCode}`);
     }
+    const room = o.size - have;
+    const tooMuch = (n: number) => new ReleaseRefused('sizeMismatch', `download ${o.url}: the server sent more than the ${o.size} bytes the manifest says (${have + n} so far): cut off`);
+    const announced = Number(res.headers['content-length'] ?? NaN);
+    if (announced > room) {
+      res.destroy();
+      await rm(part, { force: true });
+      throw tooMuch(announced);
+    }
     const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
     res.on('data', (d: Buffer) => (fetched += d.length));
-    await pipeline(res, out);
+    try {
+      await pipeline(res, byteLimit(room, tooMuch), out);
+    } catch (err) {
+      if (err instanceof ReleaseRefused) await rm(part, { force: true }); // never resumed: the server is not to be trusted with it
+      throw err;
+    }
   }
   await rename(part, o.dest);
   return { fetched, resumedFrom };

@@ -1,11 +1,11 @@
 // The updater's files under update.stateDir, each written atomically (temp file + rename):
 //   pending.json  a switch waiting for the new version's health confirmation
 //   outcome.json  the last update's result, reported until the next one
-//   refused.json  versions refused or rolled back here (never tried again by the same rollout target)
+//   refused.json  manifests (by digest) refused or rolled back here, never tried again
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { OutcomeSchema, PendingSwitchSchema, RefusedVersionsSchema, type Outcome, type PendingSwitch } from '../../api/release.js';
+import { OutcomeSchema, PendingSwitchSchema, RefusedManifestsSchema, type Outcome, type PendingSwitch } from '../../api/release.js';
 
 export type { PendingSwitch } from '../../api/release.js';
 
@@ -36,13 +36,13 @@ export class UpdateStateFiles {
     return this.write('outcome.json', o);
   }
 
-  /** version → why it was refused or rolled back. */
+  /** manifest digest → why it was refused or rolled back. */
   async refused(): Promise<Record<string, string>> {
-    return (await this.read('refused.json', RefusedVersionsSchema)) ?? {};
+    return (await this.read('refused.json', RefusedManifestsSchema)) ?? {};
   }
 
-  async addRefused(version: string, reason: string): Promise<void> {
-    await this.write('refused.json', { ...(await this.refused()), [version]: reason });
+  async addRefused(digest: string, reason: string): Promise<void> {
+    await this.write('refused.json', { ...(await this.refused()), [digest]: reason });
   }
 
   private async read<T>(name: string, schema: z.ZodType<T>): Promise<T | undefined> {

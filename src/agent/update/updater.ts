@@ -5,8 +5,10 @@
 //   (Restart=always) or the lab's supervisor starts the new version.
 //   confirm: the new version, once started (reconcilers up) and connected to the broker within
 //   the deadline, commits; otherwise it switches `current` back, records why and exits again,
-//   and the previous version reports the rollback. A version refused or rolled back here is
-//   never tried again. The previous `keepPrevious` versions stay on disk.
+//   and the previous version reports the rollback. A signed manifest refused or rolled back here
+//   is never tried again (by digest: a corrected upload of the same version is). The previous
+//   `keepPrevious` versions stay on disk. Trusted keys: those the running release ships in
+//   `release-keys/` (key rotation), else the configured ones.
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { access, readFile, rename, rm } from 'node:fs/promises';
@@ -16,8 +18,8 @@ import type { ReleaseArch, ReleaseTarget, UpdateState, UpdateStatus } from '../.
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { sleep } from '../../lib/process.js';
-import { unpackBundle } from '../../release/bundle.js';
-import { checkBundle, checkInstallable, loadPublicKey, ReleaseRefused } from '../../release/verify.js';
+import { RELEASE_KEYS_DIR, unpackBundle } from '../../release/bundle.js';
+import { checkBundle, checkInstallable, manifestDigest, readPublicKeyDir, readPublicKeyFiles, ReleaseRefused } from '../../release/verify.js';
 import { downloadResumable } from './download.js';
 import { ReleaseLayout } from './layout.js';
 import { UpdateStateFiles, type PendingSwitch } from './state.js';
@@ -94,7 +96,7 @@ export class Updater {
     if (running === p.from) {
       const reason = p.failure ?? `${p.to} did not take over after the switch`;
       log.warn({ from: p.to, to: running, reason }, 'rolled back');
-      await this.files.addRefused(p.to, reason);
+      await this.files.addRefused(p.digest ?? p.to, reason);
       await rm(this.layout.releaseDir(p.to), { recursive: true, force: true });
       this.current = { state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason, ts: Date.now() };
       await this.files.writeOutcome(this.current);
@@ -161,10 +163,11 @@ export class Updater {
   private async follow(target: ReleaseTarget): Promise<void> {
     const m = target.release.manifest;
     if (m.version === this.ctx.running) return;
-    const refused = (await this.files.refused())[m.version];
+    const digest = manifestDigest(target.release);
+    const refused = (await this.files.refused())[digest];
     if (refused) {
-      // Said once: the controller already has the reason from the refusal or rollback.
-      if (this.current.target !== m.version) await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: `refused earlier: ${refused}` });
+      // Said once per rollout: the controller already has the reason from the refusal or rollback.
+      if (this.current.target !== m.version || this.current.rollout !== target.rollout) await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: `refused earlier: ${refused}` });
       return;
     }
     try {
@@ -172,7 +175,7 @@ export class Updater {
     } catch (err) {
       if (err instanceof ReleaseRefused) {
         log.warn({ version: m.version, reason: err.reason, detail: err.message }, 'release refused');
-        await this.files.addRefused(m.version, err.message);
+        await this.files.addRefused(digest, err.message);
         await this.setState({ state: 'refused', target: m.version, rollout: target.rollout, reason: err.message });
         await this.files.writeOutcome(this.current);
         return;
@@ -191,7 +194,7 @@ export class Updater {
     const m = signed.manifest;
     const at = { target: m.version, rollout: target.rollout };
     // Every manifest rule before a byte is downloaded or written.
-    checkInstallable(signed, { publicKey: await this.publicKey(), arch: this.ctx.arch, running: this.ctx.running });
+    checkInstallable(signed, { publicKeys: await this.publicKeys(), arch: this.ctx.arch, running: this.ctx.running });
     if (!this.ctx.server) throw new Error('no release server: set update.server (or controller.url) in the agent config');
     await this.setState({ state: 'downloading', ...at });
     const bundle = path.join(this.files.downloadsDir, m.bundle.file);
@@ -224,7 +227,7 @@ export class Updater {
       await rm(bundle, { force: true });
     }
     const now = Date.now();
-    const pending: PendingSwitch = { from: this.ctx.running, to: m.version, rollout: target.rollout, switchedAt: now, deadline: now + this.ctx.cfg.healthDeadlineSeconds * 1000, boots: 0 };
+    const pending: PendingSwitch = { from: this.ctx.running, to: m.version, rollout: target.rollout, switchedAt: now, deadline: now + this.ctx.cfg.healthDeadlineSeconds * 1000, boots: 0, digest: manifestDigest(signed) };
     await this.files.writePending(pending);
     try {
       await this.layout.switchTo(m.version);
@@ -245,16 +248,20 @@ export class Updater {
     return 'restart';
   }
 
-  private async publicKey(): Promise<KeyObject> {
-    const file = this.ctx.cfg.publicKey;
-    const pem = await readFile(file).catch(() => {
-      throw new ReleaseRefused('badSignature', `no trusted release key at ${file} (update.publicKey): cannot verify any release`);
+  /**
+   * The trusted release keys. A release may ship its successors' keys (`release-keys/*.pub`, see
+   * `seine release build --trust-key`): then those are the set, so a key rotation travels in
+   * releases. Otherwise update.publicKey (skipped when missing and publicKeys names others) and
+   * update.publicKeys. A missing or bad key file is an error (retried), not a refusal.
+   */
+  private async publicKeys(): Promise<KeyObject[]> {
+    const shipped = await readPublicKeyDir(path.join(this.layout.releaseDir(this.ctx.running), RELEASE_KEYS_DIR));
+    if (shipped.length) return shipped;
+    const { publicKey, publicKeys } = this.ctx.cfg;
+    const files = publicKeys.length && !(await exists(publicKey)) ? publicKeys : [publicKey, ...publicKeys];
+    return readPublicKeyFiles(files).catch((err: Error) => {
+      throw new Error(`no trusted release key (update.publicKey, update.publicKeys): ${err.message}`);
     });
-    try {
-      return loadPublicKey(pem, file);
-    } catch (err) {
-      throw new ReleaseRefused('badSignature', errorMessage(err));
-    }
   }
 
   private async setState(s: { state: UpdateState; target?: string; rollout?: string | undefined; reason?: string }): Promise<void> {

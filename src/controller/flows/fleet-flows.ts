@@ -2,8 +2,12 @@
 // (MQTT `nodes/<node>/flows`, sent through each agent's outbox) joined per connection. An
 // inter-node connection is reported by both boxes: the source node knows the egress rule,
 // the destination node the ingress rule; the joined record carries both, and each side's
-// counters are kept apart as Antrea's aggregator does. Keyed by 5-tuple: a later connection
-// reusing the tuple replaces the row. Rows not updated for `maxAgeS` are deleted.
+// counters are kept apart as Antrea's aggregator does. Keyed by the two nodes and the 5-tuple:
+// boxes of two clusters may use the same pod addresses, and a node only speaks for connections
+// it is an end of (a record naming two other nodes is refused), so nothing one node sends can
+// join into, or overwrite, another pair's connection. A later connection reusing the key
+// replaces the row. Rows not updated for `maxAgeS` are deleted, and beyond `maxRows` the least
+// recently updated go first (counted).
 import type { AggregatedFlow, FleetFlowQuery, FlowRecord, FlowSide } from '../../api/flow-record.js';
 import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 
@@ -22,7 +26,14 @@ const MIGRATIONS = [
 export type { FleetFlowQuery };
 
 const connOf = (r: FlowRecord) =>
-  `${r.protocolIdentifier}|${r.sourceIPv4Address ?? r.sourceIPv6Address}|${r.sourceTransportPort}|${r.destinationIPv4Address ?? r.destinationIPv6Address}|${r.destinationTransportPort}`;
+  `${r.sourceNodeName}>${r.destinationNodeName}|${r.protocolIdentifier}|${r.sourceIPv4Address ?? r.sourceIPv6Address}|${r.sourceTransportPort}|${r.destinationIPv4Address ?? r.destinationIPv6Address}|${r.destinationTransportPort}`;
+
+/**
+ * A node reports connections it is an end of: its pod is the source or the destination, or the
+ * source is outside the fleet (no source node) and it saw the connection first.
+ */
+export const reportsOwnEnd = (node: string, r: FlowRecord): boolean =>
+  r.sourceNodeName === node || r.destinationNodeName === node || r.sourceNodeName === '';
 
 /** Bits per second between two readings of a total (0 without a later time or when the counter restarted). */
 const bps = (octets: number, prevOctets: number, seconds: number) => (seconds > 0 && octets >= prevOctets ? Math.round(((octets - prevOctets) * 8) / seconds) : 0);
@@ -40,12 +51,12 @@ function sideOf(node: string, r: FlowRecord, prev: FlowSide | undefined): FlowSi
   };
 }
 
-/** A pod's labels by namespace and name (from what the nodes report). */
-export type PodLabelLookup = (namespace: string, name: string) => Record<string, string> | undefined;
+/** A pod's labels by namespace and name, as `node` (the node hosting it, when known) reports them. */
+export type PodLabelLookup = (namespace: string, name: string, node?: string) => Record<string, string> | undefined;
 
-const labelsJson = (lookup: PodLabelLookup | undefined, ns: string, name: string, known: string | undefined) => {
+const labelsJson = (lookup: PodLabelLookup | undefined, ns: string, name: string, node: string, known: string | undefined) => {
   if (!name) return '';
-  const l = lookup?.(ns, name);
+  const l = lookup?.(ns, name, node || undefined);
   return l ? JSON.stringify(l) : known ?? '';
 };
 
@@ -74,14 +85,20 @@ export function joinFlow(existing: AggregatedFlow | undefined, node: string, r: 
   }
   out.record.flowStartSeconds = Math.min(existing?.record.flowStartSeconds ?? r.flowStartSeconds, r.flowStartSeconds);
   out.record.flowEndSeconds = Math.max(existing?.record.flowEndSeconds ?? r.flowEndSeconds, r.flowEndSeconds);
-  out.sourcePodLabels = labelsJson(labels, out.record.sourcePodNamespace, out.record.sourcePodName, existing?.sourcePodLabels);
-  out.destinationPodLabels = labelsJson(labels, out.record.destinationPodNamespace, out.record.destinationPodName, existing?.destinationPodLabels);
+  out.sourcePodLabels = labelsJson(labels, out.record.sourcePodNamespace, out.record.sourcePodName, out.record.sourceNodeName, existing?.sourcePodLabels);
+  out.destinationPodLabels = labelsJson(labels, out.record.destinationPodNamespace, out.record.destinationPodName, out.record.destinationNodeName, existing?.destinationPodLabels);
   return out;
 }
+
+/** Default bounds of the fleet flow store. */
+export const DEFAULT_FLEET_FLOWS_MAX_AGE_S = 7 * 86_400;
+export const DEFAULT_FLEET_FLOWS_MAX_ROWS = 100_000;
 
 export interface FleetFlowsOptions {
   /** Rows not updated for this long are deleted (default 7 days). */
   maxAgeS?: number;
+  /** At most this many rows; beyond it the least recently updated are deleted (default 100 000). */
+  maxRows?: number;
   /** Pod labels for sourcePodLabels/destinationPodLabels. */
   labels?: PodLabelLookup;
   /** Told each joined connection after its batch is stored (the aggregator's IPFIX export). */
@@ -91,29 +108,52 @@ export interface FleetFlowsOptions {
 export class FleetFlows {
   /** Records taken in since start. */
   received = 0;
+  /** Records refused since start: the sending node is neither end of the connection. */
+  refused = 0;
+  /** Rows deleted since start because the store was over maxRows. */
+  evicted = 0;
 
-  private constructor(private readonly db: SqlDatabase, private readonly o: FleetFlowsOptions) {}
+  private batches = 0;
+
+  /**
+   * `rows`: the row count, kept in step with inserts and deletes (a COUNT per batch would scan the
+   * table), and counted again now and then (replicas sharing the store add rows too).
+   */
+  private constructor(private readonly db: SqlDatabase, private readonly o: FleetFlowsOptions, private rows: number) {}
 
   /** `opts` as a number: maxAgeS (older callers). */
   static async open(db: SqlDatabase, opts: FleetFlowsOptions | number = {}): Promise<FleetFlows> {
     await migrate(db, 'fleet-flows', MIGRATIONS);
-    return new FleetFlows(db, typeof opts === 'number' ? { maxAgeS: opts } : opts);
+    const rows = (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM fleet_flows'))?.n ?? 0;
+    return new FleetFlows(db, typeof opts === 'number' ? { maxAgeS: opts } : opts, Number(rows));
   }
 
   private get maxAgeS(): number {
-    return this.o.maxAgeS ?? 7 * 86_400;
+    return this.o.maxAgeS ?? DEFAULT_FLEET_FLOWS_MAX_AGE_S;
+  }
+
+  private get maxRows(): number {
+    return this.o.maxRows ?? DEFAULT_FLEET_FLOWS_MAX_ROWS;
   }
 
   /** One batch from `node`, in one transaction. */
   async add(node: string, records: readonly FlowRecord[], nowS = Math.floor(Date.now() / 1000)): Promise<void> {
     if (!records.length) return;
     this.received += records.length;
+    const own = records.filter((r) => reportsOwnEnd(node, r));
+    this.refused += records.length - own.length;
+    if (!own.length) return;
     const joined: { conn: string; flow: AggregatedFlow }[] = [];
+    let rows = this.rows;
+    let evicted = 0;
     await this.db.transaction(async (tx) => {
       joined.length = 0; // a retried transaction starts over
-      for (const r of records) {
+      rows = this.batches % 64 === 0 ? Number((await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM fleet_flows'))?.n ?? 0) : this.rows;
+      evicted = 0;
+      for (const r of own) {
         const conn = connOf(r);
         const row = await tx.get<{ flow: string }>('SELECT flow FROM fleet_flows WHERE conn = ?', [conn]);
+        if (!row) rows++;
         const f = joinFlow(row ? (JSON.parse(row.flow) as AggregatedFlow) : undefined, node, r, this.o.labels);
         joined.push({ conn, flow: f });
         const x = f.record;
@@ -126,8 +166,18 @@ export class FleetFlows {
             `${x.ingressNetworkPolicyNamespace}/${x.ingressNetworkPolicyName}`, `${x.egressNetworkPolicyNamespace}/${x.egressNetworkPolicyName}`, nowS, x.flowEndSeconds],
         );
       }
-      await tx.run('DELETE FROM fleet_flows WHERE updated_at < ?', [nowS - this.maxAgeS]);
+      rows -= (await tx.run('DELETE FROM fleet_flows WHERE updated_at < ?', [nowS - this.maxAgeS])).changes;
+      if (rows > this.maxRows) {
+        // Least recently updated first; conn breaks ties so the choice is the same on every store.
+        evicted = (await tx.run(
+          'DELETE FROM fleet_flows WHERE conn IN (SELECT conn FROM fleet_flows ORDER BY updated_at ASC, conn ASC LIMIT ?)', [rows - this.maxRows],
+        )).changes;
+        rows -= evicted;
+      }
     });
+    this.rows = rows;
+    this.batches++;
+    this.evicted += evicted;
     this.o.onJoined?.(joined, nowS);
   }
 

@@ -11,8 +11,10 @@ export class PodLabels {
     this.byNode.set(node, pods);
   }
 
-  readonly get = (namespace: string, name: string): Record<string, string> | undefined => {
+  /** With `node`, only that node's report counts: pods of two clusters may share namespace/name. */
+  readonly get = (namespace: string, name: string, node?: string): Record<string, string> | undefined => {
     const key = `${namespace}/${name}`;
+    if (node !== undefined) return this.byNode.get(node)?.get(key);
     for (const pods of this.byNode.values()) {
       const l = pods.get(key);
       if (l) return l;

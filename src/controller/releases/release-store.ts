@@ -1,8 +1,9 @@
 // Uploaded releases: the signed manifest per version and architecture in the store (table
 // `releases`, SQLite or PostgreSQL), the bundle as a file under releasesDir. An upload is
-// checked before it is kept: signed, bundle size and sha256 as the manifest says (and the
-// signature against `trustedKey` when the controller has one); the file is renamed into place
-// only then, so a failed upload leaves nothing.
+// checked before it is kept — signed by one of the controller's release keys, not expired, the
+// bundle no longer than and then exactly as the manifest says (size, sha256) — and the file is
+// renamed into place only then, so a refused upload leaves nothing. Without a release key every
+// upload is refused: a controller that cannot check a release does not serve it.
 import type { KeyObject } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -12,9 +13,10 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import type { ReleaseArch, SignedManifest, StoredRelease } from '../../api/release.js';
 import { SignedManifestSchema } from '../../api/release.js';
+import { byteCap } from '../../lib/byte-limit.js';
 import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 import { compareVersions } from '../../lib/semver.js';
-import { checkBundle, checkSignature, ReleaseRefused } from '../../release/verify.js';
+import { checkBundle, checkNotExpired, checkSignature, manifestDigest, ReleaseRefused } from '../../release/verify.js';
 
 const MIGRATIONS = [
   `CREATE TABLE releases (
@@ -27,37 +29,55 @@ const MIGRATIONS = [
 
 export class ReleaseConflict extends Error {}
 
-export class ReleaseStore {
-  private constructor(private readonly db: SqlDatabase, readonly dir: string, private readonly trustedKey?: KeyObject) {}
+/** The controller has no release key to check uploads with (config `releaseKeys`). */
+export class NoReleaseKeys extends Error {
+  constructor() {
+    super('release uploads are refused: this controller trusts no release key; set releaseKeys in its config to the release.pub file(s) the boxes trust (seine release keygen) and restart it');
+  }
+}
 
-  static async open(db: SqlDatabase, dir: string, trustedKey?: KeyObject): Promise<ReleaseStore> {
+export class ReleaseStore {
+  private constructor(private readonly db: SqlDatabase, readonly dir: string, private readonly trustedKeys: readonly KeyObject[]) {}
+
+  static async open(db: SqlDatabase, dir: string, trustedKeys: readonly KeyObject[] = []): Promise<ReleaseStore> {
     await migrate(db, 'controller-releases', MIGRATIONS);
     await mkdir(dir, { recursive: true });
-    return new ReleaseStore(db, dir, trustedKey);
+    return new ReleaseStore(db, dir, trustedKeys);
   }
 
   bundlePath(version: string, arch: ReleaseArch): string {
     return path.join(this.dir, `seine-agent-${version}-${arch}.tar.gz`);
   }
 
-  /** Takes a release: the manifest must be signed and the bundle must match it. Re-uploading the same release is a no-op. */
-  async add(signed: SignedManifest, bundle: Readable): Promise<{ created: boolean; release: StoredRelease }> {
+  /**
+   * Takes a release after checking it (ReleaseRefused with the reason otherwise). The same signed
+   * manifest again is a no-op; another one for a stored version (re-signed, or a corrected
+   * bundle) replaces it — the caller decides whether a replacement is allowed (`replacing`).
+   */
+  async add(signed: SignedManifest, bundle: Readable, replacing?: (old: SignedManifest) => Promise<void>): Promise<{ created: boolean; replaced: boolean; release: StoredRelease }> {
     const m = signed.manifest;
     if (!signed.signature) throw new ReleaseRefused('unsigned', `release ${m.version} (${m.arch}) is unsigned: sign it (seine release sign) before uploading`);
-    if (this.trustedKey) checkSignature(signed, this.trustedKey);
+    if (!this.trustedKeys.length) throw new NoReleaseKeys();
+    checkSignature(signed, this.trustedKeys);
+    checkNotExpired(signed);
     const existing = await this.manifest(m.version, m.arch);
+    if (existing && manifestDigest(existing) === manifestDigest(signed)) {
+      bundle.resume(); // the same release: its body is not needed
+      return { created: false, replaced: false, release: stored(existing, '') };
+    }
+    if (existing) await replacing?.(existing);
     const tmp = path.join(this.dir, `.upload-${randomBytes(6).toString('hex')}`);
     try {
-      await pipeline(bundle, createWriteStream(tmp));
+      // Never more than the manifest's size on disk; the rest of a longer body is read and dropped.
+      const cap = byteCap(m.bundle.size);
+      await pipeline(bundle, cap, createWriteStream(tmp));
+      if (cap.seen() > m.bundle.size) throw new ReleaseRefused('sizeMismatch', `bundle ${m.bundle.file}: ${cap.seen()} bytes, the manifest says ${m.bundle.size}`);
       await checkBundle(signed, tmp);
-      if (existing) {
-        if (existing.manifest.bundle.sha256 !== m.bundle.sha256) throw new ReleaseConflict(`release ${m.version} (${m.arch}) exists with another bundle (sha256 ${existing.manifest.bundle.sha256}); versions are immutable`);
-        return { created: false, release: stored(existing, '') };
-      }
       await rename(tmp, this.bundlePath(m.version, m.arch));
       const uploaded = new Date().toISOString();
-      await this.db.run('INSERT INTO releases (version, arch, manifest, uploaded) VALUES (?, ?, ?, ?)', [m.version, m.arch, JSON.stringify(signed), uploaded]);
-      return { created: true, release: stored(signed, uploaded) };
+      if (existing) await this.db.run('UPDATE releases SET manifest = ?, uploaded = ? WHERE version = ? AND arch = ?', [JSON.stringify(signed), uploaded, m.version, m.arch]);
+      else await this.db.run('INSERT INTO releases (version, arch, manifest, uploaded) VALUES (?, ?, ?, ?)', [m.version, m.arch, JSON.stringify(signed), uploaded]);
+      return { created: !existing, replaced: !!existing, release: stored(signed, uploaded) };
     } finally {
       await rm(tmp, { force: true });
     }
@@ -83,5 +103,5 @@ export class ReleaseStore {
 
 function stored(s: SignedManifest, uploaded: string): StoredRelease {
   const m = s.manifest;
-  return { version: m.version, arch: m.arch, size: m.bundle.size, sha256: m.bundle.sha256, keyId: s.signature?.keyId ?? '', created: m.created, uploaded };
+  return { version: m.version, arch: m.arch, size: m.bundle.size, sha256: m.bundle.sha256, keyId: s.signature?.keyId ?? '', created: m.created, ...(m.notAfter ? { notAfter: m.notAfter } : {}), uploaded };
 }

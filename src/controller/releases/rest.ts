@@ -14,7 +14,7 @@ import { isVersion } from '../../lib/semver.js';
 import { ReleaseRefused, parseSignedManifest } from '../../release/verify.js';
 import { authorize, type TokenSets } from '../rest/auth.js';
 import { HttpError, readBody, sendJson } from '../rest/http.js';
-import { ReleaseConflict, type ReleaseStore } from './release-store.js';
+import { NoReleaseKeys, ReleaseConflict, type ReleaseStore } from './release-store.js';
 import { RolloutError, type Rollouts } from './rollouts.js';
 import { serveFile } from './serve-file.js';
 
@@ -46,7 +46,7 @@ export function releaseRoutes(releases: ReleaseStore, rollouts: Rollouts, tokens
         const [version, arch, part] = [decodeURIComponent(rel[1]!), decodeURIComponent(rel[2]!), rel[3]];
         if (!isVersion(version)) throw invalid('version', `expected a version MAJOR.MINOR.PATCH[-pre], got ${JSON.stringify(version)}`);
         if (!(RELEASE_ARCHES as readonly string[]).includes(arch)) throw invalid('arch', `expected one of ${RELEASE_ARCHES.join('|')}, got ${JSON.stringify(arch)}`);
-        if (!part && method === 'PUT') return await upload(req, res, releases, version, arch as ReleaseArch, actor);
+        if (!part && method === 'PUT') return await upload(req, res, releases, rollouts, version, arch as ReleaseArch, actor);
         const signed = await releases.manifest(version, arch);
         if (!signed) throw new HttpError(404, 'NotFound', `release ${version} (${arch}) not found`);
         if (part === 'manifest' && method === 'GET') return json(res, 200, signed);
@@ -76,19 +76,24 @@ export function releaseRoutes(releases: ReleaseStore, rollouts: Rollouts, tokens
     } catch (err) {
       if (err instanceof RolloutError) throw new HttpError(err.code, err.code === 404 ? 'NotFound' : err.code === 409 ? 'Conflict' : 'Invalid', err.message, err.field ? [{ field: err.field, message: err.message }] : undefined);
       if (err instanceof ReleaseRefused) throw new HttpError(422, 'Invalid', `refused (${err.reason}): ${err.message}`, [{ field: 'manifest', message: err.message }]);
-      if (err instanceof ReleaseConflict) throw new HttpError(409, 'Conflict', err.message);
+      if (err instanceof ReleaseConflict || err instanceof NoReleaseKeys) throw new HttpError(409, 'Conflict', err.message);
       throw err;
     }
   };
 }
 
-async function upload(req: IncomingMessage, res: ServerResponse, releases: ReleaseStore, version: string, arch: ReleaseArch, actor: string): Promise<boolean> {
+async function upload(req: IncomingMessage, res: ServerResponse, releases: ReleaseStore, rollouts: Rollouts, version: string, arch: ReleaseArch, actor: string): Promise<boolean> {
   const header = req.headers['x-seine-manifest'];
   if (typeof header !== 'string') throw new HttpError(400, 'BadRequest', 'the X-Seine-Manifest header (base64 of the .manifest.json) is required');
   const signed = parseSignedManifest(Buffer.from(header, 'base64').toString('utf8'), 'X-Seine-Manifest');
   if (signed.manifest.version !== version || signed.manifest.arch !== arch) throw invalid('manifest', `the manifest is for ${signed.manifest.version} (${signed.manifest.arch}), the path for ${version} (${arch})`);
-  const { created, release } = await releases.add(signed, req);
-  log.info({ actor, version, arch, created, sha256: release.sha256 }, 'release uploaded');
+  // A corrected upload of a stored version (e.g. one boxes refused) replaces it while no rollout is using it.
+  const replacing = async () => {
+    const why = await rollouts.inUse(version);
+    if (why) throw new ReleaseConflict(`release ${version} (${arch}) is stored with another manifest and ${why}: it cannot be replaced now`);
+  };
+  const { created, replaced, release } = await releases.add(signed, req, replacing);
+  log.info({ actor, version, arch, created, replaced, sha256: release.sha256 }, replaced ? 'release replaced' : 'release uploaded');
   return json(res, created ? 201 : 200, release);
 }
 

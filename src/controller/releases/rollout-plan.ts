@@ -21,15 +21,20 @@ export function assignWaves(nodes: readonly string[], canaryPercent: number, wav
   return waves;
 }
 
-/** What one node's report says about the rollout's release. */
-export function nodeState(release: string, wave: number, reported: NodeReported | undefined, arches: ReadonlySet<ReleaseArch>, previous?: RolloutNode): RolloutNode {
+/**
+ * What one node's report says about the rollout's release. A refusal or rollback counts when it
+ * is about this rollout (or names none): one left from an earlier rollout of the same version —
+ * e.g. of a manifest since corrected and uploaded again — is the past, not this rollout's outcome.
+ */
+export function nodeState(release: string, wave: number, reported: NodeReported | undefined, arches: ReadonlySet<ReleaseArch>, previous?: RolloutNode, rollout?: string): RolloutNode {
   const base = { wave, ...(previous?.acknowledged ? { acknowledged: true } : {}) };
   const u = reported?.update;
   if (!reported) return { ...base, state: 'pending', reason: 'no report from the node yet' };
   if (!u) return { ...base, state: 'pending', version: reported.agentVersion, reason: 'the node reports no updater state (not running from a release layout, or starting)' };
   const info = { version: u.running, updateState: u.state };
+  const ours = u.target === release && (!u.rollout || !rollout || u.rollout === rollout);
   // First: the new version itself says it is rolling back (its last report before the switch back).
-  if (u.target === release && (u.state === 'refused' || u.state === 'rolledBack')) {
+  if (ours && (u.state === 'refused' || u.state === 'rolledBack')) {
     return { ...base, ...info, state: 'failed', reason: `${u.state === 'rolledBack' ? 'rolled back' : 'refused'}: ${u.reason ?? 'no reason given'}` };
   }
   if (u.running === release) {
@@ -38,7 +43,7 @@ export function nodeState(release: string, wave: number, reported: NodeReported 
     return { ...base, ...info, state: 'healthy' };
   }
   if (!arches.has(u.arch)) return { ...base, ...info, state: 'failed', reason: `no release ${release} uploaded for ${u.arch}` };
-  return { ...base, ...info, state: 'updating', ...(u.target === release && u.reason ? { reason: u.reason } : {}) };
+  return { ...base, ...info, state: 'updating', ...(ours && u.reason ? { reason: u.reason } : {}) };
 }
 
 /**
@@ -50,7 +55,7 @@ export function evaluateRollout(r: Rollout, reports: ReadonlyMap<string, NodeRep
   if (r.phase !== 'Running' && r.phase !== 'Paused') return r;
   const next: Rollout = structuredClone(r);
   for (let w = 0; w <= next.wave && w < next.waves.length; w++) {
-    for (const node of next.waves[w]!) next.nodes[node] = nodeState(next.release, w, reports.get(node), arches, next.nodes[node]);
+    for (const node of next.waves[w]!) next.nodes[node] = nodeState(next.release, w, reports.get(node), arches, next.nodes[node], next.name);
   }
   const failed = Object.entries(next.nodes).filter(([, n]) => n.state === 'failed' && !n.acknowledged);
   if (next.phase === 'Running' && failed.length >= next.maxFailures) {
@@ -68,7 +73,7 @@ export function evaluateRollout(r: Rollout, reports: ReadonlyMap<string, NodeRep
       break;
     }
     next.wave++;
-    for (const n of next.waves[next.wave]!) next.nodes[n] = nodeState(next.release, next.wave, reports.get(n), arches, next.nodes[n]);
+    for (const n of next.waves[next.wave]!) next.nodes[n] = nodeState(next.release, next.wave, reports.get(n), arches, next.nodes[n], next.name);
   }
   if (JSON.stringify(next) !== JSON.stringify(r)) next.updated = now;
   return next;

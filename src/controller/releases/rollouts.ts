@@ -8,6 +8,7 @@ import { createLogger } from '../../lib/log.js';
 import { migrate, type SqlDatabase } from '../../lib/sqlite.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
+import { checkNotExpired, manifestDigest, ReleaseRefused } from '../../release/verify.js';
 import type { ReleaseStore } from './release-store.js';
 import { rolloutEvents } from './rollout-events.js';
 import { assignWaves, evaluateRollout, targetedNodes } from './rollout-plan.js';
@@ -87,6 +88,15 @@ export class Rollouts {
     if (active) throw new RolloutError(409, `rollout ${active.name} is ${active.phase.toLowerCase()}: one rollout at a time (seinectl rollout abort ${active.name})`);
     const manifests = await this.ctx.releases.manifests(spec.release);
     if (!manifests.size) throw new RolloutError(422, `release ${spec.release} is not uploaded (seinectl release upload)`, 'release');
+    // An expired release would only be refused by every box: said here, before anything starts.
+    for (const m of manifests.values()) {
+      try {
+        checkNotExpired(m);
+      } catch (err) {
+        if (err instanceof ReleaseRefused) throw new RolloutError(422, err.message, 'release');
+        throw err;
+      }
+    }
     const nodes = await this.ctx.nodes.names();
     if (!nodes.length) throw new RolloutError(422, 'no nodes registered: nothing to roll out to', 'release');
     const name = spec.name ?? `${spec.release}-${Date.now().toString(36)}`.replace(/[^a-z0-9.-]/g, '-');
@@ -105,6 +115,15 @@ export class Rollouts {
     this.note(undefined, rollout);
     await this.evaluate();
     return this.get(name);
+  }
+
+  /** Why a stored version must not be replaced now (undefined: it may): an active rollout of it, or nodes running it. */
+  async inUse(version: string): Promise<string | undefined> {
+    const active = (await this.list()).find((r) => r.release === version && (r.phase === 'Running' || r.phase === 'Paused'));
+    if (active) return `rollout ${active.name} is ${active.phase.toLowerCase()} with it (seinectl rollout abort ${active.name} first)`;
+    const running = [...(await this.ctx.nodes.reports())].filter(([, r]) => r.update?.running === version).map(([n]) => n).sort();
+    if (running.length) return `${running.join(', ')} run${running.length === 1 ? 's' : ''} it (a corrected build needs a new version)`;
+    return undefined;
   }
 
   /** pause: no new wave starts (nodes told already keep their target); resume: failures so far are acknowledged; abort: every target is withdrawn (no node is downgraded). */
@@ -175,7 +194,8 @@ export class Rollouts {
         if (release) targets.set(node, { rollout: next.name, release });
       }
     }
-    const key = JSON.stringify([...targets].map(([n, t]) => [n, t.rollout, t.release.manifest.version, t.release.manifest.arch]));
+    // The digest too: a replaced manifest of the same version is a new target.
+    const key = JSON.stringify([...targets].map(([n, t]) => [n, t.rollout, manifestDigest(t.release)]));
     this.targets = targets;
     if (key !== this.targetsKey) {
       this.targetsKey = key;

@@ -84,8 +84,12 @@ export class PolicyComputer {
   /** Policies (re)computed by the last compute() (for tests and benches). */
   lastRecomputed = 0;
 
-  constructor(inventory: Inventory) {
-    this.index = new PodIndex(inventory);
+  private readonly podKeyOf: (pod: InventoryPod) => string;
+
+  /** `ids`: pod and namespace identities in the index (default namespace/name and name; the controller adds the node). */
+  constructor(inventory: Inventory, ids: ConstructorParameters<typeof PodIndex>[1] = {}) {
+    this.podKeyOf = ids.pod ?? podKey;
+    this.index = new PodIndex(inventory, ids);
     this.index.onInvalidate = (key) => {
       for (const p of this.dependents.get(key) ?? []) this.stale.add(p);
     };
@@ -95,7 +99,7 @@ export class PolicyComputer {
   /** Feeds an inventory change to the index (only the selections it touches are recomputed). */
   applyChange(change: InventoryChange): void {
     const deleted = change.type === 'deleted';
-    if (change.kind === 'Pod') this.index.updatePod(podKey(change.object), deleted ? undefined : change.object);
+    if (change.kind === 'Pod') this.index.updatePod(this.podKeyOf(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
     else {
       if (deleted) this.nodeNames.delete(change.object.name);

@@ -159,7 +159,8 @@ function draftAntrea(p: ClusterNetworkPolicy | AntreaNetworkPolicy, ctx: DraftCo
 }
 
 function resolveAppliedTo(entries: readonly AppliedToEntry[], ctx: { index: PodIndex; groups: GroupTable; namespace: string | undefined }, path: string): InventoryPod[] {
-  const pods = new Map<string, InventoryPod>();
+  // Index pods are unique objects: deduplicated by identity (two nodes' pods may share namespace/name).
+  const pods = new Set<InventoryPod>();
   entries.forEach((e, i) => {
     const at = `${path}[${i}]`;
     if (e.service !== undefined) throw new NotSupportedError(`${at}.service`, 'appliedTo a Service (NodePort policy)');
@@ -176,9 +177,9 @@ function resolveAppliedTo(entries: readonly AppliedToEntry[], ctx: { index: PodI
     } else {
       selected = ctx.index.select({ scope: ctx.namespace === undefined ? { kind: 'all' } : { kind: 'one', namespace: ctx.namespace }, podSelector: e.podSelector });
     }
-    for (const p of selected) pods.set(`${p.namespace}/${p.name}`, p);
+    for (const p of selected) pods.add(p);
   });
-  return [...pods.values()];
+  return [...pods];
 }
 
 // Antrea's generated rule name suffix: the first 7 hex digits of sha1(JSON of the rule).

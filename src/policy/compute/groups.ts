@@ -43,14 +43,14 @@ export class GroupTable {
     if ('nodeSelector' in s && s.nodeSelector) throw new NotSupportedError(path, `${what}: nodeSelector`);
     if (s.childGroups) {
       if (seen.length >= 1) throw new PolicyComputeError(path, `${what}: childGroups may only be one level deep`);
-      const pods = new Map<string, InventoryPod>();
+      const pods = new Set<InventoryPod>(); // by identity, as the index hands them out
       const ipBlocks: IPBlock[] = [];
       for (const child of s.childGroups) {
         const m = this.expand(index, child, namespace, path, [...seen, name]);
-        for (const p of m.pods) pods.set(`${p.namespace}/${p.name}`, p);
+        for (const p of m.pods) pods.add(p);
         ipBlocks.push(...m.ipBlocks);
       }
-      return { pods: [...pods.values()], ipBlocks };
+      return { pods: [...pods], ipBlocks };
     }
     const blocks = [...(s.ipBlocks ?? []), ...('ipBlock' in s && s.ipBlock ? [s.ipBlock] : [])];
     if (blocks.length) return { pods: [], ipBlocks: blocks };

@@ -44,9 +44,21 @@ export class PodIndex {
   /** Told the key of every selection a change invalidates (the policy memo follows it). */
   onInvalidate?: (key: string) => void;
 
-  constructor(inv?: Inventory) {
+  private readonly keyOf: (pod: InventoryPod) => string;
+  private readonly namespaceKeyOf: (pod: InventoryPod) => string;
+
+  /**
+   * `ids.pod`: a pod's identity; `ids.namespace`: the key of the namespace whose labels apply to
+   * it (the inventory's namespaces map is keyed the same way). The agent's inventory has one pod
+   * per namespace/name and one view of each namespace (the defaults); the controller's fleet view
+   * keys both by node as well, so one cluster's pod or namespace labels never stand in for
+   * another's.
+   */
+  constructor(inv?: Inventory, ids: { pod?: (pod: InventoryPod) => string; namespace?: (pod: InventoryPod) => string } = {}) {
+    this.keyOf = ids.pod ?? podKey;
+    this.namespaceKeyOf = ids.namespace ?? ((pod) => pod.namespace);
     if (!inv) return;
-    for (const ns of inv.namespaces.values()) this.namespaces.set(ns.name, ns);
+    for (const [key, ns] of inv.namespaces) this.namespaces.set(key, ns);
     for (const pod of inv.pods.values()) this.addPod(pod);
   }
 
@@ -119,16 +131,16 @@ export class PodIndex {
   }
 
   private podMatches(sel: PodSelection, pod: InventoryPod): boolean {
-    if (!this.inScope(sel.scope, pod.namespace)) return false;
+    if (!this.inScope(sel.scope, pod)) return false;
     return !sel.podSelector || selectorMatches(sel.podSelector, pod.labels);
   }
 
-  private inScope(scope: NamespaceScope, namespace: string): boolean {
+  private inScope(scope: NamespaceScope, pod: InventoryPod): boolean {
     if (scope.kind === 'all') return true;
-    if (scope.kind === 'one') return scope.namespace === namespace;
-    const ns = this.namespaces.get(namespace);
+    if (scope.kind === 'one') return scope.namespace === pod.namespace;
+    const ns = this.namespaces.get(this.namespaceKeyOf(pod));
     // The API server always sets this label; an unknown namespace still has it.
-    const labels = ns?.labels ?? { 'kubernetes.io/metadata.name': namespace };
+    const labels = ns?.labels ?? { 'kubernetes.io/metadata.name': pod.namespace };
     return selectorMatches(scope.selector, labels);
   }
 
@@ -150,8 +162,9 @@ export class PodIndex {
     const out: [string, InventoryPod][] = [];
     for (const key of candidates ?? this.pods.keys()) {
       const pod = this.pods.get(key)!;
-      let inNs = nsIn.get(pod.namespace);
-      if (inNs === undefined) nsIn.set(pod.namespace, (inNs = this.inScope(sel.scope, pod.namespace)));
+      const nsKey = this.namespaceKeyOf(pod);
+      let inNs = nsIn.get(nsKey);
+      if (inNs === undefined) nsIn.set(nsKey, (inNs = this.inScope(sel.scope, pod)));
       if (inNs && (!sel.podSelector || selectorMatches(sel.podSelector, pod.labels))) out.push([key, pod]);
     }
     return out.sort((a, b) => cmp(a[0], b[0])).map(([, pod]) => pod);
@@ -159,14 +172,14 @@ export class PodIndex {
 
   private addPod(pod: InventoryPod): void {
     if (!isPolicyPod(pod)) return;
-    const key = podKey(pod);
+    const key = this.keyOf(pod);
     this.pods.set(key, pod);
     getOrAdd(this.byNamespace, pod.namespace).add(key);
     for (const [k, v] of Object.entries(pod.labels)) getOrAdd(this.byLabel, `${k}=${v}`).add(key);
   }
 
   private removePod(pod: InventoryPod): void {
-    const key = podKey(pod);
+    const key = this.keyOf(pod);
     this.pods.delete(key);
     this.byNamespace.get(pod.namespace)?.delete(key);
     for (const [k, v] of Object.entries(pod.labels)) this.byLabel.get(`${k}=${v}`)?.delete(key);

@@ -53,7 +53,9 @@ describe('api: configuration schemas', () => {
       tlsSANs: { ips: [], dnsNames: [] },
       insecure: false,
       maxMessageBytes: 1048576,
+      releaseKeys: [],
     });
+    assert.match(String(ControllerConfigSchema.safeParse({ releaseKeys: ['release.pub'] }).error?.issues[0]?.path), /releaseKeys,0/);
     const plain = ControllerConfigSchema.parse({ insecure: true });
     assert.deepEqual([plain.listen, plain.brokerListen], [':8080', ':1883']);
     assert.deepEqual([ControllerConfigSchema.parse({ insecure: true, listen: ':9000' }).listen, ControllerConfigSchema.parse({ brokerListen: ':1884' }).brokerListen], [':9000', ':1884']);

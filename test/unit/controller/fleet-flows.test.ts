@@ -114,4 +114,51 @@ describe('controller: fleet flows', () => {
     assert.equal((await f.query({ since: 1_800_000_050_000 })).length, 1);
     assert.equal((await f.query({ since: 1_800_000_051_000 })).length, 0);
   });
+
+  it('keys connections by their two nodes: two clusters with the same pod addresses stay apart; a node cannot report other nodes\' connections', async () => {
+    const f = await FleetFlows.open(db);
+    // Site B reuses site A's pod CIDRs and pod names: the same 5-tuple between other boxes.
+    const siteB = (r: typeof src) => ({ ...r, sourceNodeName: 'b-box1', destinationNodeName: 'b-box2', packetTotalCount: 99 });
+    await f.add('box1', [src], 1_800_000_020);
+    await f.add('b-box1', [siteB(src)], 1_800_000_020);
+    await f.add('box2', [dst], 1_800_000_021);
+    const rows = await f.query();
+    assert.equal(rows.length, 2);
+    const a = rows.find((r) => r.record.sourceNodeName === 'box1')!;
+    const b = rows.find((r) => r.record.sourceNodeName === 'b-box1')!;
+    assert.deepEqual([a.record.packetTotalCount, a.fromDestinationNode?.node, a.record.ingressNetworkPolicyName], [12, 'box2', 'in']);
+    assert.deepEqual([b.record.packetTotalCount, b.fromDestinationNode, b.record.ingressNetworkPolicyName], [99, undefined, '']);
+
+    // box3 is neither end of box1 → box2: refused, counted, nothing changes.
+    await f.add('box3', [{ ...src, packetTotalCount: 1, egressNetworkPolicyName: 'forged' }], 1_800_000_022);
+    assert.equal(f.refused, 1);
+    const after = (await f.query()).find((r) => r.record.sourceNodeName === 'box1')!;
+    assert.deepEqual([after.record.packetTotalCount, after.record.egressNetworkPolicyName], [12, 'out']);
+  });
+
+  it('takes pod labels from the node hosting the pod', async () => {
+    const byNode = new Map([['box1', { app: 'client' }], ['b-box1', { app: 'other-site' }]]);
+    const f = await FleetFlows.open(db, { labels: (_ns, _name, node) => (node ? byNode.get(node) : undefined) });
+    await f.add('b-box1', [{ ...src, sourceNodeName: 'b-box1', destinationNodeName: 'b-box2' }], 1_800_000_020);
+    await f.add('box1', [src], 1_800_000_020);
+    const labels = (await f.query()).map((r) => `${r.record.sourceNodeName} ${r.sourcePodLabels}`).sort();
+    assert.deepEqual(labels, ['b-box1 {"app":"other-site"}', 'box1 {"app":"client"}']);
+  });
+
+  it('caps the rows: beyond maxRows the least recently updated go first, counted', async () => {
+    const f = await FleetFlows.open(db, { maxRows: 100 });
+    for (let batch = 0; batch < 3; batch++) {
+      const records = Array.from({ length: 50 }, (_, i) => syntheticRecord(batch * 50 + i, 1_800_000_000 + batch).record);
+      await f.add('box1', records, 1_800_000_000 + batch);
+    }
+    const rows = await f.query({ limit: 1000 });
+    assert.equal(rows.length, 100);
+    assert.equal(f.evicted, 50);
+    assert.deepEqual([...new Set(rows.map((r) => r.record.flowEndSeconds))].sort(), [1_800_000_001, 1_800_000_002], 'the oldest batch went');
+    // A reopened store counts its rows again and keeps the cap.
+    const again = await FleetFlows.open(db, { maxRows: 100 });
+    await again.add('box1', [syntheticRecord(1000, 1_800_000_003).record], 1_800_000_003);
+    assert.equal((await again.query({ limit: 1000 })).length, 100);
+    assert.equal(again.evicted, 1);
+  });
 });

@@ -102,4 +102,47 @@ spec:
     await span.refresh();
     assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'field'), ['b2']);
   });
+
+  it('keys pods by node: two boxes with a pod of the same namespace/name both keep the policy until their own report drops it', async () => {
+    // Two sites (or a lying node) report prod/web; each box's copy is its own.
+    await nodes.recordReport('b1', report('b1', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    await nodes.recordReport('b2', report('b2', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    await store.apply(manifests(ACNP_WEB), 'test');
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1', 'b2'], 'both boxes host a web pod');
+
+    // b2 stops reporting it: b1 keeps its policy (before, the pod was one entry, and b2's report could remove it).
+    assert.equal(span.noteReport('b2', report('b2', [])), true);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1']);
+
+    // b1 stops reporting it, b2 reports it again: b2 only; b3 lying about b1's pod cannot take it away either.
+    span.noteReport('b1', report('b1', []));
+    span.noteReport('b2', report('b2', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    span.noteReport('b3', report('b3', [['prod', 'web', { app: 'other' }, '10.42.0.2']]));
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b2']);
+  });
+
+  it("matches each node's pods against the namespace labels that node reports: another node's labels cannot take a policy away", async () => {
+    const POLICY = `apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: prod-only}
+spec:
+  priority: 5
+  appliedTo: [{namespaceSelector: {matchLabels: {env: prod}}}]
+  ingress: [{action: Drop, from: [{namespaceSelector: {}}]}]
+`;
+    await store.apply(manifests(POLICY), 'test');
+    // b1's cluster labels shop env=prod; b2 (another cluster, or lying) reports shop as env=dev, after b1.
+    await nodes.recordReport('b1', report('b1', [['shop', 'web', { app: 'web' }, '10.42.0.2']], { shop: { 'kubernetes.io/metadata.name': 'shop', env: 'prod' } }));
+    await nodes.recordReport('b2', report('b2', [['shop', 'web', { app: 'web' }, '10.42.0.2']], { shop: { 'kubernetes.io/metadata.name': 'shop', env: 'dev' } }));
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'prod-only'), ['b1']);
+    span.noteReport('b3', report('b3', [], { shop: { 'kubernetes.io/metadata.name': 'shop' } }));
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'prod-only'), ['b1'], 'a node without pods there changes nothing either');
+  });
 });

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import {
+  EndpointSliceListSchema,
+  EndpointSliceSchema,
   InventoryListSchema,
+  NodeSchema,
   NamespaceListSchema,
   NodeListSchema,
   PodListSchema,
   WatchEventSchema,
 } from '../../../src/api/k8s-core.js';
-import { namespaceView, nodeView, podView } from '../../../src/agent/inventory/convert.js';
+import { describeZodError } from '../../../src/api/issues.js';
+import { endpointSliceView, namespaceView, nodeView, podView } from '../../../src/agent/inventory/convert.js';
 import { InventoryStore } from '../../../src/agent/inventory/store.js';
 import { isActivePod, type InventoryChange } from '../../../src/agent/inventory/types.js';
 import { fixtureJSON, watchLines } from './api-replay.js';
@@ -76,6 +80,61 @@ describe('k8s core schemas and inventory views', () => {
     assert.deepEqual(fresh!.podCIDRs, []);
     assert.equal(fresh!.internalIP, '192.168.50.13');
     assert.equal(allocated!.podCIDR, '10.42.2.0/24');
+  });
+});
+
+// Every address reaches an OpenFlow string (nat(dst=IP:port), set_field:IP->tun_dst): a comma or
+// newline in one would add actions or whole flows. The schemas refuse them, naming the field.
+describe('inventory inputs that reach OpenFlow text', () => {
+  const INJECTIONS = ['10.42.1.5,actions=NORMAL', '10.42.1.5\ntable=0,priority=65535,actions=NORMAL', 'fe80::1%eth0', '10.42.1.5 ', ''];
+  const slice = () => structuredClone(EndpointSliceListSchema.parse(fixtureJSON('endpointslicelist.json')).items[0]!) as unknown as { addressType: string; endpoints: { addresses: string[] }[] };
+  const node = () => structuredClone(watchLines('nodes-watch.ndjson').map((l) => JSON.parse(l).object)[1]) as { status: { addresses: { type: string; address: string }[] } };
+
+  for (const bad of INJECTIONS) {
+    it(`refuses an EndpointSlice address ${JSON.stringify(bad)}, naming the field`, () => {
+      const s = slice();
+      s.endpoints[0]!.addresses[0] = bad;
+      const r = EndpointSliceSchema.safeParse(s, { reportInput: true });
+      assert.equal(r.success, false);
+      assert.match(describeZodError(r.error!), /^endpoints\[0\]\.addresses\[0\]: /);
+    });
+    it(`refuses a Node InternalIP ${JSON.stringify(bad)}, naming the field`, () => {
+      const n = node();
+      const i = n.status.addresses.findIndex((a) => a.type === 'InternalIP');
+      n.status.addresses[i]!.address = bad;
+      const r = NodeSchema.safeParse(n, { reportInput: true });
+      assert.equal(r.success, false);
+      assert.match(describeZodError(r.error!), new RegExp(`^status\\.addresses\\[${i}\\]\\.address: `));
+    });
+  }
+
+  it('checks slice addresses against the addressType; Hostname addresses stay free text', () => {
+    const s = slice();
+    s.addressType = 'IPv6';
+    assert.match(describeZodError(EndpointSliceSchema.safeParse(s).error!), /endpoints\[0\]\.addresses\[0\]: expected an IPv6 address/);
+    s.endpoints[0]!.addresses[0] = 'fd00::5';
+    assert.equal(EndpointSliceSchema.safeParse(s).success, true);
+    s.addressType = 'FQDN';
+    s.endpoints[0]!.addresses[0] = 'db.example.com,actions=NORMAL';
+    assert.equal(EndpointSliceSchema.safeParse(s).success, false);
+    const n = node();
+    n.status.addresses.push({ type: 'Hostname', address: 'box 3' });
+    assert.equal(NodeSchema.safeParse(n).success, true);
+  });
+
+  it('refuses names the API server would not accept: they become store keys and log fields', () => {
+    const list = structuredClone(fixtureJSON('podlist.json')) as { items: { metadata: { name: string; namespace: string } }[] };
+    list.items[0]!.metadata.name = 'web/1';
+    list.items[1]!.metadata.namespace = 'shop\nx';
+    const problems = describeZodError(PodListSchema.safeParse(list).error!);
+    assert.match(problems, /items\[0\]\.metadata\.name: expected a DNS-1123 subdomain/);
+    assert.match(problems, /items\[1\]\.metadata\.namespace: expected a DNS-1123 label/);
+  });
+
+  it('views only validated objects: the slice and node views carry the checked addresses', () => {
+    const view = endpointSliceView(EndpointSliceSchema.parse(slice()));
+    assert.deepEqual(view.endpoints.map((e) => e.ip), ['192.168.50.11']);
+    assert.equal(nodeView(NodeSchema.parse(node())).internalIP, '192.168.50.13');
   });
 });
 

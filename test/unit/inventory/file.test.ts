@@ -115,6 +115,24 @@ describe('FileInventorySource', () => {
     assert.equal(s.snapshot().pods.get('default/web-1')?.ip, '10.42.0.9');
   });
 
+  it('refuses one object whose address would inject flow text; the rest of the file applies', async () => {
+    writeAtomically(base());
+    const s = await start();
+    const changes = recordChanges(s);
+    const next = base() as unknown as { items: Record<string, any>[] };
+    const box2 = next.items.find((i) => i.kind === 'Node' && i.metadata.name === 'box-2')!;
+    box2.status.addresses[0].address = '172.31.250.12,actions=NORMAL';
+    next.items.find((i) => i.metadata.name === 'web-1')!.metadata.labels = { app: 'web', tier: 'frontend' };
+    next.items.push({ kind: 'Node', metadata: { name: 'box-3' }, status: { addresses: [{ type: 'InternalIP', address: '172.31.250.13\npriority=0,actions=drop' }] } });
+    writeAtomically(next);
+    await until(() => changes.length === 1, 'the pod change');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(summary(changes), ['Pod updated default/web-1']);
+    assert.equal(s.snapshot().nodes.get('box-2')?.internalIP, '172.31.250.12', 'the last good view stays');
+    assert.equal(s.snapshot().nodes.has('box-3'), false, 'a new bad object is not added');
+    assert.equal(s.refusals.counts.Node, 2);
+  });
+
   it('keeps the last snapshot when the file is removed', async () => {
     writeAtomically(base());
     const s = await start(50);

@@ -263,6 +263,37 @@ describe('KubeInventorySource against a replayed k3s API server', () => {
     assert.equal(s.snapshot().pods.has('default/x'), false);
   });
 
+  it('refuses a node whose InternalIP would inject flow text and an EndpointSlice address, keeping their last good views and everything else', async () => {
+    const s = await startSource();
+    const changes = recordChanges(s);
+    await api.waitFor((r) => r.resource === 'nodes' && r.watch);
+    await api.waitFor((r) => r.resource === 'endpointslices' && r.watch);
+    const nodes = fixtureJSON('nodelist.json') as { items: { metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> }; status: { addresses: { type: string; address: string }[] } }[] };
+    const bad = structuredClone(nodes.items[1]!);
+    bad.metadata.resourceVersion = '5001';
+    bad.status.addresses[0]!.address = '192.168.50.12,actions=NORMAL';
+    const relabeled = structuredClone(nodes.items[0]!);
+    relabeled.metadata.resourceVersion = '5002';
+    relabeled.metadata.labels = { ...relabeled.metadata.labels, zone: 'north' };
+    const slices = fixtureJSON('endpointslicelist.json') as { items: { metadata: { resourceVersion?: string }; endpoints: { addresses: string[] }[] }[] };
+    const badSlice = structuredClone(slices.items[0]!);
+    badSlice.metadata.resourceVersion = '5003';
+    badSlice.endpoints[0]!.addresses[0] = '192.168.50.11\ntable=0,priority=65535,actions=NORMAL';
+    api.push('nodes', JSON.stringify({ type: 'MODIFIED', object: bad }), JSON.stringify({ type: 'MODIFIED', object: relabeled }));
+    api.push('endpointslices', JSON.stringify({ type: 'MODIFIED', object: badSlice }));
+    await until(() => changes.length === 1, 'the good node change');
+    await until(() => s.refusals.counts.EndpointSlice === 1, 'the slice refused');
+    assert.deepEqual(summary(changes), ['Node updated box-1'], 'only the valid object changed');
+    assert.equal(s.snapshot().nodes.get('box-2')?.internalIP, '192.168.50.12', 'the last good InternalIP stays');
+    assert.equal(s.snapshot().endpointSlices?.get('default/kubernetes')?.endpoints[0]?.ip, '192.168.50.11');
+    assert.deepEqual([s.refusals.counts.Node, s.refusals.counts.EndpointSlice], [1, 1]);
+    assert.equal(s.resourceVersion('Node'), '5002');
+
+    // A refused object that is then deleted goes: the deletion is by name.
+    api.push('nodes', JSON.stringify({ type: 'DELETED', object: { ...bad, metadata: { ...bad.metadata, resourceVersion: '5004' } } }));
+    await until(() => !s.snapshot().nodes.has('box-2'), 'box-2 deleted');
+  });
+
   it('takes the bearer token from a kubeconfig', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'seine-kubeconfig-'));
     try {

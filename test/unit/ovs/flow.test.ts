@@ -63,4 +63,13 @@ describe('ovs flow text', () => {
     assert.deepEqual(flows.map(flowKey), nostats.map(flowKey));
     assert.deepEqual(flows.map((f) => f.actions), nostats.map((f) => f.actions));
   });
+
+  it('refuses flow text with a control character or actions in a match field (a value that slipped past validation)', () => {
+    const tables = { id: () => 0 };
+    const flow = (match: string[], actions = ['drop']) => ({ table: 'Classifier' as const, priority: 100, match, actions, cookie: 1n });
+    assert.throws(() => toOvsFlow(flow(['ip', 'nw_dst=10.0.0.1\ntable=0,priority=65535,actions=NORMAL']), tables), /control character/);
+    assert.throws(() => toOvsFlow(flow(['ip', 'nw_dst=10.0.0.1,actions=NORMAL']), tables), /carries actions/);
+    assert.throws(() => toOvsFlow(flow(['ip'], ['set_field:10.0.0.1\r->tun_dst']), tables), /control character/);
+    assert.equal(toOvsFlow(flow(['ip', 'nw_dst=10.0.0.1']), tables).match, 'ip,nw_dst=10.0.0.1');
+  });
 });

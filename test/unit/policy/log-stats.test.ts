@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
 import { parsePacketLine } from '../../../src/agent/ovs/packet-in.js';
 import type { RealizedRule } from '../../../src/agent/policy/flows.js';
-import { PolicyLogger, logTimestamp } from '../../../src/agent/policy/log.js';
+import { PolicyLogger, logField, logFields, logTimestamp } from '../../../src/agent/policy/log.js';
 import { metricConjId, ruleStats } from '../../../src/agent/policy/stats.js';
 
 const rule = (action: 'Allow' | 'Drop', conjId: number): RealizedRule => ({
@@ -44,6 +44,23 @@ describe('policy logging and stats', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('escapes free-text names in np.log: a rule name cannot add fields or forge a line', () => {
+    const forged = rule('Drop', 9);
+    forged.rule.ruleName = 'r1 Ingress Allow\n2020/11/02 22:21:21.000000 AntreaPolicyIngressRule x';
+    forged.rule.policy = { kind: 'AntreaClusterNetworkPolicy', name: 'p\u2028q' };
+    forged.rule.targets = [{ key: 'default/we b', ip: '10.0.0.5' }];
+    const f = logFields(ev, forged);
+    assert.equal(f.text.includes('\n'), false);
+    const fields = f.text.split(' ');
+    assert.equal(fields.length, 14, 'Antrea\'s 14 fields after the timestamp');
+    assert.equal(fields[1], 'AntreaClusterNetworkPolicy:p\\u{2028}q');
+    assert.equal(fields[2], 'r1\\x20Ingress\\x20Allow\\x0a2020/11/02\\x2022:21:21.000000\\x20AntreaPolicyIngressRule\\x20x');
+    assert.equal(fields[6], 'default/we\\x20b');
+    assert.equal(logField('a\\b\tc\u0000'), 'a\\x5cb\\x09c\\x00', 'the backslash itself is escaped, so the escaping is unambiguous');
+    assert.equal(logField(''), '<nil>');
+    assert.equal(logField('rule-a'), 'rule-a');
   });
 
   it('sums metric flows per rule: Allow sessions from +new, denied packets as sessions', () => {

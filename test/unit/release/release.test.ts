@@ -15,9 +15,10 @@ import { Updater } from '../../../src/agent/update/updater.js';
 import { downloadResumable } from '../../../src/agent/update/download.js';
 import { serveFile } from '../../../src/controller/releases/serve-file.js';
 import { compareVersions } from '../../../src/lib/semver.js';
-import { buildRelease } from '../../../src/release/bundle.js';
-import { generateReleaseKeys, signManifest } from '../../../src/release/signing.js';
-import { checkBundle, checkInstallable, loadPublicKey, ReleaseRefused, type RefusalReason } from '../../../src/release/verify.js';
+import { buildRelease, unpackBundle } from '../../../src/release/bundle.js';
+import { generateReleaseKeys, keyIdOf, signManifest } from '../../../src/release/signing.js';
+import { checkBundle, checkInstallable, loadPublicKey, manifestDigest, ReleaseRefused, type RefusalReason } from '../../../src/release/verify.js';
+import { notAfterOf } from '../../../src/cli/release-command.js';
 
 async function refusal(fn: () => unknown): Promise<RefusalReason> {
   try {
@@ -110,16 +111,16 @@ describe('releases: manifests, signatures, version rules, the updater', function
     const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
     assert.equal(signed.manifest.bundle.size, (await lstat(bundle)).size);
     assert.equal(signed.manifest.minVersion, '0.1.0');
-    checkInstallable(signed, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+    checkInstallable(signed, { publicKeys: [pub], arch: 'amd64', running: '0.1.0' });
     await checkBundle(signed, bundle);
     // The file on disk is what was signed (a re-serialisation keeps the signature valid).
     const onDisk = JSON.parse(await readFile(path.join(out, 'seine-agent-0.2.0-amd64.manifest.json'), 'utf8')) as SignedManifest;
-    checkInstallable(onDisk, { publicKey: pub, arch: 'amd64', running: '0.1.0' });
+    checkInstallable(onDisk, { publicKeys: [pub], arch: 'amd64', running: '0.1.0' });
   });
 
   it('refuses unsigned, tampered, foreign-key, wrong-architecture, downgrade and below-minimum releases with a reason', async () => {
     const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
-    const ctx = { publicKey: pub, arch: 'amd64' as const, running: '0.1.0' };
+    const ctx = { publicKeys: [pub], arch: 'amd64' as const, running: '0.1.0' };
     assert.equal(await refusal(() => checkInstallable({ manifest: signed.manifest }, ctx)), 'unsigned');
     const tampered = structuredClone(signed);
     tampered.manifest.bundle.sha256 = 'f'.repeat(64);
@@ -127,7 +128,7 @@ describe('releases: manifests, signatures, version rules, the updater', function
     const otherKeys = path.join(dir, 'other-keys');
     await generateReleaseKeys(otherKeys);
     const foreign = signManifest(signed.manifest, createPrivateKey(await readFile(path.join(otherKeys, 'release.key'))));
-    assert.equal(await refusal(() => checkInstallable(foreign, ctx)), 'badSignature');
+    assert.equal(await refusal(() => checkInstallable(foreign, ctx)), 'unknownKey');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, arch: 'arm64' })), 'wrongArch');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.3.0' })), 'downgrade');
     assert.equal(await refusal(() => checkInstallable(signed, { ...ctx, running: '0.2.0' })), 'downgrade');
@@ -139,6 +140,110 @@ describe('releases: manifests, signatures, version rules, the updater', function
     assert.equal(await refusal(() => checkBundle(signed, bad)), 'shaMismatch');
     await writeFile(bad, bytes.subarray(1));
     assert.equal(await refusal(() => checkBundle(signed, bad)), 'sizeMismatch');
+  });
+
+  it('refuses an expired manifest; notAfter is signed with the rest', async () => {
+    const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    const key = createPrivateKey(await readFile(path.join(keyDir, 'release.key')));
+    const ctx = { publicKeys: [pub], arch: 'amd64' as const, running: '0.1.0' };
+    const expiring = signManifest({ ...signed.manifest, notAfter: '2030-01-01T00:00:00Z' }, key);
+    checkInstallable(expiring, { ...ctx, now: Date.parse('2029-12-31T23:59:59Z') });
+    try {
+      checkInstallable(expiring, { ...ctx, now: Date.parse('2030-01-01T00:00:01Z') });
+      assert.fail('expected a refusal');
+    } catch (err) {
+      assert.ok(err instanceof ReleaseRefused);
+      assert.equal(err.reason, 'expired');
+      assert.match(err.message, /release 0\.2\.0 \(amd64\) expired at 2030-01-01T00:00:00Z \(notAfter; now 2030-01-01T00:00:01\.000Z\)/);
+    }
+    // Moving notAfter without the key breaks the signature.
+    const extended = structuredClone(expiring);
+    extended.manifest.notAfter = '2040-01-01T00:00:00Z';
+    assert.equal(await refusal(() => checkInstallable(extended, ctx)), 'badSignature');
+    // A manifest without notAfter never expires.
+    checkInstallable(signed, { ...ctx, now: Date.parse('2100-01-01T00:00:00Z') });
+    assert.equal(notAfterOf({ validFor: '90d' }, Date.parse('2027-01-01T00:00:00Z')), '2027-04-01T00:00:00.000Z');
+    assert.equal(notAfterOf({ notAfter: '2027-03-01T00:00:00+01:00' }), '2027-03-01T00:00:00+01:00');
+    assert.throws(() => notAfterOf({ validFor: '3 weeks' }), /--valid-for "3 weeks": expected a positive duration/);
+    assert.throws(() => notAfterOf({ notAfter: 'tomorrow' }), /--not-after "tomorrow": expected an RFC 3339 time/);
+    assert.throws(() => notAfterOf({ notAfter: '2027-03-01T00:00:00Z', validFor: '1d' }), /give one of them/);
+  });
+
+  it('trusts a list of keys (rotation) and names the trusted ones when the signer is not among them', async () => {
+    const oldPub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    const newKeys = path.join(dir, 'rotated-keys');
+    await generateReleaseKeys(newKeys);
+    const newPub = loadPublicKey(await readFile(path.join(newKeys, 'release.pub')));
+    const byNew = signManifest(signed.manifest, createPrivateKey(await readFile(path.join(newKeys, 'release.key'))));
+    const ctx = { arch: 'amd64' as const, running: '0.1.0' };
+    checkInstallable(byNew, { ...ctx, publicKeys: [oldPub, newPub] });
+    checkInstallable(signed, { ...ctx, publicKeys: [oldPub, newPub] });
+    try {
+      checkInstallable(byNew, { ...ctx, publicKeys: [oldPub] });
+      assert.fail('expected a refusal');
+    } catch (err) {
+      assert.ok(err instanceof ReleaseRefused);
+      assert.equal(err.reason, 'unknownKey');
+      assert.equal(err.message, `release 0.2.0 (amd64) is signed by key ${byNew.signature!.keyId}, which is not trusted (trusted: ${signed.signature!.keyId})`);
+    }
+  });
+
+  it('builds a release that expires and ships the keys its boxes will trust', async () => {
+    const newKeys = path.join(dir, 'shipped-keys');
+    await generateReleaseKeys(newKeys);
+    const built = await buildRelease({
+      version: '0.2.1', arch: 'amd64', keyFile: path.join(keyDir, 'release.key'), outDir: path.join(dir, 'out-keys'), from: path.join(dir, 'tree'),
+      notAfter: '2031-01-01T00:00:00Z', trustKeys: [path.join(keyDir, 'release.pub'), path.join(newKeys, 'release.pub')],
+    });
+    assert.equal(built.signed.manifest.notAfter, '2031-01-01T00:00:00Z');
+    const pub = loadPublicKey(await readFile(path.join(keyDir, 'release.pub')));
+    checkInstallable(built.signed, { publicKeys: [pub], arch: 'amd64', running: '0.1.0', now: Date.parse('2030-12-31T00:00:00Z') });
+    const unpacked = path.join(dir, 'unpacked-keys');
+    await unpackBundle(built.bundle, unpacked);
+    const newId = keyIdOf(loadPublicKey(await readFile(path.join(newKeys, 'release.pub'))));
+    assert.deepEqual((await readdir(path.join(unpacked, 'release-keys'))).sort(), [`${keyIdOf(pub)}.pub`, `${newId}.pub`].sort());
+    await assert.rejects(buildRelease({ version: '0.2.1', arch: 'amd64', outDir: path.join(dir, 'out-bad'), from: path.join(dir, 'tree'), trustKeys: [path.join(keyDir, 'release.key')] }), /release\.key: this is a private key; give the public half \(release\.pub\)/);
+  });
+
+  it('names a signed manifest by its digest: the same after re-serialisation, new when re-signed or rebuilt', async () => {
+    const key = createPrivateKey(await readFile(path.join(keyDir, 'release.key')));
+    const onDisk = JSON.parse(await readFile(path.join(out, 'seine-agent-0.2.0-amd64.manifest.json'), 'utf8')) as SignedManifest;
+    assert.match(manifestDigest(signed), /^[0-9a-f]{64}$/);
+    assert.equal(manifestDigest(onDisk), manifestDigest(signed));
+    assert.equal(manifestDigest(signManifest(signed.manifest, key)), manifestDigest(signed), 'ed25519 is deterministic: the same key and manifest are the same release');
+    assert.notEqual(manifestDigest(signManifest({ ...signed.manifest, notAfter: '2031-01-01T00:00:00Z' }, key)), manifestDigest(signed));
+    assert.notEqual(manifestDigest(signManifest({ ...signed.manifest, bundle: { ...signed.manifest.bundle, sha256: 'a'.repeat(64) } }, key)), manifestDigest(signed));
+  });
+
+  it('cuts off a server that sends more than the manifest\'s size and keeps nothing', async () => {
+    const full = await readFile(bundle);
+    const liar = http.createServer((req, res) => {
+      // /announced: says so in Content-Length; /chunked: no length, just more bytes.
+      if (req.url === '/announced') res.writeHead(200, { 'content-length': full.length + 4096 });
+      else res.writeHead(200);
+      res.write(full);
+      const more = setInterval(() => (res.destroyed ? clearInterval(more) : res.write(randomBytes(4096))), 5);
+      res.on('close', () => clearInterval(more));
+    });
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+    try {
+      for (const p of ['/announced', '/chunked']) {
+        const dest = path.join(dir, 'liar', `${p.slice(1)}.tar.gz`);
+        try {
+          await downloadResumable({ url: `${url}${p}`, dest, size: full.length });
+          assert.fail(`${p}: expected a refusal`);
+        } catch (err) {
+          assert.ok(err instanceof ReleaseRefused, `${p}: ${String(err)}`);
+          assert.equal(err.reason, 'sizeMismatch');
+          assert.match(err.message, new RegExp(`the server sent more than the ${full.length} bytes the manifest says .*: cut off`));
+        }
+        assert.deepEqual(await readdir(path.dirname(dest)), [], `${p}: no partial file is kept`);
+      }
+    } finally {
+      liar.closeAllConnections();
+      await new Promise<void>((r) => liar.close(() => r()));
+    }
   });
 
   it('resumes a partial download with a byte range', async () => {
@@ -176,9 +281,11 @@ describe('releases: manifests, signatures, version rules, the updater', function
       return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, restart: async () => void restarts++ });
     };
     const target = (release: SignedManifest): ReleaseTarget => ({ rollout: 'r1', release });
+    /** Gives the target and waits for an outcome newer than the status before. */
     const settle = async (u: Updater, t: ReleaseTarget) => {
+      const was = JSON.stringify(u.status());
       u.onTarget(t);
-      for (let i = 0; i < 200 && !['refused', 'restarting', 'committed'].includes(u.status().state); i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 200 && (JSON.stringify(u.status()) === was || !['refused', 'restarting', 'committed'].includes(u.status().state)); i++) await new Promise((r) => setTimeout(r, 25));
       return u.status();
     };
 
@@ -223,6 +330,60 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.deepEqual(await snapshot(path.join(root, 'opt')), before);
     });
 
+    it('refuses an expired manifest with the reason, never that manifest again, and installs a corrected one of the same version', async () => {
+      const key = createPrivateKey(await readFile(path.join(keyDir, 'release.key')));
+      const before = await snapshot(path.join(root, 'opt'));
+      const expired = signManifest({ ...signed.manifest, notAfter: new Date(Date.now() - 60_000).toISOString() }, key);
+      const u = updater('0.1.0');
+      await u.afterStart(async (st) => void reports.push(st), () => undefined);
+      const s = await settle(u, target(expired));
+      assert.equal(s.state, 'refused');
+      assert.match(s.reason ?? '', new RegExp(`release 0\\.2\\.0 \\(amd64\\) expired at ${expired.manifest.notAfter!.replace(/\./g, '\\.')} \\(notAfter`));
+      assert.deepEqual(reports.at(-1)?.state, 'refused', 'the refusal is reported');
+      assert.deepEqual(await snapshot(path.join(root, 'opt')), before, 'nothing was downloaded or written');
+      assert.deepEqual(Object.entries(JSON.parse(await readFile(path.join(stateDir, 'refused.json'), 'utf8'))).map(([k]) => k), [manifestDigest(expired)], 'recorded by digest');
+      // The same manifest again (a restart, a republished desired document): not tried.
+      const again = updater('0.1.0');
+      await again.afterStart(async () => {}, () => undefined);
+      again.onTarget(target(expired));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.match(again.status().reason ?? '', /^refused earlier: release 0\.2\.0 \(amd64\) expired/);
+      // A new rollout with the same manifest hears it too (its own refusal, not an earlier rollout's).
+      const r2 = await settle(again, { rollout: 'r2', release: expired });
+      assert.deepEqual([r2.state, r2.rollout], ['refused', 'r2']);
+      assert.match(r2.reason ?? '', /^refused earlier: /);
+      // The corrected upload: the same version re-signed with a later notAfter.
+      const fixed = signManifest({ ...signed.manifest, notAfter: new Date(Date.now() + 3600_000).toISOString() }, key);
+      assert.equal((await settle(again, target(fixed))).state, 'restarting');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(JSON.parse(await readFile(path.join(stateDir, 'pending.json'), 'utf8')).digest, manifestDigest(fixed));
+    });
+
+    it('trusts the keys the running release ships (key rotation) over the configured one, and update.publicKeys', async () => {
+      const newKeys = path.join(root, 'new-keys');
+      await generateReleaseKeys(newKeys);
+      const byNew = signManifest(signed.manifest, createPrivateKey(await readFile(path.join(newKeys, 'release.key'))));
+      // update.publicKeys: the configured publicKey missing, the new key listed.
+      let u = updater('0.1.0', { publicKey: path.join(root, 'missing.pub'), publicKeys: [path.join(newKeys, 'release.pub')] });
+      await u.afterStart(async () => {}, () => undefined);
+      assert.equal((await settle(u, target(signed))).state, 'refused');
+      assert.match(u.status().reason ?? '', /signed by key [0-9a-f]{16}, which is not trusted/);
+      assert.equal((await settle(u, target(byNew))).state, 'restarting');
+      // Back to 0.1.0, which now ships only the new key: the configured (old) key is no longer trusted.
+      await rm(path.join(stateDir), { recursive: true, force: true });
+      await rm(path.join(root, 'opt', 'releases', '0.2.0'), { recursive: true, force: true });
+      await rm(path.join(root, 'opt', 'current'));
+      await symlink('releases/0.1.0', path.join(root, 'opt', 'current'));
+      await mkdir(path.join(root, 'opt', 'releases', '0.1.0', 'release-keys'));
+      await writeFile(path.join(root, 'opt', 'releases', '0.1.0', 'release-keys', 'new.pub'), await readFile(path.join(newKeys, 'release.pub')));
+      u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      assert.equal((await settle(u, target(signed))).state, 'refused');
+      assert.match(u.status().reason ?? '', /which is not trusted/);
+      assert.equal((await settle(u, target(byNew))).state, 'restarting');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+    });
+
     it('installs beside the running version, switches current, commits after a healthy start and keeps the previous version', async () => {
       const u = updater('0.1.0');
       await u.afterStart(async (s) => void reports.push(s), () => undefined);
@@ -258,6 +419,17 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal(st.target, '0.2.0');
       assert.match(st.reason ?? '', /forced by update.failHealthCheck/);
       assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0'], 'the failed version is removed');
+      // Remembered per manifest: that one is not tried again; a corrected one of the same version is.
+      await back.afterStart(async () => {}, () => undefined);
+      const restartsBefore = restarts;
+      back.onTarget(target(signed));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(back.status().state, 'rolledBack', 'still the rollback, not a new attempt');
+      assert.deepEqual(JSON.parse(await readFile(path.join(stateDir, 'refused.json'), 'utf8')), { [manifestDigest(signed)]: st.reason });
+      assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0']);
+      assert.equal(restarts, restartsBefore);
+      const fixed = signManifest({ ...signed.manifest, notAfter: '2099-01-01T00:00:00Z' }, createPrivateKey(await readFile(path.join(keyDir, 'release.key'))));
+      assert.equal((await settle(back, target(fixed))).state, 'restarting');
     });
 
     it('rolls back a new version that keeps crashing before it confirms', async () => {

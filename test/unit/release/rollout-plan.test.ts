@@ -22,6 +22,17 @@ describe('rollouts: plan', () => {
     assert.deepEqual(assignWaves(Array.from({ length: 20 }, (_, i) => `n${String(i).padStart(2, '0')}`), 5, [25, 100]).map((w) => w.length), [1, 4, 15]);
   });
 
+  it('counts a refusal of its release only when it is about this rollout (not one left from an earlier rollout)', () => {
+    const arches = new Set(['amd64'] as const);
+    const stale = new Map([['a', report('a', { state: 'refused', target: '0.2.0', rollout: 'earlier', reason: 'release 0.2.0 (amd64) expired at …' })]]);
+    let r = evaluateRollout(rollout([['a'], [], ['b']]), stale, arches);
+    assert.equal(r.phase, 'Running');
+    assert.deepEqual([r.nodes.a!.state, r.nodes.a!.reason], ['updating', undefined]);
+    r = evaluateRollout(r, new Map([['a', report('a', { state: 'refused', target: '0.2.0', rollout: 'r', reason: 'refused earlier: expired' })]]), arches);
+    assert.equal(r.phase, 'Paused');
+    assert.equal(r.nodes.a!.reason, 'refused: refused earlier: expired');
+  });
+
   it('moves to the next non-empty wave only when every node of the wave is healthy on the release', () => {
     const arches = new Set(['amd64'] as const);
     let r = rollout([['a'], [], ['b', 'c']]);
