@@ -31,6 +31,7 @@ export class NodeRevocation {
 
   /** undefined when no such node is registered. */
   async remove(node: string, actor: string, opts: { disable: boolean }): Promise<NodeRemoval | undefined> {
+    log.info({ node, actor, action: opts.disable ? 'disable' : 'delete' }, 'revoking node');
     // Registry first: from here on the node's password and reports are refused.
     const found = await this.ctx.nodes.remove(node, actor, opts);
     if (!found) return undefined;
