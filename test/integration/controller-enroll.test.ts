@@ -253,6 +253,28 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     assert.equal(reloaded.certificate.serialNumber, second.certificate.serialNumber);
   });
 
+  it('a deleted node leaves its Egress assignment: the IP moves to the other eligible node', async function () {
+    const boxes = ['box7', 'box8'];
+    for (const node of boxes) {
+      const t = await addNode(node);
+      const id = await NodeIdentity.load({ node, pkiDir: pkiDir(node), server: controller.restUrl, token: t.token, caFingerprint: fingerprint });
+      agents.push(await startAgent({ node, url: controller.brokerUrl, tls: id.tls, dir: tmp.dir }));
+    }
+    await waitFor('box7 and box8 online', async () => (await call(controller, 'GET', '/api/v1/nodes')).body.filter((n: { name: string; online: boolean }) => boxes.includes(n.name) && n.online).length === 2);
+    const applied = await call(controller, 'POST', '/api/v1/apply', {
+      apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'crd.antrea.io/v1beta1', kind: 'ExternalIPPool', metadata: { name: 'pool' }, spec: { ipRanges: [{ start: '172.31.250.200', end: '172.31.250.201' }], nodeSelector: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: boxes }] } } },
+        { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Egress', metadata: { name: 'web-egress' }, spec: { appliedTo: { podSelector: { matchLabels: { app: 'web' } } }, externalIPPool: 'pool' } },
+      ],
+    });
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+    const egressNode = async () => (await call(controller, 'GET', '/apis/crd.antrea.io/v1beta1/egresses/web-egress')).body.status?.egressNode as string | undefined;
+    const first = await waitFor('an egress node', async () => { const n = await egressNode(); return n && boxes.includes(n) ? n : undefined; });
+    assert.equal((await call(controller, 'DELETE', `/api/v1/nodes/${first}`)).status, 200);
+    const other = boxes.find((b) => b !== first)!;
+    await waitFor(`the Egress IP on ${other}`, async () => (await egressNode()) === other, 5000);
+  });
+
   it('seinectl node add, node disable and delete node', async function () {
     const env = ['--server', controller.restUrl, '--token', ADMIN, '--certificate-authority', controller.config.tls!.caFile];
     const add = await seinectl(...env, 'node', 'add', 'box6', '--ttl', '2h');
