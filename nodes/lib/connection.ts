@@ -21,7 +21,7 @@ export type ConnectionState = 'unknown' | 'connected' | 'unreachable';
 
 /** What is wrong with a controller URL, or undefined when it is usable. */
 export function urlProblem(url: string | undefined): string | undefined {
-  if (!url || !url.trim()) return 'url: required (e.g. http://127.0.0.1:8080)';
+  if (!url || !url.trim()) return 'url: required (e.g. https://127.0.0.1:8443)';
   let u: URL;
   try {
     u = new URL(url);

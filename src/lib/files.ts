@@ -1,6 +1,8 @@
 // Reading a file the user named (a missing or unreadable file is a UserError naming it), and
-// replacing one atomically.
-import { open, readFile, rename } from 'node:fs/promises';
+// writing a file so that a power cut leaves either the old or the new content, never a torn or
+// empty one: write a temp file, fsync it, rename it over the target, fsync the directory (the
+// rename is only durable once the directory is).
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from './errors.js';
 
@@ -14,24 +16,47 @@ export async function readUserFile(file: string): Promise<string> {
   }
 }
 
-/**
- * Replaces `file` atomically and durably: a temp file beside it is written and fsynced, then
- * renamed over (and the directory fsynced), so a crash leaves the old content or the new.
- */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', mode);
+/** write-temp → fsync → rename → fsync(dir). The directory is created when missing. */
+export async function writeFileDurable(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeSynced(tmp, data, mode);
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** Writes a file and fsyncs it (the content is on disk before a rename makes it visible). */
+export async function writeSynced(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const fh = await open(file, 'w', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
+}
+
+/** Removes a file durably (the directory entry is gone after a power cut too). */
+export async function removeFileDurable(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await fsyncDir(path.dirname(file)).catch(() => {}); // no directory: nothing to make durable
+}
+
+/** Makes renames, links and removals in `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
   try {
-    await dir.sync();
+    await fh.sync();
+  } catch (err) {
+    // A file system without directory fsync (EINVAL): its renames are as durable as it makes them.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
   } finally {
-    await dir.close();
+    await fh.close();
   }
 }

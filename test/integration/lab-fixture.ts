@@ -1,7 +1,7 @@
 // Shared by the integration suites that need a running lab: a private lab dir per suite (its
 // own name prefix), traffic checks between pods, and cleanup that proves nothing is left.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { parse } from 'yaml';
@@ -76,13 +76,12 @@ export function assertAllReachable(results: PingResult[], expected: number): voi
  * labs of these suites live in /tmp/sl-*, each controller writing its own.
  */
 export function labAdmin(server: string): { file: string; token: string; ca: Buffer } {
-  for (const d of readdirSync('/tmp').filter((e) => e.startsWith('sl-'))) {
-    const file = labAdminFile(path.join('/tmp', d));
-    if (!existsSync(file)) continue;
-    const admin = SeinectlConfigSchema.parse(parse(readFileSync(file, 'utf8')));
-    if (admin.server === server) return { file, token: admin.token!, ca: readFileSync(admin.certificateAuthority!) };
-  }
-  throw new Error(`no lab admin file names ${server}`);
+  // The newest file naming the URL: a lab left behind by an earlier run may have had the same port.
+  const found = readdirSync('/tmp').filter((e) => e.startsWith('sl-')).map((d) => labAdminFile(path.join('/tmp', d)))
+    .filter((f) => existsSync(f)).map((file) => ({ file, admin: SeinectlConfigSchema.parse(parse(readFileSync(file, 'utf8'))), mtime: statSync(file).mtimeMs }))
+    .filter((x) => x.admin.server === server).sort((a, b) => b.mtime - a.mtime)[0];
+  if (!found) throw new Error(`no lab admin file names ${server}`);
+  return { file: found.file, token: found.admin.token!, ca: readFileSync(found.admin.certificateAuthority!) };
 }
 
 /** The real seinectl against a lab controller, configured by its admin file (HTTPS, its CA, the admin token). */

@@ -144,6 +144,7 @@ describe('seine lab (2 boxes x 2 pods, CLI)', function () {
     assert.equal(steps.length, 12, upResult.stderr);
     assert.match(upResult.stderr, /open http:\/\/127\.0\.0\.1:\d+ +# Node-RED with the Seine nodes/);
     assert.match(upResult.stderr, /seine lab status/);
+    assert.match(upResult.stderr, /seinectl get nodes +# the controller over HTTPS/);
     assert.match(upResult.stderr, /seine lab exec default\/box1-pod1 -- ping -c1 10\.42\.0\.3/);
     assert.match(upResult.stderr, /seine lab down/);
   });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Backoff } from '../../lib/backoff.js';
 import { caFingerprint, createKeyAndCsr } from '../../lib/certs.js';
 import { errorMessage } from '../../lib/errors.js';
-import { writeFileAtomic } from '../../lib/files.js';
+import { writeFileDurable } from '../../lib/files.js';
 import { createLogger } from '../../lib/log.js';
 import { EnrollmentError, enroll, fetchPinnedCa, renew } from './enroll-client.js';
 
@@ -88,7 +88,7 @@ export class NodeIdentity {
       const got = await enroll(server, ca, { nodeName: opts.node, token: opts.token, csr });
       const key = await readFile(keyFile, 'utf8');
       await store(opts.pkiDir, ca, key, got.certificate);
-      await writeFileAtomic(NodeIdentity.files(opts.pkiDir).token, `${tokenHash(opts.token)}\n`);
+      await writeFileDurable(NodeIdentity.files(opts.pkiDir).token, `${tokenHash(opts.token)}\n`);
       log.info({ node: opts.node, serial: got.serial, notAfter: got.notAfter }, 'enrolled: node certificate received');
       return { ca, key, cert: got.certificate };
     } finally {
@@ -173,8 +173,8 @@ function tokenHash(token: string): string {
 /** Key and certificate in one file, so one rename swaps both. */
 async function store(pkiDir: string, ca: string, key: string, cert: string): Promise<void> {
   const files = NodeIdentity.files(pkiDir);
-  await writeFileAtomic(files.ca, ca, 0o644);
-  await writeFileAtomic(files.node, `${key.trim()}\n${cert.trim()}\n`, 0o600);
+  await writeFileDurable(files.ca, ca, 0o644);
+  await writeFileDurable(files.node, `${key.trim()}\n${cert.trim()}\n`, 0o600);
 }
 
 function splitPem(pem: string, file: string): { key: string; cert: string } {
