@@ -6,8 +6,6 @@
 // rather than drops) and writes the MAC into OVS's cache with tnl/neigh/set before pods need
 // it, then keeps it there. The kernel datapath resolves through the kernel: nothing to do there.
 import { createSocket } from 'node:dgram';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { run } from '../lib/exec.js';
 import { createLogger } from '../lib/log.js';
 import { sleep } from '../lib/process.js';
@@ -22,8 +20,10 @@ export interface TunnelNeighboursOptions {
   tunnelPeers: () => string[];
   /** How often every entry is re-resolved and re-written (also renews OVS's 15 min ageing). */
   refreshMs?: number;
-  /** How often unresolved peers, a changed peer set and an ovs-vswitchd restart are looked at. */
+  /** How often unresolved peers are tried again. */
   pollMs?: number;
+  /** How often OVS's table is compared with what was written (a restarted ovs-vswitchd starts empty). */
+  checkMs?: number;
 }
 
 /** Where OVS sends a packet for `ip`: the bridge whose port holds the route and the next hop. */
@@ -42,6 +42,16 @@ export function parseRouteLookup(ip: string, text: string): OvsRoute | undefined
   return { bridge: dev, nextHop };
 }
 
+/** Parses `tnl/neigh/show` ("IP  MAC  Bridge" rows) into "bridge ip" → MAC. */
+export function parseNeighShow(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+([0-9a-f]{2}(?::[0-9a-f]{2}){5})\s+(\S+)/i.exec(line.trim());
+    if (m) out.set(`${m[3]} ${m[1]}`, m[2]!.toLowerCase());
+  }
+  return out;
+}
+
 /** Kernel neighbour states whose link-layer address is usable. */
 const USABLE = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NOARP']);
 
@@ -53,22 +63,22 @@ interface KernelNeigh {
 }
 
 export class TunnelNeighbours {
-  /** Peer underlay IP → the entry written for it ("bridge nextHop mac"); absent while unresolved. */
-  private readonly written = new Map<string, string>();
+  /** Peer underlay IP → the entry written for it; absent while unresolved. */
+  private readonly written = new Map<string, OvsRoute & { mac: string }>();
   /** Peer → the last problem logged for it: a peer that stays down is logged once, not every poll. */
   private readonly problems = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
-  private vswitchdPid = '';
-  private peerKey = '';
   private lastFull = 0;
   private readonly refreshMs: number;
   private readonly pollMs: number;
+  private readonly checkMs: number;
 
   constructor(private readonly o: TunnelNeighboursOptions) {
     this.refreshMs = o.refreshMs ?? 15_000;
     this.pollMs = o.pollMs ?? 200;
+    this.checkMs = o.checkMs ?? 1_000;
   }
 
   /** First fill; resolves when every peer is resolved or after `waitMs` (unresolved ones keep being tried). */
@@ -108,7 +118,8 @@ export class TunnelNeighbours {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), this.pollMs);
+    const ms = this.unresolved().length ? this.pollMs : this.checkMs;
+    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), ms);
     this.timer.unref();
   }
 
@@ -122,19 +133,17 @@ export class TunnelNeighbours {
   private async look(): Promise<void> {
     if (this.stopped) return;
     const peers = this.o.tunnelPeers();
-    const key = [...peers].sort().join(',');
-    const pid = await readFile(path.join(this.o.ovsRunDir, 'ovs-vswitchd.pid'), 'utf8').then((s) => s.trim(), () => '');
-    // A new ovs-vswitchd starts with an empty cache; changed peers may have new addresses.
-    const full = pid !== this.vswitchdPid || key !== this.peerKey || Date.now() - this.lastFull >= this.refreshMs;
-    if (full) {
-      this.vswitchdPid = pid;
-      this.peerKey = key;
-      this.lastFull = Date.now();
-      for (const ip of [...this.written.keys()]) if (!peers.includes(ip)) this.written.delete(ip);
-    }
-    const todo = full ? peers : peers.filter((ip) => !this.written.has(ip));
-    if (!todo.length || !pid) return;
+    for (const ip of [...this.written.keys()]) if (!peers.includes(ip)) this.written.delete(ip);
+    if (!peers.length) return;
     const socket = await unixctlSocket(vswitchdTarget(this.o.ovsRunDir), { ...process.env, OVS_RUNDIR: this.o.ovsRunDir });
+    // An entry OVS no longer holds (ovs-vswitchd restarted, tnl/neigh/flush, aged out) is
+    // written again now, not at the next full refresh.
+    const inOvs = parseNeighShow(await unixctlCall(socket, 'tnl/neigh/show'));
+    for (const [ip, e] of [...this.written]) if (inOvs.get(`${e.bridge} ${e.nextHop}`) !== e.mac) this.written.delete(ip);
+    const full = Date.now() - this.lastFull >= this.refreshMs;
+    if (full) this.lastFull = Date.now();
+    const todo = full ? peers : peers.filter((ip) => !this.written.has(ip));
+    if (!todo.length) return;
     const routes = new Map<string, OvsRoute>();
     for (const ip of todo) {
       const r = parseRouteLookup(ip, await unixctlCall(socket, 'ovs/route/lookup', [ip]).catch(() => ''));
@@ -157,7 +166,7 @@ export class TunnelNeighbours {
         this.once(ip, 'tunnel peer\'s next hop does not answer ARP yet');
         continue;
       }
-      const entry = `${r.bridge} ${r.nextHop} ${mac}`;
+      const entry = { ...r, mac };
       try {
         // Rewriting an unchanged entry renews its age; a changed MAC replaces it.
         await unixctlCall(socket, 'tnl/neigh/set', [r.bridge, r.nextHop, mac]);
@@ -166,7 +175,8 @@ export class TunnelNeighbours {
         this.written.delete(ip);
         continue;
       }
-      if (this.written.get(ip) !== entry) log.info({ peer: ip, bridge: r.bridge, nextHop: r.nextHop, mac }, 'tunnel neighbour set');
+      const was = this.written.get(ip);
+      if (was?.mac !== mac || was.nextHop !== r.nextHop || was.bridge !== r.bridge) log.info({ peer: ip, bridge: r.bridge, nextHop: r.nextHop, mac }, 'tunnel neighbour set');
       this.written.set(ip, entry);
       this.problems.delete(ip);
     }
