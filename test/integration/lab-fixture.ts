@@ -43,10 +43,9 @@ export async function ping(from: PodState, toIP: string, waitS = 2): Promise<{ o
   return { ok, detail: (r.stdout.split('\n').find((l) => l.includes('transmitted')) ?? r.stderr).trim() };
 }
 
-/** Pings until one succeeds (the first packet to a new peer box may wait for the tunnel's underlay ARP). */
-export async function reachable(from: PodState, toIP: string, tries = 3): Promise<boolean> {
-  for (let i = 0; i < tries; i++) if ((await ping(from, toIP)).ok) return true;
-  return false;
+/** One ping, first try: no packet may be lost to a new peer box (the agent resolves tunnel peers first). */
+export async function reachable(from: PodState, toIP: string): Promise<boolean> {
+  return (await ping(from, toIP)).ok;
 }
 
 /** `ping -i 0.05` in the background; resolves with its summary when it ends. */
