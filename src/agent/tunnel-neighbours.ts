@@ -83,14 +83,15 @@ export class TunnelNeighbours {
 
   /** First fill; resolves when every peer is resolved or after `waitMs` (unresolved ones keep being tried). */
   async start(waitMs = 3_000): Promise<void> {
-    const deadline = Date.now() + waitMs;
+    const t0 = Date.now();
     await this.tick();
-    while (this.unresolved().length && Date.now() < deadline) {
+    while (this.unresolved().length && Date.now() - t0 < waitMs) {
       await sleep(this.pollMs);
       await this.tick();
     }
     const missing = this.unresolved();
-    if (missing.length) log.warn({ peers: missing }, 'tunnel peers not resolved yet; still trying');
+    if (missing.length) log.warn({ peers: missing, ms: Date.now() - t0 }, 'tunnel peers not resolved yet; still trying');
+    else log.info({ peers: this.written.size, ms: Date.now() - t0 }, 'tunnel neighbours written');
     this.schedule();
   }
 
