@@ -65,7 +65,7 @@ interface KernelNeigh {
 export class TunnelNeighbours {
   /** Peer underlay IP → the entry written for it; absent while unresolved. */
   private readonly written = new Map<string, OvsRoute & { mac: string }>();
-  /** Peer → the last problem logged for it: a peer that stays down is logged once, not every poll. */
+  /** Peer → the last problem logged for it ('' → of the refresh itself): logged once, not every poll. */
   private readonly problems = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -111,10 +111,11 @@ export class TunnelNeighbours {
     return this.o.tunnelPeers().filter((ip) => !this.written.has(ip));
   }
 
+  /** Logs a problem of `peer` ('' for the whole refresh) when it is new, not on every poll. */
   private once(peer: string, problem: string): void {
     if (this.problems.get(peer) === problem) return;
     this.problems.set(peer, problem);
-    log.warn({ peer }, problem);
+    log.warn(peer ? { peer } : {}, problem);
   }
 
   private schedule(): void {
@@ -126,7 +127,9 @@ export class TunnelNeighbours {
 
   /** One look; runs never overlap (a poke during a run waits for it, then looks again). */
   private tick(): Promise<void> {
-    const next = (this.running ?? Promise.resolve()).then(() => this.look()).catch((err) => log.warn({ err }, 'tunnel neighbour refresh failed'));
+    const next = (this.running ?? Promise.resolve())
+      .then(() => this.look())
+      .then(() => void this.problems.delete(''), (err: Error) => this.once('', `tunnel neighbour refresh failed: ${err.message}`));
     this.running = next;
     return next;
   }
