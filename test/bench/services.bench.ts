@@ -21,7 +21,7 @@ import { allocateGroupIds } from '../../src/agent/ovs/group.js';
 import { groupKeys, serviceFlows } from '../../src/agent/service/flows.js';
 import { planServices } from '../../src/agent/service/plan.js';
 import { LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
-import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../src/agent/inventory/types.js';
+import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../src/api/inventory.js';
 import { startPrivateOvs, stopPrivateOvs } from '../helpers/private-ovs.js';
 import { timeMs, type Bench, type BenchRow } from './harness.js';
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { createLogger } from '../../lib/log.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import type { OpenFlowBridge } from '../ovs/bridge.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';

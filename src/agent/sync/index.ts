@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../../api/config.js';
 import type { NodeReported, PodInventoryEntry } from '../../api/node-state.js';
 import type { Database } from '../../lib/sqlite.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import { AgentSync, type AgentSyncOptions } from './agent-sync.js';
 import type { RealizerRegistry } from './realizers.js';
 

@@ -3,7 +3,7 @@ import { connectivityFlows, mergeFlows, type ConnectivityState } from '../../../
 import { peersFrom, sameSubnet } from '../../../src/agent/peers.js';
 import { CookieAllocator, decodeCookie, Category } from '../../../src/agent/ovs/cookie.js';
 import { Pipeline } from '../../../src/agent/ovs/pipeline.js';
-import type { Inventory } from '../../../src/agent/inventory/types.js';
+import type { Inventory } from '../../../src/api/inventory.js';
 
 const pipeline = Pipeline.build();
 const cookies = new CookieAllocator(7);
