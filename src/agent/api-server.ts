@@ -10,7 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { splitListen } from '../controller/broker/embedded.js';
-import { HttpError, sendJson } from '../controller/rest/http.js';
+import { HttpError, sendJson } from '../api/http.js';
 import { createLogger } from '../lib/log.js';
 import { flowQueryFromParams } from './flows/print.js';
 import type { FlowStore } from './flows/store.js';

@@ -5,7 +5,7 @@ import {
   ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, NodeRealizationSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema,
 } from '../../api/controller-api.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
-import { resourceBase } from './paths.js';
+import { resourceBase } from '../../api/rest-paths.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
 
