@@ -9,7 +9,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { splitListen } from '../controller/broker/embedded.js';
+import { splitListen } from '../lib/listen.js';
 import { HttpError, sendJson } from '../api/http.js';
 import { createLogger } from '../lib/log.js';
 import { flowQueryFromParams } from './flows/print.js';

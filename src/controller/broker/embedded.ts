@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CONTROLLER_USERNAME, agentClientId } from '../../api/mqtt.js';
+import { splitListen } from '../../lib/listen.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
 
@@ -155,9 +156,4 @@ function certifiedNode(client: Client): string | undefined {
 const users = new WeakMap<object, string>();
 function usernameOf(client: object): string | undefined {
   return users.get(client);
-}
-
-export function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }

@@ -27,7 +27,7 @@ import { parseResourcePath, parseStatsPath, type ResourcePath } from '../../api/
 import type { RecentEvents } from '../events.js';
 import { policyStatsFor } from '../policy-stats.js';
 import { findQualifiedKind } from '../../api/kinds.js';
-import { splitListen } from '../broker/embedded.js';
+import { splitListen } from '../../lib/listen.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
 import { FleetFlowQuerySchema } from '../../api/flow-record.js';
