@@ -15,7 +15,8 @@ import { FlowExporter, type FlowExporterOptions } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
 import { FlowStore, type StoredRecord } from './store.js';
-import { ipfixSink, readIpfixTls } from './ipfix-export.js';
+import { readIpfixTls } from '../../api/flow-ipfix.js';
+import { ipfixSink } from './ipfix-sink.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
 
 const log = createLogger('flows');
