@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
 import { CIDRSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 
@@ -143,6 +144,12 @@ export const UpdateConfigSchema = z.strictObject({
   arch: ReleaseArchSchema.optional(),
   /** Test/diagnostic: every new version fails its health check (and is rolled back). */
   failHealthCheck: z.boolean().default(false),
+  /**
+   * Test/diagnostic: the updater stops for good after this step of an update (the bundle
+   * downloaded, the bundle unpacked, or — in the new version — before confirming its health), so a
+   * test can cut the power exactly there.
+   */
+  testHaltAt: z.enum(['downloaded', 'unpacked', 'confirming']).optional(),
 });
 export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
 
@@ -190,6 +197,10 @@ export const AgentConfigSchema = z.strictObject({
       protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+      /** Largest MQTT payload taken from the controller, bytes (the controller's maxMessageBytes; the same default). */
+      maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
+      /** Bound of the outbox's payload bytes (default 64 MiB); past it too the oldest entries go, counted. */
+      outboxBytes: z.number().int().min(65_536).default(64 << 20),
       /** How often the per-rule policy counters are read and, when they changed, reported. */
       statsIntervalSeconds: z.number().min(1).default(30),
     })
@@ -279,8 +290,19 @@ export const ControllerConfigSchema = z.strictObject({
    * open on loopback without tokens). For development on a trusted machine only: logged loudly.
    */
   insecure: z.boolean().default(false),
-  /** Largest MQTT payload the controller accepts from a node, bytes. */
-  maxMessageBytes: z.number().int().min(1024).default(1 << 20),
+  /**
+   * Failed MQTT logins to the embedded broker allowed per source address and per node name in
+   * a sliding window; past them a login is refused before its password is checked.
+   */
+  loginFailureLimits: z
+    .strictObject({
+      perSource: z.number().int().min(1).default(20),
+      perNode: z.number().int().min(1).default(10),
+      windowSeconds: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  /** Largest MQTT payload, bytes: what the broker passes, the controller takes from nodes and publishes to them (agents must agree). */
+  maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
   /**
    * A PostgreSQL store instead of the SQLite file at storePath (`postgres://user:pass@host/db`),
    * which several controller replicas can share.
@@ -311,6 +333,18 @@ export const ControllerConfigSchema = z.strictObject({
     .optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
+  /** Largest release bundle PUT /api/v1/releases takes, bytes. */
+  releaseUploadMaxBytes: z.number().int().min(1 << 20).default(512 << 20),
+  /**
+   * How long the audit log keeps entries: older than maxAgeDays or beyond the newest maxRows
+   * they are deleted (at start and hourly).
+   */
+  auditRetention: z
+    .strictObject({
+      maxAgeDays: z.number().int().min(1).default(365),
+      maxRows: z.number().int().min(100).default(100_000),
+    })
+    .prefault({}),
   /** Also serve REST on this unix socket (the lab's agents download releases through it); TLS like the TCP listener. */
   restSocket: absolutePath.optional(),
 }).transform((c) => ({

@@ -1,6 +1,6 @@
 // First boot: turns `seine-node.yaml` from the boot partition into the agent's config and
-// credentials, all or nothing. Every file is first written beside its target (`.seine-new`),
-// then renamed into place, and the "provisioned" marker comes last: a box that loses power
+// credentials, all or nothing. Every file is first written beside its target (`.seine-new`) and fsynced,
+// then renamed into place (directories fsynced), and the "provisioned" marker comes last: a box that loses power
 // half-way provisions again from the untouched boot partition on the next boot. Secrets leave
 // the boot partition only after the marker is written. A bad file changes nothing on the box;
 // the problem, named by its field, goes to the console and to seine-node.error.txt beside it.
@@ -11,6 +11,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AgentConfigSchema, SeineNodeFileSchema, type SeineNodeFile } from '../../api/config.js';
 import { describeProblem, formatIssues } from '../../api/issues.js';
 import { UserError } from '../../lib/errors.js';
+import { fsyncDir, writeFileDurable, writeSynced } from '../../lib/files.js';
 
 export const SEINE_NODE_FILE = 'seine-node.yaml';
 export const ERROR_FILE = 'seine-node.error.txt';
@@ -168,22 +169,20 @@ async function writeAllOrNothing(plan: PlannedFile[], onBox: (p: string) => stri
     for (const f of plan) {
       const tmp = onBox(f.target) + suffix;
       await mkdir(path.dirname(tmp), { recursive: true, mode: f.target.startsWith(PKI_DIR) ? 0o700 : 0o755 });
-      await writeFile(tmp, f.content, { mode: f.mode });
-      await chmod(tmp, f.mode);
       staged.push(tmp);
+      await writeSynced(tmp, f.content, f.mode); // on disk before the renames: never an empty agent.yaml after a power cut
+      await chmod(tmp, f.mode);
     }
   } catch (err) {
     await Promise.all(staged.map((t) => rm(t, { force: true })));
     throw err;
   }
   for (const f of plan) await rename(onBox(f.target) + suffix, onBox(f.target));
+  for (const dir of new Set(plan.map((f) => path.dirname(onBox(f.target))))) await fsyncDir(dir);
 }
 
-async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.seine-new`;
-  await writeFile(tmp, content, { mode });
-  await rename(tmp, file);
+function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+  return writeFileDurable(file, content, mode);
 }
 
 /** Leaves the boot partition without secrets: key and certificates removed, the file kept without credentials. */

@@ -23,6 +23,8 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
+    outboxBytes: c.outboxBytes,
+    maxMessageBytes: c.maxMessageBytes,
     protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
   });

@@ -23,5 +23,5 @@ export async function startReleases(cfg: ControllerConfig, db: SqlDatabase, node
   const releases = await ReleaseStore.open(db, cfg.releasesDir ?? path.join(path.dirname(cfg.storePath), 'releases'), keys);
   const rollouts = await Rollouts.open({ db, nodes, releases, onTargetsChanged, ...(events ? { events } : {}) });
   await rollouts.start();
-  return { releases, rollouts, routes: releaseRoutes(releases, rollouts, cfg.auth) };
+  return { releases, rollouts, routes: releaseRoutes(releases, rollouts, cfg.auth, cfg.releaseUploadMaxBytes) };
 }

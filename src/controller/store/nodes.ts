@@ -1,7 +1,7 @@
 // The node registry: per-node MQTT credentials (only a scrypt hash is kept), presence from the
 // status topic, the last valid report, and the desired document last published for each node
 // (its generation only moves forward, across restarts too, so agents can drop stale documents).
-import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
@@ -32,8 +32,8 @@ export interface NodePresence {
 }
 
 export class NodeRegistry {
-  /** Verified passwords per node, so a reconnect storm does not cost one scrypt each. */
-  private readonly verified = new Map<string, string>();
+  /** A digest of each node's verified password, so a reconnect storm does not cost one scrypt each. */
+  private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
 
@@ -75,14 +75,17 @@ export class NodeRegistry {
   }
 
   async verifyPassword(node: string, password: string): Promise<boolean> {
-    if (this.verified.get(node) === password) return true;
+    // A reconnect skips scrypt; the cache holds a digest (not the password), compared in constant time.
+    const digest = createHash('sha256').update(password).digest();
+    const cached = this.verified.get(node);
+    if (cached && timingSafeEqual(cached, digest)) return true;
     const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ?', [node]);
     const [scheme, salt, hash] = row?.secret_hash?.split('$') ?? [];
     if (scheme !== 'scrypt' || !salt || !hash) return false;
     const expected = Buffer.from(hash, 'base64');
     const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length);
     const ok = timingSafeEqual(got, expected);
-    if (ok) this.verified.set(node, password);
+    if (ok) this.verified.set(node, digest);
     return ok;
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket } from '../../../src/api/config.js';
 import { describeProblem, formatIssues } from '../../../src/api/issues.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../../src/api/mqtt.js';
 
 function problems(result: { success: boolean; error?: { issues: Parameters<typeof formatIssues>[0] } }): string[] {
   return result.success ? [] : formatIssues(result.error!.issues).map(describeProblem);
@@ -51,13 +52,21 @@ describe('api: configuration schemas', () => {
       auth: { adminTokens: [], readOnlyTokens: [] },
       tlsSANs: { ips: [], dnsNames: [] },
       insecure: false,
-      maxMessageBytes: 1048576,
+      maxMessageBytes: 4194304,
+      loginFailureLimits: { perSource: 20, perNode: 10, windowSeconds: 60 },
+      releaseUploadMaxBytes: 512 << 20,
+      auditRetention: { maxAgeDays: 365, maxRows: 100_000 },
       releaseKeys: [],
     });
     assert.match(String(ControllerConfigSchema.safeParse({ releaseKeys: ['release.pub'] }).error?.issues[0]?.path), /releaseKeys,0/);
     const plain = ControllerConfigSchema.parse({ insecure: true });
     assert.deepEqual([plain.listen, plain.brokerListen], [':8080', ':1883']);
     assert.deepEqual([ControllerConfigSchema.parse({ insecure: true, listen: ':9000' }).listen, ControllerConfigSchema.parse({ brokerListen: ':1884' }).brokerListen], [':9000', ':1884']);
+    // One message limit: the controller's and the agents' defaults are the contract's.
+    const agent = AgentConfigSchema.parse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: { username: 'box-1', password: 'p' } } });
+    assert.equal(agent.controller?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
+    assert.equal(ControllerConfigSchema.parse({}).maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
+    assert.equal(agent.controller?.outboxBytes, 64 << 20);
     assert.equal(ControllerConfigSchema.parse({ broker: 'mqtts://emqx.example:8883' }).broker, 'mqtts://emqx.example:8883');
     assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
     assert.equal(ControllerConfigSchema.safeParse({ listen: '0.0.0.0' }).success, false);
