@@ -5,6 +5,7 @@
 //
 //   layer (src/…)   may import, besides itself
 //   lib             nothing of the project (project-agnostic helpers)
+//   launcher        nothing of the project (installed outside the release tree; nothing imports it)
 //   api             lib                          (the contract: schemas, types, paths, status)
 //   policy          api, lib                     (policy computation, shared by agent and controller)
 //   release         api, lib                     (release bundles and their signatures)
@@ -25,6 +26,7 @@ import ts from 'typescript';
 
 const LAYERS: Record<string, readonly string[]> = {
   'src/lib': [],
+  'src/launcher': [],
   'src/api': ['src/lib'],
   'src/policy': ['src/api', 'src/lib'],
   'src/release': ['src/api', 'src/lib'],
