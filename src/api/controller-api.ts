@@ -63,6 +63,8 @@ export const NodeInfoSchema = z.strictObject({
   realizedGeneration: z.number().int().nonnegative().nullable(),
   objectsRealized: z.number().int().nonnegative(),
   objectsFailed: z.number().int().nonnegative(),
+  /** `seinectl node disable`: its certificates are revoked, it gets no desired state (deleted nodes are not listed at all). */
+  disabled: z.boolean().optional(),
   /** Why the node's current desired document was not sent (larger than the message limit). */
   desiredError: z.string().optional(),
 });

@@ -35,6 +35,9 @@ import { PodLabels } from './flows/pod-labels.js';
 import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 import { EgressController } from './egress/egress-controller.js';
 import { startReleases } from './releases/index.js';
+import { NodeTrust } from './store/node-trust.js';
+import { NodeRevocation } from './trust/revocation.js';
+import { nodeIdentity, trustRoutes } from './trust/routes.js';
 
 const log = createLogger('controller');
 
@@ -100,6 +103,7 @@ export class Controller {
     try {
       const store = await ObjectStore.open(db);
       const nodes = await NodeRegistry.open(db);
+      const trust = await NodeTrust.open(db);
       const auditTimer = await startAuditRetention(store, cfg.auditRetention);
       cleanup.push(async () => clearInterval(auditTimer));
       // Nobody is known to be online until the broker sees its session (embedded) or it sends its status.
@@ -114,6 +118,7 @@ export class Controller {
           socketPath: cfg.brokerSocket,
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
           knownNode: (node) => nodes.exists(node),
+          revoked: (serial) => trust.isRevoked(serial),
           maxMessageBytes: cfg.maxMessageBytes,
           loginLimits: cfg.loginFailureLimits,
           rpcKnown: (node, id) => rpcClient?.known(node, id) ?? false,
@@ -163,7 +168,7 @@ export class Controller {
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
       // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
-      const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events);
+      const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events, (req) => nodeIdentity(req, { nodes, trust }));
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
@@ -190,7 +195,11 @@ export class Controller {
           return e || d ? { ...e, ...d } : undefined;
         },
         nodeError: (n) => publisher!.nodeError(n),
-        rawRoutes: [releases.routes],
+        rawRoutes: [trustRoutes({
+          nodes, trust, tokens, validitySeconds: cfg.nodeCertificateValiditySeconds, brokerUrl: broker ? broker.url : cfg.broker,
+          ca: pki?.caKeyFile ? { certFile: pki.caFile, keyFile: pki.caKeyFile } : undefined,
+          revocation: new NodeRevocation({ nodes, trust, client, broker, republish: () => void publisher?.republish() }),
+        }), releases.routes],
       });
       await rest.start(cfg.listen, tls);
       if (cfg.restSocket) await rest.listenSocket(cfg.restSocket, tls);

@@ -8,11 +8,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, ENVELOPE_VERSION, agentClientId, nodeRpcFilter, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { acnp, api, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000 });
+    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000, ...(trustOf(url).ca ? { ca: trustOf(url).ca } : {}) });
     c.once('connect', () => resolve(c));
     c.once('error', (err) => {
       c.end(true);
@@ -29,7 +29,8 @@ describe('broker hardening: failed logins are rate-limited', function () {
 
   before(async function () {
     tmp = await tempDir();
-    c = await startController(tmp.dir, { loginFailureLimits: { perSource: 5, perNode: 3, windowSeconds: 60 } });
+    // Password logins exist only on an insecure: true controller (certificates need no scrypt).
+    c = await startController(tmp.dir, { insecure: true, loginFailureLimits: { perSource: 5, perNode: 3, windowSeconds: 60 } });
     for (const n of ['box-a', 'box-b', 'box-c']) creds[n] = await c.nodes.createCredentials(n, 't');
     // Count the password checks (scrypt) the broker asks for.
     const verify = c.nodes.verifyPassword.bind(c.nodes);
@@ -112,7 +113,7 @@ describe('broker hardening: nodes retain nothing; presence and rpc answers (embe
     // A retained last will: the connection dies without a DISCONNECT.
     const w = await new Promise<MqttClient>((resolve, reject) => {
       const x = mqtt.connect(c.brokerUrl, {
-        clientId: agentClientId('box-b'), username: 'box-b', password: creds['box-b']!, reconnectPeriod: 0,
+        clientId: agentClientId('box-b'), username: 'box-b', password: creds['box-b']!, reconnectPeriod: 0, ca: trustOf(c.brokerUrl).ca,
         will: { topic: nodeTopic('box-b', 'status'), payload: Buffer.from(status('box-b', 'offline')), qos: 1, retain: true },
       });
       x.once('connect', () => resolve(x)).once('error', reject);

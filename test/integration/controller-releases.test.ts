@@ -256,7 +256,7 @@ describe('controller: release uploads without a release key', function () {
       await writeFile(path.join(tree, 'dist', 'cli', 'seine.js'), '// x\n');
       await writeFile(path.join(tree, 'package.json'), '{"name":"seine","version":"0.0.0"}');
       const built = await buildRelease({ version: '0.2.0', arch: 'amd64', keyFile: path.join(tmp.dir, 'keys', 'release.key'), outDir: path.join(tmp.dir, 'out'), from: tree });
-      const res = await fetch(`${controller.restUrl}/api/v1/releases/0.2.0/amd64`, { method: 'PUT', headers: { 'x-seine-manifest': Buffer.from(JSON.stringify(built.signed)).toString('base64') }, body: await readFile(built.bundle) });
+      const res = await fetch(`${controller.restUrl}/api/v1/releases/0.2.0/amd64`, { method: 'PUT', headers: { 'content-type': 'application/gzip', 'x-seine-manifest': Buffer.from(JSON.stringify(built.signed)).toString('base64') }, body: await readFile(built.bundle) });
       assert.equal(res.status, 409);
       assert.match(((await res.json()) as { message: string }).message, /release uploads are refused: this controller trusts no release key; set releaseKeys in its config/);
       assert.deepEqual((await api(controller.restUrl, 'GET', '/api/v1/releases')).body.items, []);

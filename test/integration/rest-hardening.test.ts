@@ -3,6 +3,10 @@
 // cross-site: 403), release uploads are bounded before they reach the disk, audit queries are
 // capped, and the audit log has a retention (applied at start).
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildRelease } from '../../src/release/bundle.js';
+import { generateReleaseKeys } from '../../src/release/signing.js';
 import type { Controller } from '../../src/controller/main.js';
 import { acnp, api, startController, tempDir } from './controller-fixture.js';
 
@@ -16,7 +20,9 @@ describe('REST hardening', function () {
 
   before(async function () {
     tmp = await tempDir();
-    c = await startController(tmp.dir, { releaseUploadMaxBytes: 1 << 20, auditRetention: { maxAgeDays: 30, maxRows: 100 } });
+    await generateReleaseKeys(path.join(tmp.dir, 'keys'));
+    // Plain (insecure: true): the guards are the same over HTTPS, and raw fetch needs no CA here.
+    c = await startController(tmp.dir, { insecure: true, releaseKeys: [path.join(tmp.dir, 'keys', 'release.pub')], releaseUploadMaxBytes: 1 << 20, auditRetention: { maxAgeDays: 30, maxRows: 100 } });
   });
   after(async function () {
     await c?.stop();
@@ -60,9 +66,15 @@ describe('REST hardening', function () {
     const big = await raw('PUT', '/api/v1/releases/9.9.9/amd64', { 'content-type': 'application/gzip', 'x-seine-manifest': manifest(2 << 20) }, Buffer.alloc(16));
     assert.equal(big.status, 413);
     assert.match(((await big.json()) as { message: string }).message, /bundle\.size 2097152 is over the upload limit of 1048576 bytes/);
-    // Chunked (no Content-Length): the stream is cut at bundle.size.
-    const stream = new ReadableStream({ start(ctl) { for (let i = 0; i < 4; i++) ctl.enqueue(new Uint8Array(64 * 1024)); ctl.close(); } });
-    const long = await fetch(`${c.restUrl}/api/v1/releases/9.9.9/amd64`, { method: 'PUT', headers: { 'content-type': 'application/gzip', 'x-seine-manifest': manifest(1000) }, body: stream, duplex: 'half' } as RequestInit);
+    // Chunked (no Content-Length): a correctly signed manifest, and a body cut off at its bundle.size.
+    const tree = path.join(tmp.dir, 'tree');
+    await mkdir(path.join(tree, 'dist', 'cli'), { recursive: true });
+    await writeFile(path.join(tree, 'dist', 'cli', 'seine.js'), '// x\n');
+    await writeFile(path.join(tree, 'package.json'), '{"name":"seine","version":"0.0.0"}');
+    const built = await buildRelease({ version: '9.9.8', arch: 'amd64', keyFile: path.join(tmp.dir, 'keys', 'release.key'), outDir: path.join(tmp.dir, 'out'), from: tree });
+    const chunk = new Uint8Array(built.signed.manifest.bundle.size + 64 * 1024);
+    const stream = new ReadableStream({ start(ctl) { ctl.enqueue(chunk); ctl.close(); } });
+    const long = await fetch(`${c.restUrl}/api/v1/releases/9.9.8/amd64`, { method: 'PUT', headers: { 'content-type': 'application/gzip', 'x-seine-manifest': Buffer.from(JSON.stringify(built.signed)).toString('base64') }, body: stream, duplex: 'half' } as RequestInit);
     assert.equal(long.status, 413);
     assert.deepEqual((await api(c.restUrl, 'GET', '/api/v1/releases')).body.items, []);
   });
@@ -78,7 +90,7 @@ describe('REST hardening', function () {
     assert.ok((await api(c.restUrl, 'GET', '/api/v1/audit?limit=1000')).body.length > 120);
     const cfg = c.config;
     await c.stop();
-    c = await startController(tmp.dir, { listen: cfg.listen.replace(/:\d+$/, ':0'), releaseUploadMaxBytes: 1 << 20, auditRetention: { maxAgeDays: 30, maxRows: 100 } });
+    c = await startController(tmp.dir, { insecure: true, listen: cfg.listen.replace(/:\d+$/, ':0'), releaseUploadMaxBytes: 1 << 20, auditRetention: { maxAgeDays: 30, maxRows: 100 } });
     const kept = (await api(c.restUrl, 'GET', '/api/v1/audit?limit=1000')).body as { object: string }[];
     assert.equal(kept.length, 100);
     assert.equal(kept[0]!.object, 'ClusterNetworkPolicy.crd.antrea.io//many-119', 'the newest stay');

@@ -79,6 +79,7 @@ export class AgentSync {
   private readonly backoff: Backoff;
   private reconnectTimer?: NodeJS.Timeout;
   private stopping = false;
+  private readonly stopHooks: (() => void)[] = [];
   private flushing?: Promise<void>;
   private flushAgain = false;
   /** Documents waiting for the realizer; only the newest matters. */
@@ -173,6 +174,26 @@ export class AgentSync {
     await this.flush();
   }
 
+  /**
+   * Connects again with new TLS material (a renewed node certificate). The old connection ends
+   * with a DISCONNECT, so its last will is not sent; the session (clean: false) carries over.
+   */
+  async reconnectWithTls(tls: NonNullable<AgentSyncOptions['tls']>): Promise<void> {
+    this.opts.tls = tls;
+    const old = this.client;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (old) {
+      old.removeAllListeners('close');
+      const ended = old.endAsync(false).catch(() => undefined);
+      // A broker that does not answer must not hold the swap: then the socket just goes.
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (!old.disconnected) await old.endAsync(true).catch(() => undefined);
+    }
+    if (!this.stopping) this.connect();
+    log.info('reconnecting with a renewed certificate');
+  }
+
   /** Realizes the persisted state first (offline first), then connects; never waits for the broker. */
   async start(): Promise<void> {
     const persisted = await this.desiredStore.load();
@@ -183,8 +204,19 @@ export class AgentSync {
     this.connect();
   }
 
+  /** Runs at stop (the certificate renewal timer of a box that enrolled). */
+  onStop(fn: () => void): void {
+    this.stopHooks.push(fn);
+  }
+
+  /** The TLS material of the current connection (node-scoped downloads use the same certificate). */
+  get tls(): AgentSyncOptions['tls'] {
+    return this.opts.tls;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const fn of this.stopHooks) fn();
     clearTimeout(this.reconnectTimer);
     await this.realizing;
     const client = this.client;

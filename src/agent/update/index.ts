@@ -38,10 +38,14 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     process.exit(RESTART_EXIT_CODE);
   };
   // The controller's CA for its HTTPS downloads, unless the update section names its own.
-  const caFile = u.caFile ?? cfg.controller?.caFile ?? (cfg.controller && 'caFile' in cfg.controller.credentials ? cfg.controller.credentials.caFile : undefined);
+  const creds = cfg.controller?.credentials;
+  const caFile = u.caFile ?? cfg.controller?.caFile ?? (creds && 'caFile' in creds ? creds.caFile : undefined);
+  // A box with a node certificate (enrolled, or given one) downloads with it from the node-scoped endpoint.
+  const withCertificate = !!cfg.controller?.enrollment || (!!creds && 'certFile' in creds);
   const updater = new Updater({
-    cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url),
+    cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? cfg.controller?.enrollment?.server ?? releaseServerOf(cfg.controller?.url),
     underLauncher: process.env[LAUNCHER_ENV] !== undefined, trialDeadline: epochMs(process.env[TRIAL_DEADLINE_ENV]), restart,
+    ...(withCertificate ? { nodeTls: () => agent?.sync?.tls } : {}),
   });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');

@@ -51,6 +51,11 @@ export interface UpdaterContext {
   trialDeadline?: number | undefined;
   /** Stops the agent and exits with RESTART_EXIT_CODE (the launcher then starts `current`, switching first when asked). */
   restart: () => Promise<void>;
+  /**
+   * The node certificate of an enrolled box (renewals change it): downloads then go to the
+   * node-scoped `<server>/api/v1/node/releases/…` with it, trusting its CA, and no token is used.
+   */
+  nodeTls?: () => { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined } | undefined;
 }
 
 export class Updater {
@@ -221,9 +226,11 @@ export class Updater {
     if (!this.ctx.server) throw new Error('no release server: set update.server (or controller.url) in the agent config');
     await this.setState({ state: 'downloading', ...at });
     const bundle = path.join(this.files.downloadsDir, m.bundle.file);
-    const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/releases/${m.version}/${m.arch}/bundle`;
-    const ca = this.ctx.cfg.caFile ? await readFile(this.ctx.cfg.caFile) : undefined;
-    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, token: this.ctx.cfg.token, ca, dest: bundle, size: m.bundle.size });
+    const node = this.ctx.nodeTls?.();
+    const clientTls = node?.cert && node.key ? { cert: node.cert, key: node.key } : undefined;
+    const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/${clientTls ? 'node/' : ''}releases/${m.version}/${m.arch}/bundle`;
+    const ca = this.ctx.cfg.caFile ? await readFile(this.ctx.cfg.caFile) : node?.ca;
+    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, ...(clientTls ? { clientTls } : { token: this.ctx.cfg.token }), ca, dest: bundle, size: m.bundle.size });
     log.info({ version: m.version, bytes: got.fetched, resumedFrom: got.resumedFrom }, 'bundle downloaded');
     await this.haltAt('downloaded');
     try {

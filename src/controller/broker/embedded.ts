@@ -24,6 +24,8 @@ export interface EmbeddedBrokerOptions {
   verifyNode: (node: string, password: string) => Promise<boolean>;
   /** Whether a node is registered (a certificate alone does not make a node). */
   knownNode: (node: string) => Promise<boolean>;
+  /** Whether a certificate serial (upper-case hex) is on the revocation list; checked at every certificate login. */
+  revoked?: (serial: string) => Promise<boolean>;
   maxMessageBytes: number;
   /**
    * Whether `node` may answer rpc request `id` (one the controller's RpcClient sent it and
@@ -101,6 +103,8 @@ export class EmbeddedBroker {
         );
       },
       authorizePublish: (client, packet, done) => {
+        // A dropped node's last will ("offline", retained) must not bring back the status just cleared.
+        if (client && dropped.has(client)) return done(new Error('node revoked'));
         const user = client ? usernameOf(client) : CONTROLLER_USERNAME;
         if (packet.payload.length > this.opts.maxMessageBytes) {
           this.counters.oversized++;
@@ -210,6 +214,20 @@ export class EmbeddedBroker {
     return undefined;
   }
 
+  /**
+   * Closes the node's connection now (it was deleted, disabled or its certificate revoked), its
+   * last will suppressed; true when it was connected. Its reconnects are refused by authenticate.
+   */
+  disconnectNode(node: string): boolean {
+    // aedes keeps connected clients by id (not in its typings); a node's client id is fixed by its name.
+    const client = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[agentClientId(node)];
+    if (!client) return false;
+    dropped.add(client);
+    client.close();
+    log.warn({ node }, 'node session dropped (revoked)');
+    return true;
+  }
+
   /** The user the client is, or undefined to refuse it. */
   private async authenticate(client: Client, username: string | undefined, password: string | undefined): Promise<string | undefined> {
     const certNode = certifiedNode(client);
@@ -217,6 +235,8 @@ export class EmbeddedBroker {
       // The certificate names the node; a username, if given, must agree with it.
       if (username !== undefined && username !== certNode) return undefined;
       if (client.id !== agentClientId(certNode)) return undefined;
+      const serial = (client.conn as tls.TLSSocket).getPeerCertificate().serialNumber;
+      if (this.opts.revoked && (!serial || (await this.opts.revoked(serial)))) return undefined;
       return (await this.opts.knownNode(certNode)) ? certNode : undefined;
     }
     if (username === undefined || password === undefined) return undefined;
@@ -250,6 +270,8 @@ function certifiedNode(client: Client): string | undefined {
 
 /** The username each authenticated client logged in with; the ACL hooks read it from here. */
 const users = new WeakMap<object, string>();
+/** Clients closed by disconnectNode: nothing they still send (their will) is published. */
+const dropped = new WeakSet<object>();
 function usernameOf(client: object): string | undefined {
   return users.get(client);
 }

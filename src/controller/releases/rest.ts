@@ -26,13 +26,26 @@ export const DEFAULT_UPLOAD_MAX_BYTES = 512 << 20;
 
 export type RawRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-/** `maxUploadBytes`: the largest release bundle taken (config releaseUploadMaxBytes). */
-export function releaseRoutes(releases: ReleaseStore, rollouts: Rollouts, tokens: TokenSets, maxUploadBytes = DEFAULT_UPLOAD_MAX_BYTES): RawRoute {
+/**
+ * `maxUploadBytes`: the largest release bundle taken (config releaseUploadMaxBytes). `nodeAuth`:
+ * the node a request's client certificate names (trust/routes.ts nodeIdentity); a box holds no
+ * REST token, it reads manifests and bundles under /api/v1/node/releases/… with its certificate.
+ */
+export function releaseRoutes(
+  releases: ReleaseStore, rollouts: Rollouts, tokens: TokenSets, maxUploadBytes = DEFAULT_UPLOAD_MAX_BYTES, nodeAuth?: (req: IncomingMessage) => Promise<string>,
+): RawRoute {
   return async (req, res, url) => {
-    const p = url.pathname.replace(/\/+$/, '');
-    if (!p.startsWith('/api/v1/releases') && !p.startsWith('/api/v1/rollouts')) return false;
+    let p = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
-    const actor = authorize(req, tokens, method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
+    const nodeScoped = /^\/api\/v1\/node(\/releases\/[^/]+\/[^/]+\/(?:manifest|bundle))$/.exec(p);
+    let actor: string;
+    if (nodeScoped && nodeAuth && (method === 'GET' || method === 'HEAD')) {
+      actor = `node:${await nodeAuth(req)}`;
+      p = `/api/v1${nodeScoped[1]}`;
+    } else {
+      if (!p.startsWith('/api/v1/releases') && !p.startsWith('/api/v1/rollouts')) return false;
+      actor = authorize(req, tokens, method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
+    }
     try {
       if (p === '/api/v1/releases' && method === 'GET') return json(res, 200, { items: await releases.list() });
       const rel = /^\/api\/v1\/releases\/([^/]+)\/([^/]+)(?:\/(manifest|bundle))?$/.exec(p);

@@ -73,10 +73,15 @@ export class RestServer {
 
   constructor(private readonly ctx: RestContext) {}
 
-  /** Serves HTTPS when given a certificate (tokens still decide who may do what). */
-  async start(listen: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  /**
+   * Serves HTTPS when given a certificate (tokens still decide who may do what). With `ca`, a
+   * client certificate is asked for, not required: node-scoped endpoints check it (trust/routes.ts).
+   */
+  async start(listen: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     const { host, port } = splitListen(listen);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.server = server;
@@ -86,10 +91,12 @@ export class RestServer {
   }
 
   /** Also serves the API (HTTPS when given a certificate, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
-  async listenSocket(socketPath: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  async listenSocket(socketPath: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     await rm(socketPath, { force: true });
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
     this.socketServer = server;
     log.info({ socketPath }, 'REST API listening on a unix socket');

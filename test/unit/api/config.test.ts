@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket } from '../../../src/api/config.js';
+import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket, enrollmentServerOf } from '../../../src/api/config.js';
 import { describeProblem, formatIssues } from '../../../src/api/issues.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../../src/api/mqtt.js';
 
@@ -45,6 +45,7 @@ describe('api: configuration schemas', () => {
   it('fills ControllerConfig defaults (TLS ports; the plain ones only with insecure) and accepts an external broker URL', () => {
     assert.deepEqual(ControllerConfigSchema.parse({}), {
       listen: ':8443',
+      nodeCertificateValiditySeconds: 30 * 86400,
       broker: 'embedded',
       brokerListen: ':8883',
       brokerProtocolVersion: 5,
@@ -104,17 +105,27 @@ describe('api: configuration schemas', () => {
     assert.deepEqual(problems(bad).map((p) => p.split(':')[0]), ['auth.readOnlyTokens[0]', 'tlsSANs.ips[0]', 'tlsSANs.dnsNames[0]', 'insecure']);
   });
 
-  it('reads seine-node.yaml with password or certificate credentials', () => {
-    const withPassword = SeineNodeFileSchema.parse(
-      parse('controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n'),
-    );
+  it('reads seine-node.yaml with a join token, certificate credentials, or a password behind insecure: true', () => {
+    const fp = `sha256:${'AB'.repeat(32)}`;
+    const enrolling = SeineNodeFileSchema.parse({ controllerUrl: 'mqtts://controller.lan:8883', nodeName: 'box-17', joinToken: 't', caFingerprint: fp });
+    assert.equal(enrolling.caFingerprint, fp.toLowerCase());
+    assert.equal(enrollmentServerOf(enrolling), 'https://controller.lan:8443');
+    assert.deepEqual(problems(SeineNodeFileSchema.safeParse({ controllerUrl: 'mqtt://controller.lan:1883', nodeName: 'box-17', joinToken: 't', caFingerprint: 'md5:x' }, { reportInput: true })), [
+      'caFingerprint: expected sha256:<64 hex digits> (seinectl node add prints it), got "md5:x"',
+      'controllerUrl: enrollment needs a TLS URL (mqtts://, wss:// or mqtts+unix://)',
+    ]);
+    const password = 'controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n';
+    assert.deepEqual(problems(SeineNodeFileSchema.safeParse(parse(password), { reportInput: true })), [
+      'credentials: password credentials need insecure: true (use joinToken and caFingerprint from seinectl node add)',
+    ]);
+    const withPassword = SeineNodeFileSchema.parse(parse(`${password}insecure: true\n`));
     assert.deepEqual(withPassword.credentials, { username: 'box-17', password: 's3cret' });
     const withCert = SeineNodeFileSchema.parse({
       controllerUrl: 'mqtts://controller.lan:8883',
       nodeName: 'box-17',
       credentials: { certFile: '/boot/seine/node.crt', keyFile: '/boot/seine/node.key' },
     });
-    assert.ok('certFile' in withCert.credentials);
+    assert.ok(withCert.credentials && 'certFile' in withCert.credentials);
   });
 
   it('rejects seine-node.yaml mistakes on their path', () => {
