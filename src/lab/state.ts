@@ -6,7 +6,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
-import { writeInventory } from './inventory-file.js';
 import { serviceState } from './services.js';
 
 const processRecord = z.object({
@@ -129,26 +128,4 @@ export async function writeState(file: string, state: LabState): Promise<void> {
   const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
   await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
   await rename(tmp, file);
-}
-
-/**
- * Holds the lab state of one locked operation in memory and persists it after every change.
- * Saves are chained, so changes made by concurrent steps (boxes are built in parallel) are
- * written in order and the file always reflects at least everything that exists.
- */
-export class StateStore {
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(readonly file: string, public state: LabState) {}
-
-  /** Apply a change and wait until it is on disk (the state, and the agents' inventory view of it). */
-  update(change: (s: LabState) => void): Promise<void> {
-    change(this.state);
-    const snapshot = structuredClone(this.state);
-    this.chain = this.chain.then(async () => {
-      await writeState(this.file, snapshot);
-      await writeInventory(path.dirname(this.file), snapshot);
-    });
-    return this.chain;
-  }
 }
