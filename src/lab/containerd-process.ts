@@ -67,7 +67,28 @@ export async function prepareCniBinDir(labDir: string): Promise<void> {
   const wrapper = path.join(cniBinDir, cniPluginType);
   await writeFile(wrapper, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(distProgram('cni/main.js'))} "$@"\n`);
   await chmod(wrapper, 0o755);
+  const loopback = path.join(cniBinDir, 'loopback');
+  await writeFile(loopback, LOOPBACK_PLUGIN);
+  await chmod(loopback, 0o755);
 }
+
+/**
+ * containerd's CRI plugin always runs the `loopback` CNI plugin before the pod network (k3s
+ * ships it next to its own plugins). Debian's containerd does not, so the lab carries this
+ * minimal one: ADD sets lo up in the pod's netns and reports it; DEL and CHECK have nothing to do.
+ */
+const LOOPBACK_PLUGIN = `#!/bin/sh
+conf=$(cat)
+ver=$(printf '%s' "$conf" | sed -n 's/.*"cniVersion" *: *"\\([^"]*\\)".*/\\1/p')
+case "$CNI_COMMAND" in
+ADD)
+  nsenter --net="$CNI_NETNS" ip link set lo up || { printf '{"cniVersion":"%s","code":999,"msg":"loopback: cannot set lo up in %s"}' "$ver" "$CNI_NETNS"; exit 1; }
+  printf '{"cniVersion":"%s","interfaces":[{"name":"lo","mac":"00:00:00:00:00:00","sandbox":"%s"}],"ips":[{"version":"4","interface":0,"address":"127.0.0.1/8"}],"dns":{}}' "$ver" "$CNI_NETNS" ;;
+VERSION)
+  printf '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
+esac
+exit 0
+`;
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -92,6 +113,9 @@ export function containerdConfig(box: BoxState, labDir: string): string {
     '  stream_server_address = "127.0.0.1"',
     '  stream_server_port = "0"',
     '  enable_cdi = false',
+    // kubelet asks for oom_score_adj -998 for sandboxes; a lab host (a VM or a container without
+    // CAP_SYS_RESOURCE) may refuse that, and runc then fails. Cap it at containerd's own score.
+    '  restrict_oom_score_adj = true',
     `[${cri}.cni]`,
     `  bin_dir = ${q(runtimeLabFiles(labDir).cniBinDir)}`,
     `  conf_dir = ${q(agentFiles(box).cniConfDir)}`,
