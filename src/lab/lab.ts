@@ -19,7 +19,7 @@ import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from 
 import { startNodeRed } from './node-red-process.js';
 import { DirectRuntime, type PodRuntime } from './pod-runtime.js';
 import { CriRuntime } from './pod-runtime-cri.js';
-import { checkContainerdInstalled, importSandboxImage, prepareCniBinDir, startContainerd } from './containerd-process.js';
+import { CONTAINERD_ROLE, checkContainerdInstalled, importSandboxImage, prepareCniBinDir, startContainerd } from './containerd-process.js';
 import type { Runtime } from './runtimes.js';
 import { createOutside, outsideState } from './outside.js';
 import type { LabSpec } from './spec.js';
@@ -305,6 +305,23 @@ export class Lab {
       const agent = await startAgent(store, box, this.env);
       await waitAgentReady(box, agent);
       return agent;
+    });
+  }
+
+  /**
+   * Stop a box's containerd (SIGKILL when `crash`) and start it again on the same root, state and
+   * socket (runtime containerd). Pods keep running meanwhile: their shims outlive containerd,
+   * which finds them again on start, as after a containerd upgrade on a box.
+   */
+  async restartContainerd(boxName: string, opts: { crash?: boolean } = {}): Promise<ProcessRecord> {
+    return this.mutate(async (store) => {
+      const box = this.findBox(store.state, boxName);
+      const old = box.processes.filter((p) => p.role === CONTAINERD_ROLE);
+      if (old.length === 0) throw new UserError(`${box.name} runs no containerd (lab up --runtime containerd)`);
+      if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      await stopProcesses(old);
+      await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== CONTAINERD_ROLE)));
+      return startContainerd(store, box, this.env);
     });
   }
 
