@@ -17,6 +17,7 @@ import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { CriClient } from '../../src/lib/cri/client.js';
 import { SANDBOX_READY } from '../../src/lib/cri/messages.js';
 import { run } from '../../src/lib/exec.js';
+import { Database } from '../../src/lib/sqlite.js';
 import { isRunning, processRef } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { assertAllReachable, newLab, ping, pingMatrix, reachable, removeLab } from './lab-fixture.js';
@@ -28,11 +29,14 @@ interface IpamRow {
   pod_name: string;
 }
 
-/** The box agent's IPAM table, read from its SQLite store (WAL: a reader does not disturb it). */
+/** The box agent's IPAM table, read from its SQLite store (WAL: a second reader does not disturb it). */
 async function ipam(box: BoxState): Promise<IpamRow[]> {
-  const db = path.join(agentFiles(box).stateDir, 'agent.db');
-  const r = await run('sqlite3', ['-readonly', '-json', db, 'SELECT ip, container_id, pod_namespace, pod_name FROM ipam_allocations']);
-  return r.stdout.trim() ? (JSON.parse(r.stdout) as IpamRow[]) : [];
+  const db = await Database.open(path.join(agentFiles(box).stateDir, 'agent.db'));
+  try {
+    return await db.all<IpamRow>('SELECT ip, container_id, pod_namespace, pod_name FROM ipam_allocations');
+  } finally {
+    await db.close();
+  }
 }
 
 async function brIntPorts(box: BoxState): Promise<string[]> {
