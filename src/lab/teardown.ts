@@ -10,6 +10,7 @@ import { nodeRedFiles } from './node-red-process.js';
 import { findOwnedProcesses } from './lab-processes.js';
 import { deleteNetns } from './netns.js';
 import { runtimeLabFiles } from './containerd-process.js';
+import { labReleaseKeys } from './ota.js';
 import { isShim, removeAllSandboxes, stopSandboxProcesses, unmountContainerd } from './containerd-teardown.js';
 import type { LabNames } from './names.js';
 import type { LabState } from './state.js';
@@ -71,6 +72,8 @@ async function removeLabFiles(names: LabNames): Promise<void> {
   // runtime containerd: the CNI bin dir with `seine` and the sandbox image archive.
   const runtime = runtimeLabFiles(names.dir);
   await Promise.all([runtime.cniBinDir, runtime.image].map((f) => rm(f, { recursive: true, force: true })));
+  // The lab's release key pair (ota.ts), made once per lab.
+  await rm(labReleaseKeys(names.dir).dir, { recursive: true, force: true });
   await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
   // The lock file goes last: removing it while we hold it makes waiters start over.
   await rm(names.lockFile, { force: true });
