@@ -47,7 +47,8 @@ export class CriRuntime implements PodRuntime {
 
   async start(box: BoxState, pod: PodState, record: (change: Partial<PodState>) => Promise<void>): Promise<StartedPod> {
     const cri = this.client(box);
-    await record({ sandboxId: '' }); // containerd names the sandbox; stop() finds it by its labels meanwhile
+    // containerd names the sandbox: until it answers, the pod is recorded with sandboxId '' and
+    // stop() finds its sandboxes by kubelet's labels.
     const sandboxId = await cri.runPodSandbox(sandboxConfig(pod, pod.uid ?? randomUUID()));
     await record({ sandboxId });
     return { sandboxId, ...(await sandboxNetwork(cri, sandboxId, `${pod.namespace}/${pod.name}`)) };

@@ -17,6 +17,8 @@ export class CriError extends Error {
 
 export class CriClient {
   private session?: http2.ClientHttp2Session;
+  /** Calls in flight: the session keeps the process alive only while there are some. */
+  private pending = 0;
 
   constructor(readonly socketPath: string, private readonly timeoutMs = 120_000) {}
 
@@ -61,6 +63,7 @@ export class CriClient {
     });
     session.unref(); // an idle client never keeps the process alive
     this.session = session;
+    this.pending = 0;
     return session;
   }
 
@@ -72,7 +75,7 @@ export class CriClient {
     body.copy(frame, 5);
     const payload = await new Promise<Buffer>((resolve, reject) => {
       const session = this.connection();
-      session.ref();
+      if (this.pending++ === 0) session.ref();
       const stream = session.request({
         ':method': 'POST',
         ':path': `/${CRI_SERVICE}/${method}`,
@@ -82,9 +85,12 @@ export class CriClient {
       const chunks: Buffer[] = [];
       let headers: http2.IncomingHttpHeaders = {};
       const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), this.timeoutMs);
+      let settled = false;
       const done = (err?: Error, data?: Buffer) => {
+        if (settled) return; // 'error' is followed by 'close'
+        settled = true;
         clearTimeout(timer);
-        session.unref();
+        if (--this.pending === 0 && !session.destroyed) session.unref();
         if (err) reject(err);
         else resolve(data!);
       };
