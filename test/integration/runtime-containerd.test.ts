@@ -17,6 +17,7 @@ import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { CriClient } from '../../src/lib/cri/client.js';
 import { SANDBOX_READY } from '../../src/lib/cri/messages.js';
 import { run } from '../../src/lib/exec.js';
+import { distProgram } from '../../src/lib/paths.js';
 import { Database } from '../../src/lib/sqlite.js';
 import { isRunning, processRef } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
@@ -111,6 +112,16 @@ describe('lab --runtime containerd: pods through CRI', function () {
       }
     }
     assertAllReachable(await pingMatrix(state), 12);
+  });
+
+  it('seine lab exec enters the sandbox\'s netns; lab status names the runtime and each box\'s containerd', async () => {
+    const pod = podOf(state, 'box2-pod1');
+    const cli = (args: string[]) => run(process.execPath, [distProgram('cli/seine.js'), ...args], { env: { ...process.env, SEINE_LAB_DIR: lab.dir } });
+    const exec = await cli(['lab', 'exec', 'default/box2-pod1', '--', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+    assert.match(exec.stdout, new RegExp(` ${pod.ip!.replaceAll('.', '\\.')}/24 `));
+    const st = JSON.parse((await cli(['lab', 'status', '--json'])).stdout) as { runtime: string; boxes: { processes: { role: string; running: boolean }[] }[] };
+    assert.equal(st.runtime, 'containerd');
+    for (const b of st.boxes) assert.ok(b.processes.some((p) => p.role === CONTAINERD_ROLE && p.running));
   });
 
   it('CHECK of a containerd sandbox passes, and fails once the pod lost its address', async () => {
