@@ -455,7 +455,7 @@ export class Lab {
   }
 
   private requireBoxRunning(box: BoxState): void {
-    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server' || p.role === AGENT_ROLE) && !isRunning(p));
+    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server' || p.role === AGENT_ROLE || p.role === CONTAINERD_ROLE) && !isRunning(p));
     if (dead.length) throw new UserError(`${box.name}: ${dead.map((p) => `${p.role} (pid ${p.pid})`).join(' and ')} not running; recreate the lab (seine lab down && seine lab up)`);
   }
 
