@@ -256,3 +256,31 @@ describe('lab --runtime containerd: pods through CRI', function () {
     for (const pod of state.pods) assert.equal(netnsExists(pod.netns), false, `${pod.netns} left behind`);
   });
 });
+
+describe('lab --runtime containerd: lab down after containerd and the agent were killed -9', function () {
+  this.timeout(90_000);
+  let lab: Lab | undefined;
+
+  before(() => requirePrereqs('root', 'ovs', 'ip', 'containerd', 'runc', 'busybox'));
+  after(async () => {
+    if (lab) await removeLab(lab);
+  });
+
+  it('kills the sandboxes the shims started, unmounts and removes their netns, with nobody left to answer CRI or CNI', async () => {
+    lab = await newLab('ctrdk');
+    const state = await lab.up(specFromFlags(1, 2, 'geneve', false, 'containerd'));
+    const box = state.boxes[0];
+    const cri = new CriClient(containerdFiles(box).socket);
+    const pauses: ReturnType<typeof processRef>[] = [];
+    try {
+      for (const pod of state.pods) pauses.push(processRef((JSON.parse((await cri.podSandboxStatus(pod.sandboxId, true)).info.info) as { pid: number }).pid));
+    } finally {
+      cri.close();
+    }
+    for (const p of box.processes.filter((x) => x.role === 'agent' || x.role === CONTAINERD_ROLE)) process.kill(p.pid, 'SIGKILL');
+    await lab.down();
+    assert.deepEqual(pauses.filter(isRunning).map((r) => r.pid), [], 'sandbox processes survived lab down');
+    assert.deepEqual(mountsUnder(containerdFiles(box).dir), [], 'mounts left under containerd\'s dirs');
+    assert.deepEqual(state.pods.filter((p) => netnsExists(p.netns)).map((p) => p.netns), [], 'pod netns left behind');
+  });
+});
