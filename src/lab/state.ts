@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
+import { RUNTIMES } from './runtimes.js';
 import { serviceState } from './services.js';
 
 const processRecord = z.object({
@@ -47,8 +48,10 @@ const podState = z.object({
   phase: z.enum(['creating', 'running']),
   box: z.string(),
   netns: z.string(),
-  /** Stands in for the sandbox container id containerd would pass to CNI. */
+  /** The sandbox container id CNI sees: containerd's (runtime containerd), or a random stand-in ('' while containerd creates it). */
   sandboxId: z.string(),
+  /** The pod's uid (CRI metadata, K8S_POD_UID); absent in state written before runtimes. */
+  uid: z.string().optional(),
   labels: z.record(z.string(), z.string()),
   ports: z.array(z.object({ name: z.string(), port: z.number().int(), protocol: z.enum(['TCP', 'UDP', 'SCTP']) })),
   ip: z.string().optional(),
@@ -87,6 +90,8 @@ export const labStateSchema = z.object({
   pods: z.array(podState),
   /** Services (the lab computes their EndpointSlices); absent in state written before Services. */
   services: z.array(serviceState).default([]),
+  /** Who creates pod sandboxes (pod-runtime.ts); absent in state written before runtimes. */
+  runtime: z.enum(RUNTIMES).default('direct'),
   /** Lab-wide processes (controller, Node-RED, broker …). */
   processes: z.array(processRecord),
   controller: endpoint,
