@@ -37,5 +37,5 @@ export function rejectStaticTierWrites(names: readonly string[], verb: 'changed'
   const hit = names.filter(isStaticTier);
   if (!hit.length) return;
   const list = hit.map((n) => `${n} (priority ${STATIC_TIERS.find((t) => t.name === n)!.priority})`).join(', ');
-  throw new HttpError(403, 'Forbidden', `${hit.length > 1 ? 'tiers' : 'tier'} ${list} ${hit.length > 1 ? 'are' : 'is'} built in and cannot be ${verb}`, hit.map((n) => ({ field: 'metadata.name', message: `Tier ${n}: built-in tier, read-only` })));
+  throw new HttpError(403, 'Forbidden', `${hit.length > 1 ? 'tiers' : 'tier'} ${list} ${hit.length > 1 ? 'are' : 'is'} built in and cannot be ${verb}`, hit.map((n) => ({ field: 'metadata.name', message: `tier ${n} (priority ${STATIC_TIERS.find((t) => t.name === n)!.priority}) is built in and cannot be ${verb}` })));
 }
