@@ -72,3 +72,18 @@ export async function wireBox({ names, env, store }: BuildContext, boxName: stri
   ]);
   await store.update(() => void (findBox(store, boxName).phase = 'ready'));
 }
+
+/**
+ * Each box pings every peer's underlay address once through br-phy, so OVS learns the peers'
+ * MACs (it snoops the ARP replies) before the first tunnelled packet: the userspace datapath
+ * drops a tunnel packet whose underlay neighbour is unknown, which would lose a newcomer's first
+ * traceflow right after `lab up`. Best effort: a lost ping only leaves the old first-packet loss.
+ */
+export async function learnTunnelPeers({ env, store }: BuildContext): Promise<void> {
+  const boxes = store.state.boxes;
+  await Promise.all(boxes.map(async (b) => {
+    for (const peer of boxes) {
+      if (peer !== b) await run('ip', ['netns', 'exec', b.netns, 'ping', '-c1', '-W1', peer.underlayIP], { env, allowFailure: true });
+    }
+  }));
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { isRunning, stopProcesses } from '../lib/process.js';
-import { createUnderlay, startBox, wireBox, type BuildContext } from './box.js';
+import { createUnderlay, learnTunnelPeers, startBox, wireBox, type BuildContext } from './box.js';
 import { formatPodRef, applyLabelChanges, type ContainerPort, type LabelChange, type Labels, type PodRef } from './labels.js';
 import { labEnv, spawnDetached } from './lab-processes.js';
 import { acquireLabLock, NoLabDir } from './lock.js';
@@ -156,6 +156,7 @@ export class Lab {
     const [redResult] = await Promise.allSettled([red]);
     const failed = [...results, redResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    await learnTunnelPeers(ctx);
   }
 
   /** Remove the lab. Returns false when there was none (a no-op, not an error). */
