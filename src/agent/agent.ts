@@ -220,7 +220,7 @@ export class Agent {
     npLog.close();
     await this.datapath.idle();
     await inventory.stop();
-    ovsdb.close();
+    await ovsdb.close();
     await db.close();
     log.info('agent stopped');
   }

@@ -117,12 +117,12 @@ async function startAgentSide(lab: CniLab): Promise<AgentSide> {
       async stop() {
         await server.stop();
         await datapath.idle();
-        client.close();
+        await client.close();
         await db.close();
       },
     };
   } catch (err) {
-    client.close();
+    await client.close();
     await db.close();
     throw err;
   }
