@@ -90,7 +90,6 @@ export class Agent {
     // The per-connection counters OVS learns for the flow exporter are not the agent's to reconcile.
     const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true, foreign: LEARNED_FLOWS });
 
-    // eslint-disable-next-line prefer-const
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
     const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);

@@ -9,7 +9,7 @@ import { acnp, api, netpol, startAgent, startController, tempDir, waitFor, type 
 describe('controller sync (in-process: controller + 2 agents)', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let controller: Controller;
-  let agents: TestAgent[] = [];
+  const agents: TestAgent[] = [];
 
   before(async function () {
     tmp = await tempDir();
