@@ -1,6 +1,6 @@
 // Flow visibility on a 2-box lab: real TCP connections between pods on two boxes, through the
 // real agents' userspace OVS and conntrack, land in each box's SQLite flow store with the
-// counts the README promises, enriched with pods, nodes and the policy rule that allowed them;
+// counts docs/flows.md promises, enriched with pods, nodes and the policy rule that allowed them;
 // a connection a Drop rule denies is recorded with that policy and action; `seinectl flows`
 // reads the store; a kill -9 of an agent during ingest leaves a consistent database.
 import assert from 'node:assert/strict';
@@ -99,7 +99,6 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
     traffic = new Traffic(lab, 2);
     await traffic.install();
     await traffic.listen(pod('box2-pod1'), [5001, 5002], []);
-    // The first packet to a new tunnel peer may wait for underlay ARP: warm the path up.
     assert.ok(await reachable(pod('box1-pod1'), pod('box2-pod1').ip!), 'box1-pod1 reaches box2-pod1');
   });
 
