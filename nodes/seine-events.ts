@@ -48,7 +48,7 @@ function register(RED: NodeAPI): void {
         if (def.node) q.set('node', def.node);
         if (def.eventType) q.set('type', def.eventType);
         if (since !== undefined) q.set('since', String(since));
-        const { items } = await conn.request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q}`);
+        const { items } = await conn.request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q.toString()}`);
         // The first poll only sets the mark (unless "replay"): a deploy does not resend history.
         const fresh: SeineEvent[] = since === undefined ? [] : items;
         since = Math.max(since ?? 0, ...items.map((e) => e.ts));

@@ -11,7 +11,7 @@ import { flowQuery, queryFlows, type FlowQuery, type FlowsDef } from './lib/flow
 import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import { buildFlowGraph, chartPoints, flowMapSvg, topTalkers } from './lib/flow-map.js';
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from './lib/red.js';
+import type { Node, NodeAPI, NodeMessage, NodeStatus } from './lib/red.js';
 
 const recordKey = (r: FlowRecord) => [r.sourceIPv4Address ?? r.sourceIPv6Address, r.sourceTransportPort, r.destinationIPv4Address ?? r.destinationIPv6Address, r.destinationTransportPort, r.protocolIdentifier, r.flowStartSeconds].join('|');
 

@@ -3,7 +3,7 @@
 // finished Traceflow (hops per node, the rule that dropped it). The editor's Seine sidebar shows
 // the hop graph of the last run: the same SVG as `seinectl traceflow -o svg`.
 import { runTraceflow, traceflowName, traceflowSpecFromFlags } from '../src/cli/traceflow-command.js';
-import { traceflowSvg, type TraceflowView } from '../src/controller/client/traceflow-print.js';
+import { traceflowSvg } from '../src/controller/client/traceflow-print.js';
 import { connectionOf, failInput, followConnection } from './lib/controller-ref.js';
 import { dropView, setView } from './lib/editor.js';
 import { outcome } from './lib/traceflow-outcome.js';

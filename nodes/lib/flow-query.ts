@@ -74,7 +74,7 @@ export async function queryFlows(conn: ControllerConnection, q: FlowQuery): Prom
   const params = new URLSearchParams({ limit: String(q.limit) });
   for (const k of ['pod', 'namespace', 'policy'] as const) if (q[k]) params.set(k, q[k]!);
   for (const k of ['since', 'until'] as const) if (q[k] !== undefined) params.set(k, String(q[k]! * 1000));
-  const { items } = await conn.request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
+  const { items } = await conn.request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params.toString()}`);
   return items.map((i) => i.record);
 }
 

@@ -91,7 +91,6 @@ export class Agent {
     // The per-connection counters OVS learns for the flow exporter are not the agent's to reconcile.
     const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true, foreign: LEARNED_FLOWS });
 
-    // eslint-disable-next-line prefer-const
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
     const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
@@ -229,7 +228,7 @@ export class Agent {
     npLog.close();
     await this.datapath.idle();
     await inventory.stop();
-    ovsdb.close();
+    await ovsdb.close();
     await db.close();
     log.info('agent stopped');
   }

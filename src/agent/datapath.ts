@@ -92,7 +92,7 @@ export class Datapath {
       o.pipeline,
       this.cookies,
     );
-    const others = await Promise.all((o.features ?? []).map((f) => f.flows(o.pipeline, this.cookies)));
+    const others = await Promise.all((o.features ?? []).map(async (f) => f.flows(o.pipeline, this.cookies)));
     // Features' flows (possibly 10k policy flows) are appended rather than merged: the planner
     // keeps the last flow of each (table, priority, match) too, so overriding a default works
     // the same, without building a key string per flow here.

@@ -73,6 +73,7 @@ export const NetnsPathSchema = z
   .startsWith('/', 'must be an absolute path to a network namespace')
   .max(4096, 'must be at most 4096 characters')
   // The path is opened by the agent: no control characters (log lines), no ".." (it must name a namespace, not climb to one).
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 

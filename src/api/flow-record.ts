@@ -139,7 +139,6 @@ export const AggregatedFlowSchema = z.strictObject({
 });
 export type AggregatedFlow = z.infer<typeof AggregatedFlowSchema>;
 
-
 /**
  * GET /api/v1/flows's query parameters (strings, as in the URL). since/until: milliseconds since
  * the epoch (as GET /api/v1/events' since), compared with each connection's flowEndSeconds —

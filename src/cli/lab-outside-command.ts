@@ -42,7 +42,7 @@ export function registerOutsideCommands(lab: Command, program: Command, deps: Ou
     });
   outside
     .command('exec')
-    .description("run a command in the outside namespace; exits with its exit code")
+    .description('run a command in the outside namespace; exits with its exit code')
     .argument('[command...]', 'after --, the command and its arguments')
     .allowUnknownOption()
     .usage('-- <command...>')

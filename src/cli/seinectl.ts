@@ -157,7 +157,7 @@ program
     if (releasesOrRollouts !== undefined) return void process.stdout.write(releasesOrRollouts);
     if (['events', 'event', 'ev'].includes(resource.toLowerCase())) {
       const q = new URLSearchParams({ limit: '1000', ...(opts.node ? { node: opts.node } : {}), ...(opts.type ? { type: opts.type } : {}) });
-      const { items } = await client().request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q}`);
+      const { items } = await client().request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q.toString()}`);
       if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No events found\n');
       return void process.stdout.write(printEvents(items, opts.output));
     }
@@ -287,13 +287,13 @@ program
       // The controller's since/until are milliseconds since the epoch.
       const ms = (s?: number) => (s === undefined ? undefined : s * 1000);
       for (const [k, v] of Object.entries({ pod: q.pod, namespace: q.namespace, policy: q.policy, limit: q.limit, since: ms(q.since), until: ms(q.until) })) if (v !== undefined) params.set(k, String(v));
-      const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params}`);
+      const { items } = await client().request<{ items: AggregatedFlow[] }>('GET', `/api/v1/flows?${params.toString()}`);
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(items, null, 2)}\n` : printFlows(items.map((i) => i.record), 'table'));
       return;
     }
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...q, all: opts.all, rollup: opts.rollup })) if (v !== undefined && v !== false) params.set(k, String(v));
-    const res = await fetch(`${opts.agent.replace(/\/$/, '')}/flows?${params}`);
+    const res = await fetch(`${opts.agent.replace(/\/$/, '')}/flows?${params.toString()}`);
     if (!res.ok) throw new UserError(`agent ${opts.agent}: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { records?: FlowRecord[]; rollup?: never[] };
     process.stdout.write(opts.rollup ? printRollup(body.rollup ?? [], opts.output) : printFlows(body.records ?? [], opts.output));

@@ -1,7 +1,7 @@
 // One Seine agent per box, as on a real box: the lab writes its config (userspace datapath,
 // the box's private OVS, the lab's inventory file), starts `seine agent` in the box's
 // namespace, and waits until the agent has written its CNI conf list — its last start-up step.
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';

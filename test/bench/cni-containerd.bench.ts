@@ -14,7 +14,7 @@ import { labEnv } from '../../src/lab/lab-processes.js';
 import { addNetns, deleteNetns } from '../../src/lab/netns.js';
 import { CniPodAttacher } from '../../src/lab/pod-attach-cni.js';
 import { containerdFiles, runtimeLabFiles } from '../../src/lab/containerd-process.js';
-import { removeSandbox, sandboxConfig } from '../../src/lab/pod-runtime-cri.js';
+import { sandboxConfig } from '../../src/lab/pod-runtime-cri.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { PodState } from '../../src/lab/state.js';
 import { CriClient } from '../../src/lib/cri/client.js';

@@ -80,7 +80,6 @@ async function startAgentSide(lab: CniLab): Promise<AgentSide> {
     await vs.waitOfport('antrea-gw0');
     const pipeline = Pipeline.build();
     const bridge = new OpenFlowBridge({ mgmt: bridgeMgmt(lab.ovs, 'br-int'), tables: pipeline, soleWriter: true });
-    // eslint-disable-next-line prefer-const
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, 'br-int', () => datapath.sync());
     datapath = new Datapath({
@@ -117,12 +116,12 @@ async function startAgentSide(lab: CniLab): Promise<AgentSide> {
       async stop() {
         await server.stop();
         await datapath.idle();
-        client.close();
+        await client.close();
         await db.close();
       },
     };
   } catch (err) {
-    client.close();
+    await client.close();
     await db.close();
     throw err;
   }

@@ -46,7 +46,7 @@ export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<
     await vs.ensureBridge('br-int', { datapathType: 'netdev', failMode: 'secure', protocols: ['OpenFlow15'] });
     await vs.waitOfport('br-int');
   } finally {
-    client.close();
+    await client.close();
   }
   const ns = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args]);
   await ns('ip', 'addr', 'add', '10.99.0.1/16', 'dev', 'br-int');

@@ -127,7 +127,6 @@ async function steadyState(vs: VSwitch, inst: OvsInstance, pipeline: Pipeline, f
 
   let policy: Flow[] = [];
   const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true });
-  // eslint-disable-next-line prefer-const
   let datapath: Datapath;
   const podPorts = new OvsPodPorts(vs, 'br-dp', () => datapath.sync());
   datapath = new Datapath({

@@ -141,7 +141,7 @@ export const bench: Bench = {
         { metric: 'service sync, one endpoint changed', unit: 'ms', seine: median(one), anchor: median(oneAnchor), anchorLabel: `${label} (kube-proxy rewrites the table)`, better: 'lower' },
       ];
     } finally {
-      client?.close();
+      await client?.close();
       if (inst) await stopPrivateOvs(inst);
       await run('ip', ['netns', 'del', ipt], { allowFailure: true });
     }

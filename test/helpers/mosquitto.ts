@@ -37,7 +37,6 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-
 /** mosquitto with the generated config (mosquittoConfig): a node listener and a controller listener, on free 127.0.0.1 ports. */
 export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto> {
   requirePrereqs('mosquitto');

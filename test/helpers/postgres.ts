@@ -23,7 +23,6 @@ export interface TestPostgres {
 
 const USER = 'seine';
 
-
 function runAsOwner(bin: string, args: string[]): void {
   const asRoot = process.getuid?.() === 0;
   const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];

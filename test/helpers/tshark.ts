@@ -31,7 +31,7 @@ export async function stop(p: ChildProcess): Promise<void> {
 
 /** tshark -V's flows: one map per data record, from element to the value as tshark shows it. */
 export async function decodeWithTshark(file: string, decodeAs: string, ...more: string[]): Promise<Map<string, string>[]> {
-  const { stdout } = await run("tshark", ["-r", file, "-d", decodeAs, ...more, "-V"]);
+  const { stdout } = await run('tshark', ['-r', file, '-d', decodeAs, ...more, '-V']);
   if (process.env.DEBUG_TSHARK) process.stderr.write(stdout);
   const flows: Map<string, string>[] = [];
   let cur: Map<string, string> | undefined;

@@ -14,7 +14,6 @@ import { freePort } from '../../src/lib/free-port.js';
 const KEY = (n: string) => `ClusterNetworkPolicy.crd.antrea.io//${n}`;
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 
-
 describe('controller offline first and restarts', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   beforeEach(async () => (tmp = await tempDir()));

@@ -33,7 +33,6 @@ const policy = (action: 'Drop' | 'Allow') => ({
 interface NodeRow { name: string; online: boolean; desiredGeneration: number; realizedGeneration: number | null }
 const GROUP = 'seine-controllers';
 
-
 const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
 
 describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscriptions)', function () {

@@ -9,7 +9,7 @@ import { acnp, api, netpol, startAgent, startController, tempDir, waitFor, type 
 describe('controller sync (in-process: controller + 2 agents)', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let controller: Controller;
-  let agents: TestAgent[] = [];
+  const agents: TestAgent[] = [];
 
   before(async function () {
     tmp = await tempDir();
@@ -92,16 +92,17 @@ describe('controller sync (in-process: controller + 2 agents)', function () {
       const name = `lat-${i}`;
       const key = `ClusterNetworkPolicy.crd.antrea.io//${name}`;
       const t0 = performance.now();
-      const done = new Promise<void>((resolve) => {
+      const done = new Promise<void>((resolve, reject) => {
         const seen = new Set<string>();
-        const off = controller.nodes.onChange(async (node, what) => {
+        const off = controller.nodes.onChange((node, what) => {
           if (what !== 'report') return;
-          const r = (await controller.nodes.reports()).get(node);
-          if (r?.objects[key]?.phase === 'Realized') seen.add(node);
-          if (seen.size === 2) {
-            off();
-            resolve();
-          }
+          controller.nodes.reports().then((reports) => {
+            if (reports.get(node)?.objects[key]?.phase === 'Realized') seen.add(node);
+            if (seen.size === 2) {
+              off();
+              resolve();
+            }
+          }, reject);
         });
       });
       await api(controller.restUrl, 'POST', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies', acnp(name));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
-import type { LabState, PodState } from '../../src/lab/state.js';
+import type { LabState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';

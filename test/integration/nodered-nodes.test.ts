@@ -19,7 +19,7 @@ import eventsNode from '../../nodes/seine-events.js';
 import nodesNode from '../../nodes/seine-nodes.js';
 import type { ControllerConnection } from '../../nodes/lib/connection.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
-import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
+import { api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 helper.init(createRequire(import.meta.url).resolve('node-red'));
 

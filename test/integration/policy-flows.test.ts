@@ -125,7 +125,7 @@ describe('policy flows (real OVS)', function () {
     const udp = (dst: string) => `in_port=${A.ofport},udp,dl_src=${A.mac},dl_dst=${B.mac},nw_src=${A.ip},nw_dst=${dst},nw_ttl=64,udp_src=40000,udp_dst=53`;
     const t = await trace(udp(B.ip));
     assert.equal(t.verdict, 'dropped');
-    assert.match(t.text, new RegExp(`\\n${pipeline.id("EgressMetric")}\\. reg0=0x400/0x400`), "dropped by the deny flow of the metric table");
+    assert.match(t.text, new RegExp(`\\n${pipeline.id('EgressMetric')}\\. reg0=0x400/0x400`), 'dropped by the deny flow of the metric table');
   });
 
   it('established connections bypass the rules (Antrea: policy decides new connections only)', async () => {

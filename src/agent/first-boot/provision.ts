@@ -5,7 +5,7 @@
 // the boot partition only after the marker is written. A bad file changes nothing on the box;
 // the problem, named by its field, goes to the console and to seine-node.error.txt beside it.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AgentConfigSchema, SeineNodeFileSchema, enrollmentServerOf, type SeineNodeFile } from '../../api/config.js';

@@ -1,6 +1,5 @@
 // The flow exporter as the agent starts it: the conntrack source the box has, counters from
 // the learned OVS flows, the store, the IPFIX exporter when a collector is configured.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { createLogger } from '../../lib/log.js';

@@ -57,6 +57,7 @@ export function toOvsFlow(flow: Flow, tables: TableResolver): OvsFlow {
 // The last line of defence: inputs are validated where they enter (src/api schemas), but a value
 // that slipped through must not become a second flow (a newline in `ovs-ofctl add-flows -`
 // input) or actions written into the match.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 function checkFlowText(flow: Flow): void {
   for (const part of [...flow.match, ...flow.actions]) {

@@ -288,7 +288,7 @@ export class OvsdbClient extends EventEmitter {
 
   private scheduleReconnect(): void {
     if (this.closing) return;
-    this.reconnectTimer = setTimeout(async () => {
+    this.reconnectTimer = setTimeout(() => void (async () => {
       let s: net.Socket;
       try {
         s = await this.dial();
@@ -309,7 +309,7 @@ export class OvsdbClient extends EventEmitter {
       this.backoff.reset();
       log.info({ remote: this.opts.remote }, 'OVSDB reconnected');
       this.emit('reconnect');
-    }, this.backoff.next());
+    })().catch((err: Error) => log.error({ err: err.message }, 'OVSDB reconnect failed')), this.backoff.next());
   }
 
   private startEcho(): void {

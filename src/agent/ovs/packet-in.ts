@@ -54,7 +54,7 @@ export interface PacketInEvent {
 const HEADER = /^(NXT_PACKET_IN2|NXT_PACKET_IN|OFPT_PACKET_IN) \(OF[\d.x]+\) \(xid=0x[0-9a-f]+\): (.*)$/;
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 
-const HEX_LINE = /^[0-9a-f]{8}  ((?:[0-9a-f]{2}[ -]?)+)/;
+const HEX_LINE = /^[0-9a-f]{8} {2}((?:[0-9a-f]{2}[ -]?)+)/;
 
 /**
  * Turns ovs-ofctl monitor output lines into events; one instance per output stream. With `raw`

@@ -13,6 +13,7 @@ import type { NodeRegistry } from '../store/nodes.js';
 const log = createLogger('controller.rpc');
 
 export class RpcError extends Error {
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the known codes for readers; a newer agent may send others
   constructor(readonly code: RpcErrorCode | string, message: string) {
     super(message);
     this.name = 'RpcError';

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { ManifestError, parseManifests } from '../../../src/api/manifest.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
 
 /** A deep copy of `base` changed by `edit`, for table-driven invalid cases. */

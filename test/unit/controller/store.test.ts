@@ -1,3 +1,4 @@
+/* eslint-disable @stylistic/indent -- the shared suite's body sits flush under storeSuite() so it reads as a plain describe() */
 // The object store, the same suite on a real SQLite file and on a real PostgreSQL server
 // started here: uid, generation on spec change only, resourceVersion, audit entries,
 // all-or-nothing applies and deletes, conflicts, migrations, reopen; on PostgreSQL also two
@@ -137,7 +138,6 @@ describe(`controller store on ${name}`, function () {
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h1'), { generation: 1, changed: false });
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
   });
-
 
   if (name === 'PostgreSQL') {
     it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {

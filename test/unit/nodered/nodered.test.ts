@@ -46,10 +46,10 @@ describe('Node-RED package', () => {
         const flow = JSON.parse(readFileSync(path.join(nodesDir, 'examples', f), 'utf8')) as Record<string, unknown>[];
         const ids = new Set(flow.map((n) => n.id));
         for (const n of flow) {
-          if (n.type === 'seine-policy') assert.ok(parseManifests(n.policy as string, `${f} ${n.id}`).length > 0);
-          if (typeof n.type === 'string' && n.type.startsWith('seine-') && n.type !== 'seine-controller') assert.equal(n.controller, LAB_CONTROLLER_NODE_ID, `${n.id}`);
-          for (const out of (n.wires as string[][] | undefined) ?? []) for (const id of out) assert.ok(ids.has(id), `${n.id} is wired to ${id}, which is in the flow`);
-          assert.equal(n.credentials, undefined, `${n.id} carries no credentials`);
+          if (n.type === 'seine-policy') assert.ok(parseManifests(n.policy as string, `${f} ${String(n.id)}`).length > 0);
+          if (typeof n.type === 'string' && n.type.startsWith('seine-') && n.type !== 'seine-controller') assert.equal(n.controller, LAB_CONTROLLER_NODE_ID, `${String(n.id)}`);
+          for (const out of (n.wires as string[][] | undefined) ?? []) for (const id of out) assert.ok(ids.has(id), `${String(n.id)} is wired to ${id}, which is in the flow`);
+          assert.equal(n.credentials, undefined, `${String(n.id)} carries no credentials`);
         }
         // The config node is the lab's own (an import would otherwise stop at an id conflict).
         assert.ok(!flow.some((n) => n.type === 'seine-controller'), 'no config node in the example');

@@ -33,7 +33,6 @@ const set = (rules: InternalRule[], isolated: NodePolicySet['isolated'] = { ingr
 const input = (rules: InternalRule[], ofports: Record<string, number> = { 'ns/a': 5, 'ns/b': 6 }, isolated?: NodePolicySet['isolated']): PolicyFlowInput =>
   ({ policies: set(rules, isolated), ofports: new Map(Object.entries(ofports)) });
 const inTable = (flows: Flow[], table: Flow['table']) => flows.filter((f) => f.table === table);
-const conjId = (f: Flow) => Number(/conjunction\((\d+),/.exec(f.actions[0]!)![1]);
 
 describe('policy flows', () => {
   it('always installs the established/related bypass in both Antrea rule tables', () => {
