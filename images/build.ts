@@ -13,7 +13,7 @@ import { extlinuxConf, raspberryPiCmdline } from './boot-config.js';
 import { bootstrapPlan, commitTarball, dropPartial, failingSuite, isCached } from './bootstrap.js';
 import { BOOT_MOUNTPOINT, defaultLayout, genimageConfig } from './genimage.js';
 import { type Arch, ARCHES, DEBIAN_SUITE } from './packages.js';
-import { elfInfo, elfMachineName, TARGET_RUNTIME } from './runtime.js';
+import { elfInfo, elfMachineName, LAUNCHER_PATH, TARGET_RUNTIME } from './runtime.js';
 import { type StageContext, StageError, Stages } from './stage.js';
 
 const repo = path.resolve(new URL('..', import.meta.url).pathname);
@@ -158,6 +158,9 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
       await writeFile(path.join(rel, 'bin', name), wrapper, { mode: 0o755 });
     }
     await symlink(`releases/${pkg.version}`, path.join(root, 'opt/seine/current'));
+    // The launcher systemd starts: beside the releases, never inside one (an update cannot break it).
+    await mkdir(path.join(root, path.dirname(LAUNCHER_PATH)), { recursive: true });
+    await copyFile(path.join(bundle, 'dist/launcher/launcher.js'), path.join(root, LAUNCHER_PATH));
     const nodeTarget = path.join(root, `opt/seine/node/${rt.nodeVersion}/bin`);
     await mkdir(nodeTarget, { recursive: true });
     await copyFile(path.join(nodeDir, 'bin/node'), path.join(nodeTarget, 'node'));

@@ -4,6 +4,9 @@
 // April 2025), and Seine needs Node ≥ 20 (package.json engines).
 import type { Arch } from './packages.js';
 
+/** Where the image installs the launcher (src/launcher/launcher.ts): outside every release, so no update replaces it; .mjs as no package.json says "module" there. */
+export const LAUNCHER_PATH = '/usr/lib/seine/launcher.mjs';
+
 export interface TargetRuntime {
   /** npm package with the official Node binary in package/bin/node. */
   nodePackage: string;

@@ -4,8 +4,10 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
 import { CIDRSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
+import { CaFingerprintSchema } from './enrollment.js';
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtts?\+unix:\/\/\/\S+)/;
@@ -33,32 +35,77 @@ export const CertificateCredentialsSchema = z.strictObject({
   caFile: absolutePath.optional(),
 });
 
+const httpsUrl = z.string().regex(/^https:\/\/\S+$/, { error: 'expected an https:// URL' });
+
 /**
- * `seine-node.yaml`, dropped on the boot partition before first boot:
+ * Enrollment as k3s joins nodes: the box pins the controller's CA by fingerprint, sends the
+ * one-time join token with its own CSR, and keeps the key and node certificate in
+ * `<stateDir>/pki/` (renewed at 2/3 of its lifetime). The token is needed only until then.
+ */
+export const EnrollmentConfigSchema = z.strictObject({
+  /** The controller's REST URL. */
+  server: httpsUrl,
+  /** Reach `server` through this unix socket (the lab's boxes); the URL's host is what the certificate is checked for. */
+  serverSocket: absolutePath.optional(),
+  token: z.string().min(1).optional(),
+  caFingerprint: CaFingerprintSchema,
+});
+export type EnrollmentConfig = z.infer<typeof EnrollmentConfigSchema>;
+
+/**
+ * `seine-node.yaml`, dropped on the boot partition before first boot (`seinectl node add` prints one):
  *
  *     controllerUrl: mqtts://controller.example.net:8883
+ *     server: https://controller.example.net:8443      # REST; default https://<controllerUrl host>:8443
  *     nodeName: box-17
- *     credentials: { username: box-17, password: … }   # or { certFile, keyFile, caFile }
+ *     joinToken: 0123456789abcdef.…                     # one use; the agent enrolls with it
+ *     caFingerprint: sha256:…
  *
- * Certificate and CA files are given as paths on the boot partition (`/boot/firmware/…`);
- * first boot (src/agent/first-boot/) copies them to /etc/seine/pki and removes them there.
+ * Or `credentials` instead of the token: certificate files (paths on the boot partition,
+ * `/boot/firmware/…`, which first boot copies to /etc/seine/pki and removes there), or a
+ * password, which only `insecure: true` allows.
  */
 export const SeineNodeFileSchema = z
   .strictObject({
     /** The MQTT endpoint of the controller (its embedded broker or the external broker). */
     controllerUrl: brokerUrl,
+    /** The controller's REST URL the box enrolls at. */
+    server: httpsUrl.optional(),
     nodeName: NodeNameSchema,
-    credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+    joinToken: z.string().min(1).optional(),
+    caFingerprint: CaFingerprintSchema.optional(),
+    credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]).optional(),
+    /** Allows password credentials (which cross the network where no TLS is used). */
+    insecure: z.boolean().optional(),
     /** The CA of the broker's certificate (mqtts://); the system's CAs when absent. */
     caFile: absolutePath.optional(),
     /** Further agent settings (`/etc/seine/agent.yaml` keys, e.g. podCIDR); checked with the agent's schema at first boot. */
     agent: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((file, ctx) => {
-    if ('certFile' in file.credentials && !isTlsBrokerUrl(file.controllerUrl)) {
+    const tls = isTlsBrokerUrl(file.controllerUrl);
+    if (file.joinToken !== undefined || file.caFingerprint !== undefined) {
+      if (file.credentials) ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'give either joinToken and caFingerprint (enrollment) or credentials' });
+      if (file.joinToken === undefined) ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'enrollment needs the join token (seinectl node add)' });
+      if (file.caFingerprint === undefined) ctx.addIssue({ code: 'custom', path: ['caFingerprint'], message: 'enrollment needs the CA fingerprint (seinectl node add)' });
+      if (!tls) ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'enrollment needs a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
+      return;
+    }
+    if (!file.credentials) return void ctx.addIssue({ code: 'custom', path: ['joinToken'], message: 'expected joinToken and caFingerprint (seinectl node add prints them), or credentials' });
+    if ('certFile' in file.credentials && !tls) {
       ctx.addIssue({ code: 'custom', path: ['controllerUrl'], message: 'certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
     }
+    if ('password' in file.credentials && file.insecure !== true) {
+      ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'password credentials need insecure: true (use joinToken and caFingerprint from seinectl node add)' });
+    }
   });
+
+/** The enrollment server of a seine-node.yaml: `server`, else https://<controllerUrl host>:8443. */
+export function enrollmentServerOf(file: Pick<SeineNodeFile, 'server' | 'controllerUrl'>): string {
+  if (file.server) return file.server;
+  const host = /^[a-z+]+:\/\/([^/:]+|\[[^\]]+\])/.exec(file.controllerUrl)?.[1] ?? '127.0.0.1';
+  return `https://${host}:8443`;
+}
 export type SeineNodeFile = z.infer<typeof SeineNodeFileSchema>;
 
 export const DatapathTypeSchema = z.enum(['system', 'netdev']);
@@ -143,6 +190,12 @@ export const UpdateConfigSchema = z.strictObject({
   arch: ReleaseArchSchema.optional(),
   /** Test/diagnostic: every new version fails its health check (and is rolled back). */
   failHealthCheck: z.boolean().default(false),
+  /**
+   * Test/diagnostic: the updater stops for good after this step of an update (the bundle
+   * downloaded, the bundle unpacked, or — in the new version — before confirming its health), so a
+   * test can cut the power exactly there.
+   */
+  testHaltAt: z.enum(['downloaded', 'unpacked', 'confirming']).optional(),
 });
 export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
 
@@ -182,19 +235,29 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** The controller's MQTT endpoint (its embedded broker or the external broker). */
       url: brokerUrl,
-      /** A password (`seine controller credentials`), or a node certificate (`seine certs node`, CN = node name; needs mqtts://). */
-      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]),
+      /**
+       * A password (`seine controller credentials`; insecure setups), or a node certificate (`seine
+       * certs node`, CN = node name; needs mqtts://). Absent with `enrollment`.
+       */
+      credentials: z.union([PasswordCredentialsSchema, CertificateCredentialsSchema]).optional(),
+      /** Enroll with a join token and renew the node certificate automatically (the normal path). */
+      enrollment: EnrollmentConfigSchema.optional(),
       /** The CA that signed the broker's certificate (mqtts://); the system's CAs when absent. */
       caFile: absolutePath.optional(),
       /** MQTT version: 4 (3.1.1; the embedded aedes broker speaks only this) or 5 (mosquitto, EMQX). */
       protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       /** Bound of the on-disk outbox (reports, events); older entries are dropped and counted. */
       outboxLimit: z.number().int().min(1).default(10_000),
+      /** Largest MQTT payload taken from the controller, bytes (the controller's maxMessageBytes; the same default). */
+      maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
+      /** Bound of the outbox's payload bytes (default 64 MiB); past it too the oldest entries go, counted. */
+      outboxBytes: z.number().int().min(65_536).default(64 << 20),
       /** How often the per-rule policy counters are read and, when they changed, reported. */
       statsIntervalSeconds: z.number().min(1).default(30),
     })
     .superRefine((c, ctx) => {
-      if ('certFile' in c.credentials && !isTlsBrokerUrl(c.url)) {
+      if (!c.credentials === !c.enrollment) ctx.addIssue({ code: 'custom', path: ['enrollment'], message: 'give either enrollment (join token, CA fingerprint) or credentials' });
+      if (((c.credentials && 'certFile' in c.credentials) || c.enrollment) && !isTlsBrokerUrl(c.url)) {
         ctx.addIssue({ code: 'custom', path: ['url'], message: 'certificate credentials need a TLS URL (mqtts://, wss:// or mqtts+unix://)' });
       }
     })
@@ -265,6 +328,8 @@ export const ControllerConfigSchema = z.strictObject({
    * Without tls (and without insecure) the controller makes its own CA and certificate in pkiDir.
    */
   tls: z.strictObject({ caFile: absolutePath, certFile: absolutePath, keyFile: absolutePath, caKeyFile: absolutePath.optional() }).optional(),
+  /** Lifetime of the node certificates the controller signs (enrollment, renewal); agents renew at 2/3 of it. */
+  nodeCertificateValiditySeconds: z.number().int().min(5).max(825 * 86400).default(30 * 86400),
   /** Where the controller keeps the PKI it makes itself; default `pki/` beside storePath. */
   pkiDir: absolutePath.optional(),
   /** Names clients dial, for the server certificate made here (127.0.0.1, ::1, localhost and the host name are always in). */
@@ -279,8 +344,19 @@ export const ControllerConfigSchema = z.strictObject({
    * open on loopback without tokens). For development on a trusted machine only: logged loudly.
    */
   insecure: z.boolean().default(false),
-  /** Largest MQTT payload the controller accepts from a node, bytes. */
-  maxMessageBytes: z.number().int().min(1024).default(1 << 20),
+  /**
+   * Failed MQTT logins to the embedded broker allowed per source address and per node name in
+   * a sliding window; past them a login is refused before its password is checked.
+   */
+  loginFailureLimits: z
+    .strictObject({
+      perSource: z.number().int().min(1).default(20),
+      perNode: z.number().int().min(1).default(10),
+      windowSeconds: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  /** Largest MQTT payload, bytes: what the broker passes, the controller takes from nodes and publishes to them (agents must agree). */
+  maxMessageBytes: z.number().int().min(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
   /**
    * A PostgreSQL store instead of the SQLite file at storePath (`postgres://user:pass@host/db`),
    * which several controller replicas can share.
@@ -311,6 +387,18 @@ export const ControllerConfigSchema = z.strictObject({
     .optional(),
   /** Where uploaded release bundles are kept; default: `releases/` beside storePath. */
   releasesDir: absolutePath.optional(),
+  /** Largest release bundle PUT /api/v1/releases takes, bytes. */
+  releaseUploadMaxBytes: z.number().int().min(1 << 20).default(512 << 20),
+  /**
+   * How long the audit log keeps entries: older than maxAgeDays or beyond the newest maxRows
+   * they are deleted (at start and hourly).
+   */
+  auditRetention: z
+    .strictObject({
+      maxAgeDays: z.number().int().min(1).default(365),
+      maxRows: z.number().int().min(100).default(100_000),
+    })
+    .prefault({}),
   /** Also serve REST on this unix socket (the lab's agents download releases through it); TLS like the TCP listener. */
   restSocket: absolutePath.optional(),
 }).transform((c) => ({

@@ -63,6 +63,10 @@ export const NodeInfoSchema = z.strictObject({
   realizedGeneration: z.number().int().nonnegative().nullable(),
   objectsRealized: z.number().int().nonnegative(),
   objectsFailed: z.number().int().nonnegative(),
+  /** `seinectl node disable`: its certificates are revoked, it gets no desired state (deleted nodes are not listed at all). */
+  disabled: z.boolean().optional(),
+  /** Why the node's current desired document was not sent (larger than the message limit). */
+  desiredError: z.string().optional(),
 });
 export type NodeInfo = z.infer<typeof NodeInfoSchema>;
 
@@ -126,6 +130,19 @@ export type BrokerState = z.infer<typeof BrokerStateSchema>;
 
 /** A query parameter in milliseconds since the epoch (as in the URL: a string of digits). */
 export const EpochMsParamSchema = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch (a non-negative integer)').transform(Number);
+
+/** Most audit entries one GET /api/v1/audit returns. */
+export const AUDIT_QUERY_MAX = 1000;
+
+/** GET /api/v1/audit's query parameters: the newest `limit` entries (1…AUDIT_QUERY_MAX). */
+export const AuditQuerySchema = z.object({
+  limit: z
+    .string()
+    .regex(/^\d{1,9}$/, 'expected a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(AUDIT_QUERY_MAX, { error: `at most ${AUDIT_QUERY_MAX} entries per request` }))
+    .default(100),
+});
 
 /** GET /api/v1/events's query parameters. */
 export const EventQuerySchema = z.object({

@@ -7,6 +7,14 @@ import { NodeNameSchema, isDNS1123Subdomain } from './meta.js';
 import { NodeDesiredSchema, NodeReportedSchema, RealizedObjectSchema } from './node-state.js';
 
 export const TOPIC_ROOT = 'seine/v1';
+
+/**
+ * The one MQTT payload limit, bytes, that the broker, the controller and the agents agree on
+ * (config `maxMessageBytes` on the controller, `controller.maxMessageBytes` on an agent; an
+ * external broker's own limit, e.g. mosquitto's message_size_limit, must be at least this). A
+ * desired document above it is not published: the node and its objects show the error.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
 export const FLEET_RELEASES_TOPIC = `${TOPIC_ROOT}/fleet/releases`;
 
 /** Per-node channels; `rpc` topics carry a request id after the channel. */

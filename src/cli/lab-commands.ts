@@ -111,7 +111,7 @@ export function registerLabCommands(program: Command): void {
     .option('-p, --pods-per-node <M>', 'pods per box (in namespace default, labelled app=demo)', intIn(0, 250), 2)
     .addOption(new Option('--encap <mode>', 'tunnel between boxes (recorded per box)').choices(ENCAPS).default('geneve'))
     .addOption(new Option('-f, --file <lab.yaml>', 'boxes, namespaces and pods from a file').conflicts(['nodes', 'podsPerNode', 'encap']))
-    .option('--ota', 'run each agent from a release layout under a restarting supervisor (releases and rollouts)')
+    .option('--ota', 'run each agent from a release layout under the launcher, as on a box (releases and rollouts)')
     .option('--no-node-red', 'do not start Node-RED with the Seine nodes')
     .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string; ota?: boolean; nodeRed: boolean }) => {
       const { loadLabSpec, specFromFlags } = await import('../lab/spec.js');

@@ -24,6 +24,7 @@ import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
+import { deleteNode, nodeCommand } from './node-command.js';
 import { getReleaseResource, releaseCommand, rolloutCommand } from './rollout-command.js';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
@@ -186,7 +187,7 @@ program
 
 program
   .command('delete [resource] [name]')
-  .description('delete objects named by manifests (-f, all or nothing) or by kind and name')
+  .description('delete objects named by manifests (-f, all or nothing) or by kind and name; `delete node NAME` revokes a box')
   .option('-f, --filename <path...>', 'files, directories or -')
   .option('-n, --namespace <ns>', 'namespace (namespaced kinds)', 'default')
   .action(async (resource: string | undefined, name: string | undefined, opts: { filename?: string[]; namespace: string }) => {
@@ -197,6 +198,7 @@ program
       return;
     }
     if (!resource || !name) throw new UserError('delete needs -f FILE or KIND NAME');
+    if (['node', 'nodes', 'no'].includes(resource.toLowerCase())) return deleteNode(client(), name);
     const kind = resolveKind(resource);
     await client().request('DELETE', resourceUrl(kind, kind.namespaced ? opts.namespace : undefined, name));
     process.stdout.write(`${kind.kind.toLowerCase()}/${name} deleted\n`);
@@ -222,6 +224,7 @@ program
   });
 
 program.addCommand(traceflowCommand(client));
+program.addCommand(nodeCommand(client));
 program.addCommand(releaseCommand(client));
 program.addCommand(rolloutCommand(client));
 program

@@ -18,8 +18,15 @@ export interface EventFilter {
   limit?: number;
 }
 
+/**
+ * The ring is shared fairly: when it is full, the oldest event of the node holding the most
+ * goes (the oldest overall among equals). One noisy box so evicts its own events, never the
+ * last ones of quieter boxes; alone, a node may use the whole ring.
+ */
 export class RecentEvents {
   private readonly items: NodeEvent[] = [];
+  /** Events held per node ('' for the controller's own). */
+  private readonly held = new Map<string, number>();
   /** Events pushed out by the bound since start. */
   evicted = 0;
 
@@ -27,11 +34,19 @@ export class RecentEvents {
 
   push(e: NodeEvent): void {
     this.items.push(e);
-    const over = this.items.length - this.capacity;
-    if (over > 0) {
-      this.items.splice(0, over);
-      this.evicted += over;
-    }
+    this.held.set(e.node, (this.held.get(e.node) ?? 0) + 1);
+    while (this.items.length > this.capacity) this.evictOne();
+  }
+
+  private evictOne(): void {
+    let most = 0;
+    for (const n of this.held.values()) most = Math.max(most, n);
+    const i = this.items.findIndex((x) => this.held.get(x.node) === most);
+    const [gone] = this.items.splice(i, 1);
+    const left = this.held.get(gone!.node)! - 1;
+    if (left) this.held.set(gone!.node, left);
+    else this.held.delete(gone!.node);
+    this.evicted++;
   }
 
   list(f: EventFilter = {}): NodeEvent[] {

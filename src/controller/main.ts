@@ -34,6 +34,9 @@ import { PodLabels } from './flows/pod-labels.js';
 import { flowAggregatorExporter, type FlowAggregator } from './flows/aggregator.js';
 import { EgressController } from './egress/egress-controller.js';
 import { startReleases } from './releases/index.js';
+import { NodeTrust } from './store/node-trust.js';
+import { NodeRevocation } from './trust/revocation.js';
+import { nodeIdentity, trustRoutes } from './trust/routes.js';
 
 const log = createLogger('controller');
 
@@ -58,7 +61,7 @@ export class Controller {
     readonly rpc: RpcClient,
     /** The MQTT URL agents use (the embedded broker's, or the external one). */
     readonly brokerUrl: string,
-    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController; pki: ControllerPki | undefined; adminFile: string | undefined },
+    private readonly parts: { db: SqlDatabase; client: MqttClient; broker?: EmbeddedBroker; traceflows: TraceflowRunner; aggregator?: FlowAggregator | undefined; releases: { rollouts: { stop(): Promise<void> } }; egress: EgressController; pki: ControllerPki | undefined; adminFile: string | undefined; auditTimer: NodeJS.Timeout },
   ) {}
 
   get restUrl(): string {
@@ -99,17 +102,29 @@ export class Controller {
     try {
       const store = await ObjectStore.open(db);
       const nodes = await NodeRegistry.open(db);
-      await nodes.markAllOffline(); // retained status messages say who is online again
+      const trust = await NodeTrust.open(db);
+      const auditTimer = await startAuditRetention(store, cfg.auditRetention);
+      cleanup.push(async () => clearInterval(auditTimer));
+      // Nobody is known to be online until the broker sees its session (embedded) or it sends its status.
+      await nodes.markAllOffline();
 
       let broker: EmbeddedBroker | undefined;
       let client: MqttClient;
+      let rpcClient: RpcClient | undefined; // made once the broker is up; the broker asks it about rpc answers
       if (cfg.broker === 'embedded') {
         broker = new EmbeddedBroker({
           listen: cfg.brokerListen,
           socketPath: cfg.brokerSocket,
           verifyNode: (node, password) => nodes.verifyPassword(node, password),
           knownNode: (node) => nodes.exists(node),
+          revoked: (serial) => trust.isRevoked(serial),
           maxMessageBytes: cfg.maxMessageBytes,
+          loginLimits: cfg.loginFailureLimits,
+          rpcKnown: (node, id) => rpcClient?.known(node, id) ?? false,
+          onPresence: (node, online) => {
+            nodes.setPresence(node, { online }).catch((err: unknown) => log.error({ err, node }, 'recording presence failed'));
+            log.info({ node, online }, 'node session');
+          },
           ...(tls ? { tls } : {}),
         });
         await broker.start();
@@ -145,18 +160,20 @@ export class Controller {
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
+      rpcClient = rpc;
       await rpc.start();
       cleanup.push(async () => rpc.stop());
       // Egress: IPs and egress nodes decided before each publication; liveness changes move them.
       const egress = await EgressController.open(db, store, nodes);
       cleanup.push(async () => egress.stop());
       // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
-      const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events);
+      const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events, (req) => nodeIdentity(req, { nodes, trust }));
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
+        maxMessageBytes: cfg.maxMessageBytes,
         prepare: async () => {
           await policySpan?.refresh();
           await egress.refresh();
@@ -171,8 +188,17 @@ export class Controller {
       const rest = new RestServer({
         store, nodes, span, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
-        extraStatus: (r) => egress.status(r),
-        rawRoutes: [releases.routes],
+        extraStatus: (r) => {
+          const e = egress.status(r);
+          const d = publisher!.objectStatus(r);
+          return e || d ? { ...e, ...d } : undefined;
+        },
+        nodeError: (n) => publisher!.nodeError(n),
+        rawRoutes: [trustRoutes({
+          nodes, trust, tokens, validitySeconds: cfg.nodeCertificateValiditySeconds, brokerUrl: broker ? broker.url : cfg.broker,
+          ca: pki?.caKeyFile ? { certFile: pki.caFile, keyFile: pki.caKeyFile } : undefined,
+          revocation: new NodeRevocation({ nodes, trust, client, broker, republish: () => void publisher?.republish() }),
+        }), releases.routes],
       });
       await rest.start(cfg.listen, tls);
       if (cfg.restSocket) await rest.listenSocket(cfg.restSocket, tls);
@@ -180,7 +206,7 @@ export class Controller {
       const brokerUrl = broker ? broker.url : cfg.broker;
       if (cfg.insecure) warnInsecure(cfg, rest.url, broker?.url, tokens);
       log.info({ ms: Date.now() - t0, rest: rest.url, broker: brokerUrl, store: db.file, objects: (await store.list()).length, caFingerprint: pki?.caFingerprint, adminFile: adminFilePath }, 'controller ready');
-      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress, pki, adminFile: adminFilePath });
+      return new Controller(cfg, store, nodes, rest, publisher, reports, rpc, brokerUrl, { db, client, broker, traceflows, aggregator, releases, egress, pki, adminFile: adminFilePath, auditTimer });
     } catch (err) {
       for (const c of cleanup.reverse()) await c().catch(() => undefined);
       throw err;
@@ -188,6 +214,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.parts.auditTimer);
     await this.rest.stop();
     await this.parts.traceflows.stop();
     await this.parts.releases.rollouts.stop();
@@ -202,6 +229,19 @@ export class Controller {
     await this.parts.db.close();
     log.info('controller stopped');
   }
+}
+
+/** Audit retention (config auditRetention): pruned now and every hour. */
+async function startAuditRetention(store: ObjectStore, retention: ControllerConfig['auditRetention']): Promise<NodeJS.Timeout> {
+  const prune = () =>
+    store.pruneAudit(retention).then(
+      (n) => n > 0 && log.info({ deleted: n, ...retention }, 'audit log pruned'),
+      (err: unknown) => log.warn({ err }, 'pruning the audit log failed'),
+    );
+  await prune();
+  const timer = setInterval(() => void prune(), 3_600_000);
+  timer.unref();
+  return timer;
 }
 
 /** The store's database: PostgreSQL when storeUrl is set, else the SQLite file at storePath. */

@@ -17,7 +17,7 @@ export interface ControllerMetricsSources {
   reports: ReportReceiver;
   publisher: DesiredPublisher;
   client: MqttClient;
-  broker?: { running: boolean };
+  broker?: { running: boolean; counters: object };
   flows?: FleetFlows;
   aggregator?: FlowAggregator;
 }
@@ -75,6 +75,13 @@ export class ControllerMetrics {
     if (src.broker) {
       const broker = src.broker;
       new Gauge({ name: 'seine_controller_embedded_broker_running', help: '1 while the embedded MQTT broker runs.', registers, collect(this: Gauge) { this.set(broker.running ? 1 : 0); } });
+      new Counter({
+        name: 'seine_controller_broker_refusals_total', help: 'What the embedded broker refused, by reason (authFailures, loginsRateLimited, deniedPublish, deniedSubscribe, oversized, …).', labelNames: ['reason'], registers,
+        collect(this: Counter) {
+          this.reset();
+          for (const [reason, n] of Object.entries(broker.counters as Record<string, number>)) this.inc({ reason }, n);
+        },
+      });
     }
     if (src.aggregator) {
       const a = src.aggregator;

@@ -38,7 +38,12 @@ export class PolicySpan {
     private readonly store: ObjectStore,
     private readonly nodes: NodeRegistry,
     private readonly opts: { shared?: boolean; observe?: (recomputed: number, ms: number) => void } = {},
-  ) {}
+  ) {
+    // A deleted or disabled node's pods leave the inventory: it leaves every span at the next publication.
+    nodes.onChange((node, what) => {
+      if (what === 'removed' && this.inventories.delete(node)) this.inventoryDirty = true;
+    });
+  }
 
   readonly span: Span = (object, nodes) => {
     // Traceflows reach the boxes over request/response (traceflow/runner.ts), never as desired state.

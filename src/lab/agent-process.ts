@@ -13,8 +13,7 @@ import { inventoryPath } from './inventory-file.js';
 import { controllerFiles, labDownloadToken, readBoxControllerSection } from './controller-process.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
-import { otaFiles, otaUpdateConfig } from './ota.js';
-import { supervisedChildFile } from './agent-supervisor.js';
+import { launcherArgs, OTA_HEALTH_DEADLINE_SECONDS, otaUpdateConfig, type OtaUpdateOverrides } from './ota.js';
 
 export const AGENT_ROLE = 'agent';
 /** Antrea's agent API port; the lab's agents serve /metrics and /flows on 127.0.0.1 of their box namespace. */
@@ -50,15 +49,16 @@ export function agentConfig(box: BoxState, labDir: string): AgentConfigInput {
 }
 
 /** Writes the config and starts the agent; the process is recorded before anything waits on it. */
-export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.ProcessEnv): Promise<ProcessRecord> {
+export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.ProcessEnv, update: OtaUpdateOverrides = {}): Promise<ProcessRecord> {
   const f = agentFiles(box);
   const controller = await readBoxControllerSection(box);
   const labDir = path.dirname(store.file);
-  const update = box.ota ? otaUpdateConfig(box, labDir, { token: await labDownloadToken(labDir), caFile: controllerFiles(labDir).caFile }) : undefined;
-  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(update ? { update } : {}) }), { mode: 0o600 });
-  // OTA boxes: a supervisor runs <box>/seine/current and restarts it, as systemd does on a box.
+  const download = box.ota ? { token: await labDownloadToken(labDir), caFile: controllerFiles(labDir).caFile } : undefined;
+  const ota = download ? otaUpdateConfig(box, labDir, download, update) : undefined;
+  await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(ota ? { update: ota } : {}) }), { mode: 0o600 });
+  // OTA boxes: the launcher runs <box>/seine/current, restarts it and rolls it back, as on a box.
   const args = box.ota
-    ? [distProgram('lab/agent-supervisor.js'), otaFiles(box).root, f.config, supervisedChildFile(box.ovsDir)]
+    ? launcherArgs(box, f.config, OTA_HEALTH_DEADLINE_SECONDS)
     : [distProgram('cli/seine.js'), 'agent', '--config', f.config];
   const ref = spawnDetached({ command: process.execPath, args, netns: box.netns, env, logFile: f.log });
   const record: ProcessRecord = { role: AGENT_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };

@@ -3,18 +3,17 @@
 // and the admin file <lab>/controller/seinectl.yaml that seinectl finds by itself. The agents run
 // in their boxes' network namespaces where the host's 127.0.0.1 is out of reach but the file
 // system is shared: they reach the broker over TLS on a unix socket (mqtts+unix://), each with a
-// node certificate (CN = box name) the lab issues from the controller's CA — until boxes enroll
-// with join tokens. Box files are kept in the box's directory so a restarted agent finds them.
+// node certificate (CN = box name) it got by enrolling with a join token, as a real box does.
+// Box files are kept in the box's directory so a restarted agent finds them.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { AgentConfigInput, ControllerConfigInput } from '../api/config.js';
+import { SeinectlConfigSchema, type AgentConfigInput, type ControllerConfigInput } from '../api/config.js';
+import { loadConfigFile } from '../api/config-file.js';
+import type { JoinTokenResponse } from '../api/enrollment.js';
 import { RestClient } from '../controller/client/rest-client.js';
 import { hashToken } from '../controller/rest/auth.js';
-import { NodeRegistry } from '../controller/store/nodes.js';
-import { issueCertificate } from '../lib/certs.js';
-import { Database } from '../lib/sqlite.js';
 import { distProgram } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import type { BoxState, ProcessRecord, StateStore } from './state.js';
@@ -90,23 +89,21 @@ export async function spawnController(store: StateStore, env: NodeJS.ProcessEnv,
 }
 
 /**
- * Registers the box with the controller and gives it a node certificate (CN = box name) from
- * the controller's CA, and keeps the agent's controller section: TLS over the broker's socket.
+ * Registers the box as `seinectl node add` does (the controller runs): a one-time join token and
+ * the CA fingerprint go into the agent's controller section, and the agent enrolls at its first
+ * start over the REST socket (its key is made in its state dir and never leaves it), then
+ * renews its certificate by itself. MQTT is TLS over the broker's socket.
  */
 export async function provisionBox(labDir: string, box: BoxState): Promise<void> {
   const f = controllerFiles(labDir);
-  // Registered in the store as `seine controller credentials` would (the controller may be running: SQLite WAL).
-  const db = await Database.open(f.store);
-  try {
-    await (await NodeRegistry.open(db)).register(box.name, 'lab');
-  } finally {
-    await db.close();
-  }
-  const pki = path.join(box.ovsDir, 'pki');
-  const cert = await issueCertificate(f.pkiDir, { commonName: box.name, usages: ['clientAuth'], outDir: pki, fileName: 'node', days: 30 });
+  const admin = await loadConfigFile(f.adminFile, SeinectlConfigSchema);
+  const rest = new RestClient(admin.server!, { token: admin.token, ca: await readFile(f.caFile), timeoutMs: 10_000 });
+  const join = await rest.request<JoinTokenResponse>('POST', `/api/v1/nodes/${box.name}/join-token`, JSON.stringify({ ttlSeconds: 3600 }), { 'content-type': 'application/json' });
   // Stats every 2 s (30 s on boxes): the lab is where people watch counters move.
   const section: NonNullable<AgentConfigInput['controller']> = {
-    url: `mqtts+unix://${f.mqttSocket}`, credentials: { certFile: cert.certFile, keyFile: cert.keyFile }, caFile: f.caFile, statsIntervalSeconds: 2,
+    url: `mqtts+unix://${f.mqttSocket}`,
+    enrollment: { server: 'https://localhost', serverSocket: labRestSocket(labDir), token: join.token, caFingerprint: join.caFingerprint },
+    statsIntervalSeconds: 2,
   };
   await writeFile(boxControllerFile(box), JSON.stringify(section), { mode: 0o600 });
 }

@@ -24,8 +24,7 @@ import { readState, StateStore, type BoxState, type LabState, type PodState, typ
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
 import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
-import { prepareOtaBox } from './ota.js';
-import { supervisedChildFile } from './agent-supervisor.js';
+import { prepareOtaBox, supervisedChildFile, type OtaUpdateOverrides } from './ota.js';
 import { readFileSync } from 'node:fs';
 
 const log = createLogger('lab');
@@ -270,19 +269,22 @@ export class Lab {
   }
 
   /**
-   * Stop a box's agent (SIGKILL when `crash`, as a crash would) and start a new one; resolves
-   * when the new agent is ready. Pods keep forwarding meanwhile: the flows stay in OVS.
+   * Stop a box's agent (SIGKILL when `crash`, as a crash would — on an OTA box the launcher and
+   * its agent, as a power cut would) and start a new one; resolves when the new agent is ready.
+   * Pods keep forwarding meanwhile: the flows stay in OVS. `whileDown` runs between the two (a
+   * test damages files there); `update` sets an OTA box's update test hooks for the new start.
    */
-  async restartAgent(boxName: string, opts: { crash?: boolean } = {}): Promise<ProcessRecord> {
+  async restartAgent(boxName: string, opts: { crash?: boolean; whileDown?: () => Promise<void>; update?: OtaUpdateOverrides } = {}): Promise<ProcessRecord> {
     return this.mutate(async (store) => {
       const box = this.findBox(store.state, boxName);
       const old = box.processes.filter((p) => p.role === AGENT_ROLE);
       if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
-      // An OTA box's agent is the supervisor's child: a crash takes the agent down too.
+      // An OTA box's agent is the launcher's child: a crash (a power cut) takes both down.
       if (opts.crash && box.ota) killRecorded(supervisedChildFile(box.ovsDir));
       await stopProcesses(old);
       await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== AGENT_ROLE)));
-      const agent = await startAgent(store, box, this.env);
+      await opts.whileDown?.();
+      const agent = await startAgent(store, box, this.env, opts.update);
       await waitAgentReady(box, agent);
       return agent;
     });

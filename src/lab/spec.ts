@@ -55,7 +55,7 @@ export const labSpecSchema = z
     boxes: z.array(boxSpec).min(1).max(MAX_BOXES),
     namespaces: z.array(namespaceSpec).default([]),
     pods: z.array(podSpec).default([]),
-    /** Run each box's agent from a release layout under a restarting supervisor, as on a box (releases and rollouts). */
+    /** Run each box's agent from a release layout under the launcher (src/launcher), as on a box (releases and rollouts). */
     ota: z.boolean().default(false),
   })
   .superRefine((spec, ctx) => {

@@ -33,7 +33,7 @@ const boxState = z.object({
   underlayPort: z.string(),
   encap: z.enum(ENCAPS),
   processes: z.array(processRecord),
-  /** The agent runs from a release layout under a supervisor (lab up --ota). */
+  /** The agent runs from a release layout under the launcher (lab up --ota). */
   ota: z.boolean().optional(),
 });
 

@@ -2,7 +2,8 @@
 // an EC P-256 CA, and leaf certificates signed by it with the usages and names asked for.
 // Keys are written 0600. Files: <dir>/ca.crt, ca.key, <name>.crt, <name>.key.
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from './exec.js';
 
@@ -96,4 +97,85 @@ export function certificateCovers(certPem: Buffer | string, caPem: Buffer | stri
   // DNS names compared as written (a wildcard asked for must be there as a wildcard).
   const dns = new Set((cert.subjectAltName ?? '').split(', ').filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase()));
   return (want.ips ?? []).every((ip) => cert.checkIP(ip) !== undefined) && (want.dnsNames ?? []).every((d) => dns.has(d.toLowerCase()));
+}
+
+/** Makes a P-256 key (0600) at `keyFile` and returns a CSR for it with subject CN=`commonName`. The key never leaves the box. */
+export async function createKeyAndCsr(keyFile: string, commonName: string): Promise<string> {
+  checkName(commonName);
+  await mkdir(path.dirname(keyFile), { recursive: true });
+  const { stdout } = await run('openssl', ['req', '-new', ...EC, '-keyout', keyFile, '-subj', `/CN=${commonName}`, '-config', '/dev/null'], { env: { ...process.env, OPENSSL_CONF: '/dev/null' } });
+  await chmod(keyFile, 0o600);
+  return stdout;
+}
+
+export interface SignedCertificate {
+  pem: string;
+  /** Upper-case hex, as Node's X509Certificate.serialNumber and TLSSocket.getPeerCertificate() give it. */
+  serial: string;
+  notAfter: Date;
+}
+
+/**
+ * Signs a CSR with the CA (a client certificate, subject forced to CN=`commonName`). `openssl ca`
+ * rather than `x509 -req`: OpenSSL 3.0's x509 counts validity in whole days, and node
+ * certificates may live minutes (tests) to weeks. The request's own signature is checked.
+ */
+export async function signCsr(ca: CaFiles, csrPem: string, opts: { commonName: string; usages: ('clientAuth' | 'serverAuth')[]; validitySeconds: number }): Promise<SignedCertificate> {
+  checkName(opts.commonName);
+  if (!/^-----BEGIN CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE REQUEST-----\s*$/.test(csrPem)) {
+    throw new CertificateRequestError('expected one PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)');
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'seine-sign-'));
+  try {
+    const serial = randomBytes(16);
+    serial[0]! &= 0x7f; // a positive serial number
+    serial[0]! |= 0x10; // and no leading zero byte, so its hex is the same everywhere
+    await writeFile(path.join(dir, 'index.txt'), '');
+    await writeFile(path.join(dir, 'serial'), `${serial.toString('hex').toUpperCase()}\n`);
+    await writeFile(path.join(dir, 'req.csr'), csrPem);
+    await writeFile(path.join(dir, 'ca.cnf'), [
+      '[ca]', 'default_ca = seine', '[seine]', `database = ${dir}/index.txt`, `new_certs_dir = ${dir}`, `serial = ${dir}/serial`,
+      'default_md = sha256', 'policy = any', 'unique_subject = no', '[any]', 'commonName = supplied',
+      '[ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', `extendedKeyUsage = ${opts.usages.join(',')}`,
+      'authorityKeyIdentifier = keyid', 'subjectKeyIdentifier = hash', '',
+    ].join('\n'));
+    // Backdated so a box whose clock is a little behind accepts it: a minute, less for short lives.
+    const start = new Date(Date.now() - Math.min(60_000, opts.validitySeconds * 100));
+    const end = new Date(Date.now() + opts.validitySeconds * 1000);
+    const out = path.join(dir, 'out.crt');
+    let stderr = '';
+    try {
+      ({ stderr } = await run('openssl', [
+        'ca', '-batch', '-config', path.join(dir, 'ca.cnf'), '-extensions', 'ext', '-cert', ca.certFile, '-keyfile', ca.keyFile, '-in', path.join(dir, 'req.csr'),
+        '-out', out, '-startdate', asn1Time(start), '-enddate', asn1Time(end), '-subj', `/CN=${opts.commonName}`, '-notext', '-utf8',
+      ]));
+    } catch (err) {
+      if (/signature|request|PEM|asn1|decod/i.test((err as Error).message)) throw new CertificateRequestError(`the certificate request was refused: ${(err as Error).message.split('|').pop()!.trim()}`);
+      throw err;
+    }
+    // OpenSSL 3.0's `ca` exits 0 without a certificate when the request's signature is wrong.
+    const pem = await readFile(out, 'utf8').catch(() => '');
+    if (!pem) throw new CertificateRequestError(`the certificate request was refused: ${stderr.trim().split('\n').filter((l) => /signature|error|match/i.test(l)).join('; ') || 'openssl signed nothing'}`);
+    const x = new X509Certificate(pem);
+    return { pem, serial: x.serialNumber.toUpperCase(), notAfter: new Date(x.validTo) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A CSR that cannot be signed (not PEM, bad signature): the caller's fault, not the CA's. */
+export class CertificateRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertificateRequestError';
+  }
+}
+
+function checkName(name: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`certificate name ${JSON.stringify(name)}: expected 1-64 of A-Z a-z 0-9 _ . -`);
+}
+
+/** GeneralizedTime, as `openssl ca -startdate/-enddate` take it. */
+function asn1Time(d: Date): string {
+  return `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
 }

@@ -1,11 +1,13 @@
-// A real mosquitto for a test: its own temp dir, password file, ACL file (the one Seine
-// generates), optional TLS listener, on a free 127.0.0.1 port; stopped by its PID.
+// A real mosquitto for a test: its own temp dir, password files, the ACL file and config Seine
+// generates (a node listener and a controller listener), optional TLS, on free 127.0.0.1 ports;
+// stopped by its PID.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
+import { CONTROLLER_USERNAME } from '../../src/api/mqtt.js';
+import { mosquittoAcl, mosquittoConfig } from '../../src/controller/broker/mosquitto.js';
 import { requirePrereqs } from './prereqs.js';
 import { freePort } from '../../src/lib/free-port.js';
 export { freePort };
@@ -27,26 +29,35 @@ export interface MosquittoOptions {
 }
 
 export interface Mosquitto {
+  /** Where nodes connect (client id = username). */
   url: string;
   port: number;
+  /** Where controllers (and test spies with the controller's login) connect. */
+  controllerUrl: string;
   stop(): Promise<void>;
 }
 
 
+/** mosquitto with the generated config (mosquittoConfig): a node listener and a controller listener, on free 127.0.0.1 ports. */
 export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto> {
   requirePrereqs('mosquitto');
   const dir = await mkdtemp(path.join(tmpdir(), 'seine-mosq-'));
   const port = await freePort();
+  const controllerPort = await freePort();
   const passwd = path.join(dir, 'passwd');
+  const controllerPasswd = path.join(dir, 'passwd-controller');
   await writeFile(passwd, '');
-  for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
+  await writeFile(controllerPasswd, '');
+  for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', u === CONTROLLER_USERNAME ? controllerPasswd : passwd, u, p]);
   await writeFile(path.join(dir, 'acl'), opts.acl ?? mosquittoAcl());
-  const tls = opts.tls
-    ? [`cafile ${opts.tls.caFile}`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`, ...(opts.tls.certificateLogin ? ['require_certificate true', 'use_identity_as_username true'] : [])]
-    : [];
   await writeFile(
     path.join(dir, 'mosquitto.conf'),
-    [`user root`, `listener ${port} 127.0.0.1`, ...tls, `allow_anonymous false`, `password_file ${passwd}`, `acl_file ${path.join(dir, 'acl')}`, `persistence false`, ''].join('\n'),
+    mosquittoConfig({
+      nodes: { port, host: '127.0.0.1' }, controllers: { port: controllerPort, host: '127.0.0.1' },
+      nodePasswordFile: passwd, controllerPasswordFile: controllerPasswd, aclFile: path.join(dir, 'acl'),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      extra: ['user root', 'persistence false'],
+    }),
   );
   const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -70,6 +81,7 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`, port, stop };
+  const scheme = opts.tls ? 'mqtts' : 'mqtt';
+  return { url: `${scheme}://127.0.0.1:${port}`, port, controllerUrl: `${scheme}://127.0.0.1:${controllerPort}`, stop };
 }
 

@@ -73,7 +73,7 @@ for (const arch of imageArches) describe(`image ${arch} boots in qemu and comes 
     const boot = `${disk}@@${(await readPartitions(disk))[0]!.start}`;
     await writeFile(
       path.join(dir, 'seine-node.yaml'),
-      `controllerUrl: mqtt://10.0.2.2:${mqtt}\nnodeName: ${NODE}\ncredentials:\n  username: ${NODE}\n  password: ${cred.password}\n` +
+      `controllerUrl: mqtt://10.0.2.2:${mqtt}\nnodeName: ${NODE}\ninsecure: true\ncredentials:\n  username: ${NODE}\n  password: ${cred.password}\n` +
         `agent:\n  podCIDR: 10.42.9.0/24\n  inventory: { source: file, path: /boot/firmware/inventory.json }\n`,
     );
     await writeFile(path.join(dir, 'inventory.json'), JSON.stringify(inventory()));

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import type { Manifest } from '../../images/build.js';
 import { BOOT_LABEL } from '../../images/genimage.js';
 import { ImageReader } from '../../images/inspect.js';
-import { elfInfo, TARGET_RUNTIME } from '../../images/runtime.js';
+import { elfInfo, LAUNCHER_PATH, TARGET_RUNTIME } from '../../images/runtime.js';
 import { AgentConfigSchema } from '../../src/api/config.js';
 import { parseNodeFile } from '../../src/agent/first-boot/provision.js';
 import { builtImage, imageArches, repo } from './built-image.js';
@@ -75,6 +75,8 @@ for (const arch of imageArches) {
       assert.ok(manifest.nativeModules.some((m) => m.file === sqlite), 'sqlite3 in the manifest');
       for (const m of manifest.nativeModules) assert.equal(elfInfo(await img.readBytes(m.file))?.machine, rt.elfMachine, `${m.file} built for the target`);
       assert.ok(await img.stat('/var/lib/seine/update'), 'the updater\'s state directory');
+      // The launcher systemd starts, outside every release (issue 17).
+      assert.ok(await img.stat(LAUNCHER_PATH), 'the launcher');
     });
 
     it('enables first boot, the agent, k3s and networking for multi-user.target', async () => {

@@ -33,6 +33,20 @@ async function collect(c: MqttClient, filter: string, ms = 300): Promise<{ grant
   return { granted: grants[0]?.qos ?? 128, got };
 }
 
+/**
+ * Publishes `forged` on `topic` from a connected forger, after a QoS 1 `alive-…` on its own
+ * events topic (acknowledged, so the forger was live and allowed to publish at that moment);
+ * then closes it. A broker that drops the forger for the denied publish is fine.
+ */
+let forgeries = 0;
+async function forge(c: MqttClient, topic: string): Promise<void> {
+  assert.ok(c.connected, 'the forging client is not connected');
+  await c.publishAsync(nodeTopic(c.options.username!, 'events'), `alive-${++forgeries}`, { qos: 1 });
+  await c.publishAsync(topic, 'forged', { qos: 0 }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  await c.endAsync(true);
+}
+
 function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Record<string, string>; controller: () => Promise<MqttClient>; teardown: () => Promise<void> }>) {
   describe(`MQTT ACL: ${name}`, function () {
     let env: Awaited<ReturnType<typeof setup>>;
@@ -67,15 +81,15 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
         await ctl.subscribeAsync('seine/v1/nodes/#', { qos: 1 });
         await a.publishAsync(nodeTopic('box-a', 'reported'), 'ok-from-a', { qos: 0 }).catch(() => undefined);
         for (const t of [nodeTopic('box-b', 'reported'), nodeTopic('box-b', 'status'), nodeTopic('box-a', 'desired')]) {
-          const x = await connect(env.url, 'box-a', env.creds['box-a']!, agentClientId('box-a')).catch(() => undefined);
-          await x?.publishAsync(t, 'forged', { qos: 0 }).catch(() => undefined);
-          await new Promise((r) => setTimeout(r, 100));
-          await x?.endAsync(true);
+          // The forger must really be connected: a refused connect fails the test (it would prove nothing).
+          const x = await connect(env.url, 'box-a', env.creds['box-a']!, agentClientId('box-a'));
+          await forge(x, t);
         }
         await new Promise((r) => setTimeout(r, 300));
         return got;
       })();
       assert.ok(seen.includes(`${nodeTopic('box-a', 'reported')}=ok-from-a`), seen.join(', '));
+      assert.equal(seen.filter((s) => s.startsWith(`${nodeTopic('box-a', 'events')}=alive-`)).length, 3, `every forger was live before it forged: ${seen.join(', ')}`);
       assert.deepEqual(seen.filter((s) => s.endsWith('=forged')), []);
     });
 
@@ -89,17 +103,15 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
       const seenByController: string[] = [];
       const onCtl = (t: string, p: Buffer) => seenByController.push(`${t}=${p.toString()}`);
       ctl.on('message', onCtl);
-      await ctl.subscribeAsync('seine/v1/nodes/box-b/#', { qos: 1 });
+      await ctl.subscribeAsync(['seine/v1/nodes/box-b/#', nodeTopic('box-a', 'events')], { qos: 1 });
       for (const t of bTopics) {
-        const owner = t.endsWith('/desired') ? ctl : b; // each message from whoever may publish it
+        // Each message from whoever may publish it: the controller's desired document and rpc request, B's own state.
+        const owner = t.endsWith('/desired') || t.includes('/rpc/') ? ctl : b;
         await owner.publishAsync(t, `legit-${t.split('/').pop()}`, { qos: 1 });
       }
       // Write: A publishes on each of B's topics, from a fresh connection each time (aedes drops a denied publisher).
       for (const t of bTopics) {
-        const w = await connect(env.url, 'box-a', env.creds['box-a']!).catch(() => undefined);
-        await w?.publishAsync(t, 'forged', { qos: 0 }).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 50));
-        await w?.endAsync(true);
+        await forge(await connect(env.url, 'box-a', env.creds['box-a']!), t);
       }
       await new Promise((r) => setTimeout(r, 400));
       ctl.off('message', onCtl);
@@ -107,6 +119,7 @@ function aclSuite(name: string, setup: () => Promise<{ url: string; creds: Recor
       assert.deepEqual(read.filter((t) => t.includes('/box-b/')), [], `A read B's topics: ${read.join(', ')}`);
       assert.deepEqual(seenByController.filter((s) => s.endsWith('=forged')), [], 'A wrote on B\'s topics');
       for (const t of bTopics) assert.ok(seenByController.some((s) => s.startsWith(`${t}=legit-`)), `B's own ${t} did not get through: ${seenByController.join(', ')}`);
+      assert.equal(seenByController.filter((s) => s.startsWith(`${nodeTopic('box-a', 'events')}=alive-`)).length, bTopics.length, 'a forger was not live');
     });
 
     it('wrong password and a wrong user are refused', async function () {
@@ -158,9 +171,39 @@ aclSuite('mosquitto with the generated ACL file', async function () {
   return {
     url: m.url,
     creds,
-    controller: () => connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
+    controller: () => connect(m.controllerUrl, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test'),
     teardown: () => m.stop(),
   };
+});
+
+describe('MQTT ACL: mosquitto with the generated config, session takeover', function () {
+  it('A connecting with B\'s client id does not take B\'s session (client id = username); nodes cannot log in on the controller listener, nor the controller on the node listener', async function () {
+    const creds: Record<string, string> = { 'box-a': 'pass-a-123', 'box-b': 'pass-b-456', [CONTROLLER_USERNAME]: 'ctl-789' };
+    const m = await startMosquitto({ users: creds });
+    try {
+      const b = await connect(m.url, 'box-b', creds['box-b']!);
+      let bClosed = false;
+      b.on('close', () => (bClosed = true));
+      for (const id of [agentClientId('box-b'), 'box-b']) {
+        const a = await connect(m.url, 'box-a', creds['box-a']!, id);
+        await new Promise((r) => setTimeout(r, 200));
+        await a.endAsync(true);
+      }
+      assert.equal(bClosed, false, 'B lost its connection to A');
+      // B's session is still its own: the controller's message reaches it.
+      const ctl = await connect(m.controllerUrl, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-test');
+      const got = new Promise<string>((resolve) => b.once('message', (_t, p) => resolve(p.toString())));
+      await b.subscribeAsync(nodeTopic('box-b', 'desired'), { qos: 1 });
+      await ctl.publishAsync(nodeTopic('box-b', 'desired'), 'for-b', { qos: 1 });
+      assert.equal(await got, 'for-b');
+      await ctl.endAsync(true);
+      await b.endAsync(true);
+      await assert.rejects(connect(m.controllerUrl, 'box-a', creds['box-a']!), /Not authorized|Bad username/i);
+      await assert.rejects(connect(m.url, CONTROLLER_USERNAME, creds[CONTROLLER_USERNAME]!, 'seine-controller-x'), /Not authorized|Bad username/i);
+    } finally {
+      await m.stop();
+    }
+  });
 });
 
 describe('MQTT ACL rules (pure)', function () {

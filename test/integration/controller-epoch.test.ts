@@ -42,7 +42,7 @@ describe('controller store wiped: agents follow the new store (store id epochs)'
   it('external broker (mosquitto): the connected agent resyncs to the new store\'s lower generation; the old store\'s document replayed is stale', async function () {
     const ctlPassword = 'controller-pass-1';
     broker = await startMosquitto({ users: { [CONTROLLER_USERNAME]: ctlPassword, box1: 'box1-pass-1' } });
-    const cfg = { broker: broker.url, brokerCredentials: { username: CONTROLLER_USERNAME, password: ctlPassword } };
+    const cfg = { broker: broker.controllerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: ctlPassword } };
     controller = await startController(tmp.dir, cfg);
     await controller.nodes.createCredentials('box1', 'test'); // registers the node; mosquitto has its own password
     agent = await startAgent({ node: 'box1', url: broker.url, password: 'box1-pass-1', dir: tmp.dir });
@@ -56,7 +56,7 @@ describe('controller store wiped: agents follow the new store (store id epochs)'
     assert.ok(oldStore && oldGeneration >= 3, `store ${oldStore} generation ${oldGeneration}`);
 
     // Keep the old store's retained document, to replay it later.
-    const spy = await mqtt.connectAsync(broker.url, { username: CONTROLLER_USERNAME, password: ctlPassword, clientId: 'seine-test-spy' });
+    const spy = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password: ctlPassword, clientId: 'seine-test-spy' });
     const oldDoc = await new Promise<Buffer>((resolve) => {
       spy.once('message', (_t, p) => resolve(p));
       void spy.subscribeAsync(nodeTopic('box1', 'desired'), { qos: 1 });

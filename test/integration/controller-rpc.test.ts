@@ -103,7 +103,7 @@ describe('request/response over the embedded aedes broker (MQTT 3.1.1)', functio
     assert.equal(t.stderr, 'seinectl: node box2 did not answer ping within 200 ms (offline, or an agent without request/response)\n');
   });
 
-  it('another node cannot answer: it may not publish under the asked node\'s rpc topic, and an answer on its own topic does not match', async function () {
+  it('another node cannot answer: it may not publish under the asked node\'s rpc topic, nor answer a request id on its own topic that was not sent to it', async function () {
     // A controller-side spy learns the request id (which a node cannot: it may not subscribe there).
     const spy = await mqtt.connectAsync(controller.brokerUrl, { username: CONTROLLER_USERNAME, password: controller.broker!.controllerSecret, clientId: 'seine-test-spy', ca: trustOf(controller.brokerUrl).ca });
     const requestId = new Promise<string>((resolve) => spy.on('message', (t) => resolve(t.split('/').pop()!)));
@@ -111,15 +111,20 @@ describe('request/response over the embedded aedes broker (MQTT 3.1.1)', functio
     await controller.nodes.createCredentials('box3', 'test');
     const pending = controller.rpc.request('box3', 'status', undefined, 1500);
     const id = await requestId;
-    const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0, ca: trustOf(controller.brokerUrl).ca });
     const forged = (node: string) => JSON.stringify({ v: ENVELOPE_VERSION, node, ts: Date.now(), kind: 'rpc-response', payload: { ok: true, result: 'forged' } });
-    const denied = controller.broker!.counters.deniedPublish;
+    const { deniedPublish, deniedRpc } = controller.broker!.counters;
     const unmatched = controller.rpc.counters.unmatched;
-    await box2.publishAsync(rpcTopic('box2', id), forged('box2'), { qos: 1 });
-    // Last: aedes drops a connection that publishes where it may not.
-    await box2.publishAsync(rpcTopic('box3', id), forged('box3'), { qos: 0 });
-    await waitFor('denied and unmatched', () => controller.broker!.counters.deniedPublish === denied + 1 && controller.rpc.counters.unmatched === unmatched + 1, 3000);
-    await box2.endAsync(true);
+    // Each forgery from a fresh, connected box2: the broker drops a connection that publishes where it may not.
+    const forge = async (topic: string, node: string) => {
+      const box2: MqttClient = await mqtt.connectAsync(controller.brokerUrl, { username: 'box2', password: box2Password, clientId: agentClientId('box2'), reconnectPeriod: 0, ca: trustOf(controller.brokerUrl).ca });
+      const closed = new Promise<void>((r) => box2.once('close', () => r()));
+      await box2.publishAsync(topic, forged(node), { qos: 0 });
+      await closed;
+    };
+    await forge(rpcTopic('box2', id), 'box2'); // its own topic, but the request was box3's
+    await forge(rpcTopic('box3', id), 'box3'); // box3's topic: the ACL
+    await waitFor('denied', () => controller.broker!.counters.deniedRpc === deniedRpc + 1 && controller.broker!.counters.deniedPublish === deniedPublish + 1, 3000);
+    assert.equal(controller.rpc.counters.unmatched, unmatched, 'no forged answer reached the controller');
     await spy.endAsync(true);
     await rejectsWith(pending, 'Timeout', /box3 did not answer/);
   });
@@ -135,7 +140,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   before(async function () {
     tmp = await tempDir('seine-rpc5-');
     broker = await startMosquitto({ users });
-    controller = await startController(tmp.dir, { broker: broker.url, brokerProtocolVersion: 5, brokerCredentials: { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME] } });
+    controller = await startController(tmp.dir, { broker: broker.controllerUrl, brokerProtocolVersion: 5, brokerCredentials: { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME] } });
     for (const n of ['box1', 'box2']) await controller.nodes.createCredentials(n, 'test');
     agent = await startAgent({ node: 'box1', url: broker.url, password: users.box1, dir: tmp.dir, protocolVersion: 5 });
     await waitFor('box1 online', async () => (await controller.nodes.list()).find((n) => n.name === 'box1')?.online);
@@ -150,7 +155,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   commonCases(() => ({ controller, agent }));
 
   it('the request carries responseTopic + correlationData; the answer echoes the correlation data on that topic', async function () {
-    const spy = await mqtt.connectAsync(broker.url, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy', protocolVersion: 5 });
+    const spy = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy', protocolVersion: 5 });
     const seen: { topic: string; kind: string; props: IPublishPacket['properties'] }[] = [];
     spy.on('message', (topic, payload, packet) => seen.push({ topic, kind: JSON.parse(payload.toString()).kind, props: packet.properties }));
     await spy.subscribeAsync('seine/v1/nodes/box1/rpc/+', { qos: 1 });
@@ -166,7 +171,7 @@ describe('request/response over mosquitto (MQTT 5: responseTopic + correlationDa
   });
 
   it('a request whose responseTopic is another node\'s is refused by the agent (nothing published there)', async function () {
-    const spy = await mqtt.connectAsync(broker.url, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy2', protocolVersion: 5 });
+    const spy = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password: users[CONTROLLER_USERNAME], clientId: 'seine-test-spy2', protocolVersion: 5 });
     const onBox2: string[] = [];
     spy.on('message', (t) => onBox2.push(t));
     await spy.subscribeAsync('seine/v1/nodes/box2/rpc/+', { qos: 1, nl: true });

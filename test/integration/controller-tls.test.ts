@@ -167,7 +167,7 @@ describe('TLS: mosquitto with a TLS listener, certificate CN as the MQTT usernam
     await issueCertificate(rogue.dir, { commonName: 'box2', usages: ['clientAuth'] });
     broker = await startMosquitto({ users: {}, tls: { caFile: good.file('ca.crt'), certFile: good.file('controller.crt'), keyFile: good.file('controller.key'), certificateLogin: true } });
     // No brokerCredentials: the controller logs in with its certificate.
-    controller = await startController(tmp.dir, { broker: broker.url, tls: { caFile: good.file('ca.crt'), certFile: good.file('controller.crt'), keyFile: good.file('controller.key') } });
+    controller = await startController(tmp.dir, { broker: broker.controllerUrl, tls: { caFile: good.file('ca.crt'), certFile: good.file('controller.crt'), keyFile: good.file('controller.key') } });
     await controller.nodes.createCredentials('box1', 'test');
     agent = await startAgent({ node: 'box1', url: broker.url, tls: { ca: good.pem('ca.crt'), cert: good.pem('box1.crt'), key: good.pem('box1.key') }, dir: tmp.dir });
   });
@@ -196,7 +196,7 @@ describe('TLS: mosquitto with a TLS listener, certificate CN as the MQTT usernam
     b.on('message', (t) => got.push(t));
     await b.subscribeAsync(nodeTopic('box1', 'desired'), { qos: 1 }).catch(() => undefined);
     await b.publishAsync(nodeTopic('box1', 'reported'), 'forged', { qos: 1 }).catch(() => undefined);
-    const spy = await tryConnect(broker.url, { ca, cert: good.pem('controller.crt'), key: good.pem('controller.key'), clientId: 'seine-test-spy' });
+    const spy = await tryConnect(broker.controllerUrl, { ca, cert: good.pem('controller.crt'), key: good.pem('controller.key'), clientId: 'seine-test-spy' });
     const seen: string[] = [];
     spy.on('message', (t, p) => seen.push(`${t}=${p.toString()}`));
     await spy.subscribeAsync(nodeTopic('box1', 'reported'), { qos: 1 });

@@ -1,5 +1,5 @@
 // Signed releases and a staged rollout on a 3-box lab started with OTA (each agent runs from its
-// box's `current` link under a restarting supervisor, as under systemd). box3 is set to fail its
+// box's `current` link under the launcher, as under systemd). box3 is set to fail its
 // health check (update.failHealthCheck, the documented test hook): the canary (box1) updates,
 // the last wave (box2, box3) starts, box3 rolls itself back, the rollout pauses, and
 // `seinectl rollout status` says which box and why; box1 and box2 run the new version. An

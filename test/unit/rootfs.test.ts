@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/api/config-file.js';
 import { cniPluginType } from '../../src/api/cni.js';
 import { MARKER } from '../../src/agent/first-boot/provision.js';
 import { BOOT_LABEL, BOOT_MOUNTPOINT, ROOT_LABEL } from '../../images/genimage.js';
+import { LAUNCHER_PATH } from '../../images/runtime.js';
 
 const read = (p: string) => readFile(new URL(`../../rootfs/${p}`, import.meta.url), 'utf8');
 
@@ -36,9 +37,11 @@ describe('rootfs', () => {
     assert.match(unit, /^After=.*seine-first-boot\.service/m);
     // With Type=notify, ordering before k3s would deadlock: the agent waits for k3s's pod CIDR.
     assert.doesNotMatch(unit, /^Before=.*k3s/m);
-    assert.match(unit, /^ExecStart=\/opt\/seine\/current\/bin\/seine agent --config \/etc\/seine\/agent\.yaml$/m);
+    // The launcher decides which release runs (issue 17); its paths are agent.yaml's update section.
+    const cfg = parseConfig(await read('etc/seine/agent.yaml'), 'agent.yaml', AgentConfigSchema);
+    assert.match(unit, new RegExp(`^ExecStart=/usr/local/bin/node ${LAUNCHER_PATH} --root ${cfg.update.root} --state-dir ${cfg.update.stateDir} -- agent --config /etc/seine/agent\\.yaml$`, 'm'));
     assert.match(unit, /^Restart=always$/m);
-    assert.match(unit, /^KillMode=process$/m);
+    assert.match(unit, /^KillMode=mixed$/m, 'SIGTERM to the launcher alone, SIGKILL to an agent left behind');
     assert.match(unit, /^ProtectSystem=(full|strict)$/m);
     const caps = (name: string) => unit.match(new RegExp(`^${name}=(.*)$`, 'm'))?.[1]?.split(/\s+/).sort();
     assert.deepEqual(caps('CapabilityBoundingSet'), ['CAP_DAC_OVERRIDE', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE']);

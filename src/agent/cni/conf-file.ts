@@ -1,9 +1,11 @@
 // The CNI network config list the container runtime reads. On k3s it goes to
 // /var/lib/rancher/k3s/agent/etc/cni/net.d (not /etc/cni/net.d). Written atomically, and
-// only when its content changes, so the runtime never reads half a file.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// only when its content changes, so the runtime never reads half a file (durably: not an empty one
+// after a power cut either).
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cniPluginType, cniSpecVersion } from '../../api/cni.js';
+import { writeFileDurable } from '../../lib/files.js';
 
 export const CONF_LIST_NAME = '10-seine.conflist';
 
@@ -21,9 +23,7 @@ export async function writeCniConfList(dir: string, agentSocket: string, mtu?: n
   const text = JSON.stringify(cniConfList(agentSocket, mtu), null, 2) + '\n';
   const current = await readFile(file, 'utf8').catch(() => undefined);
   if (current === text) return false;
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, file);
+  // Durable too: an empty conf list after a power cut would leave k3s without pod networking.
+  await writeFileDurable(file, text, 0o644);
   return true;
 }

@@ -1,6 +1,6 @@
 // First boot: turns `seine-node.yaml` from the boot partition into the agent's config and
-// credentials, all or nothing. Every file is first written beside its target (`.seine-new`),
-// then renamed into place, and the "provisioned" marker comes last: a box that loses power
+// credentials, all or nothing. Every file is first written beside its target (`.seine-new`) and fsynced,
+// then renamed into place (directories fsynced), and the "provisioned" marker comes last: a box that loses power
 // half-way provisions again from the untouched boot partition on the next boot. Secrets leave
 // the boot partition only after the marker is written. A bad file changes nothing on the box;
 // the problem, named by its field, goes to the console and to seine-node.error.txt beside it.
@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { AgentConfigSchema, SeineNodeFileSchema, type SeineNodeFile } from '../../api/config.js';
+import { AgentConfigSchema, SeineNodeFileSchema, enrollmentServerOf, type SeineNodeFile } from '../../api/config.js';
 import { describeProblem, formatIssues } from '../../api/issues.js';
 import { UserError } from '../../lib/errors.js';
+import { fsyncDir, writeFileDurable, writeSynced } from '../../lib/files.js';
 
 export const SEINE_NODE_FILE = 'seine-node.yaml';
 export const ERROR_FILE = 'seine-node.error.txt';
@@ -77,7 +78,7 @@ export function parseNodeFile(text: string, source: string, bootDir: string): Se
   const onBoot = (p: string | undefined, field: string) => {
     if (p !== undefined && !isInside(p, bootDir)) throw new UserError(`${source}: ${field}: expected a file on the boot partition (${bootDir}/…), got "${p}"`);
   };
-  if ('certFile' in node.credentials) {
+  if (node.credentials && 'certFile' in node.credentials) {
     onBoot(node.credentials.certFile, 'credentials.certFile');
     onBoot(node.credentials.keyFile, 'credentials.keyFile');
     onBoot(node.credentials.caFile, 'credentials.caFile');
@@ -115,8 +116,10 @@ async function planFiles(node: SeineNodeFile, bootDir: string, onBox: (p: string
     files.push({ target, content, mode });
     return target;
   };
-  let credentials: Record<string, string>;
-  if ('certFile' in node.credentials) {
+  // A join token: the agent enrolls at its first start (its own key, made on the box).
+  let credentials: Record<string, string> | undefined;
+  if (!node.credentials) credentials = undefined;
+  else if ('certFile' in node.credentials) {
     credentials = { certFile: (await pki(node.credentials.certFile, 'node.crt', 0o644))!, keyFile: (await pki(node.credentials.keyFile, 'node.key', 0o600))! };
     const caFromCreds = await pki(node.credentials.caFile, 'node-ca.crt', 0o644);
     if (caFromCreds) credentials.caFile = caFromCreds;
@@ -136,7 +139,11 @@ async function planFiles(node: SeineNodeFile, bootDir: string, onBox: (p: string
     ...base,
     ...(node.agent ?? {}),
     nodeName: node.nodeName,
-    controller: { url: node.controllerUrl, credentials, ...(caFile ? { caFile } : {}) },
+    controller: {
+      url: node.controllerUrl,
+      ...(credentials ? { credentials } : { enrollment: { server: enrollmentServerOf(node), token: node.joinToken, caFingerprint: node.caFingerprint } }),
+      ...(caFile ? { caFile } : {}),
+    },
   };
   const checked = AgentConfigSchema.safeParse(agent, { reportInput: true });
   if (!checked.success) {
@@ -168,28 +175,31 @@ async function writeAllOrNothing(plan: PlannedFile[], onBox: (p: string) => stri
     for (const f of plan) {
       const tmp = onBox(f.target) + suffix;
       await mkdir(path.dirname(tmp), { recursive: true, mode: f.target.startsWith(PKI_DIR) ? 0o700 : 0o755 });
-      await writeFile(tmp, f.content, { mode: f.mode });
-      await chmod(tmp, f.mode);
       staged.push(tmp);
+      await writeSynced(tmp, f.content, f.mode); // on disk before the renames: never an empty agent.yaml after a power cut
+      await chmod(tmp, f.mode);
     }
   } catch (err) {
     await Promise.all(staged.map((t) => rm(t, { force: true })));
     throw err;
   }
   for (const f of plan) await rename(onBox(f.target) + suffix, onBox(f.target));
+  for (const dir of new Set(plan.map((f) => path.dirname(onBox(f.target))))) await fsyncDir(dir);
 }
 
-async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.seine-new`;
-  await writeFile(tmp, content, { mode });
-  await rename(tmp, file);
+function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+  return writeFileDurable(file, content, mode);
 }
 
 /** Leaves the boot partition without secrets: key and certificates removed, the file kept without credentials. */
 async function removeSecretsFromBoot(node: SeineNodeFile, bootDir: string, onBox: (p: string) => string): Promise<void> {
-  const copied = 'certFile' in node.credentials ? [node.credentials.certFile, node.credentials.keyFile, node.credentials.caFile, node.caFile] : [node.caFile];
-  const redacted = { ...node, credentials: 'certFile' in node.credentials ? { certFile: `${PKI_DIR}/node.crt`, keyFile: `${PKI_DIR}/node.key` } : { username: node.credentials.username, password: '(removed at first boot)' } };
+  const c = node.credentials;
+  const copied = c && 'certFile' in c ? [c.certFile, c.keyFile, c.caFile, node.caFile] : [node.caFile];
+  const redacted = {
+    ...node,
+    ...(c ? { credentials: 'certFile' in c ? { certFile: `${PKI_DIR}/node.crt`, keyFile: `${PKI_DIR}/node.key` } : { username: c.username, password: '(removed at first boot)' } } : {}),
+    ...(node.joinToken ? { joinToken: '(removed at first boot)' } : {}),
+  };
   await writeAtomic(onBox(path.join(bootDir, PROVISIONED_FILE)), `# Provisioned; the credentials are in ${AGENT_CONFIG} and ${PKI_DIR} on the box.\n${stringifyYaml(redacted)}`, 0o644);
   for (const f of copied) if (f) await rm(onBox(f), { force: true });
   await rm(onBox(path.join(bootDir, SEINE_NODE_FILE)), { force: true });

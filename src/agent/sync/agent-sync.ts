@@ -5,13 +5,15 @@
 // storeId): a document from a new store starts a new epoch and is taken whatever its
 // generation (a wiped store starts again at 1); one from a store followed before is stale.
 // Reported state out: per-object realization, errors, version, uptime — through the on-disk
-// outbox, so it survives broker outages. Presence: a retained `online` status on connect and a
-// last will saying `offline`. Requests on the node's rpc topics go to the handler registry
+// outbox, so it survives broker outages. Presence: an `online` status on connect and a last
+// will saying `offline`; nothing the agent sends is retained (the broker keeps no node state),
+// so whenever a desired document arrives — a controller that (re)connected publishes them all —
+// the agent says `online` again, and on a replay also sends its report again. Requests on the node's rpc topics go to the handler registry
 // (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
 // tried (offline first).
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
+  DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
   type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
@@ -46,6 +48,8 @@ export interface AgentSyncOptions {
   realizers: RealizerRegistry;
   agentVersion: string;
   outboxLimit?: number;
+  /** Bound of the outbox's payload bytes (DEFAULT_OUTBOX_BYTES). */
+  outboxBytes?: number;
   maxMessageBytes?: number;
   /** The pods this box runs and the namespace labels it sees, for the report (the controller's span computation needs them). */
   inventory?: () => NodeReported['inventory'];
@@ -75,6 +79,7 @@ export class AgentSync {
   private readonly backoff: Backoff;
   private reconnectTimer?: NodeJS.Timeout;
   private stopping = false;
+  private readonly stopHooks: (() => void)[] = [];
   private flushing?: Promise<void>;
   private flushAgain = false;
   /** Documents waiting for the realizer; only the newest matters. */
@@ -126,7 +131,7 @@ export class AgentSync {
   static async open(opts: AgentSyncOptions): Promise<AgentSync> {
     await migrateSync(opts.db);
     const desiredStore = new DesiredStore(opts.db);
-    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000), await desiredStore.retiredStores());
+    return new AgentSync(opts, desiredStore, await Outbox.open(opts.db, opts.outboxLimit ?? 10_000, opts.outboxBytes), await desiredStore.retiredStores());
   }
 
   get generation(): number {
@@ -169,6 +174,26 @@ export class AgentSync {
     await this.flush();
   }
 
+  /**
+   * Connects again with new TLS material (a renewed node certificate). The old connection ends
+   * with a DISCONNECT, so its last will is not sent; the session (clean: false) carries over.
+   */
+  async reconnectWithTls(tls: NonNullable<AgentSyncOptions['tls']>): Promise<void> {
+    this.opts.tls = tls;
+    const old = this.client;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (old) {
+      old.removeAllListeners('close');
+      const ended = old.endAsync(false).catch(() => undefined);
+      // A broker that does not answer must not hold the swap: then the socket just goes.
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (!old.disconnected) await old.endAsync(true).catch(() => undefined);
+    }
+    if (!this.stopping) this.connect();
+    log.info('reconnecting with a renewed certificate');
+  }
+
   /** Realizes the persisted state first (offline first), then connects; never waits for the broker. */
   async start(): Promise<void> {
     const persisted = await this.desiredStore.load();
@@ -179,15 +204,26 @@ export class AgentSync {
     this.connect();
   }
 
+  /** Runs at stop (the certificate renewal timer of a box that enrolled). */
+  onStop(fn: () => void): void {
+    this.stopHooks.push(fn);
+  }
+
+  /** The TLS material of the current connection (node-scoped downloads use the same certificate). */
+  get tls(): AgentSyncOptions['tls'] {
+    return this.opts.tls;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const fn of this.stopHooks) fn();
     clearTimeout(this.reconnectTimer);
     await this.realizing;
     const client = this.client;
     if (!client) return;
     if (client.connected) {
       // A clean stop says offline itself; the last will covers crashes.
-      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('offline')), { qos: 1, retain: true }).catch(() => undefined);
+      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('offline')), { qos: 1 }).catch(() => undefined);
     }
     await client.endAsync(true).catch(() => undefined);
   }
@@ -195,7 +231,7 @@ export class AgentSync {
   /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
   async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
     try {
-      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? 4 << 20);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
       if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
         // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
         if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
@@ -203,9 +239,25 @@ export class AgentSync {
       }
       const desired = this.acceptDesired(topic, intake);
       if (desired) await this.realize(desired);
+      if ('message' in intake && intake.message.channel === 'desired' && intake.message.node === this.opts.node) await this.desiredArrived(desired !== undefined);
     } catch (err) {
       log.error({ err, topic }, 'handling a message failed');
     }
+  }
+
+  /**
+   * A desired document came in: the controller may have just (re)started and knows nothing of
+   * this box (no retained status or report to read), so say online again; a replay of what runs
+   * realizes nothing and sends no report by itself, so send the last one again too.
+   */
+  private async desiredArrived(realized: boolean): Promise<void> {
+    const client = this.client;
+    if (client?.connected) await this.sayOnline(client).catch((err) => log.debug({ err: errorMessage(err) }, 'status not sent'));
+    if (!realized) await this.enqueueReport();
+  }
+
+  private sayOnline(client: MqttClient): Promise<unknown> {
+    return client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1 });
   }
 
   private async answer(topic: string, request: Parameters<RpcHandlers['handle']>[1], props: RpcRequestProperties): Promise<void> {
@@ -231,7 +283,7 @@ export class AgentSync {
       clean: false, // the broker keeps our subscription and queued QoS 1 messages while we are away
       reconnectPeriod: 0, // reconnects are ours, with backoff and jitter
       connectTimeout: 10_000,
-      will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: true },
+      will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: false },
     });
     this.client = client;
     disableNagle(client);
@@ -260,11 +312,11 @@ export class AgentSync {
 
   private async onConnected(client: MqttClient): Promise<void> {
     try {
-      await client.publishAsync(nodeTopic(this.opts.node, 'status'), JSON.stringify(this.status('online')), { qos: 1, retain: true });
+      await this.sayOnline(client);
       await client.subscribeAsync(nodeTopic(this.opts.node, 'desired'), { qos: 1 });
       // noLocal (MQTT 5): our own responses on the request topic do not come back.
       await client.subscribeAsync(nodeRpcFilter(this.opts.node), { qos: 1, ...(this.opts.protocolVersion === 5 ? { nl: true } : {}) });
-      // A full resync: the retained desired document arrives on subscribe; the last report goes out again.
+      // A full resync: the controller's retained desired document arrives on subscribe; the last report goes out again.
       await this.enqueueReport();
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'after connect');
@@ -412,7 +464,8 @@ export class AgentSync {
         if (!client?.connected) return;
         for (const m of await this.outbox.peek()) {
           if (!client.connected) return;
-          await client.publishAsync(m.topic, m.payload, { qos: 1, retain: m.retain });
+          // Never retained: the outbox's retain marks a state that supersedes its predecessor in the queue only.
+          await client.publishAsync(m.topic, m.payload, { qos: 1 });
           await this.outbox.remove(m.id);
         }
       } while (this.flushAgain || (await this.outbox.size()) > 0);

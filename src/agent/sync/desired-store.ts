@@ -13,8 +13,16 @@ export class DesiredStore {
   async load(): Promise<NodeDesired | undefined> {
     const row = await this.db.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
     if (!row) return undefined;
-    // Validated again: a file edited by hand or written by an older agent must not be trusted blindly.
-    const parsed = NodeDesiredSchema.safeParse(JSON.parse(row.document));
+    // Validated again: a file edited by hand or written by an older agent must not be trusted
+    // blindly; a document that does not even parse is none (the controller sends it again), never a crash.
+    let json: unknown;
+    try {
+      json = JSON.parse(row.document);
+    } catch (err) {
+      log.error({ err: (err as Error).message, bytes: row.document.length }, 'persisted desired state does not parse; ignoring it');
+      return undefined;
+    }
+    const parsed = NodeDesiredSchema.safeParse(json);
     if (!parsed.success) {
       log.error({ issues: parsed.error.issues.slice(0, 3) }, 'persisted desired state is invalid; ignoring it');
       return undefined;
@@ -27,7 +35,7 @@ export class DesiredStore {
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
       const prev = await tx.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
-      const prevStore = prev ? (JSON.parse(prev.document) as { storeId?: string }).storeId : undefined;
+      const prevStore = prev ? storeIdOf(prev.document) : undefined;
       if (prevStore !== undefined && prevStore !== desired.storeId) {
         await tx.run('INSERT INTO sync_retired_stores (store_id, retired_at) VALUES (?, ?) ON CONFLICT (store_id) DO NOTHING', [prevStore, now]);
       }
@@ -41,5 +49,14 @@ export class DesiredStore {
 
   async retiredStores(): Promise<Set<string>> {
     return new Set((await this.db.all<{ store_id: string }>('SELECT store_id FROM sync_retired_stores')).map((r) => r.store_id));
+  }
+}
+
+/** The storeId of a saved document; undefined when it does not parse (nothing to retire). */
+function storeIdOf(document: string): string | undefined {
+  try {
+    return (JSON.parse(document) as { storeId?: string }).storeId;
+  } catch {
+    return undefined;
   }
 }

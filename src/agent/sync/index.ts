@@ -1,8 +1,11 @@
 // Wiring helper for agent.ts: the sync module when the config has a `controller` section.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import type { NodeReported, PodInventoryEntry } from '../../api/node-state.js';
 import type { Database } from '../../lib/sqlite.js';
+import { createLogger } from '../../lib/log.js';
+import { NodeIdentity } from '../identity/node-identity.js';
 import type { InventorySource } from '../inventory/types.js';
 import { AgentSync, type AgentSyncOptions } from './agent-sync.js';
 import type { RealizerRegistry } from './realizers.js';
@@ -15,18 +18,31 @@ export const AGENT_VERSION = (JSON.parse(readFileSync(new URL('../../../package.
 export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: InventorySource, realizers: RealizerRegistry): Promise<AgentSync | undefined> {
   const c = cfg.controller;
   if (!c) return undefined;
+  // Enrollment: the box enrolls when it has no certificate yet (a refused token stops the start
+  // with its reason), then renews it; each renewal reconnects the session with the new one.
+  const identity = c.enrollment
+    ? await NodeIdentity.load({ node: cfg.nodeName, pkiDir: path.join(cfg.stateDir, 'pki'), server: c.enrollment.server, serverSocket: c.enrollment.serverSocket, token: c.enrollment.token, caFingerprint: c.enrollment.caFingerprint })
+    : undefined;
   const sync = await AgentSync.open({
     node: cfg.nodeName,
     url: c.url,
-    ...credentials(c, cfg.nodeName),
+    ...(identity ? { username: cfg.nodeName, tls: identity.tls } : credentials(c, cfg.nodeName)),
     db,
     realizers,
     agentVersion: AGENT_VERSION,
     outboxLimit: c.outboxLimit,
+    outboxBytes: c.outboxBytes,
+    maxMessageBytes: c.maxMessageBytes,
     protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
   });
   await sync.start();
+  if (identity) {
+    identity.onRenewed((tls) => sync.reconnectWithTls(tls));
+    identity.start();
+    sync.onStop(() => identity.stop());
+    log.info({ serial: identity.certificate.serialNumber, notAfter: identity.certificate.validTo, renewInMs: Math.round(identity.renewDelay()) }, 'node certificate loaded');
+  }
   // Pods come and go: the controller's span follows them (coalesced: a burst is one report).
   let pending: NodeJS.Timeout | undefined;
   inventory.on('change', (c) => {
@@ -43,6 +59,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
 
 /** Password or certificate login; over TLS the broker's CA from caFile (or the certificate credentials' caFile). */
 function credentials(c: NonNullable<AgentConfig['controller']>, node: string): Pick<AgentSyncOptions, 'username' | 'password' | 'tls'> {
+  if (!c.credentials) throw new Error('controller: neither credentials nor enrollment'); // the schema refuses this
   const caFile = c.caFile ?? ('caFile' in c.credentials ? c.credentials.caFile : undefined);
   const ca = caFile ? { ca: readFileSync(caFile) } : {};
   if ('certFile' in c.credentials) {
@@ -52,6 +69,7 @@ function credentials(c: NonNullable<AgentConfig['controller']>, node: string): P
 }
 
 const INVENTORY_REPORT_DELAY_MS = 100;
+const log = createLogger('agent.sync');
 
 /** This box's pods and every namespace's labels (namespaceSelectors need them). */
 function reportedInventory(inventory: InventorySource, node: string): NodeReported['inventory'] {

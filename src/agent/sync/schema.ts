@@ -16,6 +16,9 @@ export const SYNC_MIGRATIONS: readonly string[] = [
    CREATE TABLE sync_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
   // 2: controller stores this box followed before the current one: their documents are stale.
   `CREATE TABLE sync_retired_stores (store_id TEXT PRIMARY KEY, retired_at TEXT NOT NULL);`,
+  // 3: each message's payload size, so the outbox can be bounded in bytes without reading payloads.
+  `ALTER TABLE sync_outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   UPDATE sync_outbox SET bytes = LENGTH(CAST(payload AS BLOB));`,
 ];
 
 export function migrateSync(db: Database): Promise<number[]> {

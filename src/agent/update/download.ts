@@ -18,6 +18,8 @@ export interface DownloadOptions {
   token?: string | undefined;
   /** PEM of the CA of the controller's certificate (https://); default: the system's. */
   ca?: Buffer | undefined;
+  /** The node's client certificate, for the node-scoped download endpoint (no token then). */
+  clientTls?: { cert: Buffer; key: Buffer } | undefined;
   dest: string;
   /** Expected size: a complete `.part` is not fetched again. */
   size: number;
@@ -77,6 +79,7 @@ function get(o: DownloadOptions, headers: Record<string, string>): Promise<http.
       timeout: o.timeoutMs ?? 60_000,
       ...(o.socketPath ? { socketPath: o.socketPath } : {}),
       ...(o.ca && url.protocol === 'https:' ? { ca: o.ca } : {}),
+      ...(o.clientTls && url.protocol === 'https:' ? { cert: o.clientTls.cert, key: o.clientTls.key } : {}),
     }, resolve);
     req.on('timeout', () => req.destroy(new Error(`download ${o.url}: no data within ${o.timeoutMs ?? 60_000} ms`)));
     req.on('error', reject);

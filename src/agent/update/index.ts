@@ -1,7 +1,8 @@
-// Wiring of the updater around the agent's life (used by `seine agent`): a pending switch is
-// settled before the agent starts, health is confirmed after it started, then the desired
-// document's release target is followed. A restart is: report flushed, agent stopped, exit
-// RESTART_EXIT_CODE (systemd or the lab's supervisor starts `current` again).
+// Wiring of the updater around the agent's life (used by `seine agent`): what the launcher did
+// with a pending switch is reported before the agent starts, health is confirmed after it
+// started, then the desired document's release target is followed. A restart is: report
+// flushed, agent stopped, exit RESTART_EXIT_CODE (the launcher — src/launcher/launcher.ts, under
+// systemd or the lab — switches `current` when asked and starts it again).
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { hostReleaseArch } from '../../api/release.js';
@@ -13,6 +14,11 @@ import { AGENT_VERSION } from '../sync/index.js';
 import { exists, RESTART_EXIT_CODE, Updater } from './updater.js';
 
 export { RESTART_EXIT_CODE } from './updater.js';
+
+/** Set by the launcher in its agent's environment (src/launcher/launcher.ts; not imported: it stands alone). */
+export const LAUNCHER_ENV = 'SEINE_LAUNCHER';
+/** Set by the launcher while the agent is on trial: when (epoch ms) it stops an unconfirmed agent. */
+export const TRIAL_DEADLINE_ENV = 'SEINE_TRIAL_DEADLINE';
 
 const log = createLogger('agent.update');
 
@@ -32,8 +38,15 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     process.exit(RESTART_EXIT_CODE);
   };
   // The controller's CA for its HTTPS downloads, unless the update section names its own.
-  const caFile = u.caFile ?? cfg.controller?.caFile ?? (cfg.controller && 'caFile' in cfg.controller.credentials ? cfg.controller.credentials.caFile : undefined);
-  const updater = new Updater({ cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? releaseServerOf(cfg.controller?.url), restart });
+  const creds = cfg.controller?.credentials;
+  const caFile = u.caFile ?? cfg.controller?.caFile ?? (creds && 'caFile' in creds ? creds.caFile : undefined);
+  // A box with a node certificate (enrolled, or given one) downloads with it from the node-scoped endpoint.
+  const withCertificate = !!cfg.controller?.enrollment || (!!creds && 'certFile' in creds);
+  const updater = new Updater({
+    cfg: { ...u, ...(caFile ? { caFile } : {}) }, running: AGENT_VERSION, arch, server: u.server ?? cfg.controller?.enrollment?.server ?? releaseServerOf(cfg.controller?.url),
+    underLauncher: process.env[LAUNCHER_ENV] !== undefined, trialDeadline: epochMs(process.env[TRIAL_DEADLINE_ENV]), restart,
+    ...(withCertificate ? { nodeTls: () => agent?.sync?.tls } : {}),
+  });
   if ((await updater.beforeStart()) === 'restart') {
     log.info({ code: RESTART_EXIT_CODE }, 'exiting for a restart into the previous version');
     process.exit(RESTART_EXIT_CODE);
@@ -51,6 +64,11 @@ export async function startWithUpdates(cfg: AgentConfig, start: () => Promise<Ag
     })
     .catch((err) => log.error({ err }, 'updater failed'));
   return { agent, stopUpdates: () => updater.stop() };
+}
+
+function epochMs(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 /** The controller's REST on the MQTT host: mqtt://h → http://h:8080 (insecure), mqtts://h → https://h:8443. */

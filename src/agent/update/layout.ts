@@ -1,8 +1,11 @@
-// The on-box release layout: `<root>/releases/<version>/` holds each installed agent tree and
-// `<root>/current` is a symlink to the one systemd runs. Switching is a new symlink renamed over
-// `current` (rename is atomic): a crash at any point leaves either the old or the new link.
+// The on-box release layout: `<root>/releases/<version>/` holds each installed agent tree,
+// `<root>/current` is a symlink to the one the launcher runs, and `<root>/previous` exists while
+// `current` is on trial (the version the launcher goes back to). The launcher
+// (src/launcher/launcher.ts) alone switches links; the agent only confirms its trial by removing
+// `previous` — one atomic unlink, made durable: the commit point of an update.
 import { readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDir, removeFileDurable } from '../../lib/files.js';
 import { compareVersions, isVersion } from '../../lib/semver.js';
 
 export class ReleaseLayout {
@@ -16,22 +19,51 @@ export class ReleaseLayout {
     return path.join(this.root, 'current');
   }
 
+  get previousLink(): string {
+    return path.join(this.root, 'previous');
+  }
+
   releaseDir(version: string): string {
     return path.join(this.releasesDir, version);
   }
 
   /** The version `current` points to; undefined when there is no link. */
   async currentVersion(): Promise<string | undefined> {
-    const target = await readlink(this.currentLink).catch(() => undefined);
-    return target === undefined ? undefined : path.basename(target);
+    return this.linkVersion(this.currentLink);
   }
 
-  /** Points `current` at releases/<version> atomically (relative link: the tree can move as a whole). */
-  async switchTo(version: string): Promise<void> {
-    const tmp = `${this.currentLink}.next`;
+  /** The version `running` is on trial against (the `previous` link), undefined when it is not on trial. */
+  async trialFrom(running: string): Promise<string | undefined> {
+    const prev = await this.linkVersion(this.previousLink);
+    return prev !== undefined && prev !== running && (await this.currentVersion()) === running ? prev : undefined;
+  }
+
+  /** Confirms the running version's trial: `previous` removed, durably. */
+  async confirm(): Promise<void> {
+    await removeFileDurable(this.previousLink);
+  }
+
+  /**
+   * The switch the launcher makes, for an agent started without one (a box whose image predates
+   * it): `previous` → from, then `current` → to, each a new link renamed over the old, durably.
+   */
+  async switchWithoutLauncher(from: string, to: string): Promise<void> {
+    await this.setLink(this.previousLink, from);
+    await this.setLink(this.currentLink, to);
+  }
+
+  /** The launcher's switch back, for an agent started without one: `current` → from, `previous` removed. */
+  async rollBackWithoutLauncher(from: string): Promise<void> {
+    await this.setLink(this.currentLink, from);
+    await removeFileDurable(this.previousLink);
+  }
+
+  private async setLink(link: string, version: string): Promise<void> {
+    const tmp = `${link}.next`;
     await rm(tmp, { force: true });
     await symlink(path.join('releases', version), tmp);
-    await rename(tmp, this.currentLink);
+    await rename(tmp, link);
+    await fsyncDir(this.root);
   }
 
   /** Installed versions, newest first (unfinished unpack directories are not versions). */
@@ -46,5 +78,10 @@ export class ReleaseLayout {
     const gone = others.slice(keep);
     for (const v of gone) await rm(this.releaseDir(v), { recursive: true, force: true });
     return gone;
+  }
+
+  private async linkVersion(link: string): Promise<string | undefined> {
+    const target = await readlink(link).catch(() => undefined);
+    return target === undefined ? undefined : path.basename(target);
   }
 }

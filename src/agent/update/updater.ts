@@ -1,14 +1,16 @@
 // The agent's updater: follows the release target in the node's desired document.
 //   install: manifest rules (signature, architecture, no downgrade, minimum version) before
 //   anything is written; resumable download; size + sha256; unpack beside the running version;
-//   a pending-switch record; `current` switched atomically; exit RESTART_EXIT_CODE so systemd
-//   (Restart=always) or the lab's supervisor starts the new version.
-//   confirm: the new version, once started (reconcilers up) and connected to the broker within
-//   the deadline, commits; otherwise it switches `current` back, records why and exits again,
-//   and the previous version reports the rollback. A signed manifest refused or rolled back here
-//   is never tried again (by digest: a corrected upload of the same version is). The previous
-//   `keepPrevious` versions stay on disk. Trusted keys: those the running release ships in
-//   `release-keys/` (key rotation), else the configured ones.
+//   a pending-switch record asking the launcher to switch; exit RESTART_EXIT_CODE.
+//   The launcher (src/launcher/launcher.ts), not this code, switches `current`, counts the new
+//   version's starts and rolls it back when it crashes, hangs or asks to: a release that cannot
+//   even load is rolled back without running.
+//   confirm: the new version, once started (reconcilers up) and connected to the broker, removes
+//   the `previous` link (the commit point); unhealthy, it records why in pending.json and exits,
+//   and the launcher switches back. The previous version reports the rollback. A signed manifest
+//   refused or rolled back here is never tried again (by digest: a corrected upload of the same
+//   version is). The previous `keepPrevious` versions stay on disk. Trusted keys: those the
+//   running release ships in `release-keys/` (key rotation), else the configured ones.
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { access, readFile, rename, rm } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import path from 'node:path';
 import type { UpdateConfig } from '../../api/config.js';
 import type { ReleaseArch, ReleaseTarget, UpdateState, UpdateStatus } from '../../api/release.js';
 import { errorMessage } from '../../lib/errors.js';
+import { fsyncDir } from '../../lib/files.js';
 import { createLogger } from '../../lib/log.js';
 import { sleep } from '../../lib/process.js';
 import { RELEASE_KEYS_DIR, unpackBundle } from '../../release/bundle.js';
@@ -26,11 +29,11 @@ import { UpdateStateFiles, type PendingSwitch } from './state.js';
 
 const log = createLogger('agent.update');
 
-/** EX_TEMPFAIL: "start me again" — systemd's Restart=always and the lab's supervisor restart on it. */
+/** EX_TEMPFAIL: "start me again" — the launcher (under systemd or the lab) starts `current` again, switching first when asked. */
 export const RESTART_EXIT_CODE = 75;
-/** A new version that starts this many times without confirming health is rolled back. */
-const MAX_BOOTS = 3;
 const RETRY_MS = 30_000;
+/** Given up this long before the launcher's deadline: the reason is written before it stops us. */
+const TRIAL_MARGIN_MS = 1500;
 
 export interface UpdaterContext {
   cfg: UpdateConfig;
@@ -39,8 +42,20 @@ export interface UpdaterContext {
   arch: ReleaseArch;
   /** Where bundles come from: `<server>/api/v1/releases/<version>/<arch>/bundle`. */
   server: string | undefined;
-  /** Stops the agent and exits with RESTART_EXIT_CODE. */
+  /**
+   * Started by the launcher (it sets SEINE_LAUNCHER). Without one — a box whose image predates it —
+   * the updater makes the switch itself, and a new version that cannot start is not rolled back.
+   */
+  underLauncher: boolean;
+  /** When the launcher stops this version if it has not confirmed (epoch ms); it gives up just before, with its own reason. */
+  trialDeadline?: number | undefined;
+  /** Stops the agent and exits with RESTART_EXIT_CODE (the launcher then starts `current`, switching first when asked). */
   restart: () => Promise<void>;
+  /**
+   * The node certificate of an enrolled box (renewals change it): downloads then go to the
+   * node-scoped `<server>/api/v1/node/releases/…` with it, trusting its CA, and no token is used.
+   */
+  nodeTls?: () => { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined } | undefined;
 }
 
 export class Updater {
@@ -64,27 +79,32 @@ export class Updater {
   }
 
   /**
-   * Before the agent starts: settles a pending switch. 'restart' means the caller must exit with
-   * RESTART_EXIT_CODE at once (this version is being rolled back).
+   * Before the agent starts: reports what the launcher did with a pending switch. 'restart' means
+   * the caller must exit with RESTART_EXIT_CODE at once (this version already gave up its trial).
    */
   async beforeStart(): Promise<'run' | 'restart'> {
     const p = await this.files.readPending();
     this.previous = (await this.layout.installed()).filter((v) => v !== this.ctx.running);
     const outcome = await this.files.readOutcome();
     if (outcome) this.current = { ...outcome };
-    if (!p) return 'run';
     const { running } = this.ctx;
-    if (running === p.to) {
-      if (p.failure) return this.rollBack(p, p.failure);
-      const boots = p.boots + 1;
-      if (Date.now() > p.deadline) return this.rollBack(p, `health not confirmed within ${this.ctx.cfg.healthDeadlineSeconds} s of the switch`);
-      if (boots > MAX_BOOTS) return this.rollBack(p, `the new version started ${p.boots} times without confirming health`);
-      await this.files.writePending({ ...p, boots });
-      this.current = { state: 'confirming', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), ts: Date.now() };
+    const trialFrom = await this.layout.trialFrom(running);
+    if (trialFrom) {
+      if (p?.to === running && p.failure) {
+        // The launcher rolls back at the next start; without one, this version does it itself.
+        if (!this.ctx.underLauncher) await this.layout.rollBackWithoutLauncher(trialFrom);
+        return 'restart';
+      }
+      const target = p?.to === running ? p : undefined;
+      this.current = { state: 'confirming', target: running, ...(target?.rollout ? { rollout: target.rollout } : {}), ts: Date.now() };
       return 'run';
     }
+    if (!p) return 'run';
+    if (running === p.to) return 'run'; // confirmed, its bookkeeping interrupted: afterStart finishes it
     if (running === p.from && !p.failure && (await this.layout.currentVersion()) === p.from) {
-      // Interrupted before the switch: nothing was tried; the target is taken again.
+      // The launcher did not switch (not started by one, or `to` is not runnable): nothing was
+      // tried; the target is taken again.
+      log.warn({ pending: p }, 'a pending switch was not made: dropped');
       await this.files.clearPending();
       return 'run';
     }
@@ -111,25 +131,38 @@ export class Updater {
   async afterStart(report: (s: UpdateStatus) => Promise<void>, health: () => string | undefined): Promise<'run' | 'restart'> {
     this.report = report;
     await this.publish();
-    const p = await this.files.readPending();
-    if (!p || p.to !== this.ctx.running) return 'run';
-    let why: string | undefined;
-    if (this.ctx.cfg.failHealthCheck) {
-      why = 'health check failed: forced by update.failHealthCheck (test/diagnostic setting)';
-    } else {
-      for (;;) {
-        why = health();
-        if (!why || Date.now() > p.deadline || this.stopped) break;
-        await sleep(200);
+    const { running } = this.ctx;
+    const trialFrom = await this.layout.trialFrom(running);
+    let p = await this.files.readPending();
+    if (p && p.to !== running) p = undefined;
+    if (!trialFrom && !p) return 'run';
+    if (trialFrom) {
+      // Waited for from this start on; the launcher holds the whole trial to its deadline.
+      const started = Date.now();
+      const until = Math.min(Date.now() + this.ctx.cfg.healthDeadlineSeconds * 1000, (this.ctx.trialDeadline ?? Infinity) - TRIAL_MARGIN_MS);
+      let why: string | undefined;
+      await this.haltAt('confirming');
+      if (this.ctx.cfg.failHealthCheck) {
+        why = 'health check failed: forced by update.failHealthCheck (test/diagnostic setting)';
+      } else {
+        for (;;) {
+          why = health();
+          if (!why || Date.now() > until || this.stopped) break;
+          await sleep(200);
+        }
+        if (why) why = `health check failed within ${Math.round((Date.now() - started) / 1000)} s of the start: ${why}`;
       }
-      if (why) why = `health check failed within ${this.ctx.cfg.healthDeadlineSeconds} s of the switch: ${why}`;
+      if (why) {
+        const now = Date.now();
+        return this.rollBack(p ?? { from: trialFrom, to: running, switchedAt: now, deadline: now, boots: 1 }, why);
+      }
+      await this.layout.confirm();
     }
-    if (why) return this.rollBack(p, why);
     await this.files.clearPending();
-    const gone = await this.layout.prune(this.ctx.running, this.ctx.cfg.keepPrevious);
-    this.previous = (await this.layout.installed()).filter((v) => v !== this.ctx.running);
-    log.info({ version: this.ctx.running, from: p.from, pruned: gone }, 'update committed');
-    await this.setState({ state: 'committed', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}) });
+    const gone = await this.layout.prune(running, this.ctx.cfg.keepPrevious);
+    this.previous = (await this.layout.installed()).filter((v) => v !== running);
+    log.info({ version: running, from: p?.from ?? trialFrom, pruned: gone }, 'update committed');
+    await this.setState({ state: 'committed', target: running, ...(p?.rollout ? { rollout: p.rollout } : {}) });
     await this.files.writeOutcome(this.current);
     return 'run';
   }
@@ -193,10 +226,13 @@ export class Updater {
     if (!this.ctx.server) throw new Error('no release server: set update.server (or controller.url) in the agent config');
     await this.setState({ state: 'downloading', ...at });
     const bundle = path.join(this.files.downloadsDir, m.bundle.file);
-    const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/releases/${m.version}/${m.arch}/bundle`;
-    const ca = this.ctx.cfg.caFile ? await readFile(this.ctx.cfg.caFile) : undefined;
-    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, token: this.ctx.cfg.token, ca, dest: bundle, size: m.bundle.size });
+    const node = this.ctx.nodeTls?.();
+    const clientTls = node?.cert && node.key ? { cert: node.cert, key: node.key } : undefined;
+    const url = `${this.ctx.server.replace(/\/$/, '')}/api/v1/${clientTls ? 'node/' : ''}releases/${m.version}/${m.arch}/bundle`;
+    const ca = this.ctx.cfg.caFile ? await readFile(this.ctx.cfg.caFile) : node?.ca;
+    const got = await downloadResumable({ url, socketPath: this.ctx.cfg.serverSocket, ...(clientTls ? { clientTls } : { token: this.ctx.cfg.token }), ca, dest: bundle, size: m.bundle.size });
     log.info({ version: m.version, bytes: got.fetched, resumedFrom: got.resumedFrom }, 'bundle downloaded');
+    await this.haltAt('downloaded');
     try {
       await checkBundle(signed, bundle);
     } catch (err) {
@@ -219,26 +255,35 @@ export class Updater {
       await rm(tmp, { recursive: true, force: true });
       await rm(bundle, { force: true });
     }
+    await fsyncDir(this.layout.releasesDir); // the rename above survives a power cut
+    await this.haltAt('unpacked');
     const now = Date.now();
     const pending: PendingSwitch = { from: this.ctx.running, to: m.version, rollout: target.rollout, switchedAt: now, deadline: now + this.ctx.cfg.healthDeadlineSeconds * 1000, boots: 0, digest: manifestDigest(signed) };
+    // The request: the launcher switches `current` at the restart and holds the new version to the deadline.
     await this.files.writePending(pending);
-    try {
-      await this.layout.switchTo(m.version);
-    } catch (err) {
-      await this.files.clearPending();
-      throw err;
+    if (!this.ctx.underLauncher) {
+      log.warn({ from: this.ctx.running, to: m.version }, 'not started by the launcher: switching current here; a new version that cannot start will not be rolled back (install the launcher: see the image)');
+      await this.layout.switchWithoutLauncher(this.ctx.running, m.version);
     }
-    log.info({ from: this.ctx.running, to: m.version }, 'switched current; restarting into the new version');
+    log.info({ from: this.ctx.running, to: m.version }, 'switch asked of the launcher; restarting into the new version');
     await this.setState({ state: 'restarting', ...at });
     await this.ctx.restart();
   }
 
+  /** Gives up the trial: the reason goes into pending.json, and the launcher switches back at the restart. */
   private async rollBack(p: PendingSwitch, reason: string): Promise<'restart'> {
-    log.error({ version: this.ctx.running, back: p.from, reason }, 'rolling back');
+    log.error({ version: this.ctx.running, back: p.from, reason }, 'health not confirmed: asking the launcher to roll back');
     await this.files.writePending({ ...p, failure: reason });
-    await this.layout.switchTo(p.from);
+    if (!this.ctx.underLauncher) await this.layout.rollBackWithoutLauncher(p.from);
     await this.setState({ state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason });
     return 'restart';
+  }
+
+  /** update.testHaltAt: stops here for good (a test cuts the power now). */
+  private async haltAt(step: NonNullable<UpdateConfig['testHaltAt']>): Promise<void> {
+    if (this.ctx.cfg.testHaltAt !== step) return;
+    log.warn({ step }, 'update halted here (update.testHaltAt)');
+    await new Promise<never>(() => {});
   }
 
   /**

@@ -69,7 +69,7 @@ export function printNodes(nodes: NodeInfo[], format: OutputFormat): string {
   return table([
     header,
     ...nodes.map((n) => [
-      n.name, n.online ? 'Online' : 'Offline', n.agentVersion ?? '-', n.lastSeen ? `${age(n.lastSeen)} ago` : 'never',
+      n.name, n.disabled ? 'Disabled' : n.online ? 'Online' : 'Offline', n.agentVersion ?? '-', n.lastSeen ? `${age(n.lastSeen)} ago` : 'never',
       n.realizedGeneration === null ? '-' : `${n.realizedGeneration}/${n.desiredGeneration}`,
       ...(wide ? [String(n.desiredGeneration), String(n.objectsRealized), String(n.objectsFailed), n.uptimeSeconds === null ? '-' : `${Math.round(n.uptimeSeconds)}s`] : []),
     ]),

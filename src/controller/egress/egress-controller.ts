@@ -61,8 +61,8 @@ export class EgressController {
     // A node coming or going (MQTT last will) may move egress IPs, and a node's report may
     // change the pods selected or its labels: both need a new decision when Egresses exist.
     this.unsubscribe = nodes.onChange((node, what) => {
-      if (what === 'presence') this.heard.add(node);
-      if ((what === 'presence' || what === 'report') && this.allocation.decisions.size) this.onMove();
+      if (what === 'presence' || what === 'removed') this.heard.add(node);
+      if ((what === 'presence' || what === 'report' || what === 'removed') && this.allocation.decisions.size) this.onMove();
     });
     this.graceUntil = Date.now() + graceMs;
     this.graceTimer = setTimeout(() => this.onMove(), graceMs);
@@ -95,7 +95,8 @@ export class EgressController {
     const egresses = records.filter(isEgress);
     const pools = records.filter(isPool);
     if (!egresses.length && !pools.length && !this.allocation.decisions.size) return;
-    const [nodes, reports] = await Promise.all([this.nodes.list(), this.nodes.reports()]);
+    // A disabled node holds no Egress IP (a deleted one is not listed at all).
+    const [nodes, reports] = await Promise.all([this.nodes.list().then((l) => l.filter((n) => !n.disabled)), this.nodes.reports()]);
     const inventories = new Map([...reports].map(([n, r]) => [n, r.inventory]));
     const allocation = allocateEgresses(
       egresses.map((r) => ({ key: objectKey(r), name: r.name, spec: r.spec as EgressSpec })),

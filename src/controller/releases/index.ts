@@ -1,6 +1,7 @@
 // Wiring for the controller: the release store (bundles under releasesDir, default `releases/`
 // beside the SQLite store; uploads checked against the releaseKeys), the rollouts and their
 // REST routes.
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import type { ControllerConfig } from '../../api/config.js';
 import { UserError } from '../../lib/errors.js';
@@ -15,7 +16,10 @@ import { Rollouts } from './rollouts.js';
 
 const log = createLogger('controller.releases');
 
-export async function startReleases(cfg: ControllerConfig, db: SqlDatabase, nodes: NodeRegistry, onTargetsChanged: () => void, events?: RecentEvents): Promise<{ releases: ReleaseStore; rollouts: Rollouts; routes: RawRoute }> {
+/** `nodeAuth`: who a request's client certificate names, for the node-scoped downloads (trust/routes.ts). */
+export async function startReleases(
+  cfg: ControllerConfig, db: SqlDatabase, nodes: NodeRegistry, onTargetsChanged: () => void, events?: RecentEvents, nodeAuth?: (req: IncomingMessage) => Promise<string>,
+): Promise<{ releases: ReleaseStore; rollouts: Rollouts; routes: RawRoute }> {
   const keys = await readPublicKeyFiles(cfg.releaseKeys).catch((err: Error) => {
     throw new UserError(`releaseKeys: ${err.message}`);
   });
@@ -23,5 +27,5 @@ export async function startReleases(cfg: ControllerConfig, db: SqlDatabase, node
   const releases = await ReleaseStore.open(db, cfg.releasesDir ?? path.join(path.dirname(cfg.storePath), 'releases'), keys);
   const rollouts = await Rollouts.open({ db, nodes, releases, onTargetsChanged, ...(events ? { events } : {}) });
   await rollouts.start();
-  return { releases, rollouts, routes: releaseRoutes(releases, rollouts, cfg.auth) };
+  return { releases, rollouts, routes: releaseRoutes(releases, rollouts, cfg.auth, cfg.releaseUploadMaxBytes, nodeAuth) };
 }

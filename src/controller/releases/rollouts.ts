@@ -54,6 +54,8 @@ export class Rollouts {
   }
 
   async start(): Promise<void> {
+    // A deleted or disabled node leaves every rollout not yet finished (its waves would wait for it forever).
+    this.ctx.nodes.onChange((node, what) => what === 'removed' && void this.forgetNode(node).catch((err) => log.error({ err, node }, 'removing a node from rollouts failed')));
     await this.evaluate();
     this.timer = setInterval(() => void this.evaluate(), this.ctx.evaluateEveryMs ?? 1000);
     this.timer.unref();
@@ -144,6 +146,21 @@ export class Rollouts {
     log.info({ rollout: name, action }, 'rollout action');
     await this.evaluate();
     return this.get(name);
+  }
+
+  /** Takes the node out of the waves of every Running or Paused rollout and re-evaluates. */
+  async forgetNode(node: string): Promise<void> {
+    await this.evaluating;
+    for (const r of await this.list()) {
+      if (r.phase !== 'Running' && r.phase !== 'Paused') continue;
+      if (!r.waves.some((w) => w.includes(node))) continue;
+      r.waves = r.waves.map((w) => w.filter((n) => n !== node));
+      delete r.nodes[node];
+      r.updated = new Date().toISOString();
+      await this.save(r);
+      log.info({ rollout: r.name, node }, 'node left the rollout (deleted or disabled)');
+    }
+    await this.evaluate();
   }
 
   /** One pass: the active rollout against the stored reports; targets recomputed. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, NodeRealizationSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema,
 } from '../../api/controller-api.js';
+import { EnrollRequestSchema, JoinTokenRequestSchema, JoinTokenResponseSchema, NodeCertificateResponseSchema, NodeRemovalSchema, RenewRequestSchema } from '../../api/enrollment.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
 import { resourceBase } from './paths.js';
 
@@ -19,6 +20,12 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     NodeRealization: schema(NodeRealizationSchema),
     RpcCall: schema(RpcCallSchema),
     RpcCallResult: schema(RpcCallResultSchema),
+    JoinTokenRequest: schema(JoinTokenRequestSchema),
+    JoinTokenResponse: schema(JoinTokenResponseSchema),
+    EnrollRequest: schema(EnrollRequestSchema),
+    RenewRequest: schema(RenewRequestSchema),
+    NodeCertificate: schema(NodeCertificateResponseSchema),
+    NodeRemoval: schema(NodeRemovalSchema),
   };
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
@@ -35,6 +42,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         responses: { '200': json(ref('RpcCallResult')), ...errors, '404': { description: 'unknown node' }, '502': { description: 'the node answered with an error (UnknownMethod, BadParams, Failed)', ...json(ref('Status')) }, '504': { description: 'no answer within timeoutMs', ...json(ref('Status')) } },
       },
     },
+    '/cacerts': { get: { summary: 'the fleet CA (PEM), no auth: a box compares its SHA-256 with the pinned fingerprint before it enrolls', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } } } } },
+    '/api/v1/nodes/{name}/join-token': { post: { summary: 'register a node and make a one-time join token (seinectl node add)', requestBody: json(ref('JoinTokenRequest')), responses: { '201': json(ref('JoinTokenResponse')), ...errors } } },
+    '/api/v1/nodes/{name}': { delete: { summary: 'delete a node: revoke its certificates, drop its session, clear its retained topics', responses: { '200': json(ref('NodeRemoval')), ...errors, '404': { description: 'unknown node' } } } },
+    '/api/v1/nodes/{name}/disable': { post: { summary: 'disable a node (revoked like delete, listed as disabled)', responses: { '200': json(ref('NodeRemoval')), ...errors, '404': { description: 'unknown node' } } } },
+    '/api/v1/enroll': { post: { summary: 'a box enrolls: join token + its CSR → node certificate (no bearer token; the join token is consumed)', requestBody: { required: true, ...json(ref('EnrollRequest')) }, responses: { '200': json(ref('NodeCertificate')), '401': { description: 'unknown join token', ...json(ref('Status')) }, '403': { description: 'join token used, expired or for another node', ...json(ref('Status')) }, '422': errors['422'] } } },
+    '/api/v1/node/renew': { post: { summary: 'a box renews its certificate: authenticated by its current client certificate (not revoked)', requestBody: { required: true, ...json(ref('RenewRequest')) }, responses: { '200': json(ref('NodeCertificate')), '401': { description: 'no or untrusted client certificate' }, '403': { description: 'revoked, deleted or disabled' } } } },
+    '/api/v1/node/releases/{version}/{arch}/bundle': { get: { summary: 'a box downloads a release bundle with its client certificate (byte ranges)', responses: { '200': { description: 'the bundle' }, '206': { description: 'a range' } } } },
     '/api/v1/apply': { post: { summary: 'create or update every object of a manifest (any kinds), all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
     '/api/v1/delete': { post: { summary: 'delete every object of a manifest, all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
   };

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
-import { BrokerStateSchema, EventQuerySchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
+import { AuditQuerySchema, BrokerStateSchema, EventQuerySchema, RpcCallSchema, type ApplyResult, type BrokerState, type NodeRealization, type RpcCallResult, type StoredObject } from '../../api/controller-api.js';
 import { qualifiedKind, type KindInfo, type ManifestObject } from '../../api/kinds.js';
 import { ManifestError, parseManifests } from '../../api/manifest.js';
 import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
@@ -22,6 +22,7 @@ import type { FleetFlows } from '../flows/fleet-flows.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
 import { authorize, type Access, type TokenSets } from './auth.js';
 import { HttpError, parseQuery, readBody, sendJson } from './http.js';
+import { guardBrowserRequest } from './browser-guard.js';
 import { buildOpenApi } from './openapi.js';
 import { parseResourcePath, parseStatsPath, type ResourcePath } from './paths.js';
 import type { RecentEvents } from '../events.js';
@@ -55,6 +56,8 @@ export interface RestContext {
   metrics?: Registry;
   /** Controller-decided status fields (Egress egressNode/egressIP/conditions, ExternalIPPool usage), merged over the realization status. */
   extraStatus?: (record: StoredRecord) => Record<string, unknown> | undefined;
+  /** Why a node's desired document could not be sent (over the message limit), if so. */
+  nodeError?: (node: string) => string | undefined;
   /**
    * Routes that write their own response (binary bodies, byte ranges: releases); each returns
    * false for a path that is not its own. Thrown HttpErrors become Status bodies as usual.
@@ -70,10 +73,15 @@ export class RestServer {
 
   constructor(private readonly ctx: RestContext) {}
 
-  /** Serves HTTPS when given a certificate (tokens still decide who may do what). */
-  async start(listen: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  /**
+   * Serves HTTPS when given a certificate (tokens still decide who may do what). With `ca`, a
+   * client certificate is asked for, not required: node-scoped endpoints check it (trust/routes.ts).
+   */
+  async start(listen: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     const { host, port } = splitListen(listen);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.server = server;
@@ -83,10 +91,12 @@ export class RestServer {
   }
 
   /** Also serves the API (HTTPS when given a certificate, same tokens) on a unix socket: the lab's boxes reach the controller through the shared file system. */
-  async listenSocket(socketPath: string, tls?: { cert: Buffer; key: Buffer }): Promise<void> {
+  async listenSocket(socketPath: string, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
     await rm(socketPath, { force: true });
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : http.createServer(handler);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
     this.socketServer = server;
     log.info({ socketPath }, 'REST API listening on a unix socket');
@@ -108,6 +118,7 @@ export class RestServer {
     const t0 = performance.now();
     try {
       const url = new URL(req.url ?? '/', 'http://controller');
+      guardBrowserRequest(req);
       if (url.pathname === '/metrics' && req.method === 'GET' && this.ctx.metrics) {
         authorize(req, this.ctx.tokens, 'read');
         const text = await this.ctx.metrics.metrics();
@@ -120,7 +131,11 @@ export class RestServer {
       const e = toHttpError(err);
       if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
       if (res.headersSent) res.destroy(); // a raw route failed mid-stream
-      else sendJson(res, e.code, e.toStatus());
+      else {
+        // Refused before its body was read (415, 413, 403): this connection cannot serve another request.
+        if (!req.complete) res.setHeader('connection', 'close');
+        sendJson(res, e.code, e.toStatus());
+      }
     } finally {
       log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request');
     }
@@ -134,7 +149,12 @@ export class RestServer {
     const need: Access = method === 'GET' ? 'read' : 'admin';
     const actor = authorize(req, this.ctx.tokens, need);
 
-    if (p === '/api/v1/nodes' && method === 'GET') return this.ctx.nodes.list();
+    if (p === '/api/v1/nodes' && method === 'GET') {
+      return (await this.ctx.nodes.list()).map((n) => {
+        const error = this.ctx.nodeError?.(n.name);
+        return error ? { ...n, desiredError: error } : n;
+      });
+    }
     const cred = /^\/api\/v1\/nodes\/([^/]+)\/credentials$/.exec(p);
     if (cred && method === 'POST') {
       // Passwords are the insecure path; a secure controller's nodes log in with certificates.
@@ -152,7 +172,7 @@ export class RestServer {
       if (!this.ctx.flows) throw new HttpError(404, 'NotFound', 'no fleet flow store');
       return { items: await this.ctx.flows.query(parseQuery(FleetFlowQuerySchema, url.searchParams)) };
     }
-    if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(Number(url.searchParams.get('limit') ?? 100));
+    if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(parseQuery(AuditQuerySchema, url.searchParams).limit);
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
     const stats = parseStatsPath(p);
     if (stats) {

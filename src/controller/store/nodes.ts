@@ -1,7 +1,7 @@
 // The node registry: per-node MQTT credentials (only a scrypt hash is kept), presence from the
 // status topic, the last valid report, and the desired document last published for each node
 // (its generation only moves forward, across restarts too, so agents can drop stale documents).
-import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
@@ -21,9 +21,11 @@ interface NodeRow {
   reported: string | null;
   desired_generation: number;
   desired_hash: string | null;
+  disabled: number;
 }
 
-export type NodeChange = 'credentials' | 'presence' | 'report';
+/** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
+export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
 export interface NodePresence {
   online: boolean;
@@ -32,8 +34,8 @@ export interface NodePresence {
 }
 
 export class NodeRegistry {
-  /** Verified passwords per node, so a reconnect storm does not cost one scrypt each. */
-  private readonly verified = new Map<string, string>();
+  /** A digest of each node's verified password, so a reconnect storm does not cost one scrypt each. */
+  private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
 
@@ -57,7 +59,11 @@ export class NodeRegistry {
     const hash = `scrypt$${salt.toString('base64')}$${(await scrypt(password, salt, 32)).toString('base64')}`;
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
-      await tx.run(`INSERT INTO nodes (name, secret_hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash`, [node, hash, now]);
+      await tx.run(
+        `INSERT INTO nodes (name, secret_hash, created_at, desired_generation) VALUES (?, ?, ?, COALESCE((SELECT desired_generation FROM removed_nodes WHERE name = ?), 0))
+         ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash`,
+        [node, hash, now, node],
+      );
       await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, 'credentials', ?)`, [now, actor, node]);
     });
     this.verified.delete(node);
@@ -65,35 +71,78 @@ export class NodeRegistry {
     return password;
   }
 
-  /** Registers a node without a password (it logs in with a certificate of the CA); kept if known. */
-  async register(node: string, actor: string): Promise<void> {
+  /**
+   * Registers the node without a password (it enrolls with a join token); a disabled node is
+   * enabled again. Returns false when it was registered and enabled already.
+   */
+  async register(node: string, actor: string): Promise<boolean> {
     const now = new Date().toISOString();
-    await this.db.transaction(async (tx) => {
-      await tx.run(`INSERT INTO nodes (name, secret_hash, created_at) VALUES (?, NULL, ?) ON CONFLICT (name) DO NOTHING`, [node, now]);
+    const added = await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ disabled: number }>('SELECT disabled FROM nodes WHERE name = ?', [node]);
+      if (row && !row.disabled) return false;
+      if (row) await tx.run('UPDATE nodes SET disabled = 0 WHERE name = ?', [node]);
+      else {
+        const removed = await tx.get<{ desired_generation: number }>('SELECT desired_generation FROM removed_nodes WHERE name = ?', [node]);
+        await tx.run('INSERT INTO nodes (name, created_at, desired_generation) VALUES (?, ?, ?)', [node, now, removed?.desired_generation ?? 0]);
+      }
       await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, 'register', ?)`, [now, actor, node]);
+      return true;
     });
+    if (added) this.emit(node, 'credentials');
+    return added;
+  }
+
+  /**
+   * Deletes the node (`disable: false`) or keeps it marked disabled; either way its password,
+   * last report and presence go. False when there was no such node. Certificates are revoked
+   * by the caller (NodeTrust.revokeNode).
+   */
+  async remove(node: string, actor: string, opts: { disable: boolean }): Promise<boolean> {
+    const now = new Date().toISOString();
+    const found = await this.db.transaction(async (tx) => {
+      if (!opts.disable) {
+        const row = await tx.get<{ desired_generation: number }>('SELECT desired_generation FROM nodes WHERE name = ?', [node]);
+        if (row) {
+          await tx.run('INSERT INTO removed_nodes (name, desired_generation) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET desired_generation = excluded.desired_generation', [node, row.desired_generation]);
+        }
+      }
+      const r = opts.disable
+        ? await tx.run('UPDATE nodes SET disabled = 1, secret_hash = NULL, reported = NULL, online = 0 WHERE name = ?', [node])
+        : await tx.run('DELETE FROM nodes WHERE name = ?', [node]);
+      if (r.changes) await tx.run(`INSERT INTO audit (ts, actor, action, object) VALUES (?, ?, ?, ?)`, [now, actor, opts.disable ? 'disable' : 'delete', node]);
+      return r.changes > 0;
+    });
+    this.verified.delete(node);
+    this.known.delete(node);
+    if (found) this.emit(node, 'removed');
+    return found;
   }
 
   async verifyPassword(node: string, password: string): Promise<boolean> {
-    if (this.verified.get(node) === password) return true;
-    const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ?', [node]);
+    // A reconnect skips scrypt; the cache holds a digest (not the password), compared in constant time.
+    const digest = createHash('sha256').update(password).digest();
+    const cached = this.verified.get(node);
+    if (cached && timingSafeEqual(cached, digest)) return true;
+    const row = await this.db.get<{ secret_hash: string | null }>('SELECT secret_hash FROM nodes WHERE name = ? AND disabled = 0', [node]);
     const [scheme, salt, hash] = row?.secret_hash?.split('$') ?? [];
     if (scheme !== 'scrypt' || !salt || !hash) return false;
     const expected = Buffer.from(hash, 'base64');
     const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length);
     const ok = timingSafeEqual(got, expected);
-    if (ok) this.verified.set(node, password);
+    if (ok) this.verified.set(node, digest);
     return ok;
   }
 
   async names(): Promise<string[]> {
-    return (await this.db.all<{ name: string }>('SELECT name FROM nodes ORDER BY name')).map((r) => r.name);
+    return (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
   }
 
   async exists(node: string): Promise<boolean> {
-    // Nodes are never removed, so a yes can be remembered (a report per node must not cost a query).
+    // A yes is remembered until remove() (a report per node must not cost a query). With a store
+    // shared by replicas another replica's removal is seen here only after a restart; its
+    // certificates are refused at once all the same (the revocation list is read per connect).
     if (this.known.has(node)) return true;
-    const found = (await this.db.get('SELECT 1 FROM nodes WHERE name = ?', [node])) !== undefined;
+    const found = (await this.db.get('SELECT 1 FROM nodes WHERE name = ? AND disabled = 0', [node])) !== undefined;
     if (found) this.known.add(node);
     return found;
   }
@@ -130,7 +179,7 @@ export class NodeRegistry {
   }
 
   async reports(): Promise<Map<string, NodeReported>> {
-    const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL');
+    const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL AND disabled = 0');
     return new Map(rows.map((r) => [r.name, JSON.parse(r.reported) as NodeReported]));
   }
 
@@ -180,6 +229,7 @@ export class NodeRegistry {
         realizedGeneration: reported?.observedGeneration ?? null,
         objectsRealized: objects.filter((o) => o.phase === 'Realized').length,
         objectsFailed: objects.filter((o) => o.phase === 'Failed').length,
+        ...(r.disabled ? { disabled: true } : {}),
       };
     });
   }

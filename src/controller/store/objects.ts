@@ -184,6 +184,17 @@ export class ObjectStore {
     return rows.map(({ resource_version, detail, ...r }) => ({ ...r, resourceVersion: resource_version, detail: detail === null ? null : JSON.parse(detail) }));
   }
 
+  /**
+   * Audit retention: deletes entries older than `maxAgeDays` and all but the newest `maxRows`.
+   * ISO times compare as text, and the SQL is the same on SQLite and PostgreSQL.
+   */
+  async pruneAudit(retention: { maxAgeDays: number; maxRows: number }, now = Date.now()): Promise<number> {
+    const cutoff = new Date(now - retention.maxAgeDays * 86_400_000).toISOString();
+    const old = await this.db.run('DELETE FROM audit WHERE ts < ?', [cutoff]);
+    const over = await this.db.run('DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)', [retention.maxRows]);
+    return old.changes + over.changes;
+  }
+
   private emit(changes: StoreChange[]): void {
     if (!changes.length) return;
     for (const l of this.listeners) l(changes);

@@ -42,6 +42,28 @@ export const STORE_MIGRATIONS: readonly string[] = [
      reported TEXT,               -- last valid NodeReported, JSON
      desired_generation INTEGER NOT NULL DEFAULT 0,
      desired_hash TEXT);`,
+  // 3: node identity: one-time join tokens (only a hash of the secret), the certificates issued
+  // per node by serial (the revocation list is the revoked ones), and disabled nodes.
+  `ALTER TABLE nodes ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE join_tokens (
+     id TEXT PRIMARY KEY,         -- the public half of the token
+     node TEXT NOT NULL,
+     secret_hash TEXT NOT NULL,   -- sha256 hex of the secret half
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     used_at TEXT);
+   CREATE TABLE node_certificates (
+     serial TEXT PRIMARY KEY,     -- upper-case hex
+     node TEXT NOT NULL,
+     issued_at TEXT NOT NULL,
+     not_after TEXT NOT NULL,
+     revoked_at TEXT);
+   CREATE INDEX node_certificates_node ON node_certificates (node);
+   -- A deleted node's last desired generation: added again, it goes on from there (its agent
+   -- keeps the last document it realized and drops lower generations as stale).
+   CREATE TABLE removed_nodes (
+     name TEXT PRIMARY KEY,
+     desired_generation INTEGER NOT NULL);`,
 ];
 
 export async function migrateStore(db: SqlDatabase): Promise<number[]> {

@@ -4,7 +4,7 @@
 // moves only when the document's content changes, so agents can ignore replays; the store id
 // tells agents when generations start over (a wiped or replaced store).
 import type { MqttClient } from 'mqtt';
-import { DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
 import { objectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
@@ -44,6 +44,16 @@ export interface DesiredPublisherContext {
   resyncMs?: number;
   /** The release a rollout asks the node to run (releases/rollouts.ts); part of the document and its hash. */
   releaseTarget?: (node: string) => ReleaseTarget | undefined;
+  /** The agreed MQTT payload limit (DEFAULT_MAX_MESSAGE_BYTES): a larger document is not published. */
+  maxMessageBytes?: number;
+}
+
+/** A node's document that was too large to publish: what it held, for the node's and the objects' status. */
+export interface UndeliverableDocument {
+  generation: number;
+  bytes: number;
+  limit: number;
+  objects: ReadonlySet<string>;
 }
 
 export class DesiredPublisher {
@@ -57,6 +67,8 @@ export class DesiredPublisher {
   /** Set by stop(): egress moves, rollouts and late reports still ask for republishes while the store closes. */
   private stopped = false;
   published = 0;
+  /** Nodes whose current document is over the message limit (not published), by node. */
+  readonly undeliverable = new Map<string, UndeliverableDocument>();
 
   constructor(private readonly ctx: DesiredPublisherContext) {}
 
@@ -79,6 +91,23 @@ export class DesiredPublisher {
     await this.runner.idle();
   }
 
+  /** Why a node's current desired document did not go out, if it did not. */
+  nodeError(node: string): string | undefined {
+    const u = this.undeliverable.get(node);
+    return u && `desired document generation ${u.generation} is ${u.bytes} bytes, over the ${u.limit}-byte message limit (maxMessageBytes): not published`;
+  }
+
+  /** Status over an object one of whose nodes cannot get its document (merged over the realization status). */
+  objectStatus(record: Pick<StoredRecord, 'kind' | 'namespace' | 'name'>): Record<string, unknown> | undefined {
+    const key = objectKey(record);
+    const nodes = [...this.undeliverable].filter(([, u]) => u.objects.has(key)).map(([n, u]) => `${n} (${u.bytes} > ${u.limit} bytes)`);
+    if (!nodes.length) return undefined;
+    return {
+      phase: 'Failed',
+      conditions: [{ type: 'Delivered', status: 'False', reason: 'DesiredDocumentTooLarge', message: `desired document over the message limit, not published to: ${nodes.slice(0, 5).join(', ')}` }],
+    };
+  }
+
   /** Publishes what changed for reasons the publisher cannot see (a node's inventory moved a span). */
   republish(): Promise<void> {
     return this.kick(false);
@@ -97,8 +126,10 @@ export class DesiredPublisher {
 
   private async publish(force: boolean): Promise<void> {
     this.forceNext = false;
-    await this.ctx.prepare?.();
+    // The objects first, then prepare (span computation): an object stored in between must not be
+    // published with a span computed before it existed (which reads as "every node").
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
+    await this.ctx.prepare?.();
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
     for (const node of nodes) {
       const docObjects = this.ctx.build(node, objects, nodes);
@@ -122,7 +153,18 @@ export class DesiredPublisher {
         if (this.validated.size > 10_000) this.validated.clear();
         this.validated.add(hash);
       }
-      await this.ctx.client.publishAsync(nodeTopic(node, 'desired'), JSON.stringify(envelope), { qos: 1, retain: true });
+      const text = JSON.stringify(envelope);
+      const bytes = Buffer.byteLength(text);
+      const limit = this.ctx.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+      if (bytes > limit) {
+        // Never a silent drop: the node keeps what it runs, and its status and its objects' say why.
+        this.undeliverable.set(node, { generation, bytes, limit, objects: new Set(Object.keys(docObjects)) });
+        this.lastHash.set(node, hash);
+        log.error({ node, generation, bytes, limit, objects: Object.keys(docObjects).length }, 'desired document over the message limit (maxMessageBytes): not published');
+        return;
+      }
+      this.undeliverable.delete(node);
+      await this.ctx.client.publishAsync(nodeTopic(node, 'desired'), text, { qos: 1, retain: true });
       this.lastHash.set(node, hash); // once it is out (MQTT.js queues a publish made while offline; every connect republishes all)
       this.published++;
       log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');

@@ -1,8 +1,10 @@
 // Takes in what nodes publish: presence (status, with the broker's last will for offline) and
 // reported state. Every message is checked against its topic and schema; bad ones are counted
-// by reason, logged and dropped — a node can never crash the controller.
-import type { MqttClient } from 'mqtt';
-import { allNodesTopic, intakeNodeMessage } from '../../api/mqtt.js';
+// by reason, logged and dropped — a node can never crash the controller. Nodes never retain
+// anything: a retained node message an external broker still holds (an older agent, a forger;
+// the embedded broker clears the flag itself) is old news — it is cleared there and ignored.
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { NODE_PUBLISH_CHANNELS, allNodesTopic, intakeNodeMessage, parseNodeTopic } from '../../api/mqtt.js';
 import type { NodeReported } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
@@ -12,7 +14,7 @@ import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
 
-export type RejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'unknownNode' | 'stale';
+export type RejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'unknownNode' | 'stale' | 'retained';
 
 export interface ReportReceiverContext {
   nodes: NodeRegistry;
@@ -32,13 +34,13 @@ export interface ReportReceiverContext {
 }
 
 export class ReportReceiver {
-  readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0 };
+  readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0, retained: 0 };
   accepted = 0;
   /** Accepted messages by channel (status, reported, events, flows). */
   readonly acceptedBy: Record<string, number> = {};
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
   private readonly lastTs = new Map<string, number>();
-  private readonly onMessage = (topic: string, payload: Buffer) => void this.handle(topic, payload);
+  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
   private readonly onConnect = () => void this.subscribe();
   /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
   private pendingReports = new Map<string, NodeReported>();
@@ -76,9 +78,14 @@ export class ReportReceiver {
     await this.ctx.client.subscribeAsync([allNodesTopic('status'), shared(allNodesTopic('reported')), shared(allNodesTopic('events')), ...flows], { qos: 1 });
   }
 
-  /** Exposed for tests that drive messages without a broker. Never throws. */
-  async handle(topic: string, payload: Buffer): Promise<void> {
+  /** Exposed for tests that drive messages without a broker. Never throws. `retained`: it came from the broker's retained store. */
+  async handle(topic: string, payload: Buffer, retained = false): Promise<void> {
     try {
+      if (retained && payload.length > 0 && isNodeChannel(topic)) {
+        this.reject('retained', topic, 'nodes may not retain messages: cleared from the broker');
+        await this.ctx.client.publishAsync(topic, '', { qos: 1, retain: true });
+        return;
+      }
       await this.accept(topic, payload);
     } catch (err) {
       log.error({ err, topic }, 'handling a node message failed');
@@ -123,5 +130,14 @@ export class ReportReceiver {
       this.ctx.events?.push({ ...msg.envelope.payload, node: msg.node, ts: msg.envelope.ts });
       log.debug({ node: msg.node, event: msg.envelope.payload }, 'node event');
     }
+  }
+}
+
+/** A topic nodes publish on (where no retained message may stay). */
+function isNodeChannel(topic: string): boolean {
+  try {
+    return NODE_PUBLISH_CHANNELS.includes(parseNodeTopic(topic).channel);
+  } catch {
+    return false;
   }
 }

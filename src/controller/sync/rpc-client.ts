@@ -36,9 +36,12 @@ interface Pending {
 }
 
 export const DEFAULT_RPC_TIMEOUT_MS = 5_000;
+const SETTLED_KEEP_MS = 60_000;
 
 export class RpcClient {
   private readonly pending = new Map<string, Pending>();
+  /** Requests settled in the last minute, id → node: a late answer is expected, not a forgery. */
+  private readonly settled = new Map<string, { node: string; at: number }>();
   readonly counters = { sent: 0, answered: 0, timedOut: 0, unmatched: 0 };
   private readonly onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) => this.handle(topic, payload, packet);
   private readonly onConnect = () => void this.subscribe().catch((err) => log.warn({ err }, 'rpc subscribe failed'));
@@ -111,10 +114,26 @@ export class RpcClient {
     else this.settle(id, p, new RpcError(r.error.code, `${p.node}: ${r.error.code}: ${r.error.message}`));
   }
 
+  /**
+   * Whether `node` may answer request `id`: this controller sent it to that node, and waits for
+   * it or gave up on it less than a minute ago (the embedded broker asks, see broker/embedded.ts).
+   */
+  known(node: string, id: string): boolean {
+    const p = this.pending.get(id) ?? this.settled.get(id);
+    return p?.node === node;
+  }
+
   private settle(id: string, p: Pending | undefined, err?: Error, result?: unknown): void {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(id);
+    const now = Date.now();
+    this.settled.set(id, { node: p.node, at: now });
+    // Oldest first in the map: drop what is past the minute, and never keep more than 10 000.
+    for (const [k, v] of this.settled) {
+      if (v.at > now - SETTLED_KEEP_MS && this.settled.size <= 10_000) break;
+      this.settled.delete(k);
+    }
     if (err) p.reject(err);
     else p.resolve(result);
   }

@@ -26,7 +26,7 @@ describe('first boot (seine-node.yaml → agent config)', () => {
   afterEach(() => rm(root, { recursive: true, force: true }));
 
   it('writes the agent config with password credentials, the host name and the marker, then removes the secret', async () => {
-    await writeFile(boot('seine-node.yaml'), 'controllerUrl: mqtt://10.0.2.2:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret-pw\nagent:\n  podCIDR: 10.42.7.0/24\n');
+    await writeFile(boot('seine-node.yaml'), 'controllerUrl: mqtt://10.0.2.2:1883\nnodeName: box-17\ninsecure: true\ncredentials:\n  username: box-17\n  password: s3cret-pw\nagent:\n  podCIDR: 10.42.7.0/24\n');
     const named: string[] = [];
     const result = await provisionFromBoot({ root, bootDir: BOOT, setHostname: async (n) => void named.push(n) });
     assert.equal(result.state, 'provisioned');
@@ -46,6 +46,28 @@ describe('first boot (seine-node.yaml → agent config)', () => {
     assert.deepEqual(await readdir(box('/etc/seine')), ['agent.yaml'], 'no staging files left');
 
     assert.deepEqual(await provisionFromBoot({ root, bootDir: BOOT }), { state: 'already-provisioned' });
+  });
+
+  it('writes an enrollment config from a join token and the CA fingerprint, and removes the token from the boot partition', async () => {
+    const fp = `sha256:${'0f'.repeat(32)}`;
+    await writeFile(boot('seine-node.yaml'), `controllerUrl: mqtts://ctl.lan:8883\nnodeName: box-9\njoinToken: 0123456789abcdef.secret-token\ncaFingerprint: ${fp}\n`);
+    const result = await provisionFromBoot({ root, bootDir: BOOT });
+    assert.equal(result.state, 'provisioned');
+    const cfg = AgentConfigSchema.parse(parse(await readFile(box('/etc/seine/agent.yaml'), 'utf8')));
+    assert.deepEqual(cfg.controller?.enrollment, { server: 'https://ctl.lan:8443', token: '0123456789abcdef.secret-token', caFingerprint: fp });
+    assert.equal(cfg.controller?.credentials, undefined);
+    assert.equal((await stat(box('/etc/seine/agent.yaml'))).mode & 0o777, 0o600, 'the token is readable by root only');
+    assert.deepEqual(await readdir(box(BOOT)), [PROVISIONED_FILE]);
+    const left = await readFile(boot(PROVISIONED_FILE), 'utf8');
+    assert.doesNotMatch(left, /secret-token/);
+    assert.match(left, /caFingerprint: sha256:/);
+  });
+
+  it('refuses a password without insecure: true, naming the field, and changes nothing', async () => {
+    await writeFile(boot('seine-node.yaml'), 'controllerUrl: mqtt://10.0.2.2:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret-pw\n');
+    await assert.rejects(provisionFromBoot({ root, bootDir: BOOT }), (e: ProvisionError) => /credentials: password credentials need insecure: true/.test(e.message));
+    assert.equal(await exists('/var/lib/seine/provisioned'), false);
+    assert.match(await readFile(boot(ERROR_FILE), 'utf8'), /insecure: true/);
   });
 
   it('copies certificate credentials into /etc/seine/pki and deletes them from the boot partition', async () => {
@@ -81,7 +103,7 @@ describe('first boot (seine-node.yaml → agent config)', () => {
   it('names the bad field and changes nothing', async () => {
     await rejects('controllerUrl: mqtt://ctl:1883\nnodeName: Box_17\ncredentials: {username: a, password: b}\n', /seine-node\.yaml: nodeName: invalid node name "Box_17"/);
     await rejects('controllerUrl: mqtt://ctl:1883\nnodeName: box\ncredentials: {username: a}\n', /credentials\.password: required/);
-    await rejects('controllerUrl: mqtt://ctl:1883\nnodeName: box\ncredentials: {username: a, password: b}\nagent: {tunnelType: ipip}\n', /agent\.tunnelType: /);
+    await rejects('controllerUrl: mqtt://ctl:1883\nnodeName: box\ninsecure: true\ncredentials: {username: a, password: b}\nagent: {tunnelType: ipip}\n', /agent\.tunnelType: /);
     await rejects(`controllerUrl: mqtts://ctl:8883\nnodeName: box\ncredentials: {certFile: /etc/x.crt, keyFile: ${BOOT}/k}\n`, /credentials\.certFile: expected a file on the boot partition/);
     await rejects(`controllerUrl: mqtts://ctl:8883\nnodeName: box\ncredentials: {certFile: ${BOOT}/missing.crt, keyFile: ${BOOT}/k}\n`, /node\.crt: cannot read \/boot\/firmware\/missing\.crt/);
     await rejects('controllerUrl: [unclosed\n', /not valid YAML/);

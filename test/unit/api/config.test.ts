@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket } from '../../../src/api/config.js';
+import { AgentConfigSchema, ControllerConfigSchema, SeineNodeFileSchema, SeinectlConfigSchema, agentLocalApiSocket, enrollmentServerOf } from '../../../src/api/config.js';
 import { describeProblem, formatIssues } from '../../../src/api/issues.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../../src/api/mqtt.js';
 
 function problems(result: { success: boolean; error?: { issues: Parameters<typeof formatIssues>[0] } }): string[] {
   return result.success ? [] : formatIssues(result.error!.issues).map(describeProblem);
@@ -44,6 +45,7 @@ describe('api: configuration schemas', () => {
   it('fills ControllerConfig defaults (TLS ports; the plain ones only with insecure) and accepts an external broker URL', () => {
     assert.deepEqual(ControllerConfigSchema.parse({}), {
       listen: ':8443',
+      nodeCertificateValiditySeconds: 30 * 86400,
       broker: 'embedded',
       brokerListen: ':8883',
       brokerProtocolVersion: 5,
@@ -51,13 +53,21 @@ describe('api: configuration schemas', () => {
       auth: { adminTokens: [], readOnlyTokens: [] },
       tlsSANs: { ips: [], dnsNames: [] },
       insecure: false,
-      maxMessageBytes: 1048576,
+      maxMessageBytes: 4194304,
+      loginFailureLimits: { perSource: 20, perNode: 10, windowSeconds: 60 },
+      releaseUploadMaxBytes: 512 << 20,
+      auditRetention: { maxAgeDays: 365, maxRows: 100_000 },
       releaseKeys: [],
     });
     assert.match(String(ControllerConfigSchema.safeParse({ releaseKeys: ['release.pub'] }).error?.issues[0]?.path), /releaseKeys,0/);
     const plain = ControllerConfigSchema.parse({ insecure: true });
     assert.deepEqual([plain.listen, plain.brokerListen], [':8080', ':1883']);
     assert.deepEqual([ControllerConfigSchema.parse({ insecure: true, listen: ':9000' }).listen, ControllerConfigSchema.parse({ brokerListen: ':1884' }).brokerListen], [':9000', ':1884']);
+    // One message limit: the controller's and the agents' defaults are the contract's.
+    const agent = AgentConfigSchema.parse({ nodeName: 'box-1', controller: { url: 'mqtt://c:1883', credentials: { username: 'box-1', password: 'p' } } });
+    assert.equal(agent.controller?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
+    assert.equal(ControllerConfigSchema.parse({}).maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
+    assert.equal(agent.controller?.outboxBytes, 64 << 20);
     assert.equal(ControllerConfigSchema.parse({ broker: 'mqtts://emqx.example:8883' }).broker, 'mqtts://emqx.example:8883');
     assert.equal(ControllerConfigSchema.safeParse({ broker: 'kafka://x' }).success, false);
     assert.equal(ControllerConfigSchema.safeParse({ listen: '0.0.0.0' }).success, false);
@@ -95,17 +105,27 @@ describe('api: configuration schemas', () => {
     assert.deepEqual(problems(bad).map((p) => p.split(':')[0]), ['auth.readOnlyTokens[0]', 'tlsSANs.ips[0]', 'tlsSANs.dnsNames[0]', 'insecure']);
   });
 
-  it('reads seine-node.yaml with password or certificate credentials', () => {
-    const withPassword = SeineNodeFileSchema.parse(
-      parse('controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n'),
-    );
+  it('reads seine-node.yaml with a join token, certificate credentials, or a password behind insecure: true', () => {
+    const fp = `sha256:${'AB'.repeat(32)}`;
+    const enrolling = SeineNodeFileSchema.parse({ controllerUrl: 'mqtts://controller.lan:8883', nodeName: 'box-17', joinToken: 't', caFingerprint: fp });
+    assert.equal(enrolling.caFingerprint, fp.toLowerCase());
+    assert.equal(enrollmentServerOf(enrolling), 'https://controller.lan:8443');
+    assert.deepEqual(problems(SeineNodeFileSchema.safeParse({ controllerUrl: 'mqtt://controller.lan:1883', nodeName: 'box-17', joinToken: 't', caFingerprint: 'md5:x' }, { reportInput: true })), [
+      'caFingerprint: expected sha256:<64 hex digits> (seinectl node add prints it), got "md5:x"',
+      'controllerUrl: enrollment needs a TLS URL (mqtts://, wss:// or mqtts+unix://)',
+    ]);
+    const password = 'controllerUrl: mqtt://controller.lan:1883\nnodeName: box-17\ncredentials:\n  username: box-17\n  password: s3cret\n';
+    assert.deepEqual(problems(SeineNodeFileSchema.safeParse(parse(password), { reportInput: true })), [
+      'credentials: password credentials need insecure: true (use joinToken and caFingerprint from seinectl node add)',
+    ]);
+    const withPassword = SeineNodeFileSchema.parse(parse(`${password}insecure: true\n`));
     assert.deepEqual(withPassword.credentials, { username: 'box-17', password: 's3cret' });
     const withCert = SeineNodeFileSchema.parse({
       controllerUrl: 'mqtts://controller.lan:8883',
       nodeName: 'box-17',
       credentials: { certFile: '/boot/seine/node.crt', keyFile: '/boot/seine/node.key' },
     });
-    assert.ok('certFile' in withCert.credentials);
+    assert.ok(withCert.credentials && 'certFile' in withCert.credentials);
   });
 
   it('rejects seine-node.yaml mistakes on their path', () => {

@@ -70,4 +70,21 @@ describe('policy stats', () => {
     assert.deepEqual(ev.list({ type: 'policy-log' }).map((e) => e.message), ['m3', 'm4']);
     assert.deepEqual(ev.list({ since: 3, limit: 1 }).map((e) => e.message), ['m5']);
   });
+
+  it('a noisy node evicts its own events, not the last ones of quieter nodes (per-node share of the ring)', () => {
+    const ev = new RecentEvents(10);
+    ev.push({ node: 'quiet1', ts: 1, severity: 'warning', type: 'alert', message: 'q1' });
+    ev.push({ node: 'quiet2', ts: 2, severity: 'warning', type: 'alert', message: 'q2' });
+    ev.push({ node: '', ts: 3, severity: 'info', type: 'rollout', message: 'c1' });
+    for (let i = 0; i < 1000; i++) ev.push({ node: 'noisy', ts: 10 + i, severity: 'info', type: 'policy-log', message: `n${i}` });
+    assert.deepEqual(ev.list({ node: 'quiet1' }).map((e) => e.message), ['q1']);
+    assert.deepEqual(ev.list({ node: 'quiet2' }).map((e) => e.message), ['q2']);
+    assert.deepEqual(ev.list({ type: 'rollout' }).map((e) => e.message), ['c1']);
+    assert.deepEqual(ev.list({ node: 'noisy' }).map((e) => e.message), ['n993', 'n994', 'n995', 'n996', 'n997', 'n998', 'n999']);
+    assert.equal(ev.evicted, 993);
+    // Equal holders: the oldest overall goes.
+    ev.push({ node: 'quiet1', ts: 2000, severity: 'info', type: 'alert', message: 'q1b' });
+    assert.equal(ev.list().length, 10);
+    assert.deepEqual(ev.list({ node: 'quiet1' }).map((e) => e.message), ['q1', 'q1b']);
+  });
 });

@@ -12,6 +12,7 @@ import { AgentConfigSchema, UpdateConfigSchema } from '../../../src/api/config.j
 import { describeZodError } from '../../../src/api/issues.js';
 import type { ReleaseTarget, SignedManifest, UpdateStatus } from '../../../src/api/release.js';
 import { Updater } from '../../../src/agent/update/updater.js';
+import { Launcher } from '../../../src/launcher/launcher.js';
 import { downloadResumable } from '../../../src/agent/update/download.js';
 import { serveFile } from '../../../src/controller/releases/serve-file.js';
 import { compareVersions } from '../../../src/lib/semver.js';
@@ -268,7 +269,8 @@ describe('releases: manifests, signatures, version rules, the updater', function
     beforeEach(async () => {
       root = await mkdtemp(path.join(dir, 'root-'));
       stateDir = path.join(root, 'var-update');
-      await mkdir(path.join(root, 'opt', 'releases', '0.1.0', 'dist'), { recursive: true });
+      await mkdir(path.join(root, 'opt', 'releases', '0.1.0', 'dist', 'cli'), { recursive: true });
+      await writeFile(path.join(root, 'opt', 'releases', '0.1.0', 'dist', 'cli', 'seine.js'), '');
       await writeFile(path.join(root, 'opt', 'releases', '0.1.0', 'package.json'), JSON.stringify({ version: '0.1.0' }));
       await symlink('releases/0.1.0', path.join(root, 'opt', 'current'));
       restarts = 0;
@@ -278,9 +280,11 @@ describe('releases: manifests, signatures, version rules, the updater', function
 
     const updater = (running: string, extra: Record<string, unknown> = {}) => {
       const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5, ...extra });
-      return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, restart: async () => void restarts++ });
+      return new Updater({ cfg, running, arch: 'amd64', server: serverUrl, underLauncher: true, restart: async () => void restarts++ });
     };
     const target = (release: SignedManifest): ReleaseTarget => ({ rollout: 'r1', release });
+    // The launcher's decision between two starts (src/launcher/launcher.ts, the real code).
+    const launcher = () => new Launcher({ root: path.join(root, 'opt'), stateDir, args: ['agent'], maxStarts: 3, deadlineSeconds: 120, restartDelayMs: 0, node: process.execPath });
     /** Gives the target and waits for an outcome newer than the status before. */
     const settle = async (u: Updater, t: ReleaseTarget) => {
       const was = JSON.stringify(u.status());
@@ -355,6 +359,7 @@ describe('releases: manifests, signatures, version rules, the updater', function
       // The corrected upload: the same version re-signed with a later notAfter.
       const fixed = signManifest({ ...signed.manifest, notAfter: new Date(Date.now() + 3600_000).toISOString() }, key);
       assert.equal((await settle(again, target(fixed))).state, 'restarting');
+      assert.equal((await launcher().settle()).version, '0.2.0');
       assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
       assert.equal(JSON.parse(await readFile(path.join(stateDir, 'pending.json'), 'utf8')).digest, manifestDigest(fixed));
     });
@@ -381,42 +386,54 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal((await settle(u, target(signed))).state, 'refused');
       assert.match(u.status().reason ?? '', /which is not trusted/);
       assert.equal((await settle(u, target(byNew))).state, 'restarting');
+      assert.equal((await launcher().settle()).version, '0.2.0');
       assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
     });
 
-    it('installs beside the running version, switches current, commits after a healthy start and keeps the previous version', async () => {
+    it('installs beside the running version, asks the launcher to switch, commits after a healthy start and keeps the previous version', async () => {
       const u = updater('0.1.0');
       await u.afterStart(async (s) => void reports.push(s), () => undefined);
       const s = await settle(u, target(signed));
       assert.equal(s.state, 'restarting');
       assert.equal(restarts, 1);
-      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0', 'the updater does not switch: the launcher does');
       assert.equal(JSON.parse(await readFile(path.join(root, 'opt', 'releases', '0.2.0', 'package.json'), 'utf8')).version, '0.2.0');
       assert.deepEqual(reports.map((r) => r.state).filter((x, i, a) => a.indexOf(x) === i), ['idle', 'downloading', 'installing', 'restarting']);
-      // The new version starts.
+      // The launcher switches and starts the new version on trial.
+      const plan = await launcher().settle();
+      assert.equal(plan.version, '0.2.0');
+      assert.equal(plan.trial?.boots, 1);
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(await readlink(path.join(root, 'opt', 'previous')), 'releases/0.1.0');
       const next = updater('0.2.0');
       assert.equal(await next.beforeStart(), 'run');
       assert.equal(next.status().state, 'confirming');
       assert.equal(await next.afterStart(async (st) => void reports.push(st), () => undefined), 'run');
       assert.equal(next.status().state, 'committed');
+      assert.equal(next.status().rollout, 'r1');
       assert.deepEqual(next.status().previous, ['0.1.0']);
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/, 'confirmed: `previous` removed');
       assert.deepEqual((await readdir(stateDir)).filter((f) => f.startsWith('pending')), []);
+      assert.deepEqual(await launcher().settle(), { version: '0.2.0' }, 'no longer on trial');
     });
 
-    it('rolls back by itself when the new version fails its health check, and the previous version reports why', async () => {
+    it('asks the launcher to roll back when the new version fails its health check, and the previous version reports why', async () => {
       const u = updater('0.1.0');
       await u.afterStart(async () => {}, () => undefined);
       assert.equal((await settle(u, target(signed))).state, 'restarting');
+      await launcher().settle();
       const next = updater('0.2.0', { failHealthCheck: true });
       assert.equal(await next.beforeStart(), 'run');
       assert.equal(await next.afterStart(async (st) => void reports.push(st), () => undefined), 'restart');
       assert.equal(next.status().state, 'rolledBack');
+      assert.match((await launcher().settle()).rolledBack ?? '', /forced by update.failHealthCheck/);
       assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
       const back = updater('0.1.0');
       assert.equal(await back.beforeStart(), 'run');
       const st = back.status();
       assert.equal(st.state, 'rolledBack');
       assert.equal(st.target, '0.2.0');
+      assert.equal(st.rollout, 'r1');
       assert.match(st.reason ?? '', /forced by update.failHealthCheck/);
       assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0'], 'the failed version is removed');
       // Remembered per manifest: that one is not tried again; a corrected one of the same version is.
@@ -432,29 +449,101 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal((await settle(back, target(fixed))).state, 'restarting');
     });
 
-    it('rolls back a new version that keeps crashing before it confirms', async () => {
+    it('is rolled back by the launcher when the new version keeps crashing before it confirms, and the previous version reports why', async () => {
       const u = updater('0.1.0');
       await u.afterStart(async () => {}, () => undefined);
       await settle(u, target(signed));
-      for (let boot = 1; boot <= 3; boot++) assert.equal(await updater('0.2.0').beforeStart(), 'run', `start ${boot}`);
-      const fourth = updater('0.2.0');
-      assert.equal(await fourth.beforeStart(), 'restart');
-      assert.match(fourth.status().reason ?? '', /started 3 times without confirming health/);
-      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      for (let start = 1; start <= 3; start++) assert.equal((await launcher().settle()).trial?.boots, start, `start ${start}`);
+      const fourth = await launcher().settle();
+      assert.deepEqual(fourth, { version: '0.1.0', rolledBack: 'did not start: exited 3 times without confirming health' });
       const back = updater('0.1.0');
+      assert.equal(await back.beforeStart(), 'run');
+      assert.equal(back.status().state, 'rolledBack');
+      assert.equal(back.status().reason, 'did not start: exited 3 times without confirming health');
+    });
+
+    it('gives up a new version that is not healthy by the deadline', async () => {
+      const u = updater('0.1.0', { healthDeadlineSeconds: 1 });
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      await launcher().settle();
+      const next = updater('0.2.0', { healthDeadlineSeconds: 1 });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => 'the controller broker is not reached'), 'restart');
+      assert.match(next.status().reason ?? '', /within 1 s of the start: the controller broker is not reached/);
+      assert.equal((await launcher().settle()).version, '0.1.0');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+    });
+
+    it('gives up just before the launcher\'s trial deadline (SEINE_TRIAL_DEADLINE), with its own reason', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      await launcher().settle();
+      const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 120 });
+      const next = new Updater({ cfg, running: '0.2.0', arch: 'amd64', server: serverUrl, underLauncher: true, trialDeadline: Date.now() + 2500, restart: async () => {} });
+      assert.equal(await next.beforeStart(), 'run');
+      const t0 = Date.now();
+      assert.equal(await next.afterStart(async () => {}, () => 'the controller broker is not reached'), 'restart');
+      assert.ok(Date.now() - t0 < 2500, `gave up before the launcher's deadline (${Date.now() - t0} ms)`);
+      assert.match((await launcher().settle()).rolledBack ?? '', /^health check failed within 1 s of the start: the controller broker is not reached$/);
+    });
+
+    it('switches current itself when not started by a launcher (a box whose image predates it), and the new version commits', async () => {
+      const cfg = UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5 });
+      const u = new Updater({ cfg, running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => void restarts++ });
+      await u.afterStart(async () => {}, () => undefined);
+      assert.equal((await settle(u, target(signed))).state, 'restarting');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.2.0');
+      assert.equal(await readlink(path.join(root, 'opt', 'previous')), 'releases/0.1.0');
+      const next = updater('0.2.0');
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'run');
+      assert.equal(next.status().state, 'committed');
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
+    });
+
+    it('without a launcher, a new version that fails its health check switches back itself', async () => {
+      const cfg = (extra: Record<string, unknown> = {}) => UpdateConfigSchema.parse({ root: path.join(root, 'opt'), stateDir, publicKey: path.join(keyDir, 'release.pub'), healthDeadlineSeconds: 5, ...extra });
+      const u = new Updater({ cfg: cfg(), running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      const next = new Updater({ cfg: cfg({ failHealthCheck: true }), running: '0.2.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'restart');
+      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
+      const back = new Updater({ cfg: cfg(), running: '0.1.0', arch: 'amd64', server: serverUrl, underLauncher: false, restart: async () => {} });
       assert.equal(await back.beforeStart(), 'run');
       assert.equal(back.status().state, 'rolledBack');
     });
 
-    it('rolls back a new version that is not healthy by the deadline', async () => {
-      const u = updater('0.1.0', { healthDeadlineSeconds: 1 });
+    it('takes update state files that do not parse (0 bytes after a power cut) as absent, never as a crash', async () => {
+      await mkdir(stateDir, { recursive: true });
+      for (const f of ['pending.json', 'outcome.json', 'refused.json']) await writeFile(path.join(stateDir, f), '');
+      const u = updater('0.1.0');
+      assert.equal(await u.beforeStart(), 'run');
+      assert.equal(await u.afterStart(async (s) => void reports.push(s), () => undefined), 'run');
+      assert.equal(u.status().state, 'idle');
+      assert.deepEqual(await u.files.refused(), {});
+      // And the update goes on from there, written durably (no temp file left behind).
+      assert.equal((await settle(u, target(signed))).state, 'restarting');
+      assert.deepEqual((await readdir(stateDir)).filter((f) => f.endsWith('.tmp')), []);
+      assert.equal((await u.files.readPending())?.to, '0.2.0');
+    });
+
+    it('on trial with its pending record lost (0 bytes), the new version still confirms and commits', async () => {
+      const u = updater('0.1.0');
       await u.afterStart(async () => {}, () => undefined);
       await settle(u, target(signed));
-      const next = updater('0.2.0', { healthDeadlineSeconds: 1 });
+      await launcher().settle();
+      await writeFile(path.join(stateDir, 'pending.json'), '');
+      const next = updater('0.2.0');
       assert.equal(await next.beforeStart(), 'run');
-      assert.equal(await next.afterStart(async () => {}, () => 'the controller broker is not reached'), 'restart');
-      assert.match(next.status().reason ?? '', /within 1 s of the switch: the controller broker is not reached/);
-      assert.equal(await readlink(path.join(root, 'opt', 'current')), 'releases/0.1.0');
+      assert.equal(next.status().state, 'confirming');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'run');
+      assert.equal(next.status().state, 'committed');
+      await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
     });
   });
 });
