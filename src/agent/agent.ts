@@ -43,6 +43,7 @@ import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
+import { TunnelNeighbours } from './tunnel-neighbours.js';
 
 const log = createLogger('agent');
 
@@ -64,7 +65,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined; neighbours?: TunnelNeighbours | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -162,9 +163,16 @@ export class Agent {
     sync = await startAgentSync(cfg, db, inventory, realizers);
     if (sync) registerTraceflowMethods(sync.rpc, traceflow);
     await datapath.sync();
+    // The userspace datapath drops a tunnel packet whose next hop OVS has not resolved yet:
+    // the peers' neighbours are in its cache before the CNI socket opens (tunnel-neighbours.ts).
+    const neighbours = cfg.datapathType === 'netdev' && network.tunnel
+      ? new TunnelNeighbours({ ovsRunDir: cfg.ovsRunDir, tunnelPeers: () => peers().filter((p) => p.encap).map((p) => p.underlayIP) })
+      : undefined;
+    await neighbours?.start();
     inventory.on('change', (c) => {
       if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
       if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
+      if (c.kind === 'Node') neighbours?.poke();
     });
 
     const ipam = await HostLocalIpam.open(db, podCIDR);
@@ -206,12 +214,13 @@ export class Agent {
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer, neighbours } = this.parts;
     clearInterval(statsTimer);
+    await neighbours?.stop();
     await this.api.stop();
     await this.sync?.stop();
     await this.flows?.stop();

@@ -2,29 +2,13 @@
 // agent crash (kill -9 of both agents under traffic, then restart) loses no packet and leaves
 // the installed flows byte-identical.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { dumpFlows, newLab, ping, reachable, removeLab } from './lab-fixture.js';
-
-/** `ping -i 0.05` in the background; resolves with its summary when it ends. */
-function pingFlood(from: PodState, to: string, count: number): Promise<{ sent: number; received: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', from.netns, 'ping', '-i', '0.05', '-c', String(count), '-W', '1', to]);
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => {
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
-      if (!m) return reject(new Error(`ping printed no summary: ${out}`));
-      resolve({ sent: Number(m[1]), received: Number(m[2]), text: out.split('\n').filter((l) => /transmitted|duplicates/.test(l)).join(' ') });
-    });
-  });
-}
+import { dumpFlows, newLab, ping, pingFlood, reachable, removeLab } from './lab-fixture.js';
 
 describe('datapath safety (2 boxes)', function () {
   this.timeout(120_000);

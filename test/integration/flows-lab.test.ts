@@ -99,7 +99,6 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
     traffic = new Traffic(lab, 2);
     await traffic.install();
     await traffic.listen(pod('box2-pod1'), [5001, 5002], []);
-    // The first packet to a new tunnel peer may wait for underlay ARP: warm the path up.
     assert.ok(await reachable(pod('box1-pod1'), pod('box2-pod1').ip!), 'box1-pod1 reaches box2-pod1');
   });
 

@@ -42,7 +42,7 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
     lab = await newLab('nr');
     await lab.up(specFromFlags(2, 2), { nodeRed: true });
     state = await lab.current();
-    // Traffic for the flow map: every pod pings every other (the first packet to a new tunnel peer may be lost).
+    // Traffic for the flow map: every pod pings every other (once each: none is lost).
     for (const a of state.pods) for (const b of state.pods) if (a !== b) assert.ok(await reachable(a, b.ip!), `${a.name} reaches ${b.name}`);
     await ping(pod('box1-pod1'), pod('box2-pod2').ip!);
   });

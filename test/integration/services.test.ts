@@ -134,7 +134,6 @@ describe('Services on a 2-box lab (ClusterIP, affinity, hairpin, endpoint change
     for (const name of ['web-1', 'web-2', 'web-3']) {
       await lab.startProcess({ role: `name-${name}`, command: 'ip', args: ['netns', 'exec', pod(name).netns, 'python3', '-u', script('name-server.py'), name, '8080'] });
     }
-    // The first packet to a new tunnel peer may wait for underlay ARP: warm the paths up.
     for (const name of ['web-1', 'web-2']) assert.ok(await reachable(pod('client'), pod(name).ip!), `client reaches ${name}`);
     assert.ok(await reachable(pod('web-1'), pod('web-3').ip!), 'web-1 reaches web-3');
   });

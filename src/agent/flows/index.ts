@@ -14,6 +14,7 @@ import type { ConntrackSource } from './conntrack.js';
 import { FlowExporter, type FlowExporterOptions } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
+import { vswitchdTarget } from '../ovs/unixctl.js';
 import { FlowStore, type StoredRecord } from './store.js';
 import { ipfixSink, readIpfixTls } from './ipfix-export.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
@@ -83,8 +84,3 @@ export async function startFlowVisibility(o: {
   };
 }
 
-/** The box's vswitchd control socket: the lab names it ovs-vswitchd.ctl; a system OVS finds it by pid file. */
-function vswitchdTarget(runDir: string): string {
-  const ctl = path.join(runDir, 'ovs-vswitchd.ctl');
-  return existsSync(ctl) ? ctl : 'ovs-vswitchd';
-}

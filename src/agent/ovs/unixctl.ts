@@ -3,6 +3,7 @@
 // answered by {"id": n, "result": "<the text ovs-appctl prints>", "error": null}. One request
 // per connection, as ovs-appctl does; a call costs no process start (~10 ms per ovs-appctl
 // run here, more on a loaded box) and the reply is the same text.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -63,4 +64,10 @@ export async function unixctlSocket(target: string, env: NodeJS.ProcessEnv = pro
   const pid = (await readFile(path.join(runDir, `${target}.pid`), 'utf8')).trim();
   if (!/^\d+$/.test(pid)) throw new Error(`${runDir}/${target}.pid: expected a process id`);
   return path.join(runDir, `${target}.${pid}.ctl`);
+}
+
+/** The box's vswitchd control socket: the lab names it ovs-vswitchd.ctl; a system OVS finds it by pid file. */
+export function vswitchdTarget(runDir: string): string {
+  const ctl = path.join(runDir, 'ovs-vswitchd.ctl');
+  return existsSync(ctl) ? ctl : 'ovs-vswitchd';
 }
