@@ -14,7 +14,7 @@ import { Datapath } from './datapath.js';
 import { FileInventorySource } from './inventory/file.js';
 import { KubeInventorySource } from './inventory/kube.js';
 import { resolveKubeConnection } from './inventory/kubeconfig.js';
-import type { InventorySource } from './inventory/types.js';
+import type { InventorySource } from '../api/inventory.js';
 import { HostLocalIpam } from './ipam/host-local.js';
 import { podMtu, setUpNodeNetwork, underlayOf } from './node-network.js';
 import { OpenFlowBridge } from './ovs/bridge.js';

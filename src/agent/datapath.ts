@@ -13,6 +13,7 @@ import { CookieAllocator } from './ovs/cookie.js';
 import type { Flow } from './ovs/flow.js';
 import type { Group } from './ovs/group.js';
 import type { Pipeline } from './ovs/pipeline.js';
+import { defaultFlows } from './ovs/default-flows.js';
 import { reconcileRound } from './ovs/round.js';
 import type { OvsPodPorts } from './pod-ports.js';
 import { desiredPeerRoutes, reconcilePeerRoutes } from './route/node-routes.js';
@@ -95,7 +96,7 @@ export class Datapath {
     // Features' flows (possibly 10k policy flows) are appended rather than merged: the planner
     // keeps the last flow of each (table, priority, match) too, so overriding a default works
     // the same, without building a key string per flow here.
-    const flows = mergeFlows(o.pipeline.defaultFlows(this.cookies.round), connectivity);
+    const flows = mergeFlows(defaultFlows(o.pipeline, this.cookies.round), connectivity);
     for (const f of others) for (const x of f) flows.push(x);
     for (const d of o.derived ?? []) for (const x of d.derivedFlows(flows, o.pipeline, this.cookies)) flows.push(x);
     return flows;

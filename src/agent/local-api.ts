@@ -5,9 +5,9 @@
 import type { NodeInfo, StoredObject } from '../api/controller-api.js';
 import { parseObjectKey } from '../api/node-state.js';
 import { qualifiedKind } from '../api/kinds.js';
-import { HttpError } from '../controller/rest/http.js';
-import { parseResourcePath, type ResourcePath } from '../controller/rest/paths.js';
-import { computeStatus, nodeRealization } from '../controller/status.js';
+import { HttpError } from '../api/http.js';
+import { parseResourcePath, type ResourcePath } from '../api/rest-paths.js';
+import { computeStatus, nodeRealization } from '../api/policy-status.js';
 import type { AgentSync } from './sync/agent-sync.js';
 
 export interface LocalApiContext {

@@ -3,7 +3,7 @@
 import type { AgentConfig } from '../api/config.js';
 import type { PeerBox } from './connectivity/flows.js';
 import { ipToInt } from './ipam/pod-cidr.js';
-import type { Inventory } from './inventory/types.js';
+import type { Inventory } from '../api/inventory.js';
 
 export interface Underlay {
   ip: string;

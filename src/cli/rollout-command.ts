@@ -11,7 +11,7 @@ import type { Rollout, RolloutCreate, StoredRelease } from '../api/release.js';
 import { RolloutCreateSchema } from '../api/release.js';
 import { describeZodError } from '../api/issues.js';
 import type { RestClient } from '../controller/client/rest-client.js';
-import { table } from '../controller/client/print.js';
+import { table } from '../lib/table.js';
 import { UserError } from '../lib/errors.js';
 import { readUserFile } from '../lib/files.js';
 import { parseSignedManifest, ReleaseRefused } from '../release/verify.js';

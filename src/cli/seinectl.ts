@@ -19,7 +19,7 @@ import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-
 import { describeObject, printEvents, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
 import { findStatsKind, type PolicyStatsObject } from '../api/policy-stats.js';
 import type { NodeEvent } from '../controller/events.js';
-import { statsUrl } from '../controller/rest/paths.js';
+import { statsUrl } from '../api/rest-paths.js';
 import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';

@@ -5,7 +5,7 @@
 // does a policy the computation rejects, so that every node reports the failure and its reason.
 import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
-import type { Inventory, InventoryNamespace, InventoryPod } from '../agent/inventory/types.js';
+import type { Inventory, InventoryNamespace, InventoryPod } from '../api/inventory.js';
 import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
 import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';

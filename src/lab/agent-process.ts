@@ -12,7 +12,8 @@ import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
 import { controllerFiles, labDownloadToken, readBoxControllerSection } from './controller-process.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
-import type { BoxState, ProcessRecord, StateStore } from './state.js';
+import type { BoxState, ProcessRecord } from './state.js';
+import type { StateStore } from './state-store.js';
 import { launcherArgs, OTA_HEALTH_DEADLINE_SECONDS, otaUpdateConfig, type OtaUpdateOverrides } from './ota.js';
 
 export const AGENT_ROLE = 'agent';

@@ -7,7 +7,8 @@ import { startOvsInstance } from './ovs-instance.js';
 import { inNetns, ipBatch, txOffCommands, vsctl } from './ovs-box.js';
 import { addNetns } from './netns.js';
 import { UNDERLAY_PREFIX, UNDERLAY_SUBNETS, type LabNames } from './names.js';
-import type { BoxState, StateStore } from './state.js';
+import type { BoxState } from './state.js';
+import type { StateStore } from './state-store.js';
 
 export interface BuildContext {
   names: LabNames;

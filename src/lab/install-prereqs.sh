@@ -15,6 +15,7 @@ declare -A want=(
   [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
   [tshark]=tshark [nfcapd]=nfdump
   [iptables]=iptables [arping]=iputils-arping [chromium]=chromium [sfdisk]=fdisk
+  [containerd]=containerd [ctr]=containerd [containerd-shim-runc-v2]=containerd [runc]=runc
 )
 missing=()
 for cmd in "${!want[@]}"; do
@@ -22,6 +23,8 @@ for cmd in "${!want[@]}"; do
 done
 # PostgreSQL's server programs live under /usr/lib/postgresql/<version>/bin, off PATH.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+# lab --runtime containerd builds its sandbox image from the static busybox (not the dynamic one).
+[[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
 if ((${#missing[@]})); then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [[ $(id -u) -ne 0 ]]; then

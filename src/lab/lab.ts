@@ -1,7 +1,7 @@
 // The lab as one object: bring it up from a spec, change it (pods, namespaces, labels, extra
 // processes), read it, tear it down. Every change runs under the lab lock and records what it
 // is about to create before creating it.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,14 +13,18 @@ import { formatPodRef, applyLabelChanges, type ContainerPort, type LabelChange, 
 import { labEnv, spawnDetached } from './lab-processes.js';
 import { acquireLabLock, NoLabDir } from './lock.js';
 import { boxAddressing, checkSocketPaths, DEFAULT_LAB_DIR, labDirFromEnv, labNames, UNDERLAY_CIDR, type LabNames } from './names.js';
-import { addNetns, deleteNetns, netnsExists } from './netns.js';
+import { netnsExists } from './netns.js';
 import { AGENT_ROLE, startAgent, waitAgentReady } from './agent-process.js';
 import { CONTROLLER_ROLE, provisionBox, spawnController, startController } from './controller-process.js';
 import { startNodeRed } from './node-red-process.js';
-import { CniPodAttacher } from './pod-attach-cni.js';
+import { DirectRuntime, type PodRuntime } from './pod-runtime.js';
+import { CriRuntime } from './pod-runtime-cri.js';
+import { CONTAINERD_ROLE, checkContainerdInstalled, importSandboxImage, prepareCniBinDir, startContainerd } from './containerd-process.js';
+import type { Runtime } from './runtimes.js';
 import { createOutside, outsideState } from './outside.js';
 import type { LabSpec } from './spec.js';
-import { readState, StateStore, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
+import { readState, type BoxState, type LabState, type PodState, type ProcessRecord } from './state.js';
+import { StateStore } from './state-store.js';
 import { teardown } from './teardown.js';
 import { GATEWAY_PORT } from '../agent/node-network.js';
 import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
@@ -118,8 +122,10 @@ export class Lab {
   /** Underlay first, then the boxes in parallel, each with its agent and then its pods. */
   private async build(store: StateStore, spec: LabSpec, onProgress?: (e: ProgressEvent) => void, nodeRed = false): Promise<void> {
     const ctx: BuildContext = { names: this.names, env: this.env, store };
-    const attacher = new CniPodAttacher(this.env);
-    const total = 1 + 3 * spec.boxes.length + spec.pods.length + (nodeRed ? 1 : 0);
+    const runtime = this.podRuntime(spec.runtime);
+    const containerd = spec.runtime === 'containerd';
+    if (containerd) await prepareCniBinDir(this.dir);
+    const total = 1 + (containerd ? 4 : 3) * spec.boxes.length + spec.pods.length + (nodeRed ? 1 : 0);
     let step = 0;
     const progress = (message: string, t0: number) => onProgress?.({ step: ++step, total, message, seconds: elapsed(t0) });
     const t0 = performance.now();
@@ -146,13 +152,21 @@ export class Lab {
       if (box.ota) await prepareOtaBox(box);
       await waitAgentReady(box, await startAgent(store, box, this.env));
       progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
+      if (containerd) {
+        // After the agent: containerd's CRI plugin reads the conf list the agent just wrote.
+        const tCtr = performance.now();
+        await startContainerd(store, box, this.env);
+        await importSandboxImage(box, this.dir, this.env);
+        progress(`${box.name}: containerd ready, sandbox image imported`, tCtr);
+      }
       // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.
       for (const pod of podsByBox.get(box.name) ?? []) {
         const t1 = performance.now();
-        const created = await this.createPod(store, attacher, box.name, pod);
+        const created = await this.createPod(store, runtime, box.name, pod);
         progress(`${box.name}: pod ${formatPodRef(created)} attached, ${created.ip}`, t1);
       }
     }));
+    closeRuntime(runtime);
     const [redResult] = await Promise.allSettled([red]);
     const failed = [...results, redResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -185,12 +199,14 @@ export class Lab {
       if (s.pods.some((p) => p.namespace === req.namespace && p.name === req.name)) throw new UserError(`pod ${formatPodRef(req)} already exists`);
       const box = req.box ? this.findBox(s, req.box) : leastLoadedBox(s);
       this.requireBoxRunning(box);
-      const attacher = new CniPodAttacher(this.env);
+      const runtime = this.podRuntime(s.runtime);
       try {
-        return await this.createPod(store, attacher, box.name, req);
+        return await this.createPod(store, runtime, box.name, req);
       } catch (err) {
-        await this.removePod(store, attacher, { namespace: req.namespace, name: req.name }).catch(() => undefined);
+        await this.removePod(store, runtime, { namespace: req.namespace, name: req.name }).catch(() => undefined);
         throw err;
+      } finally {
+        closeRuntime(runtime);
       }
     });
   }
@@ -198,7 +214,12 @@ export class Lab {
   async deletePod(ref: PodRef): Promise<void> {
     await this.mutate(async (store) => {
       this.findPod(store.state, ref);
-      await this.removePod(store, new CniPodAttacher(this.env), ref);
+      const runtime = this.podRuntime(store.state.runtime);
+      try {
+        await this.removePod(store, runtime, ref);
+      } finally {
+        closeRuntime(runtime);
+      }
     });
   }
 
@@ -291,6 +312,23 @@ export class Lab {
   }
 
   /**
+   * Stop a box's containerd (SIGKILL when `crash`) and start it again on the same root, state and
+   * socket (runtime containerd). Pods keep running meanwhile: their shims outlive containerd,
+   * which finds them again on start, as after a containerd upgrade on a box.
+   */
+  async restartContainerd(boxName: string, opts: { crash?: boolean } = {}): Promise<ProcessRecord> {
+    return this.mutate(async (store) => {
+      const box = this.findBox(store.state, boxName);
+      const old = box.processes.filter((p) => p.role === CONTAINERD_ROLE);
+      if (old.length === 0) throw new UserError(`${box.name} runs no containerd (lab up --runtime containerd)`);
+      if (opts.crash) for (const p of old.filter(isRunning)) process.kill(p.pid, 'SIGKILL');
+      await stopProcesses(old);
+      await store.update(() => void (box.processes = box.processes.filter((p) => p.role !== CONTAINERD_ROLE)));
+      return startContainerd(store, box, this.env);
+    });
+  }
+
+  /**
    * Stop the controller (SIGKILL when `crash`) and start it again on the same config, ports and
    * store; resolves when its REST API answers. Agents reconnect to its broker by themselves.
    */
@@ -314,30 +352,34 @@ export class Lab {
 
   // --- internals ---
 
-  private async createPod(store: StateStore, attacher: CniPodAttacher, boxName: string, req: PodRequest): Promise<PodState> {
+  private podRuntime(kind: Runtime): PodRuntime {
+    return kind === 'containerd' ? new CriRuntime() : new DirectRuntime(this.env);
+  }
+
+  private async createPod(store: StateStore, runtime: PodRuntime, boxName: string, req: PodRequest): Promise<PodState> {
     const pod: PodState = {
       namespace: req.namespace,
       name: req.name,
       phase: 'creating',
       box: boxName,
       netns: this.names.podNetns(req.namespace, req.name),
-      sandboxId: randomBytes(32).toString('hex'),
+      sandboxId: '',
+      uid: randomUUID(),
       labels: { ...(req.labels ?? {}) },
       ports: req.ports ?? [],
     };
-    await addNetns(pod.netns, this.env, () => store.update((s) => void s.pods.push(pod)));
-    const attachment = await attacher.attach(this.findBox(store.state, boxName), structuredClone(pod));
+    await store.update((s) => void s.pods.push(pod));
+    const record = (change: Partial<PodState>) => store.update(() => void Object.assign(pod, change));
+    const attachment = await runtime.start(this.findBox(store.state, boxName), structuredClone(pod), record);
     await store.update(() => void Object.assign(pod, attachment, { phase: 'running' }));
     log.debug({ pod: formatPodRef(pod), box: boxName, ip: attachment.ip }, 'pod attached');
     return pod;
   }
 
-  private async removePod(store: StateStore, attacher: CniPodAttacher, ref: PodRef): Promise<void> {
+  private async removePod(store: StateStore, runtime: PodRuntime, ref: PodRef): Promise<void> {
     const pod = store.state.pods.find((p) => p.namespace === ref.namespace && p.name === ref.name);
     if (!pod) return;
-    const box = store.state.boxes.find((b) => b.name === pod.box);
-    if (box) await attacher.detach(box, pod);
-    await deleteNetns([pod.netns]);
+    await runtime.stop(store.state.boxes.find((b) => b.name === pod.box), pod);
     await store.update((s) => void (s.pods = s.pods.filter((p) => p !== pod)));
   }
 
@@ -357,6 +399,7 @@ export class Lab {
       namespaces: [...namespaces].map(([name, labels]) => ({ name, labels: { ...labels, [NS_NAME_LABEL]: name } })),
       pods: [],
       services: [],
+      runtime: spec.runtime,
       processes: [],
       controller: null,
       nodeRed: null,
@@ -381,6 +424,13 @@ export class Lab {
 
   /** Fail before creating anything when a name is taken or a path is too long. */
   private preflight(spec: LabSpec): void {
+    if (spec.runtime === 'containerd') {
+      try {
+        checkContainerdInstalled();
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+    }
     for (const b of spec.boxes) {
       const tooLong = checkSocketPaths(this.names, b.name);
       if (tooLong) throw new UserError(tooLong);
@@ -408,7 +458,7 @@ export class Lab {
   }
 
   private requireBoxRunning(box: BoxState): void {
-    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server' || p.role === AGENT_ROLE) && !isRunning(p));
+    const dead = box.processes.filter((p) => (p.role === 'ovs-vswitchd' || p.role === 'ovsdb-server' || p.role === AGENT_ROLE || p.role === CONTAINERD_ROLE) && !isRunning(p));
     if (dead.length) throw new UserError(`${box.name}: ${dead.map((p) => `${p.role} (pid ${p.pid})`).join(' and ')} not running; recreate the lab (seine lab down && seine lab up)`);
   }
 
@@ -447,6 +497,10 @@ export class Lab {
     if (!existsSync(this.names.stateFile)) return Promise.reject(this.noLab());
     return this.locked(false, async () => fn(new StateStore(this.names.stateFile, await this.current())));
   }
+}
+
+function closeRuntime(runtime: PodRuntime): void {
+  if (runtime instanceof CriRuntime) runtime.close();
 }
 
 function killRecorded(file: string): void {

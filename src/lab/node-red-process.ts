@@ -12,7 +12,8 @@ import { SeinectlConfigSchema } from '../api/config.js';
 import { freePort } from '../lib/free-port.js';
 import { projectRoot } from '../lib/paths.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
-import type { ProcessRecord, StateStore } from './state.js';
+import type { ProcessRecord } from './state.js';
+import type { StateStore } from './state-store.js';
 
 export const NODE_RED_ROLE = 'node-red';
 /** The id of the lab's seine-controller config node (the examples use it). Not "seine-controller": Node-RED

@@ -6,9 +6,10 @@ import { loadConfigFile, validateConfig } from '../api/config-file.js';
 import { errorMessage } from '../lib/errors.js';
 import { DEFAULT_ENCAP, ENCAPS, type Encap } from './encap.js';
 import { MAX_BOXES } from './names.js';
+import { DEFAULT_RUNTIME, RUNTIMES, type Runtime } from './runtimes.js';
 import { labelKeyError, labelValueError, nameError, parsePort, type ContainerPort, type Labels } from './labels.js';
 
-export { ENCAPS, DEFAULT_ENCAP, type Encap };
+export { ENCAPS, DEFAULT_ENCAP, type Encap, RUNTIMES, DEFAULT_RUNTIME, type Runtime };
 
 const name = z.string().superRefine((v, ctx) => {
   const e = nameError(v);
@@ -57,6 +58,8 @@ export const labSpecSchema = z
     pods: z.array(podSpec).default([]),
     /** Run each box's agent from a release layout under the launcher (src/launcher), as on a box (releases and rollouts). */
     ota: z.boolean().default(false),
+    /** Who creates pod sandboxes: the lab itself (direct) or each box's containerd through CRI. */
+    runtime: z.enum(RUNTIMES).default(DEFAULT_RUNTIME),
   })
   .superRefine((spec, ctx) => {
     const dup = <T extends { name: string }>(items: T[], key: (t: T) => string, field: string, what: string) => {
@@ -91,10 +94,10 @@ export function loadLabSpec(file: string): Promise<LabSpec> {
 }
 
 /** `lab up --nodes N --pods-per-node M`: pods `box<i>-pod<k>` in `default`, labelled app=demo. */
-export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP, ota = false): LabSpec {
+export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP, ota = false, runtime: Runtime = DEFAULT_RUNTIME): LabSpec {
   const boxes = Array.from({ length: nodes }, (_, i) => ({ name: `box${i + 1}` }));
   const pods = boxes.flatMap((b) =>
     Array.from({ length: podsPerNode }, (_, k) => ({ name: `${b.name}-pod${k + 1}`, box: b.name, labels: { app: 'demo' } })),
   );
-  return parseLabSpec({ encap, boxes, pods, ota }, 'flags');
+  return parseLabSpec({ encap, boxes, pods, ota, runtime }, 'flags');
 }

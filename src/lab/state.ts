@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS } from './encap.js';
-import { writeInventory } from './inventory-file.js';
+import { RUNTIMES } from './runtimes.js';
 import { serviceState } from './services.js';
 
 const processRecord = z.object({
@@ -48,8 +48,10 @@ const podState = z.object({
   phase: z.enum(['creating', 'running']),
   box: z.string(),
   netns: z.string(),
-  /** Stands in for the sandbox container id containerd would pass to CNI. */
+  /** The sandbox container id CNI sees: containerd's (runtime containerd), or a random stand-in ('' while containerd creates it). */
   sandboxId: z.string(),
+  /** The pod's uid (CRI metadata, K8S_POD_UID); absent in state written before runtimes. */
+  uid: z.string().optional(),
   labels: z.record(z.string(), z.string()),
   ports: z.array(z.object({ name: z.string(), port: z.number().int(), protocol: z.enum(['TCP', 'UDP', 'SCTP']) })),
   ip: z.string().optional(),
@@ -88,6 +90,8 @@ export const labStateSchema = z.object({
   pods: z.array(podState),
   /** Services (the lab computes their EndpointSlices); absent in state written before Services. */
   services: z.array(serviceState).default([]),
+  /** Who creates pod sandboxes (pod-runtime.ts); absent in state written before runtimes. */
+  runtime: z.enum(RUNTIMES).default('direct'),
   /** Lab-wide processes (controller, Node-RED, broker …). */
   processes: z.array(processRecord),
   controller: endpoint,
@@ -129,26 +133,4 @@ export async function writeState(file: string, state: LabState): Promise<void> {
   const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
   await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
   await rename(tmp, file);
-}
-
-/**
- * Holds the lab state of one locked operation in memory and persists it after every change.
- * Saves are chained, so changes made by concurrent steps (boxes are built in parallel) are
- * written in order and the file always reflects at least everything that exists.
- */
-export class StateStore {
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(readonly file: string, public state: LabState) {}
-
-  /** Apply a change and wait until it is on disk (the state, and the agents' inventory view of it). */
-  update(change: (s: LabState) => void): Promise<void> {
-    change(this.state);
-    const snapshot = structuredClone(this.state);
-    this.chain = this.chain.then(async () => {
-      await writeState(this.file, snapshot);
-      await writeInventory(path.dirname(this.file), snapshot);
-    });
-    return this.chain;
-  }
 }

@@ -15,6 +15,8 @@ export interface LabStatus {
   prefix: string;
   phase: LabState['phase'];
   createdAt: string;
+  /** Who creates pod sandboxes: direct, or containerd per box through CRI. */
+  runtime: LabState['runtime'];
   underlay: { netns: string; bridge: string; cidr: string };
   /** The outside host (outside.ts): null in a lab made before it existed. */
   outside: { netns: string; ip: string; router: string; tcpPort: number; udpPort: number; connectionsLog: string; pid: number | null; running: boolean } | null;
@@ -58,6 +60,7 @@ export function labStatus(s: LabState): LabStatus {
     prefix: s.prefix,
     phase: s.phase,
     createdAt: s.createdAt,
+    runtime: s.runtime,
     underlay: { netns: s.underlay.netns, bridge: s.underlay.bridge, cidr: s.underlay.cidr },
     outside: outsideStatus(s),
     boxes: s.boxes.map((b) => ({
@@ -107,7 +110,7 @@ const procText = (p: ProcessStatus) => `${p.role} ${p.pid}${p.running ? '' : ' (
 
 export function formatStatus(st: LabStatus): string {
   const out: string[] = [];
-  out.push(`lab ${st.dir} (prefix ${st.prefix}, ${st.phase}, since ${st.createdAt}, underlay ${st.underlay.cidr})`, '');
+  out.push(`lab ${st.dir} (prefix ${st.prefix}, ${st.phase}, since ${st.createdAt}, underlay ${st.underlay.cidr}, runtime ${st.runtime})`, '');
   out.push(table(['BOX', 'NETNS', 'UNDERLAY', 'POD CIDR', 'ENCAP', 'PODS', 'PROCESSES'],
     st.boxes.map((b) => [b.name, b.netns, b.underlayIP, b.podCIDR, b.encap, String(b.pods), b.processes.map(procText).join(', ')])), '');
   out.push(table(['NAMESPACE', 'LABELS'], st.namespaces.map((n) => [n.name, formatLabels(n.labels)])), '');

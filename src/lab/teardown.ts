@@ -9,6 +9,9 @@ import { controllerFiles } from './controller-process.js';
 import { nodeRedFiles } from './node-red-process.js';
 import { findOwnedProcesses } from './lab-processes.js';
 import { deleteNetns } from './netns.js';
+import { runtimeLabFiles } from './containerd-process.js';
+import { labReleaseKeys } from './ota.js';
+import { isShim, removeAllSandboxes, stopSandboxProcesses, unmountContainerd } from './containerd-teardown.js';
 import type { LabNames } from './names.js';
 import type { LabState } from './state.js';
 
@@ -17,6 +20,8 @@ const refOf = ({ pid, start }: ProcessRef): ProcessRef => ({ pid, start });
 
 export async function teardown(names: LabNames, state: LabState | undefined): Promise<void> {
   if (state) {
+    // Sandboxes first, through CRI, while containerd and the agents still run (runtime containerd).
+    await removeAllSandboxes(state.boxes);
     const boxProcs = state.boxes.flatMap((b) => b.processes);
     // Agents and lab-wide services first (they talk to OVS), then the OVS daemons.
     await stopProcesses([...state.processes, ...boxProcs.filter((p) => !isOvs(p.role))].map(refOf).filter(isRunning));
@@ -26,9 +31,11 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
   for (let round = 0; round < 5; round++) {
     const stragglers = await findOwnedProcesses(names.dir);
     if (stragglers.length === 0) break;
+    await stopSandboxProcesses(stragglers.filter(isShim));
     await stopProcesses(stragglers, 500);
   }
   if (state) {
+    await unmountContainerd(state.boxes);
     await deleteNetns([
       ...state.pods.map((p) => p.netns),
       ...state.boxes.map((b) => b.netns),
@@ -62,6 +69,11 @@ async function removeLabFiles(names: LabNames): Promise<void> {
   await Promise.all([controller.config, path.dirname(controller.store), controller.mqttSocket].map((f) => rm(f, { recursive: true, force: true })));
   // Node-RED's user dir: settings, flows, the link to the nodes (node-red-process.ts).
   await rm(nodeRedFiles(names.dir).userDir, { recursive: true, force: true });
+  // runtime containerd: the CNI bin dir with `seine` and the sandbox image archive.
+  const runtime = runtimeLabFiles(names.dir);
+  await Promise.all([runtime.cniBinDir, runtime.image].map((f) => rm(f, { recursive: true, force: true })));
+  // The lab's release key pair (ota.ts), made once per lab.
+  await rm(labReleaseKeys(names.dir).dir, { recursive: true, force: true });
   await rmdir(path.join(names.dir, 'boxes')).catch(() => undefined);
   // The lock file goes last: removing it while we hold it makes waiters start over.
   await rm(names.lockFile, { force: true });

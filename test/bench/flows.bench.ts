@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FlowStore, RECORD_COLUMNS } from '../../src/agent/flows/store.js';
-import { FLOW_TEMPLATES, TEMPLATE_IPV4 } from '../../src/agent/flows/ipfix-export.js';
+import { FLOW_TEMPLATES, TEMPLATE_IPV4 } from '../../src/api/flow-ipfix.js';
 import { dataMessages } from '../../src/lib/ipfix/encoder.js';
 import { run } from '../../src/lib/exec.js';
 import { unixctlCall } from '../../src/agent/ovs/unixctl.js';

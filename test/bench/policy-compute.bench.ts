@@ -8,7 +8,7 @@
 import { computeNodePolicies, PolicyComputer, type PolicyObjects } from '../../src/policy/compute/compute.js';
 import { K8sNetworkPolicySchema } from '../../src/api/k8s-networkpolicy.js';
 import { AntreaNetworkPolicySchema, ClusterNetworkPolicySchema } from '../../src/api/antrea-policy.js';
-import type { Inventory, InventoryPod } from '../../src/agent/inventory/types.js';
+import type { Inventory, InventoryPod } from '../../src/api/inventory.js';
 import type { InternalRule, NodePolicySet } from '../../src/policy/compute/types.js';
 import { policyFlows } from '../../src/agent/policy/flows.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';

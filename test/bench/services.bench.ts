@@ -15,13 +15,14 @@ import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
+import { defaultFlows } from '../../src/agent/ovs/default-flows.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
 import { allocateGroupIds } from '../../src/agent/ovs/group.js';
 import { groupKeys, serviceFlows } from '../../src/agent/service/flows.js';
 import { planServices } from '../../src/agent/service/plan.js';
 import { LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
-import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../src/agent/inventory/types.js';
+import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../src/api/inventory.js';
 import { startPrivateOvs, stopPrivateOvs } from '../helpers/private-ovs.js';
 import { timeMs, type Bench, type BenchRow } from './harness.js';
 
@@ -92,7 +93,7 @@ export const bench: Bench = {
       const mgmt = bridgeMgmt(inst, 'br-int');
       const ofctl = (...args: string[]) => run('ovs-ofctl', ['-O', 'OpenFlow15', ...args], { env: inst!.env });
       const cookies = new CookieAllocator(1);
-      const defaults = pipeline.defaultFlows(1);
+      const defaults = defaultFlows(pipeline, 1);
       const base = inventory();
       const changed = inventory(SERVICES >> 1);
       /** What the agent does per sync: plan, build flows and groups, apply the difference in one bundle. */

@@ -17,6 +17,9 @@ const checks = {
   nfcapd: () => (has('nfcapd') && has('nfdump')) || 'needs nfdump: apt-get install nfdump',
   iptables: () => has('iptables-restore') || 'needs iptables (pod masquerading, Egress SNAT, NodePort host rules): apt-get install iptables',
   arping: () => has('arping') || 'needs arping (Egress gratuitous ARP): apt-get install iputils-arping',
+  containerd: () => (has('containerd') && has('containerd-shim-runc-v2') && has('ctr')) || 'needs containerd (lab --runtime containerd): apt-get install containerd',
+  runc: () => has('runc') || 'needs runc (containerd runs sandboxes with it): apt-get install runc',
+  busybox: () => existsSync('/bin/busybox') || 'needs busybox-static (the lab\'s sandbox image): apt-get install busybox-static',
   chromium: () => existsSync('/usr/bin/chromium') || 'needs Debian\'s chromium (the editor tests drive it): apt-get install chromium',
 } satisfies Record<string, () => true | string>;
 

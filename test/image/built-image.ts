@@ -1,6 +1,6 @@
 // The image under test: out/images/seine-<arch>.img from `npm run image`, built here when it is
 // missing (SEINE_IMAGE_OUT to look elsewhere). armhf is built without bookworm-security, whose
-// armhf index fails through this machine's package proxy (see README, "Images").
+// armhf index fails through this machine's package proxy (see docs/images.md).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

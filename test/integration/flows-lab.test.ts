@@ -1,6 +1,6 @@
 // Flow visibility on a 2-box lab: real TCP connections between pods on two boxes, through the
 // real agents' userspace OVS and conntrack, land in each box's SQLite flow store with the
-// counts the README promises, enriched with pods, nodes and the policy rule that allowed them;
+// counts docs/flows.md promises, enriched with pods, nodes and the policy rule that allowed them;
 // a connection a Drop rule denies is recorded with that policy and action; `seinectl flows`
 // reads the store; a kill -9 of an agent during ingest leaves a consistent database.
 import assert from 'node:assert/strict';

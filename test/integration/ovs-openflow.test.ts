@@ -8,6 +8,7 @@ import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
+import { defaultFlows } from '../../src/agent/ovs/default-flows.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { CookieAllocator, categoryFilter, decodeCookie } from '../../src/agent/ovs/cookie.js';
 import { formatFlow, toOvsFlow, type Flow, type OvsFlow } from '../../src/agent/ovs/flow.js';
@@ -26,7 +27,7 @@ const frame = (dscp = 0, src = '10.10.0.2') =>
 function podFlows(round: number): Flow[] {
   const c = new CookieAllocator(round);
   return [
-    ...pipeline.defaultFlows(round),
+    ...defaultFlows(pipeline, round),
     // `load:` and `dl_type=0x0800` are not how OVS prints them (set_field:, ip).
     { table: 'Classifier', priority: 190, match: ['in_port=1'], actions: ['load:0x3->NXM_NX_REG0[0..3]', pipeline.goto('SpoofGuard')], cookie: c.cookie('PodConnectivity', 'pod-a') },
     { table: 'Classifier', priority: 190, match: ['in_port=2'], actions: ['set_field:0x3/0xf->reg0', pipeline.goto('SpoofGuard')], cookie: c.cookie('PodConnectivity', 'pod-b') },
@@ -79,7 +80,7 @@ describe('OpenFlow layer (real OVS)', function () {
 
   it("installs the pipeline's default flows; reconciling again changes nothing", async () => {
     assert.equal((await bridge.dumpFlows()).length, 0, 'fail_mode=secure bridge starts empty');
-    const desired = pipeline.defaultFlows(1);
+    const desired = defaultFlows(pipeline, 1);
     const res = await bridge.reconcile(desired);
     assert.deepEqual(changes(res), { added: pipeline.tables.length + 2, modified: 0, deleted: 0 });
     const dumped = (await bridge.dumpFlowsText()).split('\n').map((l) => l.trim()).filter(Boolean).sort();

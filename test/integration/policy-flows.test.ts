@@ -7,6 +7,7 @@ import { bridgeMgmt, startOvsInstance, stopOvsInstance, type OvsInstance } from 
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
+import { defaultFlows } from '../../src/agent/ovs/default-flows.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
 import { connectivityFlows, mergeFlows } from '../../src/agent/connectivity/flows.js';
@@ -70,10 +71,10 @@ describe('policy flows (real OVS)', function () {
     const policy = policyFlows({ policies: computed.nodes.get('n1')!, ofports: new Map([[A.key, A.ofport], [B.key, B.ofport]]) }, pipeline, cookies);
     assert.deepEqual(policy.skipped, []);
     const bridge = new OpenFlowBridge({ mgmt: bridgeMgmt(inst, 'br-int'), tables: pipeline });
-    const result = await bridge.reconcile(mergeFlows(pipeline.defaultFlows(1), [...connectivity, ...policy.flows]));
+    const result = await bridge.reconcile(mergeFlows(defaultFlows(pipeline, 1), [...connectivity, ...policy.flows]));
     assert.equal(result.deleted, 0);
     // A second reconcile of the same flows changes nothing: the flows are written as OVS keeps them (after canonicalisation).
-    const again = await bridge.reconcile(mergeFlows(pipeline.defaultFlows(1), [...connectivity, ...policy.flows]));
+    const again = await bridge.reconcile(mergeFlows(defaultFlows(pipeline, 1), [...connectivity, ...policy.flows]));
     assert.deepEqual([again.added, again.modified, again.deleted], [0, 0, 0]);
   });
 

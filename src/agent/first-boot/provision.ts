@@ -96,7 +96,7 @@ async function readNodeFile(file: string, bootDir: string): Promise<SeineNodeFil
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `no ${SEINE_NODE_FILE} on the boot partition (${bootDir}): copy one there (see README, "Images")` : `cannot read ${SEINE_NODE_FILE}: ${code}`);
+    throw new UserError(code === 'ENOENT' ? `no ${SEINE_NODE_FILE} on the boot partition (${bootDir}): copy one there (see docs/images.md)` : `cannot read ${SEINE_NODE_FILE}: ${code}`);
   }
   return parseNodeFile(text, SEINE_NODE_FILE, bootDir);
 }

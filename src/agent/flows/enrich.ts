@@ -4,7 +4,7 @@
 // policy/registers.ts) or denied it (the rule in the deny counter's cookie).
 import { ipFamily, ipToBigInt, parseCIDR } from '../../api/net.js';
 import { FlowTypeCode, PolicyTypeCode, RuleActionCode, type FlowRecordInput } from '../../api/flow-record.js';
-import type { Inventory, InventoryPod } from '../inventory/types.js';
+import type { Inventory, InventoryPod } from '../../api/inventory.js';
 import type { RealizedRule } from '../policy/flows.js';
 import type { PolicyKind } from '../../policy/compute/types.js';
 

@@ -6,7 +6,7 @@
 import type { FlowRecord } from '../../api/flow-record.js';
 import { parseCIDR, ipToBigInt } from '../../api/net.js';
 import { createLogger } from '../../lib/log.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import type { RealizedRule } from '../policy/flows.js';
 import { LearnedKind, type LearnedCounter } from './accounting.js';
 import { connectionKey, type ConntrackEntry, type ConntrackSource } from './conntrack.js';

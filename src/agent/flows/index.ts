@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { createLogger } from '../../lib/log.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import type { OpenFlowBridge } from '../ovs/bridge.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';
@@ -16,7 +16,8 @@ import { KernelConntrackSource } from './kernel-conntrack.js';
 import { OvsConntrackSource } from './ovs-conntrack.js';
 import { vswitchdTarget } from '../ovs/unixctl.js';
 import { FlowStore, type StoredRecord } from './store.js';
-import { ipfixSink, readIpfixTls } from './ipfix-export.js';
+import { readIpfixTls } from '../../api/flow-ipfix.js';
+import { ipfixSink } from './ipfix-sink.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
 
 const log = createLogger('flows');

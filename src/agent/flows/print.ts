@@ -2,7 +2,7 @@
 // the records as JSON (FlowRecord field names = IPFIX element names).
 import type { FlowRecord } from '../../api/flow-record.js';
 import { flowAddresses } from '../../api/flow-record.js';
-import { table } from '../../controller/client/print.js';
+import { table } from '../../lib/table.js';
 import { PROTOCOL_NAMES } from './conntrack.js';
 import type { FlowQuery, RollupRow } from './store.js';
 

@@ -1,7 +1,7 @@
 // Kubernetes objects → the inventory view. Pure; keys come out in a fixed order so two
 // views of the same object compare equal and unchanged status churn produces no event.
 import { NAMESPACE_NAME_LABEL, SERVICE_NAME_LABEL, type EndpointSlice, type Namespace, type Node, type Pod, type Service } from '../../api/k8s-core.js';
-import type { InventoryEndpointSlice, InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort, InventoryService } from './types.js';
+import type { InventoryEndpointSlice, InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort, InventoryService } from '../../api/inventory.js';
 
 const sortedLabels = (labels: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -10,7 +10,7 @@ import { InventoryItemSchema, type InventoryItem } from '../../api/k8s-core.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { endpointSliceView, namespaceView, nodeView, podView, serviceView } from './convert.js';
-import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from './types.js';
+import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from '../../api/inventory.js';
 import { rawObjectKey } from './refusals.js';
 import { InventorySourceBase } from './source-base.js';
 import { describeZodError } from '../../api/issues.js';

@@ -1,6 +1,4 @@
-// The inventory's public surface: what the rest of the agent imports.
-export type { Inventory, InventoryChange, InventoryEvents, InventoryKind, InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort, InventorySource, ChangeType, InventoryService, InventoryServicePort, InventoryEndpointSlice, InventoryEndpoint } from './types.js';
-export { isActivePod, podKey, INVENTORY_KINDS } from './types.js';
+// The inventory's public surface: its sources (the model itself is src/api/inventory.ts).
 export { KubeInventorySource, type KubeInventoryOptions } from './kube.js';
 export { FileInventorySource, type FileInventoryOptions } from './file.js';
 export { K3S_KUBECONFIG, inClusterConnection, loadKubeconfig, resolveKubeConnection, type KubeConnection } from './kubeconfig.js';

@@ -9,9 +9,9 @@ import { KubeClient } from './kube-client.js';
 import type { KubeConnection } from './kubeconfig.js';
 import { Reflector } from './reflector.js';
 import { rawObjectKey } from './refusals.js';
-import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from './types.js';
+import { INVENTORY_KINDS, type InventoryKind, type InventorySource } from '../../api/inventory.js';
 import { InventorySourceBase } from './source-base.js';
-import { podKey } from './types.js';
+import { podKey } from '../../api/inventory.js';
 
 const log = createLogger('inventory');
 

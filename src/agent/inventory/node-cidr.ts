@@ -1,7 +1,7 @@
 // The box's own pod CIDR lives on its Node object (spec.podCIDR), which the k3s server fills
 // in some time after the node registers; the agent cannot assign pod addresses before that.
 import { createLogger } from '../../lib/log.js';
-import type { InventoryChange, InventorySource } from './types.js';
+import type { InventoryChange, InventorySource } from '../../api/inventory.js';
 
 const log = createLogger('inventory');
 

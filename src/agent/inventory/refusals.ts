@@ -4,7 +4,7 @@
 // view (if any) stays: a bad update changes nothing, the rest of the inventory keeps working.
 import { z } from 'zod';
 import { createLogger } from '../../lib/log.js';
-import type { InventoryKind } from './types.js';
+import type { InventoryKind } from '../../api/inventory.js';
 
 const log = createLogger('inventory');
 

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createLogger } from '../../lib/log.js';
 import { InventoryRefusals } from './refusals.js';
 import { InventoryStore } from './store.js';
-import type { Inventory, InventoryEvents } from './types.js';
+import type { Inventory, InventoryEvents } from '../../api/inventory.js';
 
 const log = createLogger('inventory');
 

@@ -11,8 +11,8 @@ import type {
   InventoryPod,
   InventoryService,
   InventoryEndpointSlice,
-} from './types.js';
-import { podKey } from './types.js';
+} from '../../api/inventory.js';
+import { podKey } from '../../api/inventory.js';
 
 interface ViewOf {
   Node: InventoryNode;

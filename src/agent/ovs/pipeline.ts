@@ -6,8 +6,6 @@
 // Every table gets a priority-0 miss flow: goto the next table of its sub-pipeline, or drop
 // (tables declared `drop`, and the last table of each sub-pipeline) — so a table that is in
 // place but still empty (a policy table before any policy) passes packets through.
-import { Category, encodeCookie } from './cookie.js';
-import type { Flow } from './flow.js';
 
 export const stages = [
   'start', 'classifier', 'validation', 'conntrackState', 'preRouting', 'egressSecurity',
@@ -151,23 +149,5 @@ export class Pipeline {
     const tb = this.tables.find((x) => x.pipeline === 'ip' && stages.indexOf(x.stage) >= from);
     if (!tb) throw new Error(`no table at or after stage ${stage}`);
     return `goto_table:${tb.id}`;
-  }
-
-  /** Miss flows of every table plus the root classifier's ARP/IP dispatch, owned by the Default category. */
-  defaultFlows(round: number): Flow[] {
-    const cookie = encodeCookie({ round, category: Category.Default, objectId: 0n });
-    const flows: Flow[] = this.tables.map((tb) => ({
-      table: tb.name,
-      priority: PRIORITY_MISS,
-      match: [],
-      actions: [tb.missAction === 'next' ? this.goto(tb.next!) : 'drop'],
-      cookie,
-    }));
-    const first = (p: SubPipeline) => this.tables.find((x) => x.pipeline === p);
-    const arp = first('arp');
-    const ip = first('ip');
-    if (arp) flows.push({ table: 'PipelineRootClassifier', priority: PRIORITY_NORMAL, match: ['arp'], actions: [this.goto(arp.name)], cookie });
-    if (ip) flows.push({ table: 'PipelineRootClassifier', priority: PRIORITY_NORMAL, match: ['ip'], actions: [this.goto(ip.name)], cookie });
-    return flows;
   }
 }

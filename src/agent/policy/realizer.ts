@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.js';
 import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
 import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
 import type { Datapath } from '../datapath.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realizers.js';
 import type { PolicyFlowInput } from './flows.js';
 

@@ -3,7 +3,7 @@
 // sync when a Service or EndpointSlice changes (and pods change anyway), and the bridge
 // applies only the difference, so an endpoint change is one group rewrite plus its
 // EndpointDNAT flow — established connections never look at the group again (conntrack).
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory } from '../../api/inventory.js';
 import type { CookieAllocator } from '../ovs/cookie.js';
 import type { Flow } from '../ovs/flow.js';
 import { allocateGroupIds, type Group } from '../ovs/group.js';

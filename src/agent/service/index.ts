@@ -3,7 +3,7 @@
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { learnedFilter, LearnedKind } from '../flows/accounting.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import type { OpenFlowBridge } from '../ovs/bridge.js';
 import type { CookieFilter } from '../ovs/cookie.js';
 import { affinityCookie } from './flows.js';

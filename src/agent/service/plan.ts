@@ -2,7 +2,7 @@
 // inventory (Services and their EndpointSlices) and the box's node name, like the service
 // change trackers of AntreaProxy (pkg/agent/proxy) reduced to what the flows need.
 import type { Protocol } from '../../api/k8s-core.js';
-import type { Inventory, InventoryEndpointSlice, InventoryService } from '../inventory/types.js';
+import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../api/inventory.js';
 
 export interface ServiceEndpoint {
   ip: string;

@@ -6,7 +6,7 @@ import type { NodeReported, PodInventoryEntry } from '../../api/node-state.js';
 import type { Database } from '../../lib/sqlite.js';
 import { createLogger } from '../../lib/log.js';
 import { NodeIdentity } from '../identity/node-identity.js';
-import type { InventorySource } from '../inventory/types.js';
+import type { InventorySource } from '../../api/inventory.js';
 import { AgentSync, type AgentSyncOptions } from './agent-sync.js';
 import type { RealizerRegistry } from './realizers.js';
 

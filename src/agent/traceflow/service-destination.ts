@@ -4,7 +4,7 @@
 // boxes are the ones that watch Services and EndpointSlices; the endpoints are returned so the
 // controller can ask their nodes to listen as receivers. Problems name the spec field.
 import type { TraceflowResolveParams, TraceflowResolveResult } from '../../api/traceflow.js';
-import type { Inventory, InventoryServicePort } from '../inventory/types.js';
+import type { Inventory, InventoryServicePort } from '../../api/inventory.js';
 import { planServices } from '../service/plan.js';
 
 const portText = (p: InventoryServicePort) => `${p.port}/${p.protocol}`;

@@ -10,7 +10,7 @@ import type {
 } from '../../api/traceflow.js';
 import { createLogger } from '../../lib/log.js';
 import type { DerivedFlowFeature } from '../datapath.js';
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory } from '../../api/inventory.js';
 import type { LocalPod } from '../connectivity/flows.js';
 import type { PacketOut } from '../ovs/bridge.js';
 import type { CookieAllocator } from '../ovs/cookie.js';

@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CONTROLLER_USERNAME, agentClientId, parseNodeTopic, type NodeTopic } from '../../api/mqtt.js';
+import { splitListen } from '../../lib/listen.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
 import { LoginLimiter, type LoginLimits } from './login-limiter.js';
@@ -287,9 +288,4 @@ function safeParseTopic(topic: string): NodeTopic | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }

@@ -5,6 +5,7 @@ import type { NodeInfo, NodeRealization, PolicyStatus, StoredObject } from '../.
 import type { KindInfo } from '../../api/kinds.js';
 import type { PolicyStatsObject } from '../../api/policy-stats.js';
 import type { NodeEvent } from '../events.js';
+import { table } from '../../lib/table.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
@@ -15,11 +16,6 @@ export function age(iso: string | null | undefined, now = Date.now()): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   if (s < 172800) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
-}
-
-export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
 }
 
 export function printObjects(kind: KindInfo, items: StoredObject[], format: OutputFormat, single: boolean): string {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { lookupKind, type KindInfo } from '../../api/kinds.js';
 import { UserError } from '../../lib/errors.js';
-import { resourceUrl } from '../rest/paths.js';
+import { resourceUrl } from '../../api/rest-paths.js';
 
 export interface RestClientOptions {
   token?: string | undefined;

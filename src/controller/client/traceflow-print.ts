@@ -3,7 +3,7 @@
 // picture the Node-RED node will show).
 import { stringify } from 'yaml';
 import type { TraceflowObservation, TraceflowSpec, TraceflowStatus } from '../../api/traceflow.js';
-import { table } from './print.js';
+import { table } from '../../lib/table.js';
 
 export type TraceflowFormat = 'table' | 'json' | 'yaml' | 'dot' | 'svg';
 

@@ -6,7 +6,7 @@
 // forgotten; one whose record says conntrack forgot it (flowEndReason 3) is exported and forgotten
 // at the next tick. Delta counters count since this exporter's previous record of the connection.
 import { AGGREGATOR_IPFIX_ELEMENTS, ANTREA_ENTERPRISE_ID, type AggregatedFlow, type AggregatorElement, type FlowRecord, type FlowSide } from '../../api/flow-record.js';
-import { FLOW_TEMPLATES, TEMPLATE_IPV4, TEMPLATE_IPV6 } from '../../agent/flows/ipfix-export.js';
+import { FLOW_TEMPLATES, TEMPLATE_IPV4, TEMPLATE_IPV6 } from '../../api/flow-ipfix.js';
 import type { InformationElement, Template } from '../../lib/ipfix/encoder.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
 import { createLogger } from '../../lib/log.js';

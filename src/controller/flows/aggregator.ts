@@ -1,7 +1,7 @@
 // The controller's flow aggregator export as its config describes it: the IPFIX sender to the
 // collector and the exporter with the aggregator's timeouts, started and stopped together.
 import type { FlowAggregatorConfig } from '../../api/config.js';
-import { readIpfixTls } from '../../agent/flows/ipfix-export.js';
+import { readIpfixTls } from '../../api/flow-ipfix.js';
 import { IpfixSender, parseCollector } from '../../lib/ipfix/transport.js';
 import { createLogger } from '../../lib/log.js';
 import { AGGREGATOR_TEMPLATES, AggregatorExporter } from './aggregator-export.js';

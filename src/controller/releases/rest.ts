@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.js';
 import { isVersion } from '../../lib/semver.js';
 import { ReleaseRefused, parseSignedManifest } from '../../release/verify.js';
 import { authorize, type TokenSets } from '../rest/auth.js';
-import { HttpError, readBody, sendJson } from '../rest/http.js';
+import { HttpError, readBody, sendJson } from '../../api/http.js';
 import { NoReleaseKeys, ReleaseConflict, type ReleaseStore } from './release-store.js';
 import { RolloutError, type Rollouts } from './rollouts.js';
 import { serveFile } from './serve-file.js';

@@ -4,7 +4,7 @@
 // open, which only an `insecure: true` controller allows, and only on loopback.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http.js';
+import { HttpError } from '../../api/http.js';
 
 export type Access = 'read' | 'admin';
 

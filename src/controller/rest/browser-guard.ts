@@ -4,7 +4,7 @@
 // says where a request comes from (Origin, Sec-Fetch-Site) — so one from another origin is
 // refused. Tools (seinectl, curl, Node-RED's runtime) send neither header and are unaffected.
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http.js';
+import { HttpError } from '../../api/http.js';
 
 /** What the REST clients send: manifests (JSON, YAML), merge patches, release bundles. */
 export const WRITE_CONTENT_TYPES: readonly string[] = [

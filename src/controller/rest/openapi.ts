@@ -6,7 +6,7 @@ import {
 } from '../../api/controller-api.js';
 import { EnrollRequestSchema, JoinTokenRequestSchema, JoinTokenResponseSchema, NodeCertificateResponseSchema, NodeRemovalSchema, RenewRequestSchema } from '../../api/enrollment.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
-import { resourceBase } from './paths.js';
+import { resourceBase } from '../../api/rest-paths.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
 

@@ -18,7 +18,7 @@ import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CertificateRequestError, caFingerprint, signCsr, type CaFiles } from '../../lib/certs.js';
 import { createLogger } from '../../lib/log.js';
 import { authorize, type TokenSets } from '../rest/auth.js';
-import { HttpError, readBody, sendJson } from '../rest/http.js';
+import { HttpError, readBody, sendJson } from '../../api/http.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import { JoinTokenError, type NodeTrust } from '../store/node-trust.js';
 import type { NodeRevocation } from './revocation.js';

@@ -6,7 +6,7 @@
 import type { ClusterGroup, Group } from '../../api/group.js';
 import type { ManifestObject } from '../../api/kinds.js';
 import type { Tier } from '../../api/tier.js';
-import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../agent/inventory/types.js';
+import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../api/inventory.js';
 import { subtractCIDRs } from './cidr.js';
 import { draftPolicy, policyRef, type PolicyObject, type RuleDraft } from './drafts.js';
 import { PolicyComputeError } from './errors.js';

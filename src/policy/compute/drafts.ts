@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { AntreaNetworkPolicy, ClusterNetworkPolicy, RuleAction } from '../../api/antrea-policy.js';
 import type { K8sNetworkPolicy } from '../../api/k8s-networkpolicy.js';
 import type { LabelSelector } from '../../api/meta.js';
-import type { InventoryPod } from '../../agent/inventory/types.js';
+import type { InventoryPod } from '../../api/inventory.js';
 import { NotSupportedError, PolicyComputeError } from './errors.js';
 import type { GroupTable } from './groups.js';
 import { resolvePeers, type AnyPeer, type ResolvedPeers } from './peers.js';

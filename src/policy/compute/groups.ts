@@ -2,7 +2,7 @@
 // (Antrea allows one level; deeper nesting and cycles are refused here rather than looped).
 import type { ClusterGroup, Group } from '../../api/group.js';
 import type { IPBlock } from '../../api/net.js';
-import type { InventoryPod } from '../../agent/inventory/types.js';
+import type { InventoryPod } from '../../api/inventory.js';
 import { NotSupportedError, PolicyComputeError } from './errors.js';
 import type { PodIndex, PodSelection } from './pod-index.js';
 

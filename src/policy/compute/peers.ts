@@ -3,7 +3,7 @@
 // namespace (selfSelectors).
 import type { LabelSelector } from '../../api/meta.js';
 import type { IPBlock } from '../../api/net.js';
-import type { InventoryPod } from '../../agent/inventory/types.js';
+import type { InventoryPod } from '../../api/inventory.js';
 import { NotSupportedError } from './errors.js';
 import type { GroupTable } from './groups.js';
 import type { PodIndex } from './pod-index.js';

@@ -4,7 +4,7 @@
 // drops only the memo entries whose selectors matched the old or the new object, so a label
 // change recomputes the groups it affects and no others.
 import type { LabelSelector } from '../../api/meta.js';
-import { isActivePod, podKey, type Inventory, type InventoryNamespace, type InventoryPod } from '../../agent/inventory/types.js';
+import { isActivePod, podKey, type Inventory, type InventoryNamespace, type InventoryPod } from '../../api/inventory.js';
 import { selectorKey, selectorMatches } from './selector.js';
 
 /** Which namespaces a selection looks in. */

@@ -1,7 +1,7 @@
 // Rule ports and protocols as services. Named ports stay unresolved here (PortSpec) because
 // they resolve per pod: against the target pod's container ports for ingress, the peer pod's
 // for egress (Kubernetes: a named port is a port of the destination pod).
-import type { InventoryPod } from '../../agent/inventory/types.js';
+import type { InventoryPod } from '../../api/inventory.js';
 import { NotSupportedError } from './errors.js';
 import type { IcmpService, RuleService, TransportService } from './types.js';
 

@@ -3,7 +3,8 @@ import { connectivityFlows, mergeFlows, type ConnectivityState } from '../../../
 import { peersFrom, sameSubnet } from '../../../src/agent/peers.js';
 import { CookieAllocator, decodeCookie, Category } from '../../../src/agent/ovs/cookie.js';
 import { Pipeline } from '../../../src/agent/ovs/pipeline.js';
-import type { Inventory } from '../../../src/agent/inventory/types.js';
+import { defaultFlows } from '../../../src/agent/ovs/default-flows.js';
+import type { Inventory } from '../../../src/api/inventory.js';
 
 const pipeline = Pipeline.build();
 const cookies = new CookieAllocator(7);
@@ -53,7 +54,7 @@ describe('pod connectivity flows', () => {
   });
 
   it('lets a feature flow replace the pipeline default with the same key', () => {
-    const merged = mergeFlows(pipeline.defaultFlows(7), connectivityFlows(state(1), pipeline, cookies));
+    const merged = mergeFlows(defaultFlows(pipeline, 7), connectivityFlows(state(1), pipeline, cookies));
     const misses = merged.filter((f) => f.table === 'L3Forwarding' && f.priority === 0);
     assert.equal(misses.length, 1);
     assert.ok(misses[0].actions.includes(pipeline.goto('L2ForwardingCalc')));

@@ -6,7 +6,7 @@ import { STATS_KINDS, findStatsKind } from '../../../src/api/policy-stats.js';
 import { statsByPolicy, type RuleStats } from '../../../src/agent/policy/stats.js';
 import { RecentEvents } from '../../../src/controller/events.js';
 import { policyStatsFor } from '../../../src/controller/policy-stats.js';
-import { parseStatsPath, statsUrl } from '../../../src/controller/rest/paths.js';
+import { parseStatsPath, statsUrl } from '../../../src/api/rest-paths.js';
 import type { StoredRecord } from '../../../src/controller/store/objects.js';
 
 const ACNP = 'ClusterNetworkPolicy.crd.antrea.io//web';

@@ -12,7 +12,7 @@ import {
 import { describeZodError } from '../../../src/api/issues.js';
 import { endpointSliceView, namespaceView, nodeView, podView } from '../../../src/agent/inventory/convert.js';
 import { InventoryStore } from '../../../src/agent/inventory/store.js';
-import { isActivePod, type InventoryChange } from '../../../src/agent/inventory/types.js';
+import { isActivePod, type InventoryChange } from '../../../src/api/inventory.js';
 import { fixtureJSON, watchLines } from './api-replay.js';
 import { summary } from './helpers.js';
 

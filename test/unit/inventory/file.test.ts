@@ -1,4 +1,4 @@
-import type { InventoryPod } from '../../../src/agent/inventory/types.js';
+import type { InventoryPod } from '../../../src/api/inventory.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // Small waits shared by the inventory tests.
-import type { InventoryChange, InventorySource } from '../../../src/agent/inventory/types.js';
+import type { InventoryChange, InventorySource } from '../../../src/api/inventory.js';
 
 /** Polls until `check` returns a value other than undefined/false, or fails after `ms`. */
 export async function until<T>(check: () => T | undefined | false, what: string, ms = 5000): Promise<T> {

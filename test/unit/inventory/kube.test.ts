@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { KubeInventorySource, type KubeInventoryOptions } from '../../../src/agent/inventory/kube.js';
 import { loadKubeconfig, type KubeConnection } from '../../../src/agent/inventory/kubeconfig.js';
 import { nodePodCIDR } from '../../../src/agent/inventory/node-cidr.js';
-import type { Inventory, InventoryPod } from '../../../src/agent/inventory/types.js';
+import type { Inventory, InventoryPod } from '../../../src/api/inventory.js';
 import { ApiReplay, FIXTURES, fixtureJSON, watchLines } from './api-replay.js';
 import { recordChanges, summary, until } from './helpers.js';
 

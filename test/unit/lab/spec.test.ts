@@ -10,6 +10,7 @@ describe('lab spec (lab.yaml schema)', () => {
   it('fills defaults', () => {
     const spec = parseLabSpec({ boxes: [{ name: 'b1' }], pods: [{ name: 'web' }] });
     assert.equal(spec.encap, 'geneve');
+    assert.equal(spec.runtime, 'direct');
     assert.deepEqual(spec.namespaces, []);
     assert.deepEqual(spec.pods[0], { name: 'web', namespace: 'default', labels: {}, ports: [] });
   });
@@ -35,10 +36,16 @@ describe('lab spec (lab.yaml schema)', () => {
     rejects({ boxes: [{ name: 'b' }], pods: [{ name: 'p', labels: { app: 3 } }] }, /pods\[0\]\.labels\.app: /);
     rejects({ boxes: [{ name: 'b' }], pods: [{ name: 'p', ports: ['http=99999/TCP'] }] }, /pods\[0\]\.ports\[0\]: bad port number/);
     rejects({ encap: 'stt', boxes: [{ name: 'b' }] }, /encap: expected one of/);
+    rejects({ runtime: 'docker', boxes: [{ name: 'b' }] }, /runtime: expected one of direct\|containerd, got "docker"/);
     rejects({ boxes: [{ name: 'b', encap: 'gre' }] }, /boxes\[0\]\.encap: unknown field/);
     rejects({ boxes: [{ name: 'b' }, { name: 'b' }] }, /boxes\[1\]\.name: duplicate box 'b'/);
     rejects({ boxes: [{ name: 'underlay' }] }, /reserved/);
     rejects({ boxes: [{ name: 'b' }], extra: 1 }, /extra/);
+  });
+
+  it('takes runtime: containerd from lab.yaml and from the flags', () => {
+    assert.equal(parseLabSpec({ runtime: 'containerd', boxes: [{ name: 'b' }] }).runtime, 'containerd');
+    assert.equal(specFromFlags(1, 1, 'geneve', false, 'containerd').runtime, 'containerd');
   });
 
   it('builds the spec of `lab up --nodes N --pods-per-node M`', () => {

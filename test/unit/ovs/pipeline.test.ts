@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { decodeCookie } from '../../../src/agent/ovs/cookie.js';
 import { Pipeline, tableDeclarations } from '../../../src/agent/ovs/pipeline.js';
+import { defaultFlows } from '../../../src/agent/ovs/default-flows.js';
 
 describe('ovs pipeline', () => {
   it("numbers the default pipeline in Antrea's order", () => {
@@ -32,7 +33,7 @@ describe('ovs pipeline', () => {
 
   it('makes one miss flow per table plus the root ARP/IP dispatch, owned by the Default category', () => {
     const p = Pipeline.build();
-    const flows = p.defaultFlows(5);
+    const flows = defaultFlows(p, 5);
     assert.equal(flows.length, p.tables.length + 2);
     const miss = (name: string) => flows.find((f) => f.table === name && f.priority === 0)!;
     assert.deepEqual(miss('AntreaPolicyEgressRule').actions, ['goto_table:13']);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { computeNodePolicies, PolicyComputer, type PolicyObjects } from '../../../src/policy/compute/compute.js';
 import { subtractCIDRs } from '../../../src/policy/compute/cidr.js';
 import type { InternalRule, NodePolicySet } from '../../../src/policy/compute/types.js';
-import type { InventoryPod } from '../../../src/agent/inventory/types.js';
+import type { InventoryPod } from '../../../src/api/inventory.js';
 import { acnp, anp, clusterGroup, group, inventory, knp, pod, tier } from './fixtures.js';
 
 const http = (port: number) => ({ name: 'http', port, protocol: 'TCP' as const });

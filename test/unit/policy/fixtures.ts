@@ -3,7 +3,7 @@ import { ClusterNetworkPolicySchema, AntreaNetworkPolicySchema } from '../../../
 import { K8sNetworkPolicySchema } from '../../../src/api/k8s-networkpolicy.js';
 import { ClusterGroupSchema, GroupSchema } from '../../../src/api/group.js';
 import { TierSchema } from '../../../src/api/tier.js';
-import type { Inventory, InventoryPod, InventoryPodPort } from '../../../src/agent/inventory/types.js';
+import type { Inventory, InventoryPod, InventoryPodPort } from '../../../src/api/inventory.js';
 
 export function pod(ns: string, name: string, labels: Record<string, string>, ip: string, node = 'n1', ports: InventoryPodPort[] = []): InventoryPod {
   return { namespace: ns, name, uid: `${ns}-${name}`, labels, ip, ips: [ip], nodeName: node, hostNetwork: false, phase: 'Running', ports };

@@ -10,7 +10,7 @@ import { groupKeys, serviceFlows } from '../../../src/agent/service/flows.js';
 import { nodePortRules } from '../../../src/agent/service/nodeport-host.js';
 import { planServices, type ServicePortPlan } from '../../../src/agent/service/plan.js';
 import { endpointSliceView, serviceView } from '../../../src/agent/inventory/convert.js';
-import type { Inventory } from '../../../src/agent/inventory/types.js';
+import type { Inventory } from '../../../src/api/inventory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../../src/api/k8s-core.js';
 
 const pipeline = Pipeline.build();

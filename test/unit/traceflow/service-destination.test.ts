@@ -4,7 +4,7 @@
 // spec field; the controller then plans receivers on the endpoints' nodes.
 import assert from 'node:assert/strict';
 import { endpointSliceView, serviceView } from '../../../src/agent/inventory/convert.js';
-import type { Inventory } from '../../../src/agent/inventory/types.js';
+import type { Inventory } from '../../../src/api/inventory.js';
 import { resolveServiceDestination } from '../../../src/agent/traceflow/service-destination.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../../src/api/k8s-core.js';
 import type { NodeReported } from '../../../src/api/node-state.js';

@@ -2,8 +2,8 @@
 //   /apis/<group>/<version>/<plural>[/<name>]                       cluster-scoped kinds
 //   /apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]       namespaced kinds
 //   /apis/<group>/<version>/<plural>                                namespaced kinds, all namespaces
-import { KINDS, type KindInfo } from '../../api/kinds.js';
-import { STATS_API_VERSION, STATS_KINDS, type StatsKind } from '../../api/policy-stats.js';
+import { KINDS, type KindInfo } from './kinds.js';
+import { STATS_API_VERSION, STATS_KINDS, type StatsKind } from './policy-stats.js';
 
 export interface ResourcePath {
   kind: KindInfo;

@@ -1,12 +1,11 @@
 // Policy status from node reports (Antrea's NetworkPolicyStatus): a node counts as realized
 // when it reports this generation Realized; any node reporting this generation Failed fails the
 // object; nobody realized yet is Pending, some is Realizing, all of the span (even none) Realized.
-import type { NodeRealization, PolicyStatus } from '../api/controller-api.js';
-import { objectKey, type NodeReported } from '../api/node-state.js';
-import type { StoredRecord } from './store/objects.js';
+import type { NodeRealization, PolicyStatus } from './controller-api.js';
+import { objectKey, type NodeReported, type ObjectRef } from './node-state.js';
 
 type Reports = ReadonlyMap<string, Pick<NodeReported, 'objects'>>;
-type Subject = Pick<StoredRecord, 'kind' | 'namespace' | 'name' | 'generation'>;
+type Subject = ObjectRef & { generation: number };
 
 export function computeStatus(record: Subject, spanNodes: readonly string[], reports: Reports): PolicyStatus {
   const key = objectKey(record);

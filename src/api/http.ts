@@ -1,8 +1,10 @@
 // Small HTTP helpers: bounded body reading, JSON replies, Kubernetes-shaped error bodies, checked query parameters.
+// Shared by the controller's REST server and the agent's local API; here in the contract layer because
+// the error body is controller-api.ts's Status and bad parameters are named as issues.ts names them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import type { ErrorStatus } from '../../api/controller-api.js';
-import { describeProblem, formatIssues } from '../../api/issues.js';
+import type { ErrorStatus } from './controller-api.js';
+import { describeProblem, formatIssues } from './issues.js';
 
 export class HttpError extends Error {
   constructor(readonly code: number, readonly reason: string, message: string, readonly causes?: { field: string; message: string }[]) {

@@ -1,13 +1,13 @@
 // FlowRecords as IPFIX: the element types of every FlowRecord field (IANA, reverse 29305,
 // Antrea 56506, as go-ipfix's registry types them) and the two templates Antrea's agent sends
-// (IPv4 and IPv6), then a sink that sends each poll's batch to the configured collector.
-import { FLOW_RECORD_IPFIX_ELEMENTS, type FlowRecord } from '../../api/flow-record.js';
-import type { IEType, InformationElement, Template } from '../../lib/ipfix/encoder.js';
+// (IPv4 and IPv6), plus the TLS settings of an IPFIX collector connection. Contract: the agent's
+// exporter and the controller's aggregator both speak it.
+import { FLOW_RECORD_IPFIX_ELEMENTS, type FlowRecord } from './flow-record.js';
+import type { IEType, InformationElement, Template } from '../lib/ipfix/encoder.js';
 import { readFileSync } from 'node:fs';
-import type { IpfixTlsConfig } from '../../api/config.js';
-import { UserError } from '../../lib/errors.js';
-import { IpfixSender, parseCollector, type IpfixTlsOptions } from '../../lib/ipfix/transport.js';
-import type { StoredRecord } from './store.js';
+import type { IpfixTlsConfig } from './config.js';
+import { UserError } from '../lib/errors.js';
+import type { IpfixTlsOptions } from '../lib/ipfix/transport.js';
 
 const STRINGS = new Set<keyof FlowRecord>([
   'sourcePodNamespace', 'sourcePodName', 'destinationPodNamespace', 'destinationPodName', 'sourceNodeName', 'destinationNodeName',
@@ -56,17 +56,4 @@ export function readIpfixTls(cfg: IpfixTlsConfig, field: string): IpfixTlsOption
     ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(cfg.serverName ? { serverName: cfg.serverName } : {}),
     minVersion: cfg.minVersion === 'VersionTLS13' ? 'TLSv1.3' : 'TLSv1.2',
   };
-}
-
-/** A sink for the flow exporter: each batch's records to the collector, by address family. */
-export function ipfixSink(collectorAddr: string, opts: { domainId?: number; templateRefreshS?: number; tls?: IpfixTlsOptions } = {}) {
-  const sender = new IpfixSender({ collector: parseCollector(collectorAddr), templates: FLOW_TEMPLATES, ...opts });
-  const sink = async (batch: StoredRecord[]) => {
-    const four: Record<string, unknown>[] = [];
-    const six: Record<string, unknown>[] = [];
-    for (const b of batch) (b.record.sourceIPv6Address ? six : four).push(b.record as Record<string, unknown>);
-    await sender.send(TEMPLATE_IPV4, four);
-    await sender.send(TEMPLATE_IPV6, six);
-  };
-  return { sender, sink };
 }

@@ -1,8 +1,8 @@
-// The agent's view of the cluster: only what networking and policy need, in plain objects.
-// Both sources (the Kubernetes API on a box, the lab's inventory file) produce this view,
-// so every consumer is written once.
+// The view of the cluster the agent and the policy computation share: only what networking and
+// policy need, in plain objects. Both sources (the Kubernetes API on a box, the lab's inventory
+// file) produce this view, so every consumer is written once.
 import { EventEmitter } from 'node:events';
-import type { Protocol, TrafficPolicy } from '../../api/k8s-core.js';
+import type { Protocol, TrafficPolicy } from './k8s-core.js';
 
 export interface InventoryNode {
   name: string;
