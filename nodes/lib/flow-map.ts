@@ -66,9 +66,14 @@ export function buildFlowGraph(records: readonly FlowRecord[], group: Grouping):
   };
 }
 
-/** The busiest pairs, largest first: [{source, destination, bytes, …}]. */
-export function topTalkers(graph: FlowGraph, n: number): FlowEdge[] {
-  return graph.edges.slice(0, n);
+/** A table row: the edge plus `policyNames`, the policies as one readable cell ("—" for none; a table prints an array as `[]`). */
+export type TopTalker = FlowEdge & { policyNames: string };
+
+export const policyCell = (policies: readonly string[]): string => (policies.length ? policies.join(', ') : '—');
+
+/** The busiest pairs, largest first: [{source, destination, bytes, …, policyNames}]. */
+export function topTalkers(graph: FlowGraph, n: number): TopTalker[] {
+  return graph.edges.slice(0, n).map((e) => ({ ...e, policyNames: policyCell(e.policies) }));
 }
 
 /** Bar-chart points (`x` the pair, `y` bytes) as the dashboard's ui-chart takes them. */

@@ -80,8 +80,10 @@ const client = () => {
   const server = o.server ?? process.env.SEINE_SERVER ?? file.server;
   // No server named anywhere: the controller's own admin file (a lab's, or this host's), as kubectl uses k3s.yaml.
   const admin = server ? {} : adminFile();
+  // No guessed default: after `lab down` a guess would only turn into a connection error about a port nobody chose.
+  if (!server && !admin.server) throw new UserError(noControllerMessage());
   const ca = o.certificateAuthority ?? process.env.SEINE_CA ?? file.certificateAuthority ?? admin.certificateAuthority;
-  return new RestClient(server ?? admin.server ?? 'https://127.0.0.1:8443', {
+  return new RestClient((server ?? admin.server)!, {
     token: o.token ?? process.env.SEINE_TOKEN ?? file.token ?? admin.token,
     ca: ca ? readCa(ca) : undefined,
   });
@@ -101,6 +103,16 @@ function adminFile(): SeinectlConfig {
     return parseConfig(text, f, SeinectlConfigSchema);
   }
   return {};
+}
+
+/** Every place seinectl looked, and the two ways out: start a lab, or name a controller. */
+function noControllerMessage(): string {
+  const configPath = process.env.SEINECTL_CONFIG || path.join(process.env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'seine', 'seinectl.yaml');
+  return [
+    `no controller is configured: none of --server, SEINE_SERVER, the config file ${configPath}, the lab's admin file ${labAdminFile(labDirFromEnv())} (no lab is up there) or this host's controller's admin file ${CONTROLLER_ADMIN_FILE} names one`,
+    'for a lab: npm start (or seine lab up), then seinectl finds its controller by itself',
+    `for another controller: seinectl --server https://HOST:8443 --token TOKEN --certificate-authority CA.crt ... (or SEINE_SERVER, SEINE_TOKEN and SEINE_CA, or server, token and certificateAuthority in ${configPath})`,
+  ].join('\n');
 }
 
 function readCa(file: string): Buffer {

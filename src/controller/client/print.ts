@@ -24,6 +24,13 @@ export function printObjects(kind: KindInfo, items: StoredObject[], format: Outp
   if (!items.length) return '';
   const wide = format === 'wide';
   if (kind.kind === 'Egress' || kind.kind === 'ExternalIPPool') return printEgressKinds(kind, items, wide);
+  // Antrea's columns for tiers; they hold no rules, so there is nothing realized to show.
+  if (kind.kind === 'Tier') {
+    const spec = (o: StoredObject) => (o.spec ?? {}) as { priority?: number; description?: string };
+    return table([['NAME', 'PRIORITY', 'AGE', ...(wide ? ['DESCRIPTION'] : [])], ...items.map((o) => [
+      o.metadata.name, String(spec(o).priority ?? ''), age(o.metadata.creationTimestamp), ...(wide ? [spec(o).description ?? ''] : []),
+    ])]);
+  }
   const ns = kind.namespaced;
   const policy = kind.kind === 'ClusterNetworkPolicy' || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
   const header = [...(ns ? ['NAMESPACE'] : []), 'NAME', ...(policy ? ['TIER', 'PRIORITY'] : []), 'DESIRED NODES', 'CURRENT NODES', ...(wide ? ['PHASE', 'GENERATION'] : []), 'AGE'];

@@ -91,7 +91,8 @@ export function traceflowSvg(tf: TraceflowView): string {
     `<text x="${PAD}" y="24" font-size="15" font-weight="bold">${xml(`${tf.metadata.name}: ${endpoint(tf.spec.source)} → ${endpoint(tf.spec.destination)}`)}</text>`,
     `<text x="${PAD}" y="44">${xml(`phase ${tf.status?.phase ?? 'Pending'}${tf.status?.dataplaneTag ? `, tag ${tf.status.dataplaneTag}` : ''}${tf.status?.reason ? ` — ${tf.status.reason}` : ''}`)}</text>`,
   ];
-  let prev: { x: number; y: number } | undefined;
+  // The hop before: its box's bottom-centre (the next hop below it) and right-side middle (the next node's column).
+  let prev: { x: number; y: number; right: number; mid: number } | undefined;
   results.forEach((r, c) => {
     const x0 = PAD + c * COL;
     out.push(`<rect x="${x0}" y="${TOP - 30}" width="${W + 20}" height="${r.observations.length * (H + GAP) + 30}" rx="8" fill="none" stroke="#9aa" stroke-dasharray="4 3"/>`);
@@ -102,8 +103,13 @@ export function traceflowSvg(tf: TraceflowView): string {
       out.push(`<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="6" fill="${bad ? '#f4cccc' : '#eef3fb'}" stroke="${bad ? '#c00' : '#5577aa'}"/>`);
       const lines = [`${o.component}${o.componentInfo ? ` / ${o.componentInfo}` : ''}`, o.action, detail(o)].filter(Boolean);
       lines.forEach((l, k) => out.push(`<text x="${x + 8}" y="${y + 17 + k * 15}"${k === 1 ? ' font-weight="bold"' : ''}>${xml(l.length > 44 ? `${l.slice(0, 43)}…` : l)}</text>`));
-      if (prev) out.push(`<line x1="${prev.x}" y1="${prev.y}" x2="${x + W / 2}" y2="${y}" stroke="#555" marker-end="url(#arrow)"/>`);
-      prev = { x: x + W / 2, y: y + H };
+      if (prev && i === 0) {
+        // Into the next node (the tunnel): from the last hop's right side to this hop's left side,
+        // turning in the gap between the two columns, not a diagonal across both boxes.
+        const turn = x0 - (COL - W - 20) / 2;
+        out.push(`<path class="tunnel" d="M${prev.right},${prev.mid} H${turn} V${y + H / 2} H${x}" fill="none" stroke="#555" marker-end="url(#arrow)"/>`);
+      } else if (prev) out.push(`<line x1="${prev.x}" y1="${prev.y}" x2="${x + W / 2}" y2="${y}" stroke="#555" marker-end="url(#arrow)"/>`);
+      prev = { x: x + W / 2, y: y + H, right: x + W, mid: y + H / 2 };
     });
   });
   out.push('</svg>');

@@ -32,6 +32,7 @@ import { splitListen } from '../../lib/listen.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
 import { FleetFlowQuerySchema } from '../../api/flow-record.js';
+import { isStaticTier, rejectStaticTierWrites, staticTierObjects, withStaticTiers } from '../static-tiers.js';
 
 const log = createLogger('controller.rest');
 
@@ -70,6 +71,8 @@ export class RestServer {
   url = '';
   private openapi?: Record<string, unknown>;
   private socketServer?: http.Server;
+  /** When the built-in tiers "were created" (Antrea makes them at start-up). */
+  private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly ctx: RestContext) {}
 
@@ -300,6 +303,7 @@ export class RestServer {
   }
 
   private async apply(objects: ManifestObject[], actor: string): Promise<ApplyResult> {
+    rejectStaticTierWrites(objects.filter((o) => o.kind === 'Tier').map((o) => o.metadata.name ?? ''), 'changed');
     const incoming = objects.map((o) => viewOf(refOf(o).kind, o.metadata.name ?? '', (o.metadata as { namespace?: string }).namespace, (o as { spec?: unknown }).spec));
     const key = (v: ObjectView & { group: string }) => `${v.group}/${v.kind}/${v.namespace ?? ''}/${v.name}`;
     const incomingKeys = new Set(incoming.map(key));
@@ -322,6 +326,7 @@ export class RestServer {
 
   /** A tier that policies still use cannot be deleted (what remains must stay consistent). */
   private async checkDeletions(refs: { kind: KindInfo; namespace?: string; name: string }[]): Promise<void> {
+    rejectStaticTierWrites(refs.filter((r) => r.kind.kind === 'Tier').map((r) => r.name), 'deleted');
     const gone = new Set(refs.map((r) => `${qualifiedKind(r.kind)}/${r.namespace ?? ''}/${r.name}`));
     const remaining = (await this.ctx.store.list()).filter((r) => !gone.has(`${qualifiedKind(r.kind)}/${r.namespace ?? ''}/${r.name}`));
     const deletedTiers = refs.filter((r) => r.kind.kind === 'Tier').map((r) => r.name);
@@ -329,6 +334,7 @@ export class RestServer {
   }
 
   private async getOne(r: ResourcePath): Promise<StoredObject> {
+    if (r.kind.kind === 'Tier' && isStaticTier(r.name!)) return staticTierObjects(r.apiVersion, this.startedAt).find((t) => t.metadata.name === r.name)!;
     const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
     const record = await this.ctx.store.get(ref);
     if (!record) throw new NotFoundError(ref);
@@ -338,6 +344,7 @@ export class RestServer {
 
   /** `<object>/nodes`: each node of the span, with the generation and phase it reports. */
   private async realization(r: ResourcePath): Promise<NodeRealization[]> {
+    if (r.kind.kind === 'Tier' && isStaticTier(r.name!)) return []; // built in: nothing to realize
     const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
     const record = await this.ctx.store.get(ref);
     if (!record) throw new NotFoundError(ref);
@@ -348,7 +355,8 @@ export class RestServer {
 
   private async list(r: ResourcePath): Promise<unknown> {
     const [records, names, reports, revision] = await Promise.all([this.ctx.store.list(r.kind, r.namespace), this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.store.revision()]);
-    return { apiVersion: r.apiVersion, kind: `${r.kind.kind}List`, metadata: { resourceVersion: String(revision) }, items: records.map((rec) => this.toObject(rec, names, reports)) };
+    const items = records.map((rec) => this.toObject(rec, names, reports));
+    return { apiVersion: r.apiVersion, kind: `${r.kind.kind}List`, metadata: { resourceVersion: String(revision) }, items: r.kind.kind === 'Tier' ? withStaticTiers(items, r.apiVersion, this.startedAt) : items };
   }
 
   /** Without nodes and reports (a deleted object) there is no status. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseManifests } from '../../../src/api/manifest.js';
 import { FlowRecordSchema, type FlowRecordInput } from '../../../src/api/flow-record.js';
 import { projectRoot } from '../../../src/lib/paths.js';
-import { buildFlowGraph, chartPoints, flowMapSvg, verdictOf } from '../../../nodes/lib/flow-map.js';
+import { buildFlowGraph, chartPoints, flowMapSvg, topTalkers, verdictOf } from '../../../nodes/lib/flow-map.js';
 import { phaseStatus } from '../../../nodes/lib/policy-status.js';
 import { flowQuery } from '../../../nodes/lib/flow-query.js';
 import { changedNodes, eventTopic, nodeStateEvents } from '../../../nodes/lib/fleet-changes.js';
@@ -75,12 +75,22 @@ describe('Node-RED package', () => {
       assert.deepEqual(byNs.vertices.map((v) => v.id), ['a', 'b', 'external']);
       assert.equal(byNs.edges.find((e) => e.destination === 'b')!.verdict, 'denied');
       assert.deepEqual(chartPoints(byPod, 1), [{ x: 'a/p1 → b/p2', y: 300, verdict: 'allowed' }]);
+      // The table's policy cell is text: the names joined, "—" for none (an array prints as `[]`).
+      assert.deepEqual(topTalkers(byPod, 3).map((t) => t.policyNames), ['allow', '—', 'a/deny']);
       const svg = flowMapSvg(byPod, 'Flow map: <all>');
       assert.match(svg, /^<svg /);
       assert.equal((svg.match(/class="vertex"/g) ?? []).length, 4);
       assert.equal((svg.match(/class="edge denied"/g) ?? []).length, 1);
       assert.ok(svg.includes('Flow map: &lt;all&gt;'), 'text is escaped');
     });
+  });
+
+  it('top talkers dashboard: bars start at zero, the policy column shows the readable cell', () => {
+    const flow = JSON.parse(readFileSync(path.join(projectRoot, 'nodes/examples/top talkers dashboard.json'), 'utf8')) as { type: string; ymin?: string; columns?: { title: string; key: string }[] }[];
+    const chart = flow.find((n) => n.type === 'ui-chart');
+    assert.equal(chart?.ymin, '0', 'the y axis starts at 0, not at the smallest bar');
+    const table = flow.find((n) => n.type === 'ui-table');
+    assert.equal(table?.columns?.find((c) => c.title === 'policies')?.key, 'policyNames');
   });
 
   it('policy status: the worst phase, nodes summed', () => {

@@ -196,7 +196,20 @@ describe('seinectl traceflow', () => {
     const svg = printTraceflow(tf, 'svg');
     const check = spawnSync('/usr/bin/python3', ['-c', 'import sys,xml.etree.ElementTree as E; r=E.fromstring(sys.stdin.read()); print(len(r.findall("{http://www.w3.org/2000/svg}line")))'], { input: svg, encoding: 'utf8' });
     assert.equal(check.status, 0, `not well-formed XML: ${check.stderr}`);
-    assert.equal(check.stdout.trim(), '2', 'one arrow between each two consecutive hops');
+    assert.equal(check.stdout.trim(), '1', 'one straight arrow between the two hops of box1 (the tunnel is a path)');
+    assert.match(svg, />box2 \(Receiver\)</);
+    // The tunnel edge joins the facing sides: box1's last hop's right side to box2's first hop's left side.
+    const hops = [...svg.matchAll(/<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" rx="6"/g)].map((m) => m.slice(1, 5).map(Number) as [number, number, number, number]);
+    assert.equal(hops.length, 3);
+    const [, senderLast, receiverFirst] = hops as [unknown, [number, number, number, number], [number, number, number, number]];
+    const tunnels = [...svg.matchAll(/<path class="tunnel" d="M([\d.]+),([\d.]+) H([\d.]+) V([\d.]+) H([\d.]+)"/g)];
+    assert.equal(tunnels.length, 1, 'one tunnel edge');
+    const [x1, y1, turn, y2, x2] = tunnels[0]!.slice(1, 6).map(Number) as [number, number, number, number, number];
+    assert.equal(x1, senderLast[0] + senderLast[2], 'starts on the sender hop\'s right side');
+    assert.ok(y1 > senderLast[1] && y1 < senderLast[1] + senderLast[3], `starts within that side's height (${y1})`);
+    assert.equal(x2, receiverFirst[0], 'ends on the receiver hop\'s left side');
+    assert.ok(y2 > receiverFirst[1] && y2 < receiverFirst[1] + receiverFirst[3], `ends within that side's height (${y2})`);
+    assert.ok(turn > x1 && turn < x2, 'turns in the gap between the columns, crossing neither box');
     assert.match(svg, />box2 \(Receiver\)</);
     assert.match(svg, /fill="#f4cccc" stroke="#c00"/);
     assert.match(svg, />tf1: default\/a → default\/b</);
