@@ -1,7 +1,9 @@
 // `npm run image -- --arch arm64|armhf [--out DIR] [--k3s FILE] [--release-pubkey FILE]
-//                  [--cache DIR] [--no-security] [--keep-work]`
+//                  [--cache DIR] [--no-security] [--keep-work] [--no-compress]`
 // Stages: prereqs → bootstrap (mmdebstrap, cached) → agent (built for the target) → rootfs
 // (Debian + rootfs/ + the agent) → assemble (genimage) → compress → manifest.
+// --no-compress (CI's check build) skips the .xz: the checks read the .img, and xz is most of a
+// warm build's time; the manifest then says compressed: null.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -25,11 +27,14 @@ export interface BuildOptions {
   releasePubkey?: string | undefined;
   security: boolean;
   keepWork: boolean;
+  /** Write the .img.xz users flash; false for a check build (the manifest's compressed fields are null). */
+  compress: boolean;
 }
 
 export interface Manifest {
   image: string;
-  compressed: string;
+  /** The .img.xz, or null when built with --no-compress. */
+  compressed: string | null;
   arch: Arch;
   builtAt: string;
   seine: { version: string; commit: string };
@@ -40,8 +45,8 @@ export interface Manifest {
   openvswitch: string;
   k3s: { included: boolean; version?: string; note: string };
   releasePublicKey: { path: string; sha256: string; generated: boolean };
-  sizes: { imageBytes: number; compressedBytes: number; rootfsUsedBytes: number };
-  sha256: { image: string; compressed: string };
+  sizes: { imageBytes: number; compressedBytes: number | null; rootfsUsedBytes: number };
+  sha256: { image: string; compressed: string | null };
   timings: { stage: string; seconds: number; note?: string }[];
   packages: { name: string; version: string }[];
 }
@@ -233,11 +238,14 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
   });
 
   const xz = `${img}.xz`;
-  await stages.run('compress', async (ctx) => {
-    await rm(xz, { force: true });
-    await ctx.exec('xz', ['-T0', '-3', '--keep', '--force', img]);
-    ctx.note = `${((await stat(xz)).size / 1e6).toFixed(0)} MB`;
-  });
+  // A stale .xz from an earlier build must not sit next to an image it does not hold.
+  await rm(xz, { force: true });
+  if (o.compress) {
+    await stages.run('compress', async (ctx) => {
+      await ctx.exec('xz', ['-T0', '-3', '--keep', '--force', img]);
+      ctx.note = `${((await stat(xz)).size / 1e6).toFixed(0)} MB`;
+    });
+  }
 
   return stages.run('manifest', async (ctx) => {
     const dpkg = await ctx.exec('dpkg-query', [`--admindir=${path.join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\n']);
@@ -253,7 +261,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     if (o.k3s) k3sVersion = (await ctx.exec(o.k3s, ['--version']).catch(() => '')).split('\n')[0] || 'unknown (not runnable on the build machine)';
     const manifest: Manifest = {
       image: path.basename(img),
-      compressed: path.basename(xz),
+      compressed: o.compress ? path.basename(xz) : null,
       arch: o.arch,
       builtAt: new Date().toISOString(),
       seine: { version: pkg.version, commit: dirty ? `${commit}+dirty` : commit },
@@ -290,8 +298,8 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
             note: 'not in the image: k3s releases come from GitHub, which the build machine could not reach. Build with --k3s FILE, or copy the k3s binary for this architecture to /usr/local/bin/k3s on the box (k3s.service starts once it is there).',
           },
       releasePublicKey: { path: '/etc/seine/release.pub', sha256: sha256Of(pub), generated: pubkeyGenerated },
-      sizes: { imageBytes: (await stat(img)).size, compressedBytes: (await stat(xz)).size, rootfsUsedBytes: Number(used) },
-      sha256: { image: await sha256File(img), compressed: await sha256File(xz) },
+      sizes: { imageBytes: (await stat(img)).size, compressedBytes: o.compress ? (await stat(xz)).size : null, rootfsUsedBytes: Number(used) },
+      sha256: { image: await sha256File(img), compressed: o.compress ? await sha256File(xz) : null },
       timings: stages.timings,
       packages,
     };
@@ -344,6 +352,7 @@ async function main(): Promise<void> {
       'release-pubkey': { type: 'string' },
       'no-security': { type: 'boolean', default: false },
       'keep-work': { type: 'boolean', default: false },
+      'no-compress': { type: 'boolean', default: false },
     },
   });
   if (!ARCHES.includes(values.arch as Arch)) throw new Error(`--arch: expected one of ${ARCHES.join('|')}, got ${JSON.stringify(values.arch ?? '')}`);
@@ -361,10 +370,17 @@ async function main(): Promise<void> {
     releasePubkey: values['release-pubkey'] && path.resolve(values['release-pubkey']),
     security: !values['no-security'],
     keepWork: values['keep-work']!,
+    compress: !values['no-compress'],
   });
   const line = m.timings.map((t) => `${t.stage} ${t.seconds.toFixed(0)}s`).join(', ');
+  const took = ((Date.now() - t0) / 1000).toFixed(0);
+  const imageLine = `${(m.sizes.imageBytes / 1e6).toFixed(0)} MB, sha256 ${m.sha256.image.slice(0, 16)}…`;
+  if (m.compressed === null || m.sizes.compressedBytes === null) {
+    process.stderr.write(`[image] ${path.join(out, m.image)}: ${imageLine}, not compressed (--no-compress) in ${took} s: ${line}\n`);
+    return;
+  }
   process.stderr.write(
-    `[image] ${path.join(out, m.compressed)}: ${(m.sizes.compressedBytes / 1e6).toFixed(0)} MB (image ${(m.sizes.imageBytes / 1e6).toFixed(0)} MB, sha256 ${m.sha256.image.slice(0, 16)}…) in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${line}\n` +
+    `[image] ${path.join(out, m.compressed)}: ${(m.sizes.compressedBytes / 1e6).toFixed(0)} MB (image ${imageLine}) in ${took} s: ${line}\n` +
       `[image] flash: xzcat ${m.compressed} | sudo dd of=/dev/sdX bs=4M conv=fsync status=progress (or balenaEtcher / Raspberry Pi Imager)\n`,
   );
 }

@@ -2,11 +2,14 @@
 # What `npm run image` needs on the build machine (Debian 12, root): mmdebstrap and qemu-user
 # for the foreign-architecture bootstrap, genimage + mtools + dosfstools + e2fsprogs to assemble
 # without loop mounts, Debian's cross compilers for the native module, xz, fdisk (sfdisk) and
-# qemu-system-arm + u-boot-qemu (firmware for the boot test) for the checks. Idempotent; `images/install-prereqs.sh [arm64|armhf]`.
+# qemu-system-arm + u-boot-qemu (firmware for the boot test) + ipxe-qemu for the checks: qemu's
+# virtio-net-pci NIC loads its option ROM (efi-virtio.rom) from ipxe-qemu, a Recommends of
+# qemu-system-arm that --no-install-recommends leaves out, and qemu will not start without it.
+# Idempotent; `images/install-prereqs.sh [arm64|armhf]`.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(mmdebstrap qemu-user-static binfmt-support arch-test genimage mtools dosfstools e2fsprogs xz-utils fdisk u-boot-qemu
-  qemu-system-arm gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf python3)
+  qemu-system-arm ipxe-qemu gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -19,6 +19,8 @@ import { builtImage, imageArches, repo } from './built-image.js';
 const exec = promisify(execFile);
 const NODE = 'qemu-box';
 const GROWN_BY_MIB = 1024;
+/** The ROM qemu loads for -nic model=virtio-net-pci (Debian: ipxe-qemu's /usr/lib/ipxe/qemu). */
+const VIRTIO_NET_ROM = 'efi-virtio.rom';
 /** qemu's `virt` board per architecture, with Debian's U-Boot for it as the firmware. */
 const MACHINE: Record<Arch, { qemu: string; cpu: string; uboot: string }> = {
   arm64: { qemu: 'qemu-system-aarch64', cpu: 'cortex-a57', uboot: '/usr/lib/u-boot/qemu_arm64/u-boot.bin' },
@@ -36,6 +38,10 @@ for (const arch of imageArches) describe(`image ${arch} boots in qemu and comes 
   before(async () => {
     const missing = [machine.qemu, 'mcopy', 'sfdisk'].filter((b) => !hasBin(b));
     if (!existsSync(machine.uboot)) missing.push(`${machine.uboot} (Debian u-boot-qemu)`);
+    // The virtio-net-pci NIC's option ROM: without it qemu exits at start ("failed to find romfile").
+    if (missing.length === 0 && !(await firmwareDirs(machine.qemu)).some((d) => existsSync(path.join(d, VIRTIO_NET_ROM)))) {
+      missing.push(`${VIRTIO_NET_ROM} in ${machine.qemu}'s firmware path (Debian ipxe-qemu)`);
+    }
     if (missing.length) throw new Error(`needs ${missing.join(', ')}: run images/install-prereqs.sh`);
     dir = await mkdtemp(path.join(tmpdir(), 'seine-boot-'));
     consoleLog = path.join(dir, 'console.log');
@@ -155,6 +161,11 @@ function inventory(): object {
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', uid: '00000000-0000-4000-8000-000000000002', labels: {} }, status: { phase: 'Active' } },
     ],
   };
+}
+
+/** The directories qemu searches for firmware and ROMs, as it reports them (`-L help`). */
+async function firmwareDirs(qemuBin: string): Promise<string[]> {
+  return (await exec(qemuBin, ['-L', 'help'])).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
 function hasBin(bin: string): boolean {

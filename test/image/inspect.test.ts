@@ -2,8 +2,8 @@
 // Node and of the native module, and no secrets.
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { Manifest } from '../../images/build.js';
@@ -125,6 +125,20 @@ for (const arch of imageArches) {
       assert.ok(manifest.packages.some((p) => p.name === 'openvswitch-switch'));
       assert.ok(manifest.k3s.note.length > 0);
       assert.ok(manifest.timings.some((t) => t.stage === 'assemble'));
+    });
+
+    it('has a .xz exactly when the manifest names one (none for a --no-compress check build)', async () => {
+      const xz = `${image}.xz`;
+      if (manifest.compressed === null) {
+        assert.equal(existsSync(xz), false, `no ${path.basename(xz)} beside a --no-compress image`);
+        assert.equal(manifest.sizes.compressedBytes, null);
+        assert.equal(manifest.sha256.compressed, null);
+        assert.ok(!manifest.timings.some((t) => t.stage === 'compress'), 'no compress stage timed');
+      } else {
+        assert.equal(manifest.compressed, path.basename(xz));
+        assert.equal(manifest.sizes.compressedBytes, (await stat(xz)).size);
+        assert.equal(manifest.sha256.compressed, await sha256File(xz));
+      }
     });
   });
 }
