@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { NodeInfo } from '../../src/api/controller-api.js';
-import type { Rollout } from '../../src/api/release.js';
+import type { Rollout, StoredRelease } from '../../src/api/release.js';
 import { AGENT_VERSION } from '../../src/agent/sync/index.js';
 import { agentFiles } from '../../src/lab/agent-process.js';
 import type { Lab } from '../../src/lab/lab.js';
@@ -188,14 +188,14 @@ describe('releases and rollouts on a 3-box OTA lab', function () {
     // Not startable again as it is; re-signed with a later notAfter it replaces the stored one once r-expiring is aborted.
     const abort = await seinectl(server, ['rollout', 'abort', 'r-expiring']);
     assert.equal(abort.code, 0, abort.stderr);
-    const again = await seinectl(server, ['rollout', 'create', EXPIRING, '--name', 'r-again']);
+    const again = await seinectl(server, ['rollout', 'create', EXPIRING, '--canary', '100%', '--waves', '100%', '--name', 'r-again']);
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, new RegExp(`release ${EXPIRING.replace(/\./g, '\\.')} \\(amd64\\) expired at`));
     const resigned = await seine(['release', 'sign', '--manifest', manifest, '--key', keys.privateKey, '--valid-for', '1h']);
     assert.equal(resigned.code, 0, resigned.stderr);
     const up = await seinectl(server, ['release', 'upload', manifest]);
     assert.equal(up.code, 0, up.stderr);
-    const stored = (await labApi<{ version: string; notAfter?: string }[]>(server, 'GET', '/api/v1/releases')).body.filter((x) => x.version === EXPIRING);
+    const stored = (await labApi<{ items: StoredRelease[] }>(server, 'GET', '/api/v1/releases')).body.items.filter((x) => x.version === EXPIRING);
     assert.equal(stored.length, 1);
     assert.ok(Date.parse(stored[0]!.notAfter!) > Date.now() + 3000_000, `the stored manifest is the re-signed one: ${stored[0]!.notAfter}`);
 
