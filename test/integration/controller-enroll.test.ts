@@ -235,6 +235,11 @@ describe('enrollment: join tokens, pinned CA, node certificates, renewal, revoca
     // The agent keeps retrying and is refused every time.
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(agent.sync.connected, false);
+    // More refused certificate logins than the per-node limit of failed logins (10 a minute): a
+    // certificate costs no password check, so they are not rate-limited and cannot lock out the
+    // node's re-enrolment below.
+    for (let i = 0; i < 12; i++) await assert.rejects(tryConnect(controller.brokerUrl, { clientId: agentClientId('box5'), ...identity.tls }), /Not authorized|bad username|closed/i);
+    assert.equal(controller.broker!.counters.loginsRateLimited, 0);
 
     // Added again: a new token in the config enrolls again (the old certificate stays revoked), and
     // the box takes the new desired documents (generations go on from where they were).

@@ -79,8 +79,11 @@ export class EmbeddedBroker {
     if (this.running) return;
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
-        // The controller's own login (a random secret, no scrypt) is never limited: a flood cannot lock it out.
-        const limited = username !== CONTROLLER_USERNAME;
+        // The limiter bounds password (scrypt) work. The controller's own login (a random secret) and
+        // logins with a certificate the CA verified (the TLS handshake did the work; a revoked one is
+        // refused by serial at no cost) are never limited: a revoked box retrying must not lock out
+        // its own re-enrolment, nor a flood the controller.
+        const limited = username !== CONTROLLER_USERNAME && certifiedNode(client) === undefined;
         const source = sourceOf(client);
         const blocked = limited ? this.limiter.blocked(source, username) : undefined;
         if (blocked) {
