@@ -3,13 +3,31 @@
 // `current` is on trial (the version the launcher goes back to). The launcher
 // (src/launcher/launcher.ts) alone switches links; the agent only confirms its trial by removing
 // `previous` — one atomic unlink, made durable: the commit point of an update.
-import { readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+// Each installed release keeps the digest of the manifest it came from (MANIFEST_DIGEST_FILE):
+// pending.json carries it too, but a power cut may empty that file and the launcher then rebuilds
+// the record without it; a rollback must still be refused per digest, not per version.
+import { readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, removeFileDurable } from '../../lib/files.js';
+import { fsyncDir, removeFileDurable, writeFileDurable } from '../../lib/files.js';
 import { compareVersions, isVersion } from '../../lib/semver.js';
+
+/** In an installed release's directory: the manifestDigest() of the manifest it was installed from. */
+export const MANIFEST_DIGEST_FILE = '.manifest-digest';
+const DIGEST = /^[0-9a-f]{64}$/;
 
 export class ReleaseLayout {
   constructor(readonly root: string) {}
+
+  /** Records the manifest digest in a release tree (before it is renamed into place: it lands with it). */
+  async writeDigest(tree: string, digest: string): Promise<void> {
+    await writeFileDurable(path.join(tree, MANIFEST_DIGEST_FILE), digest);
+  }
+
+  /** The manifest digest an installed version came from; undefined for one installed otherwise (the image's). */
+  async digestOf(version: string): Promise<string | undefined> {
+    const text = await readFile(path.join(this.releaseDir(version), MANIFEST_DIGEST_FILE), 'utf8').catch(() => undefined);
+    return text !== undefined && DIGEST.test(text.trim()) ? text.trim() : undefined;
+  }
 
   get releasesDir(): string {
     return path.join(this.root, 'releases');

@@ -111,7 +111,9 @@ export class Updater {
     if (running === p.from) {
       const reason = p.failure ?? `${p.to} did not take over after the switch`;
       log.warn({ from: p.to, to: running, reason }, 'rolled back');
-      await this.files.addRefused(p.digest ?? p.to, reason);
+      // The digest from the record, else from the release tree (a record rebuilt by the launcher
+      // after a power cut has none): keyed by version, the same manifest would be tried again.
+      await this.files.addRefused(p.digest ?? (await this.layout.digestOf(p.to)) ?? p.to, reason);
       await rm(this.layout.releaseDir(p.to), { recursive: true, force: true });
       this.current = { state: 'rolledBack', target: p.to, ...(p.rollout ? { rollout: p.rollout } : {}), reason, ts: Date.now() };
       await this.files.writeOutcome(this.current);
@@ -249,6 +251,7 @@ export class Updater {
       await access(path.join(tmp, 'dist', 'cli', 'seine.js')).catch(() => {
         throw new ReleaseRefused('malformed', `bundle of ${m.version} has no dist/cli/seine.js`);
       });
+      await this.layout.writeDigest(tmp, manifestDigest(signed));
       await rm(dir, { recursive: true, force: true }); // a leftover of an earlier attempt (never the running version)
       await rename(tmp, dir);
     } finally {

@@ -545,5 +545,32 @@ describe('releases: manifests, signatures, version rules, the updater', function
       assert.equal(next.status().state, 'committed');
       await assert.rejects(readlink(path.join(root, 'opt', 'previous')), /ENOENT/);
     });
+
+    it('on trial with its pending record lost, a rolled-back manifest is still refused by its digest and not tried again', async () => {
+      const u = updater('0.1.0');
+      await u.afterStart(async () => {}, () => undefined);
+      await settle(u, target(signed));
+      await launcher().settle();
+      await writeFile(path.join(stateDir, 'pending.json'), ''); // the power cut; the launcher rebuilds the record, without a digest
+      const trial = await launcher().settle();
+      assert.equal(trial.version, '0.2.0');
+      assert.equal(trial.trial?.digest, undefined);
+      const next = updater('0.2.0', { failHealthCheck: true });
+      assert.equal(await next.beforeStart(), 'run');
+      assert.equal(await next.afterStart(async () => {}, () => undefined), 'restart');
+      assert.match((await launcher().settle()).rolledBack ?? '', /forced by update.failHealthCheck/);
+      const back = updater('0.1.0');
+      assert.equal(await back.beforeStart(), 'run');
+      assert.equal(back.status().state, 'rolledBack');
+      assert.deepEqual(Object.keys(await back.files.refused()), [manifestDigest(signed)], 'keyed by the manifest digest, not the version');
+      await back.afterStart(async () => {}, () => undefined);
+      const restartsBefore = restarts;
+      back.onTarget(target(signed));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(back.status().state, 'refused', 'the same manifest is refused, not installed again');
+      assert.match(back.status().reason ?? '', /refused earlier: health check failed/);
+      assert.equal(restarts, restartsBefore);
+      assert.deepEqual(await readdir(path.join(root, 'opt', 'releases')), ['0.1.0']);
+    });
   });
 });
