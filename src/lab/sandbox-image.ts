@@ -17,7 +17,7 @@ const PAUSE = ['/bin/sleep', '2147483647'];
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const ociArch = () => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm' })[process.arch as string] ?? process.arch;
 
-/** Writes the image archive (OCI layout in a tar) to `file`; reuses one already there. */
+/** Writes the image archive (OCI layout in a tar) to `file`; reuses one already there. Safe to run concurrently. */
 export async function buildSandboxImage(file: string): Promise<string> {
   if (existsSync(file)) return file;
   if (!existsSync(BUSYBOX)) throw new Error(`the containerd runtime needs ${BUSYBOX} for its sandbox image: apt-get install busybox-static`);
@@ -56,7 +56,9 @@ export async function buildSandboxImage(file: string): Promise<string> {
     await writeFile(path.join(oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await writeFile(path.join(oci, 'index.json'), JSON.stringify(index));
     for (const blob of [layer, config, manifest]) await writeFile(path.join(oci, 'blobs/sha256', sha256(blob)), blob);
-    const tmp = `${file}.tmp`;
+    // Per build: the boxes of a lab start their containerds at once and may all build it; each
+    // renames its own identical archive into place.
+    const tmp = path.join(work, 'image.tar');
     await run('tar', ['-C', oci, '-cf', tmp, 'oci-layout', 'index.json', 'blobs']);
     await rename(tmp, file);
     return file;

@@ -68,4 +68,17 @@ describe('lab containerd runtime files', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('is built safely by several boxes at once (a lab starts its containerds together)', async function () {
+    if (!existsSync(BUSYBOX)) throw new Error('needs busybox-static: apt-get install busybox-static');
+    const dir = await mkdtemp('/tmp/seine-img-');
+    try {
+      const file = path.join(dir, 'image.tar');
+      const built = await Promise.all([1, 2, 3, 4].map(() => buildSandboxImage(file)));
+      assert.deepEqual(built, [file, file, file, file]);
+      assert.match((await run('tar', ['-tf', file])).stdout, /index\.json/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
