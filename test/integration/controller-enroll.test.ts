@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { parse as parseYaml } from 'yaml';
 import { SeineNodeFileSchema } from '../../src/api/config.js';
 import type { JoinTokenResponse } from '../../src/api/enrollment.js';
@@ -20,7 +19,7 @@ import { caFingerprint, createKeyAndCsr, ensureCa, issueCertificate } from '../.
 import { distProgram } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { acnp, startAgent, startController, tempDir, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, startAgent, startController, tempDir, tryConnect, waitFor, type TestAgent } from './controller-fixture.js';
 
 const ADMIN = 'admin-token-for-enroll-tests';
 const VALIDITY_SECONDS = 9;
@@ -41,18 +40,6 @@ async function call<T = any>(c: Controller, method: string, p: string, body?: un
     });
     req.on('error', reject);
     req.end(text);
-  });
-}
-
-function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, clean: true, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (err) => {
-      c.end(true);
-      reject(err);
-    });
-    c.once('close', () => reject(new Error('connection closed before CONNACK')));
   });
 }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import mqtt, { type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -194,4 +195,17 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Connects once, no retries; resolves the client or rejects with the reason. */
+export function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, clean: true, ...opts });
+    c.once('connect', () => resolve(c));
+    c.once('error', (err) => {
+      c.end(true);
+      reject(err);
+    });
+    c.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
 }

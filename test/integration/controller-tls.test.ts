@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { agentClientId, CONTROLLER_USERNAME, nodeTopic } from '../../src/api/mqtt.js';
 import { RestClient } from '../../src/controller/client/rest-client.js';
 import type { Controller } from '../../src/controller/main.js';
@@ -15,7 +14,7 @@ import { distProgram } from '../../src/lib/paths.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
+import { acnp, api, startAgent, startController, tempDir, trustOf, tryConnect, waitFor, type TestAgent } from './controller-fixture.js';
 
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 const seine = (...args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seine.js'), ...args]);
@@ -29,19 +28,6 @@ interface Pki {
 
 function pki(dir: string): Pki {
   return { dir, file: (n) => path.join(dir, n), pem: (n) => readFileSync(path.join(dir, n)) };
-}
-
-/** Connects once, no retries; resolves the client or rejects with the reason. */
-function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, clean: true, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (err) => {
-      c.end(true);
-      reject(err);
-    });
-    c.once('close', () => reject(new Error('connection closed before CONNACK')));
-  });
 }
 
 async function statusOf(c: Controller, name: string) {
