@@ -8,18 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, ENVELOPE_VERSION, agentClientId, nodeRpcFilter, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { acnp, api, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
-
-function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000, ...(trustOf(url).ca ? { ca: trustOf(url).ca } : {}) });
-    c.once('connect', () => resolve(c));
-    c.once('error', (err) => {
-      c.end(true);
-      reject(err);
-    });
-  });
-}
+import { acnp, api, connectAs as connect, startAgent, startController, tempDir, trustOf, waitFor, type TestAgent } from './controller-fixture.js';
 
 describe('broker hardening: failed logins are rate-limited', function () {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -2,24 +2,12 @@
 // B's session, cannot log in with a wrong password — against the embedded aedes broker, and
 // against a real mosquitto started here with the generated ACL file.
 import assert from 'node:assert/strict';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, agentClientId, nodeRpcFilter as nodeRpcFilterOf, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import { mayPublish, maySubscribe } from '../../src/controller/broker/acl.js';
 import type { Controller } from '../../src/controller/main.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
-import { acnp, api, startController, tempDir, trustOf } from './controller-fixture.js';
-
-function connect(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const ca = trustOf(url).ca;
-    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000, ...(ca ? { ca } : {}) });
-    c.once('connect', () => resolve(c));
-    c.once('error', (err) => {
-      c.end(true);
-      reject(err);
-    });
-  });
-}
+import { acnp, api, connectAs as connect, startController, tempDir } from './controller-fixture.js';
 
 /** Subscribes and collects what arrives in `ms`; granted QoS 128 means refused. */
 async function collect(c: MqttClient, filter: string, ms = 300): Promise<{ granted: number; got: string[] }> {

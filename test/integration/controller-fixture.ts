@@ -16,6 +16,7 @@ import { RealizerRegistry, type RealizeOutcome, type Realizer } from '../../src/
 import { Controller, type ControllerSeams } from '../../src/controller/main.js';
 import { Database } from '../../src/lib/sqlite.js';
 import { Backoff } from '../../src/lib/backoff.js';
+import { agentClientId } from '../../src/api/mqtt.js';
 
 export async function tempDir(prefix = 'seine-ctl-'): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -207,5 +208,18 @@ export function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<Mqtt
       reject(err);
     });
     c.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** A password login as `username` (client id bound to it), trusting the controller's CA when it has one. */
+export function connectAs(url: string, username: string, password: string, clientId = agentClientId(username)): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const ca = trustOf(url).ca;
+    const c = mqtt.connect(url, { clientId, username, password, reconnectPeriod: 0, clean: true, connectTimeout: 3000, ...(ca ? { ca } : {}) });
+    c.once('connect', () => resolve(c));
+    c.once('error', (err) => {
+      c.end(true);
+      reject(err);
+    });
   });
 }
