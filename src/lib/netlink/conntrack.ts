@@ -1,0 +1,388 @@
+// ctnetlink (nfnetlink subsystem 1) messages: the conntrack table dump request, the global
+// count request and the decoder of IPCTNL_MSG_CT_NEW replies; nothing project-specific.
+//
+//   message   = nlmsghdr (16 bytes, host order: len, type, flags, seq, pid)
+//               + nfgenmsg (4 bytes: family, version 0, res_id big-endian)
+//               + attributes (nlattr: u16 len, u16 type, payload, padded to 4 bytes)
+//   type      = subsystem << 8 | message (CTNETLINK = 1: NEW 0, GET 1, GET_STATS 5)
+// Attribute payloads are big-endian (NLA_F_NET_BYTEORDER is implied by ctnetlink), except
+// CTA_LABELS, the kernel's raw bitmap of unsigned longs (host order); the nested and byte-order
+// flag bits are masked off the type. Decoding is table-driven: one handler per attribute type per
+// nesting level, unknown types skipped, so a newer kernel's attributes cost nothing.
+import os from 'node:os';
+
+export const NETLINK_NETFILTER = 12;
+export const NFNL_SUBSYS_CTNETLINK = 1;
+export const IPCTNL_MSG_CT_NEW = 0;
+export const IPCTNL_MSG_CT_GET = 1;
+export const IPCTNL_MSG_CT_GET_STATS = 5;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_DUMP = 0x300;
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+const NLA_TYPE_MASK = 0x3fff; // ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
+const NLA_F_NESTED = 0x8000;
+
+/** enum ctattr_type (linux/netfilter/nfnetlink_conntrack.h). */
+export const CTA = {
+  TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, TIMEOUT: 7, MARK: 8, COUNTERS_ORIG: 9, COUNTERS_REPLY: 10,
+  USE: 11, ID: 12, ZONE: 18, TIMESTAMP: 20, MARK_MASK: 21, LABELS: 22,
+} as const;
+const CTA_TUPLE = { IP: 1, PROTO: 2, ZONE: 3 } as const;
+const CTA_IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
+const CTA_PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMP_TYPE: 5, ICMP_CODE: 6, ICMPV6_ID: 7, ICMPV6_TYPE: 8, ICMPV6_CODE: 9 } as const;
+const CTA_COUNTERS = { PACKETS: 1, BYTES: 2, PACKETS32: 3, BYTES32: 4 } as const;
+const CTA_TIMESTAMP_START = 1;
+const CTA_PROTOINFO_TCP = 1;
+const CTA_PROTOINFO_TCP_STATE = 1;
+const CTA_STATS_GLOBAL = { ENTRIES: 1, MAX_ENTRIES: 2 } as const;
+
+/** enum tcp_conntrack, by value (the kernel's tcp_conntrack_names). */
+export const TCP_STATE_NAMES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2'] as const;
+
+/** IPS_* status bits worth naming (linux/netfilter/nf_conntrack_common.h). */
+export const IPS = { EXPECTED: 1 << 0, SEEN_REPLY: 1 << 1, ASSURED: 1 << 2, CONFIRMED: 1 << 3, SRC_NAT: 1 << 4, DST_NAT: 1 << 5, DYING: 1 << 9, OFFLOAD: 1 << 14 } as const;
+
+export interface CtTuple {
+  src: string;
+  dst: string;
+  /** Transport ports; 0 for ICMP (its id, type and code are on the entry). */
+  sport: number;
+  dport: number;
+}
+
+export interface CtCounters {
+  packets: number;
+  bytes: number;
+  replyPackets: number;
+  replyBytes: number;
+}
+
+/** One connection of the kernel table, as ctnetlink reports it. */
+export interface CtEntry {
+  family: number;
+  protocol: number;
+  orig: CtTuple;
+  reply: CtTuple;
+  /** The original direction's ICMP / ICMPv6 echo id, type and code. */
+  icmpId?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  zone: number;
+  mark: number;
+  /** ct_label, 128 bits (bit n of the kernel's bitmap is bit n here). */
+  labels: bigint;
+  /** IPS_* bits. */
+  status: number;
+  /** Seconds until the kernel forgets the entry. */
+  timeout?: number;
+  id?: number;
+  /** tcp_conntrack value (TCP_STATE_NAMES); undefined for other protocols. */
+  tcpState?: number;
+  /** Absent without net.netfilter.nf_conntrack_acct=1. */
+  counters?: CtCounters;
+  /** Nanoseconds since the epoch; absent without net.netfilter.nf_conntrack_timestamp=1. */
+  startNs?: bigint;
+}
+
+const LE = os.endianness() === 'LE';
+const u16h = (b: Buffer, o: number) => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
+const u32h = (b: Buffer, o: number) => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
+
+// ---- encoding ----
+
+/** One attribute (header + payload + padding). */
+export function nla(type: number, payload: Buffer, nested = false): Buffer {
+  const len = 4 + payload.length;
+  const out = Buffer.alloc((len + 3) & ~3);
+  const w = LE ? out.writeUInt16LE.bind(out) : out.writeUInt16BE.bind(out);
+  w(len, 0);
+  w(type | (nested ? NLA_F_NESTED : 0), 2);
+  payload.copy(out, 4);
+  return out;
+}
+export const nlaNested = (type: number, ...children: Buffer[]) => nla(type, Buffer.concat(children), true);
+export const be8 = (v: number) => Buffer.from([v & 0xff]);
+export const be16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+export const be32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
+
+/** nlmsghdr + nfgenmsg + attributes of one ctnetlink message. */
+export function ctMessage(msg: number, flags: number, family: number, attrs: Buffer[], seq = 0): Buffer {
+  const body = Buffer.concat(attrs);
+  const out = Buffer.alloc(20 + body.length);
+  const w32 = LE ? out.writeUInt32LE.bind(out) : out.writeUInt32BE.bind(out);
+  const w16 = LE ? out.writeUInt16LE.bind(out) : out.writeUInt16BE.bind(out);
+  w32(out.length, 0);
+  w16((NFNL_SUBSYS_CTNETLINK << 8) | msg, 4);
+  w16(flags, 6);
+  w32(seq >>> 0, 8);
+  out[16] = family;
+  body.copy(out, 20);
+  return out;
+}
+
+/**
+ * The dump of the table (IPCTNL_MSG_CT_GET, NLM_F_DUMP) of one family (AF_UNSPEC: all). With
+ * `zone` the kernel skips other zones itself (CTA_ZONE as a dump filter; older kernels ignore
+ * it, so callers still check the zone); `mark` filters on mark & mask in the kernel.
+ */
+export function encodeDumpRequest(o: { family?: number; zone?: number; mark?: { value: number; mask: number }; seq?: number } = {}): Buffer {
+  const attrs: Buffer[] = [];
+  if (o.zone !== undefined) attrs.push(nla(CTA.ZONE, be16(checkUint(o.zone, 0xffff, 'zone'))));
+  if (o.mark) attrs.push(nla(CTA.MARK, be32(checkUint(o.mark.value, 0xffffffff, 'mark.value'))), nla(CTA.MARK_MASK, be32(checkUint(o.mark.mask, 0xffffffff, 'mark.mask'))));
+  return ctMessage(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, o.family ?? AF_INET, attrs, o.seq);
+}
+
+/** The table's entry count and bound (what `conntrack -C` and the sysctls read), acknowledged. */
+export const encodeStatsRequest = (seq = 0) => ctMessage(IPCTNL_MSG_CT_GET_STATS, NLM_F_REQUEST | NLM_F_ACK, AF_UNSPEC, [], seq);
+
+/** The fields of a connection to create (IPCTNL_MSG_CT_NEW, as `conntrack -I`), for tests and tools. */
+export interface CtCreate {
+  family?: number;
+  protocol: number;
+  orig: CtTuple;
+  reply: CtTuple;
+  icmp?: { id: number; type: number; code: number; replyType: number };
+  zone?: number;
+  mark?: number;
+  labels?: bigint;
+  status?: number;
+  timeout: number;
+  tcpState?: number;
+}
+
+export function encodeCreateRequest(c: CtCreate, seq = 0): Buffer {
+  const family = c.family ?? AF_INET;
+  const addr = (s: string) => {
+    const b = family === AF_INET ? Buffer.from(s.split('.').map(Number)) : ipv6Bytes(s);
+    if (b.length !== (family === AF_INET ? 4 : 16) || b.some((x) => !(x >= 0))) throw new RangeError(`address: ${s} is not an ${family === AF_INET ? 'IPv4' : 'IPv6'} address`);
+    return b;
+  };
+  const v6 = family === AF_INET6 ? 2 : 0;
+  const tuple = (t: CtTuple, reply: boolean) => Buffer.concat([
+    nlaNested(CTA_TUPLE.IP, nla(CTA_IP.V4_SRC + v6, addr(t.src)), nla(CTA_IP.V4_DST + v6, addr(t.dst))),
+    nlaNested(CTA_TUPLE.PROTO, nla(CTA_PROTO.NUM, be8(c.protocol)), ...(c.icmp
+      ? [nla(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, be16(c.icmp.id)), nla(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, be8(reply ? c.icmp.replyType : c.icmp.type)), nla(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, be8(c.icmp.code))]
+      : [nla(CTA_PROTO.SRC_PORT, be16(checkUint(t.sport, 0xffff, 'sport'))), nla(CTA_PROTO.DST_PORT, be16(checkUint(t.dport, 0xffff, 'dport')))])),
+  ]);
+  const attrs = [nla(CTA.TUPLE_ORIG, tuple(c.orig, false), true), nla(CTA.TUPLE_REPLY, tuple(c.reply, true), true), nla(CTA.TIMEOUT, be32(checkUint(c.timeout, 0xffffffff, 'timeout')))];
+  if (c.status !== undefined) attrs.push(nla(CTA.STATUS, be32(c.status)));
+  if (c.mark !== undefined) attrs.push(nla(CTA.MARK, be32(checkUint(c.mark, 0xffffffff, 'mark'))));
+  if (c.zone !== undefined) attrs.push(nla(CTA.ZONE, be16(checkUint(c.zone, 0xffff, 'zone'))));
+  if (c.tcpState !== undefined) attrs.push(nlaNested(CTA.PROTOINFO, nlaNested(CTA_PROTOINFO_TCP, nla(CTA_PROTOINFO_TCP_STATE, be8(c.tcpState)))));
+  if (c.labels !== undefined) {
+    if (c.labels < 0n || c.labels >> 128n) throw new RangeError(`labels: ${c.labels} does not fit 128 bits`);
+    const b = Buffer.alloc(16);
+    // The kernel's bitmap in host order (see labels() below); little-endian hosts only here.
+    b.writeBigUInt64LE(c.labels & 0xffff_ffff_ffff_ffffn, 0);
+    b.writeBigUInt64LE(c.labels >> 64n, 8);
+    attrs.push(nla(CTA.LABELS, b));
+  }
+  return ctMessage(IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, family, attrs, seq);
+}
+
+function ipv6Bytes(s: string): Buffer {
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const parts = (x: string | undefined) => (x ? x.split(':') : []);
+  const h = parts(head);
+  const t = parts(tail);
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return Buffer.alloc(0);
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  return b;
+}
+
+function checkUint(v: number, max: number, field: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${field}: ${v} is not an integer in 0..${max}`);
+  return v;
+}
+
+// ---- decoding ----
+
+type Handler<T> = (t: T, b: Buffer, off: number, len: number) => void;
+
+/** Calls table[type] for each attribute in b[off, end); unknown types are skipped. */
+function walk<T>(table: readonly (Handler<T> | undefined)[], t: T, b: Buffer, off: number, end: number): void {
+  while (off + 4 <= end) {
+    const len = u16h(b, off);
+    if (len < 4 || off + len > end) throw new Error(`ctnetlink: bad attribute length ${len} at byte ${off}`);
+    const h = table[u16h(b, off + 2) & NLA_TYPE_MASK];
+    if (h) h(t, b, off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+}
+
+function handlers<T>(entries: [number, Handler<T>][]): (Handler<T> | undefined)[] {
+  const t: (Handler<T> | undefined)[] = [];
+  for (const [k, h] of entries) t[k] = h;
+  return t;
+}
+
+const ipv4 = (b: Buffer, o: number) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+
+/** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as '::'. */
+export function ipv6(b: Buffer, o: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(o + i * 2));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** The tuple being decoded and the entry it belongs to (ICMP fields live on the entry). */
+interface TupleCtx { tuple: CtTuple; entry: CtEntry; orig: boolean }
+
+const IP = handlers<TupleCtx>([
+  [CTA_IP.V4_SRC, (c, b, o) => { c.tuple.src = ipv4(b, o); }],
+  [CTA_IP.V4_DST, (c, b, o) => { c.tuple.dst = ipv4(b, o); }],
+  [CTA_IP.V6_SRC, (c, b, o) => { c.tuple.src = ipv6(b, o); }],
+  [CTA_IP.V6_DST, (c, b, o) => { c.tuple.dst = ipv6(b, o); }],
+]);
+
+const icmp = (key: 'icmpId' | 'icmpType' | 'icmpCode', wide: boolean): Handler<TupleCtx> => (c, b, o) => {
+  if (c.orig) c.entry[key] = wide ? b.readUInt16BE(o) : b[o]!;
+};
+const PROTO = handlers<TupleCtx>([
+  [CTA_PROTO.NUM, (c, b, o) => { if (c.orig) c.entry.protocol = b[o]!; }],
+  [CTA_PROTO.SRC_PORT, (c, b, o) => { c.tuple.sport = b.readUInt16BE(o); }],
+  [CTA_PROTO.DST_PORT, (c, b, o) => { c.tuple.dport = b.readUInt16BE(o); }],
+  [CTA_PROTO.ICMP_ID, icmp('icmpId', true)],
+  [CTA_PROTO.ICMP_TYPE, icmp('icmpType', false)],
+  [CTA_PROTO.ICMP_CODE, icmp('icmpCode', false)],
+  [CTA_PROTO.ICMPV6_ID, icmp('icmpId', true)],
+  [CTA_PROTO.ICMPV6_TYPE, icmp('icmpType', false)],
+  [CTA_PROTO.ICMPV6_CODE, icmp('icmpCode', false)],
+]);
+
+const TUPLE = handlers<TupleCtx>([
+  [CTA_TUPLE.IP, (c, b, o, l) => walk(IP, c, b, o, o + l)],
+  [CTA_TUPLE.PROTO, (c, b, o, l) => walk(PROTO, c, b, o, o + l)],
+  // A zone that applies to one direction only; CTA_ZONE (both directions) is the usual one.
+  [CTA_TUPLE.ZONE, (c, b, o) => { if (c.orig) c.entry.zone = b.readUInt16BE(o); }],
+]);
+
+/** 64-bit big-endian counter as a number (exact below 2^53: 9 PB). */
+const be64 = (b: Buffer, o: number) => b.readUInt32BE(o) * 0x1_0000_0000 + b.readUInt32BE(o + 4);
+
+interface CounterCtx { c: CtCounters; reply: boolean }
+const COUNTERS = handlers<CounterCtx>([
+  [CTA_COUNTERS.PACKETS, (x, b, o) => { if (x.reply) x.c.replyPackets = be64(b, o); else x.c.packets = be64(b, o); }],
+  [CTA_COUNTERS.BYTES, (x, b, o) => { if (x.reply) x.c.replyBytes = be64(b, o); else x.c.bytes = be64(b, o); }],
+  [CTA_COUNTERS.PACKETS32, (x, b, o) => { if (x.reply) x.c.replyPackets = b.readUInt32BE(o); else x.c.packets = b.readUInt32BE(o); }],
+  [CTA_COUNTERS.BYTES32, (x, b, o) => { if (x.reply) x.c.replyBytes = b.readUInt32BE(o); else x.c.bytes = b.readUInt32BE(o); }],
+]);
+const counters = (reply: boolean): Handler<CtEntry> => (e, b, o, l) => {
+  e.counters ??= { packets: 0, bytes: 0, replyPackets: 0, replyBytes: 0 };
+  walk(COUNTERS, { c: e.counters, reply }, b, o, o + l);
+};
+
+const TIMESTAMP = handlers<CtEntry>([[CTA_TIMESTAMP_START, (e, b, o) => { e.startNs = b.readBigUInt64BE(o); }]]);
+const TCP = handlers<CtEntry>([[CTA_PROTOINFO_TCP_STATE, (e, b, o) => { e.tcpState = b[o]!; }]]);
+const PROTOINFO = handlers<CtEntry>([[CTA_PROTOINFO_TCP, (e, b, o, l) => walk(TCP, e, b, o, o + l)]]);
+
+/** CTA_LABELS: the kernel's bitmap, host-order words; bit n → bit n. */
+function labels(b: Buffer, o: number, l: number): bigint {
+  let v = 0n;
+  if (LE) {
+    for (let i = l - 8; i >= 0; i -= 8) v = (v << 64n) | b.readBigUInt64LE(o + i);
+  } else {
+    // Big-endian hosts: unsigned long words (4 or 8 bytes), word 0 holds bits 0…; 4-byte steps fit both.
+    for (let i = l - 4; i >= 0; i -= 4) v = (v << 32n) | BigInt(b.readUInt32BE(o + i));
+  }
+  return v;
+}
+
+const TOP = handlers<CtEntry>([
+  [CTA.TUPLE_ORIG, (e, b, o, l) => walk(TUPLE, { tuple: e.orig, entry: e, orig: true }, b, o, o + l)],
+  [CTA.TUPLE_REPLY, (e, b, o, l) => walk(TUPLE, { tuple: e.reply, entry: e, orig: false }, b, o, o + l)],
+  [CTA.STATUS, (e, b, o) => { e.status = b.readUInt32BE(o); }],
+  [CTA.PROTOINFO, (e, b, o, l) => walk(PROTOINFO, e, b, o, o + l)],
+  [CTA.TIMEOUT, (e, b, o) => { e.timeout = b.readUInt32BE(o); }],
+  [CTA.MARK, (e, b, o) => { e.mark = b.readUInt32BE(o); }],
+  [CTA.COUNTERS_ORIG, counters(false)],
+  [CTA.COUNTERS_REPLY, counters(true)],
+  [CTA.ID, (e, b, o) => { e.id = b.readUInt32BE(o); }],
+  [CTA.ZONE, (e, b, o) => { e.zone = b.readUInt16BE(o); }],
+  [CTA.TIMESTAMP, (e, b, o, l) => walk(TIMESTAMP, e, b, o, o + l)],
+  [CTA.LABELS, (e, b, o, l) => { if (l % 8 === 0) e.labels = labels(b, o, l); }],
+]);
+
+/**
+ * One reply message (nlmsghdr first) → the connection it reports; undefined for anything that
+ * is not a ctnetlink NEW message (NLMSG_DONE, …). An NLMSG_ERROR with an errno throws.
+ */
+export function decodeCtMessage(b: Buffer): CtEntry | undefined {
+  if (b.length < 16) throw new Error(`ctnetlink: message of ${b.length} bytes is shorter than its header`);
+  const len = u32h(b, 0);
+  if (len > b.length || len < 16) throw new Error(`ctnetlink: message length ${len} does not fit its ${b.length} bytes`);
+  const type = u16h(b, 4);
+  if (type === NLMSG_ERROR) {
+    const errno = -(LE ? b.readInt32LE(16) : b.readInt32BE(16));
+    if (errno) throw new Error(`ctnetlink: ${errnoName(errno)} (errno ${errno})`);
+    return undefined;
+  }
+  if (type !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW) || len < 20) return undefined;
+  const e: CtEntry = {
+    family: b[16]!, protocol: 0, orig: { src: '', dst: '', sport: 0, dport: 0 }, reply: { src: '', dst: '', sport: 0, dport: 0 },
+    zone: 0, mark: 0, labels: 0n, status: 0,
+  };
+  walk(TOP, e, b, 20, len);
+  return e;
+}
+
+function errnoName(n: number): string {
+  for (const [k, v] of Object.entries(os.constants.errno)) if (v === n) return k;
+  return String(n);
+}
+
+/** Every connection in a dump's reply messages; `zone` keeps only that zone's. */
+export function decodeCtDump(msgs: readonly Buffer[], zone?: number): CtEntry[] {
+  const out: CtEntry[] = [];
+  for (const m of msgs) {
+    const e = decodeCtMessage(m);
+    if (e && (zone === undefined || e.zone === zone)) out.push(e);
+  }
+  return out;
+}
+
+/** The reply to encodeStatsRequest: entries and bound (max undefined on kernels without it). */
+export function decodeStats(msgs: readonly Buffer[]): { total: number; max?: number } {
+  for (const b of msgs) {
+    if (b.length < 20 || u16h(b, 4) !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS)) continue;
+    const s: { total: number; max?: number } = { total: 0 };
+    walk(handlers<typeof s>([
+      [CTA_STATS_GLOBAL.ENTRIES, (x, m, o) => { x.total = m.readUInt32BE(o); }],
+      [CTA_STATS_GLOBAL.MAX_ENTRIES, (x, m, o) => { x.max = m.readUInt32BE(o); }],
+    ]), s, b, 20, u32h(b, 0));
+    return s;
+  }
+  throw new Error('ctnetlink: no IPCTNL_MSG_CT_GET_STATS reply');
+}
+
+/** Splits a byte stream read from a netlink socket into its messages (4-byte aligned). */
+export function splitMessages(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off + 16 <= buf.length;) {
+    const len = u32h(buf, off);
+    if (len < 16 || off + len > buf.length) throw new Error(`netlink: message length ${len} at byte ${off} overruns ${buf.length} bytes`);
+    out.push(buf.subarray(off, off + len));
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
