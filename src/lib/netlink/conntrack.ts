@@ -10,25 +10,16 @@
 // flag bits are masked off the type. Decoding is table-driven: one handler per attribute type per
 // nesting level, unknown types skipped, so a newer kernel's attributes cost nothing.
 import { isIPv4, isIPv6 } from 'node:net';
-import os from 'node:os';
+import { attr, attrNested, encodeMessage, errnoName, NLM_F, NLMSG_ERROR } from './message.js';
 
-export const NETLINK_NETFILTER = 12;
 export const NFNL_SUBSYS_CTNETLINK = 1;
 export const IPCTNL_MSG_CT_NEW = 0;
 export const IPCTNL_MSG_CT_GET = 1;
 export const IPCTNL_MSG_CT_GET_STATS = 5;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const NLM_F_DUMP = 0x300;
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 const NLA_TYPE_MASK = 0x3fff; // ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
-const NLA_F_NESTED = 0x8000;
 
 /** enum ctattr_type (linux/netfilter/nfnetlink_conntrack.h). */
 export const CTA = {
@@ -92,40 +83,15 @@ export interface CtEntry {
   startNs?: bigint;
 }
 
-const LE = os.endianness() === 'LE';
-const u16h = (b: Buffer, o: number) => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
-const u32h = (b: Buffer, o: number) => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
-
 // ---- encoding ----
 
-/** One attribute (header + payload + padding). */
-export function nla(type: number, payload: Buffer, nested = false): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  const w = LE ? out.writeUInt16LE.bind(out) : out.writeUInt16BE.bind(out);
-  w(len, 0);
-  w(type | (nested ? NLA_F_NESTED : 0), 2);
-  payload.copy(out, 4);
-  return out;
-}
-export const nlaNested = (type: number, ...children: Buffer[]) => nla(type, Buffer.concat(children), true);
-export const be8 = (v: number) => Buffer.from([v & 0xff]);
-export const be16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
-export const be32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
+const be8 = (v: number) => Buffer.from([v & 0xff]);
+const be16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+const be32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
 
-/** nlmsghdr + nfgenmsg + attributes of one ctnetlink message. */
-export function ctMessage(msg: number, flags: number, family: number, attrs: Buffer[], seq = 0): Buffer {
-  const body = Buffer.concat(attrs);
-  const out = Buffer.alloc(20 + body.length);
-  const w32 = LE ? out.writeUInt32LE.bind(out) : out.writeUInt32BE.bind(out);
-  const w16 = LE ? out.writeUInt16LE.bind(out) : out.writeUInt16BE.bind(out);
-  w32(out.length, 0);
-  w16((NFNL_SUBSYS_CTNETLINK << 8) | msg, 4);
-  w16(flags, 6);
-  w32(seq >>> 0, 8);
-  out[16] = family;
-  body.copy(out, 20);
-  return out;
+/** nlmsghdr + nfgenmsg (family, version 0, res_id 0) + attributes of one ctnetlink message; the socket sets seq and pid. */
+export function ctMessage(msg: number, flags: number, family: number, attrs: Buffer[]): Buffer {
+  return encodeMessage((NFNL_SUBSYS_CTNETLINK << 8) | msg, flags, Buffer.concat([Buffer.from([family, 0, 0, 0]), ...attrs]));
 }
 
 /**
@@ -133,15 +99,15 @@ export function ctMessage(msg: number, flags: number, family: number, attrs: Buf
  * `zone` the kernel skips other zones itself (CTA_ZONE as a dump filter; older kernels ignore
  * it, so callers still check the zone); `mark` filters on mark & mask in the kernel.
  */
-export function encodeDumpRequest(o: { family?: number; zone?: number; mark?: { value: number; mask: number }; seq?: number } = {}): Buffer {
+export function encodeDumpRequest(o: { family?: number; zone?: number; mark?: { value: number; mask: number } } = {}): Buffer {
   const attrs: Buffer[] = [];
-  if (o.zone !== undefined) attrs.push(nla(CTA.ZONE, be16(checkUint(o.zone, 0xffff, 'zone'))));
-  if (o.mark) attrs.push(nla(CTA.MARK, be32(checkUint(o.mark.value, 0xffffffff, 'mark.value'))), nla(CTA.MARK_MASK, be32(checkUint(o.mark.mask, 0xffffffff, 'mark.mask'))));
-  return ctMessage(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, o.family ?? AF_INET, attrs, o.seq);
+  if (o.zone !== undefined) attrs.push(attr(CTA.ZONE, be16(checkUint(o.zone, 0xffff, 'zone'))));
+  if (o.mark) attrs.push(attr(CTA.MARK, be32(checkUint(o.mark.value, 0xffffffff, 'mark.value'))), attr(CTA.MARK_MASK, be32(checkUint(o.mark.mask, 0xffffffff, 'mark.mask'))));
+  return ctMessage(IPCTNL_MSG_CT_GET, NLM_F.REQUEST | NLM_F.DUMP, o.family ?? AF_INET, attrs);
 }
 
 /** The table's entry count and bound (what `conntrack -C` and the sysctls read), acknowledged. */
-export const encodeStatsRequest = (seq = 0) => ctMessage(IPCTNL_MSG_CT_GET_STATS, NLM_F_REQUEST | NLM_F_ACK, AF_UNSPEC, [], seq);
+export const encodeStatsRequest = () => ctMessage(IPCTNL_MSG_CT_GET_STATS, NLM_F.REQUEST | NLM_F.ACK, AF_UNSPEC, []);
 
 /** The fields of a connection to create (IPCTNL_MSG_CT_NEW, as `conntrack -I`), for tests and tools. */
 export interface CtCreate {
@@ -158,33 +124,36 @@ export interface CtCreate {
   tcpState?: number;
 }
 
-export function encodeCreateRequest(c: CtCreate, seq = 0): Buffer {
+export function encodeCreateRequest(c: CtCreate): Buffer {
   const family = c.family ?? AF_INET;
   const addr = (s: string) => {
     if (family === AF_INET ? !isIPv4(s) : !isIPv6(s) || s.includes('.')) throw new RangeError(`address: ${s} is not an ${family === AF_INET ? 'IPv4' : 'IPv6'} address`);
     return family === AF_INET ? Buffer.from(s.split('.').map(Number)) : ipv6Bytes(s);
   };
-  const v6 = family === AF_INET6 ? 2 : 0;
-  const tuple = (t: CtTuple, reply: boolean) => Buffer.concat([
-    nlaNested(CTA_TUPLE.IP, nla(CTA_IP.V4_SRC + v6, addr(t.src)), nla(CTA_IP.V4_DST + v6, addr(t.dst))),
-    nlaNested(CTA_TUPLE.PROTO, nla(CTA_PROTO.NUM, be8(c.protocol)), ...(c.icmp
-      ? [nla(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, be16(c.icmp.id)), nla(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, be8(reply ? c.icmp.replyType : c.icmp.type)), nla(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, be8(c.icmp.code))]
-      : [nla(CTA_PROTO.SRC_PORT, be16(checkUint(t.sport, 0xffff, 'sport'))), nla(CTA_PROTO.DST_PORT, be16(checkUint(t.dport, 0xffff, 'dport')))])),
+  const v6 = family === AF_INET6;
+  const ports = (t: CtTuple) => [attr(CTA_PROTO.SRC_PORT, be16(checkUint(t.sport, 0xffff, 'sport'))), attr(CTA_PROTO.DST_PORT, be16(checkUint(t.dport, 0xffff, 'dport')))];
+  const icmp = (i: NonNullable<CtCreate['icmp']>, reply: boolean) => [
+    attr(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, be16(i.id)),
+    attr(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, be8(reply ? i.replyType : i.type)),
+    attr(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, be8(i.code)),
+  ];
+  const tuple = (type: number, t: CtTuple, reply: boolean) => attrNested(type, [
+    attrNested(CTA_TUPLE.IP, [attr(v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, addr(t.src)), attr(v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST, addr(t.dst))]),
+    attrNested(CTA_TUPLE.PROTO, [attr(CTA_PROTO.NUM, be8(c.protocol)), ...(c.icmp ? icmp(c.icmp, reply) : ports(t))]),
   ]);
-  const attrs = [nla(CTA.TUPLE_ORIG, tuple(c.orig, false), true), nla(CTA.TUPLE_REPLY, tuple(c.reply, true), true), nla(CTA.TIMEOUT, be32(checkUint(c.timeout, 0xffffffff, 'timeout')))];
-  if (c.status !== undefined) attrs.push(nla(CTA.STATUS, be32(c.status)));
-  if (c.mark !== undefined) attrs.push(nla(CTA.MARK, be32(checkUint(c.mark, 0xffffffff, 'mark'))));
-  if (c.zone !== undefined) attrs.push(nla(CTA.ZONE, be16(checkUint(c.zone, 0xffff, 'zone'))));
-  if (c.tcpState !== undefined) attrs.push(nlaNested(CTA.PROTOINFO, nlaNested(CTA_PROTOINFO_TCP, nla(CTA_PROTOINFO_TCP_STATE, be8(c.tcpState)))));
+  const attrs = [tuple(CTA.TUPLE_ORIG, c.orig, false), tuple(CTA.TUPLE_REPLY, c.reply, true), attr(CTA.TIMEOUT, be32(checkUint(c.timeout, 0xffffffff, 'timeout')))];
+  if (c.status !== undefined) attrs.push(attr(CTA.STATUS, be32(c.status)));
+  if (c.mark !== undefined) attrs.push(attr(CTA.MARK, be32(checkUint(c.mark, 0xffffffff, 'mark'))));
+  if (c.zone !== undefined) attrs.push(attr(CTA.ZONE, be16(checkUint(c.zone, 0xffff, 'zone'))));
+  if (c.tcpState !== undefined) attrs.push(attrNested(CTA.PROTOINFO, [attrNested(CTA_PROTOINFO_TCP, [attr(CTA_PROTOINFO_TCP_STATE, be8(c.tcpState))])]));
   if (c.labels !== undefined) {
     if (c.labels < 0n || c.labels >> 128n) throw new RangeError(`labels: ${c.labels} does not fit 128 bits`);
     const b = Buffer.alloc(16);
-    // The kernel's bitmap in host order (see labels() below); little-endian hosts only here.
-    b.writeBigUInt64LE(c.labels & 0xffff_ffff_ffff_ffffn, 0);
+    b.writeBigUInt64LE(c.labels & 0xffff_ffff_ffff_ffffn, 0); // the kernel's bitmap, little-endian words (see labels())
     b.writeBigUInt64LE(c.labels >> 64n, 8);
-    attrs.push(nla(CTA.LABELS, b));
+    attrs.push(attr(CTA.LABELS, b));
   }
-  return ctMessage(IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, family, attrs, seq);
+  return ctMessage(IPCTNL_MSG_CT_NEW, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, family, attrs);
 }
 
 /** A valid IPv6 text without an embedded IPv4 part (the caller checks) → its 16 bytes. */
@@ -211,9 +180,9 @@ type Handler<T> = (t: T, b: Buffer, off: number, len: number) => void;
 /** Calls table[type] for each attribute in b[off, end); unknown types are skipped. */
 function walk<T>(table: readonly (Handler<T> | undefined)[], t: T, b: Buffer, off: number, end: number): void {
   while (off + 4 <= end) {
-    const len = u16h(b, off);
+    const len = b.readUInt16LE(off);
     if (len < 4 || off + len > end) throw new Error(`ctnetlink: bad attribute length ${len} at byte ${off}`);
-    const h = table[u16h(b, off + 2) & NLA_TYPE_MASK];
+    const h = table[b.readUInt16LE(off + 2) & NLA_TYPE_MASK];
     if (h) h(t, b, off + 4, len - 4);
     off += (len + 3) & ~3;
   }
@@ -296,15 +265,14 @@ const TIMESTAMP = handlers<CtEntry>([[CTA_TIMESTAMP_START, (e, b, o) => { e.star
 const TCP = handlers<CtEntry>([[CTA_PROTOINFO_TCP_STATE, (e, b, o) => { e.tcpState = b[o]!; }]]);
 const PROTOINFO = handlers<CtEntry>([[CTA_PROTOINFO_TCP, (e, b, o, l) => walk(TCP, e, b, o, o + l)]]);
 
-/** CTA_LABELS: the kernel's bitmap, host-order words; bit n → bit n. */
+/**
+ * CTA_LABELS: the kernel's bitmap of unsigned longs in host order; on the little-endian hosts
+ * Seine runs on (amd64, arm64, armhf; netlink headers are read little-endian throughout) that is
+ * one little-endian 128-bit number, bit n → bit n.
+ */
 function labels(b: Buffer, o: number, l: number): bigint {
   let v = 0n;
-  if (LE) {
-    for (let i = l - 8; i >= 0; i -= 8) v = (v << 64n) | b.readBigUInt64LE(o + i);
-  } else {
-    // Big-endian hosts: unsigned long words (4 or 8 bytes), word 0 holds bits 0…; 4-byte steps fit both.
-    for (let i = l - 4; i >= 0; i -= 4) v = (v << 32n) | BigInt(b.readUInt32BE(o + i));
-  }
+  for (let i = l - 8; i >= 0; i -= 8) v = (v << 64n) | b.readBigUInt64LE(o + i);
   return v;
 }
 
@@ -329,11 +297,11 @@ const TOP = handlers<CtEntry>([
  */
 export function decodeCtMessage(b: Buffer): CtEntry | undefined {
   if (b.length < 16) throw new Error(`ctnetlink: message of ${b.length} bytes is shorter than its header`);
-  const len = u32h(b, 0);
+  const len = b.readUInt32LE(0);
   if (len > b.length || len < 16) throw new Error(`ctnetlink: message length ${len} does not fit its ${b.length} bytes`);
-  const type = u16h(b, 4);
+  const type = b.readUInt16LE(4);
   if (type === NLMSG_ERROR) {
-    const errno = -(LE ? b.readInt32LE(16) : b.readInt32BE(16));
+    const errno = -b.readInt32LE(16);
     if (errno) throw new Error(`ctnetlink: ${errnoName(errno)} (errno ${errno})`);
     return undefined;
   }
@@ -344,11 +312,6 @@ export function decodeCtMessage(b: Buffer): CtEntry | undefined {
   };
   walk(TOP, e, b, 20, len);
   return e;
-}
-
-function errnoName(n: number): string {
-  for (const [k, v] of Object.entries(os.constants.errno)) if (v === n) return k;
-  return String(n);
 }
 
 /** Every connection in a dump's reply messages; `zone` keeps only that zone's. */
@@ -364,25 +327,13 @@ export function decodeCtDump(msgs: readonly Buffer[], zone?: number): CtEntry[] 
 /** The reply to encodeStatsRequest: entries and bound (max undefined on kernels without it). */
 export function decodeStats(msgs: readonly Buffer[]): { total: number; max?: number } {
   for (const b of msgs) {
-    if (b.length < 20 || u16h(b, 4) !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS)) continue;
+    if (b.length < 20 || b.readUInt16LE(4) !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS)) continue;
     const s: { total: number; max?: number } = { total: 0 };
     walk(handlers<typeof s>([
       [CTA_STATS_GLOBAL.ENTRIES, (x, m, o) => { x.total = m.readUInt32BE(o); }],
       [CTA_STATS_GLOBAL.MAX_ENTRIES, (x, m, o) => { x.max = m.readUInt32BE(o); }],
-    ]), s, b, 20, u32h(b, 0));
+    ]), s, b, 20, b.readUInt32LE(0));
     return s;
   }
   throw new Error('ctnetlink: no IPCTNL_MSG_CT_GET_STATS reply');
-}
-
-/** Splits a byte stream read from a netlink socket into its messages (4-byte aligned). */
-export function splitMessages(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let off = 0; off + 16 <= buf.length;) {
-    const len = u32h(buf, off);
-    if (len < 16 || off + len > buf.length) throw new Error(`netlink: message length ${len} at byte ${off} overruns ${buf.length} bytes`);
-    out.push(buf.subarray(off, off + len));
-    off += (len + 3) & ~3;
-  }
-  return out;
 }

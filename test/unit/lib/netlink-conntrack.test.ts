@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, decodeCtDump, decodeCtMessage, decodeStats, encodeCreateRequest, encodeDumpRequest, encodeStatsRequest, ipv6,
-  IPS, nla, splitMessages, TCP_STATE_NAMES,
+  IPS, TCP_STATE_NAMES,
 } from '../../../src/lib/netlink/conntrack.js';
+import { attr, splitMessages } from '../../../src/lib/netlink/message.js';
 
 const DUMP = Buffer.from(readFileSync(new URL('../../fixtures/netlink/conntrack-dump.hex', import.meta.url), 'utf8').trim(), 'hex');
 
@@ -18,7 +19,7 @@ describe('lib/netlink/conntrack: ctnetlink codec', () => {
     assert.equal(msgs.length, 6);
     assert.equal(msgs.at(-1)!.readUInt16LE(4), 3, 'NLMSG_DONE');
     assert.equal(decodeCtMessage(msgs.at(-1)!), undefined);
-    assert.throws(() => splitMessages(DUMP.subarray(0, 100)), /message length \d+ at byte 0 overruns 100 bytes/);
+    assert.throws(() => splitMessages(DUMP.subarray(0, 100)), /nlmsg_len \d+ at offset 0 overruns the 100-byte reply/);
   });
 
   it('decodes tuples, protocol, zone, mark, labels, status, TCP state, counters per direction, id and start time', () => {
@@ -62,7 +63,7 @@ describe('lib/netlink/conntrack: ctnetlink codec', () => {
   it('skips attribute types it does not know; a length past the end is an error', () => {
     // A copy of the TCP message with an unknown attribute (type 200) appended.
     const m = msgs.find((b) => decodeCtMessage(b)?.protocol === 6 && decodeCtMessage(b)?.zone === 65520)!;
-    const extra = nla(200, Buffer.from([1, 2, 3, 4, 5]));
+    const extra = attr(200, Buffer.from([1, 2, 3, 4, 5]));
     const b = Buffer.concat([m, extra]);
     b.writeUInt32LE(b.length, 0);
     assert.deepEqual(decodeCtMessage(b), decodeCtMessage(m));
@@ -83,15 +84,16 @@ describe('lib/netlink/conntrack: ctnetlink codec', () => {
   });
 
   it('encodes the dump request as the kernel expects it (nlmsghdr, nfgenmsg, CTA_ZONE, mark filter)', () => {
-    const plain = encodeDumpRequest({ seq: 7 });
-    assert.equal(plain.toString('hex'), '14000000' + '0101' + '0103' + '07000000' + '00000000' + '02000000');
+    const plain = encodeDumpRequest();
+    // len 20, type CTNETLINK<<8|CT_GET, flags REQUEST|DUMP, seq and pid (the socket's), AF_INET.
+    assert.equal(plain.toString('hex'), '14000000' + '0101' + '0103' + '00000000' + '00000000' + '02000000');
     const z = encodeDumpRequest({ family: AF_UNSPEC, zone: 65520, mark: { value: 3, mask: 0xff } });
     assert.equal(z.readUInt32LE(0), z.length);
     assert.equal(z[16], AF_UNSPEC);
     // CTA_ZONE (18) = 0xfff0 big-endian, padded; CTA_MARK (8), CTA_MARK_MASK (21).
     assert.equal(z.subarray(20).toString('hex'), '06001200fff00000' + '0800080000000003' + '08001500000000ff');
     assert.throws(() => encodeDumpRequest({ zone: 70000 }), /zone: 70000 is not an integer in 0\.\.65535/);
-    assert.equal(encodeStatsRequest(1).toString('hex'), '14000000' + '0501' + '0500' + '01000000' + '00000000' + '00000000');
+    assert.equal(encodeStatsRequest().toString('hex'), '14000000' + '0501' + '0500' + '00000000' + '00000000' + '00000000');
   });
 
   it('a create request decodes back to the same connection (round trip through the shared attribute tables)', () => {
@@ -119,7 +121,7 @@ describe('lib/netlink/conntrack: ctnetlink codec', () => {
   });
 
   it('reads the table count and bound from a stats reply', () => {
-    const reply = Buffer.concat([Buffer.alloc(20), nla(1, Buffer.from('00000007', 'hex')), nla(2, Buffer.from('00040000', 'hex'))]);
+    const reply = Buffer.concat([Buffer.alloc(20), attr(1, Buffer.from('00000007', 'hex')), attr(2, Buffer.from('00040000', 'hex'))]);
     reply.writeUInt32LE(reply.length, 0);
     reply.writeUInt16LE(0x0105, 4);
     assert.deepEqual(decodeStats([reply]), { total: 7, max: 262144 });
