@@ -9,23 +9,9 @@ import { z } from 'zod';
 import { NetnsPathSchema } from '../../api/cni.js';
 import { validateConfig } from '../../api/config-file.js';
 import { createLogger } from '../../lib/log.js';
-import { AF_INET, decodeCtMessage, decodeStats, encodeDumpRequest, encodeStatsRequest, TCP_STATE_NAMES, type CtEntry } from '../../lib/netlink/conntrack.js';
+import { AF_INET, decodeCtMessage, decodeStats, encodeDumpRequest, encodeStatsRequest } from '../../lib/netlink/conntrack.js';
 import { NETLINK_NETFILTER, openNetlink, type NetlinkSocket } from '../../lib/netlink/socket.js';
 import { type ConntrackEntry, type ConntrackSource } from './conntrack.js';
-
-/** The source's entry from the codec's: the tuples are shared, the rest renamed. */
-export function toConntrackEntry(e: CtEntry): ConntrackEntry {
-  const c = e.counters;
-  const out: ConntrackEntry = {
-    protocol: e.protocol, orig: e.orig, reply: e.reply, zone: e.zone, mark: e.mark, labels: e.labels,
-    tcpState: e.tcpState === undefined ? '' : (TCP_STATE_NAMES[e.tcpState] ?? String(e.tcpState)),
-    timeout: e.timeout,
-    counters: c && { packets: c.packets, octets: c.bytes, reversePackets: c.replyPackets, reverseOctets: c.replyBytes },
-    startSeconds: e.startNs === undefined ? undefined : Number(e.startNs / 1_000_000_000n),
-  };
-  if (e.icmpId !== undefined) out.icmpId = e.icmpId;
-  return out;
-}
 
 /**
  * The IPv4 connections of `zone` in a dump's reply messages (the dump asks for both, but older
@@ -35,7 +21,7 @@ export function kernelEntries(msgs: readonly Buffer[], zone: number): ConntrackE
   const out: ConntrackEntry[] = [];
   for (const m of msgs) {
     const e = decodeCtMessage(m);
-    if (e && e.zone === zone && e.family === AF_INET) out.push(toConntrackEntry(e));
+    if (e && e.zone === zone && e.family === AF_INET) out.push(e); // a CtEntry is a ConntrackEntry, field for field
   }
   return out;
 }

@@ -49,14 +49,18 @@ export interface CtTuple {
   dport: number;
 }
 
+/** Per direction, as conntrack counts them (IP bytes). */
 export interface CtCounters {
   packets: number;
-  bytes: number;
-  replyPackets: number;
-  replyBytes: number;
+  octets: number;
+  reversePackets: number;
+  reverseOctets: number;
 }
 
-/** One connection of the kernel table, as ctnetlink reports it. */
+/**
+ * One connection of the kernel table, as ctnetlink reports it. Every field is present on every
+ * entry (undefined when the kernel did not send it), so all entries share one shape.
+ */
 export interface CtEntry {
   family: number;
   protocol: number;
@@ -75,12 +79,12 @@ export interface CtEntry {
   /** Seconds until the kernel forgets the entry. */
   timeout?: number;
   id?: number;
-  /** tcp_conntrack value (TCP_STATE_NAMES); undefined for other protocols. */
-  tcpState?: number;
+  /** TCP state name (TCP_STATE_NAMES); '' for other protocols. */
+  tcpState: string;
   /** Absent without net.netfilter.nf_conntrack_acct=1. */
   counters?: CtCounters;
-  /** Nanoseconds since the epoch; absent without net.netfilter.nf_conntrack_timestamp=1. */
-  startNs?: bigint;
+  /** Unix seconds the connection started; absent without net.netfilter.nf_conntrack_timestamp=1. */
+  startSeconds?: number;
 }
 
 // ---- encoding ----
@@ -174,27 +178,42 @@ function checkUint(v: number, max: number, field: string): number {
 }
 
 // ---- decoding ----
+// Handlers get the entry and which direction the enclosing attribute is about, so decoding
+// allocates nothing but the entry, its tuples, counters and strings (10k entries per poll).
 
-type Handler<T> = (t: T, b: Buffer, off: number, len: number) => void;
+type Handler = (e: CtEntry, b: Buffer, off: number, len: number, reply: boolean) => void;
 
 /** Calls table[type] for each attribute in b[off, end); unknown types are skipped. */
-function walk<T>(table: readonly (Handler<T> | undefined)[], t: T, b: Buffer, off: number, end: number): void {
+function walk(table: readonly (Handler | undefined)[], e: CtEntry, b: Buffer, off: number, end: number, reply: boolean): void {
   while (off + 4 <= end) {
     const len = b.readUInt16LE(off);
     if (len < 4 || off + len > end) throw new Error(`ctnetlink: bad attribute length ${len} at byte ${off}`);
     const h = table[b.readUInt16LE(off + 2) & NLA_TYPE_MASK];
-    if (h) h(t, b, off + 4, len - 4);
+    if (h !== undefined) h(e, b, off + 4, len - 4, reply);
     off += (len + 3) & ~3;
   }
 }
 
-function handlers<T>(entries: [number, Handler<T>][]): (Handler<T> | undefined)[] {
-  const t: (Handler<T> | undefined)[] = [];
+function handlers(entries: [number, Handler][]): (Handler | undefined)[] {
+  const t: (Handler | undefined)[] = Array.from({ length: Math.max(...entries.map(([k]) => k)) + 1 }, () => undefined);
   for (const [k, h] of entries) t[k] = h;
   return t;
 }
+const nested = (table: readonly (Handler | undefined)[]): Handler => (e, b, o, l, reply) => walk(table, e, b, o, o + l, reply);
 
-const ipv4 = (b: Buffer, o: number) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+// Addresses repeat across a box's connections (its pods, Services, peers): their text is kept
+// by value, so a dump formats each once and the entries share the strings.
+const V4_TEXT = new Map<number, string>();
+const V4_TEXT_MAX = 65_536;
+function ipv4(b: Buffer, o: number): string {
+  const n = b.readUInt32BE(o);
+  let s = V4_TEXT.get(n);
+  if (s === undefined) {
+    if (V4_TEXT.size >= V4_TEXT_MAX) V4_TEXT.clear();
+    V4_TEXT.set(n, (s = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
+  }
+  return s;
+}
 
 /** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as '::'. */
 export function ipv6(b: Buffer, o: number): string {
@@ -214,81 +233,76 @@ export function ipv6(b: Buffer, o: number): string {
   return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
-/** The tuple being decoded and the entry it belongs to (ICMP fields live on the entry). */
-interface TupleCtx { tuple: CtTuple; entry: CtEntry; orig: boolean }
-
-const IP = handlers<TupleCtx>([
-  [CTA_IP.V4_SRC, (c, b, o) => { c.tuple.src = ipv4(b, o); }],
-  [CTA_IP.V4_DST, (c, b, o) => { c.tuple.dst = ipv4(b, o); }],
-  [CTA_IP.V6_SRC, (c, b, o) => { c.tuple.src = ipv6(b, o); }],
-  [CTA_IP.V6_DST, (c, b, o) => { c.tuple.dst = ipv6(b, o); }],
+const tuple = (e: CtEntry, reply: boolean) => (reply ? e.reply : e.orig);
+const IP = handlers([
+  [CTA_IP.V4_SRC, (e, b, o, _l, r) => { tuple(e, r).src = ipv4(b, o); }],
+  [CTA_IP.V4_DST, (e, b, o, _l, r) => { tuple(e, r).dst = ipv4(b, o); }],
+  [CTA_IP.V6_SRC, (e, b, o, _l, r) => { tuple(e, r).src = ipv6(b, o); }],
+  [CTA_IP.V6_DST, (e, b, o, _l, r) => { tuple(e, r).dst = ipv6(b, o); }],
 ]);
 
-const icmp = (key: 'icmpId' | 'icmpType' | 'icmpCode', wide: boolean): Handler<TupleCtx> => (c, b, o) => {
-  if (c.orig) c.entry[key] = wide ? b.readUInt16BE(o) : b[o]!;
-};
-const PROTO = handlers<TupleCtx>([
-  [CTA_PROTO.NUM, (c, b, o) => { if (c.orig) c.entry.protocol = b[o]!; }],
-  [CTA_PROTO.SRC_PORT, (c, b, o) => { c.tuple.sport = b.readUInt16BE(o); }],
-  [CTA_PROTO.DST_PORT, (c, b, o) => { c.tuple.dport = b.readUInt16BE(o); }],
-  [CTA_PROTO.ICMP_ID, icmp('icmpId', true)],
-  [CTA_PROTO.ICMP_TYPE, icmp('icmpType', false)],
-  [CTA_PROTO.ICMP_CODE, icmp('icmpCode', false)],
-  [CTA_PROTO.ICMPV6_ID, icmp('icmpId', true)],
-  [CTA_PROTO.ICMPV6_TYPE, icmp('icmpType', false)],
-  [CTA_PROTO.ICMPV6_CODE, icmp('icmpCode', false)],
+// ICMP id, type and code: the original direction's (the reply's type is the echo reply).
+const icmpId: Handler = (e, b, o, _l, r) => { if (!r) e.icmpId = b.readUInt16BE(o); };
+const icmpType: Handler = (e, b, o, _l, r) => { if (!r) e.icmpType = b[o]!; };
+const icmpCode: Handler = (e, b, o, _l, r) => { if (!r) e.icmpCode = b[o]!; };
+const PROTO = handlers([
+  [CTA_PROTO.NUM, (e, b, o, _l, r) => { if (!r) e.protocol = b[o]!; }],
+  [CTA_PROTO.SRC_PORT, (e, b, o, _l, r) => { tuple(e, r).sport = b.readUInt16BE(o); }],
+  [CTA_PROTO.DST_PORT, (e, b, o, _l, r) => { tuple(e, r).dport = b.readUInt16BE(o); }],
+  [CTA_PROTO.ICMP_ID, icmpId], [CTA_PROTO.ICMP_TYPE, icmpType], [CTA_PROTO.ICMP_CODE, icmpCode],
+  [CTA_PROTO.ICMPV6_ID, icmpId], [CTA_PROTO.ICMPV6_TYPE, icmpType], [CTA_PROTO.ICMPV6_CODE, icmpCode],
 ]);
 
-const TUPLE = handlers<TupleCtx>([
-  [CTA_TUPLE.IP, (c, b, o, l) => walk(IP, c, b, o, o + l)],
-  [CTA_TUPLE.PROTO, (c, b, o, l) => walk(PROTO, c, b, o, o + l)],
+const TUPLE = handlers([
+  [CTA_TUPLE.IP, nested(IP)],
+  [CTA_TUPLE.PROTO, nested(PROTO)],
   // A zone that applies to one direction only; CTA_ZONE (both directions) is the usual one.
-  [CTA_TUPLE.ZONE, (c, b, o) => { if (c.orig) c.entry.zone = b.readUInt16BE(o); }],
+  [CTA_TUPLE.ZONE, (e, b, o, _l, r) => { if (!r) e.zone = b.readUInt16BE(o); }],
 ]);
 
-/** 64-bit big-endian counter as a number (exact below 2^53: 9 PB). */
+/** 64-bit big-endian value as a number (exact below 2^53: 9 PB of counted bytes). */
 const be64 = (b: Buffer, o: number) => b.readUInt32BE(o) * 0x1_0000_0000 + b.readUInt32BE(o + 4);
-
-interface CounterCtx { c: CtCounters; reply: boolean }
-const COUNTERS = handlers<CounterCtx>([
-  [CTA_COUNTERS.PACKETS, (x, b, o) => { if (x.reply) x.c.replyPackets = be64(b, o); else x.c.packets = be64(b, o); }],
-  [CTA_COUNTERS.BYTES, (x, b, o) => { if (x.reply) x.c.replyBytes = be64(b, o); else x.c.bytes = be64(b, o); }],
-  [CTA_COUNTERS.PACKETS32, (x, b, o) => { if (x.reply) x.c.replyPackets = b.readUInt32BE(o); else x.c.packets = b.readUInt32BE(o); }],
-  [CTA_COUNTERS.BYTES32, (x, b, o) => { if (x.reply) x.c.replyBytes = b.readUInt32BE(o); else x.c.bytes = b.readUInt32BE(o); }],
+const counters = (e: CtEntry) => (e.counters ??= { packets: 0, octets: 0, reversePackets: 0, reverseOctets: 0 });
+const COUNTERS = handlers([
+  [CTA_COUNTERS.PACKETS, (e, b, o, _l, r) => { if (r) counters(e).reversePackets = be64(b, o); else counters(e).packets = be64(b, o); }],
+  [CTA_COUNTERS.BYTES, (e, b, o, _l, r) => { if (r) counters(e).reverseOctets = be64(b, o); else counters(e).octets = be64(b, o); }],
+  [CTA_COUNTERS.PACKETS32, (e, b, o, _l, r) => { if (r) counters(e).reversePackets = b.readUInt32BE(o); else counters(e).packets = b.readUInt32BE(o); }],
+  [CTA_COUNTERS.BYTES32, (e, b, o, _l, r) => { if (r) counters(e).reverseOctets = b.readUInt32BE(o); else counters(e).octets = b.readUInt32BE(o); }],
 ]);
-const counters = (reply: boolean): Handler<CtEntry> => (e, b, o, l) => {
-  e.counters ??= { packets: 0, bytes: 0, replyPackets: 0, replyBytes: 0 };
-  walk(COUNTERS, { c: e.counters, reply }, b, o, o + l);
-};
 
-const TIMESTAMP = handlers<CtEntry>([[CTA_TIMESTAMP_START, (e, b, o) => { e.startNs = b.readBigUInt64BE(o); }]]);
-const TCP = handlers<CtEntry>([[CTA_PROTOINFO_TCP_STATE, (e, b, o) => { e.tcpState = b[o]!; }]]);
-const PROTOINFO = handlers<CtEntry>([[CTA_PROTOINFO_TCP, (e, b, o, l) => walk(TCP, e, b, o, o + l)]]);
+// Nanoseconds since the epoch, to whole seconds without a BigInt (2^32 ns = 4.294967296 s).
+const TIMESTAMP = handlers([[CTA_TIMESTAMP_START, (e, b, o) => { e.startSeconds = Math.floor(b.readUInt32BE(o) * 4.294967296 + b.readUInt32BE(o + 4) / 1e9); }]]);
+const TCP = handlers([[CTA_PROTOINFO_TCP_STATE, (e, b, o) => { e.tcpState = TCP_STATE_NAMES[b[o]!] ?? String(b[o]); }]]);
+const PROTOINFO = handlers([[CTA_PROTOINFO_TCP, nested(TCP)]]);
 
 /**
  * CTA_LABELS: the kernel's bitmap of unsigned longs in host order; on the little-endian hosts
  * Seine runs on (amd64, arm64, armhf; netlink headers are read little-endian throughout) that is
- * one little-endian 128-bit number, bit n → bit n.
+ * one little-endian 128-bit number, bit n → bit n. Zero words make no BigInt (most entries).
  */
 function labels(b: Buffer, o: number, l: number): bigint {
   let v = 0n;
-  for (let i = l - 8; i >= 0; i -= 8) v = (v << 64n) | b.readBigUInt64LE(o + i);
+  for (let i = l - 4; i >= 0; i -= 4) {
+    const w = b.readUInt32LE(o + i);
+    if (v !== 0n) v <<= 32n;
+    if (w !== 0) v |= BigInt(w);
+  }
   return v;
 }
 
-const TOP = handlers<CtEntry>([
-  [CTA.TUPLE_ORIG, (e, b, o, l) => walk(TUPLE, { tuple: e.orig, entry: e, orig: true }, b, o, o + l)],
-  [CTA.TUPLE_REPLY, (e, b, o, l) => walk(TUPLE, { tuple: e.reply, entry: e, orig: false }, b, o, o + l)],
+const TOP = handlers([
+  [CTA.TUPLE_ORIG, (e, b, o, l) => walk(TUPLE, e, b, o, o + l, false)],
+  [CTA.TUPLE_REPLY, (e, b, o, l) => walk(TUPLE, e, b, o, o + l, true)],
   [CTA.STATUS, (e, b, o) => { e.status = b.readUInt32BE(o); }],
-  [CTA.PROTOINFO, (e, b, o, l) => walk(PROTOINFO, e, b, o, o + l)],
+  [CTA.PROTOINFO, nested(PROTOINFO)],
   [CTA.TIMEOUT, (e, b, o) => { e.timeout = b.readUInt32BE(o); }],
   [CTA.MARK, (e, b, o) => { e.mark = b.readUInt32BE(o); }],
-  [CTA.COUNTERS_ORIG, counters(false)],
-  [CTA.COUNTERS_REPLY, counters(true)],
+  [CTA.COUNTERS_ORIG, (e, b, o, l) => walk(COUNTERS, e, b, o, o + l, false)],
+  [CTA.COUNTERS_REPLY, (e, b, o, l) => walk(COUNTERS, e, b, o, o + l, true)],
   [CTA.ID, (e, b, o) => { e.id = b.readUInt32BE(o); }],
   [CTA.ZONE, (e, b, o) => { e.zone = b.readUInt16BE(o); }],
-  [CTA.TIMESTAMP, (e, b, o, l) => walk(TIMESTAMP, e, b, o, o + l)],
-  [CTA.LABELS, (e, b, o, l) => { if (l % 8 === 0) e.labels = labels(b, o, l); }],
+  [CTA.TIMESTAMP, nested(TIMESTAMP)],
+  [CTA.LABELS, (e, b, o, l) => { if (l % 4 === 0) e.labels = labels(b, o, l); }],
 ]);
 
 /**
@@ -308,9 +322,10 @@ export function decodeCtMessage(b: Buffer): CtEntry | undefined {
   if (type !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW) || len < 20) return undefined;
   const e: CtEntry = {
     family: b[16]!, protocol: 0, orig: { src: '', dst: '', sport: 0, dport: 0 }, reply: { src: '', dst: '', sport: 0, dport: 0 },
-    zone: 0, mark: 0, labels: 0n, status: 0,
+    icmpId: undefined, icmpType: undefined, icmpCode: undefined, zone: 0, mark: 0, labels: 0n, status: 0,
+    timeout: undefined, id: undefined, tcpState: '', counters: undefined, startSeconds: undefined,
   };
-  walk(TOP, e, b, 20, len);
+  walk(TOP, e, b, 20, len, false);
   return e;
 }
 
@@ -329,10 +344,12 @@ export function decodeStats(msgs: readonly Buffer[]): { total: number; max?: num
   for (const b of msgs) {
     if (b.length < 20 || b.readUInt16LE(4) !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS)) continue;
     const s: { total: number; max?: number } = { total: 0 };
-    walk(handlers<typeof s>([
-      [CTA_STATS_GLOBAL.ENTRIES, (x, m, o) => { x.total = m.readUInt32BE(o); }],
-      [CTA_STATS_GLOBAL.MAX_ENTRIES, (x, m, o) => { x.max = m.readUInt32BE(o); }],
-    ]), s, b, 20, b.readUInt32LE(0));
+    for (let off = 20, end = b.readUInt32LE(0); off + 8 <= end; off += (b.readUInt16LE(off) + 3) & ~3) {
+      const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+      if (b.readUInt16LE(off) < 8) break;
+      if (type === CTA_STATS_GLOBAL.ENTRIES) s.total = b.readUInt32BE(off + 4);
+      if (type === CTA_STATS_GLOBAL.MAX_ENTRIES) s.max = b.readUInt32BE(off + 4);
+    }
     return s;
   }
   throw new Error('ctnetlink: no IPCTNL_MSG_CT_GET_STATS reply');
