@@ -9,7 +9,7 @@ import type { BenchRow } from './harness.js';
 
 export const KERNEL_CONNECTIONS = 10_000;
 
-interface ChildResult { dumpMs: number; rawMs: number; decodeMs: number; firstPollMs: number; steadyPollMs: number; firstPhases: unknown; steadyPhases: unknown }
+interface ChildResult { dumpMs: number; dumpCpuMs: number; steadyCpuMs: number; rawMs: number; decodeMs: number; firstPollMs: number; steadyPollMs: number; firstPhases: unknown; steadyPhases: unknown }
 
 export async function kernelPoll(tmp: string): Promise<BenchRow[]> {
   const netns = `seine-flowk-${process.pid}`;
@@ -24,7 +24,7 @@ export async function kernelPoll(tmp: string): Promise<BenchRow[]> {
     const code = await new Promise<number | null>((r) => child.on('close', r));
     if (code !== 0) throw new Error(`kernel poll child exited ${code}: ${out}`);
     const c = JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
-    process.stderr.write(`bench: flows: kernel decode ${c.decodeMs.toFixed(1)} ms (${((c.decodeMs * 1000) / KERNEL_CONNECTIONS).toFixed(2)} µs/connection); poll phases ms first ${JSON.stringify(c.firstPhases)} steady ${JSON.stringify(c.steadyPhases)}\n`);
+    process.stderr.write(`bench: flows: kernel decode ${c.decodeMs.toFixed(1)} ms (${((c.decodeMs * 1000) / KERNEL_CONNECTIONS).toFixed(2)} µs/connection); CPU ms dump ${c.dumpCpuMs.toFixed(1)}, steady poll ${c.steadyCpuMs.toFixed(1)}; poll phases ms first ${JSON.stringify(c.firstPhases)} steady ${JSON.stringify(c.steadyPhases)}\n`);
     const k = `${KERNEL_CONNECTIONS / 1000}k`;
     const anchor = { anchor: c.rawMs, anchorLabel: 'a raw conntrack -L -o extended process, same namespace and run', better: 'lower' as const, unit: 'ms' };
     return [
