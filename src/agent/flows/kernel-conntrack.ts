@@ -14,8 +14,8 @@ import { NETLINK_NETFILTER, openNetlink, type NetlinkSocket } from '../../lib/ne
 import { type ConntrackEntry, type ConntrackSource } from './conntrack.js';
 
 /**
- * The IPv4 connections of `zone` in a dump's reply messages (the dump asks for both, but older
- * kernels ignore its zone filter).
+ * The IPv4 connections of `zone` in a dump's reply messages. The dump asks the kernel for just
+ * those, but older kernels ignore its zone filter.
  */
 export function kernelEntries(msgs: readonly Buffer[], zone: number): ConntrackEntry[] {
   const out: ConntrackEntry[] = [];
