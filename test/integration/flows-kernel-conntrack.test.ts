@@ -3,7 +3,8 @@
 // ct labels, and real ICMP traffic through the namespace's loopback (accounting on) come back
 // through KernelConntrackSource with tuples, state, zone, mark, labels, counters and start
 // times; stats() reads the namespace's count and bound; the agent's start turns accounting on,
-// and the source polls with no conntrack tool on the box and no child process at all.
+// and the source polls with no conntrack tool on the box and no child process at all; without
+// the native addon the exporter warns once, saying how to build it.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { KernelConntrackSource } from '../../src/agent/flows/kernel-conntrack.js';
@@ -143,5 +144,25 @@ describe('kernel conntrack source (real kernel table in a netns, ctnetlink)', fu
     } finally {
       await run('ip', ['netns', 'del', fresh], { allowFailure: true });
     }
+  });
+
+  it('without the native addon the exporter keeps polling and warns once, saying how to build it', async () => {
+    // A private mount namespace where the addon's build directory is empty.
+    const src = path.resolve('src');
+    const code = `
+      const { KernelConntrackSource } = await import('${src}/agent/flows/kernel-conntrack.ts');
+      const { FlowExporter } = await import('${src}/agent/flows/exporter.ts');
+      const ex = new FlowExporter({ source: new KernelConntrackSource(), zone: 65520, inventory: { snapshot: () => ({ pods: new Map(), namespaces: new Map(), nodes: new Map() }) }, rule: () => undefined, pollIntervalMs: 100, sinks: [] });
+      ex.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      await ex.stop();
+      process.stdout.write(JSON.stringify({ errors: ex.stats.errors }));`;
+    const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+      'mount -t tmpfs none "$2" && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, code, path.join(src, 'native')]);
+    const out = JSON.parse(r.stdout) as { errors: number };
+    assert.ok(out.errors >= 5, `the exporter kept polling (${out.errors} failed polls)`);
+    const warnings = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; err?: { message: string } }).filter((l) => /flow poll failed/.test(l.msg));
+    assert.equal(warnings.length, 1, r.stderr);
+    assert.match(warnings[0]!.err!.message, /seine_native\.node not found .*npx node-gyp rebuild --directory=src\/native/);
   });
 });
