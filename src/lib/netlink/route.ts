@@ -162,7 +162,7 @@ export interface VethSpec {
     name: string;
     mtu?: number;
     mac?: string;
-    up?: boolean;
+    // No `up` here: the kernel would open the peer before pairing it (veth_open: ENOTCONN); set it up after.
     /** The namespace the peer is born in, as a path; default: the same as the host end. */
     netns?: string;
   };
@@ -172,7 +172,8 @@ export interface RouteSpec {
   /** "a.b.c.d/len" or "0.0.0.0/0" / "default" */
   dst: string;
   gateway?: string;
-  dev?: string;
+  /** A name or an index. */
+  dev?: string | number;
   onlink?: boolean;
   protocol?: number;
   /** Default: link scope without a gateway, universe with one (what `ip route` does). */
@@ -250,7 +251,7 @@ export class Rtnetlink {
     const p = spec.peer;
     const fd = p.netns ? openSync(p.netns, 'r') : undefined;
     try {
-      const peer = Buffer.concat([ifinfomsg({ flags: p.up ? IFF_UP : 0, change: p.up ? IFF_UP : 0 }), ...encodeAttrs(LINK_ATTRS, { name: p.name, mtu: p.mtu, mac: p.mac, netnsFd: fd })]);
+      const peer = Buffer.concat([ifinfomsg({}), ...encodeAttrs(LINK_ATTRS, { name: p.name, mtu: p.mtu, mac: p.mac, netnsFd: fd })]);
       const linkinfo = attrNested(IFLA_LINKINFO, [attrString(IFLA_INFO_KIND, 'veth'), attrNested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, peer)])]);
       this.call(`link add ${spec.name} type veth peer ${p.name}`, RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, [
         ifinfomsg({ flags: spec.up ? IFF_UP : 0, change: spec.up ? IFF_UP : 0 }),
@@ -330,7 +331,7 @@ export class Rtnetlink {
 
   private route(verb: string, type: number, flags: number, r: RouteSpec): void {
     const { ip, len, family } = parseCidr(r.dst, 'route dst');
-    const oif = r.dev === undefined ? undefined : this.index(r.dev);
+    const oif = r.dev === undefined ? undefined : typeof r.dev === 'number' ? r.dev : this.index(r.dev);
     const table = r.table ?? RT_TABLE_MAIN;
     const scope = r.scope ?? (r.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK);
     const what = `route ${verb} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}`;
@@ -428,4 +429,24 @@ function decodeNeighbour(m: Buffer): Neighbour {
     ip: a.dst ?? '',
     ...(a.lladdr ? { mac: a.lladdr } : {}),
   };
+}
+
+// ---- sockets by namespace ----------------------------------------------------------------------
+
+let own: Rtnetlink | undefined;
+
+/**
+ * rtnetlink in `netns` for the length of `fn` (open, run, close: tens of microseconds), or in
+ * the process's own namespace on one long-lived socket. A socket kept for a namespace path
+ * would outlive a namespace deleted and re-created under the same name, and keep the old one
+ * alive; the process's own namespace cannot change under it.
+ */
+export function withRtnetlink<T>(netns: string | undefined, fn: (r: Rtnetlink) => T): T {
+  if (!netns) return fn((own ??= new Rtnetlink()));
+  const r = new Rtnetlink(netns);
+  try {
+    return fn(r);
+  } finally {
+    r.close();
+  }
 }
