@@ -1,6 +1,7 @@
 // Netlink framing shared by every family (rtnetlink, nfnetlink): the 16-byte nlmsghdr, the
 // type-length-value attributes and the error message. Family modules build the body (ifinfomsg,
 // nfgenmsg …) and their attribute tables on top of these.
+import { isIPv4, isIPv6 } from 'node:net';
 import { constants } from 'node:os';
 
 export const NLMSG_HDRLEN = 16;
@@ -201,20 +202,16 @@ export const codec = {
 };
 
 export function encodeIp(s: string): Buffer {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
-    const parts = s.split('.').map(Number);
-    if (parts.every((p) => p <= 255)) return Buffer.from(parts);
-  } else if (s.includes(':')) {
-    const [head, tail] = s.split('::') as [string, string?];
+  if (isIPv4(s)) return Buffer.from(s.split('.').map(Number));
+  const halves = s.split('::');
+  if (isIPv6(s) && !s.includes('.') && halves.length <= 2) {
     const words = (x: string | undefined) => (x ? x.split(':').map((w) => parseInt(w, 16)) : []);
-    const h = words(head);
-    const t = words(tail);
-    const all = tail === undefined ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
-    if (all.length === 8 && all.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff)) {
-      const b = Buffer.alloc(16);
-      all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
-      return b;
-    }
+    const h = words(halves[0]);
+    const t = words(halves[1]);
+    const all = halves.length === 1 ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+    const b = Buffer.alloc(16);
+    all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
+    return b;
   }
   throw new Error(`netlink: ${JSON.stringify(s)} is not an IP address`);
 }
