@@ -108,10 +108,11 @@ static char *opt_string(napi_env env, napi_value v) {
   return s;
 }
 
+// A string argument into buf; -1 when it is not a string or does not fit with its NUL.
 static int arg_string(napi_env env, napi_value v, char *buf, size_t size) {
   size_t len;
-  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) return -1;
-  return len + 1 >= size ? -1 : 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len + 1 > size) return -1;
+  return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok ? 0 : -1;
 }
 
 // ---- netlink -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ describe('netlink socket (seine_native)', function () {
     requirePrereqs('root', 'ip', 'ethtool', 'native');
     await run('ip', ['netns', 'add', ns]);
     await run('ip', ['-n', ns, 'link', 'add', 'nla0', 'type', 'veth', 'peer', 'name', 'nlb0']);
+    await run('ip', ['-n', ns, 'link', 'add', 'nl-15-chars-abc', 'type', 'veth', 'peer', 'name', 'nlc0']);
   });
 
   after(async () => {
@@ -41,14 +42,14 @@ describe('netlink socket (seine_native)', function () {
   });
 
   it('dumps the links of the namespace it was opened in, not the caller\'s', () => {
-    assert.deepEqual(dumpLinkNames(nsPath).sort(), ['lo', 'nla0', 'nlb0']);
+    assert.deepEqual(dumpLinkNames(nsPath).sort(), ['lo', 'nl-15-chars-abc', 'nla0', 'nlb0', 'nlc0']);
     assert.ok(!dumpLinkNames().includes('nla0'), 'the test\'s own namespace has no nla0');
   });
 
   it('keeps acting in its namespace across requests, and returns the thread to its own', () => {
     const sock = openNetlink(NETLINK_ROUTE, { netns: nsPath, rcvbuf: 1 << 20 });
     try {
-      for (let i = 0; i < 3; i++) assert.equal(sock.request(encodeMessage(RTM_GETLINK, NLM_F.REQUEST | NLM_F.DUMP, Buffer.alloc(16))).length, 3);
+      for (let i = 0; i < 3; i++) assert.equal(sock.request(encodeMessage(RTM_GETLINK, NLM_F.REQUEST | NLM_F.DUMP, Buffer.alloc(16))).length, 5);
       assert.ok(sock.fd > 2);
     } finally {
       sock.close();
@@ -87,6 +88,8 @@ describe('netlink socket (seine_native)', function () {
     writeSysctl(nsPath, 'net/ipv4/conf/nla0/arp_ignore', '8');
     assert.equal(await read(true), '8');
     assert.equal(await read(false), before);
+    writeSysctl(nsPath, 'net/ipv4/conf/nl-15-chars-abc/forwarding', '1');
+    assert.equal((await run('ip', ['netns', 'exec', ns, 'cat', '/proc/sys/net/ipv4/conf/nl-15-chars-abc/forwarding'])).stdout.trim(), '1');
     assert.throws(() => writeSysctl(nsPath, 'net/ipv4/conf/nosuchdev/arp_ignore', '1'), (err: NetlinkError) => err.code === 'ENOENT' && /nosuchdev/.test(err.message));
   });
 
@@ -96,5 +99,9 @@ describe('netlink socket (seine_native)', function () {
     ethtoolTxOff(nsPath, 'nla0');
     assert.equal(await txOn(), false);
     assert.throws(() => ethtoolTxOff(nsPath, 'nosuchdev0'), (err: NetlinkError) => err.code === 'ENODEV');
+    // A name of the full 15 bytes the kernel allows (the agent's host ends have exactly that).
+    ethtoolTxOff(nsPath, 'nl-15-chars-abc');
+    assert.match((await run('ip', ['netns', 'exec', ns, 'ethtool', '-k', 'nl-15-chars-abc'])).stdout, /^tx-checksumming: off/m);
+    assert.throws(() => ethtoolTxOff(nsPath, 'nl-16-chars-abcd'), /at most 15 bytes/);
   });
 });

@@ -1,6 +1,7 @@
 // Netlink framing shared by every family (rtnetlink, nfnetlink): the 16-byte nlmsghdr, the
 // type-length-value attributes and the error message. Family modules build the body (ifinfomsg,
 // nfgenmsg …) and their attribute tables on top of these.
+import { isIPv4, isIPv6 } from 'node:net';
 import { constants } from 'node:os';
 
 export const NLMSG_HDRLEN = 16;
@@ -164,4 +165,96 @@ export function decodeError(msg: NetlinkMessage): { errno: number; kernelMessage
   const tlvs = msg.body.subarray(4 + align4(echoedLen));
   const text = parseAttrs(tlvs).get(NLMSGERR_ATTR_MSG);
   return { errno, kernelMessage: text && readString(text) };
+}
+
+// ---- attribute tables -----------------------------------------------------------------------
+
+/** How one attribute's payload is written and read. */
+export interface AttrCodec<T> {
+  enc(v: T): Buffer;
+  dec(b: Buffer): T;
+}
+
+const u32le = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+
+export const codec = {
+  u8: { enc: (v: number) => Buffer.from([v]), dec: (b: Buffer) => b.readUInt8(0) } satisfies AttrCodec<number>,
+  u32: { enc: u32le, dec: (b: Buffer) => b.readUInt32LE(0) } satisfies AttrCodec<number>,
+  string: { enc: (s: string) => Buffer.from(`${s}\0`, 'utf8'), dec: readString } satisfies AttrCodec<string>,
+  /** "aa:bb:cc:dd:ee:ff" */
+  mac: {
+    enc: (s: string) => {
+      const b = Buffer.from(s.split(':').map((x) => parseInt(x, 16)));
+      if (b.length !== 6 || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(s)) throw new Error(`netlink: ${JSON.stringify(s)} is not a MAC address`);
+      return b;
+    },
+    dec: (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+  } satisfies AttrCodec<string>,
+  /** An IPv4 or IPv6 address in its usual text form. */
+  ip: {
+    enc: encodeIp,
+    dec: decodeIp,
+  } satisfies AttrCodec<string>,
+};
+
+export function encodeIp(s: string): Buffer {
+  if (isIPv4(s)) return Buffer.from(s.split('.').map(Number));
+  const halves = s.split('::');
+  if (isIPv6(s) && !s.includes('.') && halves.length <= 2) {
+    const words = (x: string | undefined) => (x ? x.split(':').map((w) => parseInt(w, 16)) : []);
+    const h = words(halves[0]);
+    const t = words(halves[1]);
+    const all = halves.length === 1 ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+    const b = Buffer.alloc(16);
+    all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
+    return b;
+  }
+  throw new Error(`netlink: ${JSON.stringify(s)} is not an IP address`);
+}
+
+export function decodeIp(b: Buffer): string {
+  if (b.length === 4) return [...b].join('.');
+  if (b.length !== 16) throw new Error(`netlink: a ${b.length}-byte address is neither IPv4 nor IPv6`);
+  const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+  // RFC 5952: the longest run of two or more zero words becomes "::".
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  return best < 0 ? hex(words) : `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
+/** An attribute table: field name → [attribute type, codec]. */
+export type AttrTable = Record<string, readonly [number, { enc(v: never): Buffer; dec(b: Buffer): unknown }]>;
+type FieldOf<C> = C extends { dec(b: Buffer): infer T } ? T : never;
+export type AttrValues<T extends AttrTable> = { [K in keyof T]?: FieldOf<T[K][1]> };
+
+/** Encode the fields that are set, in the table's order. */
+export function encodeAttrs<T extends AttrTable>(table: T, values: AttrValues<T>): Buffer[] {
+  const out: Buffer[] = [];
+  for (const [field, [type, c]] of Object.entries(table)) {
+    const v = values[field];
+    if (v !== undefined) out.push(attr(type, (c as AttrCodec<unknown>).enc(v)));
+  }
+  return out;
+}
+
+/** Decode the attributes the table knows; others are ignored. */
+export function decodeAttrs<T extends AttrTable>(table: T, buf: Buffer): AttrValues<T> {
+  const byType = parseAttrs(buf);
+  const out: Record<string, unknown> = {};
+  for (const [field, [type, c]] of Object.entries(table)) {
+    const payload = byType.get(type);
+    if (payload) out[field] = (c as AttrCodec<unknown>).dec(payload);
+  }
+  return out as AttrValues<T>;
 }

@@ -16,6 +16,11 @@ export interface SeineNative {
   ethtoolTxOff(netns: string | undefined, ifname: string): void;
 }
 
+/** Where a release tree (bundle, image) carries the addon, relative to the tree. */
+export const NATIVE_IN_RELEASE = 'dist/native/seine_native.node';
+/** Where node-gyp (npm's install script) builds it in a checkout. */
+export const NATIVE_IN_CHECKOUT = 'src/native/build/Release/seine_native.node';
+
 const here = import.meta.dirname;
 export const nativeCandidates = [
   path.join(here, '../../native/seine_native.node'),

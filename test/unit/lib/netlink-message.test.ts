@@ -1,7 +1,7 @@
 // Netlink framing without a kernel: header and attribute encoding byte for byte, splitting a
 // multi-message reply, and error decoding (plain and with the kernel's extended-ack text).
 import assert from 'node:assert/strict';
-import { NLA_F_NESTED, NLM_F, NetlinkError, attr, attrList, attrNested, attrString, attrU16, attrU32, attrU32BE, decodeError, decodeHeader, encodeMessage, errnoName, parseAttrs, readString, splitMessages } from '../../../src/lib/netlink/message.js';
+import { NLA_F_NESTED, NLM_F, NetlinkError, attr, attrList, attrNested, attrString, attrU16, attrU32, attrU32BE, codec, decodeAttrs, decodeError, decodeHeader, decodeIp, encodeAttrs, encodeIp, encodeMessage, errnoName, parseAttrs, readString, splitMessages } from '../../../src/lib/netlink/message.js';
 
 describe('netlink message framing', () => {
   it('encodes a header with length, type and flags (seq and pid left for the socket)', () => {
@@ -65,5 +65,26 @@ describe('netlink message framing', () => {
     const err = new NetlinkError('link add x', 17, 'exists');
     assert.equal(err.code, 'EEXIST');
     assert.equal(err.message, 'link add x: EEXIST (exists)');
+  });
+
+  it('encodes and decodes through an attribute table, in table order, skipping unset fields', () => {
+    const table = { mac: [1, codec.mac], name: [3, codec.string], mtu: [4, codec.u32], gw: [5, codec.ip] } as const;
+    const bufs = encodeAttrs(table, { name: 'antrea-gw0', mtu: 1450, mac: '0a:58:0a:f4:00:01' });
+    assert.deepEqual(bufs.map((b) => b.readUInt16LE(2)), [1, 3, 4]);
+    assert.equal(bufs[0].toString('hex'), '0a000100' + '0a580af40001' + '0000');
+    const back = decodeAttrs(table, Buffer.concat([...bufs, attrU32(99, 7)]));
+    assert.deepEqual(back, { mac: '0a:58:0a:f4:00:01', name: 'antrea-gw0', mtu: 1450 });
+    assert.throws(() => encodeAttrs(table, { mac: '0a:58:0a:f4:00' }), /"0a:58:0a:f4:00" is not a MAC address/);
+  });
+
+  it('writes IPv4 and IPv6 addresses in network order and prints IPv6 the RFC 5952 way', () => {
+    assert.equal(encodeIp('10.244.0.1').toString('hex'), '0af40001');
+    assert.equal(encodeIp('fe80::1').toString('hex'), 'fe800000000000000000000000000001');
+    assert.equal(decodeIp(encodeIp('fe80::1')), 'fe80::1');
+    assert.equal(decodeIp(encodeIp('2001:db8:0:0:1:0:0:1')), '2001:db8::1:0:0:1');
+    assert.equal(decodeIp(encodeIp('::')), '::');
+    assert.equal(decodeIp(encodeIp('1:2:3:4:5:6:7:8')), '1:2:3:4:5:6:7:8');
+    assert.throws(() => encodeIp('10.244.0.256'), /"10\.244\.0\.256" is not an IP address/);
+    assert.throws(() => encodeIp('1::2::3'), /is not an IP address/);
   });
 });
