@@ -10,7 +10,7 @@
 // flag bits are masked off the type. Decoding is table-driven: one handler per attribute type per
 // nesting level, unknown types skipped, so a newer kernel's attributes cost nothing.
 import { isIPv4, isIPv6 } from 'node:net';
-import { attr, attrNested, encodeMessage, errnoName, NLM_F, NLMSG_ERROR } from './message.js';
+import { attr, attrNested, decodeIp, encodeIp, encodeMessage, errnoName, NLM_F, NLMSG_ERROR } from './message.js';
 
 export const NFNL_SUBSYS_CTNETLINK = 1;
 export const IPCTNL_MSG_CT_NEW = 0;
@@ -131,8 +131,8 @@ export interface CtCreate {
 export function encodeCreateRequest(c: CtCreate): Buffer {
   const family = c.family ?? AF_INET;
   const addr = (s: string) => {
-    if (family === AF_INET ? !isIPv4(s) : !isIPv6(s) || s.includes('.')) throw new RangeError(`address: ${s} is not an ${family === AF_INET ? 'IPv4' : 'IPv6'} address`);
-    return family === AF_INET ? Buffer.from(s.split('.').map(Number)) : ipv6Bytes(s);
+    if (family === AF_INET ? !isIPv4(s) : !isIPv6(s)) throw new RangeError(`address: ${s} is not an ${family === AF_INET ? 'IPv4' : 'IPv6'} address`);
+    return encodeIp(s);
   };
   const v6 = family === AF_INET6;
   const ports = (t: CtTuple) => [attr(CTA_PROTO.SRC_PORT, be16(checkUint(t.sport, 0xffff, 'sport'))), attr(CTA_PROTO.DST_PORT, be16(checkUint(t.dport, 0xffff, 'dport')))];
@@ -158,18 +158,6 @@ export function encodeCreateRequest(c: CtCreate): Buffer {
     attrs.push(attr(CTA.LABELS, b));
   }
   return ctMessage(IPCTNL_MSG_CT_NEW, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, family, attrs);
-}
-
-/** A valid IPv6 text without an embedded IPv4 part (the caller checks) → its 16 bytes. */
-function ipv6Bytes(s: string): Buffer {
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const parts = (x: string | undefined) => (x ? x.split(':') : []);
-  const h = parts(head);
-  const t = parts(tail);
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
-  return b;
 }
 
 function checkUint(v: number, max: number, field: string): number {
@@ -215,23 +203,7 @@ function ipv4(b: Buffer, o: number): string {
   return s;
 }
 
-/** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as '::'. */
-export function ipv6(b: Buffer, o: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(o + i * 2));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
+const ipv6 = (b: Buffer, o: number) => decodeIp(b.subarray(o, o + 16));
 
 const tuple = (e: CtEntry, reply: boolean) => (reply ? e.reply : e.orig);
 const IP = handlers([
