@@ -8,7 +8,9 @@
 // Attribute payloads are big-endian (NLA_F_NET_BYTEORDER is implied by ctnetlink), except
 // CTA_LABELS, the kernel's raw bitmap of unsigned longs (host order); the nested and byte-order
 // flag bits are masked off the type. Decoding is table-driven: one handler per attribute type per
-// nesting level, unknown types skipped, so a newer kernel's attributes cost nothing.
+// nesting level, unknown types skipped, so a newer kernel's attributes cost nothing. It walks the
+// message in place rather than through message.ts's decodeAttrs (a Map and a payload Buffer per
+// attribute): a poll decodes 10k entries of ~25 attributes each.
 import { isIPv4, isIPv6 } from 'node:net';
 import { attr, attrNested, decodeIp, encodeIp, encodeMessage, errnoName, NLM_F, NLMSG_ERROR } from './message.js';
 
