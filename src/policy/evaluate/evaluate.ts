@@ -170,7 +170,7 @@ function ref(r: InternalRule): EvalPolicyRef {
 }
 
 function evalRef(p: PolicyRef): EvalPolicyRef {
-  return { kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name };
+  return { kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name, ...(p.uid !== undefined ? { uid: p.uid } : {}) };
 }
 
 /** The verdict's summary fields from the deciding step. */
