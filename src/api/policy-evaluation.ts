@@ -52,6 +52,8 @@ export type NetworkPolicyEvaluationRequest = z.infer<typeof NetworkPolicyEvaluat
 export const NetworkPolicyEvaluationSchema = z.strictObject({
   apiVersion: z.literal(NPE_API_VERSION).optional(),
   kind: z.literal(NPE_KIND).optional(),
+  /** Go clients serialize an empty ObjectMeta (`{creationTimestamp: null}`); it carries nothing here. */
+  metadata: z.looseObject({}).optional(),
   request: NetworkPolicyEvaluationRequestSchema,
 });
 

@@ -130,6 +130,9 @@ describe('NetworkPolicyEvaluation (REST and seinectl)', function () {
     const icmpPort = await evaluate({ source: pod('prod/web'), destination: pod('prod/db'), protocol: 'ICMP', port: 80 });
     assert.equal(icmpPort.status, 422);
     assert.equal(icmpPort.body.details.causes[0].field, 'request.port');
+    // A Go client's body (empty metadata, as antctl serializes it) is taken as it is.
+    const goBody = { kind: 'NetworkPolicyEvaluation', apiVersion: 'controlplane.antrea.io/v1beta2', metadata: { creationTimestamp: null }, request: { source: pod('prod/web'), destination: pod('prod/db') } };
+    assert.equal((await api(c.restUrl, 'POST', NPE, goBody, ADMIN)).body.response.decidedBy, 'k8s-isolation');
     const unknown = await api(c.restUrl, 'POST', NPE, { request: { source: pod('prod/web'), destination: pod('prod/db') }, extra: 1 }, ADMIN);
     assert.equal(unknown.status, 422);
     assert.equal(unknown.body.details.causes[0].field, 'extra');
