@@ -72,6 +72,10 @@ export const RecordedConnectionSchema = z.strictObject({
 });
 export type RecordedConnection = z.infer<typeof RecordedConnectionSchema>;
 
+/** Identity of a connection row across boxes (both ends of an inter-node connection record it). */
+export const connectionKey = (c: Pick<RecordedConnection, 'source' | 'destination' | 'port' | 'protocol'>): string =>
+  `${c.protocol}|${c.source.ip}|${c.destination.ip}|${c.port}`;
+
 export const VerdictBriefSchema = z.strictObject({
   action: z.enum(['Allow', 'Drop', 'Reject']),
   decidedBy: z.string(),
