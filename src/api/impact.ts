@@ -138,7 +138,7 @@ export const ConnectionsRpcParamsSchema = z
     until: seconds,
     /** Only connections no rule denied (for recommendations). */
     allowedOnly: z.boolean().default(true),
-    limit: z.number().int().min(1).max(50_000).default(20_000),
+    limit: z.number().int().min(1).max(50_000).default(10_000),
   })
   .refine((p) => p.since <= p.until, { path: ['until'], message: 'must not be before since' });
 export type ConnectionsRpcParams = z.input<typeof ConnectionsRpcParamsSchema>;
