@@ -197,6 +197,8 @@ export const RecommendResultSchema = z.strictObject({
   /** Distinct allowed connections the policies were written from. */
   connections: z.number().int().nonnegative(),
   items: z.array(z.record(z.string(), z.unknown())),
+  /** What could not be expressed as asked (a pod without labels, a box's list cut short). */
+  warnings: z.array(z.string()),
   nodes: NodesHeardSchema,
 });
 export type RecommendResult = z.infer<typeof RecommendResultSchema>;

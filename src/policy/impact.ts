@@ -4,6 +4,9 @@
 // object with its evaluate()), so the preview means exactly what the evaluation endpoint says.
 import { findKind, qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import type { ImpactCounts, ImpactEntry, RecordedConnection, VerdictBrief } from '../api/impact.js';
+import type { Inventory } from '../api/inventory.js';
+import { policyObjectsOf } from './compute/compute.js';
+import { EvalError, PolicyEvaluator } from './evaluate/evaluate.js';
 
 /** What the preview needs of a verdict (the evaluator's EvalVerdict has these fields and more). */
 export interface VerdictLike {
@@ -21,6 +24,31 @@ export interface ConnectionEvaluator {
     protocol?: 'TCP' | 'UDP' | 'SCTP' | 'ICMP';
     port?: number;
   }): VerdictLike;
+}
+
+/**
+ * The evaluator of a world for recorded connections. A recorded pod may be gone since: then the
+ * connection is evaluated by its addresses (a pod that holds the address now, or none); a
+ * connection neither way resolves (an address two pods claim) counts as unchanged, decidedBy
+ * `unresolved`.
+ */
+export function evaluatorFor(objects: readonly ManifestObject[], inventory: Inventory): ConnectionEvaluator {
+  const ev = new PolicyEvaluator({ objects: policyObjectsOf(objects), inventory });
+  return {
+    evaluate(q) {
+      try {
+        return ev.evaluate(q);
+      } catch (err) {
+        if (!(err instanceof EvalError)) throw err;
+      }
+      try {
+        return ev.evaluate({ ...q, source: { ip: q.source.ip }, destination: { ip: q.destination.ip } });
+      } catch (err) {
+        if (!(err instanceof EvalError)) throw err;
+        return { action: 'Allow', decidedBy: 'unresolved' };
+      }
+    },
+  };
 }
 
 /** `Kind.group/namespace/name`: what an applied object replaces. */

@@ -82,10 +82,9 @@ export class ImpactService {
       }
     }
     const out = recommend({ namespace: req.namespace, kind: req.kind, connections, podsOf: (ns) => pods.get(ns) ?? [] });
-    for (const w of out.warnings) log.info({ namespace: req.namespace }, w);
-    const truncated = [...answers.entries()].filter(([, a]) => a.truncated).map(([n]) => n);
-    if (truncated.length) log.warn({ nodes: truncated }, 'recommendation: some boxes had more connections than one answer carries; the oldest were left out');
-    return { kind: 'Recommendation', namespace: req.namespace, window: { since, until }, connections: connections.length, items: out.items, nodes };
+    const warnings = [...out.warnings];
+    for (const [node, a] of answers) if (a.truncated) warnings.push(`${node} had more connections than one answer carries: its oldest were left out`);
+    return { kind: 'Recommendation', namespace: req.namespace, window: { since, until }, connections: connections.length, items: out.items, warnings, nodes };
   }
 
   /** Asks every registered box (online ones; offline ones are named without asking) in parallel. */
