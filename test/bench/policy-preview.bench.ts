@@ -9,7 +9,8 @@
 //
 // World: 100 pods in 5 namespaces (20 workloads by `app`), 10k distinct connections between them
 // (3 records each, spread over 7 days: 30k rows), 40 policies (ACNP and K8s NetworkPolicy); the
-// change is one more ACNP dropping ingress to one workload.
+// change is one more ACNP dropping ingress to one workload. Every connection started on this box
+// (it speaks for all of them). PREVIEW_PHASES=1 prints the preview's phases (scan, worlds, evaluations).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,7 +50,7 @@ function records(): StoredRecord[][] {
       const dst = (src + 1 + m) % PODS;
       const end = NOW - WEEK + Math.floor(((k * RECORDS_PER + r) / (CONNECTIONS * RECORDS_PER)) * (WEEK - 60));
       const rec = syntheticRecord(k, end, {
-        sourceIPv4Address: ipOf(src), sourcePodNamespace: nsOf(src), sourcePodName: `pod${src}`, sourceNodeName: src % 2 ? 'box1' : 'box2',
+        sourceIPv4Address: ipOf(src), sourcePodNamespace: nsOf(src), sourcePodName: `pod${src}`, sourceNodeName: 'box1',
         destinationIPv4Address: ipOf(dst), destinationPodNamespace: nsOf(dst), destinationPodName: `pod${dst}`, destinationNodeName: dst % 2 ? 'box1' : 'box2',
         destinationTransportPort: 8000 + m, sourceTransportPort: 30000 + r,
       });
@@ -118,6 +119,14 @@ export const bench: Bench = {
         });
         written = out.items.length;
         recommendation.push(msRec);
+        if (process.env.PREVIEW_PHASES) {
+          const { recordedConnections } = await import('../../src/agent/flows/connections.js');
+          const { previewImpact, worldAfter } = await import('../../src/policy/impact.js');
+          const [a, rows] = await timeMs(() => recordedConnections(store.db, { ...window, limit: 1e6 }));
+          const [b, evs] = await timeMs(async () => [evaluatorFor(current, inv), evaluatorFor(worldAfter(current, [CHANGE]), inv)] as const);
+          const [c] = await timeMs(async () => previewImpact(rows.connections.map((x) => ({ connection: x.connection, owned: true })), evs[0], evs[1], 1000));
+          process.stderr.write(`phases: scan ${a.toFixed(0)} ms, worlds ${b.toFixed(0)} ms, evaluations ${c.toFixed(0)} ms\n`);
+        }
         const [msRaw] = await timeMs(async () => scan.all(window.since, window.until));
         anchor.push(msRaw);
       }
