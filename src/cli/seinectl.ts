@@ -24,6 +24,7 @@ import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
+import { queryCommand } from './query-command.js';
 import { deleteNode, nodeCommand } from './node-command.js';
 import { getReleaseResource, releaseCommand, rolloutCommand } from './rollout-command.js';
 import { AgentConfigSchema } from '../api/config.js';
@@ -269,6 +270,7 @@ program
   });
 
 program.addCommand(traceflowCommand(client));
+program.addCommand(queryCommand(client));
 program.addCommand(nodeCommand(client));
 program.addCommand(releaseCommand(client));
 program.addCommand(rolloutCommand(client));

@@ -50,6 +50,7 @@ export class PolicyEvaluator {
   private readonly isolated: Record<Direction, Map<string, PolicyRef[]>>;
   private readonly byName = new Map<string, InventoryPod[]>();
   private readonly byIP = new Map<string, InventoryPod[]>();
+  private readonly byPod = new Map<InventoryPod, { rules: PodRules; isolated: Record<Direction, PolicyRef[] | undefined> }>();
 
   /**
    * `computer`: a PolicyComputer already holding this world's inventory (a box keeps one, fed
@@ -73,21 +74,24 @@ export class PolicyEvaluator {
     }
     for (const pod of world.inventory.pods.values()) {
       push(this.byName, podKey(pod), pod);
-      if (isPolicyPod(pod)) for (const ip of new Set([...pod.ips, pod.ip!])) push(this.byIP, ip, pod);
+      if (!isPolicyPod(pod)) continue;
+      for (const ip of new Set([...pod.ips, pod.ip!])) push(this.byIP, ip, pod);
+      // By pod object too: a query's walk starts from the pod it resolved, without building a key.
+      const key = `${pod.nodeName ?? ''}|${podKey(pod)}`;
+      this.byPod.set(pod, {
+        rules: this.rules.get(key) ?? NO_RULES,
+        isolated: { ingress: this.isolated.ingress.get(key), egress: this.isolated.egress.get(key) },
+      });
     }
   }
 
   evaluate(q: EvalQuery): EvalVerdict {
     const src = this.resolve(q.source, 'source');
     const dst = this.resolve(q.destination, 'destination');
-    const srcAddr = parseAddress(src.ip)!;
-    const dstAddr = parseAddress(dst.ip)!;
-    const conn: Connection = {
-      ...(q.protocol !== undefined ? { protocol: q.protocol } : {}),
-      ...(q.port !== undefined ? { port: q.port } : {}),
-      ...(q.icmpType !== undefined ? { icmpType: q.icmpType } : {}),
-      ...(q.icmpCode !== undefined ? { icmpCode: q.icmpCode } : {}),
-    };
+    const srcAddr = src.addr ?? parseAddress(src.ip)!;
+    const dstAddr = dst.addr ?? parseAddress(dst.ip)!;
+    // The query's optional fields are the connection's (an absent one is a wildcard).
+    const conn: Connection = q;
     const egress = src.pod && isPolicyPod(src.pod) ? this.side('egress', src.pod, dstAddr, conn) : undefined;
     const ingress = dst.pod && isPolicyPod(dst.pod) ? this.side('ingress', dst.pod, srcAddr, conn) : undefined;
 
@@ -108,53 +112,58 @@ export class PolicyEvaluator {
   }
 
   /** The endpoint's pod (by name, or by address among the pods) and the address peers are matched on. */
-  resolve(ep: EvalEndpoint, path: string): ResolvedEndpoint {
-    if (ep.ip !== undefined && !parseAddress(ep.ip)) throw new EvalError(`${path}.ip`, 'Invalid', `${JSON.stringify(ep.ip)} is not an IP address`);
+  resolve(ep: EvalEndpoint, path: string): ResolvedEndpoint & { addr?: Address } {
+    const addr = ep.ip !== undefined ? parseAddress(ep.ip) : undefined;
+    if (ep.ip !== undefined && !addr) throw new EvalError(`${path}.ip`, 'Invalid', `${JSON.stringify(ep.ip)} is not an IP address`);
     if (ep.pod !== undefined || ep.namespace !== undefined) {
       if (!ep.pod) throw new EvalError(`${path}.pod`, 'Invalid', 'required with namespace');
       const key = `${ep.namespace ?? 'default'}/${ep.pod}`;
       const pods = (this.byName.get(key) ?? []).filter((p) => ep.node === undefined || p.nodeName === ep.node);
       if (!pods.length) throw new EvalError(`${path}.pod`, 'NotFound', `Pod ${key} not found${ep.node !== undefined ? ` on node ${ep.node}` : ''}`);
       const pod = one(pods, `${path}.pod`, `Pod ${key}`);
-      const ip = ep.ip ?? pod.ip;
-      if (!ip) throw new EvalError(`${path}.pod`, 'Invalid', `Pod ${key} has no IP yet`);
-      return { ip, pod };
+      if (addr) return { ip: ep.ip!, pod, addr };
+      if (!pod.ip) throw new EvalError(`${path}.pod`, 'Invalid', `Pod ${key} has no IP yet`);
+      return { ip: pod.ip, pod };
     }
-    if (ep.ip === undefined) throw new EvalError(path, 'Invalid', 'a pod (namespace and pod) or an ip is required');
-    const pods = (this.byIP.get(ep.ip) ?? []).filter((p) => ep.node === undefined || p.nodeName === ep.node);
-    return pods.length ? { ip: ep.ip, pod: one(pods, `${path}.ip`, `address ${ep.ip}`) } : { ip: ep.ip };
+    if (ep.ip === undefined || !addr) throw new EvalError(path, 'Invalid', 'a pod (namespace and pod) or an ip is required');
+    let pods = this.byIP.get(ep.ip);
+    if (pods && ep.node !== undefined) pods = pods.filter((p) => p.nodeName === ep.node);
+    return pods?.length ? { ip: ep.ip, pod: one(pods, `${path}.ip`, `address ${ep.ip}`), addr } : { ip: ep.ip, addr };
   }
 
   private side(dir: Direction, pod: InventoryPod, peer: Address, conn: Connection): SideResult {
-    const key = `${pod.nodeName ?? ''}|${podKey(pod)}`;
-    const rules = this.rules.get(key) ?? NO_RULES;
-    const layers = rules[dir];
-    const matches = (r: InternalRule) => peersContain(r.peers, peer) && servicesMatch(r.services, conn);
-    const passed: EvalPassed[] = [];
-    const withPassed = (step: EvalStep): EvalStep => (passed.length ? { ...step, passed } : step);
+    const indexed = this.byPod.get(pod);
+    const layers = (indexed?.rules ?? NO_RULES)[dir];
+    let passed: EvalPassed | undefined;
+    const decided = (step: EvalStep, rule?: InternalRule): SideResult => {
+      if (passed) step.passed = [passed];
+      return rule ? { step, rule } : { step };
+    };
 
     for (const r of layers.antrea) {
-      if (!matches(r)) continue;
+      if (!matches(r, peer, conn)) continue;
       if (r.action === 'Pass') {
         // The datapath jumps to the K8s table: the remaining Antrea tiers are skipped.
-        passed.push({ policy: ref(r), ruleIndex: r.order.ruleIndex, ruleName: r.ruleName });
+        passed = { policy: ref(r), ruleIndex: r.order.ruleIndex, ruleName: r.ruleName };
         break;
       }
-      return { step: withPassed(ruleStep(r, 'policy')), rule: r };
+      return decided(ruleStep(r, 'policy'), r);
     }
-    for (const r of layers.k8s) if (matches(r)) return { step: withPassed(ruleStep(r, 'policy')), rule: r };
-    const isolatedBy = this.isolated[dir].get(key);
+    for (const r of layers.k8s) if (matches(r, peer, conn)) return decided(ruleStep(r, 'policy'), r);
+    const isolatedBy = indexed?.isolated[dir];
     if (isolatedBy?.length) {
       const refs = isolatedBy.map((p) => evalRef(p));
-      return { step: withPassed({ action: 'Drop', decidedBy: 'k8s-isolation', policy: refs[0]!, ruleIndex: -1, isolatedBy: refs }) };
+      return decided({ action: 'Drop', decidedBy: 'k8s-isolation', policy: refs[0]!, ruleIndex: -1, isolatedBy: refs });
     }
     for (const r of layers.baseline) {
       // The schema refuses Pass in the baseline tier; were one here, it would decide nothing.
-      if (r.action !== 'Pass' && matches(r)) return { step: withPassed(ruleStep(r, 'baseline')), rule: r };
+      if (r.action !== 'Pass' && matches(r, peer, conn)) return decided(ruleStep(r, 'baseline'), r);
     }
-    return { step: withPassed({ action: 'Allow', decidedBy: 'no-policy' }) };
+    return decided({ action: 'Allow', decidedBy: 'no-policy' });
   }
 }
+
+const matches = (r: InternalRule, peer: Address, conn: Connection): boolean => servicesMatch(r.services, conn) && peersContain(r.peers, peer);
 
 function ruleStep(r: InternalRule, decidedBy: 'policy' | 'baseline'): EvalStep {
   return { action: r.action as EvalStep['action'], decidedBy, policy: ref(r), ruleIndex: r.order.ruleIndex, ruleName: r.ruleName };
@@ -170,7 +179,7 @@ function ref(r: InternalRule): EvalPolicyRef {
 }
 
 function evalRef(p: PolicyRef): EvalPolicyRef {
-  return { kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name };
+  return { kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name, ...(p.uid !== undefined ? { uid: p.uid } : {}) };
 }
 
 /** The verdict's summary fields from the deciding step. */

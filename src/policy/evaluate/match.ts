@@ -14,16 +14,34 @@ export interface Address {
 }
 
 export function parseAddress(text: string): Address | undefined {
-  const family = ipFamily(text);
-  if (family === 4) return { text, v4: ipv4ToNumber(text) };
-  if (family === 6) return { text, v6: ipToBigInt(text) };
+  const v4 = ipv4ToNumber(text);
+  if (v4 !== undefined) return { text, v4 };
+  if (ipFamily(text) === 6) return { text, v6: ipToBigInt(text) };
   return undefined;
 }
 
-function ipv4ToNumber(text: string): number {
+/** Dotted-quad IPv4 as an unsigned number, by hand (impact preview parses one per connection end); undefined if it is not one. */
+function ipv4ToNumber(text: string): number | undefined {
   let n = 0;
-  for (const octet of text.split('.')) n = n * 256 + Number(octet);
-  return n;
+  let octet = -1;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (octet < 0 || ++dots > 3) return undefined;
+      n = n * 256 + octet;
+      octet = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // No leading zeros, as Go's net.ParseIP (and ipFamily) refuse them.
+      if (digits === 1 && octet === 0) return undefined;
+      octet = (octet < 0 ? 0 : octet * 10) + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 3 || octet < 0) return undefined;
+  return n * 256 + octet;
 }
 
 interface CompiledPeers {

@@ -29,6 +29,8 @@ export interface EvalPolicyRef {
   kind: PolicyKind;
   namespace?: string;
   name: string;
+  /** metadata.uid of the policy object, when it has one. */
+  uid?: string;
   /** Antrea-native policies: the tier and the policy priority. */
   tier?: string;
   priority?: number;
