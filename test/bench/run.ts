@@ -23,6 +23,13 @@ if (deadlineS !== undefined && !(Number(deadlineS) > 0)) {
   process.stderr.write(`SEINE_BENCH_DEADLINE_S must be a positive number of seconds, got "${deadlineS}"\n`);
   process.exit(2);
 }
+// Seine code running inside this process (simulated agents, in-process controllers) logs at warn
+// unless SEINE_LOG_LEVEL says otherwise, so progress and rows stay readable; the logger reads the
+// variable once, when first loaded, and processes the benches spawn keep the caller's environment.
+const callerLevel = process.env.SEINE_LOG_LEVEL;
+process.env.SEINE_LOG_LEVEL = callerLevel ?? 'warn';
+await import('../../src/lib/log.js');
+if (callerLevel === undefined) delete process.env.SEINE_LOG_LEVEL;
 const sources: BenchSource[] = names.filter((n) => !only.length || only.includes(n)).map((name) => ({
   name,
   load: async () => {

@@ -8,6 +8,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope, type ReportedEnvelope } from '../../src/api/mqtt.js';
 import type { DesiredObject } from '../../src/api/node-state.js';
 import { projectRoot } from '../../src/lib/paths.js';
+import type { NodeReported } from '../../src/api/node-state.js';
+import { childExit, withDeadline } from './harness.js';
 
 const BROKER_JS = `
 import { Aedes } from 'aedes';
@@ -34,9 +36,12 @@ export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', BROKER_JS, '--', ...(socketPath ? [socketPath] : [])], {
     cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const port = await withDeadline(new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve(Number(l)));
     child.once('exit', (code) => reject(new Error(`raw aedes exited with ${code}`)));
+  }), 30_000, 'the raw aedes printing its port').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
   });
   return {
     url: `mqtt://127.0.0.1:${port}`,
@@ -45,16 +50,17 @@ export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await childExit(child, 10_000, 'the raw aedes exiting on SIGTERM').catch(() => child.kill('SIGKILL'));
     },
   };
 }
 
 export function connectRaw(url: string, clientId: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0 });
+    const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0, connectTimeout: 30_000 });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
+    c.once('close', () => reject(new Error(`raw client ${clientId}: connection closed before CONNACK`)));
   });
 }
 
@@ -62,27 +68,29 @@ export function desiredEnvelope(node: string, generation: number, objects: Recor
   return { v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node, generation, objects } };
 }
 
-export function reportedEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>): ReportedEnvelope {
+export function reportedEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>, inventory: NodeReported['inventory'] = { pods: [] }): ReportedEnvelope {
   const realized = Object.fromEntries(Object.entries(objects).map(([k, o]) => [k, { generation: o.generation, phase: 'Realized' as const }]));
   return {
     v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'reported',
-    payload: { node, observedGeneration: generation, objects: realized, errors: [], inventory: { pods: [] }, agentVersion: '0.1.0', uptimeSeconds: 1 },
+    payload: { node, observedGeneration: generation, objects: realized, errors: [], inventory, agentVersion: '0.1.0', uptimeSeconds: 1 },
   };
 }
 
 /**
  * `nodes` echo clients answer each desired message with a reported one; `round()` publishes one
- * desired message per node and resolves with the ms until all replies arrived.
+ * desired message per node and resolves with the ms until all replies arrived. `inventory(i)` is
+ * what node i's replies carry (the same inventory the measured agents report).
  */
-export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
+export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>, inventory?: (index: number) => NodeReported['inventory']): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
   const controller = await connectRaw(url, 'raw-controller');
   const agents: MqttClient[] = [];
   for (let i = 0; i < nodes.length; i += 50) {
-    agents.push(...(await Promise.all(nodes.slice(i, i + 50).map(async (node) => {
+    agents.push(...(await Promise.all(nodes.slice(i, i + 50).map(async (node, k) => {
       const c = await connectRaw(url, `raw-${node}`);
+      const inv = inventory?.(i + k);
       c.on('message', (_t, payload) => {
         const d = JSON.parse(payload.toString()) as DesiredEnvelope & { generation: number };
-        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects)), { qos: 1 });
+        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects, inv)), { qos: 1 });
       });
       await c.subscribeAsync(nodeTopic(node, 'desired'), { qos: 1 });
       return c;
