@@ -47,10 +47,10 @@ export const bench: Bench = {
     try {
       global.gc?.();
       const baseRss = process.memoryUsage().rss / 2 ** 20;
-      controller = await withDeadline(startController(tmp.dir, { insecure: true }), 60_000, 'the in-process controller starting');
+      controller = await withDeadline(startController(tmp.dir, { insecure: true }), 60_000, 'the in-process controller starting', { onLate: (c) => c.stop().then(() => tmp.remove()) });
       for (const node of NODES) {
         const password = await controller.nodes.createCredentials(node, 'bench');
-        agents.push(await withDeadline(startAgent({ node, url: controller.brokerUrl, password, dir: tmp.dir }), 60_000, `agent ${node} starting`));
+        agents.push(await withDeadline(startAgent({ node, url: controller.brokerUrl, password, dir: tmp.dir }), 60_000, `agent ${node} starting`, { onLate: (a) => a.stop() }));
       }
       const c = controller;
       await waitFor('both simulated agents online', async () => (await c.nodes.list()).every((n) => n.online), 60_000);

@@ -120,12 +120,20 @@ export class DeadlineError extends Error {}
 
 /**
  * `promise`, or a DeadlineError naming `what` after `ms` (or as soon as the running bench's overall
- * deadline passes). The promise itself is not cancelled: whoever started it cleans up in `finally`.
+ * deadline passes). The promise itself is not cancelled: whoever started it cleans up in
+ * `finally`; what it yields after the deadline (a controller that finished starting late) goes to
+ * `onLate`, since that `finally` has already run.
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string, opts: { onLate?: (value: T) => unknown } = {}): Promise<T> {
   const signal = benchSignal;
+  let late = false;
+  if (opts.onLate) {
+    const onLate = opts.onLate;
+    promise.then((v) => late && Promise.resolve().then(() => onLate(v)).catch(() => {}), () => {});
+  }
   return new Promise<T>((resolve, reject) => {
     const fail = (reason: string) => {
+      late = true;
       cleanup();
       reject(new DeadlineError(`${what}: ${reason}`));
     };

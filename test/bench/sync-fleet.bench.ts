@@ -58,8 +58,11 @@ export function simulatedInventory(index: number): NodeReported['inventory'] {
 /** Time for one HTTP request to the local controller before the wait fails. */
 const HTTP_MS = 30_000;
 const getJson = async <T>(url: string, init?: RequestInit): Promise<T> => {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(HTTP_MS) });
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: HTTP ${res.status} ${await res.text()}`);
+  const what = `${init?.method ?? 'GET'} ${new URL(url).pathname}`;
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(HTTP_MS) }).catch((err: unknown) => {
+    throw new Error(`${what}: ${err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${HTTP_MS} ms` : String(err)}`);
+  });
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 };
 
@@ -81,6 +84,7 @@ export const bench: Bench = {
     const proc = spawn(process.execPath, [distProgram('cli/seine.js'), 'controller', '--config', config], { stdio: 'ignore', env: { ...process.env, SEINE_LOG_LEVEL: 'warn' } });
     const server = `http://127.0.0.1:${restPort}`;
     const agents: { sync: AgentSync; db: Database; realizer: NoopRealizer }[] = [];
+    let starting: Promise<unknown> = Promise.resolve();
     const raw = await startRawBroker();
     try {
       await pollUntil('the controller answering /healthz', 20_000, () => fetch(`${server}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false), { intervalMs: 50 });
@@ -90,7 +94,7 @@ export const bench: Bench = {
       const check = () => {
         if (waiter && agents.length === AGENTS && agents.every((a) => a.realizer.generation >= waiter!.generation)) waiter.done();
       };
-      await withDeadline(inBatches(AGENTS, 50, async (i) => {
+      starting = inBatches(AGENTS, 50, async (i) => {
         const db = await Database.open(path.join(dir, `${names[i]}.db`));
         const realizers = new RealizerRegistry();
         const realizer = new NoopRealizer(check);
@@ -102,7 +106,8 @@ export const bench: Bench = {
         });
         agents.push({ sync, db, realizer });
         await sync.start();
-      }), 10 * 60_000, `starting ${AGENTS} simulated agents`);
+      });
+      await withDeadline(starting, 10 * 60_000, `starting ${AGENTS} simulated agents`);
       await pollUntil(`${AGENTS} simulated agents connected`, 120_000, () => agents.every((a) => a.sync.connected), {
         intervalMs: 50, describe: () => `${agents.filter((a) => !a.sync.connected).length} not connected`,
       });
@@ -146,6 +151,8 @@ export const bench: Bench = {
       ];
     } finally {
       // Cleanup is bounded too: a stuck stop must not hang the run (the runner goes on regardless).
+      // Agents still opening when a deadline passed are let finish (30 s at most), so they are stopped too.
+      await Promise.race([starting.catch(() => {}), new Promise((r) => setTimeout(r, 30_000).unref())]);
       await withDeadline(Promise.all(agents.map(async (a) => {
         await a.sync.stop();
         await a.db.close();

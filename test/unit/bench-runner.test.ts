@@ -96,6 +96,16 @@ describe('bench runner', function () {
     assert.equal(await pollUntil('third try', 1000, () => (++n === 3 ? 'yes' : undefined), { intervalMs: 1 }), 'yes');
   });
 
+  it('what a wait yields after its deadline goes to onLate (a late start is still stopped); in time, onLate is not called', async function () {
+    const late: string[] = [];
+    await assert.rejects(withDeadline(new Promise<string>((r) => setTimeout(() => r('controller'), 40)), 10, 'starting', { onLate: (v) => late.push(v) }), DeadlineError);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepEqual(late, ['controller']);
+    assert.equal(await withDeadline(Promise.resolve('agent'), 100, 'x', { onLate: (v) => late.push(v) }), 'agent');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(late, ['controller']);
+  });
+
   it('run.ts refuses an unknown bench name or option, naming the benches (exit 2)', function () {
     const runTs = path.join(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.ts');
     const r = spawnSync(process.execPath, ['--import', 'tsx', runTs, 'no-such-bench'], { encoding: 'utf8' });
