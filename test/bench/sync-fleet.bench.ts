@@ -115,7 +115,10 @@ export const bench: Bench = {
       const seine: number[] = [];
       for (let r = 0; r < ROUNDS + 2; r++) {
         const t0 = performance.now();
-        const res = await getJson<{ items: { generation: number }[] }>(`${server}${ACNPS}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(acnp(1000 + r)) });
+        const res = await getJson<{ items: { generation: number }[] }>(`${server}${ACNPS}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(acnp(1000 + r)) })
+          .catch((err: unknown) => {
+            throw new Error(`round ${r}: ${err instanceof Error ? err.message : String(err)} (${agents.filter((a) => a.sync.connected).length}/${AGENTS} simulated agents connected)`);
+          });
         const generation = res.items[0]!.generation;
         await withDeadline(new Promise<void>((done) => {
           waiter = { generation, done };
