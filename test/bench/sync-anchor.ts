@@ -1,13 +1,16 @@
 // The raw anchor for the sync benches: a bare aedes broker in its own process (no auth, no ACL,
 // no store) and plain MQTT clients exchanging the same messages as one sync round — the
 // controller's desired envelope to each node (QoS 1, retained) and each node's reported envelope
-// back (QoS 1) — timed from the first publish until every reply is in.
+// back (QoS 1) — timed from the first publish until every reply is in. Nagle is off on the raw
+// broker's and clients' TCP sockets, as on Seine's (its embedded broker and src/lib/mqtt-nodelay.ts):
+// with it on, every message waits for a delayed ACK (~40 ms) and the anchor would flatter Seine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope, type ReportedEnvelope } from '../../src/api/mqtt.js';
 import type { DesiredObject } from '../../src/api/node-state.js';
 import { projectRoot } from '../../src/lib/paths.js';
+import { disableNagle } from '../../src/lib/mqtt-nodelay.js';
 import type { NodeReported } from '../../src/api/node-state.js';
 import { childExit, withDeadline } from './harness.js';
 
@@ -16,7 +19,7 @@ import { Aedes } from 'aedes';
 import net from 'node:net';
 const [socketPath] = process.argv.slice(1);
 const aedes = await Aedes.createBroker();
-const servers = [net.createServer(aedes.handle), ...(socketPath ? [net.createServer(aedes.handle)] : [])];
+const servers = [net.createServer({ noDelay: true }, aedes.handle), ...(socketPath ? [net.createServer(aedes.handle)] : [])];
 servers[0].listen(0, '127.0.0.1', () => {
   if (socketPath) servers[1].listen(socketPath, () => console.log(servers[0].address().port));
   else console.log(servers[0].address().port);
@@ -58,6 +61,7 @@ export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
 export function connectRaw(url: string, clientId: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0, connectTimeout: 30_000 });
+    disableNagle(c);
     c.once('connect', () => resolve(c));
     c.once('error', reject);
     c.once('close', () => reject(new Error(`raw client ${clientId}: connection closed before CONNACK`)));
