@@ -105,7 +105,7 @@ export const bench: Bench = {
         row(`reconcile ${N} unchanged flows`, unchanged, 'raw ovs-ofctl --bundle replace-flows <file>', 'ratio >= 0.8'),
         row(`reconcile ${N} flows, 1% changed`, changed, 'raw ovs-ofctl --bundle replace-flows <file>'),
         row(`install ${N} new flows through the agent's datapath (steady state)`, steady, 'raw ovs-ofctl --bundle add-flows <file>, same lines', 'ratio >= 0.8'),
-        row(`install ${N} new flows through the agent's datapath (steady state)`, { seine: steady.seine, raw: steady.rawNoNames }, 'raw ovs-ofctl --no-names --bundle add-flows (as Seine runs it)'),
+        row(`install ${N} new flows through the agent's datapath (steady state), vs --no-names`, { seine: steady.seine, raw: steady.rawNoNames }, 'raw ovs-ofctl --no-names --bundle add-flows (as Seine runs it)'),
       ];
     } finally {
       await client?.close();
