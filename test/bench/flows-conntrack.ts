@@ -12,6 +12,10 @@ import { OvsConntrackSource } from '../../src/agent/flows/ovs-conntrack.js';
 import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
+import { withDeadline } from './harness.js';
+
+/** One command or dump before the setup fails (sending 10k datagrams takes ~1–2 s quiet). */
+const STEP_MS = 120_000;
 
 export const CONNECTIONS = 10_000;
 
@@ -36,7 +40,7 @@ export function sourceFor(inst: Pick<OvsInstance, 'dir' | 'vswitchdCtl' | 'env'>
 
 /** Sends the 10k datagrams again: refreshes the entries' timeouts (userspace UDP entries expire after ~30 s) before a measurement. */
 export async function refreshConntrack(netns: string): Promise<void> {
-  await run('ip', ['netns', 'exec', netns, 'python3', '-c', SEND_PY, String(CONNECTIONS)]);
+  await run('ip', ['netns', 'exec', netns, 'python3', '-c', SEND_PY, String(CONNECTIONS)], { timeoutMs: STEP_MS });
 }
 
 export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<{ source: OvsConntrackSource; table: number }> {
@@ -44,11 +48,11 @@ export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<
   try {
     const vs = new VSwitch(client);
     await vs.ensureBridge('br-int', { datapathType: 'netdev', failMode: 'secure', protocols: ['OpenFlow15'] });
-    await vs.waitOfport('br-int');
+    await withDeadline(vs.waitOfport('br-int'), STEP_MS, 'br-int getting its ofport');
   } finally {
     await client.close();
   }
-  const ns = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args]);
+  const ns = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args], { timeoutMs: STEP_MS });
   await ns('ip', 'addr', 'add', '10.99.0.1/16', 'dev', 'br-int');
   await ns('ip', 'link', 'set', 'br-int', 'up');
   await ns('ethtool', '-K', 'br-int', 'tx', 'off'); // userspace conntrack drops partial checksums
@@ -64,12 +68,12 @@ export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<
     `table=${table},priority=0 actions=drop`,
     ...accountingFlows(pipeline, cookies).map((f) => formatFlow(toOvsFlow(f, pipeline))),
   ];
-  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'add-flows', bridgeMgmt(inst, 'br-int'), '-'], { env: inst.env, input: flows.join('\n') + '\n' });
+  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'add-flows', bridgeMgmt(inst, 'br-int'), '-'], { env: inst.env, input: flows.join('\n') + '\n', timeoutMs: STEP_MS });
   const source = sourceFor(inst, table);
   for (let attempt = 0; attempt < 5; attempt++) {
     await ns('python3', '-c', SEND_PY, String(CONNECTIONS)); // again: what got lost comes in, the rest counts twice
     for (let i = 0; i < 10; i++) {
-      const entries = await source.dump(65520);
+      const entries = await withDeadline(source.dump(65520), STEP_MS, 'a conntrack dump while waiting for the entries');
       if (entries.length >= CONNECTIONS && entries.every((e) => e.counters!.packets >= 1)) return { source, table };
       await sleep(300);
     }

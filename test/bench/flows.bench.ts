@@ -24,13 +24,15 @@ import { run } from '../../src/lib/exec.js';
 import { unixctlCall } from '../../src/agent/ovs/unixctl.js';
 import { startOvsInstance, stopOvsInstance, bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
-import { timeMs, type Bench, type BenchRow } from './harness.js';
+import { timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
 import { kernelPoll } from './flows-kernel.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Any one dump, tool run or poll before the row fails. */
+const STEP_MS = 120_000;
 
 async function ingest(tmp: string): Promise<BenchRow[]> {
   const batches = Array.from({ length: ROWS / BATCH }, (_, b) => Array.from({ length: BATCH }, (_, i) => syntheticRecord(b * BATCH + i, 1_800_000_000 + b * 60 + (i % 60))));
@@ -102,10 +104,10 @@ function encode(): BenchRow[] {
 async function poll(tmp: string): Promise<BenchRow[]> {
   const netns = `seine-flowb-${process.pid}`;
   let inst: OvsInstance | undefined;
-  await run('ip', ['netns', 'add', netns]);
+  await run('ip', ['netns', 'add', netns], { timeoutMs: 30_000 });
   try {
-    inst = await startOvsInstance(path.join(tmp, 'ovs'), netns);
-    const ctx = await setUpConntrack(inst, netns);
+    inst = await withDeadline(startOvsInstance(path.join(tmp, 'ovs'), netns), STEP_MS, 'the private OVS starting');
+    const ctx = await withDeadline(setUpConntrack(inst, netns), 10 * 60_000, `${CONNECTIONS} conntrack entries and their counters appearing`);
     const dumpMs: number[] = [];
     const rawMs: number[] = [];
     const unixctlMs: number[] = [];
@@ -113,18 +115,18 @@ async function poll(tmp: string): Promise<BenchRow[]> {
     for (let r = 0; r < 5; r++) {
       // The conntrack read alone: vswitchd's unixctl socket (what the source uses) vs an ovs-appctl process (what it used).
       const args = ['-m', '-s', 'zone=65520'];
-      const [u, text] = await timeMs(() => unixctlCall(inst!.vswitchdCtl, 'dpctl/dump-conntrack', args));
-      const [a, viaTool] = await timeMs(() => run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', ...args], { env: inst!.env }));
+      const [u, text] = await timeMs(() => withDeadline(unixctlCall(inst!.vswitchdCtl, 'dpctl/dump-conntrack', args), STEP_MS, 'dpctl/dump-conntrack over unixctl'));
+      const [a, viaTool] = await timeMs(() => run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', ...args], { env: inst!.env, timeoutMs: STEP_MS }));
       if (Math.abs(text.length - viaTool.stdout.length) > text.length * 0.01) throw new Error('unixctl and ovs-appctl dumps differ');
       unixctlMs.push(u);
       appctlMs.push(a);
-      const [ms, entries] = await timeMs(() => ctx.source.dump(65520));
+      const [ms, entries] = await timeMs(() => withDeadline(ctx.source.dump(65520), STEP_MS, 'the conntrack source dump'));
       if (entries.length < CONNECTIONS * 0.99) throw new Error(`expected ${CONNECTIONS} conntrack entries, got ${entries.length}`);
       if (!entries.every((e) => e.counters!.packets >= 1)) throw new Error('a connection without its learned counter');
       dumpMs.push(ms);
       const [raw] = await timeMs(() => Promise.all([
-        run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', '-m', '-s', 'zone=65520'], { env: inst!.env }),
-        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx.table}`], { env: inst!.env }),
+        run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', '-m', '-s', 'zone=65520'], { env: inst!.env, timeoutMs: STEP_MS }),
+        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx.table}`], { env: inst!.env, timeoutMs: STEP_MS }),
       ]));
       rawMs.push(raw);
     }
@@ -142,7 +144,7 @@ async function poll(tmp: string): Promise<BenchRow[]> {
     ];
   } finally {
     if (inst) await stopOvsInstance(inst);
-    await run('ip', ['netns', 'del', netns], { allowFailure: true });
+    await run('ip', ['netns', 'del', netns], { allowFailure: true, timeoutMs: 30_000 });
   }
 }
 
@@ -151,13 +153,17 @@ async function runChild(inst: OvsInstance, table: number, db: string): Promise<{
   const child = spawn(process.execPath, ['--import', 'tsx', script, inst.dir, inst.vswitchdCtl, String(table), db], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const code = await withDeadline(new Promise<number | null>((r) => child.on('close', r)), 10 * 60_000, 'the exporter poll process (two polls of 10k connections)').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   if (code !== 0) throw new Error(`poll child exited ${code}: ${out}`);
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
 export const bench: Bench = {
   name: 'flows',
+  deadlineMs: 30 * 60_000,
   async run(): Promise<BenchRow[]> {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'seine-flows-bench-'));
     try {
