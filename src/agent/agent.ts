@@ -39,6 +39,8 @@ import { registerTraceflowMethods } from './traceflow/rpc.js';
 import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
+import { registerImpactMethods } from './flows/impact-rpc.js';
+import { evaluatorFor } from '../policy/impact.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
@@ -199,6 +201,8 @@ export class Agent {
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
     const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    // Impact preview and recommendation read the flow store (the controller asks over request/response).
+    if (sync && flows) registerImpactMethods(sync.rpc, { node: cfg.nodeName, store: flows.store, inventory: () => inventory.snapshot(), evaluator: evaluatorFor });
     const registry = agentMetrics({
       nodeName: cfg.nodeName,
       flowsByTable: async () => {
