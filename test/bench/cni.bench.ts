@@ -4,8 +4,9 @@
 // agent alone (no binary start) and the binary's start-up floor (VERSION) against a bare
 // `node -e 0`. The agent side is the production one: OVSDB port through OvsPodPorts, then a
 // Datapath sync of the box's flows on a sole-writer bridge (its mirror: one ovs-ofctl per ADD).
-// The agent runs in this process, outside the box namespace (hostNetns), so its host-side
-// commands pay one nsenter more than on a box; routes are not involved (no peers).
+// The agent runs in this process, outside the box namespace (hostNetns): its host-side netlink
+// socket is opened inside the box namespace for each call (setns there and back, tens of µs);
+// routes are not involved (no peers).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { run } from '../../src/lib/exec.js';
