@@ -8,6 +8,7 @@ import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { OpenFlowConnection, OpenFlowDisconnectedError, OpenFlowError } from '../../src/lib/openflow/connection.js';
 import { OFPMP, OFPT } from '../../src/lib/openflow/header.js';
+import { acquireConnection } from '../../src/lib/openflow/shared.js';
 import { run } from '../../src/lib/exec.js';
 import { stopProcesses } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
@@ -112,5 +113,20 @@ describe('OpenFlow connection (real OVS)', function () {
       return req;
     })());
     assert.equal(dumped!.length, 0, 'the restarted switch has no flows');
+  });
+
+  it('shares one connection per bridge between its users; the last release closes it', async () => {
+    const a = await acquireConnection(bridgeMgmt(inst!, 'br-int'));
+    const b = await acquireConnection(bridgeMgmt(inst!, 'br-int').replace(/^unix:/, ''));
+    assert.equal(a.conn, b.conn);
+    await a.release();
+    await a.release(); // idempotent: does not take b's reference
+    assert.ok(b.conn.connected);
+    await b.conn.barrier();
+    await b.release();
+    assert.ok(!b.conn.connected);
+    const c = await acquireConnection(bridgeMgmt(inst!, 'br-int'));
+    assert.notEqual(c.conn, a.conn, 'a new one after the last release');
+    await c.release();
   });
 });
