@@ -4,7 +4,7 @@
 // controller(userdata=…). Anything else is refused with the action named.
 import { OFPT } from '../../lib/openflow/header.js';
 import { controllerAction, encodePacketOut, outputAction, portNumber, resubmitAction } from '../../lib/openflow/packet-out.js';
-import { acquireConnection, type SharedConnection } from '../../lib/openflow/shared.js';
+import { LazyConnection } from '../../lib/openflow/shared.js';
 import type { PacketOut } from './bridge.js';
 
 const OFPP_IN_PORT_16 = 0xfff8;
@@ -33,24 +33,20 @@ export function encodePacketOutMessage(p: PacketOut): Buffer {
 
 /** Sends packet-outs on the bridge's shared connection (acquired on first use). */
 export class PacketOutSender {
-  private shared?: Promise<SharedConnection>;
+  private readonly conn: LazyConnection;
 
-  constructor(private readonly mgmt: string) {}
+  constructor(mgmt: string) {
+    this.conn = new LazyConnection(mgmt);
+  }
 
   /** Resolves once OVS processed the packet (a barrier answered after it), rejects with OVS's error. */
   async send(p: PacketOut): Promise<void> {
     const msg = encodePacketOutMessage(p); // bad input throws before anything is sent
-    this.shared ??= acquireConnection(this.mgmt).catch((err: unknown) => {
-      this.shared = undefined;
-      throw err;
-    });
-    const { conn } = await this.shared;
+    const conn = await this.conn.get();
     await conn.send(OFPT.PACKET_OUT, msg, { what: `packet-out in_port=${p.inPort} actions=${p.actions.join(',')}` });
   }
 
-  async close(): Promise<void> {
-    const s = this.shared;
-    this.shared = undefined;
-    if (s) await (await s.catch(() => undefined))?.release();
+  close(): Promise<void> {
+    return this.conn.close();
   }
 }
