@@ -5,7 +5,7 @@
 //   IPFIX encode  records/s into 1400-byte UDP messages  vs  JSON.stringify of the same records
 //   one poll      of 10k real userspace conntrack entries (a private OVS in its own netns, 10k UDP
 //                 flows committed in zone 65520 and counted by the learned FlowAccounting flows):
-//                 the source's dump (unixctl + ofctl + parse + join) and a whole exporter poll
+//                 the source's dump (unixctl + OpenFlow flow stats + join) and a whole exporter poll
 //                 (tracking, enrichment, validation, store)  vs  the two raw tool runs alone
 //   agent RSS     a process holding the exporter with those 10k live connections tracked and
 //                 stored  vs  the same process before it started the exporter
@@ -98,10 +98,11 @@ function encode(): BenchRow[] {
 async function poll(tmp: string): Promise<BenchRow[]> {
   const netns = `seine-flowb-${process.pid}`;
   let inst: OvsInstance | undefined;
+  let ctx: Awaited<ReturnType<typeof setUpConntrack>> | undefined;
   await run('ip', ['netns', 'add', netns]);
   try {
     inst = await startOvsInstance(path.join(tmp, 'ovs'), netns);
-    const ctx = await setUpConntrack(inst, netns);
+    ctx = await setUpConntrack(inst, netns);
     const dumpMs: number[] = [];
     const rawMs: number[] = [];
     const unixctlMs: number[] = [];
@@ -114,13 +115,13 @@ async function poll(tmp: string): Promise<BenchRow[]> {
       if (Math.abs(text.length - viaTool.stdout.length) > text.length * 0.01) throw new Error('unixctl and ovs-appctl dumps differ');
       unixctlMs.push(u);
       appctlMs.push(a);
-      const [ms, entries] = await timeMs(() => ctx.source.dump(65520));
+      const [ms, entries] = await timeMs(() => ctx!.source.dump(65520));
       if (entries.length < CONNECTIONS * 0.99) throw new Error(`expected ${CONNECTIONS} conntrack entries, got ${entries.length}`);
       if (!entries.every((e) => e.counters!.packets >= 1)) throw new Error('a connection without its learned counter');
       dumpMs.push(ms);
       const [raw] = await timeMs(() => Promise.all([
         run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', '-m', '-s', 'zone=65520'], { env: inst!.env }),
-        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx.table}`], { env: inst!.env }),
+        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx!.table}`], { env: inst!.env }),
       ]));
       rawMs.push(raw);
     }
@@ -137,6 +138,7 @@ async function poll(tmp: string): Promise<BenchRow[]> {
       { metric: `agent exporter RSS with ${CONNECTIONS / 1000}k live flows`, unit: 'MB', seine: child.rssMB, anchor: child.baseRssMB, anchorLabel: 'same process before the exporter started', better: 'lower' },
     ];
   } finally {
+    await ctx?.stats.close();
     if (inst) await stopOvsInstance(inst);
     await run('ip', ['netns', 'del', netns], { allowFailure: true });
   }
