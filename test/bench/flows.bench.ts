@@ -23,6 +23,7 @@ import { startOvsInstance, stopOvsInstance, bridgeMgmt, type OvsInstance } from 
 import { syntheticRecord } from '../helpers/flow-records.js';
 import { timeMs, type Bench, type BenchRow } from './harness.js';
 import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
+import { learnedCountersOf, learnedFilter, LearnedKind } from '../../src/agent/flows/accounting.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
@@ -107,7 +108,17 @@ async function poll(tmp: string): Promise<BenchRow[]> {
     const rawMs: number[] = [];
     const unixctlMs: number[] = [];
     const appctlMs: number[] = [];
+    const countersMs: number[] = [];
+    const ofctlMs: number[] = [];
     for (let r = 0; r < 5; r++) {
+      // The learned counters alone: flow stats over the bridge's OpenFlow connection, decoded in
+      // place, vs an ovs-ofctl dump-flows process of the same table (its text not even parsed).
+      const cookie = learnedFilter(LearnedKind.Connection);
+      const [c, counters] = await timeMs(async () => learnedCountersOf(await ctx!.stats.cursor({ tableId: ctx!.table, cookie })));
+      if (counters.length < CONNECTIONS * 2 * 0.99) throw new Error(`expected ${2 * CONNECTIONS} learned counters, got ${counters.length}`);
+      const [o] = await timeMs(() => run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx!.table},cookie=0x${cookie.value.toString(16)}/0x${cookie.mask.toString(16)}`], { env: inst!.env }));
+      countersMs.push(c);
+      ofctlMs.push(o);
       // The conntrack read alone: vswitchd's unixctl socket (what the source uses) vs an ovs-appctl process (what it used).
       const args = ['-m', '-s', 'zone=65520'];
       const [u, text] = await timeMs(() => unixctlCall(inst!.vswitchdCtl, 'dpctl/dump-conntrack', args));
@@ -132,6 +143,7 @@ async function poll(tmp: string): Promise<BenchRow[]> {
     process.stderr.write(`bench: flows: poll phases ms first ${JSON.stringify(child.firstPhases)} steady ${JSON.stringify(child.steadyPhases)}\n`);
     return [
       { metric: `dpctl/dump-conntrack, ${CONNECTIONS / 1000}k entries`, unit: 'ms', seine: median(unixctlMs), anchor: median(appctlMs), anchorLabel: 'the same request by an ovs-appctl process', better: 'lower' },
+      { metric: `learned counters, ${(2 * CONNECTIONS) / 1000}k flows (OpenFlow flow stats, decoded)`, unit: 'ms', seine: median(countersMs), anchor: median(ofctlMs), anchorLabel: 'an ovs-ofctl dump-flows run of the same flows (text unparsed)', better: 'lower' },
       { metric: `conntrack source dump, ${CONNECTIONS / 1000}k entries + counters`, unit: 'ms', seine: median(dumpMs), anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
       { metric: `one exporter poll, ${CONNECTIONS / 1000}k entries (first: all recorded)`, unit: 'ms', seine: child.firstPollMs, anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
       { metric: `one exporter poll, ${CONNECTIONS / 1000}k entries (steady state)`, unit: 'ms', seine: child.steadyPollMs, anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
