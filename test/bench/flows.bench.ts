@@ -9,6 +9,9 @@
 //                 (tracking, enrichment, validation, store)  vs  the two raw tool runs alone
 //   agent RSS     a process holding the exporter with those 10k live connections tracked and
 //                 stored  vs  the same process before it started the exporter
+//   kernel poll   10k real kernel conntrack entries in a scratch netns: the kernel source's
+//                 ctnetlink dump and whole exporter polls  vs  a raw `conntrack -L` process
+//                 (flows-kernel.ts)
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +27,7 @@ import { syntheticRecord } from '../helpers/flow-records.js';
 import { timeMs, type Bench, type BenchRow } from './harness.js';
 import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
 import { learnedCountersOf, learnedFilter, LearnedKind } from '../../src/agent/flows/accounting.js';
+import { kernelPoll } from './flows-kernel.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
@@ -172,7 +176,7 @@ export const bench: Bench = {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'seine-flows-bench-'));
     try {
       await writeFile(path.join(tmp, '.keep'), '');
-      return [...(await ingest(tmp)), ...encode(), ...(await poll(tmp))];
+      return [...(await ingest(tmp)), ...encode(), ...(await poll(tmp)), ...(await kernelPoll(tmp))];
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

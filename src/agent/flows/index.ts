@@ -79,6 +79,7 @@ export async function startFlowVisibility(o: {
     async stop() {
       clearInterval(retention);
       await exporter.stop();
+      source.close?.();
       await ipfix?.sender.close();
       await store.close();
     },
