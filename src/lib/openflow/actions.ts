@@ -138,7 +138,7 @@ function parseOutput(w: OfWriter, arg: string, token: string): void {
   const start = nxHeader(w, NXAST_OUTPUT_REG);
   w.u16(nxmOfsNbits(src));
   w.u32(nxmHeader(src.field));
-  w.u16(0); // max_len
+  w.u16(0xffff); // max_len (OVS's default)
   w.zeros(6);
   endAction(w, start);
 }
@@ -223,8 +223,9 @@ function parseController(w: OfWriter, arg: string | undefined, token: string): v
     w.setU16(p + 2, w.len - p);
     w.pad8(p);
   };
-  if (maxLen !== 0xffff) prop(0, (x) => x.u16(maxLen));
-  if (id !== 0) prop(1, (x) => x.u16(id));
+  // OVS pads 16-bit property values to 32 bits inside the length (ofpprop_put_be16).
+  if (maxLen !== 0xffff) prop(0, (x) => (x.u16(maxLen), x.zeros(2)));
+  if (id !== 0) prop(1, (x) => (x.u16(id), x.zeros(2)));
   if (reason !== REASONS.action) prop(2, (x) => x.u8(reason));
   if (userdata) prop(3, (x) => x.bytes(userdata));
   if (pause) prop(4, () => {});

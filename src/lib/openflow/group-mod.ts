@@ -64,7 +64,7 @@ function putBucket(w: OfWriter, tokens: string[], select: boolean, index: number
   const actionsLen = w.len - body;
   if (select || weight) {
     w.u16(0); // OFPGBPT15_WEIGHT
-    w.u16(6);
+    w.u16(8); // OVS counts the 16-bit value's padding in the length (ofpprop_put_be16)
     w.u16(weight);
     w.zeros(2);
   }
