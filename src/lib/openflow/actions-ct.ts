@@ -3,7 +3,7 @@
 // only the range parts that are present.
 import { nxmHeader, nxmOfsNbits, OfWriter, parseSubfield, parseUint } from './match-fields.js';
 import { splitTop } from './match.js';
-import { ActionError } from './actions.js';
+import { ActionError } from './actions-error.js';
 
 const NXAST_CT = 35;
 const NXAST_NAT = 36;

@@ -4,7 +4,7 @@
 // units) and the destination field reference. Field references are NXM headers.
 import { allOnes, fieldByName, nxmHeader, OfWriter, parseFieldValue, parseSubfield, parseUint, type Subfield } from './match-fields.js';
 import { splitTop } from './match.js';
-import { ActionError } from './actions.js';
+import { ActionError } from './actions-error.js';
 
 const NXAST_LEARN = 16;
 const NX_VENDOR = 0x00002320;

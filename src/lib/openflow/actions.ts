@@ -4,6 +4,7 @@
 // resubmit, ct, nat, learn, conjunction, controller with userdata, note, exit. A table from
 // action name to encoder; an action not in it is refused with its token.
 import { encodeCt } from './actions-ct.js';
+import { ActionError } from './actions-error.js';
 import { encodeLearn } from './actions-learn.js';
 import { allOnes, nxmHeader, nxmOfsNbits, of15Header, OfWriter, parseFieldValue, parsePort, parseSubfield, parseUint, portToOf11, putOxm, RESERVED_PORTS, type FieldDef, type Subfield } from './match-fields.js';
 import { splitTop } from './match.js';
@@ -34,12 +35,7 @@ const NXAST_CT_CLEAR = 43;
 const OFPIT_GOTO_TABLE = 1;
 const OFPIT_APPLY_ACTIONS = 4;
 
-export class ActionError extends Error {
-  constructor(readonly token: string, reason: string) {
-    super(`action "${token}": ${reason}`);
-    this.name = 'ActionError';
-  }
-}
+export { ActionError };
 
 /** Starts a Nicira action (type, length placeholder, vendor, subtype); returns its offset. */
 export function nxHeader(w: OfWriter, subtype: number): number {

@@ -31,3 +31,26 @@ export function putBundleAdd(w: OfWriter, xid: number, bundleId: number, inner: 
   inner(w);
   endMessage(w, start);
 }
+
+/** The body (after the header) of a BUNDLE_CONTROL, for a connection that writes the header. */
+export function bundleControlBody(bundleId: number, type: keyof typeof BUNDLE_CTRL, flags = OFPBF_ATOMIC | OFPBF_ORDERED): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(bundleId >>> 0, 0);
+  b.writeUInt16BE(BUNDLE_CTRL[type], 4);
+  b.writeUInt16BE(flags, 6);
+  return b;
+}
+
+/**
+ * Appends the body (after the header) of a BUNDLE_ADD_MESSAGE to `w` and returns a view of it;
+ * `inner` writes the whole inner message with the add's own xid.
+ */
+export function putBundleAddBody(w: OfWriter, bundleId: number, inner: (w: OfWriter) => void, flags = OFPBF_ATOMIC | OFPBF_ORDERED): { start: number; end: number } {
+  const start = w.len;
+  w.u32(bundleId);
+  w.u16(0);
+  w.u16(flags);
+  inner(w);
+  if (w.len - start + 8 > 0xffff) throw new Error(`bundled message of ${w.len - start} bytes is over 64 kB`);
+  return { start, end: w.len };
+}
