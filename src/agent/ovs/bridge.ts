@@ -307,7 +307,8 @@ export class OpenFlowBridge {
     const unknown = plan.inexact.filter((f) => !this.canonical.known(f));
     // From an empty table (or with every installed flow claimed) an inexact flow is a plain add.
     if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f)))) {
-      const rewritten = this.canonical.resolve(unknown, plan.stale, (f) => index.get(f));
+      const fromOvs = index instanceof InstalledFlows ? (f: OvsFlow) => !index.isLoose(f) : () => true;
+      const rewritten = this.canonical.resolve(unknown, plan.stale, (f) => index.get(f), fromOvs);
       if (rewritten.size) {
         want = want.map((f) => rewritten.get(f) ?? f);
         plan = planFlowChanges(index, want, { deleteStale });

@@ -75,9 +75,10 @@ export class FlowCanonicalizer {
    * other words (same table, priority and encoded match), from `sameText` (the installed flow
    * with the same text key, whose actions' text differs) or `unclaimed`. Returns the desired
    * flows rewritten in the installed text: match always, actions when they encode the same.
-   * Throws FlowSyntaxError for a flow the encoder cannot read.
+   * Only a rewrite to OVS's own text (`fromOvs`: dumped, not recorded from the agent's
+   * bundles) is cached as canonical. Throws FlowSyntaxError for a flow the encoder cannot read.
    */
-  resolve(inexact: readonly OvsFlow[], unclaimed: readonly OvsFlow[], sameText: (f: OvsFlow) => OvsFlow | undefined): Map<OvsFlow, OvsFlow> {
+  resolve(inexact: readonly OvsFlow[], unclaimed: readonly OvsFlow[], sameText: (f: OvsFlow) => OvsFlow | undefined, fromOvs: (f: OvsFlow) => boolean): Map<OvsFlow, OvsFlow> {
     const out = new Map<OvsFlow, OvsFlow>();
     let byKey: Map<string, OvsFlow> | undefined;
     for (const d of inexact) {
@@ -89,8 +90,10 @@ export class FlowCanonicalizer {
         if (!i) continue;
       }
       if (encoded(d, actionsKeyOf) === actionsKeyOf(i)) {
-        this.put(d, { match: i.match, actions: i.actions });
-        this.put(i, { match: i.match, actions: i.actions });
+        if (fromOvs(i)) {
+          this.put(d, { match: i.match, actions: i.actions });
+          this.put(i, { match: i.match, actions: i.actions });
+        }
         out.set(d, { ...d, match: i.match, actions: i.actions });
       } else if (i.match !== d.match) out.set(d, { ...d, match: i.match });
     }
