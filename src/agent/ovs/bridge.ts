@@ -337,7 +337,7 @@ export class OpenFlowBridge {
 
   /** One non-strict delete over every table (one flow mod: atomic by itself). */
   private async deleteByCookie(scope: CookieFilter): Promise<void> {
-    const msg = encodeFlowMod({ command: 'delete', tableId: 0xff, priority: 0, match: '', cookie: scope.value, cookieMask: scope.mask }, 0);
+    const msg = encodeFlowMod({ command: 'delete', tableId: 0xff, priority: 0x8000, match: '', cookie: scope.value, cookieMask: scope.mask }, 0);
     await (await this.connection()).send(OFPT.FLOW_MOD, msg.subarray(8), { what: `delete flows ${formatCookieFilter(scope)}` });
   }
 

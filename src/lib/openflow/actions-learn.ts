@@ -95,7 +95,10 @@ export function encodeLearn(w: OfWriter, arg: string, token: string): void {
     const dstText = eq >= 0 ? t.slice(0, eq) : t;
     const dst = sub(dstText, token);
     if (eq < 0) {
+      // The source is the destination field itself.
       specs.u16(dst.nBits);
+      specs.u32(nxmHeader(dst.field));
+      specs.u16(dst.ofs);
       specs.u32(nxmHeader(dst.field));
       specs.u16(dst.ofs);
     } else {

@@ -3,7 +3,7 @@
 // Buckets carry their id and (select groups) a weight property; the selection method is
 // Netronome's experimenter group property with the hash fields as OXM headers.
 import { putActions } from './actions.js';
-import { fieldByName, OfWriter, oxmHeader, parseUint } from './match-fields.js';
+import { allOnes, fieldByName, OfWriter, oxmHeader, parseUint } from './match-fields.js';
 import { endMessage, putHeader } from './flow-mod.js';
 import { splitTop } from './match.js';
 
@@ -122,8 +122,10 @@ export function putGroupMod(w: OfWriter, command: GroupModCommand, groupId: numb
     const order = (n: string) => HASH_FIELD_ORDER.indexOf(fieldByName(n)?.name ?? '');
     for (const n of fields) if (order(n) < 0) throw new GroupError(n, 'not a supported hash field');
     for (const n of [...fields].sort((a, b) => order(a) - order(b))) {
+      // OVS writes each hash field as an OXM entry whose value is its mask (all ones).
       const f = fieldByName(n)!;
       w.u32(oxmHeader(f.cls, f.field, false, f.bytes));
+      w.uint(allOnes(f.bytes), f.bytes);
     }
     w.setU16(p + 2, w.len - p);
     w.pad8(p);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { run } from '../../../src/lib/exec.js';
 
 export class FakeSwitch {
-  /** Messages received, other than handshake and requests it answered (whole messages, header included). */
+  /** Messages received other than the handshake and the requests it answered (BUNDLE_CONTROL is both), header included. */
   readonly received: Buffer[] = [];
   private constructor(readonly dir: string, readonly sock: string, private readonly server: net.Server) {}
 
@@ -54,7 +54,8 @@ export class FakeSwitch {
       case 7: return reply(8, Buffer.from('0000ffff', 'hex')); // GET_CONFIG
       case 18: return reply(19, Buffer.concat([m.subarray(8, 10), Buffer.alloc(6)])); // MULTIPART: empty
       case 20: return reply(21); // BARRIER
-      case 33: { // BUNDLE_CONTROL: reply with the *_REPLY type
+      case 33: { // BUNDLE_CONTROL: recorded, and answered with the *_REPLY type
+        this.received.push(Buffer.from(m));
         const body = Buffer.from(m.subarray(8));
         body.writeUInt16BE(body.readUInt16BE(4) + 1, 4);
         return reply(33, body);
