@@ -346,8 +346,22 @@ export function putActions(w: OfWriter, tokens: readonly string[], allowGoto = f
   return gotoTable;
 }
 
+// Encoded instructions by action text: a policy bundle repeats a few hundred action lists
+// (conjunction(id,k/n), goto_table) over thousands of flows.
+const encodedActions = new Map<string, Buffer>();
+const MAX_CACHED = 8192;
+
 /** The flow's instructions: apply-actions (if any action) then goto-table (if any). */
 export function putInstructions(w: OfWriter, actionsText: string): void {
+  const hit = encodedActions.get(actionsText);
+  if (hit) return w.bytes(hit);
+  const start = w.len;
+  writeInstructions(w, actionsText);
+  if (encodedActions.size >= MAX_CACHED) encodedActions.clear();
+  encodedActions.set(actionsText, Buffer.from(w.buf.subarray(start, w.len)));
+}
+
+function writeInstructions(w: OfWriter, actionsText: string): void {
   const start = w.len;
   w.u16(OFPIT_APPLY_ACTIONS);
   w.u16(0);

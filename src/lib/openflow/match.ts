@@ -79,6 +79,8 @@ const XREG = Array.from({ length: 8 }, (_, i) => fieldByName(`xreg${i}`)!);
 
 /** Splits at top-level commas (not inside parentheses). */
 export function splitTop(text: string): string[] {
+  // Most matches have no parentheses and no spaces: one native split.
+  if (text.indexOf('(') < 0 && text.indexOf(' ') < 0 && text.indexOf(',,') < 0 && !text.startsWith(',') && !text.endsWith(',')) return text ? text.split(',') : [];
   const out: string[] = [];
   let depth = 0;
   let start = 0;
@@ -193,30 +195,31 @@ const IPV6 = 0x86dd;
 const ARP = 0x0806;
 const RARP = 0x8035;
 
+function need(m: ParsedMatch, slot: Slot, ok: boolean, what: string): void {
+  if (!ok && m.slots.has(slot)) throw new MatchError(slot, `needs ${what} in the match (OVS: prerequisites not met)`);
+}
+
 /** OVS's prerequisite checks: a field is only matchable once the packet type it lives in is matched. */
 function checkPrereqs(m: ParsedMatch): void {
   const et = m.ethType;
   const proto = m.nwProto;
   const isIp = et === IP || et === IPV6;
-  const need = (slot: Slot, ok: boolean, what: string) => {
-    if (m.slots.has(slot) && !ok) throw new MatchError(slot, `needs ${what} in the match (OVS: prerequisites not met)`);
-  };
-  need('nw_src', et === IP || et === ARP || et === RARP, 'ip or arp');
-  need('nw_dst', et === IP || et === ARP || et === RARP, 'ip or arp');
-  need('nw_proto', isIp || et === ARP || et === RARP, 'ip, ipv6 or arp');
-  need('ipv6_src', et === IPV6, 'ipv6');
-  need('ipv6_dst', et === IPV6, 'ipv6');
-  need('ipv6_label', et === IPV6, 'ipv6');
-  for (const s of ['nw_tos', 'nw_ecn', 'nw_ttl'] as const) need(s, isIp, 'ip or ipv6');
-  need('arp_sha', et === ARP || et === RARP, 'arp');
-  need('arp_tha', et === ARP || et === RARP, 'arp');
+  need(m, 'nw_src', et === IP || et === ARP || et === RARP, 'ip or arp');
+  need(m, 'nw_dst', et === IP || et === ARP || et === RARP, 'ip or arp');
+  need(m, 'nw_proto', isIp || et === ARP || et === RARP, 'ip, ipv6 or arp');
+  need(m, 'ipv6_src', et === IPV6, 'ipv6');
+  need(m, 'ipv6_dst', et === IPV6, 'ipv6');
+  need(m, 'ipv6_label', et === IPV6, 'ipv6');
+  for (const s of ['nw_tos', 'nw_ecn', 'nw_ttl'] as const) need(m, s, isIp, 'ip or ipv6');
+  need(m, 'arp_sha', et === ARP || et === RARP, 'arp');
+  need(m, 'arp_tha', et === ARP || et === RARP, 'arp');
   const l4 = isIp && (proto === 6 || proto === 17 || proto === 132 || proto === 1 || proto === 58);
-  need('tp_src', l4, 'tcp, udp, sctp or icmp');
-  need('tp_dst', l4, 'tcp, udp, sctp or icmp');
-  need('tcp_flags', isIp && proto === 6, 'tcp');
+  need(m, 'tp_src', l4, 'tcp, udp, sctp or icmp');
+  need(m, 'tp_dst', l4, 'tcp, udp, sctp or icmp');
+  need(m, 'tcp_flags', isIp && proto === 6, 'tcp');
   const trk = m.slots.get('ct_state');
   const tracked = !!trk && (trk.value & trk.mask & 0x20n) !== 0n;
-  for (const s of ['ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_nw_proto', 'ct_tp_src', 'ct_tp_dst'] as const) need(s, tracked, 'ct_state=+trk');
+  for (const s of ['ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_nw_proto', 'ct_tp_src', 'ct_tp_dst'] as const) need(m, s, tracked, 'ct_state=+trk');
   for (const { token, need: n } of m.named) {
     const ok =
       n === 'arp' ? et === ARP || et === RARP
@@ -232,66 +235,67 @@ function checkPrereqs(m: ParsedMatch): void {
   }
 }
 
+function put(w: OfWriter, s: ParsedMatch['slots'], f: FieldDef, slot: Slot): void {
+  const v = s.get(slot);
+  if (v && v.mask) putOxm(w, f, v.value & v.mask, v.mask);
+}
+
 /** Writes the OXM TLVs of a parsed match in OVS's order (no ofp_match header). */
 export function putMatchFields(w: OfWriter, m: ParsedMatch): void {
   checkPrereqs(m);
   const s = m.slots;
-  const put = (f: FieldDef, slot: Slot) => {
-    const v = s.get(slot);
-    if (v && v.mask) putOxm(w, f, v.value & v.mask, v.mask);
-  };
-  put(T.conj_id, 'conj_id');
-  put(T.in_port_oxm, 'in_port');
-  put(T.eth_src, 'eth_src');
-  put(T.eth_dst, 'eth_dst');
-  put(T.eth_type, 'eth_type');
+  put(w, s, T.conj_id, 'conj_id');
+  put(w, s, T.in_port_oxm, 'in_port');
+  put(w, s, T.eth_src, 'eth_src');
+  put(w, s, T.eth_dst, 'eth_dst');
+  put(w, s, T.eth_type, 'eth_type');
   const et = m.ethType;
   if (et === IP || et === IPV6) {
     if (et === IP) {
-      put(T.ip_src, 'nw_src');
-      put(T.ip_dst, 'nw_dst');
+      put(w, s, T.ip_src, 'nw_src');
+      put(w, s, T.ip_dst, 'nw_dst');
     } else {
-      put(T.ipv6_src, 'ipv6_src');
-      put(T.ipv6_dst, 'ipv6_dst');
+      put(w, s, T.ipv6_src, 'ipv6_src');
+      put(w, s, T.ipv6_dst, 'ipv6_dst');
     }
     const tos = s.get('nw_tos');
     if (tos) putOxm(w, T.ip_dscp, tos.value >> 2n, undefined);
     const ecn = s.get('nw_ecn');
     if (ecn) putOxm(w, T.ip_ecn, ecn.value, undefined);
-    put(T.nw_ttl, 'nw_ttl');
-    put(T.ipv6_label, 'ipv6_label');
+    put(w, s, T.nw_ttl, 'nw_ttl');
+    put(w, s, T.ipv6_label, 'ipv6_label');
     const proto = m.nwProto;
     if (proto !== undefined) {
-      put(T.ip_proto, 'nw_proto');
+      put(w, s, T.ip_proto, 'nw_proto');
       if (proto === 6) {
-        put(T.tcp_src, 'tp_src');
-        put(T.tcp_dst, 'tp_dst');
-        put(T.tcp_flags, 'tcp_flags');
+        put(w, s, T.tcp_src, 'tp_src');
+        put(w, s, T.tcp_dst, 'tp_dst');
+        put(w, s, T.tcp_flags, 'tcp_flags');
       } else if (proto === 17) {
-        put(T.udp_src, 'tp_src');
-        put(T.udp_dst, 'tp_dst');
+        put(w, s, T.udp_src, 'tp_src');
+        put(w, s, T.udp_dst, 'tp_dst');
       } else if (proto === 132) {
-        put(T.sctp_src, 'tp_src');
-        put(T.sctp_dst, 'tp_dst');
+        put(w, s, T.sctp_src, 'tp_src');
+        put(w, s, T.sctp_dst, 'tp_dst');
       } else if (proto === 1 && et === IP) {
-        put(T.icmp_type, 'tp_src');
-        put(T.icmp_code, 'tp_dst');
+        put(w, s, T.icmp_type, 'tp_src');
+        put(w, s, T.icmp_code, 'tp_dst');
       } else if (proto === 58 && et === IPV6) {
-        put(T.icmpv6_type, 'tp_src');
-        put(T.icmpv6_code, 'tp_dst');
+        put(w, s, T.icmpv6_type, 'tp_src');
+        put(w, s, T.icmpv6_code, 'tp_dst');
       }
     }
   } else if (et === ARP || et === RARP) {
     const op = s.get('nw_proto');
     if (op) putOxm(w, T.arp_op, op.value, undefined);
-    put(T.arp_spa, 'nw_src');
-    put(T.arp_tpa, 'nw_dst');
-    put(T.arp_sha, 'arp_sha');
-    put(T.arp_tha, 'arp_tha');
+    put(w, s, T.arp_spa, 'nw_src');
+    put(w, s, T.arp_tpa, 'nw_dst');
+    put(w, s, T.arp_sha, 'arp_sha');
+    put(w, s, T.arp_tha, 'arp_tha');
   }
-  put(T.tun_id, 'tun_id');
-  put(T.tun_src, 'tun_src');
-  put(T.tun_dst, 'tun_dst');
+  put(w, s, T.tun_id, 'tun_id');
+  put(w, s, T.tun_src, 'tun_src');
+  put(w, s, T.tun_dst, 'tun_dst');
   // OpenFlow 1.5: registers travel as 64-bit packet registers, xreg<i> = reg<2i> << 32 | reg<2i+1>.
   for (let i = 0; i < 8; i++) {
     const hi = m.regs.get(2 * i);
@@ -301,22 +305,22 @@ export function putMatchFields(w: OfWriter, m: ParsedMatch): void {
     const mask = ((hi?.mask ?? 0n) << 32n) | (lo?.mask ?? 0n);
     putOxm(w, XREG[i]!, value, mask);
   }
-  put(T.pkt_mark, 'pkt_mark');
-  put(T.ct_state, 'ct_state');
-  put(T.ct_zone, 'ct_zone');
-  put(T.ct_mark, 'ct_mark');
-  put(T.ct_label, 'ct_label');
-  put(T.ct_nw_src, 'ct_nw_src');
-  put(T.ct_ipv6_src, 'ct_ipv6_src');
-  put(T.ct_nw_dst, 'ct_nw_dst');
-  put(T.ct_ipv6_dst, 'ct_ipv6_dst');
+  put(w, s, T.pkt_mark, 'pkt_mark');
+  put(w, s, T.ct_state, 'ct_state');
+  put(w, s, T.ct_zone, 'ct_zone');
+  put(w, s, T.ct_mark, 'ct_mark');
+  put(w, s, T.ct_label, 'ct_label');
+  put(w, s, T.ct_nw_src, 'ct_nw_src');
+  put(w, s, T.ct_ipv6_src, 'ct_ipv6_src');
+  put(w, s, T.ct_nw_dst, 'ct_nw_dst');
+  put(w, s, T.ct_ipv6_dst, 'ct_ipv6_dst');
   const ctProto = s.get('ct_nw_proto');
   if (ctProto && ctProto.value) {
-    put(T.ct_nw_proto, 'ct_nw_proto');
-    put(T.ct_tp_src, 'ct_tp_src');
-    put(T.ct_tp_dst, 'ct_tp_dst');
+    put(w, s, T.ct_nw_proto, 'ct_nw_proto');
+    put(w, s, T.ct_tp_src, 'ct_tp_src');
+    put(w, s, T.ct_tp_dst, 'ct_tp_dst');
   }
-  put(T.metadata, 'metadata');
+  put(w, s, T.metadata, 'metadata');
 }
 
 /** The whole `ofp_match` (type OXM, length, TLVs, padding to 8). */
