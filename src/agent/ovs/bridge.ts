@@ -25,6 +25,8 @@ import { expires, InstalledFlows } from './installed-flows.js';
 import { emptyGroupChanges, formatGroup, groupChangeCount, parseDumpGroups, planGroupChanges, type Group, type GroupChanges } from './group.js';
 
 const log = createLogger('ovs/bridge');
+/** Bundle ids, process-wide: bridge objects of one switch share its connection (and OVS's bundle ids are per connection). */
+let nextBundleId = 1;
 
 export interface OpenFlowBridgeOptions {
   /** `unix:/…/br-int.mgmt` */
@@ -89,7 +91,6 @@ export class OpenFlowBridge {
   /** The shared OpenFlow connection, acquired on first use. */
   private shared?: Promise<SharedConnection>;
   private readonly onDisconnect = () => this.forget();
-  private nextBundleId = 1;
 
   constructor(opts: OpenFlowBridgeOptions) {
     this.mgmt = opts.mgmt;
@@ -213,7 +214,7 @@ export class OpenFlowBridge {
   private async applyBundle(conn: OpenFlowConnection, changes: FlowChanges, groups: GroupChanges): Promise<void> {
     type Item = { xid: number; body: Buffer; text: () => string };
     const items: Item[] = [];
-    const bundleId = this.nextBundleId++;
+    const bundleId = nextBundleId++ >>> 0;
     const w = new OfWriter(64 * 1024);
     const views: { start: number; end: number }[] = [];
     // Encoded first, all of it: a flow the encoder refuses fails the call before OVS sees anything.
