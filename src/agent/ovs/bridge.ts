@@ -14,7 +14,7 @@ import { decodeError } from '../../lib/openflow/messages.js';
 import { OpenFlowError, type OpenFlowConnection } from '../../lib/openflow/connection.js';
 import { acquireConnection, type SharedConnection } from '../../lib/openflow/shared.js';
 import { OfWriter } from '../../lib/openflow/match-fields.js';
-import { encodeFlowMod, putFlowMod, type FlowModSpec } from '../../lib/openflow/flow-mod.js';
+import { encodeFlowMod, putFlowMod } from '../../lib/openflow/flow-mod.js';
 import { putGroupMod } from '../../lib/openflow/group-mod.js';
 import { bundleControlBody, putBundleAddBody } from '../../lib/openflow/bundle.js';
 import { FlowCanonicalizer, FlowRejectedError, FlowSyntaxError } from './canonical.js';
@@ -25,6 +25,36 @@ import { expires, InstalledFlows } from './installed-flows.js';
 import { emptyGroupChanges, formatGroup, groupChangeCount, parseDumpGroups, planGroupChanges, type Group, type GroupChanges } from './group.js';
 
 const log = createLogger('ovs/bridge');
+/** Bundle messages sent per event-loop turn (~100 kB of policy flows). */
+const SEND_CHUNK = 1000;
+
+type Section = 'group add' | 'group modify' | 'group delete' | 'add' | 'modify_strict' | 'delete_strict';
+
+/** Writes one change of a bundle as its OpenFlow message (inner message of a BUNDLE_ADD). */
+function putChange(w: OfWriter, kind: Section, item: unknown, xid: number): void {
+  if (kind === 'group add' || kind === 'group modify') {
+    const g = item as Group;
+    return putGroupMod(w, kind === 'group add' ? 'add' : 'modify', g.id, g.spec, xid);
+  }
+  if (kind === 'group delete') return putGroupMod(w, 'delete', item as number, '', xid);
+  const f = item as OvsFlow;
+  putFlowMod(w, {
+    command: kind, tableId: f.tableId, priority: f.priority, match: f.match, actions: f.actions,
+    cookie: kind === 'add' ? f.cookie : 0n, idleTimeout: f.idleTimeout, hardTimeout: f.hardTimeout, importance: f.importance,
+  }, xid);
+}
+
+/** A change as the text ovs-ofctl would have read (for errors). */
+function describe(kind: Section, item: unknown): string {
+  switch (kind) {
+    case 'group add': case 'group modify': return `${kind} ${formatGroup(item as Group)}`;
+    case 'group delete': return `group delete group_id=${item as number}`;
+    case 'add': return formatFlow(item as OvsFlow);
+    case 'modify_strict': return `modify_strict ${formatFlow({ ...(item as OvsFlow), cookie: 0n })}`;
+    case 'delete_strict': return `delete_strict ${formatFlowSelector(item as OvsFlow)}`;
+  }
+}
+
 /** Bundle ids, process-wide: bridge objects of one switch share its connection (and OVS's bundle ids are per connection). */
 let nextBundleId = 1;
 
@@ -209,53 +239,53 @@ export class OpenFlowBridge {
   /**
    * One bundle: open, every change as a BUNDLE_ADD_MESSAGE (groups added or rewritten before
    * the flows that point at them, deleted after the flows that did), then — only if OVS took
-   * every message — commit; otherwise discard. An error names the flow as text.
+   * every message — commit; otherwise discard. Messages are encoded and sent chunk by chunk,
+   * so OVS stages the first while the agent encodes the next (the two cores overlap); nothing
+   * is applied before the commit, so a flow the encoder refuses midway only discards the
+   * bundle. An error names the flow as text.
    */
   private async applyBundle(conn: OpenFlowConnection, changes: FlowChanges, groups: GroupChanges): Promise<void> {
-    type Item = { xid: number; body: Buffer; text: () => string };
-    const items: Item[] = [];
     const bundleId = nextBundleId++ >>> 0;
-    const w = new OfWriter(64 * 1024);
-    const views: { start: number; end: number }[] = [];
-    // Encoded first, all of it: a flow the encoder refuses fails the call before OVS sees anything.
-    const add = (text: () => string, inner: (w: OfWriter, xid: number) => void) => {
-      const xid = conn.nextXid();
-      try {
-        views.push(putBundleAddBody(w, bundleId, (x) => inner(x, xid)));
-      } catch (err) {
-        throw new FlowSyntaxError(text(), (err as Error).message);
-      }
-      items.push({ xid, body: Buffer.alloc(0), text });
-    };
-    const flowMod = (f: OvsFlow, command: FlowModSpec['command']): ((w: OfWriter, xid: number) => void) => {
-      const spec: FlowModSpec = { command, tableId: f.tableId, priority: f.priority, match: f.match, actions: f.actions, idleTimeout: f.idleTimeout, hardTimeout: f.hardTimeout, importance: f.importance };
-      if (command === 'add') spec.cookie = f.cookie;
-      return (x, xid) => putFlowMod(x, spec, xid);
-    };
-    for (const g of groups.add) add(() => `group add ${formatGroup(g)}`, (x, xid) => putGroupMod(x, 'add', g.id, g.spec, xid));
-    for (const g of groups.modify) add(() => `group modify ${formatGroup(g)}`, (x, xid) => putGroupMod(x, 'modify', g.id, g.spec, xid));
-    for (const f of changes.add) add(() => formatFlow(f), flowMod(f, 'add'));
-    for (const f of changes.replace) add(() => formatFlow(f), flowMod(f, 'add'));
-    for (const f of changes.modify) add(() => `modify_strict ${formatFlow({ ...f, cookie: 0n })}`, flowMod(f, 'modify_strict'));
-    for (const f of changes.delete) add(() => `delete_strict ${formatFlowSelector(f)}`, flowMod(f, 'delete_strict'));
-    for (const id of groups.delete) add(() => `group delete group_id=${id}`, (x, xid) => putGroupMod(x, 'delete', id, '', xid));
-    const buf = w.take();
-    items.forEach((it, i) => (it.body = buf.subarray(views[i]!.start, views[i]!.end)));
-
-    const byXid = new Map(items.map((it) => [it.xid, it]));
-    const refused = (xid: number, err: unknown): Error => {
-      const it = byXid.get(xid);
-      if (!it || !(err instanceof OpenFlowError)) return err as Error;
-      return new FlowRejectedError(it.text(), err.errorName.split('/').pop()!);
-    };
+    // In bundle order; one entry per change, named only if something fails.
+    const sections: [Section, readonly unknown[]][] = [
+      ['group add', groups.add], ['group modify', groups.modify], ['add', changes.add], ['add', changes.replace],
+      ['modify_strict', changes.modify], ['delete_strict', changes.delete], ['group delete', groups.delete],
+    ];
+    const byXid = new Map<number, [Section, unknown]>();
+    const sent: Promise<void>[] = [];
+    const w = new OfWriter(4096);
+    const discard = () => conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'discard_request'), { what: `bundle ${bundleId} discard` }).catch(() => {});
     await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'open_request'), { what: `bundle ${bundleId} open` });
-    // Sent in one burst (the connection corks a tick's writes); they settle at the barrier it sends after them.
-    const sent = items.map((it) => conn.send(OFPT.BUNDLE_ADD_MESSAGE, it.body, { xid: it.xid, what: `bundle ${bundleId} message`, timeoutMs: 0 }));
+    let inChunk = 0;
+    for (const [kind, list] of sections) {
+      for (const item of list) {
+        const xid = conn.nextXid();
+        w.len = 0;
+        try {
+          putBundleAddBody(w, bundleId, (x) => putChange(x, kind, item, xid));
+        } catch (err) {
+          await Promise.allSettled(sent);
+          await discard();
+          throw new FlowSyntaxError(describe(kind, item), (err as Error).message);
+        }
+        byXid.set(xid, [kind, item]);
+        // The connection copies the body (with its header) before returning: the writer is reused.
+        const p = conn.send(OFPT.BUNDLE_ADD_MESSAGE, w.take(), { xid, what: `bundle ${bundleId} message`, timeoutMs: 0 });
+        p.catch(() => {}); // examined below; not unhandled while later chunks are sent
+        sent.push(p);
+        if (++inChunk === SEND_CHUNK) {
+          inChunk = 0;
+          await new Promise(setImmediate); // let the socket flush this chunk to OVS
+        }
+      }
+    }
     const settled = await Promise.allSettled(sent);
     const bad = settled.findIndex((r) => r.status === 'rejected');
     if (bad >= 0) {
-      await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'discard_request'), { what: `bundle ${bundleId} discard` }).catch(() => {});
-      throw refused(items[bad]!.xid, (settled[bad] as PromiseRejectedResult).reason);
+      await discard();
+      const err = (settled[bad] as PromiseRejectedResult).reason as unknown;
+      const at = err instanceof OpenFlowError ? byXid.get(err.xid) : undefined;
+      throw at ? new FlowRejectedError(describe(...at), (err as OpenFlowError).errorName.split('/').pop()!) : err;
     }
     // A message that fails at commit is reported (with its own xid) before the commit's error.
     let failed: { xid: number; name: string } | undefined;
@@ -266,7 +296,7 @@ export class OpenFlowBridge {
     try {
       await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'commit_request'), { what: `bundle ${bundleId} commit` });
     } catch (err) {
-      if (failed) throw new FlowRejectedError(byXid.get(failed.xid)!.text(), failed.name.split('/').pop()!);
+      if (failed) throw new FlowRejectedError(describe(...byXid.get(failed.xid)!), failed.name.split('/').pop()!);
       throw err;
     } finally {
       conn.off('message', onMessage);
