@@ -51,6 +51,12 @@ export class ParsedMatch {
   /** Fields named explicitly (tcp_src …), to check their protocol once it is known. */
   readonly named: { token: string; need: string }[] = [];
 
+  clear(): void {
+    this.slots.clear();
+    this.regs.clear();
+    this.named.length = 0;
+  }
+
   get ethType(): number | undefined {
     const v = this.slots.get('eth_type');
     return v ? Number(v.value) : undefined;
@@ -128,8 +134,9 @@ function parseCtState(text: string, token: string): Val {
 }
 
 /** Parses OVS match text into slots (no encoding yet). */
-export function parseMatch(text: string): ParsedMatch {
-  const m = new ParsedMatch();
+export function parseMatch(text: string, into?: ParsedMatch): ParsedMatch {
+  const m = into ?? new ParsedMatch();
+  if (into) into.clear();
   for (const token of splitTop(text)) {
     const eq = token.indexOf('=');
     if (eq < 0) {
@@ -323,12 +330,15 @@ export function putMatchFields(w: OfWriter, m: ParsedMatch): void {
   put(w, s, T.metadata, 'metadata');
 }
 
+/** Reused by putMatch and matchKey, which encode right after parsing (fewer allocations per flow). */
+const scratch = new ParsedMatch();
+
 /** The whole `ofp_match` (type OXM, length, TLVs, padding to 8). */
 export function putMatch(w: OfWriter, text: string): void {
   const start = w.len;
   w.u16(1); // OFPMT_OXM
   w.u16(0);
-  putMatchFields(w, parseMatch(text));
+  putMatchFields(w, parseMatch(text, scratch));
   w.setU16(start + 2, w.len - start);
   w.pad8(start);
 }
@@ -336,6 +346,6 @@ export function putMatch(w: OfWriter, text: string): void {
 /** The match's identity: its OXM TLVs as a string key (two texts of one match give one key). */
 export function matchKey(text: string): string {
   const w = new OfWriter(128);
-  putMatchFields(w, parseMatch(text));
+  putMatchFields(w, parseMatch(text, scratch));
   return w.take().toString('latin1');
 }
