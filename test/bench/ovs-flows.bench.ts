@@ -19,6 +19,7 @@ import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
+import { acquireConnection } from '../../src/lib/openflow/shared.js';
 import { CookieAllocator, categoryFilter, formatCookieFilter } from '../../src/agent/ovs/cookie.js';
 import { formatFlow, toOvsFlow, type Flow } from '../../src/agent/ovs/flow.js';
 import { Datapath } from '../../src/agent/datapath.js';
@@ -71,7 +72,19 @@ export const bench: Bench = {
       const install = { seine: [] as number[], raw: [] as number[] };
       const unchanged = { seine: [] as number[], raw: [] as number[] };
       const changed = { seine: [] as number[], raw: [] as number[] };
-      const fresh = () => new OpenFlowBridge({ mgmt, tables: pipeline }); // no canonical-form cache carried over, as after a restart
+      // No canonical-form cache carried over, as after a restart; the process's OpenFlow
+      // connection to the bridge stays up (`held`), as the agent's does, and each bridge object
+      // gives its reference back after its timed call.
+      const held = await acquireConnection(mgmt);
+      const bridges: OpenFlowBridge[] = [];
+      const fresh = () => {
+        const b = new OpenFlowBridge({ mgmt, tables: pipeline });
+        bridges.push(b);
+        return b;
+      };
+      const release = async () => {
+        for (const b of bridges.splice(0)) await b.close();
+      };
       const pair = async (m: { seine: number[]; raw: number[] }, i: number, setup: () => Promise<unknown>, raw: () => Promise<unknown>, seine: () => Promise<unknown>) => {
         for (const side of i % 2 ? ['raw', 'seine'] : ['seine', 'raw']) {
           await setup();
@@ -83,6 +96,7 @@ export const bench: Bench = {
         if (!ok) throw new Error(`${what}: ${JSON.stringify(detail)}`);
       };
       for (let i = 0; i < REPEAT; i++) {
+        await release();
         await pair(install, i, () => ofctl('del-flows', mgmt), () => ofctl('--bundle', 'add-flows', mgmt, file), async () => {
           const r = await fresh().reconcile(flows);
           check('install', r.added === N, r);
@@ -96,6 +110,8 @@ export const bench: Bench = {
           check('1% changed', r.modified === N / 100 && !r.added && !r.deleted, r);
         });
       }
+      await release();
+      await held.release();
       const steady = await steadyState(vs, inst, pipeline, flows, file);
       const row = (metric: string, m: { seine: number[]; raw: number[] }, anchorLabel: string, goal?: string): BenchRow => ({
         metric, unit: 'ms', seine: median(m.seine), anchor: median(m.raw), anchorLabel, better: 'lower', goal,
@@ -173,5 +189,6 @@ async function steadyState(vs: VSwitch, inst: OvsInstance, pipeline: Pipeline, f
   const lines = async (br: string) => (await ofctl('dump-flows', '--no-stats', br)).stdout.split('\n').filter((l) => l.startsWith(' ')).sort();
   const [a, b] = await Promise.all([lines(mgmt), lines(raw)]);
   if (a.length !== b.length || a.some((l, i) => l !== b[i])) throw new Error(`steady state: br-dp (${a.length} flows) and br-raw (${b.length}) differ`);
+  await bridge.close();
   return m;
 }
