@@ -168,6 +168,9 @@ export class MessageReassembler {
     this.buffered += chunk.length;
     const out: OfMessage[] = [];
     if (this.buffered < OFP_HEADER_LEN) return out;
+    // A message still arriving in pieces: wait for the rest before joining (no copy per read).
+    const first = this.chunks[0]!;
+    if (this.chunks.length > 1 && first.length >= 4 && this.buffered < first.readUInt16BE(2)) return out;
     let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     let pos = 0;
     while (buf.length - pos >= OFP_HEADER_LEN) {

@@ -50,3 +50,27 @@ export async function acquireConnection(remote: string, opts: Omit<OpenFlowConne
     },
   };
 }
+
+/**
+ * A holder that acquires the bridge's connection on first use and gives it back on close: for
+ * components that talk to the bridge only now and then (packet-outs, stats).
+ */
+export class LazyConnection {
+  private shared?: Promise<SharedConnection>;
+
+  constructor(readonly remote: string) {}
+
+  async get(): Promise<OpenFlowConnection> {
+    this.shared ??= acquireConnection(this.remote).catch((err: unknown) => {
+      this.shared = undefined;
+      throw err;
+    });
+    return (await this.shared).conn;
+  }
+
+  async close(): Promise<void> {
+    const s = this.shared;
+    this.shared = undefined;
+    if (s) await (await s.catch(() => undefined))?.release();
+  }
+}
