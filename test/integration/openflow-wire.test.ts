@@ -12,7 +12,7 @@ import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
-import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
+import { CookieAllocator, categoryFilter, matchesFilter } from '../../src/agent/ovs/cookie.js';
 import { formatFlow, toOvsFlow, type Flow } from '../../src/agent/ovs/flow.js';
 import { formatGroup } from '../../src/agent/ovs/group.js';
 import { run } from '../../src/lib/exec.js';
@@ -66,7 +66,10 @@ describe('OpenFlow flow programming over the wire vs ovs-ofctl (real OVS)', func
     const ofctl = (...args: string[]) => run('ovs-ofctl', ['-O', 'OpenFlow15', ...args], { env });
     const wire = new OpenFlowBridge({ mgmt: bridgeMgmt(inst!, 'br-wire'), tables: pipeline });
     bridges.push(wire);
+    assert.equal(await wire.countFlows(), 0, 'an empty table is known from one aggregate request (no dump)');
     const res = await wire.reconcile(flows, { groups });
+    assert.equal(await wire.countFlows(), res.added);
+    assert.equal(await wire.countFlows({ cookie: categoryFilter('Service') }), flows.filter((f) => matchesFilter(f.cookie, categoryFilter('Service'))).length);
     assert.equal(res.added, new Set(flows.map((f) => `${f.table}|${f.priority}|${f.match.join(',')}`)).size);
 
     const other = bridgeMgmt(inst!, 'br-ofctl');

@@ -9,7 +9,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
-import { OFPT } from '../../lib/openflow/header.js';
+import { OFPMP, OFPT } from '../../lib/openflow/header.js';
+import { flowStatsRequest } from '../../lib/openflow/flow-stats.js';
 import { decodeError } from '../../lib/openflow/messages.js';
 import { OpenFlowError, type OpenFlowConnection } from '../../lib/openflow/connection.js';
 import { acquireConnection, type SharedConnection } from '../../lib/openflow/shared.js';
@@ -132,9 +133,35 @@ export class OpenFlowBridge {
   }
 
   async dumpFlows(opts: DumpOptions = {}): Promise<OvsFlow[]> {
+    // An empty table (a fresh box, a new bridge) needs no dump process: one aggregate request says so.
+    if (!opts.stats && (await this.countFlows(opts)) === 0) return [];
     const flows = parseDumpFlows(await this.dumpFlowsText(opts));
     const foreign = this.foreign;
     return foreign && !opts.foreign ? flows.filter((f) => !matchesFilter(f.cookie, foreign)) : flows;
+  }
+
+  /**
+   * How many flows match the filter, from OFPMP_AGGREGATE_STATS on the connection (its OXS
+   * flow_count); undefined when the connection cannot tell (then the caller dumps).
+   */
+  async countFlows(opts: DumpOptions = {}): Promise<number | undefined> {
+    try {
+      const conn = await this.connection();
+      const filter = { tableId: opts.tableId, cookie: opts.cookie?.value, cookieMask: opts.cookie?.mask };
+      const [body] = await conn.multipart(OFPMP.AGGREGATE_STATS, flowStatsRequest(filter), { what: 'aggregate stats request', timeoutMs: 5000 });
+      // ofp_stats: reserved, length, then OXS TLVs; flow_count is OXS class 0x8002 field 3, 4 bytes.
+      if (!body || body.length < 4) return undefined;
+      const end = Math.min(body.length, body.readUInt16BE(2));
+      for (let at = 4; at + 4 <= end; ) {
+        const h = body.readUInt32BE(at);
+        if (h === 0x80020604 && at + 8 <= end) return body.readUInt32BE(at + 4);
+        at += 4 + (h & 0xff);
+      }
+      return undefined;
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'aggregate stats failed; dumping');
+      return undefined;
+    }
   }
 
   /** Raw `dump-flows` text (without stats unless asked), e.g. to compare dumps byte for byte. */
