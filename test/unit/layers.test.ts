@@ -155,6 +155,18 @@ describe('layers', () => {
     assert.deepEqual(layerViolations(sources), []);
   });
 
+  // The agent's steady state is held to no ovs-ofctl/ip/nsenter/conntrack process by counting what
+  // lib/exec starts (test/integration/agent-steady-state.test.ts); a module that spawned on its own
+  // would escape that count. The lab, the CLI and the dependency-free launcher run programs by design.
+  it('starts processes only through lib/exec (outside the lab, the CLI and the launcher)', () => {
+    const mayImport = (file: string) => file === 'src/lib/exec.ts' || /^src\/(lab|cli|launcher)\//.test(file);
+    const offenders = [...tsFiles('src'), ...tsFiles('nodes')].filter((file) => {
+      const { importedFiles } = ts.preProcessFile(readFileSync(path.join(ROOT, file), 'utf8'), true, true);
+      return importedFiles.some((i) => i.fileName === 'node:child_process' || i.fileName === 'child_process') && !mayImport(file);
+    });
+    assert.deepEqual(offenders, [], 'these import child_process: use run()/spawnCounted() from src/lib/exec.ts');
+  });
+
   it('has no import cycle', () => {
     assert.deepEqual(importCycles(sources).map((c) => c.join(' → ')), []);
   });

@@ -2,7 +2,7 @@
 // IP: br-phy in the lab) as a /32 with a label that marks it Seine's, so a restarted agent
 // knows which addresses to release; a gratuitous ARP when it is added moves the neighbours'
 // (the router's) ARP entries to this box at once after a failover. Addresses over rtnetlink.
-import { spawn } from 'node:child_process';
+import { spawnCounted } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
 import { AF_INET, withRtnetlink } from '../../lib/netlink/route.js';
 
@@ -38,7 +38,7 @@ export async function reconcileEgressIPs(dev: string, wanted: ReadonlySet<string
 
 /** Gratuitous ARP, three times a second apart (arping -U); not awaited: forwarding does not wait on it. */
 function announce(dev: string, ip: string): void {
-  const child = spawn('arping', ['-U', '-c', '3', '-I', dev, ip], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+  const child = spawnCounted('arping', ['-U', '-c', '3', '-I', dev, ip], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
   child.on('error', (err) => log.warn({ err, ip }, 'gratuitous ARP not sent (apt-get install iputils-arping)'));
   child.unref();
 }

@@ -5,6 +5,7 @@
 // go in ONE bundle, which OVS commits atomically: a packet sees the old flow table or the new
 // one, never a half-applied diff. Dumps (startup, scoped reconciles) still use ovs-ofctl
 // (a private OVS run directory also needs OVS_RUNDIR).
+import { encodePacketOutMessage, type PacketOut } from './packet-out.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
@@ -98,13 +99,7 @@ export interface ReconcileResult {
   adopted: number;
 }
 
-export interface PacketOut {
-  /** OpenFlow port the packet appears to come from (a number, or `controller`/`local`). */
-  inPort: number | string;
-  /** Ethernet frame as hex. */
-  packetHex: string;
-  actions: string[];
-}
+export type { PacketOut } from './packet-out.js';
 
 export class OpenFlowBridge {
   readonly mgmt: string;
@@ -401,8 +396,8 @@ export class OpenFlowBridge {
 
   /** Injects a frame as if received on inPort; `resubmit(,0)` runs it through the pipeline. */
   async packetOut(p: PacketOut): Promise<void> {
-    if (!/^([0-9a-f]{2})+$/i.test(p.packetHex)) throw new Error('packetOut: packetHex must be an even number of hex digits');
-    await this.ofctl(['-O', 'OpenFlow15', 'packet-out', this.mgmt, `in_port=${p.inPort} packet=${p.packetHex} actions=${p.actions.join(',')}`]);
+    const msg = encodePacketOutMessage(p); // bad input throws before anything is sent
+    await (await this.connection()).send(OFPT.PACKET_OUT, msg, { what: `packet-out in_port=${p.inPort} actions=${p.actions.join(',')}` });
   }
 
   private ofctl(args: string[]) {

@@ -5,9 +5,16 @@
 import { OFPT } from '../../lib/openflow/header.js';
 import { controllerAction, encodePacketOut, outputAction, portNumber, resubmitAction } from '../../lib/openflow/packet-out.js';
 import { LazyConnection } from '../../lib/openflow/shared.js';
-import type { PacketOut } from './bridge.js';
 
 const OFPP_IN_PORT_16 = 0xfff8;
+
+export interface PacketOut {
+  /** OpenFlow port the packet appears to come from (a number, or `controller`/`local`). */
+  inPort: number | string;
+  /** Ethernet frame as hex. */
+  packetHex: string;
+  actions: string[];
+}
 
 /** One text action as OpenFlow bytes. */
 export function encodePacketOutAction(action: string): Buffer {
