@@ -38,8 +38,8 @@ import { purgeDatapathFlows } from './ovs/revalidate.js';
 import { registerTraceflowMethods } from './traceflow/rpc.js';
 import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
-import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
-import { agentMetrics } from './metrics.js';
+import type { FlowVisibility } from './flows/index.js';
+import type { Registry } from 'prom-client';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
@@ -198,8 +198,10 @@ export class Agent {
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
-    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
-    const registry = agentMetrics({
+    // The exporter (store, conntrack sources, IPFIX) and the metrics registry (prom-client,
+    // systeminformation) load only when used: docs/agent.md, Footprint.
+    const flows = flowExport ? await (await import('./flows/index.js')).startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    const metrics = async () => (await import('./metrics.js')).agentMetrics({
       nodeName: cfg.nodeName,
       flowsByTable: async () => {
         const counts = new Map<number, number>();
@@ -212,7 +214,9 @@ export class Agent {
       disks: [cfg.stateDir],
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
-    api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
+    // Every value is read at scrape time, so the registry is made by the first scrape.
+    let registry: Promise<Registry> | undefined;
+    api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
     return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours });
   }
 
