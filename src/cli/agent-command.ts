@@ -1,6 +1,6 @@
 // `seine agent --config FILE`: runs the box agent until SIGTERM/SIGINT.
 // The agent's modules load when this command runs (every `seine` call parses this file), and the
-// agent's process never loads the controller's, the lab's or the release tools' (docs/agent.md, Footprint).
+// agent's process never loads the controller's or the lab's (docs/agent.md, Footprint).
 import type { Command } from 'commander';
 import { AgentConfigSchema } from '../api/config.js';
 import { loadConfigFile } from '../api/config-file.js';
