@@ -13,8 +13,10 @@ import { extlinuxConf, raspberryPiCmdline } from './boot-config.js';
 import { bootstrapPlan, commitTarball, dropPartial, failingSuite, isCached } from './bootstrap.js';
 import { BOOT_MOUNTPOINT, defaultLayout, genimageConfig } from './genimage.js';
 import { type Arch, ARCHES, DEBIAN_SUITE } from './packages.js';
+import { crossCompileNative } from './native.js';
 import { elfInfo, elfMachineName, LAUNCHER_PATH, TARGET_RUNTIME } from './runtime.js';
 import { type StageContext, StageError, Stages } from './stage.js';
+import { NATIVE_IN_RELEASE } from '../src/lib/netlink/native.js';
 
 const repo = path.resolve(new URL('..', import.meta.url).pathname);
 const pkg = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
@@ -124,7 +126,10 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
       await ctx.exec('tar', ['-cf', `${modulesCache}.partial`, '-C', bundle, 'node_modules']);
       await ctx.exec('mv', [`${modulesCache}.partial`, modulesCache]);
     }
-    const nativeFiles = await findFiles(path.join(bundle, 'node_modules'), (f) => f.endsWith('.node'));
+    // Seine's own addon (netlink, setns): not in node_modules, so built every time (~5 s).
+    ctx.progress(`seine_native cross-compiled with ${rt.triplet}-gcc (N-API)`);
+    await crossCompileNative({ arch: o.arch, workDir: work, outFile: path.join(bundle, NATIVE_IN_RELEASE), exec: (cmd, args, opts) => ctx.exec(cmd, args, opts) });
+    const nativeFiles = [...(await findFiles(path.join(bundle, 'node_modules'), (f) => f.endsWith('.node'))), path.join(bundle, NATIVE_IN_RELEASE)];
     for (const f of nativeFiles) {
       const elf = elfInfo(await head(f));
       if (elf?.machine !== rt.elfMachine) {
@@ -170,8 +175,8 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     for (const cmd of ['seine', 'seinectl']) await symlink(`/opt/seine/current/bin/${cmd}`, path.join(root, 'usr/local/bin', cmd));
     await mkdir(path.join(root, 'var/lib/seine/update'), { recursive: true });
     // The target's Node in the target's root (under qemu-user): its shared libraries are there
-    // and the cross-compiled sqlite3 loads and answers — what the box does first at boot.
-    const probe = `const s=require('${release}/node_modules/sqlite3');new s.Database(':memory:').get('select sqlite_version() v',(e,r)=>{if(e)throw e;console.log(process.version,process.arch,'sqlite',r.v)})`;
+    // and the cross-compiled sqlite3 loads and answers, and seine_native loads — what the box does first at boot.
+    const probe = `const s=require('${release}/node_modules/sqlite3');new s.Database(':memory:').get('select sqlite_version() v',(e,r)=>{if(e)throw e;const n=require('${release}/${NATIVE_IN_RELEASE}');if(typeof n.openSocket!=='function')throw new Error('seine_native has no openSocket');console.log(process.version,process.arch,'sqlite',r.v,'seine_native ok')})`;
     const runs = (await ctx.exec('chroot', [root, '/usr/local/bin/node', '-e', probe], {
       explain: () => `the target's node does not run in the image's root file system (a shared library missing? see images/packages.ts RUNTIME_PACKAGES)`,
     })).trim();
@@ -254,7 +259,7 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
     const kernelPkg = packages.find((p) => /^linux-image-\d/.test(p.name));
     const commit = (await ctx.exec('git', ['rev-parse', 'HEAD'], { cwd: repo }).catch(() => 'unknown')).trim();
     const dirty = (await ctx.exec('git', ['status', '--porcelain'], { cwd: repo }).catch(() => '')).trim() !== '';
-    const natives = await findFiles(path.join(root, release, 'node_modules'), (f) => f.endsWith('.node'));
+    const natives = [...(await findFiles(path.join(root, release, 'node_modules'), (f) => f.endsWith('.node'))), path.join(root, release, NATIVE_IN_RELEASE)];
     const used = (await ctx.exec('du', ['-sb', '--exclude', `.${BOOT_MOUNTPOINT}`, '.'], { cwd: root })).split('\t')[0];
     const pub = await readFile(path.join(root, 'etc/seine/release.pub'));
     let k3sVersion: string | undefined;
@@ -280,13 +285,13 @@ export async function buildImage(o: BuildOptions): Promise<Manifest> {
       nativeModules: await Promise.all(
         natives.map(async (f) => {
           const parts = path.relative(path.join(root, release, 'node_modules'), f).split('/');
-          const name = parts[0]!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+          const name = f.endsWith(NATIVE_IN_RELEASE) ? 'seine_native' : parts[0]!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
           return {
             name,
             file: `/${path.relative(root, f)}`,
             elf: elfMachineName(elfInfo(await head(f))?.machine ?? 0),
             // sqlite3 is the one module compiled here; the rest are npm's per-platform packages.
-            builtBy: name === 'sqlite3' ? `node-gyp cross-compile (${rt.triplet}-g++), N-API` : `prebuilt for linux-${rt.gypArch} (npm package)`,
+            builtBy: name === 'sqlite3' || name === 'seine_native' ? `node-gyp cross-compile (${rt.triplet}-g++), N-API` : `prebuilt for linux-${rt.gypArch} (npm package)`,
           };
         }),
       ),

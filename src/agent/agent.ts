@@ -201,6 +201,12 @@ export class Agent {
     // The exporter (store, conntrack sources, IPFIX) and the metrics registry (prom-client,
     // systeminformation) load only when used: docs/agent.md, Footprint.
     const flows = flowExport ? await (await import('./flows/index.js')).startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    // Impact preview and recommendation read the flow store (the controller asks over request/response);
+    // they load with the exporter.
+    if (sync && flows) {
+      const [{ registerImpactMethods }, { evaluatorFor }] = await Promise.all([import('./flows/impact-rpc.js'), import('../policy/impact.js')]);
+      registerImpactMethods(sync.rpc, { node: cfg.nodeName, store: flows.store, inventory: () => inventory.snapshot(), evaluator: evaluatorFor });
+    }
     const metrics = async () => (await import('./metrics.js')).agentMetrics({
       nodeName: cfg.nodeName,
       flowsByTable: async () => {

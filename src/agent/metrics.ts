@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, Registry } from 'prom-client';
 import si from 'systeminformation';
+import { spawnCounts } from '../lib/exec.js';
 import { createLogger } from '../lib/log.js';
 import type { FlowVisibility } from './flows/index.js';
 import type { RealizedRule } from './policy/flows.js';
@@ -83,6 +84,14 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     gauge('seine_flow_poll_duration_seconds', 'Duration of the last conntrack poll.', [], (g) => g.set(fv.exporter.stats.lastPollMs / 1000));
     new Counter({ name: 'seine_flow_records_total', help: 'Flow records written.', registers: [registry], collect(this: Counter) { this.reset(); this.inc(fv.exporter.stats.records); } });
   }
+
+  new Counter({
+    name: 'seine_agent_child_processes_total', help: 'Processes the agent started, by command (its steady state should start none).', labelNames: ['command'], registers: [registry],
+    collect(this: Counter) {
+      this.reset();
+      for (const [command, n] of spawnCounts()) this.inc({ command }, n);
+    },
+  });
 
   // Edge health (systeminformation); a reading the board does not offer is left out.
   gauge('seine_edge_cpu_load_percent', 'CPU load of the box.', [], async (g) => g.set((await si.currentLoad()).currentLoad));

@@ -1,11 +1,14 @@
 // The box's side of the datapath: the integration bridge, the gateway port (the host's leg on
 // the pod network, antrea-gw0) and the tunnel port (antrea-tun0, remote_ip=flow so one port
 // serves every peer). Created through OVSDB, idempotent, so a restarted agent finds them as
-// they were: same ofports and the same gateway MAC, hence the same flows.
+// they were: same ofports and the same gateway MAC, hence the same flows. The gateway's MTU,
+// address and offload are set over rtnetlink and SIOCETHTOOL (src/lib/netlink), not `ip`.
 import { readFile, writeFile } from 'node:fs/promises';
 import type { AgentConfig } from '../api/config.js';
-import { run } from '../lib/exec.js';
+import { errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { AF_INET, withRtnetlink } from '../lib/netlink/route.js';
+import { ethtoolTxOff } from '../lib/netlink/socket.js';
 import { GATEWAY_OFPORT, TUNNEL_OFPORT } from './connectivity/registers.js';
 import { parsePodCidr } from './ipam/pod-cidr.js';
 import type { VSwitch } from './ovs/vswitch.js';
@@ -40,10 +43,18 @@ export async function setUpNodeNetwork(vs: VSwitch, cfg: AgentConfig, podCIDR: s
   await vs.ensurePort(br, GATEWAY_PORT, { type: 'internal', ofportRequest: GATEWAY_OFPORT });
   const gwOfport = await vs.waitOfport(GATEWAY_PORT);
   const mtu = podMtu(cfg);
-  await run('ip', ['link', 'set', GATEWAY_PORT, 'mtu', String(mtu), 'up']);
-  await run('ip', ['addr', 'replace', `${cidr.gateway}/${cidr.prefixLength}`, 'dev', GATEWAY_PORT]);
+  withRtnetlink(undefined, (rt) => {
+    rt.setLink(GATEWAY_PORT, { mtu, up: true });
+    rt.addAddress(GATEWAY_PORT, `${cidr.gateway}/${cidr.prefixLength}`, { replace: true });
+  });
   // The userspace datapath cannot finish partial checksums (ovs-lab.md): TCP would stall.
-  if (cfg.datapathType === 'netdev') await run('ethtool', ['-K', GATEWAY_PORT, 'tx', 'off'], { allowFailure: true });
+  if (cfg.datapathType === 'netdev') {
+    try {
+      ethtoolTxOff(undefined, GATEWAY_PORT);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, `tx checksum offload stays on for ${GATEWAY_PORT}: TCP through the userspace datapath may stall`);
+    }
+  }
   await enableForwarding();
   const mac = await linkMac(GATEWAY_PORT);
 
@@ -59,9 +70,9 @@ export async function setUpNodeNetwork(vs: VSwitch, cfg: AgentConfig, podCIDR: s
 }
 
 export async function linkMac(dev: string): Promise<string> {
-  const { stdout } = await run('ip', ['-j', 'link', 'show', 'dev', dev]);
-  const [link] = JSON.parse(stdout) as { address: string }[];
-  return link.address;
+  const link = withRtnetlink(undefined, (rt) => rt.link(dev));
+  if (!link) throw new Error(`link ${dev} does not exist`);
+  return link.mac;
 }
 
 /** Pods reach other boxes and the outside through the host: it must route. */
@@ -72,10 +83,9 @@ async function enableForwarding(): Promise<void> {
 
 /** The underlay interface holding `ip` and its prefix length (for hybrid mode's same-subnet test). */
 export async function underlayOf(ip: string): Promise<{ dev: string; prefixLength: number } | undefined> {
-  const { stdout } = await run('ip', ['-j', '-4', 'addr', 'show']);
-  for (const link of JSON.parse(stdout) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[]) {
-    const a = link.addr_info.find((x) => x.local === ip);
-    if (a) return { dev: link.ifname, prefixLength: a.prefixlen };
-  }
-  return undefined;
+  return withRtnetlink(undefined, (rt) => {
+    const a = rt.addresses({ family: AF_INET }).find((x) => x.address === ip);
+    const dev = a && rt.link(a.index)?.name;
+    return a && dev ? { dev, prefixLength: a.prefixLength } : undefined;
+  });
 }

@@ -6,8 +6,8 @@
 // rather than drops) and writes the MAC into OVS's cache with tnl/neigh/set before pods need
 // it, then keeps it there. The kernel datapath resolves through the kernel: nothing to do there.
 import { createSocket } from 'node:dgram';
-import { run } from '../lib/exec.js';
 import { createLogger } from '../lib/log.js';
+import { AF_INET, NUD, withRtnetlink } from '../lib/netlink/route.js';
 import { sleep } from '../lib/process.js';
 import { unixctlCall, unixctlSocket, vswitchdTarget } from './ovs/unixctl.js';
 
@@ -53,14 +53,7 @@ export function parseNeighShow(text: string): Map<string, string> {
 }
 
 /** Kernel neighbour states whose link-layer address is usable. */
-const USABLE = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NOARP']);
-
-interface KernelNeigh {
-  dst: string;
-  dev: string;
-  lladdr?: string;
-  state?: string[];
-}
+const USABLE = NUD.REACHABLE | NUD.STALE | NUD.DELAY | NUD.PROBE | NUD.PERMANENT | NUD.NOARP;
 
 export class TunnelNeighbours {
   /** Peer underlay IP → the entry written for it; absent while unresolved. */
@@ -200,10 +193,11 @@ async function probe(ips: string[]): Promise<void> {
 
 /** The kernel's IPv4 neighbours with a usable MAC, by "device address" (the bridge's internal port is the device). */
 async function kernelNeighbours(): Promise<Map<string, string>> {
-  const { stdout } = await run('ip', ['-j', '-4', 'neigh', 'show']);
-  const out = new Map<string, string>();
-  for (const n of JSON.parse(stdout || '[]') as KernelNeigh[]) {
-    if (n.lladdr && (n.state ?? []).some((s) => USABLE.has(s))) out.set(`${n.dev} ${n.dst}`, n.lladdr.toLowerCase());
-  }
-  return out;
+  return withRtnetlink(undefined, (rt) => {
+    const out = new Map<string, string>();
+    const usable = rt.neighbours({ family: AF_INET }).filter((n) => n.mac && n.state & USABLE);
+    const names = usable.length ? new Map(rt.links().map((l) => [l.index, l.name])) : new Map<number, string>();
+    for (const n of usable) out.set(`${names.get(n.index)} ${n.ip}`, n.mac!);
+    return out;
+  });
 }

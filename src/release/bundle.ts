@@ -7,9 +7,10 @@ import { createPrivateKey } from 'node:crypto';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ReleaseArch, ReleaseManifest, SignedManifest } from '../api/release.js';
+import { hostReleaseArch, type ReleaseArch, type ReleaseManifest, type SignedManifest } from '../api/release.js';
 import { UserError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
+import { NATIVE_IN_CHECKOUT, NATIVE_IN_RELEASE } from '../lib/netlink/native.js';
 import { projectRoot } from '../lib/paths.js';
 import { readPublicKeyFiles, sha256File } from './verify.js';
 import { keyIdOf, signManifest } from './signing.js';
@@ -53,7 +54,7 @@ export async function buildRelease(o: BuildOptions): Promise<BuiltRelease> {
   const staging = await mkdtemp(path.join(tmpdir(), 'seine-release-'));
   try {
     const tree = path.join(staging, 'tree');
-    await stageTree(o.from, tree, o.version);
+    await stageTree(o.from, tree, o.version, o.arch);
     await shipKeys(tree, o.trustKeys ?? []);
     await mkdir(o.outDir, { recursive: true });
     const bundle = path.join(o.outDir, bundleFileName(o.version, o.arch));
@@ -76,7 +77,7 @@ export async function buildRelease(o: BuildOptions): Promise<BuiltRelease> {
   }
 }
 
-async function stageTree(from: string | undefined, tree: string, version: string): Promise<void> {
+async function stageTree(from: string | undefined, tree: string, version: string, arch: ReleaseArch): Promise<void> {
   if (from) {
     await cp(from, tree, { recursive: true, verbatimSymlinks: true });
   } else {
@@ -84,6 +85,14 @@ async function stageTree(from: string | undefined, tree: string, version: string
     if (!(await stat(path.join(dist, 'cli', 'seine.js')).catch(() => undefined))) throw new UserError(`${dist}/cli/seine.js is missing: run npm run build first`);
     await mkdir(tree);
     await cp(dist, path.join(tree, 'dist'), { recursive: true });
+    // The netlink addon lives outside dist/ in a checkout (node-gyp builds it in src/native),
+    // for this machine's architecture; another's comes from the image build (images/native.ts).
+    const addon = path.join(projectRoot, NATIVE_IN_CHECKOUT);
+    if (arch === hostReleaseArch()) {
+      if (!(await stat(addon).catch(() => undefined))) throw new UserError(`${addon} is missing: run npx node-gyp rebuild --directory=src/native (npm ci does it)`);
+      await mkdir(path.dirname(path.join(tree, NATIVE_IN_RELEASE)), { recursive: true });
+      await cp(addon, path.join(tree, NATIVE_IN_RELEASE));
+    }
     await cp(path.join(projectRoot, 'package.json'), path.join(tree, 'package.json'));
   }
   const pkgFile = path.join(tree, 'package.json');

@@ -11,6 +11,9 @@
 //                 tracked and stored, run from dist/ by plain node with the box's Node settings
 //                 (flows-rss-child.mjs)  vs  a bare node process with the same flags; and the same
 //                 process after more polls (records piling up in SQLite)  vs  itself after 2 polls
+//   kernel poll   10k real kernel conntrack entries in a scratch netns: the kernel source's
+//                 ctnetlink dump and whole exporter polls  vs  a raw `conntrack -L` process
+//                 (flows-kernel.ts)
 import { spawn } from 'node:child_process';
 import { spawnCollect } from '../helpers/spawn.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +31,7 @@ import { timeMs, type Bench, type BenchRow } from './harness.js';
 import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
 import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../src/lib/small-box.js';
 import { BARE_NODE_LABEL, bareNodeRss } from './node-anchor.js';
+import { kernelPoll } from './flows-kernel.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
@@ -177,7 +181,7 @@ export const bench: Bench = {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'seine-flows-bench-'));
     try {
       await writeFile(path.join(tmp, '.keep'), '');
-      return [...(await ingest(tmp)), ...encode(), ...(await poll(tmp))];
+      return [...(await ingest(tmp)), ...encode(), ...(await poll(tmp)), ...(await kernelPoll(tmp))];
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -21,7 +21,7 @@ const ANCHOR = 'Antrea PR #2333 published (not measured here)';
 
 const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-function podsAndNamespaces(): Inventory {
+export function podsAndNamespaces(): Inventory {
   const pods = new Map<string, InventoryPod>();
   for (let i = 0; i < PODS; i++) {
     const ns = `ns-${i % 100}`;
@@ -46,7 +46,7 @@ function onePerPod(): PolicyObjects {
 }
 
 /** 400 K8s, 300 ANP, 300 ACNP over securityops/application/baseline, selecting groups of ~100 pods. */
-function mixed(): PolicyObjects {
+export function mixed(): PolicyObjects {
   const policies: PolicyObjects['policies'] = [];
   for (let i = 0; i < 400; i++) {
     policies.push(K8sNetworkPolicySchema.parse({

@@ -2,6 +2,7 @@
 // fails with a message saying what to install; it never skips.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { nativeCandidates } from '../../src/lib/netlink/native.js';
 
 const checks = {
   root: () => process.getuid?.() === 0 || 'needs root (network namespaces, OVS): run the tests as root',
@@ -20,6 +21,7 @@ const checks = {
   containerd: () => (has('containerd') && has('containerd-shim-runc-v2') && has('ctr')) || 'needs containerd (lab --runtime containerd): apt-get install containerd',
   runc: () => has('runc') || 'needs runc (containerd runs sandboxes with it): apt-get install runc',
   busybox: () => existsSync('/bin/busybox') || 'needs busybox-static (the lab\'s sandbox image): apt-get install busybox-static',
+  native: () => nativeCandidates.some((f) => existsSync(f)) || 'needs the seine_native addon (netlink): npx node-gyp rebuild --directory=src/native',
   chromium: () => existsSync('/usr/bin/chromium') || 'needs Debian\'s chromium (the editor tests drive it): apt-get install chromium',
 } satisfies Record<string, () => true | string>;
 

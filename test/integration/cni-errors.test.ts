@@ -22,7 +22,7 @@ describe('seine-cni error matrix (real binary, real agent)', function () {
   let netns: string;
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool');
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'native');
     requireBuiltBinary();
     lab = await startCniLab();
     // A /29 holds 5 pod addresses: fill it to test exhaustion.

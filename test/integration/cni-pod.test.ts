@@ -29,7 +29,7 @@ describe('seine-cni pods (real binary, netns, OVS, SQLite)', function () {
   let seq = 0;
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping');
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'native');
     requireBuiltBinary();
     lab = await startCniLab({ podCidr: '10.244.7.0/24', mtu: 1450 });
   });

@@ -1,12 +1,11 @@
 // The pod's veth pair: host end in the box's namespace (then an OVS port), pod end in the
-// pod's network namespace with its address, default route and MTU. Uses iproute2 and ethtool;
-// namespaces are given as paths (/var/run/netns/x or /proc/<pid>/ns/net), so commands run in
-// them through `nsenter --net=<path>` (`ip -n` takes names only), and the peer is created
-// directly inside the pod's (`ip link add … peer … netns <path>`: iproute2 opens a path with a
-// "/"), which saves a move and a rename.
+// pod's network namespace with its address, default route and MTU. Over rtnetlink (no `ip`,
+// `nsenter` or `ethtool` process): namespaces are given as paths (/var/run/netns/x or
+// /proc/<pid>/ns/net) and a netlink socket is opened inside the one each step acts in; the
+// peer is born directly inside the pod's namespace, which saves a move and a rename.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { run, CommandError } from '../../lib/exec.js';
+import { ethtoolTxOff, writeSysctl } from '../../lib/netlink/socket.js';
+import { AF_INET, isExists, isGone, withRtnetlink } from '../../lib/netlink/route.js';
 
 const ifnameMax = 15;
 const prefixMax = 8;
@@ -72,11 +71,6 @@ export interface InterfaceConfiguratorOptions {
   hostNetns?: string;
 }
 
-/** Run a command inside the namespace at `netns`. */
-export function runInNetnsPath(netns: string, cmd: string, args: string[], input?: string) {
-  return run('nsenter', [`--net=${netns}`, cmd, ...args], { input });
-}
-
 /** A random locally administered unicast MAC for the host end (the kernel would pick one the same way). */
 function randomHostMac(): string {
   const b = randomBytes(6);
@@ -84,46 +78,45 @@ function randomHostMac(): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-/** `ip link add` found the name taken: a host end left by an earlier ADD that died midway. */
-export const alreadyExists = (err: unknown) => err instanceof CommandError && /File exists/i.test(err.result.stderr);
-
-const gone = (err: unknown) => err instanceof CommandError && /does not exist|Cannot find device/i.test(err.result.stderr);
+/** The host end's name was taken: a host end left by an earlier ADD that died midway. */
+export const alreadyExists = isExists;
 
 /** See InterfaceConfiguratorOptions.userspaceDatapath. Slash-separated sysctl keys survive dots in names. */
-const hostIsolation = [
-  'ethtool -K "$1" tx off >/dev/null',
-  'sysctl -qw "net/ipv4/conf/$1/arp_ignore=8" "net/ipv4/conf/$1/forwarding=0" "net/ipv6/conf/$1/disable_ipv6=1"',
-].join(' && ');
+const hostIsolation = (ifname: string): [string, string][] => [
+  [`net/ipv4/conf/${ifname}/arp_ignore`, '8'],
+  [`net/ipv4/conf/${ifname}/forwarding`, '0'],
+  [`net/ipv6/conf/${ifname}/disable_ipv6`, '1'],
+];
 
 /** Creates, inspects and removes pod veth pairs (Antrea's ifConfigurator, for veths). */
 export class InterfaceConfigurator {
   constructor(private readonly opts: InterfaceConfiguratorOptions) {}
 
-  private host(cmd: string, args: string[], input?: string) {
-    return this.opts.hostNetns ? runInNetnsPath(this.opts.hostNetns, cmd, args, input) : run(cmd, args, { input });
-  }
-
   /**
    * Create and configure the pair; returns the host end's MAC. On failure the pair is deleted
-   * (deleting the host end removes the pod end too), so nothing is left behind. Every process
-   * costs a few ms on a small box, so the work is packed into three, two of them in parallel:
-   * the pair (host end up, both MACs and MTUs set, peer born in the pod's namespace), the pod
-   * side (address, route, offload) and the host side's offload.
+   * (deleting the host end removes the pod end too), so nothing is left behind. One message
+   * makes the pair (host end up, both MACs and MTUs, the peer born in the pod's namespace),
+   * four more configure the pod side (lo up, address, up, default route); with the userspace
+   * datapath tx offload goes off on both ends and the host end leaves the box's IP stack.
    */
   async create(spec: PodInterfaceSpec): Promise<{ hostMac: string }> {
-    const { hostIfname, netns, ifname, mac } = spec;
-    const userspace = this.opts.userspaceDatapath;
-    const mtu = String(spec.mtu);
+    const { hostIfname, netns, ifname, mac, mtu } = spec;
+    const { userspaceDatapath, hostNetns } = this.opts;
     const hostMac = randomHostMac();
-    await this.host('ip', ['link', 'add', hostIfname, 'up', 'mtu', mtu, 'address', hostMac, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtu, 'address', mac, 'netns', netns]);
+    withRtnetlink(hostNetns, (host) => host.addVeth({ name: hostIfname, up: true, mtu, mac: hostMac, peer: { name: ifname, mtu, mac, netns } }));
     try {
-      const batch = ['link set lo up', `addr add ${spec.address} dev ${ifname}`, `link set ${ifname} up`, `route add default via ${spec.gateway} dev ${ifname}`].join('\n') + '\n';
-      await Promise.all([
-        userspace
-          ? runInNetnsPath(netns, 'sh', ['-c', 'ip -batch - && ethtool -K "$1" tx off', 'sh', ifname], batch)
-          : runInNetnsPath(netns, 'ip', ['-batch', '-'], batch),
-        userspace ? this.host('sh', ['-c', hostIsolation, 'sh', hostIfname]) : undefined,
-      ]);
+      withRtnetlink(netns, (pod) => {
+        pod.setLink('lo', { up: true });
+        const index = pod.index(ifname);
+        pod.addAddress(index, spec.address);
+        pod.setLink(index, { up: true });
+        pod.replaceRoute({ dst: '0.0.0.0/0', gateway: spec.gateway, dev: index });
+      });
+      if (userspaceDatapath) {
+        ethtoolTxOff(netns, ifname);
+        ethtoolTxOff(hostNetns, hostIfname);
+        for (const [key, value] of hostIsolation(hostIfname)) writeSysctl(hostNetns, key, value);
+      }
       return { hostMac };
     } catch (err) {
       await this.delete(hostIfname).catch(() => {});
@@ -134,55 +127,32 @@ export class InterfaceConfigurator {
   /** Delete the pair by its host end; false when it was already gone (e.g. the pod's netns was deleted). */
   async delete(hostIfname: string): Promise<boolean> {
     try {
-      await this.host('ip', ['link', 'del', hostIfname]);
+      withRtnetlink(this.opts.hostNetns, (host) => host.delLink(hostIfname));
       return true;
     } catch (err) {
-      if (gone(err)) return false;
+      if (isGone(err)) return false;
       throw err;
     }
   }
 
   /** The host end: MAC and whether it is up; undefined when it does not exist. */
   async hostLink(hostIfname: string): Promise<{ mac: string; up: boolean } | undefined> {
-    if (!this.opts.hostNetns) {
-      // Our own namespace: sysfs is cheaper than a process.
-      try {
-        const [mac, flags] = await Promise.all([readFile(`/sys/class/net/${hostIfname}/address`, 'utf8'), readFile(`/sys/class/net/${hostIfname}/flags`, 'utf8')]);
-        return { mac: mac.trim(), up: (Number(flags.trim()) & 1) === 1 };
-      } catch {
-        return undefined;
-      }
-    }
-    const out = await this.host('ip', ['-j', 'link', 'show', 'dev', hostIfname]).catch((err: unknown) => {
-      if (gone(err)) return undefined;
-      throw err;
-    });
-    const [link] = out ? (JSON.parse(out.stdout || '[]') as IpJsonLink[]) : [];
-    return link && { mac: link.address ?? '', up: link.flags?.includes('UP') ?? false };
+    const link = withRtnetlink(this.opts.hostNetns, (host) => host.link(hostIfname));
+    return link && { mac: link.mac, up: link.up };
   }
 
   /** What the pod's interface looks like now; undefined when it does not exist. */
   async inspect(netns: string, ifname: string): Promise<PodInterfaceState | undefined> {
-    const addr = await runInNetnsPath(netns, 'ip', ['-j', 'addr', 'show', 'dev', ifname]).catch((err: unknown) => {
-      if (gone(err)) return undefined;
-      throw err;
+    return withRtnetlink(netns, (pod) => {
+      const link = pod.link(ifname);
+      if (!link) return undefined;
+      return {
+        mac: link.mac,
+        mtu: link.mtu,
+        up: link.up,
+        addresses: pod.addresses({ dev: link.index, family: AF_INET }).map((a) => `${a.address}/${a.prefixLength}`),
+        routes: pod.routes({ dev: link.index, family: AF_INET }).map((r) => ({ dst: r.dst, gw: r.gateway })),
+      };
     });
-    const [link] = addr ? (JSON.parse(addr.stdout || '[]') as IpJsonLink[]) : [];
-    if (!link) return undefined;
-    const routes = JSON.parse((await runInNetnsPath(netns, 'ip', ['-j', '-4', 'route', 'show', 'dev', ifname])).stdout || '[]') as { dst: string; gateway?: string }[];
-    return {
-      mac: link.address ?? '',
-      mtu: link.mtu ?? 0,
-      up: link.flags?.includes('UP') ?? false,
-      addresses: (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
-      routes: routes.map((r) => ({ dst: r.dst === 'default' ? '0.0.0.0/0' : r.dst, gw: r.gateway })),
-    };
   }
-}
-
-interface IpJsonLink {
-  address?: string;
-  mtu?: number;
-  flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
 }

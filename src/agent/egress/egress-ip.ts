@@ -1,10 +1,10 @@
 // Holding an Egress IP: the address on the box's uplink (the device with the node's internal
 // IP: br-phy in the lab) as a /32 with a label that marks it Seine's, so a restarted agent
 // knows which addresses to release; a gratuitous ARP when it is added moves the neighbours'
-// (the router's) ARP entries to this box at once after a failover.
+// (the router's) ARP entries to this box at once after a failover. Addresses over rtnetlink.
 import { spawn } from 'node:child_process';
-import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
+import { AF_INET, withRtnetlink } from '../../lib/netlink/route.js';
 
 const log = createLogger('egress');
 
@@ -12,9 +12,8 @@ const log = createLogger('egress');
 export const egressLabel = (dev: string) => `${dev.slice(0, 12)}:eg`;
 
 export async function heldEgressIPs(dev: string): Promise<string[]> {
-  const { stdout } = await run('ip', ['-j', '-4', 'addr', 'show', 'dev', dev]);
-  const [link] = JSON.parse(stdout) as { addr_info: { local: string; prefixlen: number; label?: string }[] }[];
-  return (link?.addr_info ?? []).filter((a) => a.label === egressLabel(dev) && a.prefixlen === 32).map((a) => a.local);
+  const label = egressLabel(dev);
+  return withRtnetlink(undefined, (rt) => rt.addresses({ dev, family: AF_INET }).filter((a) => a.label === label && a.prefixLength === 32).map((a) => a.address));
 }
 
 /** Adds and removes labelled /32s until the device holds exactly `wanted`; returns what changed. */
@@ -22,11 +21,17 @@ export async function reconcileEgressIPs(dev: string, wanted: ReadonlySet<string
   const held = new Set(await heldEgressIPs(dev));
   const added = [...wanted].filter((ip) => !held.has(ip));
   const removed = [...held].filter((ip) => !wanted.has(ip));
-  for (const ip of removed) await run('ip', ['addr', 'del', `${ip}/32`, 'dev', dev], { allowFailure: true });
-  for (const ip of added) {
-    await run('ip', ['addr', 'replace', `${ip}/32`, 'dev', dev, 'label', egressLabel(dev)]);
-    announce(dev, ip);
-  }
+  withRtnetlink(undefined, (rt) => {
+    for (const ip of removed) {
+      try {
+        rt.delAddress(dev, `${ip}/32`);
+      } catch (err) {
+        log.warn({ err, dev, ip }, 'egress IP not removed');
+      }
+    }
+    for (const ip of added) rt.addAddress(dev, `${ip}/32`, { replace: true, label: egressLabel(dev) });
+  });
+  for (const ip of added) announce(dev, ip);
   if (added.length || removed.length) log.info({ dev, added, removed }, 'egress IPs changed');
   return { added, removed };
 }

@@ -1,6 +1,6 @@
 // Conntrack sources behind one interface: the box's own OVS userspace conntrack
-// (`ovs-appctl dpctl/dump-conntrack`, the lab) and kernel conntrack (`conntrack -L -o
-// extended`, boxes with the kernel datapath and nf_conntrack_acct=1). A source returns the
+// (`ovs-appctl dpctl/dump-conntrack`, the lab) and kernel conntrack (a ctnetlink dump,
+// boxes with the kernel datapath and nf_conntrack_acct=1). A source returns the
 // connections of the pod zone with whatever counters it has; the userspace source adds
 // counters from the learned OVS flows (accounting.ts).
 
@@ -44,6 +44,8 @@ export interface ConntrackSource {
   dump(zone: number): Promise<ConntrackEntry[]>;
   /** Entries in every zone and the table's bound, for metrics. */
   stats?(): Promise<{ total: number; max: number }>;
+  /** Releases what the source holds open (the kernel source's netlink socket). */
+  close?(): void;
 }
 
 export const PROTOCOL_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, sctp: 132, icmpv6: 58 };

@@ -78,6 +78,7 @@ export async function startFlowVisibility(o: {
     async stop() {
       clearInterval(retention);
       await exporter.stop();
+      source.close?.();
       await ipfix?.sender.close();
       await store.close();
     },

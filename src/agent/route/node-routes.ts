@@ -3,8 +3,10 @@
 // gateway IP "onlink" through the local gateway port, so OVS tunnels it (Antrea's trick: the
 // ARPResponder answers for the remote gateway). In noEncap mode it points at the peer's
 // underlay IP and the underlay network carries pod traffic unencapsulated.
-// Routes Seine owns carry `proto 250`, so it never removes a route it did not add.
-import { run } from '../../lib/exec.js';
+// Routes Seine owns carry `proto 250`, so it never removes a route it did not add. Read and
+// written over rtnetlink (src/lib/netlink/route.ts).
+import { NetlinkError } from '../../lib/netlink/message.js';
+import { isGone, withRtnetlink, type Route } from '../../lib/netlink/route.js';
 import { parsePodCidr } from '../ipam/pod-cidr.js';
 
 export const SEINE_ROUTE_PROTO = 250;
@@ -50,29 +52,30 @@ export function planRoutes(current: PeerRoute[], desired: PeerRoute[]): RouteSte
   return steps;
 }
 
-interface IpJsonRoute {
-  dst: string;
-  gateway?: string;
-  dev: string;
-  flags?: string[];
-}
-
 export async function listOwnedRoutes(): Promise<PeerRoute[]> {
-  const { stdout } = await run('ip', ['-j', 'route', 'show', 'proto', String(SEINE_ROUTE_PROTO)]);
-  const rows = (stdout.trim() ? JSON.parse(stdout) : []) as IpJsonRoute[];
-  return rows
-    .filter((r) => r.gateway)
-    .map((r) => ({ dst: r.dst, via: r.gateway!, dev: r.dev, onlink: (r.flags ?? []).includes('onlink') }));
+  return withRtnetlink(undefined, (rt) => {
+    const owned = rt.routes({ protocol: SEINE_ROUTE_PROTO }).filter((r): r is Route & { gateway: string } => r.gateway !== undefined);
+    const names = owned.length ? new Map(rt.links().map((l) => [l.index, l.name])) : new Map<number, string>();
+    return owned.map((r) => ({ dst: r.dst, via: r.gateway, dev: names.get(r.oif ?? 0) ?? '', onlink: r.onlink }));
+  });
 }
 
 export async function applyRouteSteps(steps: RouteStep[]): Promise<void> {
-  for (const s of steps) {
-    const r = s.route;
-    const args = ['route', s.action === 'add' ? 'replace' : 'del', r.dst, 'via', r.via, ...(r.dev ? ['dev', r.dev] : [])];
-    if (r.onlink) args.push('onlink');
-    args.push('proto', String(SEINE_ROUTE_PROTO));
-    await run('ip', args, { allowFailure: s.action === 'del' });
-  }
+  withRtnetlink(undefined, (rt) => {
+    for (const s of steps) {
+      const r = { dst: s.route.dst, gateway: s.route.via, dev: s.route.dev, onlink: s.route.onlink, protocol: SEINE_ROUTE_PROTO };
+      if (s.action === 'add') {
+        rt.replaceRoute(r);
+        continue;
+      }
+      // Already gone (ESRCH), or its device went with it: the goal is reached.
+      try {
+        rt.delRoute(r);
+      } catch (err) {
+        if (!isGone(err) && !(err instanceof NetlinkError && err.code === 'ESRCH')) throw err;
+      }
+    }
+  });
 }
 
 export async function reconcilePeerRoutes(desired: PeerRoute[]): Promise<RouteStep[]> {

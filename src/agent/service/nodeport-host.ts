@@ -5,8 +5,10 @@
 // with a permanent neighbor entry; OVS recognises the virtual IP (reg4 bit 19) and balances on
 // the node port. Replies leave OVS through the gateway and the kernel's conntrack undoes the
 // DNAT. The same on the kernel and the userspace datapath: only the host stack is involved.
+// The route and neighbour go over rtnetlink; the chain through iptables-restore.
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
+import { withRtnetlink } from '../../lib/netlink/route.js';
 import { GLOBAL_VIRTUAL_MAC } from '../connectivity/registers.js';
 import type { ServicePortPlan } from './plan.js';
 import { NODE_PORT_VIRTUAL_IP } from './registers.js';
@@ -48,8 +50,10 @@ export class NodePortHost {
 
   /** The virtual IP's route and neighbor, and the jump from PREROUTING for local destinations. */
   private async prepare(): Promise<void> {
-    await run('ip', ['route', 'replace', `${NODE_PORT_VIRTUAL_IP}/32`, 'dev', this.gatewayDev]);
-    await run('ip', ['neigh', 'replace', NODE_PORT_VIRTUAL_IP, 'lladdr', GLOBAL_VIRTUAL_MAC, 'dev', this.gatewayDev, 'nud', 'permanent']);
+    withRtnetlink(undefined, (rt) => {
+      rt.replaceRoute({ dst: `${NODE_PORT_VIRTUAL_IP}/32`, dev: this.gatewayDev });
+      rt.replaceNeighbour(this.gatewayDev, NODE_PORT_VIRTUAL_IP, GLOBAL_VIRTUAL_MAC);
+    });
     await run('iptables-restore', ['--noflush', '-w', '5'], { input: `*nat\n:${NODE_PORT_CHAIN} - [0:0]\nCOMMIT\n` });
     const jump = ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', NODE_PORT_CHAIN];
     const present = await run('iptables', ['-w', '5', '-t', 'nat', '-C', ...jump], { allowFailure: true });

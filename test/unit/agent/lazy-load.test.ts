@@ -56,7 +56,7 @@ describe('the agent loads features when it uses them', function () {
     for (const m of ['/src/agent/metrics.ts', '/node_modules/prom-client/', '/node_modules/systeminformation/']) assert.ok(!has(m), `${m} is not loaded at start`);
   });
 
-  it('loads the flow exporter, its store and IPFIX only with flowExporter.enable', () => {
-    for (const m of ['/src/agent/flows/index.ts', '/src/agent/flows/exporter.ts', '/src/agent/flows/store.ts', '/src/lib/ipfix/']) assert.ok(!has(m), `${m} is not loaded at start`);
+  it('loads the flow exporter, its store, IPFIX and the impact preview on its records only with flowExporter.enable', () => {
+    for (const m of ['/src/agent/flows/index.ts', '/src/agent/flows/exporter.ts', '/src/agent/flows/store.ts', '/src/lib/ipfix/', '/src/agent/flows/impact-rpc.ts', '/src/policy/impact.ts']) assert.ok(!has(m), `${m} is not loaded at start`);
   });
 });

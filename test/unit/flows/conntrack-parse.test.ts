@@ -1,10 +1,12 @@
 // Parsers of the two conntrack sources, on output captured from the real tools (OVS 3.1
-// dpctl/dump-conntrack -m -s in a lab box; conntrack-tools 1.4.7 -o extended,id,ktimestamp with
-// nf_conntrack_acct=1 in a test netns), and the learned-flow counters joined to entries.
+// dpctl/dump-conntrack -m -s in a lab box; a ctnetlink dump of real connections in a test netns,
+// test/fixtures/netlink), and the learned-flow counters joined to entries.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { learnedCookie, learnedCounters, learnedCountersFromText, LearnedKind, parseLearnedMatch } from '../../../src/agent/flows/accounting.js';
 import { connectionKey } from '../../../src/agent/flows/conntrack.js';
-import { parseKernelConntrack, parseKernelConntrackLine } from '../../../src/agent/flows/kernel-conntrack.js';
+import { kernelEntries } from '../../../src/agent/flows/kernel-conntrack.js';
+import { splitMessages } from '../../../src/lib/netlink/message.js';
 import { attachCounters, parseGeneral, parseOvsConntrack, parseOvsConntrackLine, splitTopLevel } from '../../../src/agent/flows/ovs-conntrack.js';
 import { parseDumpFlows } from '../../../src/agent/ovs/flow.js';
 
@@ -15,12 +17,7 @@ tcp,orig=(src=10.42.0.9,dst=10.43.0.10,sport=40000,dport=80),reply=(src=10.42.1.
 udp,orig=(src=172.31.250.11,dst=172.31.250.12,sport=1,dport=2),reply=(src=172.31.250.12,dst=172.31.250.11,sport=2,dport=1),id=0,zone=0,status=0,timeout=30
 `;
 
-const KERNEL = `ipv4     2 udp      17 29 src=10.42.0.2 dst=10.42.1.3 sport=40001 dport=53 packets=1 bytes=62 [UNREPLIED] src=10.42.1.3 dst=10.42.0.2 sport=53 dport=40001 packets=0 bytes=0 mark=0 use=1 id=2998709602
-ipv4     2 icmp     1 29 src=10.42.0.2 dst=10.42.1.3 type=8 code=0 id=77 packets=0 bytes=0 [UNREPLIED] src=10.42.1.3 dst=10.42.0.2 type=0 code=0 id=77 packets=0 bytes=0 mark=0 use=1 id=3723477912
-ipv4     2 tcp      6 299 ESTABLISHED src=10.42.0.2 dst=10.42.1.2 sport=40000 dport=5001 packets=12 bytes=100624 src=10.42.1.2 dst=10.42.0.2 sport=5001 dport=40000 packets=9 bytes=520 [ASSURED] mark=3 zone=65520 use=1 id=1880587263
-ipv4     2 tcp      6 99 TIME_WAIT src=10.42.0.3 dst=10.42.1.2 sport=40002 dport=80 packets=0 bytes=0 [UNREPLIED] src=10.42.1.2 dst=10.42.0.3 sport=80 dport=40002 packets=0 bytes=0 mark=0 zone=65520 delta-time=7 [start=Wed Nov 25 22:28:42 2026] use=1 id=3244683609
-conntrack v1.4.7 (conntrack-tools): 4 flow entries have been shown.
-`;
+const KERNEL_DUMP = splitMessages(Buffer.from(readFileSync(new URL('../../fixtures/netlink/conntrack-dump.hex', import.meta.url), 'utf8').trim(), 'hex'));
 
 describe('conntrack sources: parsers', () => {
   it('splits OVS key=value lists at top-level commas only', () => {
@@ -51,26 +48,24 @@ describe('conntrack sources: parsers', () => {
     assert.equal(parseOvsConntrackLine(''), undefined);
   });
 
-  it('parses kernel conntrack -o extended: counters per direction, state, zone, start time', () => {
-    const now = Date.parse('2026-11-25T22:30:00Z');
-    const all = parseKernelConntrack(KERNEL, undefined, now);
-    assert.equal(all.length, 4);
-    const [udp, icmp, tcp, tw] = all;
-    assert.deepEqual(udp!.counters, { packets: 1, octets: 62, reversePackets: 0, reverseOctets: 0 });
-    assert.equal(icmp!.icmpId, 77, 'the echo id, not the entry id');
-    assert.deepEqual(icmp!.orig, { src: '10.42.0.2', dst: '10.42.1.3', sport: 0, dport: 0 });
-    assert.equal(tcp!.tcpState, 'ESTABLISHED');
-    assert.deepEqual(tcp!.orig, { src: '10.42.0.2', dst: '10.42.1.2', sport: 40000, dport: 5001 });
-    assert.deepEqual(tcp!.reply, { src: '10.42.1.2', dst: '10.42.0.2', sport: 5001, dport: 40000 });
-    assert.deepEqual(tcp!.counters, { packets: 12, octets: 100624, reversePackets: 9, reverseOctets: 520 });
-    assert.equal(tcp!.zone, 65520);
-    assert.equal(tcp!.mark, 3);
-    assert.equal(tcp!.timeout, 299);
-    assert.equal(tw!.tcpState, 'TIME_WAIT');
-    assert.equal(tw!.startSeconds, Math.floor(Date.parse('Wed Nov 25 22:28:42 2026') / 1000));
-    assert.equal(parseKernelConntrack(KERNEL, 65520, now).length, 2);
-    assert.equal(parseKernelConntrackLine('conntrack v1.4.7 (conntrack-tools): 4 flow entries have been shown.'), undefined);
-    assert.notEqual(connectionKey(tcp!), connectionKey(tw!));
+  it('maps kernel ctnetlink entries (a dump captured from this kernel) to the source\'s: counters per direction, state, zone, labels, start time', () => {
+    const all = kernelEntries(KERNEL_DUMP, 65520);
+    assert.equal(all.length, 3, 'the pod zone\'s IPv4 entries (the capture, AF_UNSPEC, also holds an ICMPv6 one)');
+    const tcp = all.find((e) => e.protocol === 6)!;
+    assert.equal(tcp.tcpState, 'ESTABLISHED');
+    assert.deepEqual(tcp.counters, { packets: 4, octets: 1216, reversePackets: 3, reverseOctets: 174 });
+    assert.equal(tcp.zone, 65520);
+    assert.equal(tcp.mark, 3);
+    assert.equal(tcp.labels, 0x200000002n);
+    assert.ok(tcp.startSeconds! > 1_700_000_000 && tcp.startSeconds! < 2_000_000_000);
+    assert.equal(tcp.icmpId, undefined);
+    const icmp = all.find((e) => e.protocol === 1)!;
+    assert.ok(icmp.icmpId! > 0, 'the echo id');
+    assert.deepEqual([icmp.orig.sport, icmp.orig.dport, icmp.tcpState], [0, 0, '']);
+    const udp = all.find((e) => e.protocol === 17)!;
+    assert.deepEqual(udp.counters, { packets: 1, octets: 48, reversePackets: 0, reverseOctets: 0 });
+    assert.equal(kernelEntries(KERNEL_DUMP, 0).length, 1, 'the zone-0 entry only');
+    assert.notEqual(connectionKey(tcp), connectionKey(udp));
   });
 
   it('reads learned counter flows and joins them to userspace entries (IP bytes, NAT-aware)', () => {
