@@ -40,10 +40,8 @@ import { purgeDatapathFlows } from './ovs/revalidate.js';
 import { registerTraceflowMethods } from './traceflow/rpc.js';
 import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
-import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
-import { registerImpactMethods } from './flows/impact-rpc.js';
-import { evaluatorFor } from '../policy/impact.js';
-import { agentMetrics } from './metrics.js';
+import type { FlowVisibility } from './flows/index.js';
+import type { Registry } from 'prom-client';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
@@ -209,10 +207,16 @@ export class Agent {
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
-    const flows = flowExport ? await startFlowVisibility({ cfg, stats: bridgeStats, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
-    // Impact preview and recommendation read the flow store (the controller asks over request/response).
-    if (sync && flows) registerImpactMethods(sync.rpc, { node: cfg.nodeName, store: flows.store, inventory: () => inventory.snapshot(), evaluator: evaluatorFor });
-    const registry = agentMetrics({
+    // The exporter (store, conntrack sources, IPFIX) and the metrics registry (prom-client,
+    // systeminformation) load only when used: docs/agent.md, Footprint.
+    const flows = flowExport ? await (await import('./flows/index.js')).startFlowVisibility({ cfg, stats: bridgeStats, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    // Impact preview and recommendation read the flow store (the controller asks over request/response);
+    // they load with the exporter.
+    if (sync && flows) {
+      const [{ registerImpactMethods }, { evaluatorFor }] = await Promise.all([import('./flows/impact-rpc.js'), import('../policy/impact.js')]);
+      registerImpactMethods(sync.rpc, { node: cfg.nodeName, store: flows.store, inventory: () => inventory.snapshot(), evaluator: evaluatorFor });
+    }
+    const metrics = async () => (await import('./metrics.js')).agentMetrics({
       nodeName: cfg.nodeName,
       flowsByTable: () => bridgeStats.flowsByTable(),
       localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
@@ -221,7 +225,9 @@ export class Agent {
       disks: [cfg.stateDir],
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
-    api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
+    // Every value is read at scrape time, so the registry is made by the first scrape.
+    let registry: Promise<Registry> | undefined;
+    api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
     return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours });
   }
 

@@ -19,7 +19,8 @@ import { LocalObjectsView, type LocalApiContext } from './local-api.js';
 const log = createLogger('agent.api');
 
 export interface AgentApiContext extends LocalApiContext {
-  registry?: Registry;
+  /** The registry, or what makes it on the first scrape (the agent loads prom-client then). */
+  registry?: Registry | (() => Promise<Registry>);
   /** The box's flow store; undefined with the flow exporter disabled. */
   store?: FlowStore;
 }
@@ -97,7 +98,8 @@ export class AgentApiServer {
       if ((p === '/metrics' || p === '/flows') && !this.attached) throw new HttpError(503, 'ServiceUnavailable', 'the agent is still starting');
       if (p === '/metrics') {
         if (!this.ctx.registry) throw new HttpError(404, 'NotFound', 'no metrics on this agent');
-        return void res.writeHead(200, { 'content-type': this.ctx.registry.contentType }).end(await this.ctx.registry.metrics());
+        const registry = typeof this.ctx.registry === 'function' ? await this.ctx.registry() : this.ctx.registry;
+        return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       }
       if (p === '/flows') return sendJson(res, 200, await this.flows(url.searchParams));
       sendJson(res, 200, this.objects.route(p));

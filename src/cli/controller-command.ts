@@ -1,13 +1,13 @@
 // `seine controller --config FILE`: runs the fleet controller until SIGTERM/SIGINT.
 // `seine controller credentials NODE --config FILE`: creates or rotates a node's MQTT password
 // (insecure: true only: a TLS controller's nodes log in with certificates).
+// The controller's modules load when one of these runs: an agent started by the same `seine`
+// never loads the broker, the REST server or the PostgreSQL client.
 import type { Command } from 'commander';
 import { ControllerConfigSchema, type ControllerConfig } from '../api/config.js';
 import { describeZodError } from '../api/issues.js';
 import { loadConfigFile } from '../api/config-file.js';
 import { isDNS1123Subdomain } from '../api/meta.js';
-import { Controller, openStoreDatabase } from '../controller/main.js';
-import { NodeRegistry } from '../controller/store/nodes.js';
 import { UserError } from '../lib/errors.js';
 import { serveUntilSignal } from './run.js';
 import { createLogger, setLogLevel } from '../lib/log.js';
@@ -23,6 +23,7 @@ export function registerControllerCommand(program: Command): void {
     .action(async (opts: { config: string; store?: string }) => {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info');
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
+      const { Controller } = await import('../controller/main.js');
       const c = await Controller.start(cfg);
       await serveUntilSignal(log, () => c.stop());
     });
@@ -40,6 +41,7 @@ export function registerControllerCommand(program: Command): void {
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
       // Passwords are the insecure path; a TLS controller's nodes log in with node certificates.
       if (!cfg.insecure) throw new UserError(`${opts.config}: node passwords are only for a controller with insecure: true; nodes of a TLS controller log in with a node certificate signed by its CA`);
+      const [{ openStoreDatabase }, { NodeRegistry }] = await Promise.all([import('../controller/main.js'), import('../controller/store/nodes.js')]);
       const db = await openStoreDatabase(cfg);
       try {
         const password = await (await NodeRegistry.open(db)).createCredentials(node, `cli:${process.env.USER ?? 'unknown'}`);

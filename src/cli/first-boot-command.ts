@@ -2,9 +2,8 @@
 // the agent and k3s. Errors go to stderr (the unit sends it to the console) and to the boot
 // partition; the exit code keeps the agent from starting on a half-made box. On the box it first
 // grows the root file system to the whole card (a failure there is reported, not fatal).
+// Its modules load when it runs (the agent's process never needs them).
 import type { Command } from 'commander';
-import { growRoot } from '../agent/first-boot/grow-root.js';
-import { provisionFromBoot } from '../agent/first-boot/provision.js';
 import { run } from '../lib/exec.js';
 
 export function registerFirstBootCommand(program: Command): void {
@@ -15,6 +14,7 @@ export function registerFirstBootCommand(program: Command): void {
     .option('--root <dir>', 'the box file system to write (tests, image builds)', '/')
     .action(async (opts: { boot: string; root: string }) => {
       const live = opts.root === '/';
+      const [{ growRoot }, { provisionFromBoot }] = await Promise.all([import('../agent/first-boot/grow-root.js'), import('../agent/first-boot/provision.js')]);
       if (live) {
         const grown = await growRoot().catch((err: Error) => ({ grown: false as const, reason: `failed: ${err.message}` }));
         process.stdout.write(

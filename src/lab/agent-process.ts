@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import type { AgentConfigInput } from '../api/config.js';
 import { CONF_LIST_NAME } from '../agent/cni/conf-file.js';
 import { distProgram } from '../lib/paths.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../lib/small-box.js';
 import { agentTrafficMode } from './encap.js';
 import { inventoryPath } from './inventory-file.js';
 import { controllerFiles, labDownloadToken, readBoxControllerSection } from './controller-process.js';
@@ -58,10 +59,11 @@ export async function startAgent(store: StateStore, box: BoxState, env: NodeJS.P
   const ota = download ? otaUpdateConfig(box, labDir, download, update) : undefined;
   await writeFile(f.config, stringify({ ...agentConfig(box, labDir), ...(controller ? { controller } : {}), ...(ota ? { update: ota } : {}) }), { mode: 0o600 });
   // OTA boxes: the launcher runs <box>/seine/current, restarts it and rolls it back, as on a box.
+  // Node runs with the box's settings (src/lib/small-box.ts), the launcher too, as the systemd unit starts it.
   const args = box.ota
-    ? launcherArgs(box, f.config, OTA_HEALTH_DEADLINE_SECONDS)
-    : [distProgram('cli/seine.js'), 'agent', '--config', f.config];
-  const ref = spawnDetached({ command: process.execPath, args, netns: box.netns, env, logFile: f.log });
+    ? [...AGENT_NODE_FLAGS, ...launcherArgs(box, f.config, OTA_HEALTH_DEADLINE_SECONDS)]
+    : [...AGENT_NODE_FLAGS, distProgram('cli/seine.js'), 'agent', '--config', f.config];
+  const ref = spawnDetached({ command: process.execPath, args, netns: box.netns, env: { ...AGENT_NODE_ENV, ...env }, logFile: f.log });
   const record: ProcessRecord = { role: AGENT_ROLE, ...ref, command: ['node', ...args].join(' '), logFile: f.log };
   await store.update((s) => void s.boxes.find((b) => b.name === box.name)!.processes.push(record));
   return record;

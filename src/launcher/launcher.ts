@@ -66,6 +66,9 @@ export interface Plan {
 
 const VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
 export const PROGRAM = path.join('dist', 'cli', 'seine.js');
+/** The agent's Node settings for a small box: a copy of src/lib/small-box.ts (nothing is imported here; a unit test keeps them equal). */
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const AGENT_NODE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** JSON lines on stderr, like the agent's logger (pino's fields), without depending on it. */
 export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
@@ -256,10 +259,10 @@ export class Launcher {
       // SEINE_LAUNCHER tells the updater a launcher makes the switch (src/agent/update/index.ts);
       // SEINE_TRIAL_DEADLINE (epoch ms) lets a version on trial give up with its own, better
       // reason just before we would stop it.
-      const env: NodeJS.ProcessEnv = { ...process.env, SEINE_LAUNCHER: String(process.pid) };
+      const env: NodeJS.ProcessEnv = { ...AGENT_NODE_ENV, ...process.env, SEINE_LAUNCHER: String(process.pid) };
       delete env.SEINE_TRIAL_DEADLINE;
       if (plan.trial) env.SEINE_TRIAL_DEADLINE = String(Math.round(Date.now() + this.trialRemainingMs(plan.trial)));
-      const c = spawn(this.o.node, [program, ...this.o.args], { stdio: 'inherit', env });
+      const c = spawn(this.o.node, [...AGENT_NODE_FLAGS, program, ...this.o.args], { stdio: 'inherit', env });
       child = c;
       log('info', 'started the agent', { version: plan.version, pid: c.pid, ...(plan.trial ? { trialStart: plan.trial.boots, of: this.o.maxStarts } : {}) });
       if (c.pid && this.o.childFile) writeChildRef(this.o.childFile, c.pid);

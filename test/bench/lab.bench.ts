@@ -7,13 +7,22 @@
 //    or controller, which is the cost of Seine the ratio shows;
 //  - OVS instance start: startOvsInstance vs the same daemons started by a shell script;
 //  - RSS per box: VmRSS of a lab box's processes vs those of the raw instance.
+//  - agent RSS, 1 box with 10 pods and 100 policies (50 K8s NetworkPolicies, 50 ACNPs) applied
+//    through the controller and Realized, steady (30 s later, median of 5 reads over 10 s), with
+//    the box's Node settings as the lab starts it (src/lib/small-box.ts) vs a bare `node` process
+//    with the same flags (what Node itself costs); its RssAnon/RssFile/Pss go to stderr.
 // Everything it creates is removed in `finally`, by recorded PID and by name.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { distProgram } from '../../src/lib/paths.js';
+import { AGENT_ROLE } from '../../src/lab/agent-process.js';
+import { spawnCollect } from '../helpers/spawn.js';
+import { BARE_NODE_LABEL, bareNodeRss } from './node-anchor.js';
 import { run } from '../../src/lib/exec.js';
 import { stopProcesses } from '../../src/lib/process.js';
 import { Lab } from '../../src/lab/lab.js';
 import { findOwnedProcesses, labEnv } from '../../src/lab/lab-processes.js';
-import { labPrefix } from '../../src/lab/names.js';
+import { labAdminFile, labPrefix } from '../../src/lab/names.js';
 import { addNetns, deleteNetns } from '../../src/lab/netns.js';
 import { startOvsInstance } from '../../src/lab/ovs-instance.js';
 import { specFromFlags } from '../../src/lab/spec.js';
@@ -129,6 +138,69 @@ async function rawBoxes(): Promise<{ ms: number; rss: number }> {
   }
 }
 
+/** 50 K8s NetworkPolicies and 50 ACNPs over the lab's pods (app=demo), one port each. */
+function hundredPolicies(): string {
+  const np = (i: number) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np-${i}, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: demo}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: demo}}}]
+      ports: [{protocol: TCP, port: ${8000 + i}}]
+`;
+  const acnp = (i: number) => `apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: acnp-${i}}
+spec:
+  priority: ${i + 1}
+  tier: securityops
+  appliedTo: [{podSelector: {matchLabels: {app: demo}}}]
+  ingress:
+    - action: Allow
+      name: from-${i}
+      from: [{podSelector: {matchLabels: {app: demo}}}]
+      ports: [{protocol: TCP, port: ${9000 + i}}]
+`;
+  return Array.from({ length: 50 }, (_, i) => [np(i), acnp(i)]).flat().join('---\n');
+}
+
+const status = async (pid: number, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(await readFile(`/proc/${pid}/${field === 'Pss' ? 'smaps_rollup' : 'status'}`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** VmRSS (MiB) of the agent of a 1-box lab with 10 pods and 100 Realized policies, steady. */
+async function agentRss(): Promise<number> {
+  const dir = await mkdtemp('/tmp/sl-bench-agent-');
+  const lab = new Lab(dir);
+  try {
+    const state = await lab.up(specFromFlags(1, 10));
+    const file = path.join(dir, 'policies.yaml');
+    await writeFile(file, hundredPolicies());
+    const seinectl = (...args: string[]) => spawnCollect(process.execPath, [distProgram('cli/seinectl.js'), ...args], { env: { ...process.env, SEINECTL_CONFIG: labAdminFile(dir) } });
+    const applied = await seinectl('apply', '-f', file);
+    if (applied.code !== 0) throw new Error(`seinectl apply: ${applied.stderr}`);
+    for (let end = Date.now() + 60_000; ; ) {
+      const r = await seinectl('get', 'acnp', '-o', 'json');
+      const items = (JSON.parse(r.stdout || '{"items":[]}') as { items: { status?: { phase?: string } }[] }).items;
+      if (items.length === 50 && items.every((i) => i.status?.phase === 'Realized')) break;
+      if (Date.now() > end) throw new Error('the 50 ACNPs were not Realized within 60 s');
+      await new Promise((r2) => setTimeout(r2, 500));
+    }
+    await new Promise((r) => setTimeout(r, 30_000));
+    const pid = state.boxes[0]!.processes.find((p) => p.role === AGENT_ROLE)!.pid;
+    const reads: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      reads.push(await status(pid, 'VmRSS'));
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    process.stderr.write(`bench: lab: agent (10 pods, 100 policies) VmRSS ${reads.map((x) => x.toFixed(1)).join(' ')} MiB; RssAnon ${(await status(pid, 'RssAnon')).toFixed(1)} RssFile ${(await status(pid, 'RssFile')).toFixed(1)} Pss ${(await status(pid, 'Pss')).toFixed(1)} MiB\n`);
+    return median(reads);
+  } finally {
+    await lab.down();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function ovsStart(kind: 'seine' | 'raw'): Promise<number> {
   const s = await Scratch.create(`ovs${kind}`);
   try {
@@ -162,7 +234,18 @@ export const bench: Bench = {
       seineOvs.push(await ovsStart('seine'));
       rawOvs.push(await ovsStart('raw'));
     }
+    const agent = await agentRss();
+    const bare = await bareNodeRss();
     return [
+      {
+        metric: 'agent RSS, 1 box, 10 pods, 100 policies, steady',
+        unit: 'MiB',
+        seine: agent,
+        anchor: bare,
+        anchorLabel: BARE_NODE_LABEL,
+        better: 'lower',
+        goal: '<= 60 MiB',
+      },
       {
         metric: `lab up, 2 boxes × 2 pods, wall time (median of ${ROUNDS})`,
         unit: 'ms',

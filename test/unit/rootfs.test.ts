@@ -8,6 +8,7 @@ import { cniPluginType } from '../../src/api/cni.js';
 import { MARKER } from '../../src/agent/first-boot/provision.js';
 import { BOOT_LABEL, BOOT_MOUNTPOINT, ROOT_LABEL } from '../../images/genimage.js';
 import { LAUNCHER_PATH } from '../../images/runtime.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../src/lib/small-box.js';
 
 const read = (p: string) => readFile(new URL(`../../rootfs/${p}`, import.meta.url), 'utf8');
 
@@ -39,7 +40,9 @@ describe('rootfs', () => {
     assert.doesNotMatch(unit, /^Before=.*k3s/m);
     // The launcher decides which release runs (issue 17); its paths are agent.yaml's update section.
     const cfg = parseConfig(await read('etc/seine/agent.yaml'), 'agent.yaml', AgentConfigSchema);
-    assert.match(unit, new RegExp(`^ExecStart=/usr/local/bin/node ${LAUNCHER_PATH} --root ${cfg.update.root} --state-dir ${cfg.update.stateDir} -- agent --config /etc/seine/agent\\.yaml$`, 'm'));
+    // Node runs the launcher with the small-box settings the launcher gives the agent (src/lib/small-box.ts).
+    for (const [k, v] of Object.entries(AGENT_NODE_ENV)) assert.match(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecStart=/usr/local/bin/node ${AGENT_NODE_FLAGS.join(' ')} ${LAUNCHER_PATH} --root ${cfg.update.root} --state-dir ${cfg.update.stateDir} -- agent --config /etc/seine/agent\\.yaml$`, 'm'));
     assert.match(unit, /^Restart=always$/m);
     assert.match(unit, /^KillMode=mixed$/m, 'SIGTERM to the launcher alone, SIGKILL to an agent left behind');
     assert.match(unit, /^ProtectSystem=(full|strict)$/m);

@@ -4,7 +4,7 @@
 // the outbox). A poll never overlaps the previous one; a failed sink is logged and the next
 // poll goes on (records already in other sinks stay there).
 import type { FlowRecord } from '../../api/flow-record.js';
-import { parseCIDR, ipToBigInt } from '../../api/net.js';
+import { parseCIDR } from '../../api/net.js';
 import { createLogger } from '../../lib/log.js';
 import type { InventorySource } from '../../api/inventory.js';
 import type { RealizedRule } from '../policy/flows.js';
@@ -56,12 +56,15 @@ export class FlowExporter {
   /** Why the last poll failed ('' after a good one). */
   private lastError = '';
   private index?: EndpointIndex;
-  private readonly service?: { network: bigint; prefixLength: number };
+  private readonly service?: { network: number; mask: number };
 
   constructor(private readonly opts: FlowExporterOptions) {
     this.tracker = new ConnectionTracker({ activeTimeoutS: opts.activeTimeoutS ?? 5, idleTimeoutS: opts.idleTimeoutS ?? 15 });
     const svc = opts.serviceCIDR ? parseCIDR(opts.serviceCIDR) : undefined;
-    if (svc?.family === 4) this.service = svc;
+    if (svc?.family === 4) {
+      const mask = svc.prefixLength === 0 ? 0 : (0xffffffff << (32 - svc.prefixLength)) >>> 0;
+      this.service = { network: (Number(svc.network) & mask) >>> 0, mask };
+    }
   }
 
   start(): void {
@@ -188,20 +191,26 @@ export class FlowExporter {
     return r;
   }
 
+  /** In the Service CIDR: a mask compare per record (a cache keyed by destination grew with every address ever seen). */
   private inService(ip: string): boolean {
-    let v = this.serviceCache.get(ip);
-    if (v === undefined) this.serviceCache.set(ip, (v = this.inServiceCIDR(ip)));
-    return v;
-  }
-
-  private readonly serviceCache = new Map<string, boolean>();
-
-  private inServiceCIDR(ip: string): boolean {
     const s = this.service;
-    if (!s || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
-    const shift = BigInt(32 - s.prefixLength);
-    return ipToBigInt(ip) >> shift === s.network >> shift;
+    if (!s) return false;
+    const v = ipv4Number(ip);
+    return v !== undefined && (v & s.mask) >>> 0 === s.network;
   }
+}
+
+/** A dotted IPv4 address as an unsigned 32-bit number; undefined for anything else. */
+function ipv4Number(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0;
+  for (const p of parts) {
+    const n = Number(p);
+    if (!/^\d{1,3}$/.test(p) || n > 255) return undefined;
+    v = v * 256 + n;
+  }
+  return v;
 }
 
 interface DeniedEntry extends ConntrackEntry {

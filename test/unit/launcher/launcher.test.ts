@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Launcher, parseArgs, type LauncherOptions } from '../../../src/launcher/launcher.js';
 import { PendingSwitchSchema } from '../../../src/api/release.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../../src/lib/small-box.js';
 
 const LAUNCHER = new URL('../../../src/launcher/launcher.ts', import.meta.url).pathname;
 
@@ -18,6 +19,7 @@ const SCRIPTS = {
   good: (root: string, events: string, v: string) => `const fs = require('fs');
 fs.appendFileSync(${JSON.stringify(events)}, 'start ${v}\\n');
 fs.writeFileSync(${JSON.stringify(events + '.launcher')}, String(process.env.SEINE_LAUNCHER));
+fs.writeFileSync(${JSON.stringify(events + '.node')}, JSON.stringify({ execArgv: process.execArgv, arenas: process.env.MALLOC_ARENA_MAX }));
 try { fs.unlinkSync(${JSON.stringify(path.join(root, 'previous'))}); fs.appendFileSync(${JSON.stringify(events)}, 'confirmed ${v}\\n'); } catch {}
 process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {}, 1000);
@@ -92,6 +94,8 @@ describe('the launcher', function () {
     const l = launch();
     await until('0.2.0 confirms', async () => (await eventLines()).includes('confirmed 0.2.0'));
     assert.equal(await readFile(`${events}.launcher`, 'utf8'), String(l.pid), 'the agent learns it runs under a launcher (SEINE_LAUNCHER)');
+    // The launcher keeps its own copy of the small-box settings (it imports nothing): they are src/lib/small-box.ts's.
+    assert.deepEqual(JSON.parse(await readFile(`${events}.node`, 'utf8')), { execArgv: AGENT_NODE_FLAGS, arenas: process.env.MALLOC_ARENA_MAX ?? AGENT_NODE_ENV.MALLOC_ARENA_MAX });
     assert.equal(await readlink(path.join(root, 'current')), 'releases/0.2.0');
     await assert.rejects(readlink(path.join(root, 'previous')), /ENOENT/, 'confirmed: no longer on trial');
     assert.equal((await pending()).boots, 1, 'one start counted');
