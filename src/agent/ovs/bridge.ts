@@ -225,7 +225,9 @@ export class OpenFlowBridge {
         () => this.shared === p && (this.shared = undefined),
       );
     }
-    return (await this.shared).conn;
+    const { conn } = await this.shared;
+    await conn.whenReady();
+    return conn;
   }
 
   /** Releases the OpenFlow connection (the last user's release closes it). */

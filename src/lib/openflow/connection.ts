@@ -142,6 +142,28 @@ export class OpenFlowConnection extends EventEmitter {
     return this._version;
   }
 
+  /**
+   * Resolves at once when connected, else when the reconnect completes; rejects after
+   * `timeoutMs`. A caller about to send waits here instead of failing the moment vswitchd or the
+   * bridge restarts (the old ovs-ofctl process per call simply connected anew).
+   */
+  whenReady(timeoutMs = this.opts.connectTimeoutMs ?? 10_000): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.closing) return Promise.reject(new OpenFlowDisconnectedError(`OpenFlow connection to ${this.opts.remote} closed`));
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('reconnected', done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('reconnected', done);
+        reject(new OpenFlowDisconnectedError(`OpenFlow connection to ${this.opts.remote} not back within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('reconnected', done);
+    });
+  }
+
   /** A fresh xid (never 0: OVS sends unsolicited packet-ins with xid 0). */
   nextXid(): number {
     this.lastXid = (this.lastXid % 0xffffffff) + 1;

@@ -65,7 +65,9 @@ export class LazyConnection {
       this.shared = undefined;
       throw err;
     });
-    return (await this.shared).conn;
+    const { conn } = await this.shared;
+    await conn.whenReady();
+    return conn;
   }
 
   async close(): Promise<void> {
