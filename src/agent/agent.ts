@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { agentLocalApiSocket, type AgentConfig } from '../api/config.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, getLogLevel } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 import { sleep } from '../lib/process.js';
 import { PodConfigurator } from './cni/pod-configurator.js';
@@ -44,6 +44,8 @@ import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
 import { TunnelNeighbours } from './tunnel-neighbours.js';
+import { NodeConfigAgent } from './node-config/realizer.js';
+import { baseSettings } from './node-config/merge.js';
 
 const log = createLogger('agent');
 
@@ -65,7 +67,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined; neighbours?: TunnelNeighbours | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -107,6 +109,9 @@ export class Agent {
     });
     egress.register(realizers);
     await egress.start(!!cfg.controller);
+    // NodeConfigs: settings over the config file's, applied live once the parts below are up.
+    const nodeConfig = new NodeConfigAgent(baseSettings(cfg, getLogLevel()));
+    nodeConfig.register(realizers);
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -195,7 +200,7 @@ export class Agent {
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
-    const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
+    const statsTimer = sync && cfg.controller ? new StatsReporter(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
     const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
@@ -213,12 +218,13 @@ export class Agent {
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
+    await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
     return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours });
   }
 
   async stop(): Promise<void> {
     const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer, neighbours } = this.parts;
-    clearInterval(statsTimer);
+    statsTimer?.stop();
     await neighbours?.stop();
     await this.api.stop();
     await this.sync?.stop();
@@ -234,22 +240,40 @@ export class Agent {
   }
 }
 
-/** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
 /** Reads the per-rule counters on a timer and hands them to the sync (which reports only changes). */
-function reportStatsEvery(seconds: number, read: () => Promise<RuleStats[]>, sync: AgentSync): NodeJS.Timeout {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    read()
-      .then((rules) => sync.reportStats(statsByPolicy(rules)))
+class StatsReporter {
+  private timer?: NodeJS.Timeout;
+  private seconds = 0;
+  private busy = false;
+
+  constructor(seconds: number, private readonly read: () => Promise<RuleStats[]>, private readonly sync: AgentSync) {
+    this.every(seconds);
+  }
+
+  /** Re-arms the timer (a NodeConfig's statsIntervalSeconds); the same interval leaves it alone. */
+  every(seconds: number): void {
+    if (seconds === this.seconds && this.timer) return;
+    this.seconds = seconds;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), seconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.read()
+      .then((rules) => this.sync.reportStats(statsByPolicy(rules)))
       .catch((err) => log.warn({ err }, 'policy stats not reported'))
-      .finally(() => (busy = false));
-  }, seconds * 1000);
-  timer.unref();
-  return timer;
+      .finally(() => (this.busy = false));
+  }
 }
 
+/** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
 async function ownPodCIDR(inventory: InventorySource, node: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

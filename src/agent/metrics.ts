@@ -82,6 +82,10 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     gauge('seine_flow_store_bytes', 'Size of the flow database and its WAL.', [], async (g) => g.set(await fv.store.bytes()));
     gauge('seine_flow_tracked_connections', 'Connections the flow exporter tracks.', [], (g) => g.set(fv.exporter.tracker.size));
     gauge('seine_flow_poll_duration_seconds', 'Duration of the last conntrack poll.', [], (g) => g.set(fv.exporter.stats.lastPollMs / 1000));
+    // What NodeConfigs set live: the poll interval in force (0 while paused), the extra collectors.
+    gauge('seine_flow_exporter_poll_interval_seconds', 'The flow exporter\'s poll interval in force (0: paused by a NodeConfig).', [], (g) => g.set(fv.exporter.isPaused ? 0 : fv.exporter.pollInterval / 1000));
+    gauge('seine_flow_exporter_extra_collectors', 'IPFIX collectors added by NodeConfigs.', [], (g) => g.set(fv.extraCollectors.length));
+    new Counter({ name: 'seine_flow_polls_total', help: 'Conntrack polls made by the flow exporter.', registers: [registry], collect(this: Counter) { this.reset(); this.inc(fv.exporter.stats.polls); } });
     new Counter({ name: 'seine_flow_records_total', help: 'Flow records written.', registers: [registry], collect(this: Counter) { this.reset(); this.inc(fv.exporter.stats.records); } });
   }
 
