@@ -45,6 +45,7 @@ import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
 import { TunnelNeighbours } from './tunnel-neighbours.js';
 import { NodeConfigAgent } from './node-config/realizer.js';
+import { LatencyMonitor } from './latency/monitor.js';
 import { baseSettings } from './node-config/merge.js';
 
 const log = createLogger('agent');
@@ -67,7 +68,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -139,6 +140,13 @@ export class Agent {
     );
     // np.log, and each line as a policy-log event to the controller (through the outbox).
     let sync: AgentSync | undefined;
+    // NodeLatencyMonitor: UDP probes to the peers' underlay addresses while the object exists.
+    const latency = new LatencyMonitor({
+      peers: () => peers().map((p) => ({ name: p.name, underlayIP: p.underlayIP })),
+      ownIP: own?.ip,
+      report: (r) => void sync?.reportLatency(r).catch((err) => log.warn({ err }, 'latency stats not reported')),
+    });
+    latency.register(realizers);
     const npLog = new PolicyLogger({
       dir: path.join(cfg.stateDir, 'networkpolicy'),
       onRecord: (r) => {
@@ -215,16 +223,18 @@ export class Agent {
       realizedRules: () => policyFeature.realized(),
       flows,
       disks: [cfg.stateDir],
+      latency: () => latency.rtts(),
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
     await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours, latency });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer, neighbours } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer, neighbours, latency } = this.parts;
     statsTimer?.stop();
+    await latency.stop();
     await neighbours?.stop();
     await this.api.stop();
     await this.sync?.stop();

@@ -22,6 +22,8 @@ export interface AgentMetricsSources {
   disks?: string[];
   /** Inventory objects refused as invalid since start, by kind. */
   inventoryRefused?: () => Readonly<Record<string, number>>;
+  /** The latency monitor's last round trip per peer (empty without a NodeLatencyMonitor). */
+  latency?: () => readonly { peer: string; targetIP: string; seconds: number }[];
 }
 
 export function agentMetrics(src: AgentMetricsSources): Registry {
@@ -46,6 +48,14 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'ingress').length));
   gauge('antrea_agent_egress_networkpolicy_rule_count', 'Number of egress NetworkPolicy rules on local Node which are managed by the Antrea Agent.', [], (g) =>
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'egress').length));
+
+  const latency = src.latency;
+  if (latency) {
+    gauge('seine_node_latency_rtt_seconds', 'Last measured round trip to a peer box\'s underlay address (NodeLatencyMonitor).', ['peer', 'target_ip'], (g) => {
+      g.reset();
+      for (const r of latency()) g.set({ peer: r.peer, target_ip: r.targetIP }, r.seconds);
+    });
+  }
 
   const refused = src.inventoryRefused;
   if (refused) {
