@@ -122,7 +122,6 @@ export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
 
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
 
-
 /** TLS towards an IPFIX collector (files in PEM); certFile and keyFile go together. */
 export const IpfixTlsConfigSchema = z
   .strictObject({
