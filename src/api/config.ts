@@ -6,10 +6,11 @@ import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
 import { CIDRSchema, CollectorAddressSchema, IPAddressSchema } from './net.js';
-
-export { CollectorAddressSchema };
 import { ReleaseArchSchema } from './release.js';
 import { CaFingerprintSchema } from './enrollment.js';
+
+/** Defined in net.ts (node-config.ts needs it without importing this file); still exported here. */
+export { CollectorAddressSchema };
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtts?\+unix:\/\/\/\S+)/;
