@@ -57,11 +57,14 @@ const agentPid = (box: BoxState) => {
   return p.pid;
 };
 
-/** The agent's child processes right now (every thread's children). */
+/** The agent's child processes right now (every thread's children), as `pid comm`. */
 async function children(pid: number): Promise<string[]> {
-  const r = await run('sh', ['-c', `cat /proc/${pid}/task/*/children`], { allowFailure: true });
-  return r.stdout.split(/\s+/).filter(Boolean);
+  const r = await run('sh', ['-c', `for c in $(cat /proc/${pid}/task/*/children); do echo "$c $(cat /proc/$c/comm)"; done`], { allowFailure: true });
+  return r.stdout.split('\n').filter(Boolean).sort();
 }
+
+/** Processes the agent started since it began, by its own count (lib/exec counts every spawn). */
+const spawned = (text: string) => [...text.matchAll(/^seine_agent_child_processes_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
 const nodeConfig = (port: number) => `apiVersion: seine.io/v1alpha1
 kind: NodeConfig
@@ -185,6 +188,9 @@ describe('fleet configuration on a 3-box lab: NodeConfig live, NodeLatencyMonito
   });
 
   it('a NodeLatencyMonitor gives RTTs for all 6 directed box pairs, with no child processes, and deleting it clears them', async () => {
+    // What runs before the monitor (long-lived helpers, if any): probing must add nothing to it.
+    const childrenBefore = Object.fromEntries(await Promise.all(state.boxes.map(async (b) => [b.name, await children(agentPid(b))] as const)));
+    const spawnedBefore = Object.fromEntries(await Promise.all(state.boxes.map(async (b) => [b.name, spawned(await metrics(b))] as const)));
     const file = path.join(lab!.dir, 'monitor.yaml');
     await writeFile(file, MONITOR);
     const r = await seinectl(server, ['apply', '-f', file]);
@@ -208,7 +214,11 @@ describe('fleet configuration on a 3-box lab: NodeConfig live, NodeLatencyMonito
     assert.match(table.stdout, /box1\s+box2\s+172\.31\.250\.12\s+[0-9.]+ms/);
     const gauges = (await metrics(box('box2'))).split('\n').filter((l) => l.startsWith('seine_node_latency_rtt_seconds{'));
     assert.equal(gauges.length, 2, gauges.join('\n'));
-    for (const b of state.boxes) assert.deepEqual(await children(agentPid(b)), [], `${b.name}'s agent runs no child process while probing`);
+    await sleep(3000); // three more rounds of probes
+    for (const b of state.boxes) {
+      assert.deepEqual(await children(agentPid(b)), childrenBefore[b.name], `${b.name}'s agent started no process to probe`);
+      assert.equal(spawned(await metrics(b)), spawnedBefore[b.name], `${b.name}'s agent counted no spawn while probing`);
+    }
 
     const del = await seinectl(server, ['delete', '-f', file]);
     assert.equal(del.code, 0, del.stderr);
