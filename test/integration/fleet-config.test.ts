@@ -210,6 +210,8 @@ describe('fleet configuration on a 3-box lab: NodeConfig live, NodeLatencyMonito
     const names = p.map((x) => `${x.from}->${x.to}`).sort();
     assert.deepEqual(names, ['box1->box2', 'box1->box3', 'box2->box1', 'box2->box3', 'box3->box1', 'box3->box2']);
     for (const x of p) assert.equal(x.ip, box(x.to).underlayIP, `${x.from}->${x.to} probes the peer's underlay address`);
+    // The measured matrix, for the record (the load of this machine moves it).
+    process.stdout.write(`      RTT ms: ${p.map((x) => `${x.from}->${x.to} ${(x.rtt / 1e6).toFixed(3)}`).join(', ')}\n`);
     const table = await seinectl(server, ['get', 'nodelatencystats', 'box1']);
     assert.match(table.stdout, /box1\s+box2\s+172\.31\.250\.12\s+[0-9.]+ms/);
     const gauges = (await metrics(box('box2'))).split('\n').filter((l) => l.startsWith('seine_node_latency_rtt_seconds{'));
