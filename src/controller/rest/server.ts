@@ -32,6 +32,8 @@ import { splitListen } from '../../lib/listen.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
 import type { NodeLatencyStats } from '../../api/node-config.js';
+import type { ImpactService } from '../impact/impact.js';
+import { impactRoute } from '../impact/routes.js';
 import { FleetFlowQuerySchema } from '../../api/flow-record.js';
 import { isStaticTier, rejectStaticTierWrites, staticTierObjects, withStaticTiers } from '../static-tiers.js';
 import { NPE_API_VERSION, NPE_KIND, NPE_PATH, NetworkPolicyEvaluationSchema, type NetworkPolicyEvaluationResult } from '../../api/policy-evaluation.js';
@@ -50,6 +52,8 @@ export interface RestContext {
   events: RecentEvents;
   bodyLimitBytes?: number;
   rpc?: RpcClient;
+  /** Impact preview and recommendation (POST /api/v1/impact, /api/v1/recommendation); needs rpc. */
+  impact?: ImpactService;
   /** Traceflow status is the controller's own (traceflow/runner.ts), not computed from node reports. */
   traceflowStatus?: (record: StoredRecord) => TraceflowStatus;
   /** The embedded broker's switch; absent with an external broker. */
@@ -180,6 +184,8 @@ export class RestServer {
     }
     const rpc = /^\/api\/v1\/nodes\/([^/]+)\/rpc$/.exec(p);
     if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
+    const impact = await impactRoute(this.ctx.impact, req, p, this.ctx.bodyLimitBytes ?? 8 << 20);
+    if (impact !== undefined) return impact;
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
