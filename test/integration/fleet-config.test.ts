@@ -212,6 +212,9 @@ describe('fleet configuration on a 3-box lab: NodeConfig live, NodeLatencyMonito
     for (const x of p) assert.equal(x.ip, box(x.to).underlayIP, `${x.from}->${x.to} probes the peer's underlay address`);
     // The measured matrix, for the record (the load of this machine moves it).
     process.stdout.write(`      RTT ms: ${p.map((x) => `${x.from}->${x.to} ${(x.rtt / 1e6).toFixed(3)}`).join(', ')}\n`);
+    // Anchor in the same run: the kernel's ICMP echo over the same underlay (no agent event loop in it).
+    const k = await run('ip', ['netns', 'exec', box('box1').netns, 'ping', '-n', '-c', '5', '-i', '0.2', box('box2').underlayIP], { allowFailure: true });
+    process.stdout.write(`      anchor, kernel ping box1->box2: ${/rtt [^\n]*/.exec(k.stdout)?.[0] ?? k.stdout.trim()}\n`);
     const table = await seinectl(server, ['get', 'nodelatencystats', 'box1']);
     assert.match(table.stdout, /box1\s+box2\s+172\.31\.250\.12\s+[0-9.]+ms/);
     const gauges = (await metrics(box('box2'))).split('\n').filter((l) => l.startsWith('seine_node_latency_rtt_seconds{'));
