@@ -5,9 +5,12 @@ import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
-import { CIDRSchema, IPAddressSchema } from './net.js';
+import { CIDRSchema, CollectorAddressSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 import { CaFingerprintSchema } from './enrollment.js';
+
+/** Defined in net.ts (node-config.ts needs it without importing this file); still exported here. */
+export { CollectorAddressSchema };
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtts?\+unix:\/\/\/\S+)/;
@@ -119,10 +122,6 @@ export const InventoryConfigSchema = z.discriminatedUnion('source', [
 export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
 
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
-
-/** `<host>:<port>[:<proto>]` as Antrea's flowCollectorAddr; port 4739 and tcp when left out. */
-const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
-export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
 
 /** TLS towards an IPFIX collector (files in PEM); certFile and keyFile go together. */
 export const IpfixTlsConfigSchema = z

@@ -13,6 +13,9 @@ import { EGRESS_API_VERSIONS, EXTERNAL_IP_POOL_API_VERSIONS, EgressSchema, Egres
 import { CLUSTER_GROUP_API_VERSIONS, ClusterGroupSchema, ClusterGroupSpecSchema, GROUP_API_VERSIONS, GroupSchema, GroupSpecSchema } from './group.js';
 import { K8S_NETWORKING_API_VERSION, K8sNetworkPolicySchema, K8sNetworkPolicySpecSchema } from './k8s-networkpolicy.js';
 import { TIER_API_VERSIONS, TierSchema, TierSpecSchema } from './tier.js';
+import {
+  NODE_CONFIG_API_VERSIONS, NODE_LATENCY_MONITOR_API_VERSIONS, NodeConfigSchema, NodeConfigSpecSchema, NodeLatencyMonitorSchema, NodeLatencyMonitorSpecSchema,
+} from './node-config.js';
 import { TRACEFLOW_API_VERSIONS, TraceflowSchema, TraceflowSpecSchema } from './traceflow.js';
 
 export interface KindInfo {
@@ -128,6 +131,29 @@ export const KINDS = [
     namespaced: false,
     schema: ExternalIPPoolSchema,
     specSchema: ExternalIPPoolSpecSchema,
+  },
+  {
+    // Seine's own: fleet-wide box settings (issue #22), sent to the boxes its nodeSelector picks.
+    kind: 'NodeConfig',
+    group: 'seine.io',
+    apiVersions: NODE_CONFIG_API_VERSIONS,
+    plural: 'nodeconfigs',
+    singular: 'nodeconfig',
+    shortNames: ['nc'],
+    namespaced: false,
+    schema: NodeConfigSchema,
+    specSchema: NodeConfigSpecSchema,
+  },
+  {
+    kind: 'NodeLatencyMonitor',
+    group: 'crd.antrea.io',
+    apiVersions: NODE_LATENCY_MONITOR_API_VERSIONS,
+    plural: 'nodelatencymonitors',
+    singular: 'nodelatencymonitor',
+    shortNames: ['nlm'],
+    namespaced: false,
+    schema: NodeLatencyMonitorSchema,
+    specSchema: NodeLatencyMonitorSpecSchema,
   },
 ] as const satisfies readonly KindInfo[];
 

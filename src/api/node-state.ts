@@ -6,6 +6,7 @@ import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } fr
 import { IPAddressSchema, PortNumberSchema, TransportProtocolSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
+import { NodeLatencyReportSchema } from './node-config.js';
 import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
 
 const generation = z.number().int().nonnegative();
@@ -143,5 +144,7 @@ export const NodeReportedSchema = z.strictObject({
   policyStats: z.array(NodePolicyStatsSchema).optional(),
   /** The updater's state (absent when the agent does not run from a release layout). */
   update: UpdateStatusSchema.optional(),
+  /** Round-trip times to the peers' underlay addresses while a NodeLatencyMonitor exists. */
+  nodeLatency: NodeLatencyReportSchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;
