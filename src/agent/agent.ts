@@ -44,6 +44,7 @@ import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
 import { TunnelNeighbours } from './tunnel-neighbours.js';
+import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
 
 const log = createLogger('agent');
 
@@ -84,6 +85,7 @@ export class Agent {
     const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
+    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
     const pipeline = Pipeline.build();
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
@@ -99,7 +101,10 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
-    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own);
+    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own, !!wireGuard);
+    // Peers on the device before the routes into it (datapath.sync), on start and on every Node change.
+    const wireGuardPeers = async () => void (await wireGuard?.sync(peers().filter((p): p is WireGuardPeer => !!p.publicKey)));
+    await wireGuardPeers();
     const egress = new EgressAgent({
       node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
       uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
@@ -123,6 +128,7 @@ export class Agent {
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers,
+      ...(wireGuard ? { wireGuardDev: wireGuard.device } : {}),
       features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
@@ -169,7 +175,7 @@ export class Agent {
       : undefined;
     await neighbours?.start();
     inventory.on('change', (c) => {
-      if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+      if (c.kind === 'Node') wireGuardPeers().then(() => datapath.sync()).catch((err) => log.error({ err }, 'datapath sync failed'));
       if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
       if (c.kind === 'Node') neighbours?.poke();
     });
@@ -182,7 +188,7 @@ export class Agent {
     const configurator = new PodConfigurator({
       ipam,
       connector: podPorts,
-      defaultMtu: podMtu(cfg),
+      defaultMtu: podMtu(cfg, 1500, own?.ip.includes(':')),
       userspaceDatapath: cfg.datapathType === 'netdev',
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });

@@ -11,6 +11,8 @@ export interface InventoryNode {
   podCIDRs: string[];
   internalIP?: string;
   labels: Record<string, string>;
+  /** The node's WireGuard public key (annotation node.antrea.io/wireguard-public-key), when valid. */
+  wireGuardPublicKey?: string;
 }
 
 export interface InventoryNamespace {
