@@ -62,7 +62,6 @@ async function rawWireGuard(boxes: BoxState[], mtu: number): Promise<{ procs: Pr
   return { procs, ip, dev };
 }
 
-
 export const bench: Bench = {
   name: 'wireguard',
   async run(): Promise<BenchRow[]> {
