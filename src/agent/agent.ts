@@ -21,7 +21,7 @@ import { OpenFlowBridge } from './ovs/bridge.js';
 import { OvsdbClient } from './ovs/ovsdb.js';
 import { Pipeline } from './ovs/pipeline.js';
 import { VSwitch } from './ovs/vswitch.js';
-import { peersFrom, type Underlay } from './peers.js';
+import { inCidr, peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
@@ -120,6 +120,7 @@ export class Agent {
       pods: () => podPorts.list(),
       gateway: network.gateway,
       tunnelPort: network.tunnel?.ofport,
+      ...(wireGuard ? { wireGuardPeerOf: (ip: string) => peers().find((p) => p.wireGuard && inCidr(ip, p.podCIDR)) } : {}),
       rule: (id) => policyFeature.rule(id),
       inventory: () => inventory.snapshot(),
     });

@@ -16,6 +16,12 @@ export function sameSubnet(a: string, b: string, prefixLength: number): boolean 
   return ((ipToInt(a) & mask) >>> 0) === ((ipToInt(b) & mask) >>> 0);
 }
 
+/** Whether `ip` is in `cidr` (a.b.c.d/len). */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  return sameSubnet(ip, net!, Number(len));
+}
+
 /**
  * `wireGuard`: every peer is reached through the WireGuard device, never the tunnel; a peer
  * that has not published its public key yet is left out (its pods are unreachable until it

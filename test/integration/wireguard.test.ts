@@ -53,8 +53,8 @@ s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); s.sen
 async function sendMarker(from: PodState, to: PodState, bytes: number, port = 5201): Promise<{ received: number; markers: number }> {
   const sink = spawn('ip', ['netns', 'exec', to.netns, 'python3', '-c', SINK_PY, String(port), MARKER]);
   let out = '';
-  sink.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const done = new Promise<void>((resolve) => sink.on('close', () => resolve()));
+  sink.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   try {
     await eventually('the sink listens', async () => out.includes('listening'), 10_000);
     await run('ip', ['netns', 'exec', from.netns, 'python3', '-c', SOURCE_PY, to.ip!, String(port), MARKER, String(bytes)], { timeoutMs: 60_000 });
@@ -123,7 +123,8 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
   it('the underlay carries WireGuard UDP only: a 1 MB marker between pods never appears in a capture', async () => {
     const pcap = path.join(lab!.dir, 'underlay.pcap');
     // dumpcap: tshark's capture engine (a prereq already), full packets, on the bridge every box's uplink joins.
-    const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-q', '-i', lab!.names.underlayBridge, '-s', '0', '-F', 'pcap', '-w', pcap]);
+    const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-i', lab!.names.underlayBridge, '-s', '0', '-P', '-w', pcap]);
+    const closed = new Promise((resolve) => dump.once('close', resolve));
     let dumpErr = '';
     dump.stderr.setEncoding('utf8').on('data', (d: string) => (dumpErr += d));
     try {
@@ -134,7 +135,7 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
       assert.ok(r.markers > 30_000, `markers intact at the sink: ${r.markers}`);
     } finally {
       dump.kill('SIGINT');
-      await new Promise((resolve) => dump.once('close', resolve));
+      await closed;
     }
     const raw = await readFile(pcap);
     assert.equal(raw.indexOf(MARKER), -1, 'the marker crossed the underlay in the clear');
