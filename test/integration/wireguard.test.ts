@@ -18,7 +18,8 @@ import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { existsSync, statSync } from 'node:fs';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { assertAllReachable, eventually, newLab, pingFlood, pingMatrix, reachable, removeLab } from './lab-fixture.js';
+import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
+import { assertAllReachable, eventually, newLab, pingFlood, pingMatrix, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 /** The device's peers as `wg` shows them: public key → endpoint and allowed IPs. */
 async function wgPeers(box: BoxState): Promise<Map<string, { endpoint: string; allowedIPs: string }>> {
@@ -144,6 +145,17 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     assert.ok(wg > MB / 1500, `WireGuard UDP packets on the underlay: ${wg}`);
     assert.equal(await count('ip.addr == 10.42.0.0/16'), 0, 'pod addresses on the underlay');
     assert.equal(await count('geneve || tcp'), 0, 'tunnelled or plain TCP on the underlay');
+  });
+
+  it('Traceflow shows the WireGuard hop (to the peer\'s underlay address) instead of a tunnel hop', async () => {
+    const r = await seinectl(state.controller!.url, ['traceflow', '--source', 'default/box1-pod1', '--destination', 'default/box2-pod1', '-o', 'json']);
+    const tf = JSON.parse(r.stdout) as TraceflowView;
+    assert.equal(tf.status?.phase, 'Succeeded', r.stdout + r.stderr);
+    const [sender, receiver] = tf.status!.results!;
+    const hop = sender!.observations.at(-1)!;
+    assert.deepEqual([hop.component, hop.componentInfo, hop.action, hop.tunnelDstIP], ['Forwarding', 'WireGuard', 'Forwarded', box('box2').underlayIP]);
+    assert.deepEqual([receiver!.node, receiver!.observations[0]!.componentInfo, receiver!.observations[0]!.action], ['box2', 'WireGuard', 'Received']);
+    assert.deepEqual([receiver!.observations.at(-1)!.action, receiver!.observations.at(-1)!.pod], ['Delivered', 'default/box2-pod1']);
   });
 
   it('loses no packet across an agent kill -9 under ping -i 0.05, and keeps its key and peers', async () => {
