@@ -45,6 +45,7 @@ import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
 import { TunnelNeighbours } from './tunnel-neighbours.js';
 import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
+import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
 
@@ -86,6 +87,12 @@ export class Agent {
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
     const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
+    // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
+    const publishKey = () => {
+      if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;
+      inventory.annotateNode(cfg.nodeName, { [WIREGUARD_KEY_ANNOTATION]: wireGuard.publicKey }).catch((err) => log.warn({ err }, 'the WireGuard key is not on this Node yet'));
+    };
+    publishKey();
     const pipeline = Pipeline.build();
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
@@ -176,6 +183,7 @@ export class Agent {
       : undefined;
     await neighbours?.start();
     inventory.on('change', (c) => {
+      if (c.kind === 'Node') publishKey();
       if (c.kind === 'Node') wireGuardPeers().then(() => datapath.sync()).catch((err) => log.error({ err }, 'datapath sync failed'));
       if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
       if (c.kind === 'Node') neighbours?.poke();

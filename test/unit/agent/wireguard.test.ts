@@ -115,3 +115,30 @@ describe('wireguard peers, routes, MTU, config', () => {
     assert.deepEqual(bad.error!.issues.map((i) => i.path.join('.')).sort(), ['trafficEncryptionMode', 'wireGuard.interfaceName', 'wireGuard.port']);
   });
 });
+
+describe('wireguard key on the Node (Kubernetes inventory)', () => {
+  it('merge-patches the annotation onto the agent\'s own Node', async () => {
+    const { createServer } = await import('node:http');
+    const { KubeClient } = await import('../../../src/agent/inventory/kube-client.js');
+    const seen: { method?: string; url?: string; type?: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, type: req.headers['content-type'], body });
+        res.setHeader('content-type', 'application/json').end('{"kind":"Node"}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = new KubeClient({ server: new URL(`http://127.0.0.1:${port}`), insecureSkipTLSVerify: false, origin: 'test' });
+    try {
+      const key = generateKeyPair().publicKey;
+      await client.mergePatch('/api/v1/nodes/box1', { metadata: { annotations: { [WIREGUARD_KEY_ANNOTATION]: key } } }, new AbortController().signal);
+      assert.deepEqual(seen, [{ method: 'PATCH', url: '/api/v1/nodes/box1', type: 'application/merge-patch+json', body: JSON.stringify({ metadata: { annotations: { [WIREGUARD_KEY_ANNOTATION]: key } } }) }]);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+});
