@@ -5,7 +5,7 @@
 // bridge, taken with dumpcap, tshark's capture engine); an agent kill -9 loses no packet and keeps the key.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WIREGUARD_DEFAULT_PORT } from '../../src/api/wireguard.js';
 import { privateKeyFile } from '../../src/agent/wireguard/keys.js';
@@ -156,6 +156,30 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     assert.deepEqual([hop.component, hop.componentInfo, hop.action, hop.tunnelDstIP], ['Forwarding', 'WireGuard', 'Forwarded', box('box2').underlayIP]);
     assert.deepEqual([receiver!.node, receiver!.observations[0]!.componentInfo, receiver!.observations[0]!.action], ['box2', 'WireGuard', 'Received']);
     assert.deepEqual([receiver!.observations.at(-1)!.action, receiver!.observations.at(-1)!.pod], ['Delivered', 'default/box2-pod1']);
+  });
+
+  it('a NetworkPolicy and a ClusterIP Service keep working across the encrypted link', async () => {
+    const server = state.controller!.url;
+    const [client, web] = [pod('box1-pod1'), pod('box2-pod1')];
+    // Service: box2-pod1 behind a ClusterIP; box1-pod1 connects through it (DNAT in box1's OVS, then WireGuard).
+    await lab!.labelPod({ namespace: 'default', name: web.name }, [{ key: 'app', value: 'wg-web' }]);
+    const svc = await lab!.addService({ namespace: 'default', name: 'wg-web', type: 'ClusterIP', selector: { app: 'wg-web' }, ports: [{ name: '', port: 80, targetPort: 8080, protocol: 'TCP' }], trafficPolicy: 'Cluster' });
+    const listener = spawn('ip', ['netns', 'exec', web.netns, 'python3', '-c', 'import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("0.0.0.0",8080));s.listen(8)\nwhile True: s.accept()[0].close()'], { stdio: 'ignore' });
+    const closed = new Promise((r) => listener.once('close', r));
+    try {
+      const connects = () => run('ip', ['netns', 'exec', client.netns, 'nc', '-z', '-w', '2', svc.clusterIP, '80'], { allowFailure: true }).then((r) => r.code === 0);
+      await eventually(`box1-pod1 connects to ${svc.clusterIP}:80 (box2-pod1:8080)`, connects, 15_000);
+    } finally {
+      listener.kill();
+      await closed;
+    }
+    // Policy: deny all ingress in default isolates box2-pod1 from box1-pod1 across the link, and lifting it restores it.
+    const file = path.join(lab!.dir, 'deny.yaml');
+    await writeFile(file, 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all-ingress, namespace: default}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n');
+    assert.equal((await seinectl(server, ['apply', '-f', file])).code, 0);
+    await eventually('cross-box ping dropped by the policy', async () => !(await reachable(client, web.ip!)), 20_000);
+    assert.equal((await seinectl(server, ['delete', '-f', file])).code, 0);
+    await eventually('cross-box ping allowed again', () => reachable(client, web.ip!), 20_000);
   });
 
   it('loses no packet across an agent kill -9 under ping -i 0.05, and keeps its key and peers', async () => {
