@@ -17,6 +17,13 @@ import { wgControl, type WgControl, type WgPeer, type WgSet } from './uapi.js';
 
 const log = createLogger('wireguard');
 
+/**
+ * A keepalive makes the device handshake as soon as a peer is configured, not on the first pod
+ * packet (two boxes' first packets crossing start two handshakes, and one side then waits out
+ * the 5 s rekey timeout); it also keeps NAT mappings on the way (cellular backhaul) open.
+ */
+export const KEEPALIVE_SECONDS = 25;
+
 export interface WireGuardPeer extends PeerBox {
   publicKey: string;
 }
@@ -57,12 +64,12 @@ export class WireGuard {
   /** Peers as the inventory has them now: add, update, remove only what differs. Returns the number of changes. */
   async sync(peers: WireGuardPeer[]): Promise<number> {
     const cur = await this.control.get();
-    const want = new Map<string, WgPeer>(peers.map((p) => [p.publicKey, { publicKey: p.publicKey, endpoint: `${p.underlayIP}:${this.port}`, allowedIPs: [p.podCIDR] }]));
+    const want = new Map<string, WgPeer>(peers.map((p) => [p.publicKey, { publicKey: p.publicKey, endpoint: `${p.underlayIP}:${this.port}`, allowedIPs: [p.podCIDR], keepalive: KEEPALIVE_SECONDS }]));
     const changes: NonNullable<WgSet['peers']> = [];
     for (const c of cur.peers) if (!want.has(c.publicKey)) changes.push({ publicKey: c.publicKey, remove: true });
     for (const w of want.values()) {
       const c = cur.peers.find((x) => x.publicKey === w.publicKey);
-      if (!c || c.endpoint !== w.endpoint || [...c.allowedIPs].sort().join() !== [...w.allowedIPs].sort().join()) changes.push(w);
+      if (!c || c.endpoint !== w.endpoint || c.keepalive !== w.keepalive || [...c.allowedIPs].sort().join() !== [...w.allowedIPs].sort().join()) changes.push(w);
     }
     if (changes.length) {
       await this.control.set({ peers: changes });

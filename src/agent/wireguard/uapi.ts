@@ -14,6 +14,8 @@ export interface WgPeer {
   /** ip:port */
   endpoint?: string;
   allowedIPs: string[];
+  /** Seconds between keepalives when idle (0 or absent: off). */
+  keepalive?: number;
 }
 
 export interface WgDevice {
@@ -77,6 +79,7 @@ export function parseUapiGet(text: string): WgDevice {
     else if (k === 'public_key') dev.peers.push((peer = { publicKey: b64(v), allowedIPs: [] }));
     else if (k === 'endpoint' && peer) peer.endpoint = v;
     else if (k === 'allowed_ip' && peer) peer.allowedIPs.push(v);
+    else if (k === 'persistent_keepalive_interval' && peer && v !== '0') peer.keepalive = Number(v);
   }
   return dev;
 }
@@ -92,6 +95,7 @@ export function uapiSetText(change: WgSet): string {
       continue;
     }
     if (p.endpoint) lines.push(`endpoint=${p.endpoint}`);
+    if (p.keepalive !== undefined) lines.push(`persistent_keepalive_interval=${p.keepalive}`);
     lines.push('replace_allowed_ips=true', ...p.allowedIPs.map((a) => `allowed_ip=${a}`));
   }
   return lines.join('\n') + '\n\n';
@@ -119,7 +123,7 @@ class WgToolControl implements WgControl {
     return {
       ...(none(self?.[0]) ? { privateKey: self![0] } : {}),
       ...(self?.[2] ? { listenPort: Number(self[2]) } : {}),
-      peers: peers.map((p) => ({ publicKey: p[0]!, ...(none(p[2]) ? { endpoint: p[2] } : {}), allowedIPs: none(p[3])?.split(',') ?? [] })),
+      peers: peers.map((p) => ({ publicKey: p[0]!, ...(none(p[2]) ? { endpoint: p[2] } : {}), allowedIPs: none(p[3])?.split(',') ?? [], ...(none(p[7]) ? { keepalive: Number(p[7]) } : {}) })),
     };
   }
   async set(change: WgSet): Promise<void> {
@@ -129,7 +133,7 @@ class WgToolControl implements WgControl {
     for (const p of change.peers ?? []) {
       args.push('peer', p.publicKey);
       if ('remove' in p) args.push('remove');
-      else args.push(...(p.endpoint ? ['endpoint', p.endpoint] : []), 'allowed-ips', p.allowedIPs.join(','));
+      else args.push(...(p.endpoint ? ['endpoint', p.endpoint] : []), ...(p.keepalive !== undefined ? ['persistent-keepalive', String(p.keepalive)] : []), 'allowed-ips', p.allowedIPs.join(','));
     }
     await run('wg', args, change.privateKey ? { input: change.privateKey + '\n' } : {});
   }

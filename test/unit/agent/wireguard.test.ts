@@ -66,13 +66,13 @@ describe('wireguard UAPI text', () => {
   const hex = (k: string) => Buffer.from(k, 'base64').toString('hex');
 
   it('writes a set with keys in hex, allowed IPs replaced, and removals', () => {
-    const text = uapiSetText({ privateKey: a.privateKey, listenPort: 51820, peers: [{ publicKey: b.publicKey, endpoint: '172.31.250.12:51820', allowedIPs: ['10.42.1.0/24'] }, { publicKey: a.publicKey, remove: true }] });
-    assert.equal(text, `set=1\nprivate_key=${hex(a.privateKey)}\nlisten_port=51820\npublic_key=${hex(b.publicKey)}\nendpoint=172.31.250.12:51820\nreplace_allowed_ips=true\nallowed_ip=10.42.1.0/24\npublic_key=${hex(a.publicKey)}\nremove=true\n\n`);
+    const text = uapiSetText({ privateKey: a.privateKey, listenPort: 51820, peers: [{ publicKey: b.publicKey, endpoint: '172.31.250.12:51820', allowedIPs: ['10.42.1.0/24'], keepalive: 25 }, { publicKey: a.publicKey, remove: true }] });
+    assert.equal(text, `set=1\nprivate_key=${hex(a.privateKey)}\nlisten_port=51820\npublic_key=${hex(b.publicKey)}\nendpoint=172.31.250.12:51820\npersistent_keepalive_interval=25\nreplace_allowed_ips=true\nallowed_ip=10.42.1.0/24\npublic_key=${hex(a.publicKey)}\nremove=true\n\n`);
   });
 
   it('reads a get answer back into keys, port and peers', () => {
-    const answer = `private_key=${hex(a.privateKey)}\nlisten_port=51820\npublic_key=${hex(b.publicKey)}\nendpoint=172.31.250.12:51820\nlast_handshake_time_sec=0\nallowed_ip=10.42.1.0/24\nallowed_ip=10.42.9.0/24\nerrno=0\n\n`;
-    assert.deepEqual(parseUapiGet(answer), { privateKey: a.privateKey, listenPort: 51820, peers: [{ publicKey: b.publicKey, endpoint: '172.31.250.12:51820', allowedIPs: ['10.42.1.0/24', '10.42.9.0/24'] }] });
+    const answer = `private_key=${hex(a.privateKey)}\nlisten_port=51820\npublic_key=${hex(b.publicKey)}\nendpoint=172.31.250.12:51820\nlast_handshake_time_sec=0\npersistent_keepalive_interval=25\nallowed_ip=10.42.1.0/24\nallowed_ip=10.42.9.0/24\nerrno=0\n\n`;
+    assert.deepEqual(parseUapiGet(answer), { privateKey: a.privateKey, listenPort: 51820, peers: [{ publicKey: b.publicKey, endpoint: '172.31.250.12:51820', allowedIPs: ['10.42.1.0/24', '10.42.9.0/24'], keepalive: 25 }] });
   });
 });
 
