@@ -9,6 +9,7 @@ import { errorMessage } from '../src/lib/errors.js';
 import type { ControllerConnection, Watch } from './lib/connection.js';
 import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { manifestsFrom, phaseStatus, refOf, type ObjectRef } from './lib/policy-status.js';
+import { registerPreviewRoute } from './lib/preview.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 const ACTIONS = ['apply', 'delete', 'get'] as const;
@@ -22,6 +23,7 @@ interface PolicyDef extends NodeDef {
 }
 
 function register(RED: NodeAPI): void {
+  registerPreviewRoute(RED);
   function SeinePolicy(this: Node, def: PolicyDef): void {
     RED.nodes.createNode(this, def);
     const node = this;

@@ -28,9 +28,11 @@ import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from 
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
+import { PacketOutSender } from './ovs/packet-out.js';
+import { BridgeStats } from './ovs/flow-stats.js';
 import { PolicyPacketIns, RejectResponder } from './policy/reject.js';
 import { PolicyLogger, policyReference } from './policy/log.js';
-import { ruleStats, statsByPolicy, type RuleStats } from './policy/stats.js';
+import { ruleStatsOf, statsByPolicy, type RuleStats } from './policy/stats.js';
 import { categoryFilter } from './ovs/cookie.js';
 import type { EventEnvelope } from '../api/mqtt.js';
 import { TraceflowAgent } from './traceflow/sessions.js';
@@ -39,6 +41,8 @@ import { registerTraceflowMethods } from './traceflow/rpc.js';
 import type { FlowRecord } from '../api/flow-record.js';
 import { accountingFlows, LEARNED_FLOWS } from './flows/accounting.js';
 import { startFlowVisibility, type FlowVisibility } from './flows/index.js';
+import { registerImpactMethods } from './flows/impact-rpc.js';
+import { evaluatorFor } from '../policy/impact.js';
 import { agentMetrics } from './metrics.js';
 import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
@@ -67,7 +71,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined; neighbours?: TunnelNeighbours | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined; neighbours?: TunnelNeighbours | undefined },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -99,6 +103,10 @@ export class Agent {
     const mgmt = `unix:${path.join(cfg.ovsRunDir, `${cfg.bridgeName}.mgmt`)}`;
     // The per-connection counters OVS learns for the flow exporter are not the agent's to reconcile.
     const bridge = new OpenFlowBridge({ mgmt, tables: pipeline, soleWriter: true, foreign: LEARNED_FLOWS });
+    // Traceflow injections and Reject answers go out on the bridge's OpenFlow connection.
+    const packetOuts = new PacketOutSender(mgmt);
+    // Rule stats, the exporter's learned counters and table flow counts: read on the same connection.
+    const bridgeStats = new BridgeStats(mgmt);
 
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
@@ -123,7 +131,7 @@ export class Agent {
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
       revalidated: purgeDatapathFlows(cfg.ovsRunDir),
-      packetOut: (p) => bridge.packetOut(p),
+      packetOut: (p) => packetOuts.send(p),
       pods: () => podPorts.list(),
       gateway: network.gateway,
       tunnelPort: network.tunnel?.ofport,
@@ -141,10 +149,10 @@ export class Agent {
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
-    const packetIns = new PacketInMonitor({ mgmt, rundir: cfg.ovsRunDir, raw: true });
+    const packetIns = new PacketInMonitor({ mgmt });
     const reject = new RejectResponder(
       { l3ForwardingTable: pipeline.id('L3Forwarding'), gatewayPort: network.gateway.ofport, tunnelPort: network.tunnel?.ofport },
-      (p) => bridge.packetOut(p),
+      (p) => packetOuts.send(p),
     );
     // np.log, and each line as a policy-log event to the controller (through the outbox).
     let sync: AgentSync | undefined;
@@ -209,18 +217,19 @@ export class Agent {
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
     log.info({ ms: Date.now() - t0, podCIDR, pods: live.size, cniSocket: cfg.cniSocket, controller: cfg.controller?.url }, 'agent ready');
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
-    const policyStats = async () => ruleStats(await bridge.dumpFlows({ stats: true, cookie: categoryFilter('NetworkPolicy') }), metricTables, (id) => policyFeature.rule(id));
+    const policyStats = async () => {
+      const flows = (await Promise.all([...metricTables].map((tableId) => bridgeStats.flows({ tableId, cookie: categoryFilter('NetworkPolicy') })))).flat();
+      return ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id));
+    };
     const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
-    const flows = flowExport ? await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    const flows = flowExport ? await startFlowVisibility({ cfg, stats: bridgeStats, pipeline, inventory, rule: (id) => policyFeature.rule(id), servicePortName: (ip, port, proto) => services.servicePortName(ip, port, proto), sinks: toController }) : undefined;
+    // Impact preview and recommendation read the flow store (the controller asks over request/response).
+    if (sync && flows) registerImpactMethods(sync.rpc, { node: cfg.nodeName, store: flows.store, inventory: () => inventory.snapshot(), evaluator: evaluatorFor });
     const registry = agentMetrics({
       nodeName: cfg.nodeName,
-      flowsByTable: async () => {
-        const counts = new Map<number, number>();
-        for (const f of await bridge.dumpFlows({ foreign: true })) counts.set(f.tableId, (counts.get(f.tableId) ?? 0) + 1);
-        return counts;
-      },
+      flowsByTable: () => bridgeStats.flowsByTable(),
       localPods: () => [...inventory.snapshot().pods.values()].filter((p) => p.nodeName === cfg.nodeName && !p.hostNetwork).length,
       realizedRules: () => policyFeature.realized(),
       flows,
@@ -228,11 +237,11 @@ export class Agent {
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     api.attach({ registry, ...(flows ? { store: flows.store } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, npLog, statsTimer, neighbours });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, npLog, statsTimer, neighbours } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours } = this.parts;
     clearInterval(statsTimer);
     await neighbours?.stop();
     await this.api.stop();
@@ -240,6 +249,8 @@ export class Agent {
     await this.flows?.stop();
     await cni.stop();
     await packetIns.stop();
+    await packetOuts.close();
+    await bridgeStats.close();
     npLog.close();
     await this.datapath.idle();
     await inventory.stop();

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { findQualifiedKind, qualifiedKind, type KindInfo } from './kinds.js';
 import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } from './meta.js';
-import { IPAddressSchema } from './net.js';
+import { IPAddressSchema, PortNumberSchema, TransportProtocolSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
 import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
@@ -113,6 +113,8 @@ export const PodInventoryEntrySchema = z.strictObject({
   name: z.string().min(1),
   ips: z.array(IPAddressSchema),
   labels: LabelMapSchema.default({}),
+  /** Declared container ports (named ports resolve against them); absent: none. */
+  ports: z.array(z.strictObject({ name: z.string().min(1).optional(), port: PortNumberSchema, protocol: TransportProtocolSchema })).optional(),
   /** Host-side interface name and its OpenFlow port on the bridge, once attached. */
   interfaceName: z.string().optional(),
   ofPort: z.number().int().nonnegative().optional(),

@@ -24,6 +24,7 @@ import { UserError } from '../lib/errors.js';
 import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
+import { queryCommand } from './query-command.js';
 import { deleteNode, nodeCommand } from './node-command.js';
 import { getReleaseResource, releaseCommand, rolloutCommand } from './rollout-command.js';
 import { AgentConfigSchema } from '../api/config.js';
@@ -33,6 +34,8 @@ import { printFlows, printRollup, parseTimeArg } from '../agent/flows/print.js';
 import { FlowStore, type FlowQuery } from '../agent/flows/store.js';
 import type { AggregatedFlow, FlowRecord } from '../api/flow-record.js';
 import { existsSync } from 'node:fs';
+import type { ImpactResult, RecommendResult } from '../api/impact.js';
+import { printImpact } from '../controller/client/print-impact.js';
 import { DEFAULT_LAB_DIR, labAdminFile, labDirFromEnv } from '../lab/names.js';
 
 /** Where a controller with the default storePath writes its admin file. */
@@ -137,10 +140,23 @@ program
 
 program
   .command('apply')
-  .description('create or update every object of the manifests, all or nothing')
+  .description('create or update every object of the manifests, all or nothing; --dry-run=impact previews the effect on recorded connections instead')
   .requiredOption('-f, --filename <path...>', 'files, directories (their .yaml/.yml/.json files) or - for standard input')
-  .action(async (opts: { filename: string[] }) => {
+  .addOption(new Option('--dry-run <mode>', 'impact: apply nothing; show which connections the boxes recorded would become denied or allowed').choices(['impact']))
+  .option('--since <duration>', 'with --dry-run=impact: connections last seen within this (30m, 24h, 7d)', '24h')
+  .option('--delete', 'with --dry-run=impact: preview deleting the objects instead')
+  .option('--timeout <ms>', 'with --dry-run=impact: how long to wait for the boxes', '10000')
+  .addOption(new Option('-o, --output <format>', 'with --dry-run=impact: table, json or yaml').choices(['table', 'json', 'yaml']).default('table'))
+  .action(async (opts: { filename: string[]; dryRun?: 'impact'; since: string; delete?: boolean; timeout: string; output: 'table' | 'json' | 'yaml' }) => {
     const objects = await readManifests(opts.filename);
+    if (opts.dryRun === 'impact') {
+      const body = { items: objects, since: opts.since, operation: opts.delete ? 'delete' : 'apply', timeoutMs: Number(opts.timeout) };
+      const r = await client().request<ImpactResult>('POST', '/api/v1/impact', JSON.stringify(body));
+      process.stdout.write(printImpact(r, opts.output));
+      if (r.nodes.notHeard.length && opts.output === 'table') process.stderr.write(`warning: ${r.nodes.notHeard.length} box(es) did not answer; the preview leaves their connections out\n`);
+      return;
+    }
+    if (opts.delete) throw new UserError('--delete only goes with --dry-run=impact (seinectl delete -f deletes)');
     const result = await client().request<ApplyResult>('POST', '/api/v1/apply', stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
     for (const i of result.items) process.stdout.write(`${i.kind.toLowerCase()}/${i.name} ${i.outcome}\n`);
   });
@@ -235,7 +251,26 @@ program
     process.stdout.write(opts.output === 'yaml' ? stringify(r.result) : `${JSON.stringify(r.result, null, 2)}\n`);
   });
 
+program
+  .command('recommend')
+  .description('least-privilege policies for a namespace from the connections the boxes recorded (YAML that apply takes unchanged)')
+  .requiredOption('-n, --namespace <ns>', 'the namespace whose workloads get policies')
+  .option('--since <duration>', 'connections last seen within this (30m, 24h, 7d)', '7d')
+  .addOption(new Option('--kind <kind>', 'netpol: K8s NetworkPolicy per workload; acnp: ClusterNetworkPolicy per workload and a baseline default deny').choices(['netpol', 'acnp']).default('netpol'))
+  .option('--timeout <ms>', 'how long to wait for the boxes', '10000')
+  .addOption(new Option('-o, --output <format>', 'yaml (the policies), json (the whole answer)').choices(['yaml', 'json']).default('yaml'))
+  .action(async (opts: { namespace: string; since: string; kind: 'netpol' | 'acnp'; timeout: string; output: 'yaml' | 'json' }) => {
+    const r = await client().request<RecommendResult>('POST', '/api/v1/recommendation', JSON.stringify({ namespace: opts.namespace, since: opts.since, kind: opts.kind, timeoutMs: Number(opts.timeout) }));
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    for (const n of r.nodes.notHeard) process.stderr.write(`warning: box ${n.node} not heard from (${n.reason}): its connections are not in the recommendation\n`);
+    if (opts.output === 'json') return void process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    if (!r.items.length) return void process.stderr.write(`no allowed connections of namespace ${opts.namespace} recorded since ${opts.since}: nothing to recommend\n`);
+    process.stdout.write(`# ${r.items.length} policies from ${r.connections} recorded connections, ${new Date(r.window.since * 1000).toISOString()} .. ${new Date(r.window.until * 1000).toISOString()}\n`);
+    process.stdout.write(r.items.map((i) => stringify(i)).join('---\n'));
+  });
+
 program.addCommand(traceflowCommand(client));
+program.addCommand(queryCommand(client));
 program.addCommand(nodeCommand(client));
 program.addCommand(releaseCommand(client));
 program.addCommand(rolloutCommand(client));

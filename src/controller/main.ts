@@ -27,6 +27,7 @@ import { connectBroker } from './sync/broker-connection.js';
 import { DesiredPublisher, spanDocumentBuilder, type DesiredDocumentBuilder } from './sync/desired-publisher.js';
 import { ReportReceiver } from './sync/report-receiver.js';
 import { RpcClient } from './sync/rpc-client.js';
+import { ImpactService } from './impact/impact.js';
 import { TraceflowRunner } from './traceflow/runner.js';
 import { TraceflowStatusTable } from './traceflow/status-table.js';
 import { FleetFlows } from './flows/fleet-flows.js';
@@ -187,7 +188,8 @@ export class Controller {
       cleanup.push(() => traceflows.stop());
       metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       const rest = new RestServer({
-        store, nodes, span, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows, metrics: metrics.registry,
+        store, nodes, span, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows,
+        impact: new ImpactService({ store, nodes, rpc, maxMessageBytes: cfg.maxMessageBytes }), metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => {
           const e = egress.status(r);

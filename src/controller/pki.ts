@@ -70,7 +70,12 @@ async function withPem(f: Pick<ControllerPki, 'caFile' | 'caKeyFile' | 'certFile
   const read = (field: string, file: string) => readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new UserError(`tls.${field} ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
-  const [ca, cert, key] = await Promise.all([read('caFile', f.caFile), read('certFile', f.certFile), read('keyFile', f.keyFile)]);
+  // Settled in field order: with several files missing, the error names the first (the CA), not
+  // whichever read failed first.
+  const results = await Promise.allSettled([read('caFile', f.caFile), read('certFile', f.certFile), read('keyFile', f.keyFile)]);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [ca, cert, key] = results.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
   if (f.caKeyFile) await read('caKeyFile', f.caKeyFile);
   return { ...f, ca, cert, key, caFingerprint: caFingerprint(ca) };
 }

@@ -5,19 +5,16 @@
 // does a policy the computation rejects, so that every node reports the failure and its reason.
 import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
-import type { Inventory, InventoryNamespace, InventoryPod } from '../api/inventory.js';
+import type { Inventory } from '../api/inventory.js';
 import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
+import { FLEET_IDS, fleetInventory } from './fleet-inventory.js';
 import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { ObjectStore, StoredRecord } from './store/objects.js';
 
 const POLICY_KINDS = new Set(['ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io']);
-const COMPUTE_KINDS = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
-
-/** A pod's identity in the fleet view: node, namespace and name. */
-const fleetPodKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}/${p.name}`;
-/** Whose namespace labels apply to a pod: those its own node reports. */
-const fleetNamespaceKey = (p: InventoryPod): string => `${p.nodeName ?? ''}/${p.namespace}`;
+/** The kinds policy computation reads (policies, tiers, groups). */
+export const COMPUTE_KINDS: ReadonlySet<string> = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
 
 export class PolicySpan {
   /** Policy key → its nodes; absent: every node (not computed yet, or failed). */
@@ -70,7 +67,7 @@ export class PolicySpan {
       this.inventoriesLoaded = true;
     }
     if (this.inventoryDirty || !this.computer) {
-      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), { pod: fleetPodKey, namespace: fleetNamespaceKey });
+      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), FLEET_IDS);
       this.inventoryDirty = false;
     }
     const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
@@ -96,25 +93,8 @@ export class PolicySpan {
     return m.manifest;
   }
 
-  /**
-   * The fleet's pods, each on the node that reported it and keyed by that node too: boxes of two
-   * clusters may host pods of the same namespace/name, and a node can only speak for its own pods
-   * (one that stops reporting a pod, or lies about it, cannot take another box's pod out of a span).
-   * Namespace labels likewise: each node's pods are matched against the labels that node reports.
-   */
+  /** The fleet's pods from the reported inventories (fleet-inventory.ts). */
   private inventory(nodeNames: readonly string[]): Inventory {
-    const pods = new Map<string, InventoryPod>();
-    const namespaces = new Map<string, InventoryNamespace>();
-    for (const [node, text] of this.inventories) {
-      const inv = JSON.parse(text) as NodeReported['inventory'];
-      for (const p of inv.pods) {
-        pods.set(`${node}/${p.namespace}/${p.name}`, {
-          namespace: p.namespace, name: p.name, uid: `${node}/${p.namespace}/${p.name}`, labels: p.labels ?? {},
-          ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running', ports: [],
-        });
-      }
-      for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(`${node}/${name}`, { name, labels });
-    }
-    return { pods, namespaces, nodes: new Map(nodeNames.map((n) => [n, { name: n, podCIDRs: [], labels: {} }])) };
+    return fleetInventory([...this.inventories].map(([node, text]) => [node, JSON.parse(text) as NodeReported['inventory']]), nodeNames);
   }
 }

@@ -46,5 +46,13 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# Seine's own addon (src/native, netlink): npm ci builds it through the install script; a
+# checkout whose node_modules is current still needs it when it is missing or older than its source.
+addon=src/native/build/Release/seine_native.node
+if [[ ! -f $addon || src/native/netlink.c -nt $addon || src/native/binding.gyp -nt $addon ]]; then
+  say "building the netlink addon (src/native)"
+  npm run --silent install -- --loglevel=error >/dev/null  # the install script: npm puts its own node-gyp on PATH
+fi
+
 say "building"
 npm run --silent build

@@ -18,7 +18,7 @@ import { sandboxConfig } from '../../src/lab/pod-runtime-cri.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { PodState } from '../../src/lab/state.js';
 import { CriClient } from '../../src/lib/cri/client.js';
-import { percentile, timeMs, type Bench, type BenchRow } from './harness.js';
+import { percentile, timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 
 const pods = 20;
 
@@ -30,7 +30,7 @@ export const bench: Bench = {
     const lab = new Lab(await mkdtemp('/tmp/sl-bcri-'));
     let cri: CriClient | undefined;
     try {
-      const state = await lab.up(specFromFlags(1, 0, 'geneve', false, 'containerd'));
+      const state = await withDeadline(lab.up(specFromFlags(1, 0, 'geneve', false, 'containerd')), 5 * 60_000, 'lab up of 1 containerd box');
       const box = state.boxes[0];
       const timings = path.join(lab.dir, 'cni-add-ms');
       await timePluginCalls(lab.dir, timings);
@@ -42,12 +42,12 @@ export const bench: Bench = {
         const pod: PodState = { namespace: 'default', name: `direct-${i}`, phase: 'creating', box: box.name, netns: lab.names.podNetns('default', `direct-${i}`), sandboxId: randomUUID().replaceAll('-', ''), labels: {}, ports: [] };
         const [startMs] = await timeMs(async () => {
           await addNetns(pod.netns, undefined, async () => {});
-          const [addMs] = await timeMs(() => attacher.attach(box, pod));
+          const [addMs] = await timeMs(() => withDeadline(attacher.attach(box, pod), 60_000, `direct CNI ADD of ${pod.name}`));
           t.directAdd.push(addMs);
         });
         t.directStart.push(startMs);
         // containerd: kubelet's RunPodSandbox
-        const [runMs, id] = await timeMs(() => cri!.runPodSandbox(sandboxConfig({ namespace: 'default', name: `cri-${i}`, labels: {} }, randomUUID())));
+        const [runMs, id] = await timeMs(() => withDeadline(cri!.runPodSandbox(sandboxConfig({ namespace: 'default', name: `cri-${i}`, labels: {} }, randomUUID())), 150_000, `RunPodSandbox cri-${i}`));
         t.runSandbox.push(runMs);
         void id;
       }
@@ -76,7 +76,7 @@ export const bench: Bench = {
 async function labUpSeconds(runtime: 'direct' | 'containerd'): Promise<number> {
   const lab = new Lab(await mkdtemp(`/tmp/sl-bup${runtime[0]}-`));
   try {
-    const [ms] = await timeMs(() => lab.up(specFromFlags(2, 2, 'geneve', false, runtime)));
+    const [ms] = await timeMs(() => withDeadline(lab.up(specFromFlags(2, 2, 'geneve', false, runtime)), 5 * 60_000, `lab up of 2 boxes × 2 pods (${runtime})`));
     return ms / 1000;
   } finally {
     await lab.down();

@@ -4,8 +4,9 @@
 // agent alone (no binary start) and the binary's start-up floor (VERSION) against a bare
 // `node -e 0`. The agent side is the production one: OVSDB port through OvsPodPorts, then a
 // Datapath sync of the box's flows on a sole-writer bridge (its mirror: one ovs-ofctl per ADD).
-// The agent runs in this process, outside the box namespace (hostNetns), so its host-side
-// commands pay one nsenter more than on a box; routes are not involved (no peers).
+// The agent runs in this process, outside the box namespace (hostNetns): its host-side netlink
+// socket is opened inside the box namespace for each call (setns there and back, tens of µs);
+// routes are not involved (no peers).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { run } from '../../src/lib/exec.js';
@@ -22,10 +23,12 @@ import { Datapath } from '../../src/agent/datapath.js';
 import { OvsPodPorts } from '../../src/agent/pod-ports.js';
 import { InterfaceConfigurator } from '../../src/agent/cni/pod-interface.js';
 import { GATEWAY_OFPORT, TUNNEL_OFPORT } from '../../src/agent/connectivity/registers.js';
-import { percentile, timeMs, type Bench, type BenchRow } from './harness.js';
+import { percentile, timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { addNetns, containerId, delAllNetns, delNetns, netConf, podArgs, requireBuiltBinary, runCni, startCniLab, type CniLab } from '../integration/cni-fixtures.js';
 
 const pods = 50;
+/** One CNI call (binary or agent) before its row fails. */
+const CALL_MS = 60_000;
 /** Every this many pods, one raw anchor pod and one agent-only pod are measured (and removed), so all see the same bridge size. */
 const sampleEvery = 2;
 
@@ -142,7 +145,7 @@ async function podsThroughBinary(lab: CniLab, agent: AgentSide): Promise<Timings
     const ns = await addNetns(`bench-${i}`);
     const id = containerId();
     const spec = { containerId: id, netns: ns.path, ifname: 'eth0', args: podArgs('bench', `bench-${i}`, id) };
-    const out = await runCni({ command: 'ADD', ...spec }, netConf(agent.socketPath));
+    const out = await withDeadline(runCni({ command: 'ADD', ...spec }, netConf(agent.socketPath)), CALL_MS, `CNI ADD of bench-${i} through the binary`);
     if (out.exitCode !== 0) throw new Error(`bench ADD failed (exit ${out.exitCode}): ${out.stdout} ${out.stderr}`);
     t.add.push(out.ms);
     added.push({ ns, spec });
@@ -152,7 +155,7 @@ async function podsThroughBinary(lab: CniLab, agent: AgentSide): Promise<Timings
     }
   }
   for (const { ns, spec } of added) {
-    const out = await runCni({ command: 'DEL', ...spec }, netConf(agent.socketPath));
+    const out = await withDeadline(runCni({ command: 'DEL', ...spec }, netConf(agent.socketPath)), CALL_MS, `CNI DEL of ${spec.args} through the binary`);
     if (out.exitCode !== 0) throw new Error(`bench DEL failed (exit ${out.exitCode}): ${out.stdout} ${out.stderr}`);
     t.del.push(out.ms);
     await delNetns(ns.name);
@@ -165,9 +168,9 @@ async function agentPod(agent: AgentSide, i: number): Promise<number> {
   const ns = await addNetns(`agent-${i}`);
   const id = containerId();
   const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin', CNI_ARGS: podArgs('bench', `agent-${i}`, id) };
-  const [ms, res] = await timeMs(() => agent.server.handle({ env, config: netConf(agent.socketPath) }));
+  const [ms, res] = await timeMs(() => withDeadline(agent.server.handle({ env, config: netConf(agent.socketPath) }), CALL_MS, `agent-only CNI ADD of agent-${i}`));
   if ('error' in res) throw new Error(`agent ADD failed: ${res.error.msg}`);
-  await agent.server.handle({ env: { ...env, CNI_COMMAND: 'DEL' }, config: netConf(agent.socketPath) });
+  await withDeadline(agent.server.handle({ env: { ...env, CNI_COMMAND: 'DEL' }, config: netConf(agent.socketPath) }), CALL_MS, `agent-only CNI DEL of agent-${i}`);
   await delNetns(ns.name);
   return ms;
 }
@@ -196,8 +199,8 @@ async function startupFloor(agent: AgentSide): Promise<{ version: number[]; node
   const version: number[] = [];
   const node: number[] = [];
   for (let i = 0; i < 20; i++) {
-    version.push((await runCni({ command: 'VERSION' }, netConf(agent.socketPath))).ms);
-    node.push(await spawnMs(process.execPath, ['-e', '0']));
+    version.push((await withDeadline(runCni({ command: 'VERSION' }, netConf(agent.socketPath)), CALL_MS, 'seine-cni VERSION')).ms);
+    node.push(await withDeadline(spawnMs(process.execPath, ['-e', '0']), CALL_MS, 'node -e 0'));
   }
   return { version, node };
 }

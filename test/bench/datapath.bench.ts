@@ -13,7 +13,7 @@ import { sleep, stopProcesses } from '../../src/lib/process.js';
 import { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
-import { percentile, type Bench, type BenchRow } from './harness.js';
+import { percentile, withDeadline, type Bench, type BenchRow } from './harness.js';
 
 const MB = Number(process.env.BENCH_DP_MB ?? 50);
 const ROUNDS = Number(process.env.BENCH_DP_ROUNDS ?? 7);
@@ -25,7 +25,7 @@ async function transferSeconds(from: PodState, to: PodState): Promise<number> {
   const server = run('ip', ['netns', 'exec', to.netns, 'sh', '-c', script], { timeoutMs: 60_000 });
   // Start the clock once the listener is up (a fixed sleep was too short on a busy machine).
   for (let i = 0; ; i++) {
-    const { stdout } = await run('ip', ['netns', 'exec', to.netns, 'ss', '-Hltn', `sport = :${PORT}`], { allowFailure: true });
+    const { stdout } = await run('ip', ['netns', 'exec', to.netns, 'ss', '-Hltn', `sport = :${PORT}`], { allowFailure: true, timeoutMs: 10_000 });
     if (stdout.trim()) break;
     if (i > 100) throw new Error(`nc did not listen on ${to.ip}:${PORT}`);
     await sleep(50);
@@ -41,16 +41,16 @@ const envOf = (box: BoxState) => ({ ...process.env, OVS_RUNDIR: box.ovsDir });
 
 /** Makes br-int hold exactly these flows (dump-flows --no-stats text), atomically. */
 async function replaceFlows(box: BoxState, flows: string): Promise<void> {
-  await run('ovs-ofctl', ['-O', 'OpenFlow15', '--bundle', 'replace-flows', mgmtOf(box), '-'], { env: envOf(box), input: flows });
+  await run('ovs-ofctl', ['-O', 'OpenFlow15', '--bundle', 'replace-flows', mgmtOf(box), '-'], { env: envOf(box), input: flows, timeoutMs: 120_000 });
 }
 
 async function snapshot(box: BoxState): Promise<string> {
-  return (await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', '--no-stats', mgmtOf(box)], { env: envOf(box) })).stdout;
+  return (await run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', '--no-stats', mgmtOf(box)], { env: envOf(box), timeoutMs: 120_000 })).stdout;
 }
 
 async function rawFlows(box: BoxState, state: LabState): Promise<string> {
   const env = envOf(box);
-  const { stdout } = await run('ovs-vsctl', [`--db=unix:${box.ovsDir}/db.sock`, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'], { env });
+  const { stdout } = await run('ovs-vsctl', [`--db=unix:${box.ovsDir}/db.sock`, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'], { env, timeoutMs: 60_000 });
   const ofport = new Map(stdout.trim().split('\n').map((l) => l.split(',') as [string, string]));
   const flows = ['priority=10,arp actions=NORMAL'];
   for (const p of state.pods.filter((x) => x.box === box.name)) flows.push(`priority=10,ip,nw_dst=${p.ip} actions=mod_dl_dst:${p.mac},output:${ofport.get(p.hostIfname!)}`);
@@ -64,10 +64,10 @@ export const bench: Bench = {
     const dir = await mkdtemp('/tmp/sl-bench-dp-');
     const lab = new Lab(dir);
     try {
-      const state = await lab.up(specFromFlags(2, 1));
+      const state = await withDeadline(lab.up(specFromFlags(2, 1)), 5 * 60_000, 'lab up of 2 boxes');
       const [a, b] = state.pods;
-      await run('ip', ['netns', 'exec', a.netns, 'ping', '-c3', '-i', '0.3', b.ip!], { allowFailure: true }); // tunnel ARP warm-up
-      await stopProcesses(state.boxes.flatMap((x) => x.processes.filter((p) => p.role === 'agent')));
+      await run('ip', ['netns', 'exec', a.netns, 'ping', '-c3', '-i', '0.3', b.ip!], { allowFailure: true, timeoutMs: 30_000 }); // tunnel ARP warm-up
+      await withDeadline(stopProcesses(state.boxes.flatMap((x) => x.processes.filter((p) => p.role === 'agent'))), 60_000, 'stopping the agents');
       const tables = await Promise.all(state.boxes.map(async (box) => ({ box, seine: await snapshot(box), raw: await rawFlows(box, state) })));
       const use = (side: 'seine' | 'raw') => Promise.all(tables.map((t) => replaceFlows(t.box, t[side])));
       const seine: number[] = [];

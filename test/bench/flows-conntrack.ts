@@ -3,15 +3,19 @@
 // in zone 65520 and counted by the FlowAccounting learner, as on a box.
 import { OvsdbClient } from '../../src/agent/ovs/ovsdb.js';
 import { VSwitch } from '../../src/agent/ovs/vswitch.js';
-import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
+import { BridgeStats } from '../../src/agent/ovs/flow-stats.js';
 import { Pipeline } from '../../src/agent/ovs/pipeline.js';
 import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
 import { formatFlow, toOvsFlow } from '../../src/agent/ovs/flow.js';
-import { accountingFlows, learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
+import { accountingFlows, learnedCountersOf, learnedFilter, LearnedKind } from '../../src/agent/flows/accounting.js';
 import { OvsConntrackSource } from '../../src/agent/flows/ovs-conntrack.js';
 import { bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
+import { withDeadline } from './harness.js';
+
+/** One command or dump before the setup fails (sending 10k datagrams takes ~1–2 s quiet). */
+const STEP_MS = 120_000;
 
 export const CONNECTIONS = 10_000;
 
@@ -26,29 +30,31 @@ for p in range(20000, 20000 + n):
     if p % 100 == 0: time.sleep(0.01)  # the userspace datapath drops bursts it cannot read in time
 `;
 
-export function sourceFor(inst: Pick<OvsInstance, 'dir' | 'vswitchdCtl' | 'env'>, table: number): OvsConntrackSource {
-  const bridge = new OpenFlowBridge({ mgmt: bridgeMgmt(inst, 'br-int'), tables: Pipeline.build(), foreign: LEARNED_FLOWS });
-  return new OvsConntrackSource({
+/** The conntrack source as the agent builds it: counters read over the bridge's OpenFlow connection (close `stats` when done). */
+export function sourceFor(inst: Pick<OvsInstance, 'dir' | 'vswitchdCtl' | 'env'>, table: number): { source: OvsConntrackSource; stats: BridgeStats } {
+  const stats = new BridgeStats(bridgeMgmt(inst, 'br-int'));
+  const source = new OvsConntrackSource({
     vswitchdCtl: inst.vswitchdCtl, env: inst.env,
-    counters: async () => learnedCountersFromText(await bridge.dumpFlowsText({ tableId: table, stats: true, cookie: learnedFilter(LearnedKind.Connection) })),
+    counters: async () => learnedCountersOf(await stats.cursor({ tableId: table, cookie: learnedFilter(LearnedKind.Connection) })),
   });
+  return { source, stats };
 }
 
 /** Sends the 10k datagrams again: refreshes the entries' timeouts (userspace UDP entries expire after ~30 s) before a measurement. */
 export async function refreshConntrack(netns: string): Promise<void> {
-  await run('ip', ['netns', 'exec', netns, 'python3', '-c', SEND_PY, String(CONNECTIONS)]);
+  await run('ip', ['netns', 'exec', netns, 'python3', '-c', SEND_PY, String(CONNECTIONS)], { timeoutMs: STEP_MS });
 }
 
-export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<{ source: OvsConntrackSource; table: number }> {
+export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<{ source: OvsConntrackSource; stats: BridgeStats; table: number }> {
   const client = await OvsdbClient.connect({ remote: inst.dbRemote });
   try {
     const vs = new VSwitch(client);
     await vs.ensureBridge('br-int', { datapathType: 'netdev', failMode: 'secure', protocols: ['OpenFlow15'] });
-    await vs.waitOfport('br-int');
+    await withDeadline(vs.waitOfport('br-int'), STEP_MS, 'br-int getting its ofport');
   } finally {
     await client.close();
   }
-  const ns = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args]);
+  const ns = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args], { timeoutMs: STEP_MS });
   await ns('ip', 'addr', 'add', '10.99.0.1/16', 'dev', 'br-int');
   await ns('ip', 'link', 'set', 'br-int', 'up');
   await ns('ethtool', '-K', 'br-int', 'tx', 'off'); // userspace conntrack drops partial checksums
@@ -64,15 +70,16 @@ export async function setUpConntrack(inst: OvsInstance, netns: string): Promise<
     `table=${table},priority=0 actions=drop`,
     ...accountingFlows(pipeline, cookies).map((f) => formatFlow(toOvsFlow(f, pipeline))),
   ];
-  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'add-flows', bridgeMgmt(inst, 'br-int'), '-'], { env: inst.env, input: flows.join('\n') + '\n' });
-  const source = sourceFor(inst, table);
+  await run('ovs-ofctl', ['-O', 'OpenFlow15', 'add-flows', bridgeMgmt(inst, 'br-int'), '-'], { env: inst.env, input: flows.join('\n') + '\n', timeoutMs: STEP_MS });
+  const { source, stats } = sourceFor(inst, table);
   for (let attempt = 0; attempt < 5; attempt++) {
     await ns('python3', '-c', SEND_PY, String(CONNECTIONS)); // again: what got lost comes in, the rest counts twice
     for (let i = 0; i < 10; i++) {
-      const entries = await source.dump(65520);
-      if (entries.length >= CONNECTIONS && entries.every((e) => e.counters!.packets >= 1)) return { source, table };
+      const entries = await withDeadline(source.dump(65520), STEP_MS, 'a conntrack dump while waiting for the entries');
+      if (entries.length >= CONNECTIONS && entries.every((e) => e.counters!.packets >= 1)) return { source, stats, table };
       await sleep(300);
     }
   }
+  await stats.close();
   throw new Error('the 10k conntrack entries and their counters did not appear');
 }

@@ -10,8 +10,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
 const baseRss = process.memoryUsage().rss;
 const store = await FlowStore.open(db);
+const { source, stats } = sourceFor({ dir, vswitchdCtl: ctl, env: ovsEnv(dir) }, Number(table));
 const exporter = new FlowExporter({
-  source: sourceFor({ dir, vswitchdCtl: ctl, env: ovsEnv(dir) }, Number(table)), zone: 65520,
+  source, zone: 65520,
   inventory: { snapshot: () => ({ nodes: new Map(), namespaces: new Map(), pods: new Map() }) },
   rule: () => undefined, sinks: [(b) => store.insert(b)],
 });
@@ -28,4 +29,5 @@ gc?.();
 const rss = process.memoryUsage().rss;
 if (exporter.tracker.size < CONNECTIONS * 0.99) throw new Error(`tracking ${exporter.tracker.size}`);
 await store.close();
+await stats.close();
 process.stdout.write(`${JSON.stringify({ firstPollMs, steadyPollMs, firstPhases, steadyPhases, rssMB: rss / 2 ** 20, baseRssMB: baseRss / 2 ** 20 })}\n`);

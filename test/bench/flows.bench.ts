@@ -5,7 +5,7 @@
 //   IPFIX encode  records/s into 1400-byte UDP messages  vs  JSON.stringify of the same records
 //   one poll      of 10k real userspace conntrack entries (a private OVS in its own netns, 10k UDP
 //                 flows committed in zone 65520 and counted by the learned FlowAccounting flows):
-//                 the source's dump (unixctl + ofctl + parse + join) and a whole exporter poll
+//                 the source's dump (unixctl + OpenFlow flow stats + join) and a whole exporter poll
 //                 (tracking, enrichment, validation, store)  vs  the two raw tool runs alone
 //   agent RSS     a process holding the exporter with those 10k live connections tracked and
 //                 stored  vs  the same process before it started the exporter
@@ -24,13 +24,16 @@ import { run } from '../../src/lib/exec.js';
 import { unixctlCall } from '../../src/agent/ovs/unixctl.js';
 import { startOvsInstance, stopOvsInstance, bridgeMgmt, type OvsInstance } from '../../src/lab/ovs-instance.js';
 import { syntheticRecord } from '../helpers/flow-records.js';
-import { timeMs, type Bench, type BenchRow } from './harness.js';
+import { timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { setUpConntrack, refreshConntrack, CONNECTIONS } from './flows-conntrack.js';
+import { learnedCountersOf, learnedFilter, LearnedKind } from '../../src/agent/flows/accounting.js';
 import { kernelPoll } from './flows-kernel.js';
 
 const ROWS = 50_000;
 const BATCH = 5_000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Any one dump, tool run or poll before the row fails. */
+const STEP_MS = 120_000;
 
 async function ingest(tmp: string): Promise<BenchRow[]> {
   const batches = Array.from({ length: ROWS / BATCH }, (_, b) => Array.from({ length: BATCH }, (_, i) => syntheticRecord(b * BATCH + i, 1_800_000_000 + b * 60 + (i % 60))));
@@ -102,29 +105,40 @@ function encode(): BenchRow[] {
 async function poll(tmp: string): Promise<BenchRow[]> {
   const netns = `seine-flowb-${process.pid}`;
   let inst: OvsInstance | undefined;
-  await run('ip', ['netns', 'add', netns]);
+  let ctx: Awaited<ReturnType<typeof setUpConntrack>> | undefined;
+  await run('ip', ['netns', 'add', netns], { timeoutMs: 30_000 });
   try {
-    inst = await startOvsInstance(path.join(tmp, 'ovs'), netns);
-    const ctx = await setUpConntrack(inst, netns);
+    inst = await withDeadline(startOvsInstance(path.join(tmp, 'ovs'), netns), STEP_MS, 'the private OVS starting');
+    ctx = await withDeadline(setUpConntrack(inst, netns), 10 * 60_000, `${CONNECTIONS} conntrack entries and their counters appearing`);
     const dumpMs: number[] = [];
     const rawMs: number[] = [];
     const unixctlMs: number[] = [];
     const appctlMs: number[] = [];
+    const countersMs: number[] = [];
+    const ofctlMs: number[] = [];
     for (let r = 0; r < 5; r++) {
+      // The learned counters alone: flow stats over the bridge's OpenFlow connection, decoded in
+      // place, vs an ovs-ofctl dump-flows process of the same table (its text not even parsed).
+      const cookie = learnedFilter(LearnedKind.Connection);
+      const [c, counters] = await timeMs(async () => learnedCountersOf(await ctx!.stats.cursor({ tableId: ctx!.table, cookie })));
+      if (counters.length < CONNECTIONS * 2 * 0.99) throw new Error(`expected ${2 * CONNECTIONS} learned counters, got ${counters.length}`);
+      const [o] = await timeMs(() => run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx!.table},cookie=0x${cookie.value.toString(16)}/0x${cookie.mask.toString(16)}`], { env: inst!.env, timeoutMs: STEP_MS }));
+      countersMs.push(c);
+      ofctlMs.push(o);
       // The conntrack read alone: vswitchd's unixctl socket (what the source uses) vs an ovs-appctl process (what it used).
       const args = ['-m', '-s', 'zone=65520'];
-      const [u, text] = await timeMs(() => unixctlCall(inst!.vswitchdCtl, 'dpctl/dump-conntrack', args));
-      const [a, viaTool] = await timeMs(() => run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', ...args], { env: inst!.env }));
+      const [u, text] = await timeMs(() => withDeadline(unixctlCall(inst!.vswitchdCtl, 'dpctl/dump-conntrack', args), STEP_MS, 'dpctl/dump-conntrack over unixctl'));
+      const [a, viaTool] = await timeMs(() => run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', ...args], { env: inst!.env, timeoutMs: STEP_MS }));
       if (Math.abs(text.length - viaTool.stdout.length) > text.length * 0.01) throw new Error('unixctl and ovs-appctl dumps differ');
       unixctlMs.push(u);
       appctlMs.push(a);
-      const [ms, entries] = await timeMs(() => ctx.source.dump(65520));
+      const [ms, entries] = await timeMs(() => withDeadline(ctx!.source.dump(65520), STEP_MS, 'the conntrack source dump'));
       if (entries.length < CONNECTIONS * 0.99) throw new Error(`expected ${CONNECTIONS} conntrack entries, got ${entries.length}`);
       if (!entries.every((e) => e.counters!.packets >= 1)) throw new Error('a connection without its learned counter');
       dumpMs.push(ms);
       const [raw] = await timeMs(() => Promise.all([
-        run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', '-m', '-s', 'zone=65520'], { env: inst!.env }),
-        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx.table}`], { env: inst!.env }),
+        run('ovs-appctl', ['-t', inst!.vswitchdCtl, 'dpctl/dump-conntrack', '-m', '-s', 'zone=65520'], { env: inst!.env, timeoutMs: STEP_MS }),
+        run('ovs-ofctl', ['-O', 'OpenFlow15', 'dump-flows', bridgeMgmt(inst!, 'br-int'), `table=${ctx!.table}`], { env: inst!.env, timeoutMs: STEP_MS }),
       ]));
       rawMs.push(raw);
     }
@@ -135,14 +149,16 @@ async function poll(tmp: string): Promise<BenchRow[]> {
     process.stderr.write(`bench: flows: poll phases ms first ${JSON.stringify(child.firstPhases)} steady ${JSON.stringify(child.steadyPhases)}\n`);
     return [
       { metric: `dpctl/dump-conntrack, ${CONNECTIONS / 1000}k entries`, unit: 'ms', seine: median(unixctlMs), anchor: median(appctlMs), anchorLabel: 'the same request by an ovs-appctl process', better: 'lower' },
+      { metric: `learned counters, ${(2 * CONNECTIONS) / 1000}k flows (OpenFlow flow stats, decoded)`, unit: 'ms', seine: median(countersMs), anchor: median(ofctlMs), anchorLabel: 'an ovs-ofctl dump-flows run of the same flows (text unparsed)', better: 'lower' },
       { metric: `conntrack source dump, ${CONNECTIONS / 1000}k entries + counters`, unit: 'ms', seine: median(dumpMs), anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
       { metric: `one exporter poll, ${CONNECTIONS / 1000}k entries (first: all recorded)`, unit: 'ms', seine: child.firstPollMs, anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
       { metric: `one exporter poll, ${CONNECTIONS / 1000}k entries (steady state)`, unit: 'ms', seine: child.steadyPollMs, anchor: median(rawMs), anchorLabel: 'raw dump-conntrack + dump-flows runs', better: 'lower', goal: '< 200 ms' },
       { metric: `agent exporter RSS with ${CONNECTIONS / 1000}k live flows`, unit: 'MB', seine: child.rssMB, anchor: child.baseRssMB, anchorLabel: 'same process before the exporter started', better: 'lower' },
     ];
   } finally {
+    await ctx?.stats.close();
     if (inst) await stopOvsInstance(inst);
-    await run('ip', ['netns', 'del', netns], { allowFailure: true });
+    await run('ip', ['netns', 'del', netns], { allowFailure: true, timeoutMs: 30_000 });
   }
 }
 
@@ -151,13 +167,17 @@ async function runChild(inst: OvsInstance, table: number, db: string): Promise<{
   const child = spawn(process.execPath, ['--import', 'tsx', script, inst.dir, inst.vswitchdCtl, String(table), db], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const code = await withDeadline(new Promise<number | null>((r) => child.on('close', r)), 10 * 60_000, 'the exporter poll process (two polls of 10k connections)').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   if (code !== 0) throw new Error(`poll child exited ${code}: ${out}`);
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
 export const bench: Bench = {
   name: 'flows',
+  deadlineMs: 30 * 60_000,
   async run(): Promise<BenchRow[]> {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'seine-flows-bench-'));
     try {

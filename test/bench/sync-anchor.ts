@@ -1,20 +1,25 @@
 // The raw anchor for the sync benches: a bare aedes broker in its own process (no auth, no ACL,
 // no store) and plain MQTT clients exchanging the same messages as one sync round — the
 // controller's desired envelope to each node (QoS 1, retained) and each node's reported envelope
-// back (QoS 1) — timed from the first publish until every reply is in.
+// back (QoS 1) — timed from the first publish until every reply is in. Nagle is off on the raw
+// broker's and clients' TCP sockets, as on Seine's (its embedded broker and src/lib/mqtt-nodelay.ts):
+// with it on, every message waits for a delayed ACK (~40 ms) and the anchor would flatter Seine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope, type ReportedEnvelope } from '../../src/api/mqtt.js';
 import type { DesiredObject } from '../../src/api/node-state.js';
 import { projectRoot } from '../../src/lib/paths.js';
+import { disableNagle } from '../../src/lib/mqtt-nodelay.js';
+import type { NodeReported } from '../../src/api/node-state.js';
+import { childExit, withDeadline } from './harness.js';
 
 const BROKER_JS = `
 import { Aedes } from 'aedes';
 import net from 'node:net';
 const [socketPath] = process.argv.slice(1);
 const aedes = await Aedes.createBroker();
-const servers = [net.createServer(aedes.handle), ...(socketPath ? [net.createServer(aedes.handle)] : [])];
+const servers = [net.createServer({ noDelay: true }, aedes.handle), ...(socketPath ? [net.createServer(aedes.handle)] : [])];
 servers[0].listen(0, '127.0.0.1', () => {
   if (socketPath) servers[1].listen(socketPath, () => console.log(servers[0].address().port));
   else console.log(servers[0].address().port);
@@ -34,9 +39,12 @@ export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', BROKER_JS, '--', ...(socketPath ? [socketPath] : [])], {
     cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const port = await withDeadline(new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve(Number(l)));
     child.once('exit', (code) => reject(new Error(`raw aedes exited with ${code}`)));
+  }), 30_000, 'the raw aedes printing its port').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
   });
   return {
     url: `mqtt://127.0.0.1:${port}`,
@@ -45,16 +53,18 @@ export async function startRawBroker(socketPath?: string): Promise<RawBroker> {
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await childExit(child, 10_000, 'the raw aedes exiting on SIGTERM').catch(() => child.kill('SIGKILL'));
     },
   };
 }
 
 export function connectRaw(url: string, clientId: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0 });
+    const c = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0, connectTimeout: 30_000 });
+    disableNagle(c);
     c.once('connect', () => resolve(c));
     c.once('error', reject);
+    c.once('close', () => reject(new Error(`raw client ${clientId}: connection closed before CONNACK`)));
   });
 }
 
@@ -62,27 +72,29 @@ export function desiredEnvelope(node: string, generation: number, objects: Recor
   return { v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired', payload: { node, generation, objects } };
 }
 
-export function reportedEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>): ReportedEnvelope {
+export function reportedEnvelope(node: string, generation: number, objects: Record<string, DesiredObject>, inventory: NodeReported['inventory'] = { pods: [] }): ReportedEnvelope {
   const realized = Object.fromEntries(Object.entries(objects).map(([k, o]) => [k, { generation: o.generation, phase: 'Realized' as const }]));
   return {
     v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'reported',
-    payload: { node, observedGeneration: generation, objects: realized, errors: [], inventory: { pods: [] }, agentVersion: '0.1.0', uptimeSeconds: 1 },
+    payload: { node, observedGeneration: generation, objects: realized, errors: [], inventory, agentVersion: '0.1.0', uptimeSeconds: 1 },
   };
 }
 
 /**
  * `nodes` echo clients answer each desired message with a reported one; `round()` publishes one
- * desired message per node and resolves with the ms until all replies arrived.
+ * desired message per node and resolves with the ms until all replies arrived. `inventory(i)` is
+ * what node i's replies carry (the same inventory the measured agents report).
  */
-export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
+export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>, inventory?: (index: number) => NodeReported['inventory']): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
   const controller = await connectRaw(url, 'raw-controller');
   const agents: MqttClient[] = [];
   for (let i = 0; i < nodes.length; i += 50) {
-    agents.push(...(await Promise.all(nodes.slice(i, i + 50).map(async (node) => {
+    agents.push(...(await Promise.all(nodes.slice(i, i + 50).map(async (node, k) => {
       const c = await connectRaw(url, `raw-${node}`);
+      const inv = inventory?.(i + k);
       c.on('message', (_t, payload) => {
         const d = JSON.parse(payload.toString()) as DesiredEnvelope & { generation: number };
-        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects)), { qos: 1 });
+        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects, inv)), { qos: 1 });
       });
       await c.subscribeAsync(nodeTopic(node, 'desired'), { qos: 1 });
       return c;

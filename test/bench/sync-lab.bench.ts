@@ -12,7 +12,7 @@ import { Lab } from '../../src/lab/lab.js';
 import type { LabState } from '../../src/lab/state.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import { sleep } from '../../src/lib/process.js';
-import { percentile, type Bench, type BenchRow } from './harness.js';
+import { percentile, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { rawRoundTrips, startRawBroker } from './sync-anchor.js';
 
 const ROUNDS = 60;
@@ -38,10 +38,10 @@ export function labClient(state: LabState): RestClient {
 
 export async function applyUntilRealized(c: RestClient, body: unknown, nodes: number, pollMs: number): Promise<number> {
   const t0 = performance.now();
-  const res = await c.request<{ items: { generation: number }[] }>('POST', ACNPS, JSON.stringify(body), { 'content-type': 'application/json' });
+  const res = await withDeadline(c.request<{ items: { generation: number }[] }>('POST', ACNPS, JSON.stringify(body), { 'content-type': 'application/json' }), 30_000, 'POST of the bench ACNP');
   const generation = res.items[0]!.generation;
   for (;;) {
-    const s = (await c.request<{ status?: Status }>('GET', `${ACNPS}/bench`)).status;
+    const s = (await withDeadline(c.request<{ status?: Status }>('GET', `${ACNPS}/bench`), 30_000, 'GET of the bench ACNP\'s status')).status;
     if (s?.observedGeneration === generation && s.phase === 'Realized' && s.currentNodesRealized === nodes) return performance.now() - t0;
     if (performance.now() - t0 > 30_000) throw new Error(`generation ${generation} not Realized on ${nodes} nodes in 30 s: ${JSON.stringify(s)}`);
     await sleep(pollMs);
@@ -54,11 +54,11 @@ export const bench: Bench = {
     const lab = new Lab(await mkdtemp('/tmp/sl-bench-sync-'));
     const raw = await startRawBroker(path.join(lab.dir, 'raw.sock'));
     try {
-      await lab.up(specFromFlags(3, 1));
+      await withDeadline(lab.up(specFromFlags(3, 1)), 5 * 60_000, 'lab up of 3 boxes');
       // The policy applies to a pod on every box (the controller's span is then all three), and a
       // client pod makes every round's rule a real flow change on every box.
-      for (const b of ['box1', 'box2', 'box3']) await lab.labelPod({ namespace: 'default', name: `${b}-pod1` }, [{ key: 'app', value: 'demo' }]);
-      await lab.labelPod({ namespace: 'default', name: 'box3-pod1' }, [{ key: 'role', value: 'client' }]);
+      for (const b of ['box1', 'box2', 'box3']) await withDeadline(lab.labelPod({ namespace: 'default', name: `${b}-pod1` }, [{ key: 'app', value: 'demo' }]), 60_000, `labelling ${b}-pod1`);
+      await withDeadline(lab.labelPod({ namespace: 'default', name: 'box3-pod1' }, [{ key: 'role', value: 'client' }]), 60_000, 'labelling box3-pod1');
       const state = await lab.current();
       const server = labClient(state);
       const seine: number[] = [];
@@ -66,13 +66,13 @@ export const bench: Bench = {
         const ms = await applyUntilRealized(server, acnp(1000 + i), 3, 5);
         if (i >= 3) seine.push(ms); // the first rounds warm up the agents' computation and OVS
       }
-      const anchor = await rawRoundTrips(raw.socketUrl!, state.boxes.map((b) => b.name), (g) => ({ [KEY]: { generation: g, spec: acnp(1000 + g).spec } }));
+      const anchor = await withDeadline(rawRoundTrips(raw.socketUrl!, state.boxes.map((b) => b.name), (g) => ({ [KEY]: { generation: g, spec: acnp(1000 + g).spec } })), 60_000, 'the raw echo clients connecting');
       const rtt: number[] = [];
       for (let i = 0; i < ROUNDS + 3; i++) {
-        const ms = await anchor.round();
+        const ms = await withDeadline(anchor.round(), 30_000, `raw round ${i}: 3 replies through the bare aedes`);
         if (i >= 3) rtt.push(ms);
       }
-      await anchor.close();
+      await withDeadline(anchor.close(), 10_000, 'closing the raw echo clients').catch(() => {});
       const label = 'raw aedes round trip, same messages (desired ×3 → reported ×3)';
       return [50, 99].map((p): BenchRow => ({
         metric: `apply → Realized 3/3 lab boxes p${p}`, unit: 'ms', seine: percentile(seine, p), anchor: percentile(rtt, p),

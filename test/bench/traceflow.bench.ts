@@ -10,7 +10,7 @@ import { run } from '../../src/lib/exec.js';
 import { RestClient } from '../../src/controller/client/rest-client.js';
 import type { StoredObject } from '../../src/api/controller-api.js';
 import type { TraceflowStatus } from '../../src/api/traceflow.js';
-import { percentile, timeMs, type Bench, type BenchRow } from './harness.js';
+import { percentile, pollUntil, timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { labClient } from './sync-lab.bench.js';
 
 const N = 30;
@@ -19,21 +19,21 @@ async function traceOnce(c: RestClient, src: PodState, dst: PodState, i: number)
   const name = `bench-${dst.name}-${i}`;
   const manifest = { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Traceflow', metadata: { name }, spec: { source: { namespace: src.namespace, pod: src.name }, destination: { namespace: dst.namespace, pod: dst.name } } };
   const [ms, status] = await timeMs(async () => {
-    await c.request('POST', '/api/v1/apply', JSON.stringify(manifest));
-    for (;;) {
+    await withDeadline(c.request('POST', '/api/v1/apply', JSON.stringify(manifest)), 30_000, `creating traceflow ${name}`);
+    // A Traceflow times out by itself (Failed) well within this; past it the trace is stuck Running.
+    return pollUntil(`traceflow ${name} leaving Running`, 60_000, async () => {
       const o = await c.request<StoredObject>('GET', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`);
       const st = o.status as TraceflowStatus | undefined;
-      if (st?.phase !== 'Running') return st;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+      return st?.phase !== 'Running' ? { st } : undefined;
+    }, { intervalMs: 5 }).then((r) => r.st);
   });
-  await c.request('DELETE', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`);
+  await withDeadline(c.request('DELETE', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`), 30_000, `deleting traceflow ${name}`);
   if (status?.phase !== 'Succeeded') throw new Error(`traceflow ${src.name} -> ${dst.name}: ${status?.phase}: ${status?.reason}`);
   return ms;
 }
 
 async function rawPing(src: PodState, dst: PodState): Promise<number> {
-  const [ms, r] = await timeMs(() => run('ip', ['netns', 'exec', src.netns, 'ping', '-c1', '-W', '2', dst.ip!], { allowFailure: true }));
+  const [ms, r] = await timeMs(() => run('ip', ['netns', 'exec', src.netns, 'ping', '-c1', '-W', '2', dst.ip!], { allowFailure: true, timeoutMs: 10_000 }));
   if (r.code !== 0) throw new Error(`ping ${src.name} -> ${dst.name} failed`);
   return ms;
 }
@@ -44,7 +44,7 @@ export const bench: Bench = {
     const dir = await mkdtemp('/tmp/sl-bench-tf-');
     const lab = new Lab(dir);
     try {
-      const state = await lab.up(specFromFlags(2, 2));
+      const state = await withDeadline(lab.up(specFromFlags(2, 2)), 5 * 60_000, 'lab up of 2 boxes × 2 pods');
       const pod = (n: string) => state.pods.find((p) => p.name === n)!;
       const c = labClient(state);
       const src = pod('box1-pod1');

@@ -87,6 +87,8 @@ export interface TestAgent {
 export async function startAgent(opts: {
   node: string; url: string; password?: string; tls?: AgentSyncOptions['tls']; dir: string; realizer?: RecordingRealizer; registerAcnp?: boolean;
   protocolVersion?: 4 | 5;
+  /** What the agent reports as its inventory (default testInventory(node)). */
+  inventory?: () => NodeReported['inventory'];
 }): Promise<TestAgent> {
   const db = await Database.open(path.join(opts.dir, `${opts.node}.db`));
   const realizers = new RealizerRegistry();
@@ -100,7 +102,7 @@ export async function startAgent(opts: {
     ...(opts.password !== undefined ? { password: opts.password } : {}), ...(tls ? { tls } : {}),
     ...(opts.protocolVersion ? { protocolVersion: opts.protocolVersion } : {}),
     backoff: new Backoff({ initialMs: 50, maxMs: 500 }),
-    inventory: () => testInventory(opts.node),
+    inventory: opts.inventory ?? (() => testInventory(opts.node)),
   });
   await sync.start();
   return {

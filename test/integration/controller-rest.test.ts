@@ -33,6 +33,9 @@ describe('controller REST', function () {
     assert.ok(body.paths[`${ACNPS}/{name}/nodes`].get);
     assert.ok(body.paths['/api/v1/nodes/{name}/rpc'].post);
     assert.ok(body.components.schemas.RpcCall.properties.method);
+    assert.ok(body.paths['/api/v1/impact'].post);
+    assert.ok(body.components.schemas.ImpactRequest.properties.items);
+    assert.ok(body.paths['/api/v1/recommendation'].post);
     assert.ok(body.components.schemas['ClusterNetworkPolicy.crd.antrea.io'].properties.spec);
   });
 

@@ -4,7 +4,8 @@
 // (playwright-core + Debian's chromium) drives the real editor: import the first example from
 // Import → Examples, deploy, see the policy node reach "Realized 2/2"; import and run the
 // traceflow example and see the hop graph with the drop in the Seine sidebar; import the flow
-// map example and see the map of real pings. Screenshots of each step: test-output/nodered/.
+// map example and see the map of real pings; the policy node's "Preview impact" lists the recorded
+// pings its policy would deny. Screenshots of each step: test-output/nodered/.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -21,7 +22,7 @@ import traceflowNode from '../../nodes/seine-traceflow.js';
 import type { ControllerConnection } from '../../nodes/lib/connection.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
-import { eventually, labAdmin, newLab, ping, reachable, removeLab } from './lab-fixture.js';
+import { eventually, labAdmin, labApi, newLab, ping, reachable, removeLab } from './lab-fixture.js';
 
 const OUT = path.join(projectRoot, 'test-output', 'nodered');
 const SIX = ['seine-controller', 'seine-policy', 'seine-traceflow', 'seine-flows', 'seine-events', 'seine-nodes'];
@@ -168,6 +169,31 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
       await shot('02-policy-realized.png');
       await pressInject('seine-ex1-undo', 'seine-ex1-policy');
       await waitStatus('seine-ex1-policy', /^deleted ClusterNetworkPolicy isolate-default$/);
+    });
+
+    it('the policy node\'s "Preview impact" lists the recorded pings the policy would deny, before anything is deployed or applied', async () => {
+      // The example's policy (isolate-default) was applied and deleted above: the preview's "before" has no policy.
+      await page.locator('g[id="seine-ex1-policy"] rect.red-ui-flow-node').first().dblclick({ force: true });
+      await page.locator('#node-input-preview').waitFor();
+      await page.fill('#node-input-preview-since', '1h');
+      const result = page.locator('#node-input-preview-result');
+      // The boxes record a ping within a poll or two of it: ask until the pings are in.
+      await eventually('the preview lists newly denied pings', async () => {
+        await page.click('#node-input-preview');
+        await page.waitForFunction(() => !/asking the boxes/.test((globalThis as any).document.querySelector('#node-input-preview-result')?.textContent ?? 'asking the boxes'));
+        return /Newly denied \([1-9]\d*\)/.test((await result.textContent()) ?? '');
+      }, 30_000);
+      const text = (await result.textContent()) ?? '';
+      assert.match(text, /^Nothing applied\./);
+      assert.match(text, /default\/box1-pod1default\/box2-pod\d-ICMP/, text);
+      assert.match(text, /Drop acnp\/isolate-default:deny-all-in/);
+      assert.doesNotMatch(text, /Not heard from/);
+      await result.scrollIntoViewIfNeeded();
+      await shot('08-policy-preview.png');
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-preview').waitFor({ state: 'detached' });
+      const stored = await labApi(state.controller!.url, 'GET', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies');
+      assert.deepEqual(stored.body.items.map((o: { metadata: { name: string } }) => o.metadata.name).filter((n: string) => n === 'isolate-default'), [], 'the preview applied nothing');
     });
 
     it('runs "trace a blocked connection": the status names the dropping policy and the Seine sidebar shows the hop graph', async () => {

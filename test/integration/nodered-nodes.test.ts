@@ -155,6 +155,23 @@ describe('Node-RED nodes against a real controller (node-red-node-test-helper)',
       await unloadWithoutLeaks();
     });
 
+    it('the editor\'s Preview impact asks the controller and names every box that did not answer; nothing is applied', async () => {
+      await load(ALL, flow());
+      // These test agents have no flow store: each box answers UnknownMethod, and the preview says so per box.
+      const r = await helper.request().post('/seine/preview').send({ controller: 'c1', text: DENY_NS.replace('deny-web', 'preview-only'), since: '1h' }).expect(200);
+      assert.equal(r.body.kind, 'ImpactPreview');
+      assert.equal(r.body.window.until - r.body.window.since, 3600);
+      assert.deepEqual(r.body.nodes.answered, []);
+      assert.deepEqual(r.body.nodes.notHeard.map((n: { node: string }) => n.node), ['box1', 'box2']);
+      for (const n of r.body.nodes.notHeard) assert.match(n.reason, /UnknownMethod|flows\.impact/);
+      assert.equal((await api(url, 'GET', '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies/preview-only')).status, 404, 'the preview applied nothing');
+      const bad = await helper.request().post('/seine/preview').send({ controller: 'c1', text: DENY_NS.replace('Drop', 'Deny') }).expect(422);
+      assert.match(bad.body.message, /spec\.ingress\[0\]\.action/);
+      const noController = await helper.request().post('/seine/preview').send({ controller: 'nope', text: DENY_NS }).expect(400);
+      assert.match(noController.body.message, /no seine-controller/);
+      await unloadWithoutLeaks();
+    });
+
     it('get sends the stored object with its status; delete removes it and stops following', async () => {
       await load(ALL, flow({ policy: DENY_NS }));
       const seen = watchNode('p1');

@@ -185,7 +185,7 @@ describe('OpenFlow layer (real OVS)', function () {
     assert.equal(await bridge.dumpFlowsText(), text);
   });
 
-  it('turns a packet-out of a hand-built ICMP frame into a parsed packet-in, and survives its monitor dying', async () => {
+  it('turns a packet-out of a hand-built ICMP frame into a parsed packet-in', async () => {
     monitor = new PacketInMonitor({ mgmt: bridgeMgmt(inst!, 'br-int') });
     await monitor.start();
     const cookie = new CookieAllocator(3).cookie('Traceflow', 'tf-1');
@@ -207,9 +207,8 @@ describe('OpenFlow layer (real OVS)', function () {
     assert.deepEqual([ev.packet.nwSrc, ev.packet.nwDst, ev.packet.dscp, ev.packet.icmpType], ['10.10.0.2', '10.10.0.3', 1, 8]);
     assert.deepEqual(ev.metadata, { reg0: '0x3' }, 'the Classifier mark was already loaded');
 
-    const restarted = once(monitor, 'restart');
-    process.kill(monitor.pid!, 'SIGKILL');
-    await restarted;
+    // A second packet-in on the same (shared, long-lived) connection; surviving a lost
+    // connection is tested in openflow-connection.test.ts (vswitchd restarted).
     got = next();
     await bridge.packetOut({ inPort: 1, packetHex: frame(1), actions: ['resubmit(,0)'] });
     [ev] = await got;

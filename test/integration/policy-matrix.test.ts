@@ -8,6 +8,12 @@
 // realized, then polls its whole expectation table until it holds (policies propagate
 // asynchronously), and deletes its manifests again so cases are independent.
 //
+// Once real traffic matches a table, every row is also asked of the controller's
+// NetworkPolicyEvaluation (POST /api/v1/networkpolicyevaluation, issue 19): its action must equal
+// the verdict measured (allowed = Allow, dropped = Drop, rejected = Reject), and it must name the
+// deciding policy — the row's fifth element ('-': no policy decided), else the case's only
+// policy for a denied row.
+//
 // Lab: boxes b1, b2; namespaces alpha {team: a} and beta {team: b}; every pod listens on TCP
 // 8080-8083 and 9000 and UDP 5353-5354 (echo). Declared (named) ports: alpha/web http=8080,
 // dns=5353/UDP; alpha/db http=8081; beta/web http=8082.
@@ -47,8 +53,8 @@ const LAB = {
 };
 
 type PodRef = 'alpha/web' | 'alpha/cli' | 'alpha/db' | 'beta/cli' | 'beta/web';
-/** [from, to, what, expected]; what is `tcp/8080`, `udp/5353` or `icmp`. */
-type Expect = [PodRef, PodRef, string, Verdict];
+/** [from, to, what, expected, deciding policy?]; what is `tcp/8080`, `udp/5353` or `icmp`; '-' for no policy. */
+type Expect = [PodRef, PodRef, string, Verdict, string?];
 
 const A = 'allowed' as const;
 const D = 'dropped' as const;
@@ -153,19 +159,71 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
     return traffic.probe(pod(e[0]), pod(e[1]), proto, Number(port ?? 0));
   }
 
-  /** Polls the whole table until every probe gives its expected verdict (propagation is asynchronous). */
-  async function expectTable(table: Expect[], ms = 8000): Promise<void> {
+  /**
+   * Polls the whole table until every probe gives its expected verdict (propagation is
+   * asynchronous), then checks the evaluation endpoint against it. `policies`: the case's policy
+   * names (one: it must decide every denied row; none: nothing may decide).
+   */
+  async function expectTable(table: Expect[], ms = 8000, policies?: string[]): Promise<void> {
     const end = Date.now() + ms;
     for (;;) {
       const got = await Promise.all(table.map(observe));
       const wrong = table.flatMap((e, i) => (got[i]!.verdict === e[3] ? [] : [`${e[0]} -> ${e[1]} ${e[2]}: want ${e[3]}, got ${got[i]!.verdict} (${got[i]!.detail}, ${got[i]!.ms} ms)`]));
       // A reject must be an immediate refusal, not a slow one.
       const slow = table.flatMap((e, i) => (e[3] === 'rejected' && got[i]!.verdict === 'rejected' && got[i]!.ms > 700 ? [`${e[0]} -> ${e[1]} ${e[2]}: refused after ${got[i]!.ms} ms`] : []));
-      if (!wrong.length && !slow.length) return;
+      if (!wrong.length && !slow.length) break;
       if (Date.now() > end) assert.fail(`after ${ms} ms:\n  ${[...wrong, ...slow].join('\n  ')}\n  flows: ${await dumpAllFlows()}`);
       await sleep(200);
     }
+    await expectEvaluation(table, policies);
   }
+
+  const ACTION: Record<Verdict, string> = { allowed: 'Allow', dropped: 'Drop', rejected: 'Reject' };
+  let evaluations = 0;
+
+  /** What the evaluation endpoint answers for one row. */
+  async function evaluate(e: Expect): Promise<{ action: string; decidedBy: string; policy?: string; message: string }> {
+    const [proto, port] = e[2].split('/') as [Proto, string?];
+    const end = (ref: PodRef) => ({ pod: { namespace: ref.split('/')[0], name: ref.split('/')[1] } });
+    const request = {
+      source: end(e[0]), destination: end(e[1]), protocol: proto.toUpperCase(),
+      // The probe's ping is an echo request.
+      ...(proto === 'icmp' ? { icmpType: 8, icmpCode: 0 } : { port: Number(port) }),
+    };
+    const r = await labApi(server, 'POST', '/api/v1/networkpolicyevaluation', { apiVersion: 'controlplane.antrea.io/v1beta2', kind: 'NetworkPolicyEvaluation', request });
+    assert.equal(r.status, 200, `evaluation of ${e.slice(0, 3).join(' ')}: ${JSON.stringify(r.body)}`);
+    evaluations++;
+    const res = r.body.response;
+    return { action: res.action, decidedBy: res.decidedBy, ...(res.networkPolicy ? { policy: res.networkPolicy.name } : {}), message: res.message };
+  }
+
+  /**
+   * Every row asked of the evaluation endpoint. The answer comes from the nodes' reports, which
+   * follow a label change about as fast as the datapath does: mismatches are asked again for up
+   * to 3 s before they fail.
+   */
+  async function expectEvaluation(table: Expect[], policies?: string[]): Promise<void> {
+    const end = Date.now() + 3000;
+    for (;;) {
+      const got = await Promise.all(table.map(evaluate));
+      const wrong = table.flatMap((e, i) => {
+        const g = got[i]!;
+        const row = `${e[0]} -> ${e[1]} ${e[2]}`;
+        if (g.action !== ACTION[e[3]]) return [`${row}: traffic ${e[3]}, evaluation says ${g.action} (${g.message})`];
+        const want = e[4] ?? (policies?.length === 0 ? '-' : policies?.length === 1 && e[3] !== 'allowed' ? policies[0] : undefined);
+        if (want === '-' && g.decidedBy !== 'no-policy') return [`${row}: want no policy, evaluation says ${g.message}`];
+        if (want !== undefined && want !== '-' && g.policy !== want) return [`${row}: want policy ${want}, evaluation says ${g.message}`];
+        return [];
+      });
+      if (!wrong.length) return;
+      if (Date.now() > end) assert.fail(`evaluation disagrees:\n  ${wrong.join('\n  ')}`);
+      await sleep(200);
+    }
+  }
+
+  /** Names of the policies (not tiers or groups) in a case's manifests. */
+  const policyNames = (yaml: string) =>
+    yaml.split(/^---$/m).flatMap((doc) => (/^kind: (NetworkPolicy|ClusterNetworkPolicy)$/m.test(doc) ? [/metadata: \{name: ([^,}]+)/.exec(doc)![1]!] : []));
 
   /** Writes every box's flows next to the lab (the failure message names the file). */
   async function dumpAllFlows(): Promise<string> {
@@ -183,9 +241,10 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
   }
 
   async function runCase(c: Case): Promise<void> {
-    const file = await apply(c.manifests(ip));
+    const yaml = c.manifests(ip);
+    const file = await apply(yaml);
     try {
-      await expectTable(c.expect);
+      await expectTable(c.expect, 8000, policyNames(yaml));
     } finally {
       await remove(file);
     }
@@ -214,10 +273,11 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       ['beta/cli', 'beta/web', 'icmp', A],
       ['alpha/web', 'alpha/db', 'icmp', A],
       ['beta/web', 'beta/cli', 'icmp', A],
-    ], 0);
+    ], 0, []);
   });
 
   after(async () => {
+    process.stderr.write(`policy matrix: ${evaluations} evaluation answers checked against real traffic\n`);
     if (lab && !process.env.MATRIX_KEEP_LAB) await removeLab(lab);
   });
 
@@ -227,7 +287,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       ['beta/cli', 'alpha/db', 'udp/5353', A],
       ['alpha/db', 'beta/web', 'icmp', A],
       ['beta/web', 'alpha/web', 'tcp/9000', A],
-    ]));
+    ], 8000, []));
 
   describe('Kubernetes NetworkPolicy', () => {
     const cases: Case[] = [
@@ -388,11 +448,11 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
             netpol('u2', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - from: [{namespaceSelector: {matchLabels: {team: b}}}]\n    ports: [{port: 8081}]'),
           ),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
-          ['alpha/cli', 'alpha/web', 'tcp/8081', D],
-          ['beta/web', 'alpha/web', 'tcp/8081', A],
-          ['beta/web', 'alpha/web', 'tcp/8080', D],
-          ['alpha/db', 'alpha/web', 'tcp/8081', D],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, 'u1'],
+          ['alpha/cli', 'alpha/web', 'tcp/8081', D, 'u1'],
+          ['beta/web', 'alpha/web', 'tcp/8081', A, 'u2'],
+          ['beta/web', 'alpha/web', 'tcp/8080', D, 'u1'],
+          ['alpha/db', 'alpha/web', 'tcp/8081', D, 'u1'],
         ],
       },
       {
@@ -410,9 +470,9 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         name: 'an empty ingress rule allows everything, whatever a deny-all policy says',
         manifests: () => docs(netpol('deny-all', 'alpha', 'podSelector: {}\npolicyTypes: [Ingress]'), netpol('web-open', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - {}')),
         expect: [
-          ['beta/cli', 'alpha/web', 'udp/5354', A],
+          ['beta/cli', 'alpha/web', 'udp/5354', A, 'web-open'],
           ['beta/cli', 'alpha/web', 'icmp', A],
-          ['beta/cli', 'alpha/db', 'tcp/8080', D],
+          ['beta/cli', 'alpha/db', 'tcp/8080', D, 'deny-all'],
         ],
       },
       {
@@ -423,10 +483,10 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
             netpol('web-in', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - ports: [{port: 8081, endPort: 8082}]'),
           ),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8081', A],
-          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
-          ['alpha/cli', 'alpha/web', 'tcp/8082', D],
-          ['beta/cli', 'alpha/web', 'tcp/8082', A],
+          ['alpha/cli', 'alpha/web', 'tcp/8081', A, 'cli-out'],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D, 'web-in'],
+          ['alpha/cli', 'alpha/web', 'tcp/8082', D, 'cli-out'],
+          ['beta/cli', 'alpha/web', 'tcp/8082', A, 'web-in'],
         ],
       },
     ];
@@ -448,35 +508,35 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
       {
         name: 'tier order: securityops Drop beats application Allow',
         manifests: () => docs(dropFromClients('so-drop', 'securityops', 10), allowFromClients('app-allow', 'application', 1)),
-        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', D]],
+        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', D, 'so-drop']],
       },
       {
         name: 'tier order: emergency Allow beats securityops Drop',
         manifests: () => docs(allowFromClients('em-allow', 'emergency', 10), dropFromClients('so-drop', 'securityops', 1)),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
-          ['beta/cli', 'alpha/web', 'tcp/8080', A],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, 'em-allow'],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A, 'em-allow'],
         ],
       },
       {
         name: 'custom Tier (priority 20) comes before securityops (100)',
         manifests: () => docs(allowFromClients('early-allow', 'early', 10), dropFromClients('so-drop', 'securityops', 1)),
-        expect: [['beta/cli', 'alpha/web', 'tcp/8080', A]],
+        expect: [['beta/cli', 'alpha/web', 'tcp/8080', A, 'early-allow']],
       },
       {
         name: 'custom Tier (priority 240) comes before application (250): its Drop wins',
         manifests: () => docs(dropFromClients('late-drop', 'late', 10), allowFromClients('app-allow', 'application', 1)),
-        expect: [['beta/cli', 'alpha/web', 'tcp/8080', D]],
+        expect: [['beta/cli', 'alpha/web', 'tcp/8080', D, 'late-drop']],
       },
       {
         name: 'policy priority within a tier: lower number wins (Drop 5 over Allow 10)',
         manifests: () => docs(dropFromClients('p5-drop', 'application', 5), allowFromClients('p10-allow', 'application', 10)),
-        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', D]],
+        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', D, 'p5-drop']],
       },
       {
         name: 'policy priority within a tier: lower number wins (Allow 1.5 over Drop 2)',
         manifests: () => docs(allowFromClients('p15-allow', 'application', 1.5), dropFromClients('p2-drop', 'application', 2)),
-        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', A]],
+        expect: [['alpha/cli', 'alpha/web', 'tcp/8080', A, 'p15-allow']],
       },
       {
         name: 'rule order within a policy: Allow 8080 then Drop the rest',
@@ -499,9 +559,9 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         name: 'Pass skips the lower Antrea tiers (no K8s policy: allowed)',
         manifests: () => docs(toWeb('so-pass', 'securityops', 5, '- action: Pass\n  from: [{podSelector: {matchLabels: {role: client}}}]'), toWeb('app-drop', 'application', 5, '- action: Drop\n  from: [{namespaceSelector: {}}]')),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
-          ['beta/cli', 'alpha/web', 'tcp/8080', A],
-          ['beta/web', 'alpha/web', 'tcp/8080', D],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, '-'],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A, '-'],
+          ['beta/web', 'alpha/web', 'tcp/8080', D, 'app-drop'],
         ],
       },
       {
@@ -513,33 +573,33 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
             netpol('web-8080', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - ports: [{port: 8080}]'),
           ),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A], // K8s allows
-          ['alpha/cli', 'alpha/web', 'tcp/8081', D], // passed: the application Allow is skipped; K8s isolates
-          ['alpha/db', 'alpha/web', 'tcp/8081', A], // not passed: application Allow
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, 'web-8080'], // K8s allows
+          ['alpha/cli', 'alpha/web', 'tcp/8081', D, 'web-8080'], // passed: the application Allow is skipped; K8s isolates
+          ['alpha/db', 'alpha/web', 'tcp/8081', A, 'app-allow-all'], // not passed: application Allow
         ],
       },
       {
         name: 'Pass then baseline: with no K8s policy the baseline tier decides',
         manifests: () => docs(toWeb('so-pass', 'securityops', 5, '- action: Pass\n  from: [{podSelector: {matchLabels: {role: client}}}]'), toWeb('base-drop', 'baseline', 5, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]')),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
-          ['alpha/db', 'alpha/web', 'tcp/8080', A],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D, 'base-drop'],
+          ['alpha/db', 'alpha/web', 'tcp/8080', A, '-'],
         ],
       },
       {
         name: 'baseline Allow cannot undo K8s isolation',
         manifests: () => docs(netpol('web-from-beta', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - from: [{namespaceSelector: {matchLabels: {team: b}}}]'), toWeb('base-allow', 'baseline', 5, '- action: Allow\n  from: [{namespaceSelector: {}}]')),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
-          ['beta/cli', 'alpha/web', 'tcp/8080', A],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D, 'web-from-beta'],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A, 'web-from-beta'],
         ],
       },
       {
         name: 'K8s allow is evaluated before a baseline Drop',
         manifests: () => docs(netpol('web-from-beta', 'alpha', 'podSelector: {matchLabels: {app: web}}\ningress:\n  - from: [{namespaceSelector: {matchLabels: {team: b}}}]'), toWeb('base-drop', 'baseline', 5, '- action: Drop\n  from: [{namespaceSelector: {}}]')),
         expect: [
-          ['beta/cli', 'alpha/web', 'tcp/8080', A],
-          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A, 'web-from-beta'],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D, 'web-from-beta'],
         ],
       },
       {
@@ -554,8 +614,8 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         name: 'application Allow lets traffic through K8s isolation',
         manifests: () => docs(netpol('web-deny', 'alpha', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Ingress]'), allowFromClients('app-allow', 'application', 5)),
         expect: [
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
-          ['alpha/db', 'alpha/web', 'tcp/8080', D],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, 'app-allow'],
+          ['alpha/db', 'alpha/web', 'tcp/8080', D, 'web-deny'],
         ],
       },
       {
@@ -693,11 +753,11 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
     it('re-applying a policy with Drop changed to Allow changes the verdict', async () => {
       await apply(toWeb('flip', 'application', 5, '- action: Drop\n  from: [{podSelector: {matchLabels: {role: client}}}]'));
       try {
-        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', D]]);
+        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', D, 'flip']]);
         await apply(docs(netpol('web-deny', 'alpha', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Ingress]'), toWeb('flip', 'application', 5, '- action: Allow\n  from: [{podSelector: {matchLabels: {role: client}}}]')));
         await expectTable([
-          ['beta/cli', 'alpha/web', 'tcp/8080', A],
-          ['alpha/db', 'alpha/web', 'tcp/8080', D],
+          ['beta/cli', 'alpha/web', 'tcp/8080', A, 'flip'],
+          ['alpha/db', 'alpha/web', 'tcp/8080', D, 'web-deny'],
         ]);
       } finally {
         await remove(path.join(lab!.dir, `m${fileNo}.yaml`)); // holds both (flip is the same object)
@@ -707,11 +767,11 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
     it('a pod label change moves the pod into a policy peer', async () => {
       const file = await apply(toWeb('drop-db', 'application', 5, '- action: Drop\n  from: [{podSelector: {matchLabels: {quarantine: "yes"}}}]'));
       try {
-        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', A]]);
+        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', A, '-']]);
         await lab!.labelPod({ namespace: 'alpha', name: 'db' }, [{ key: 'quarantine', value: 'yes' }]);
-        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', D]]);
+        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', D, 'drop-db']]);
         await lab!.labelPod({ namespace: 'alpha', name: 'db' }, [{ key: 'quarantine', remove: true }]);
-        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', A]]);
+        await expectTable([['alpha/db', 'alpha/web', 'tcp/8080', A, '-']]);
       } finally {
         await remove(file);
       }
@@ -720,15 +780,15 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
     it('a namespace label change moves its pods into a namespaceSelector peer', async () => {
       const file = await apply(toWeb('drop-ns', 'application', 5, '- action: Drop\n  from: [{namespaceSelector: {matchLabels: {quarantine: "yes"}}}]'));
       try {
-        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A]]);
+        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A, '-']]);
         await lab!.labelNamespace('beta', [{ key: 'quarantine', value: 'yes' }]);
         await expectTable([
-          ['beta/cli', 'alpha/web', 'tcp/8080', D],
-          ['beta/web', 'alpha/web', 'udp/5353', D],
-          ['alpha/cli', 'alpha/web', 'tcp/8080', A],
+          ['beta/cli', 'alpha/web', 'tcp/8080', D, 'drop-ns'],
+          ['beta/web', 'alpha/web', 'udp/5353', D, 'drop-ns'],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', A, '-'],
         ]);
         await lab!.labelNamespace('beta', [{ key: 'quarantine', remove: true }]);
-        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A]]);
+        await expectTable([['beta/cli', 'alpha/web', 'tcp/8080', A, '-']]);
       } finally {
         await remove(file);
       }
@@ -745,7 +805,7 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         assert.equal(await conn.exchange(), 'ok');
         const file = await apply(dropFromClientsYaml());
         try {
-          await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', D]]);
+          await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', D, 'drop-clients-upd']]);
           assert.equal(await conn.exchange(), 'ok', 'the established connection is cut');
           assert.equal(await conn.exchange(), 'ok');
         } finally {
@@ -763,8 +823,8 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
         const file = await apply(netpol('web-deny', 'alpha', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Ingress, Egress]'));
         try {
           await expectTable([
-            ['beta/cli', 'alpha/web', 'tcp/8081', D],
-            ['alpha/web', 'beta/cli', 'tcp/8081', D],
+            ['beta/cli', 'alpha/web', 'tcp/8081', D, 'web-deny'],
+            ['alpha/web', 'beta/cli', 'tcp/8081', D, 'web-deny'],
           ]);
           assert.equal(await conn.exchange(), 'ok', 'the established connection is cut');
         } finally {
@@ -777,9 +837,9 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
 
     it('deleting a Drop reopens new connections', async () => {
       const file = await apply(dropFromClientsYaml());
-      await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', D]]);
+      await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', D, 'drop-clients-upd']]);
       await remove(file);
-      await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', A]]);
+      await expectTable([['alpha/cli', 'alpha/web', 'tcp/8080', A, '-']]);
     });
   });
 
@@ -831,9 +891,9 @@ describe('network policy traffic matrix (2 boxes, TCP/UDP/ICMP)', function () {
             allowFromClients('app-allow', 'application', 1),
           ),
         expect: [
-          ['beta/cli', 'alpha/web', 'tcp/8080', R],
-          ['alpha/cli', 'alpha/web', 'tcp/8080', D],
-          ['alpha/db', 'alpha/web', 'tcp/8080', A],
+          ['beta/cli', 'alpha/web', 'tcp/8080', R, 'so-rej'],
+          ['alpha/cli', 'alpha/web', 'tcp/8080', D, 'so-rej'],
+          ['alpha/db', 'alpha/web', 'tcp/8080', A, '-'],
         ],
       },
     ];

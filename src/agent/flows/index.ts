@@ -4,11 +4,11 @@ import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { createLogger } from '../../lib/log.js';
 import type { InventorySource } from '../../api/inventory.js';
-import type { OpenFlowBridge } from '../ovs/bridge.js';
+import type { BridgeStats } from '../ovs/flow-stats.js';
 import type { Pipeline } from '../ovs/pipeline.js';
 import type { RealizedRule } from '../policy/flows.js';
 import { CT_ZONE } from '../connectivity/registers.js';
-import { learnedCountersFromText, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
+import { learnedCountersOf, learnedFilter, LearnedKind, LEARNED_FLOWS } from './accounting.js';
 import type { ConntrackSource } from './conntrack.js';
 import { FlowExporter, type FlowExporterOptions } from './exporter.js';
 import { KernelConntrackSource } from './kernel-conntrack.js';
@@ -35,7 +35,8 @@ export interface FlowVisibility {
 
 export async function startFlowVisibility(o: {
   cfg: AgentConfig;
-  bridge: OpenFlowBridge;
+  /** The bridge's counters over OpenFlow (the learned flows). */
+  stats: BridgeStats;
   pipeline: Pipeline;
   inventory: InventorySource;
   rule: (conjId: number) => RealizedRule | undefined;
@@ -48,7 +49,7 @@ export async function startFlowVisibility(o: {
   const tls = fe.tls && readIpfixTls(fe.tls, 'flowExporter.tls'); // before anything opens: a bad file fails the start cleanly
   const store = await FlowStore.open(path.join(o.cfg.stateDir, FLOW_DB), { maxAgeS: Math.round(fe.store.maxAgeDays * 86_400), maxBytes: Math.round(fe.store.maxSizeMB * 1024 * 1024) });
   const counters = (table: 'FlowAccounting' | 'DenyAccounting', kind?: Parameters<typeof learnedFilter>[0]) => async () =>
-    learnedCountersFromText(await o.bridge.dumpFlowsText({ tableId: o.pipeline.id(table), stats: true, cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
+    learnedCountersOf(await o.stats.cursor({ tableId: o.pipeline.id(table), cookie: kind ? learnedFilter(kind) : LEARNED_FLOWS }));
   const kind = fe.conntrackSource === 'auto' ? (o.cfg.datapathType === 'netdev' ? 'ovs' : 'kernel') : fe.conntrackSource;
   let source: ConntrackSource;
   if (kind === 'ovs') {

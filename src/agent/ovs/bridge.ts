@@ -1,22 +1,63 @@
-// OpenFlow programming of one bridge through ovs-ofctl, addressed by its management socket
-// (`unix:<rundir>/br-int.mgmt`; a private OVS run directory also needs OVS_RUNDIR). All
-// changes of one call go in ONE `--bundle` transaction, which OVS commits atomically: a
-// packet sees the old flow table or the new one, never a half-applied diff.
+// OpenFlow programming of one bridge, addressed by its management socket
+// (`unix:<rundir>/br-int.mgmt`). Changes go over the process's one long-lived OpenFlow 1.5
+// connection to the bridge (src/lib/openflow/shared.ts), encoded from the flows' text by
+// src/lib/openflow (no ovs-ofctl process, no text parsing in OVS). All changes of one call
+// go in ONE bundle, which OVS commits atomically: a packet sees the old flow table or the new
+// one, never a half-applied diff. Dumps (startup, scoped reconciles) still use ovs-ofctl
+// (a private OVS run directory also needs OVS_RUNDIR).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
-import { asFlowError, FlowCanonicalizer } from './canonical.js';
-import { formatCookieFilter, matchesFilter, type CookieFilter } from './cookie.js';
+import { OFPMP, OFPT } from '../../lib/openflow/header.js';
+import { flowStatsRequest } from '../../lib/openflow/flow-stats.js';
+import { decodeError } from '../../lib/openflow/messages.js';
+import { OpenFlowError, type OpenFlowConnection } from '../../lib/openflow/connection.js';
+import { acquireConnection, type SharedConnection } from '../../lib/openflow/shared.js';
+import { OfWriter } from '../../lib/openflow/match-fields.js';
+import { encodeFlowMod, putFlowMod } from '../../lib/openflow/flow-mod.js';
+import { putGroupMod } from '../../lib/openflow/group-mod.js';
+import { bundleControlBody, putBundleAddBody } from '../../lib/openflow/bundle.js';
+import { FlowCanonicalizer, FlowRejectedError, FlowSyntaxError } from './canonical.js';
+import { matchesFilter, formatCookieFilter, type CookieFilter } from './cookie.js';
 import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
 import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
 import { expires, InstalledFlows } from './installed-flows.js';
 import { emptyGroupChanges, formatGroup, groupChangeCount, parseDumpGroups, planGroupChanges, type Group, type GroupChanges } from './group.js';
-import { runStreaming } from './ofctl-stream.js';
 
 const log = createLogger('ovs/bridge');
-/** Flow lines per write to ovs-ofctl's stdin (~50 kB: under the pipe's 64 kB). */
-const STREAM_CHUNK = 500;
+/** Bundle messages sent per event-loop turn (~100 kB of policy flows). */
+const SEND_CHUNK = 1000;
+
+type Section = 'group add' | 'group modify' | 'group delete' | 'add' | 'modify_strict' | 'delete_strict';
+
+/** Writes one change of a bundle as its OpenFlow message (inner message of a BUNDLE_ADD). */
+function putChange(w: OfWriter, kind: Section, item: unknown, xid: number): void {
+  if (kind === 'group add' || kind === 'group modify') {
+    const g = item as Group;
+    return putGroupMod(w, kind === 'group add' ? 'add' : 'modify', g.id, g.spec, xid);
+  }
+  if (kind === 'group delete') return putGroupMod(w, 'delete', item as number, '', xid);
+  const f = item as OvsFlow;
+  putFlowMod(w, {
+    command: kind, tableId: f.tableId, priority: f.priority, match: f.match, actions: f.actions,
+    cookie: kind === 'add' ? f.cookie : 0n, idleTimeout: f.idleTimeout, hardTimeout: f.hardTimeout, importance: f.importance,
+  }, xid);
+}
+
+/** A change as the text ovs-ofctl would have read (for errors). */
+function describe(kind: Section, item: unknown): string {
+  switch (kind) {
+    case 'group add': case 'group modify': return `${kind} ${formatGroup(item as Group)}`;
+    case 'group delete': return `group delete group_id=${item as number}`;
+    case 'add': return formatFlow(item as OvsFlow);
+    case 'modify_strict': return `modify_strict ${formatFlow({ ...(item as OvsFlow), cookie: 0n })}`;
+    case 'delete_strict': return `delete_strict ${formatFlowSelector(item as OvsFlow)}`;
+  }
+}
+
+/** Bundle ids, process-wide: bridge objects of one switch share its connection (and OVS's bundle ids are per connection). */
+let nextBundleId = 1;
 
 export interface OpenFlowBridgeOptions {
   /** `unix:/…/br-int.mgmt` */
@@ -78,6 +119,9 @@ export class OpenFlowBridge {
   private installedSwitch = '';
   /** Groups on the switch (id → spec as last written or dumped), while known without a dump. */
   private installedGroups?: Map<number, string>;
+  /** The shared OpenFlow connection, acquired on first use. */
+  private shared?: Promise<SharedConnection>;
+  private readonly onDisconnect = () => this.forget();
 
   constructor(opts: OpenFlowBridgeOptions) {
     this.mgmt = opts.mgmt;
@@ -89,9 +133,35 @@ export class OpenFlowBridge {
   }
 
   async dumpFlows(opts: DumpOptions = {}): Promise<OvsFlow[]> {
+    // An empty table (a fresh box, a new bridge) needs no dump process: one aggregate request says so.
+    if (!opts.stats && (await this.countFlows(opts)) === 0) return [];
     const flows = parseDumpFlows(await this.dumpFlowsText(opts));
     const foreign = this.foreign;
     return foreign && !opts.foreign ? flows.filter((f) => !matchesFilter(f.cookie, foreign)) : flows;
+  }
+
+  /**
+   * How many flows match the filter, from OFPMP_AGGREGATE_STATS on the connection (its OXS
+   * flow_count); undefined when the connection cannot tell (then the caller dumps).
+   */
+  async countFlows(opts: DumpOptions = {}): Promise<number | undefined> {
+    try {
+      const conn = await this.connection();
+      const filter = { tableId: opts.tableId, cookie: opts.cookie?.value, cookieMask: opts.cookie?.mask };
+      const [body] = await conn.multipart(OFPMP.AGGREGATE_STATS, flowStatsRequest(filter), { what: 'aggregate stats request', timeoutMs: 5000 });
+      // ofp_stats: reserved, length, then OXS TLVs; flow_count is OXS class 0x8002 field 3, 4 bytes.
+      if (!body || body.length < 4) return undefined;
+      const end = Math.min(body.length, body.readUInt16BE(2));
+      for (let at = 4; at + 4 <= end; ) {
+        const h = body.readUInt32BE(at);
+        if (h === 0x80020604 && at + 8 <= end) return body.readUInt32BE(at + 4);
+        at += 4 + (h & 0xff);
+      }
+      return undefined;
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'aggregate stats failed; dumping');
+      return undefined;
+    }
   }
 
   /** Raw `dump-flows` text (without stats unless asked), e.g. to compare dumps byte for byte. */
@@ -124,7 +194,7 @@ export class OpenFlowBridge {
 
   /** Applies group changes alone, in one bundle (the first sync's groups go in before its FlowRound). */
   async applyGroups(changes: GroupChanges): Promise<void> {
-    await this.apply({ add: [], replace: [], modify: [], delete: [] }, undefined, changes);
+    await this.apply({ add: [], replace: [], modify: [], delete: [] }, changes);
   }
 
   /**
@@ -149,49 +219,40 @@ export class OpenFlowBridge {
     return st ? `${st.dev}:${st.ino}:${st.ctimeMs}` : '';
   }
 
+  /** The bridge's OpenFlow connection (the process's shared one; it reconnects by itself). */
+  private async connection(): Promise<OpenFlowConnection> {
+    if (!this.shared) {
+      const p = acquireConnection(this.mgmt);
+      this.shared = p;
+      p.then(
+        // A lost connection may have lost a bundle's outcome, or vswitchd restarted: dump next time.
+        ({ conn }) => conn.on('disconnect', this.onDisconnect),
+        () => this.shared === p && (this.shared = undefined),
+      );
+    }
+    return (await this.shared).conn;
+  }
+
+  /** Releases the OpenFlow connection (the last user's release closes it). */
+  async close(): Promise<void> {
+    const p = this.shared;
+    this.shared = undefined;
+    const shared = await p?.catch(() => undefined);
+    shared?.conn.off('disconnect', this.onDisconnect);
+    await shared?.release();
+  }
+
   /** Applies adds, replaces, strict modifies and strict deletes in one atomic bundle. */
-  async apply(changes: FlowChanges, formatted?: Map<OvsFlow, string>, groups: GroupChanges = emptyGroupChanges()): Promise<void> {
+  async apply(changes: FlowChanges, groups: GroupChanges = emptyGroupChanges()): Promise<void> {
     const groupCount = groupChangeCount(groups);
     if (!changeCount(changes) && !groupCount) return;
-    const lines: string[] = [];
-    const text = (f: OvsFlow) => formatted?.get(f) ?? formatFlow(f);
-    // With groups the bundle goes through `ovs-ofctl bundle`, whose lines name their kind
-    // (`flow add …`, `group modify …`); groups are added or rewritten before the flows that
-    // point at them and deleted after the flows that did. Without, `add-flows`: a line
-    // without a command keyword is an add.
-    const [fAdd, fModify, fDelete] = groupCount ? ['flow add ', 'flow modify_strict ', 'flow delete_strict '] : ['', 'modify_strict ', 'delete_strict '];
-    const before = [...groups.add.map((g) => `group add ${formatGroup(g)}`), ...groups.modify.map((g) => `group modify ${formatGroup(g)}`)];
-    const after = groups.delete.map((id) => `group delete group_id=${id}`);
-    const flowLine = (i: number): string => {
-      let k = i;
-      if (k < changes.add.length) return fAdd + text(changes.add[k]);
-      k -= changes.add.length;
-      if (k < changes.replace.length) return fAdd + text(changes.replace[k]);
-      k -= changes.replace.length;
-      if (k < changes.modify.length) return `${fModify}${formatFlow({ ...changes.modify[k], cookie: 0n })}`;
-      return `${fDelete}${formatFlowSelector(changes.delete[k - changes.modify.length])}`;
-    };
-    const line = (i: number): string => (i < before.length ? before[i]! : i - before.length < changeCount(changes) ? flowLine(i - before.length) : after[i - before.length - changeCount(changes)]!);
-    const total = changeCount(changes) + groupCount;
-    // Formatted chunk by chunk while ovs-ofctl starts and parses (ofctl-stream.ts); the lines
-    // are kept to name a refused one.
-    function* input(): Generator<string> {
-      for (let i = 0; i < total; ) {
-        const start = lines.length;
-        for (const end = Math.min(total, i + STREAM_CHUNK); i < end; i++) lines.push(line(i));
-        yield lines.slice(start).join('\n') + '\n';
-      }
-    }
     try {
-      // --no-names: flows name ports and tables by number only, so ovs-ofctl need not fetch
-      // the switch's table features first (~30 ms of a small bundle's ~40 ms here).
-      const args = groupCount ? ['bundle', this.mgmt, '-'] : ['--bundle', 'add-flows', this.mgmt, '-'];
-      await runStreaming('ovs-ofctl', ['-O', 'OpenFlow15', '--no-names', ...args], input(), this.env);
+      await this.applyBundle(await this.connection(), changes, groups);
     } catch (err) {
       // Refused (nothing applied) or lost midway (unknown): either way, dump next time.
       this.installed = undefined;
       this.installedGroups = undefined;
-      throw asFlowError(err, lines);
+      throw err;
     }
     if (this.installedGroups) {
       for (const g of [...groups.add, ...groups.modify]) this.installedGroups.set(g.id, g.spec);
@@ -200,6 +261,73 @@ export class OpenFlowBridge {
     if (!this.installed) return;
     if (changes.add.some(expires) || changes.replace.some(expires) || changes.modify.some(expires)) this.installed = undefined;
     else this.installed.record(changes, (f) => this.canonical.known(f));
+  }
+
+  /**
+   * One bundle: open, every change as a BUNDLE_ADD_MESSAGE (groups added or rewritten before
+   * the flows that point at them, deleted after the flows that did), then — only if OVS took
+   * every message — commit; otherwise discard. Messages are encoded and sent chunk by chunk,
+   * so OVS stages the first while the agent encodes the next (the two cores overlap); nothing
+   * is applied before the commit, so a flow the encoder refuses midway only discards the
+   * bundle. An error names the flow as text.
+   */
+  private async applyBundle(conn: OpenFlowConnection, changes: FlowChanges, groups: GroupChanges): Promise<void> {
+    const bundleId = nextBundleId++ >>> 0;
+    // In bundle order; one entry per change, named only if something fails.
+    const sections: [Section, readonly unknown[]][] = [
+      ['group add', groups.add], ['group modify', groups.modify], ['add', changes.add], ['add', changes.replace],
+      ['modify_strict', changes.modify], ['delete_strict', changes.delete], ['group delete', groups.delete],
+    ];
+    const byXid = new Map<number, [Section, unknown]>();
+    const sent: Promise<void>[] = [];
+    const w = new OfWriter(4096);
+    const discard = () => conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'discard_request'), { what: `bundle ${bundleId} discard` }).catch(() => {});
+    await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'open_request'), { what: `bundle ${bundleId} open` });
+    let inChunk = 0;
+    for (const [kind, list] of sections) {
+      for (const item of list) {
+        const xid = conn.nextXid();
+        w.len = 0;
+        try {
+          putBundleAddBody(w, bundleId, (x) => putChange(x, kind, item, xid));
+        } catch (err) {
+          await Promise.allSettled(sent);
+          await discard();
+          throw new FlowSyntaxError(describe(kind, item), (err as Error).message);
+        }
+        byXid.set(xid, [kind, item]);
+        // The connection copies the body (with its header) before returning: the writer is reused.
+        const p = conn.send(OFPT.BUNDLE_ADD_MESSAGE, w.take(), { xid, what: `bundle ${bundleId} message`, timeoutMs: 0 });
+        p.catch(() => {}); // examined below; not unhandled while later chunks are sent
+        sent.push(p);
+        if (++inChunk === SEND_CHUNK) {
+          inChunk = 0;
+          await new Promise(setImmediate); // let the socket flush this chunk to OVS
+        }
+      }
+    }
+    const settled = await Promise.allSettled(sent);
+    const bad = settled.findIndex((r) => r.status === 'rejected');
+    if (bad >= 0) {
+      await discard();
+      const err = (settled[bad] as PromiseRejectedResult).reason as unknown;
+      const at = err instanceof OpenFlowError ? byXid.get(err.xid) : undefined;
+      throw at ? new FlowRejectedError(describe(...at), (err as OpenFlowError).errorName.split('/').pop()!) : err;
+    }
+    // A message that fails at commit is reported (with its own xid) before the commit's error.
+    let failed: { xid: number; name: string } | undefined;
+    const onMessage = (m: { type: number; xid: number; body: Buffer }) => {
+      if (m.type === OFPT.ERROR && byXid.has(m.xid) && !failed) failed = { xid: m.xid, name: decodeError(m.body).name };
+    };
+    conn.on('message', onMessage);
+    try {
+      await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'commit_request'), { what: `bundle ${bundleId} commit` });
+    } catch (err) {
+      if (failed) throw new FlowRejectedError(describe(...byXid.get(failed.xid)!), failed.name.split('/').pop()!);
+      throw err;
+    } finally {
+      conn.off('message', onMessage);
+    }
   }
 
   /**
@@ -219,32 +347,30 @@ export class OpenFlowBridge {
     const mirror = whole ? this.installed : undefined;
     const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
-    // While ovs-ofctl dumps, pre-format the desired flows (from an empty table they are all
-    // adds). Against the mirror there is nothing to overlap with: format only the changes.
-    const text = dump ? new Map(want.map((f) => [f, formatFlow(f)])) : undefined;
     const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
     const plan = await this.plan(installed, want, true);
-    await this.apply(plan, text, groups);
+    await this.apply(plan, groups);
     return resultOf(plan);
   }
 
-  /** @internal plan against installed flows, asking OVS for canonical text only when the answer could change the plan. */
+  /**
+   * @internal plan against installed flows. A desired flow that met no installed flow by text
+   * may still be one in other words: it is looked up by its encoding among the installed flows
+   * nobody claimed (canonical.ts), and the plan redone with the installed text.
+   */
   async plan(installed: readonly OvsFlow[] | FlowIndex, desired: OvsFlow[], deleteStale: boolean, leftovers?: number): Promise<FlowPlan> {
     const index = installed instanceof FlowIndex ? installed : new FlowIndex(installed);
     let want = desired.map((f) => this.canonical.cached(f));
     let plan = planFlowChanges(index, want, { deleteStale });
     const unknown = plan.inexact.filter((f) => !this.canonical.known(f));
-    // Unclaimed mirror entries recorded in the agent's own text could be an inexact desired
-    // flow in other words (installed-flows.ts): they need OVS's text too before the diff is trusted.
-    const loose = plan.inexact.length && index instanceof InstalledFlows ? index.looseAmong(plan.stale) : [];
-    // An inexact flow could still be an installed one in other words, if some installed flow
-    // is unclaimed or shares its key. Otherwise it is a plain add (the from-empty fast path).
-    if (loose.length || (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f))))) {
-      const canon = await this.canonical.canonicalize([...unknown, ...loose]); // only these: exact matches are canonical already
-      const byAuthored = new Map(unknown.map((f, i) => [f, canon[i]]));
-      loose.forEach((f, i) => (index as InstalledFlows).settle(f, canon[unknown.length + i]));
-      want = want.map((f) => byAuthored.get(f) ?? f);
-      plan = planFlowChanges(index, want, { deleteStale });
+    // From an empty table (or with every installed flow claimed) an inexact flow is a plain add.
+    if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f)))) {
+      const fromOvs = index instanceof InstalledFlows ? (f: OvsFlow) => !index.isLoose(f) : () => true;
+      const rewritten = this.canonical.resolve(unknown, plan.stale, (f) => index.get(f), fromOvs);
+      if (rewritten.size) {
+        want = want.map((f) => rewritten.get(f) ?? f);
+        plan = planFlowChanges(index, want, { deleteStale });
+      }
     }
     if (plan.inexact.length) log.debug({ add: plan.add.length, modify: plan.modify.length + plan.replace.length, delete: plan.delete.length }, 'flow plan');
     return plan;
@@ -253,7 +379,7 @@ export class OpenFlowBridge {
   /** Deletes every flow whose cookie matches (e.g. a module's flows, or an old round's). */
   async deleteFlows(scope: CookieFilter): Promise<void> {
     this.installed = undefined; // which flows matched is known only to OVS
-    await this.ofctl(['-O', 'OpenFlow15', '--bundle', 'del-flows', this.mgmt, formatCookieFilter(scope)]);
+    await this.deleteByCookie(scope);
   }
 
   /**
@@ -264,7 +390,13 @@ export class OpenFlowBridge {
     if (!this.foreign || (scope.mask & this.foreign.mask) !== this.foreign.mask || (scope.value & this.foreign.mask) !== this.foreign.value) {
       throw new Error('deleteForeignFlows: the scope must lie inside the foreign cookies');
     }
-    await this.ofctl(['-O', 'OpenFlow15', 'del-flows', this.mgmt, formatCookieFilter(scope)]);
+    await this.deleteByCookie(scope);
+  }
+
+  /** One non-strict delete over every table (one flow mod: atomic by itself). */
+  private async deleteByCookie(scope: CookieFilter): Promise<void> {
+    const msg = encodeFlowMod({ command: 'delete', tableId: 0xff, priority: 0x8000, match: '', cookie: scope.value, cookieMask: scope.mask }, 0);
+    await (await this.connection()).send(OFPT.FLOW_MOD, msg.subarray(8), { what: `delete flows ${formatCookieFilter(scope)}` });
   }
 
   /** Injects a frame as if received on inPort; `resubmit(,0)` runs it through the pipeline. */
@@ -273,8 +405,8 @@ export class OpenFlowBridge {
     await this.ofctl(['-O', 'OpenFlow15', 'packet-out', this.mgmt, `in_port=${p.inPort} packet=${p.packetHex} actions=${p.actions.join(',')}`]);
   }
 
-  private ofctl(args: string[], input?: string) {
-    return run('ovs-ofctl', args, { env: this.env, input });
+  private ofctl(args: string[]) {
+    return run('ovs-ofctl', args, { env: this.env });
   }
 }
 

@@ -1,13 +1,19 @@
-// OVS's canonical text of a flow, learned from OVS itself rather than re-implemented:
-// `ovs-ofctl parse-flows` runs the same parser and printer as the switch, offline. The
-// answers are cached by the authored text, so a module that keeps producing the same flows
-// pays for the subprocess once per process, and one that writes flows the way OVS prints
-// them never pays. Diffing uses canonical text, which is what makes re-applying the same
-// desired state a no-op.
-import { CommandError, run } from '../../lib/exec.js';
-import { DEFAULT_PRIORITY, formatFlowSelector, type OvsFlow } from './flow.js';
+// One switch flow, many texts: `load:0x3->NXM_NX_REG0[0..3]` and `set_field:0x3/0xf->reg0`,
+// `dl_type=0x0800` and `ip`, `ip_dscp=1` and `nw_tos=4`, fields in any order. OVS prints its
+// own canonical text; the agent writes its own. They meet on the OpenFlow 1.5 encoding
+// (src/lib/openflow): the encoder lays a match out in OVS's field order with aliases resolved,
+// so two texts of one match give the same bytes, and the same holds for actions. No
+// `ovs-ofctl parse-flows` process: a desired flow that matched nothing by text is looked up by
+// its encoded match among the installed flows nobody claimed, and takes that flow's text (its
+// actions' text too when their encodings agree). Answers are cached by the authored text, so
+// a module that keeps producing the same flows pays the encoding once per process, and one
+// that writes flows the way OVS prints them never pays.
+import { CommandError } from '../../lib/exec.js';
+import { actionsKey } from '../../lib/openflow/actions.js';
+import { matchKey } from '../../lib/openflow/match.js';
+import { DEFAULT_PRIORITY, type OvsFlow } from './flow.js';
 
-/** ovs-ofctl refused a flow: the message names the flow as written. */
+/** A flow the encoder (or ovs-ofctl) cannot read: the message names the flow as written. */
 export class FlowSyntaxError extends Error {
   constructor(readonly flow: string, readonly ovsMessage: string) {
     super(`invalid flow "${flow}": ${ovsMessage}`);
@@ -25,6 +31,21 @@ export class FlowRejectedError extends Error {
 
 type Canon = { match: string; actions: string };
 
+// Encodings of installed flows, by object: a flow round resolves against the same snapshot
+// many times, and each installed flow is encoded at most once.
+const matchKeys = new WeakMap<OvsFlow, string>();
+const actionKeys = new WeakMap<OvsFlow, string>();
+function keyOf(f: OvsFlow): string {
+  let k = matchKeys.get(f);
+  if (k === undefined) matchKeys.set(f, (k = `${f.tableId}|${f.priority}|${matchKey(f.match)}`));
+  return k;
+}
+function actionsKeyOf(f: OvsFlow): string {
+  let k = actionKeys.get(f);
+  if (k === undefined) actionKeys.set(f, (k = actionsKey(f.actions)));
+  return k;
+}
+
 export class FlowCanonicalizer {
   // (table, priority) → match → actions → canonical. Nested maps: concatenating a key string
   // per flow cost more than the whole diff for 10k flows.
@@ -37,7 +58,7 @@ export class FlowCanonicalizer {
     return this.cache.get(f.tableId * 65536 + f.priority)?.get(f.match)?.get(f.actions);
   }
 
-  /** True when the canonical form of this exact text is known (so an inexact diff is a real change). */
+  /** True when this exact text is known to be OVS's own (so an inexact diff is a real change). */
   known(f: OvsFlow): boolean {
     return this.lookup(f) !== undefined;
   }
@@ -49,26 +70,34 @@ export class FlowCanonicalizer {
     return c && (c.match !== f.match || c.actions !== f.actions) ? { ...f, ...c } : f;
   }
 
-  /** Canonical forms of the flows (same order), asking ovs-ofctl for the ones not cached. */
-  async canonicalize(flows: OvsFlow[]): Promise<OvsFlow[]> {
-    const todo = flows.filter((f) => !this.known(f));
-    if (todo.length) {
-      const lines = todo.map((f) => `${formatFlowSelector(f)} actions=${f.actions}`);
-      let stdout: string;
-      try {
-        ({ stdout } = await run('ovs-ofctl', ['-O', 'OpenFlow15', 'parse-flows', '-'], { input: lines.join('\n') + '\n' }));
-      } catch (err) {
-        throw asFlowError(err, lines);
+  /**
+   * For desired flows that met no installed flow by text: the installed flow each one is in
+   * other words (same table, priority and encoded match), from `sameText` (the installed flow
+   * with the same text key, whose actions' text differs) or `unclaimed`. Returns the desired
+   * flows rewritten in the installed text: match always, actions when they encode the same.
+   * Only a rewrite to OVS's own text (`fromOvs`: dumped, not recorded from the agent's
+   * bundles) is cached as canonical. Throws FlowSyntaxError for a flow the encoder cannot read.
+   */
+  resolve(inexact: readonly OvsFlow[], unclaimed: readonly OvsFlow[], sameText: (f: OvsFlow) => OvsFlow | undefined, fromOvs: (f: OvsFlow) => boolean): Map<OvsFlow, OvsFlow> {
+    const out = new Map<OvsFlow, OvsFlow>();
+    let byKey: Map<string, OvsFlow> | undefined;
+    for (const d of inexact) {
+      let i = sameText(d);
+      if (!i) {
+        if (!unclaimed.length) continue;
+        byKey ??= new Map(unclaimed.map((f) => [keyOf(f), f]));
+        i = byKey.get(encoded(d, keyOf));
+        if (!i) continue;
       }
-      const parsed = stdout.split('\n').filter((l) => l.includes('FLOW_MOD'));
-      if (parsed.length !== todo.length) throw new Error(`ovs-ofctl parse-flows printed ${parsed.length} flows for ${todo.length}`);
-      todo.forEach((f, i) => {
-        const { match, actions } = parseFlowMod(parsed[i]);
-        this.put(f, { match, actions });
-        this.put({ ...f, match, actions }, { match, actions });
-      });
+      if (encoded(d, actionsKeyOf) === actionsKeyOf(i)) {
+        if (fromOvs(i)) {
+          this.put(d, { match: i.match, actions: i.actions });
+          this.put(i, { match: i.match, actions: i.actions });
+        }
+        out.set(d, { ...d, match: i.match, actions: i.actions });
+      } else if (i.match !== d.match) out.set(d, { ...d, match: i.match });
     }
-    return flows.map((f) => this.cached(f));
+    return out;
   }
 
   private put(f: OvsFlow, v: Canon): void {
@@ -83,6 +112,15 @@ export class FlowCanonicalizer {
     if (!byActions) byMatch.set(f.match, (byActions = new Map()));
     if (!byActions.has(f.actions)) this.size++;
     byActions.set(f.actions, v);
+  }
+}
+
+/** An encoding of a desired flow; a text the encoder refuses is a FlowSyntaxError naming the flow. */
+function encoded(f: OvsFlow, key: (f: OvsFlow) => string): string {
+  try {
+    return key(f);
+  } catch (err) {
+    throw new FlowSyntaxError(`table=${f.tableId}, priority=${f.priority}${f.match ? `,${f.match}` : ''} actions=${f.actions}`, (err as Error).message);
   }
 }
 

@@ -30,6 +30,11 @@ export class InstalledFlows extends FlowIndex {
     }
   }
 
+  /** True for a flow recorded in the agent's text, which OVS has not confirmed. */
+  isLoose(f: OvsFlow): boolean {
+    return this.loose.has(f);
+  }
+
   /** Of these installed flows, those recorded in text OVS has not confirmed. */
   looseAmong(flows: readonly OvsFlow[]): OvsFlow[] {
     return this.loose.size ? flows.filter((f) => this.loose.has(f)) : [];

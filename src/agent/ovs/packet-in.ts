@@ -1,40 +1,24 @@
-// Packet-ins (Traceflow observations, Reject, policy logging) from a long-lived
-// `ovs-ofctl monitor <mgmt> 65534 -P nxt_packet_in2` child. NXT_PACKET_IN2 is the format that
-// carries the controller action's userdata. ovs-ofctl prints each message as a header line,
-// indented property lines (userdata, continuation), then the packet as a flow string; those
-// blocks are parsed into typed events. The child is restarted with backoff if it dies, and
-// `start()` resolves only once a probe packet sent through the switch came back, so no
-// packet-in is missed by a caller that acts right after start.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Packet-ins (Traceflow observations, Reject, policy logging) from the bridge's OpenFlow
+// connection: NXT_PACKET_IN2, the format that carries the controller action's userdata,
+// decoded into typed events — pipeline fields from the metadata TLVs, packet fields from the
+// frame itself. `start()` resolves only once a probe sent through the switch came back, so no
+// packet-in is missed by a caller that acts right after start; after the connection was lost
+// and is back (it re-asks for packet-ins itself), a new probe confirms it and 'restart' is emitted.
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
-import readline from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { Backoff } from '../../lib/backoff.js';
-import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
-import { processRef, stopProcesses, type ProcessRef } from '../../lib/process.js';
+import { errorMessage } from '../../lib/errors.js';
+import type { OfMessage } from '../../lib/openflow/header.js';
+import { OFPP, OFPT } from '../../lib/openflow/header.js';
+import { formatOxmValue, formatPort } from '../../lib/openflow/oxm.js';
+import { decodePacketIn2, isPacketIn2, type PacketIn2 } from '../../lib/openflow/packet-in2.js';
+import { controllerAction, encodePacketOut } from '../../lib/openflow/packet-out.js';
+import { acquireConnection, type SharedConnection } from '../../lib/openflow/shared.js';
+import { parseFrame, type ParsedPacket } from './packet-fields.js';
+
+export type { ParsedPacket };
 
 const log = createLogger('ovs/packet-in');
-
-export interface ParsedPacket {
-  /** First token of the flow string: icmp, tcp, udp, arp, ip, ipv6, … */
-  protocol: string;
-  /** Every field=value of the packet line. */
-  fields: Record<string, string>;
-  dlSrc?: string;
-  dlDst?: string;
-  nwSrc?: string;
-  nwDst?: string;
-  nwTtl?: number;
-  /** IP DSCP (nw_tos >> 2): carries the Traceflow tag. */
-  dscp?: number;
-  tpSrc?: number;
-  tpDst?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  tcpFlags?: string;
-}
 
 export interface PacketInEvent {
   tableId: number;
@@ -43,90 +27,38 @@ export interface PacketInEvent {
   reason: string;
   totalLen: number;
   inPort: number | string;
-  /** Pipeline fields OVS attaches (reg0=0x5, ct_state=…, tun_id=…). */
+  /** Pipeline fields OVS attaches, as it prints them (reg0=0x5, ct_state=new|trk, tun_dst=…). */
   metadata: Record<string, string>;
   userdata?: Buffer;
   packet: ParsedPacket;
-  /** The frame's bytes (up to data_len), when the monitor runs with `raw` (ovs-ofctl --more hex dump). */
+  /** The frame's bytes as OVS sent them (all of it: the connection asks for unbuffered packet-ins). */
   raw?: Buffer;
 }
 
-const HEADER = /^(NXT_PACKET_IN2|NXT_PACKET_IN|OFPT_PACKET_IN) \(OF[\d.x]+\) \(xid=0x[0-9a-f]+\): (.*)$/;
-const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-
-const HEX_LINE = /^[0-9a-f]{8} {2}((?:[0-9a-f]{2}[ -]?)+)/;
-
-/**
- * Turns ovs-ofctl monitor output lines into events; one instance per output stream. With `raw`
- * (the monitor runs with --more) the packet line is followed by a hex dump of data_len bytes,
- * collected before the event is emitted: Reject needs the TCP sequence numbers and the IP header
- * the flow string leaves out.
- */
-export class PacketInParser {
-  private head?: string;
-  private props: string[] = [];
-  private pending?: { ev: PacketInEvent; want: number; bytes: number[] };
-
-  constructor(private readonly opts: { raw?: boolean } = {}) {}
-
-  push(line: string): PacketInEvent | undefined {
-    if (this.pending) {
-      const m = HEX_LINE.exec(line);
-      if (m) {
-        for (const b of m[1].trim().split(/[ -]+/)) this.pending.bytes.push(parseInt(b, 16));
-        if (this.pending.bytes.length < this.pending.want) return undefined;
-      }
-      const done = this.pending;
-      this.pending = undefined;
-      done.ev.raw = Buffer.from(done.bytes.slice(0, done.want));
-      if (m) return done.ev;
-      // A dump cut short (should not happen): emit what we have, then handle this line.
-      const next = this.push(line);
-      return next ?? done.ev;
-    }
-    const h = HEADER.exec(line);
-    if (h) {
-      this.head = h[2];
-      this.props = [];
-      return undefined;
-    }
-    if (this.head === undefined) return undefined; // other messages, log lines
-    if (/^\s/.test(line)) {
-      this.props.push(line.trim());
-      return undefined;
-    }
-    const ev = buildEvent(this.head, this.props, line);
-    const want = Number(/data_len=(\d+)/.exec(this.head)?.[1] ?? 0);
-    this.head = undefined;
-    if (this.opts.raw && want > 0) {
-      this.pending = { ev, want, bytes: [] };
-      return undefined;
-    }
-    return ev;
+/** A decoded NXT_PACKET_IN2 as the agent's event. */
+export function packetInEvent(pin: PacketIn2): PacketInEvent {
+  const metadata: Record<string, string> = {};
+  let inPort: number | string = 0;
+  for (const f of pin.metadata) {
+    if (f.name === 'in_port') inPort = formatPort(f.value);
+    else metadata[f.name] = formatOxmValue(f);
   }
-}
-
-function buildEvent(head: string, props: string[], packetLine: string): PacketInEvent {
-  const metaTok = head.split(' ').find((t) => t.includes('in_port=')) ?? '';
-  const metadata = Object.fromEntries(metaTok.split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
-  const inPortRaw = metadata.in_port ?? '';
-  delete metadata.in_port;
-  const ud = props.map((p) => /^userdata=([0-9a-f.]+)$/i.exec(p)).find(Boolean);
   return {
-    tableId: Number(/table_id=(\d+)/.exec(head)?.[1] ?? 0),
-    cookie: BigInt(/cookie=(0x[0-9a-f]+)/.exec(head)?.[1] ?? 0),
-    reason: /\(via (\w+)\)/.exec(head)?.[1] ?? 'unknown',
-    totalLen: Number(/total_len=(\d+)/.exec(head)?.[1] ?? 0),
-    inPort: /^\d+$/.test(inPortRaw) ? Number(inPortRaw) : inPortRaw,
+    tableId: pin.tableId,
+    cookie: pin.cookie ?? 0n,
+    reason: pin.reason,
+    totalLen: pin.fullLen,
+    inPort,
     metadata,
-    userdata: ud ? Buffer.from(ud[1].replace(/\./g, ''), 'hex') : undefined,
-    packet: parsePacketLine(packetLine),
+    ...(pin.userdata ? { userdata: Buffer.from(pin.userdata) } : {}),
+    packet: parseFrame(pin.packet),
+    raw: Buffer.from(pin.packet), // a copy: the message buffer holds the whole read
   };
 }
 
-/** `icmp,vlan_tci=0x0000,dl_src=…,nw_tos=4,…,icmp_code=0 icmp_csum:4d56` → typed packet. */
+/** `icmp,vlan_tci=0x0000,dl_src=…,nw_tos=4,…,icmp_code=0 icmp_csum:4d56` → typed packet (tests, debugging). */
 export function parsePacketLine(line: string): ParsedPacket {
-  const flowPart = line.trim().split(' ')[0];
+  const flowPart = line.trim().split(' ')[0]!;
   const fields: Record<string, string> = {};
   let protocol = '';
   for (const tok of flowPart.split(',')) {
@@ -134,6 +66,7 @@ export function parsePacketLine(line: string): ParsedPacket {
     if (eq < 0) protocol ||= tok;
     else fields[tok.slice(0, eq)] = tok.slice(eq + 1);
   }
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const tos = num(fields.nw_tos);
   return {
     protocol,
@@ -153,113 +86,80 @@ export function parsePacketLine(line: string): ParsedPacket {
 }
 
 export interface PacketInMonitorOptions {
+  /** The bridge's management socket, `unix:<rundir>/<bridge>.mgmt`. */
   mgmt: string;
-  rundir?: string;
-  env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
-  /** Also capture each packet's bytes (PacketInEvent.raw). */
-  raw?: boolean;
 }
 
 // Userdata of our readiness probes: "SEINEPROBE" + 4 random bytes. Every monitor drops any
 // packet-in carrying the prefix, so probes of one agent never reach another's consumers.
 const PROBE_PREFIX = Buffer.from('SEINEPROBE');
 
-/** Emits 'packetIn' (PacketInEvent), 'restart' after the child was restarted and is ready again. */
+/** Emits 'packetIn' (PacketInEvent); 'restart' when packet-ins flow again after a lost connection. */
 export class PacketInMonitor extends EventEmitter {
-  private child?: ChildProcess;
-  private ref?: ProcessRef;
+  private shared?: SharedConnection;
   private stopping = false;
-  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 5000 });
-  private readonly env: NodeJS.ProcessEnv;
   private readonly probe = Buffer.concat([PROBE_PREFIX, randomBytes(4)]);
   private probeSeen = false;
-  private lastError = '';
-  private restartTimer?: NodeJS.Timeout;
+  private readonly onMessage = (m: OfMessage) => this.handle(m);
+  private readonly onReconnected = () => {
+    this.waitReady(10_000).then(
+      () => this.emit('restart'),
+      (err: Error) => log.warn({ err: err.message }, 'packet-ins not flowing after reconnect'),
+    );
+  };
 
   constructor(private readonly opts: PacketInMonitorOptions) {
     super();
-    this.env = { ...(opts.env ?? process.env), OVS_RUNDIR: opts.rundir ?? path.dirname(opts.mgmt.replace(/^unix:/, '')) };
   }
 
-  /** Starts the monitor child; resolves once it demonstrably receives packet-ins. */
+  /** Attaches to the bridge's connection; resolves once it demonstrably receives packet-ins. */
   async start(): Promise<void> {
     this.stopping = false;
-    this.spawnChild();
+    this.shared = await acquireConnection(this.opts.mgmt);
+    this.shared.conn.on('message', this.onMessage);
+    this.shared.conn.on('reconnected', this.onReconnected);
     await this.waitReady(this.opts.readyTimeoutMs ?? 5000);
-  }
-
-  /** PID of the current ovs-ofctl child (for diagnostics). */
-  get pid(): number | undefined {
-    return this.child?.pid;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.restartTimer);
-    if (this.ref) await stopProcesses([this.ref], 1000);
-    this.child = undefined;
-    this.ref = undefined;
+    const s = this.shared;
+    this.shared = undefined;
+    if (!s) return;
+    s.conn.off('message', this.onMessage);
+    s.conn.off('reconnected', this.onReconnected);
+    await s.release();
   }
 
-  private spawnChild(): void {
-    const child = spawn('ovs-ofctl', ['-O', 'OpenFlow15', 'monitor', this.opts.mgmt, '65534', '-P', 'nxt_packet_in2', ...(this.opts.raw ? ['--more'] : [])], {
-      env: { ...this.env, PATH: `${this.env.PATH ?? ''}:/usr/sbin:/sbin` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.probeSeen = false;
+  private handle(m: OfMessage): void {
+    if (!isPacketIn2(m)) return;
+    let ev: PacketInEvent;
     try {
-      if (child.pid) this.ref = processRef(child.pid);
-    } catch {
-      /* exited already; the exit handler restarts it */
+      ev = packetInEvent(decodePacketIn2(m.body));
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'undecodable NXT_PACKET_IN2; skipped');
+      return;
     }
-    // ovs-ofctl prints received messages on stderr (and some versions on stdout): read both.
-    for (const stream of [child.stdout!, child.stderr!]) {
-      const parser = new PacketInParser({ raw: this.opts.raw });
-      readline.createInterface({ input: stream }).on('line', (line) => {
-        if (/\|(ERR|WARN|EMER)\|/.test(line) || line.startsWith('ovs-ofctl:')) this.lastError = line;
-        const ev = parser.push(line);
-        if (!ev) return;
-        if (ev.userdata?.subarray(0, PROBE_PREFIX.length).equals(PROBE_PREFIX)) {
-          if (ev.userdata.equals(this.probe)) this.probeSeen = true;
-          return;
-        }
-        this.emit('packetIn', ev);
-      });
+    if (ev.userdata?.subarray(0, PROBE_PREFIX.length).equals(PROBE_PREFIX)) {
+      if (ev.userdata.equals(this.probe)) this.probeSeen = true;
+      return;
     }
-    child.on('error', (err) => (this.lastError = err.message));
-    child.on('exit', (code, signal) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      this.ref = undefined;
-      if (this.stopping) return;
-      const delay = this.backoff.next();
-      log.warn({ code, signal, lastError: this.lastError, delay }, 'packet-in monitor exited; restarting');
-      this.restartTimer = setTimeout(() => {
-        if (this.stopping) return;
-        this.spawnChild();
-        this.waitReady(10_000).then(
-          () => {
-            this.backoff.reset();
-            this.emit('restart');
-          },
-          (err: Error) => log.warn({ err: err.message }, 'packet-in monitor not ready after restart'),
-        );
-      }, delay);
-    });
+    this.emit('packetIn', ev);
   }
 
-  /** Sends probe packet-outs until one comes back through this monitor. */
+  /** Sends probe packet-outs until one comes back as a packet-in. */
   private async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // An Ethernet frame of the local-experimental ethertype: no flow treats it as traffic.
-    const frame = 'ffffffffffff02000000000188b5' + this.probe.toString('hex');
-    const userdata = [...this.probe].map((b) => b.toString(16).padStart(2, '0')).join('.');
+    const frame = Buffer.concat([Buffer.from('ffffffffffff02000000000188b5', 'hex'), this.probe]);
+    const msg = encodePacketOut({ inPort: OFPP.CONTROLLER, actions: controllerAction(this.probe), packet: frame });
+    let lastError = '';
+    this.probeSeen = false;
     while (!this.probeSeen) {
-      if (this.stopping) throw new Error('packet-in monitor stopped');
-      if (Date.now() > deadline) throw new Error(`packet-in monitor on ${this.opts.mgmt} not ready after ${timeoutMs} ms${this.lastError ? `: ${this.lastError}` : ''}`);
-      await run('ovs-ofctl', ['-O', 'OpenFlow15', 'packet-out', this.opts.mgmt, `in_port=controller packet=${frame} actions=controller(userdata=${userdata})`], { env: this.env, allowFailure: true });
+      if (this.stopping || !this.shared) throw new Error('packet-in monitor stopped');
+      if (Date.now() > deadline) throw new Error(`packet-in monitor on ${this.opts.mgmt} not ready after ${timeoutMs} ms${lastError ? `: ${lastError}` : ''}`);
+      await this.shared.conn.send(OFPT.PACKET_OUT, msg, { what: 'packet-in probe' }).catch((err: Error) => (lastError = err.message));
       for (let i = 0; i < 10 && !this.probeSeen; i++) await new Promise((r) => setTimeout(r, 20));
     }
   }

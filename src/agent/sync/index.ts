@@ -77,7 +77,9 @@ function reportedInventory(inventory: InventorySource, node: string): NodeReport
   const pods: PodInventoryEntry[] = [];
   for (const p of snap.pods.values()) {
     if (p.nodeName !== node || p.hostNetwork) continue;
-    pods.push({ namespace: p.namespace, name: p.name, ips: p.ips.length ? p.ips : p.ip ? [p.ip] : [], labels: p.labels });
+    // Ports only when declared: the controller resolves named ports against them (evaluation).
+    const ports = p.ports.map((x) => ({ ...(x.name ? { name: x.name } : {}), port: x.port, protocol: x.protocol }));
+    pods.push({ namespace: p.namespace, name: p.name, ips: p.ips.length ? p.ips : p.ip ? [p.ip] : [], labels: p.labels, ...(ports.length ? { ports } : {}) });
   }
   const namespaces: Record<string, Record<string, string>> = {};
   for (const ns of snap.namespaces.values()) namespaces[ns.name] = ns.labels;

@@ -5,8 +5,10 @@ import {
   ApplyResultSchema, ErrorStatusSchema, NodeCredentialsSchema, NodeInfoSchema, NodeRealizationSchema, RpcCallResultSchema, RpcCallSchema, StoredObjectSchema,
 } from '../../api/controller-api.js';
 import { EnrollRequestSchema, JoinTokenRequestSchema, JoinTokenResponseSchema, NodeCertificateResponseSchema, NodeRemovalSchema, RenewRequestSchema } from '../../api/enrollment.js';
+import { ImpactRequestSchema, ImpactResultSchema, RecommendRequestSchema, RecommendResultSchema } from '../../api/impact.js';
 import { KINDS, qualifiedKind } from '../../api/kinds.js';
 import { resourceBase } from '../../api/rest-paths.js';
+import { NPE_PATH, NetworkPolicyEvaluationResultSchema, NetworkPolicyEvaluationSchema } from '../../api/policy-evaluation.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
 
@@ -26,6 +28,12 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     RenewRequest: schema(RenewRequestSchema),
     NodeCertificate: schema(NodeCertificateResponseSchema),
     NodeRemoval: schema(NodeRemovalSchema),
+    ImpactRequest: schema(ImpactRequestSchema),
+    ImpactPreview: schema(ImpactResultSchema),
+    RecommendRequest: schema(RecommendRequestSchema),
+    Recommendation: schema(RecommendResultSchema),
+    NetworkPolicyEvaluation: schema(NetworkPolicyEvaluationSchema),
+    NetworkPolicyEvaluationResult: z.toJSONSchema(NetworkPolicyEvaluationResultSchema, { unrepresentable: 'any', io: 'output' }),
   };
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
@@ -49,6 +57,15 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     '/api/v1/enroll': { post: { summary: 'a box enrolls: join token + its CSR → node certificate (no bearer token; the join token is consumed)', requestBody: { required: true, ...json(ref('EnrollRequest')) }, responses: { '200': json(ref('NodeCertificate')), '401': { description: 'unknown join token', ...json(ref('Status')) }, '403': { description: 'join token used, expired or for another node', ...json(ref('Status')) }, '422': errors['422'] } } },
     '/api/v1/node/renew': { post: { summary: 'a box renews its certificate: authenticated by its current client certificate (not revoked)', requestBody: { required: true, ...json(ref('RenewRequest')) }, responses: { '200': json(ref('NodeCertificate')), '401': { description: 'no or untrusted client certificate' }, '403': { description: 'revoked, deleted or disabled' } } } },
     '/api/v1/node/releases/{version}/{arch}/bundle': { get: { summary: 'a box downloads a release bundle with its client certificate (byte ranges)', responses: { '200': { description: 'the bundle' }, '206': { description: 'a range' } } } },
+    '/api/v1/impact': { post: { summary: 'impact preview: the recorded connections a change (items, apply or delete) would newly deny or allow, from every box\'s flow store in the window; nothing is applied; boxes not heard from are named', requestBody: { required: true, ...json(ref('ImpactRequest')) }, responses: { '200': json(ref('ImpactPreview')), ...errors, '413': { description: 'the stored policy objects plus the change exceed the MQTT message limit', ...json(ref('Status')) } } } },
+    '/api/v1/recommendation': { post: { summary: 'least-privilege policies (K8s NetworkPolicy or ACNP + baseline deny) for a namespace from the recorded allowed connections', requestBody: { required: true, ...json(ref('RecommendRequest')) }, responses: { '200': json(ref('Recommendation')), ...errors } } },
+    [NPE_PATH]: {
+      post: {
+        summary: 'NetworkPolicy evaluation (antctl query networkpolicyevaluation): which rule decides a connection from a source to a destination (pods, or addresses) and with what effect, computed from the stored policies and the reported inventories; read access is enough',
+        requestBody: { required: true, ...json(ref('NetworkPolicyEvaluation')) },
+        responses: { '200': json(ref('NetworkPolicyEvaluationResult')), ...errors, '404': { description: 'a pod no node reports (the message names it)', ...json(ref('Status')) } },
+      },
+    },
     '/api/v1/apply': { post: { summary: 'create or update every object of a manifest (any kinds), all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
     '/api/v1/delete': { post: { summary: 'delete every object of a manifest, all or nothing', responses: { '200': json(ref('ApplyResult')), ...errors } } },
   };

@@ -31,8 +31,12 @@ import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../../lib/listen.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
+import type { ImpactService } from '../impact/impact.js';
+import { impactRoute } from '../impact/routes.js';
 import { FleetFlowQuerySchema } from '../../api/flow-record.js';
 import { isStaticTier, rejectStaticTierWrites, staticTierObjects, withStaticTiers } from '../static-tiers.js';
+import { NPE_API_VERSION, NPE_KIND, NPE_PATH, NetworkPolicyEvaluationSchema, type NetworkPolicyEvaluationResult } from '../../api/policy-evaluation.js';
+import { EvalError, PolicyEvaluation } from '../policy-evaluation.js';
 
 const log = createLogger('controller.rest');
 
@@ -47,6 +51,8 @@ export interface RestContext {
   events: RecentEvents;
   bodyLimitBytes?: number;
   rpc?: RpcClient;
+  /** Impact preview and recommendation (POST /api/v1/impact, /api/v1/recommendation); needs rpc. */
+  impact?: ImpactService;
   /** Traceflow status is the controller's own (traceflow/runner.ts), not computed from node reports. */
   traceflowStatus?: (record: StoredRecord) => TraceflowStatus;
   /** The embedded broker's switch; absent with an external broker. */
@@ -73,8 +79,11 @@ export class RestServer {
   private socketServer?: http.Server;
   /** When the built-in tiers "were created" (Antrea makes them at start-up). */
   private readonly startedAt = new Date().toISOString();
+  private readonly evaluation: PolicyEvaluation;
 
-  constructor(private readonly ctx: RestContext) {}
+  constructor(private readonly ctx: RestContext) {
+    this.evaluation = new PolicyEvaluation(ctx.store, ctx.nodes);
+  }
 
   /**
    * Serves HTTPS when given a certificate (tokens still decide who may do what). With `ca`, a
@@ -149,6 +158,12 @@ export class RestServer {
     const p = url.pathname.replace(/\/+$/, '') || '/';
     if (p === '/healthz') return { status: 'ok' };
     if (p === '/openapi.json') return (this.openapi ??= buildOpenApi(this.ctx.version));
+    if (p === NPE_PATH) {
+      // A question, not a change: a read token may ask it.
+      if (method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', `POST a ${NPE_KIND} to ${NPE_PATH}`);
+      authorize(req, this.ctx.tokens, 'read');
+      return this.evaluate(req);
+    }
     const need: Access = method === 'GET' ? 'read' : 'admin';
     const actor = authorize(req, this.ctx.tokens, need);
 
@@ -168,6 +183,8 @@ export class RestServer {
     }
     const rpc = /^\/api\/v1\/nodes\/([^/]+)\/rpc$/.exec(p);
     if (rpc && method === 'POST') return this.callNode(decodeURIComponent(rpc[1]!), req, actor);
+    const impact = await impactRoute(this.ctx.impact, req, p, this.ctx.bodyLimitBytes ?? 8 << 20);
+    if (impact !== undefined) return impact;
     if (p === '/api/v1/apply' && method === 'POST') return this.apply(await this.manifests(req), actor);
     if (p === '/api/v1/delete' && method === 'POST') return this.deleteAll(await this.manifests(req), actor);
     if (p === '/api/v1/broker') return this.brokerState(req, method, actor);
@@ -243,6 +260,31 @@ export class RestServer {
       throw syntax
         ? new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${err.message.split('\n')[0]}`, causes)
         : new HttpError(422, 'Invalid', err.message, causes);
+    }
+  }
+
+  /** NetworkPolicyEvaluation: 422 naming the field for a bad request, 404 naming a pod no node reports. */
+  private async evaluate(req: http.IncomingMessage): Promise<NetworkPolicyEvaluationResult> {
+    const text = await readBody(req, 64 << 10);
+    let json: unknown;
+    try {
+      json = parseYaml(text);
+    } catch (err) {
+      throw new HttpError(400, 'BadRequest', `request body is not valid JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = NetworkPolicyEvaluationSchema.safeParse(json ?? {}, { reportInput: true });
+    if (!parsed.success) {
+      const problems = formatIssues(parsed.error.issues);
+      throw new HttpError(422, 'Invalid', problems.map(describeProblem).join('\n'), problems.map((p) => ({ field: p.path, message: describeProblem(p) })));
+    }
+    try {
+      const response = await this.evaluation.evaluate(parsed.data.request);
+      return { apiVersion: NPE_API_VERSION, kind: NPE_KIND, request: (json as { request: unknown }).request, response };
+    } catch (err) {
+      if (!(err instanceof EvalError)) throw err;
+      const field = `request.${err.path}`;
+      const message = `request.${err.message}`;
+      throw new HttpError(err.reason === 'NotFound' ? 404 : 422, err.reason === 'NotFound' ? 'NotFound' : 'Invalid', message, [{ field, message }]);
     }
   }
 

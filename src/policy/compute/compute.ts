@@ -8,14 +8,14 @@ import type { ManifestObject } from '../../api/kinds.js';
 import type { Tier } from '../../api/tier.js';
 import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../api/inventory.js';
 import { subtractCIDRs } from './cidr.js';
-import { draftPolicy, policyRef, type PolicyObject, type RuleDraft } from './drafts.js';
+import { draftPolicy, policyKey, policyRef, type PolicyObject, type RuleDraft } from './drafts.js';
 import { PolicyComputeError } from './errors.js';
 import { GroupTable } from './groups.js';
 import { peerPodsFor } from './peers.js';
 import { PodIndex, cmp } from './pod-index.js';
 import { hasNamedPort, resolveFor, servicesSignature, type PortSpec } from './services.js';
 import { TierTable } from './tiers.js';
-import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, RuleService, TargetPod } from './types.js';
+import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, PolicyRef, RuleService, TargetPod } from './types.js';
 
 export interface PolicyObjects {
   policies: PolicyObject[];
@@ -156,6 +156,28 @@ export class PolicyComputer {
   spanOf(policy: PolicyObject): readonly string[] | undefined {
     const r = this.results.get(policy);
     return r && !r.error ? r.span : undefined;
+  }
+
+  /**
+   * The K8s NetworkPolicies of the last compute() that isolate each pod, per direction, keyed
+   * `node|namespace/name` (NodePolicySet.isolated says that a pod is isolated; evaluation must
+   * also say by which policy).
+   */
+  isolatingPolicies(): Record<Direction, Map<string, PolicyRef[]>> {
+    const out: Record<Direction, Map<string, PolicyRef[]>> = { ingress: new Map(), egress: new Map() };
+    for (const [policy, r] of this.results) {
+      if (r.error) continue;
+      for (const dir of ['ingress', 'egress'] as const) {
+        for (const [node, t] of r.isolates[dir]) {
+          const key = `${node}|${t.key}`;
+          const list = out[dir].get(key);
+          if (list) list.push(policyRef(policy));
+          else out[dir].set(key, [policyRef(policy)]);
+        }
+      }
+    }
+    for (const dir of ['ingress', 'egress'] as const) for (const list of out[dir].values()) list.sort((a, b) => cmp(policyKey(a), policyKey(b)));
+    return out;
   }
 
   private shareOf(node: string): NodeShare {

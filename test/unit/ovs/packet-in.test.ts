@@ -1,58 +1,96 @@
 import assert from 'node:assert/strict';
-import { PacketInParser, parsePacketLine, type PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
-import { icmpEchoFrame, tcpSynFrame } from '../../../src/agent/ovs/frame.js';
+import { packetInEvent, parsePacketLine } from '../../../src/agent/ovs/packet-in.js';
+import { formatTcpFlags, parseFrame } from '../../../src/agent/ovs/packet-fields.js';
+import { encodePacketOutAction, encodePacketOutMessage } from '../../../src/agent/ovs/packet-out.js';
+import { decodePacketIn2, isPacketIn2 } from '../../../src/lib/openflow/packet-in2.js';
+import { icmpEchoFrame, tcpSynFrame, udpFrame } from '../../../src/agent/ovs/frame.js';
 import { parseFlowMod, asFlowError, FlowRejectedError, FlowSyntaxError } from '../../../src/agent/ovs/canonical.js';
 import { CommandError } from '../../../src/lib/exec.js';
 
-// Captured from `ovs-ofctl -O OpenFlow15 monitor … 65534 -P nxt_packet_in2` (Open vSwitch 3.1.0).
-const captured = `NXT_PACKET_IN2 (OF1.5) (xid=0x0): table_id=2 cookie=0x700000000abc total_len=99 reg0=0x5,in_port=1 (via action) data_len=99 (unbuffered)
- userdata=01.02.03
-icmp,vlan_tci=0x0000,dl_src=00:11:22:33:44:55,dl_dst=aa:bb:cc:dd:ee:ff,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=4,nw_ecn=0,nw_ttl=64,nw_frag=no,icmp_type=8,icmp_code=0 icmp_csum:4d56
-2026-11-25T20:00:37Z|00001|vconn|INFO|something unrelated
-NXT_PACKET_IN (OF1.5) (xid=0x0): table_id=2 cookie=0x0 total_len=55 reg0=0x5,in_port=1 (via action) data_len=55 (unbuffered)
-tcp,vlan_tci=0x0000,dl_src=00:11:22:33:44:55,dl_dst=aa:bb:cc:dd:ee:ff,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,nw_ecn=0,nw_ttl=64,nw_frag=no,tp_src=12345,tp_dst=80,tcp_flags=syn tcp_csum:0
-`;
-
-function parseAll(text: string): PacketInEvent[] {
-  const p = new PacketInParser();
-  return text.split('\n').map((l) => p.push(l)).filter((e): e is PacketInEvent => !!e);
+/** An NXT_PACKET_IN2 body as OVS builds it (ofputil_put_packet_in): properties padded to 8. */
+function packetIn2(props: [number, Buffer][]): Buffer {
+  const parts = [Buffer.from([0, 0, 0x23, 0x20, 0, 0, 0, 30])];
+  for (const [type, v] of props) {
+    const p = Buffer.alloc((4 + v.length + 7) & ~7);
+    p.writeUInt16BE(type, 0);
+    p.writeUInt16BE(4 + v.length, 2);
+    v.copy(p, 4);
+    parts.push(p);
+  }
+  return Buffer.concat(parts);
 }
+const hex = (h: string) => Buffer.from(h.replace(/ /g, ''), 'hex');
 
-describe('packet-in parsing', () => {
-  it('parses NXT_PACKET_IN2 blocks with userdata and the packet line', () => {
-    const [icmp, tcp] = parseAll(captured);
-    assert.equal(icmp.tableId, 2);
-    assert.equal(icmp.cookie, 0x700000000abcn);
-    assert.equal(icmp.reason, 'action');
-    assert.equal(icmp.totalLen, 99);
-    assert.equal(icmp.inPort, 1);
-    assert.deepEqual(icmp.metadata, { reg0: '0x5' });
-    assert.deepEqual(icmp.userdata, Buffer.from([1, 2, 3]));
-    assert.equal(icmp.packet.protocol, 'icmp');
-    assert.equal(icmp.packet.nwSrc, '10.0.0.1');
-    assert.equal(icmp.packet.nwDst, '10.0.0.2');
-    assert.equal(icmp.packet.dscp, 1);
-    assert.equal(icmp.packet.nwTtl, 64);
-    assert.equal(icmp.packet.icmpType, 8);
-    assert.equal(tcp.userdata, undefined);
-    assert.equal(tcp.packet.protocol, 'tcp');
-    assert.deepEqual([tcp.packet.tpSrc, tcp.packet.tpDst, tcp.packet.tcpFlags], [12345, 80, 'syn']);
+describe('packet-in decoding', () => {
+  const icmp = icmpEchoFrame({ srcMac: '00:11:22:33:44:55', dstMac: 'aa:bb:cc:dd:ee:ff', srcIp: '10.0.0.1', dstIp: '10.0.0.2', dscp: 1 });
+
+  it('decodes NXT_PACKET_IN2 properties: table, cookie, reason, metadata TLVs, userdata and the frame', () => {
+    const body = packetIn2([
+      [0, icmp],
+      [3, Buffer.from([2])],
+      [4, hex('00000000 0000700000000abc')], // 4 bytes of padding before a 64-bit property
+      [5, Buffer.from([1])],
+      // in_port (OXM, 32 bits), xreg0 with only reg0's half set (mask), tun_dst, ct_state new|trk
+      [6, hex('80000004 00000001 80010110 0000000500000000 ffffffff00000000 00014004 0a000009 0001d204 00000021')],
+      [7, Buffer.from([1, 2, 3])],
+    ]);
+    assert.ok(isPacketIn2({ version: 6, type: 4, length: body.length + 8, xid: 0, body }));
+    const ev = packetInEvent(decodePacketIn2(body));
+    assert.equal(ev.tableId, 2);
+    assert.equal(ev.cookie, 0x700000000abcn);
+    assert.equal(ev.reason, 'action');
+    assert.equal(ev.totalLen, icmp.length);
+    assert.equal(ev.inPort, 1);
+    assert.deepEqual(ev.metadata, { reg0: '0x5', tun_dst: '10.0.0.9', ct_state: 'new|trk' });
+    assert.deepEqual(ev.userdata, Buffer.from([1, 2, 3]));
+    assert.deepEqual(ev.raw, icmp);
+    assert.equal(ev.packet.protocol, 'icmp');
+    assert.deepEqual([ev.packet.nwSrc, ev.packet.nwDst, ev.packet.dscp, ev.packet.nwTtl, ev.packet.icmpType], ['10.0.0.1', '10.0.0.2', 1, 64, 8]);
+    assert.equal(ev.packet.fields.nw_tos, '4');
   });
 
-  it('ignores other messages and a header that never got its packet line', () => {
-    const text = `OFPT_PORT_STATUS (OF1.5) (xid=0x0): ADD: 3(p3): addr:aa:aa:aa:aa:aa:aa
-     config:     0
-${captured}`;
-    assert.equal(parseAll(text).length, 2);
-    const p = new PacketInParser();
-    p.push('NXT_PACKET_IN2 (OF1.5) (xid=0x0): table_id=1 cookie=0x0 total_len=10 in_port=CONTROLLER (via packet_out) data_len=10 (unbuffered)');
-    const ev = p.push(captured.split('\n')[0]); // a new header replaces the unfinished one
-    assert.equal(ev, undefined);
+  it('names reserved in_ports and reads full_len of a cut packet', () => {
+    const ev = packetInEvent(decodePacketIn2(packetIn2([[0, icmp.subarray(0, 40)], [1, hex('00000062')], [6, hex('80000004 fffffffd')]])));
+    assert.equal(ev.inPort, 'CONTROLLER');
+    assert.equal(ev.totalLen, 98);
+    assert.equal(ev.raw!.length, 40);
+    assert.equal(ev.userdata, undefined);
   });
 
-  it('parses arp packet lines', () => {
+  it('refuses a property running past the message', () => {
+    const body = packetIn2([[0, icmp]]);
+    body.writeUInt16BE(500, 10);
+    assert.throws(() => decodePacketIn2(body), /property 0 at offset 8 has length 500/);
+  });
+
+  it('reads TCP, UDP, ARP and IPv6 frames with the field names OVS prints', () => {
+    const tcp = parseFrame(tcpSynFrame({ srcMac: '00:11:22:33:44:55', dstMac: 'aa:bb:cc:dd:ee:ff', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 12345, dstPort: 80 }));
+    assert.deepEqual([tcp.protocol, tcp.tpSrc, tcp.tpDst, tcp.tcpFlags], ['tcp', 12345, 80, 'syn']);
+    const udp = parseFrame(udpFrame({ srcMac: '00:11:22:33:44:55', dstMac: 'aa:bb:cc:dd:ee:ff', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 5353, dstPort: 53 }));
+    assert.deepEqual([udp.protocol, udp.tpSrc, udp.tpDst, udp.fields.nw_frag], ['udp', 5353, 53, 'no']);
+    const arp = parseFrame(hex('ffffffffffff aabbcc000001 0806 0001 0800 06 04 0001 aabbcc000001 0a000001 000000000000 0a000002'));
+    assert.deepEqual([arp.protocol, arp.nwSrc, arp.nwDst, arp.fields.arp_op], ['arp', '10.0.0.1', '10.0.0.2', '1']);
+    const v6 = parseFrame(hex('aabbccddeeff 001122334455 86dd 60000000 0008 3a 40 fd000000000000000000000000000001 fd000000000000000000000000000002 8000 0000 0000 0000'));
+    assert.deepEqual([v6.protocol, v6.nwSrc, v6.nwDst, v6.icmpType], ['icmp6', 'fd00::1', 'fd00::2', 128]);
+    assert.equal(formatTcpFlags(0x12), 'syn|ack');
+  });
+
+  it('parses packet lines of the text form (tests, debugging)', () => {
     const arp = parsePacketLine('arp,vlan_tci=0x0000,dl_src=aa:bb:cc:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.0.0.1,arp_tpa=10.0.0.2,arp_op=1,arp_sha=aa:bb:cc:00:00:01,arp_tha=00:00:00:00:00:00');
     assert.deepEqual([arp.protocol, arp.nwSrc, arp.nwDst, arp.fields.arp_op], ['arp', '10.0.0.1', '10.0.0.2', '1']);
+  });
+});
+
+describe('packet-out encoding', () => {
+  it('encodes the actions the agent uses, and refuses others by name', () => {
+    assert.equal(encodePacketOutAction('output:5').toString('hex'), '0000001000000005ffff000000000000');
+    assert.equal(encodePacketOutAction('resubmit(,17)').toString('hex'), 'ffff001000002320000efff811000000');
+    const ctl = encodePacketOutAction('controller(userdata=0a.0b.0c)');
+    assert.equal(ctl.length, 24);
+    assert.equal(ctl.toString('hex'), 'ffff001800002320002500000000000000030007 0a0b0c00'.replace(/ /g, ''));
+    assert.throws(() => encodePacketOutAction('mod_dl_src:00:00:00:00:00:01'), /"mod_dl_src:00:00:00:00:00:01" is not supported/);
+    const msg = encodePacketOutMessage({ inPort: 'controller', packetHex: 'aabb', actions: ['output:1'] });
+    assert.equal(msg.toString('hex'), 'ffffffff001000000001000c80000004fffffffd000000000000001000000001ffff000000000000aabb');
   });
 });
 

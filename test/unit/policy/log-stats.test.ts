@@ -6,7 +6,8 @@ import type { PacketInEvent } from '../../../src/agent/ovs/packet-in.js';
 import { parsePacketLine } from '../../../src/agent/ovs/packet-in.js';
 import type { RealizedRule } from '../../../src/agent/policy/flows.js';
 import { PolicyLogger, logField, logFields, logTimestamp } from '../../../src/agent/policy/log.js';
-import { metricConjId, ruleStats } from '../../../src/agent/policy/stats.js';
+import { metricConjId, metricOf, ruleStats, ruleStatsOf } from '../../../src/agent/policy/stats.js';
+import type { OxmField } from '../../../src/lib/openflow/oxm.js';
 
 const rule = (action: 'Allow' | 'Drop', conjId: number): RealizedRule => ({
   rule: {
@@ -80,5 +81,26 @@ describe('policy logging and stats', () => {
     assert.deepEqual(ruleStats(olderRound, new Set([27]), (id) => rules.get(id)).map((x) => x.packets), [2, 13]);
     // A flow of another owner (other category or object) is not counted.
     assert.deepEqual(ruleStats([{ ...flows[0]!, cookie: 0x43n }], new Set([27]), (id) => rules.get(id)), []);
+  });
+
+  it('reads the same from decoded matches (flow stats over OpenFlow)', () => {
+    const rules = new Map([[7, rule('Allow', 7)], [11, rule('Drop', 11)]]);
+    const u32 = (v: number) => Buffer.from([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
+    const label = (id: number, high: boolean): OxmField => {
+      const value = Buffer.alloc(16);
+      const mask = Buffer.alloc(16);
+      value.writeUInt32BE(id, high ? 8 : 12);
+      mask.writeUInt32BE(0xffffffff, high ? 8 : 12);
+      return { name: 'ct_label', kind: 'int', value, mask };
+    };
+    const state = (isNew: boolean): OxmField => ({ name: 'ct_state', kind: 'ct_state', value: u32(isNew ? 0x21 : 0x20), mask: u32(0x21) });
+    const entry = (match: OxmField[], packets: number, bytes: number) => ({ tableId: 27, priority: 200, idleTimeout: 0, hardTimeout: 0, flags: 0, importance: 0, cookie: 0x42n, durationS: 1, packets, bytes, match });
+    assert.deepEqual(metricOf([state(true), label(9, true)]), { conjId: 9, newSessions: true });
+    const s = ruleStatsOf([
+      entry([state(true), label(7, false)], 3, 180),
+      entry([state(false), label(7, false)], 10, 1000),
+      entry([{ name: 'reg3', kind: 'int', value: u32(11) }], 2, 120),
+    ], new Set([27]), (id) => rules.get(id));
+    assert.deepEqual(s.map((x) => [x.ruleId, x.packets, x.bytes, x.sessions]), [['r11', 2, 120, 2], ['r7', 13, 1180, 3]]);
   });
 });

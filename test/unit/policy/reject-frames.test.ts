@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { checksum, icmpEchoFrame, tcpSynFrame, udpFrame } from '../../../src/agent/ovs/frame.js';
 import { ICMP_PORT_UNREACHABLE, icmpUnreachable, rejectFrame, tcpReset } from '../../../src/agent/policy/reject-frames.js';
 import { OP_REJECT, decodeUserdata, encodeServiceNoEndpointUserdata, encodeUserdata } from '../../../src/agent/policy/userdata.js';
-import { PacketInParser } from '../../../src/agent/ovs/packet-in.js';
 import { TokenBucket, rejectPacketOut } from '../../../src/agent/policy/reject.js';
 
 const spec = { srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', srcIp: '10.10.1.2', dstIp: '10.10.2.3' };
@@ -100,21 +99,6 @@ describe('reject frames', () => {
     assert.deepEqual(rejectPacketOut(5, 'aa', ports).actions, ['output:5']);
     assert.deepEqual(rejectPacketOut(1, 'aa', ports).actions, ['resubmit(,17)']);
     assert.deepEqual(rejectPacketOut(2, 'aa', ports).actions, ['resubmit(,17)']);
-  });
-
-  it('collects the frame bytes from ovs-ofctl --more hex dumps', () => {
-    const text = `NXT_PACKET_IN2 (OF1.5) (xid=0x0): cookie=0x0 total_len=54 in_port=CONTROLLER (via action) data_len=54 (unbuffered)
- userdata=01.02
-tcp,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,nw_src=10.10.0.2,nw_dst=10.10.0.3,nw_tos=0,nw_ecn=0,nw_ttl=64,nw_frag=no,tp_src=3333,tp_dst=5001,tcp_flags=syn tcp_csum:0
-00000000  00 00 00 00 00 02 00 00-00 00 00 01 08 00 45 00
-00000010  00 28 00 00 40 00 40 06-00 0a 0a 0a 00 02 0a 0a
-00000020  00 03 0d 05 13 89 00 00-00 01 00 00 00 00 50 02
-00000030  ff ff 00 00 00 00
-`;
-    const p = new PacketInParser({ raw: true });
-    const evs = text.split('\n').map((l) => p.push(l)).filter((e) => !!e);
-    assert.equal(evs.length, 1);
-    assert.equal(evs[0]!.raw!.toString('hex'), '000000000002000000000001080045000028000040004006000a0a0a00020a0a00030d05138900000001000000005002ffff00000000');
   });
 
   it('rate-limits with a token bucket', () => {
