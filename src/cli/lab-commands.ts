@@ -178,6 +178,19 @@ export function registerLabCommands(program: Command): void {
 
   registerOutsideCommands(lab, program, { requireRoot, runIn: runInPod });
 
+  lab
+    .command('box')
+    .description('boxes')
+    .command('add')
+    .description('add a box to the running lab (its encap and encryption); the other boxes learn of it from the inventory alone')
+    .argument('<name>')
+    .action(async (name: string) => {
+      validName(name);
+      requireRoot();
+      const b = await (await openLab()).addBox(name, note);
+      out(`box ${b.name}: underlay ${b.underlayIP}, pods ${b.podCIDR}${b.wireGuardPublicKey ? `, WireGuard key ${b.wireGuardPublicKey}` : ''}`);
+    });
+
   const pod = lab.command('pod').description('add or remove pods');
   pod
     .command('add')
