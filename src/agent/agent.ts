@@ -181,7 +181,7 @@ export class Agent {
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
-    sync = await startAgentSync(cfg, db, inventory, realizers);
+    sync = await startAgentSync(cfg, db, inventory, realizers, wireGuard && { publicKey: wireGuard.publicKey, port: wireGuard.port });
     if (sync) registerTraceflowMethods(sync.rpc, traceflow);
     await datapath.sync();
     // The userspace datapath drops a tunnel packet whose next hop OVS has not resolved yet:

@@ -7,6 +7,7 @@ import { IPAddressSchema, PortNumberSchema, TransportProtocolSchema } from './ne
 import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
 import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
+import { WireGuardIdentitySchema } from './wireguard.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -143,5 +144,7 @@ export const NodeReportedSchema = z.strictObject({
   policyStats: z.array(NodePolicyStatsSchema).optional(),
   /** The updater's state (absent when the agent does not run from a release layout). */
   update: UpdateStatusSchema.optional(),
+  /** With trafficEncryptionMode wireGuard: the box's public key and UDP port (peers read the key from its Node annotation). */
+  wireGuard: WireGuardIdentitySchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

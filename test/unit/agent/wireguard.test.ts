@@ -142,3 +142,14 @@ describe('wireguard key on the Node (Kubernetes inventory)', () => {
     }
   });
 });
+
+describe('wireguard identity in the reported state', () => {
+  it('takes the key and port, and names a bad key by its path', async () => {
+    const { NodeReportedSchema } = await import('../../../src/api/node-state.js');
+    const base = { node: 'box1', observedGeneration: 0, objects: {}, inventory: { pods: [] }, agentVersion: '1', uptimeSeconds: 1 };
+    const key = generateKeyPair().publicKey;
+    assert.deepEqual(NodeReportedSchema.parse({ ...base, wireGuard: { publicKey: key, port: 51820 } }).wireGuard, { publicKey: key, port: 51820 });
+    const bad = NodeReportedSchema.safeParse({ ...base, wireGuard: { publicKey: 'nope', port: 51820 } });
+    assert.deepEqual(bad.error?.issues.map((i) => i.path.join('.')), ['wireGuard.publicKey']);
+  });
+});
