@@ -21,7 +21,7 @@ import { OpenFlowBridge } from './ovs/bridge.js';
 import { OvsdbClient } from './ovs/ovsdb.js';
 import { Pipeline } from './ovs/pipeline.js';
 import { VSwitch } from './ovs/vswitch.js';
-import { peersFrom, type Underlay } from './peers.js';
+import { inCidr, peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
@@ -49,6 +49,8 @@ import { TunnelNeighbours } from './tunnel-neighbours.js';
 import { NodeConfigAgent } from './node-config/realizer.js';
 import { LatencyMonitor } from './latency/monitor.js';
 import { baseSettings } from './node-config/merge.js';
+import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
+import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
 
@@ -89,6 +91,13 @@ export class Agent {
     const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
+    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
+    // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
+    const publishKey = () => {
+      if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;
+      inventory.annotateNode(cfg.nodeName, { [WIREGUARD_KEY_ANNOTATION]: wireGuard.publicKey }).catch((err) => log.warn({ err }, 'the WireGuard key is not on this Node yet'));
+    };
+    publishKey();
     const pipeline = Pipeline.build();
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
@@ -108,7 +117,10 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
-    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own);
+    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own, !!wireGuard);
+    // Peers on the device before the routes into it (datapath.sync), on start and on every Node change.
+    const wireGuardPeers = async () => void (await wireGuard?.sync(peers().filter((p): p is WireGuardPeer => !!p.publicKey)));
+    await wireGuardPeers();
     const egress = new EgressAgent({
       node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
       uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
@@ -127,6 +139,7 @@ export class Agent {
       pods: () => podPorts.list(),
       gateway: network.gateway,
       tunnelPort: network.tunnel?.ofport,
+      ...(wireGuard ? { wireGuardPeerOf: (ip: string) => peers().find((p) => p.wireGuard && inCidr(ip, p.podCIDR)) } : {}),
       rule: (id) => policyFeature.rule(id),
       inventory: () => inventory.snapshot(),
     });
@@ -135,6 +148,7 @@ export class Agent {
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers,
+      ...(wireGuard ? { wireGuardDev: wireGuard.device } : {}),
       features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
@@ -178,7 +192,7 @@ export class Agent {
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
-    sync = await startAgentSync(cfg, db, inventory, realizers);
+    sync = await startAgentSync(cfg, db, inventory, realizers, wireGuard && { publicKey: wireGuard.publicKey, port: wireGuard.port });
     if (sync) registerTraceflowMethods(sync.rpc, traceflow);
     await datapath.sync();
     // The userspace datapath drops a tunnel packet whose next hop OVS has not resolved yet:
@@ -188,7 +202,8 @@ export class Agent {
       : undefined;
     await neighbours?.start();
     inventory.on('change', (c) => {
-      if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+      if (c.kind === 'Node') publishKey();
+      if (c.kind === 'Node') wireGuardPeers().then(() => datapath.sync()).catch((err) => log.error({ err }, 'datapath sync failed'));
       if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
       if (c.kind === 'Node') neighbours?.poke();
     });
@@ -201,7 +216,7 @@ export class Agent {
     const configurator = new PodConfigurator({
       ipam,
       connector: podPorts,
-      defaultMtu: podMtu(cfg),
+      defaultMtu: podMtu(cfg, 1500, own?.ip.includes(':')),
       userspaceDatapath: cfg.datapathType === 'netdev',
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });

@@ -8,6 +8,7 @@ import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
 import { NodeLatencyReportSchema } from './node-config.js';
 import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
+import { WireGuardIdentitySchema } from './wireguard.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -146,5 +147,7 @@ export const NodeReportedSchema = z.strictObject({
   update: UpdateStatusSchema.optional(),
   /** Round-trip times to the peers' underlay addresses while a NodeLatencyMonitor exists. */
   nodeLatency: NodeLatencyReportSchema.optional(),
+  /** With trafficEncryptionMode wireGuard: the box's public key and UDP port (peers read the key from its Node annotation). */
+  wireGuard: WireGuardIdentitySchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

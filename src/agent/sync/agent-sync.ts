@@ -11,6 +11,7 @@
 // the agent says `online` again, and on a replay also sends its report again. Requests on the node's rpc topics go to the handler registry
 // (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
 // tried (offline first).
+import type { WireGuardIdentity } from '../../api/wireguard.js';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import {
   DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
@@ -39,6 +40,8 @@ export type DesiredRejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'ot
 
 export interface AgentSyncOptions {
   node: string;
+  /** The box's WireGuard key and port, in every report (trafficEncryptionMode wireGuard). */
+  wireGuard?: WireGuardIdentity;
   url: string;
   username: string;
   /** Absent when the node logs in with its certificate. */
@@ -438,6 +441,7 @@ export class AgentSync {
       ...(this.policyStats ? { policyStats: this.policyStats } : {}),
       ...(this.updateStatus ? { update: this.updateStatus } : {}),
       ...(this.nodeLatency ? { nodeLatency: this.nodeLatency } : {}),
+      ...(this.opts.wireGuard ? { wireGuard: this.opts.wireGuard } : {}),
     };
     this.reportedInventory = JSON.stringify(payload.inventory);
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
