@@ -9,6 +9,16 @@ import {
   ClusterNetworkPolicySchema,
   ClusterNetworkPolicySpecSchema,
 } from './antrea-policy.js';
+import {
+  ANP_API_VERSIONS,
+  AdminNetworkPolicySchema,
+  AdminNetworkPolicySpecSchema,
+  BaselineAdminNetworkPolicySchema,
+  BaselineAdminNetworkPolicySpecSchema,
+  CNP_API_VERSIONS,
+  UpstreamClusterNetworkPolicySchema,
+  UpstreamClusterNetworkPolicySpecSchema,
+} from './admin-policy.js';
 import { EGRESS_API_VERSIONS, EXTERNAL_IP_POOL_API_VERSIONS, EgressSchema, EgressSpecSchema, ExternalIPPoolSchema, ExternalIPPoolSpecSchema } from './egress.js';
 import { CLUSTER_GROUP_API_VERSIONS, ClusterGroupSchema, ClusterGroupSpecSchema, GROUP_API_VERSIONS, GroupSchema, GroupSpecSchema } from './group.js';
 import { K8S_NETWORKING_API_VERSION, K8sNetworkPolicySchema, K8sNetworkPolicySpecSchema } from './k8s-networkpolicy.js';
@@ -62,6 +72,40 @@ export const KINDS = [
     namespaced: true,
     schema: K8sNetworkPolicySchema,
     specSchema: K8sNetworkPolicySpecSchema,
+  },
+  {
+    // Upstream (kubernetes-sigs/network-policy-api): same kind name as Antrea's, its own group.
+    kind: 'ClusterNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: CNP_API_VERSIONS,
+    plural: 'clusternetworkpolicies',
+    singular: 'clusternetworkpolicy',
+    shortNames: ['cnp'],
+    namespaced: false,
+    schema: UpstreamClusterNetworkPolicySchema,
+    specSchema: UpstreamClusterNetworkPolicySpecSchema,
+  },
+  {
+    kind: 'AdminNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: ANP_API_VERSIONS,
+    plural: 'adminnetworkpolicies',
+    singular: 'adminnetworkpolicy',
+    shortNames: ['anp'],
+    namespaced: false,
+    schema: AdminNetworkPolicySchema,
+    specSchema: AdminNetworkPolicySpecSchema,
+  },
+  {
+    kind: 'BaselineAdminNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: ANP_API_VERSIONS,
+    plural: 'baselineadminnetworkpolicies',
+    singular: 'baselineadminnetworkpolicy',
+    shortNames: ['banp'],
+    namespaced: false,
+    schema: BaselineAdminNetworkPolicySchema,
+    specSchema: BaselineAdminNetworkPolicySpecSchema,
   },
   {
     kind: 'Tier',
