@@ -56,8 +56,8 @@ export const KINDS = [
     apiVersions: ANTREA_POLICY_API_VERSIONS,
     plural: 'networkpolicies',
     singular: 'networkpolicy',
-    // `annp` is current Antrea; `anp` the deprecated short name users still type.
-    shortNames: ['annp', 'anp'],
+    // `annp` only: Antrea renamed its `anp` because upstream AdminNetworkPolicy (below) took it.
+    shortNames: ['annp'],
     namespaced: true,
     schema: AntreaNetworkPolicySchema,
     specSchema: AntreaNetworkPolicySpecSchema,
@@ -201,7 +201,7 @@ export function findQualifiedKind(name: string): KindInfo | undefined {
 /**
  * Resolves a name the way kubectl does: kind, plural, singular or short name, any case, optionally
  * followed by `.group` (`acnp.crd.antrea.io`). Without a group, NetworkPolicy means Kubernetes'
- * (built-in groups win in kubectl too); use `anp`/`annp` or `networkpolicies.crd.antrea.io` for Antrea's.
+ * (built-in groups win in kubectl too); use `annp` or `networkpolicies.crd.antrea.io` for Antrea's.
  */
 export function lookupKind(name: string): KindInfo | undefined {
   const lower = name.trim().toLowerCase();
