@@ -1,0 +1,370 @@
+// The conformance cases of kubernetes-sigs/network-policy-api v0.2.0 (conformance/tests and
+// conformance/base), ported to the lab (issue 20, item 1). Each mocha test keeps its upstream
+// ShortName and subtest name; the policies are the upstream manifests re-expressed with the
+// builders below (same names, tiers, priorities, rule order, actions, selectors and ports), and
+// each subtest applies the same mutation (rule swap, action or priority change, NP delete)
+// before its pokes. Pokes are real TCP connects between lab pods; an expected "false" must be a
+// drop (no answer within 1 s), not a refusal — upstream's PokeServer expects a timeout too.
+//
+// Upstream's cluster: five namespaces network-policy-conformance-{gryffindor, slytherin,
+// hufflepuff, ravenclaw, forbidden-forrest} labelled conformance-house=<house>, a two-replica
+// StatefulSet per house (harry-potter, draco-malfoy, cedric-diggory, luna-lovegood) serving TCP
+// 80/8080 and UDP 53/5353. Here: the same names on two boxes (replica 0 on b1, 1 on b2).
+//
+// Ported so far: the TCP admin and baseline tests, priority and API integration (see PORTED
+// below); the UDP, SCTP, inline-CIDR, combined and experimental tests are listed in NOT_PORTED
+// with the reason, so the count out of 92 is printed by the suite.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { Lab } from '../../src/lab/lab.js';
+import { parseLabSpec } from '../../src/lab/spec.js';
+import type { LabState, PodState } from '../../src/lab/state.js';
+import { sleep } from '../../src/lib/process.js';
+import { requirePrereqs } from '../helpers/prereqs.js';
+import { labApi, newLab, removeLab, seinectl } from './lab-fixture.js';
+import { Traffic } from './traffic.js';
+
+const HOUSES = { gryffindor: 'harry-potter', slytherin: 'draco-malfoy', hufflepuff: 'cedric-diggory', ravenclaw: 'luna-lovegood' } as const;
+type House = keyof typeof HOUSES;
+const ns = (h: string) => `network-policy-conformance-${h}`;
+
+const LAB = {
+  encap: 'geneve',
+  boxes: [{ name: 'b1' }, { name: 'b2' }],
+  namespaces: [...Object.keys(HOUSES), 'forbidden-forrest'].map((h) => ({ name: ns(h), labels: { 'conformance-house': h } })),
+  pods: Object.entries(HOUSES).flatMap(([house, set]) =>
+    [0, 1].map((i) => ({ name: `${set}-${i}`, namespace: ns(house), box: i === 0 ? 'b1' : 'b2', labels: { 'conformance-house': house }, ports: ['web=80/TCP', 'dns=53/UDP'] })),
+  ),
+};
+
+// ---- policy builders (upstream shapes) -------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const byName = (h: House) => ({ matchLabels: { 'kubernetes.io/metadata.name': ns(h) } });
+const byHouse = (h: House) => ({ matchLabels: { 'conformance-house': h } });
+const podsOf = (h: House) => ({ pods: { namespaceSelector: byHouse(h), podSelector: byHouse(h) } });
+const tcp = (port: number) => [{ tcp: { destinationPort: { number: port } } }];
+
+function cnp(name: string, tier: 'Admin' | 'Baseline', priority: number, subject: Obj, ingress?: Obj[], egress?: Obj[]): Obj {
+  return {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name },
+    spec: { tier, priority, subject, ...(ingress ? { ingress } : {}), ...(egress ? { egress } : {}) },
+  };
+}
+const rule = (dir: 'ingress' | 'egress', name: string, action: string, peer: Obj, protocols?: Obj[]): Obj => ({
+  name, action, [dir === 'ingress' ? 'from' : 'to']: [peer], ...(protocols ? { protocols } : {}),
+});
+
+/** base/admin_tier/standard-{egress,ingress}-tcp-rules.yaml: the seven-rule ordering policy. */
+function adminTcp(dir: 'ingress' | 'egress'): Obj {
+  const [w, n] = dir === 'egress' ? ['to', 'egress-tcp'] : ['from', 'ingress-tcp'];
+  const huff = dir === 'egress' ? 8080 : 80;
+  const rules = [
+    rule(dir, `allow-${w}-ravenclaw-everything`, 'Accept', { namespaces: byName('ravenclaw') }),
+    rule(dir, `deny-${w}-ravenclaw-everything`, 'Deny', { namespaces: byName('ravenclaw') }),
+    rule(dir, `pass-${w}-ravenclaw-everything`, 'Pass', { namespaces: byName('ravenclaw') }),
+    rule(dir, `deny-${w}-slytherin-at-port-80`, 'Deny', { namespaces: byName('slytherin') }, tcp(80)),
+    rule(dir, `pass-${w}-slytherin-at-port-80`, 'Pass', { namespaces: byName('slytherin') }, tcp(80)),
+    rule(dir, `allow-${w}-hufflepuff-at-port-${huff}`, 'Accept', { namespaces: byName('hufflepuff') }, tcp(huff)),
+    rule(dir, `deny-${w}-hufflepuff-everything-else`, 'Deny', { namespaces: byName('hufflepuff') }),
+  ];
+  return cnp(n, 'Admin', dir === 'egress' ? 6 : 3, { namespaces: byName('gryffindor') }, dir === 'ingress' ? rules : undefined, dir === 'egress' ? rules : undefined);
+}
+
+/** base/baseline_tier/standard-egress-tcp-rules.yaml. */
+function baselineEgressTcp(): Obj {
+  const d = 'egress';
+  return cnp('default', 'Baseline', 10, { namespaces: byName('gryffindor') }, undefined, [
+    rule(d, 'allow-to-ravenclaw-everything', 'Accept', { namespaces: byName('ravenclaw') }),
+    rule(d, 'deny-to-ravenclaw-everything', 'Deny', { namespaces: byName('ravenclaw') }),
+    rule(d, 'deny-to-slytherin-at-port-80', 'Deny', { namespaces: byName('slytherin') }, tcp(80)),
+    rule(d, 'allow-to-hufflepuff-at-port-8080', 'Accept', { namespaces: byName('hufflepuff') }, tcp(8080)),
+    rule(d, 'deny-to-hufflepuff-everything-else', 'Deny', { namespaces: byName('hufflepuff') }),
+  ]);
+}
+
+/** base/admin_tier/standard-priority-field.yaml: deny at 50, pass at 60 (moved to 40), baseline accept. */
+function priorityField(): Obj[] {
+  const g = podsOf('gryffindor');
+  const both = (name: string, tier: 'Admin' | 'Baseline', prio: number, verb: string, action: string) =>
+    cnp(name, tier, prio, g, [rule('ingress', `${verb}-all-ingress-from-slytherin`, action, podsOf('slytherin'))], [rule('egress', `${verb}-all-egress-to-slytherin`, action, podsOf('slytherin'))]);
+  return [
+    both('priority-50-example', 'Admin', 50, 'deny', 'Deny'),
+    both('old-priority-60-new-priority-40-example', 'Admin', 60, 'pass', 'Pass'),
+    both('default', 'Baseline', 10, 'allow', 'Accept'),
+  ];
+}
+
+/** base/api_integration/standard-anp-np-banp.yaml: admin deny (later pass), a K8s NP allowing slytherin, baseline deny. */
+function integration(): Obj[] {
+  const g = { namespaces: byHouse('gryffindor') };
+  const s = { namespaces: byHouse('slytherin') };
+  const denyBoth = (name: string, tier: 'Admin' | 'Baseline', prio: number) =>
+    cnp(name, tier, prio, g, [rule('ingress', 'deny-all-ingress-from-slytherin', 'Deny', s)], [rule('egress', 'deny-all-egress-to-slytherin', 'Deny', s)]);
+  const np = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'allow-gress-from-to-slytherin-to-gryffindor', namespace: ns('gryffindor') },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: [{ namespaceSelector: byHouse('slytherin') }] }],
+      egress: [{ to: [{ namespaceSelector: byHouse('slytherin') }] }],
+    },
+  };
+  return [denyBoth('pass-example', 'Admin', 10), np, denyBoth('default', 'Baseline', 10)];
+}
+
+// ---- the cases ------------------------------------------------------------------------------
+
+/** [client namespace house, client pod, server house, server pod, tcp port, allowed?] as upstream's PokeServer calls. */
+type Poke = [House, string, House, string, number, boolean];
+interface Subtest {
+  name: string;
+  /** Upstream's mutation before the pokes: edits the stored objects (by index) or deletes one. */
+  mutate?: (objs: Obj[]) => { apply?: number[]; remove?: number[] };
+  pokes: Poke[];
+}
+interface ConformanceTest {
+  shortName: string;
+  manifests: () => Obj[];
+  subtests: Subtest[];
+}
+
+const rules = (o: Obj, dir: 'ingress' | 'egress') => (o.spec as Record<string, Obj[]>)[dir]!;
+function swap(dir: 'ingress' | 'egress', i: number, j: number) {
+  return (objs: Obj[]) => {
+    const r = rules(objs[0]!, dir);
+    [r[i], r[j]] = [r[j]!, r[i]!];
+    return { apply: [0] };
+  };
+}
+
+const G = 'gryffindor', S = 'slytherin', H = 'hufflepuff', R = 'ravenclaw';
+const hp = (i: number) => `harry-potter-${i}`, dm = (i: number) => `draco-malfoy-${i}`, cd = (i: number) => `cedric-diggory-${i}`, ll = (i: number) => `luna-lovegood-${i}`;
+
+const PORTED: ConformanceTest[] = [
+  {
+    shortName: 'CNPAdminTierEgressTCP',
+    manifests: () => [adminTcp('egress')],
+    subtests: [
+      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 8080, true], [G, hp(1), H, cd(1), 80, false]] },
+      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 80, false], [G, hp(1), R, ll(1), 8080, false]] },
+      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, true]] },
+      { name: "Should support an 'pass-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 2), pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
+      { name: "Should support a 'pass-egress' policy for TCP protocol at the specified port", mutate: swap('egress', 3, 4), pokes: [[G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]] },
+    ],
+  },
+  {
+    shortName: 'CNPAdminTierIngressTCP',
+    manifests: () => [adminTcp('ingress')],
+    subtests: [
+      { name: "Should support an 'allow-ingress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[R, ll(0), G, hp(0), 80, true], [R, ll(1), G, hp(0), 8080, true]] },
+      { name: "Should support an 'allow-ingress' policy for TCP protocol at the specified port", pokes: [[H, cd(0), G, hp(1), 80, true], [H, cd(1), G, hp(1), 8080, false]] },
+      { name: "Should support an 'deny-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 1), pokes: [[R, ll(0), G, hp(1), 80, false], [R, ll(1), G, hp(1), 8080, false]] },
+      { name: "Should support a 'deny-ingress' policy for TCP protocol at the specified port", pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, true]] },
+      { name: "Should support an 'pass-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 2), pokes: [[R, ll(0), G, hp(0), 80, true], [R, ll(1), G, hp(0), 8080, true]] },
+      { name: "Should support a 'pass-ingress' policy for TCP protocol at the specified port", mutate: swap('ingress', 3, 4), pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true]] },
+    ],
+  },
+  {
+    shortName: 'CNPBaselineTierEgressTCP',
+    manifests: () => [baselineEgressTcp()],
+    subtests: [
+      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 8080, true], [G, hp(1), H, cd(1), 80, false]] },
+      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 80, false], [G, hp(1), R, ll(1), 8080, false]] },
+      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, true]] },
+    ],
+  },
+  {
+    shortName: 'CNPAdminTierPriorityField',
+    manifests: priorityField,
+    subtests: [
+      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
+      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+      {
+        name: 'Should respect admin CNP priority field; thus passing both ingress and egress traffic over to baseline CNP',
+        mutate: (objs) => {
+          (objs[1]!.spec as Obj).priority = 40;
+          return { apply: [1] };
+        },
+        pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true], [G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]],
+      },
+    ],
+  },
+  {
+    shortName: 'CNPAdminTierIntegration',
+    manifests: integration,
+    subtests: [
+      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
+      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+      {
+        name: "Should support a 'pass-ingress' policy for admin CNP and respect the match for network policy",
+        mutate: (objs) => {
+          rules(objs[0]!, 'ingress')[0]!.action = 'Pass';
+          return { apply: [0] };
+        },
+        pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true]],
+      },
+      {
+        name: "Should support a 'pass-egress' policy for admin CNP and respect the match for network policy",
+        mutate: (objs) => {
+          rules(objs[0]!, 'egress')[0]!.action = 'Pass';
+          return { apply: [0] };
+        },
+        pokes: [[G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]],
+      },
+      { name: "Should support a 'pass-ingress' policy for admin CNP and respect the match for baseline cluster network policy", mutate: () => ({ remove: [1] }), pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
+      { name: "Should support a 'pass-egress' policy for admin CNP and respect the match for baseline cluster network policy", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+    ],
+  },
+];
+
+/** Upstream tests not ported yet, with their subtest count (92 in all with PORTED). */
+const NOT_PORTED: [string, number, string][] = [
+  ['CNPAdminTierEgressUDP', 6, 'not ported yet (UDP variant of the TCP case)'],
+  ['CNPAdminTierIngressUDP', 6, 'not ported yet (UDP variant)'],
+  ['CNPAdminTierEgressSCTP', 6, 'not ported: the lab probes have no SCTP client/server'],
+  ['CNPAdminTierIngressSCTP', 6, 'not ported: no SCTP probe'],
+  ['CNPAdminTierGress', 6, 'not ported yet (combined ingress and egress rules)'],
+  ['CNPAdminTierEgressInlineCIDRPeers', 2, 'not ported yet (networks peers; mapping done and unit-tested)'],
+  ['CNPAdminTierEgressNamedPort', 1, 'not ported yet (destinationNamedPort; mapping done)'],
+  ['CNPAdminTierIngressNamedPort', 1, 'not ported yet'],
+  ['CNPAdminTierEgressNodePeers', 3, 'nodes peers are refused (not supported)'],
+  ['CNPBaselineTierIngressTCP', 4, 'not ported yet'],
+  ['CNPBaselineTierEgressUDP', 4, 'not ported yet'],
+  ['CNPBaselineTierIngressUDP', 4, 'not ported yet'],
+  ['CNPBaselineTierEgressSCTP', 4, 'not ported: no SCTP probe'],
+  ['CNPBaselineTierIngressSCTP', 4, 'not ported: no SCTP probe'],
+  ['CNPBaselineTierGress', 4, 'not ported yet'],
+  ['CNPBaselineTierEgressInlineCIDRPeers', 2, 'not ported yet'],
+  ['CNPBaselineTierEgressNamedPort', 1, 'not ported yet'],
+  ['CNPBaselineTierIngressNamedPort', 1, 'not ported yet'],
+  ['CNPBaselineTierEgressNodePeers', 2, 'nodes peers are refused (not supported)'],
+];
+
+const ONLY = process.env.CNP_CONFORMANCE_ONLY; // a ShortName substring, to run a subset while developing
+
+describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, ported to the lab)', function () {
+  this.timeout(300_000);
+  let lab: Lab | undefined;
+  let state: LabState;
+  let server = '';
+  let traffic: Traffic;
+  let fileNo = 0;
+  const results = { passed: 0, failed: [] as string[] };
+
+  const pod = (house: House, name: string): PodState => {
+    const p = state.pods.find((x) => x.namespace === ns(house) && x.name === name);
+    assert.ok(p, `no pod ${house}/${name}`);
+    return p;
+  };
+
+  async function desiredSum(): Promise<number> {
+    const nodes = (await labApi<{ desiredGeneration: number; realizedGeneration: number | null }[]>(server, 'GET', '/api/v1/nodes')).body;
+    return nodes.reduce((s, n) => s + n.desiredGeneration, 0);
+  }
+  async function settle(before: number): Promise<void> {
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const nodes = (await labApi<{ desiredGeneration: number; realizedGeneration: number | null }[]>(server, 'GET', '/api/v1/nodes')).body;
+      const moved = nodes.reduce((s, n) => s + n.desiredGeneration, 0) > before || Date.now() > end - 12_000;
+      if (moved && nodes.every((n) => n.realizedGeneration === n.desiredGeneration)) return;
+      if (Date.now() > end) assert.fail(`boxes did not realize their desired state: ${JSON.stringify(nodes)}`);
+      await sleep(100);
+    }
+  }
+  async function seinectlObjects(verb: 'apply' | 'delete', objs: Obj[]): Promise<void> {
+    const file = path.join(lab!.dir, `c${++fileNo}.yaml`);
+    await writeFile(file, objs.map((o) => stringify(o)).join('---\n'));
+    const before = await desiredSum();
+    const r = await seinectl(server, [verb, '-f', file]);
+    assert.equal(r.code, 0, `seinectl ${verb}: ${r.stderr}`);
+    await settle(before);
+  }
+
+  /** Polls the pokes until all give their verdict (propagation is asynchronous): allowed, or dropped (a timeout, never a refusal). */
+  async function expectPokes(pokes: Poke[], ms = 8000): Promise<void> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const got = await Promise.all(pokes.map(([ch, cp, sh, sp, port]) => traffic.probe(pod(ch, cp), pod(sh, sp), 'tcp', port)));
+      const wrong = pokes.flatMap((p, i) => {
+        const want = p[5] ? 'allowed' : 'dropped';
+        return got[i]!.verdict === want ? [] : [`${p[0]}/${p[1]} -> ${p[2]}/${p[3]} tcp/${p[4]}: want ${want}, got ${got[i]!.verdict} (${got[i]!.detail})`];
+      });
+      if (!wrong.length) return;
+      if (Date.now() > end) assert.fail(`after ${ms} ms:\n  ${wrong.join('\n  ')}`);
+      await sleep(200);
+    }
+  }
+
+  before(async function () {
+    this.timeout(180_000);
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping');
+    lab = await newLab('cnp');
+    state = await lab.up(parseLabSpec(LAB, 'cnp'));
+    state = await lab.current();
+    server = state.controller!.url;
+    traffic = new Traffic(lab, 1);
+    await traffic.install();
+    await Promise.all(state.pods.map((p) => traffic.listen(p, [80, 8080], [53, 5353])));
+  });
+
+  after(async () => {
+    const notPorted = NOT_PORTED.reduce((s, t) => s + t[1], 0);
+    const ported = PORTED.reduce((s, t) => s + t.subtests.length, 0);
+    process.stderr.write(
+      `cnp conformance: ${results.passed} of ${ported + notPorted} upstream subtests pass (${ported} ported, ${notPorted} not ported)\n` +
+        results.failed.map((f) => `  FAILED ${f}\n`).join('') +
+        NOT_PORTED.map(([n, c, why]) => `  NOT RUN ${n} (${c}): ${why}\n`).join(''),
+    );
+    if (lab && !process.env.CNP_KEEP_LAB) await removeLab(lab);
+  });
+
+  it('keeps the upstream count: 24 tests, 92 subtests', () => {
+    assert.equal(PORTED.length + NOT_PORTED.length, 24);
+    assert.equal(PORTED.reduce((s, t) => s + t.subtests.length, 0) + NOT_PORTED.reduce((s, t) => s + t[1], 0), 92);
+  });
+
+  for (const test of PORTED) {
+    if (ONLY && !test.shortName.includes(ONLY)) continue;
+    describe(test.shortName, () => {
+      let objs: Obj[] = [];
+      let applied: Obj[] = [];
+      before(async () => {
+        objs = test.manifests();
+        applied = [...objs];
+        await seinectlObjects('apply', objs);
+      });
+      after(async () => {
+        if (applied.length) await seinectlObjects('delete', applied);
+      });
+      for (const sub of test.subtests) {
+        it(sub.name, async () => {
+          try {
+            if (sub.mutate) {
+              const change = sub.mutate(objs);
+              if (change.apply) await seinectlObjects('apply', change.apply.map((i) => objs[i]!));
+              if (change.remove) {
+                const gone = change.remove.map((i) => objs[i]!);
+                await seinectlObjects('delete', gone);
+                applied = applied.filter((o) => !gone.includes(o));
+              }
+            }
+            await expectPokes(sub.pokes);
+            results.passed++;
+          } catch (err) {
+            results.failed.push(`${test.shortName}: ${sub.name}: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+            throw err;
+          }
+        });
+      }
+    });
+  }
+});
