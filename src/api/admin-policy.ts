@@ -205,6 +205,13 @@ export const BaselineAdminNetworkPolicySchema = z
   });
 export type BaselineAdminNetworkPolicy = z.infer<typeof BaselineAdminNetworkPolicySchema>;
 
+/** Their qualified kinds (Kind.group), for the lists of kinds the policy computation takes. */
+export const UPSTREAM_POLICY_KINDS = [
+  'ClusterNetworkPolicy.policy.networking.k8s.io',
+  'AdminNetworkPolicy.policy.networking.k8s.io',
+  'BaselineAdminNetworkPolicy.policy.networking.k8s.io',
+] as const;
+
 export type UpstreamPolicy = UpstreamClusterNetworkPolicy | AdminNetworkPolicy | BaselineAdminNetworkPolicy;
 
 export function isUpstreamPolicy(p: { apiVersion: string }): p is UpstreamPolicy {
