@@ -45,7 +45,6 @@ type Obj = Record<string, unknown>;
 const byName = (h: House) => ({ matchLabels: { 'kubernetes.io/metadata.name': ns(h) } });
 const byHouse = (h: House) => ({ matchLabels: { 'conformance-house': h } });
 const podsOf = (h: House) => ({ pods: { namespaceSelector: byHouse(h), podSelector: byHouse(h) } });
-const tcp = (port: number) => [{ tcp: { destinationPort: { number: port } } }];
 
 function cnp(name: string, tier: 'Admin' | 'Baseline', priority: number, subject: Obj, ingress?: Obj[], egress?: Obj[]): Obj {
   return {
@@ -59,32 +58,29 @@ const rule = (dir: 'ingress' | 'egress', name: string, action: string, peer: Obj
   name, action, [dir === 'ingress' ? 'from' : 'to']: [peer], ...(protocols ? { protocols } : {}),
 });
 
-/** base/admin_tier/standard-{egress,ingress}-tcp-rules.yaml: the seven-rule ordering policy. */
-function adminTcp(dir: 'ingress' | 'egress'): Obj {
-  const [w, n] = dir === 'egress' ? ['to', 'egress-tcp'] : ['from', 'ingress-tcp'];
-  const huff = dir === 'egress' ? 8080 : 80;
-  const rules = [
+/**
+ * base/{admin,baseline}_tier/standard-{egress,ingress}-{tcp,udp}-rules.yaml: the rule-ordering
+ * policies. TCP: subject gryffindor, slytherin denied at 80, hufflepuff allowed at 8080 (egress)
+ * or 80 (ingress). UDP: subject hufflepuff, slytherin denied at 5353, gryffindor allowed at 53.
+ * Baseline has no Pass rules.
+ */
+function ordering(tier: 'Admin' | 'Baseline', dir: 'ingress' | 'egress', proto: 'tcp' | 'udp'): Obj {
+  const w = dir === 'egress' ? 'to' : 'from';
+  const [subject, third, slyPort, allowPort] = proto === 'tcp' ? (['gryffindor', 'hufflepuff', 80, dir === 'egress' ? 8080 : 80] as const) : (['hufflepuff', 'gryffindor', 5353, 53] as const);
+  const port = (n: number) => [{ [proto]: { destinationPort: { number: n } } }];
+  const admin = tier === 'Admin';
+  const list = [
     rule(dir, `allow-${w}-ravenclaw-everything`, 'Accept', { namespaces: byName('ravenclaw') }),
     rule(dir, `deny-${w}-ravenclaw-everything`, 'Deny', { namespaces: byName('ravenclaw') }),
-    rule(dir, `pass-${w}-ravenclaw-everything`, 'Pass', { namespaces: byName('ravenclaw') }),
-    rule(dir, `deny-${w}-slytherin-at-port-80`, 'Deny', { namespaces: byName('slytherin') }, tcp(80)),
-    rule(dir, `pass-${w}-slytherin-at-port-80`, 'Pass', { namespaces: byName('slytherin') }, tcp(80)),
-    rule(dir, `allow-${w}-hufflepuff-at-port-${huff}`, 'Accept', { namespaces: byName('hufflepuff') }, tcp(huff)),
-    rule(dir, `deny-${w}-hufflepuff-everything-else`, 'Deny', { namespaces: byName('hufflepuff') }),
+    ...(admin ? [rule(dir, `pass-${w}-ravenclaw-everything`, 'Pass', { namespaces: byName('ravenclaw') })] : []),
+    rule(dir, `deny-${w}-slytherin-at-port-${slyPort}`, 'Deny', { namespaces: byName('slytherin') }, port(slyPort)),
+    ...(admin ? [rule(dir, `pass-${w}-slytherin-at-port-${slyPort}`, 'Pass', { namespaces: byName('slytherin') }, port(slyPort))] : []),
+    rule(dir, `allow-${w}-${third}-at-port-${allowPort}`, 'Accept', { namespaces: byName(third) }, port(allowPort)),
+    rule(dir, `deny-${w}-${third}-everything-else`, 'Deny', { namespaces: byName(third) }),
   ];
-  return cnp(n, 'Admin', dir === 'egress' ? 6 : 3, { namespaces: byName('gryffindor') }, dir === 'ingress' ? rules : undefined, dir === 'egress' ? rules : undefined);
-}
-
-/** base/baseline_tier/standard-egress-tcp-rules.yaml. */
-function baselineEgressTcp(): Obj {
-  const d = 'egress';
-  return cnp('default', 'Baseline', 10, { namespaces: byName('gryffindor') }, undefined, [
-    rule(d, 'allow-to-ravenclaw-everything', 'Accept', { namespaces: byName('ravenclaw') }),
-    rule(d, 'deny-to-ravenclaw-everything', 'Deny', { namespaces: byName('ravenclaw') }),
-    rule(d, 'deny-to-slytherin-at-port-80', 'Deny', { namespaces: byName('slytherin') }, tcp(80)),
-    rule(d, 'allow-to-hufflepuff-at-port-8080', 'Accept', { namespaces: byName('hufflepuff') }, tcp(8080)),
-    rule(d, 'deny-to-hufflepuff-everything-else', 'Deny', { namespaces: byName('hufflepuff') }),
-  ]);
+  const name = admin ? `${dir}-${proto}` : 'default';
+  const priority = admin ? { 'egress-tcp': 6, 'ingress-tcp': 3, 'egress-udp': 7, 'ingress-udp': 4 }[`${dir}-${proto}`] : 10;
+  return cnp(name, tier, priority, { namespaces: byName(subject) }, dir === 'ingress' ? list : undefined, dir === 'egress' ? list : undefined);
 }
 
 /** base/admin_tier/standard-priority-field.yaml: deny at 50, pass at 60 (moved to 40), baseline accept. */
@@ -121,8 +117,8 @@ function integration(): Obj[] {
 
 // ---- the cases ------------------------------------------------------------------------------
 
-/** [client namespace house, client pod, server house, server pod, tcp port, allowed?] as upstream's PokeServer calls. */
-type Poke = [House, string, House, string, number, boolean];
+/** [client house, client pod, server house, server pod, `tcp/80` or `udp/53`, allowed?] as upstream's PokeServer calls. */
+type Poke = [House, string, House, string, string, boolean];
 interface Subtest {
   name: string;
   /** Upstream's mutation before the pokes: edits the stored objects (by index) or deletes one. */
@@ -147,54 +143,90 @@ function swap(dir: 'ingress' | 'egress', i: number, j: number) {
 const G = 'gryffindor', S = 'slytherin', H = 'hufflepuff', R = 'ravenclaw';
 const hp = (i: number) => `harry-potter-${i}`, dm = (i: number) => `draco-malfoy-${i}`, cd = (i: number) => `cedric-diggory-${i}`, ll = (i: number) => `luna-lovegood-${i}`;
 
+/** CNP{Admin,Baseline}Tier{Egress,Ingress}UDP: hufflepuff's pods are the clients (egress) or servers (ingress). */
+function udpCases(tier: 'Admin' | 'Baseline', dir: 'ingress' | 'egress'): ConformanceTest[] {
+  const d = dir === 'egress' ? 'Egress' : 'Ingress';
+  const v = dir; // the verb in upstream's subtest names
+  // [peer house, peer pod] ↔ hufflepuff pod: egress pokes go from hufflepuff, ingress pokes to it.
+  const poke = (peer: [House, string], huff: string, what: string, ok: boolean): Poke => (dir === 'egress' ? [H, huff, peer[0], peer[1], what, ok] : [peer[0], peer[1], H, huff, what, ok]);
+  const eg = dir === 'egress';
+  const subtests: Subtest[] = [
+    { name: `Should support an 'allow-${v}' policy for UDP protocol; ensure rule ordering is respected`, pokes: eg ? [poke([R, ll(0)], cd(0), 'udp/53', true), poke([R, ll(0)], cd(1), 'udp/5353', true)] : [poke([R, ll(0)], cd(0), 'udp/53', true), poke([R, ll(1)], cd(0), 'udp/5353', true)] },
+    { name: `Should support an 'allow-${v}' policy for UDP protocol at the specified port`, pokes: eg ? [poke([G, hp(1)], cd(0), 'udp/53', true), poke([G, hp(1)], cd(1), 'udp/5353', false)] : [poke([G, hp(0)], cd(1), 'udp/53', true), poke([G, hp(1)], cd(1), 'udp/5353', false)] },
+    { name: `Should support an 'deny-${v}' policy for UDP protocol; ensure rule ordering is respected`, mutate: swap(dir, 0, 1), pokes: eg ? [poke([R, ll(1)], cd(0), 'udp/53', false), poke([R, ll(1)], cd(1), 'udp/5353', false)] : [poke([R, ll(0)], cd(1), 'udp/53', false), poke([R, ll(1)], cd(1), 'udp/5353', false)] },
+    { name: `Should support a 'deny-${v}' policy for UDP protocol at the specified port`, pokes: eg ? [poke([S, dm(0)], cd(0), 'udp/5353', false), poke([S, dm(0)], cd(1), 'udp/53', true)] : [poke([S, dm(0)], cd(0), 'udp/5353', false), poke([S, dm(1)], cd(0), 'udp/53', true)] },
+  ];
+  if (tier === 'Admin') {
+    subtests.push(
+      { name: `Should support an 'pass-${v}' policy for UDP protocol; ensure rule ordering is respected`, mutate: swap(dir, 0, 2), pokes: eg ? [poke([R, ll(1)], cd(0), 'udp/5353', true), poke([R, ll(1)], cd(1), 'udp/53', true)] : [poke([R, ll(0)], cd(1), 'udp/5353', true), poke([R, ll(1)], cd(1), 'udp/53', true)] },
+      { name: `Should support a 'pass-${v}' policy for UDP protocol at the specified port`, mutate: swap(dir, 3, 4), pokes: eg ? [poke([S, dm(0)], cd(0), 'udp/5353', true), poke([S, dm(0)], cd(1), 'udp/53', true)] : [poke([S, dm(0)], cd(0), 'udp/5353', true), poke([S, dm(1)], cd(0), 'udp/53', true)] },
+    );
+  }
+  return [{ shortName: `CNP${tier}Tier${d}UDP`, manifests: () => [ordering(tier, dir, 'udp')], subtests }];
+}
+
 const PORTED: ConformanceTest[] = [
   {
     shortName: 'CNPAdminTierEgressTCP',
-    manifests: () => [adminTcp('egress')],
+    manifests: () => [ordering('Admin', 'egress', 'tcp')],
     subtests: [
-      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
-      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 8080, true], [G, hp(1), H, cd(1), 80, false]] },
-      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 80, false], [G, hp(1), R, ll(1), 8080, false]] },
-      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, true]] },
-      { name: "Should support an 'pass-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 2), pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
-      { name: "Should support a 'pass-egress' policy for TCP protocol at the specified port", mutate: swap('egress', 3, 4), pokes: [[G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 'tcp/80', true], [G, hp(1), R, ll(0), 'tcp/8080', true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 'tcp/8080', true], [G, hp(1), H, cd(1), 'tcp/80', false]] },
+      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 'tcp/80', false], [G, hp(1), R, ll(1), 'tcp/8080', false]] },
+      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 'tcp/80', false], [G, hp(1), S, dm(0), 'tcp/8080', true]] },
+      { name: "Should support an 'pass-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 2), pokes: [[G, hp(0), R, ll(0), 'tcp/80', true], [G, hp(1), R, ll(0), 'tcp/8080', true]] },
+      { name: "Should support a 'pass-egress' policy for TCP protocol at the specified port", mutate: swap('egress', 3, 4), pokes: [[G, hp(0), S, dm(0), 'tcp/80', true], [G, hp(1), S, dm(0), 'tcp/8080', true]] },
     ],
   },
   {
     shortName: 'CNPAdminTierIngressTCP',
-    manifests: () => [adminTcp('ingress')],
+    manifests: () => [ordering('Admin', 'ingress', 'tcp')],
     subtests: [
-      { name: "Should support an 'allow-ingress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[R, ll(0), G, hp(0), 80, true], [R, ll(1), G, hp(0), 8080, true]] },
-      { name: "Should support an 'allow-ingress' policy for TCP protocol at the specified port", pokes: [[H, cd(0), G, hp(1), 80, true], [H, cd(1), G, hp(1), 8080, false]] },
-      { name: "Should support an 'deny-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 1), pokes: [[R, ll(0), G, hp(1), 80, false], [R, ll(1), G, hp(1), 8080, false]] },
-      { name: "Should support a 'deny-ingress' policy for TCP protocol at the specified port", pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, true]] },
-      { name: "Should support an 'pass-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 2), pokes: [[R, ll(0), G, hp(0), 80, true], [R, ll(1), G, hp(0), 8080, true]] },
-      { name: "Should support a 'pass-ingress' policy for TCP protocol at the specified port", mutate: swap('ingress', 3, 4), pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true]] },
+      { name: "Should support an 'allow-ingress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[R, ll(0), G, hp(0), 'tcp/80', true], [R, ll(1), G, hp(0), 'tcp/8080', true]] },
+      { name: "Should support an 'allow-ingress' policy for TCP protocol at the specified port", pokes: [[H, cd(0), G, hp(1), 'tcp/80', true], [H, cd(1), G, hp(1), 'tcp/8080', false]] },
+      { name: "Should support an 'deny-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 1), pokes: [[R, ll(0), G, hp(1), 'tcp/80', false], [R, ll(1), G, hp(1), 'tcp/8080', false]] },
+      { name: "Should support a 'deny-ingress' policy for TCP protocol at the specified port", pokes: [[S, dm(0), G, hp(0), 'tcp/80', false], [S, dm(1), G, hp(0), 'tcp/8080', true]] },
+      { name: "Should support an 'pass-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 2), pokes: [[R, ll(0), G, hp(0), 'tcp/80', true], [R, ll(1), G, hp(0), 'tcp/8080', true]] },
+      { name: "Should support a 'pass-ingress' policy for TCP protocol at the specified port", mutate: swap('ingress', 3, 4), pokes: [[S, dm(0), G, hp(0), 'tcp/80', true], [S, dm(1), G, hp(0), 'tcp/8080', true]] },
     ],
   },
   {
     shortName: 'CNPBaselineTierEgressTCP',
-    manifests: () => [baselineEgressTcp()],
+    manifests: () => [ordering('Baseline', 'egress', 'tcp')],
     subtests: [
-      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 80, true], [G, hp(1), R, ll(0), 8080, true]] },
-      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 8080, true], [G, hp(1), H, cd(1), 80, false]] },
-      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 80, false], [G, hp(1), R, ll(1), 8080, false]] },
-      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[G, hp(0), R, ll(0), 'tcp/80', true], [G, hp(1), R, ll(0), 'tcp/8080', true]] },
+      { name: "Should support an 'allow-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), H, cd(1), 'tcp/8080', true], [G, hp(1), H, cd(1), 'tcp/80', false]] },
+      { name: "Should support an 'deny-egress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('egress', 0, 1), pokes: [[G, hp(0), R, ll(1), 'tcp/80', false], [G, hp(1), R, ll(1), 'tcp/8080', false]] },
+      { name: "Should support a 'deny-egress' policy for TCP protocol at the specified port", pokes: [[G, hp(0), S, dm(0), 'tcp/80', false], [G, hp(1), S, dm(0), 'tcp/8080', true]] },
     ],
   },
+  {
+    shortName: 'CNPBaselineTierIngressTCP',
+    manifests: () => [ordering('Baseline', 'ingress', 'tcp')],
+    subtests: [
+      { name: "Should support an 'allow-ingress' policy for TCP protocol; ensure rule ordering is respected", pokes: [[R, ll(0), G, hp(0), 'tcp/80', true], [R, ll(1), G, hp(0), 'tcp/8080', true]] },
+      { name: "Should support an 'allow-ingress' policy for TCP protocol at the specified port", pokes: [[H, cd(0), G, hp(1), 'tcp/80', true], [H, cd(1), G, hp(1), 'tcp/8080', false]] },
+      { name: "Should support an 'deny-ingress' policy for TCP protocol; ensure rule ordering is respected", mutate: swap('ingress', 0, 1), pokes: [[R, ll(0), G, hp(1), 'tcp/80', false], [R, ll(1), G, hp(1), 'tcp/8080', false]] },
+      { name: "Should support a 'deny-ingress' policy for TCP protocol at the specified port", pokes: [[S, dm(0), G, hp(0), 'tcp/80', false], [S, dm(1), G, hp(0), 'tcp/8080', true]] },
+    ],
+  },
+  ...udpCases('Admin', 'egress'),
+  ...udpCases('Admin', 'ingress'),
+  ...udpCases('Baseline', 'egress'),
+  ...udpCases('Baseline', 'ingress'),
   {
     shortName: 'CNPAdminTierPriorityField',
     manifests: priorityField,
     subtests: [
-      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
-      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 'tcp/80', false], [S, dm(1), G, hp(0), 'tcp/8080', false]] },
+      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 'tcp/80', false], [G, hp(1), S, dm(0), 'tcp/8080', false]] },
       {
         name: 'Should respect admin CNP priority field; thus passing both ingress and egress traffic over to baseline CNP',
         mutate: (objs) => {
           (objs[1]!.spec as Obj).priority = 40;
           return { apply: [1] };
         },
-        pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true], [G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]],
+        pokes: [[S, dm(0), G, hp(0), 'tcp/80', true], [S, dm(1), G, hp(0), 'tcp/8080', true], [G, hp(0), S, dm(0), 'tcp/80', true], [G, hp(1), S, dm(0), 'tcp/8080', true]],
       },
     ],
   },
@@ -202,15 +234,15 @@ const PORTED: ConformanceTest[] = [
     shortName: 'CNPAdminTierIntegration',
     manifests: integration,
     subtests: [
-      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
-      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+      { name: 'Should Deny traffic from slytherin to gryffindor respecting admin CNP', pokes: [[S, dm(0), G, hp(0), 'tcp/80', false], [S, dm(1), G, hp(0), 'tcp/8080', false]] },
+      { name: 'Should Deny traffic to slytherin from gryffindor respecting admin CNP', pokes: [[G, hp(0), S, dm(0), 'tcp/80', false], [G, hp(1), S, dm(0), 'tcp/8080', false]] },
       {
         name: "Should support a 'pass-ingress' policy for admin CNP and respect the match for network policy",
         mutate: (objs) => {
           rules(objs[0]!, 'ingress')[0]!.action = 'Pass';
           return { apply: [0] };
         },
-        pokes: [[S, dm(0), G, hp(0), 80, true], [S, dm(1), G, hp(0), 8080, true]],
+        pokes: [[S, dm(0), G, hp(0), 'tcp/80', true], [S, dm(1), G, hp(0), 'tcp/8080', true]],
       },
       {
         name: "Should support a 'pass-egress' policy for admin CNP and respect the match for network policy",
@@ -218,18 +250,16 @@ const PORTED: ConformanceTest[] = [
           rules(objs[0]!, 'egress')[0]!.action = 'Pass';
           return { apply: [0] };
         },
-        pokes: [[G, hp(0), S, dm(0), 80, true], [G, hp(1), S, dm(0), 8080, true]],
+        pokes: [[G, hp(0), S, dm(0), 'tcp/80', true], [G, hp(1), S, dm(0), 'tcp/8080', true]],
       },
-      { name: "Should support a 'pass-ingress' policy for admin CNP and respect the match for baseline cluster network policy", mutate: () => ({ remove: [1] }), pokes: [[S, dm(0), G, hp(0), 80, false], [S, dm(1), G, hp(0), 8080, false]] },
-      { name: "Should support a 'pass-egress' policy for admin CNP and respect the match for baseline cluster network policy", pokes: [[G, hp(0), S, dm(0), 80, false], [G, hp(1), S, dm(0), 8080, false]] },
+      { name: "Should support a 'pass-ingress' policy for admin CNP and respect the match for baseline cluster network policy", mutate: () => ({ remove: [1] }), pokes: [[S, dm(0), G, hp(0), 'tcp/80', false], [S, dm(1), G, hp(0), 'tcp/8080', false]] },
+      { name: "Should support a 'pass-egress' policy for admin CNP and respect the match for baseline cluster network policy", pokes: [[G, hp(0), S, dm(0), 'tcp/80', false], [G, hp(1), S, dm(0), 'tcp/8080', false]] },
     ],
   },
 ];
 
 /** Upstream tests not ported yet, with their subtest count (92 in all with PORTED). */
 const NOT_PORTED: [string, number, string][] = [
-  ['CNPAdminTierEgressUDP', 6, 'not ported yet (UDP variant of the TCP case)'],
-  ['CNPAdminTierIngressUDP', 6, 'not ported yet (UDP variant)'],
   ['CNPAdminTierEgressSCTP', 6, 'not ported: the lab probes have no SCTP client/server'],
   ['CNPAdminTierIngressSCTP', 6, 'not ported: no SCTP probe'],
   ['CNPAdminTierGress', 6, 'not ported yet (combined ingress and egress rules)'],
@@ -237,9 +267,6 @@ const NOT_PORTED: [string, number, string][] = [
   ['CNPAdminTierEgressNamedPort', 1, 'not ported yet (destinationNamedPort; mapping done)'],
   ['CNPAdminTierIngressNamedPort', 1, 'not ported yet'],
   ['CNPAdminTierEgressNodePeers', 3, 'nodes peers are refused (not supported)'],
-  ['CNPBaselineTierIngressTCP', 4, 'not ported yet'],
-  ['CNPBaselineTierEgressUDP', 4, 'not ported yet'],
-  ['CNPBaselineTierIngressUDP', 4, 'not ported yet'],
   ['CNPBaselineTierEgressSCTP', 4, 'not ported: no SCTP probe'],
   ['CNPBaselineTierIngressSCTP', 4, 'not ported: no SCTP probe'],
   ['CNPBaselineTierGress', 4, 'not ported yet'],
@@ -293,10 +320,10 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
   async function expectPokes(pokes: Poke[], ms = 8000): Promise<void> {
     const end = Date.now() + ms;
     for (;;) {
-      const got = await Promise.all(pokes.map(([ch, cp, sh, sp, port]) => traffic.probe(pod(ch, cp), pod(sh, sp), 'tcp', port)));
+      const got = await Promise.all(pokes.map(([ch, cp, sh, sp, what]) => traffic.probe(pod(ch, cp), pod(sh, sp), what.split('/')[0] as 'tcp' | 'udp', Number(what.split('/')[1]))));
       const wrong = pokes.flatMap((p, i) => {
         const want = p[5] ? 'allowed' : 'dropped';
-        return got[i]!.verdict === want ? [] : [`${p[0]}/${p[1]} -> ${p[2]}/${p[3]} tcp/${p[4]}: want ${want}, got ${got[i]!.verdict} (${got[i]!.detail})`];
+        return got[i]!.verdict === want ? [] : [`${p[0]}/${p[1]} -> ${p[2]}/${p[3]} ${p[4]}: want ${want}, got ${got[i]!.verdict} (${got[i]!.detail})`];
       });
       if (!wrong.length) return;
       if (Date.now() > end) assert.fail(`after ${ms} ms:\n  ${wrong.join('\n  ')}`);
