@@ -2,7 +2,7 @@
 // cluster-wide, not yet split per node, per `Self` namespace or per named-port resolution.
 // Everything the compute step does not handle is refused here, with the field's path.
 import { createHash } from 'node:crypto';
-import type { AntreaNetworkPolicy, ClusterNetworkPolicy, RuleAction } from '../../api/antrea-policy.js';
+import type { AntreaNetworkPolicy, ClusterNetworkPolicy } from '../../api/antrea-policy.js';
 import { isUpstreamPolicy, type UpstreamPolicy } from '../../api/admin-policy.js';
 import type { K8sNetworkPolicy } from '../../api/k8s-networkpolicy.js';
 import type { LabelSelector } from '../../api/meta.js';
@@ -14,6 +14,7 @@ import type { PodIndex } from './pod-index.js';
 import { portSpecs, type PortSpec } from './services.js';
 import { K8S_TIER_NAME, K8S_TIER_PRIORITY, type ResolvedTier, type TierTable } from './tiers.js';
 import type { Direction, InternalRule, PolicyKind, PolicyLayer, PolicyRef } from './types.js';
+import type { AntreaRule, AppliedToEntry, TieredSpec } from './rule-shape.js';
 import { toTieredSpec, upstreamKind } from './upstream.js';
 
 export type PolicyObject = K8sNetworkPolicy | ClusterNetworkPolicy | AntreaNetworkPolicy | UpstreamPolicy;
@@ -113,38 +114,6 @@ function draftK8s(p: K8sNetworkPolicy, ctx: DraftContext): PolicyDrafts {
     });
   }
   return { drafts, isolates };
-}
-
-export interface AntreaRule {
-  action: RuleAction;
-  name?: string | undefined;
-  appliedTo?: AppliedToEntry[] | undefined;
-  ports?: Parameters<typeof portSpecs>[0];
-  protocols?: Parameters<typeof portSpecs>[1];
-  l7Protocols?: unknown[] | undefined;
-  toServices?: unknown[] | undefined;
-  enableLogging?: boolean | undefined;
-  logLabel?: string | undefined;
-  from?: AnyPeer[] | undefined;
-  to?: AnyPeer[] | undefined;
-}
-
-export interface AppliedToEntry {
-  podSelector?: LabelSelector | undefined;
-  namespaceSelector?: unknown;
-  group?: string | undefined;
-  serviceAccount?: unknown;
-  service?: unknown;
-  nodeSelector?: unknown;
-  externalEntitySelector?: unknown;
-}
-
-/** What draftTiered needs of a policy: Antrea's spec shape (upstream policies are mapped onto it). */
-export interface TieredSpec {
-  priority: number;
-  appliedTo?: readonly AppliedToEntry[] | undefined;
-  ingress?: readonly AntreaRule[] | undefined;
-  egress?: readonly AntreaRule[] | undefined;
 }
 
 function draftAntrea(p: ClusterNetworkPolicy | AntreaNetworkPolicy, ctx: DraftContext): PolicyDrafts {

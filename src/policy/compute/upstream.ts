@@ -6,7 +6,7 @@
 import type { AnpPort, CnpProtocol, UpstreamPolicy } from '../../api/admin-policy.js';
 import type { RuleAction } from '../../api/antrea-policy.js';
 import type { LabelSelector } from '../../api/meta.js';
-import type { AntreaRule, AppliedToEntry, TieredSpec } from './drafts.js';
+import type { AntreaRule, AppliedToEntry, TieredSpec } from './rule-shape.js';
 import { NotSupportedError } from './errors.js';
 import type { AnyPeer } from './peers.js';
 import type { ResolvedTier } from './tiers.js';
