@@ -122,8 +122,10 @@ type Poke = [House, string, House, string, string, boolean];
 interface Subtest {
   name: string;
   /** Upstream's mutation before the pokes: edits the stored objects (by index) or deletes one. */
-  mutate?: (objs: Obj[]) => { apply?: number[]; remove?: number[] };
+  mutate?: (objs: Obj[], ip: (house: House, pod: string) => string) => { apply?: number[]; remove?: number[] };
   pokes: Poke[];
+  /** Upstream pokes this lab cannot make (SCTP: the host kernel has no SCTP). The subtest then runs the rest and is not counted as passing. */
+  notProbed?: string;
 }
 interface ConformanceTest {
   shortName: string;
@@ -163,6 +165,58 @@ function udpCases(tier: 'Admin' | 'Baseline', dir: 'ingress' | 'egress'): Confor
     );
   }
   return [{ shortName: `CNP${tier}Tier${d}UDP`, manifests: () => [ordering(tier, dir, 'udp')], subtests }];
+}
+
+/** The experimental named-port tests: an ordering policy whose allow-at-port rule is changed to `destinationNamedPort`. */
+function namedPort(shortName: string, tier: 'Admin' | 'Baseline', dir: 'ingress' | 'egress', proto: 'tcp' | 'udp', index: number, port: string, pokes: Poke[]): ConformanceTest {
+  return {
+    shortName,
+    manifests: () => [ordering(tier, dir, proto)],
+    subtests: [
+      {
+        name: `Should support an 'allow-${dir}' policy for named port`,
+        mutate: (objs) => {
+          rules(objs[0]!, dir)[index]!.protocols = [{ destinationNamedPort: port }];
+          return { apply: [0] };
+        },
+        pokes,
+      },
+    ],
+  };
+}
+
+/** base/{admin,baseline}_tier/standard-egress-inline-cidr-rules.yaml: allow slytherin pods, deny 0.0.0.0/0 and ::/0. */
+function inlineCidr(tier: 'Admin' | 'Baseline'): ConformanceTest {
+  const subject = tier === 'Admin' ? podsOf('gryffindor') : { namespaces: byName('gryffindor') };
+  const policy = () =>
+    cnp(tier === 'Admin' ? 'inline-cidr-as-peers-example' : 'default', tier, tier === 'Admin' ? 85 : 10, subject, undefined, [
+      rule('egress', 'allow-egress-to-slytherin', 'Accept', podsOf('slytherin')),
+      rule('egress', 'deny-egress-to-internet', 'Deny', { networks: ['0.0.0.0/0', '::/0'] }),
+    ]);
+  const sctp = 'SCTP pokes (port 9003) not made: no SCTP in the host kernel';
+  return {
+    shortName: `CNP${tier}TierEgressInlineCIDRPeers`,
+    manifests: () => [policy()],
+    subtests: [
+      {
+        name: "Should support a 'deny-egress' rule policy for egress-cidr-peer",
+        pokes: [[G, hp(1), R, ll(0), 'tcp/80', false], [G, hp(1), R, ll(0), 'udp/53', false], [G, hp(1), H, cd(0), 'tcp/80', false], [G, hp(1), H, cd(0), 'udp/53', false], [G, hp(1), S, dm(0), 'tcp/80', true], [G, hp(1), S, dm(0), 'udp/53', true]],
+        notProbed: sctp,
+      },
+      {
+        name: "Should support an 'allow-egress' rule policy for egress-cidr-peer",
+        mutate: (objs, ip) => {
+          rules(objs[0]!, 'egress').unshift(rule('egress', 'allow-egress-to-specific-podIPs', 'Accept', { networks: [`${ip(R, ll(0))}/32`, `${ip(H, cd(0))}/32`] }));
+          return { apply: [0] };
+        },
+        pokes: [
+          [G, hp(1), R, ll(0), 'tcp/80', true], [G, hp(1), R, ll(0), 'udp/53', true], [G, hp(1), H, cd(0), 'tcp/80', true], [G, hp(1), H, cd(0), 'udp/53', true],
+          [G, hp(1), R, ll(1), 'tcp/80', false], [G, hp(1), R, ll(1), 'udp/53', false], [G, hp(1), H, cd(1), 'tcp/80', false], [G, hp(1), H, cd(1), 'udp/53', false],
+        ],
+        notProbed: sctp,
+      },
+    ],
+  };
 }
 
 const PORTED: ConformanceTest[] = [
@@ -214,6 +268,12 @@ const PORTED: ConformanceTest[] = [
   ...udpCases('Admin', 'ingress'),
   ...udpCases('Baseline', 'egress'),
   ...udpCases('Baseline', 'ingress'),
+  namedPort('CNPAdminTierEgressNamedPort', 'Admin', 'egress', 'tcp', 5, 'web', [[G, hp(0), H, cd(1), 'tcp/80', true], [G, hp(1), H, cd(1), 'tcp/8080', false]]),
+  namedPort('CNPAdminTierIngressNamedPort', 'Admin', 'ingress', 'udp', 5, 'dns', [[G, hp(0), H, cd(1), 'udp/53', true], [G, hp(1), H, cd(1), 'udp/5353', false]]),
+  namedPort('CNPBaselineTierEgressNamedPort', 'Baseline', 'egress', 'udp', 3, 'dns', [[H, cd(0), G, hp(1), 'udp/53', true], [H, cd(1), G, hp(1), 'udp/5353', false]]),
+  namedPort('CNPBaselineTierIngressNamedPort', 'Baseline', 'ingress', 'tcp', 3, 'web', [[H, cd(0), G, hp(1), 'tcp/80', true], [H, cd(1), G, hp(1), 'tcp/8080', false]]),
+  inlineCidr('Admin'),
+  inlineCidr('Baseline'),
   {
     shortName: 'CNPAdminTierPriorityField',
     manifests: priorityField,
@@ -263,16 +323,10 @@ const NOT_PORTED: [string, number, string][] = [
   ['CNPAdminTierEgressSCTP', 6, 'not ported: the lab probes have no SCTP client/server'],
   ['CNPAdminTierIngressSCTP', 6, 'not ported: no SCTP probe'],
   ['CNPAdminTierGress', 6, 'not ported yet (combined ingress and egress rules)'],
-  ['CNPAdminTierEgressInlineCIDRPeers', 2, 'not ported yet (networks peers; mapping done and unit-tested)'],
-  ['CNPAdminTierEgressNamedPort', 1, 'not ported yet (destinationNamedPort; mapping done)'],
-  ['CNPAdminTierIngressNamedPort', 1, 'not ported yet'],
   ['CNPAdminTierEgressNodePeers', 3, 'nodes peers are refused (not supported)'],
   ['CNPBaselineTierEgressSCTP', 4, 'not ported: no SCTP probe'],
   ['CNPBaselineTierIngressSCTP', 4, 'not ported: no SCTP probe'],
   ['CNPBaselineTierGress', 4, 'not ported yet'],
-  ['CNPBaselineTierEgressInlineCIDRPeers', 2, 'not ported yet'],
-  ['CNPBaselineTierEgressNamedPort', 1, 'not ported yet'],
-  ['CNPBaselineTierIngressNamedPort', 1, 'not ported yet'],
   ['CNPBaselineTierEgressNodePeers', 2, 'nodes peers are refused (not supported)'],
 ];
 
@@ -285,7 +339,7 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
   let server = '';
   let traffic: Traffic;
   let fileNo = 0;
-  const results = { passed: 0, failed: [] as string[] };
+  const results = { passed: 0, failed: [] as string[], partial: [] as string[] };
 
   const pod = (house: House, name: string): PodState => {
     const p = state.pods.find((x) => x.namespace === ns(house) && x.name === name);
@@ -349,6 +403,7 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
     process.stderr.write(
       `cnp conformance: ${results.passed} of ${ported + notPorted} upstream subtests pass (${ported} ported, ${notPorted} not ported)\n` +
         results.failed.map((f) => `  FAILED ${f}\n`).join('') +
+        results.partial.map((f) => `  NOT COUNTED ${f}\n`).join('') +
         NOT_PORTED.map(([n, c, why]) => `  NOT RUN ${n} (${c}): ${why}\n`).join(''),
     );
     if (lab && !process.env.CNP_KEEP_LAB) await removeLab(lab);
@@ -376,7 +431,7 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
         it(sub.name, async () => {
           try {
             if (sub.mutate) {
-              const change = sub.mutate(objs);
+              const change = sub.mutate(objs, (h, name) => pod(h, name).ip!);
               if (change.apply) await seinectlObjects('apply', change.apply.map((i) => objs[i]!));
               if (change.remove) {
                 const gone = change.remove.map((i) => objs[i]!);
@@ -385,7 +440,8 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
               }
             }
             await expectPokes(sub.pokes);
-            results.passed++;
+            if (sub.notProbed) results.partial.push(`${test.shortName}: ${sub.name}: TCP/UDP pokes pass; ${sub.notProbed}`);
+            else results.passed++;
           } catch (err) {
             results.failed.push(`${test.shortName}: ${sub.name}: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
             throw err;
