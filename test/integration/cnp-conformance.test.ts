@@ -480,6 +480,32 @@ describe('upstream ClusterNetworkPolicy conformance (network-policy-api v0.2.0, 
     assert.equal(PORTED.reduce((s, t) => s + t.subtests.length, 0) + NOT_PORTED.reduce((s, t) => s + t[1], 0), 92);
   });
 
+  it('status, seinectl get cnp/anp/banp: Realized on the boxes hosting the subject', async () => {
+    const anp = { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy', metadata: { name: 'status-anp' }, spec: { priority: 1, subject: { namespaces: byHouse('ravenclaw') }, ingress: [{ name: 'deny-slytherin', action: 'Deny', from: [{ namespaces: byHouse('slytherin') }] }] } };
+    const banp = { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy', metadata: { name: 'default' }, spec: { subject: { namespaces: byHouse('ravenclaw') }, ingress: [{ name: 'deny-all', action: 'Deny', from: [{ namespaces: {} }] }] } };
+    const objs = [ordering('Admin', 'egress', 'tcp'), anp, banp];
+    await seinectlObjects('apply', objs);
+    try {
+      for (const [kind, name, tier] of [['cnp', 'egress-tcp', 'Admin'], ['anp', 'status-anp', 'Admin'], ['banp', 'default', 'Baseline']] as const) {
+        let out = '';
+        const end = Date.now() + 10_000;
+        for (;;) {
+          out = (await seinectl(server, ['get', kind, name])).stdout;
+          if (/\s2\s+2\s/.test(out) || Date.now() > end) break;
+          await sleep(200);
+        }
+        // NAME TIER PRIORITY DESIRED NODES CURRENT NODES AGE: both boxes host a pod of the subject.
+        assert.match(out, new RegExp(`^${name}\\s+${tier}\\s+\\S*\\s+2\\s+2\\s`, 'm'), out);
+        const json = JSON.parse((await seinectl(server, ['get', kind, name, '-o', 'json'])).stdout) as { status?: { phase?: string } };
+        assert.equal(json.status?.phase, 'Realized');
+      }
+      // The ANP's Deny (above every Antrea tier) holds, and times out rather than being refused.
+      await expectPokes([[S, dm(0), R, ll(1), 'tcp/80', false], [G, hp(0), R, ll(1), 'tcp/80', false], [R, ll(0), G, hp(1), 'tcp/8080', true]]);
+    } finally {
+      await seinectlObjects('delete', objs);
+    }
+  });
+
   for (const test of PORTED) {
     if (ONLY && !test.shortName.includes(ONLY)) continue;
     describe(test.shortName, () => {
