@@ -33,14 +33,14 @@ export function printObjects(kind: KindInfo, items: StoredObject[], format: Outp
     ])]);
   }
   const ns = kind.namespaced;
-  const policy = kind.kind === 'ClusterNetworkPolicy' || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
+  const policy = ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'].includes(kind.kind) || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
   const header = [...(ns ? ['NAMESPACE'] : []), 'NAME', ...(policy ? ['TIER', 'PRIORITY'] : []), 'DESIRED NODES', 'CURRENT NODES', ...(wide ? ['PHASE', 'GENERATION'] : []), 'AGE'];
   const rows = items.map((o) => {
     const spec = (o.spec ?? {}) as { tier?: string; priority?: number };
     return [
       ...(ns ? [o.metadata.namespace ?? ''] : []),
       o.metadata.name,
-      ...(policy ? [spec.tier ?? 'application', String(spec.priority ?? '')] : []),
+      ...(policy ? [spec.tier ?? (kind.kind === 'AdminNetworkPolicy' ? 'Admin' : kind.kind === 'BaselineAdminNetworkPolicy' ? 'Baseline' : 'application'), String(spec.priority ?? '')] : []),
       String(o.status?.desiredNodesRealized ?? 0),
       String(o.status?.currentNodesRealized ?? 0),
       ...(wide ? [o.status?.phase ?? '', String(o.metadata.generation)] : []),
