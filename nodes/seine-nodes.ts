@@ -1,11 +1,14 @@
 // seine-nodes: the fleet's nodes and their state (online, agent version, realized generation,
 // objects realized/failed): on each input, and in "on change" mode whenever a node's state
-// changes (polled).
+// changes (polled). An input with topic `latency` gets the box-to-box latency matrix instead
+// (NodeLatencyMonitor: lib/latency-matrix.ts).
 import type { NodeInfo } from '../src/api/controller-api.js';
 import { errorMessage } from '../src/lib/errors.js';
 import type { Watch } from './lib/connection.js';
 import { connectionOf, errorStatus, failInput, followConnection, parseInterval } from './lib/controller-ref.js';
 import { changedNodes, stateOf } from './lib/fleet-changes.js';
+import { latencyMatrix } from './lib/latency-matrix.js';
+import type { NodeLatencyStats } from '../src/api/node-config.js';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './lib/red.js';
 
 interface NodesDef extends NodeDef {
@@ -53,6 +56,11 @@ function register(RED: NodeAPI): void {
       try {
         if (conn instanceof Error) throw conn;
         if (problem) throw new Error(problem);
+        if (msg.topic === 'latency') {
+          const { items } = await conn.request<{ items: NodeLatencyStats[] }>('GET', '/api/v1/nodelatencystats');
+          send({ ...msg, payload: latencyMatrix(items) });
+          return done();
+        }
         const nodes = await conn.request<NodeInfo[]>('GET', '/api/v1/nodes');
         const name = typeof msg.payload === 'string' && msg.payload.trim() ? msg.payload.trim() : undefined;
         const shownNodes = name ? nodes.filter((n) => n.name === name) : nodes;

@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { agentLocalApiSocket, type AgentConfig } from '../api/config.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, getLogLevel } from '../lib/log.js';
 import { Database } from '../lib/sqlite.js';
 import { sleep } from '../lib/process.js';
 import { PodConfigurator } from './cni/pod-configurator.js';
@@ -21,7 +21,7 @@ import { OpenFlowBridge } from './ovs/bridge.js';
 import { OvsdbClient } from './ovs/ovsdb.js';
 import { Pipeline } from './ovs/pipeline.js';
 import { VSwitch } from './ovs/vswitch.js';
-import { peersFrom, type Underlay } from './peers.js';
+import { inCidr, peersFrom, type Underlay } from './peers.js';
 import { OvsPodPorts } from './pod-ports.js';
 import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
@@ -46,6 +46,11 @@ import { AgentApiServer } from './api-server.js';
 import { EgressAgent } from './egress/realizer.js';
 import { startServices } from './service/index.js';
 import { TunnelNeighbours } from './tunnel-neighbours.js';
+import { NodeConfigAgent } from './node-config/realizer.js';
+import { LatencyMonitor } from './latency/monitor.js';
+import { baseSettings } from './node-config/merge.js';
+import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
+import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
 
@@ -67,7 +72,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; statsTimer?: NodeJS.Timeout | undefined; neighbours?: TunnelNeighbours | undefined },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -86,6 +91,13 @@ export class Agent {
     const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
+    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
+    // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
+    const publishKey = () => {
+      if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;
+      inventory.annotateNode(cfg.nodeName, { [WIREGUARD_KEY_ANNOTATION]: wireGuard.publicKey }).catch((err) => log.warn({ err }, 'the WireGuard key is not on this Node yet'));
+    };
+    publishKey();
     const pipeline = Pipeline.build();
     // fail_mode secure and no controller: the agent is br-int's only writer, so after the first
     // sync it plans against its own mirror of the table instead of dumping it every time.
@@ -105,7 +117,10 @@ export class Agent {
     const flowExport = cfg.flowExporter.enable;
     const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
-    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own);
+    const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own, !!wireGuard);
+    // Peers on the device before the routes into it (datapath.sync), on start and on every Node change.
+    const wireGuardPeers = async () => void (await wireGuard?.sync(peers().filter((p): p is WireGuardPeer => !!p.publicKey)));
+    await wireGuardPeers();
     const egress = new EgressAgent({
       node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
       uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
@@ -113,6 +128,9 @@ export class Agent {
     });
     egress.register(realizers);
     await egress.start(!!cfg.controller);
+    // NodeConfigs: settings over the config file's, applied live once the parts below are up.
+    const nodeConfig = new NodeConfigAgent(baseSettings(cfg, getLogLevel()));
+    nodeConfig.register(realizers);
     const traceflow = new TraceflowAgent({
       node: cfg.nodeName, pipeline,
       sync: () => datapath.sync(),
@@ -121,6 +139,7 @@ export class Agent {
       pods: () => podPorts.list(),
       gateway: network.gateway,
       tunnelPort: network.tunnel?.ofport,
+      ...(wireGuard ? { wireGuardPeerOf: (ip: string) => peers().find((p) => p.wireGuard && inCidr(ip, p.podCIDR)) } : {}),
       rule: (id) => policyFeature.rule(id),
       inventory: () => inventory.snapshot(),
     });
@@ -129,6 +148,7 @@ export class Agent {
       bridge, pipeline, round, podPorts, network, podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       peers,
+      ...(wireGuard ? { wireGuardDev: wireGuard.device } : {}),
       features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
       derived: [traceflow],
     });
@@ -140,6 +160,13 @@ export class Agent {
     );
     // np.log, and each line as a policy-log event to the controller (through the outbox).
     let sync: AgentSync | undefined;
+    // NodeLatencyMonitor: UDP probes to the peers' underlay addresses while the object exists.
+    const latency = new LatencyMonitor({
+      peers: () => peers().map((p) => ({ name: p.name, underlayIP: p.underlayIP })),
+      ownIP: own?.ip,
+      report: (r) => void sync?.reportLatency(r).catch((err) => log.warn({ err }, 'latency stats not reported')),
+    });
+    latency.register(realizers);
     const npLog = new PolicyLogger({
       dir: path.join(cfg.stateDir, 'networkpolicy'),
       onRecord: (r) => {
@@ -165,7 +192,7 @@ export class Agent {
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
     // so a restarted agent keeps enforcing without a gap and re-installs nothing that is there.
-    sync = await startAgentSync(cfg, db, inventory, realizers);
+    sync = await startAgentSync(cfg, db, inventory, realizers, wireGuard && { publicKey: wireGuard.publicKey, port: wireGuard.port });
     if (sync) registerTraceflowMethods(sync.rpc, traceflow);
     await datapath.sync();
     // The userspace datapath drops a tunnel packet whose next hop OVS has not resolved yet:
@@ -175,7 +202,8 @@ export class Agent {
       : undefined;
     await neighbours?.start();
     inventory.on('change', (c) => {
-      if (c.kind === 'Node') datapath.sync().catch((err) => log.error({ err }, 'datapath sync failed'));
+      if (c.kind === 'Node') publishKey();
+      if (c.kind === 'Node') wireGuardPeers().then(() => datapath.sync()).catch((err) => log.error({ err }, 'datapath sync failed'));
       if (c.kind === 'Node') void egress.refresh(); // peers' pod CIDRs are cluster destinations
       if (c.kind === 'Node') neighbours?.poke();
     });
@@ -188,7 +216,7 @@ export class Agent {
     const configurator = new PodConfigurator({
       ipam,
       connector: podPorts,
-      defaultMtu: podMtu(cfg),
+      defaultMtu: podMtu(cfg, 1500, own?.ip.includes(':')),
       userspaceDatapath: cfg.datapathType === 'netdev',
     });
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
@@ -204,7 +232,7 @@ export class Agent {
       const flows = (await Promise.all([...metricTables].map((tableId) => bridgeStats.flows({ tableId, cookie: categoryFilter('NetworkPolicy') })))).flat();
       return ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id));
     };
-    const statsTimer = sync && cfg.controller ? reportStatsEvery(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
+    const statsTimer = sync && cfg.controller ? new StatsReporter(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
     const toController = sync ? [(batch: { record: FlowRecord }[]) => sync!.publishFlows(batch.map((b) => b.record))] : [];
     // The exporter (store, conntrack sources, IPFIX) and the metrics registry (prom-client,
@@ -223,17 +251,20 @@ export class Agent {
       realizedRules: () => policyFeature.realized(),
       flows,
       disks: [cfg.stateDir],
+      latency: () => latency.rtts(),
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     // Every value is read at scrape time, so the registry is made by the first scrape.
     let registry: Promise<Registry> | undefined;
     api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours });
+    await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours } = this.parts;
-    clearInterval(statsTimer);
+    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency } = this.parts;
+    statsTimer?.stop();
+    await latency.stop();
     await neighbours?.stop();
     await this.api.stop();
     await this.sync?.stop();
@@ -251,22 +282,40 @@ export class Agent {
   }
 }
 
-/** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
 /** Reads the per-rule counters on a timer and hands them to the sync (which reports only changes). */
-function reportStatsEvery(seconds: number, read: () => Promise<RuleStats[]>, sync: AgentSync): NodeJS.Timeout {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    read()
-      .then((rules) => sync.reportStats(statsByPolicy(rules)))
+class StatsReporter {
+  private timer?: NodeJS.Timeout;
+  private seconds = 0;
+  private busy = false;
+
+  constructor(seconds: number, private readonly read: () => Promise<RuleStats[]>, private readonly sync: AgentSync) {
+    this.every(seconds);
+  }
+
+  /** Re-arms the timer (a NodeConfig's statsIntervalSeconds); the same interval leaves it alone. */
+  every(seconds: number): void {
+    if (seconds === this.seconds && this.timer) return;
+    this.seconds = seconds;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), seconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.read()
+      .then((rules) => this.sync.reportStats(statsByPolicy(rules)))
       .catch((err) => log.warn({ err }, 'policy stats not reported'))
-      .finally(() => (busy = false));
-  }, seconds * 1000);
-  timer.unref();
-  return timer;
+      .finally(() => (this.busy = false));
+  }
 }
 
+/** The box's pod CIDR from its Node object; k3s sets it shortly after the node registers. */
 async function ownPodCIDR(inventory: InventorySource, node: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -46,6 +46,8 @@ export interface DatapathOptions {
   peers: () => PeerBox[];
   /** Device that reaches noEncap peers' underlay addresses. */
   underlayDev?: string;
+  /** The WireGuard device peers' pod CIDRs are routed into (trafficEncryptionMode wireGuard). */
+  wireGuardDev?: string;
   /** Features beyond pod connectivity (network policy, …); their flows join the same bundle. */
   features?: FlowFeature[];
   /** Computed last, from the full set of the others. */
@@ -116,7 +118,7 @@ export class Datapath {
     // groups in the same bundle as flows.
     const [result, routes] = await Promise.all([
       this.firstDone ? this.o.bridge.reconcile(desired, { groups }) : this.firstRound(desired, groups),
-      reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev)),
+      reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev, this.o.wireGuardDev)),
     ]);
     this.firstDone = true;
     this.stats.syncs++;

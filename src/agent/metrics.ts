@@ -22,6 +22,8 @@ export interface AgentMetricsSources {
   disks?: string[];
   /** Inventory objects refused as invalid since start, by kind. */
   inventoryRefused?: () => Readonly<Record<string, number>>;
+  /** The latency monitor's last round trip per peer (empty without a NodeLatencyMonitor). */
+  latency?: () => readonly { peer: string; targetIP: string; seconds: number }[];
 }
 
 export function agentMetrics(src: AgentMetricsSources): Registry {
@@ -46,6 +48,14 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'ingress').length));
   gauge('antrea_agent_egress_networkpolicy_rule_count', 'Number of egress NetworkPolicy rules on local Node which are managed by the Antrea Agent.', [], (g) =>
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'egress').length));
+
+  const latency = src.latency;
+  if (latency) {
+    gauge('seine_node_latency_rtt_seconds', 'Last measured round trip to a peer box\'s underlay address (NodeLatencyMonitor).', ['peer', 'target_ip'], (g) => {
+      g.reset();
+      for (const r of latency()) g.set({ peer: r.peer, target_ip: r.targetIP }, r.seconds);
+    });
+  }
 
   const refused = src.inventoryRefused;
   if (refused) {
@@ -82,6 +92,10 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     gauge('seine_flow_store_bytes', 'Size of the flow database and its WAL.', [], async (g) => g.set(await fv.store.bytes()));
     gauge('seine_flow_tracked_connections', 'Connections the flow exporter tracks.', [], (g) => g.set(fv.exporter.tracker.size));
     gauge('seine_flow_poll_duration_seconds', 'Duration of the last conntrack poll.', [], (g) => g.set(fv.exporter.stats.lastPollMs / 1000));
+    // What NodeConfigs set live: the poll interval in force (0 while paused), the extra collectors.
+    gauge('seine_flow_exporter_poll_interval_seconds', 'The flow exporter\'s poll interval in force (0: paused by a NodeConfig).', [], (g) => g.set(fv.exporter.isPaused ? 0 : fv.exporter.pollInterval / 1000));
+    gauge('seine_flow_exporter_extra_collectors', 'IPFIX collectors added by NodeConfigs.', [], (g) => g.set(fv.extraCollectors.length));
+    new Counter({ name: 'seine_flow_polls_total', help: 'Conntrack polls made by the flow exporter.', registers: [registry], collect(this: Counter) { this.reset(); this.inc(fv.exporter.stats.polls); } });
     new Counter({ name: 'seine_flow_records_total', help: 'Flow records written.', registers: [registry], collect(this: Counter) { this.reset(); this.inc(fv.exporter.stats.records); } });
   }
 

@@ -5,6 +5,7 @@
 // address and offload are set over rtnetlink and SIOCETHTOOL (src/lib/netlink), not `ip`.
 import { readFile, writeFile } from 'node:fs/promises';
 import type { AgentConfig } from '../api/config.js';
+import { wireGuardOverhead } from '../api/wireguard.js';
 import { errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { AF_INET, withRtnetlink } from '../lib/netlink/route.js';
@@ -26,8 +27,13 @@ export interface NodeNetwork {
 /** Tunnel header overhead on an IPv4 underlay (outer IP + UDP/GRE + encap header + inner Ethernet). */
 const tunnelOverhead = { geneve: 50, vxlan: 50, gre: 38 } as const;
 
-export function podMtu(cfg: Pick<AgentConfig, 'mtu' | 'tunnelType' | 'trafficEncapMode'>, underlayMtu = 1500): number {
+/**
+ * With WireGuard, peer traffic is encrypted instead of tunnelled (Antrea deducts only the
+ * WireGuard overhead then); the WireGuard device itself gets the same MTU as the pods.
+ */
+export function podMtu(cfg: Pick<AgentConfig, 'mtu' | 'tunnelType' | 'trafficEncapMode'> & Partial<Pick<AgentConfig, 'trafficEncryptionMode'>>, underlayMtu = 1500, ipv6Underlay = false): number {
   if (cfg.mtu) return cfg.mtu;
+  if (cfg.trafficEncryptionMode === 'wireGuard') return underlayMtu - wireGuardOverhead(ipv6Underlay);
   return cfg.trafficEncapMode === 'noEncap' ? underlayMtu : underlayMtu - tunnelOverhead[cfg.tunnelType];
 }
 

@@ -5,9 +5,13 @@ import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
-import { CIDRSchema, IPAddressSchema } from './net.js';
+import { CIDRSchema, CollectorAddressSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 import { CaFingerprintSchema } from './enrollment.js';
+import { WIREGUARD_DEFAULT_DEVICE, WIREGUARD_DEFAULT_PORT } from './wireguard.js';
+
+/** Defined in net.ts (node-config.ts needs it without importing this file); still exported here. */
+export { CollectorAddressSchema };
 
 const absolutePath = z.string().startsWith('/', { error: 'expected an absolute path' });
 const BROKER_URL = /^((mqtts?|wss?):\/\/[^\s/]+|mqtts?\+unix:\/\/\/\S+)/;
@@ -111,6 +115,19 @@ export type SeineNodeFile = z.infer<typeof SeineNodeFileSchema>;
 export const DatapathTypeSchema = z.enum(['system', 'netdev']);
 export const TunnelTypeSchema = z.enum(['geneve', 'vxlan', 'gre']);
 export const TrafficEncapModeSchema = z.enum(['encap', 'noEncap', 'hybrid']);
+/** Antrea's trafficEncryptionMode (its ipsec mode is not offered). */
+export const TrafficEncryptionModeSchema = z.enum(['none', 'wireGuard']);
+
+/** The WireGuard device pod traffic to peers is routed into (docs/wireguard.md). */
+export const WireGuardConfigSchema = z.strictObject({
+  /** UDP port the device listens on; every box uses the same one (Antrea: wireGuard.port). */
+  port: z.number().int().min(1).max(65535).default(WIREGUARD_DEFAULT_PORT),
+  /** The device; the lab gives each box its own name (wireguard-go's sockets share /var/run/wireguard). */
+  interfaceName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).default(WIREGUARD_DEFAULT_DEVICE),
+  /** Userspace WireGuard to start when the kernel has no wireguard link type. */
+  userspaceCommand: z.string().min(1).default('wireguard-go'),
+});
+export type WireGuardConfig = z.infer<typeof WireGuardConfigSchema>;
 
 export const InventoryConfigSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('kubernetes'), kubeconfig: absolutePath.optional() }),
@@ -119,10 +136,6 @@ export const InventoryConfigSchema = z.discriminatedUnion('source', [
 export type InventoryConfig = z.infer<typeof InventoryConfigSchema>;
 
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16'; // k3s' default
-
-/** `<host>:<port>[:<proto>]` as Antrea's flowCollectorAddr; port 4739 and tcp when left out. */
-const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
-export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
 
 /** TLS towards an IPFIX collector (files in PEM); certFile and keyFile go together. */
 export const IpfixTlsConfigSchema = z
@@ -208,6 +221,9 @@ export const AgentConfigSchema = z.strictObject({
   datapathType: DatapathTypeSchema.default('system'),
   tunnelType: TunnelTypeSchema.default('geneve'),
   trafficEncapMode: TrafficEncapModeSchema.default('encap'),
+  /** wireGuard: pod traffic to other boxes goes through an encrypted WireGuard device instead of the tunnel. */
+  trafficEncryptionMode: TrafficEncryptionModeSchema.default('none'),
+  wireGuard: WireGuardConfigSchema.prefault({}),
   /** This node's pod CIDR; read from the k3s Node object when absent. */
   podCIDR: CIDRSchema.optional(),
   serviceCIDR: CIDRSchema.default(DEFAULT_SERVICE_CIDR),

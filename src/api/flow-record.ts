@@ -17,8 +17,8 @@ const ipv6 = z.string().refine((s) => ipFamily(s) === 6, { error: 'expected an I
 // Antrea sends '' for "not a pod / no policy"; absent and '' mean the same here.
 const text = z.string().default('');
 
-/** 1 K8s NetworkPolicy, 2 Antrea NetworkPolicy, 3 Antrea ClusterNetworkPolicy; 0 none. */
-export const PolicyTypeCode = { None: 0, K8sNetworkPolicy: 1, AntreaNetworkPolicy: 2, AntreaClusterNetworkPolicy: 3 } as const;
+/** 1 K8s NetworkPolicy, 2 Antrea NetworkPolicy, 3 Antrea ClusterNetworkPolicy, 4 AdminNetworkPolicy, 5 BaselineAdminNetworkPolicy (Antrea's codes); 0 none. */
+export const PolicyTypeCode = { None: 0, K8sNetworkPolicy: 1, AntreaNetworkPolicy: 2, AntreaClusterNetworkPolicy: 3, AdminNetworkPolicy: 4, BaselineAdminNetworkPolicy: 5 } as const;
 /** 1 Allow, 2 Drop, 3 Reject; 0 no rule. */
 export const RuleActionCode = { None: 0, Allow: 1, Drop: 2, Reject: 3 } as const;
 /** 1 intra-node, 2 inter-node, 3 pod to external, 4 external to pod. */

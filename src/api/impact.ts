@@ -5,13 +5,14 @@
 import { z } from 'zod';
 import { findKind, qualifiedKind, type ManifestObject } from './kinds.js';
 import { NamespaceNameSchema, NodeNameSchema } from './meta.js';
+import { UPSTREAM_POLICY_KINDS } from './admin-policy.js';
 import { IPAddressSchema } from './net.js';
 
 export const IMPACT_RPC = { impact: 'flows.impact', connections: 'flows.connections' } as const;
 
 /** Kinds the policy computation takes: what a preview may change and what a box needs to evaluate. */
 export const POLICY_WORLD_KINDS: ReadonlySet<string> = new Set([
-  'ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io',
+  'ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io', ...UPSTREAM_POLICY_KINDS,
   'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io',
 ]);
 

@@ -14,6 +14,7 @@ export * from './tier.js';
 export * from './group.js';
 export * from './traceflow.js';
 export * from './egress.js';
+export * from './node-config.js';
 export * from './flow-record.js';
 export * from './node-state.js';
 export * from './config.js';

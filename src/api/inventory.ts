@@ -11,6 +11,8 @@ export interface InventoryNode {
   podCIDRs: string[];
   internalIP?: string;
   labels: Record<string, string>;
+  /** The node's WireGuard public key (annotation node.antrea.io/wireguard-public-key), when valid. */
+  wireGuardPublicKey?: string;
 }
 
 export interface InventoryNamespace {
@@ -129,6 +131,11 @@ export interface InventorySource extends InventoryEmitter {
   readonly synced: boolean;
   /** Objects refused as invalid since start, by kind. */
   readonly refusals?: { readonly counts: Readonly<Record<InventoryKind | 'Unknown', number>> };
+  /**
+   * Sets annotations on a Node (the agent's WireGuard key, as Antrea's agent does); absent
+   * where someone else writes the Nodes (the lab's file: the lab copies the key itself).
+   */
+  annotateNode?(node: string, annotations: Record<string, string>): Promise<void>;
 }
 
 export const podKey = (pod: { namespace: string; name: string }): string => `${pod.namespace}/${pod.name}`;

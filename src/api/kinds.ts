@@ -9,10 +9,23 @@ import {
   ClusterNetworkPolicySchema,
   ClusterNetworkPolicySpecSchema,
 } from './antrea-policy.js';
+import {
+  ANP_API_VERSIONS,
+  AdminNetworkPolicySchema,
+  AdminNetworkPolicySpecSchema,
+  BaselineAdminNetworkPolicySchema,
+  BaselineAdminNetworkPolicySpecSchema,
+  CNP_API_VERSIONS,
+  UpstreamClusterNetworkPolicySchema,
+  UpstreamClusterNetworkPolicySpecSchema,
+} from './admin-policy.js';
 import { EGRESS_API_VERSIONS, EXTERNAL_IP_POOL_API_VERSIONS, EgressSchema, EgressSpecSchema, ExternalIPPoolSchema, ExternalIPPoolSpecSchema } from './egress.js';
 import { CLUSTER_GROUP_API_VERSIONS, ClusterGroupSchema, ClusterGroupSpecSchema, GROUP_API_VERSIONS, GroupSchema, GroupSpecSchema } from './group.js';
 import { K8S_NETWORKING_API_VERSION, K8sNetworkPolicySchema, K8sNetworkPolicySpecSchema } from './k8s-networkpolicy.js';
 import { TIER_API_VERSIONS, TierSchema, TierSpecSchema } from './tier.js';
+import {
+  NODE_CONFIG_API_VERSIONS, NODE_LATENCY_MONITOR_API_VERSIONS, NodeConfigSchema, NodeConfigSpecSchema, NodeLatencyMonitorSchema, NodeLatencyMonitorSpecSchema,
+} from './node-config.js';
 import { TRACEFLOW_API_VERSIONS, TraceflowSchema, TraceflowSpecSchema } from './traceflow.js';
 
 export interface KindInfo {
@@ -46,8 +59,8 @@ export const KINDS = [
     apiVersions: ANTREA_POLICY_API_VERSIONS,
     plural: 'networkpolicies',
     singular: 'networkpolicy',
-    // `annp` is current Antrea; `anp` the deprecated short name users still type.
-    shortNames: ['annp', 'anp'],
+    // `annp` only: Antrea renamed its `anp` because upstream AdminNetworkPolicy (below) took it.
+    shortNames: ['annp'],
     namespaced: true,
     schema: AntreaNetworkPolicySchema,
     specSchema: AntreaNetworkPolicySpecSchema,
@@ -62,6 +75,40 @@ export const KINDS = [
     namespaced: true,
     schema: K8sNetworkPolicySchema,
     specSchema: K8sNetworkPolicySpecSchema,
+  },
+  {
+    // Upstream (kubernetes-sigs/network-policy-api): same kind name as Antrea's, its own group.
+    kind: 'ClusterNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: CNP_API_VERSIONS,
+    plural: 'clusternetworkpolicies',
+    singular: 'clusternetworkpolicy',
+    shortNames: ['cnp'],
+    namespaced: false,
+    schema: UpstreamClusterNetworkPolicySchema,
+    specSchema: UpstreamClusterNetworkPolicySpecSchema,
+  },
+  {
+    kind: 'AdminNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: ANP_API_VERSIONS,
+    plural: 'adminnetworkpolicies',
+    singular: 'adminnetworkpolicy',
+    shortNames: ['anp'],
+    namespaced: false,
+    schema: AdminNetworkPolicySchema,
+    specSchema: AdminNetworkPolicySpecSchema,
+  },
+  {
+    kind: 'BaselineAdminNetworkPolicy',
+    group: 'policy.networking.k8s.io',
+    apiVersions: ANP_API_VERSIONS,
+    plural: 'baselineadminnetworkpolicies',
+    singular: 'baselineadminnetworkpolicy',
+    shortNames: ['banp'],
+    namespaced: false,
+    schema: BaselineAdminNetworkPolicySchema,
+    specSchema: BaselineAdminNetworkPolicySpecSchema,
   },
   {
     kind: 'Tier',
@@ -129,6 +176,29 @@ export const KINDS = [
     schema: ExternalIPPoolSchema,
     specSchema: ExternalIPPoolSpecSchema,
   },
+  {
+    // Seine's own: fleet-wide box settings (issue #22), sent to the boxes its nodeSelector picks.
+    kind: 'NodeConfig',
+    group: 'seine.io',
+    apiVersions: NODE_CONFIG_API_VERSIONS,
+    plural: 'nodeconfigs',
+    singular: 'nodeconfig',
+    shortNames: ['nc'],
+    namespaced: false,
+    schema: NodeConfigSchema,
+    specSchema: NodeConfigSpecSchema,
+  },
+  {
+    kind: 'NodeLatencyMonitor',
+    group: 'crd.antrea.io',
+    apiVersions: NODE_LATENCY_MONITOR_API_VERSIONS,
+    plural: 'nodelatencymonitors',
+    singular: 'nodelatencymonitor',
+    shortNames: ['nlm'],
+    namespaced: false,
+    schema: NodeLatencyMonitorSchema,
+    specSchema: NodeLatencyMonitorSpecSchema,
+  },
 ] as const satisfies readonly KindInfo[];
 
 /** Any object `parseManifests` can return; narrow on `kind` (and `apiVersion` for NetworkPolicy). */
@@ -157,7 +227,7 @@ export function findQualifiedKind(name: string): KindInfo | undefined {
 /**
  * Resolves a name the way kubectl does: kind, plural, singular or short name, any case, optionally
  * followed by `.group` (`acnp.crd.antrea.io`). Without a group, NetworkPolicy means Kubernetes'
- * (built-in groups win in kubectl too); use `anp`/`annp` or `networkpolicies.crd.antrea.io` for Antrea's.
+ * (built-in groups win in kubectl too); use `annp` or `networkpolicies.crd.antrea.io` for Antrea's.
  */
 export function lookupKind(name: string): KindInfo | undefined {
   const lower = name.trim().toLowerCase();

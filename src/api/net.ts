@@ -158,3 +158,7 @@ export const IPBlockSchema = z
     });
   });
 export type IPBlock = z.infer<typeof IPBlockSchema>;
+
+/** `<host>:<port>[:<proto>]` as Antrea's flowCollectorAddr; port 4739 and tcp when left out. */
+const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
+export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });

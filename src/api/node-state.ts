@@ -6,7 +6,9 @@ import { LabelMapSchema, NodeNameSchema, isDNS1123Label, isDNS1123Subdomain } fr
 import { IPAddressSchema, PortNumberSchema, TransportProtocolSchema } from './net.js';
 import { NodePolicyStatsSchema } from './policy-stats.js';
 import { EgressAssignmentSchema } from './egress.js';
+import { NodeLatencyReportSchema } from './node-config.js';
 import { ReleaseTargetSchema, UpdateStatusSchema } from './release.js';
+import { WireGuardIdentitySchema } from './wireguard.js';
 
 const generation = z.number().int().nonnegative();
 
@@ -143,5 +145,9 @@ export const NodeReportedSchema = z.strictObject({
   policyStats: z.array(NodePolicyStatsSchema).optional(),
   /** The updater's state (absent when the agent does not run from a release layout). */
   update: UpdateStatusSchema.optional(),
+  /** Round-trip times to the peers' underlay addresses while a NodeLatencyMonitor exists. */
+  nodeLatency: NodeLatencyReportSchema.optional(),
+  /** With trafficEncryptionMode wireGuard: the box's public key and UDP port (peers read the key from its Node annotation). */
+  wireGuard: WireGuardIdentitySchema.optional(),
 });
 export type NodeReported = z.infer<typeof NodeReportedSchema>;

@@ -62,7 +62,7 @@ export const DecidedBySchema = z.enum(['policy', 'k8s-isolation', 'no-policy', '
 
 /** Antrea's NetworkPolicyReference (type, namespace, name, uid) plus the tier and priority of Antrea-native policies. */
 export const NetworkPolicyReferenceSchema = z.strictObject({
-  type: z.enum(['K8sNetworkPolicy', 'AntreaClusterNetworkPolicy', 'AntreaNetworkPolicy']),
+  type: z.enum(['K8sNetworkPolicy', 'AntreaClusterNetworkPolicy', 'AntreaNetworkPolicy', 'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy']),
   namespace: z.string().optional(),
   name: z.string(),
   uid: z.string().optional(),

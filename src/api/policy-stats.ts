@@ -23,6 +23,10 @@ export const STATS_KINDS = [
   { kind: 'AntreaClusterNetworkPolicyStats', plural: 'antreaclusternetworkpolicystats', shortNames: ['acnpstats'], namespaced: false, policyKind: 'ClusterNetworkPolicy.crd.antrea.io' },
   { kind: 'AntreaNetworkPolicyStats', plural: 'antreanetworkpolicystats', shortNames: ['anpstats', 'annpstats'], namespaced: true, policyKind: 'NetworkPolicy.crd.antrea.io' },
   { kind: 'NetworkPolicyStats', plural: 'networkpolicystats', shortNames: ['netpolstats'], namespaced: true, policyKind: 'NetworkPolicy.networking.k8s.io' },
+  // Antrea serves no stats for the upstream kinds; these follow the same shape. `anpstats` stays Antrea NetworkPolicy's.
+  { kind: 'ClusterNetworkPolicyStats', plural: 'clusternetworkpolicystats', shortNames: ['cnpstats'], namespaced: false, policyKind: 'ClusterNetworkPolicy.policy.networking.k8s.io' },
+  { kind: 'AdminNetworkPolicyStats', plural: 'adminnetworkpolicystats', shortNames: [], namespaced: false, policyKind: 'AdminNetworkPolicy.policy.networking.k8s.io' },
+  { kind: 'BaselineAdminNetworkPolicyStats', plural: 'baselineadminnetworkpolicystats', shortNames: ['banpstats'], namespaced: false, policyKind: 'BaselineAdminNetworkPolicy.policy.networking.k8s.io' },
 ] as const;
 export type StatsKind = (typeof STATS_KINDS)[number];
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { ENCAPS, type Encap } from '../lab/encap.js';
+import { ENCRYPTIONS, type Encryption } from '../lab/encryption.js';
 import { RUNTIMES, type Runtime } from '../lab/runtimes.js';
 import type { Lab, ProgressEvent } from '../lab/lab.js';
 import { formatLabels, formatPodRef, parseLabelChanges, parseLabels, parsePodRef, parsePorts, nameError } from '../lab/labels.js';
@@ -112,13 +113,15 @@ export function registerLabCommands(program: Command): void {
     .option('-p, --pods-per-node <M>', 'pods per box (in namespace default, labelled app=demo)', intIn(0, 250), 2)
     .addOption(new Option('--encap <mode>', 'tunnel between boxes (recorded per box)').choices(ENCAPS).default('geneve'))
     .addOption(new Option('-f, --file <lab.yaml>', 'boxes, namespaces and pods from a file').conflicts(['nodes', 'podsPerNode', 'encap']))
+    .addOption(new Option('--encryption <mode>', 'encrypt pod traffic between boxes (WireGuard, a wireguard-go per box)').choices(ENCRYPTIONS))
     .option('--ota', 'run each agent from a release layout under the launcher, as on a box (releases and rollouts)')
     .addOption(new Option('--runtime <runtime>', 'who creates pod sandboxes: the lab itself (direct), or a containerd per box through CRI').choices(RUNTIMES))
     .option('--no-node-red', 'do not start Node-RED with the Seine nodes')
-    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; file?: string; ota?: boolean; runtime?: Runtime; nodeRed: boolean }) => {
+    .action(async (opts: { nodes: number; podsPerNode: number; encap: Encap; encryption?: Encryption; file?: string; ota?: boolean; runtime?: Runtime; nodeRed: boolean }) => {
       const { loadLabSpec, specFromFlags } = await import('../lab/spec.js');
-      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap, opts.ota, opts.runtime);
+      const spec = opts.file ? await loadLabSpec(opts.file) : specFromFlags(opts.nodes, opts.podsPerNode, opts.encap, opts.ota, opts.runtime, opts.encryption);
       if (opts.file && opts.ota) spec.ota = true;
+      if (opts.file && opts.encryption) spec.encryption = opts.encryption;
       if (opts.file && opts.runtime) spec.runtime = opts.runtime;
       requireRoot();
       requireTools();
@@ -174,6 +177,19 @@ export function registerLabCommands(program: Command): void {
     });
 
   registerOutsideCommands(lab, program, { requireRoot, runIn: runInPod });
+
+  lab
+    .command('box')
+    .description('boxes')
+    .command('add')
+    .description('add a box to the running lab (its encap and encryption); the other boxes learn of it from the inventory alone')
+    .argument('<name>')
+    .action(async (name: string) => {
+      validName(name);
+      requireRoot();
+      const b = await (await openLab()).addBox(name, note);
+      out(`box ${b.name}: underlay ${b.underlayIP}, pods ${b.podCIDR}${b.wireGuardPublicKey ? `, WireGuard key ${b.wireGuardPublicKey}` : ''}`);
+    });
 
   const pod = lab.command('pod').description('add or remove pods');
   pod

@@ -16,7 +16,8 @@ import type { ApplyResult, NodeInfo, NodeRealization, RpcCallResult, StoredObjec
 import { loadManifestFile, parseManifests } from '../api/manifest.js';
 import type { ManifestObject } from '../api/kinds.js';
 import { RestClient, resolveKind, resourceUrl } from '../controller/client/rest-client.js';
-import { describeObject, printEvents, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
+import { describeObject, printEvents, printLatencyStats, printNodes, printObjects, printStats, type OutputFormat } from '../controller/client/print.js';
+import type { NodeLatencyStats } from '../api/node-config.js';
 import { findStatsKind, type PolicyStatsObject } from '../api/policy-stats.js';
 import type { NodeEvent } from '../controller/events.js';
 import { statsUrl } from '../api/rest-paths.js';
@@ -185,6 +186,13 @@ program
         : (await client().request<{ items: PolicyStatsObject[] }>('GET', statsUrl(statsKind, ns))).items;
       if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No resources found\n');
       return void process.stdout.write(printStats(items, opts.output, name !== undefined, statsKind.namespaced));
+    }
+    if (['nodelatencystats', 'nodelatencystat', 'nls'].includes(resource.toLowerCase())) {
+      const items = name
+        ? [await client().request<NodeLatencyStats>('GET', `/api/v1/nodelatencystats/${encodeURIComponent(name)}`)]
+        : (await client().request<{ items: NodeLatencyStats[] }>('GET', '/api/v1/nodelatencystats')).items;
+      if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No resources found (is a NodeLatencyMonitor applied?)\n');
+      return void process.stdout.write(printLatencyStats(items, opts.output, name !== undefined));
     }
     if (['nodes', 'node', 'no'].includes(resource.toLowerCase())) {
       const nodes = await client().request<NodeInfo[]>('GET', '/api/v1/nodes');

@@ -18,6 +18,7 @@ import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
 import type { Span } from './span.js';
 import { PolicySpan } from './policy-span.js';
+import { NodeConfigSpan } from './node-config-span.js';
 import type { NodeReported } from '../api/node-state.js';
 import { storeId } from './store/identity.js';
 import { NodeRegistry } from './store/nodes.js';
@@ -147,14 +148,20 @@ export class Controller {
       // shared store another replica may take a node's report: the span then rereads them all.
       const metrics = new ControllerMetrics();
       const policySpan = seams.span ? undefined : new PolicySpan(store, nodes, { shared: !!cfg.storeUrl, observe: metrics.policySynced });
-      const span = seams.span ?? policySpan!.span;
+      // NodeConfigs go to the boxes their nodeSelector picks, by the labels the boxes report.
+      const nodeConfigSpan = new NodeConfigSpan();
+      for (const [node, r] of await nodes.reports()) nodeConfigSpan.noteReport(node, r);
+      nodes.onChange((node, what) => what === 'removed' && nodeConfigSpan.forget(node));
+      const span = nodeConfigSpan.wrap(seams.span ?? policySpan!.span);
       const events = new RecentEvents();
       let publisher: DesiredPublisher | undefined;
       const podLabels = new PodLabels();
       for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
         podLabels.note(node, r);
-        if (policySpan?.noteReport(node, r)) void publisher?.republish();
+        // Both are asked (no short circuit): each keeps its own view of the report.
+        const spans = [policySpan?.noteReport(node, r), nodeConfigSpan.noteReport(node, r)];
+        if (spans.some(Boolean)) void publisher?.republish();
       };
       const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
       if (aggregator) cleanup.push(() => aggregator.stop());

@@ -106,7 +106,14 @@ function toResponse(v: EvalVerdict, source: ResolvedEndpoint, destination: Resol
   };
 }
 
-const KIND_WORDS = { K8sNetworkPolicy: 'K8s NetworkPolicy', AntreaClusterNetworkPolicy: 'ClusterNetworkPolicy', AntreaNetworkPolicy: 'Antrea NetworkPolicy' } as const;
+const KIND_WORDS = {
+  K8sNetworkPolicy: 'K8s NetworkPolicy',
+  AntreaClusterNetworkPolicy: 'ClusterNetworkPolicy',
+  AntreaNetworkPolicy: 'Antrea NetworkPolicy',
+  ClusterNetworkPolicy: 'ClusterNetworkPolicy.policy.networking.k8s.io',
+  AdminNetworkPolicy: 'AdminNetworkPolicy',
+  BaselineAdminNetworkPolicy: 'BaselineAdminNetworkPolicy',
+} as const;
 const name = (p: EvalPolicyRef) => `${KIND_WORDS[p.kind]} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
 const who = (r: ResolvedEndpoint) => (r.pod ? `${r.pod.namespace}/${r.pod.name}` : r.ip);
 

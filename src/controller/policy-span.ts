@@ -3,6 +3,7 @@
 // and recomputes when policies, tiers or groups change or when a node's reported inventory
 // does. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
 // does a policy the computation rejects, so that every node reports the failure and its reason.
+import { UPSTREAM_POLICY_KINDS } from '../api/admin-policy.js';
 import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
 import type { Inventory } from '../api/inventory.js';
@@ -12,7 +13,7 @@ import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { ObjectStore, StoredRecord } from './store/objects.js';
 
-const POLICY_KINDS = new Set(['ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io']);
+const POLICY_KINDS = new Set<string>(['ClusterNetworkPolicy.crd.antrea.io', 'NetworkPolicy.crd.antrea.io', 'NetworkPolicy.networking.k8s.io', ...UPSTREAM_POLICY_KINDS]);
 /** The kinds policy computation reads (policies, tiers, groups). */
 export const COMPUTE_KINDS: ReadonlySet<string> = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
 

@@ -18,7 +18,9 @@ export interface ReferenceProblem {
 }
 
 const label = (o: ObjectView) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-const isAntreaPolicy = (o: ObjectView, group?: string) => o.kind === 'ClusterNetworkPolicy' || (o.kind === 'NetworkPolicy' && group !== 'networking.k8s.io');
+// The upstream ClusterNetworkPolicy (policy.networking.k8s.io) shares the kind name; its `tier` is Admin/Baseline, not a Tier.
+const isAntreaPolicy = (o: ObjectView, group?: string) =>
+  (o.kind === 'ClusterNetworkPolicy' && group !== 'policy.networking.k8s.io') || (o.kind === 'NetworkPolicy' && group !== 'networking.k8s.io');
 
 /**
  * Problems in `after` that involve `touched` objects (those being applied), plus policies left

@@ -38,6 +38,7 @@ export function agentConfig(box: BoxState, labDir: string): AgentConfigInput {
     nodeName: box.name,
     datapathType: 'netdev',
     ...agentTrafficMode(box.encap),
+    ...(box.wireGuardDevice ? { trafficEncryptionMode: 'wireGuard' as const, wireGuard: { interfaceName: box.wireGuardDevice } } : {}),
     podCIDR: box.podCIDR,
     stateDir: f.stateDir,
     cniSocket: f.cniSocket,

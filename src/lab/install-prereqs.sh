@@ -13,7 +13,7 @@ declare -A want=(
   [conntrack]=conntrack [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
   [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [ethtool]=ethtool
   [python3]=python3 [make]=build-essential [g++]=build-essential [openssl]=openssl
-  [tshark]=tshark [nfcapd]=nfdump
+  [tshark]=tshark [nfcapd]=nfdump [wireguard-go]=wireguard-go [wg]=wireguard-tools
   [iptables]=iptables [arping]=iputils-arping [chromium]=chromium [sfdisk]=fdisk
   [containerd]=containerd [ctr]=containerd [containerd-shim-runc-v2]=containerd [runc]=runc
 )

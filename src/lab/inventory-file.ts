@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 import { serviceObjects } from './services.js';
 import type { LabState } from './state.js';
 
@@ -24,7 +25,10 @@ export function inventoryFromState(s: LabState): object {
   const nodes = s.boxes.map((b) => ({
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: b.name, uid: uid(`node/${b.name}`), labels: { 'kubernetes.io/hostname': b.name } },
+    metadata: {
+      name: b.name, uid: uid(`node/${b.name}`), labels: { 'kubernetes.io/hostname': b.name },
+      ...(b.wireGuardPublicKey ? { annotations: { [WIREGUARD_KEY_ANNOTATION]: b.wireGuardPublicKey } } : {}),
+    },
     spec: { podCIDR: b.podCIDR, podCIDRs: [b.podCIDR] },
     status: { addresses: [{ type: 'InternalIP', address: b.underlayIP }, { type: 'Hostname', address: b.name }] },
   }));

@@ -30,6 +30,8 @@ import { GATEWAY_PORT } from '../agent/node-network.js';
 import { allocateService, type ServiceRequest, type ServiceState } from './services.js';
 import { prepareOtaBox, supervisedChildFile, type OtaUpdateOverrides } from './ota.js';
 import { readFileSync } from 'node:fs';
+import type { Encryption } from './encryption.js';
+import { publishWireGuardKey, startWireGuardGo } from './wireguard.js';
 
 const log = createLogger('lab');
 
@@ -140,25 +142,8 @@ export class Lab {
     const podsByBox = assignPods(spec);
     const underlaySubnets = spec.encap === 'hybrid' ? 2 : 1;
     const results = await Promise.allSettled(spec.boxes.map(async (b, i) => {
-      const box = { ...this.boxState(b.name, i + 1, spec.encap, underlaySubnets), ...(spec.ota ? { ota: true } : {}) };
-      const tStart = performance.now();
-      await startBox(ctx, box);
-      progress(`${box.name}: ovs started in ${box.netns}`, tStart);
-      const tWire = performance.now();
-      await wireBox(ctx, box.name);
-      progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
-      const tAgent = performance.now();
-      await provisionBox(this.dir, box);
-      if (box.ota) await prepareOtaBox(box);
-      await waitAgentReady(box, await startAgent(store, box, this.env));
-      progress(`${box.name}: agent ready (${box.encap}), pods ${box.podCIDR}`, tAgent);
-      if (containerd) {
-        // After the agent: containerd's CRI plugin reads the conf list the agent just wrote.
-        const tCtr = performance.now();
-        await startContainerd(store, box, this.env);
-        await importSandboxImage(box, this.dir, this.env);
-        progress(`${box.name}: containerd ready, sandbox image imported`, tCtr);
-      }
+      const box = { ...this.boxState(b.name, i + 1, spec.encap, underlaySubnets, spec.encryption), ...(spec.ota ? { ota: true } : {}) };
+      await this.buildBox(ctx, box, progress);
       // One CNI call at a time per box, as kubelet serializes sandbox creation per pod.
       for (const pod of podsByBox.get(box.name) ?? []) {
         const t1 = performance.now();
@@ -170,6 +155,52 @@ export class Lab {
     const [redResult] = await Promise.allSettled([red]);
     const failed = [...results, redResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** One box: namespace, OVS, uplink, (wireguard-go), agent, (containerd). */
+  private async buildBox(ctx: BuildContext, box: BoxState, progress: (message: string, t0: number) => void): Promise<void> {
+    const { store } = ctx;
+    const tStart = performance.now();
+    await startBox(ctx, box);
+    progress(`${box.name}: ovs started in ${box.netns}`, tStart);
+    const tWire = performance.now();
+    await wireBox(ctx, box.name);
+    progress(`${box.name}: br-phy ready, underlay ${box.underlayIP}`, tWire);
+    const tAgent = performance.now();
+    await provisionBox(this.dir, box);
+    if (box.ota) await prepareOtaBox(box);
+    if (box.wireGuardDevice) await startWireGuardGo(store, box, this.env);
+    await waitAgentReady(box, await startAgent(store, box, this.env));
+    // The other agents add this box as a WireGuard peer when its key appears on its Node.
+    if (box.wireGuardDevice) await publishWireGuardKey(store, box.name);
+    progress(`${box.name}: agent ready (${box.encap}${box.wireGuardDevice ? ', wireguard' : ''}), pods ${box.podCIDR}`, tAgent);
+    if (store.state.runtime === 'containerd') {
+      // After the agent: containerd's CRI plugin reads the conf list the agent just wrote.
+      const tCtr = performance.now();
+      await startContainerd(store, box, this.env);
+      await importSandboxImage(box, this.dir, this.env);
+      progress(`${box.name}: containerd ready, sandbox image imported`, tCtr);
+    }
+  }
+
+  /**
+   * Adds a box to a lab that is up (next index, the lab's encap and encryption). The other
+   * boxes learn of it through the inventory alone: nothing of theirs is touched.
+   */
+  async addBox(name: string, onProgress?: (message: string) => void): Promise<BoxState> {
+    return this.mutate(async (store) => {
+      const s = store.state;
+      if (s.boxes.some((b) => b.name === name)) throw new UserError(`box '${name}' already exists`);
+      const tooLong = checkSocketPaths(this.names, name);
+      if (tooLong) throw new UserError(tooLong);
+      if (netnsExists(this.names.boxNetns(name))) throw new UserError(`network namespace ${this.names.boxNetns(name)} already exists`);
+      const first = s.boxes[0];
+      const subnets = new Set(s.boxes.map((b) => b.underlayIP.split('.').slice(0, 3).join('.'))).size > 1 || first?.encap === 'hybrid' ? 2 : 1;
+      const index = Math.max(0, ...s.boxes.map((b) => b.index)) + 1;
+      const box = { ...this.boxState(name, index, first?.encap ?? 'geneve', subnets, first?.wireGuardDevice ? 'wireguard' : 'none'), ...(first?.ota ? { ota: true } : {}) };
+      await this.buildBox({ names: this.names, env: this.env, store }, box, (m) => onProgress?.(m));
+      return store.state.boxes.find((b) => b.name === name)!;
+    });
   }
 
   /** Remove the lab. Returns false when there was none (a no-op, not an error). */
@@ -307,6 +338,7 @@ export class Lab {
       await opts.whileDown?.();
       const agent = await startAgent(store, box, this.env, opts.update);
       await waitAgentReady(box, agent);
+      if (box.wireGuardDevice) await publishWireGuardKey(store, box.name);
       return agent;
     });
   }
@@ -406,7 +438,7 @@ export class Lab {
     };
   }
 
-  private boxState(name: string, index: number, encap: BoxState['encap'], underlaySubnets: 1 | 2): BoxState {
+  private boxState(name: string, index: number, encap: BoxState['encap'], underlaySubnets: 1 | 2, encryption: Encryption = 'none'): BoxState {
     return {
       name,
       index,
@@ -419,6 +451,7 @@ export class Lab {
       underlayPort: this.names.underlayPort(index),
       encap,
       processes: [],
+      ...(encryption === 'wireguard' ? { wireGuardDevice: this.names.wireGuardDevice(index) } : {}),
     };
   }
 

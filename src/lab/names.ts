@@ -40,6 +40,7 @@ export interface LabNames {
   boxOvsDir(box: string): string;
   /** Underlay-side end of box i's uplink veth. */
   underlayPort(index: number): string;
+  wireGuardDevice(index: number): string;
   /** Box-side end of the uplink veth; a port of br-phy. */
   boxUplink: string;
   podNetns(namespace: string, pod: string): string;
@@ -61,6 +62,8 @@ export function labNames(dir: string): LabNames {
     boxNetns: (box) => `${prefix}-${box}`,
     boxOvsDir: (box) => path.join(abs, 'boxes', box),
     underlayPort: (index) => ifname(`${prefix}-u${index}`),
+    // Unique machine-wide, not only in the box: wireguard-go's sockets share /var/run/wireguard.
+    wireGuardDevice: (index) => ifname(`${prefix}-w${index}`),
     boxUplink: ifname(`${prefix}-up`),
     // Namespace names cannot contain dots, so `<ns>.<pod>` is unambiguous.
     podNetns: (namespace, pod) => `${prefix}-${namespace}.${pod}`,

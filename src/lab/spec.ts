@@ -6,6 +6,9 @@ import { loadConfigFile, validateConfig } from '../api/config-file.js';
 import { errorMessage } from '../lib/errors.js';
 import { DEFAULT_ENCAP, ENCAPS, type Encap } from './encap.js';
 import { MAX_BOXES } from './names.js';
+import { ENCRYPTIONS, type Encryption } from './encryption.js';
+
+export { ENCRYPTIONS, type Encryption };
 import { DEFAULT_RUNTIME, RUNTIMES, type Runtime } from './runtimes.js';
 import { labelKeyError, labelValueError, nameError, parsePort, type ContainerPort, type Labels } from './labels.js';
 
@@ -53,6 +56,8 @@ export const labSpecSchema = z
   .strictObject({
     /** Lab-wide, like Antrea's tunnelType and trafficEncapMode: boxes must agree to talk. */
     encap: z.enum(ENCAPS).default(DEFAULT_ENCAP),
+    /** Pod traffic between boxes through WireGuard (Antrea's trafficEncryptionMode), lab-wide too. */
+    encryption: z.enum(ENCRYPTIONS).default('none'),
     boxes: z.array(boxSpec).min(1).max(MAX_BOXES),
     namespaces: z.array(namespaceSpec).default([]),
     pods: z.array(podSpec).default([]),
@@ -94,10 +99,10 @@ export function loadLabSpec(file: string): Promise<LabSpec> {
 }
 
 /** `lab up --nodes N --pods-per-node M`: pods `box<i>-pod<k>` in `default`, labelled app=demo. */
-export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP, ota = false, runtime: Runtime = DEFAULT_RUNTIME): LabSpec {
+export function specFromFlags(nodes: number, podsPerNode: number, encap: Encap = DEFAULT_ENCAP, ota = false, runtime: Runtime = DEFAULT_RUNTIME, encryption: Encryption = 'none'): LabSpec {
   const boxes = Array.from({ length: nodes }, (_, i) => ({ name: `box${i + 1}` }));
   const pods = boxes.flatMap((b) =>
     Array.from({ length: podsPerNode }, (_, k) => ({ name: `${b.name}-pod${k + 1}`, box: b.name, labels: { app: 'demo' } })),
   );
-  return parseLabSpec({ encap, boxes, pods, ota, runtime }, 'flags');
+  return parseLabSpec({ encap, encryption, boxes, pods, ota, runtime }, 'flags');
 }

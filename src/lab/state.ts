@@ -35,6 +35,9 @@ const boxState = z.object({
   processes: z.array(processRecord),
   /** The agent runs from a release layout under the launcher (lab up --ota). */
   ota: z.boolean().optional(),
+  /** lab up --encryption wireguard: the box's WireGuard device and the public key its agent published. */
+  wireGuardDevice: z.string().optional(),
+  wireGuardPublicKey: z.string().optional(),
 });
 
 const namespaceState = z.object({

@@ -12,12 +12,23 @@ const root = pino(
   pino.destination({ dest: 2, sync: true }),
 );
 
+/** Every module's logger: a pino child keeps the level it was made with, so setLogLevel sets each. */
+const modules: Logger[] = [];
+
 export type { Logger };
 
 export function createLogger(module: string): Logger {
-  return root.child({ module });
+  const child = root.child({ module });
+  modules.push(child);
+  return child;
 }
 
+/** Changes the level of every module's logger at once (a NodeConfig's logLevel, applied live). */
 export function setLogLevel(level: string): void {
   root.level = level;
+  for (const m of modules) m.level = level;
+}
+
+export function getLogLevel(): string {
+  return root.level;
 }

@@ -69,6 +69,7 @@ export function worldAfter(current: readonly ManifestObject[], apply: readonly M
 const SHORT: Record<string, string> = {
   AntreaClusterNetworkPolicy: 'acnp', ClusterNetworkPolicy: 'acnp',
   AntreaNetworkPolicy: 'anp', K8sNetworkPolicy: 'netpol', NetworkPolicy: 'netpol',
+  AdminNetworkPolicy: 'anp.policy.networking.k8s.io', BaselineAdminNetworkPolicy: 'banp',
 };
 
 export function verdictBrief(v: VerdictLike): VerdictBrief {

@@ -22,6 +22,10 @@ export interface PeerBox {
   underlayIP: string;
   /** Tunnelled (encap, or hybrid across subnets); otherwise routed by the underlay through the gateway. */
   encap: boolean;
+  /** Routed into the WireGuard device (trafficEncryptionMode wireGuard); never tunnelled then. */
+  wireGuard?: boolean;
+  /** The peer's WireGuard public key (wireGuard peers). */
+  publicKey?: string;
 }
 
 export interface ConnectivityState {

@@ -64,6 +64,10 @@ const POLICY_TYPE: Record<PolicyKind, number> = {
   K8sNetworkPolicy: PolicyTypeCode.K8sNetworkPolicy,
   AntreaNetworkPolicy: PolicyTypeCode.AntreaNetworkPolicy,
   AntreaClusterNetworkPolicy: PolicyTypeCode.AntreaClusterNetworkPolicy,
+  // Antrea has no code for the v1alpha2 kind yet; it exports its Admin tier as ANP's.
+  ClusterNetworkPolicy: PolicyTypeCode.AdminNetworkPolicy,
+  AdminNetworkPolicy: PolicyTypeCode.AdminNetworkPolicy,
+  BaselineAdminNetworkPolicy: PolicyTypeCode.BaselineAdminNetworkPolicy,
 };
 
 export type PolicyFields = Pick<FlowRecordInput,

@@ -57,9 +57,14 @@ export class FlowExporter {
   private lastError = '';
   private index?: EndpointIndex;
   private readonly service?: { network: number; mask: number };
+  private pollIntervalMs: number;
+  /** Set by a NodeConfig with flowExporter.enable false: no polls until enabled again. */
+  private paused = false;
+  private polling = false;
 
   constructor(private readonly opts: FlowExporterOptions) {
     this.tracker = new ConnectionTracker({ activeTimeoutS: opts.activeTimeoutS ?? 5, idleTimeoutS: opts.idleTimeoutS ?? 15 });
+    this.pollIntervalMs = opts.pollIntervalMs ?? 5000;
     const svc = opts.serviceCIDR ? parseCIDR(opts.serviceCIDR) : undefined;
     if (svc?.family === 4) {
       const mask = svc.prefixLength === 0 ? 0 : (0xffffffff << (32 - svc.prefixLength)) >>> 0;
@@ -67,9 +72,39 @@ export class FlowExporter {
     }
   }
 
+  get pollInterval(): number {
+    return this.pollIntervalMs;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Live settings (a NodeConfig): the poll timer is re-armed with the new interval at once (not
+   * after the old one runs out); the tracker takes the new timeouts from its next poll.
+   */
+  reconfigure(o: { pollIntervalMs: number; activeTimeoutS: number; idleTimeoutS: number; paused: boolean }): void {
+    this.tracker.setTimeouts({ activeTimeoutS: o.activeTimeoutS, idleTimeoutS: o.idleTimeoutS });
+    const changed = o.pollIntervalMs !== this.pollIntervalMs || o.paused !== this.paused;
+    this.pollIntervalMs = o.pollIntervalMs;
+    this.paused = o.paused;
+    // A poll in flight re-arms the timer itself when it ends; an idle wait is cut short here.
+    if (changed && !this.polling && !this.stopped) {
+      clearTimeout(this.timer);
+      this.timer = this.paused ? undefined : setTimeout(this.tick, this.pollIntervalMs);
+    }
+  }
+
   start(): void {
-    const tick = () => {
+    this.tick();
+  }
+
+  private readonly tick = (): void => {
+    {
       if (this.stopped) return;
+      this.timer = undefined;
+      this.polling = true;
       this.running = this.pollOnce().then(() => {
         if (this.lastError) log.info({ after: this.lastError }, 'flow polls work again');
         this.lastError = '';
@@ -80,11 +115,11 @@ export class FlowExporter {
         if (msg !== this.lastError) log.warn({ err }, 'flow poll failed (logged again only when the reason changes)');
         this.lastError = msg;
       }).finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollIntervalMs ?? 5000);
+        this.polling = false;
+        if (!this.stopped && !this.paused) this.timer = setTimeout(this.tick, this.pollIntervalMs);
       });
-    };
-    tick();
-  }
+    }
+  };
 
   async stop(): Promise<void> {
     this.stopped = true;

@@ -18,6 +18,7 @@ import { FlowStore, type StoredRecord } from './store.js';
 import { readIpfixTls } from '../../api/flow-ipfix.js';
 import { ipfixSink } from './ipfix-sink.js';
 import type { IpfixSender } from '../../lib/ipfix/transport.js';
+import type { BoxSettings } from '../node-config/merge.js';
 
 const log = createLogger('flows');
 
@@ -30,6 +31,10 @@ export interface FlowVisibility {
   source: ConntrackSource;
   /** The IPFIX sender when flowCollectorAddr is set. */
   ipfix?: IpfixSender;
+  /** Live settings from NodeConfigs (poll interval, timeouts, pause, extra collectors, retention). */
+  reconfigure(s: BoxSettings['flowExporter']): Promise<void>;
+  /** The NodeConfigs' collectors being exported to. */
+  readonly extraCollectors: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -61,12 +66,19 @@ export async function startFlowVisibility(o: {
     source = kernel;
   }
   const ipfix = fe.flowCollectorAddr ? ipfixSink(fe.flowCollectorAddr, tls ? { tls } : {}) : undefined;
+  // NodeConfigs' collectors: one sender each, opened and closed as the settings change.
+  const extra = new Map<string, ReturnType<typeof ipfixSink>>();
+  const extraSink = async (batch: StoredRecord[]) => {
+    const results = await Promise.allSettled([...extra.values()].map((x) => x.sink(batch)));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) throw new Error(`${failed.length} of ${results.length} NodeConfig collectors failed: ${String((failed[0] as PromiseRejectedResult).reason)}`);
+  };
   const exporter = new FlowExporter({
     source, zone: CT_ZONE,
     denied: o.pipeline.has('DenyAccounting') ? counters('DenyAccounting') : undefined,
     inventory: o.inventory, rule: o.rule, serviceCIDR: o.cfg.serviceCIDR, ...(o.servicePortName ? { servicePortName: o.servicePortName } : {}),
     pollIntervalMs: fe.pollIntervalSeconds * 1000, activeTimeoutS: fe.activeFlowExportTimeoutSeconds, idleTimeoutS: fe.idleFlowExportTimeoutSeconds,
-    sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), ...(o.sinks ?? [])],
+    sinks: [(batch) => store.insert(batch), ...(ipfix ? [ipfix.sink] : []), extraSink, ...(o.sinks ?? [])],
   });
   exporter.start();
   const retention = setInterval(() => {
@@ -76,11 +88,27 @@ export async function startFlowVisibility(o: {
   log.info({ source: source.name, db: store.db.file, pollS: fe.pollIntervalSeconds, collector: fe.flowCollectorAddr }, 'flow exporter started');
   return {
     exporter, store, source, ipfix: ipfix?.sender,
+    get extraCollectors() {
+      return [...extra.keys()];
+    },
+    async reconfigure(s) {
+      exporter.reconfigure({ pollIntervalMs: s.pollIntervalSeconds * 1000, activeTimeoutS: s.activeFlowExportTimeoutSeconds, idleTimeoutS: s.idleFlowExportTimeoutSeconds, paused: !s.enable });
+      store.setRetention({ maxAgeS: Math.round(s.retention.maxAgeDays * 86_400), maxBytes: Math.round(s.retention.maxSizeMB * 1024 * 1024) });
+      for (const [addr, x] of extra) {
+        if (s.collectors.includes(addr)) continue;
+        extra.delete(addr);
+        await x.sender.close().catch((err: unknown) => log.warn({ err, collector: addr }, 'closing a collector failed'));
+      }
+      for (const addr of s.collectors) if (!extra.has(addr)) extra.set(addr, ipfixSink(addr));
+      log.info({ pollS: s.pollIntervalSeconds, paused: !s.enable, collectors: s.collectors, retention: s.retention }, 'flow exporter reconfigured');
+    },
     async stop() {
       clearInterval(retention);
       await exporter.stop();
       source.close?.();
       await ipfix?.sender.close();
+      for (const x of extra.values()) await x.sender.close();
+      extra.clear();
       await store.close();
     },
   };

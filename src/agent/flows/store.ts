@@ -83,7 +83,16 @@ export interface RollupRow {
 export class FlowStore {
   private batches = 0;
 
-  private constructor(readonly db: Database, readonly retention: RetentionOptions) {}
+  private constructor(readonly db: Database, private retentionOpts: RetentionOptions) {}
+
+  get retention(): RetentionOptions {
+    return this.retentionOpts;
+  }
+
+  /** Bounds for the next retention pass (a NodeConfig changed them). */
+  setRetention(r: RetentionOptions): void {
+    this.retentionOpts = { ...r };
+  }
 
   static async open(file: string, retention: Partial<RetentionOptions> = {}): Promise<FlowStore> {
     const db = await Database.open(file);

@@ -45,7 +45,12 @@ const FIELDS = ['packets', 'octets', 'reversePackets', 'reverseOctets'] as const
 export class ConnectionTracker {
   private readonly conns = new Map<string, TrackedConnection>();
 
-  constructor(private readonly opts: TrackerOptions) {}
+  constructor(private opts: TrackerOptions) {}
+
+  /** New timeouts from the next poll on (a NodeConfig changed them; connections tracked stay). */
+  setTimeouts(opts: TrackerOptions): void {
+    this.opts = { ...opts };
+  }
 
   get size(): number {
     return this.conns.size;

@@ -1,6 +1,7 @@
 // Kubernetes objects → the inventory view. Pure; keys come out in a fixed order so two
 // views of the same object compare equal and unchanged status churn produces no event.
 import { NAMESPACE_NAME_LABEL, SERVICE_NAME_LABEL, type EndpointSlice, type Namespace, type Node, type Pod, type Service } from '../../api/k8s-core.js';
+import { WIREGUARD_KEY_ANNOTATION, WireGuardKeySchema } from '../../api/wireguard.js';
 import type { InventoryEndpointSlice, InventoryNamespace, InventoryNode, InventoryPod, InventoryPodPort, InventoryService } from '../../api/inventory.js';
 
 const sortedLabels = (labels: Record<string, string> | undefined): Record<string, string> =>
@@ -39,12 +40,15 @@ export function nodeView(node: Node): InventoryNode {
   const podCIDRs = node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : []);
   const podCIDR = node.spec?.podCIDR ?? podCIDRs[0];
   const internalIP = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  // A malformed key is left out: the peer then counts as not ready for WireGuard.
+  const key = WireGuardKeySchema.safeParse(node.metadata.annotations?.[WIREGUARD_KEY_ANNOTATION]);
   return {
     name: node.metadata.name,
     ...(podCIDR ? { podCIDR } : {}),
     podCIDRs,
     ...(internalIP ? { internalIP } : {}),
     labels: sortedLabels(node.metadata.labels),
+    ...(key.success ? { wireGuardPublicKey: key.data } : {}),
   };
 }
 

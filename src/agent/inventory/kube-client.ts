@@ -1,5 +1,5 @@
-// The few HTTP calls the inventory makes to the Kubernetes API: GET a JSON document, and
-// GET a watch stream of newline-delimited JSON events. node:http(s) only; TLS and
+// The few HTTP calls the inventory makes to the Kubernetes API: GET a JSON document, GET a
+// watch stream of newline-delimited JSON events, and PATCH the agent's own Node (annotations). node:http(s) only; TLS and
 // credentials come from a KubeConnection.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -66,6 +66,12 @@ export class KubeClient {
     } catch {
       throw new Error(`GET ${path}: response is not JSON: ${body.slice(0, 200)}`);
     }
+  }
+
+  /** A JSON merge patch (RFC 7386), e.g. an annotation on the agent's own Node; resolves with the server's object. */
+  async mergePatch(path: string, patch: unknown, signal: AbortSignal): Promise<unknown> {
+    const res = await this.send(path, {}, signal, this.requestTimeoutMs, { method: 'PATCH', contentType: 'application/merge-patch+json', body: JSON.stringify(patch) });
+    return JSON.parse(await readBody(res)) as unknown;
   }
 
   /**
@@ -137,18 +143,19 @@ export class KubeClient {
   }
 
   /** Resolves with a 2xx response; any other status becomes a KubeApiError from its Status body. */
-  private send(path: string, query: Query, signal: AbortSignal, idleTimeoutMs: number): Promise<IncomingMessage> {
+  private send(path: string, query: Query, signal: AbortSignal, idleTimeoutMs: number, write?: { method: 'PATCH'; contentType: string; body: string }): Promise<IncomingMessage> {
     const url = new URL(path, this.connection.server);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const token = this.connection.tokenFile
       ? readFileSync(this.connection.tokenFile, 'utf8').trim()
       : this.connection.token;
     const options: RequestOptions = {
-      method: 'GET',
+      method: write?.method ?? 'GET',
       agent: this.agent,
       signal,
       headers: {
         Accept: 'application/json',
+        ...(write ? { 'Content-Type': write.contentType } : {}),
         'User-Agent': this.userAgent,
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
       },
@@ -158,12 +165,12 @@ export class KubeClient {
       const req = request(url, options, (res) => {
         const code = res.statusCode ?? 0;
         if (code >= 200 && code < 300) return resolve(res);
-        readBody(res).then((body) => reject(apiError(code, body, url)), reject);
+        readBody(res).then((body) => reject(apiError(code, body, url, write?.method)), reject);
       });
-      req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`GET ${url.pathname}: no data for ${idleTimeoutMs} ms`)));
+      req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`${write?.method ?? 'GET'} ${url.pathname}: no data for ${idleTimeoutMs} ms`)));
       // Name the server: "self-signed certificate" alone does not say which endpoint a box failed on.
       req.on('error', (err) => reject(signal.aborted ? err : new Error(`${url.host}: ${err.message}`)));
-      req.end();
+      req.end(write?.body);
     });
   }
 }
@@ -177,7 +184,7 @@ function readBody(res: IncomingMessage): Promise<string> {
   });
 }
 
-function apiError(code: number, body: string, url: URL): KubeApiError {
+function apiError(code: number, body: string, url: URL, method = 'GET'): KubeApiError {
   let status;
   try {
     status = StatusSchema.safeParse(JSON.parse(body));
@@ -186,7 +193,7 @@ function apiError(code: number, body: string, url: URL): KubeApiError {
   }
   const message = status?.success ? status.data.message : body.trim().slice(0, 200);
   const reason = status?.success ? status.data.reason : undefined;
-  return new KubeApiError(code, reason, `GET ${url.pathname}: HTTP ${code}${reason ? ` ${reason}` : ''}: ${message || 'no message'}`);
+  return new KubeApiError(code, reason, `${method} ${url.pathname}: HTTP ${code}${reason ? ` ${reason}` : ''}: ${message || 'no message'}`);
 }
 
 function abortError(): Error {

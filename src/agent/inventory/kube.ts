@@ -41,6 +41,12 @@ export class KubeInventorySource extends InventorySourceBase implements Inventor
     super();
   }
 
+  /** Merge-patches the Node's annotations; the watch then brings the change back into the view. */
+  async annotateNode(node: string, annotations: Record<string, string>): Promise<void> {
+    if (!this.client || !this.abort) throw new Error('annotateNode before start()');
+    await this.client.mergePatch(`/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { annotations } }, this.abort.signal);
+  }
+
   /** The resourceVersion the next watch of `kind` starts from (for diagnostics and tests). */
   resourceVersion(kind: InventoryKind): string | undefined {
     return this.reflectors[kind]?.resourceVersion;

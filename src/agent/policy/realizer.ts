@@ -7,6 +7,7 @@
 // The computation is incremental: one PolicyComputer lives as long as the agent, fed every
 // inventory change, and each desired object keeps its parsed form while its generation stands,
 // so a pod coming or going recomputes only the policies whose selections it touches.
+import { UPSTREAM_POLICY_KINDS } from '../../api/admin-policy.js';
 import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
 import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
@@ -25,6 +26,7 @@ export const POLICY_KINDS = [
   'ClusterNetworkPolicy.crd.antrea.io',
   'NetworkPolicy.crd.antrea.io',
   'NetworkPolicy.networking.k8s.io',
+  ...UPSTREAM_POLICY_KINDS,
   'Tier.crd.antrea.io',
   'ClusterGroup.crd.antrea.io',
   'Group.crd.antrea.io',

@@ -2,7 +2,8 @@
 // on a real box, the box namespace in the lab). In encap mode the route points at the peer's
 // gateway IP "onlink" through the local gateway port, so OVS tunnels it (Antrea's trick: the
 // ARPResponder answers for the remote gateway). In noEncap mode it points at the peer's
-// underlay IP and the underlay network carries pod traffic unencapsulated.
+// underlay IP and the underlay network carries pod traffic unencapsulated. With WireGuard it
+// points into the WireGuard device (src/agent/wireguard).
 // Routes Seine owns carry `proto 250`, so it never removes a route it did not add. Read and
 // written over rtnetlink (src/lib/netlink/route.ts).
 import { NetlinkError } from '../../lib/netlink/message.js';
@@ -27,14 +28,20 @@ export interface PeerNode {
   underlayIP: string;
   /** True when traffic to this peer is tunnelled (encap, or hybrid across subnets). */
   encap: boolean;
+  /** Encrypted: routed into the WireGuard device. */
+  wireGuard?: boolean;
 }
 
 /** The gateway IP of a pod CIDR: its first host address (k3s/Antrea convention). */
 export const gatewayIP = (podCIDR: string): string => parsePodCidr(podCIDR).gateway;
 
-export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev?: string): PeerRoute[] {
+export function desiredPeerRoutes(peers: PeerNode[], gatewayDev: string, underlayDev?: string, wireGuardDev?: string): PeerRoute[] {
   return peers.map((p) =>
-    p.encap
+    // The peer's gateway "onlink" through the WireGuard device: a NOARP device, so no neighbour
+    // is resolved; the device picks the peer by the destination (its allowed IPs).
+    p.wireGuard && wireGuardDev
+      ? { dst: p.podCIDR, via: gatewayIP(p.podCIDR), dev: wireGuardDev, onlink: true }
+      : p.encap
       ? { dst: p.podCIDR, via: gatewayIP(p.podCIDR), dev: gatewayDev, onlink: true }
       : { dst: p.podCIDR, via: p.underlayIP, dev: underlayDev, onlink: false },
   );

@@ -11,6 +11,7 @@
 // the agent says `online` again, and on a replay also sends its report again. Requests on the node's rpc topics go to the handler registry
 // (rpc-handlers.ts). At start the persisted desired state is realized before any connection is
 // tried (offline first).
+import type { WireGuardIdentity } from '../../api/wireguard.js';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import {
   DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
@@ -19,6 +20,7 @@ import {
 import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
 import type { UpdateStatus } from '../../api/release.js';
+import type { NodeLatencyReport } from '../../api/node-config.js';
 import type { FlowRecord } from '../../api/flow-record.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -38,6 +40,8 @@ export type DesiredRejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'ot
 
 export interface AgentSyncOptions {
   node: string;
+  /** The box's WireGuard key and port, in every report (trafficEncryptionMode wireGuard). */
+  wireGuard?: WireGuardIdentity;
   url: string;
   username: string;
   /** Absent when the node logs in with its certificate. */
@@ -89,6 +93,7 @@ export class AgentSync {
   private policyStats?: NodePolicyStats[];
   private reportedInventory = '';
   private updateStatus?: UpdateStatus;
+  private nodeLatency?: NodeLatencyReport;
   private readonly desiredListeners = new Set<(desired: NodeDesired) => void>();
   /** Request/response methods this agent answers; modules register theirs (Traceflow later). */
   readonly rpc: RpcHandlers;
@@ -166,6 +171,13 @@ export class AgentSync {
   /** The updater's state; goes out with a new report. */
   async reportUpdate(status: UpdateStatus): Promise<void> {
     this.updateStatus = status;
+    await this.enqueueReport();
+  }
+
+  /** The latency monitor's stats (undefined: no monitor); goes out with a new report. */
+  async reportLatency(report: NodeLatencyReport | undefined): Promise<void> {
+    if (JSON.stringify(report) === JSON.stringify(this.nodeLatency)) return;
+    this.nodeLatency = report;
     await this.enqueueReport();
   }
 
@@ -428,6 +440,8 @@ export class AgentSync {
       uptimeSeconds: this.uptime(),
       ...(this.policyStats ? { policyStats: this.policyStats } : {}),
       ...(this.updateStatus ? { update: this.updateStatus } : {}),
+      ...(this.nodeLatency ? { nodeLatency: this.nodeLatency } : {}),
+      ...(this.opts.wireGuard ? { wireGuard: this.opts.wireGuard } : {}),
     };
     this.reportedInventory = JSON.stringify(payload.inventory);
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };

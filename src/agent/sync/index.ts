@@ -1,4 +1,5 @@
 // Wiring helper for agent.ts: the sync module when the config has a `controller` section.
+import type { WireGuardIdentity } from '../../api/wireguard.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
@@ -15,7 +16,8 @@ export { RealizerRegistry, NOT_SUPPORTED_REASON, type Realizer, type RealizeOutc
 
 export const AGENT_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: InventorySource, realizers: RealizerRegistry): Promise<AgentSync | undefined> {
+/** `wireGuard`: the box's key and port, reported to the controller (trafficEncryptionMode wireGuard). */
+export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: InventorySource, realizers: RealizerRegistry, wireGuard?: WireGuardIdentity): Promise<AgentSync | undefined> {
   const c = cfg.controller;
   if (!c) return undefined;
   // Enrollment: the box enrolls when it has no certificate yet (a refused token stops the start
@@ -35,6 +37,7 @@ export async function startAgentSync(cfg: AgentConfig, db: Database, inventory: 
     maxMessageBytes: c.maxMessageBytes,
     protocolVersion: c.protocolVersion,
     inventory: () => reportedInventory(inventory, cfg.nodeName),
+    ...(wireGuard ? { wireGuard } : {}),
   });
   await sync.start();
   if (identity) {

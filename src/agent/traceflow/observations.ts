@@ -15,6 +15,8 @@ import { EP_STATE_MASK, EpState } from '../service/registers.js';
 export interface ObservationContext {
   tunnelPort?: number;
   gatewayPort: number;
+  /** With WireGuard: the peer box whose pod CIDR holds `ip` (traffic to and from it crosses the WireGuard device behind the gateway). */
+  wireGuardPeerOf?: (ip: string) => { name: string; underlayIP: string } | undefined;
   /** Local pod keys (`ns/name`) by OVS port. */
   podByPort: ReadonlyMap<number, string>;
   rule(conjId: number): RealizedRule | undefined;
@@ -42,7 +44,12 @@ function allowedBy(conjId: number, ctx: ObservationContext): TraceflowObservatio
 export function observationsOf(ev: PacketInEvent, point: TracePointValue, ctx: ObservationContext): TraceflowObservation[] {
   const obs: TraceflowObservation[] = [];
   const fromTunnel = ctx.tunnelPort !== undefined && ev.inPort === ctx.tunnelPort;
-  obs.push(fromTunnel ? { component: 'Forwarding', componentInfo: 'Classifier', action: 'Received' } : { component: 'SpoofGuard', componentInfo: 'SpoofGuard', action: 'Forwarded' });
+  const wgPeer = (ip: string | undefined) => (ip ? ctx.wireGuardPeerOf?.(ip) : undefined);
+  // A remote pod's packet decrypted by the WireGuard device enters br-int through the gateway: the WireGuard hop, not a tunnel's.
+  const fromWireGuard = ev.inPort === ctx.gatewayPort && wgPeer(ev.packet.nwSrc) !== undefined;
+  obs.push(fromTunnel ? { component: 'Forwarding', componentInfo: 'Classifier', action: 'Received' }
+    : fromWireGuard ? { component: 'Forwarding', componentInfo: 'WireGuard', action: 'Received' }
+      : { component: 'SpoofGuard', componentInfo: 'SpoofGuard', action: 'Forwarded' });
   // Service load balancing chose an endpoint (reg4 ServiceEPState = EpSelected): the packet's
   // destination is now the endpoint's address (src/agent/service/registers.ts).
   if ((reg(ev, 'reg4') & EP_STATE_MASK) === EpState.Selected && ev.packet.nwDst) {
@@ -74,6 +81,9 @@ export function observationsOf(ev: PacketInEvent, point: TracePointValue, ctx: O
       const base = { component: 'Forwarding' as const, componentInfo: 'Output', ...(ttl !== undefined ? { ttl } : {}) };
       if (ctx.tunnelPort !== undefined && port === ctx.tunnelPort) {
         obs.push({ ...base, action: 'Forwarded', ...(ev.metadata.tun_dst ? { tunnelDstIP: ev.metadata.tun_dst } : {}) });
+      } else if (port === ctx.gatewayPort && wgPeer(ev.packet.nwDst)) {
+        // To a peer box's pod: the host routes it into the WireGuard device, encrypted to the peer's underlay address.
+        obs.push({ ...base, componentInfo: 'WireGuard', action: 'Forwarded', tunnelDstIP: wgPeer(ev.packet.nwDst)!.underlayIP });
       } else if (port === ctx.gatewayPort) {
         obs.push({ ...base, action: 'ForwardedOutOfOverlay' });
       } else {

@@ -37,6 +37,8 @@ export interface TraceflowAgentOptions {
   pods(): Promise<LocalPod[]>;
   gateway: { ofport: number; mac: string };
   tunnelPort?: number;
+  /** With WireGuard: the peer box owning a pod IP (observations.ts). */
+  wireGuardPeerOf?: (ip: string) => { name: string; underlayIP: string } | undefined;
   rule(conjId: number): RealizedRule | undefined;
   /** The box's view of Services and EndpointSlices (destination.service). */
   inventory(): Inventory;
@@ -128,6 +130,7 @@ export class TraceflowAgent implements DerivedFlowFeature {
     if (!s?.active || s.result) return true;
     const observations = observationsOf(ev, u.point, {
       tunnelPort: this.o.tunnelPort, gatewayPort: this.o.gateway.ofport, podByPort: s.podByPort,
+      ...(this.o.wireGuardPeerOf ? { wireGuardPeerOf: this.o.wireGuardPeerOf } : {}),
       rule: (id) => this.o.rule(id), tableName: (id) => this.o.pipeline.nameOf(id),
     });
     s.result = { node: this.o.node, role: s.role, timestamp: Math.floor(now / 1000), observations };

@@ -1,5 +1,6 @@
 // kubectl-like output: tables (ClusterNetworkPolicy shows NAME TIER PRIORITY DESIRED NODES
 // CURRENT NODES AGE like `kubectl get acnp`), and json/yaml of the objects as served.
+import type { NodeLatencyStats } from '../../api/node-config.js';
 import { stringify } from 'yaml';
 import type { NodeInfo, NodeRealization, PolicyStatus, StoredObject } from '../../api/controller-api.js';
 import type { KindInfo } from '../../api/kinds.js';
@@ -32,14 +33,14 @@ export function printObjects(kind: KindInfo, items: StoredObject[], format: Outp
     ])]);
   }
   const ns = kind.namespaced;
-  const policy = kind.kind === 'ClusterNetworkPolicy' || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
+  const policy = ['ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy'].includes(kind.kind) || (kind.kind === 'NetworkPolicy' && kind.group === 'crd.antrea.io');
   const header = [...(ns ? ['NAMESPACE'] : []), 'NAME', ...(policy ? ['TIER', 'PRIORITY'] : []), 'DESIRED NODES', 'CURRENT NODES', ...(wide ? ['PHASE', 'GENERATION'] : []), 'AGE'];
   const rows = items.map((o) => {
     const spec = (o.spec ?? {}) as { tier?: string; priority?: number };
     return [
       ...(ns ? [o.metadata.namespace ?? ''] : []),
       o.metadata.name,
-      ...(policy ? [spec.tier ?? 'application', String(spec.priority ?? '')] : []),
+      ...(policy ? [spec.tier ?? (kind.kind === 'AdminNetworkPolicy' ? 'Admin' : kind.kind === 'BaselineAdminNetworkPolicy' ? 'Baseline' : 'application'), String(spec.priority ?? '')] : []),
       String(o.status?.desiredNodesRealized ?? 0),
       String(o.status?.currentNodesRealized ?? 0),
       ...(wide ? [o.status?.phase ?? '', String(o.metadata.generation)] : []),
@@ -77,6 +78,22 @@ export function printNodes(nodes: NodeInfo[], format: OutputFormat): string {
       ...(wide ? [String(n.desiredGeneration), String(n.objectsRealized), String(n.objectsFailed), n.uptimeSeconds === null ? '-' : `${Math.round(n.uptimeSeconds)}s`] : []),
     ]),
   ]);
+}
+
+/** `seinectl get nodelatencystats`: one row per directed box pair (Antrea's `kubectl get nlm` stats). */
+export function printLatencyStats(items: NodeLatencyStats[], format: OutputFormat, single: boolean): string {
+  if (format === 'json') return `${JSON.stringify(single ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`;
+  if (format === 'yaml') return stringify(single ? items[0] : { apiVersion: 'v1', kind: 'List', items });
+  const rows: string[][] = [['NODE', 'PEER', 'TARGET IP', 'RTT', 'LAST RECEIVED', ...(format === 'wide' ? ['LAST SENT'] : [])]];
+  for (const o of items) {
+    for (const p of o.peerNodeLatencyStats) {
+      for (const t of p.targetIPLatencyStats) {
+        const rtt = t.lastMeasuredRTTNanoseconds === undefined ? '-' : `${(t.lastMeasuredRTTNanoseconds / 1e6).toFixed(3)}ms`;
+        rows.push([o.metadata.name, p.nodeName, t.targetIP, rtt, t.lastRecvTime ? `${age(t.lastRecvTime)} ago` : 'never', ...(format === 'wide' ? [t.lastSendTime ? `${age(t.lastSendTime)} ago` : 'never'] : [])]);
+      }
+    }
+  }
+  return table(rows);
 }
 
 /** Like `kubectl get acnpstats`: NAME SESSIONS PACKETS BYTES CREATED AT; wide adds one row per rule. */

@@ -41,6 +41,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {
     '/healthz': { get: { responses: { '200': { description: 'ok' } } } },
     '/api/v1/flows': { get: { summary: 'fleet flows: each connection joined from its source and destination nodes (query: pod, namespace, policy, limit; since and until in milliseconds since the epoch, against each connection\'s flowEndSeconds; a bad value is a 400 naming the parameter)', responses: { '200': json({ type: 'object' }) } } },
+    '/api/v1/nodelatencystats': { get: { summary: 'Antrea NodeLatencyStats of every box (round trips to its peers; needs a NodeLatencyMonitor)', responses: { '200': json({ type: 'object' }) } } },
+    '/api/v1/nodelatencystats/{name}': { get: { summary: 'one box\'s NodeLatencyStats', responses: { '200': json({ type: 'object' }), '404': { description: 'no stats from that node' } } } },
     '/api/v1/nodes': { get: { summary: 'nodes: online, version, last seen, realized generation', responses: { '200': json({ type: 'array', items: ref('NodeInfo') }) } } },
     '/api/v1/nodes/{name}/credentials': { post: { summary: 'create or rotate a node\'s MQTT password', responses: { '200': json(ref('NodeCredentials')), ...errors } } },
     '/api/v1/nodes/{name}/rpc': {

@@ -31,6 +31,7 @@ import { findQualifiedKind } from '../../api/kinds.js';
 import { splitListen } from '../../lib/listen.js';
 import { RpcError, type RpcClient } from '../sync/rpc-client.js';
 import type { TraceflowStatus } from '../../api/traceflow.js';
+import type { NodeLatencyStats } from '../../api/node-config.js';
 import type { ImpactService } from '../impact/impact.js';
 import { impactRoute } from '../impact/routes.js';
 import { FleetFlowQuerySchema } from '../../api/flow-record.js';
@@ -194,6 +195,11 @@ export class RestServer {
     }
     if (p === '/api/v1/audit' && method === 'GET') return this.ctx.store.auditLog(parseQuery(AuditQuerySchema, url.searchParams).limit);
     if (p === '/api/v1/events' && method === 'GET') return this.events(url.searchParams);
+    const latency = /^\/api\/v1\/nodelatencystats(?:\/([^/]+))?$/.exec(p);
+    if (latency) {
+      if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'node latency stats are read-only');
+      return this.latencyStats(latency[1] === undefined ? undefined : decodeURIComponent(latency[1]));
+    }
     const stats = parseStatsPath(p);
     if (stats) {
       if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', 'stats are read-only');
@@ -231,6 +237,23 @@ export class RestServer {
 
   private events(q: URLSearchParams): unknown {
     return { items: this.ctx.events.list(parseQuery(EventQuerySchema, q)) };
+  }
+
+  /**
+   * Antrea's NodeLatencyStats, one per box that reports latency (a NodeLatencyMonitor exists),
+   * from the boxes' reports; a named box without stats is a 404.
+   */
+  private async latencyStats(node: string | undefined): Promise<unknown> {
+    const reports = await this.ctx.nodes.reports();
+    const items: NodeLatencyStats[] = [];
+    for (const [name, r] of [...reports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (node !== undefined && name !== node) continue;
+      if (!r.nodeLatency) continue;
+      items.push({ apiVersion: 'stats.antrea.io/v1alpha1', kind: 'NodeLatencyStats', metadata: { name }, peerNodeLatencyStats: r.nodeLatency.peerNodeLatencyStats });
+    }
+    if (node === undefined) return { apiVersion: 'stats.antrea.io/v1alpha1', kind: 'NodeLatencyStatsList', items };
+    if (!items[0]) throw new HttpError(404, 'NotFound', `no latency stats from node ${node} (unknown node, no NodeLatencyMonitor, or no report yet)`);
+    return items[0];
   }
 
   private async stats(r: NonNullable<ReturnType<typeof parseStatsPath>>): Promise<unknown> {

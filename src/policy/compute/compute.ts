@@ -28,7 +28,7 @@ export interface PolicyObjects {
 export function policyObjectsOf(objects: readonly ManifestObject[]): PolicyObjects {
   const out: Required<PolicyObjects> = { policies: [], tiers: [], clusterGroups: [], groups: [] };
   for (const o of objects) {
-    if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy') out.policies.push(o);
+    if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy' || o.kind === 'AdminNetworkPolicy' || o.kind === 'BaselineAdminNetworkPolicy') out.policies.push(o);
     else if (o.kind === 'Tier') out.tiers.push(o);
     else if (o.kind === 'ClusterGroup') out.clusterGroups.push(o);
     else if (o.kind === 'Group') out.groups.push(o);

@@ -2,7 +2,8 @@
 // cluster-wide, not yet split per node, per `Self` namespace or per named-port resolution.
 // Everything the compute step does not handle is refused here, with the field's path.
 import { createHash } from 'node:crypto';
-import type { AntreaNetworkPolicy, ClusterNetworkPolicy, RuleAction } from '../../api/antrea-policy.js';
+import type { AntreaNetworkPolicy, ClusterNetworkPolicy } from '../../api/antrea-policy.js';
+import { isUpstreamPolicy, type UpstreamPolicy } from '../../api/admin-policy.js';
 import type { K8sNetworkPolicy } from '../../api/k8s-networkpolicy.js';
 import type { LabelSelector } from '../../api/meta.js';
 import type { InventoryPod } from '../../api/inventory.js';
@@ -11,10 +12,12 @@ import type { GroupTable } from './groups.js';
 import { resolvePeers, type AnyPeer, type ResolvedPeers } from './peers.js';
 import type { PodIndex } from './pod-index.js';
 import { portSpecs, type PortSpec } from './services.js';
-import { K8S_TIER_NAME, K8S_TIER_PRIORITY, type TierTable } from './tiers.js';
-import type { Direction, InternalRule, PolicyLayer, PolicyRef } from './types.js';
+import { K8S_TIER_NAME, K8S_TIER_PRIORITY, type ResolvedTier, type TierTable } from './tiers.js';
+import type { Direction, InternalRule, PolicyKind, PolicyLayer, PolicyRef } from './types.js';
+import type { AntreaRule, AppliedToEntry, TieredSpec } from './rule-shape.js';
+import { toTieredSpec, upstreamKind } from './upstream.js';
 
-export type PolicyObject = K8sNetworkPolicy | ClusterNetworkPolicy | AntreaNetworkPolicy;
+export type PolicyObject = K8sNetworkPolicy | ClusterNetworkPolicy | AntreaNetworkPolicy | UpstreamPolicy;
 
 /** A rule before its pods and peers are split per node: the identity fields are InternalRule's. */
 export interface RuleDraft extends Pick<InternalRule, 'policy' | 'ruleName' | 'direction' | 'action' | 'layer' | 'tier' | 'order'> {
@@ -44,18 +47,36 @@ export function isK8sPolicy(p: PolicyObject): p is K8sNetworkPolicy {
 }
 
 export function policyRef(p: PolicyObject): PolicyRef {
-  const kind = isK8sPolicy(p) ? 'K8sNetworkPolicy' : p.kind === 'ClusterNetworkPolicy' ? 'AntreaClusterNetworkPolicy' : 'AntreaNetworkPolicy';
+  const kind: PolicyKind = isK8sPolicy(p)
+    ? 'K8sNetworkPolicy'
+    : isUpstreamPolicy(p)
+      ? upstreamKind(p)
+      : p.kind === 'ClusterNetworkPolicy'
+        ? 'AntreaClusterNetworkPolicy'
+        : 'AntreaNetworkPolicy';
   const ref: PolicyRef = { kind, name: p.metadata.name ?? '' };
-  if (kind !== 'AntreaClusterNetworkPolicy') ref.namespace = p.metadata.namespace ?? 'default';
+  if (kind === 'K8sNetworkPolicy' || kind === 'AntreaNetworkPolicy') ref.namespace = p.metadata.namespace ?? 'default';
   if (p.metadata.uid) ref.uid = p.metadata.uid;
   return ref;
 }
 
-const KIND_SHORT = { K8sNetworkPolicy: 'knp', AntreaClusterNetworkPolicy: 'acnp', AntreaNetworkPolicy: 'anp' } as const;
+const KIND_SHORT = {
+  K8sNetworkPolicy: 'knp',
+  AntreaClusterNetworkPolicy: 'acnp',
+  AntreaNetworkPolicy: 'anp',
+  ClusterNetworkPolicy: 'cnp',
+  AdminNetworkPolicy: 'kanp',
+  BaselineAdminNetworkPolicy: 'banp',
+} as const satisfies Record<PolicyKind, string>;
 export const policyKey = (ref: PolicyRef): string => `${KIND_SHORT[ref.kind]}:${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 
 export function draftPolicy(p: PolicyObject, ctx: DraftContext): PolicyDrafts {
-  return isK8sPolicy(p) ? draftK8s(p, ctx) : draftAntrea(p, ctx);
+  if (isK8sPolicy(p)) return draftK8s(p, ctx);
+  if (isUpstreamPolicy(p)) {
+    const u = toTieredSpec(p);
+    return draftTiered(u.spec, policyRef(p), u.tier, ctx);
+  }
+  return draftAntrea(p, ctx);
 }
 
 function draftK8s(p: K8sNetworkPolicy, ctx: DraftContext): PolicyDrafts {
@@ -95,40 +116,18 @@ function draftK8s(p: K8sNetworkPolicy, ctx: DraftContext): PolicyDrafts {
   return { drafts, isolates };
 }
 
-interface AntreaRule {
-  action: RuleAction;
-  name?: string | undefined;
-  appliedTo?: AppliedToEntry[] | undefined;
-  ports?: Parameters<typeof portSpecs>[0];
-  protocols?: Parameters<typeof portSpecs>[1];
-  l7Protocols?: unknown[] | undefined;
-  toServices?: unknown[] | undefined;
-  enableLogging?: boolean | undefined;
-  logLabel?: string | undefined;
-  from?: AnyPeer[] | undefined;
-  to?: AnyPeer[] | undefined;
-}
-
-interface AppliedToEntry {
-  podSelector?: LabelSelector | undefined;
-  namespaceSelector?: unknown;
-  group?: string | undefined;
-  serviceAccount?: unknown;
-  service?: unknown;
-  nodeSelector?: unknown;
-  externalEntitySelector?: unknown;
-}
-
 function draftAntrea(p: ClusterNetworkPolicy | AntreaNetworkPolicy, ctx: DraftContext): PolicyDrafts {
-  const ref = policyRef(p);
-  const namespace = ref.namespace; // undefined for ACNP
+  return draftTiered(p.spec, policyRef(p), ctx.tiers.resolve(p.spec.tier), ctx);
+}
+
+function draftTiered(spec: TieredSpec, ref: PolicyRef, tier: ResolvedTier, ctx: DraftContext): PolicyDrafts {
+  const namespace = ref.namespace; // undefined for cluster-scoped policies
   const pctx = { index: ctx.index, groups: ctx.groups, namespace };
-  const tier = ctx.tiers.resolve(p.spec.tier);
   const layer: PolicyLayer = tier.baseline ? 'baseline' : 'antrea';
-  const policyTargets = p.spec.appliedTo?.length ? resolveAppliedTo(p.spec.appliedTo as AppliedToEntry[], pctx, 'spec.appliedTo') : undefined;
+  const policyTargets = spec.appliedTo?.length ? resolveAppliedTo(spec.appliedTo, pctx, 'spec.appliedTo') : undefined;
   const drafts: RuleDraft[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
-    const rules = ((direction === 'ingress' ? p.spec.ingress : p.spec.egress) ?? []) as AntreaRule[];
+    const rules = ((direction === 'ingress' ? spec.ingress : spec.egress) ?? []) as AntreaRule[];
     rules.forEach((rule, i) => {
       const path = `spec.${direction}[${i}]`;
       if (rule.toServices !== undefined) throw new NotSupportedError(`${path}.toServices`, 'toServices');
@@ -144,7 +143,7 @@ function draftAntrea(p: ClusterNetworkPolicy | AntreaNetworkPolicy, ctx: DraftCo
         action: rule.action,
         layer,
         tier: tier.name,
-        order: { tierPriority: tier.priority, policyPriority: p.spec.priority, ruleIndex: i },
+        order: { tierPriority: tier.priority, policyPriority: spec.priority, ruleIndex: i },
         appliedTo,
         peers: resolvePeers(rule[peerField], pctx, `${path}.${peerField}`),
         enableLogging: rule.enableLogging ?? false,

@@ -7,6 +7,13 @@ import { PolicyComputeError } from './errors.js';
 export const K8S_TIER_PRIORITY = 251;
 export const K8S_TIER_NAME = 'k8s';
 
+/** A policy's place: tier name and priority; baseline rules go after K8s NetworkPolicy. */
+export interface ResolvedTier {
+  name: string;
+  priority: number;
+  baseline: boolean;
+}
+
 export class TierTable {
   private readonly byName = new Map<string, number>(STATIC_TIERS.map((t) => [t.name, t.priority]));
 
@@ -18,7 +25,7 @@ export class TierTable {
   }
 
   /** Name and priority of a policy's `spec.tier`; an unknown tier fails the policy, as Antrea's webhook does. */
-  resolve(tier: string | undefined): { name: string; priority: number; baseline: boolean } {
+  resolve(tier: string | undefined): ResolvedTier {
     const name = effectiveTierName(tier);
     const priority = this.byName.get(name);
     if (priority === undefined) throw new PolicyComputeError('spec.tier', `tier ${JSON.stringify(name)} does not exist`);

@@ -10,7 +10,14 @@ export type Direction = 'ingress' | 'egress';
 /** Which tables a rule lands in: Antrea tiers before K8s NetworkPolicy, baseline after it. */
 export type PolicyLayer = 'antrea' | 'k8s' | 'baseline';
 
-export type PolicyKind = 'K8sNetworkPolicy' | 'AntreaClusterNetworkPolicy' | 'AntreaNetworkPolicy';
+/** ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy: the upstream policy.networking.k8s.io kinds. */
+export type PolicyKind =
+  | 'K8sNetworkPolicy'
+  | 'AntreaClusterNetworkPolicy'
+  | 'AntreaNetworkPolicy'
+  | 'ClusterNetworkPolicy'
+  | 'AdminNetworkPolicy'
+  | 'BaselineAdminNetworkPolicy';
 
 export interface PolicyRef {
   kind: PolicyKind;

@@ -10,7 +10,10 @@ describe('api: kind registry', () => {
   const cases: [string, string][] = [
     ['acnp', 'ClusterNetworkPolicy.crd.antrea.io'],
     ['ClusterNetworkPolicies', 'ClusterNetworkPolicy.crd.antrea.io'],
-    ['anp', 'NetworkPolicy.crd.antrea.io'],
+    ['anp', 'AdminNetworkPolicy.policy.networking.k8s.io'],
+    ['cnp', 'ClusterNetworkPolicy.policy.networking.k8s.io'],
+    ['clusternetworkpolicies.policy.networking.k8s.io', 'ClusterNetworkPolicy.policy.networking.k8s.io'],
+    ['banp', 'BaselineAdminNetworkPolicy.policy.networking.k8s.io'],
     ['ANNP', 'NetworkPolicy.crd.antrea.io'],
     ['networkpolicies.crd.antrea.io', 'NetworkPolicy.crd.antrea.io'],
     ['netpol', 'NetworkPolicy.networking.k8s.io'],
@@ -74,7 +77,7 @@ describe('api: tier set', () => {
 describe('api: node state', () => {
   it('builds and parses object keys', () => {
     const acnp = lookupKind('acnp')!;
-    const anp = lookupKind('anp')!;
+    const anp = lookupKind('annp')!;
     assert.equal(objectKey({ kind: acnp, name: 'web' }), 'ClusterNetworkPolicy.crd.antrea.io//web');
     const key = objectKey({ kind: anp, namespace: 'default', name: 'db' });
     assert.equal(key, 'NetworkPolicy.crd.antrea.io/default/db');
