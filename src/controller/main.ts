@@ -103,7 +103,7 @@ export class Controller {
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
       const store = await ObjectStore.open(db);
-      const nodes = await NodeRegistry.open(db);
+      const nodes = await NodeRegistry.open(db, { shared: !!cfg.storeUrl });
       const trust = await NodeTrust.open(db);
       const auditTimer = await startAuditRetention(store, cfg.auditRetention);
       cleanup.push(async () => clearInterval(auditTimer));
@@ -154,7 +154,7 @@ export class Controller {
       for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
         podLabels.note(node, r);
-        if (policySpan?.noteReport(node, r)) void publisher?.republish();
+        if (policySpan?.noteReport(node, r)) void publisher?.republishChanged();
       };
       const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
       if (aggregator) cleanup.push(() => aggregator.stop());
@@ -173,12 +173,15 @@ export class Controller {
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
-        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
+        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span, policySpan && ((o, n, all) => policySpan.inSpan(o, n, all)))), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
         maxMessageBytes: cfg.maxMessageBytes,
+        // A report rebuilds only the nodes whose policies moved, unless Egresses are in play
+        // (their decisions go into every node's document).
         prepare: async () => {
-          await policySpan?.refresh();
-          await egress.refresh();
+          const changed = await policySpan?.refresh();
+          const egresses = await egress.refresh();
+          return egresses || !changed ? 'all' : changed;
         },
       });
       egress.onMoves(() => void publisher?.republish());
