@@ -36,6 +36,13 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
     return s?.phase === 'Realized' && s.desiredNodesRealized === n ? s : undefined;
   });
 
+  /** Every box has reported realizing the document it was last sent (no report still on its way). */
+  const quiet = () => waitFor('every box caught up', async () => {
+    await controller.publisher.idle();
+    const list = await controller.nodes.list();
+    return list.length === NODES.length && list.every((n) => n.realizedGeneration === n.desiredGeneration);
+  });
+
   before(async function () {
     tmp = await tempDir();
     controller = await startController(tmp.dir);
@@ -55,7 +62,7 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
     for (const body of [acnp('web-only'), dbPolicy]) assert.equal((await api(controller.restUrl, 'POST', ACNPS, body)).status, 200);
     await realizedOn('web-only', 3);
     await realizedOn('db-only', 1);
-    await controller.publisher.idle();
+    await quiet();
   });
 
   after(async function () {
@@ -66,13 +73,14 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
 
   /** Changes one box's pods, waits for the span to follow; returns what the publisher did meanwhile. */
   async function changePods(node: string, next: NodeReported['inventory']['pods'], until: () => Promise<unknown>) {
+    await quiet();
     const published = controller.publisher.published;
     const built = controller.publisher.built;
     const calls = new Map([...agents].map(([n, a]) => [n, a.realizer.calls.length]));
     pods.set(node, next);
     await agents.get(node)!.sync.inventoryChanged();
     await until();
-    await controller.publisher.idle();
+    await quiet();
     const realizedBy = [...agents].filter(([n, a]) => a.realizer.calls.length > calls.get(n)!).map(([n]) => n);
     return { sent: controller.publisher.published - published, built: controller.publisher.built - built, realizedBy, last: controller.publisher.lastPublication! };
   }
@@ -87,11 +95,11 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
   });
 
   it('a pod no policy selects builds no document; its removal again rebuilds only the box it leaves', async function () {
-    const quiet = await changePods('box6', [...pods.get('box6')!, { namespace: 'default', name: 'cache-2', ips: ['10.42.6.9'], labels: { app: 'cache' } }], async () => {
+    const unselected = await changePods('box6', [...pods.get('box6')!, { namespace: 'default', name: 'cache-2', ips: ['10.42.6.9'], labels: { app: 'cache' } }], async () => {
       await waitFor('box6 report in', async () => (await controller.nodes.report('box6'))?.inventory.pods.length === 2);
     });
-    assert.equal(quiet.sent, 0);
-    assert.equal(quiet.built, 0, 'no span moved: nothing to rebuild');
+    assert.equal(unselected.sent, 0);
+    assert.equal(unselected.built, 0, 'no span moved: nothing to rebuild');
 
     const gone = await changePods('box5', pods.get('box5')!.filter((p) => p.name !== 'web-extra'), () => realizedOn('web-only', 3));
     assert.equal(gone.sent, 1);
@@ -100,11 +108,12 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
   });
 
   it('REST answers from the index equal a full computation from the stored rows', async function () {
-    // A second connection to the same store: a fresh registry (parses every row) and a fresh span (computes every policy).
+    await quiet();
+    // A second connection to the same store: a fresh registry that rereads every row (shared) and a fresh span (computes every policy).
     const db = await Database.open(path.join(tmp.dir, 'controller.db'));
     try {
       const store = await ObjectStore.open(db);
-      const nodes = await NodeRegistry.open(db);
+      const nodes = await NodeRegistry.open(db, { shared: true });
       const span = new PolicySpan(store, nodes);
       await span.refresh();
       const [names, reports] = await Promise.all([nodes.names(), nodes.reports()]);
