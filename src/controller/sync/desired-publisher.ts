@@ -87,6 +87,8 @@ export class DesiredPublisher {
   published = 0;
   /** Documents built and hashed, in total (a partial publication builds only the nodes it names). */
   built = 0;
+  /** Documents whose content changed (a new generation), in total: sent + undeliverable. */
+  changed = 0;
   /** The last publication's counts (tests and the sync-fleet bench read them). */
   lastPublication?: PublicationStats;
   /** Nodes whose current document is over the message limit (not published), by node. */
@@ -215,6 +217,7 @@ export class DesiredPublisher {
       log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');
     }));
     const changedCount = [...generations.values()].filter((g) => g.changed).length;
+    this.changed += changedCount;
     this.lastPublication = { partial, built: targets.length, changed: changedCount, sent: this.published - sentBefore, ms: performance.now() - t0 };
     log.debug(this.lastPublication, 'publication');
   }
