@@ -94,9 +94,9 @@ export const bench: Bench = {
           inventory: () => ({ pods: pods[i]!, namespaces: { default: { 'kubernetes.io/metadata.name': 'default' } } }),
         });
         await sync.start();
-        agents.push({ sync, db, realizer });
+        agents[i] = { sync, db, realizer }; // by index: box i is names[i] (batches finish in any order)
       });
-      await until(`${BOXES} simulated boxes connected`, () => agents.every((a) => a.sync.connected), 120_000, 50);
+      await until(`${BOXES} simulated boxes connected`, () => agents.filter((a) => a.sync.connected).length === BOXES, 120_000, 50);
       await until('every box reported', async () => ((await (await fetch(`${server}/api/v1/nodes`)).json()) as { realizedGeneration: number | null }[]).every((n) => n.realizedGeneration !== null), 120_000, 200);
 
       const status = async (name: string) => ((await (await fetch(`${server}${ACNPS}/${name}`)).json()) as { status?: { phase: string; observedGeneration: number; currentNodesRealized: number; desiredNodesRealized: number } }).status;
@@ -159,9 +159,14 @@ export const bench: Bench = {
       const rtt: number[] = [];
       for (let r = 0; r < Math.min(ROUNDS, 10); r++) rtt.push(await anchor.round());
       await anchor.close();
+      // The pod change's anchor: one box's message each way on the raw broker (desired → reported).
+      const one = await rawRoundTrips(raw.url, [names[1]!], (g) => ({ [DEMO]: { generation: g, spec: policy('demo', 'demo', 80).spec } }));
+      const oneRtt: number[] = [];
+      for (let k = 0; k < POD_CHANGES * 2; k++) oneRtt.push(await one.round());
+      await one.close();
       const what = `${BOXES} simulated boxes (real AgentSync, no-op datapath, embedded broker, SQLite)`;
       return [
-        { metric: `one pod added on one of ${what} → its document republished p99`, unit: 'ms', seine: percentile(podMs, 99), anchor: percentile(rtt, 50) / spanNames.length, anchorLabel: 'raw aedes round trip per message (fleet round p50 / boxes)', better: 'lower', goal: '< 100 ms' },
+        { metric: `one pod added on one of ${what} → its document republished p99`, unit: 'ms', seine: percentile(podMs, 99), anchor: percentile(oneRtt, 99), anchorLabel: 'raw aedes round trip of one box (desired → reported) p99', better: 'lower', goal: '< 100 ms' },
         { metric: `documents sent per pod change (${POD_CHANGES * 2} changes, ${built} built)`, unit: 'docs', seine: sent / (POD_CHANGES * 2), anchor: changed / (POD_CHANGES * 2), anchorLabel: 'documents whose content changed', better: 'lower', goal: 'sent = changed = 1' },
         ...[50, 99].map((p): BenchRow => ({
           metric: `apply → Realized on ${spanNames.length} of ${what} p${p}`, unit: 'ms', seine: percentile(seine, p), anchor: percentile(rtt, p),
@@ -171,7 +176,7 @@ export const bench: Bench = {
         { metric: `REST GET of one policy with status, ${BOXES} boxes p99`, unit: 'ms', seine: percentile(get, 99), anchor: percentile(health, 99), anchorLabel: 'GET /healthz on the same server p99', better: 'lower', goal: 'p99 < 20 ms' },
       ];
     } finally {
-      await Promise.all(agents.map(async (a) => {
+      await Promise.all(agents.filter(Boolean).map(async (a) => {
         await a.sync.stop();
         await a.db.close();
       }));
