@@ -8,6 +8,7 @@
 //    aedes round trip of the same messages; controller RSS after the first and the last round;
 //  - REST GET of one policy with its status, against GET /healthz on the same server.
 import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -72,7 +73,9 @@ export const bench: Bench = {
     const [restPort, mqttPort] = [await freePort(), await freePort()];
     const config = path.join(dir, 'controller.yaml');
     await writeFile(config, stringify({ listen: `127.0.0.1:${restPort}`, brokerListen: `127.0.0.1:${mqttPort}`, storePath: path.join(dir, 'controller.db'), insecure: true }));
-    const proc = spawn(process.execPath, [distProgram('cli/seine.js'), 'controller', '--config', config], { stdio: 'ignore', env: { ...process.env, SEINE_LOG_LEVEL: 'warn' } });
+    // SEINE_BENCH_CONTROLLER_LOG=<file>: the controller's warnings and errors go there (a failed row's why).
+    const logFile = process.env.SEINE_BENCH_CONTROLLER_LOG ? openSync(process.env.SEINE_BENCH_CONTROLLER_LOG, 'a') : 'ignore';
+    const proc = spawn(process.execPath, [distProgram('cli/seine.js'), 'controller', '--config', config], { stdio: ['ignore', logFile, logFile], env: { ...process.env, SEINE_LOG_LEVEL: 'warn' } });
     const server = `http://127.0.0.1:${restPort}`;
     const agents: { sync: AgentSync; db: Database; realizer: NoopRealizer }[] = [];
     const raw = await startRawBroker();
