@@ -47,6 +47,8 @@ export class NodeRegistry {
   private reportTexts = new Map<string, string>();
   /** Enabled node names, sorted (not with a shared store: other replicas register nodes). */
   private nameCache?: string[];
+  private namesEpoch = 0;
+  private reportsEpoch = 0;
 
   private constructor(private readonly db: SqlDatabase, private readonly shared: boolean) {}
 
@@ -144,13 +146,16 @@ export class NodeRegistry {
   }
 
   async names(): Promise<string[]> {
-    // A count is far cheaper than the list; it also sees a node `seine controller credentials` added from outside.
-    if (this.nameCache) {
+    // Registrations and removals move the epoch: a list read while one came in is not cached.
+    const epoch = this.namesEpoch;
+    const cached = this.nameCache;
+    if (cached) {
+      // A count is far cheaper than the list; it also sees a node `seine controller credentials` added from outside.
       const count = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM nodes WHERE disabled = 0');
-      if (Number(count?.n) === this.nameCache.length) return [...this.nameCache];
+      if (Number(count?.n) === cached.length && this.namesEpoch === epoch) return [...cached];
     }
     const names = (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
-    if (!this.shared) this.nameCache = names;
+    if (!this.shared && this.namesEpoch === epoch) this.nameCache = names;
     return [...names];
   }
 
@@ -196,6 +201,7 @@ export class NodeRegistry {
       }
       return out;
     });
+    this.reportsEpoch++;
     for (const [node, text, reported] of written) {
       this.reportIndex?.set(node, reported);
       if (this.shared) this.reportTexts.set(node, text);
@@ -215,6 +221,18 @@ export class NodeRegistry {
 
   private async loadReports(): Promise<Map<string, NodeReported>> {
     if (this.reportIndex && !this.shared) return this.reportIndex;
+    // A report recorded while the rows are read would miss an index not yet set: read again then.
+    for (let attempt = 0; ; attempt++) {
+      const epoch = this.reportsEpoch;
+      const index = await this.readReports();
+      if (this.reportsEpoch === epoch || attempt >= 3) {
+        if (this.reportsEpoch === epoch || this.shared) this.reportIndex = index;
+        return index;
+      }
+    }
+  }
+
+  private async readReports(): Promise<Map<string, NodeReported>> {
     const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL AND disabled = 0');
     const before = this.reportIndex;
     const index = new Map<string, NodeReported>();
@@ -224,7 +242,6 @@ export class NodeRegistry {
       index.set(r.name, was && this.reportTexts.get(r.name) === r.reported ? was : (JSON.parse(r.reported) as NodeReported));
       if (this.shared) texts.set(r.name, r.reported);
     }
-    this.reportIndex = index;
     this.reportTexts = texts;
     return index;
   }
@@ -244,7 +261,11 @@ export class NodeRegistry {
     if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
       const out = new Map<string, { generation: number; changed: boolean }>();
-      const rows = await tx.all<{ name: string; desired_generation: number; desired_hash: string | null }>('SELECT name, desired_generation, desired_hash FROM nodes');
+      // A partial publication (a few nodes) reads its rows by name, a fleet-wide one the whole table.
+      type Row = { name: string; desired_generation: number; desired_hash: string | null };
+      const rows = hashes.size <= 64
+        ? (await Promise.all([...hashes.keys()].map((n) => tx.get<Row>('SELECT name, desired_generation, desired_hash FROM nodes WHERE name = ?', [n])))).filter((r): r is Row => r !== undefined)
+        : await tx.all<Row>('SELECT name, desired_generation, desired_hash FROM nodes');
       for (const row of rows) {
         const hash = hashes.get(row.name);
         if (hash === undefined) continue;
@@ -282,8 +303,12 @@ export class NodeRegistry {
   }
 
   private emit(node: string, what: NodeChange): void {
-    if (what === 'credentials' || what === 'removed') this.nameCache = undefined;
+    if (what === 'credentials' || what === 'removed') {
+      this.nameCache = undefined;
+      this.namesEpoch++;
+    }
     if (what === 'removed') {
+      this.reportsEpoch++;
       this.reportIndex?.delete(node);
       this.reportTexts.delete(node);
     }
