@@ -14,18 +14,20 @@ export const fleetNamespaceKey = (p: InventoryPod): string => `${p.nodeName ?? '
 /** The identities to give PodIndex / PolicyComputer for a fleet inventory. */
 export const FLEET_IDS = { pod: fleetPodKey, namespace: fleetNamespaceKey };
 
+/** A node's reported pod as the fleet view holds it (keyed by fleetPodKey). */
+export function fleetPod(node: string, p: NodeReported['inventory']['pods'][number]): InventoryPod {
+  return {
+    namespace: p.namespace, name: p.name, uid: `${node}/${p.namespace}/${p.name}`, labels: p.labels ?? {},
+    ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running',
+    ports: (p.ports ?? []).map((x) => ({ ...(x.name ? { name: x.name } : {}), port: x.port, protocol: x.protocol })),
+  };
+}
+
 export function fleetInventory(inventories: Iterable<[string, NodeReported['inventory']]>, nodeNames: readonly string[]): Inventory {
   const pods = new Map<string, InventoryPod>();
   const namespaces = new Map<string, InventoryNamespace>();
   for (const [node, inv] of inventories) {
-    for (const p of inv.pods) {
-      const key = `${node}/${p.namespace}/${p.name}`;
-      pods.set(key, {
-        namespace: p.namespace, name: p.name, uid: key, labels: p.labels ?? {},
-        ...(p.ips[0] ? { ip: p.ips[0] } : {}), ips: p.ips, nodeName: node, hostNetwork: false, phase: 'Running',
-        ports: (p.ports ?? []).map((x) => ({ ...(x.name ? { name: x.name } : {}), port: x.port, protocol: x.protocol })),
-      });
-    }
+    for (const p of inv.pods) pods.set(`${node}/${p.namespace}/${p.name}`, fleetPod(node, p));
     for (const [name, labels] of Object.entries(inv.namespaces ?? {})) namespaces.set(`${node}/${name}`, { name, labels });
   }
   return { pods, namespaces, nodes: new Map(nodeNames.map((n) => [n, { name: n, podCIDRs: [], labels: {} }])) };

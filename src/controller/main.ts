@@ -104,7 +104,7 @@ export class Controller {
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
       const store = await ObjectStore.open(db);
-      const nodes = await NodeRegistry.open(db);
+      const nodes = await NodeRegistry.open(db, { shared: !!cfg.storeUrl });
       const trust = await NodeTrust.open(db);
       const auditTimer = await startAuditRetention(store, cfg.auditRetention);
       cleanup.push(async () => clearInterval(auditTimer));
@@ -159,9 +159,11 @@ export class Controller {
       for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
       const onReport = (node: string, r: NodeReported) => {
         podLabels.note(node, r);
-        // Both are asked (no short circuit): each keeps its own view of the report.
-        const spans = [policySpan?.noteReport(node, r), nodeConfigSpan.noteReport(node, r)];
-        if (spans.some(Boolean)) void publisher?.republish();
+        // Both are asked (no short circuit): each keeps its own view of the report. A NodeConfig
+        // selection that moved rebuilds every document; a policy span change only the nodes it names.
+        const [policyMoved, configMoved] = [policySpan?.noteReport(node, r), nodeConfigSpan.noteReport(node, r)];
+        if (configMoved) void publisher?.republish();
+        else if (policyMoved) void publisher?.republishChanged();
       };
       const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
       if (aggregator) cleanup.push(() => aggregator.stop());
@@ -180,12 +182,15 @@ export class Controller {
       cleanup.push(() => releases.rollouts.stop());
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
-        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span)), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
+        store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span, policySpan && nodeConfigSpan.wrapInSpan((o, n, all) => policySpan.inSpan(o, n, all)))), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
         maxMessageBytes: cfg.maxMessageBytes,
+        // A report rebuilds only the nodes whose policies moved, unless Egresses are in play
+        // (their decisions go into every node's document).
         prepare: async () => {
-          await policySpan?.refresh();
-          await egress.refresh();
+          const changed = await policySpan?.refresh();
+          const egresses = await egress.refresh();
+          return egresses || !changed ? 'all' : changed;
         },
       });
       egress.onMoves(() => void publisher?.republish());

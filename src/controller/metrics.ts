@@ -71,6 +71,20 @@ export class ControllerMetrics {
         this.inc(src.publisher.published);
       },
     });
+    new Counter({
+      name: 'seine_controller_desired_built_total', help: 'Desired documents built and hashed (a report that moves spans rebuilds only the nodes it moves).', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.publisher.built);
+      },
+    });
+    new Counter({
+      name: 'seine_controller_desired_changed_total', help: 'Desired documents whose content changed (a new generation).', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.publisher.changed);
+      },
+    });
     new Gauge({ name: 'seine_controller_mqtt_connected', help: '1 while the controller is connected to the MQTT broker.', registers, collect(this: Gauge) { this.set(src.client.connected ? 1 : 0); } });
     if (src.broker) {
       const broker = src.broker;

@@ -5,6 +5,7 @@ import type { NodeConfigSpec } from '../api/node-config.js';
 import type { NodeReported } from '../api/node-state.js';
 import { selectorMatches } from '../policy/compute/selector.js';
 import type { Span } from './span.js';
+import type { StoredRecord } from './store/objects.js';
 
 export class NodeConfigSpan {
   /** Node → its labels as last reported (JSON, to tell a change cheaply). */
@@ -24,6 +25,12 @@ export class NodeConfigSpan {
   }
 
   /** Wraps another span: NodeConfigs by their selector, everything else as `inner` says. */
+  /** The same selection for a membership test (the policy span's constant-time inSpan). */
+  wrapInSpan(inner: (object: StoredRecord, node: string, nodes: readonly string[]) => boolean): (object: StoredRecord, node: string, nodes: readonly string[]) => boolean {
+    const span = this.wrap(() => []);
+    return (object, node, nodes) => (object.kind.kind === 'NodeConfig' ? span(object, nodes).includes(node) : inner(object, node, nodes));
+  }
+
   wrap(inner: Span): Span {
     return (object, nodes) => {
       if (object.kind.kind !== 'NodeConfig') return inner(object, nodes);

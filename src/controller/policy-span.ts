@@ -1,14 +1,16 @@
 // Antrea's span on the controller: a network policy goes only to the nodes hosting a pod it
-// applies to. The controller learns pods and namespace labels from what each node reports,
-// and recomputes when policies, tiers or groups change or when a node's reported inventory
-// does. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
+// applies to. The controller learns pods and namespace labels from what each node reports.
+// Incremental, as on the box: a report is diffed against the node's last one and only the pods
+// and namespaces that differ go to one long-lived PolicyComputer, whose index recomputes only
+// the policies whose selections they touch; refresh() then names the nodes whose set of policies
+// moved, so the publisher rebuilds only their documents. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
 // does a policy the computation rejects, so that every node reports the failure and its reason.
 import { UPSTREAM_POLICY_KINDS } from '../api/admin-policy.js';
 import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
-import type { Inventory } from '../api/inventory.js';
+import type { Inventory, InventoryNamespace, InventoryPod } from '../api/inventory.js';
 import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
-import { FLEET_IDS, fleetInventory } from './fleet-inventory.js';
+import { FLEET_IDS, fleetPod } from './fleet-inventory.js';
 import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { ObjectStore, StoredRecord } from './store/objects.js';
@@ -17,17 +19,34 @@ const POLICY_KINDS = new Set<string>(['ClusterNetworkPolicy.crd.antrea.io', 'Net
 /** The kinds policy computation reads (policies, tiers, groups). */
 export const COMPUTE_KINDS: ReadonlySet<string> = new Set([...POLICY_KINDS, 'Tier.crd.antrea.io', 'ClusterGroup.crd.antrea.io', 'Group.crd.antrea.io']);
 
+/** What a refresh changed: the nodes whose policies moved, or 'all' (first computation, a store change, a failed policy). */
+export type SpanChanges = ReadonlySet<string> | 'all';
+
+/** One node's last reported inventory, as the fleet view holds it (JSON text for cheap comparison). */
+interface NodeInventory {
+  text: string;
+  pods: Map<string, { json: string; pod: InventoryPod }>;
+  namespaces: Map<string, { json: string; ns: InventoryNamespace }>;
+}
+
 export class PolicySpan {
   /** Policy key → its nodes; absent: every node (not computed yet, or failed). */
   private spans = new Map<string, readonly string[]>();
-  private readonly inventories = new Map<string, string>();
+  /** The same spans as sets (membership tests per node and document are O(1)). */
+  private spanSets = new Map<string, ReadonlySet<string>>();
+  private readonly inventories = new Map<string, NodeInventory>();
   private inventoriesLoaded = false;
-  private inventoryDirty = true;
   private computer?: PolicyComputer;
+  /** Pod and namespace changes since the last compute (applied to the computer at refresh). */
+  private readonly pendingPods = new Map<string, InventoryPod | undefined>();
+  private readonly pendingNamespaces = new Map<string, InventoryNamespace | undefined>();
+  /** The manifests the spans were computed from; others (a store change) mean any node may have moved. */
+  private lastPolicies?: readonly unknown[];
   /** Manifests by object key, kept while the object's generation stands (the computer memoizes by identity). */
   private readonly manifests = new Map<string, { uid: string; generation: number; manifest: ManifestObject }>();
+  /** Filtered node lists by the caller's array (one publication passes the same one for every node). */
+  private nodeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 
-  /** `shared`: the store is shared with other controller replicas, which take some nodes' reports. */
   /**
    * `shared`: the store is shared with other controller replicas, which take some nodes' reports.
    * `observe`: told after each recomputation how many policies it computed and how long it took.
@@ -39,7 +58,7 @@ export class PolicySpan {
   ) {
     // A deleted or disabled node's pods leave the inventory: it leaves every span at the next publication.
     nodes.onChange((node, what) => {
-      if (what === 'removed' && this.inventories.delete(node)) this.inventoryDirty = true;
+      if (what === 'removed') this.forgetNode(node);
     });
   }
 
@@ -48,39 +67,117 @@ export class PolicySpan {
     if (object.kind.kind === 'Traceflow') return [];
     if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return nodes;
     const s = this.spans.get(objectKey(object));
-    return s ? s.filter((n) => nodes.includes(n)) : nodes;
+    if (!s) return nodes;
+    let set = this.nodeSets.get(nodes);
+    if (!set) this.nodeSets.set(nodes, (set = new Set(nodes)));
+    return s.filter((n) => set.has(n));
   };
+
+  /** Whether `node` is in the object's span, without building a list (the document builder asks once per node and object). */
+  inSpan(object: Parameters<Span>[0], node: string, nodes: readonly string[]): boolean {
+    if (object.kind.kind === 'Traceflow') return false;
+    let set = this.nodeSets.get(nodes);
+    if (!set) this.nodeSets.set(nodes, (set = new Set(nodes)));
+    if (!set.has(node)) return false;
+    if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return true;
+    const s = this.spanSets.get(objectKey(object));
+    return !s || s.has(node);
+  }
 
   /** Takes a node's report; true when its inventory differs from what the spans were computed with. */
   noteReport(node: string, reported: NodeReported): boolean {
     const text = JSON.stringify(reported.inventory);
-    if (this.inventories.get(node) === text) return false;
-    this.inventories.set(node, text);
-    this.inventoryDirty = true;
+    const old = this.inventories.get(node);
+    if (old?.text === text) return false;
+    const next: NodeInventory = { text, pods: new Map(), namespaces: new Map() };
+    for (const p of reported.inventory.pods) {
+      const pod = fleetPod(node, p);
+      const key = FLEET_IDS.pod(pod);
+      const json = JSON.stringify(pod);
+      const was = old?.pods.get(key);
+      next.pods.set(key, was?.json === json ? was : { json, pod });
+      if (was?.json !== json) this.pendingPods.set(key, pod);
+    }
+    for (const [name, labels] of Object.entries(reported.inventory.namespaces ?? {})) {
+      const key = `${node}/${name}`;
+      const json = JSON.stringify(labels);
+      const was = old?.namespaces.get(key);
+      next.namespaces.set(key, was?.json === json ? was : { json, ns: { name, labels } });
+      if (was?.json !== json) this.pendingNamespaces.set(key, { name, labels });
+    }
+    for (const key of old?.pods.keys() ?? []) if (!next.pods.has(key)) this.pendingPods.set(key, undefined);
+    for (const key of old?.namespaces.keys() ?? []) if (!next.namespaces.has(key)) this.pendingNamespaces.set(key, undefined);
+    this.inventories.set(node, next);
     return true;
   }
 
-  /** Recomputes the spans from the store and the reported inventories (before each publication). */
-  async refresh(): Promise<void> {
+  /**
+   * Recomputes the spans from the store and the reported inventories (before each publication);
+   * returns the nodes whose set of policies changed ('all' when that is not known).
+   */
+  async refresh(): Promise<SpanChanges> {
     const t0 = performance.now();
     if (!this.inventoriesLoaded || this.opts.shared) {
       for (const [node, r] of await this.nodes.reports()) this.noteReport(node, r);
       this.inventoriesLoaded = true;
     }
-    if (this.inventoryDirty || !this.computer) {
-      this.computer = new PolicyComputer(this.inventory(await this.nodes.names()), FLEET_IDS);
-      this.inventoryDirty = false;
+    let all = false;
+    if (!this.computer) {
+      const pods = new Map<string, InventoryPod>();
+      const namespaces = new Map<string, InventoryNamespace>();
+      for (const inv of this.inventories.values()) {
+        for (const [key, p] of inv.pods) pods.set(key, p.pod);
+        for (const [key, n] of inv.namespaces) namespaces.set(key, n.ns);
+      }
+      const nodes = new Map((await this.nodes.names()).map((n) => [n, { name: n, podCIDRs: [], labels: {} }]));
+      this.computer = new PolicyComputer({ pods, namespaces, nodes } satisfies Inventory, FLEET_IDS);
+      this.pendingPods.clear();
+      this.pendingNamespaces.clear();
+      all = true;
     }
+    // Namespaces first: a pod's selection reads its node's namespace labels.
+    for (const [key, ns] of this.pendingNamespaces) this.computer.index.updateNamespace(key, ns);
+    for (const [key, pod] of this.pendingPods) this.computer.index.updatePod(key, pod);
+    this.pendingNamespaces.clear();
+    this.pendingPods.clear();
+
     const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
-    const objects = policyObjectsOf(records.map((r) => this.manifestOf(r)));
+    const manifests = records.map((r) => this.manifestOf(r));
+    // The same manifests (by identity) as last time: no policy, tier or group changed.
+    if (!this.lastPolicies || manifests.length !== this.lastPolicies.length || manifests.some((m, i) => m !== this.lastPolicies![i])) all = true;
+    this.lastPolicies = manifests;
+    // Deleted objects' manifests go (a long-lived controller must not keep every object it ever saw).
+    if (this.manifests.size > records.length) {
+      const live = new Set(records.map((r) => objectKey(r)));
+      for (const key of this.manifests.keys()) if (!live.has(key)) this.manifests.delete(key);
+    }
+    const objects = policyObjectsOf(manifests);
     this.computer.compute(objects);
     const spans = new Map<string, readonly string[]>();
+    const changed = new Set<string>();
     for (const p of objects.policies) {
       const span = this.computer.spanOf(p);
-      if (span) spans.set(p.metadata.uid!, span);
+      const key = p.metadata.uid!;
+      const before = this.spans.get(key);
+      if (span) spans.set(key, span);
+      if (all || before === span) continue;
+      // From or to "every node" (a failed policy): any node may move.
+      if (!before || !span) all = true;
+      else symmetricDifference(before, span, changed);
     }
     this.spans = spans;
+    this.spanSets = new Map([...spans].map(([k, v]) => [k, new Set(v)]));
+    this.nodeSets = new WeakMap();
     this.opts.observe?.(this.computer.lastRecomputed, performance.now() - t0);
+    return all ? 'all' : changed;
+  }
+
+  private forgetNode(node: string): void {
+    const old = this.inventories.get(node);
+    if (!old) return;
+    for (const key of old.pods.keys()) this.pendingPods.set(key, undefined);
+    for (const key of old.namespaces.keys()) this.pendingNamespaces.set(key, undefined);
+    this.inventories.delete(node);
   }
 
   private manifestOf(r: StoredRecord): ManifestObject {
@@ -93,9 +190,12 @@ export class PolicySpan {
     }
     return m.manifest;
   }
+}
 
-  /** The fleet's pods from the reported inventories (fleet-inventory.ts). */
-  private inventory(nodeNames: readonly string[]): Inventory {
-    return fleetInventory([...this.inventories].map(([node, text]) => [node, JSON.parse(text) as NodeReported['inventory']]), nodeNames);
-  }
+/** Adds to `out` the names in exactly one of two lists. */
+function symmetricDifference(a: readonly string[], b: readonly string[], out: Set<string>): void {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  for (const n of a) if (!sb.has(n)) out.add(n);
+  for (const n of b) if (!sa.has(n)) out.add(n);
 }

@@ -89,12 +89,12 @@ export class EgressController {
     clearTimeout(this.graceTimer);
   }
 
-  /** Recomputes every decision (runs before each publication). */
-  async refresh(): Promise<void> {
+  /** Recomputes every decision (runs before each publication); false when there is nothing to decide (no Egress, no pool). */
+  async refresh(): Promise<boolean> {
     const records = await this.store.list();
     const egresses = records.filter(isEgress);
     const pools = records.filter(isPool);
-    if (!egresses.length && !pools.length && !this.allocation.decisions.size) return;
+    if (!egresses.length && !pools.length && !this.allocation.decisions.size) return false;
     // A disabled node holds no Egress IP (a deleted one is not listed at all).
     const [nodes, reports] = await Promise.all([this.nodes.list().then((l) => l.filter((n) => !n.disabled)), this.nodes.reports()]);
     const inventories = new Map([...reports].map(([n, r]) => [n, r.inventory]));
@@ -125,6 +125,7 @@ export class EgressController {
       await this.table.save(this.previous);
       this.lastSaved = text;
     }
+    return true;
   }
 
   /** Wraps a document builder: Egresses get their decision, pools stay here. */

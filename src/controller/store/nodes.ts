@@ -1,6 +1,10 @@
 // The node registry: per-node MQTT credentials (only a scrypt hash is kept), presence from the
 // status topic, the last valid report, and the desired document last published for each node
 // (its generation only moves forward, across restarts too, so agents can drop stale documents).
+// Reports are read far more often than written (every REST GET of an object, every publication),
+// so the registry keeps them parsed in memory, kept up to date as they are recorded; with a store
+// shared by replicas (each takes some nodes' reports) it rereads the rows but parses only the
+// reports whose text changed.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
@@ -38,12 +42,20 @@ export class NodeRegistry {
   private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
+  /** Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is not parsed again). */
+  private reportIndex?: Map<string, NodeReported>;
+  private reportTexts = new Map<string, string>();
+  /** Enabled node names, sorted (not with a shared store: other replicas register nodes). */
+  private nameCache?: string[];
+  private namesEpoch = 0;
+  private reportsEpoch = 0;
 
-  private constructor(private readonly db: SqlDatabase) {}
+  private constructor(private readonly db: SqlDatabase, private readonly shared: boolean) {}
 
-  static async open(db: SqlDatabase): Promise<NodeRegistry> {
+  /** `shared`: other controller replicas write this store too (reports and nodes are reread). */
+  static async open(db: SqlDatabase, opts: { shared?: boolean } = {}): Promise<NodeRegistry> {
     await migrateStore(db);
-    return new NodeRegistry(db);
+    return new NodeRegistry(db, opts.shared ?? false);
   }
 
   /** Called when a node gets credentials, changes presence or reports. */
@@ -134,7 +146,17 @@ export class NodeRegistry {
   }
 
   async names(): Promise<string[]> {
-    return (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
+    // Registrations and removals move the epoch: a list read while one came in is not cached.
+    const epoch = this.namesEpoch;
+    const cached = this.nameCache;
+    if (cached) {
+      // A count is far cheaper than the list; it also sees a node `seine controller credentials` added from outside.
+      const count = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM nodes WHERE disabled = 0');
+      if (Number(count?.n) === cached.length && this.namesEpoch === epoch) return [...cached];
+    }
+    const names = (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
+    if (!this.shared && this.namesEpoch === epoch) this.nameCache = names;
+    return [...names];
   }
 
   async exists(node: string): Promise<boolean> {
@@ -168,19 +190,60 @@ export class NodeRegistry {
   async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
     if (!reports.size) return;
     const now = new Date().toISOString();
-    await this.db.transaction(async (tx) => {
+    const written = await this.db.transaction(async (tx) => {
+      const out: [string, string, NodeReported][] = [];
       for (const [node, reported] of reports) {
-        await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ?`, [
-          JSON.stringify(reported), reported.agentVersion, reported.uptimeSeconds, now, node,
+        const text = JSON.stringify(reported);
+        const r = await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ? AND disabled = 0`, [
+          text, reported.agentVersion, reported.uptimeSeconds, now, node,
         ]);
+        if (r.changes) out.push([node, text, reported]);
       }
+      return out;
     });
+    this.reportsEpoch++;
+    for (const [node, text, reported] of written) {
+      this.reportIndex?.set(node, reported);
+      if (this.shared) this.reportTexts.set(node, text);
+    }
     for (const node of reports.keys()) this.emit(node, 'report');
   }
 
-  async reports(): Promise<Map<string, NodeReported>> {
+  /** The last report of every enabled node that reported (read-only: the registry's own index). */
+  async reports(): Promise<ReadonlyMap<string, NodeReported>> {
+    return this.loadReports();
+  }
+
+  /** One node's last report, if any. */
+  async report(node: string): Promise<NodeReported | undefined> {
+    return (await this.loadReports()).get(node);
+  }
+
+  private async loadReports(): Promise<Map<string, NodeReported>> {
+    if (this.reportIndex && !this.shared) return this.reportIndex;
+    // A report recorded while the rows are read would miss an index not yet set: read again then.
+    for (let attempt = 0; ; attempt++) {
+      const epoch = this.reportsEpoch;
+      const index = await this.readReports();
+      if (this.reportsEpoch === epoch || attempt >= 3) {
+        if (this.reportsEpoch === epoch || this.shared) this.reportIndex = index;
+        return index;
+      }
+    }
+  }
+
+  private async readReports(): Promise<Map<string, NodeReported>> {
     const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL AND disabled = 0');
-    return new Map(rows.map((r) => [r.name, JSON.parse(r.reported) as NodeReported]));
+    const before = this.reportIndex;
+    const index = new Map<string, NodeReported>();
+    const texts = new Map<string, string>();
+    for (const r of rows) {
+      const was = before?.get(r.name);
+      index.set(r.name, was && this.reportTexts.get(r.name) === r.reported ? was : (JSON.parse(r.reported) as NodeReported));
+      if (this.shared) texts.set(r.name, r.reported);
+    }
+    this.reportTexts = texts;
+    return index;
   }
 
   /**
@@ -198,7 +261,11 @@ export class NodeRegistry {
     if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
       const out = new Map<string, { generation: number; changed: boolean }>();
-      const rows = await tx.all<{ name: string; desired_generation: number; desired_hash: string | null }>('SELECT name, desired_generation, desired_hash FROM nodes');
+      // A partial publication (a few nodes) reads its rows by name, a fleet-wide one the whole table.
+      type Row = { name: string; desired_generation: number; desired_hash: string | null };
+      const rows = hashes.size <= 64
+        ? (await Promise.all([...hashes.keys()].map((n) => tx.get<Row>('SELECT name, desired_generation, desired_hash FROM nodes WHERE name = ?', [n])))).filter((r): r is Row => r !== undefined)
+        : await tx.all<Row>('SELECT name, desired_generation, desired_hash FROM nodes');
       for (const row of rows) {
         const hash = hashes.get(row.name);
         if (hash === undefined) continue;
@@ -215,9 +282,10 @@ export class NodeRegistry {
   }
 
   async list(): Promise<NodeInfo[]> {
-    const rows = await this.db.all<NodeRow>('SELECT * FROM nodes ORDER BY name');
+    const reports = await this.loadReports();
+    const rows = await this.db.all<Omit<NodeRow, 'reported'>>('SELECT name, secret_hash, created_at, online, agent_version, uptime_seconds, last_seen, desired_generation, desired_hash, disabled FROM nodes ORDER BY name');
     return rows.map((r) => {
-      const reported = r.reported ? (JSON.parse(r.reported) as NodeReported) : undefined;
+      const reported = reports.get(r.name);
       const objects = Object.values(reported?.objects ?? {});
       return {
         name: r.name,
@@ -235,6 +303,15 @@ export class NodeRegistry {
   }
 
   private emit(node: string, what: NodeChange): void {
+    if (what === 'credentials' || what === 'removed') {
+      this.nameCache = undefined;
+      this.namesEpoch++;
+    }
+    if (what === 'removed') {
+      this.reportsEpoch++;
+      this.reportIndex?.delete(node);
+      this.reportTexts.delete(node);
+    }
     for (const l of this.listeners) l(node, what);
   }
 }

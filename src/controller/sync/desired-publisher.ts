@@ -1,6 +1,8 @@
 // Publishes each node's desired document, retained at QoS 1, whenever what the node must run
 // changes: on store changes, when a node gets credentials, and in full on every (re)connect to
-// the broker (an external broker may have lost its retained messages). The node's generation
+// the broker (an external broker may have lost its retained messages). A report that moves a
+// span asks for a partial publication: only the nodes prepare() names are rebuilt and hashed
+// (with 10k boxes, one pod must not cost 10k documents). The node's generation
 // moves only when the document's content changes, so agents can ignore replays; the store id
 // tells agents when generations start over (a wiped or replaced store).
 import type { MqttClient } from 'mqtt';
@@ -23,12 +25,26 @@ const log = createLogger('controller.desired');
  */
 export type DesiredDocumentBuilder = (node: string, objects: readonly StoredRecord[], nodes: readonly string[]) => Record<string, DesiredObject>;
 
-export function spanDocumentBuilder(span: Span): DesiredDocumentBuilder {
+/** `inSpan`: a membership test equal to `span(o, nodes).includes(node)` without building the list (PolicySpan.inSpan). */
+export function spanDocumentBuilder(span: Span, inSpan?: (object: StoredRecord, node: string, nodes: readonly string[]) => boolean): DesiredDocumentBuilder {
+  const has = inSpan ?? ((o: StoredRecord, node: string, nodes: readonly string[]) => span(o, nodes).includes(node));
   return (node, objects, nodes) => {
     const out: Record<string, DesiredObject> = {};
-    for (const o of objects) if (span(o, nodes).includes(node)) out[objectKey(o)] = { generation: o.generation, spec: o.spec };
+    for (const o of objects) if (has(o, node, nodes)) out[objectKey(o)] = { generation: o.generation, spec: o.spec };
     return out;
   };
+}
+
+/** The nodes a preparation changed the documents of, or 'all' (prepare returning nothing means 'all' too). */
+export type PreparedChanges = ReadonlySet<string> | 'all';
+
+/** What one publication did: documents built and hashed, those whose hash moved, those sent. */
+export interface PublicationStats {
+  partial: boolean;
+  built: number;
+  changed: number;
+  sent: number;
+  ms: number;
 }
 
 export interface DesiredPublisherContext {
@@ -36,8 +52,8 @@ export interface DesiredPublisherContext {
   nodes: NodeRegistry;
   client: MqttClient;
   build: DesiredDocumentBuilder;
-  /** Runs before each publication (the policy span recomputes there). */
-  prepare?: () => Promise<void>;
+  /** Runs before each publication (the policy span recomputes there); names the nodes it changed, if it knows. */
+  prepare?: () => Promise<PreparedChanges | void>;
   /** The store's identity (store/identity.ts); every document carries it. */
   storeId: string;
   /** Also look for changes every this many ms (a store shared with other replicas changes under us). */
@@ -59,6 +75,8 @@ export interface UndeliverableDocument {
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
+  /** A publication over every node is owed (a store change, credentials, a republish for reasons unseen). */
+  private fullNext = true;
   /** The hash last recorded per node: an unchanged document costs no store transaction. */
   private readonly lastHash = new Map<string, string>();
   /** Document hashes already checked against the schema: a fleet-wide policy is one document, checked once. */
@@ -67,6 +85,12 @@ export class DesiredPublisher {
   /** Set by stop(): egress moves, rollouts and late reports still ask for republishes while the store closes. */
   private stopped = false;
   published = 0;
+  /** Documents built and hashed, in total (a partial publication builds only the nodes it names). */
+  built = 0;
+  /** Documents whose content changed (a new generation), in total: sent + undeliverable. */
+  changed = 0;
+  /** The last publication's counts (tests and the sync-fleet bench read them). */
+  lastPublication?: PublicationStats;
   /** Nodes whose current document is over the message limit (not published), by node. */
   readonly undeliverable = new Map<string, UndeliverableDocument>();
 
@@ -108,9 +132,14 @@ export class DesiredPublisher {
     };
   }
 
-  /** Publishes what changed for reasons the publisher cannot see (a node's inventory moved a span). */
+  /** Publishes what changed for reasons the publisher cannot see (an Egress moved, a rollout, a revocation): every node is rebuilt. */
   republish(): Promise<void> {
     return this.kick(false);
+  }
+
+  /** Publishes after a node's inventory changed: only the nodes prepare() names are rebuilt. */
+  republishChanged(): Promise<void> {
+    return this.kick(false, false);
   }
 
   /** Resolves once every change made before the call is published. */
@@ -118,20 +147,36 @@ export class DesiredPublisher {
     return this.runner.idle();
   }
 
-  private kick(force: boolean): Promise<void> {
+  private kick(force: boolean, full = true): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.forceNext ||= force;
+    this.fullNext ||= full;
     return this.runner.run().catch((err) => log.error({ err }, 'publishing desired state failed'));
   }
 
   private async publish(force: boolean): Promise<void> {
+    const t0 = performance.now();
     this.forceNext = false;
+    const full = this.fullNext || force;
+    this.fullNext = false;
+    try {
+      await this.publishNodes(force, full, t0);
+    } catch (err) {
+      // What prepare() said changed is consumed: the next publication covers every node.
+      this.fullNext = true;
+      throw err;
+    }
+  }
+
+  private async publishNodes(force: boolean, full: boolean, t0: number): Promise<void> {
     // The objects first, then prepare (span computation): an object stored in between must not be
     // published with a span computed before it existed (which reads as "every node").
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
-    await this.ctx.prepare?.();
+    const prepared = await this.ctx.prepare?.();
+    const partial = !full && prepared !== undefined && prepared !== 'all';
+    const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
-    for (const node of nodes) {
+    for (const node of targets) {
       const docObjects = this.ctx.build(node, objects, nodes);
       const release = this.ctx.releaseTarget?.(node);
       // Without a release the hash is the objects' alone, as before releases existed (no generation churn).
@@ -140,6 +185,8 @@ export class DesiredPublisher {
     }
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
     const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])));
+    const sentBefore = this.published;
+    this.built += targets.length;
     await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
       const { objects: docObjects, release, hash } = docs.get(node)!;
       if (!changed && !force) return void this.lastHash.set(node, hash);
@@ -169,5 +216,9 @@ export class DesiredPublisher {
       this.published++;
       log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');
     }));
+    const changedCount = [...generations.values()].filter((g) => g.changed).length;
+    this.changed += changedCount;
+    this.lastPublication = { partial, built: targets.length, changed: changedCount, sent: this.published - sentBefore, ms: performance.now() - t0 };
+    log.debug(this.lastPublication, 'publication');
   }
 }

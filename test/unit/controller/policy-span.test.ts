@@ -145,4 +145,78 @@ spec:
     await span.refresh();
     assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'prod-only'), ['b1'], 'a node without pods there changes nothing either');
   });
+
+  it('incremental: a report names only the nodes whose policies moved; a store change names all', async () => {
+    await nodes.recordReport('b1', report('b1', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    await store.apply(manifests(ACNP_WEB), 'test');
+    const computed: number[] = [];
+    const span = new PolicySpan(store, nodes, { observe: (n) => computed.push(n) });
+    assert.equal(await span.refresh(), 'all', 'the first computation');
+    assert.deepEqual(await span.refresh(), new Set(), 'nothing changed: no node');
+    assert.equal(computed.at(-1), 0, 'and no policy recomputed');
+
+    // A web pod on b3: the web ACNP's span gains b3 (prod-deny selects prod pods: web2 is in dev).
+    span.noteReport('b3', report('b3', [['dev', 'web2', { app: 'web' }, '10.42.2.2']]));
+    assert.deepEqual(await span.refresh(), new Set(['b3']));
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1', 'b3']);
+    assert.ok(computed.at(-1)! < 3, `only the policies whose selections the pod touched are recomputed (got ${computed.at(-1)})`);
+
+    // A pod no policy selects: nothing moves.
+    span.noteReport('b2', report('b2', [['dev', 'cache', { app: 'cache' }, '10.42.1.9']]));
+    assert.deepEqual(await span.refresh(), new Set());
+
+    // b3's pod goes: b3 leaves the span again.
+    span.noteReport('b3', report('b3', []));
+    assert.deepEqual(await span.refresh(), new Set(['b3']));
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1']);
+
+    await store.apply(manifests(ACNP_WEB.replace('priority: 5', 'priority: 7')), 'test');
+    assert.equal(await span.refresh(), 'all', 'a policy changed in the store');
+  });
+
+  it('incremental spans equal a full computation after a sequence of pod, label and namespace changes', async () => {
+    await store.apply(manifests(ACNP_WEB + `---
+apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: by-ns}
+spec:
+  priority: 8
+  appliedTo: [{namespaceSelector: {matchLabels: {env: prod}}}]
+  ingress: [{action: Drop, from: [{podSelector: {matchLabels: {app: db}}}]}]
+`), 'test');
+    const incremental = new PolicySpan(store, nodes);
+    await incremental.refresh();
+    // A fixed pseudo-random walk (seeded): each step one node reports a new inventory.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const apps = ['web', 'db', 'cache'];
+    for (let step = 0; step < 40; step++) {
+      const node = ['b1', 'b2', 'b3'][rand(3)]!;
+      const pods = Array.from({ length: rand(3) }, (_, i): [string, string, Record<string, string>, string] => [['prod', 'dev'][rand(2)]!, `p${i}`, { app: apps[rand(3)]! }, `10.42.${step}.${i + 2}`]);
+      const r = report(node, pods, { prod: { env: rand(2) ? 'prod' : 'staging' }, dev: { env: 'dev' } });
+      await nodes.recordReport(node, r);
+      incremental.noteReport(node, r);
+      await incremental.refresh();
+      const full = new PolicySpan(store, nodes);
+      await full.refresh();
+      for (const name of ['web', 'fqdn', 'by-ns']) {
+        assert.deepEqual(await spanOf(incremental, 'ClusterNetworkPolicy', name), await spanOf(full, 'ClusterNetworkPolicy', name), `step ${step}: ${name}`);
+      }
+      assert.deepEqual(await spanOf(incremental, 'NetworkPolicy', 'prod-deny'), await spanOf(full, 'NetworkPolicy', 'prod-deny'), `step ${step}: prod-deny`);
+    }
+  });
+
+  it('a removed node leaves every span at the next refresh, and is named as changed', async () => {
+    await nodes.recordReport('b1', report('b1', [['prod', 'web', { app: 'web' }, '10.42.0.2']]));
+    await nodes.recordReport('b2', report('b2', [['prod', 'web', { app: 'web' }, '10.42.1.2']]));
+    await store.apply(manifests(ACNP_WEB), 'test');
+    const span = new PolicySpan(store, nodes);
+    await span.refresh();
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1', 'b2']);
+    await nodes.remove('b2', 'test', { disable: false });
+    const changed = await span.refresh();
+    assert.ok(changed !== 'all' && changed.has('b2'));
+    const rec = (await store.list()).find((r) => r.name === 'web')!;
+    assert.deepEqual(span.span(rec, await nodes.names()), ['b1']);
+  });
 });
