@@ -53,6 +53,10 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: globals.node },
+  },
+  {
     files: ['test/fixtures/**/*.cjs'],
     languageOptions: { globals: globals.mocha },
   },

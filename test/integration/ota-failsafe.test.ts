@@ -18,6 +18,7 @@ import type { Lab } from '../../src/lab/lab.js';
 import { labReleaseKeys, OTA_HEALTH_DEADLINE_SECONDS, otaFiles } from '../../src/lab/ota.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState } from '../../src/lab/state.js';
+import { NATIVE_IN_CHECKOUT, NATIVE_IN_RELEASE } from '../../src/lib/netlink/native.js';
 import { distProgram, projectRoot } from '../../src/lib/paths.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { spawnCollect } from '../helpers/spawn.js';
@@ -58,6 +59,9 @@ describe('fail-safe updates on a 3-box OTA lab: the launcher rolls back, power c
     await mkdir(tree, { recursive: true });
     await cp(path.join(projectRoot, 'dist'), path.join(tree, 'dist'), { recursive: true });
     await cp(path.join(projectRoot, 'package.json'), path.join(tree, 'package.json'));
+    // A release carries the netlink addon built for its architecture (the image build does this for arm).
+    await mkdir(path.dirname(path.join(tree, NATIVE_IN_RELEASE)), { recursive: true });
+    await cp(path.join(projectRoot, NATIVE_IN_CHECKOUT), path.join(tree, NATIVE_IN_RELEASE));
     await mutate?.(tree);
     const built = await seine(['release', 'build', '--arch', 'amd64', '--version', version, '--from', tree, '--key', labReleaseKeys(lab!.dir).privateKey, '--out', path.join(out, version)]);
     assert.equal(built.code, 0, built.stderr);
