@@ -87,7 +87,7 @@ const PolicyTagSchema = z.string().regex(/^[a-z]+:[a-z0-9]([-a-z0-9.]{0,251}[a-z
 
 const IPv4CIDRSchema = CIDRSchema.refine((c) => parseCIDR(c)?.family === 4, { error: 'expected an IPv4 CIDR (the host firewall is IPv4 only)' });
 
-export const HostRuleServiceSchema = z.discriminatedUnion('protocol', [
+export const HostRuleServiceSchema = z.union([
   z.strictObject({ protocol: z.enum(['TCP', 'UDP', 'SCTP']), port: PortNumberSchema.optional(), endPort: PortNumberSchema.optional() }),
   z.strictObject({ protocol: z.literal('ICMP'), icmpType: z.number().int().min(0).max(255).optional(), icmpCode: z.number().int().min(0).max(255).optional() }),
 ]);

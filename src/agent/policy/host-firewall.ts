@@ -79,7 +79,7 @@ export function hostFirewallPlan(rules: readonly HostRule[], exemptions: readonl
     const chain = spec.baseline ? BASELINE[spec.direction] : RULES[spec.direction];
     const comment = `-m comment --comment "${tag} ${spec.policy} ${spec.direction}[${spec.ruleIndex}]"`;
     const peers = spec.cidrs ?? [undefined];
-    const services: (HostRuleSpec['services'] extends (infer S)[] | undefined ? S | undefined : never)[] = spec.services ?? [undefined];
+    const services: (Service | undefined)[] = spec.services ?? [undefined];
     for (const cidr of peers) {
       for (const svc of services) {
         const addr = cidr ? ` ${spec.direction === 'ingress' ? '-s' : '-d'} ${cidr}` : '';
@@ -215,7 +215,7 @@ export class HostFirewall {
   }
 
   private async save(): Promise<string> {
-    return (await this.exec('iptables-save', ['-w', '5', '-c', '-t', 'filter'])).stdout;
+    return (await this.exec('iptables-save', ['-c', '-t', 'filter'])).stdout;
   }
 
   /** The jumps from INPUT and OUTPUT, first in their chains (once per agent; kept across restarts). */

@@ -48,7 +48,8 @@ export class NflogGroup {
   /** Binds `group` (EBUSY when another socket of the namespace has it). */
   static open(group: number, opts: NflogOptions = {}): NflogGroup {
     const native = loadNative();
-    if (!native.drain) throw new Error('seine_native has no drain(): rebuild it (npx node-gyp rebuild --directory=src/native)');
+    const drain = native.drain?.bind(native);
+    if (!drain) throw new Error('seine_native has no drain(): rebuild it (npx node-gyp rebuild --directory=src/native)');
     const sock = openNetlink(NETLINK_NETFILTER, { ...(opts.netns ? { netns: opts.netns } : {}), rcvbuf: 1 << 20 });
     try {
       sock.request(configMessage(group, [attr(NFULA_CFG_CMD, Buffer.from([NFULNL_CFG_CMD_BIND]))]));
@@ -60,7 +61,6 @@ export class NflogGroup {
       sock.close();
       throw err;
     }
-    const drain = native.drain.bind(native);
     return new NflogGroup(sock, drain);
   }
 

@@ -16,7 +16,7 @@ import type { GroupTable } from './groups.js';
 import { resolvePeers, type AnyPeer } from './peers.js';
 import type { PodIndex } from './pod-index.js';
 import { cmp } from './pod-index.js';
-import type { AntreaRule } from './rule-shape.js';
+import type { AntreaRule, TieredSpec } from './rule-shape.js';
 import { hasNamedPort, portSpecs } from './services.js';
 import { selectorMatches } from './selector.js';
 import type { TierTable } from './tiers.js';
@@ -56,8 +56,6 @@ export interface HostResult {
   errors: PolicyError[];
 }
 
-export { isHostPolicy };
-
 /** Every host rule of these policies (the ones isHostPolicy() picks; others are ignored). */
 export function computeHostRules(policies: readonly ClusterNetworkPolicy[], ctx: HostContext): HostResult {
   const rules: HostRule[] = [];
@@ -82,9 +80,10 @@ export function compareHostRules(a: HostRule, b: HostRule): number {
 function hostRulesOf(p: ClusterNetworkPolicy, ctx: HostContext): HostRule[] {
   const ref = policyRef(p);
   const tier = ctx.tiers.resolve(p.spec.tier);
+  const spec: TieredSpec = p.spec;
   const out: HostRule[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
-    const list = ((direction === 'ingress' ? p.spec.ingress : p.spec.egress) ?? []) as AntreaRule[];
+    const list = ((direction === 'ingress' ? spec.ingress : spec.egress) ?? []) as AntreaRule[];
     list.forEach((rule, i) => {
       const path = `spec.${direction}[${i}]`;
       // The schema refuses these; an object stored by an older controller may still carry them.
@@ -108,7 +107,7 @@ function hostRulesOf(p: ClusterNetworkPolicy, ctx: HostContext): HostRule[] {
         action: rule.action,
         baseline: tier.baseline,
         tier: tier.name,
-        order: { tierPriority: tier.priority, policyPriority: p.spec.priority, ruleIndex: i },
+        order: { tierPriority: tier.priority, policyPriority: spec.priority, ruleIndex: i },
         enableLogging: rule.enableLogging ?? false,
       };
       if (cidrs) r.cidrs = cidrs;

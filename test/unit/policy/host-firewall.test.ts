@@ -126,8 +126,10 @@ function rule(over: Partial<HostRule> = {}): HostRule {
 describe('host firewall: iptables-restore text', () => {
   it('accepts established, loopback and the controller first, then the rules in order, then goto baseline', () => {
     const drop = rule({ cidrs: ['10.42.0.0/24', '10.0.0.9/32'], enableLogging: true });
-    const pass = rule({ id: 'p', ruleName: 'pass', ruleIndex: 1, action: 'Pass', services: undefined });
-    const rej = rule({ id: 'r', ruleName: 'rej', ruleIndex: 0, direction: 'egress', action: 'Reject', services: undefined, baseline: true });
+    const pass = rule({ id: 'p', ruleName: 'pass', ruleIndex: 1, action: 'Pass' });
+    const rej = rule({ id: 'r', ruleName: 'rej', ruleIndex: 0, direction: 'egress', action: 'Reject', baseline: true });
+    delete pass.services;
+    delete rej.services;
     const plan = hostFirewallPlan([drop, pass, rej], [{ ip: '192.168.77.1', what: 'controller' }]);
     const tag = ruleTag(hostRuleSpec(drop));
     const lines = plan.lines.filter((l) => l.startsWith('-A '));
