@@ -5,16 +5,23 @@
 // the policy goes. Meanwhile the box stays online: a policy applied after is Realized there, and
 // an agent killed and restarted under the drop reconnects to the controller (the exemption) with
 // the rules enforced throughout (never flushed at start). The dropped attempts show in
-// acnpstats and as np.log lines (NFLOG).
+// acnpstats and as np.log lines (NFLOG). The lab's boxes reach their controller over a unix
+// socket, so the exemption for the controller's address is tested on two bare namespaces: a new
+// TCP connection to it passes a drop-everything egress rule, one to another address does not;
+// Reject refuses, Drop times out.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { agentFiles } from '../../src/lab/agent-process.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import type { PolicyStatsObject } from '../../src/api/policy-stats.js';
-import { run } from '../../src/lib/exec.js';
+import { run, runInNetns } from '../../src/lib/exec.js';
+import { sleep } from '../../src/lib/process.js';
+import { HostFirewall } from '../../src/agent/policy/host-firewall.js';
+import type { HostRule } from '../../src/policy/compute/host.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import { eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic, type Verdict } from './traffic.js';
@@ -165,5 +172,97 @@ describe('host firewall: a nodeSelector ACNP in the box\'s iptables (lab)', func
     }
     await eventually('box1-pod1 → box1 host allowed again', async () => (await toHost(pod('box1-pod1'), box('box1'))) === 'allowed', 20_000);
     assert.doesNotMatch(await iptablesSave(box('box1')), /acnp:host-/);
+  });
+});
+
+/** One TCP connect from a namespace: allowed (connected), rejected (refused) or dropped (timeout). */
+const PROBE = `
+import socket, sys
+s = socket.socket(); s.settimeout(1)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print('allowed')
+except socket.timeout: print('dropped')
+except OSError as e: print('rejected', e.errno)
+`;
+const LISTEN = `
+import socket, sys, threading
+def serve(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', port)); s.listen(16)
+    while True:
+        c, _ = s.accept(); c.close()
+for p in sys.argv[1:]: threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+print('listening', flush=True)
+threading.Event().wait()
+`;
+
+describe('host firewall: the controller exemption, Reject and Drop on bare namespaces', function () {
+  this.timeout(60_000);
+  const tag = `hfw${process.pid}`;
+  const box = `${tag}-box`;
+  const peer = `${tag}-peer`;
+  const children: ChildProcess[] = [];
+  let dir = '';
+  const inNs = (ns: string, cmd: string, args: string[]) => run('ip', ['netns', 'exec', ns, cmd, ...args], { allowFailure: true });
+  const connect = async (ns: string, ip: string, port: number) => (await inNs(ns, '/usr/bin/python3', ['-c', PROBE, ip, String(port)])).stdout.trim().split(' ')[0];
+  const listen = async (ns: string, ports: number[]) => {
+    const child = spawn('ip', ['netns', 'exec', ns, '/usr/bin/python3', '-u', '-c', LISTEN, ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`listener in ${ns} exited ${code}`)));
+    });
+  };
+  const rule = (over: Partial<HostRule>): HostRule => ({
+    id: 'r', policy: { kind: 'AntreaClusterNetworkPolicy', name: 'bare', uid: 'ClusterNetworkPolicy.crd.antrea.io//bare' }, ruleName: 'r', direction: 'ingress', ruleIndex: 0,
+    action: 'Drop', baseline: false, tier: 'application', order: { tierPriority: 250, policyPriority: 1, ruleIndex: 0 }, enableLogging: false, ...over,
+  });
+  let fw: HostFirewall;
+
+  before(async () => {
+    requirePrereqs('root', 'ip', 'iptables');
+    dir = await mkdtemp(`/tmp/sl-${tag}-`);
+    await run('ip', ['netns', 'add', box]);
+    await run('ip', ['netns', 'add', peer]);
+    await run('ip', ['-n', box, 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'b0', 'netns', peer]);
+    await run('ip', ['-n', box, 'addr', 'add', '10.99.0.1/24', 'dev', 'a0']);
+    await run('ip', ['-n', peer, 'addr', 'add', '10.99.0.2/24', 'dev', 'b0']);
+    await run('ip', ['-n', peer, 'addr', 'add', '10.99.0.3/24', 'dev', 'b0']);
+    for (const [ns, dev] of [[box, 'a0'], [peer, 'b0']] as const) {
+      await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    await listen(peer, [7000]);
+    await listen(box, [7001, 7002, 7003]);
+    fw = new HostFirewall({ exemptions: async () => [{ ip: '10.99.0.2', what: 'controller' }], exec: (cmd, args, opts) => runInNetns(box, cmd, args, opts) });
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await sleep(100);
+    await run('ip', ['netns', 'del', box], { allowFailure: true });
+    await run('ip', ['netns', 'del', peer], { allowFailure: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a drop-everything egress rule leaves new connections to the controller\'s address open, and only those', async () => {
+    assert.equal(await connect(box, '10.99.0.3', 7000), 'allowed', 'open before any rule');
+    await fw.apply([rule({ direction: 'egress', ruleName: 'drop-all-out' })]);
+    assert.equal(await connect(box, '10.99.0.2', 7000), 'allowed', 'the controller\'s address');
+    assert.equal(await connect(box, '10.99.0.3', 7000), 'dropped', 'any other address');
+    assert.equal(await connect(peer, '10.99.0.1', 7001), 'allowed', 'ingress untouched; the replies are established');
+  });
+
+  it('Reject refuses, Drop times out, other ports pass; the counters count the attempts', async () => {
+    await fw.apply([
+      rule({ id: 'rej', ruleName: 'reject-7001', action: 'Reject', services: [{ protocol: 'TCP', port: 7001 }] }),
+      rule({ id: 'drop', ruleName: 'drop-7002', ruleIndex: 1, services: [{ protocol: 'TCP', port: 7002 }], cidrs: ['10.99.0.0/24'] }),
+    ]);
+    assert.equal(await connect(peer, '10.99.0.1', 7001), 'rejected');
+    assert.equal(await connect(peer, '10.99.0.1', 7002), 'dropped');
+    assert.equal(await connect(peer, '10.99.0.1', 7003), 'allowed');
+    assert.equal(await connect(box, '10.99.0.3', 7000), 'allowed', 'the egress rule is gone');
+    const stats = new Map((await fw.stats()).map((s) => [s.ruleName, s]));
+    assert.equal(stats.get('reject-7001')?.packets, 1, 'one SYN, answered by a RST');
+    assert.ok((stats.get('drop-7002')?.packets ?? 0) >= 1, 'the SYN and its retransmissions');
   });
 });

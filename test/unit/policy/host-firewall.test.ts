@@ -11,6 +11,8 @@ import { GroupTable } from '../../../src/policy/compute/groups.js';
 import { TierTable } from '../../../src/policy/compute/tiers.js';
 import { countersByTag, HostFirewall, hostFirewallPlan, hostRuleSpec, ruleTag } from '../../../src/agent/policy/host-firewall.js';
 import { hostLogFields } from '../../../src/agent/policy/host-log.js';
+import { hostExemptions } from '../../../src/agent/policy/host-exemptions.js';
+import { AgentConfigSchema } from '../../../src/api/config.js';
 import { summarizeIPv4 } from '../../../src/lib/netlink/nflog.js';
 import { NodeConfigSpan } from '../../../src/controller/node-config-span.js';
 import { findQualifiedKind } from '../../../src/api/kinds.js';
@@ -247,5 +249,14 @@ describe('host firewall: span and np.log', () => {
     const f = hostLogFields({ prefix: 'seine-x', payload: ip }, rule({ logLabel: 'ssh guard' }), 'box1')!;
     assert.equal(f.text, 'SEINE-POL-INGRESS-RULES AntreaClusterNetworkPolicy:protect-box no-ssh Ingress Drop <nil> box1 10.42.0.2 40000 10.42.0.1 22 TCP 60 ssh\\x20guard');
     assert.equal(summarizeIPv4(Buffer.from([0x60, 0, 0, 0])), undefined, 'not IPv4');
+  });
+});
+
+describe('host firewall: exemptions', () => {
+  it('keeps the controller\'s address (every TCP port) open, resolving names; none for a unix socket', async () => {
+    const cfg = (url: string) => AgentConfigSchema.parse({ nodeName: 'box1', inventory: { source: 'file', path: '/tmp/inv.json' }, controller: { url, credentials: { username: 'u', password: 'p' } } });
+    assert.deepEqual(await hostExemptions(cfg('mqtt://192.168.77.1:1883')), [{ ip: '192.168.77.1', what: 'controller' }]);
+    assert.deepEqual(await hostExemptions(cfg('mqtt://localhost:1883')), [{ ip: '127.0.0.1', what: 'controller' }]);
+    assert.deepEqual(await hostExemptions(cfg('mqtts+unix:///run/seine/mqtt.sock')), []);
   });
 });
