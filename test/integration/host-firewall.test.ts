@@ -112,7 +112,7 @@ describe('host firewall: a nodeSelector ACNP in the box\'s iptables (lab)', func
     await traffic.install();
     // A listener in each box's host namespace (a lab process: lab down stops it).
     for (const b of state.boxes) {
-      await lab.startProcess({ role: `host-listener-${b.name}`, command: 'ip', args: ['netns', 'exec', b.netns, '/usr/bin/python3', '-u', path.join(lab.dir, 'echo-server.py'), String(PORT), ''] });
+      await lab.startProcess({ role: 'host-listener', box: b.name, command: '/usr/bin/python3', args: ['-u', path.join(lab.dir, 'echo-server.py'), String(PORT), ''] });
     }
     await eventually('host listeners answer', async () => (await toHost(pod('box1-pod1'), box('box1'))) === 'allowed' && (await toHost(pod('box2-pod1'), box('box2'))) === 'allowed');
   });
