@@ -52,5 +52,5 @@ const IP_PROTO = { TCP: 6, UDP: 17, SCTP: 132 } as const;
  * endpoint; a connection made to an endpoint's own address does not match (Antrea's caveat).
  */
 export function serviceFrontendMatch(f: ServiceFrontend): string[] {
-  return ['ct_state=+trk', 'ip', `ct_nw_dst=${f.clusterIP}`, `ct_nw_proto=${IP_PROTO[f.protocol]}`, `ct_tp_dst=${f.port}`];
+  return ['ct_state=+trk-inv', 'ip', `ct_nw_dst=${f.clusterIP}`, `ct_nw_proto=${IP_PROTO[f.protocol]}`, `ct_tp_dst=${f.port}`];
 }

@@ -190,11 +190,12 @@ describe('policy flows', () => {
     const clauses = inTable(flows, 'AntreaPolicyEgressRule').filter((f) => f.actions.some((a) => a.startsWith('conjunction(')));
     assert.deepEqual(clauses.map((f) => [f.match.join(','), f.actions.join(',')]), [
       ['ip,nw_src=10.0.0.2', `conjunction(${id},1/2)`],
-      ['ct_state=+trk,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=17,ct_tp_dst=53', `conjunction(${id},2/2)`],
-      ['ct_state=+trk,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=6,ct_tp_dst=80', `conjunction(${id},2/2)`],
+      ['ct_state=+trk-inv,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=17,ct_tp_dst=53', `conjunction(${id},2/2)`],
+      ['ct_state=+trk-inv,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=6,ct_tp_dst=80', `conjunction(${id},2/2)`],
     ]);
-    // OVS takes ct_nw_dst only with ct_state=+trk: the encoder checks the same prerequisites.
+    // OVS takes ct_nw_dst only with a valid ct_state (+trk alone is refused): the encoder checks the same prerequisites.
     for (const f of clauses) assert.doesNotThrow(() => matchKey(f.match.join(',')));
+    assert.throws(() => matchKey('ct_state=+trk,ip,ct_nw_dst=10.43.0.10'), /needs a valid ct_state/);
     assert.deepEqual(skipped, []);
     const missing = policyFlows({ ...input([rule({ ...r, id: 'ts2' })]), serviceFrontends: new Map() }, pipeline, cookies);
     assert.deepEqual(missing.realized, []);
