@@ -226,5 +226,3 @@ export const ClusterServiceReferenceSchema = z.strictObject({ ...serviceReferenc
 
 /** Antrea NetworkPolicy `toServices` entry: the namespace defaults to the policy's own. */
 export const NamespacedServiceReferenceSchema = z.strictObject({ ...serviceReferenceFields, namespace: z.string().min(1).optional() });
-
-export type ServiceReference = z.infer<typeof NamespacedServiceReferenceSchema>;

@@ -11,6 +11,7 @@ import { decodeUserdata } from '../../../src/agent/policy/userdata.js';
 import { serviceFrontends } from '../../../src/agent/service/frontends.js';
 import { matchKey } from '../../../src/lib/openflow/match.js';
 import type { InternalRule, NodePolicySet, RuleOrder } from '../../../src/policy/compute/types.js';
+import type { InventoryService } from '../../../src/api/inventory.js';
 
 const pipeline = Pipeline.build();
 const cookies = new CookieAllocator(1);
@@ -179,7 +180,7 @@ describe('policy flows', () => {
   it('toServices: the destination clause is each frontend of the named Services by conntrack\'s original destination; a missing Service is skipped', () => {
     const frontends = serviceFrontends({
       nodes: new Map(), namespaces: new Map(), pods: new Map(),
-      services: new Map([
+      services: new Map<string, InventoryService>([
         ['prod/web', { namespace: 'prod', name: 'web', type: 'ClusterIP', clusterIP: '10.43.0.10', ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 0 }, { name: 'dns', protocol: 'UDP', port: 53, nodePort: 0 }], affinitySeconds: 0, externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster' }],
         ['prod/headless', { namespace: 'prod', name: 'headless', type: 'ClusterIP', ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 0 }], affinitySeconds: 0, externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster' }],
       ]),
