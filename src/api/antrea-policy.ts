@@ -56,7 +56,7 @@ function egressRuleSchema<A extends z.ZodType, P extends z.ZodType, S extends z.
     .strictObject({
       ...ruleFields(appliedTo),
       to: z.array(peer).optional(),
-      toServices: z.array(serviceRef).min(1, { error: 'list at least one Service (omit toServices to match every destination)' }).optional(),
+      toServices: z.array(serviceRef).min(1).optional(),
       protocols: z.array(EgressProtocolSchema).optional(),
     })
     .superRefine((rule, ctx) => {

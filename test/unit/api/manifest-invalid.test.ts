@@ -137,7 +137,7 @@ const cases: Case[] = [
     path: 'spec.egress[0].toServices',
     fragment: '(also set: to, protocols)',
   },
-  { title: 'toServices empty', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [] }), path: 'spec.egress[0].toServices', fragment: 'list at least one Service' },
+  { title: 'toServices empty', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [] }), path: 'spec.egress[0].toServices', fragment: 'must have at least 1 item' },
   { title: 'toServices in an ACNP without namespace', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [{ name: 'web' }] }), path: 'spec.egress[0].toServices[0].namespace', fragment: 'required' },
   { title: 'toServices entry without name', base: anp, edit: (o) => (o.spec.egress = [{ action: 'Drop', toServices: [{ namespace: 'prod' }] }]), path: 'spec.egress[0].toServices[0].name', fragment: 'required' },
   { title: 'toServices with an unknown scope', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [{ name: 'web', namespace: 'prod', scope: 'Global' }] }), path: 'spec.egress[0].toServices[0].scope', fragment: 'Cluster' },
