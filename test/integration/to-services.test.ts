@@ -8,9 +8,11 @@
 //   Realized 1/1 (only box2 hosts a client), the allowed connection is one np.log line naming
 //   the rule, the Drop is counted in acnpstats, and Traceflows to svc/default/svc-b and svc-a name
 //   the rules that dropped and allowed them.
-//   Drop toServices [svc-b, svc-late]: svc-b is dropped (and svc-late too, once that Service is
-//   created after the policy), svc-a still works, and svc-b's endpoint by its own address still
-//   answers (Antrea's documented caveat: toServices is matched by cluster IP).
+//   Drop toServices [svc-b, svc-late, svc-sticky]: svc-b is dropped (and svc-late too, once that
+//   Service is created after the policy), svc-a still works, and svc-b's endpoint by its own
+//   address still answers (Antrea's documented caveat: toServices is matched by cluster IP); a
+//   ClientIP-affinity Service stays dropped once the affinity is learned (later connections take
+//   the learned flow, not the Service's group flow).
 // A denied connect must time out (2 s, which includes a retransmitted SYN), never be refused.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -22,7 +24,7 @@ import type { PolicyStatsObject } from '../../src/api/policy-stats.js';
 import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
 import { run } from '../../src/lib/exec.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { dumpFlows, eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 
 /** Answers every connection with its name. */
 const NAME_SERVER_PY = String.raw`
@@ -83,6 +85,7 @@ spec:
       toServices:
         - {name: svc-b, namespace: default}
         - {name: svc-late, namespace: default}
+        - {name: svc-sticky, namespace: default}
 `;
 
 const invalid = `apiVersion: crd.antrea.io/v1beta1
@@ -243,6 +246,17 @@ describe('toServices egress peers through lab Services (2 boxes)', function () {
       const tf = await traceflow('svc/default/svc-b');
       const last = tf.status!.results![0]!.observations.at(-1)!;
       assert.deepEqual([last.component, last.action, last.networkPolicy, last.networkPolicyRule], ['NetworkPolicy', 'Dropped', 'AntreaClusterNetworkPolicy:client-not-svc-b', 'no-svc-b'], hops(tf));
+    });
+
+    it('drops every connection to a ClientIP-affinity Service, also those whose endpoint the learned affinity chose', async () => {
+      const sticky = await lab!.addService({ namespace: 'default', name: 'svc-sticky', type: 'ClusterIP', selector: { app: 'web-b' }, ports: [{ name: '', port: 82, targetPort: 8080, protocol: 'TCP' }], trafficPolicy: 'Cluster', affinitySeconds: 600 });
+      await eventually('svc-sticky answers the other pod', async () => (await connect(pod('other'), sticky.clusterIP, 82, 1)) === 'web-b', 20_000);
+      assert.equal(await connect(pod('client'), sticky.clusterIP, 82), 'timeout');
+      // The first attempt's ServiceLB pass learned client → endpoint: later connections skip the group.
+      const learned = (await dumpFlows(box('box2'))).split('\n').filter((l) => l.includes(`nw_src=${pod('client').ip}`) && l.includes(`nw_dst=${sticky.clusterIP}`));
+      assert.equal(learned.length, 1, `one learned affinity flow for the client: ${learned.join('\n')}`);
+      for (let i = 0; i < 2; i++) assert.equal(await connect(pod('client'), sticky.clusterIP, 82), 'timeout', `learned-path attempt ${i}`);
+      assert.equal(await connect(pod('other'), sticky.clusterIP, 82), 'web-b');
     });
 
     it('a Service named by the rule but created afterwards is dropped as soon as it is balanced', async () => {
