@@ -115,6 +115,20 @@ static int arg_string(napi_env env, napi_value v, char *buf, size_t size) {
   return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok ? 0 : -1;
 }
 
+// Enter the netns named by a string argument (undefined/null = stay). Returns 0, or -1 with a
+// JS error ("setns <path>: <strerror>") already thrown.
+static int ns_enter_arg(napi_env env, napi_value arg, ns_guard *g) {
+  char *netns = opt_string(env, arg);
+  int err = ns_enter(netns, g);
+  if (err) {
+    char what[600];
+    snprintf(what, sizeof what, "setns %s", netns);
+    throw_errno(env, what, err);
+  }
+  free(netns);
+  return err ? -1 : 0;
+}
+
 // ---- netlink -------------------------------------------------------------------------------
 
 // openSocket(protocol: number, netns: string | undefined, rcvbuf: number) → [fd, portId]
@@ -125,20 +139,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   int32_t protocol = 0, rcvbuf = 0;
   CHECK(napi_get_value_int32(env, argv[0], &protocol));
   CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
-  char *netns = opt_string(env, argv[1]);
-
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
+  if (ns_enter_arg(env, argv[1], &g)) return NULL;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
-  err = fd < 0 ? errno : 0;
+  int err = fd < 0 ? errno : 0;
   ns_leave(&g);
-  free(netns);
   if (err) return throw_errno(env, "socket(AF_NETLINK)", err);
 
   int one = 1;
@@ -272,18 +277,10 @@ static napi_value write_sysctl(napi_env env, napi_callback_info info) {
     return NULL;
   }
   snprintf(path, sizeof path, "/proc/sys/%s", key);
-  char *netns = opt_string(env, argv[0]);
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
-  free(netns);
+  if (ns_enter_arg(env, argv[0], &g)) return NULL;
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  err = fd < 0 ? errno : 0;
+  int err = fd < 0 ? errno : 0;
   ns_leave(&g);
   if (err) return throw_errno(env, path, err);
   size_t len = strlen(value);
@@ -306,19 +303,11 @@ static napi_value ethtool_tx_off(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "ethtoolTxOff: ifname must be a string of at most 15 bytes");
     return NULL;
   }
-  char *netns = opt_string(env, argv[0]);
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
-  free(netns);
+  if (ns_enter_arg(env, argv[0], &g)) return NULL;
   // The ioctl acts on the device in the socket's namespace, so the socket is made inside.
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  err = s < 0 ? errno : 0;
+  int err = s < 0 ? errno : 0;
   ns_leave(&g);
   if (err) return throw_errno(env, "socket(AF_INET)", err);
   struct ethtool_value ev = {.cmd = ETHTOOL_STXCSUM, .data = 0};
