@@ -245,6 +245,9 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     const egressStatus = async () => (JSON.parse((await seinectl(server, ['get', 'egress', 'wg-egress', '-o', 'json'])).stdout) as { status?: { egressNode?: string; egressIP?: string } }).status;
     await eventually('wg-egress assigned to box2', async () => (await egressStatus())?.egressNode === 'box2', 20_000);
     assert.equal((await egressStatus())?.egressIP, EGRESS_IP);
+    // box1 has realized it (its per-pod rule) before the capture starts: no attempt leaves the old way meanwhile.
+    const podRule = async () => (await run('ip', ['-n', box('box1').netns, 'rule', 'show', 'pref', String(PREF_POD)])).stdout;
+    await eventually('box1 routes box1-pod1 to box2', async () => (await podRule()).includes(`from ${src.ip} lookup`), 20_000);
     // box1's uplink port on the underlay bridge, captured while the pod connects out: what box1 sends toward box2.
     const pcap = path.join(lab!.dir, 'box1-uplink.pcap');
     const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-i', box('box1').underlayPort, '-s', '0', '-P', '-w', pcap]);
@@ -267,7 +270,7 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     // Deleted: the pod leaves with its own box's IP again, and box1's per-pod rule is gone.
     assert.equal((await seinectl(server, ['delete', '-f', file])).code, 0);
     await eventually('box1-pod1 leaves with box1\'s IP again', async () => (await seenFromOutside(src.netns, state.outside!)) === box('box1').underlayIP, 20_000);
-    assert.equal((await run('ip', ['-n', box('box1').netns, 'rule', 'show', 'pref', String(PREF_POD)])).stdout.trim(), '');
+    assert.equal((await podRule()).trim(), '');
   });
 
   it('without a device the agent starts wireguard-go itself, recorded by PID; it forwards through an agent kill -9 and the next agent adopts it', async () => {

@@ -59,8 +59,9 @@ export class EgressAgent implements Realizer {
    * wrong address meanwhile.
    */
   async start(keepExisting = false): Promise<void> {
-    if (keepExisting && (await natChainExists())) return;
-    await this.refresh();
+    // The WireGuard path is set up either way: this box may be the egress box before any Egress reaches it.
+    if (keepExisting && (await natChainExists())) await this.syncWireGuardPath().catch((err) => log.warn({ err: errorMessage(err) }, 'egress over WireGuard not set up'));
+    else await this.refresh();
   }
 
   /** Re-applies the chain (the peers' pod CIDRs changed). */

@@ -58,13 +58,21 @@ const ip = (args: string[]) => run('ip', args);
 
 /** The device, the per-peer tables and neighbours, the reply rule and the mangle chain: idempotent. */
 export async function syncWgEgressPath(p: WgEgressPath): Promise<void> {
-  const link = withRtnetlink(undefined, (rt) => rt.link(WG_EGRESS_DEV));
+  let link = withRtnetlink(undefined, (rt) => rt.link(WG_EGRESS_DEV));
   // Called on every Node change: the commands run only when the peers (or the box) changed.
   const key = JSON.stringify(p);
   if (link && key === lastSynced) return;
   lastSynced = undefined;
-  if (!link) await ip(['link', 'add', WG_EGRESS_DEV, 'type', 'vxlan', 'id', String(VNI), 'local', p.gatewayIP, 'dstport', String(WG_EGRESS_PORT), 'nolearning']);
-  withRtnetlink(undefined, (rt) => rt.setLink(WG_EGRESS_DEV, { mac: wgEgressMac(p.gatewayIP), mtu: p.mtu, up: true }));
+  const mac = wgEgressMac(p.gatewayIP);
+  // Made for another gateway IP (the box's pod CIDR changed): its local address is wrong too.
+  if (link && link.mac !== mac) {
+    withRtnetlink(undefined, (rt) => rt.delLink(WG_EGRESS_DEV));
+    link = undefined;
+  }
+  if (!link) {
+    await ip(['link', 'add', WG_EGRESS_DEV, 'address', mac, 'type', 'vxlan', 'id', String(VNI), 'local', p.gatewayIP, 'dstport', String(WG_EGRESS_PORT), 'nolearning']);
+  }
+  withRtnetlink(undefined, (rt) => rt.setLink(WG_EGRESS_DEV, { mtu: p.mtu, up: true }));
   await writeFile(`/proc/sys/net/ipv4/conf/${WG_EGRESS_DEV}/rp_filter`, '2\n');
   for (const peer of p.peers) {
     const mac = wgEgressMac(peer.gatewayIP);

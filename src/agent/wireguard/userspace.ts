@@ -5,11 +5,11 @@
 // (a kill -9 included); the next agent adopts the device and finds the record. It is stopped by
 // that PID only: when encryption is turned off (the agent's next start) or by whoever removes
 // the box (the lab's teardown). The start time in the record keeps a reused PID safe.
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { spawnCounted } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
 import { isRunning, processRef, sleep, stopProcesses, type ProcessRef } from '../../lib/process.js';
 
@@ -45,7 +45,7 @@ export async function startUserspace(stateDir: string, command: string, dev: str
   const fd = openSync(logFile, 'a');
   let ref: ProcessRef;
   try {
-    const child = spawn(command, ['-f', dev], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawnCounted(command, ['-f', dev], { detached: true, stdio: ['ignore', fd, fd] });
     const failed = new Promise<never>((_, reject) => child.once('error', reject));
     failed.catch(() => undefined);
     if (child.pid === undefined) await failed; // ENOENT: not installed
