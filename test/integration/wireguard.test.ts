@@ -289,7 +289,7 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     const rec = runningUserspace(stateDir);
     assert.ok(rec, 'the agent recorded the wireguard-go it started');
     assert.notEqual(rec.pid, labWg.pid);
-    const cmdline = (await readFile(`/proc/${rec.pid}/cmdline`, 'utf8')).split('\0');
+    const cmdline = (await readFile(`/proc/${rec.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
     assert.deepEqual(cmdline.slice(-2), ['-f', b2.wireGuardDevice], cmdline.join(' '));
     assert.match(cmdline[0]!, /wireguard-go$/);
     assert.equal((await run('ip', ['netns', 'identify', String(rec.pid)])).stdout.trim(), b2.netns, 'in the box\'s namespace');

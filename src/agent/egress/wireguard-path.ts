@@ -12,8 +12,8 @@
 //               connection is marked in conntrack when it starts from the device, so its replies —
 //               addressed to the pod once de-NATed — take the reply table back into the device
 //               rather than the WireGuard route, whose peer would drop a packet from an outside
-//               source (not in the allowed IPs). rp_filter is loose on the device: both ways, the
-//               inner source is routed elsewhere.
+//               source (not in the allowed IPs). rp_filter is loose on the device (both ways,
+//               the inner source is routed elsewhere), and the device has an address for that.
 // Everything here is keyed by the boxes' gateway IPs (MACs and table ids derive from them), so a
 // restarted agent computes the same state and changes nothing.
 import { writeFile } from 'node:fs/promises';
@@ -25,6 +25,8 @@ export const WG_EGRESS_DEV = 'seine-wgeg0';
 /** Inside WireGuard only, never on the underlay; not 4789, which a kernel-datapath OVS binds for its own VXLAN port. */
 export const WG_EGRESS_PORT = 4790;
 const VNI = 1;
+/** Any address will do (see the rp_filter note below); link-local, the same on every box. */
+const WG_EGRESS_DEV_ADDR = '169.254.94.1/32';
 /** conntrack/packet mark of connections that arrived from the device (bit 22: clear of kube-proxy's 0x4000/0x8000). */
 export const WG_EGRESS_MARK = 0x400000;
 /** Replies of those connections: each source box's pod CIDR back into the device. */
@@ -73,7 +75,12 @@ export async function syncWgEgressPath(p: WgEgressPath): Promise<void> {
     await ip(['link', 'add', WG_EGRESS_DEV, 'address', mac, 'type', 'vxlan', 'id', String(VNI), 'local', p.gatewayIP, 'dstport', String(WG_EGRESS_PORT), 'nolearning']);
   }
   withRtnetlink(undefined, (rt) => rt.setLink(WG_EGRESS_DEV, { mtu: p.mtu, up: true }));
+  // Loose rp_filter, and an address: on a device without any IPv4 address the kernel's
+  // reverse-path check rejects, loose mode or not, a packet whose source is routed through
+  // another device (fib_validate_source's no_addr case; seen here as TcpExtIPReversePathFilter).
+  // Host scope, no prefix route: never picked as a source, never routed to.
   await writeFile(`/proc/sys/net/ipv4/conf/${WG_EGRESS_DEV}/rp_filter`, '2\n');
+  await ip(['addr', 'replace', WG_EGRESS_DEV_ADDR, 'dev', WG_EGRESS_DEV, 'scope', 'host', 'noprefixroute']);
   for (const peer of p.peers) {
     const mac = wgEgressMac(peer.gatewayIP);
     const table = String(wgEgressTable(peer.gatewayIP));

@@ -93,7 +93,7 @@ async function ensureDevice(dev: string, userspaceCommand: string, stateDir: str
   const exists = () => withRtnetlink(undefined, (rt) => rt.link(dev)) !== undefined;
   if (exists()) {
     const ours = runningUserspace(stateDir);
-    if (ours) log.info({ device: dev, pid: ours.pid }, `adopting the ${ours.command} an earlier agent started`);
+    if (ours) log.info({ device: dev, wireguardGoPid: ours.pid }, `adopting the ${ours.command} an earlier agent started`);
     return 'adopted';
   }
   // Setup only: rtnetlink in src/lib/netlink creates veths, not links of other kinds.

@@ -65,7 +65,7 @@ export async function startUserspace(stateDir: string, command: string, dev: str
     }
     await sleep(20);
   }
-  log.info({ device: dev, pid: ref.pid, logFile }, `${command} started`);
+  log.info({ device: dev, wireguardGoPid: ref.pid, logFile }, `${command} started`);
   return ref;
 }
 
@@ -74,7 +74,7 @@ export async function stopUserspace(stateDir: string): Promise<boolean> {
   const rec = runningUserspace(stateDir);
   if (rec) {
     await stopProcesses([rec]);
-    log.info({ device: rec.device, pid: rec.pid }, `${rec.command} stopped`);
+    log.info({ device: rec.device, wireguardGoPid: rec.pid }, `${rec.command} stopped`);
   }
   if (existsSync(userspaceRecordFile(stateDir))) await rm(userspaceRecordFile(stateDir), { force: true });
   return rec !== undefined;
