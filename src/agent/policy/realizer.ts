@@ -12,6 +12,7 @@ import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
 import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
 import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
 import type { Datapath } from '../datapath.js';
@@ -20,6 +21,8 @@ import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realize
 import type { PolicyFlowInput } from './flows.js';
 
 const log = createLogger('policy');
+/** One convergence: the rules computed, then the datapath synced with them. */
+const phases = phaseRecorder('agent.policy');
 
 /** The kinds whose objects together make the node's policy (qualified as the registry names them). */
 export const POLICY_KINDS = [
@@ -92,6 +95,7 @@ export class PolicyRealizer {
     await Promise.resolve(); // let the other kinds of the same document register first
     // The kinds of one document arrive as separate calls; the run that started first already saw them all.
     if (this.computedAt === this.changes) return;
+    const span = phases.begin();
     const at = this.changes;
     const objects: ManifestObject[] = [];
     const seen = new Set<string>();
@@ -112,7 +116,10 @@ export class PolicyRealizer {
     const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
     this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
+    span.mark('compute');
     await this.datapath().sync();
+    span.mark('datapath');
+    span.end();
     this.computedAt = at;
     log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
   }

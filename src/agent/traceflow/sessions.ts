@@ -9,6 +9,7 @@ import type {
   TraceflowResolveResult, TraceflowStartParams,
 } from '../../api/traceflow.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import type { DerivedFlowFeature } from '../datapath.js';
 import type { Inventory } from '../../api/inventory.js';
 import type { LocalPod } from '../connectivity/flows.js';
@@ -25,6 +26,8 @@ import { resolveServiceDestination } from './service-destination.js';
 import { decodeTraceUserdata } from './userdata.js';
 
 const log = createLogger('traceflow');
+/** A start request: the tag's flows in (a datapath sync), the datapath's flow cache purged, the packet out. */
+const phases = phaseRecorder('agent.traceflow');
 
 export interface TraceflowAgentOptions {
   node: string;
@@ -75,6 +78,7 @@ export class TraceflowAgent implements DerivedFlowFeature {
   }
 
   async start(p: TraceflowStartParams): Promise<{ installed: true; injected: boolean }> {
+    const span = phases.begin({ tag: p.tag, role: p.role });
     this.end(p.tag);
     const pods = await this.o.pods();
     const live = p.live ? this.liveSource(p.live, pods) : undefined;
@@ -86,11 +90,16 @@ export class TraceflowAgent implements DerivedFlowFeature {
     // Checked before anything is installed: a bad request leaves nothing behind.
     const out = p.inject ? this.injection(p.tag, p.inject, pods) : undefined;
     this.sessions.set(p.tag, session);
+    span.mark('prepare');
     await this.o.sync();
+    span.mark('sync');
     // Without this, a packet hitting a megaflow cached before the tag flows existed (after
     // conntrack, or from the tunnel) would pass every observation point unseen.
     await this.o.revalidated();
+    span.mark('purge');
     if (out) await this.o.packetOut(out);
+    span.mark('packetOut');
+    span.end();
     log.info({ tag: p.tag, role: p.role, injected: !!out }, 'traceflow started');
     return { installed: true, injected: !!out };
   }

@@ -13,6 +13,7 @@ import {
 } from '../../api/traceflow.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoreChange, StoredRecord } from '../store/objects.js';
 import type { RpcClient } from '../sync/rpc-client.js';
@@ -21,6 +22,8 @@ import { TagAllocator } from './tags.js';
 import type { StatusEntry, TraceflowStatusTable } from './status-table.js';
 
 const log = createLogger('controller.traceflow');
+/** One run: planned, the receivers' and then the sender's start, the results collected, the status written. */
+const phases = phaseRecorder('controller.traceflow');
 
 /** How long a start or stop request may take (flows in, packet out). */
 const START_RPC_MS = 5_000;
@@ -120,12 +123,16 @@ export class TraceflowRunner {
     const tag = this.tags.allocate();
     if (tag === undefined) return this.set(record, { phase: 'Failed', reason: 'no free dataplane tag: 63 Traceflows are running; retry when one ends', startTime });
     let plan: TraceflowPlan | undefined;
+    const span = phases.begin({ traceflow: objectKey(record), tag });
     try {
       plan = planTraceflow(spec, await this.ctx.nodes.reports());
       if (plan.service) plan = await this.resolveService(spec, plan);
       this.set(record, { phase: 'Running', dataplaneTag: tag, startTime });
-      const status = await this.trace(plan, tag, deadline, timeoutMs);
+      span.mark('plan');
+      const status = await this.trace(plan, tag, deadline, timeoutMs, span);
       this.set(record, { ...status, dataplaneTag: tag, startTime });
+      span.mark('status');
+      span.end();
       log.info({ traceflow: objectKey(record), tag, phase: status.phase, ms: Date.now() - (deadline - timeoutMs) }, 'traceflow finished');
     } catch (err) {
       const reason = err instanceof PlanError ? err.message : `${errorMessage(err)}`;
@@ -136,14 +143,16 @@ export class TraceflowRunner {
     }
   }
 
-  private async trace(plan: TraceflowPlan, tag: number, deadline: number, timeoutMs: number): Promise<TraceflowStatus> {
+  private async trace(plan: TraceflowPlan, tag: number, deadline: number, timeoutMs: number, span: PhaseSpan): Promise<TraceflowStatus> {
     const { rpc } = this.ctx;
     const params = (role: TraceflowStartParams['role'], packet: Pick<TraceflowStartParams, 'inject' | 'live'> = {}): TraceflowStartParams => ({
       tag, role, timeoutMs: timeoutMs + AGENT_GRACE_MS, ...packet, ...(plan.droppedOnly ? { droppedOnly: true } : {}),
     });
     // The receivers listen before the sender injects (or starts tagging).
     await Promise.all(plan.receivers.map((n) => this.call(n, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver')));
+    span.mark('receiverStart');
     await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject ? { inject: plan.inject } : plan.live ? { live: plan.live } : {}), 'Sender');
+    span.mark('senderStart');
 
     const collect = async (node: string) => {
       const waitMs = Math.max(0, deadline - Date.now());
@@ -172,6 +181,7 @@ export class TraceflowRunner {
       }
       return r;
     }));
+    span.mark('collect');
     const senderResult = senderCollect!.result;
     const capturedPacket = senderCollect!.capturedPacket ?? receiverCollects.find((c) => c.capturedPacket)?.capturedPacket;
     const captured = plan.live && capturedPacket ? { capturedPacket } : {};
