@@ -164,20 +164,27 @@ export class TraceflowRunner {
     // sender's own observation of a packet a receiver already saw is still on its way (packet-ins
     // reach each agent on their own schedule): it gets a moment before it is stopped.
     const nodes = [plan.sender, ...plan.receivers];
-    const collects = nodes.map((node) => collect(node));
+    // A node whose collect brought a result has ended its session (collect ends it): nothing to stop there.
+    const answered = new Set<string>();
+    const collects = nodes.map((node) => collect(node).then((r) => {
+      if (r.done) answered.add(node);
+      return r;
+    }));
     const senderReported = collects[0]!.then(() => undefined, () => undefined);
+    const waiting = (list: string[]) => list.filter((n) => !answered.has(n));
     const [senderCollect, ...receiverCollects] = await Promise.all(collects.map(async (pending, i) => {
       const r = await pending;
       if (!isFinal(r.result)) return r;
       const others = nodes.filter((n) => n !== nodes[i]);
       if (i === 0 || plan.droppedOnly) {
-        await this.stopOn(others, tag);
+        await this.stopOn(waiting(others), tag);
       } else {
-        await this.stopOn(others.filter((n) => n !== plan.sender), tag);
+        await this.stopOn(waiting(others.filter((n) => n !== plan.sender)), tag);
         const grace = new AbortController();
         await Promise.race([senderReported, sleep(SENDER_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined)]);
         grace.abort();
-        await this.stopOn([plan.sender], tag);
+        // Usually the sender has answered by now, and its stop would only add a round trip before the status.
+        await this.stopOn(waiting([plan.sender]), tag);
       }
       return r;
     }));
