@@ -118,7 +118,7 @@ export class Datapath {
   private async syncOnce(): Promise<void> {
     const t0 = Date.now();
     const span = phases.begin();
-    const desired = await this.desiredFlows(span);
+    const desired = await this.o.podPorts.shared(() => this.desiredFlows(span));
     const groups = this.desiredGroups();
     // Flows and host routes are independent: their processes run side by side. After the
     // first run (a FlowRound, which dumps) the bridge plans against its mirror of the table,

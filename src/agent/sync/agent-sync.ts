@@ -383,7 +383,8 @@ export class AgentSync {
     this.nextDesired = undefined;
     this.realizing = (async () => {
       const t0 = performance.now();
-      await this.desiredStore.save(desired);
+      // After the first save this object knows which store the saved document came from.
+      await this.desiredStore.save(desired, this.desired ? { storeId: this.desired.storeId } : undefined);
       span.mark('persist');
       const saved = performance.now();
       const prevStore = this.desired?.storeId;
