@@ -2,7 +2,7 @@
 // path and phase, shown through a real prom-client registry; with SEINE_PHASE_LOG=1 a child
 // process logs one `phases` line per span, with its wall-clock start.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { PHASE_BUCKETS_SECONDS, PhaseRecorder, phaseRecorder, registerPhaseHistogram, wallMs } from '../../../src/lib/phases.js';
 
@@ -72,7 +72,12 @@ describe('phase spans', () => {
       const s = phaseRecorder('child.path').begin({ generation: 7 });
       s.mark('a');
       s.end();`;
-    const run = (env: NodeJS.ProcessEnv) => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    // The log goes to stderr.
+    const run = (env: NodeJS.ProcessEnv) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stderr;
+    };
     const before = wallMs();
     const lines = run({ SEINE_PHASE_LOG: '1', SEINE_LOG_LEVEL: 'info' }).split('\n').filter((l) => l.includes('"msg":"phases"'));
     assert.equal(lines.length, 1, lines.join('\n'));
