@@ -55,8 +55,11 @@ export interface DesiredPublisherContext {
   nodes: NodeRegistry;
   client: MqttClient;
   build: DesiredDocumentBuilder;
-  /** Runs before each publication (the policy span recomputes there); names the nodes it changed, if it knows. */
-  prepare?: () => Promise<PreparedChanges | void>;
+  /**
+   * Runs before each publication (the policy span recomputes there); names the nodes it changed,
+   * if it knows. `objects`: the store as this publication read it (one read serves all).
+   */
+  prepare?: (objects: readonly StoredRecord[]) => Promise<PreparedChanges | void>;
   /** The store's identity (store/identity.ts); every document carries it. */
   storeId: string;
   /** Also look for changes every this many ms (a store shared with other replicas changes under us). */
@@ -183,7 +186,7 @@ export class DesiredPublisher {
     // published with a span computed before it existed (which reads as "every node").
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
     span.mark('load');
-    const prepared = await this.ctx.prepare?.();
+    const prepared = await this.ctx.prepare?.(objects);
     span.mark('prepare');
     const partial = !full && prepared !== undefined && prepared !== 'all';
     const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
