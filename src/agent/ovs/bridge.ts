@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
+import type { PhaseSpan } from '../../lib/phases.js';
 import { OFPMP, OFPT } from '../../lib/openflow/header.js';
 import { flowStatsRequest } from '../../lib/openflow/flow-stats.js';
 import { decodeError } from '../../lib/openflow/messages.js';
@@ -331,7 +332,7 @@ export class OpenFlowBridge {
    * Makes the installed flows (all, or those whose cookie matches `scope`) equal to `desired`,
    * touching only the difference, in one bundle. Re-running with the same set changes nothing.
    */
-  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter; groups?: readonly Group[] } = {}): Promise<ReconcileResult> {
+  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter; groups?: readonly Group[]; phases?: PhaseSpan } = {}): Promise<ReconcileResult> {
     const whole = !opts.scope;
     const switchId = whole && this.soleWriter ? await this.switchIdentity() : '';
     if (whole && this.installed && switchId !== this.installedSwitch) {
@@ -346,7 +347,9 @@ export class OpenFlowBridge {
     const want = desired.map((f) => toOvsFlow(f, this.tables));
     const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
     const plan = await this.plan(installed, want, true);
+    opts.phases?.mark('plan');
     await this.apply(plan, groups);
+    opts.phases?.mark('bundle');
     return resultOf(plan);
   }
 

@@ -12,6 +12,7 @@ import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
 import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
 import { GroupTable } from '../../policy/compute/groups.js';
 import { computeHostRules, type HostRule } from '../../policy/compute/host.js';
@@ -25,6 +26,8 @@ import type { PolicyFlowInput } from './flows.js';
 import { serviceFrontends } from '../service/frontends.js';
 
 const log = createLogger('policy');
+/** One convergence: the rules computed, then the datapath synced with them. */
+const phases = phaseRecorder('agent.policy');
 
 /** The kinds whose objects together make the node's policy (qualified as the registry names them). */
 export const POLICY_KINDS = [
@@ -102,6 +105,7 @@ export class PolicyRealizer {
     await Promise.resolve(); // let the other kinds of the same document register first
     // The kinds of one document arrive as separate calls; the run that started first already saw them all.
     if (this.computedAt === this.changes) return;
+    const span = phases.begin();
     const at = this.changes;
     const objects: ManifestObject[] = [];
     const seen = new Set<string>();
@@ -126,7 +130,9 @@ export class PolicyRealizer {
     const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
     this.errors = new Map([...result.errors, ...host.errors].map((e) => [e.policy.uid ?? '', describe(e)]));
+    span.mark('compute');
     await this.datapath().sync();
+    span.mark('datapath');
     // Host rules: every policy applied to Nodes is Realized only once the host's iptables hold it.
     const hostPolicies = sorted.hostPolicies ?? [];
     if (hostPolicies.length || this.hostFirewall) {
@@ -138,6 +144,7 @@ export class PolicyRealizer {
         for (const p of hostPolicies) if (!this.errors.has(p.metadata.uid ?? '')) this.errors.set(p.metadata.uid ?? '', `host firewall (iptables): ${errorMessage(err)}`);
       }
     }
+    span.end();
     this.computedAt = at;
     log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, hostRules: host.rules.length, failed: this.errors.size }, 'policy realized');
   }
