@@ -101,7 +101,8 @@ export class PolicyComputer {
     const deleted = change.type === 'deleted';
     if (change.kind === 'Pod') this.index.updatePod(this.podKeyOf(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
-    else {
+    else if (change.kind === 'Node') {
+      this.index.updateNode(change.object.name, deleted ? undefined : change.object);
       if (deleted) this.nodeNames.delete(change.object.name);
       else this.nodeNames.add(change.object.name);
       this.dirtyNodes.add(change.object.name);
