@@ -109,6 +109,7 @@ export class PolicyComputer {
     // Services select nothing here: toServices names them, and the box resolves the names when it writes flows.
     else if (change.kind === 'Service' || change.kind === 'EndpointSlice') return;
     else {
+      this.index.updateNode(change.object.name, deleted ? undefined : change.object);
       if (deleted) this.nodeNames.delete(change.object.name);
       else this.nodeNames.add(change.object.name);
       this.dirtyNodes.add(change.object.name);
