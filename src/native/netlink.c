@@ -180,6 +180,43 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 #define RECV_BUF (64 * 1024)
 static unsigned char recv_buf[RECV_BUF];
 
+// The messages of one answer, copied out of recv_buf and kept NLMSG_ALIGNed so JS can walk them.
+typedef struct {
+  unsigned char *data;
+  size_t len, cap;
+} msg_acc;
+
+// Appends one message; 0 or ENOMEM.
+static int acc_append(msg_acc *a, const struct nlmsghdr *h) {
+  size_t len = NLMSG_ALIGN(h->nlmsg_len);
+  if (a->len + len > a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 8192;
+    while (cap < a->len + len) cap *= 2;
+    unsigned char *p = realloc(a->data, cap);
+    if (!p) return ENOMEM;
+    a->data = p;
+    a->cap = cap;
+  }
+  memcpy(a->data + a->len, h, h->nlmsg_len);
+  memset(a->data + a->len + h->nlmsg_len, 0, len - h->nlmsg_len);
+  a->len += len;
+  return 0;
+}
+
+// The accumulated messages as a Buffer (freeing them), or NULL with an error thrown.
+static napi_value acc_to_buffer(napi_env env, msg_acc *a) {
+  napi_value out;
+  void *data;
+  napi_status st = napi_create_buffer_copy(env, a->len, a->data ? a->data : (void *)"", &data, &out);
+  free(a->data);
+  a->data = NULL;
+  if (st != napi_ok) {
+    napi_throw_error(env, NULL, "seine_native: cannot allocate the reply buffer");
+    return NULL;
+  }
+  return out;
+}
+
 // request(fd, msg: Buffer, seq: number) → Buffer: the concatenation of every reply message
 // for `seq`, up to and including NLMSG_DONE / NLMSG_ERROR, or the one reply of a non-dump
 // request. The caller has put seq and the port id into the header already; messages for other
@@ -202,8 +239,7 @@ static napi_value request(napi_env env, napi_callback_info info) {
   while (n < 0 && errno == EINTR);
   if (n < 0) return throw_errno(env, "netlink send", errno);
 
-  unsigned char *acc = NULL;
-  size_t acclen = 0, acccap = 0;
+  msg_acc acc = {0};
   int done = 0;
   while (!done) {
     struct iovec iov = {.iov_base = recv_buf, .iov_len = RECV_BUF};
@@ -212,45 +248,26 @@ static napi_value request(napi_env env, napi_callback_info info) {
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       int e = errno;
-      free(acc);
+      free(acc.data);
       return throw_errno(env, e == EAGAIN ? "netlink receive (no reply within 5 s)" : "netlink receive", e);
     }
     if (mh.msg_flags & MSG_TRUNC) {
-      free(acc);
+      free(acc.data);
       return throw_errno(env, "netlink receive: reply larger than the receive buffer", EMSGSIZE);
     }
     for (struct nlmsghdr *h = (struct nlmsghdr *)recv_buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != seq) continue;
-      size_t len = NLMSG_ALIGN(h->nlmsg_len); // kept aligned so the caller can walk the result
-      if (acclen + len > acccap) {
-        size_t cap = acccap ? acccap * 2 : 8192;
-        while (cap < acclen + len) cap *= 2;
-        unsigned char *p = realloc(acc, cap);
-        if (!p) {
-          free(acc);
-          return throw_errno(env, "netlink receive", ENOMEM);
-        }
-        acc = p;
-        acccap = cap;
+      if (acc_append(&acc, h)) {
+        free(acc.data);
+        return throw_errno(env, "netlink receive", ENOMEM);
       }
-      memcpy(acc + acclen, h, h->nlmsg_len);
-      memset(acc + acclen + h->nlmsg_len, 0, len - h->nlmsg_len);
-      acclen += len;
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR || !(h->nlmsg_flags & NLM_F_MULTI)) {
         done = 1;
         break;
       }
     }
   }
-  napi_value out;
-  void *data;
-  napi_status st = napi_create_buffer_copy(env, acclen, acc ? acc : (void *)"", &data, &out);
-  free(acc);
-  if (st != napi_ok) {
-    napi_throw_error(env, NULL, "seine_native: cannot allocate the reply buffer");
-    return NULL;
-  }
-  return out;
+  return acc_to_buffer(env, &acc);
 }
 
 // closeSocket(fd)
@@ -275,10 +292,9 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
-  unsigned char *acc = NULL;
-  size_t acclen = 0, acccap = 0;
+  msg_acc acc = {0};
   // Bounded per call, so a flood cannot hold the main thread: the rest waits for the next poll.
-  while (acclen < (1u << 20)) {
+  while (acc.len < (1u << 20)) {
     struct iovec iov = {.iov_base = recv_buf, .iov_len = RECV_BUF};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n;
@@ -287,37 +303,18 @@ static napi_value drain(napi_env env, napi_callback_info info) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       int e = errno;
-      free(acc);
+      free(acc.data);
       return throw_errno(env, "netlink receive", e);
     }
     if (mh.msg_flags & MSG_TRUNC) continue;
     for (struct nlmsghdr *h = (struct nlmsghdr *)recv_buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      size_t len = NLMSG_ALIGN(h->nlmsg_len);
-      if (acclen + len > acccap) {
-        size_t cap = acccap ? acccap * 2 : 8192;
-        while (cap < acclen + len) cap *= 2;
-        unsigned char *p = realloc(acc, cap);
-        if (!p) {
-          free(acc);
-          return throw_errno(env, "netlink receive", ENOMEM);
-        }
-        acc = p;
-        acccap = cap;
+      if (acc_append(&acc, h)) {
+        free(acc.data);
+        return throw_errno(env, "netlink receive", ENOMEM);
       }
-      memcpy(acc + acclen, h, h->nlmsg_len);
-      memset(acc + acclen + h->nlmsg_len, 0, len - h->nlmsg_len);
-      acclen += len;
     }
   }
-  napi_value out;
-  void *data;
-  napi_status st = napi_create_buffer_copy(env, acclen, acc ? acc : (void *)"", &data, &out);
-  free(acc);
-  if (st != napi_ok) {
-    napi_throw_error(env, NULL, "seine_native: cannot allocate the receive buffer");
-    return NULL;
-  }
-  return out;
+  return acc_to_buffer(env, &acc);
 }
 
 // ---- sysctl and ethtool --------------------------------------------------------------------
