@@ -45,6 +45,8 @@ export interface PolicyFlowInput {
    * learn a per-connection counter in DenyAccounting first (flows/accounting.ts).
    */
   denyAccounting?: boolean;
+  /** Addresses the box's pods resolved a rule's fqdn peers to (fqdn/feature.ts); without it fqdn peers match nothing. */
+  fqdnAddresses?: (patterns: readonly string[]) => string[];
 }
 
 /** What a run leaves for the next one, so unchanged rules keep their priorities and ids. */
@@ -141,8 +143,12 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
       continue;
     }
     const peerSide = rule.direction === 'egress' ? 'dst' : 'src';
-    const peers = rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
-    if (peers && !peers.length) {
+    const fqdns = rule.peers.fqdns?.length ? rule.peers.fqdns : undefined;
+    const resolved = fqdns ? (input.fqdnAddresses?.(fqdns) ?? []) : [];
+    const peers = rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs, ...resolved].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
+    // An fqdn rule whose names no pod resolved yet keeps its flows with an empty peer clause
+    // (a conjunction never complete): its stats, np.log and Traceflow identity stay in place.
+    if (peers && !peers.length && !fqdns) {
       skipped.push({ ruleId: rule.id, reason: 'no IPv4 peer' });
       continue;
     }

@@ -46,6 +46,8 @@ export interface PeerSet {
   any: boolean;
   ips: string[];
   cidrs: string[];
+  /** `fqdn` peers (lower-cased exact names and `*` wildcards); the box adds the addresses its pods resolved them to. */
+  fqdns?: string[];
 }
 
 export type TransportService = { protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; endPort?: number };
