@@ -336,7 +336,6 @@ describe('policy compute', () => {
     });
 
     const unsupported: [string, unknown, RegExp, string][] = [
-      ['fqdn', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', to: [{ fqdn: 'example.com' }] }] }, /fqdn peers is not supported yet/, 'spec.egress[0].to[0].fqdn'],
       ['toServices', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', toServices: [{ name: 's', namespace: 'prod' }] }] }, /toServices is not supported yet/, 'spec.egress[0].toServices'],
       ['serviceAccount', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from: [{ serviceAccount: { name: 'sa', namespace: 'prod' } }] }] }, /serviceAccount peers is not supported yet/, 'spec.ingress[0].from[0].serviceAccount'],
       ['nodeSelector', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from: [{ nodeSelector: {} }] }] }, /nodeSelector peers is not supported yet/, 'spec.ingress[0].from[0].nodeSelector'],
