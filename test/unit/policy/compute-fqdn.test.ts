@@ -2,7 +2,7 @@
 // the patterns reach the node's rules lower-cased (the box fills in the addresses), in ACNP and
 // Antrea NetworkPolicy, alone or next to other peers, and with named ports.
 import assert from 'node:assert/strict';
-import { computeNodePolicies } from '../../../src/policy/compute/compute.js';
+import { computeNodePolicies, type PolicyObjects } from '../../../src/policy/compute/compute.js';
 import { parseManifests } from '../../../src/api/manifest.js';
 import { fqdnPatternIssue } from '../../../src/api/antrea-peer.js';
 import { acnp, anp, inventory, pod } from './fixtures.js';
@@ -11,7 +11,7 @@ const inv = inventory([
   pod('prod', 'client', { app: 'client' }, '10.0.1.41', 'n1'),
   pod('prod', 'web', { app: 'web' }, '10.0.2.10', 'n2', [{ name: 'http', port: 8080, protocol: 'TCP' }]),
 ]);
-const compute = (policies: ReturnType<typeof acnp>[]) => computeNodePolicies({ policies, tiers: [], clusterGroups: [], groups: [] }, inv);
+const compute = (policies: PolicyObjects['policies']) => computeNodePolicies({ policies, tiers: [], clusterGroups: [], groups: [] }, inv);
 
 describe('fqdn peers: validation', () => {
   it('accepts Antrea\'s formats: exact names and a leading-* wildcard', () => {
