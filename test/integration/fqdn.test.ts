@@ -145,6 +145,12 @@ describe('fqdn egress peers (1 box, lab DNS)', function () {
     }, 30_000);
   });
 
+  it('seine lab outside dns lists the names the lab DNS server answers', async () => {
+    const r = await spawnCollect(process.execPath, [distProgram('cli/seine.js'), 'lab', 'outside', 'dns'], { env: { ...process.env, SEINE_LAB_DIR: lab!.dir } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `dns 172.31.254.10:53, TTL 4 s:\nallowed.seine.test  ${A}\ndenied.seine.test  ${B}\n`);
+  });
+
   it('before the pod resolved a name, its address is dropped; another pod resolving it teaches the box nothing', async () => {
     const other = await client(pod('box1-pod2'), [{ resolve: 'allowed.seine.test' }, { connect: '@', port: 8080 }]);
     assert.deepEqual(other.map((x) => x.addresses ?? x.result), [[A], 'connected'], `box1-pod2 (no policy):\n${show(other)}`);
