@@ -127,7 +127,9 @@ export class Agent {
       sync: () => datapath.sync(),
       packetOut: (p) => packetOuts.send(p),
       minTTL: cfg.fqdnCacheMinTTL,
+      file: path.join(cfg.stateDir, 'fqdn-cache.json'),
     });
+    await fqdn.load();
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
     const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own, !!wireGuard);
     // Peers on the device before the routes into it (datapath.sync), on start and on every Node change.

@@ -126,6 +126,19 @@ export class FqdnCache {
     return [...out].sort();
   }
 
+  /**
+   * Entries saved by an earlier incarnation (persist.ts), unexpired ones only. Whether a pattern
+   * still selects them is settled by the next setPatterns; limits apply to new answers.
+   */
+  restore(entries: readonly CacheEntry[], now: number): void {
+    for (const e of entries) {
+      if (e.expiresAt <= now) continue;
+      let entry = this.names.get(e.fqdn);
+      if (!entry) this.names.set(e.fqdn, (entry = { addresses: new Map() }));
+      entry.addresses.set(e.address, Math.max(entry.addresses.get(e.address) ?? 0, e.expiresAt));
+    }
+  }
+
   /** Every name → address with its expiry (what `seinectl get fqdncache` shows), by name then address. */
   entries(): CacheEntry[] {
     const out: CacheEntry[] = [];

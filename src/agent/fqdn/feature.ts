@@ -10,9 +10,11 @@ import type { PacketInEvent } from '../ovs/packet-in.js';
 import type { PacketOut } from '../ovs/packet-out.js';
 import type { NodePolicySet } from '../../policy/compute/types.js';
 import { createLogger } from '../../lib/log.js';
+import { CoalescingRunner } from '../../lib/coalesce.js';
 import { hex } from '../policy/registers.js';
 import { FqdnCache, type CacheEntry } from './cache.js';
 import { DnsInterceptor, PRIORITY_DNS_INTERCEPT, encodeDnsUserdata } from './intercept.js';
+import { loadCache, saveCache } from './persist.js';
 
 const log = createLogger('fqdn');
 
@@ -49,6 +51,8 @@ export interface FqdnAgentOptions {
   packetOut: (p: PacketOut) => Promise<void>;
   /** Seconds an address is kept at least (agent.yaml fqdnCacheMinTTL). */
   minTTL?: number;
+  /** Where the cache survives a restart (`<stateDir>/fqdn-cache.json`); undefined: memory only. */
+  file?: string;
   now?: () => number;
 }
 
@@ -59,10 +63,34 @@ export class FqdnAgent implements FlowFeature {
   private timer?: NodeJS.Timeout;
   private timerAt?: number;
   private stopped = false;
+  private saved = '';
+  private readonly saver = new CoalescingRunner(() => this.save());
 
   constructor(private readonly o: FqdnAgentOptions) {
     this.cache = new FqdnCache({ minTTL: o.minTTL ?? 0 });
     this.interceptor = new DnsInterceptor({ cache: this.cache, sync: o.sync, packetOut: o.packetOut, ...(o.now ? { now: o.now } : {}) });
+  }
+
+  /** Reads back what an earlier incarnation saved (before the first sync, so its flows are there from the start). */
+  async load(): Promise<void> {
+    if (!this.o.file) return;
+    const entries = await loadCache(this.o.file);
+    this.cache.restore(entries, this.now());
+    this.saved = JSON.stringify(this.cache.entries());
+    if (this.cache.size) log.info({ names: this.cache.size }, 'fqdn cache restored');
+  }
+
+  private async save(): Promise<void> {
+    if (!this.o.file) return;
+    const entries = this.cache.entries();
+    const text = JSON.stringify(entries);
+    if (text === this.saved) return;
+    await saveCache(this.o.file, entries);
+    this.saved = text;
+  }
+
+  private persist(): void {
+    this.saver.run().catch((err) => log.warn({ err }, 'fqdn cache not saved'));
   }
 
   private now(): number {
@@ -76,6 +104,7 @@ export class FqdnAgent implements FlowFeature {
     this.cache.setPatterns(patterns);
     this.cache.expire(this.now());
     this.arm();
+    this.persist();
     return dnsInterceptFlows(input, cookies);
   }
 
@@ -85,7 +114,10 @@ export class FqdnAgent implements FlowFeature {
   }
 
   async onPacketIn(ev: PacketInEvent): Promise<void> {
-    if (await this.interceptor.onPacketIn(ev)) this.arm();
+    if (await this.interceptor.onPacketIn(ev)) {
+      this.arm();
+      this.persist();
+    }
   }
 
   entries(): CacheEntry[] {
@@ -108,6 +140,7 @@ export class FqdnAgent implements FlowFeature {
       this.timerAt = undefined;
       if (this.cache.expire(this.now())) {
         this.o.sync().catch((err) => log.error({ err }, 'datapath sync after fqdn expiry failed'));
+        this.persist();
       }
       this.arm();
     }, Math.max(0, next - this.now()) + 5);
