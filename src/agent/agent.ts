@@ -279,7 +279,7 @@ export class Agent {
   async stop(): Promise<void> {
     const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency, fqdn } = this.parts;
     statsTimer?.stop();
-    fqdn.stop();
+    await fqdn.stop();
     await latency.stop();
     await neighbours?.stop();
     await this.api.stop();

@@ -125,9 +125,11 @@ export class FqdnAgent implements FlowFeature {
     return this.cache.entries();
   }
 
-  stop(): void {
+  /** Stops the expiry timer; resolves once a save in progress is written. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.saver.idle();
   }
 
   /** One timer at the earliest expiry: the addresses that expired leave the flows then. */

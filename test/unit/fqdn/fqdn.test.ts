@@ -2,7 +2,11 @@
 // its limits, the interception flows, DNS payloads out of real frames, and the interceptor's
 // order — flows synced before the held answer is released, dropped when they cannot be.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FqdnCache, patternMatches } from '../../../src/agent/fqdn/cache.js';
+import { loadCache, saveCache } from '../../../src/agent/fqdn/persist.js';
 import { DnsInterceptor, decodeDnsUserdata, dnsPayload, encodeDnsUserdata, PRIORITY_DNS_INTERCEPT } from '../../../src/agent/fqdn/intercept.js';
 import { dnsInterceptFlows } from '../../../src/agent/fqdn/feature.js';
 import { CookieAllocator } from '../../../src/agent/ovs/cookie.js';
@@ -177,5 +181,31 @@ describe('fqdn: flows', () => {
     };
     assert.deepEqual(peerClauses([]), [], 'no address: the conjunction never completes');
     assert.deepEqual(peerClauses(['172.31.254.11', '172.31.254.13', '2001:db8::1']), ['ip,nw_dst=172.31.254.11', 'ip,nw_dst=172.31.254.13'], 'IPv4 only, as the datapath');
+  });
+});
+
+describe('fqdn: the cache across restarts', () => {
+  let dir = '';
+  before(async () => (dir = await mkdtemp(path.join(tmpdir(), 'seine-fqdn-'))));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('saves and restores unexpired entries', async () => {
+    const file = path.join(dir, 'fqdn-cache.json');
+    const c = new FqdnCache();
+    c.setPatterns(['a.test', 'b.test']);
+    c.learn(['a.test'], [{ address: '192.0.2.1', ttl: 60 }], 0);
+    c.learn(['b.test'], [{ address: '192.0.2.2', ttl: 5 }], 0);
+    await saveCache(file, c.entries());
+    const back = new FqdnCache();
+    back.restore(await loadCache(file), 10 * S);
+    assert.deepEqual(back.entries(), [{ fqdn: 'a.test', address: '192.0.2.1', expiresAt: 60 * S }], 'b.test expired while the agent was down');
+  });
+
+  it('refuses a file whose addresses could reach a flow as text: starts empty', async () => {
+    const file = path.join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ version: 1, entries: [{ fqdn: 'a.test', address: '192.0.2.1,actions=NORMAL', expiresAt: 1e15 }] }));
+    assert.deepEqual(await loadCache(file), []);
+    assert.deepEqual(await loadCache(path.join(dir, 'none.json')), [], 'no file: empty');
+    assert.ok((await readFile(file, 'utf8')).includes('actions'), 'the file is left for inspection');
   });
 });
