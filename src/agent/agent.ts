@@ -267,6 +267,7 @@ export class Agent {
       flows,
       disks: [cfg.stateDir],
       latency: () => latency.rtts(),
+      fqdn: () => ({ size: fqdn.cache.size, evictions: fqdn.cache.evictions, answers: fqdn.interceptor.counts }),
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     // Every value is read at scrape time, so the registry is made by the first scrape.
