@@ -116,12 +116,12 @@ export class FqdnCache {
     return next;
   }
 
-  /** Unexpired addresses of every name the patterns select, sorted. */
-  addressesFor(patterns: readonly string[]): string[] {
+  /** Addresses of every name the patterns select that have not expired at `now` (expired ones may still await expire()), sorted. */
+  addressesFor(patterns: readonly string[], now = -Infinity): string[] {
     const out = new Set<string>();
     for (const [name, entry] of this.names) {
       if (!patterns.some((p) => patternMatches(p, name))) continue;
-      for (const address of entry.addresses.keys()) out.add(address);
+      for (const [address, expiresAt] of entry.addresses) if (expiresAt > now) out.add(address);
     }
     return [...out].sort();
   }

@@ -110,7 +110,7 @@ export class FqdnAgent implements FlowFeature {
 
   /** Addresses for a rule's fqdn peers, as the cache holds them now. */
   addressesFor(patterns: readonly string[]): string[] {
-    return this.cache.addressesFor(patterns);
+    return this.cache.addressesFor(patterns, this.now());
   }
 
   async onPacketIn(ev: PacketInEvent): Promise<void> {
@@ -120,9 +120,10 @@ export class FqdnAgent implements FlowFeature {
     }
   }
 
+  /** The unexpired entries (without expiring anything: that is the timer's, which syncs the flows). */
   entries(): CacheEntry[] {
-    this.cache.expire(this.now());
-    return this.cache.entries();
+    const now = this.now();
+    return this.cache.entries().filter((e) => e.expiresAt > now);
   }
 
   /** Stops the expiry timer; resolves once a save in progress is written. */
