@@ -114,10 +114,14 @@ export class FqdnAgent implements FlowFeature {
   }
 
   async onPacketIn(ev: PacketInEvent): Promise<void> {
-    if (await this.interceptor.onPacketIn(ev)) {
-      this.arm();
-      this.persist();
+    try {
+      if (!(await this.interceptor.onPacketIn(ev))) return;
+    } catch (err) {
+      log.error({ err }, 'held DNS answer not handled');
+      return;
     }
+    this.arm();
+    this.persist();
   }
 
   /** The unexpired entries (without expiring anything: that is the timer's, which syncs the flows). */

@@ -113,8 +113,9 @@ export class DnsInterceptor {
       try {
         ({ names, addresses } = resolvedAddresses(parseDnsMessage(payload)));
       } catch (err) {
-        if (!(err instanceof DnsParseError)) throw err;
-        log.debug({ err: err.message, src: ev.packet.nwSrc }, 'not a readable DNS answer; released as it is');
+        // DnsParseError: not DNS, or cut; anything else would be a parser bug — either way the packet goes on unread.
+        if (!(err instanceof DnsParseError)) log.warn({ err, src: ev.packet.nwSrc }, 'DNS answer parser failed; released unread');
+        else log.debug({ err: err.message, src: ev.packet.nwSrc }, 'not a readable DNS answer; released as it is');
       }
     }
     if (!names.length) {
