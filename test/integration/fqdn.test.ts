@@ -215,6 +215,33 @@ describe('fqdn egress peers (1 box, lab DNS)', function () {
     }
   });
 
+  it('an agent restart keeps what the pods resolved: the cache is saved, read back and in the flows before the first sync', async () => {
+    const file = path.join(box1().ovsDir, 'agent', 'fqdn-cache.json');
+    await client(pod('box1-pod1'), [{ resolve: 'allowed.seine.test' }]);
+    let saved: { version: number; entries: { fqdn: string; address: string; expiresAt: number }[] } | undefined;
+    await eventually('the agent saved allowed.seine.test', async () => {
+      saved = JSON.parse(await readFile(file, 'utf8').catch(() => '{"entries":[]}')) as typeof saved;
+      return !!saved?.entries.some((e) => e.fqdn === 'allowed.seine.test' && e.address === A);
+    }, 5000);
+    // The restart takes longer than the lab's 4 s TTL: the entry is given two minutes while the
+    // agent is down, as fqdnCacheMinTTL would have.
+    await lab!.restartAgent('box1', {
+      crash: true,
+      whileDown: async () => {
+        const entries = saved!.entries.filter((e) => e.fqdn === 'allowed.seine.test').map((e) => ({ ...e, expiresAt: Date.now() + 120_000 }));
+        await writeFile(file, JSON.stringify({ version: 1, entries }));
+      },
+    });
+    state = await lab!.current();
+    const rs = await client(pod('box1-pod1'), [{ connect: A, port: 8080 }]);
+    assert.equal(rs[0]!.result, 'connected', `no new lookup after the restart\n${show(rs)}`);
+    assert.deepEqual((await cache()).filter((r) => r.fqdnName === 'allowed.seine.test').map((r) => r.ipAddress), [A]);
+    // Back to the lab's TTL for what follows.
+    await writeFile(file, JSON.stringify({ version: 1, entries: [] }));
+    await lab!.restartAgent('box1');
+    state = await lab!.current();
+  });
+
   it('follows a changed answer: the new address is allowed at once, the old one until its TTL, then dropped', async () => {
     const go = path.join(lab!.dir, 'fqdn-changed');
     const TTL_MS = state.outside!.dns!.ttl * 1000;
