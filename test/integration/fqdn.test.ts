@@ -236,9 +236,8 @@ describe('fqdn egress peers (1 box, lab DNS)', function () {
     const rs = await client(pod('box1-pod1'), [{ connect: A, port: 8080 }]);
     assert.equal(rs[0]!.result, 'connected', `no new lookup after the restart\n${show(rs)}`);
     assert.deepEqual((await cache()).filter((r) => r.fqdnName === 'allowed.seine.test').map((r) => r.ipAddress), [A]);
-    // Back to the lab's TTL for what follows.
-    await writeFile(file, JSON.stringify({ version: 1, entries: [] }));
-    await lab!.restartAgent('box1');
+    // Back to the lab's TTL for what follows: a restart with the saved cache emptied while down.
+    await lab!.restartAgent('box1', { whileDown: () => writeFile(file, JSON.stringify({ version: 1, entries: [] })) });
     state = await lab!.current();
   });
 
