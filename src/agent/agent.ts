@@ -29,6 +29,9 @@ import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
 import type { PolicyFlowInput } from './policy/flows.js';
 import { FqdnAgent } from './fqdn/feature.js';
+import { HostFirewall } from './policy/host-firewall.js';
+import { hostExemptions } from './policy/host-exemptions.js';
+import { HostLogReader } from './policy/host-log.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
 import { PacketOutSender } from './ovs/packet-out.js';
 import { BridgeStats } from './ovs/flow-stats.js';
@@ -74,7 +77,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor; fqdn: FqdnAgent },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; hostLog: HostLogReader; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor; fqdn: FqdnAgent },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -113,7 +116,9 @@ export class Agent {
 
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
-    const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
+    // Policies applied to Nodes: the host's iptables, with the controller and the k3s API server kept reachable.
+    const hostFirewall = new HostFirewall({ exemptions: () => hostExemptions(cfg) });
+    const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath, hostFirewall);
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
     const flowExport = cfg.flowExporter.enable;
@@ -192,6 +197,9 @@ export class Agent {
         sync.publishEvent(payload).catch((err) => log.warn({ err }, 'policy-log event not queued'));
       },
     });
+    // Logged host rules: their packets come through an NFLOG group into the same np.log.
+    const hostLog = new HostLogReader({ node: cfg.nodeName, npLog });
+    hostFirewall.onRules = (byTag) => hostLog.update(byTag);
     const policyPacketIns = new PolicyPacketIns({
       reject,
       log: (ev, u) => {
@@ -245,7 +253,7 @@ export class Agent {
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => {
       const flows = (await Promise.all([...metricTables].map((tableId) => bridgeStats.flows({ tableId, cookie: categoryFilter('NetworkPolicy') })))).flat();
-      return ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id));
+      return [...ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id)), ...(await hostFirewall.stats())];
     };
     const statsTimer = sync && cfg.controller ? new StatsReporter(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
@@ -274,11 +282,11 @@ export class Agent {
     let registry: Promise<Registry> | undefined;
     api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
     await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency, fqdn });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency, fqdn });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency, fqdn } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency, fqdn } = this.parts;
     statsTimer?.stop();
     await fqdn.stop();
     await latency.stop();
@@ -290,6 +298,7 @@ export class Agent {
     await packetIns.stop();
     await packetOuts.close();
     await bridgeStats.close();
+    hostLog.stop();
     npLog.close();
     await this.datapath.idle();
     await inventory.stop();

@@ -1,8 +1,9 @@
 // The building blocks of Antrea-native policy rules: appliedTo entries, to/from peers, ports and
 // protocols. Field sets follow Antrea's CRDs (build/charts/antrea/crds), per policy scope; the
 // combination rules follow pkg/controller/networkpolicy/validate.go. Fields Seine does not
-// enforce yet (serviceAccount, service, nodeSelector, scope, externalEntitySelector) are
-// accepted here so Antrea YAML loads; the controller reports them as not supported.
+// enforce yet (serviceAccount, service, scope, externalEntitySelector; nodeSelector outside
+// a policy applied to Nodes, host-policy.ts) are accepted here so Antrea YAML loads; the
+// controller reports them as not supported.
 import { z } from 'zod';
 import { LabelSelectorSchema, NamespacedNameSchema, isQualifiedName } from './meta.js';
 import { IPAddressSchema, IPBlockSchema, PortSchema, TransportProtocolSchema, portRangeIssues } from './net.js';

@@ -17,6 +17,7 @@ import {
   ServiceReferenceSchema,
 } from './antrea-peer.js';
 import { BASELINE_TIER, TierReferenceSchema, effectiveTierName } from './tier.js';
+import { checkNodeAppliedTo } from './host-policy.js';
 
 export const ANTREA_POLICY_API_VERSIONS = ['crd.antrea.io/v1alpha1', 'crd.antrea.io/v1beta1'] as const;
 
@@ -150,7 +151,9 @@ export const ClusterNetworkPolicySpecSchema = z
     ingress: z.array(ClusterIngressRuleSchema).optional(),
     egress: z.array(ClusterEgressRuleSchema).optional(),
   })
-  .superRefine(checkPolicySpec);
+  .superRefine(checkPolicySpec)
+  // Applied to Nodes (host firewall, Antrea's NodeNetworkPolicy): host-policy.ts.
+  .superRefine(checkNodeAppliedTo);
 export type ClusterNetworkPolicySpec = z.infer<typeof ClusterNetworkPolicySpecSchema>;
 
 export const AntreaNetworkPolicySpecSchema = z

@@ -13,6 +13,10 @@ import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
+import { GroupTable } from '../../policy/compute/groups.js';
+import { computeHostRules, type HostRule } from '../../policy/compute/host.js';
+import { TierTable } from '../../policy/compute/tiers.js';
+import { errorMessage } from '../../lib/errors.js';
 import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
 import type { Datapath } from '../datapath.js';
 import type { InventorySource } from '../../api/inventory.js';
@@ -48,6 +52,8 @@ export class PolicyRealizer {
     private readonly node: string,
     private readonly inventory: InventorySource,
     private readonly datapath: () => Datapath,
+    /** Where the rules of policies applied to Nodes go (the host's iptables: host-firewall.ts). */
+    private readonly hostFirewall?: { apply(rules: readonly HostRule[]): Promise<void> },
   ) {
     this.rules = { node, rules: [], isolated: { ingress: [], egress: [] } };
     inventory.on('change', (change) => {
@@ -108,13 +114,28 @@ export class PolicyRealizer {
     for (const key of this.manifests.keys()) if (!seen.has(key)) this.manifests.delete(key);
     this.computer ??= new PolicyComputer(this.inventory.snapshot());
     const t0 = performance.now();
-    const result = this.computer.compute(policyObjectsOf(objects));
+    const sorted = policyObjectsOf(objects);
+    const result = this.computer.compute(sorted);
+    const host = computeHostRules(sorted.hostPolicies ?? [], {
+      index: this.computer.index, groups: new GroupTable(sorted.clusterGroups, sorted.groups), tiers: new TierTable(sorted.tiers), nodes: this.inventory.snapshot().nodes,
+    });
     const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
-    this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
+    this.errors = new Map([...result.errors, ...host.errors].map((e) => [e.policy.uid ?? '', describe(e)]));
     await this.datapath().sync();
+    // Host rules: every policy applied to Nodes is Realized only once the host's iptables hold it.
+    const hostPolicies = sorted.hostPolicies ?? [];
+    if (hostPolicies.length || this.hostFirewall) {
+      try {
+        if (!this.hostFirewall) throw new Error('this agent has no host firewall');
+        await this.hostFirewall.apply(host.rules);
+      } catch (err) {
+        log.error({ err }, 'host firewall not applied');
+        for (const p of hostPolicies) if (!this.errors.has(p.metadata.uid ?? '')) this.errors.set(p.metadata.uid ?? '', `host firewall (iptables): ${errorMessage(err)}`);
+      }
+    }
     this.computedAt = at;
-    log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
+    log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, hostRules: host.rules.length, failed: this.errors.size }, 'policy realized');
   }
 }
 

@@ -3,7 +3,9 @@
 // Pure: no I/O, no clock. A PolicyComputer keeps the pod index and each policy's result
 // between runs: an inventory change recomputes only the selections it touches and the policies
 // that used them (Antrea's controller does the same with its group indexes).
+import type { ClusterNetworkPolicy } from '../../api/antrea-policy.js';
 import type { ClusterGroup, Group } from '../../api/group.js';
+import { isHostPolicy } from '../../api/host-policy.js';
 import type { ManifestObject } from '../../api/kinds.js';
 import type { Tier } from '../../api/tier.js';
 import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../api/inventory.js';
@@ -19,6 +21,8 @@ import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, Po
 
 export interface PolicyObjects {
   policies: PolicyObject[];
+  /** ACNPs applied to Nodes (host firewall): not pod policy, computed by host.ts; compute() ignores them. */
+  hostPolicies?: ClusterNetworkPolicy[];
   tiers?: Tier[];
   clusterGroups?: ClusterGroup[];
   groups?: Group[];
@@ -26,9 +30,10 @@ export interface PolicyObjects {
 
 /** Sorts loaded manifest objects into what compute needs; other kinds are ignored. */
 export function policyObjectsOf(objects: readonly ManifestObject[]): PolicyObjects {
-  const out: Required<PolicyObjects> = { policies: [], tiers: [], clusterGroups: [], groups: [] };
+  const out: Required<PolicyObjects> = { policies: [], hostPolicies: [], tiers: [], clusterGroups: [], groups: [] };
   for (const o of objects) {
-    if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy' || o.kind === 'AdminNetworkPolicy' || o.kind === 'BaselineAdminNetworkPolicy') out.policies.push(o);
+    if (o.kind === 'ClusterNetworkPolicy' && isHostPolicy(o)) out.hostPolicies.push(o as ClusterNetworkPolicy);
+    else if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy' || o.kind === 'AdminNetworkPolicy' || o.kind === 'BaselineAdminNetworkPolicy') out.policies.push(o);
     else if (o.kind === 'Tier') out.tiers.push(o);
     else if (o.kind === 'ClusterGroup') out.clusterGroups.push(o);
     else if (o.kind === 'Group') out.groups.push(o);

@@ -182,6 +182,6 @@ function resolveAppliedTo(entries: readonly AppliedToEntry[], ctx: { index: PodI
 }
 
 // Antrea's generated rule name suffix: the first 7 hex digits of sha1(JSON of the rule).
-function hashRule(rule: object): string {
+export function hashRule(rule: object): string {
   return createHash('sha1').update(JSON.stringify(rule)).digest('hex').slice(0, 7);
 }

@@ -6,6 +6,10 @@ import { computeNodePolicies, type PolicyObjects } from '../../../src/policy/com
 import { parseManifests } from '../../../src/api/manifest.js';
 import { fqdnPatternIssue } from '../../../src/api/antrea-peer.js';
 import { acnp, anp, inventory, pod } from './fixtures.js';
+import { computeHostRules } from '../../../src/policy/compute/host.js';
+import { PodIndex } from '../../../src/policy/compute/pod-index.js';
+import { GroupTable } from '../../../src/policy/compute/groups.js';
+import { TierTable } from '../../../src/policy/compute/tiers.js';
 
 const inv = inventory([
   pod('prod', 'client', { app: 'client' }, '10.0.1.41', 'n1'),
@@ -98,5 +102,18 @@ describe('fqdn peers: compute', () => {
     assert.deepEqual(byPeers.get('fqdn')!.services, [{ protocol: 'TCP', port: 9000 }]);
     assert.deepEqual(byPeers.get('fqdn')!.peers.ips, []);
     assert.deepEqual(byPeers.get('pods')!.peers.ips, ['10.0.2.10']);
+  });
+});
+
+describe('fqdn peers: host policies', () => {
+  it('a policy applied to Nodes refuses fqdn peers (the host\'s own lookups are not seen): the schema, and the compute behind it', () => {
+    const spec = { priority: 1, appliedTo: [{ nodeSelector: {} }], egress: [{ action: 'Allow', to: [{ ipBlock: { cidr: '10.0.0.0/8' } }, { fqdn: 'a.test' }] }] };
+    assert.throws(() => acnp('hp', spec), /fqdn peers cannot be used in a policy applied to Nodes/);
+    // Past the schema (a stored object from an older release): the compute refuses it too, never an empty rule.
+    const valid = acnp('hp', { ...spec, egress: [{ action: 'Allow', to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] });
+    const p = { ...valid, spec: { ...valid.spec, egress: spec.egress } } as typeof valid;
+    const r = computeHostRules([p], { index: new PodIndex(inv), groups: new GroupTable(), tiers: new TierTable(), nodes: new Map() });
+    assert.deepEqual(r.rules, []);
+    assert.deepEqual(r.errors.map((e) => [e.path, e.message]), [['spec.egress[0].to[1].fqdn', 'fqdn peers in a policy applied to Nodes is not supported yet']]);
   });
 });
