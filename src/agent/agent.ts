@@ -55,6 +55,7 @@ import { NodeConfigAgent } from './node-config/realizer.js';
 import { LatencyMonitor } from './latency/monitor.js';
 import { baseSettings } from './node-config/merge.js';
 import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
+import { stopUserspace } from './wireguard/userspace.js';
 import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
@@ -96,7 +97,10 @@ export class Agent {
     const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
-    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
+    const mtu = podMtu(cfg, 1500, own?.ip.includes(':'));
+    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, mtu) : undefined;
+    // Encryption turned off: the wireguard-go an earlier agent started goes, by its recorded PID.
+    if (!wireGuard && (await stopUserspace(cfg.stateDir))) log.info('trafficEncryptionMode none: the userspace WireGuard device is gone');
     // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
     const publishKey = () => {
       if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;
@@ -144,6 +148,7 @@ export class Agent {
       node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
       uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
       syncDatapath: () => datapath.sync(),
+      ...(wireGuard ? { wireGuard: { mtu } } : {}),
     });
     egress.register(realizers);
     await egress.start(!!cfg.controller);

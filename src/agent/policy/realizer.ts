@@ -22,6 +22,7 @@ import type { Datapath } from '../datapath.js';
 import type { InventorySource } from '../../api/inventory.js';
 import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realizers.js';
 import type { PolicyFlowInput } from './flows.js';
+import { serviceFrontends } from '../service/frontends.js';
 
 const log = createLogger('policy');
 
@@ -74,7 +75,10 @@ export class PolicyRealizer {
 
   /** The flow feature's input: this node's rules and its pods' OVS ports. */
   async flowInput(ofports: () => Promise<ReadonlyMap<string, number>>): Promise<PolicyFlowInput> {
-    return { policies: this.rules, ofports: await ofports() };
+    const input: PolicyFlowInput = { policies: this.rules, ofports: await ofports() };
+    // Read at every sync: a Service change syncs the datapath (service/index.ts), so toServices rules follow it.
+    if (this.rules.rules.some((r) => r.peers.toServices)) input.serviceFrontends = serviceFrontends(this.inventory.snapshot());
+    return input;
   }
 
   private realizerFor(kind: string): Realizer {

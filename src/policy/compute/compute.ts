@@ -17,7 +17,7 @@ import { peerPodsFor } from './peers.js';
 import { PodIndex, cmp } from './pod-index.js';
 import { hasNamedPort, resolveFor, servicesSignature, type PortSpec } from './services.js';
 import { TierTable } from './tiers.js';
-import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, PolicyRef, RuleService, TargetPod } from './types.js';
+import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, PolicyRef, RuleService, ServiceRef, TargetPod } from './types.js';
 
 export interface PolicyObjects {
   policies: PolicyObject[];
@@ -106,6 +106,8 @@ export class PolicyComputer {
     const deleted = change.type === 'deleted';
     if (change.kind === 'Pod') this.index.updatePod(this.podKeyOf(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
+    // Services select nothing here: toServices names them, and the box resolves the names when it writes flows.
+    else if (change.kind === 'Service' || change.kind === 'EndpointSlice') return;
     else {
       if (deleted) this.nodeNames.delete(change.object.name);
       else this.nodeNames.add(change.object.name);
@@ -290,7 +292,8 @@ export class PolicyComputer {
             if (rule) yield [node, rule];
           }
         } else {
-          const rule = this.rule(d, split.suffix, targets, this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks, d.peers.fqdns), split.services);
+          const peers = d.toServices ? this.servicePeers(d.toServices) : this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks, d.peers.fqdns);
+          const rule = this.rule(d, split.suffix, targets, peers, split.services);
           if (rule) yield [node, rule];
         }
       }
@@ -326,6 +329,15 @@ export class PolicyComputer {
     return set;
   }
 
+  /** A toServices rule's peers: one object per draft's list, shared by its per-node rules. */
+  private readonly servicePeerMemo = new WeakMap<readonly ServiceRef[], PeerSet>();
+
+  private servicePeers(refs: readonly ServiceRef[]): PeerSet {
+    let set = this.servicePeerMemo.get(refs);
+    if (!set) this.servicePeerMemo.set(refs, (set = { any: false, ips: [], cidrs: [], toServices: [...refs] }));
+    return set;
+  }
+
   private buildPeerSet(pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks'], fqdns: readonly string[]): PeerSet {
     const ips = new Set<string>();
     for (const p of pods) for (const ip of p.ips.length ? p.ips : [p.ip!]) ips.add(ip);
@@ -347,7 +359,7 @@ export class PolicyComputer {
     // Nothing to match: named ports that resolve to nothing, or peers that select nobody.
     if (services && !services.length) return undefined;
     // A rule of fqdn peers stays while no name is resolved yet: the box fills its addresses in.
-    if (!peers.any && !peers.ips.length && !peers.cidrs.length && !peers.fqdns?.length) return undefined;
+    if (!peers.any && !peers.ips.length && !peers.cidrs.length && !peers.fqdns?.length && !peers.toServices?.length) return undefined;
     const rule: InternalRule = {
       id: d.baseId + suffix,
       policy: d.policy,
