@@ -27,6 +27,8 @@ import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
+import type { PolicyFlowInput } from './policy/flows.js';
+import { FqdnAgent } from './fqdn/feature.js';
 import { HostFirewall } from './policy/host-firewall.js';
 import { hostExemptions } from './policy/host-exemptions.js';
 import { HostLogReader } from './policy/host-log.js';
@@ -76,7 +78,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; hostLog: HostLogReader; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; hostLog: HostLogReader; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor; fqdn: FqdnAgent },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -124,7 +126,19 @@ export class Agent {
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
     const flowExport = cfg.flowExporter.enable;
-    const policyFeature = new NetworkPolicyFeature(async () => ({ ...(await policy.flowInput(ofports)), denyAccounting: flowExport }));
+    // The fqdn feature reads the input the policy feature asked for in the same sync (it comes
+    // right after it in `features`), so one sync lists the pod ports once.
+    let policyInput: Promise<PolicyFlowInput> | undefined;
+    const policyFeature = new NetworkPolicyFeature(() => (policyInput = policy.flowInput(ofports).then((i) => ({ ...i, denyAccounting: flowExport, fqdnAddresses: (p) => fqdn.addressesFor(p) }))));
+    // FQDN egress peers: DNS answers to the pods of fqdn rules are held until the flows allow what they say.
+    const fqdn = new FqdnAgent({
+      source: () => policyInput ?? policy.flowInput(ofports),
+      sync: () => datapath.sync(),
+      packetOut: (p) => packetOuts.send(p),
+      minTTL: cfg.fqdnCacheMinTTL,
+      file: path.join(cfg.stateDir, 'fqdn-cache.json'),
+    });
+    await fqdn.load();
     const accountingFeature = { name: 'flowAccounting', flows: accountingFlows };
     const peers = () => peersFrom(inventory.snapshot(), cfg.nodeName, cfg.trafficEncapMode, own, !!wireGuard);
     // Peers on the device before the routes into it (datapath.sync), on start and on every Node change.
@@ -159,7 +173,7 @@ export class Agent {
       serviceCIDR: cfg.serviceCIDR,
       peers,
       ...(wireGuard ? { wireGuardDev: wireGuard.device } : {}),
-      features: flowExport ? [policyFeature, egress.feature, services, accountingFeature] : [policyFeature, egress.feature, services],
+      features: flowExport ? [policyFeature, fqdn, egress.feature, services, accountingFeature] : [policyFeature, fqdn, egress.feature, services],
       derived: [traceflow],
     });
     // Packet-ins of Reject (and logged) rules: listening before the first sync installs them.
@@ -201,6 +215,7 @@ export class Agent {
     packetIns.on('packetIn', (ev) => {
       traceflow.onPacketIn(ev);
       void policyPacketIns.onPacketIn(ev);
+      void fqdn.onPacketIn(ev);
     });
     await packetIns.start();
     // The persisted desired state (policies) is realized before the first datapath sync ends,
@@ -235,7 +250,7 @@ export class Agent {
     const cni = new CniServer({ podNetwork: configurator, socketPath: cfg.cniSocket });
     await cni.start();
     // The API opens with the CNI socket (seinectl --local works once the agent is ready); metrics and flows attach below.
-    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync }, agentLocalApiSocket(cfg));
+    const api = new AgentApiServer({ node: cfg.nodeName, agentVersion: AGENT_VERSION, sync, fqdnCache: () => fqdn.entries() }, agentLocalApiSocket(cfg));
     await api.start(cfg.apiListen);
     // Written last: the runtime starts calling the plugin as soon as the file appears.
     await writeCniConfList(cfg.cniConfDir, cfg.cniSocket);
@@ -265,18 +280,20 @@ export class Agent {
       flows,
       disks: [cfg.stateDir],
       latency: () => latency.rtts(),
+      fqdn: () => ({ size: fqdn.cache.size, evictions: fqdn.cache.evictions, answers: fqdn.interceptor.counts }),
       ...(inventory.refusals ? { inventoryRefused: () => inventory.refusals!.counts } : {}),
     });
     // Every value is read at scrape time, so the registry is made by the first scrape.
     let registry: Promise<Registry> | undefined;
     api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
     await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency, fqdn });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency, fqdn } = this.parts;
     statsTimer?.stop();
+    await fqdn.stop();
     await latency.stop();
     await neighbours?.stop();
     await this.api.stop();

@@ -2,7 +2,7 @@
 // on the box, for `seinectl --local`) is always open; a TCP listener is added with apiListen
 // (Antrea's agent API port is 10350; bind it to an address only trusted networks reach). Both
 // serve the same routes: /healthz, Prometheus /metrics, the box's flows (/flows, the filters of
-// `seinectl flows`), and this node and the objects it enforces in the controller's REST shapes
+// `seinectl flows`), the FQDN cache (/fqdncache, Antrea's antctl get fqdncache), and this node and the objects it enforces in the controller's REST shapes
 // (/api/v1/nodes, object paths; local-api.ts).
 import { mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -15,6 +15,7 @@ import { createLogger } from '../lib/log.js';
 import { flowQueryFromParams } from './flows/print.js';
 import type { FlowStore } from './flows/store.js';
 import { LocalObjectsView, type LocalApiContext } from './local-api.js';
+import { patternMatches, type CacheEntry } from './fqdn/cache.js';
 
 const log = createLogger('agent.api');
 
@@ -23,6 +24,15 @@ export interface AgentApiContext extends LocalApiContext {
   registry?: Registry | (() => Promise<Registry>);
   /** The box's flow store; undefined with the flow exporter disabled. */
   store?: FlowStore;
+  /** The names → addresses the box learned for fqdn rules. */
+  fqdnCache?: () => CacheEntry[];
+}
+
+/** One row of /fqdncache: Antrea's agent API shape (apis.FQDNCacheResponse). */
+export interface FqdnCacheRow {
+  fqdnName: string;
+  ipAddress: string;
+  expirationTime: string;
 }
 
 /** What the agent makes after the API opens (attach()). */
@@ -102,12 +112,22 @@ export class AgentApiServer {
         return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       }
       if (p === '/flows') return sendJson(res, 200, await this.flows(url.searchParams));
+      if (p === '/fqdncache') return sendJson(res, 200, this.fqdnCache(url.searchParams));
       sendJson(res, 200, this.objects.route(p));
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', 'internal error (see the agent log)');
       if (!(err instanceof HttpError)) log.error({ err, url: req.url }, 'agent API request failed');
       sendJson(res, e.code, e.toStatus());
     }
+  }
+
+  /** `?domain=` filters as antctl's --domain: an exact name or a `*` wildcard, case-insensitive. */
+  private fqdnCache(params: URLSearchParams): FqdnCacheRow[] {
+    const domain = params.get('domain')?.trim().toLowerCase();
+    const entries = this.ctx.fqdnCache?.() ?? [];
+    return entries
+      .filter((e) => !domain || patternMatches(domain, e.fqdn))
+      .map((e) => ({ fqdnName: e.fqdn, ipAddress: e.address, expirationTime: new Date(e.expiresAt).toISOString() }));
   }
 
   private async flows(params: URLSearchParams): Promise<unknown> {

@@ -25,6 +25,8 @@ export interface AgentMetricsSources {
   inventoryRefused?: () => Readonly<Record<string, number>>;
   /** The latency monitor's last round trip per peer (empty without a NodeLatencyMonitor). */
   latency?: () => readonly { peer: string; targetIP: string; seconds: number }[];
+  /** FQDN cache: names tracked, names evicted to honour each limit, DNS answers held (fqdn/). */
+  fqdn?: () => { size: number; evictions: { perWildcard: number; total: number }; answers: Readonly<Record<string, number>> };
 }
 
 export function agentMetrics(src: AgentMetricsSources): Registry {
@@ -49,6 +51,19 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'ingress').length));
   gauge('antrea_agent_egress_networkpolicy_rule_count', 'Number of egress NetworkPolicy rules on local Node which are managed by the Antrea Agent.', [], (g) =>
     g.set(src.realizedRules().filter((r) => r.rule.direction === 'egress').length));
+
+  const fqdn = src.fqdn;
+  if (fqdn) {
+    gauge('antrea_agent_fqdn_cache_size', 'Number of domain names tracked by the FQDN cache.', [], (g) => g.set(fqdn().size));
+    gauge('antrea_agent_fqdn_cache_eviction_count', 'Domain names the FQDN cache stopped tracking to honor a limit.', ['limit'], (g) => {
+      const e = fqdn().evictions;
+      g.set({ limit: 'per_wildcard' }, e.perWildcard);
+      g.set({ limit: 'total' }, e.total);
+    });
+    gauge('seine_agent_fqdn_dns_answers_total', 'DNS answers to pods of fqdn rules the agent held, by outcome.', ['outcome'], (g) => {
+      for (const [outcome, n] of Object.entries(fqdn().answers)) g.set({ outcome }, n);
+    });
+  }
 
   const latency = src.latency;
   if (latency) {

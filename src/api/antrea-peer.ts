@@ -1,7 +1,7 @@
 // The building blocks of Antrea-native policy rules: appliedTo entries, to/from peers, ports and
 // protocols. Field sets follow Antrea's CRDs (build/charts/antrea/crds), per policy scope; the
 // combination rules follow pkg/controller/networkpolicy/validate.go. Fields Seine does not
-// enforce yet (fqdn, serviceAccount, service, scope, externalEntitySelector; nodeSelector outside
+// enforce yet (serviceAccount, service, scope, externalEntitySelector; nodeSelector outside
 // a policy applied to Nodes, host-policy.ts) are accepted here so Antrea YAML loads; the
 // controller reports them as not supported.
 import { z } from 'zod';
@@ -22,7 +22,7 @@ function present(obj: object): string[] {
 }
 
 // Fields that must stand alone in an appliedTo entry or peer (Antrea: numFieldsSetInStruct > 1).
-const ALONE = ['group', 'serviceAccount', 'service', 'nodeSelector'] as const;
+const ALONE = ['group', 'serviceAccount', 'service', 'nodeSelector', 'fqdn'] as const;
 
 function checkAlone(entry: object, ctx: Ctx, where: string): void {
   const fields = present(entry);
@@ -113,6 +113,32 @@ function checkPeer(peer: Record<string, unknown>, ctx: Ctx): void {
   checkAlone(peer, ctx, 'a peer');
 }
 
+// Antrea's two formats (crd/v1beta1 types.go): an exact name ("google.com") or a wildcard
+// expression with a leading `*` ("*wayfair.com", "*.example.com"). Antrea's webhook checks only
+// the characters ([-0-9a-zA-Z.*]); Seine also refuses a `*` elsewhere than first, empty labels
+// and over-long names, which could never match a name a DNS answer carries.
+const FQDN_LABEL = /^[0-9a-z]([-0-9a-z]{0,61}[0-9a-z])?$/i;
+
+/** Why `value` is not an fqdn peer Seine accepts; undefined when it is one. */
+export function fqdnPatternIssue(value: string): string | undefined {
+  if (!/^[-0-9a-zA-Z.*]+$/.test(value)) return 'only letters, digits, "-", "." and a leading "*" are allowed';
+  const wildcard = value.startsWith('*');
+  const rest = (wildcard ? value.slice(1) : value).replace(/\.$/, '');
+  if (rest.includes('*')) return '"*" is only allowed as the first character (a wildcard such as "*.example.com")';
+  if (rest.length > 253) return 'longer than 253 characters';
+  const labels = (wildcard && rest.startsWith('.') ? rest.slice(1) : rest).split('.');
+  if (wildcard && rest === '') return 'a lone "*" matches every name: use an empty `to` (any address) instead';
+  const bad = labels.find((l) => !FQDN_LABEL.test(l));
+  if (bad !== undefined) return bad === '' ? 'empty label (two dots, or a leading dot)' : `label ${JSON.stringify(bad)} is not a DNS label (1-63 letters, digits and inner "-")`;
+  return undefined;
+}
+
+/** `fqdn:` of an egress peer: an exact name or a leading-`*` wildcard (matched case-insensitively). */
+export const FqdnPatternSchema = z.string().superRefine((v, ctx) => {
+  const issue = fqdnPatternIssue(v);
+  if (issue) ctx.addIssue({ code: 'custom', message: `invalid fqdn ${JSON.stringify(v)}: ${issue}` });
+});
+
 const commonPeerFields = {
   podSelector: LabelSelectorSchema.optional(),
   namespaceSelector: LabelSelectorSchema.optional(),
@@ -137,7 +163,7 @@ export const ClusterEgressPeerSchema = z
     ...commonPeerFields,
     namespaces: PeerNamespacesSchema.optional(),
     serviceAccount: NamespacedNameSchema.optional(),
-    fqdn: z.string().min(1).optional(),
+    fqdn: FqdnPatternSchema.optional(),
   })
   .superRefine(checkPeer);
 
@@ -155,7 +181,7 @@ export const NamespacedEgressPeerSchema = z
   .strictObject({
     ...commonPeerFields,
     externalEntitySelector: LabelSelectorSchema.optional(),
-    fqdn: z.string().min(1).optional(),
+    fqdn: FqdnPatternSchema.optional(),
   })
   .superRefine(checkPeer);
 

@@ -242,6 +242,8 @@ export const AgentConfigSchema = z.strictObject({
   cniConfDir: absolutePath.default('/var/lib/rancher/k3s/agent/etc/cni/net.d'),
   /** Conntrack flows → enrichment → SQLite store (`<stateDir>/flows.db`) → IPFIX. */
   flowExporter: FlowExporterConfigSchema.prefault({}),
+  /** Seconds a learned FQDN address is kept at least, whatever its DNS TTL (Antrea's fqdnCacheMinTTL; 0: the TTL alone). */
+  fqdnCacheMinTTL: z.number().int().min(0).max(86_400).default(0),
   /** Prometheus /metrics (and the flow query API); `:0` picks a free port, absent: off. Antrea's agent API port is 10350. */
   apiListen: listenAddress.optional(),
   /** Signed releases and rollouts (the updater). */

@@ -1,6 +1,7 @@
 // `seine lab outside …`: the lab's outside host (src/lab/outside.ts). `connections` lists the
 // source addresses its server saw, `exec` runs a command there (a client reaching a NodePort),
-// `serve` is the server itself (the lab starts it in the outside namespace).
+// `dns` lists or changes the names its DNS server answers (src/lab/outside-dns.ts), `serve` is
+// the server itself (the lab starts it in the outside namespace).
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../lib/errors.js';
 
@@ -51,6 +52,28 @@ export function registerOutsideCommands(lab: Command, program: Command, deps: Ou
       if (!raw.includes('--') || argv.length === 0) throw new UserError('usage: seine lab outside exec -- <command...>');
       deps.requireRoot();
       process.exitCode = await deps.runIn((await outsideOfLab()).netns, argv);
+    });
+  outside
+    .command('dns [name] [ip]')
+    .description('the names the lab\'s DNS server (dnsmasq on the outside host) answers; NAME IP points a name at an address, NAME --delete removes it')
+    .option('--delete', 'remove NAME')
+    .action(async (name: string | undefined, ip: string | undefined, opts: { delete?: boolean }) => {
+      const lab = new (await import('../lab/lab.js')).Lab();
+      const state = await lab.current();
+      const dns = state.outside?.dns;
+      if (!dns) throw new UserError('this lab has no DNS server (dnsmasq was not installed when it came up: apt-get install dnsmasq-base, then recreate the lab)');
+      const m = await import('../lab/outside-dns.js');
+      let names: Record<string, string>;
+      if (name === undefined) names = await m.readNames(dns.hostsFile);
+      else {
+        if (!opts.delete && ip === undefined) throw new UserError('usage: seine lab outside dns [NAME IP | NAME --delete]');
+        deps.requireRoot();
+        names = await m.setOutsideName(state, name, opts.delete ? undefined : ip).catch((err: Error) => {
+          throw new UserError(err.message);
+        });
+      }
+      out(`dns ${dns.ip}:${dns.port}, TTL ${dns.ttl} s:`);
+      for (const [n, a] of Object.entries(names).sort()) out(`${n}  ${a}`);
     });
   outside
     .command('serve', { hidden: true })

@@ -26,6 +26,7 @@ import { setLogLevel } from '../lib/log.js';
 import { runCli } from './run.js';
 import { traceflowCommand } from './traceflow-command.js';
 import { queryCommand } from './query-command.js';
+import { FQDNCACHE_RESOURCES, getFqdnCache } from './fqdncache-command.js';
 import { deleteNode, nodeCommand } from './node-command.js';
 import { getReleaseResource, releaseCommand, rolloutCommand } from './rollout-command.js';
 import { AgentConfigSchema } from '../api/config.js';
@@ -164,7 +165,7 @@ program
 
 program
   .command('get <resource> [name]')
-  .description('show objects (acnp, anp, netpol, tier, cg, …), their stats (acnpstats, anpstats, netpolstats), nodes or events')
+  .description('show objects (acnp, anp, netpol, tier, cg, …), their stats (acnpstats, anpstats, netpolstats), nodes, events, or with --local the box\'s fqdncache')
   .addOption(output())
   .option('-n, --namespace <ns>', 'namespace (namespaced kinds)')
   .option('--node <node>', 'events: only from this node')
@@ -177,6 +178,10 @@ program
       const { items } = await client().request<{ items: NodeEvent[] }>('GET', `/api/v1/events?${q.toString()}`);
       if (!items.length && (opts.output === 'table' || opts.output === 'wide')) return void process.stderr.write('No events found\n');
       return void process.stdout.write(printEvents(items, opts.output));
+    }
+    if (FQDNCACHE_RESOURCES.includes(resource.toLowerCase())) {
+      if (!program.opts<GlobalOptions>().local) throw new UserError('fqdncache is kept by each box\'s agent: run `seinectl --local get fqdncache [DOMAIN]` on the box (--agent-socket PATH for another agent socket)');
+      return void process.stdout.write(await getFqdnCache(client(), name, opts.output));
     }
     const statsKind = findStatsKind(resource);
     if (statsKind) {

@@ -16,6 +16,7 @@ declare -A want=(
   [tshark]=tshark [nfcapd]=nfdump [wireguard-go]=wireguard-go [wg]=wireguard-tools
   [iptables]=iptables [arping]=iputils-arping [chromium]=chromium [sfdisk]=fdisk
   [containerd]=containerd [ctr]=containerd [containerd-shim-runc-v2]=containerd [runc]=runc
+  [dnsmasq]=dnsmasq-base
 )
 missing=()
 for cmd in "${!want[@]}"; do

@@ -2,7 +2,8 @@
 // underlay namespace), so traffic from the boxes to it leaves "the cluster" as it would leave a
 // site: pods reach it through their box (masqueraded to the box IP, or SNATed to an Egress IP),
 // and it reaches the boxes' underlay addresses (NodePorts). It runs the outside server
-// (outside-server.ts), which records the source address of every connection.
+// (outside-server.ts), which records the source address of every connection, and the lab's DNS
+// server (outside-dns.ts: dnsmasq for the `*.seine.test` names, on its extra addresses).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { distProgram } from '../lib/paths.js';
@@ -12,6 +13,7 @@ import { inNetns, txOffCommands } from './ovs-box.js';
 import { lastLogLine, spawnDetached, waitStarted } from './lab-processes.js';
 import { parseConnectionLog, type OutsideConnection } from './outside-server.js';
 import type { BuildContext } from './box.js';
+import { extraAddressCommands, startOutsideDns } from './outside-dns.js';
 import type { OutsideState, ProcessRecord } from './state.js';
 
 export const OUTSIDE_ROLE = 'outside-server';
@@ -50,11 +52,13 @@ export async function createOutside({ env, store, names }: BuildContext): Promis
   ]);
   await inNetns(o.netns, env, [
     `ip addr add ${o.ip}/${OUTSIDE_PREFIX} dev ${OUTSIDE_IF}`,
+    ...extraAddressCommands(OUTSIDE_SUBNET, OUTSIDE_PREFIX, OUTSIDE_IF),
     `ip link set ${OUTSIDE_IF} up`,
     `ip route add default via ${o.router}`,
     ...txOffCommands([OUTSIDE_IF]),
   ]);
   await startOutsideProcess(store, env);
+  await startOutsideDns({ env, store }, OUTSIDE_SUBNET);
 }
 
 async function startOutsideProcess(store: BuildContext['store'], env: NodeJS.ProcessEnv): Promise<ProcessRecord> {

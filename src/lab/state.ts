@@ -75,6 +75,8 @@ const outsideState = z.object({
   /** One JSON line per connection the outside server saw. */
   connectionsLog: z.string(),
   created: z.boolean(),
+  /** The lab's DNS server (outside-dns.ts): dnsmasq on `ip`:`port`; absent without dnsmasq or in older state. */
+  dns: z.object({ ip: z.string(), port: z.number().int(), ttl: z.number().int(), hostsFile: z.string(), names: z.record(z.string(), z.string()) }).optional(),
 });
 
 /** mqttUrl and adminFile: the controller's broker and seinectl's config for it (absent for Node-RED and in older state). */

@@ -49,6 +49,7 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
     const files = [
       ...state.boxes.map((b) => b.ovsDir),
       ...(state.outside ? [state.outside.connectionsLog] : []),
+      ...(state.outside?.dns ? [state.outside.dns.hostsFile] : []),
       ...[...state.processes, ...state.boxes.flatMap((b) => b.processes)].map((p) => p.logFile).filter((f): f is string => !!f),
     ];
     await Promise.all(files.map((f) => rm(f, { recursive: true, force: true })));

@@ -23,6 +23,7 @@ const checks = {
   busybox: () => existsSync('/bin/busybox') || 'needs busybox-static (the lab\'s sandbox image): apt-get install busybox-static',
   native: () => nativeCandidates.some((f) => existsSync(f)) || 'needs the seine_native addon (netlink): npx node-gyp rebuild --directory=src/native',
   chromium: () => existsSync('/usr/bin/chromium') || 'needs Debian\'s chromium (the editor tests drive it): apt-get install chromium',
+  dnsmasq: () => has('dnsmasq') || 'needs dnsmasq (the lab\'s DNS server on the outside host): apt-get install --no-install-recommends dnsmasq-base',
 } satisfies Record<string, () => true | string>;
 
 export type Prereq = keyof typeof checks;

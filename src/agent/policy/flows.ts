@@ -49,6 +49,8 @@ export interface PolicyFlowInput {
    * learn a per-connection counter in DenyAccounting first (flows/accounting.ts).
    */
   denyAccounting?: boolean;
+  /** Addresses the box's pods resolved a rule's fqdn peers to (fqdn/feature.ts); without it fqdn peers match nothing. */
+  fqdnAddresses?: (patterns: readonly string[]) => string[];
   /** The box's Services by `namespace/name` (toServices rules match their frontends); needed only when a rule has toServices. */
   serviceFrontends?: ReadonlyMap<string, readonly ServiceFrontend[]>;
 }
@@ -148,10 +150,14 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
     }
     const peerSide = rule.direction === 'egress' ? 'dst' : 'src';
     const toServices = rule.peers.toServices;
+    const fqdns = rule.peers.fqdns?.length ? rule.peers.fqdns : undefined;
+    const resolved = fqdns ? (input.fqdnAddresses?.(fqdns) ?? []) : [];
     const peers = toServices
       ? toServices.flatMap((s) => input.serviceFrontends?.get(`${s.namespace}/${s.name}`) ?? []).map(serviceFrontendMatch)
-      : rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
-    if (peers && !peers.length) {
+      : rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs, ...resolved].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
+    // An fqdn rule whose names no pod resolved yet keeps its flows with an empty peer clause
+    // (a conjunction never complete): its stats, np.log and Traceflow identity stay in place.
+    if (peers && !peers.length && !fqdns) {
       // A Service that does not exist (yet) matches nothing, as in Antrea; the rule gets its flows when it appears.
       skipped.push({ ruleId: rule.id, reason: toServices ? `no Service of ${toServices.map((s) => `${s.namespace}/${s.name}`).join(', ')} with an IPv4 cluster IP on this node` : 'no IPv4 peer' });
       continue;

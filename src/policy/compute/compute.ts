@@ -288,12 +288,12 @@ export class PolicyComputer {
           // matchAllPeer plus an address group of every pod), every address for the numeric
           // ports plus every pod with the name resolved on it.
           const [pods, blocks] = d.peers.any ? [this.index.select({ scope: { kind: 'all' } }), [ANY_IPV4]] : [peerPods, d.peers.ipBlocks];
-          for (const part of this.splitPeersByPort(d.ports!, pods, blocks)) {
+          for (const part of this.splitPeersByPort(d.ports!, pods, blocks, d.peers.any ? [] : d.peers.fqdns)) {
             const rule = this.rule(d, split.suffix + part.suffix, targets, part.peers, part.services);
             if (rule) yield [node, rule];
           }
         } else {
-          const peers = d.toServices ? this.servicePeers(d.toServices) : this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks);
+          const peers = d.toServices ? this.servicePeers(d.toServices) : this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks, d.peers.fqdns);
           const rule = this.rule(d, split.suffix, targets, peers, split.services);
           if (rule) yield [node, rule];
         }
@@ -301,31 +301,32 @@ export class PolicyComputer {
     }
   }
 
-  private splitPeersByPort(ports: PortSpec[], pods: InventoryPod[], ipBlocks: RuleDraft['peers']['ipBlocks']) {
-    const parts = new Map<string, { suffix: string; pods: InventoryPod[]; blocks: typeof ipBlocks; services: RuleService[] }>();
-    const add = (services: RuleService[], pod?: InventoryPod, blocks: typeof ipBlocks = []) => {
+  private splitPeersByPort(ports: PortSpec[], pods: InventoryPod[], ipBlocks: RuleDraft['peers']['ipBlocks'], fqdns: readonly string[]) {
+    const parts = new Map<string, { suffix: string; pods: InventoryPod[]; blocks: typeof ipBlocks; fqdns: string[]; services: RuleService[] }>();
+    const add = (services: RuleService[], pod?: InventoryPod, blocks: typeof ipBlocks = [], names: readonly string[] = []) => {
       const sig = servicesSignature(services);
       let part = parts.get(sig);
-      if (!part) parts.set(sig, (part = { suffix: `|svc=${sig}`, pods: [], blocks: [], services }));
+      if (!part) parts.set(sig, (part = { suffix: `|svc=${sig}`, pods: [], blocks: [], fqdns: [], services }));
       if (pod) part.pods.push(pod);
       part.blocks.push(...blocks);
+      part.fqdns.push(...names);
     };
     for (const pod of pods) add(resolveFor(ports, pod), pod);
-    // Addresses outside the pods have no named ports: only the numeric entries apply to them.
-    if (ipBlocks.length) add(resolveFor(ports, undefined), undefined, ipBlocks);
-    return [...parts.values()].map((p) => ({ suffix: p.suffix, services: p.services, peers: this.peerSet(false, p.pods, p.blocks) }));
+    // Addresses outside the pods (ipBlocks, resolved names) have no named ports: only the numeric entries apply to them.
+    if (ipBlocks.length || fqdns.length) add(resolveFor(ports, undefined), undefined, ipBlocks, fqdns);
+    return [...parts.values()].map((p) => ({ suffix: p.suffix, services: p.services, peers: this.peerSet(false, p.pods, p.blocks, p.fqdns) }));
   }
 
   /** Address sets by pod array (the index's memoized arrays) and blocks: equal peers share one. */
   private readonly peerSetMemo = new WeakMap<readonly InventoryPod[], Map<string, PeerSet>>();
 
-  private peerSet(any: boolean, pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
+  private peerSet(any: boolean, pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks'], fqdns: readonly string[] = []): PeerSet {
     if (any) return { any: true, ips: [], cidrs: [] };
-    const blocksKey = blocks.length ? JSON.stringify(blocks) : '';
+    const blocksKey = (blocks.length ? JSON.stringify(blocks) : '') + (fqdns.length ? `|fqdn=${fqdns.join(',')}` : '');
     let byBlocks = this.peerSetMemo.get(pods);
     if (!byBlocks) this.peerSetMemo.set(pods, (byBlocks = new Map()));
     let set = byBlocks.get(blocksKey);
-    if (!set) byBlocks.set(blocksKey, (set = this.buildPeerSet(pods, blocks)));
+    if (!set) byBlocks.set(blocksKey, (set = this.buildPeerSet(pods, blocks, fqdns)));
     return set;
   }
 
@@ -338,12 +339,14 @@ export class PolicyComputer {
     return set;
   }
 
-  private buildPeerSet(pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
+  private buildPeerSet(pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks'], fqdns: readonly string[]): PeerSet {
     const ips = new Set<string>();
     for (const p of pods) for (const ip of p.ips.length ? p.ips : [p.ip!]) ips.add(ip);
     const cidrs = new Set<string>();
     for (const b of blocks) for (const c of this.cidrsOf(b.cidr, b.except)) cidrs.add(c);
-    return { any: false, ips: [...ips].sort(), cidrs: [...cidrs].sort() };
+    const set: PeerSet = { any: false, ips: [...ips].sort(), cidrs: [...cidrs].sort() };
+    if (fqdns.length) set.fqdns = [...new Set(fqdns)].sort();
+    return set;
   }
 
   private cidrsOf(cidr: string, except: readonly string[] | undefined): string[] {
@@ -356,7 +359,8 @@ export class PolicyComputer {
   private rule(d: RuleDraft, suffix: string, targets: TargetPod[], peers: PeerSet, services: RuleService[] | undefined): InternalRule | undefined {
     // Nothing to match: named ports that resolve to nothing, or peers that select nobody.
     if (services && !services.length) return undefined;
-    if (!peers.any && !peers.ips.length && !peers.cidrs.length && !peers.toServices?.length) return undefined;
+    // A rule of fqdn peers stays while no name is resolved yet: the box fills its addresses in.
+    if (!peers.any && !peers.ips.length && !peers.cidrs.length && !peers.fqdns?.length && !peers.toServices?.length) return undefined;
     const rule: InternalRule = {
       id: d.baseId + suffix,
       policy: d.policy,

@@ -160,7 +160,7 @@ function draftTiered(spec: TieredSpec, ref: PolicyRef, tier: ResolvedTier, ctx: 
 }
 
 /** A toServices rule's peers: no address of its own (the Services are matched instead). */
-const NO_PEERS: ResolvedPeers = { any: false, pods: [], ipBlocks: [], selfSelectors: [] };
+const NO_PEERS: ResolvedPeers = { any: false, pods: [], ipBlocks: [], selfSelectors: [], fqdns: [] };
 
 /**
  * toServices entries → Service references, sorted and deduplicated (the rule's identity must not

@@ -130,6 +130,8 @@ function peerCIDRs(peers: readonly AnyPeer[] | undefined, ctx: HostContext, path
   peers.forEach((peer, i) => {
     const at = `${path}[${i}]`;
     if (peer.namespaces !== undefined) throw new PolicyComputeError(`${at}.namespaces`, 'namespaces peers cannot be used in a policy applied to Nodes (they need a Pod\'s namespace)');
+    // The box learns names from its pods' DNS answers (src/agent/fqdn); the host's own lookups are not seen.
+    if (peer.fqdn !== undefined) throw new NotSupportedError(`${at}.fqdn`, 'fqdn peers in a policy applied to Nodes');
     if (peer.nodeSelector === undefined) {
       others[i] = peer;
       anyOthers = true;

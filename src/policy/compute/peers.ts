@@ -15,6 +15,8 @@ export interface ResolvedPeers {
   ipBlocks: IPBlock[];
   /** Pod selectors (undefined: every pod) to evaluate in each target pod's own namespace. */
   selfSelectors: (LabelSelector | undefined)[];
+  /** `fqdn` peers, lower-cased: the box resolves them from the DNS answers its pods get. */
+  fqdns: string[];
 }
 
 /** Every peer field any policy kind has; the schema decides which a kind may use. */
@@ -40,18 +42,21 @@ export interface PeerContext {
 }
 
 export function resolvePeers(peers: readonly AnyPeer[] | undefined, ctx: PeerContext, path: string): ResolvedPeers {
-  const out: ResolvedPeers = { any: !peers?.length, pods: [], ipBlocks: [], selfSelectors: [] };
+  const out: ResolvedPeers = { any: !peers?.length, pods: [], ipBlocks: [], selfSelectors: [], fqdns: [] };
   // Index pods are unique objects; one selection alone passes through as the index's own array,
   // so equal peers of many policies share one array (and one address set downstream).
   const selections: InventoryPod[][] = [];
   peers?.forEach((peer, i) => {
     const at = `${path}[${i}]`;
-    if (peer.fqdn !== undefined) throw new NotSupportedError(`${at}.fqdn`, 'fqdn peers');
     if (peer.serviceAccount !== undefined) throw new NotSupportedError(`${at}.serviceAccount`, 'serviceAccount peers');
     if (peer.externalEntitySelector !== undefined) throw new NotSupportedError(`${at}.externalEntitySelector`, 'externalEntitySelector peers');
     if (peer.scope === 'ClusterSet') throw new NotSupportedError(`${at}.scope`, 'scope ClusterSet (multi-cluster)');
     if (peer.namespaces?.sameLabels) throw new NotSupportedError(`${at}.namespaces.sameLabels`, 'namespaces.sameLabels');
-    if (peer.ipBlock) {
+    if (typeof peer.fqdn === 'string') {
+      // Antrea matches names case-insensitively (fqdnToSelectorItem lower-cases the pattern).
+      const pattern = peer.fqdn.toLowerCase().replace(/\.$/, '');
+      if (!out.fqdns.includes(pattern)) out.fqdns.push(pattern);
+    } else if (peer.ipBlock) {
       out.ipBlocks.push(peer.ipBlock);
     } else if (peer.nodeSelector) {
       out.ipBlocks.push(...nodeAddressBlocks(ctx.index.selectNodes(peer.nodeSelector)));

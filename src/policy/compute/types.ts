@@ -52,6 +52,8 @@ export interface PeerSet {
   any: boolean;
   ips: string[];
   cidrs: string[];
+  /** `fqdn` peers (lower-cased exact names and `*` wildcards); the box adds the addresses its pods resolved them to. */
+  fqdns?: string[];
   /**
    * Egress `toServices`: connections to one of these Services' cluster IP:port (protocol
    * included), as the client addressed them before load balancing. ips and cidrs are empty then;

@@ -33,11 +33,11 @@ spec:
 ---
 apiVersion: crd.antrea.io/v1beta1
 kind: ClusterNetworkPolicy
-metadata: {name: fqdn}
+metadata: {name: l7}
 spec:
   priority: 6
   appliedTo: [{podSelector: {}}]
-  egress: [{action: Drop, to: [{fqdn: example.com}]}]
+  egress: [{action: Allow, l7Protocols: [{http: {}}]}]
 ---
 apiVersion: crd.antrea.io/v1beta1
 kind: Tier
@@ -76,7 +76,7 @@ describe('controller policy span', function () {
     await span.refresh();
     assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'web'), ['b1'], 'only the box with app=web');
     assert.deepEqual(await spanOf(span, 'NetworkPolicy', 'prod-deny'), ['b1'], 'K8s isolation of the prod pod');
-    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'fqdn'), ['b1', 'b2', 'b3'], 'a policy compute rejects: every node reports why');
+    assert.deepEqual(await spanOf(span, 'ClusterNetworkPolicy', 'l7'), ['b1', 'b2', 'b3'], 'a policy compute rejects: every node reports why');
     assert.deepEqual(await spanOf(span, 'Tier', 'early'), ['b1', 'b2', 'b3']);
 
     // A web pod appears on b3 (a new report) and the span follows; an unchanged report changes nothing.
@@ -199,7 +199,7 @@ spec:
       await incremental.refresh();
       const full = new PolicySpan(store, nodes);
       await full.refresh();
-      for (const name of ['web', 'fqdn', 'by-ns']) {
+      for (const name of ['web', 'l7', 'by-ns']) {
         assert.deepEqual(await spanOf(incremental, 'ClusterNetworkPolicy', name), await spanOf(full, 'ClusterNetworkPolicy', name), `step ${step}: ${name}`);
       }
       assert.deepEqual(await spanOf(incremental, 'NetworkPolicy', 'prod-deny'), await spanOf(full, 'NetworkPolicy', 'prod-deny'), `step ${step}: prod-deny`);

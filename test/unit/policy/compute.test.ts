@@ -346,7 +346,6 @@ describe('policy compute', () => {
     });
 
     const unsupported: [string, unknown, RegExp, string][] = [
-      ['fqdn', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', to: [{ fqdn: 'example.com' }] }] }, /fqdn peers is not supported yet/, 'spec.egress[0].to[0].fqdn'],
       ['toServices scope ClusterSet', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', toServices: [{ name: 's', namespace: 'prod' }, { name: 't', namespace: 'prod', scope: 'ClusterSet' }] }] }, /scope ClusterSet \(multi-cluster Services\) is not supported yet/, 'spec.egress[0].toServices[1].scope'],
       ['serviceAccount', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from: [{ serviceAccount: { name: 'sa', namespace: 'prod' } }] }] }, /serviceAccount peers is not supported yet/, 'spec.ingress[0].from[0].serviceAccount'],
       ['L7', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', l7Protocols: [{ http: {} }] }] }, /Layer 7 rules \(l7Protocols\) is not supported yet/, 'spec.ingress[0].l7Protocols'],
