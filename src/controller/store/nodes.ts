@@ -9,7 +9,7 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
-import type { SqlDatabase } from '../../lib/sqlite.js';
+import type { SqlDatabase, SqlExecutor } from '../../lib/sqlite.js';
 import { migrateStore } from './schema.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -170,11 +170,24 @@ export class NodeRegistry {
   }
 
   async setPresence(node: string, presence: NodePresence): Promise<void> {
-    await this.db.run(
-      `UPDATE nodes SET online = ?, agent_version = COALESCE(?, agent_version), uptime_seconds = COALESCE(?, uptime_seconds), last_seen = ? WHERE name = ?`,
-      [presence.online ? 1 : 0, presence.agentVersion ?? null, presence.uptimeSeconds ?? null, new Date().toISOString(), node],
-    );
-    this.emit(node, 'presence');
+    await this.setPresences(new Map([[node, presence]]));
+  }
+
+  /** Many nodes' presence in one transaction (every box says online when a fleet-wide document arrives). */
+  async setPresences(presences: ReadonlyMap<string, NodePresence>): Promise<void> {
+    if (!presences.size) return;
+    const now = new Date().toISOString();
+    const write = async (tx: SqlExecutor) => {
+      for (const [node, presence] of presences) {
+        await tx.run(
+          `UPDATE nodes SET online = ?, agent_version = COALESCE(?, agent_version), uptime_seconds = COALESCE(?, uptime_seconds), last_seen = ? WHERE name = ?`,
+          [presence.online ? 1 : 0, presence.agentVersion ?? null, presence.uptimeSeconds ?? null, now, node],
+        );
+      }
+    };
+    // One statement needs no transaction (a PostgreSQL transaction also takes the store's write lock).
+    await (presences.size === 1 ? write(this.db) : this.db.transaction(write));
+    for (const node of presences.keys()) this.emit(node, 'presence');
   }
 
   /** Marks every node offline: after a controller restart nobody is known to be online until it says so. */
@@ -266,6 +279,9 @@ export class NodeRegistry {
       const rows = hashes.size <= 64
         ? (await Promise.all([...hashes.keys()].map((n) => tx.get<Row>('SELECT name, desired_generation, desired_hash FROM nodes WHERE name = ?', [n])))).filter((r): r is Row => r !== undefined)
         : await tx.all<Row>('SELECT name, desired_generation, desired_hash FROM nodes');
+      // Nodes whose document moved, by new hash: a fleet-wide change is a few statements (one per
+      // distinct document, in chunks), not one per node.
+      const moved = new Map<string, string[]>();
       for (const row of rows) {
         const hash = hashes.get(row.name);
         if (hash === undefined) continue;
@@ -273,9 +289,16 @@ export class NodeRegistry {
           out.set(row.name, { generation: row.desired_generation, changed: false });
           continue;
         }
-        const generation = row.desired_generation + 1;
-        await tx.run('UPDATE nodes SET desired_generation = ?, desired_hash = ? WHERE name = ?', [generation, hash, row.name]);
-        out.set(row.name, { generation, changed: true });
+        out.set(row.name, { generation: row.desired_generation + 1, changed: true });
+        const same = moved.get(hash);
+        if (same) same.push(row.name);
+        else moved.set(hash, [row.name]);
+      }
+      for (const [hash, names] of moved) {
+        for (let i = 0; i < names.length; i += 500) {
+          const chunk = names.slice(i, i + 500);
+          await tx.run(`UPDATE nodes SET desired_generation = desired_generation + 1, desired_hash = ? WHERE name IN (${chunk.map(() => '?').join(', ')})`, [hash, ...chunk]);
+        }
       }
       return out;
     });

@@ -11,7 +11,7 @@ import { objectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import type { Span } from '../span.js';
-import { canonicalJson } from '../store/canonical-json.js';
+import { canonicalJsonMemo } from '../../lib/canonical-json.js';
 import { createHash } from 'node:crypto';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoredRecord } from '../store/objects.js';
@@ -176,11 +176,17 @@ export class DesiredPublisher {
     const partial = !full && prepared !== undefined && prepared !== 'all';
     const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
+    // A fleet-wide change writes thousands of documents sharing the same specs: each spec's text
+    // is written once (memo by identity) and each distinct document hashed once.
+    const memo = new WeakMap<object, string>();
+    const hashes = new Map<string, string>();
     for (const node of targets) {
       const docObjects = this.ctx.build(node, objects, nodes);
       const release = this.ctx.releaseTarget?.(node);
       // Without a release the hash is the objects' alone, as before releases existed (no generation churn).
-      const hash = createHash('sha256').update(canonicalJson(release ? { objects: docObjects, release } : docObjects)).digest('base64url');
+      const text = canonicalJsonMemo(release ? { objects: docObjects, release } : docObjects, memo)!;
+      let hash = hashes.get(text);
+      if (hash === undefined) hashes.set(text, (hash = createHash('sha256').update(text).digest('base64url')));
       if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
     }
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.

@@ -9,7 +9,7 @@ import type { NodeReported } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import type { RecentEvents } from '../events.js';
-import type { NodeRegistry } from '../store/nodes.js';
+import type { NodePresence, NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
@@ -42,12 +42,18 @@ export class ReportReceiver {
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
   private readonly onConnect = () => void this.subscribe();
-  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  /**
+   * Reports and presence waiting to be written, newest per node; written together, a transaction
+   * each per batch (a fleet-wide document brings every box's status and report at once).
+   */
   private pendingReports = new Map<string, NodeReported>();
+  private pendingPresence = new Map<string, NodePresence>();
   private readonly writer = new CoalescingRunner(async () => {
-    const batch = this.pendingReports;
+    const [reports, presence] = [this.pendingReports, this.pendingPresence];
     this.pendingReports = new Map();
-    await this.ctx.nodes.recordReports(batch);
+    this.pendingPresence = new Map();
+    await this.ctx.nodes.setPresences(presence);
+    await this.ctx.nodes.recordReports(reports);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -117,7 +123,8 @@ export class ReportReceiver {
     this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
       const p = msg.envelope.payload;
-      await this.ctx.nodes.setPresence(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      this.pendingPresence.set(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      await this.writer.run();
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');

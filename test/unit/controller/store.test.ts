@@ -139,6 +139,34 @@ describe(`controller store on ${name}`, function () {
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
   });
 
+  it('a fleet-wide publication: 1,200 nodes\' generations in one call, grouped by document, each node\'s own; presence in one batch', async function () {
+    const nodes = await NodeRegistry.open(db);
+    const names = Array.from({ length: 1200 }, (_, i) => `n${String(i).padStart(4, '0')}`);
+    for (const n of names) await nodes.register(n, 'admin');
+    // Some nodes start ahead (an older document): each keeps counting from its own generation.
+    assert.deepEqual(await nodes.desiredGenerations(new Map(names.slice(0, 3).map((n) => [n, 'old']))), new Map(names.slice(0, 3).map((n) => [n, { generation: 1, changed: true }])));
+    const first = await nodes.desiredGenerations(new Map(names.map((n, i) => [n, i % 3 ? 'a' : 'b'])));
+    assert.deepEqual(first.get('n0000'), { generation: 2, changed: true });
+    assert.deepEqual(first.get('n0004'), { generation: 1, changed: true });
+    assert.equal([...first.values()].filter((g) => g.changed).length, 1200);
+    // Again with a third of them moved: only those change.
+    const second = await nodes.desiredGenerations(new Map(names.map((n, i) => [n, i % 3 === 1 ? 'c' : i % 3 ? 'a' : 'b'])));
+    assert.deepEqual([...second].filter(([, g]) => g.changed).map(([n]) => n), names.filter((_, i) => i % 3 === 1));
+    assert.deepEqual(second.get('n0001'), { generation: 2, changed: true });
+    assert.deepEqual(second.get('n0002'), { generation: 1, changed: false });
+    const rows = await db.all<{ name: string; desired_generation: number; desired_hash: string }>('SELECT name, desired_generation, desired_hash FROM nodes ORDER BY name');
+    assert.deepEqual(rows.slice(0, 3).map((r) => [r.desired_generation, r.desired_hash]), [[2, 'b'], [2, 'c'], [1, 'a']]);
+    const heard: string[] = [];
+    nodes.onChange((n, what) => what === 'presence' && heard.push(n));
+    await nodes.setPresences(new Map(names.slice(0, 500).map((n, i) => [n, { online: i % 2 === 0, agentVersion: '1.2.3' }])));
+    assert.equal(heard.length, 500);
+    const listed = new Map((await nodes.list()).map((n) => [n.name, n]));
+    assert.equal(listed.get('n0000')!.online, true);
+    assert.equal(listed.get('n0001')!.online, false);
+    assert.equal(listed.get('n0002')!.agentVersion, '1.2.3');
+    assert.equal(listed.get('n0600')!.agentVersion, null);
+  });
+
   if (name === 'PostgreSQL') {
     it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {
       const other = await backend.open(where);
