@@ -11,6 +11,8 @@ import type { HostBox, HostReply, HostRequest } from './fleet-agents.js';
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet-agents.ts');
 /** Each box costs a socket and three SQLite files (WAL): well under a process's 20k descriptors. */
 export const BOXES_PER_PROCESS = 2500;
+/** SEINE_BENCH_AGENT_NODE_ARGS: node flags for the box processes (--cpu-prof --cpu-prof-dir=…). */
+const AGENT_NODE_ARGS = (process.env.SEINE_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export class FleetHosts {
   private nextId = 1;
@@ -43,7 +45,7 @@ export class FleetHosts {
    */
   static async start(opts: { url: string; dir: string; boxes: HostBox[]; batch: number; deadlineMs: number }): Promise<{ hosts: FleetHosts; ms: number }> {
     const n = Math.max(1, Math.ceil(opts.boxes.length / BOXES_PER_PROCESS));
-    const children = Array.from({ length: n }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, SEINE_LOG_LEVEL: process.env.SEINE_LOG_LEVEL ?? 'error' } }));
+    const children = Array.from({ length: n }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx', ...AGENT_NODE_ARGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, SEINE_LOG_LEVEL: process.env.SEINE_LOG_LEVEL ?? 'error' } }));
     const hosts = new FleetHosts(children);
     const t0 = performance.now();
     try {

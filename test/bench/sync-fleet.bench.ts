@@ -22,7 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { CONTROLLER_USERNAME } from '../../src/api/mqtt.js';
@@ -47,6 +47,7 @@ if (!(BOXES >= 1) || !(ROUNDS >= 1) || !(BATCH >= 1)) throw new Error('SEINE_BEN
 const unknown = KINDS.filter((k) => !['embedded', 'mosquitto', 'replicas'].includes(k));
 if (unknown.length || !KINDS.length) throw new Error(`SEINE_BENCH_FLEET: unknown set-up ${unknown.join(', ')} (embedded, mosquitto, replicas)`);
 const POD_CHANGES = 10;
+const HEAP_DIR = process.env.SEINE_BENCH_HEAP_SNAPSHOTS;
 const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 /** A round's wait: a minute, more with a large fleet. */
 const ROUND_MS = Math.max(60_000, BOXES * 10);
@@ -99,6 +100,8 @@ async function startControllers(dir: string, configs: Record<string, unknown>[])
   // SEINE_BENCH_CONTROLLER_NODE_ARGS: node flags for them (--cpu-prof, --heapsnapshot-signal=SIGUSR2).
   const log = process.env.SEINE_BENCH_CONTROLLER_LOG ? openSync(process.env.SEINE_BENCH_CONTROLLER_LOG, 'a') : 'ignore';
   const nodeArgs = (process.env.SEINE_BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // SEINE_BENCH_HEAP_SNAPSHOTS=<dir>: each controller writes a heap snapshot there after the first round and after the last.
+  if (HEAP_DIR) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`);
   for (const [k, cfg] of configs.entries()) {
     const port = await freePort();
     const file = path.join(dir, `controller-${k}.yaml`);
@@ -116,6 +119,16 @@ async function stopControllers(c: Controllers): Promise<void> {
     p.kill('SIGTERM');
     await childExit(p, 30_000, 'a controller exiting on SIGTERM').catch(() => p.kill('SIGKILL'));
   }));
+}
+
+/** Asks each controller for a heap snapshot (SIGUSR2) and waits until it is written (the file stops growing). */
+async function heapSnapshots(c: Controllers): Promise<void> {
+  const count = async () => (await readdir(HEAP_DIR!)).filter((f) => f.endsWith('.heapsnapshot')).length;
+  const before = await count();
+  for (const p of c.procs) p.kill('SIGUSR2');
+  await pollUntil('heap snapshots written', 120_000, async () => (await count()) >= before + c.procs.length, { intervalMs: 200 });
+  // The process writes the file synchronously: it answers /healthz again once done.
+  for (const server of c.servers) await pollUntil('controller answering after its snapshot', 120_000, () => fetch(`${server}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false), { intervalMs: 200 });
 }
 
 /** Registers the boxes in a store before its controllers start (as join-token enrolment does; their broker checks the passwords). */
@@ -250,6 +263,7 @@ async function measure(kind: string): Promise<BenchRow[]> {
       });
       seine.push(performance.now() - t);
       if (r === 0) rssFirst = await rss();
+      if (HEAP_DIR && (r === 0 || r === ROUNDS - 1)) await heapSnapshots(s.controllers);
     }
     const rssLast = await rss();
     await hosts.stop();

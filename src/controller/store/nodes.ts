@@ -29,6 +29,9 @@ interface NodeRow {
 }
 
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
+/** Reports written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
+const REPORTS_PER_STATEMENT = 200;
+
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
 export interface NodePresence {
@@ -203,14 +206,21 @@ export class NodeRegistry {
   async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
     if (!reports.size) return;
     const now = new Date().toISOString();
+    const rows = [...reports].map(([node, reported]): [string, string, NodeReported] => [node, JSON.stringify(reported), reported]);
     const written = await this.db.transaction(async (tx) => {
       const out: [string, string, NodeReported][] = [];
-      for (const [node, reported] of reports) {
-        const text = JSON.stringify(reported);
-        const r = await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ? AND disabled = 0`, [
-          text, reported.agentVersion, reported.uptimeSeconds, now, node,
-        ]);
-        if (r.changes) out.push([node, text, reported]);
+      // A few hundred rows per statement (UPDATE … FROM VALUES, SQLite and PostgreSQL alike): a
+      // fleet's reports are tens of statements, not one round trip to the database each.
+      for (let i = 0; i < rows.length; i += REPORTS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + REPORTS_PER_STATEMENT);
+        const updated = await tx.all<{ name: string }>(
+          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?
+           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL))').join(', ')}) AS v
+           WHERE nodes.name = v.column1 AND nodes.disabled = 0 RETURNING name`,
+          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds])],
+        );
+        const names = new Set(updated.map((u) => u.name));
+        for (const row of chunk) if (names.has(row[0])) out.push(row);
       }
       return out;
     });

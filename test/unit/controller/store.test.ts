@@ -165,6 +165,16 @@ describe(`controller store on ${name}`, function () {
     assert.equal(listed.get('n0001')!.online, false);
     assert.equal(listed.get('n0002')!.agentVersion, '1.2.3');
     assert.equal(listed.get('n0600')!.agentVersion, null);
+    // 450 reports in one call (several statements), one for a node that does not exist and one for a disabled node.
+    await nodes.remove('n0449', 'admin', { disable: true });
+    const report = (n: string, i: number) => ({ node: n, observedGeneration: i, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: `1.0.${i}`, uptimeSeconds: i + 0.5 });
+    await nodes.recordReports(new Map([...names.slice(0, 450).map((n, i): [string, ReturnType<typeof report>] => [n, report(n, i)]), ['ghost', report('ghost', 9)]]));
+    const reports = await nodes.reports();
+    assert.equal(reports.size, 449);
+    assert.deepEqual(reports.get('n0007'), report('n0007', 7));
+    const stored = await db.get<{ reported: string; agent_version: string; uptime_seconds: number }>('SELECT reported, agent_version, uptime_seconds FROM nodes WHERE name = ?', ['n0448']);
+    assert.deepEqual([JSON.parse(stored!.reported), stored!.agent_version, stored!.uptime_seconds], [report('n0448', 448), '1.0.448', 448.5]);
+    assert.equal((await db.get<{ reported: string | null }>('SELECT reported FROM nodes WHERE name = ?', ['n0449']))!.reported, null);
   });
 
   if (name === 'PostgreSQL') {
