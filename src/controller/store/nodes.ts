@@ -202,8 +202,11 @@ export class NodeRegistry {
     await this.recordReports(new Map([[node, reported]]));
   }
 
-  /** Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit each). */
-  async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
+  /**
+   * Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit
+   * each). Nodes in `online` are also marked online (their report is the latest word from them).
+   */
+  async recordReports(reports: ReadonlyMap<string, NodeReported>, online: ReadonlySet<string> = new Set()): Promise<void> {
     if (!reports.size) return;
     const now = new Date().toISOString();
     const rows = [...reports].map(([node, reported]): [string, string, NodeReported] => [node, JSON.stringify(reported), reported]);
@@ -214,10 +217,11 @@ export class NodeRegistry {
       for (let i = 0; i < rows.length; i += REPORTS_PER_STATEMENT) {
         const chunk = rows.slice(i, i + REPORTS_PER_STATEMENT);
         const updated = await tx.all<{ name: string }>(
-          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?
-           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL))').join(', ')}) AS v
+          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?,
+             online = CASE WHEN v.column5 = 1 THEN 1 ELSE nodes.online END
+           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS INTEGER))').join(', ')}) AS v
            WHERE nodes.name = v.column1 AND nodes.disabled = 0 RETURNING name`,
-          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds])],
+          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, online.has(node) ? 1 : 0])],
         );
         const names = new Set(updated.map((u) => u.name));
         for (const row of chunk) if (names.has(row[0])) out.push(row);
@@ -229,7 +233,10 @@ export class NodeRegistry {
       this.reportIndex?.set(node, reported);
       if (this.shared) this.reportTexts.set(node, text);
     }
-    for (const node of reports.keys()) this.emit(node, 'report');
+    for (const node of reports.keys()) {
+      if (online.has(node)) this.emit(node, 'presence');
+      this.emit(node, 'report');
+    }
   }
 
   /** The last report of every enabled node that reported (read-only: the registry's own index). */

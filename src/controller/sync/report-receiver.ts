@@ -48,12 +48,15 @@ export class ReportReceiver {
    */
   private pendingReports = new Map<string, NodeReported>();
   private pendingPresence = new Map<string, NodePresence>();
+  /** Nodes whose latest message in the batch is a report: a report counts as "online" (it came over a live session). */
+  private reportedOnline = new Set<string>();
   private readonly writer = new CoalescingRunner(async () => {
-    const [reports, presence] = [this.pendingReports, this.pendingPresence];
+    const [reports, presence, online] = [this.pendingReports, this.pendingPresence, this.reportedOnline];
     this.pendingReports = new Map();
     this.pendingPresence = new Map();
+    this.reportedOnline = new Set();
     await this.ctx.nodes.setPresences(presence);
-    await this.ctx.nodes.recordReports(reports);
+    await this.ctx.nodes.recordReports(reports, online);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -67,6 +70,16 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+  }
+
+  /**
+   * Presence from elsewhere (the embedded broker's sessions), written in the same batches as
+   * reports and status messages so that the latest word about a node wins whatever its source.
+   */
+  presence(node: string, presence: NodePresence): Promise<void> {
+    this.pendingPresence.set(node, presence);
+    this.reportedOnline.delete(node);
+    return this.writer.run();
   }
 
   /** Resolves once every report taken in so far is written. */
@@ -123,12 +136,16 @@ export class ReportReceiver {
     this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
       const p = msg.envelope.payload;
+      // The latest message of a node wins: a last will after a report leaves it offline.
       this.pendingPresence.set(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      this.reportedOnline.delete(msg.node);
       await this.writer.run();
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       this.pendingReports.set(msg.node, msg.envelope.payload);
+      this.pendingPresence.delete(msg.node);
+      this.reportedOnline.add(msg.node);
       await this.writer.run();
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
     } else if (msg.channel === 'flows') {
