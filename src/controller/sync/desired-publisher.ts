@@ -72,6 +72,9 @@ export interface UndeliverableDocument {
   objects: ReadonlySet<string>;
 }
 
+/** With a shared store, every this many resync ticks is a publication over every node. */
+const FULL_RESYNC_EVERY = 10;
+
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
@@ -103,7 +106,12 @@ export class DesiredPublisher {
     this.ctx.client.on('connect', onConnect);
     this.unsubscribe.push(() => this.ctx.client.off('connect', onConnect));
     if (this.ctx.resyncMs) {
-      const timer = setInterval(() => void this.kick(false), this.ctx.resyncMs);
+      // A tick rebuilds the nodes whose policies moved by reports other replicas took (prepare
+      // says which; an object changed through another replica makes that every node); every
+      // FULL_RESYNC_EVERY-th tick rebuilds every node (a rollout or registration seen late). A
+      // full rebuild per second would cost a 10k fleet's replicas most of a core doing nothing.
+      let tick = 0;
+      const timer = setInterval(() => void this.kick(false, ++tick % FULL_RESYNC_EVERY === 0), this.ctx.resyncMs);
       this.unsubscribe.push(() => clearInterval(timer));
     }
     await this.kick(true);
