@@ -3,8 +3,8 @@
 // (its generation only moves forward, across restarts too, so agents can drop stale documents).
 // Reports are read far more often than written (every REST GET of an object, every publication),
 // so the registry keeps them parsed in memory, kept up to date as they are recorded; with a store
-// shared by replicas (each takes some nodes' reports) it rereads the rows but parses only the
-// reports whose text changed.
+// shared by replicas (each takes some nodes' reports) it rereads the rows (at most every
+// SHARED_REPORTS_MS) but parses only the reports whose text changed.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
@@ -29,6 +29,9 @@ interface NodeRow {
 }
 
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
+/** With a store shared by replicas, report rows read less than this long ago are not read again. */
+const SHARED_REPORTS_MS = 250;
+
 /** Reports written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
 const REPORTS_PER_STATEMENT = 200;
 
@@ -52,6 +55,9 @@ export class NodeRegistry {
   private nameCache?: string[];
   private namesEpoch = 0;
   private reportsEpoch = 0;
+  /** Shared store: when the report rows were last read, and the read under way. */
+  private reportsReadAt = 0;
+  private reading?: Promise<Map<string, NodeReported>>;
 
   private constructor(private readonly db: SqlDatabase, private readonly shared: boolean) {}
 
@@ -251,6 +257,16 @@ export class NodeRegistry {
 
   private async loadReports(): Promise<Map<string, NodeReported>> {
     if (this.reportIndex && !this.shared) return this.reportIndex;
+    // Shared: rows read moments ago serve again, and callers at once share one read (REST polls
+    // and publications must not each reread a 10k fleet's reports). Own reports are in the index
+    // at once; the other replicas' show within SHARED_REPORTS_MS.
+    if (this.reportIndex && performance.now() - this.reportsReadAt < SHARED_REPORTS_MS) return this.reportIndex;
+    this.reading ??= this.rereadReports().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async rereadReports(): Promise<Map<string, NodeReported>> {
+    this.reportsReadAt = performance.now();
     // A report recorded while the rows are read would miss an index not yet set: read again then.
     for (let attempt = 0; ; attempt++) {
       const epoch = this.reportsEpoch;
