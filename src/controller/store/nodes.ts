@@ -28,13 +28,13 @@ interface NodeRow {
   disabled: number;
 }
 
-/** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 /** With a store shared by replicas, report rows read less than this long ago are not read again. */
 const SHARED_REPORTS_MS = 250;
 
 /** Reports written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
 const REPORTS_PER_STATEMENT = 200;
 
+/** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
 export interface NodePresence {
