@@ -66,7 +66,7 @@ interface Box { sync: AgentSync; db: Database; realizer: NoopRealizer; extra: bo
 
 const boxes = new Map<number, Box>();
 const waiters = new Set<{ generation: number; done: () => void }>();
-const send = (m: HostReply) => process.send!(m);
+const send = (m: HostReply): void => void process.send!(m);
 
 function checkWaiters(): void {
   for (const w of waiters) if ([...boxes.values()].every((b) => b.realizer.fleet >= w.generation)) w.done();

@@ -198,6 +198,9 @@ async function setUp(kind: string, dir: string, names: string[], cleanup: (() =>
   };
 }
 
+/** A progress line on stderr (rows go to stdout): a 10k run takes long, and a hang must say where. */
+const progress = (kind: string, what: string) => process.stderr.write(`sync-fleet [${kind}] ${new Date().toISOString().slice(11, 19)} ${what}\n`);
+
 async function measure(kind: string): Promise<BenchRow[]> {
   const dir = await mkdtemp(`/tmp/seine-bench-fleet-${kind}-`);
   const names = Array.from({ length: BOXES }, (_, i) => `sim-${String(i).padStart(5, '0')}`);
@@ -207,9 +210,11 @@ async function measure(kind: string): Promise<BenchRow[]> {
     const t0 = performance.now();
     const s = await withDeadline(setUp(kind, dir, names, cleanup), 10 * 60_000 + BOXES * 60, `${kind}: setting up the controller(s) and ${BOXES} nodes' credentials`);
     const credentialsMs = performance.now() - t0;
+    progress(kind, `controller(s) up, ${BOXES} nodes registered in ${Math.round(credentialsMs)} ms; starting the boxes`);
     const [server] = s.controllers.servers as [string];
     const started = await FleetHosts.start({ url: s.brokerUrl, dir, boxes: s.boxes, batch: BATCH, deadlineMs: 10 * 60_000 + BOXES * 60 });
     hosts = started.hosts;
+    progress(kind, `${BOXES} boxes connected in ${Math.round(started.ms)} ms`);
     const status = async (name: string) => (await getJson<{ status?: { phase: string; observedGeneration: number; currentNodesRealized: number; desiredNodesRealized: number } }>(`${server}${ACNPS}/${name}`)).status;
     let last: unknown;
     const realizedOn = (name: string, generation: number | undefined, n: number) => async () => {
@@ -223,6 +228,7 @@ async function measure(kind: string): Promise<BenchRow[]> {
     const demoSpan = Math.ceil(BOXES / 10);
     await post(policy('demo', 80));
     await pollUntil(`demo Realized on its ${demoSpan} boxes`, ROUND_MS, realizedOn('demo', undefined, demoSpan), { intervalMs: 50, describe: () => JSON.stringify(last) });
+    progress(kind, 'demo policy realized; pod changes');
     const podMs: number[] = [];
     const counters = ['built', 'changed', 'published'].map((m) => `seine_controller_desired_${m}_total`);
     const before = await Promise.all(counters.map((c) => metric(s.controllers.servers, c)));
@@ -247,6 +253,7 @@ async function measure(kind: string): Promise<BenchRow[]> {
       health.push(performance.now() - t);
     }
 
+    progress(kind, 'REST GETs done; fleet-wide rounds');
     // Fleet-wide applies: apply → Realized on all; RSS after the first round and after the last.
     const seine: number[] = [];
     const rss = () => Promise.all(s.controllers.procs.map((p) => rssMiB(p.pid!))).then((v) => Math.max(...v));
@@ -262,6 +269,7 @@ async function measure(kind: string): Promise<BenchRow[]> {
         intervalMs: 20, describe: () => JSON.stringify(last),
       });
       seine.push(performance.now() - t);
+      progress(kind, `round ${r}: ${Math.round(seine.at(-1)!)} ms`);
       if (r === 0) rssFirst = await rss();
       if (HEAP_DIR && (r === 0 || r === ROUNDS - 1)) await heapSnapshots(s.controllers);
     }
@@ -270,6 +278,7 @@ async function measure(kind: string): Promise<BenchRow[]> {
     hosts = undefined;
     await s.stop();
 
+    progress(kind, 'raw anchor');
     // The anchor: a bare broker of the same kind, one echo client per box, the same messages.
     const raw = await s.raw();
     cleanup.push(() => raw.stop());
