@@ -212,7 +212,7 @@ export class NodeRegistry {
    * Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit
    * each). Nodes in `online` are also marked online (their report is the latest word from them).
    */
-  async recordReports(reports: ReadonlyMap<string, NodeReported>, online: ReadonlySet<string> = new Set()): Promise<void> {
+  async recordReports(reports: ReadonlyMap<string, NodeReported>, online: ReadonlySet<string> = new Set(), sentAt: ReadonlyMap<string, number> = new Map()): Promise<void> {
     if (!reports.size) return;
     const now = new Date().toISOString();
     const rows = [...reports].map(([node, reported]): [string, string, NodeReported] => [node, JSON.stringify(reported), reported]);
@@ -223,11 +223,13 @@ export class NodeRegistry {
       for (let i = 0; i < rows.length; i += REPORTS_PER_STATEMENT) {
         const chunk = rows.slice(i, i + REPORTS_PER_STATEMENT);
         const updated = await tx.all<{ name: string }>(
+          // A report the agent sent before the stored one (another replica took the newer one first) is not written.
           `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?,
-             online = CASE WHEN v.column5 = 1 THEN 1 ELSE nodes.online END
-           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS INTEGER))').join(', ')}) AS v
-           WHERE nodes.name = v.column1 AND nodes.disabled = 0 RETURNING name`,
-          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, online.has(node) ? 1 : 0])],
+             online = CASE WHEN v.column5 = 1 THEN 1 ELSE nodes.online END, reported_ts = v.column6
+           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS INTEGER), CAST(? AS BIGINT))').join(', ')}) AS v
+           WHERE nodes.name = v.column1 AND nodes.disabled = 0
+             AND (nodes.reported_ts IS NULL OR v.column6 IS NULL OR nodes.reported_ts <= v.column6) RETURNING name`,
+          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, online.has(node) ? 1 : 0, sentAt.get(node) ?? null])],
         );
         const names = new Set(updated.map((u) => u.name));
         for (const row of chunk) if (names.has(row[0])) out.push(row);
@@ -239,7 +241,7 @@ export class NodeRegistry {
       this.reportIndex?.set(node, reported);
       if (this.shared) this.reportTexts.set(node, text);
     }
-    for (const node of reports.keys()) {
+    for (const [node] of written) {
       if (online.has(node)) this.emit(node, 'presence');
       this.emit(node, 'report');
     }

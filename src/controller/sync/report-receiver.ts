@@ -47,16 +47,19 @@ export class ReportReceiver {
    * each per batch (a fleet-wide document brings every box's status and report at once).
    */
   private pendingReports = new Map<string, NodeReported>();
+  /** The agent's envelope time of each pending report (an older one never overwrites a newer one in the store). */
+  private pendingSentAt = new Map<string, number>();
   private pendingPresence = new Map<string, NodePresence>();
   /** Nodes whose latest message in the batch is a report: a report counts as "online" (it came over a live session). */
   private reportedOnline = new Set<string>();
   private readonly writer = new CoalescingRunner(async () => {
-    const [reports, presence, online] = [this.pendingReports, this.pendingPresence, this.reportedOnline];
+    const [reports, presence, online, sentAt] = [this.pendingReports, this.pendingPresence, this.reportedOnline, this.pendingSentAt];
     this.pendingReports = new Map();
+    this.pendingSentAt = new Map();
     this.pendingPresence = new Map();
     this.reportedOnline = new Set();
     await this.ctx.nodes.setPresences(presence);
-    await this.ctx.nodes.recordReports(reports, online);
+    await this.ctx.nodes.recordReports(reports, online, sentAt);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -144,6 +147,7 @@ export class ReportReceiver {
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       this.pendingReports.set(msg.node, msg.envelope.payload);
+      this.pendingSentAt.set(msg.node, msg.envelope.ts);
       this.pendingPresence.delete(msg.node);
       this.reportedOnline.add(msg.node);
       await this.writer.run();

@@ -177,6 +177,13 @@ describe(`controller store on ${name}`, function () {
     const stored = await db.get<{ reported: string; agent_version: string; uptime_seconds: number }>('SELECT reported, agent_version, uptime_seconds FROM nodes WHERE name = ?', ['n0448']);
     assert.deepEqual([JSON.parse(stored!.reported), stored!.agent_version, stored!.uptime_seconds], [report('n0448', 448), '1.0.448', 448.5]);
     assert.equal((await db.get<{ reported: string | null }>('SELECT reported FROM nodes WHERE name = ?', ['n0449']))!.reported, null);
+    // Replicas: a report the agent sent earlier, taken by another replica later, does not overwrite the newer one.
+    await nodes.recordReports(new Map([['n0010', report('n0010', 20)]]), new Set(), new Map([['n0010', 2_000]]));
+    await nodes.recordReports(new Map([['n0010', report('n0010', 19)]]), new Set(), new Map([['n0010', 1_000]]));
+    const other = await NodeRegistry.open(db, { shared: true });
+    assert.equal((await other.report('n0010'))!.observedGeneration, 20);
+    await nodes.recordReports(new Map([['n0010', report('n0010', 21)]]), new Set(), new Map([['n0010', 3_000]]));
+    assert.equal((await nodes.report('n0010'))!.observedGeneration, 21);
   });
 
   if (name === 'PostgreSQL') {
