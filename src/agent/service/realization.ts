@@ -44,6 +44,8 @@ export interface RealizationUpdate {
   shrunk: number[];
 }
 
+type Realized = { flows: Flow[]; groups: Group[] };
+
 const signature = (svc: InventoryService, slices: readonly InventoryEndpointSlice[]) => JSON.stringify([svc, slices]);
 const sameRefs = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -57,7 +59,7 @@ export class ServiceRealization {
   private collisions = 0;
   private readonly dnat = new Map<string, { flow: Flow; refs: number }>();
   private readonly affinity = new Map<number, Set<string>>();
-  private cache?: { flows: Flow[]; groups: Group[] };
+  private cache?: Realized;
   private sortedPlans?: ServicePortPlan[];
   private scans = 0;
 
@@ -165,7 +167,7 @@ export class ServiceRealization {
     return this.sortedPlans;
   }
 
-  private result(): NonNullable<ServiceRealization['cache']> {
+  private result(): Realized {
     if (this.cache) return this.cache;
     this.order ??= [...this.entries.keys()].sort();
     const flows: Flow[] = [];
