@@ -67,7 +67,6 @@ class Harness {
   }
 }
 
-
 describe('incremental Service realization', () => {
   it('equals the full recompute after each of a sequence of changes', async () => {
     const h = new Harness(start());
