@@ -145,21 +145,24 @@ export class DesiredMemo {
 
   /**
    * The delta's plan was applied: remember its fresh winners as planned (`planned` maps a want
-   * to its final form, e.g. rewritten in OVS's text) and forget the gone flows and the losers.
+   * to its final form, e.g. rewritten in another text of an installed flow, whose key it then
+   * takes) and forget the gone flows and the remembered ones that lost their key. Every key the
+   * mirror holds keeps exactly one remembered flow, or a flow that leaves later would never be
+   * deleted.
    */
   commit(d: Delta, planned: (want: OvsFlow) => OvsFlow, writes: number): void {
     for (const e of d.gone) this.forget(e);
+    // A remembered flow where a fresh one won: its installed flow was rewritten or deleted.
     for (const s of d.slots) {
-      const before = this.byKey.get(s.key);
-      if (!s.fresh) {
-        // No desired flow left here, or the remembered winner stays.
-        if (before && !s.want) this.forget(before);
-        continue;
-      }
-      if (before) this.forget(before); // lost to the fresh flow (or gone)
+      const before = s.fresh && this.byKey.get(s.key);
+      if (before) this.forget(before);
+    }
+    // Then the fresh winners at their final keys, in the plan's order (a later one with the same key wins there too).
+    for (const s of d.slots) {
+      if (!s.fresh) continue; // the remembered winner stays, or nothing is desired here any more
       const want = planned(s.want!);
       const at = this.byKey.get(want);
-      if (at) this.forget(at); // the flow now claims another key's installed flow (canonical text)
+      if (at) this.forget(at);
       const e: MemoEntry = { flow: s.fresh, want, gen: d.gen, pos: s.pos };
       this.byKey.set(want, e);
       this.byFlow.set(s.fresh, e);

@@ -82,4 +82,24 @@ describe('desired memo (delta planning)', () => {
     assert.equal(d.untouched, 49);
     assert.equal(memo.delta(changed, toWant, 0), undefined, 'more changes than allowed: plan the whole set');
   });
+
+  it('keeps the flow that took an installed flow in another text, so its later removal deletes that flow', () => {
+    // Installed in the authored text; the same switch flow is then desired in OVS's text, which
+    // the planner resolves to the installed one (canonical.ts) — it takes that key.
+    const authored: Flow = { table: 'SpoofGuard', priority: 200, match: ['dl_type=0x0800', 'in_port=2'], actions: ['drop'], cookie: COOKIES[0]! };
+    const other: Flow = { table: 'SpoofGuard', priority: 200, match: ['in_port=3'], actions: ['drop'], cookie: COOKIES[0]! };
+    const mirror = new InstalledFlows();
+    mirror.record(planFlowChanges(mirror, [authored, other].map(toWant)), () => true);
+    const memo = DesiredMemo.whole([authored, other], [authored, other].map(toWant), mirror, 1);
+    const canonical: Flow = { ...authored, match: ['ip', 'in_port=2'] };
+    const d = memo.delta([canonical, other], toWant, Infinity)!;
+    assert.deepEqual(d.installed.map(formatFlow), [formatFlow(toWant(authored))]);
+    // The plan found nothing to change once the want took the installed text.
+    memo.commit(d, (w) => ({ ...w, match: toWant(authored).match }), 2);
+    assert.equal(memo.size, 2);
+    const gone = memo.delta([other], toWant, Infinity)!;
+    assert.equal(gone.gone.length, 1, 'the flow is remembered under the installed key');
+    assert.deepEqual(gone.installed.map(formatFlow), [formatFlow(toWant(authored))], 'and its removal touches the installed flow');
+    assert.deepEqual(planFlowChanges(new FlowIndex(gone.installed), gone.want, { deleteStale: true }).delete.map(formatFlow), [formatFlow(toWant(authored))]);
+  });
 });
