@@ -27,6 +27,9 @@ import { nextRound } from './round-store.js';
 import { AGENT_VERSION, RealizerRegistry, startAgentSync, type AgentSync } from './sync/index.js';
 import { NetworkPolicyFeature } from './policy/feature.js';
 import { PolicyRealizer } from './policy/realizer.js';
+import { HostFirewall } from './policy/host-firewall.js';
+import { hostExemptions } from './policy/host-exemptions.js';
+import { HostLogReader } from './policy/host-log.js';
 import { PacketInMonitor } from './ovs/packet-in.js';
 import { PacketOutSender } from './ovs/packet-out.js';
 import { BridgeStats } from './ovs/flow-stats.js';
@@ -50,6 +53,7 @@ import { NodeConfigAgent } from './node-config/realizer.js';
 import { LatencyMonitor } from './latency/monitor.js';
 import { baseSettings } from './node-config/merge.js';
 import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
+import { stopUserspace } from './wireguard/userspace.js';
 import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
@@ -72,7 +76,7 @@ export class Agent {
     readonly flows: FlowVisibility | undefined,
     /** The agent API (unix socket, and TCP with apiListen): /metrics, /flows, /healthz, the local object view. */
     readonly api: AgentApiServer,
-    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor },
+    private readonly parts: { db: Database; ovsdb: OvsdbClient; inventory: InventorySource; cni: CniServer; packetIns: PacketInMonitor; packetOuts: PacketOutSender; bridgeStats: BridgeStats; npLog: PolicyLogger; hostLog: HostLogReader; statsTimer?: StatsReporter | undefined; neighbours?: TunnelNeighbours | undefined; latency: LatencyMonitor },
   ) {}
 
   /** `realizers`: what the sync hands desired objects to (kinds without one are reported Failed). */
@@ -91,7 +95,10 @@ export class Agent {
     const ovsdb = await OvsdbClient.connect({ remote: cfg.ovsdbRemote });
     const vs = new VSwitch(ovsdb);
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
-    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, podMtu(cfg, 1500, own?.ip.includes(':'))) : undefined;
+    const mtu = podMtu(cfg, 1500, own?.ip.includes(':'));
+    const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, mtu) : undefined;
+    // Encryption turned off: the wireguard-go an earlier agent started goes, by its recorded PID.
+    if (!wireGuard && (await stopUserspace(cfg.stateDir))) log.info('trafficEncryptionMode none: the userspace WireGuard device is gone');
     // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
     const publishKey = () => {
       if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;
@@ -111,7 +118,9 @@ export class Agent {
 
     let datapath: Datapath;
     const podPorts = new OvsPodPorts(vs, cfg.bridgeName, () => datapath.sync());
-    const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath);
+    // Policies applied to Nodes: the host's iptables, with the controller and the k3s API server kept reachable.
+    const hostFirewall = new HostFirewall({ exemptions: () => hostExemptions(cfg) });
+    const policy = new PolicyRealizer(cfg.nodeName, inventory, () => datapath, hostFirewall);
     policy.register(realizers);
     const ofports = async () => new Map((await podPorts.list()).map((p) => [p.key, p.ofport]));
     const flowExport = cfg.flowExporter.enable;
@@ -125,6 +134,7 @@ export class Agent {
       node: cfg.nodeName, podCIDR, serviceCIDR: cfg.serviceCIDR, gatewayMac: network.gateway.mac, peers,
       uplink: async () => (own ? (await underlayOf(own.ip))?.dev : undefined),
       syncDatapath: () => datapath.sync(),
+      ...(wireGuard ? { wireGuard: { mtu } } : {}),
     });
     egress.register(realizers);
     await egress.start(!!cfg.controller);
@@ -178,6 +188,9 @@ export class Agent {
         sync.publishEvent(payload).catch((err) => log.warn({ err }, 'policy-log event not queued'));
       },
     });
+    // Logged host rules: their packets come through an NFLOG group into the same np.log.
+    const hostLog = new HostLogReader({ node: cfg.nodeName, npLog });
+    hostFirewall.onRules = (byTag) => hostLog.update(byTag);
     const policyPacketIns = new PolicyPacketIns({
       reject,
       log: (ev, u) => {
@@ -230,7 +243,7 @@ export class Agent {
     const metricTables = new Set([pipeline.id('EgressMetric'), pipeline.id('IngressMetric')]);
     const policyStats = async () => {
       const flows = (await Promise.all([...metricTables].map((tableId) => bridgeStats.flows({ tableId, cookie: categoryFilter('NetworkPolicy') })))).flat();
-      return ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id));
+      return [...ruleStatsOf(flows, metricTables, (id) => policyFeature.rule(id)), ...(await hostFirewall.stats())];
     };
     const statsTimer = sync && cfg.controller ? new StatsReporter(cfg.controller.statsIntervalSeconds, policyStats, sync) : undefined;
     // With a controller, every batch also goes to the fleet flow store (through the outbox).
@@ -258,11 +271,11 @@ export class Agent {
     let registry: Promise<Registry> | undefined;
     api.attach({ registry: () => (registry ??= metrics().catch((err: unknown) => { registry = undefined; throw err; })), ...(flows ? { store: flows.store } : {}) });
     await nodeConfig.attach({ flows, ...(statsTimer ? { statsInterval: (s: number) => statsTimer.every(s) } : {}) });
-    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency });
+    return new Agent(cfg, round, datapath, sync, policyStats, flows, api, { db, ovsdb, inventory, cni, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency });
   }
 
   async stop(): Promise<void> {
-    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, statsTimer, neighbours, latency } = this.parts;
+    const { cni, inventory, ovsdb, db, packetIns, packetOuts, bridgeStats, npLog, hostLog, statsTimer, neighbours, latency } = this.parts;
     statsTimer?.stop();
     await latency.stop();
     await neighbours?.stop();
@@ -273,6 +286,7 @@ export class Agent {
     await packetIns.stop();
     await packetOuts.close();
     await bridgeStats.close();
+    hostLog.stop();
     npLog.close();
     await this.datapath.idle();
     await inventory.stop();

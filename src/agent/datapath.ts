@@ -6,6 +6,7 @@
 // so an agent restart never interrupts forwarding.
 import { CoalescingRunner } from '../lib/coalesce.js';
 import { createLogger } from '../lib/log.js';
+import { phaseRecorder, type PhaseSpan } from '../lib/phases.js';
 import { connectivityFlows, mergeFlows, type PeerBox } from './connectivity/flows.js';
 import type { NodeNetwork } from './node-network.js';
 import type { OpenFlowBridge } from './ovs/bridge.js';
@@ -19,6 +20,8 @@ import type { OvsPodPorts } from './pod-ports.js';
 import { desiredPeerRoutes, reconcilePeerRoutes } from './route/node-routes.js';
 
 const log = createLogger('datapath');
+/** One sync: the desired flows built (pod ports, features, derived), planned, bundled; the routes beside them. */
+const phases = phaseRecorder('agent.datapath');
 
 /** A module that owns flows: given the pipeline and this incarnation's cookies, its flows now. */
 export interface FlowFeature {
@@ -79,9 +82,10 @@ export class Datapath {
   }
 
   /** The desired flow set; where two flows share (table, priority, match), the later one is meant. */
-  async desiredFlows(): Promise<Flow[]> {
+  async desiredFlows(span?: PhaseSpan): Promise<Flow[]> {
     const o = this.o;
     const pods = await o.podPorts.list();
+    span?.mark('ports');
     const connectivity = connectivityFlows(
       {
         podCIDR: o.podCIDR,
@@ -95,12 +99,14 @@ export class Datapath {
       this.cookies,
     );
     const others = await Promise.all((o.features ?? []).map(async (f) => f.flows(o.pipeline, this.cookies)));
+    span?.mark('features');
     // Features' flows (possibly 10k policy flows) are appended rather than merged: the planner
     // keeps the last flow of each (table, priority, match) too, so overriding a default works
     // the same, without building a key string per flow here.
     const flows = mergeFlows(defaultFlows(o.pipeline, this.cookies.round), connectivity);
     for (const f of others) for (const x of f) flows.push(x);
     for (const d of o.derived ?? []) for (const x of d.derivedFlows(flows, o.pipeline, this.cookies)) flows.push(x);
+    span?.mark('derived');
     return flows;
   }
 
@@ -111,15 +117,19 @@ export class Datapath {
 
   private async syncOnce(): Promise<void> {
     const t0 = Date.now();
-    const desired = await this.desiredFlows();
+    const span = phases.begin();
+    const desired = await this.o.podPorts.shared(() => this.desiredFlows(span));
     const groups = this.desiredGroups();
     // Flows and host routes are independent: their processes run side by side. After the
     // first run (a FlowRound, which dumps) the bridge plans against its mirror of the table,
     // groups in the same bundle as flows.
     const [result, routes] = await Promise.all([
-      this.firstDone ? this.o.bridge.reconcile(desired, { groups }) : this.firstRound(desired, groups),
+      this.firstDone ? this.o.bridge.reconcile(desired, { groups, phases: span }) : this.firstRound(desired, groups),
       reconcilePeerRoutes(desiredPeerRoutes(this.o.peers(), this.o.network.gateway.name, this.o.underlayDev, this.o.wireGuardDev)),
     ]);
+    span.mark('routes'); // what the routes took beyond the flows (they run side by side)
+    span.note({ flows: desired.length });
+    span.end();
     this.firstDone = true;
     this.stats.syncs++;
     this.stats.lastSync = { added: result.added, modified: result.modified, deleted: result.deleted, unchanged: result.unchanged, ms: Date.now() - t0 };

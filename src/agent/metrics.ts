@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import si from 'systeminformation';
 import { spawnCounts } from '../lib/exec.js';
 import { createLogger } from '../lib/log.js';
+import { registerPhaseHistogram } from '../lib/phases.js';
 import type { FlowVisibility } from './flows/index.js';
 import type { RealizedRule } from './policy/flows.js';
 
@@ -106,6 +107,9 @@ export function agentMetrics(src: AgentMetricsSources): Registry {
       for (const [command, n] of spawnCounts()) this.inc({ command }, n);
     },
   });
+
+  // Where the time of a desired document, a datapath sync or a Traceflow start goes (src/lib/phases.ts).
+  registerPhaseHistogram(registry, 'seine_agent_phase_duration_seconds', 'Duration of each phase of the agent\'s latency paths (agent.desired: a desired document from arrival to its report\'s PUBACK; agent.policy; agent.datapath; agent.traceflow), phase "total" the whole.');
 
   // Edge health (systeminformation); a reading the board does not offer is left out.
   gauge('seine_edge_cpu_load_percent', 'CPU load of the box.', [], async (g) => g.set((await si.currentLoad()).currentLoad));

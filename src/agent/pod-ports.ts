@@ -12,6 +12,10 @@ export interface PodPortInfo extends LocalPod {
 }
 
 export class OvsPodPorts implements PodPortConnector {
+  /** While a datapath sync builds its flows: one OVSDB listing shared by every list() (see shared()). */
+  private held?: Promise<PodPortInfo[]>;
+  private holds = 0;
+
   constructor(
     private readonly vs: VSwitch,
     private readonly bridge: string,
@@ -19,7 +23,22 @@ export class OvsPodPorts implements PodPortConnector {
     private readonly onChange: () => Promise<void>,
   ) {}
 
+  /**
+   * Runs fn with one OVSDB listing for every list() made meanwhile: a datapath sync's features
+   * each ask for the pods (connectivity, policy, Services), which cost three OVSDB round trips
+   * per sync. A port this object adds or removes meanwhile drops the shared listing.
+   */
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.holds === 0) this.held = undefined;
+    }
+  }
+
   async connect(hostIfname: string, pod: PodPort): Promise<{ ofport: number }> {
+    this.held = undefined;
     await this.vs.ensurePort(this.bridge, hostIfname, {
       externalIds: {
         'container-id': pod.containerId,
@@ -30,16 +49,25 @@ export class OvsPodPorts implements PodPortConnector {
       },
     });
     const ofport = await this.vs.waitOfport(hostIfname);
+    this.held = undefined;
     // ADD returns only once the pod can talk: its flows are in.
     await this.onChange();
     return { ofport };
   }
 
   async disconnect(hostIfname: string, _pod: PodRef): Promise<void> {
-    if (await this.vs.deletePort(this.bridge, hostIfname)) await this.onChange();
+    this.held = undefined;
+    const deleted = await this.vs.deletePort(this.bridge, hostIfname);
+    this.held = undefined;
+    if (deleted) await this.onChange();
   }
 
-  async list(): Promise<PodPortInfo[]> {
+  list(): Promise<PodPortInfo[]> {
+    if (this.holds > 0) return (this.held ??= this.query());
+    return this.query();
+  }
+
+  private async query(): Promise<PodPortInfo[]> {
     const ports = await this.vs.listPorts(this.bridge);
     const pods: PodPortInfo[] = [];
     for (const p of ports) {

@@ -1,8 +1,9 @@
 // The building blocks of Antrea-native policy rules: appliedTo entries, to/from peers, ports and
 // protocols. Field sets follow Antrea's CRDs (build/charts/antrea/crds), per policy scope; the
 // combination rules follow pkg/controller/networkpolicy/validate.go. Fields Seine does not
-// enforce yet (fqdn, serviceAccount, service, nodeSelector, scope, externalEntitySelector) are
-// accepted here so Antrea YAML loads; the controller reports them as not supported.
+// enforce yet (fqdn, serviceAccount, service, scope, externalEntitySelector; nodeSelector outside
+// a policy applied to Nodes, host-policy.ts) are accepted here so Antrea YAML loads; the
+// controller reports them as not supported.
 import { z } from 'zod';
 import { LabelSelectorSchema, NamespacedNameSchema, isQualifiedName } from './meta.js';
 import { IPAddressSchema, IPBlockSchema, PortSchema, TransportProtocolSchema, portRangeIssues } from './net.js';
@@ -212,9 +213,17 @@ export const L7ProtocolSchema = z.looseObject({
   tls: z.looseObject({}).optional(),
 });
 
-/** `toServices` entries: Services matched by ClusterIP. Not enforced by Seine yet. */
-export const ServiceReferenceSchema = z.looseObject({
+// `toServices` entries (egress only): a Service by name, matched by its cluster IP, port and
+// protocol before load balancing. Names are free strings as in Antrea's CRD (they are looked up
+// in the box's Services, never written into a flow); `scope: ClusterSet` (multi-cluster) loads
+// but the computation refuses it.
+const serviceReferenceFields = {
   name: z.string().min(1),
-  namespace: z.string().optional(),
-  scope: z.string().optional(),
-});
+  scope: z.enum(['Cluster', 'ClusterSet']).optional(),
+};
+
+/** ClusterNetworkPolicy `toServices` entry: the namespace is required (Antrea's CRD). */
+export const ClusterServiceReferenceSchema = z.strictObject({ ...serviceReferenceFields, namespace: z.string().min(1) });
+
+/** Antrea NetworkPolicy `toServices` entry: the namespace defaults to the policy's own. */
+export const NamespacedServiceReferenceSchema = z.strictObject({ ...serviceReferenceFields, namespace: z.string().min(1).optional() });

@@ -14,9 +14,11 @@ import {
   NamespacedAppliedToSchema,
   NamespacedEgressPeerSchema,
   NamespacedIngressPeerSchema,
-  ServiceReferenceSchema,
+  ClusterServiceReferenceSchema,
+  NamespacedServiceReferenceSchema,
 } from './antrea-peer.js';
 import { BASELINE_TIER, TierReferenceSchema, effectiveTierName } from './tier.js';
+import { checkNodeAppliedTo } from './host-policy.js';
 
 export const ANTREA_POLICY_API_VERSIONS = ['crd.antrea.io/v1alpha1', 'crd.antrea.io/v1beta1'] as const;
 
@@ -47,25 +49,30 @@ function ingressRuleSchema<A extends z.ZodType, P extends z.ZodType>(appliedTo: 
   });
 }
 
-function egressRuleSchema<A extends z.ZodType, P extends z.ZodType>(appliedTo: A, peer: P) {
+// toServices stands for cluster IP + port + protocol, so the rule can have no other destination
+// and no ports (Antrea's validate.go: "`toServices` cannot be used with `to`, `ports` or
+// `protocols`"; "layer 7 protocols can not be used with toServices").
+function egressRuleSchema<A extends z.ZodType, P extends z.ZodType, S extends z.ZodType>(appliedTo: A, peer: P, serviceRef: S) {
   return z
     .strictObject({
       ...ruleFields(appliedTo),
       to: z.array(peer).optional(),
-      toServices: z.array(ServiceReferenceSchema).optional(),
+      toServices: z.array(serviceRef).min(1).optional(),
       protocols: z.array(EgressProtocolSchema).optional(),
     })
     .superRefine((rule, ctx) => {
-      if (rule.toServices !== undefined && (rule.to?.length || rule.ports !== undefined || rule.protocols !== undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['toServices'], message: 'toServices cannot be used with to, ports or protocols in the same rule' });
+      if (rule.toServices === undefined) return;
+      const others = [rule.to?.length ? 'to' : '', rule.ports !== undefined ? 'ports' : '', rule.protocols !== undefined ? 'protocols' : '', rule.l7Protocols !== undefined ? 'l7Protocols' : ''].filter(Boolean);
+      if (others.length) {
+        ctx.addIssue({ code: 'custom', path: ['toServices'], message: `toServices cannot be used with to, ports, protocols or l7Protocols in the same rule (also set: ${others.join(', ')})` });
       }
     });
 }
 
 export const ClusterIngressRuleSchema = ingressRuleSchema(ClusterAppliedToSchema, ClusterIngressPeerSchema);
-export const ClusterEgressRuleSchema = egressRuleSchema(ClusterAppliedToSchema, ClusterEgressPeerSchema);
+export const ClusterEgressRuleSchema = egressRuleSchema(ClusterAppliedToSchema, ClusterEgressPeerSchema, ClusterServiceReferenceSchema);
 export const NamespacedIngressRuleSchema = ingressRuleSchema(NamespacedAppliedToSchema, NamespacedIngressPeerSchema);
-export const NamespacedEgressRuleSchema = egressRuleSchema(NamespacedAppliedToSchema, NamespacedEgressPeerSchema);
+export const NamespacedEgressRuleSchema = egressRuleSchema(NamespacedAppliedToSchema, NamespacedEgressPeerSchema, NamespacedServiceReferenceSchema);
 
 interface RuleShape {
   name?: string | undefined;
@@ -150,7 +157,9 @@ export const ClusterNetworkPolicySpecSchema = z
     ingress: z.array(ClusterIngressRuleSchema).optional(),
     egress: z.array(ClusterEgressRuleSchema).optional(),
   })
-  .superRefine(checkPolicySpec);
+  .superRefine(checkPolicySpec)
+  // Applied to Nodes (host firewall, Antrea's NodeNetworkPolicy): host-policy.ts.
+  .superRefine(checkNodeAppliedTo);
 export type ClusterNetworkPolicySpec = z.infer<typeof ClusterNetworkPolicySpecSchema>;
 
 export const AntreaNetworkPolicySpecSchema = z

@@ -90,6 +90,15 @@ export interface NodeTopic {
   rpcId?: string;
 }
 
+/**
+ * The channel level of a node topic, unchecked (undefined when the topic has none): a look that
+ * costs no parse, for a listener that takes one channel and leaves the others' payloads alone.
+ */
+export function topicChannel(topic: string): string | undefined {
+  const parts = topic.split('/', 6);
+  return `${parts[0]}/${parts[1]}` === TOPIC_ROOT && parts[2] === 'nodes' ? parts[4] : undefined;
+}
+
 /** Splits a concrete node topic; throws TopicError for anything that is not one (wildcards included). */
 export function parseNodeTopic(topic: string): NodeTopic {
   const parts = topic.split('/');

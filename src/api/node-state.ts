@@ -35,6 +35,19 @@ export function objectKey(ref: ObjectRef): string {
   return `${qualifiedKind(ref.kind)}/${ref.namespace ?? ''}/${ref.name}`;
 }
 
+/**
+ * A well-formed key of a kind this build does not know (`Kind.group/namespace/name`): what a newer
+ * controller sends when it adds a kind. The document stays valid (the box keeps enforcing the rest)
+ * and the realizers report the object Failed, so a mixed-version fleet degrades per object.
+ */
+export function isUnknownKindKey(key: string): boolean {
+  const parts = key.split('/');
+  if (parts.length !== 3) return false;
+  const [kindName, namespace, name] = parts as [string, string, string];
+  if (findQualifiedKind(kindName) || !/^[A-Z][A-Za-z0-9]{0,62}\.[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(kindName)) return false;
+  return isDNS1123Subdomain(name) && (namespace === '' || isDNS1123Label(namespace));
+}
+
 /** Inverse of objectKey(); undefined for a malformed key or an unknown kind. */
 export function parseObjectKey(key: string): ObjectRef | undefined {
   const parts = key.split('/');
@@ -71,6 +84,7 @@ export const NodeDesiredSchema = z
   .superRefine((desired, ctx) => {
     for (const [key, object] of Object.entries(desired.objects)) {
       const ref = parseObjectKey(key);
+      if (!ref && isUnknownKindKey(key)) continue;
       if (!ref) {
         ctx.addIssue({ code: 'custom', path: ['objects', key], message: 'invalid object key: expected Kind.group/namespace/name' });
         continue;

@@ -209,6 +209,21 @@ export const TraceflowCollectResultSchema = z.strictObject({
 });
 export type TraceflowCollectResult = z.infer<typeof TraceflowCollectResultSchema>;
 
+/**
+ * What a start answers. A sender that injected its packet waits a moment for its own observation
+ * (it follows the packet-out at once) and sends it along: the controller then needs no collect
+ * round trip from it. The session stays until collect, stop or its timeout, as before, so a
+ * controller that ignores the result and collects still gets it. Not strict: an older agent
+ * answers without `result`, a newer one may add fields.
+ */
+export const TraceflowStartResultSchema = z.object({
+  installed: z.literal(true),
+  injected: z.boolean(),
+  result: TraceflowNodeResultSchema.optional(),
+  capturedPacket: TraceflowCapturedPacketSchema.optional(),
+});
+export type TraceflowStartResult = z.infer<typeof TraceflowStartResultSchema>;
+
 export const TraceflowStopParamsSchema = z.strictObject({ tag: DataplaneTagSchema });
 
 const transportProtocol = z.enum(['icmp', 'tcp', 'udp']);

@@ -187,9 +187,9 @@ export class Controller {
         maxMessageBytes: cfg.maxMessageBytes,
         // A report rebuilds only the nodes whose policies moved, unless Egresses are in play
         // (their decisions go into every node's document).
-        prepare: async () => {
-          const changed = await policySpan?.refresh();
-          const egresses = await egress.refresh();
+        prepare: async (objects) => {
+          const changed = await policySpan?.refresh(objects);
+          const egresses = await egress.refresh(objects);
           return egresses || !changed ? 'all' : changed;
         },
       });

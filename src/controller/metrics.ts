@@ -6,6 +6,7 @@
 // for the fleet (nodes online, node messages, desired documents, MQTT).
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { MqttClient } from 'mqtt';
+import { registerPhaseHistogram } from '../lib/phases.js';
 import type { FleetFlows } from './flows/fleet-flows.js';
 import type { FlowAggregator } from './flows/aggregator.js';
 import type { NodeRegistry } from './store/nodes.js';
@@ -41,6 +42,7 @@ export class ControllerMetrics {
   /** Adds the values read at scrape time from the controller's parts. */
   watch(src: ControllerMetricsSources): void {
     const registers = [this.registry];
+    registerPhaseHistogram(this.registry, 'seine_controller_phase_duration_seconds', 'Duration of each phase of the controller\'s latency paths (controller.rest, controller.apply, controller.publish, controller.report, controller.traceflow), phase "total" the whole.');
     new Gauge({
       name: 'seine_controller_nodes', help: 'Nodes in the registry by presence.', labelNames: ['state'], registers,
       async collect(this: Gauge) {

@@ -1,7 +1,11 @@
 // The span of the box-settings kinds: a NodeConfig goes to the boxes whose reported node labels
 // its nodeSelector matches (plus `kubernetes.io/hostname`, as Egress pools see nodes), the
-// NodeLatencyMonitor to every box. Every other kind keeps the span it is given.
+// NodeLatencyMonitor to every box. An Antrea ClusterNetworkPolicy applied to Nodes (host
+// firewall) is selected the same way, by its spec.appliedTo nodeSelectors (any of them).
+// Every other kind keeps the span it is given.
 import type { NodeConfigSpec } from '../api/node-config.js';
+import { isHostPolicy } from '../api/host-policy.js';
+import type { LabelSelector } from '../api/meta.js';
 import type { NodeReported } from '../api/node-state.js';
 import { selectorMatches } from '../policy/compute/selector.js';
 import type { Span } from './span.js';
@@ -28,18 +32,28 @@ export class NodeConfigSpan {
   /** The same selection for a membership test (the policy span's constant-time inSpan). */
   wrapInSpan(inner: (object: StoredRecord, node: string, nodes: readonly string[]) => boolean): (object: StoredRecord, node: string, nodes: readonly string[]) => boolean {
     const span = this.wrap(() => []);
-    return (object, node, nodes) => (object.kind.kind === 'NodeConfig' ? span(object, nodes).includes(node) : inner(object, node, nodes));
+    return (object, node, nodes) => (this.selectors(object) ? span(object, nodes).includes(node) : inner(object, node, nodes));
   }
 
   wrap(inner: Span): Span {
     return (object, nodes) => {
-      if (object.kind.kind !== 'NodeConfig') return inner(object, nodes);
-      const { nodeSelector } = object.spec as NodeConfigSpec;
-      // A box that has not reported yet has no known labels: it gets the NodeConfig once it reports.
+      const selectors = this.selectors(object);
+      if (!selectors) return inner(object, nodes);
+      // A box that has not reported yet has no known labels: it gets the object once it reports.
       return nodes.filter((n) => {
         const l = this.labels.get(n);
-        return l !== undefined && selectorMatches(nodeSelector, l.labels);
+        return l !== undefined && selectors.some((s) => selectorMatches(s, l.labels));
       });
     };
+  }
+
+  /** The node selectors of an object selected by node labels; undefined for every other object. */
+  private selectors(object: StoredRecord): LabelSelector[] | undefined {
+    if (object.kind.kind === 'NodeConfig') return [(object.spec as NodeConfigSpec).nodeSelector];
+    if (object.kind.kind === 'ClusterNetworkPolicy' && isHostPolicy({ apiVersion: object.apiVersion, kind: object.kind.kind, spec: object.spec })) {
+      const appliedTo = (object.spec as { appliedTo: { nodeSelector?: LabelSelector }[] }).appliedTo;
+      return appliedTo.flatMap((a) => (a.nodeSelector ? [a.nodeSelector] : []));
+    }
+    return undefined;
   }
 }

@@ -115,7 +115,8 @@ export class PolicySpan {
    * Recomputes the spans from the store and the reported inventories (before each publication);
    * returns the nodes whose set of policies changed ('all' when that is not known).
    */
-  async refresh(): Promise<SpanChanges> {
+  /** `stored`: the store's objects as the caller just read them (else they are read here). */
+  async refresh(stored?: readonly StoredRecord[]): Promise<SpanChanges> {
     const t0 = performance.now();
     if (!this.inventoriesLoaded || this.opts.shared) {
       for (const [node, r] of await this.nodes.reports()) this.noteReport(node, r);
@@ -141,7 +142,7 @@ export class PolicySpan {
     this.pendingNamespaces.clear();
     this.pendingPods.clear();
 
-    const records = (await this.store.list()).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
+    const records = (stored ?? (await this.store.list())).filter((r) => COMPUTE_KINDS.has(qualifiedKind(r.kind)));
     const manifests = records.map((r) => this.manifestOf(r));
     // The same manifests (by identity) as last time: no policy, tier or group changed.
     if (!this.lastPolicies || manifests.length !== this.lastPolicies.length || manifests.some((m, i) => m !== this.lastPolicies![i])) all = true;

@@ -21,12 +21,16 @@ const uid = (text: string) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 };
 
+// The well-known labels kubelet puts on every Node (what node selectors such as the upstream
+// conformance suite's `kubernetes.io/os: linux` pick boxes by); the boxes run on this machine.
+const KUBELET_LABELS = { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch };
+
 export function inventoryFromState(s: LabState): object {
   const nodes = s.boxes.map((b) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
-      name: b.name, uid: uid(`node/${b.name}`), labels: { 'kubernetes.io/hostname': b.name },
+      name: b.name, uid: uid(`node/${b.name}`), labels: { 'kubernetes.io/hostname': b.name, ...KUBELET_LABELS },
       ...(b.wireGuardPublicKey ? { annotations: { [WIREGUARD_KEY_ANNOTATION]: b.wireGuardPublicKey } } : {}),
     },
     spec: { podCIDR: b.podCIDR, podCIDRs: [b.podCIDR] },

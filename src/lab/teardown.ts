@@ -5,6 +5,8 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isRunning, stopProcesses, type ProcessRef } from '../lib/process.js';
 import { inventoryPath } from './inventory-file.js';
+import { agentFiles } from './agent-process.js';
+import { stopUserspace } from '../agent/wireguard/userspace.js';
 import { controllerFiles } from './controller-process.js';
 import { nodeRedFiles } from './node-red-process.js';
 import { findOwnedProcesses } from './lab-processes.js';
@@ -26,6 +28,8 @@ export async function teardown(names: LabNames, state: LabState | undefined): Pr
     // Agents and lab-wide services first (they talk to OVS), then the OVS daemons.
     await stopProcesses([...state.processes, ...boxProcs.filter((p) => !isOvs(p.role))].map(refOf).filter(isRunning));
     await stopProcesses(boxProcs.filter((p) => isOvs(p.role)).map(refOf).filter(isRunning));
+    // A wireguard-go an agent started itself (no device from the lab): recorded in its state dir.
+    await Promise.all(state.boxes.map((b) => stopUserspace(agentFiles(b).stateDir)));
   }
   // Anything started but never recorded (lab up killed between spawn and save).
   for (let round = 0; round < 5; round++) {

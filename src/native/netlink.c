@@ -1,7 +1,8 @@
 // seine_native: what Node cannot do by itself for the agent's kernel work.
 //  - AF_NETLINK sockets (rtnetlink, nfnetlink), opened inside a given network namespace;
 //  - a blocking request/reply on them (netlink answers in microseconds, so a synchronous call
-//    on the main thread costs less than a trip through the thread pool would);
+//    on the main thread costs less than a trip through the thread pool would), and a
+//    non-blocking drain of what the kernel sends unasked (NFLOG packets);
 //  - writing a sysctl and turning tx checksum offload off inside a namespace.
 // Namespaces: setns(2) moves only the calling thread, so every entry point that takes a netns
 // path enters it, does its one thing and returns to the thread's original namespace before
@@ -115,6 +116,20 @@ static int arg_string(napi_env env, napi_value v, char *buf, size_t size) {
   return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok ? 0 : -1;
 }
 
+// Enter the netns named by a string argument (undefined/null = stay). Returns 0, or -1 with a
+// JS error ("setns <path>: <strerror>") already thrown.
+static int ns_enter_arg(napi_env env, napi_value arg, ns_guard *g) {
+  char *netns = opt_string(env, arg);
+  int err = ns_enter(netns, g);
+  if (err) {
+    char what[600];
+    snprintf(what, sizeof what, "setns %s", netns);
+    throw_errno(env, what, err);
+  }
+  free(netns);
+  return err ? -1 : 0;
+}
+
 // ---- netlink -------------------------------------------------------------------------------
 
 // openSocket(protocol: number, netns: string | undefined, rcvbuf: number) → [fd, portId]
@@ -125,20 +140,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   int32_t protocol = 0, rcvbuf = 0;
   CHECK(napi_get_value_int32(env, argv[0], &protocol));
   CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
-  char *netns = opt_string(env, argv[1]);
-
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
+  if (ns_enter_arg(env, argv[1], &g)) return NULL;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
-  err = fd < 0 ? errno : 0;
+  int err = fd < 0 ? errno : 0;
   ns_leave(&g);
-  free(netns);
   if (err) return throw_errno(env, "socket(AF_NETLINK)", err);
 
   int one = 1;
@@ -174,6 +180,43 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 #define RECV_BUF (64 * 1024)
 static unsigned char recv_buf[RECV_BUF];
 
+// The messages of one answer, copied out of recv_buf and kept NLMSG_ALIGNed so JS can walk them.
+typedef struct {
+  unsigned char *data;
+  size_t len, cap;
+} msg_acc;
+
+// Appends one message; 0 or ENOMEM.
+static int acc_append(msg_acc *a, const struct nlmsghdr *h) {
+  size_t len = NLMSG_ALIGN(h->nlmsg_len);
+  if (a->len + len > a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 8192;
+    while (cap < a->len + len) cap *= 2;
+    unsigned char *p = realloc(a->data, cap);
+    if (!p) return ENOMEM;
+    a->data = p;
+    a->cap = cap;
+  }
+  memcpy(a->data + a->len, h, h->nlmsg_len);
+  memset(a->data + a->len + h->nlmsg_len, 0, len - h->nlmsg_len);
+  a->len += len;
+  return 0;
+}
+
+// The accumulated messages as a Buffer (freeing them), or NULL with an error thrown.
+static napi_value acc_to_buffer(napi_env env, msg_acc *a) {
+  napi_value out;
+  void *data;
+  napi_status st = napi_create_buffer_copy(env, a->len, a->data ? a->data : (void *)"", &data, &out);
+  free(a->data);
+  a->data = NULL;
+  if (st != napi_ok) {
+    napi_throw_error(env, NULL, "seine_native: cannot allocate the reply buffer");
+    return NULL;
+  }
+  return out;
+}
+
 // request(fd, msg: Buffer, seq: number) → Buffer: the concatenation of every reply message
 // for `seq`, up to and including NLMSG_DONE / NLMSG_ERROR, or the one reply of a non-dump
 // request. The caller has put seq and the port id into the header already; messages for other
@@ -196,8 +239,7 @@ static napi_value request(napi_env env, napi_callback_info info) {
   while (n < 0 && errno == EINTR);
   if (n < 0) return throw_errno(env, "netlink send", errno);
 
-  unsigned char *acc = NULL;
-  size_t acclen = 0, acccap = 0;
+  msg_acc acc = {0};
   int done = 0;
   while (!done) {
     struct iovec iov = {.iov_base = recv_buf, .iov_len = RECV_BUF};
@@ -206,45 +248,26 @@ static napi_value request(napi_env env, napi_callback_info info) {
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       int e = errno;
-      free(acc);
+      free(acc.data);
       return throw_errno(env, e == EAGAIN ? "netlink receive (no reply within 5 s)" : "netlink receive", e);
     }
     if (mh.msg_flags & MSG_TRUNC) {
-      free(acc);
+      free(acc.data);
       return throw_errno(env, "netlink receive: reply larger than the receive buffer", EMSGSIZE);
     }
     for (struct nlmsghdr *h = (struct nlmsghdr *)recv_buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != seq) continue;
-      size_t len = NLMSG_ALIGN(h->nlmsg_len); // kept aligned so the caller can walk the result
-      if (acclen + len > acccap) {
-        size_t cap = acccap ? acccap * 2 : 8192;
-        while (cap < acclen + len) cap *= 2;
-        unsigned char *p = realloc(acc, cap);
-        if (!p) {
-          free(acc);
-          return throw_errno(env, "netlink receive", ENOMEM);
-        }
-        acc = p;
-        acccap = cap;
+      if (acc_append(&acc, h)) {
+        free(acc.data);
+        return throw_errno(env, "netlink receive", ENOMEM);
       }
-      memcpy(acc + acclen, h, h->nlmsg_len);
-      memset(acc + acclen + h->nlmsg_len, 0, len - h->nlmsg_len);
-      acclen += len;
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR || !(h->nlmsg_flags & NLM_F_MULTI)) {
         done = 1;
         break;
       }
     }
   }
-  napi_value out;
-  void *data;
-  napi_status st = napi_create_buffer_copy(env, acclen, acc ? acc : (void *)"", &data, &out);
-  free(acc);
-  if (st != napi_ok) {
-    napi_throw_error(env, NULL, "seine_native: cannot allocate the reply buffer");
-    return NULL;
-  }
-  return out;
+  return acc_to_buffer(env, &acc);
 }
 
 // closeSocket(fd)
@@ -256,6 +279,42 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   if (close(fd) != 0) return throw_errno(env, "close", errno);
   return NULL;
+}
+
+// drain(fd) → Buffer: every message already waiting on the socket (MSG_DONTWAIT), concatenated
+// and NLMSG_ALIGNed like request()'s answer; empty when nothing waits. For messages the kernel
+// sends on its own (nfnetlink_log packets of an NFLOG group): the caller polls, the main thread
+// never blocks. A datagram larger than the buffer is skipped; ENOBUFS (the socket overflowed
+// and the kernel dropped messages) is thrown with its errno, so the caller can count the loss.
+static napi_value drain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  msg_acc acc = {0};
+  // Bounded per call, so a flood cannot hold the main thread: the rest waits for the next poll.
+  while (acc.len < (1u << 20)) {
+    struct iovec iov = {.iov_base = recv_buf, .iov_len = RECV_BUF};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+    do n = recvmsg(fd, &mh, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      int e = errno;
+      free(acc.data);
+      return throw_errno(env, "netlink receive", e);
+    }
+    if (mh.msg_flags & MSG_TRUNC) continue;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)recv_buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (acc_append(&acc, h)) {
+        free(acc.data);
+        return throw_errno(env, "netlink receive", ENOMEM);
+      }
+    }
+  }
+  return acc_to_buffer(env, &acc);
 }
 
 // ---- sysctl and ethtool --------------------------------------------------------------------
@@ -272,18 +331,10 @@ static napi_value write_sysctl(napi_env env, napi_callback_info info) {
     return NULL;
   }
   snprintf(path, sizeof path, "/proc/sys/%s", key);
-  char *netns = opt_string(env, argv[0]);
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
-  free(netns);
+  if (ns_enter_arg(env, argv[0], &g)) return NULL;
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  err = fd < 0 ? errno : 0;
+  int err = fd < 0 ? errno : 0;
   ns_leave(&g);
   if (err) return throw_errno(env, path, err);
   size_t len = strlen(value);
@@ -306,19 +357,11 @@ static napi_value ethtool_tx_off(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "ethtoolTxOff: ifname must be a string of at most 15 bytes");
     return NULL;
   }
-  char *netns = opt_string(env, argv[0]);
   ns_guard g;
-  int err = ns_enter(netns, &g);
-  if (err) {
-    char what[600];
-    snprintf(what, sizeof what, "setns %s", netns);
-    free(netns);
-    return throw_errno(env, what, err);
-  }
-  free(netns);
+  if (ns_enter_arg(env, argv[0], &g)) return NULL;
   // The ioctl acts on the device in the socket's namespace, so the socket is made inside.
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  err = s < 0 ? errno : 0;
+  int err = s < 0 ? errno : 0;
   ns_leave(&g);
   if (err) return throw_errno(env, "socket(AF_INET)", err);
   struct ethtool_value ev = {.cmd = ETHTOOL_STXCSUM, .data = 0};
@@ -340,6 +383,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openSocket", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"request", NULL, request, NULL, NULL, NULL, napi_default, NULL},
       {"closeSocket", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
       {"writeSysctl", NULL, write_sysctl, NULL, NULL, NULL, napi_default, NULL},
       {"ethtoolTxOff", NULL, ethtool_tx_off, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -11,8 +11,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 const dist = new URL('../../dist/', import.meta.url);
 const { AgentConfigSchema } = await import(new URL('api/config.js', dist).href);
 const { Pipeline } = await import(new URL('agent/ovs/pipeline.js', dist).href);
-const { OpenFlowBridge } = await import(new URL('agent/ovs/bridge.js', dist).href);
-const { LEARNED_FLOWS } = await import(new URL('agent/flows/accounting.js', dist).href);
+const { BridgeStats } = await import(new URL('agent/ovs/flow-stats.js', dist).href);
 const { startFlowVisibility } = await import(new URL('agent/flows/index.js', dist).href);
 
 const [dir, stateDir, pollsArg] = process.argv.slice(2);
@@ -30,12 +29,17 @@ const cfg = AgentConfigSchema.parse({
   flowExporter: { pollIntervalSeconds: 1, activeFlowExportTimeoutSeconds: 1, idleFlowExportTimeoutSeconds: 1 },
 });
 const pipeline = Pipeline.build();
-const bridge = new OpenFlowBridge({ mgmt: `unix:${dir}/br-int.mgmt`, tables: pipeline, foreign: LEARNED_FLOWS });
+const stats = new BridgeStats(`unix:${dir}/br-int.mgmt`);
 const inventory = { snapshot: () => ({ nodes: new Map(), namespaces: new Map(), pods: new Map() }) };
 const baseMiB = rssMiB();
-const fv = await startFlowVisibility({ cfg, bridge, pipeline, inventory, rule: () => undefined });
+const fv = await startFlowVisibility({ cfg, stats, pipeline, inventory, rule: () => undefined });
+// Polls every second: a poll that keeps failing (the log says why) ends the child, not the bench.
 const until = async (n) => {
-  while (fv.exporter.stats.polls < n) await new Promise((r) => setTimeout(r, 20));
+  const deadline = Date.now() + (n + 60) * 1000;
+  while (fv.exporter.stats.polls < n) {
+    if (Date.now() > deadline) throw new Error(`only ${fv.exporter.stats.polls} of ${n} polls done in ${n + 60} s (${fv.exporter.stats.errors} failed)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 };
 const tracked = () => {
   const n = fv.exporter.tracker.size;
@@ -50,4 +54,5 @@ const laterMiB = rssMiB();
 const laterTracked = tracked();
 const records = fv.exporter.stats.records;
 await fv.stop();
+await stats.close();
 process.stdout.write(`${JSON.stringify({ baseMiB, liveMiB, liveTracked, laterMiB, laterTracked, polls, records })}\n`);

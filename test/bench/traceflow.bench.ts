@@ -2,6 +2,7 @@
 // status reading Succeeded (polled every 5 ms), intra-box and inter-box, p50 and p99. The
 // anchor, measured in the same run between the same pods: a raw `ip netns exec … ping -c1`
 // (process start and one ICMP round trip), the cheapest way to ask "can A reach B?" by hand.
+// With SEINE_PHASE_LOG=1 it also prints where the traces' time went (phase-log.ts).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
@@ -12,13 +13,15 @@ import type { StoredObject } from '../../src/api/controller-api.js';
 import type { TraceflowStatus } from '../../src/api/traceflow.js';
 import { percentile, pollUntil, timeMs, withDeadline, type Bench, type BenchRow } from './harness.js';
 import { labClient } from './sync-lab.bench.js';
+import { after, phaseLogOn, phaseTable, readSpans, timelineTable, type Round, type SpanLine } from './phase-log.js';
 
 const N = 30;
 
-async function traceOnce(c: RestClient, src: PodState, dst: PodState, i: number): Promise<number> {
+async function traceOnce(c: RestClient, src: PodState, dst: PodState, i: number, round?: Round): Promise<number> {
   const name = `bench-${dst.name}-${i}`;
   const manifest = { apiVersion: 'crd.antrea.io/v1beta1', kind: 'Traceflow', metadata: { name }, spec: { source: { namespace: src.namespace, pod: src.name }, destination: { namespace: dst.namespace, pod: dst.name } } };
   const [ms, status] = await timeMs(async () => {
+    if (round) round.t0 = performance.timeOrigin + performance.now();
     await withDeadline(c.request('POST', '/api/v1/apply', JSON.stringify(manifest)), 30_000, `creating traceflow ${name}`);
     // A Traceflow times out by itself (Failed) well within this; past it the trace is stuck Running.
     return pollUntil(`traceflow ${name} leaving Running`, 60_000, async () => {
@@ -27,6 +30,7 @@ async function traceOnce(c: RestClient, src: PodState, dst: PodState, i: number)
       return st?.phase !== 'Running' ? { st } : undefined;
     }, { intervalMs: 5 }).then((r) => r.st);
   });
+  if (round) round.t1 = round.t0 + ms;
   await withDeadline(c.request('DELETE', `/apis/crd.antrea.io/v1beta1/traceflows/${name}`), 30_000, `deleting traceflow ${name}`);
   if (status?.phase !== 'Succeeded') throw new Error(`traceflow ${src.name} -> ${dst.name}: ${status?.phase}: ${status?.reason}`);
   return ms;
@@ -49,7 +53,7 @@ export const bench: Bench = {
       const c = labClient(state);
       const src = pod('box1-pod1');
       const rows: BenchRow[] = [];
-      for (const [label, dst, goal] of [['intra-box', pod('box1-pod2'), 200], ['inter-box', pod('box2-pod1'), 500]] as const) {
+      for (const [label, dst, goal] of [['intra-box', pod('box1-pod2'), 200], ['inter-box', pod('box2-pod1'), 30]] as const) {
         await rawPing(src, dst).catch(() => rawPing(src, dst)); // the first tunnel packet may be lost
         // Warm-up, also until the boxes have reported their pods' IPs (lab up returns before).
         for (let w = 0; ; w++) {
@@ -63,9 +67,16 @@ export const bench: Bench = {
         }
         const tf: number[] = [];
         const raw: number[] = [];
+        const rounds: Round[] = [];
         for (let i = 0; i < N; i++) {
-          tf.push(await traceOnce(c, src, dst, i));
+          const round = { t0: 0, t1: 0 };
+          tf.push(await traceOnce(c, src, dst, i, round));
+          rounds.push(round);
           raw.push(await rawPing(src, dst));
+        }
+        if (phaseLogOn) {
+          const spans = await readSpans(state, dir);
+          process.stderr.write(`traceflow ${label} phases:\n${phaseTable(spans, rounds)}\n${timelineTable(spans, rounds, traceMarks)}\n`);
         }
         for (const p of [50, 99]) {
           rows.push({
@@ -86,3 +97,29 @@ export const bench: Bench = {
     }
   },
 };
+
+/** One trace's steps: the controller's run, each box's start (flows, cache purge, packet out). */
+function traceMarks(_r: Round, spans: SpanLine[]): [string, number | undefined][] {
+  const ctl = (p: string) => spans.filter((s) => s.source === 'controller' && s.path === p);
+  const run = ctl('controller.traceflow')[0];
+  const start = (role: string) => spans.find((s) => s.path === 'agent.traceflow' && s.role === role);
+  const receiver = start('Receiver');
+  const sender = start('Sender');
+  return [
+    ['controller: POST in', ctl('controller.rest').find((s) => s.method === 'POST')?.at],
+    ['controller: stored', ctl('controller.apply')[0]?.end],
+    ['controller: run starts', run?.at],
+    ['controller: planned', after(run, 'plan')],
+    ['receiver: start in', receiver?.at],
+    ['receiver: tag flows in', after(receiver, 'sync')],
+    ['receiver: cache purged', after(receiver, 'purge')],
+    ['controller: receivers started', after(run, 'receiverStart')],
+    ['sender: start in', sender?.at],
+    ['sender: tag flows in', after(sender, 'sync')],
+    ['sender: cache purged', after(sender, 'purge')],
+    ['sender: packet out', after(sender, 'packetOut')],
+    ['controller: sender started', after(run, 'senderStart')],
+    ['controller: results collected', after(run, 'collect')],
+    ['controller: status Succeeded', after(run, 'status')],
+  ];
+}

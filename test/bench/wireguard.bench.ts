@@ -4,13 +4,14 @@
 // peer routes pointed at the underlay instead of the WireGuard device: Seine's noEncap path).
 // As in datapath.bench.ts the agents are stopped once they have converged (flows, routes and
 // the device stay), so nothing rewrites the routes between rounds; rounds alternate the order.
-import { existsSync as exists } from 'node:fs';
+import { existsSync as exists, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../src/lib/exec.js';
 import { sleep, stopProcesses, type ProcessRef } from '../../src/lib/process.js';
 import { Lab } from '../../src/lab/lab.js';
 import { spawnDetached } from '../../src/lab/lab-processes.js';
+import { WIREGUARD_ROLE } from '../../src/lab/wireguard.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import { uapiSocket } from '../../src/agent/wireguard/uapi.js';
 import { SEINE_ROUTE_PROTO, gatewayIP } from '../../src/agent/route/node-routes.js';
@@ -23,6 +24,21 @@ const PORT = 5201;
 const RAW_PORT = 51821;
 
 const inNs = (netns: string, cmd: string, timeoutMs = 60_000) => run('ip', ['netns', 'exec', netns, 'sh', '-ec', cmd], { timeoutMs });
+
+/** CPU seconds (user + system, all threads) the processes have used so far: /proc/<pid>/stat fields 14 and 15. */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
 
 /** Seconds to move MB megabytes over TCP from one namespace to an address in another (nc). */
 async function transferSeconds(fromNs: string, toNs: string, toIP: string): Promise<number> {
@@ -96,12 +112,22 @@ export const bench: Bench = {
         },
       };
       const times: Record<keyof typeof sides, number[]> = { encrypted: [], raw: [], plain: [] };
+      // Where the CPU goes, per side: both boxes' ovs-vswitchd, both lab wireguard-go, both raw ones (the rest is nc and the kernel's softirqs).
+      const pidsOf = (role: string) => state.boxes.flatMap((x) => x.processes.filter((p) => p.role === role).map((p) => p.pid));
+      const parts = { ovs: pidsOf('ovs-vswitchd'), wg: pidsOf(WIREGUARD_ROLE), rawWg: raw.procs.map((p) => p.pid) };
+      const cpu: Record<keyof typeof sides, Record<keyof typeof parts, number[]>> = { encrypted: { ovs: [], wg: [], rawWg: [] }, raw: { ovs: [], wg: [], rawWg: [] }, plain: { ovs: [], wg: [], rawWg: [] } };
       for (const side of ['raw', 'encrypted', 'plain'] as const) await sides[side](); // warm-up
       for (let i = 0; i < ROUNDS; i++) {
         const order = i % 2 ? (['raw', 'encrypted', 'plain'] as const) : (['plain', 'encrypted', 'raw'] as const);
-        for (const side of order) times[side].push(await sides[side]());
+        for (const side of order) {
+          const before = Object.fromEntries(Object.entries(parts).map(([k, pids]) => [k, cpuSeconds(pids)]));
+          times[side].push(await sides[side]());
+          for (const [k, pids] of Object.entries(parts) as [keyof typeof parts, number[]][]) cpu[side][k].push(cpuSeconds(pids) - before[k]!);
+        }
       }
       process.stderr.write(`wireguard bench: ${Object.entries(times).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(2)).join(' ')} s`).join('; ')}\n`);
+      const med = (xs: number[]) => percentile(xs, 50).toFixed(2);
+      process.stderr.write(`wireguard bench, CPU s per ${MB} MB (median): ${Object.entries(cpu).map(([side, c]) => `${side}: wall ${med(times[side as keyof typeof sides])}, ovs-vswitchd ${med(c.ovs)}, wireguard-go ${med(c.wg)}, raw wireguard-go ${med(c.rawWg)}`).join('; ')}\n`);
       const mbps = (xs: number[]) => (MB * 8) / percentile(xs, 50);
       return [
         {

@@ -12,14 +12,12 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_API_PORT } from '../../src/lab/agent-process.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
-import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { agentApiGet, eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic } from './traffic.js';
 
 const FORBIDDEN = ['ovs-ofctl', 'ip', 'nsenter', 'conntrack'];
@@ -38,10 +36,9 @@ spec:
 `;
 
 async function agentCounts(box: BoxState): Promise<Map<string, number>> {
-  const r = await run('ip', ['netns', 'exec', box.netns, 'python3', '-c',
-    `import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${AGENT_API_PORT}/metrics').read().decode())`]);
+  const text = await agentApiGet(box, '/metrics');
   const counts = new Map<string, number>();
-  for (const m of r.stdout.matchAll(/^seine_agent_child_processes_total\{command="([^"]+)"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
+  for (const m of text.matchAll(/^seine_agent_child_processes_total\{command="([^"]+)"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
   return counts;
 }
 

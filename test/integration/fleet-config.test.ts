@@ -9,14 +9,13 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_API_PORT } from '../../src/lab/agent-process.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
+import { agentApiGet, eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic, type OpenConnection } from './traffic.js';
 
 const COLLECTOR_PORT = 4739;
@@ -42,8 +41,7 @@ while True:
 `;
 
 async function metrics(box: BoxState): Promise<string> {
-  return (await run('ip', ['netns', 'exec', box.netns, 'python3', '-c',
-    `import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${AGENT_API_PORT}/metrics').read().decode())`])).stdout;
+  return agentApiGet(box, '/metrics');
 }
 
 function metric(text: string, name: string): number {

@@ -16,7 +16,7 @@ import type { LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { agentApiGet, eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
 import { Traffic } from './traffic.js';
 
 const POLICIES = `apiVersion: crd.antrea.io/v1beta1
@@ -219,8 +219,7 @@ describe('flow visibility on a 2-box lab (conntrack → SQLite, enrichment, deni
 
   it("the agent API: Antrea's metric names with this lab's values, edge health, and /flows for seinectl --agent", async () => {
     const box2 = state.boxes.find((b) => b.name === 'box2')!;
-    const get = async (p: string) => (await run('ip', ['netns', 'exec', box2.netns, 'python3', '-c',
-      `import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${AGENT_API_PORT}${p}').read().decode())`])).stdout;
+    const get = (p: string) => agentApiGet(box2, p);
     const text = await get('/metrics');
     const value = (name: string) => {
       const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);

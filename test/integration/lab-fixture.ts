@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { parse } from 'yaml';
 import { SeinectlConfigSchema } from '../../src/api/config.js';
+import { AGENT_API_PORT } from '../../src/lab/agent-process.js';
 import { Lab } from '../../src/lab/lab.js';
 import { labAdminFile, labNames } from '../../src/lab/names.js';
 import { listNetns } from '../../src/lab/netns.js';
@@ -124,6 +125,12 @@ export async function eventually(what: string, cond: () => Promise<boolean>, ms 
     if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
     await sleep(200);
   }
+}
+
+/** GET from a box's agent API (it listens on the box's loopback), the body as text. */
+export async function agentApiGet(box: BoxState, urlPath: string): Promise<string> {
+  return (await run('ip', ['netns', 'exec', box.netns, 'python3', '-c',
+    `import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${AGENT_API_PORT}${urlPath}').read().decode())`])).stdout;
 }
 
 /** A box's br-int flow table as ovs-ofctl prints it (without counters unless `stats`). */

@@ -2,7 +2,10 @@
 // their Node annotations, pod traffic routed into the device. Proves: a box added later joins
 // without touching the others; every pod pair reaches each other; the underlay carries only
 // WireGuard UDP (a 1 MB marker sent between pods never appears in a capture of the underlay
-// bridge, taken with dumpcap, tshark's capture engine); an agent kill -9 loses no packet and keeps the key.
+// bridge, taken with dumpcap, tshark's capture engine); the flow exporter records that connection
+// on both boxes with its pods; Traceflow's WireGuard hop; a Service and a NetworkPolicy across the
+// link; a pod egressing through an Egress IP box2 holds, the hop to box2 encrypted; the agent
+// starting wireguard-go itself (by PID, adopted after a kill -9); an agent kill -9 loses no packet and keeps the key.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -10,12 +13,18 @@ import path from 'node:path';
 import { WIREGUARD_DEFAULT_PORT } from '../../src/api/wireguard.js';
 import { privateKeyFile } from '../../src/agent/wireguard/keys.js';
 import { uapiSocket } from '../../src/agent/wireguard/uapi.js';
+import { runningUserspace } from '../../src/agent/wireguard/userspace.js';
+import { FlowStore } from '../../src/agent/flows/store.js';
+import { FlowRecordSchema, type FlowRecord } from '../../src/api/flow-record.js';
+import { WIREGUARD_ROLE } from '../../src/lab/wireguard.js';
+import { PREF_POD, WG_EGRESS_PORT } from '../../src/agent/egress/wireguard-path.js';
+import { seenFromOutside } from './outside-client.js';
 import { agentFiles } from '../../src/lab/agent-process.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
-import { sleep } from '../../src/lib/process.js';
+import { sleep, stopProcesses } from '../../src/lib/process.js';
 import { existsSync, statSync } from 'node:fs';
 import { requirePrereqs } from '../helpers/prereqs.js';
 import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
@@ -28,6 +37,21 @@ async function wgPeers(box: BoxState): Promise<Map<string, { endpoint: string; a
 }
 
 const MARKER = 'SEINE-WIREGUARD-MARKER-7f3a9c';
+const EGRESS_IP = '172.31.250.220';
+const EGRESS_MANIFESTS = `apiVersion: crd.antrea.io/v1beta1
+kind: ExternalIPPool
+metadata: {name: wg-pool}
+spec:
+  ipRanges: [{start: ${EGRESS_IP}, end: ${EGRESS_IP}}]
+  nodeSelector: {matchLabels: {kubernetes.io/hostname: box2}}
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: Egress
+metadata: {name: wg-egress}
+spec:
+  appliedTo: {podSelector: {matchLabels: {egress: "yes"}}}
+  externalIPPool: wg-pool
+`;
 const MB = 1 << 20;
 
 /** Receives until EOF; prints the byte count and how many markers arrived intact. */
@@ -76,7 +100,7 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
   const pod = (name: string) => state.pods.find((p) => p.name === name)!;
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping');
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'arping');
     for (const tool of ['wireguard-go', 'wg', 'dumpcap', 'tshark', 'python3']) {
       if ((await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true })).code !== 0) throw new Error(`${tool} is not installed (src/lab/install-prereqs.sh)`);
     }
@@ -147,6 +171,35 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     assert.equal(await count('geneve || tcp'), 0, 'tunnelled or plain TCP on the underlay');
   });
 
+  it('flow records: the marker connection is recorded on both boxes, with both pods and nodes, as inter-node', async () => {
+    const [src, dst] = [pod('box1-pod1'), pod('box2-pod1')];
+    const mine = (recs: FlowRecord[]) => recs.filter((r) => r.destinationTransportPort === 5201 && r.sourceIPv4Address === src.ip && r.destinationIPv4Address === dst.ip);
+    const recorded = async (b: string) => {
+      const store = await FlowStore.open(path.join(agentFiles(box(b)).stateDir, 'flows.db'));
+      try {
+        return mine(await store.query({ limit: 10_000 }));
+      } finally {
+        await store.close();
+      }
+    };
+    // The poll (5 s) plus OVS's stats push: the full count shows within a few polls.
+    await eventually('the connection on both boxes with its megabyte', async () => {
+      for (const b of ['box1', 'box2']) if (!(await recorded(b)).some((r) => r.octetTotalCount >= MB)) return false;
+      return true;
+    }, 30_000);
+    for (const b of ['box1', 'box2']) {
+      const [r] = (await recorded(b)).filter((x) => x.octetTotalCount >= MB);
+      assert.ok(r, b);
+      assert.equal(FlowRecordSchema.safeParse(r).success, true, `${b}: a valid FlowRecord`);
+      assert.deepEqual([r.sourcePodNamespace, r.sourcePodName, r.sourceNodeName], ['default', 'box1-pod1', 'box1'], b);
+      assert.deepEqual([r.destinationPodNamespace, r.destinationPodName, r.destinationNodeName], ['default', 'box2-pod1', 'box2'], b);
+      assert.equal(r.flowType, 2, `${b}: inter-node`);
+      assert.equal(r.protocolIdentifier, 6);
+      // Pod to pod, not the WireGuard UDP that carried it: the octets are the TCP connection's own.
+      assert.ok(r.octetTotalCount < MB * 1.1, `${b}: ${r.octetTotalCount} octets for 1 MB`);
+    }
+  });
+
   it('Traceflow shows the WireGuard hop (to the peer\'s underlay address) instead of a tunnel hop', async () => {
     const r = await seinectl(state.controller!.url, ['traceflow', '--source', 'default/box1-pod1', '--destination', 'default/box2-pod1', '-o', 'json']);
     const tf = JSON.parse(r.stdout) as TraceflowView;
@@ -180,6 +233,77 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     await eventually('cross-box ping dropped by the policy', async () => !(await reachable(client, web.ip!)), 20_000);
     assert.equal((await seinectl(server, ['delete', '-f', file])).code, 0);
     await eventually('cross-box ping allowed again', () => reachable(client, web.ip!), 20_000);
+  });
+
+  it('Egress through an IP held by box2: box1\'s pod is seen outside as the Egress IP, the hop to box2 inside WireGuard', async () => {
+    const server = state.controller!.url;
+    const src = pod('box1-pod1');
+    await lab!.labelPod({ namespace: 'default', name: src.name }, [{ key: 'egress', value: 'yes' }]);
+    const file = path.join(lab!.dir, 'egress.yaml');
+    await writeFile(file, EGRESS_MANIFESTS);
+    assert.equal((await seinectl(server, ['apply', '-f', file])).code, 0);
+    const egressStatus = async () => (JSON.parse((await seinectl(server, ['get', 'egress', 'wg-egress', '-o', 'json'])).stdout) as { status?: { egressNode?: string; egressIP?: string } }).status;
+    await eventually('wg-egress assigned to box2', async () => (await egressStatus())?.egressNode === 'box2', 20_000);
+    assert.equal((await egressStatus())?.egressIP, EGRESS_IP);
+    // box1 has realized it (its per-pod rule) before the capture starts: no attempt leaves the old way meanwhile.
+    const podRule = async () => (await run('ip', ['-n', box('box1').netns, 'rule', 'show', 'pref', String(PREF_POD)])).stdout;
+    await eventually('box1 routes box1-pod1 to box2', async () => (await podRule()).includes(`from ${src.ip} lookup`), 20_000);
+    // box1's uplink port on the underlay bridge, captured while the pod connects out: what box1 sends toward box2.
+    const pcap = path.join(lab!.dir, 'box1-uplink.pcap');
+    const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-i', box('box1').underlayPort, '-s', '0', '-P', '-w', pcap]);
+    const closed = new Promise((resolve) => dump.once('close', resolve));
+    try {
+      await eventually('dumpcap captures', async () => existsSync(pcap) && statSync(pcap).size >= 24, 10_000);
+      await eventually(`the outside sees ${EGRESS_IP} from box1-pod1`, async () => (await seenFromOutside(src.netns, state.outside!)) === EGRESS_IP, 20_000);
+      assert.equal(await seenFromOutside(src.netns, state.outside!, 'udp'), EGRESS_IP, 'udp');
+    } finally {
+      dump.kill('SIGINT');
+      await closed;
+    }
+    const count = async (filter: string) => (await run('tshark', ['-n', '-r', pcap, '-Y', filter, '-T', 'fields', '-e', 'frame.number'])).stdout.split('\n').filter(Boolean).length;
+    assert.ok((await count(`udp.port == ${WIREGUARD_DEFAULT_PORT}`)) > 0, 'WireGuard UDP from box1');
+    assert.equal(await count(`tcp || vxlan || udp.port == ${WG_EGRESS_PORT} || ip.addr == ${state.outside!.ip} || ip.addr == 10.42.0.0/16`), 0, 'the egress hop left box1 in the clear');
+    // The pods it does not select, and cluster traffic of the one it does, are not rerouted.
+    assert.equal(await seenFromOutside(pod('box2-pod1').netns, state.outside!), box('box2').underlayIP, 'box2-pod1 (not selected)');
+    assert.equal(await seenFromOutside(pod('box3-pod1').netns, state.outside!), box('box3').underlayIP, 'box3-pod1 (not selected)');
+    for (const to of ['box2-pod1', 'box3-pod1']) assert.ok(await reachable(src, pod(to).ip!), `box1-pod1 reaches ${to}`);
+    // Deleted: the pod leaves with its own box's IP again, and box1's per-pod rule is gone.
+    assert.equal((await seinectl(server, ['delete', '-f', file])).code, 0);
+    await eventually('box1-pod1 leaves with box1\'s IP again', async () => (await seenFromOutside(src.netns, state.outside!)) === box('box1').underlayIP, 20_000);
+    assert.equal((await podRule()).trim(), '');
+  });
+
+  it('without a device the agent starts wireguard-go itself, recorded by PID; it forwards through an agent kill -9 and the next agent adopts it', async () => {
+    const b2 = box('box2');
+    const stateDir = agentFiles(b2).stateDir;
+    const labWg = b2.processes.find((p) => p.role === WIREGUARD_ROLE)!;
+    const devExists = async () => (await run('ip', ['-n', b2.netns, 'link', 'show', b2.wireGuardDevice!], { allowFailure: true })).code === 0;
+    assert.equal(runningUserspace(stateDir), undefined, 'the lab started box2\'s wireguard-go, not the agent');
+    // While the agent is down the lab's wireguard-go goes, and its device with it: a box without kernel WireGuard at boot.
+    await lab!.restartAgent('box2', {
+      whileDown: async () => {
+        await stopProcesses([labWg]);
+        assert.equal(await devExists(), false, 'the device went with the lab\'s wireguard-go');
+      },
+    });
+    const rec = runningUserspace(stateDir);
+    assert.ok(rec, 'the agent recorded the wireguard-go it started');
+    assert.notEqual(rec.pid, labWg.pid);
+    const cmdline = (await readFile(`/proc/${rec.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    assert.deepEqual(cmdline.slice(-2), ['-f', b2.wireGuardDevice], cmdline.join(' '));
+    assert.match(cmdline[0]!, /wireguard-go$/);
+    assert.equal((await run('ip', ['netns', 'identify', String(rec.pid)])).stdout.trim(), b2.netns, 'in the box\'s namespace');
+    assert.ok(await devExists());
+    // The agent configured the new device: its key, its port and both peers.
+    assert.equal((await wgPeers(b2)).size, 2);
+    await eventually('box1-pod1 reaches box2-pod1 through the agent\'s wireguard-go', () => reachable(pod('box1-pod1'), pod('box2-pod1').ip!), 20_000);
+    const flood = pingFlood(pod('box1-pod1'), pod('box2-pod1').ip!, 120);
+    await sleep(1000);
+    await lab!.restartAgent('box2', { crash: true });
+    const result = await flood;
+    assert.equal(result.received, result.sent, `packets lost across the agent restart: ${result.text}`);
+    assert.deepEqual(runningUserspace(stateDir), rec, 'the same wireguard-go, adopted by the next agent');
+    // lab down stops it by that PID (the after hook checks its socket is gone).
   });
 
   it('loses no packet across an agent kill -9 under ping -i 0.05, and keeps its key and peers', async () => {

@@ -15,6 +15,8 @@ import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realize
 import { reconcileEgressIPs } from './egress-ip.js';
 import { egressFlows, type EgressTunnel } from './flows.js';
 import { applyNatPlan, natChainExists, type SnatRule } from './snat-rules.js';
+import { gatewayIP } from '../route/node-routes.js';
+import { syncWgEgressPath, syncWgEgressPodRules, WG_EGRESS_DEV, type WgEgressPodRule } from './wireguard-path.js';
 
 const log = createLogger('egress');
 
@@ -28,10 +30,14 @@ export interface EgressAgentOptions {
   uplink: () => Promise<string | undefined>;
   /** Converges the flows (the feature's flows are read from this object). */
   syncDatapath: () => Promise<void>;
+  /** trafficEncryptionMode wireGuard: remote egress boxes are reached wrapped inside WireGuard (wireguard-path.ts). */
+  wireGuard?: { mtu: number };
 }
 
 export class EgressAgent implements Realizer {
   private tunnels: EgressTunnel[] = [];
+  /** The tunnels the flows were last synced with (JSON); undefined until a sync succeeded. */
+  private syncedTunnels?: string;
   private snat: SnatRule[] = [];
   private readonly ownCidr;
 
@@ -55,13 +61,26 @@ export class EgressAgent implements Realizer {
    * wrong address meanwhile.
    */
   async start(keepExisting = false): Promise<void> {
-    if (keepExisting && (await natChainExists())) return;
-    await this.refresh();
+    // The WireGuard path is set up either way: this box may be the egress box before any Egress reaches it.
+    if (keepExisting && (await natChainExists())) await this.syncWireGuardPath().catch((err) => log.warn({ err: errorMessage(err) }, 'egress over WireGuard not set up'));
+    else await this.refresh();
   }
 
   /** Re-applies the chain (the peers' pod CIDRs changed). */
   async refresh(): Promise<void> {
     await this.applyNat().catch((err) => log.warn({ err: errorMessage(err) }, 'pod masquerading not installed (apt-get install iptables)'));
+    await this.syncWireGuardPath().catch((err) => log.warn({ err: errorMessage(err) }, 'egress over WireGuard not set up'));
+  }
+
+  /** The device, tables and marks every WireGuard box has, as egress box and as source box. */
+  private async syncWireGuardPath(): Promise<void> {
+    if (!this.o.wireGuard) return;
+    const peers = this.o.peers().filter((p) => p.wireGuard).map((p) => ({ podCIDR: p.podCIDR, gatewayIP: gatewayIP(p.podCIDR) }));
+    await syncWgEgressPath({ gatewayIP: this.ownCidr.gateway, mtu: this.o.wireGuard.mtu, peers, clusterCIDRs: this.clusterCIDRs() });
+  }
+
+  private clusterCIDRs(): string[] {
+    return [this.ownCidr.cidr, this.o.serviceCIDR, ...this.o.peers().map((p) => p.podCIDR)];
   }
 
   async realize(objects: ReadonlyMap<string, DesiredObject>): Promise<ReadonlyMap<string, RealizeOutcome>> {
@@ -69,6 +88,7 @@ export class EgressAgent implements Realizer {
     const held = new Set<string>();
     const snat: SnatRule[] = [];
     const tunnels: EgressTunnel[] = [];
+    const wrapped: WgEgressPodRule[] = [];
     const peers = new Map(this.o.peers().map((p) => [p.name, p]));
     for (const [key, obj] of objects) {
       const a: EgressAssignment | undefined = obj.egress;
@@ -86,7 +106,10 @@ export class EgressAgent implements Realizer {
       const local = a.podIPs.filter((ip) => cidrContains(this.ownCidr, ip));
       const peer = peers.get(a.egressNode);
       if (local.length && !peer) outcomes.set(key, { ok: false, reason: `egress node ${a.egressNode} is not a known peer (no internal IP or pod CIDR yet)` });
-      else if (local.length && !peer!.encap) outcomes.set(key, { ok: false, reason: `egress node ${a.egressNode} is reached without a tunnel (noEncap): remote Egress needs encap` });
+      else if (local.length && peer!.wireGuard && this.o.wireGuard) {
+        for (const podIP of local) wrapped.push({ podIP, gatewayIP: gatewayIP(peer!.podCIDR) });
+        outcomes.set(key, { ok: true });
+      } else if (local.length && !peer!.encap) outcomes.set(key, { ok: false, reason: `egress node ${a.egressNode} is reached without a tunnel (noEncap): remote Egress needs encap` });
       else {
         for (const podIP of local) tunnels.push({ egress: key, podIP, egressNodeIP: peer!.underlayIP });
         outcomes.set(key, { ok: true });
@@ -103,19 +126,32 @@ export class EgressAgent implements Realizer {
       else if (dev) await reconcileEgressIPs(dev, held);
       this.snat = snat;
       await this.applyNat();
+      // After the egress box's SNAT is known here; before the flows, which do not change for these pods (they leave through the gateway).
+      if (this.o.wireGuard) {
+        await this.syncWireGuardPath();
+        await syncWgEgressPodRules(wrapped);
+      }
     } catch (err) {
       failAll(`egress SNAT: ${errorMessage(err)}`);
     }
     this.tunnels = tunnels;
-    await this.o.syncDatapath();
+    // Every desired document comes here, Egresses or not; the flows depend on the tunnels alone,
+    // so only a change asks for a datapath sync. Asking always cost every document a second
+    // full sync behind the policy realizer's (measured: docs/agent.md, Speed).
+    const key = JSON.stringify(tunnels);
+    if (key !== this.syncedTunnels) {
+      await this.o.syncDatapath();
+      this.syncedTunnels = key;
+    }
     return outcomes;
   }
 
   private applyNat(): Promise<void> {
     return applyNatPlan({
       podCIDR: this.ownCidr.cidr,
-      clusterCIDRs: [this.ownCidr.cidr, this.o.serviceCIDR, ...this.o.peers().map((p) => p.podCIDR)],
+      clusterCIDRs: this.clusterCIDRs(),
       snat: this.snat,
+      ...(this.o.wireGuard ? { passDevs: [WG_EGRESS_DEV] } : {}),
     });
   }
 }

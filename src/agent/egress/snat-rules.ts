@@ -21,11 +21,14 @@ export interface NatPlan {
   /** Destinations inside the cluster: pod CIDRs of every box, the Service CIDR. */
   clusterCIDRs: string[];
   snat: SnatRule[];
+  /** Devices whose traffic is left as it is: pods' packets wrapped for a remote egress box (wireguard-path.ts). */
+  passDevs?: string[];
 }
 
 /** The iptables-restore input that makes SNAT_CHAIN exactly this plan (pure). */
 export function natRestoreInput(p: NatPlan): string {
   const lines = ['*nat', `:${SNAT_CHAIN} - [0:0]`];
+  for (const d of p.passDevs ?? []) lines.push(`-A ${SNAT_CHAIN} -o ${d} -j RETURN`);
   for (const c of [...new Set(p.clusterCIDRs)].sort()) lines.push(`-A ${SNAT_CHAIN} -d ${c} -j RETURN`);
   const rules = [...p.snat].sort((a, b) => a.podIP.localeCompare(b.podIP) || a.egressIP.localeCompare(b.egressIP));
   const seen = new Set<string>();

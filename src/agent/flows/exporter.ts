@@ -146,7 +146,8 @@ export class FlowExporter {
     // one shape checked, as the schema would.
     for (const d of due) {
       const rec = this.record(d);
-      if (!rec.sourceIPv4Address || !rec.destinationIPv4Address) {
+      // A ':' marks an IPv6 text address: it must not land in the IPv4 template fields.
+      if (!rec.sourceIPv4Address || !rec.destinationIPv4Address || rec.sourceIPv4Address.includes(':') || rec.destinationIPv4Address.includes(':')) {
         log.debug({ key: d.conn.key }, 'flow record skipped: not IPv4');
         continue;
       }
@@ -171,7 +172,6 @@ export class FlowExporter {
     return batch;
   }
 
-  /** A due connection as a FlowRecord. */
   /** A due connection as a complete FlowRecord, built as one object literal of a fixed shape (fast to make and to store). */
   record(d: DueRecord): FlowRecord {
     const { conn, delta } = d;

@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
+import type { PhaseSpan } from '../../lib/phases.js';
 import { OFPMP, OFPT } from '../../lib/openflow/header.js';
 import { flowStatsRequest } from '../../lib/openflow/flow-stats.js';
 import { decodeError } from '../../lib/openflow/messages.js';
@@ -356,7 +357,7 @@ export class OpenFlowBridge {
    * Makes the installed flows (all, or those whose cookie matches `scope`) equal to `desired`,
    * touching only the difference, in one bundle. Re-running with the same set changes nothing.
    */
-  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter; groups?: readonly Group[] } = {}): Promise<ReconcileResult> {
+  async reconcile(desired: readonly Flow[], opts: { scope?: CookieFilter; groups?: readonly Group[]; phases?: PhaseSpan } = {}): Promise<ReconcileResult> {
     const whole = !opts.scope;
     const switchId = whole && this.soleWriter ? await this.switchIdentity() : '';
     if (whole && this.installed && switchId !== this.installedSwitch) {
@@ -369,14 +370,16 @@ export class OpenFlowBridge {
     // The mirror is as the last whole reconcile left it: plan only the flows that changed since.
     const memo = mirror && this.memo?.mirror === mirror && this.memo.writes === this.writes ? this.memo : undefined;
     const delta = memo?.delta(desired, (f) => this.canonical.cached(toOvsFlow(f, this.tables)), Math.max(MIN_DELTA, desired.length >> 3));
-    if (memo && delta) return this.reconcileDelta(memo, delta, groups);
+    if (memo && delta) return this.reconcileDelta(memo, delta, groups, opts.phases);
     this.memo = undefined;
     const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
     const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
     const { plan, want: planned } = await this.planFinal(installed, want, true);
+    opts.phases?.mark('plan');
     const before = this.writes;
     await this.apply(plan, groups);
+    opts.phases?.mark('bundle');
     if (this.installed && this.installed === installed && this.writes === before + wrote(plan, groups)) {
       this.memo = DesiredMemo.whole(desired, planned, this.installed, this.writes);
     }
@@ -384,12 +387,14 @@ export class OpenFlowBridge {
   }
 
   /** reconcile() of the touched keys only: the same plan as a whole one, restricted to what differs. */
-  private async reconcileDelta(memo: DesiredMemo, delta: Delta, groups: GroupChanges): Promise<ReconcileResult> {
+  private async reconcileDelta(memo: DesiredMemo, delta: Delta, groups: GroupChanges, phases?: PhaseSpan): Promise<ReconcileResult> {
     const mirror = memo.mirror as InstalledFlows;
     const { plan, want } = await this.planFinal(new FlowIndex(delta.installed), delta.want, true, undefined, (f) => !mirror.isLoose(f));
     const final = new Map(delta.want.map((w, i) => [w, want[i]!]));
+    phases?.mark('plan');
     const before = this.writes;
     await this.apply(plan, groups);
+    phases?.mark('bundle');
     if (this.installed === mirror && this.writes === before + wrote(plan, groups)) memo.commit(delta, (w) => final.get(w) ?? w, this.writes);
     else this.memo = undefined;
     const result = resultOf(plan);

@@ -8,6 +8,9 @@
 //                 A rule with fewer than two restricted dimensions gets an `ip` clause (OVS
 //                 needs two). Equal (table, priority, match) clause flows of several rules are
 //                 one flow with several conjunction actions.
+//   toServices    the destination clause is the named Services' frontends, matched on
+//                 conntrack's original destination (cluster IP, protocol, port) since EndpointDNAT
+//                 has already rewritten the packet to an endpoint by the egress tables (match.ts).
 //   action flow   conj_id=<id>: Allow commits the connection with the rule id in ct_label and
 //                 goes to the metric table (skipping the K8s tables, as an Antrea Allow does);
 //                 Drop/Reject load the id into reg3 and the deny mark and go to the metric table;
@@ -27,7 +30,8 @@ import type { Pipeline, TableName } from '../ovs/pipeline.js';
 import { CT_ZONE } from '../connectivity/registers.js';
 import type { Direction, InternalRule, NodePolicySet, PolicyLayer } from '../../policy/compute/types.js';
 import { allocateConjIds } from './conj-id.js';
-import { addressMatch, serviceMatches } from './match.js';
+import { addressMatch, serviceFrontendMatch, serviceMatches } from './match.js';
+import type { ServiceFrontend } from '../service/frontends.js';
 import {
   ANTREA_POLICY_RANGE, BASELINE_RANGE, PRIORITY_ESTABLISHED, PRIORITY_K8S_ACTION, PRIORITY_K8S_CLAUSE,
   PRIORITY_K8S_ISOLATION, PRIORITY_METRIC, assignPriorities, orderKey,
@@ -45,6 +49,8 @@ export interface PolicyFlowInput {
    * learn a per-connection counter in DenyAccounting first (flows/accounting.ts).
    */
   denyAccounting?: boolean;
+  /** The box's Services by `namespace/name` (toServices rules match their frontends); needed only when a rule has toServices. */
+  serviceFrontends?: ReadonlyMap<string, readonly ServiceFrontend[]>;
 }
 
 /** What a run leaves for the next one, so unchanged rules keep their priorities and ids. */
@@ -141,9 +147,13 @@ export function policyFlows(input: PolicyFlowInput, pipeline: Pipeline, cookies:
       continue;
     }
     const peerSide = rule.direction === 'egress' ? 'dst' : 'src';
-    const peers = rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
+    const toServices = rule.peers.toServices;
+    const peers = toServices
+      ? toServices.flatMap((s) => input.serviceFrontends?.get(`${s.namespace}/${s.name}`) ?? []).map(serviceFrontendMatch)
+      : rule.peers.any ? undefined : [...rule.peers.ips, ...rule.peers.cidrs].map((a) => addressMatch(peerSide, a)).filter((m): m is string[] => !!m);
     if (peers && !peers.length) {
-      skipped.push({ ruleId: rule.id, reason: 'no IPv4 peer' });
+      // A Service that does not exist (yet) matches nothing, as in Antrea; the rule gets its flows when it appears.
+      skipped.push({ ruleId: rule.id, reason: toServices ? `no Service of ${toServices.map((s) => `${s.namespace}/${s.name}`).join(', ')} with an IPv4 cluster IP on this node` : 'no IPv4 peer' });
       continue;
     }
     const services = rule.services?.flatMap(serviceMatches);

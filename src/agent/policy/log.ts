@@ -27,9 +27,23 @@ export function logField(text: string | undefined): string {
   });
 }
 
+/** What a log line names of its rule: an OVS rule's RealizedRule, or a host rule (host-log.ts). */
+export interface LoggedRule {
+  rule: Pick<RealizedRule['rule'], 'policy' | 'ruleName' | 'action' | 'direction'>;
+}
+
 export interface PolicyLogRecord {
   line: string;
-  rule: RealizedRule;
+  rule: LoggedRule;
+  src: string;
+  dst: string;
+  protocol: string;
+}
+
+/** A line's fields after the timestamp, and what identifies its flow for folding repeats. */
+export interface LogFields {
+  text: string;
+  key: string;
   src: string;
   dst: string;
   protocol: string;
@@ -52,12 +66,12 @@ export function logTimestamp(d: Date): string {
   return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`;
 }
 
-export function policyReference(r: RealizedRule['rule']): string {
+export function policyReference(r: Pick<RealizedRule['rule'], 'policy'>): string {
   return `${r.policy.kind}:${r.policy.namespace ? `${r.policy.namespace}/` : ''}${r.policy.name}`;
 }
 
 /** The fields after the timestamp, for one packet-in of a realized rule. */
-export function logFields(ev: PacketInEvent, rule: RealizedRule): { text: string; key: string; src: string; dst: string; protocol: string } {
+export function logFields(ev: PacketInEvent, rule: RealizedRule): LogFields {
   const r = rule.rule;
   const p = ev.packet;
   const src = p.nwSrc ?? NIL;
@@ -88,7 +102,11 @@ export class PolicyLogger {
 
   /** Logs a packet-in of `rule`; `u` only matters for future operations. */
   log(ev: PacketInEvent, rule: RealizedRule, _u?: PolicyPacketIn): void {
-    const f = logFields(ev, rule);
+    this.logLine(logFields(ev, rule), rule);
+  }
+
+  /** Logs one line of prepared fields (a packet of a host rule: host-log.ts); denied repeats fold as above. */
+  logLine(f: LogFields, rule: LoggedRule): void {
     const now = this.now();
     const denied = rule.rule.action !== 'Allow' && rule.rule.action !== 'Pass';
     const seen = denied ? this.dedup.get(f.key) : undefined;
@@ -121,7 +139,7 @@ export class PolicyLogger {
     return this.opts.now?.() ?? new Date();
   }
 
-  private write(line: string, rule: RealizedRule, f: { src: string; dst: string; protocol: string }): void {
+  private write(line: string, rule: LoggedRule, f: { src: string; dst: string; protocol: string }): void {
     const data = `${line}\n`;
     if (this.size > 0 && this.size + data.length > (this.opts.maxBytes ?? 100 * 1024 * 1024)) this.rotate();
     appendFileSync(this.file, data);

@@ -1,6 +1,7 @@
 // Match fragments for addresses and services, written the way OVS prints them where cheap.
 import type { RuleService } from '../../policy/compute/types.js';
 import { ipFamily } from '../../api/net.js';
+import type { ServiceFrontend } from '../service/frontends.js';
 
 /** A port range as value/mask pairs (OpenFlow has no range match): the classic prefix split. */
 export function portRangeMasks(start: number, end: number): { value: number; mask: number }[] {
@@ -39,4 +40,17 @@ export function addressMatch(side: 'src' | 'dst', address: string): string[] | u
   if (ipFamily(bare) !== 4) return undefined;
   const text = address.endsWith('/32') ? bare : address;
   return ['ip', `nw_${side}=${text}`];
+}
+
+const IP_PROTO = { TCP: 6, UDP: 17, SCTP: 132 } as const;
+
+/**
+ * A connection to a Service frontend, by conntrack's original-direction tuple: the cluster
+ * IP:port the client addressed, which the EndpointDNAT commit keeps while the packet itself now
+ * carries the endpoint. It is there on every packet of the connection, retransmitted SYNs and
+ * affinity-learned choices included, so a toServices rule never depends on which path chose the
+ * endpoint; a connection made to an endpoint's own address does not match (Antrea's caveat).
+ */
+export function serviceFrontendMatch(f: ServiceFrontend): string[] {
+  return ['ct_state=+trk-inv', 'ip', `ct_nw_dst=${f.clusterIP}`, `ct_nw_proto=${IP_PROTO[f.protocol]}`, `ct_tp_dst=${f.port}`];
 }

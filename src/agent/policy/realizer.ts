@@ -12,14 +12,22 @@ import { findQualifiedKind, type ManifestObject } from '../../api/kinds.js';
 import { parseObjectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import { PolicyComputer, policyObjectsOf } from '../../policy/compute/compute.js';
+import { GroupTable } from '../../policy/compute/groups.js';
+import { computeHostRules, type HostRule } from '../../policy/compute/host.js';
+import { TierTable } from '../../policy/compute/tiers.js';
+import { errorMessage } from '../../lib/errors.js';
 import type { NodePolicySet, PolicyError } from '../../policy/compute/types.js';
 import type { Datapath } from '../datapath.js';
 import type { InventorySource } from '../../api/inventory.js';
 import type { RealizeOutcome, Realizer, RealizerRegistry } from '../sync/realizers.js';
 import type { PolicyFlowInput } from './flows.js';
+import { serviceFrontends } from '../service/frontends.js';
 
 const log = createLogger('policy');
+/** One convergence: the rules computed, then the datapath synced with them. */
+const phases = phaseRecorder('agent.policy');
 
 /** The kinds whose objects together make the node's policy (qualified as the registry names them). */
 export const POLICY_KINDS = [
@@ -48,6 +56,8 @@ export class PolicyRealizer {
     private readonly node: string,
     private readonly inventory: InventorySource,
     private readonly datapath: () => Datapath,
+    /** Where the rules of policies applied to Nodes go (the host's iptables: host-firewall.ts). */
+    private readonly hostFirewall?: { apply(rules: readonly HostRule[]): Promise<void> },
   ) {
     this.rules = { node, rules: [], isolated: { ingress: [], egress: [] } };
     inventory.on('change', (change) => {
@@ -68,7 +78,10 @@ export class PolicyRealizer {
 
   /** The flow feature's input: this node's rules and its pods' OVS ports. */
   async flowInput(ofports: () => Promise<ReadonlyMap<string, number>>): Promise<PolicyFlowInput> {
-    return { policies: this.rules, ofports: await ofports() };
+    const input: PolicyFlowInput = { policies: this.rules, ofports: await ofports() };
+    // Read at every sync: a Service change syncs the datapath (service/index.ts), so toServices rules follow it.
+    if (this.rules.rules.some((r) => r.peers.toServices)) input.serviceFrontends = serviceFrontends(this.inventory.snapshot());
+    return input;
   }
 
   private realizerFor(kind: string): Realizer {
@@ -92,6 +105,7 @@ export class PolicyRealizer {
     await Promise.resolve(); // let the other kinds of the same document register first
     // The kinds of one document arrive as separate calls; the run that started first already saw them all.
     if (this.computedAt === this.changes) return;
+    const span = phases.begin();
     const at = this.changes;
     const objects: ManifestObject[] = [];
     const seen = new Set<string>();
@@ -108,13 +122,31 @@ export class PolicyRealizer {
     for (const key of this.manifests.keys()) if (!seen.has(key)) this.manifests.delete(key);
     this.computer ??= new PolicyComputer(this.inventory.snapshot());
     const t0 = performance.now();
-    const result = this.computer.compute(policyObjectsOf(objects));
+    const sorted = policyObjectsOf(objects);
+    const result = this.computer.compute(sorted);
+    const host = computeHostRules(sorted.hostPolicies ?? [], {
+      index: this.computer.index, groups: new GroupTable(sorted.clusterGroups, sorted.groups), tiers: new TierTable(sorted.tiers), nodes: this.inventory.snapshot().nodes,
+    });
     const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };
-    this.errors = new Map(result.errors.map((e) => [e.policy.uid ?? '', describe(e)]));
+    this.errors = new Map([...result.errors, ...host.errors].map((e) => [e.policy.uid ?? '', describe(e)]));
+    span.mark('compute');
     await this.datapath().sync();
+    span.mark('datapath');
+    // Host rules: every policy applied to Nodes is Realized only once the host's iptables hold it.
+    const hostPolicies = sorted.hostPolicies ?? [];
+    if (hostPolicies.length || this.hostFirewall) {
+      try {
+        if (!this.hostFirewall) throw new Error('this agent has no host firewall');
+        await this.hostFirewall.apply(host.rules);
+      } catch (err) {
+        log.error({ err }, 'host firewall not applied');
+        for (const p of hostPolicies) if (!this.errors.has(p.metadata.uid ?? '')) this.errors.set(p.metadata.uid ?? '', `host firewall (iptables): ${errorMessage(err)}`);
+      }
+    }
+    span.end();
     this.computedAt = at;
-    log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, failed: this.errors.size }, 'policy realized');
+    log.info({ objects: objects.length, recomputed: this.computer.lastRecomputed, computeMs, rules: this.rules.rules.length, hostRules: host.rules.length, failed: this.errors.size }, 'policy realized');
   }
 }
 

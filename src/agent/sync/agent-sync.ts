@@ -26,6 +26,7 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { disableNagle } from '../../lib/mqtt-nodelay.js';
+import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import { connectMqtt } from '../../lib/mqtt-connect.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
@@ -35,6 +36,8 @@ import { RpcHandlers, type RpcRequestProperties } from './rpc-handlers.js';
 import { migrateSync } from './schema.js';
 
 const log = createLogger('agent.sync');
+/** A desired document's way through the agent: intake → persist → realizers → report out (docs/agent.md, Speed). */
+const desiredPhases = phaseRecorder('agent.desired');
 
 export type DesiredRejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'otherNode' | 'stale' | 'conflicting';
 
@@ -249,8 +252,10 @@ export class AgentSync {
         if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
         return;
       }
+      const span = desiredPhases.begin();
       const desired = this.acceptDesired(topic, intake);
-      if (desired) await this.realize(desired);
+      span.mark('intake');
+      if (desired) await this.realize(desired, span);
       if ('message' in intake && intake.message.channel === 'desired' && intake.message.node === this.opts.node) await this.desiredArrived(desired !== undefined);
     } catch (err) {
       log.error({ err, topic }, 'handling a message failed');
@@ -370,24 +375,30 @@ export class AgentSync {
   }
 
   /** Persists, then realizes; overlapping calls collapse to the newest document. */
-  private async realize(desired: NodeDesired): Promise<void> {
+  private async realize(desired: NodeDesired, span = desiredPhases.begin()): Promise<void> {
     this.nextDesired = desired;
     while (this.realizing) await this.realizing;
+    span.mark('queued');
     if (this.nextDesired !== desired) return; // a newer one came in meanwhile and is handled by its own call
     this.nextDesired = undefined;
     this.realizing = (async () => {
       const t0 = performance.now();
-      await this.desiredStore.save(desired);
+      // After the first save this object knows which store the saved document came from.
+      await this.desiredStore.save(desired, this.desired ? { storeId: this.desired.storeId } : undefined);
+      span.mark('persist');
       const saved = performance.now();
       const prevStore = this.desired?.storeId;
       if (prevStore !== undefined && prevStore !== desired.storeId) this.retiredStores.add(prevStore);
       this.desired = desired;
       this.realized = await this.opts.realizers.realizeAll(desired.objects);
+      span.mark('realize');
       const realizedAt = performance.now();
       this.observedGeneration = desired.generation;
       this.realizedCount++;
       const failed = Object.values(this.realized).filter((o) => o.phase === 'Failed').length;
-      await this.enqueueReport();
+      await this.enqueueReport(span);
+      span.note({ generation: desired.generation });
+      span.end();
       // Where a round's time goes on the box: persisting, the realizers (flows), the report out.
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       log.info({ generation: desired.generation, objects: Object.keys(desired.objects).length, failed, persistMs: ms(t0, saved), realizeMs: ms(saved, realizedAt), reportMs: ms(realizedAt, performance.now()) }, 'desired state realized');
@@ -426,7 +437,8 @@ export class AgentSync {
     return Math.round((Date.now() - this.startedAt) / 100) / 10;
   }
 
-  private async enqueueReport(): Promise<void> {
+  /** `span`: the desired document's, when the report is its outcome (phases `outbox`, then `send` until the broker's PUBACK). */
+  private async enqueueReport(span?: PhaseSpan): Promise<void> {
     const errors = [...this.errors];
     if (this.outbox.dropped > 0) errors.push({ ts: Date.now(), module: 'sync', message: `outbox bound hit: ${this.outbox.dropped} messages dropped` });
     const payload: NodeReported = {
@@ -446,7 +458,9 @@ export class AgentSync {
     this.reportedInventory = JSON.stringify(payload.inventory);
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);
+    span?.mark('outbox');
     await this.flush();
+    span?.mark('send');
   }
 
   /** Queues an event for the controller (kept across outages by the outbox) and sends it now if connected. */

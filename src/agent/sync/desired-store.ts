@@ -30,20 +30,29 @@ export class DesiredStore {
     return parsed.data;
   }
 
-  /** Saves the document; when it comes from another store than the saved one, that store is retired. */
-  async save(desired: NodeDesired): Promise<void> {
+  /**
+   * Saves the document; when it comes from another store than the saved one, that store is
+   * retired. `saved`: the store id of the document saved last, when the caller knows it (the
+   * sync does, after its first save): the same store then costs one statement, not a
+   * transaction that reads the old document back (on the box's apply path: docs/agent.md, Speed).
+   */
+  async save(desired: NodeDesired, saved?: { storeId: string | undefined }): Promise<void> {
     const now = new Date().toISOString();
+    const upsert = (tx: Pick<Database, 'run'>) => tx.run(
+      `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
+      [desired.generation, JSON.stringify(desired), now],
+    );
+    if (saved && (saved.storeId === undefined || saved.storeId === desired.storeId)) {
+      await upsert(this.db); // one statement: atomic by itself
+      return;
+    }
     await this.db.transaction(async (tx) => {
-      const prev = await tx.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
-      const prevStore = prev ? storeIdOf(prev.document) : undefined;
+      const prevStore = saved ? saved.storeId : await tx.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1').then((prev) => prev && storeIdOf(prev.document));
       if (prevStore !== undefined && prevStore !== desired.storeId) {
         await tx.run('INSERT INTO sync_retired_stores (store_id, retired_at) VALUES (?, ?) ON CONFLICT (store_id) DO NOTHING', [prevStore, now]);
       }
-      await tx.run(
-        `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
-        [desired.generation, JSON.stringify(desired), now],
-      );
+      await upsert(tx);
     });
   }
 

@@ -24,12 +24,14 @@ export class Outbox {
     private droppedCount: number,
     /** Payload bytes waiting (kept here so no add has to sum the table). */
     private byteCount: number,
+    /** Messages waiting (kept here too: this object is the table's only writer, and a count is a trip to SQLite's worker thread). */
+    private messageCount: number,
   ) {}
 
   static async open(db: Database, limit: number, byteLimit = DEFAULT_OUTBOX_BYTES): Promise<Outbox> {
     const row = await db.get<{ value: number }>(`SELECT value FROM sync_counters WHERE name = 'outbox_dropped'`);
-    const { bytes } = (await db.get<{ bytes: number | null }>('SELECT SUM(bytes) AS bytes FROM sync_outbox'))!;
-    return new Outbox(db, limit, byteLimit, row?.value ?? 0, bytes ?? 0);
+    const { bytes, n } = (await db.get<{ bytes: number | null; n: number }>('SELECT SUM(bytes) AS bytes, COUNT(*) AS n FROM sync_outbox'))!;
+    return new Outbox(db, limit, byteLimit, row?.value ?? 0, bytes ?? 0, n);
   }
 
   /** Payload bytes waiting to be sent. */
@@ -44,17 +46,19 @@ export class Outbox {
 
   async add(topic: string, payload: string, retain: boolean): Promise<void> {
     const size = Buffer.byteLength(payload);
-    // byteCount moves by deltas (a concurrent remove() subtracts its own).
+    // byteCount and messageCount move by deltas (a concurrent remove() subtracts its own); a
+    // transaction that rolled back has moved them for nothing: they are read again then.
     const dropped = await this.db.transaction(async (tx) => {
       if (retain) {
         const old = await tx.all<{ bytes: number }>('DELETE FROM sync_outbox WHERE topic = ? AND retain = 1 RETURNING bytes', [topic]);
         for (const o of old) this.byteCount -= o.bytes;
+        this.messageCount -= old.length;
       }
       const { id } = (await tx.get<{ id: number }>('INSERT INTO sync_outbox (topic, payload, retain, created_at, bytes) VALUES (?, ?, ?, ?, ?) RETURNING id', [topic, payload, retain ? 1 : 0, new Date().toISOString(), size]))!;
       this.byteCount += size;
-      const { n } = (await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM sync_outbox'))!;
+      this.messageCount++;
       // The oldest go first, until both bounds hold; the message just added always stays.
-      let excess = Math.max(0, n - this.limit);
+      let excess = Math.max(0, this.messageCount - this.limit);
       let freed = 0;
       let lastId = 0;
       const over = () => excess > 0 || this.byteCount - freed > this.byteLimit;
@@ -72,11 +76,17 @@ export class Outbox {
       if (lastId === 0) return 0;
       const { changes } = await tx.run('DELETE FROM sync_outbox WHERE id <= ?', [lastId]);
       this.byteCount -= freed;
+      this.messageCount -= changes;
       await tx.run(
         `INSERT INTO sync_counters (name, value) VALUES ('outbox_dropped', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`,
         [changes],
       );
       return changes;
+    }).catch(async (err: unknown) => {
+      const { bytes, n } = (await this.db.get<{ bytes: number | null; n: number }>('SELECT SUM(bytes) AS bytes, COUNT(*) AS n FROM sync_outbox'))!;
+      this.byteCount = bytes ?? 0;
+      this.messageCount = n;
+      throw err;
     });
     this.droppedCount += dropped;
   }
@@ -88,10 +98,13 @@ export class Outbox {
 
   async remove(id: number): Promise<void> {
     const gone = await this.db.get<{ bytes: number }>('DELETE FROM sync_outbox WHERE id = ? RETURNING bytes', [id]);
-    if (gone) this.byteCount -= gone.bytes;
+    if (gone) {
+      this.byteCount -= gone.bytes;
+      this.messageCount--;
+    }
   }
 
   async size(): Promise<number> {
-    return (await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM sync_outbox'))!.n;
+    return this.messageCount;
   }
 }

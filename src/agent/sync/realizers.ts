@@ -29,7 +29,9 @@ export class RealizerRegistry {
     const byKind = new Map<string, Map<string, DesiredObject>>();
     for (const [key, object] of Object.entries(objects)) {
       const ref = parseObjectKey(key);
-      const kind = ref ? qualifiedKind(ref.kind) : '?';
+      // A kind this build does not know (a newer controller's) keeps its own name, so its
+      // objects are reported Failed with it and the rest of the document is realized.
+      const kind = ref ? qualifiedKind(ref.kind) : key.split('/')[0]!;
       if (!byKind.has(kind)) byKind.set(kind, new Map());
       byKind.get(kind)!.set(key, object);
     }
@@ -39,7 +41,7 @@ export class RealizerRegistry {
     await Promise.all([...byKind].map(async ([kind, set]) => {
       const realizer = this.realizers.get(kind);
       let outcomes: ReadonlyMap<string, RealizeOutcome>;
-      if (!realizer) outcomes = new Map([...set.keys()].map((k) => [k, { ok: false, reason: NOT_SUPPORTED_REASON }]));
+      if (!realizer) outcomes = new Map([...set.keys()].map((k) => [k, { ok: false, reason: `${kind}: ${NOT_SUPPORTED_REASON}` }]));
       else {
         try {
           outcomes = await realizer.realize(set);

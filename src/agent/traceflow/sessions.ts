@@ -6,9 +6,10 @@
 // a start with a tag in use replaces that session.
 import type {
   TraceflowCapturedPacket, TraceflowCollectResult, TraceflowInject, TraceflowLive, TraceflowNodeResult, TraceflowResolveParams,
-  TraceflowResolveResult, TraceflowStartParams,
+  TraceflowResolveResult, TraceflowStartParams, TraceflowStartResult,
 } from '../../api/traceflow.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import type { DerivedFlowFeature } from '../datapath.js';
 import type { Inventory } from '../../api/inventory.js';
 import type { LocalPod } from '../connectivity/flows.js';
@@ -25,6 +26,13 @@ import { resolveServiceDestination } from './service-destination.js';
 import { decodeTraceUserdata } from './userdata.js';
 
 const log = createLogger('traceflow');
+/** A start request: the tag's flows in (a datapath sync), the datapath's flow cache purged, the packet out. */
+const phases = phaseRecorder('agent.traceflow');
+/**
+ * How long a sender's start waits for its own observation of the packet it injected (it comes
+ * within a moment: the packet-out runs the pipeline at once); past this the controller collects.
+ */
+export const START_RESULT_WAIT_MS = 250;
 
 export interface TraceflowAgentOptions {
   node: string;
@@ -74,7 +82,8 @@ export class TraceflowAgent implements DerivedFlowFeature {
     return [...this.sessions.values()].filter((s) => s.active).map((s) => s.tag);
   }
 
-  async start(p: TraceflowStartParams): Promise<{ installed: true; injected: boolean }> {
+  async start(p: TraceflowStartParams): Promise<TraceflowStartResult> {
+    const span = phases.begin({ tag: p.tag, role: p.role });
     this.end(p.tag);
     const pods = await this.o.pods();
     const live = p.live ? this.liveSource(p.live, pods) : undefined;
@@ -86,28 +95,41 @@ export class TraceflowAgent implements DerivedFlowFeature {
     // Checked before anything is installed: a bad request leaves nothing behind.
     const out = p.inject ? this.injection(p.tag, p.inject, pods) : undefined;
     this.sessions.set(p.tag, session);
+    span.mark('prepare');
     await this.o.sync();
+    span.mark('sync');
     // Without this, a packet hitting a megaflow cached before the tag flows existed (after
     // conntrack, or from the tunnel) would pass every observation point unseen.
     await this.o.revalidated();
+    span.mark('purge');
     if (out) await this.o.packetOut(out);
-    log.info({ tag: p.tag, role: p.role, injected: !!out }, 'traceflow started');
-    return { installed: true, injected: !!out };
+    span.mark('packetOut');
+    // The sender's own observation goes back with this answer when it comes at once (not with
+    // droppedOnly: a packet that is not dropped brings none, and the wait would only delay).
+    if (out && !session.droppedOnly) await this.waitResult(session, START_RESULT_WAIT_MS);
+    span.mark('ownResult');
+    span.end();
+    log.info({ tag: p.tag, role: p.role, injected: !!out, observed: !!session.result }, 'traceflow started');
+    return { installed: true, injected: !!out, ...(session.result ? { result: session.result, ...(session.capturedPacket ? { capturedPacket: session.capturedPacket } : {}) } : {}) };
+  }
+
+  /** Resolves when the session has its result, ends, or after waitMs. */
+  private waitResult(s: Session, waitMs: number): Promise<void> {
+    if (s.result || waitMs <= 0 || this.sessions.get(s.tag) !== s) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, waitMs);
+      s.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** Waits up to waitMs for this node's result; a delivered result ends the session. */
   async collect(tag: number, waitMs: number): Promise<TraceflowCollectResult> {
     const s = this.sessions.get(tag);
     if (!s) return { done: false };
-    if (!s.result && waitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        s.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    await this.waitResult(s, waitMs);
     if (!s.result) return { done: false };
     if (this.sessions.get(tag) === s) this.end(tag);
     return { done: true, result: s.result, ...(s.capturedPacket ? { capturedPacket: s.capturedPacket } : {}) };

@@ -2,18 +2,19 @@
 // box leaves br-int through the gateway like noEncap traffic; the host routes the peer's pod
 // CIDR into the WireGuard device, which encrypts it to the peer's underlay address:port. Each
 // peer's allowed IPs are its pod CIDR, so a box only accepts from a peer the pods it owns.
-// The device outlives the agent (kernel link, or a wireguard-go the lab or the agent started):
-// a restarted agent adopts it as it is, with its peers, so traffic never stops.
+// The device outlives the agent (kernel link, or a wireguard-go the lab or the agent started,
+// userspace.ts): a restarted agent adopts it as it is, with its peers, so traffic never stops.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentConfig } from '../../api/config.js';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
-import { sleep } from '../../lib/process.js';
 import { withRtnetlink } from '../../lib/netlink/route.js';
 import type { PeerBox } from '../connectivity/flows.js';
 import { loadOrCreateKeyPair, type KeyPair } from './keys.js';
-import { wgControl, type WgControl, type WgPeer, type WgSet } from './uapi.js';
+import { uapiSocket, wgControl, type WgControl, type WgPeer, type WgSet } from './uapi.js';
+import { runningUserspace, startUserspace } from './userspace.js';
 
 const log = createLogger('wireguard');
 
@@ -44,7 +45,7 @@ export class WireGuard {
     // Published beside the private key for whoever plays the API server (the lab copies it into the Node's annotation).
     await writeFile(publicKeyFile(cfg.stateDir), keys.publicKey + '\n', { mode: 0o644 });
     const dev = cfg.wireGuard.interfaceName;
-    const created = await ensureDevice(dev, cfg.wireGuard.userspaceCommand);
+    const created = await ensureDevice(dev, cfg.wireGuard.userspaceCommand, cfg.stateDir);
     withRtnetlink(undefined, (rt) => rt.setLink(dev, { mtu, up: true }));
     const control = wgControl(dev);
     const wg = new WireGuard(dev, keys.publicKey, cfg.wireGuard.port, control);
@@ -85,18 +86,21 @@ export class WireGuard {
 }
 
 /**
- * Adopts the device if it exists (a previous agent, or the lab's wireguard-go). Else the kernel
- * link type; else the userspace implementation, which daemonizes and outlives the agent.
+ * Adopts the device if it exists (a previous agent's, or the lab's wireguard-go). Else the kernel
+ * link type; else the userspace implementation, which this agent starts and records by PID.
  */
-async function ensureDevice(dev: string, userspaceCommand: string): Promise<'adopted' | 'kernel' | 'userspace'> {
+async function ensureDevice(dev: string, userspaceCommand: string, stateDir: string): Promise<'adopted' | 'kernel' | 'userspace'> {
   const exists = () => withRtnetlink(undefined, (rt) => rt.link(dev)) !== undefined;
-  if (exists()) return 'adopted';
+  if (exists()) {
+    const ours = runningUserspace(stateDir);
+    if (ours) log.info({ device: dev, wireguardGoPid: ours.pid }, `adopting the ${ours.command} an earlier agent started`);
+    return 'adopted';
+  }
   // Setup only: rtnetlink in src/lib/netlink creates veths, not links of other kinds.
   const kernel = await run('ip', ['link', 'add', dev, 'type', 'wireguard'], { allowFailure: true });
   if (kernel.code === 0) return 'kernel';
   log.info({ device: dev, reason: kernel.stderr.trim() }, `no kernel WireGuard: starting ${userspaceCommand}`);
-  await run(userspaceCommand, [dev]);
-  for (let i = 0; i < 100 && !exists(); i++) await sleep(50);
-  if (!exists()) throw new Error(`${userspaceCommand} ${dev} did not create the device`);
+  // The UAPI socket too: wgControl() picks the userspace protocol by its presence.
+  await startUserspace(stateDir, userspaceCommand, dev, () => exists() && existsSync(uapiSocket(dev)));
   return 'userspace';
 }

@@ -89,9 +89,12 @@ export class EgressController {
     clearTimeout(this.graceTimer);
   }
 
-  /** Recomputes every decision (runs before each publication); false when there is nothing to decide (no Egress, no pool). */
-  async refresh(): Promise<boolean> {
-    const records = await this.store.list();
+  /**
+   * Recomputes every decision (runs before each publication); false when there is nothing to
+   * decide (no Egress, no pool). `stored`: the store's objects as the caller just read them (else they are read here).
+   */
+  async refresh(stored?: readonly StoredRecord[]): Promise<boolean> {
+    const records = stored ?? (await this.store.list());
     const egresses = records.filter(isEgress);
     const pools = records.filter(isPool);
     if (!egresses.length && !pools.length && !this.allocation.decisions.size) return false;

@@ -14,6 +14,7 @@ import { ManifestError, parseManifests } from '../../api/manifest.js';
 import { describeProblem, describeZodError, formatIssues } from '../../api/issues.js';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
 import type { Span } from '../span.js';
 import { computeStatus, nodeRealization } from '../../api/policy-status.js';
@@ -40,6 +41,10 @@ import { NPE_API_VERSION, NPE_KIND, NPE_PATH, NetworkPolicyEvaluationSchema, typ
 import { EvalError, PolicyEvaluation } from '../policy-evaluation.js';
 
 const log = createLogger('controller.rest');
+/** One request: routed (read, checked, stored or read back), then answered. */
+const restPhases = phaseRecorder('controller.rest');
+/** One apply: the references across objects checked, then the store's transaction. */
+const applyPhases = phaseRecorder('controller.apply');
 
 export interface RestContext {
   store: ObjectStore;
@@ -129,6 +134,7 @@ export class RestServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const t0 = performance.now();
+    const span = restPhases.begin({ method: req.method, url: req.url });
     try {
       const url = new URL(req.url ?? '/', 'http://controller');
       guardBrowserRequest(req);
@@ -139,7 +145,10 @@ export class RestServer {
       }
       for (const raw of this.ctx.rawRoutes ?? []) if (await raw(req, res, url)) return;
       const body = await this.route(req, url);
+      span.mark('route');
       sendJson(res, 200, body);
+      span.mark('respond');
+      span.end();
     } catch (err) {
       const e = toHttpError(err);
       if (!(err instanceof HttpError) && e.code >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed');
@@ -372,9 +381,13 @@ export class RestServer {
     const incoming = objects.map((o) => viewOf(refOf(o).kind, o.metadata.name ?? '', (o.metadata as { namespace?: string }).namespace, (o as { spec?: unknown }).spec));
     const key = (v: ObjectView & { group: string }) => `${v.group}/${v.kind}/${v.namespace ?? ''}/${v.name}`;
     const incomingKeys = new Set(incoming.map(key));
+    const span = applyPhases.begin({ objects: objects.length });
     const stored = (await this.ctx.store.list()).map((r) => viewOf(r.kind, r.name, r.namespace, r.spec)).filter((v) => !incomingKeys.has(key(v)));
     rejectReferenceProblems(referenceProblems([...stored, ...incoming], (v) => incomingKeys.has(key(v as ObjectView & { group: string }))));
+    span.mark('references');
     const items = await this.ctx.store.apply(objects, actor);
+    span.mark('store');
+    span.end();
     log.info({ actor, objects: items.map((i) => `${i.record.kind.kind} ${i.record.name} ${i.outcome}`) }, 'applied');
     return {
       items: items.map(({ record, outcome }) => ({

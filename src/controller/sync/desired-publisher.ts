@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nod
 import { objectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import type { Span } from '../span.js';
 import { canonicalJson } from '../store/canonical-json.js';
 import { createHash } from 'node:crypto';
@@ -18,6 +19,8 @@ import type { ObjectStore, StoredRecord } from '../store/objects.js';
 import type { ReleaseTarget } from '../../api/release.js';
 
 const log = createLogger('controller.desired');
+/** One publication: waiting for the previous, the store read, prepare (spans), documents built and hashed, generations stored, sent (PUBACKs). */
+const phases = phaseRecorder('controller.publish');
 
 /**
  * What one node must run, keyed by objectKey(). The default ships each object in the node's
@@ -52,8 +55,11 @@ export interface DesiredPublisherContext {
   nodes: NodeRegistry;
   client: MqttClient;
   build: DesiredDocumentBuilder;
-  /** Runs before each publication (the policy span recomputes there); names the nodes it changed, if it knows. */
-  prepare?: () => Promise<PreparedChanges | void>;
+  /**
+   * Runs before each publication (the policy span recomputes there); names the nodes it changed,
+   * if it knows. `objects`: the store as this publication read it (one read serves all).
+   */
+  prepare?: (objects: readonly StoredRecord[]) => Promise<PreparedChanges | void>;
   /** The store's identity (store/identity.ts); every document carries it. */
   storeId: string;
   /** Also look for changes every this many ms (a store shared with other replicas changes under us). */
@@ -75,6 +81,8 @@ export interface UndeliverableDocument {
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
+  /** Begun by the first kick the next publication answers: its `queued` phase is the wait for the one running. */
+  private nextSpan?: PhaseSpan;
   /** A publication over every node is owed (a store change, credentials, a republish for reasons unseen). */
   private fullNext = true;
   /** The hash last recorded per node: an unchanged document costs no store transaction. */
@@ -151,6 +159,7 @@ export class DesiredPublisher {
     if (this.stopped) return Promise.resolve();
     this.forceNext ||= force;
     this.fullNext ||= full;
+    this.nextSpan ??= phases.begin();
     return this.runner.run().catch((err) => log.error({ err }, 'publishing desired state failed'));
   }
 
@@ -159,8 +168,12 @@ export class DesiredPublisher {
     this.forceNext = false;
     const full = this.fullNext || force;
     this.fullNext = false;
+    const span = this.nextSpan ?? phases.begin();
+    this.nextSpan = undefined;
+    span.mark('queued');
     try {
-      await this.publishNodes(force, full, t0);
+      await this.publishNodes(force, full, t0, span);
+      span.end();
     } catch (err) {
       // What prepare() said changed is consumed: the next publication covers every node.
       this.fullNext = true;
@@ -168,11 +181,13 @@ export class DesiredPublisher {
     }
   }
 
-  private async publishNodes(force: boolean, full: boolean, t0: number): Promise<void> {
+  private async publishNodes(force: boolean, full: boolean, t0: number, span: PhaseSpan): Promise<void> {
     // The objects first, then prepare (span computation): an object stored in between must not be
     // published with a span computed before it existed (which reads as "every node").
     const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
-    const prepared = await this.ctx.prepare?.();
+    span.mark('load');
+    const prepared = await this.ctx.prepare?.(objects);
+    span.mark('prepare');
     const partial = !full && prepared !== undefined && prepared !== 'all';
     const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
@@ -183,8 +198,10 @@ export class DesiredPublisher {
       const hash = createHash('sha256').update(canonicalJson(release ? { objects: docObjects, release } : docObjects)).digest('base64url');
       if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
     }
+    span.mark('build');
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
     const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])));
+    span.mark('generations');
     const sentBefore = this.published;
     this.built += targets.length;
     await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
@@ -216,7 +233,9 @@ export class DesiredPublisher {
       this.published++;
       log.debug({ node, generation, objects: Object.keys(docObjects).length }, 'desired state published');
     }));
+    span.mark('send');
     const changedCount = [...generations.values()].filter((g) => g.changed).length;
+    span.note({ built: targets.length, changed: changedCount });
     this.changed += changedCount;
     this.lastPublication = { partial, built: targets.length, changed: changedCount, sent: this.published - sentBefore, ms: performance.now() - t0 };
     log.debug(this.lastPublication, 'publication');

@@ -8,11 +8,14 @@ import { NODE_PUBLISH_CHANNELS, allNodesTopic, intakeNodeMessage, parseNodeTopic
 import type { NodeReported } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder } from '../../lib/phases.js';
 import type { RecentEvents } from '../events.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
+/** One report: taken in (size, topic, schema, node known), written (with the reports that came meanwhile), handed on (spans). */
+const reportPhases = phaseRecorder('controller.report');
 
 export type RejectReason = 'oversized' | 'wrongTopic' | 'malformed' | 'unknownNode' | 'stale' | 'retained';
 
@@ -98,6 +101,7 @@ export class ReportReceiver {
   }
 
   private async accept(topic: string, payload: Buffer): Promise<void> {
+    const span = reportPhases.begin();
     const intake = intakeNodeMessage(topic, payload, this.ctx.maxMessageBytes);
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
@@ -121,9 +125,14 @@ export class ReportReceiver {
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
+      span.mark('intake');
       this.pendingReports.set(msg.node, msg.envelope.payload);
       await this.writer.run();
+      span.mark('write');
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
+      span.mark('notify');
+      span.note({ node: msg.node, generation: msg.envelope.payload.observedGeneration });
+      span.end();
     } else if (msg.channel === 'flows') {
       await this.ctx.flows!.add(msg.node, msg.envelope.payload.records);
     } else {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import {
-  ENVELOPE_VERSION, allNodesTopic, intakeNodeMessage, rpcTopic, type RpcErrorCode, type RpcRequestEnvelope,
+  ENVELOPE_VERSION, allNodesTopic, intakeNodeMessage, rpcTopic, topicChannel, type RpcErrorCode, type RpcRequestEnvelope,
 } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
 import type { NodeRegistry } from '../store/nodes.js';
@@ -97,6 +97,8 @@ export class RpcClient {
   }
 
   private handle(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    // Reports, statuses, events and flow batches are the report receiver's: it parses and checks them, not this too.
+    if (topicChannel(topic) !== 'rpc') return;
     const intake = intakeNodeMessage(topic, payload, this.ctx.maxMessageBytes);
     if (!('message' in intake) || intake.message.channel !== 'rpc') return; // other channels are the report receiver's
     const msg = intake.message;

@@ -1,18 +1,20 @@
 // Runs Traceflows: when one is created (or its spec changes) the controller allocates a tag,
 // asks the receiver's box (if another) and then the sender's box to install the tag's flows —
-// the sender also injects the packet —, waits for each box's result over request/response,
-// merges them into the status (Antrea's: phase, reason, dataplaneTag, startTime, results per
+// the sender also injects the packet —, waits for each box's result over request/response
+// (the receivers' collects go out as soon as they listen; an injecting sender's own
+// observation comes back with its start's answer), merges them into the status (Antrea's: phase, reason, dataplaneTag, startTime, results per
 // node with role) and frees the tag. Statuses are kept in SQLite (status-table.ts): after a
 // controller restart a finished trace still reads as it ended; one that was running reads
 // Failed with a reason saying why.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { objectKey } from '../../api/node-state.js';
 import {
-  DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema, TraceflowResolveResultSchema,
-  type TraceflowNodeResult, type TraceflowSpec, type TraceflowStatus, type TraceflowStartParams,
+  DEFAULT_TRACEFLOW_TIMEOUT_SECONDS, TRACEFLOW_RPC, TraceflowCollectResultSchema, TraceflowResolveResultSchema, TraceflowStartResultSchema,
+  type TraceflowCollectResult, type TraceflowNodeResult, type TraceflowSpec, type TraceflowStatus, type TraceflowStartParams,
 } from '../../api/traceflow.js';
 import { errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoreChange, StoredRecord } from '../store/objects.js';
 import type { RpcClient } from '../sync/rpc-client.js';
@@ -21,6 +23,8 @@ import { TagAllocator } from './tags.js';
 import type { StatusEntry, TraceflowStatusTable } from './status-table.js';
 
 const log = createLogger('controller.traceflow');
+/** One run: planned, the receivers' and then the sender's start, the results collected, the status written. */
+const phases = phaseRecorder('controller.traceflow');
 
 /** How long a start or stop request may take (flows in, packet out). */
 const START_RPC_MS = 5_000;
@@ -120,12 +124,16 @@ export class TraceflowRunner {
     const tag = this.tags.allocate();
     if (tag === undefined) return this.set(record, { phase: 'Failed', reason: 'no free dataplane tag: 63 Traceflows are running; retry when one ends', startTime });
     let plan: TraceflowPlan | undefined;
+    const span = phases.begin({ traceflow: objectKey(record), tag });
     try {
       plan = planTraceflow(spec, await this.ctx.nodes.reports());
       if (plan.service) plan = await this.resolveService(spec, plan);
       this.set(record, { phase: 'Running', dataplaneTag: tag, startTime });
-      const status = await this.trace(plan, tag, deadline, timeoutMs);
+      span.mark('plan');
+      const status = await this.trace(plan, tag, deadline, timeoutMs, span);
       this.set(record, { ...status, dataplaneTag: tag, startTime });
+      span.mark('status');
+      span.end();
       log.info({ traceflow: objectKey(record), tag, phase: status.phase, ms: Date.now() - (deadline - timeoutMs) }, 'traceflow finished');
     } catch (err) {
       const reason = err instanceof PlanError ? err.message : `${errorMessage(err)}`;
@@ -136,42 +144,61 @@ export class TraceflowRunner {
     }
   }
 
-  private async trace(plan: TraceflowPlan, tag: number, deadline: number, timeoutMs: number): Promise<TraceflowStatus> {
+  private async trace(plan: TraceflowPlan, tag: number, deadline: number, timeoutMs: number, span: PhaseSpan): Promise<TraceflowStatus> {
     const { rpc } = this.ctx;
     const params = (role: TraceflowStartParams['role'], packet: Pick<TraceflowStartParams, 'inject' | 'live'> = {}): TraceflowStartParams => ({
       tag, role, timeoutMs: timeoutMs + AGENT_GRACE_MS, ...packet, ...(plan.droppedOnly ? { droppedOnly: true } : {}),
     });
-    // The receivers listen before the sender injects (or starts tagging).
-    await Promise.all(plan.receivers.map((n) => this.call(n, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver')));
-    await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject ? { inject: plan.inject } : plan.live ? { live: plan.live } : {}), 'Sender');
-
     const collect = async (node: string) => {
       const waitMs = Math.max(0, deadline - Date.now());
       return TraceflowCollectResultSchema.parse(await rpc.request(node, TRACEFLOW_RPC.collect, { tag, waitMs }, waitMs + START_RPC_MS));
     };
+    // A node whose result came (by collect, which ends its session, or with the sender's start,
+    // whose flows went with the observation) needs no stop before the status; run() stops every
+    // node at the end anyway.
+    const answered = new Set<string>();
+    const track = (node: string, p: Promise<TraceflowCollectResult>) => p.then((r) => {
+      if (r.done) answered.add(node);
+      return r;
+    });
+    // The receivers listen before the sender injects (or starts tagging). Their collects go out
+    // at once, beside the sender's start: each answers as soon as the packet reaches it, not one
+    // round trip after the sender's start has answered.
+    await Promise.all(plan.receivers.map((n) => this.call(n, TRACEFLOW_RPC.start, params('Receiver'), 'Receiver')));
+    span.mark('receiverStart');
+    const receiving = plan.receivers.map((n) => track(n, collect(n)));
+    for (const p of receiving) p.catch(() => undefined); // awaited below, unless the sender's start fails first
+    const started = TraceflowStartResultSchema.safeParse(await this.call(plan.sender, TRACEFLOW_RPC.start, params('Sender', plan.inject ? { inject: plan.inject } : plan.live ? { live: plan.live } : {}), 'Sender'));
+    span.mark('senderStart');
+    // The sender's own observation, when its start brought it (an older agent's does not): no collect round trip.
+    const own = started.success && started.data.result ? { done: true, result: started.data.result, ...(started.data.capturedPacket ? { capturedPacket: started.data.capturedPacket } : {}) } : undefined;
+
     // Once one box saw the end of the packet's way, the others have nothing more to see: stop them
     // (a drop on the sender; with droppedOnly, a drop on the receiver the sender never reports;
     // a Service's endpoint on one receiver while the other endpoints' nodes wait in vain). The
     // sender's own observation of a packet a receiver already saw is still on its way (packet-ins
     // reach each agent on their own schedule): it gets a moment before it is stopped.
     const nodes = [plan.sender, ...plan.receivers];
-    const collects = nodes.map((node) => collect(node));
+    const collects = [track(plan.sender, own ? Promise.resolve(own) : collect(plan.sender)), ...receiving];
     const senderReported = collects[0]!.then(() => undefined, () => undefined);
+    const waiting = (list: string[]) => list.filter((n) => !answered.has(n));
     const [senderCollect, ...receiverCollects] = await Promise.all(collects.map(async (pending, i) => {
       const r = await pending;
       if (!isFinal(r.result)) return r;
       const others = nodes.filter((n) => n !== nodes[i]);
       if (i === 0 || plan.droppedOnly) {
-        await this.stopOn(others, tag);
+        await this.stopOn(waiting(others), tag);
       } else {
-        await this.stopOn(others.filter((n) => n !== plan.sender), tag);
+        await this.stopOn(waiting(others.filter((n) => n !== plan.sender)), tag);
         const grace = new AbortController();
         await Promise.race([senderReported, sleep(SENDER_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined)]);
         grace.abort();
-        await this.stopOn([plan.sender], tag);
+        // Usually the sender has answered by now, and its stop would only add a round trip before the status.
+        await this.stopOn(waiting([plan.sender]), tag);
       }
       return r;
     }));
+    span.mark('collect');
     const senderResult = senderCollect!.result;
     const capturedPacket = senderCollect!.capturedPacket ?? receiverCollects.find((c) => c.capturedPacket)?.capturedPacket;
     const captured = plan.live && capturedPacket ? { capturedPacket } : {};

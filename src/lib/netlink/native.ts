@@ -12,6 +12,8 @@ export interface SeineNative {
   /** Every reply message for `seq`, concatenated (NLMSG_ALIGNed), through DONE/ERROR. */
   request(fd: number, msg: Buffer, seq: number): Buffer;
   closeSocket(fd: number): void;
+  /** Every message waiting on the socket, without blocking (absent from an addon built before it). */
+  drain?(fd: number): Buffer;
   writeSysctl(netns: string | undefined, key: string, value: string): void;
   ethtoolTxOff(netns: string | undefined, ifname: string): void;
 }

@@ -155,6 +155,16 @@ def(['metadata', 'OXM_OF_METADATA'], 8, 'int', [OXM, 2], null);
 for (let i = 0; i < 16; i++) def([`reg${i}`, `NXM_NX_REG${i}`], 4, 'int', [NX1, i], [NX1, i]);
 for (let i = 0; i < 8; i++) def([`xreg${i}`, `OXM_OF_PKT_REG${i}`], 8, 'int', [0x8001, i], null);
 for (let i = 0; i < 4; i++) def([`xxreg${i}`, `NXM_NX_XXREG${i}`], 16, 'int', [NX1, 111 + i], [NX1, 111 + i]);
+// Not in Seine's own flows, but OVS may put them in a packet-in's metadata or a flow's match.
+def(['vlan_vid', 'OXM_OF_VLAN_VID'], 2, 'int', [OXM, 6], null, undefined, 13);
+def(['vlan_pcp', 'OXM_OF_VLAN_PCP'], 1, 'int', [OXM, 7], null, undefined, 3);
+def(['packet_type', 'OXM_OF_PACKET_TYPE'], 4, 'int', [OXM, 44], null);
+def(['tun_flags', 'NXM_NX_TUN_FLAGS'], 2, 'int', [NX1, 40], [NX1, 40]);
+def(['tun_ipv6_src', 'NXM_NX_TUN_IPV6_SRC'], 16, 'ipv6', [NX1, 109], [NX1, 109]);
+def(['tun_ipv6_dst', 'NXM_NX_TUN_IPV6_DST'], 16, 'ipv6', [NX1, 110], [NX1, 110]);
+
+/** Every field of the table (the decoder reads it the other way: header → field). */
+export const FIELD_DEFS: readonly FieldDef[] = defs;
 
 export function fieldByName(name: string): FieldDef | undefined {
   return byName.get(name);

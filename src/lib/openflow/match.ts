@@ -224,9 +224,12 @@ function checkPrereqs(m: ParsedMatch): void {
   need(m, 'tp_src', l4, 'tcp, udp, sctp or icmp');
   need(m, 'tp_dst', l4, 'tcp, udp, sctp or icmp');
   need(m, 'tcp_flags', isIp && proto === 6, 'tcp');
-  const trk = m.slots.get('ct_state');
-  const tracked = !!trk && (trk.value & trk.mask & 0x20n) !== 0n;
-  for (const s of ['ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_nw_proto', 'ct_tp_src', 'ct_tp_dst'] as const) need(m, s, tracked, 'ct_state=+trk');
+  // OVS's is_ct_valid: a state that implies a valid connection (+new, +est, +rel, +rpl, +snat,
+  // +dnat), or +trk with an explicit -inv; +trk alone is refused.
+  const cs = m.slots.get('ct_state');
+  const on = cs ? cs.value & cs.mask : 0n;
+  const valid = (on & 0xcfn) !== 0n || ((on & 0x20n) !== 0n && !!cs && (cs.mask & 0x10n) !== 0n && (cs.value & 0x10n) === 0n);
+  for (const s of ['ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_nw_proto', 'ct_tp_src', 'ct_tp_dst'] as const) need(m, s, valid, 'a valid ct_state (+trk-inv, +new, +est, …)');
   for (const { token, need: n } of m.named) {
     const ok =
       n === 'arp' ? et === ARP || et === RARP

@@ -6,7 +6,9 @@
 // half) and reg(2i+1) (low half), so callers see the names OVS prints. Names are OVS's printing
 // names (dl_src, nw_src, tp_dst …); numbers from include/openvswitch/meta-flow.h.
 
-export type OxmKind = 'int' | 'mac' | 'ipv4' | 'ipv6' | 'port' | 'ct_state';
+import { FIELD_DEFS, RESERVED_PORTS, type FieldKind } from './match-fields.js';
+
+export type OxmKind = FieldKind | 'ct_state';
 
 export interface OxmField {
   name: string;
@@ -16,97 +18,21 @@ export interface OxmField {
   mask?: Buffer;
 }
 
-const OXM_BASIC = 0x8000;
 const PACKET_REGS = 0x8001;
-const NXM0 = 0x0000;
-const NXM1 = 0x0001;
 const EXPERIMENTER = 0xffff;
 
+// The encoder's field table (match-fields.ts), read the other way: both headers of each field
+// (its OpenFlow 1.5 one and its NXM one) lead to the name OVS prints for it.
+const PRINT_NAMES: Record<string, string> = {
+  in_port_oxm: 'in_port', eth_dst: 'dl_dst', eth_src: 'dl_src', eth_type: 'dl_type', ip_proto: 'nw_proto', ip_src: 'nw_src', ip_dst: 'nw_dst',
+};
 const FIELDS = new Map<number, [string, OxmKind]>();
 const key = (cls: number, field: number) => cls * 128 + field;
-const add = (cls: number, field: number, name: string, kind: OxmKind = 'int') => FIELDS.set(key(cls, field), [name, kind]);
-
-add(OXM_BASIC, 0, 'in_port', 'port');
-add(OXM_BASIC, 2, 'metadata');
-add(OXM_BASIC, 3, 'dl_dst', 'mac');
-add(OXM_BASIC, 4, 'dl_src', 'mac');
-add(OXM_BASIC, 5, 'dl_type');
-add(OXM_BASIC, 6, 'vlan_vid');
-add(OXM_BASIC, 7, 'vlan_pcp');
-add(OXM_BASIC, 8, 'ip_dscp');
-add(OXM_BASIC, 9, 'nw_ecn');
-add(OXM_BASIC, 10, 'nw_proto');
-add(OXM_BASIC, 11, 'nw_src', 'ipv4');
-add(OXM_BASIC, 12, 'nw_dst', 'ipv4');
-add(OXM_BASIC, 13, 'tcp_src');
-add(OXM_BASIC, 14, 'tcp_dst');
-add(OXM_BASIC, 15, 'udp_src');
-add(OXM_BASIC, 16, 'udp_dst');
-add(OXM_BASIC, 17, 'sctp_src');
-add(OXM_BASIC, 18, 'sctp_dst');
-add(OXM_BASIC, 19, 'icmp_type');
-add(OXM_BASIC, 20, 'icmp_code');
-add(OXM_BASIC, 21, 'arp_op');
-add(OXM_BASIC, 22, 'arp_spa', 'ipv4');
-add(OXM_BASIC, 23, 'arp_tpa', 'ipv4');
-add(OXM_BASIC, 24, 'arp_sha', 'mac');
-add(OXM_BASIC, 25, 'arp_tha', 'mac');
-add(OXM_BASIC, 26, 'ipv6_src', 'ipv6');
-add(OXM_BASIC, 27, 'ipv6_dst', 'ipv6');
-add(OXM_BASIC, 28, 'ipv6_label');
-add(OXM_BASIC, 29, 'icmpv6_type');
-add(OXM_BASIC, 30, 'icmpv6_code');
-add(OXM_BASIC, 38, 'tun_id');
-add(OXM_BASIC, 42, 'tcp_flags');
-add(OXM_BASIC, 44, 'packet_type');
-add(NXM0, 0, 'in_port', 'port');
-add(NXM0, 1, 'dl_dst', 'mac');
-add(NXM0, 2, 'dl_src', 'mac');
-add(NXM0, 3, 'dl_type');
-add(NXM0, 5, 'nw_tos');
-add(NXM0, 6, 'nw_proto');
-add(NXM0, 7, 'nw_src', 'ipv4');
-add(NXM0, 8, 'nw_dst', 'ipv4');
-add(NXM0, 9, 'tcp_src');
-add(NXM0, 10, 'tcp_dst');
-add(NXM0, 11, 'udp_src');
-add(NXM0, 12, 'udp_dst');
-add(NXM0, 13, 'icmp_type');
-add(NXM0, 14, 'icmp_code');
-add(NXM0, 15, 'arp_op');
-add(NXM0, 16, 'arp_spa', 'ipv4');
-add(NXM0, 17, 'arp_tpa', 'ipv4');
-for (let i = 0; i < 16; i++) add(NXM1, i, `reg${i}`);
-add(NXM1, 16, 'tun_id');
-add(NXM1, 17, 'arp_sha', 'mac');
-add(NXM1, 18, 'arp_tha', 'mac');
-add(NXM1, 19, 'ipv6_src', 'ipv6');
-add(NXM1, 20, 'ipv6_dst', 'ipv6');
-add(NXM1, 21, 'icmpv6_type');
-add(NXM1, 22, 'icmpv6_code');
-add(NXM1, 27, 'ipv6_label');
-add(NXM1, 28, 'nw_ecn');
-add(NXM1, 29, 'nw_ttl');
-add(NXM1, 31, 'tun_src', 'ipv4');
-add(NXM1, 32, 'tun_dst', 'ipv4');
-add(NXM1, 33, 'pkt_mark');
-add(NXM1, 34, 'tcp_flags');
-add(NXM1, 37, 'conj_id');
-add(NXM1, 40, 'tun_flags');
-add(NXM1, 105, 'ct_state', 'ct_state');
-add(NXM1, 106, 'ct_zone');
-add(NXM1, 107, 'ct_mark');
-add(NXM1, 108, 'ct_label');
-add(NXM1, 109, 'tun_ipv6_src', 'ipv6');
-add(NXM1, 110, 'tun_ipv6_dst', 'ipv6');
-for (let i = 0; i < 4; i++) add(NXM1, 111 + i, `xxreg${i}`);
-add(NXM1, 119, 'ct_nw_proto');
-add(NXM1, 120, 'ct_nw_src', 'ipv4');
-add(NXM1, 121, 'ct_nw_dst', 'ipv4');
-add(NXM1, 122, 'ct_ipv6_src', 'ipv6');
-add(NXM1, 123, 'ct_ipv6_dst', 'ipv6');
-add(NXM1, 124, 'ct_tp_src');
-add(NXM1, 125, 'ct_tp_dst');
+for (const f of FIELD_DEFS) {
+  const entry: [string, OxmKind] = [PRINT_NAMES[f.name] ?? f.name, f.name === 'ct_state' ? 'ct_state' : f.kind];
+  FIELDS.set(key(f.cls, f.field), entry);
+  FIELDS.set(key(f.ncls, f.nfield), entry);
+}
 
 /** Decodes back-to-back TLVs; unknown fields keep a `class:field` name so nothing is lost silently. */
 export function decodeOxm(buf: Buffer): OxmField[] {
@@ -203,13 +129,14 @@ export function formatIpv6(b: Buffer): string {
 }
 
 const CT_STATES = ['new', 'est', 'rel', 'rpl', 'inv', 'trk', 'snat', 'dnat'];
-const RESERVED_PORTS: Record<number, string> = { 0xfff8: 'IN_PORT', 0xfff9: 'TABLE', 0xfffa: 'NORMAL', 0xfffb: 'FLOOD', 0xfffc: 'ALL', 0xfffd: 'CONTROLLER', 0xfffe: 'LOCAL', 0xffff: 'ANY' };
+// The encoder's reserved-port names, by number (0xffff prints as ANY, as OVS does, not NONE).
+const PORT_NAMES = new Map(Object.entries(RESERVED_PORTS).filter(([name]) => name !== 'NONE').map(([name, port]) => [port, name]));
 
 /** A port number (16 or 32 bits) as OVS prints it: a number, or a reserved port's name. */
 export function formatPort(b: Buffer): number | string {
   let p = oxmNumber(b);
   if (b.length === 4 && p >= 0xffffff00) p -= 0xffff0000; // OF1.1+ reserved ports → OF1.0 numbering
-  return RESERVED_PORTS[p] ?? p;
+  return PORT_NAMES.get(p) ?? p;
 }
 
 /** The value as OVS prints it in a flow or packet-in: hex for integers, dotted/colon forms for addresses. */

@@ -3,7 +3,9 @@
 // Pure: no I/O, no clock. A PolicyComputer keeps the pod index and each policy's result
 // between runs: an inventory change recomputes only the selections it touches and the policies
 // that used them (Antrea's controller does the same with its group indexes).
+import type { ClusterNetworkPolicy } from '../../api/antrea-policy.js';
 import type { ClusterGroup, Group } from '../../api/group.js';
+import { isHostPolicy } from '../../api/host-policy.js';
 import type { ManifestObject } from '../../api/kinds.js';
 import type { Tier } from '../../api/tier.js';
 import { podKey, type Inventory, type InventoryChange, type InventoryPod } from '../../api/inventory.js';
@@ -15,10 +17,12 @@ import { peerPodsFor } from './peers.js';
 import { PodIndex, cmp } from './pod-index.js';
 import { hasNamedPort, resolveFor, servicesSignature, type PortSpec } from './services.js';
 import { TierTable } from './tiers.js';
-import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, PolicyRef, RuleService, TargetPod } from './types.js';
+import type { ComputeResult, Direction, InternalRule, NodePolicySet, PeerSet, PolicyError, PolicyRef, RuleService, ServiceRef, TargetPod } from './types.js';
 
 export interface PolicyObjects {
   policies: PolicyObject[];
+  /** ACNPs applied to Nodes (host firewall): not pod policy, computed by host.ts; compute() ignores them. */
+  hostPolicies?: ClusterNetworkPolicy[];
   tiers?: Tier[];
   clusterGroups?: ClusterGroup[];
   groups?: Group[];
@@ -26,9 +30,10 @@ export interface PolicyObjects {
 
 /** Sorts loaded manifest objects into what compute needs; other kinds are ignored. */
 export function policyObjectsOf(objects: readonly ManifestObject[]): PolicyObjects {
-  const out: Required<PolicyObjects> = { policies: [], tiers: [], clusterGroups: [], groups: [] };
+  const out: Required<PolicyObjects> = { policies: [], hostPolicies: [], tiers: [], clusterGroups: [], groups: [] };
   for (const o of objects) {
-    if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy' || o.kind === 'AdminNetworkPolicy' || o.kind === 'BaselineAdminNetworkPolicy') out.policies.push(o);
+    if (o.kind === 'ClusterNetworkPolicy' && isHostPolicy(o)) out.hostPolicies.push(o as ClusterNetworkPolicy);
+    else if (o.kind === 'NetworkPolicy' || o.kind === 'ClusterNetworkPolicy' || o.kind === 'AdminNetworkPolicy' || o.kind === 'BaselineAdminNetworkPolicy') out.policies.push(o);
     else if (o.kind === 'Tier') out.tiers.push(o);
     else if (o.kind === 'ClusterGroup') out.clusterGroups.push(o);
     else if (o.kind === 'Group') out.groups.push(o);
@@ -101,7 +106,10 @@ export class PolicyComputer {
     const deleted = change.type === 'deleted';
     if (change.kind === 'Pod') this.index.updatePod(this.podKeyOf(change.object), deleted ? undefined : change.object);
     else if (change.kind === 'Namespace') this.index.updateNamespace(change.object.name, deleted ? undefined : change.object);
+    // Services select nothing here: toServices names them, and the box resolves the names when it writes flows.
+    else if (change.kind === 'Service' || change.kind === 'EndpointSlice') return;
     else {
+      this.index.updateNode(change.object.name, deleted ? undefined : change.object);
       if (deleted) this.nodeNames.delete(change.object.name);
       else this.nodeNames.add(change.object.name);
       this.dirtyNodes.add(change.object.name);
@@ -285,7 +293,8 @@ export class PolicyComputer {
             if (rule) yield [node, rule];
           }
         } else {
-          const rule = this.rule(d, split.suffix, targets, this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks), split.services);
+          const peers = d.toServices ? this.servicePeers(d.toServices) : this.peerSet(d.peers.any, peerPods, d.peers.ipBlocks);
+          const rule = this.rule(d, split.suffix, targets, peers, split.services);
           if (rule) yield [node, rule];
         }
       }
@@ -320,6 +329,15 @@ export class PolicyComputer {
     return set;
   }
 
+  /** A toServices rule's peers: one object per draft's list, shared by its per-node rules. */
+  private readonly servicePeerMemo = new WeakMap<readonly ServiceRef[], PeerSet>();
+
+  private servicePeers(refs: readonly ServiceRef[]): PeerSet {
+    let set = this.servicePeerMemo.get(refs);
+    if (!set) this.servicePeerMemo.set(refs, (set = { any: false, ips: [], cidrs: [], toServices: [...refs] }));
+    return set;
+  }
+
   private buildPeerSet(pods: readonly InventoryPod[], blocks: RuleDraft['peers']['ipBlocks']): PeerSet {
     const ips = new Set<string>();
     for (const p of pods) for (const ip of p.ips.length ? p.ips : [p.ip!]) ips.add(ip);
@@ -338,7 +356,7 @@ export class PolicyComputer {
   private rule(d: RuleDraft, suffix: string, targets: TargetPod[], peers: PeerSet, services: RuleService[] | undefined): InternalRule | undefined {
     // Nothing to match: named ports that resolve to nothing, or peers that select nobody.
     if (services && !services.length) return undefined;
-    if (!peers.any && !peers.ips.length && !peers.cidrs.length) return undefined;
+    if (!peers.any && !peers.ips.length && !peers.cidrs.length && !peers.toServices?.length) return undefined;
     const rule: InternalRule = {
       id: d.baseId + suffix,
       policy: d.policy,

@@ -13,7 +13,7 @@ import { resolvePeers, type AnyPeer, type ResolvedPeers } from './peers.js';
 import type { PodIndex } from './pod-index.js';
 import { portSpecs, type PortSpec } from './services.js';
 import { K8S_TIER_NAME, K8S_TIER_PRIORITY, type ResolvedTier, type TierTable } from './tiers.js';
-import type { Direction, InternalRule, PolicyKind, PolicyLayer, PolicyRef } from './types.js';
+import type { Direction, InternalRule, PolicyKind, PolicyLayer, PolicyRef, ServiceRef } from './types.js';
 import type { AntreaRule, AppliedToEntry, TieredSpec } from './rule-shape.js';
 import { toTieredSpec, upstreamKind } from './upstream.js';
 
@@ -26,6 +26,8 @@ export interface RuleDraft extends Pick<InternalRule, 'policy' | 'ruleName' | 'd
   appliedTo: InventoryPod[];
   peers: ResolvedPeers;
   ports?: PortSpec[];
+  /** Egress `toServices` (then peers select nothing and ports are absent). */
+  toServices?: ServiceRef[];
   enableLogging: boolean;
   logLabel?: string;
 }
@@ -130,7 +132,6 @@ function draftTiered(spec: TieredSpec, ref: PolicyRef, tier: ResolvedTier, ctx: 
     const rules = ((direction === 'ingress' ? spec.ingress : spec.egress) ?? []) as AntreaRule[];
     rules.forEach((rule, i) => {
       const path = `spec.${direction}[${i}]`;
-      if (rule.toServices !== undefined) throw new NotSupportedError(`${path}.toServices`, 'toServices');
       if (rule.l7Protocols?.length) throw new NotSupportedError(`${path}.l7Protocols`, 'Layer 7 rules (l7Protocols)');
       const appliedTo = rule.appliedTo?.length ? resolveAppliedTo(rule.appliedTo, pctx, `${path}.appliedTo`) : policyTargets;
       if (!appliedTo) throw new PolicyComputeError(`${path}.appliedTo`, 'no appliedTo on the policy or the rule');
@@ -145,16 +146,36 @@ function draftTiered(spec: TieredSpec, ref: PolicyRef, tier: ResolvedTier, ctx: 
         tier: tier.name,
         order: { tierPriority: tier.priority, policyPriority: spec.priority, ruleIndex: i },
         appliedTo,
-        peers: resolvePeers(rule[peerField], pctx, `${path}.${peerField}`),
+        peers: rule.toServices ? NO_PEERS : resolvePeers(rule[peerField], pctx, `${path}.${peerField}`),
         enableLogging: rule.enableLogging ?? false,
       };
       const ports = portSpecs(rule.ports, rule.protocols, path);
       if (ports) draft.ports = ports;
+      if (rule.toServices) draft.toServices = serviceRefs(rule.toServices, namespace, `${path}.toServices`);
       if (rule.logLabel) draft.logLabel = rule.logLabel;
       drafts.push(draft);
     });
   }
   return { drafts, isolates: { ingress: [], egress: [] } };
+}
+
+/** A toServices rule's peers: no address of its own (the Services are matched instead). */
+const NO_PEERS: ResolvedPeers = { any: false, pods: [], ipBlocks: [], selfSelectors: [] };
+
+/**
+ * toServices entries → Service references, sorted and deduplicated (the rule's identity must not
+ * depend on their order). An Antrea NetworkPolicy's entry without a namespace means the policy's
+ * own (Antrea's svcRefToPeerForCRD); an ACNP's schema requires one.
+ */
+function serviceRefs(entries: NonNullable<AntreaRule['toServices']>, namespace: string | undefined, path: string): ServiceRef[] {
+  const refs = new Map<string, ServiceRef>();
+  entries.forEach((e, i) => {
+    if (e.scope === 'ClusterSet') throw new NotSupportedError(`${path}[${i}].scope`, 'scope ClusterSet (multi-cluster Services)');
+    const ns = e.namespace || namespace;
+    if (!ns) throw new PolicyComputeError(`${path}[${i}].namespace`, 'required in a cluster-scoped policy');
+    refs.set(`${ns}/${e.name}`, { namespace: ns, name: e.name });
+  });
+  return [...refs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
 function resolveAppliedTo(entries: readonly AppliedToEntry[], ctx: { index: PodIndex; groups: GroupTable; namespace: string | undefined }, path: string): InventoryPod[] {
@@ -182,6 +203,6 @@ function resolveAppliedTo(entries: readonly AppliedToEntry[], ctx: { index: PodI
 }
 
 // Antrea's generated rule name suffix: the first 7 hex digits of sha1(JSON of the rule).
-function hashRule(rule: object): string {
+export function hashRule(rule: object): string {
   return createHash('sha1').update(JSON.stringify(rule)).digest('hex').slice(0, 7);
 }

@@ -6,6 +6,7 @@ import type { IPBlock } from '../../api/net.js';
 import type { InventoryPod } from '../../api/inventory.js';
 import { NotSupportedError } from './errors.js';
 import type { GroupTable } from './groups.js';
+import { nodeAddressBlocks } from './node-peers.js';
 import type { PodIndex } from './pod-index.js';
 
 export interface ResolvedPeers {
@@ -23,7 +24,8 @@ export interface AnyPeer {
   namespaces?: { match?: 'Self' | undefined; sameLabels?: string[] | undefined } | undefined;
   ipBlock?: IPBlock | undefined;
   group?: string | undefined;
-  nodeSelector?: unknown;
+  /** Nodes by label (Antrea's nodeSelector, upstream `nodes`): their addresses (node-peers.ts). */
+  nodeSelector?: LabelSelector | undefined;
   serviceAccount?: unknown;
   fqdn?: unknown;
   externalEntitySelector?: unknown;
@@ -46,12 +48,13 @@ export function resolvePeers(peers: readonly AnyPeer[] | undefined, ctx: PeerCon
     const at = `${path}[${i}]`;
     if (peer.fqdn !== undefined) throw new NotSupportedError(`${at}.fqdn`, 'fqdn peers');
     if (peer.serviceAccount !== undefined) throw new NotSupportedError(`${at}.serviceAccount`, 'serviceAccount peers');
-    if (peer.nodeSelector !== undefined) throw new NotSupportedError(`${at}.nodeSelector`, 'nodeSelector peers');
     if (peer.externalEntitySelector !== undefined) throw new NotSupportedError(`${at}.externalEntitySelector`, 'externalEntitySelector peers');
     if (peer.scope === 'ClusterSet') throw new NotSupportedError(`${at}.scope`, 'scope ClusterSet (multi-cluster)');
     if (peer.namespaces?.sameLabels) throw new NotSupportedError(`${at}.namespaces.sameLabels`, 'namespaces.sameLabels');
     if (peer.ipBlock) {
       out.ipBlocks.push(peer.ipBlock);
+    } else if (peer.nodeSelector) {
+      out.ipBlocks.push(...nodeAddressBlocks(ctx.index.selectNodes(peer.nodeSelector)));
     } else if (peer.group) {
       const m = ctx.groups.members(ctx.index, peer.group, ctx.namespace, `${at}.group`);
       selections.push(m.pods);

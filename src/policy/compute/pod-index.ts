@@ -2,9 +2,11 @@
 // label pair, so a selector with matchLabels walks its smallest posting list instead of every
 // pod. Selections are memoized by (namespace scope, selectors); a pod or namespace change
 // drops only the memo entries whose selectors matched the old or the new object, so a label
-// change recomputes the groups it affects and no others.
+// change recomputes the groups it affects and no others. Nodes are here too, for the peers that
+// select them by label (`nodes`, `nodeSelector`): few, so a node change drops every node
+// selection its old or new labels match.
 import type { LabelSelector } from '../../api/meta.js';
-import { isActivePod, podKey, type Inventory, type InventoryNamespace, type InventoryPod } from '../../api/inventory.js';
+import { isActivePod, podKey, type Inventory, type InventoryNamespace, type InventoryNode, type InventoryPod } from '../../api/inventory.js';
 import { selectorKey, selectorMatches } from './selector.js';
 
 /** Which namespaces a selection looks in. */
@@ -32,6 +34,8 @@ export class PodIndex {
   private readonly byNamespace = new Map<string, Set<string>>();
   private readonly byLabel = new Map<string, Set<string>>();
   private readonly namespaces = new Map<string, InventoryNamespace>();
+  private readonly nodes = new Map<string, InventoryNode>();
+  private readonly nodeMemo = new Map<string, { selector: LabelSelector; nodes: InventoryNode[] }>();
   private readonly memo = new Map<string, { sel: PodSelection; pods: InventoryPod[]; pair?: string }>();
   // Memo keys by one label pair their selector requires (a pod without that pair cannot match
   // them), and the keys with no required pair: a pod change checks only those two groups.
@@ -60,6 +64,7 @@ export class PodIndex {
     if (!inv) return;
     for (const [key, ns] of inv.namespaces) this.namespaces.set(key, ns);
     for (const pod of inv.pods.values()) this.addPod(pod);
+    for (const [name, node] of inv.nodes) this.nodes.set(name, node);
   }
 
   pod(key: string): InventoryPod | undefined {
@@ -105,6 +110,29 @@ export class PodIndex {
     if (ns) this.namespaces.set(name, ns);
     else this.namespaces.delete(name);
     this.invalidate((sel) => sel.scope.kind === 'selector' || (sel.scope.kind === 'one' && sel.scope.namespace === name));
+  }
+
+  /** Nodes whose labels the selector matches, sorted by name; memoized until a node change touches it. */
+  selectNodes(selector: LabelSelector): InventoryNode[] {
+    const key = `node|${selectorKey(selector)}`;
+    this.tracker?.add(key);
+    const hit = this.nodeMemo.get(key);
+    if (hit) return hit.nodes;
+    const nodes = [...this.nodes.values()].filter((n) => selectorMatches(selector, n.labels)).sort((a, b) => cmp(a.name, b.name));
+    this.nodeMemo.set(key, { selector, nodes });
+    return nodes;
+  }
+
+  /** Applies a node add/update (`node`) or delete (undefined): selections its old or new labels match are recomputed (its addresses may have moved). */
+  updateNode(name: string, node: InventoryNode | undefined): void {
+    const old = this.nodes.get(name);
+    if (node) this.nodes.set(name, node);
+    else this.nodes.delete(name);
+    for (const [key, entry] of this.nodeMemo) {
+      if (!(old && selectorMatches(entry.selector, old.labels)) && !(node && selectorMatches(entry.selector, node.labels))) continue;
+      this.nodeMemo.delete(key);
+      this.onInvalidate?.(key);
+    }
   }
 
   /** Runs `fn`, adding the key of every selection it makes to `deps`. */

@@ -12,7 +12,7 @@ export interface AntreaRule {
   ports?: Parameters<typeof portSpecs>[0];
   protocols?: Parameters<typeof portSpecs>[1];
   l7Protocols?: unknown[] | undefined;
-  toServices?: unknown[] | undefined;
+  toServices?: { name: string; namespace?: string | undefined; scope?: string | undefined }[] | undefined;
   enableLogging?: boolean | undefined;
   logLabel?: string | undefined;
   from?: AnyPeer[] | undefined;

@@ -40,12 +40,24 @@ export interface TargetPod {
   ip: string;
 }
 
+/** A Service by namespace and name (an egress rule's `toServices`). */
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+}
+
 /** The other end of a rule: pod IPs (any node) and CIDRs (ipBlock with `except` already cut out). */
 export interface PeerSet {
   /** `from`/`to` absent or empty: every address. */
   any: boolean;
   ips: string[];
   cidrs: string[];
+  /**
+   * Egress `toServices`: connections to one of these Services' cluster IP:port (protocol
+   * included), as the client addressed them before load balancing. ips and cidrs are empty then;
+   * the box resolves the names against its own Services (a missing Service matches nothing).
+   */
+  toServices?: ServiceRef[];
 }
 
 export type TransportService = { protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; endPort?: number };

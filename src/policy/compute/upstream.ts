@@ -34,16 +34,17 @@ function selectorEntry(s: Selectors): AppliedToEntry & AnyPeer {
 }
 
 interface UpstreamPeer extends Selectors {
-  nodes?: unknown;
+  nodes?: LabelSelector | undefined;
   networks?: string[] | undefined;
   domainNames?: unknown;
 }
 
 function peers(list: readonly UpstreamPeer[], path: string): AnyPeer[] {
   return list.flatMap((peer, j): AnyPeer[] => {
-    if (peer.nodes !== undefined) throw new NotSupportedError(`${path}[${j}].nodes`, 'nodes peers');
     if (peer.domainNames !== undefined) throw new NotSupportedError(`${path}[${j}].domainNames`, 'domainNames peers');
     if (peer.networks) return peer.networks.map((cidr) => ({ ipBlock: { cidr } }));
+    // As Antrea maps it (adminnetworkpolicy.go): the selected Nodes' addresses.
+    if (peer.nodes) return [{ nodeSelector: peer.nodes }];
     return [selectorEntry(peer)];
   });
 }

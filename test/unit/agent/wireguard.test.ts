@@ -1,5 +1,6 @@
 // WireGuard pieces without a device: keys (checked against `wg pubkey` when installed), the UAPI
-// text both ways, peers from Node annotations, routes into the device, MTU, config defaults.
+// text both ways, peers from Node annotations, routes into the device, MTU, config defaults; the
+// wireguard-go start/stop by PID against stand-in processes; egress-over-WireGuard names.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -14,6 +15,11 @@ import { nodeView } from '../../../src/agent/inventory/convert.js';
 import { AgentConfigSchema } from '../../../src/api/config.js';
 import { WIREGUARD_KEY_ANNOTATION, WireGuardKeySchema } from '../../../src/api/wireguard.js';
 import type { Inventory } from '../../../src/api/inventory.js';
+import { runningUserspace, startUserspace, stopUserspace, userspaceLogFile, userspaceRecordFile } from '../../../src/agent/wireguard/userspace.js';
+import { WG_EGRESS_DEV, wgEgressMac, wgEgressTable } from '../../../src/agent/egress/wireguard-path.js';
+import { natRestoreInput } from '../../../src/agent/egress/snat-rules.js';
+import { processStart } from '../../../src/lib/process.js';
+import { existsSync } from 'node:fs';
 
 const hasWg = (() => {
   try {
@@ -151,5 +157,74 @@ describe('wireguard identity in the reported state', () => {
     assert.deepEqual(NodeReportedSchema.parse({ ...base, wireGuard: { publicKey: key, port: 51820 } }).wireGuard, { publicKey: key, port: 51820 });
     const bad = NodeReportedSchema.safeParse({ ...base, wireGuard: { publicKey: 'nope', port: 51820 } });
     assert.deepEqual(bad.error?.issues.map((i) => i.path.join('.')), ['wireGuard.publicKey']);
+  });
+});
+
+describe('wireguard-go the agent starts (userspace.ts), on real processes', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wgus-'));
+  });
+  afterEach(async () => {
+    await stopUserspace(dir); // whatever a failed assertion left running, by its recorded PID
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A stand-in for wireguard-go: runs in the foreground, says it is up by creating `<dir>/<dev>`. */
+  const fake = async (body: string) => {
+    const file = path.join(dir, 'fake-wg.sh');
+    await writeFile(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return file;
+  };
+
+  it('records {pid, start} of what it started, adopts nothing else, and stops it by that PID', async () => {
+    const cmd = await fake(`echo "starting $2"; touch "${dir}/$2"; exec sleep 60`);
+    const ref = await startUserspace(dir, cmd, 'wgtest0', () => existsSync(path.join(dir, 'wgtest0')));
+    const rec = runningUserspace(dir);
+    assert.deepEqual(rec, { ...ref, device: 'wgtest0', command: cmd });
+    assert.equal((await stat(userspaceRecordFile(dir))).mode & 0o777, 0o600);
+    assert.match(await readFile(userspaceLogFile(dir), 'utf8'), /starting wgtest0/);
+    // A record whose start time is not the running process's (a reused PID) is not ours.
+    await writeFile(userspaceRecordFile(dir), JSON.stringify({ ...rec, start: rec!.start + 1 }));
+    assert.equal(runningUserspace(dir), undefined);
+    assert.equal(await stopUserspace(dir), false, 'a reused PID is never signalled');
+    assert.equal(processStart(ref.pid), ref.start, 'still running');
+    await writeFile(userspaceRecordFile(dir), JSON.stringify(rec));
+    assert.equal(await stopUserspace(dir), true);
+    assert.equal(processStart(ref.pid), undefined, 'stopped');
+    assert.equal(existsSync(userspaceRecordFile(dir)), false);
+  });
+
+  it('a second start replaces one that runs without its device', async () => {
+    const cmd = await fake(`touch "${dir}/$2"; exec sleep 60`);
+    const first = await startUserspace(dir, cmd, 'wgtest0', () => existsSync(path.join(dir, 'wgtest0')));
+    await rm(path.join(dir, 'wgtest0'));
+    const second = await startUserspace(dir, cmd, 'wgtest0', () => existsSync(path.join(dir, 'wgtest0')));
+    assert.notEqual(second.pid, first.pid);
+    assert.equal(processStart(first.pid), undefined, 'the first one was stopped');
+    assert.equal(runningUserspace(dir)?.pid, second.pid);
+  });
+
+  it('fails with the log line of one that exits during start-up, and names a command that is not installed', async () => {
+    const cmd = await fake('echo "ERROR: (wgtest0) Failed to create TUN device: no such file"; exit 1');
+    await assert.rejects(startUserspace(dir, cmd, 'wgtest0', () => false), /exited during start-up: ERROR: \(wgtest0\) Failed to create TUN device/);
+    await assert.rejects(startUserspace(dir, path.join(dir, 'no-such-wireguard-go'), 'wgtest0', () => false), /ENOENT/);
+  });
+});
+
+describe('egress over WireGuard: derived names and the NAT exception', () => {
+  it('MACs and table ids follow from the gateway IP (the same on every box and after a restart)', () => {
+    assert.equal(wgEgressMac('10.42.1.1'), '0a:5e:0a:2a:01:01');
+    assert.equal(wgEgressTable('10.42.1.1'), 0x0a2a0101);
+    assert.notEqual(wgEgressTable('10.42.2.1'), wgEgressTable('10.42.1.1'));
+  });
+
+  it('packets wrapped for the egress box leave unmasqueraded: the RETURN comes before the MASQUERADE', () => {
+    const text = natRestoreInput({ podCIDR: '10.42.0.0/24', clusterCIDRs: ['10.42.0.0/24'], snat: [], passDevs: [WG_EGRESS_DEV] });
+    const lines = text.split('\n');
+    const ret = lines.indexOf(`-A SEINE-POSTROUTING -o ${WG_EGRESS_DEV} -j RETURN`);
+    assert.ok(ret > 0, text);
+    assert.ok(ret < lines.findIndex((l) => l.includes('MASQUERADE')));
+    assert.doesNotMatch(natRestoreInput({ podCIDR: '10.42.0.0/24', clusterCIDRs: [], snat: [] }), /-o /);
   });
 });

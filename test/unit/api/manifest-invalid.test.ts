@@ -122,6 +122,26 @@ const cases: Case[] = [
     fragment: 'unknown field "fqdn"',
   },
   { title: 'Pass in the baseline tier', base: acnp, edit: (o) => ((o.spec.tier = 'baseline'), (o.spec.ingress[0].action = 'Pass')), path: 'spec.ingress[0].action', fragment: 'Pass is not allowed in the baseline tier' },
+  // toServices (Antrea's validate.go: no to, ports or protocols beside it; ACNP entries name their namespace)
+  {
+    title: 'toServices with ports',
+    base: acnp,
+    edit: (o) => ((o.spec.egress[0] = { action: 'Drop', toServices: [{ name: 'web', namespace: 'prod' }], ports: [{ protocol: 'TCP', port: 80 }] })),
+    path: 'spec.egress[0].toServices',
+    fragment: 'toServices cannot be used with to, ports, protocols or l7Protocols in the same rule (also set: ports)',
+  },
+  {
+    title: 'toServices with to and protocols',
+    base: acnp,
+    edit: (o) => ((o.spec.egress[0].toServices = [{ name: 'web', namespace: 'prod' }]), (o.spec.egress[0].protocols = [{ icmp: {} }])),
+    path: 'spec.egress[0].toServices',
+    fragment: '(also set: to, protocols)',
+  },
+  { title: 'toServices empty', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [] }), path: 'spec.egress[0].toServices', fragment: 'must have at least 1 item' },
+  { title: 'toServices in an ACNP without namespace', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [{ name: 'web' }] }), path: 'spec.egress[0].toServices[0].namespace', fragment: 'required' },
+  { title: 'toServices entry without name', base: anp, edit: (o) => (o.spec.egress = [{ action: 'Drop', toServices: [{ namespace: 'prod' }] }]), path: 'spec.egress[0].toServices[0].name', fragment: 'required' },
+  { title: 'toServices with an unknown scope', base: acnp, edit: (o) => (o.spec.egress[0] = { action: 'Drop', toServices: [{ name: 'web', namespace: 'prod', scope: 'Global' }] }), path: 'spec.egress[0].toServices[0].scope', fragment: 'Cluster' },
+  { title: 'toServices in an ingress rule', base: acnp, edit: (o) => (o.spec.ingress[0].toServices = [{ name: 'web', namespace: 'prod' }]), path: 'spec.ingress[0].toServices', fragment: 'unknown field "toServices"' },
   { title: 'logLabel with spaces', base: acnp, edit: (o) => (o.spec.ingress[0].logLabel = 'bad label'), path: 'spec.ingress[0].logLabel', fragment: 'expected up to 63' },
   // appliedTo
   {

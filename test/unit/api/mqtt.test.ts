@@ -10,6 +10,7 @@ import {
   parseNodeMessage,
   parseNodeTopic,
   rpcTopic,
+  topicChannel,
 } from '../../../src/api/mqtt.js';
 
 describe('api: MQTT topics', () => {
@@ -50,6 +51,14 @@ describe('api: MQTT topics', () => {
   for (const topic of wrongTopics) {
     it(`rejects ${JSON.stringify(topic)}`, () => assert.throws(() => parseNodeTopic(topic), TopicError));
   }
+
+  it('names a topic\'s channel without parsing it (the controller\'s listeners pick theirs)', () => {
+    assert.equal(topicChannel(nodeTopic('box1', 'reported')), 'reported');
+    assert.equal(topicChannel(rpcTopic('box1', 'abc')), 'rpc');
+    assert.equal(topicChannel(FLEET_RELEASES_TOPIC), undefined);
+    assert.equal(topicChannel('other/v1/nodes/box1/rpc/x'), undefined);
+    assert.equal(topicChannel('seine/v1/nodes/box1'), undefined);
+  });
 
   it('refuses to build topics that would escape a node subtree', () => {
     assert.throws(() => nodeTopic('a/b', 'status'), TopicError);

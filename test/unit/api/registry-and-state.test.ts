@@ -3,7 +3,8 @@ import { FLOW_RECORD_IPFIX_ELEMENTS, FlowRecordSchema, flowAddresses } from '../
 import { describeProblem, formatIssues, formatPath } from '../../../src/api/issues.js';
 import { KINDS, findKind, lookupKind, qualifiedKind } from '../../../src/api/kinds.js';
 import { isIanaServiceName, isStrictSubnet, parseCIDR } from '../../../src/api/net.js';
-import { NodeDesiredSchema, NodeReportedSchema, objectKey, parseObjectKey } from '../../../src/api/node-state.js';
+import { NodeDesiredSchema, NodeReportedSchema, isUnknownKindKey, objectKey, parseObjectKey } from '../../../src/api/node-state.js';
+import { RealizerRegistry } from '../../../src/agent/sync/realizers.js';
 import { STATIC_TIERS, validateTierSet } from '../../../src/api/tier.js';
 
 describe('api: kind registry', () => {
@@ -106,6 +107,27 @@ describe('api: node state', () => {
       'objects["Tier.crd.antrea.io//edge"].spec.priority: must be <= 255, got 300',
       'objects["bogus/key"]: invalid object key: expected Kind.group/namespace/name',
     ]);
+  });
+
+  it('keeps a document valid when it carries a kind this build does not know', async () => {
+    const doc = {
+      node: 'box-1',
+      generation: 4,
+      objects: {
+        'Tier.crd.antrea.io//edge': { generation: 1, spec: { priority: 200 } },
+        'FutureThing.seine.io//later': { generation: 2, spec: { anything: true } },
+      },
+    };
+    const parsed = NodeDesiredSchema.parse(doc);
+    assert.ok(isUnknownKindKey('FutureThing.seine.io//later'));
+    assert.ok(!isUnknownKindKey('Tier.crd.antrea.io//edge'), 'a known kind is not "unknown"');
+    assert.ok(!isUnknownKindKey('futurething.seine.io//x') && !isUnknownKindKey('Future.seine.io/Bad_NS/x'));
+    const registry = new RealizerRegistry();
+    registry.registerRealizer(lookupKind('tier')!, { realize: async (set) => new Map([...set.keys()].map((k) => [k, { ok: true as const }])) });
+    const realized = await registry.realizeAll(parsed.objects);
+    assert.equal(realized['Tier.crd.antrea.io//edge']?.phase, 'Realized');
+    assert.equal(realized['FutureThing.seine.io//later']?.phase, 'Failed');
+    assert.match(realized['FutureThing.seine.io//later']?.reason ?? '', /^FutureThing\.seine\.io: not supported yet by this agent$/);
   });
 
   it('requires a reason for failed objects and defaults errors', () => {

@@ -41,3 +41,14 @@ describe('flows: exporter Service match', () => {
     assert.equal((await records('0.0.0.0/0', [natted('203.0.113.9', 40000)]))[0]!.destinationClusterIPv4, '203.0.113.9');
   });
 });
+
+describe('flows: exporter address family', () => {
+  it('keeps IPv6 connections out of the IPv4 record fields', async () => {
+    const v6: ConntrackEntry = {
+      protocol: 6, orig: { src: 'fd00::2', dst: 'fd00::7', sport: 40000, dport: 80 }, reply: { src: 'fd00::7', dst: 'fd00::2', sport: 80, dport: 40000 },
+      zone: 65520, mark: 0, labels: 0n, tcpState: 'ESTABLISHED', counters: { packets: 1, octets: 80, reversePackets: 1, reverseOctets: 80 },
+    };
+    const recs = await records('10.43.0.0/16', [v6, natted('10.43.0.10', 40001)]);
+    assert.deepEqual(recs.map((r) => r.sourceIPv4Address), ['10.42.0.2'], 'only the IPv4 connection becomes a record');
+  });
+});

@@ -335,11 +335,20 @@ describe('policy compute', () => {
       assert.equal(r.logLabel, 'audit');
     });
 
+    it('toServices: the rule names its Services (sorted, once each) and no address; an Antrea NetworkPolicy defaults to its own namespace', () => {
+      const p = acnp('to-svc', { priority: 1, appliedTo: [{ podSelector: { matchLabels: { app: 'client' } } }], egress: [{ action: 'Drop', name: 'no-db', toServices: [{ name: 'web', namespace: 'prod' }, { name: 'db', namespace: 'prod' }, { name: 'web', namespace: 'prod', scope: 'Cluster' }] }] });
+      const r = only(node(compute({ policies: [p] }), 'n1'));
+      assert.deepEqual(r.peers, { any: false, ips: [], cidrs: [], toServices: [{ namespace: 'prod', name: 'db' }, { namespace: 'prod', name: 'web' }] });
+      assert.equal(r.services, undefined);
+      assert.deepEqual([r.direction, r.action, r.ruleName, keys(r)], ['egress', 'Drop', 'no-db', ['prod/client']]);
+      const n = anp('dev', 'to-own', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', toServices: [{ name: 'api' }, { name: 'dns', namespace: 'kube-system' }] }] });
+      assert.deepEqual(only(node(compute({ policies: [n] }), 'n2')).peers.toServices, [{ namespace: 'dev', name: 'api' }, { namespace: 'kube-system', name: 'dns' }]);
+    });
+
     const unsupported: [string, unknown, RegExp, string][] = [
       ['fqdn', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', to: [{ fqdn: 'example.com' }] }] }, /fqdn peers is not supported yet/, 'spec.egress[0].to[0].fqdn'],
-      ['toServices', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', toServices: [{ name: 's', namespace: 'prod' }] }] }, /toServices is not supported yet/, 'spec.egress[0].toServices'],
+      ['toServices scope ClusterSet', { priority: 1, appliedTo: [{ podSelector: {} }], egress: [{ action: 'Allow', toServices: [{ name: 's', namespace: 'prod' }, { name: 't', namespace: 'prod', scope: 'ClusterSet' }] }] }, /scope ClusterSet \(multi-cluster Services\) is not supported yet/, 'spec.egress[0].toServices[1].scope'],
       ['serviceAccount', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from: [{ serviceAccount: { name: 'sa', namespace: 'prod' } }] }] }, /serviceAccount peers is not supported yet/, 'spec.ingress[0].from[0].serviceAccount'],
-      ['nodeSelector', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from: [{ nodeSelector: {} }] }] }, /nodeSelector peers is not supported yet/, 'spec.ingress[0].from[0].nodeSelector'],
       ['L7', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', l7Protocols: [{ http: {} }] }] }, /Layer 7 rules \(l7Protocols\) is not supported yet/, 'spec.ingress[0].l7Protocols'],
       ['appliedTo service', { priority: 1, appliedTo: [{ service: { name: 's', namespace: 'prod' } }], ingress: [{ action: 'Drop' }] }, /appliedTo a Service/, 'spec.appliedTo[0].service'],
     ];

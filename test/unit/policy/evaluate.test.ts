@@ -190,6 +190,15 @@ describe('policy evaluation', () => {
   });
 
   describe('what a rule matches', () => {
+    it('toServices rules decide nothing: queries name endpoints after load balancing (the limit docs/policy.md states)', () => {
+      const e = evaluator({
+        policies: [acnp('no-web-svc', { priority: 1, appliedTo: [{ podSelector: { matchLabels: { role: 'client' } } }], egress: [{ action: 'Drop', name: 'no-web', toServices: [{ name: 'web', namespace: 'prod' }] }] })],
+      });
+      assert.deepEqual(e.errors, []);
+      assert.deepEqual(brief(e.evaluate(q('prod/client', 'prod/web', 'tcp/80'))), ['Allow', 'no-policy', undefined, undefined, undefined]);
+      assert.deepEqual(brief(e.evaluate(q('prod/client', '10.43.0.10', 'tcp/80'))), ['Allow', 'no-policy', undefined, undefined, undefined]);
+    });
+
     it('ports, ranges and protocols; TCP by default', () => {
       const e = evaluator({
         policies: [toWeb('ranges', 'application', 5, [

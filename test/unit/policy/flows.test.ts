@@ -8,7 +8,10 @@ import { assignPriorities, orderKey, ANTREA_POLICY_RANGE } from '../../../src/ag
 import { allocateConjIds } from '../../../src/agent/policy/conj-id.js';
 import { portRangeMasks, serviceMatches } from '../../../src/agent/policy/match.js';
 import { decodeUserdata } from '../../../src/agent/policy/userdata.js';
+import { serviceFrontends } from '../../../src/agent/service/frontends.js';
+import { matchKey } from '../../../src/lib/openflow/match.js';
 import type { InternalRule, NodePolicySet, RuleOrder } from '../../../src/policy/compute/types.js';
+import type { InventoryService } from '../../../src/api/inventory.js';
 
 const pipeline = Pipeline.build();
 const cookies = new CookieAllocator(1);
@@ -172,6 +175,32 @@ describe('policy flows', () => {
     const { realized, skipped } = policyFlows(input([r]), pipeline, cookies);
     assert.deepEqual(realized, []);
     assert.deepEqual(skipped, [{ ruleId: 'i', reason: 'no target has an OVS port yet' }]);
+  });
+
+  it('toServices: the destination clause is each frontend of the named Services by conntrack\'s original destination; a missing Service is skipped', () => {
+    const frontends = serviceFrontends({
+      nodes: new Map(), namespaces: new Map(), pods: new Map(),
+      services: new Map<string, InventoryService>([
+        ['prod/web', { namespace: 'prod', name: 'web', type: 'ClusterIP', clusterIP: '10.43.0.10', ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 0 }, { name: 'dns', protocol: 'UDP', port: 53, nodePort: 0 }], affinitySeconds: 0, externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster' }],
+        ['prod/headless', { namespace: 'prod', name: 'headless', type: 'ClusterIP', ports: [{ name: '', protocol: 'TCP', port: 80, nodePort: 0 }], affinitySeconds: 0, externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster' }],
+      ]),
+    });
+    const r = rule({ id: 'ts', action: 'Drop', peers: { any: false, ips: [], cidrs: [], toServices: [{ namespace: 'prod', name: 'headless' }, { namespace: 'prod', name: 'web' }] } });
+    const { flows, realized, skipped } = policyFlows({ ...input([r]), serviceFrontends: frontends }, pipeline, cookies);
+    const id = realized[0]!.conjId;
+    const clauses = inTable(flows, 'AntreaPolicyEgressRule').filter((f) => f.actions.some((a) => a.startsWith('conjunction(')));
+    assert.deepEqual(clauses.map((f) => [f.match.join(','), f.actions.join(',')]), [
+      ['ip,nw_src=10.0.0.2', `conjunction(${id},1/2)`],
+      ['ct_state=+trk-inv,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=17,ct_tp_dst=53', `conjunction(${id},2/2)`],
+      ['ct_state=+trk-inv,ip,ct_nw_dst=10.43.0.10,ct_nw_proto=6,ct_tp_dst=80', `conjunction(${id},2/2)`],
+    ]);
+    // OVS takes ct_nw_dst only with a valid ct_state (+trk alone is refused): the encoder checks the same prerequisites.
+    for (const f of clauses) assert.doesNotThrow(() => matchKey(f.match.join(',')));
+    assert.throws(() => matchKey('ct_state=+trk,ip,ct_nw_dst=10.43.0.10'), /needs a valid ct_state/);
+    assert.deepEqual(skipped, []);
+    const missing = policyFlows({ ...input([rule({ ...r, id: 'ts2' })]), serviceFrontends: new Map() }, pipeline, cookies);
+    assert.deepEqual(missing.realized, []);
+    assert.deepEqual(missing.skipped, [{ ruleId: 'ts2', reason: 'no Service of prod/headless, prod/web with an IPv4 cluster IP on this node' }]);
   });
 
   it('the previous state keeps priorities and conjunction ids of unchanged rules when a rule is inserted', () => {

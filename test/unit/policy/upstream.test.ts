@@ -97,14 +97,12 @@ describe('upstream ClusterNetworkPolicy / AdminNetworkPolicy', () => {
       assert.equal(verdict(rule([{ destinationNamedPort: 'http' }]), 53, 'UDP')[0], 'Allow');
     });
 
-    it('networks become CIDR peers; nodes peers fail the policy naming the field', () => {
+    it('networks become CIDR peers (nodes peers: node-peers.test.ts)', () => {
       const egress = (to: Obj[]) => ({ apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', metadata: { name: 'e' }, spec: { tier: 'Admin', priority: 1, subject: { namespaces: { matchLabels: { env: 'dev' } } }, egress: [{ name: 'out', action: 'Deny', to }] } });
       const r = computeNodePolicies({ tiers: [], clusterGroups: [], groups: [], ...policyObjectsOf(load(egress([{ networks: ['10.0.1.0/24', '192.168.0.0/16'] }]))) }, inv);
       const rule = r.nodes.get('n2')!.rules[0]!;
       assert.deepEqual([rule.tier, rule.layer, rule.action, rule.ruleName, rule.peers.cidrs], ['admin', 'antrea', 'Drop', 'out', ['10.0.1.0/24', '192.168.0.0/16']]);
       assert.equal(rule.id.startsWith('cnp:e|egress|0'), true);
-      const bad = computeNodePolicies({ tiers: [], clusterGroups: [], groups: [], ...policyObjectsOf(load(egress([{ nodes: {} }]))) }, inv);
-      assert.deepEqual(bad.errors.map((e) => [e.policy.kind, e.path, e.message]), [['ClusterNetworkPolicy', 'spec.egress[0].to[0].nodes', 'nodes peers is not supported yet']]);
     });
   });
 });
