@@ -6,7 +6,7 @@
 // one, never a half-applied diff. Dumps (startup, scoped reconciles) still use ovs-ofctl
 // (a private OVS run directory also needs OVS_RUNDIR).
 import { encodePacketOutMessage, type PacketOut } from './packet-out.js';
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
@@ -25,11 +25,14 @@ import { matchesFilter, formatCookieFilter, type CookieFilter } from './cookie.j
 import { formatFlow, formatFlowSelector, parseDumpFlows, toOvsFlow, type Flow, type OvsFlow, type TableResolver } from './flow.js';
 import { changeCount, FlowIndex, planFlowChanges, type FlowChanges, type FlowPlan } from './flow-plan.js';
 import { expires, InstalledFlows } from './installed-flows.js';
+import { DesiredMemo, type Delta } from './desired-memo.js';
 import { emptyGroupChanges, formatGroup, groupChangeCount, parseDumpGroups, planGroupChanges, type Group, type GroupChanges } from './group.js';
 
 const log = createLogger('ovs/bridge');
 /** Bundle messages sent per event-loop turn (~100 kB of policy flows). */
 const SEND_CHUNK = 1000;
+/** A reconcile plans only what changed while at most this many flows (or 1/8 of the set) are new or gone. */
+const MIN_DELTA = 256;
 
 type Section = 'group add' | 'group modify' | 'group delete' | 'add' | 'modify_strict' | 'delete_strict';
 
@@ -115,6 +118,10 @@ export class OpenFlowBridge {
   private installedSwitch = '';
   /** Groups on the switch (id → spec as last written or dumped), while known without a dump. */
   private installedGroups?: Map<number, string>;
+  /** Writes to the mirror since start (bundles, dumps trusted, forgets): a memo is valid only for its own. */
+  private writes = 0;
+  /** The last whole reconcile's desired flows, while they describe the mirror (desired-memo.ts). */
+  private memo?: DesiredMemo;
   /** The shared OpenFlow connection, acquired on first use. */
   private shared?: Promise<SharedConnection>;
   private readonly onDisconnect = () => this.forget();
@@ -174,6 +181,7 @@ export class OpenFlowBridge {
 
   /** Drops the mirror, e.g. when OVS may have lost or changed flows behind the agent's back; the next reconcile dumps. */
   forget(): void {
+    this.writes++;
     this.installed = undefined;
     this.installedGroups = undefined;
   }
@@ -199,6 +207,7 @@ export class OpenFlowBridge {
    */
   trust(dumped: readonly OvsFlow[], switchId: string): InstalledFlows {
     const index = new InstalledFlows(dumped);
+    this.writes++;
     this.installed = this.soleWriter && !dumped.some(expires) ? index : undefined;
     this.installedSwitch = switchId;
     return index;
@@ -211,7 +220,14 @@ export class OpenFlowBridge {
    */
   async switchIdentity(): Promise<string> {
     if (!this.mgmt.startsWith('unix:')) return '';
-    const st = await stat(this.mgmt.slice(5)).catch(() => undefined);
+    // Synchronous on purpose: one stat of a local socket is microseconds, while the thread-pool
+    // round trip of the async one cost 2–8 ms per sync on a loaded box (services bench).
+    let st;
+    try {
+      st = statSync(this.mgmt.slice(5), { throwIfNoEntry: false });
+    } catch {
+      return '';
+    }
     return st ? `${st.dev}:${st.ino}:${st.ctimeMs}` : '';
   }
 
@@ -244,6 +260,7 @@ export class OpenFlowBridge {
   async apply(changes: FlowChanges, groups: GroupChanges = emptyGroupChanges()): Promise<void> {
     const groupCount = groupChangeCount(groups);
     if (!changeCount(changes) && !groupCount) return;
+    this.writes++;
     try {
       await this.applyBundle(await this.connection(), changes, groups);
     } catch (err) {
@@ -280,7 +297,10 @@ export class OpenFlowBridge {
     const sent: Promise<void>[] = [];
     const w = new OfWriter(4096);
     const discard = () => conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'discard_request'), { what: `bundle ${bundleId} discard` }).catch(() => {});
-    await conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'open_request'), { what: `bundle ${bundleId} open` });
+    // The messages follow the open without waiting for its reply (one round trip less: OVS
+    // answers in order, so a failed open fails them too); the commit waits for all of them.
+    const opened = conn.request(OFPT.BUNDLE_CONTROL, bundleControlBody(bundleId, 'open_request'), { what: `bundle ${bundleId} open` });
+    opened.catch(() => {}); // examined below
     let inChunk = 0;
     for (const [kind, list] of sections) {
       for (const item of list) {
@@ -289,7 +309,7 @@ export class OpenFlowBridge {
         try {
           putBundleAddBody(w, bundleId, (x) => putChange(x, kind, item, xid));
         } catch (err) {
-          await Promise.allSettled(sent);
+          await Promise.allSettled([opened, ...sent]);
           await discard();
           throw new FlowSyntaxError(describe(kind, item), (err as Error).message);
         }
@@ -304,7 +324,12 @@ export class OpenFlowBridge {
         }
       }
     }
+    const [open] = await Promise.allSettled([opened]);
     const settled = await Promise.allSettled(sent);
+    if (open!.status === 'rejected') {
+      await discard();
+      throw open.reason;
+    }
     const bad = settled.findIndex((r) => r.status === 'rejected');
     if (bad >= 0) {
       await discard();
@@ -337,20 +362,44 @@ export class OpenFlowBridge {
     const switchId = whole && this.soleWriter ? await this.switchIdentity() : '';
     if (whole && this.installed && switchId !== this.installedSwitch) {
       log.warn('the bridge was re-created (vswitchd restarted?): dumping its flows again');
-      this.installed = undefined;
-      this.installedGroups = undefined;
+      this.forget();
     }
     // Groups (when given) go in the same atomic bundle as the flows.
     const groups = opts.groups ? await this.planGroups(opts.groups) : emptyGroupChanges();
     const mirror = whole ? this.installed : undefined;
+    // The mirror is as the last whole reconcile left it: plan only the flows that changed since.
+    const memo = mirror && this.memo?.mirror === mirror && this.memo.writes === this.writes ? this.memo : undefined;
+    const delta = memo?.delta(desired, (f) => this.canonical.cached(toOvsFlow(f, this.tables)), Math.max(MIN_DELTA, desired.length >> 3));
+    if (memo && delta) return this.reconcileDelta(memo, delta, groups, opts.phases);
+    this.memo = undefined;
     const dump = mirror ? undefined : this.dumpFlows({ cookie: opts.scope });
     const want = desired.map((f) => toOvsFlow(f, this.tables));
     const installed = mirror ?? (whole ? this.trust(await dump!, switchId) : new FlowIndex(await dump!));
-    const plan = await this.plan(installed, want, true);
+    const { plan, want: planned } = await this.planFinal(installed, want, true);
     opts.phases?.mark('plan');
+    const before = this.writes;
     await this.apply(plan, groups);
     opts.phases?.mark('bundle');
+    if (this.installed && this.installed === installed && this.writes === before + wrote(plan, groups)) {
+      this.memo = DesiredMemo.whole(desired, planned, this.installed, this.writes);
+    }
     return resultOf(plan);
+  }
+
+  /** reconcile() of the touched keys only: the same plan as a whole one, restricted to what differs. */
+  private async reconcileDelta(memo: DesiredMemo, delta: Delta, groups: GroupChanges, phases?: PhaseSpan): Promise<ReconcileResult> {
+    const mirror = memo.mirror as InstalledFlows;
+    const { plan, want } = await this.planFinal(new FlowIndex(delta.installed), delta.want, true, undefined, (f) => !mirror.isLoose(f));
+    const final = new Map(delta.want.map((w, i) => [w, want[i]!]));
+    phases?.mark('plan');
+    const before = this.writes;
+    await this.apply(plan, groups);
+    phases?.mark('bundle');
+    if (this.installed === mirror && this.writes === before + wrote(plan, groups)) memo.commit(delta, (w) => final.get(w) ?? w, this.writes);
+    else this.memo = undefined;
+    const result = resultOf(plan);
+    // Every desired flow the plan did not look at is unchanged (adopted counts only those it looked at).
+    return { ...result, unchanged: result.unchanged + delta.untouched };
   }
 
   /**
@@ -359,13 +408,18 @@ export class OpenFlowBridge {
    * nobody claimed (canonical.ts), and the plan redone with the installed text.
    */
   async plan(installed: readonly OvsFlow[] | FlowIndex, desired: OvsFlow[], deleteStale: boolean, leftovers?: number): Promise<FlowPlan> {
+    return (await this.planFinal(installed, desired, deleteStale, leftovers)).plan;
+  }
+
+  /** plan(), and the desired flows as finally planned (in OVS's text where resolved), in the order given. */
+  private async planFinal(installed: readonly OvsFlow[] | FlowIndex, desired: OvsFlow[], deleteStale: boolean, leftovers?: number, fromOvs?: (f: OvsFlow) => boolean): Promise<{ plan: FlowPlan; want: OvsFlow[] }> {
     const index = installed instanceof FlowIndex ? installed : new FlowIndex(installed);
     let want = desired.map((f) => this.canonical.cached(f));
     let plan = planFlowChanges(index, want, { deleteStale });
     const unknown = plan.inexact.filter((f) => !this.canonical.known(f));
     // From an empty table (or with every installed flow claimed) an inexact flow is a plain add.
     if (unknown.length && ((leftovers ?? plan.stale.length) > 0 || unknown.some((f) => index.get(f)))) {
-      const fromOvs = index instanceof InstalledFlows ? (f: OvsFlow) => !index.isLoose(f) : () => true;
+      fromOvs ??= index instanceof InstalledFlows ? (f: OvsFlow) => !index.isLoose(f) : () => true;
       const rewritten = this.canonical.resolve(unknown, plan.stale, (f) => index.get(f), fromOvs);
       if (rewritten.size) {
         want = want.map((f) => rewritten.get(f) ?? f);
@@ -373,11 +427,12 @@ export class OpenFlowBridge {
       }
     }
     if (plan.inexact.length) log.debug({ add: plan.add.length, modify: plan.modify.length + plan.replace.length, delete: plan.delete.length }, 'flow plan');
-    return plan;
+    return { plan, want };
   }
 
   /** Deletes every flow whose cookie matches (e.g. a module's flows, or an old round's). */
   async deleteFlows(scope: CookieFilter): Promise<void> {
+    this.writes++;
     this.installed = undefined; // which flows matched is known only to OVS
     await this.deleteByCookie(scope);
   }
@@ -419,3 +474,6 @@ export function resultOf(plan: FlowPlan): ReconcileResult {
     adopted: plan.adopted,
   };
 }
+
+/** How many writes apply() counts for this plan: one bundle, or none when there is nothing in it. */
+const wrote = (plan: FlowChanges, groups: GroupChanges): number => (changeCount(plan) || groupChangeCount(groups) ? 1 : 0);

@@ -4,6 +4,8 @@
 // OVS prints matches and actions in its own canonical form (field order, `load:` shown as
 // `set_field:`, `ip_dscp=1` as `nw_tos=4` …), so a flow is identified by
 // (table, priority, canonical match) and compared by canonical actions; see canonical.ts.
+// A Flow is a value: once handed to the bridge it is never mutated (the bridge remembers flows
+// by object between reconciles, desired-memo.ts).
 import type { TableName } from './pipeline.js';
 
 export interface Flow {

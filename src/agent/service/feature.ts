@@ -1,15 +1,18 @@
 // Service load balancing as a datapath feature: its flows and select groups join the
-// datapath's one bundle. Recomputed from the inventory on every sync; the agent asks for a
-// sync when a Service or EndpointSlice changes (and pods change anyway), and the bridge
-// applies only the difference, so an endpoint change is one group rewrite plus its
-// EndpointDNAT flow — established connections never look at the group again (conntrack).
+// datapath's one bundle. On every sync it brings its kept per-Service state to the inventory
+// (realization.ts: only the Services whose object or EndpointSlices changed are planned and
+// built again) and returns the same Flow objects for everything else, which the bridge's
+// reconcile recognises and skips: an endpoint change costs that one Service's plan and a diff
+// of its flows (one group rewrite plus its EndpointDNAT flow) — and established connections
+// never look at the group again (conntrack).
 import type { Inventory } from '../../api/inventory.js';
 import type { CookieAllocator } from '../ovs/cookie.js';
 import type { Flow } from '../ovs/flow.js';
-import { allocateGroupIds, type Group } from '../ovs/group.js';
+import type { Group } from '../ovs/group.js';
 import type { Pipeline } from '../ovs/pipeline.js';
-import { groupKeys, serviceFlows, type ServiceFlowContext } from './flows.js';
-import { planServices, serviceIndex, type ServicePortPlan } from './plan.js';
+import { hairpinFlows, serviceFixedFlows, type ServiceFlowContext } from './flows.js';
+import { serviceIndex, type ServicePortPlan } from './plan.js';
+import { ServiceRealization } from './realization.js';
 
 const PROTOCOL_NAMES: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 
@@ -24,32 +27,51 @@ export interface ServiceFeatureOptions {
 
 export class ServiceFeature {
   readonly name = 'service';
-  private lastGroups: Group[] = [];
-  private plans: ServicePortPlan[] = [];
-  private index = new Map<string, ServicePortPlan>();
-  private endpointsByGroup = new Map<number, Set<string>>();
+  private state?: ServiceRealization;
+  private fixed: Flow[] = [];
+  /** Hairpin flows by pod (key, address, port): the same objects while the pod stays. */
+  private hairpin = new Map<string, Flow[]>();
+  private last?: { services: Flow[]; hairpin: Flow[][]; flows: Flow[] };
+  private indexed?: { plans: ServicePortPlan[]; index: Map<string, ServicePortPlan> };
 
   constructor(private readonly o: ServiceFeatureOptions) {}
 
   async flows(pipeline: Pipeline, cookies: CookieAllocator): Promise<Flow[]> {
-    const plans = planServices(this.o.inventory(), this.o.nodeName);
-    const groupIds = allocateGroupIds(groupKeys(plans));
-    const { flows, groups } = serviceFlows(plans, { gatewayIP: this.o.gatewayIP, pods: await this.o.pods(), groupIds }, pipeline, cookies);
-    this.noteRemovedEndpoints(plans, groupIds);
-    this.plans = plans;
-    this.index = serviceIndex(plans);
-    this.lastGroups = groups;
-    return flows;
+    if (this.state?.pipeline !== pipeline || this.state.cookies !== cookies) {
+      // A new incarnation's cookies (or pipeline): nothing kept applies.
+      this.state = new ServiceRealization(this.o.nodeName, pipeline, cookies);
+      this.fixed = serviceFixedFlows(this.o.gatewayIP, pipeline, cookies);
+      this.hairpin.clear();
+      this.last = undefined;
+    }
+    const pods = await this.o.pods();
+    const { shrunk } = this.state.update(this.o.inventory());
+    const hairpin = new Map<string, Flow[]>();
+    for (const pod of pods) {
+      const k = `${pod.key}|${pod.ip}|${pod.ofport}`;
+      hairpin.set(k, this.hairpin.get(k) ?? hairpinFlows([pod], pipeline, cookies));
+    }
+    this.hairpin = hairpin;
+    const services = this.state.flows();
+    const pinned = [...hairpin.values()];
+    // Unchanged: the very same array, so nothing downstream has to look at it again.
+    if (this.last?.services !== services || this.last.hairpin.length !== pinned.length || this.last.hairpin.some((f, i) => f !== pinned[i])) {
+      const flows = [...this.fixed, ...services];
+      for (const f of pinned) flows.push(...f);
+      this.last = { services, hairpin: pinned, flows };
+    }
+    if (shrunk.length) this.o.onEndpointsRemoved?.(shrunk);
+    return this.last.flows;
   }
 
   /** The groups of the last flows() call (the datapath asks right after). */
   groups(): Group[] {
-    return this.lastGroups;
+    return this.state?.groups() ?? [];
   }
 
   /** The Service port behind a cluster IP, port and protocol (flow records, Traceflow). */
   serviceAt(ip: string, port: number, protocol: string): ServicePortPlan | undefined {
-    return this.index.get(`${ip}:${port}/${protocol.toUpperCase()}`);
+    return this.index().get(`${ip}:${port}/${protocol.toUpperCase()}`);
   }
 
   /** Antrea's destinationServicePortName (`namespace/name:port`) for a connection's original destination. */
@@ -60,18 +82,14 @@ export class ServiceFeature {
 
   /** Installed Service ports and endpoints (metrics). */
   counts(): { services: number; endpoints: number } {
-    return { services: new Set(this.plans.map((p) => `${p.namespace}/${p.name}`)).size, endpoints: this.plans.reduce((n, p) => n + p.clusterEndpoints.length, 0) };
+    const plans = this.state?.plans() ?? [];
+    return { services: new Set(plans.map((p) => `${p.namespace}/${p.name}`)).size, endpoints: plans.reduce((n, p) => n + p.clusterEndpoints.length, 0) };
   }
 
-  private noteRemovedEndpoints(plans: readonly ServicePortPlan[], groupIds: ReadonlyMap<string, number>): void {
-    const next = new Map<number, Set<string>>();
-    for (const p of plans) {
-      if (!p.affinitySeconds) continue;
-      next.set(groupIds.get(p.key)!, new Set(p.clusterEndpoints.map((e) => `${e.ip}:${e.port}`)));
-      if (p.nodePort) next.set(groupIds.get(`${p.key}/nodePort`)!, new Set(p.nodePortEndpoints.map((e) => `${e.ip}:${e.port}`)));
-    }
-    const shrunk = [...this.endpointsByGroup].filter(([id, before]) => [...before].some((e) => !next.get(id)?.has(e))).map(([id]) => id);
-    this.endpointsByGroup = next;
-    if (shrunk.length) this.o.onEndpointsRemoved?.(shrunk);
+  /** Cluster IP:port/protocol → Service port, rebuilt only after the plans changed. */
+  private index(): Map<string, ServicePortPlan> {
+    const plans = this.state?.plans() ?? [];
+    if (this.indexed?.plans !== plans) this.indexed = { plans, index: serviceIndex(plans) };
+    return this.indexed.index;
   }
 }

@@ -3,7 +3,7 @@
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { learnedFilter, LearnedKind } from '../flows/accounting.js';
-import type { InventorySource } from '../../api/inventory.js';
+import type { Inventory, InventorySource } from '../../api/inventory.js';
 import type { OpenFlowBridge } from '../ovs/bridge.js';
 import type { CookieFilter } from '../ovs/cookie.js';
 import { affinityCookie } from './flows.js';
@@ -22,6 +22,11 @@ export interface ServicesOptions {
   gateway: { name: string; ip: string };
   pods: () => Promise<{ key: string; ip: string; ofport: number }[]>;
   sync: () => Promise<void>;
+}
+
+/** Only the Services with a node port (all the host chain needs): a Service change does not plan every Service's endpoints. */
+function withNodePorts(inv: Inventory): Inventory {
+  return { ...inv, services: new Map([...(inv.services ?? [])].filter(([, s]) => s.ports.some((p) => p.nodePort))) };
 }
 
 /** Wires Service load balancing; returns the feature for the datapath. */
@@ -43,7 +48,7 @@ export function startServices(o: ServicesOptions): ServiceFeature {
   });
   // One run at a time, reading the inventory when it starts: two Services added back to back must
   // not race, or the older plan can land last and leave the newer node port out of the host chain.
-  const nodePortRunner = new CoalescingRunner(() => nodePorts.sync(planServices(o.inventory.snapshot(), o.nodeName)));
+  const nodePortRunner = new CoalescingRunner(() => nodePorts.sync(planServices(withNodePorts(o.inventory.snapshot()), o.nodeName)));
   const syncNodePorts = () => nodePortRunner.run().catch((err) => log.error({ err }, 'NodePort host rules not applied'));
   void syncNodePorts();
   o.inventory.on('change', (c) => {

@@ -49,38 +49,53 @@ function endpointsOf(svc: InventoryService, portName: string, protocol: Protocol
   return [...out.values()].sort(byIpPort);
 }
 
-export function planServices(inv: Inventory, nodeName: string): ServicePortPlan[] {
-  const slicesByService = new Map<string, InventoryEndpointSlice[]>();
+/** The EndpointSlices of each Service (`namespace/name`), in the inventory's order. */
+export function slicesByService(inv: Inventory): Map<string, InventoryEndpointSlice[]> {
+  const out = new Map<string, InventoryEndpointSlice[]>();
   for (const s of inv.endpointSlices?.values() ?? []) {
     if (!s.service) continue;
     const k = `${s.namespace}/${s.service}`;
-    slicesByService.set(k, [...(slicesByService.get(k) ?? []), s]);
+    const list = out.get(k);
+    if (list) list.push(s);
+    else out.set(k, [s]);
   }
+  return out;
+}
+
+/** The ports one Service balances on this box, sorted by key (none for headless, ExternalName and IPv6 ones). */
+export function planService(svc: InventoryService, slices: readonly InventoryEndpointSlice[], nodeName: string): ServicePortPlan[] {
+  if (!svc.clusterIP || svc.type === 'ExternalName' || svc.clusterIP.includes(':')) return []; // headless, external or IPv6: nothing to balance
   const plans: ServicePortPlan[] = [];
-  for (const svc of inv.services?.values() ?? []) {
-    if (!svc.clusterIP || svc.type === 'ExternalName' || svc.clusterIP.includes(':')) continue; // headless, external or IPv6: nothing to balance
-    const slices = slicesByService.get(`${svc.namespace}/${svc.name}`) ?? [];
-    for (const p of svc.ports) {
-      const all = endpointsOf(svc, p.name, p.protocol, slices);
-      const local = all.filter((e) => e.nodeName === nodeName);
-      plans.push({
-        key: `${svc.namespace}/${svc.name}:${p.name}`,
-        namespace: svc.namespace,
-        name: svc.name,
-        portName: p.name,
-        clusterIP: svc.clusterIP,
-        protocol: p.protocol,
-        port: p.port,
-        nodePort: p.nodePort,
-        affinitySeconds: svc.affinitySeconds,
-        clusterEndpoints: svc.internalTrafficPolicy === 'Local' ? local : all,
-        nodePortEndpoints: svc.externalTrafficPolicy === 'Local' ? local : all,
-        hasEndpoints: all.length > 0,
-        nodePortSNAT: svc.externalTrafficPolicy !== 'Local',
-      });
-    }
+  for (const p of svc.ports) {
+    const all = endpointsOf(svc, p.name, p.protocol, slices);
+    const local = all.filter((e) => e.nodeName === nodeName);
+    plans.push({
+      key: `${svc.namespace}/${svc.name}:${p.name}`,
+      namespace: svc.namespace,
+      name: svc.name,
+      portName: p.name,
+      clusterIP: svc.clusterIP,
+      protocol: p.protocol,
+      port: p.port,
+      nodePort: p.nodePort,
+      affinitySeconds: svc.affinitySeconds,
+      clusterEndpoints: svc.internalTrafficPolicy === 'Local' ? local : all,
+      nodePortEndpoints: svc.externalTrafficPolicy === 'Local' ? local : all,
+      hasEndpoints: all.length > 0,
+      nodePortSNAT: svc.externalTrafficPolicy !== 'Local',
+    });
   }
-  return plans.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return plans.sort(byKey);
+}
+
+export const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** Every Service port of the inventory, sorted by key (the full recompute; ServiceFeature keeps it per Service). */
+export function planServices(inv: Inventory, nodeName: string): ServicePortPlan[] {
+  const slices = slicesByService(inv);
+  const plans: ServicePortPlan[] = [];
+  for (const svc of inv.services?.values() ?? []) plans.push(...planService(svc, slices.get(`${svc.namespace}/${svc.name}`) ?? [], nodeName));
+  return plans.sort(byKey);
 }
 
 /** Cluster IP → Service port, for naming the destination of flow records and Traceflow. */
