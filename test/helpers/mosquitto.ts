@@ -51,9 +51,11 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
   const controllerPasswd = path.join(dir, 'passwd-controller');
   // Written in clear, then hashed in place by one mosquitto_passwd -U per file (10k users must not be 10k processes).
   const lines = (controller: boolean) => Object.entries(opts.users).filter(([u]) => (u === CONTROLLER_USERNAME) === controller).map(([u, p]) => `${u}:${p}\n`).join('');
-  await writeFile(passwd, lines(false));
-  await writeFile(controllerPasswd, lines(true));
-  for (const f of [passwd, controllerPasswd]) execFileSync('mosquitto_passwd', ['-U', f]);
+  // mosquitto_passwd -U fails on an empty file (a broker whose clients log in by certificate).
+  for (const [f, text] of [[passwd, lines(false)], [controllerPasswd, lines(true)]] as const) {
+    await writeFile(f, text);
+    if (text) execFileSync('mosquitto_passwd', ['-U', f]);
+  }
   await writeFile(path.join(dir, 'acl'), opts.acl ?? mosquittoAcl());
   await writeFile(
     path.join(dir, 'mosquitto.conf'),
