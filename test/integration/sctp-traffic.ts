@@ -23,7 +23,7 @@ import type { Lab } from '../../src/lab/lab.js';
 import type { BoxState, PodState } from '../../src/lab/state.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
-import type { Verdict } from './traffic.js';
+import { ECHO_LISTENERS_PY, type Verdict } from './traffic.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -96,37 +96,14 @@ def serve_sctp(s, ports):
             reply = chunk(ABORT, 0, b'')  # tag of the INIT's initiate tag, T bit clear (RFC 9260 8.4)
         s.sendto(ip_header(dst, src) + packet(dport, sport, peer_tag, reply), (src, 0))
 
-def serve_conn(c):
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d: break
-            c.sendall(d)
-    except OSError: pass
-    finally: c.close()
-
-def serve_tcp(s):
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
-
-def serve_udp(s):
-    while True:
-        d, a = s.recvfrom(4096); s.sendto(d, a)
+${ECHO_LISTENERS_PY}
 
 def ports(arg):
     return [int(p) for p in arg.split(',') if p]
 
 def serve(addr, tcp, udp, sctp):
     # Every socket is bound before the SCTP answers start: the caller's readiness check is an SCTP poke.
-    ts = []
-    for p in ports(tcp):
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((addr, p)); s.listen(64)
-        ts.append(threading.Thread(target=serve_tcp, args=(s,), daemon=True))
-    for p in ports(udp):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, p))
-        ts.append(threading.Thread(target=serve_udp, args=(s,), daemon=True))
+    ts = echo_threads(addr, ports(tcp), ports(udp))
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_SCTP)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
     ts.append(threading.Thread(target=serve_sctp, args=(s, set(ports(sctp))), daemon=True))

@@ -17,11 +17,12 @@ export type Verdict = 'allowed' | 'dropped' | 'rejected';
 
 const PYTHON = '/usr/bin/python3';
 
-/** TCP echo on every --tcp port, UDP echo on every --udp port, one thread per listener. */
-const SERVER_PY = String.raw`
-import socket, sys, threading
-tcp = [int(p) for p in sys.argv[1].split(',') if p]
-udp = [int(p) for p in sys.argv[2].split(',') if p]
+/**
+ * Python echo listeners (needs `socket` and `threading` imported): `echo_threads(addr, tcp, udp)`
+ * binds every TCP and UDP port first, then returns one unstarted thread per listener, so a caller
+ * that prints its readiness after this has every socket bound. Shared with sctp-traffic.ts.
+ */
+export const ECHO_LISTENERS_PY = String.raw`
 def serve_conn(c):
     try:
         while True:
@@ -30,17 +31,32 @@ def serve_conn(c):
             c.sendall(d)
     except OSError: pass
     finally: c.close()
-def serve_tcp(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port)); s.listen(64)
+def serve_tcp(s):
     while True:
         c, _ = s.accept()
         threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
-def serve_udp(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', port))
+def serve_udp(s):
     while True:
         d, a = s.recvfrom(4096); s.sendto(d, a)
-ts = [threading.Thread(target=serve_tcp, args=(p,), daemon=True) for p in tcp] + [threading.Thread(target=serve_udp, args=(p,), daemon=True) for p in udp]
+def echo_threads(addr, tcp, udp):
+    ts = []
+    for p in tcp:
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, p)); s.listen(64)
+        ts.append(threading.Thread(target=serve_tcp, args=(s,), daemon=True))
+    for p in udp:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, p))
+        ts.append(threading.Thread(target=serve_udp, args=(s,), daemon=True))
+    return ts
+`;
+
+/** TCP echo on every --tcp port, UDP echo on every --udp port, one thread per listener. */
+const SERVER_PY = String.raw`
+import socket, sys, threading
+tcp = [int(p) for p in sys.argv[1].split(',') if p]
+udp = [int(p) for p in sys.argv[2].split(',') if p]
+${ECHO_LISTENERS_PY}
+ts = echo_threads('0.0.0.0', tcp, udp)
 for t in ts: t.start()
 print('listening', flush=True)
 for t in ts: t.join()
