@@ -94,9 +94,9 @@ export class PolicyComputer {
 
   /**
    * `ids`: pod and namespace identities in the index (default namespace/name and name; the controller adds the node).
-   * `spansOnly`: the caller reads spanOf() and errors only (the controller's span): no node's
-   * share is kept nor assembled, so a change costs the policies it touches, not a pass (and a
-   * sort) over every node of a fleet.
+   * `spansOnly`: the caller reads spanOf() and errors only (the controller's span): no per-node
+   * rules are made, no node's share is kept nor assembled, so a change costs the policies it
+   * touches, not a pass (and a sort) over every node of a fleet.
    */
   constructor(inventory: Inventory, ids: ConstructorParameters<typeof PodIndex>[1] = {}, opts: { spansOnly?: boolean } = {}) {
     this.podKeyOf = ids.pod ?? podKey;
@@ -230,15 +230,14 @@ export class PolicyComputer {
     try {
       return this.index.track(deps, () => {
         const { drafts, isolates: iso } = draftPolicy(policy, ctx);
-        const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
+        // Spans only: no per-node rules (drafting resolved the peers already, with their errors).
+        const rules = this.spansOnly ? [] : drafts.flatMap((d) => [...this.splitDraft(d)]);
         const isolates: PolicyResult['isolates'] = { ingress: [], egress: [] };
         const span = new Set<string>();
         for (const dir of ['ingress', 'egress'] as const) {
-          for (const pod of iso[dir]) if (pod.nodeName) isolates[dir].push([pod.nodeName, target(pod)]);
+          for (const pod of iso[dir]) if (pod.nodeName && !this.spansOnly) isolates[dir].push([pod.nodeName, target(pod)]);
         }
         for (const pod of [...drafts.flatMap((d) => d.appliedTo), ...iso.ingress, ...iso.egress]) if (pod.nodeName) span.add(pod.nodeName);
-        // Spans only: the rules were worked out for their errors and dependencies, and are not kept.
-        if (this.spansOnly) return { rules: [], isolates: { ingress: [], egress: [] }, deps, span: [...span].sort(cmp) };
         return { rules, isolates, deps, span: [...span].sort(cmp) };
       });
     } catch (err) {
