@@ -10,7 +10,8 @@
 //    every box) with status, p99, against GET /healthz on the same server;
 //  - one pod added on one box (then taken away) → its policies' spans updated and its document
 //    republished, p99, against a report from that box that moves no span (same intake path);
-//  - documents sent per pod change, against those whose content changed.
+//  - documents sent per pod change, against those whose content changed;
+//  - the process's RSS with the controller running, against the same process before it started.
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ControllerConfigSchema } from '../../src/api/config.js';
@@ -89,6 +90,8 @@ export const bench: Bench = {
       } finally {
         await db.close();
       }
+      global.gc?.();
+      const baseRss = process.memoryUsage().rss / 2 ** 20;
       const cfg = ControllerConfigSchema.parse({ listen: '127.0.0.1:0', brokerListen: '127.0.0.1:0', storePath, insecure: true });
       controller = await withDeadline(Controller.start(cfg), 5 * 60_000, `the controller starting with ${BOXES} nodes`, { onLate: (c) => c.stop() });
       const c = controller;
@@ -122,6 +125,8 @@ export const bench: Bench = {
       }
       const sent = c.publisher.published - sent0;
       const changed = c.publisher.changed - changed0;
+      global.gc?.();
+      const rss = process.memoryUsage().rss / 2 ** 20;
 
       const what = `${BOXES} registered boxes with reports (in-process controller, SQLite, embedded broker)`;
       const gets = (name: string, span: number, t: { seine: number[]; health: number[] }) => [50, 99].map((p): BenchRow => ({
@@ -136,6 +141,7 @@ export const bench: Bench = {
           anchorLabel: `a report from the same box that moves no span, same intake path, p${p}`, better: 'lower', ...(p === 99 ? { goal: '< 100 ms' } : {}),
         })),
         { metric: `documents sent per pod change, ${what}`, unit: 'docs', seine: sent / POD_CHANGES, anchor: changed / POD_CHANGES, anchorLabel: 'documents whose content changed', better: 'lower', goal: 'sent = changed = 1' },
+        { metric: `process RSS with the controller of ${what}, after the reads and changes`, unit: 'MiB', seine: rss, anchor: baseRss, anchorLabel: 'the same process before the controller started (store written)', better: 'lower' },
       ];
     } finally {
       await withDeadline(controller?.stop() ?? Promise.resolve(), 60_000, 'stopping the controller').catch(() => {});
