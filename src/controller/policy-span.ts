@@ -35,6 +35,8 @@ export class PolicySpan {
   private spans = new Map<string, readonly string[]>();
   /** The same spans as sets (membership tests per node and document are O(1)). */
   private spanSets = new Map<string, ReadonlySet<string>>();
+  /** The span each set was made from (an unmoved span keeps its set across refreshes). */
+  private readonly spanOfSet = new WeakMap<ReadonlySet<string>, readonly string[]>();
   private readonly inventories = new Map<string, NodeInventory>();
   /** The report object each node's inventory was last taken from. */
   private readonly lastReport = new Map<string, NodeReported>();
@@ -191,9 +193,6 @@ export class PolicySpan {
     this.opts.observe?.(this.computer.lastRecomputed, performance.now() - t0);
     return all ? 'all' : changed;
   }
-
-  /** The span each set was made from. */
-  private readonly spanOfSet = new WeakMap<ReadonlySet<string>, readonly string[]>();
 
   private setOf(span: readonly string[]): ReadonlySet<string> {
     const set = new Set(span);
