@@ -121,26 +121,26 @@ export const HostEgressExemptionSchema = z.strictObject({
 });
 
 /**
- * Packets the box must always take in: its overlay's own (tunnel or WireGuard). The pods'
- * traffic inside them is policed in OVS once unwrapped; cutting them would cut the box's pods
- * off the other boxes (with the kernel datapath a tunnel's packets pass the host's INPUT).
+ * The overlay's own packets, in and out (tunnel or WireGuard): the pods' traffic inside them is
+ * policed in OVS once unwrapped. With the kernel datapath they pass the host's INPUT and OUTPUT,
+ * where a drop-all rule would cut the box's pods off the other boxes.
  */
-export const HostIngressExemptionSchema = z
+export const HostOverlayExemptionSchema = z
   .strictObject({
     protocol: z.enum(['udp', 'gre']),
-    /** The UDP port (none for GRE). */
+    /** The UDP destination port (none for GRE). */
     port: PortNumberSchema.optional(),
-    /** Only packets coming in on this device. */
-    inInterface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).optional(),
+    /** Only packets coming in on / going out of this device. */
+    device: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).optional(),
     what: z.enum(['tunnel', 'wireguard', 'wireguard-egress']),
   })
   .refine((e) => (e.protocol === 'udp') === (e.port !== undefined), { error: 'a UDP exemption needs a port, a GRE one has none', path: ['port'] });
 
-export const HostExemptionSchema = z.union([HostEgressExemptionSchema, HostIngressExemptionSchema]);
+export const HostExemptionSchema = z.union([HostEgressExemptionSchema, HostOverlayExemptionSchema]);
 export type HostEgressExemption = z.infer<typeof HostEgressExemptionSchema>;
-export type HostIngressExemption = z.infer<typeof HostIngressExemptionSchema>;
-export type HostExemption = HostEgressExemption | HostIngressExemption;
+export type HostOverlayExemption = z.infer<typeof HostOverlayExemptionSchema>;
+export type HostExemption = HostEgressExemption | HostOverlayExemption;
 
-export function isIngressExemption(e: HostExemption): e is HostIngressExemption {
+export function isOverlayExemption(e: HostExemption): e is HostOverlayExemption {
   return 'protocol' in e;
 }

@@ -7,8 +7,9 @@
 //
 //   INPUT  → SEINE-HOST-INPUT:  established/related, loopback, the overlay's own packets (tunnel,
 //                               WireGuard: exemptions) → ACCEPT; → SEINE-POL-INGRESS-RULES
-//   OUTPUT → SEINE-HOST-OUTPUT: established/related, loopback, the controller and the k3s API
-//                               server (exemptions) → ACCEPT; → SEINE-POL-EGRESS-RULES
+//   OUTPUT → SEINE-HOST-OUTPUT: established/related, loopback, the overlay's own packets, the
+//                               controller and the k3s API server (exemptions) → ACCEPT;
+//                               → SEINE-POL-EGRESS-RULES
 //   SEINE-POL-<DIR>-RULES: rules of every tier but baseline in order, then goto the baseline chain;
 //                          Pass = goto SEINE-POL-<DIR>-BASELINE (no K8s NetworkPolicy on a host)
 //
@@ -18,7 +19,7 @@
 // `-j LOG` (kernel log), which a network namespace other than the host's does not even write.
 // Every value in a line comes from HostRuleSchema / HostExemptionSchema.
 import { createHash } from 'node:crypto';
-import { HostExemptionSchema, HostRuleSchema, isIngressExemption, type HostExemption, type HostRuleSpec } from '../../api/host-policy.js';
+import { HostExemptionSchema, HostRuleSchema, isOverlayExemption, type HostExemption, type HostRuleSpec } from '../../api/host-policy.js';
 import type { RuleStats } from './stats.js';
 import type { HostRule } from '../../policy/compute/host.js';
 import { run } from '../../lib/exec.js';
@@ -65,10 +66,12 @@ export function hostFirewallPlan(rules: readonly HostRule[], exemptions: readonl
     lines.push(`-A ${chain} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "seine: established and related" -j ACCEPT`);
     lines.push(`-A ${chain} ${dir === 'ingress' ? '-i' : '-o'} lo -m comment --comment "seine: loopback" -j ACCEPT`);
     for (const e of exemptions.map((x) => HostExemptionSchema.parse(x))) {
-      if (isIngressExemption(e) !== (dir === 'ingress')) continue;
-      const match = isIngressExemption(e)
-        ? `${e.inInterface ? ` -i ${e.inInterface}` : ''} -p ${e.protocol}${e.port ? ` -m ${e.protocol} --dport ${e.port}` : ''}`
-        : ` -d ${e.ip}/32 -p tcp${e.port ? ` -m tcp --dport ${e.port}` : ''}`;
+      let match: string;
+      if (isOverlayExemption(e)) {
+        match = `${e.device ? ` ${dir === 'ingress' ? '-i' : '-o'} ${e.device}` : ''} -p ${e.protocol}${e.port ? ` -m ${e.protocol} --dport ${e.port}` : ''}`;
+      } else if (dir === 'egress') {
+        match = ` -d ${e.ip}/32 -p tcp${e.port ? ` -m tcp --dport ${e.port}` : ''}`;
+      } else continue;
       lines.push(`-A ${chain}${match} -m comment --comment "seine: ${e.what}" -j ACCEPT`);
     }
     lines.push(`-A ${chain} -j ${RULES[dir]}`);
