@@ -247,7 +247,8 @@ export function parseNodeMessage(topic: string, payload: string | Uint8Array): N
   const { node, channel, rpcId } = parseNodeTopic(topic);
   let json: unknown;
   try {
-    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    // MQTT.js hands over Buffers: decoded in place (Buffer.from(buffer) would copy every message first).
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
   } catch (err) {
     throw new MessageError(`${topic}: payload is not JSON: ${(err as Error).message}`);
   }

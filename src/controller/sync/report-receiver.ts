@@ -10,7 +10,7 @@ import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder } from '../../lib/phases.js';
 import type { RecentEvents } from '../events.js';
-import type { NodeRegistry } from '../store/nodes.js';
+import type { NodePresence, NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
@@ -48,12 +48,24 @@ export class ReportReceiver {
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
   private readonly onConnect = () => void this.subscribe();
-  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  /**
+   * Reports and presence waiting to be written, newest per node; written together, a transaction
+   * each per batch (a fleet-wide document brings every box's status and report at once).
+   */
   private pendingReports = new Map<string, NodeReported>();
+  /** The agent's envelope time of each pending report (an older one never overwrites a newer one in the store). */
+  private pendingSentAt = new Map<string, number>();
+  private pendingPresence = new Map<string, NodePresence>();
+  /** Nodes whose latest message in the batch is a report: a report counts as "online" (it came over a live session). */
+  private reportedOnline = new Set<string>();
   private readonly writer = new CoalescingRunner(async () => {
-    const batch = this.pendingReports;
+    const [reports, presence, online, sentAt] = [this.pendingReports, this.pendingPresence, this.reportedOnline, this.pendingSentAt];
     this.pendingReports = new Map();
-    await this.ctx.nodes.recordReports(batch);
+    this.pendingSentAt = new Map();
+    this.pendingPresence = new Map();
+    this.reportedOnline = new Set();
+    await this.ctx.nodes.setPresences(presence);
+    await this.ctx.nodes.recordReports(reports, online, sentAt);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -67,6 +79,16 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+  }
+
+  /**
+   * Presence from elsewhere (the embedded broker's sessions), written in the same batches as
+   * reports and status messages so that the latest word about a node wins whatever its source.
+   */
+  presence(node: string, presence: NodePresence): Promise<void> {
+    this.pendingPresence.set(node, presence);
+    this.reportedOnline.delete(node);
+    return this.writer.run();
   }
 
   /** Resolves once every report taken in so far is written. */
@@ -134,12 +156,18 @@ export class ReportReceiver {
     this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
       const p = msg.envelope.payload;
-      await this.ctx.nodes.setPresence(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      // The latest message of a node wins: a last will after a report leaves it offline.
+      this.pendingPresence.set(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      this.reportedOnline.delete(msg.node);
+      await this.writer.run();
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       span.mark('intake');
       this.pendingReports.set(msg.node, msg.envelope.payload);
+      this.pendingSentAt.set(msg.node, msg.envelope.ts);
+      this.pendingPresence.delete(msg.node);
+      this.reportedOnline.add(msg.node);
       await this.writer.run();
       span.mark('write');
       this.ctx.onReport?.(msg.node, msg.envelope.payload);
