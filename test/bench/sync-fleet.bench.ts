@@ -22,6 +22,7 @@
 // the document and when their reports were acknowledged, the controller's publication phases, and
 // the CPU time each process (controller, broker, box processes, this runner) used in the round.
 // Every wait has a deadline (a failed row names how far the fleet got).
+import { mosquittoQueueFor } from '../../src/controller/broker/mosquitto.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
@@ -55,10 +56,10 @@ const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 /** A round's wait: a minute, more with a large fleet. */
 const ROUND_MS = Math.max(60_000, BOXES * 10);
 /**
- * mosquitto, Seine's and the anchor's alike: Nagle off (as on the embedded broker) and a queue
- * deep enough for a fleet's reports to one controller (the default, 1000, drops the rest).
+ * The raw anchor's mosquitto gets what Seine's generated config sets (mosquittoConfig): Nagle off
+ * and a queue deep enough for a fleet's reports to one client (the default, 1000, drops the rest).
  */
-const MOSQUITTO_TUNING = ['set_tcp_nodelay true', `max_queued_messages ${Math.max(1000, BOXES * 4)}`];
+const RAW_MOSQUITTO_TUNING = ['set_tcp_nodelay true', `max_queued_messages ${mosquittoQueueFor(BOXES)}`];
 
 const policy = (name: 'fleet' | 'demo', port: number) => ({
   apiVersion: 'crd.antrea.io/v1beta1', kind: 'ClusterNetworkPolicy', metadata: { name },
@@ -214,7 +215,7 @@ async function setUp(kind: string, dir: string, names: string[], cleanup: (() =>
   const secret = randomBytes(12).toString('base64url');
   const boxes = names.map((name, index) => ({ index, name, password: `${secret}-${index}` }));
   const controllerPassword = randomBytes(18).toString('base64url');
-  const mosquitto = await startMosquitto({ users: { [CONTROLLER_USERNAME]: controllerPassword, ...Object.fromEntries(boxes.map((b) => [b.name, b.password])) }, extra: MOSQUITTO_TUNING });
+  const mosquitto = await startMosquitto({ users: { [CONTROLLER_USERNAME]: controllerPassword, ...Object.fromEntries(boxes.map((b) => [b.name, b.password])) } });
   cleanup.push(() => mosquitto.stop());
   const broker = { broker: mosquitto.controllerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: controllerPassword }, insecure: true };
   let controllers: Controllers;
@@ -234,7 +235,7 @@ async function setUp(kind: string, dir: string, names: string[], cleanup: (() =>
   cleanup.push(() => stopControllers(controllers));
   return {
     label: kind === 'mosquitto' ? 'mosquitto, SQLite' : 'two replicas, mosquitto, PostgreSQL', brokerUrl: mosquitto.url, controllers, boxes, rawName: 'mosquitto', brokerPid: mosquitto.pid,
-    raw: () => startRawMosquitto(MOSQUITTO_TUNING),
+    raw: () => startRawMosquitto(RAW_MOSQUITTO_TUNING),
     stop: async () => {
       await stopControllers(controllers);
       await mosquitto.stop();
