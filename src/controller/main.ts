@@ -114,6 +114,7 @@ export class Controller {
       let broker: EmbeddedBroker | undefined;
       let client: MqttClient;
       let rpcClient: RpcClient | undefined; // made once the broker is up; the broker asks it about rpc answers
+      let receiver: ReportReceiver | undefined; // once made, session presence goes through its batches (ordered with reports)
       if (cfg.broker === 'embedded') {
         broker = new EmbeddedBroker({
           listen: cfg.brokerListen,
@@ -125,7 +126,7 @@ export class Controller {
           loginLimits: cfg.loginFailureLimits,
           rpcKnown: (node, id) => rpcClient?.known(node, id) ?? false,
           onPresence: (node, online) => {
-            nodes.setPresence(node, { online }).catch((err: unknown) => log.error({ err, node }, 'recording presence failed'));
+            (receiver ? receiver.presence(node, { online }) : nodes.setPresence(node, { online })).catch((err: unknown) => log.error({ err, node }, 'recording presence failed'));
             log.info({ node, online }, 'node session');
           },
           ...(tls ? { tls } : {}),
@@ -170,6 +171,7 @@ export class Controller {
       const flows = await FleetFlows.open(db, { labels: podLabels.get, ...(cfg.fleetFlows?.maxRows ? { maxRows: cfg.fleetFlows.maxRows } : {}), ...(cfg.fleetFlows?.maxAgeSeconds ? { maxAgeS: cfg.fleetFlows.maxAgeSeconds } : {}), ...(aggregator ? { onJoined: aggregator.take } : {}) });
       const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
       await reports.start();
+      receiver = reports;
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });
       rpcClient = rpc;
       await rpc.start();

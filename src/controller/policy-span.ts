@@ -35,6 +35,8 @@ export class PolicySpan {
   /** The same spans as sets (membership tests per node and document are O(1)). */
   private spanSets = new Map<string, ReadonlySet<string>>();
   private readonly inventories = new Map<string, NodeInventory>();
+  /** The report object each node's inventory was last taken from. */
+  private readonly lastReport = new Map<string, NodeReported>();
   private inventoriesLoaded = false;
   private computer?: PolicyComputer;
   /** Pod and namespace changes since the last compute (applied to the computer at refresh). */
@@ -86,6 +88,9 @@ export class PolicySpan {
 
   /** Takes a node's report; true when its inventory differs from what the spans were computed with. */
   noteReport(node: string, reported: NodeReported): boolean {
+    // The same parsed report as last time (a shared store's reread keeps unchanged ones): nothing to compare.
+    if (this.lastReport.get(node) === reported) return false;
+    this.lastReport.set(node, reported);
     const text = JSON.stringify(reported.inventory);
     const old = this.inventories.get(node);
     if (old?.text === text) return false;
@@ -179,6 +184,7 @@ export class PolicySpan {
     for (const key of old.pods.keys()) this.pendingPods.set(key, undefined);
     for (const key of old.namespaces.keys()) this.pendingNamespaces.set(key, undefined);
     this.inventories.delete(node);
+    this.lastReport.delete(node);
   }
 
   private manifestOf(r: StoredRecord): ManifestObject {

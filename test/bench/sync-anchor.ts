@@ -5,6 +5,10 @@
 // broker's and clients' TCP sockets, as on Seine's (its embedded broker and src/lib/mqtt-nodelay.ts):
 // with it on, every message waits for a delayed ACK (~40 ms) and the anchor would flatter Seine.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope, type ReportedEnvelope } from '../../src/api/mqtt.js';
@@ -12,6 +16,7 @@ import type { DesiredObject } from '../../src/api/node-state.js';
 import { projectRoot } from '../../src/lib/paths.js';
 import { disableNagle } from '../../src/lib/mqtt-nodelay.js';
 import type { NodeReported } from '../../src/api/node-state.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { childExit, withDeadline } from './harness.js';
 
 const BROKER_JS = `
@@ -32,6 +37,37 @@ export interface RawBroker {
   socketUrl?: string;
   pid: number;
   stop(): Promise<void>;
+}
+
+/**
+ * A bare mosquitto (anonymous, no ACL, no persistence) on a free 127.0.0.1 port: the anchor
+ * when Seine runs against mosquitto. `extra` are the same tuning lines Seine's mosquitto got.
+ */
+export async function startRawMosquitto(extra: readonly string[] = []): Promise<RawBroker> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'seine-raw-mosq-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ...(process.getuid?.() === 0 ? ['user root'] : []), ...extra, ''].join('\n'));
+  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await childExit(child, 10_000, 'the raw mosquitto exiting on SIGTERM').catch(() => child.kill('SIGKILL'));
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (const end = performance.now() + 10_000; ;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true))).once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (performance.now() > end || child.exitCode !== null) {
+      await stop();
+      throw new Error('the raw mosquitto did not start');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid!, stop };
 }
 
 /** A bare aedes in a child process (the controller also runs in its own process). */
@@ -85,7 +121,8 @@ export function reportedEnvelope(node: string, generation: number, objects: Reco
  * desired message per node and resolves with the ms until all replies arrived. `inventory(i)` is
  * what node i's replies carry (the same inventory the measured agents report).
  */
-export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>, inventory?: (index: number) => NodeReported['inventory']): Promise<{ round(): Promise<number>; close(): Promise<void> }> {
+export async function rawRoundTrips(url: string, nodes: string[], objects: (generation: number) => Record<string, DesiredObject>, inventory?: (index: number) => NodeReported['inventory']): Promise<{ round(): Promise<number>; close(): Promise<void>; connectMs: number }> {
+  const t0 = performance.now();
   const controller = await connectRaw(url, 'raw-controller');
   const agents: MqttClient[] = [];
   for (let i = 0; i < nodes.length; i += 50) {
@@ -94,12 +131,14 @@ export async function rawRoundTrips(url: string, nodes: string[], objects: (gene
       const inv = inventory?.(i + k);
       c.on('message', (_t, payload) => {
         const d = JSON.parse(payload.toString()) as DesiredEnvelope & { generation: number };
-        void c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects, inv)), { qos: 1 });
+        // An echo still waiting for its PUBACK when the clients close is not an error.
+        c.publishAsync(nodeTopic(node, 'reported'), JSON.stringify(reportedEnvelope(node, d.generation, d.payload.objects, inv)), { qos: 1 }).catch(() => {});
       });
       await c.subscribeAsync(nodeTopic(node, 'desired'), { qos: 1 });
       return c;
     }))));
   }
+  const connectMs = performance.now() - t0;
   await controller.subscribeAsync('seine/v1/nodes/+/reported', { qos: 1 });
   let generation = 1;
   let waiting: { left: number; done: () => void } | undefined;
@@ -107,6 +146,7 @@ export async function rawRoundTrips(url: string, nodes: string[], objects: (gene
     if (waiting && --waiting.left === 0) waiting.done();
   });
   return {
+    connectMs,
     async round() {
       const g = ++generation;
       const doc = objects(g);
@@ -128,3 +168,15 @@ export async function rssMiB(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat; NaN once it is gone). */
+export async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The fields after the command name (which may hold spaces): state is the 1st, utime the 12th, stime the 13th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return f.length > 13 ? ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS : NaN;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;

@@ -26,6 +26,8 @@ export interface MosquittoOptions {
   /** ACL file content; default: the generated Seine ACL. */
   acl?: string;
   tls?: MosquittoTls;
+  /** Lines appended to the generated config (after `user root` and `persistence false`). */
+  extra?: readonly string[];
 }
 
 export interface Mosquitto {
@@ -34,6 +36,8 @@ export interface Mosquitto {
   port: number;
   /** Where controllers (and test spies with the controller's login) connect. */
   controllerUrl: string;
+  /** The broker's PID (for RSS). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -45,9 +49,13 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
   const controllerPort = await freePort();
   const passwd = path.join(dir, 'passwd');
   const controllerPasswd = path.join(dir, 'passwd-controller');
-  await writeFile(passwd, '');
-  await writeFile(controllerPasswd, '');
-  for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', u === CONTROLLER_USERNAME ? controllerPasswd : passwd, u, p]);
+  // Written in clear, then hashed in place by one mosquitto_passwd -U per file (10k users must not be 10k processes).
+  const lines = (controller: boolean) => Object.entries(opts.users).filter(([u]) => (u === CONTROLLER_USERNAME) === controller).map(([u, p]) => `${u}:${p}\n`).join('');
+  // mosquitto_passwd -U fails on an empty file (a broker whose clients log in by certificate).
+  for (const [f, text] of [[passwd, lines(false)], [controllerPasswd, lines(true)]] as const) {
+    await writeFile(f, text);
+    if (text) execFileSync('mosquitto_passwd', ['-U', f]);
+  }
   await writeFile(path.join(dir, 'acl'), opts.acl ?? mosquittoAcl());
   await writeFile(
     path.join(dir, 'mosquitto.conf'),
@@ -55,7 +63,8 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
       nodes: { port, host: '127.0.0.1' }, controllers: { port: controllerPort, host: '127.0.0.1' },
       nodePasswordFile: passwd, controllerPasswordFile: controllerPasswd, aclFile: path.join(dir, 'acl'),
       ...(opts.tls ? { tls: opts.tls } : {}),
-      extra: ['user root', 'persistence false'],
+      fleetSize: Object.keys(opts.users).length,
+      extra: ['user root', 'persistence false', ...(opts.extra ?? [])],
     }),
   );
   const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -81,6 +90,6 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
     await new Promise((r) => setTimeout(r, 50));
   }
   const scheme = opts.tls ? 'mqtts' : 'mqtt';
-  return { url: `${scheme}://127.0.0.1:${port}`, port, controllerUrl: `${scheme}://127.0.0.1:${controllerPort}`, stop };
+  return { url: `${scheme}://127.0.0.1:${port}`, port, controllerUrl: `${scheme}://127.0.0.1:${controllerPort}`, pid: proc.pid!, stop };
 }
 

@@ -264,13 +264,17 @@ export class AgentSync {
 
   /**
    * A desired document came in: the controller may have just (re)started and knows nothing of
-   * this box (no retained status or report to read), so say online again; a replay of what runs
-   * realizes nothing and sends no report by itself, so send the last one again too.
+   * this box (no retained status or report to read). A new document was realized and its report
+   * is on its way, which tells the controller the box is up (a report counts as presence). A
+   * replay of what runs (what a restarted controller sends) realizes nothing and sends no report
+   * by itself: say online and send the last report again. (A status per document would double
+   * what a fleet-wide change brings the controller.)
    */
   private async desiredArrived(realized: boolean): Promise<void> {
+    if (realized) return;
     const client = this.client;
     if (client?.connected) await this.sayOnline(client).catch((err) => log.debug({ err: errorMessage(err) }, 'status not sent'));
-    if (!realized) await this.enqueueReport();
+    await this.enqueueReport();
   }
 
   private sayOnline(client: MqttClient): Promise<unknown> {

@@ -11,6 +11,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { isDNS1123Subdomain } from '../../api/meta.js';
 import { CONTROLLER_USERNAME, agentClientId, parseNodeTopic, type NodeTopic } from '../../api/mqtt.js';
 import { splitListen } from '../../lib/listen.js';
+import { BoundedQueue, SKIPPED } from '../../lib/bounded-queue.js';
 import { createLogger } from '../../lib/log.js';
 import { mayPublish, maySubscribe } from './acl.js';
 import { LoginLimiter, type LoginLimits } from './login-limiter.js';
@@ -51,13 +52,26 @@ export interface BrokerCounters {
   deniedRpc: number;
   deniedSubscribe: number;
   oversized: number;
+  /** Password logins dropped unchecked because the client had gone (given up on its CONNACK) before their turn. */
+  loginsAbandoned: number;
 }
+
+/**
+ * Password checks (scrypt: tens of ms of CPU each, on the libuv pool the SQLite store shares)
+ * running at once. A fleet connecting at once (a controller restart with thousands of boxes)
+ * queues its checks here instead of filling the pool, so the store keeps answering, and a check
+ * whose client gave up waiting is dropped unchecked: without this the broker spent its time on
+ * logins whose clients had already timed out and retried (issue #22: 500 boxes, ~2,000 connack
+ * timeouts).
+ */
+const PASSWORD_CHECKS = 2;
 
 export class EmbeddedBroker {
   readonly controllerSecret = randomBytes(24).toString('base64url');
-  readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, retainStripped: 0, deniedRpc: 0, deniedSubscribe: 0, oversized: 0 };
+  readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, retainStripped: 0, deniedRpc: 0, deniedSubscribe: 0, oversized: 0, loginsAbandoned: 0 };
   private servers: net.Server[] = [];
   private readonly limiter: LoginLimiter;
+  private readonly passwordChecks = new BoundedQueue(PASSWORD_CHECKS);
   /** Open connections per node (presence). */
   private readonly sessions = new Map<string, Set<Client>>();
   /** Clients already warned about a retained publish (one line per connection, not per message). */
@@ -93,6 +107,10 @@ export class EmbeddedBroker {
         }
         this.authenticate(client, username, password?.toString('utf8')).then(
           (user) => {
+            if (user === SKIPPED) {
+              this.counters.loginsAbandoned++;
+              return done(Object.assign(new Error('client gone before its login was checked'), { returnCode: 3 }) as AuthenticateError, false);
+            }
             if (user !== undefined) {
               users.set(client, user);
               return done(null, true);
@@ -231,8 +249,8 @@ export class EmbeddedBroker {
     return true;
   }
 
-  /** The user the client is, or undefined to refuse it. */
-  private async authenticate(client: Client, username: string | undefined, password: string | undefined): Promise<string | undefined> {
+  /** The user the client is, undefined to refuse it, or SKIPPED when the client left before its password was checked. */
+  private async authenticate(client: Client, username: string | undefined, password: string | undefined): Promise<string | undefined | typeof SKIPPED> {
     const certNode = certifiedNode(client);
     if (certNode !== undefined) {
       // The certificate names the node; a username, if given, must agree with it.
@@ -246,7 +264,8 @@ export class EmbeddedBroker {
     if (username === CONTROLLER_USERNAME) return sameSecret(password, this.controllerSecret) ? username : undefined;
     // A node's session is its own: its client id is fixed by its name.
     if (client.id !== agentClientId(username)) return undefined;
-    return (await this.opts.verifyNode(username, password)) ? username : undefined;
+    const ok = await this.passwordChecks.run(() => this.opts.verifyNode(username, password), () => !client.closed && !client.conn.destroyed);
+    return ok === SKIPPED ? SKIPPED : ok ? username : undefined;
   }
 }
 

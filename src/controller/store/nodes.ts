@@ -3,8 +3,8 @@
 // (its generation only moves forward, across restarts too, so agents can drop stale documents).
 // Reports are read far more often than written (every REST GET of an object, every publication),
 // so the registry keeps them parsed in memory, kept up to date as they are recorded; with a store
-// shared by replicas (each takes some nodes' reports) it rereads the rows but parses only the
-// reports whose text changed.
+// shared by replicas (each takes some nodes' reports) it rereads the rows (at most every
+// SHARED_REPORTS_MS) but parses only the reports whose text changed.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
@@ -28,6 +28,12 @@ interface NodeRow {
   disabled: number;
 }
 
+/** With a store shared by replicas, report rows read less than this long ago are not read again. */
+const SHARED_REPORTS_MS = 250;
+
+/** Reports written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
+const REPORTS_PER_STATEMENT = 200;
+
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
@@ -49,6 +55,9 @@ export class NodeRegistry {
   private nameCache?: string[];
   private namesEpoch = 0;
   private reportsEpoch = 0;
+  /** Shared store: when the report rows were last read, and the read under way. */
+  private reportsReadAt = 0;
+  private reading?: Promise<Map<string, NodeReported>>;
 
   private constructor(private readonly db: SqlDatabase, private readonly shared: boolean) {}
 
@@ -170,11 +179,24 @@ export class NodeRegistry {
   }
 
   async setPresence(node: string, presence: NodePresence): Promise<void> {
-    await this.db.run(
-      `UPDATE nodes SET online = ?, agent_version = COALESCE(?, agent_version), uptime_seconds = COALESCE(?, uptime_seconds), last_seen = ? WHERE name = ?`,
-      [presence.online ? 1 : 0, presence.agentVersion ?? null, presence.uptimeSeconds ?? null, new Date().toISOString(), node],
-    );
-    this.emit(node, 'presence');
+    await this.setPresences(new Map([[node, presence]]));
+  }
+
+  /** Many nodes' presence in one transaction (every box says online when a fleet-wide document arrives). */
+  async setPresences(presences: ReadonlyMap<string, NodePresence>): Promise<void> {
+    if (!presences.size) return;
+    const now = new Date().toISOString();
+    const write = async (tx: SqlExecutor) => {
+      for (const [node, presence] of presences) {
+        await tx.run(
+          `UPDATE nodes SET online = ?, agent_version = COALESCE(?, agent_version), uptime_seconds = COALESCE(?, uptime_seconds), last_seen = ? WHERE name = ?`,
+          [presence.online ? 1 : 0, presence.agentVersion ?? null, presence.uptimeSeconds ?? null, now, node],
+        );
+      }
+    };
+    // One statement needs no transaction (a PostgreSQL transaction also takes the store's write lock).
+    await (presences.size === 1 ? write(this.db) : this.db.transaction(write));
+    for (const node of presences.keys()) this.emit(node, 'presence');
   }
 
   /** Marks every node offline: after a controller restart nobody is known to be online until it says so. */
@@ -186,18 +208,31 @@ export class NodeRegistry {
     await this.recordReports(new Map([[node, reported]]));
   }
 
-  /** Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit each). */
-  async recordReports(reports: ReadonlyMap<string, NodeReported>): Promise<void> {
+  /**
+   * Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit
+   * each). Nodes in `online` are also marked online (their report is the latest word from them).
+   */
+  async recordReports(reports: ReadonlyMap<string, NodeReported>, online: ReadonlySet<string> = new Set(), sentAt: ReadonlyMap<string, number> = new Map()): Promise<void> {
     if (!reports.size) return;
     const now = new Date().toISOString();
+    const rows = [...reports].map(([node, reported]): [string, string, NodeReported] => [node, JSON.stringify(reported), reported]);
     const write = async (tx: SqlExecutor) => {
       const out: [string, string, NodeReported][] = [];
-      for (const [node, reported] of reports) {
-        const text = JSON.stringify(reported);
-        const r = await tx.run(`UPDATE nodes SET reported = ?, agent_version = ?, uptime_seconds = ?, last_seen = ? WHERE name = ? AND disabled = 0`, [
-          text, reported.agentVersion, reported.uptimeSeconds, now, node,
-        ]);
-        if (r.changes) out.push([node, text, reported]);
+      // A few hundred rows per statement (UPDATE … FROM VALUES, SQLite and PostgreSQL alike): a
+      // fleet's reports are tens of statements, not one round trip to the database each.
+      for (let i = 0; i < rows.length; i += REPORTS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + REPORTS_PER_STATEMENT);
+        const updated = await tx.all<{ name: string }>(
+          // A report the agent sent before the stored one (another replica took the newer one first) is not written.
+          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?,
+             online = CASE WHEN v.column5 = 1 THEN 1 ELSE nodes.online END, reported_ts = v.column6
+           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS INTEGER), CAST(? AS BIGINT))').join(', ')}) AS v
+           WHERE nodes.name = v.column1 AND nodes.disabled = 0
+             AND (nodes.reported_ts IS NULL OR v.column6 IS NULL OR nodes.reported_ts <= v.column6) RETURNING name`,
+          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, online.has(node) ? 1 : 0, sentAt.get(node) ?? null])],
+        );
+        const names = new Set(updated.map((u) => u.name));
+        for (const row of chunk) if (names.has(row[0])) out.push(row);
       }
       return out;
     };
@@ -209,7 +244,10 @@ export class NodeRegistry {
       this.reportIndex?.set(node, reported);
       if (this.shared) this.reportTexts.set(node, text);
     }
-    for (const node of reports.keys()) this.emit(node, 'report');
+    for (const [node] of written) {
+      if (online.has(node)) this.emit(node, 'presence');
+      this.emit(node, 'report');
+    }
   }
 
   /** The last report of every enabled node that reported (read-only: the registry's own index). */
@@ -224,6 +262,16 @@ export class NodeRegistry {
 
   private async loadReports(): Promise<Map<string, NodeReported>> {
     if (this.reportIndex && !this.shared) return this.reportIndex;
+    // Shared: rows read moments ago serve again, and callers at once share one read (REST polls
+    // and publications must not each reread a 10k fleet's reports). Own reports are in the index
+    // at once; the other replicas' show within SHARED_REPORTS_MS.
+    if (this.reportIndex && performance.now() - this.reportsReadAt < SHARED_REPORTS_MS) return this.reportIndex;
+    this.reading ??= this.rereadReports().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async rereadReports(): Promise<Map<string, NodeReported>> {
+    this.reportsReadAt = performance.now();
     // A report recorded while the rows are read would miss an index not yet set: read again then.
     for (let attempt = 0; ; attempt++) {
       const epoch = this.reportsEpoch;
@@ -269,6 +317,9 @@ export class NodeRegistry {
       const rows = hashes.size <= 64
         ? (await Promise.all([...hashes.keys()].map((n) => tx.get<Row>('SELECT name, desired_generation, desired_hash FROM nodes WHERE name = ?', [n])))).filter((r): r is Row => r !== undefined)
         : await tx.all<Row>('SELECT name, desired_generation, desired_hash FROM nodes');
+      // Nodes whose document moved, by new hash: a fleet-wide change is a few statements (one per
+      // distinct document, in chunks), not one per node.
+      const moved = new Map<string, string[]>();
       for (const row of rows) {
         const hash = hashes.get(row.name);
         if (hash === undefined) continue;
@@ -276,9 +327,16 @@ export class NodeRegistry {
           out.set(row.name, { generation: row.desired_generation, changed: false });
           continue;
         }
-        const generation = row.desired_generation + 1;
-        await tx.run('UPDATE nodes SET desired_generation = ?, desired_hash = ? WHERE name = ?', [generation, hash, row.name]);
-        out.set(row.name, { generation, changed: true });
+        out.set(row.name, { generation: row.desired_generation + 1, changed: true });
+        const same = moved.get(hash);
+        if (same) same.push(row.name);
+        else moved.set(hash, [row.name]);
+      }
+      for (const [hash, names] of moved) {
+        for (let i = 0; i < names.length; i += 500) {
+          const chunk = names.slice(i, i + 500);
+          await tx.run(`UPDATE nodes SET desired_generation = desired_generation + 1, desired_hash = ? WHERE name IN (${chunk.map(() => '?').join(', ')})`, [hash, ...chunk]);
+        }
       }
       return out;
     });

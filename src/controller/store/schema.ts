@@ -64,6 +64,10 @@ export const STORE_MIGRATIONS: readonly string[] = [
    CREATE TABLE removed_nodes (
      name TEXT PRIMARY KEY,
      desired_generation INTEGER NOT NULL);`,
+  // 4: the agent's time on the stored report (ms): controller replicas take a node's reports
+  // through a shared subscription, so two of them can arrive at two replicas out of order; an
+  // older one must not overwrite a newer one.
+  `ALTER TABLE nodes ADD COLUMN reported_ts BIGINT;`,
 ];
 
 export async function migrateStore(db: SqlDatabase): Promise<number[]> {

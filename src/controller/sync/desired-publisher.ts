@@ -12,7 +12,7 @@ import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import type { Span } from '../span.js';
-import { canonicalJson } from '../store/canonical-json.js';
+import { canonicalJsonMemo } from '../../lib/canonical-json.js';
 import { createHash } from 'node:crypto';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoredRecord } from '../store/objects.js';
@@ -78,6 +78,9 @@ export interface UndeliverableDocument {
   objects: ReadonlySet<string>;
 }
 
+/** With a shared store, every this many resync ticks is a publication over every node. */
+const FULL_RESYNC_EVERY = 10;
+
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
@@ -111,7 +114,12 @@ export class DesiredPublisher {
     this.ctx.client.on('connect', onConnect);
     this.unsubscribe.push(() => this.ctx.client.off('connect', onConnect));
     if (this.ctx.resyncMs) {
-      const timer = setInterval(() => void this.kick(false), this.ctx.resyncMs);
+      // A tick rebuilds the nodes whose policies moved by reports other replicas took (prepare
+      // says which; an object changed through another replica makes that every node); every
+      // FULL_RESYNC_EVERY-th tick rebuilds every node (a rollout or registration seen late). A
+      // full rebuild per second would cost a 10k fleet's replicas most of a core doing nothing.
+      let tick = 0;
+      const timer = setInterval(() => void this.kick(false, ++tick % FULL_RESYNC_EVERY === 0), this.ctx.resyncMs);
       this.unsubscribe.push(() => clearInterval(timer));
     }
     await this.kick(true);
@@ -191,11 +199,17 @@ export class DesiredPublisher {
     const partial = !full && prepared !== undefined && prepared !== 'all';
     const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
+    // A fleet-wide change writes thousands of documents sharing the same specs: each spec's text
+    // is written once (memo by identity) and each distinct document hashed once.
+    const memo = new WeakMap<object, string>();
+    const hashes = new Map<string, string>();
     for (const node of targets) {
       const docObjects = this.ctx.build(node, objects, nodes);
       const release = this.ctx.releaseTarget?.(node);
       // Without a release the hash is the objects' alone, as before releases existed (no generation churn).
-      const hash = createHash('sha256').update(canonicalJson(release ? { objects: docObjects, release } : docObjects)).digest('base64url');
+      const text = canonicalJsonMemo(release ? { objects: docObjects, release } : docObjects, memo)!;
+      let hash = hashes.get(text);
+      if (hash === undefined) hashes.set(text, (hash = createHash('sha256').update(text).digest('base64url')));
       if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
     }
     span.mark('build');

@@ -10,7 +10,7 @@ import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder } from '../../lib/phases.js';
 import type { RecentEvents } from '../events.js';
-import type { NodeRegistry } from '../store/nodes.js';
+import type { NodePresence, NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
@@ -39,18 +39,33 @@ export interface ReportReceiverContext {
 export class ReportReceiver {
   readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0, retained: 0 };
   accepted = 0;
+  /** Accepted messages that carried fields this controller does not know (dropped; see parseNodeMessage). */
+  withIgnoredFields = 0;
+  private readonly ignoredWarned = new Map<string, string>();
   /** Accepted messages by channel (status, reported, events, flows). */
   readonly acceptedBy: Record<string, number> = {};
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
   private readonly lastTs = new Map<string, number>();
   private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
   private readonly onConnect = () => void this.subscribe();
-  /** Reports waiting to be written, newest per node; written together, one transaction per batch. */
+  /**
+   * Reports and presence waiting to be written, newest per node; written together, a transaction
+   * each per batch (a fleet-wide document brings every box's status and report at once).
+   */
   private pendingReports = new Map<string, NodeReported>();
+  /** The agent's envelope time of each pending report (an older one never overwrites a newer one in the store). */
+  private pendingSentAt = new Map<string, number>();
+  private pendingPresence = new Map<string, NodePresence>();
+  /** Nodes whose latest message in the batch is a report: a report counts as "online" (it came over a live session). */
+  private reportedOnline = new Set<string>();
   private readonly writer = new CoalescingRunner(async () => {
-    const batch = this.pendingReports;
+    const [reports, presence, online, sentAt] = [this.pendingReports, this.pendingPresence, this.reportedOnline, this.pendingSentAt];
     this.pendingReports = new Map();
-    await this.ctx.nodes.recordReports(batch);
+    this.pendingSentAt = new Map();
+    this.pendingPresence = new Map();
+    this.reportedOnline = new Set();
+    await this.ctx.nodes.setPresences(presence);
+    await this.ctx.nodes.recordReports(reports, online, sentAt);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -64,6 +79,16 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+  }
+
+  /**
+   * Presence from elsewhere (the embedded broker's sessions), written in the same batches as
+   * reports and status messages so that the latest word about a node wins whatever its source.
+   */
+  presence(node: string, presence: NodePresence): Promise<void> {
+    this.pendingPresence.set(node, presence);
+    this.reportedOnline.delete(node);
+    return this.writer.run();
   }
 
   /** Resolves once every report taken in so far is written. */
@@ -95,6 +120,15 @@ export class ReportReceiver {
     }
   }
 
+  /** Fields a newer agent sent that this controller dropped: one warning per node and set of fields (upgrade the controller). */
+  private noteIgnored(node: string, channel: string, fields: readonly string[]): void {
+    this.withIgnoredFields++;
+    const key = `${channel}:${fields.join(',')}`;
+    if (this.ignoredWarned.get(node) === key) return;
+    this.ignoredWarned.set(node, key);
+    log.warn({ node, channel, fields: fields.slice(0, 20) }, 'node sent fields this controller does not know (a newer agent?): ignored');
+  }
+
   private reject(reason: RejectReason, topic: string, detail: string): void {
     this.rejected[reason]++;
     log.warn({ topic, reason, detail: detail.slice(0, 500) }, 'node message rejected');
@@ -106,6 +140,7 @@ export class ReportReceiver {
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
+    if (msg.ignoredFields) this.noteIgnored(msg.node, msg.channel, msg.ignoredFields);
     if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
     const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
     if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
@@ -121,12 +156,18 @@ export class ReportReceiver {
     this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
       const p = msg.envelope.payload;
-      await this.ctx.nodes.setPresence(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      // The latest message of a node wins: a last will after a report leaves it offline.
+      this.pendingPresence.set(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
+      this.reportedOnline.delete(msg.node);
+      await this.writer.run();
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       span.mark('intake');
       this.pendingReports.set(msg.node, msg.envelope.payload);
+      this.pendingSentAt.set(msg.node, msg.envelope.ts);
+      this.pendingPresence.delete(msg.node);
+      this.reportedOnline.add(msg.node);
       await this.writer.run();
       span.mark('write');
       this.ctx.onReport?.(msg.node, msg.envelope.payload);

@@ -139,6 +139,53 @@ describe(`controller store on ${name}`, function () {
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
   });
 
+  it('a fleet-wide publication: 1,200 nodes\' generations in one call, grouped by document, each node\'s own; presence in one batch', async function () {
+    const nodes = await NodeRegistry.open(db);
+    const names = Array.from({ length: 1200 }, (_, i) => `n${String(i).padStart(4, '0')}`);
+    for (const n of names) await nodes.register(n, 'admin');
+    // Some nodes start ahead (an older document): each keeps counting from its own generation.
+    assert.deepEqual(await nodes.desiredGenerations(new Map(names.slice(0, 3).map((n) => [n, 'old']))), new Map(names.slice(0, 3).map((n) => [n, { generation: 1, changed: true }])));
+    const first = await nodes.desiredGenerations(new Map(names.map((n, i) => [n, i % 3 ? 'a' : 'b'])));
+    assert.deepEqual(first.get('n0000'), { generation: 2, changed: true });
+    assert.deepEqual(first.get('n0004'), { generation: 1, changed: true });
+    assert.equal([...first.values()].filter((g) => g.changed).length, 1200);
+    // Again with a third of them moved: only those change.
+    const second = await nodes.desiredGenerations(new Map(names.map((n, i) => [n, i % 3 === 1 ? 'c' : i % 3 ? 'a' : 'b'])));
+    assert.deepEqual([...second].filter(([, g]) => g.changed).map(([n]) => n).sort(), names.filter((_, i) => i % 3 === 1));
+    assert.deepEqual(second.get('n0001'), { generation: 3, changed: true });
+    assert.deepEqual(second.get('n0004'), { generation: 2, changed: true });
+    assert.deepEqual(second.get('n0002'), { generation: 2, changed: false });
+    assert.deepEqual(second.get('n0005'), { generation: 1, changed: false });
+    const rows = await db.all<{ name: string; desired_generation: number; desired_hash: string }>('SELECT name, desired_generation, desired_hash FROM nodes ORDER BY name');
+    assert.deepEqual(rows.slice(0, 3).map((r) => [r.desired_generation, r.desired_hash]), [[2, 'b'], [3, 'c'], [2, 'a']]);
+    const heard: string[] = [];
+    nodes.onChange((n, what) => what === 'presence' && heard.push(n));
+    await nodes.setPresences(new Map(names.slice(0, 500).map((n, i) => [n, { online: i % 2 === 0, agentVersion: '1.2.3' }])));
+    assert.equal(heard.length, 500);
+    const listed = new Map((await nodes.list()).map((n) => [n.name, n]));
+    assert.equal(listed.get('n0000')!.online, true);
+    assert.equal(listed.get('n0001')!.online, false);
+    assert.equal(listed.get('n0002')!.agentVersion, '1.2.3');
+    assert.equal(listed.get('n0600')!.agentVersion, null);
+    // 450 reports in one call (several statements), one for a node that does not exist and one for a disabled node.
+    await nodes.remove('n0449', 'admin', { disable: true });
+    const report = (n: string, i: number) => ({ node: n, observedGeneration: i, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: `1.0.${i}`, uptimeSeconds: i + 0.5 });
+    await nodes.recordReports(new Map([...names.slice(0, 450).map((n, i): [string, ReturnType<typeof report>] => [n, report(n, i)]), ['ghost', report('ghost', 9)]]));
+    const reports = await nodes.reports();
+    assert.equal(reports.size, 449);
+    assert.deepEqual(reports.get('n0007'), report('n0007', 7));
+    const stored = await db.get<{ reported: string; agent_version: string; uptime_seconds: number }>('SELECT reported, agent_version, uptime_seconds FROM nodes WHERE name = ?', ['n0448']);
+    assert.deepEqual([JSON.parse(stored!.reported), stored!.agent_version, stored!.uptime_seconds], [report('n0448', 448), '1.0.448', 448.5]);
+    assert.equal((await db.get<{ reported: string | null }>('SELECT reported FROM nodes WHERE name = ?', ['n0449']))!.reported, null);
+    // Replicas: a report the agent sent earlier, taken by another replica later, does not overwrite the newer one.
+    await nodes.recordReports(new Map([['n0010', report('n0010', 20)]]), new Set(), new Map([['n0010', 2_000]]));
+    await nodes.recordReports(new Map([['n0010', report('n0010', 19)]]), new Set(), new Map([['n0010', 1_000]]));
+    const other = await NodeRegistry.open(db, { shared: true });
+    assert.equal((await other.report('n0010'))!.observedGeneration, 20);
+    await nodes.recordReports(new Map([['n0010', report('n0010', 21)]]), new Set(), new Map([['n0010', 3_000]]));
+    assert.equal((await nodes.report('n0010'))!.observedGeneration, 21);
+  });
+
   if (name === 'PostgreSQL') {
     it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {
       const other = await backend.open(where);

@@ -11,7 +11,9 @@ import { GroupTable } from '../../../src/policy/compute/groups.js';
 import { TierTable } from '../../../src/policy/compute/tiers.js';
 import { countersByTag, HostFirewall, hostFirewallPlan, hostRuleSpec, ruleTag } from '../../../src/agent/policy/host-firewall.js';
 import { hostLogFields } from '../../../src/agent/policy/host-log.js';
-import { hostExemptions } from '../../../src/agent/policy/host-exemptions.js';
+import { hostExemptions, overlayExemptions } from '../../../src/agent/policy/host-exemptions.js';
+import { WG_EGRESS_PORT } from '../../../src/agent/egress/wireguard-path.js';
+import { isOverlayExemption } from '../../../src/api/host-policy.js';
 import { AgentConfigSchema } from '../../../src/api/config.js';
 import { summarizeIPv4 } from '../../../src/lib/netlink/nflog.js';
 import { NodeConfigSpan } from '../../../src/controller/node-config-span.js';
@@ -294,8 +296,46 @@ describe('host firewall: span and np.log', () => {
 describe('host firewall: exemptions', () => {
   it('keeps the controller\'s address (every TCP port) open, resolving names; none for a unix socket', async () => {
     const cfg = (url: string) => AgentConfigSchema.parse({ nodeName: 'box1', inventory: { source: 'file', path: '/tmp/inv.json' }, controller: { url, credentials: { username: 'u', password: 'p' } } });
-    assert.deepEqual(await hostExemptions(cfg('mqtt://192.168.77.1:1883')), [{ ip: '192.168.77.1', what: 'controller' }]);
-    assert.deepEqual(await hostExemptions(cfg('mqtt://localhost:1883')), [{ ip: '127.0.0.1', what: 'controller' }]);
-    assert.deepEqual(await hostExemptions(cfg('mqtts+unix:///run/seine/mqtt.sock')), []);
+    const controller = async (url: string) => (await hostExemptions(cfg(url))).filter((e) => !isOverlayExemption(e));
+    assert.deepEqual(await controller('mqtt://192.168.77.1:1883'), [{ ip: '192.168.77.1', what: 'controller' }]);
+    assert.deepEqual(await controller('mqtt://localhost:1883'), [{ ip: '127.0.0.1', what: 'controller' }]);
+    assert.deepEqual(await controller('mqtts+unix:///run/seine/mqtt.sock'), []);
+  });
+
+  it('keeps the overlay open: the tunnel\'s port by type, none without encapsulation, WireGuard\'s port and its Egress VXLAN on the device', () => {
+    const cfg = (extra: Record<string, unknown>) => AgentConfigSchema.parse({ nodeName: 'box1', inventory: { source: 'file', path: '/tmp/inv.json' }, ...extra });
+    assert.deepEqual(overlayExemptions(cfg({})), [{ protocol: 'udp', port: 6081, what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ tunnelType: 'vxlan', trafficEncapMode: 'hybrid' })), [{ protocol: 'udp', port: 4789, what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ tunnelType: 'gre' })), [{ protocol: 'gre', what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ trafficEncapMode: 'noEncap' })), []);
+    assert.deepEqual(overlayExemptions(cfg({ trafficEncryptionMode: 'wireGuard', wireGuard: { port: 51821, interfaceName: 'wg-box1' } })), [
+      { protocol: 'udp', port: 51821, what: 'wireguard' },
+      { protocol: 'udp', port: WG_EGRESS_PORT, device: 'wg-box1', what: 'wireguard-egress' },
+    ]);
+  });
+
+  it('writes the overlay\'s exemptions into INPUT and OUTPUT ahead of the rules, and checks them first', () => {
+    const plan = hostFirewallPlan([rule()], [
+      { protocol: 'udp', port: 6081, what: 'tunnel' },
+      { protocol: 'udp', port: 4790, device: 'antrea-wg0', what: 'wireguard-egress' },
+      { protocol: 'gre', what: 'tunnel' },
+      { ip: '192.168.77.1', what: 'controller' },
+    ]);
+    const chain = (name: string) => plan.lines.filter((l) => l.startsWith(`-A ${name} `)).slice(2);
+    assert.deepEqual(chain('SEINE-HOST-INPUT'), [
+      '-A SEINE-HOST-INPUT -p udp -m udp --dport 6081 -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -i antrea-wg0 -p udp -m udp --dport 4790 -m comment --comment "seine: wireguard-egress" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -p gre -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -j SEINE-POL-INGRESS-RULES',
+    ]);
+    assert.deepEqual(chain('SEINE-HOST-OUTPUT'), [
+      '-A SEINE-HOST-OUTPUT -p udp -m udp --dport 6081 -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -o antrea-wg0 -p udp -m udp --dport 4790 -m comment --comment "seine: wireguard-egress" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -p gre -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -d 192.168.77.1/32 -p tcp -m comment --comment "seine: controller" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -j SEINE-POL-EGRESS-RULES',
+    ]);
+    assert.throws(() => hostFirewallPlan([], [{ protocol: 'udp', what: 'tunnel' }]), /port/);
+    assert.throws(() => hostFirewallPlan([], [{ protocol: 'udp', port: 1, device: 'wg0 -j DROP', what: 'wireguard-egress' }]), /interface name/);
   });
 });
