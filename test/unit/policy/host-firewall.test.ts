@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { expectProblem, type Obj } from '../api/helpers.js';
 import { computeHostRules, type HostRule } from '../../../src/policy/compute/host.js';
-import { policyObjectsOf } from '../../../src/policy/compute/compute.js';
+import { PolicyComputer, policyObjectsOf } from '../../../src/policy/compute/compute.js';
 import { PodIndex } from '../../../src/policy/compute/pod-index.js';
 import { GroupTable } from '../../../src/policy/compute/groups.js';
 import { TierTable } from '../../../src/policy/compute/tiers.js';
@@ -21,6 +21,9 @@ import { findQualifiedKind } from '../../../src/api/kinds.js';
 import type { NodeReported } from '../../../src/api/node-state.js';
 import type { StoredRecord } from '../../../src/controller/store/objects.js';
 import type { InventoryNode } from '../../../src/api/inventory.js';
+import { nodeView } from '../../../src/agent/inventory/convert.js';
+import { inventoryFromState } from '../../../src/lab/inventory-file.js';
+import type { LabState } from '../../../src/lab/state.js';
 import type { run } from '../../../src/lib/exec.js';
 import { acnp, clusterGroup, inventory, pod } from './fixtures.js';
 
@@ -65,14 +68,17 @@ describe('host firewall: validation (nodeSelector in appliedTo)', () => {
   });
 });
 
-function node(name: string, ip: string, labels: Record<string, string> = {}): InventoryNode {
-  return { name, internalIP: ip, podCIDRs: [], labels };
+// As kubelet registers a Node: `kubernetes.io/hostname` is a label it sets, not the name itself.
+function node(name: string, ip: string, podCIDR: string, labels: Record<string, string> = {}): InventoryNode {
+  return { name, internalIP: ip, podCIDR, podCIDRs: [podCIDR], labels: { 'kubernetes.io/hostname': name, ...labels } };
 }
 
 describe('host firewall: rules from policies', () => {
-  const inv = inventory([pod('default', 'web', { app: 'web' }, '10.42.0.5'), pod('default', 'db', { app: 'db' }, '10.42.1.6', 'n2')]);
-  const nodes = new Map([['n1', node('n1', '192.168.0.1', { site: 'shop' })], ['n2', node('n2', '192.168.0.2', { site: 'plant' })]]);
-  const ctx = (groups = new GroupTable()) => ({ index: new PodIndex(inv), groups, tiers: new TierTable(), nodes });
+  const inv = {
+    ...inventory([pod('default', 'web', { app: 'web' }, '10.42.0.5'), pod('default', 'db', { app: 'db' }, '10.42.1.6', 'n2')]),
+    nodes: new Map([['n1', node('n1', '192.168.0.1', '10.42.0.0/24', { site: 'shop' })], ['n2', node('n2', '192.168.0.2', '10.42.1.0/24', { site: 'plant' })]]),
+  };
+  const ctx = (groups = new GroupTable(), index = new PodIndex(inv)) => ({ index, groups, tiers: new TierTable() });
 
   it('is told apart from pod policy: compute() leaves it to the host computation', () => {
     const objs = policyObjectsOf([acnp('protect-box', hostPolicy.spec), acnp('pods', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Drop' }] })]);
@@ -103,11 +109,44 @@ describe('host firewall: rules from policies', () => {
     assert.deepEqual(r.rules.map((x) => [x.policy.name, x.ruleName, x.direction, x.baseline]), [
       ['hq', 'no-dns', 'egress', false], ['hq', 'from-peers', 'ingress', false], ['hp', 'rest', 'ingress', true],
     ]);
-    assert.deepEqual(r.rules[1]!.cidrs, ['10.42.0.5/32', '10.42.1.6/32', '172.16.0.0/17', '192.168.0.2/32']);
+    // A node peer is its InternalIP and its gateway (the pod CIDR's first address), as in pod rules.
+    assert.deepEqual(r.rules[1]!.cidrs, ['10.42.0.5/32', '10.42.1.1/32', '10.42.1.6/32', '172.16.0.0/17', '192.168.0.2/32']);
     assert.deepEqual(r.rules[1]!.services, [{ protocol: 'TCP', port: 8080, endPort: 8090 }]);
-    assert.deepEqual(r.rules[0]!.cidrs, ['192.168.0.1/32'], 'the node\'s name counts as its hostname label');
+    assert.deepEqual(r.rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.1/32']);
     assert.deepEqual(r.rules[0]!.services, [{ protocol: 'ICMP', icmpType: 8 }]);
     assert.equal(r.rules[2]!.cidrs, undefined, 'no from: every address');
+  });
+
+  it('resolves a nodeSelector peer exactly as a pod rule does (one resolver), by the labels the Node carries', () => {
+    const from = [{ nodeSelector: { matchLabels: { site: 'plant' } } }];
+    const host = computeHostRules([acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Allow', from }] })], ctx());
+    const pods = new PolicyComputer(inv).compute({ policies: [acnp('p', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from }] })] });
+    assert.deepEqual(host.rules[0]!.cidrs, pods.nodes.get('n2')!.rules[0]!.peers.cidrs);
+    // The name alone is not a label: a Node registered without kubelet's hostname label is not picked by it.
+    const bare: InventoryNode = { name: 'n3', internalIP: '192.168.0.3', podCIDRs: [], labels: {} };
+    const byName = acnp('by-name', { priority: 1, appliedTo: [{ nodeSelector: {} }], egress: [{ action: 'Drop', to: [{ nodeSelector: { matchLabels: { 'kubernetes.io/hostname': 'n3' } } }] }] });
+    assert.deepEqual(computeHostRules([byName], ctx(new GroupTable(), new PodIndex({ ...inv, nodes: new Map([...inv.nodes, ['n3', bare]]) }))).rules, []);
+  });
+
+  it("the lab's Nodes carry kubelet's hostname label, so a hostname peer picks the box from the inventory alone", () => {
+    const box = (name: string, i: number) => ({ name, podCIDR: `10.42.${i}.0/24`, underlayIP: `172.31.250.${11 + i}` });
+    const lab = inventoryFromState({ boxes: [box('box1', 0), box('box2', 1)], namespaces: [], pods: [], services: [] } as unknown as LabState) as { items: { kind: string }[] };
+    const labNodes = lab.items.filter((o) => o.kind === 'Node').map((o) => nodeView(o as never));
+    assert.deepEqual(labNodes.map((n) => n.labels['kubernetes.io/hostname']), ['box1', 'box2']);
+    const index = new PodIndex({ ...inventory([]), nodes: new Map(labNodes.map((n) => [n.name, n])) });
+    const p = acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Drop', from: [{ nodeSelector: { matchLabels: { 'kubernetes.io/hostname': 'box2' } } }] }] });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.1.1/32', '172.31.250.12/32']);
+  });
+
+  it('follows Node changes through the index (a label added, an address moved)', () => {
+    const index = new PodIndex(inv);
+    const p = acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Drop', from: [{ nodeSelector: { matchLabels: { role: 'gw' } } }] }] });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules, []);
+    const n1 = inv.nodes.get('n1')!;
+    index.updateNode('n1', { ...n1, labels: { ...n1.labels, role: 'gw' } });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.1/32']);
+    index.updateNode('n1', { ...n1, internalIP: '192.168.0.9', labels: { ...n1.labels, role: 'gw' } });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.9/32']);
   });
 
   it('leaves out a rule whose peers select nothing, and fails a policy with an unknown tier alone', () => {
