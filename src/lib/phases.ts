@@ -30,8 +30,8 @@ export interface PhaseBuckets {
 export class PhaseRecorder {
   private readonly byPhase = new Map<string, { counts: number[]; sum: number; n: number }>();
 
-  /** `path` names the latency path (a metric label and the log line's `path`). */
-  constructor(readonly path: string) {}
+  /** `path` names the latency path (a metric label and the log line's `path`); `now`: the monotonic clock, ms (tests give their own). */
+  constructor(readonly path: string, readonly now: () => number = () => performance.now()) {}
 
   /** Starts a span now; `fields` go into its log line (a generation, a node, a tag). */
   begin(fields: Record<string, unknown> = {}): PhaseSpan {
@@ -77,16 +77,18 @@ export function phaseRecorders(): readonly PhaseRecorder[] {
 }
 
 export class PhaseSpan {
-  private readonly t0 = performance.now();
-  private last = this.t0;
+  private readonly t0: number;
+  private last: number;
   private readonly phases: Record<string, number> = {};
   private ended = false;
 
-  constructor(private readonly recorder: PhaseRecorder, private readonly fields: Record<string, unknown>) {}
+  constructor(private readonly recorder: PhaseRecorder, private readonly fields: Record<string, unknown>) {
+    this.t0 = this.last = recorder.now();
+  }
 
   /** The phase that ran since the previous mark (or the begin) ends now; a phase marked twice adds up. */
   mark(phase: string): void {
-    const now = performance.now();
+    const now = this.recorder.now();
     this.phases[phase] = (this.phases[phase] ?? 0) + (now - this.last);
     this.last = now;
   }
