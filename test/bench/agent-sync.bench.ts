@@ -52,8 +52,8 @@ export const bench: Bench = {
       db = await Database.open(path.join(tmp.dir, `${NODE}.db`));
       const realizers = new RealizerRegistry();
       realizers.registerRealizer({ kind: 'ClusterNetworkPolicy', group: 'crd.antrea.io' }, new NoopRealizer());
-      sync = await AgentSync.open({ node: NODE, url: raw.url, username: NODE, db, realizers, agentVersion: '0.1.0-bench', inventory: () => testInventory(NODE) });
       const counts = countStatements(db);
+      sync = await AgentSync.open({ node: NODE, url: raw.url, username: NODE, db, realizers, agentVersion: '0.1.0-bench', inventory: () => testInventory(NODE) });
       await sync.start();
       const s = sync;
       await pollUntil('the agent connecting to the raw aedes', 30_000, () => s.connected);
