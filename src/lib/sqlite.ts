@@ -35,9 +35,15 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
 }
 
+/** A statement prepared once and run many times (see Database.prepare). */
+export interface PreparedStatement {
+  run(params?: SqlParams): Promise<SqlRunResult>;
+}
+
 export class Database implements SqlDatabase {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly prepared = new Map<string, sqlite3.Statement>();
 
   private constructor(private readonly raw: sqlite3.Database, readonly file: string) {}
 
@@ -70,6 +76,33 @@ export class Database implements SqlDatabase {
   }
 
   /**
+   * A write statement compiled once (on first use) and kept until close: on a hot path (the
+   * agent's document and outbox writes) each call then skips SQLite's parse and plan and
+   * node-sqlite3's per-call Statement object. Runs through the same queue as run(); not for use
+   * inside a transaction (the queue is held there).
+   */
+  prepare(sql: string): PreparedStatement {
+    return {
+      run: (params: SqlParams = []) => this.enqueue(async () => {
+        let stmt = this.prepared.get(sql);
+        if (!stmt) {
+          stmt = await new Promise<sqlite3.Statement>((resolve, reject) => {
+            const st: sqlite3.Statement = this.raw.prepare(sql, (err: Error | null) => (err ? reject(sqlError(err, sql)) : resolve(st)));
+          });
+          this.prepared.set(sql, stmt);
+        }
+        const st = stmt;
+        return new Promise<SqlRunResult>((resolve, reject) => {
+          st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+            if (err) reject(sqlError(err, sql));
+            else resolve({ changes: this.changes, lastId: this.lastID });
+          });
+        });
+      }),
+    };
+  }
+
+  /**
    * Run `fn` inside BEGIN IMMEDIATE … COMMIT (ROLLBACK when it throws). Use only the `tx`
    * handle inside `fn`: calls on the database itself wait until the transaction ends.
    */
@@ -96,6 +129,9 @@ export class Database implements SqlDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Open statements would keep the connection from closing (SQLITE_BUSY).
+    await this.enqueue(() => Promise.all([...this.prepared.values()].map((st) => new Promise<void>((resolve) => st.finalize(() => resolve())))));
+    this.prepared.clear();
     await this.enqueue(() => new Promise<void>((resolve, reject) => this.raw.close((err) => (err ? reject(err) : resolve()))));
   }
 

@@ -3,12 +3,20 @@
 // before (a document from one of those is stale, whatever its generation).
 import { NodeDesiredSchema, type NodeDesired } from '../../api/node-state.js';
 import { createLogger } from '../../lib/log.js';
-import type { Database } from '../../lib/sqlite.js';
+import type { Database, PreparedStatement } from '../../lib/sqlite.js';
 
 const log = createLogger('agent.sync');
 
+const UPSERT = `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`;
+
 export class DesiredStore {
-  constructor(private readonly db: Database) {}
+  /** The one statement of a document's save from the same store (prepared once: it runs per document). */
+  private readonly upsert: PreparedStatement;
+
+  constructor(private readonly db: Database) {
+    this.upsert = db.prepare(UPSERT);
+  }
 
   async load(): Promise<NodeDesired | undefined> {
     const row = await this.db.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
@@ -38,13 +46,9 @@ export class DesiredStore {
    */
   async save(desired: NodeDesired, saved?: { storeId: string | undefined }): Promise<void> {
     const now = new Date().toISOString();
-    const upsert = (tx: Pick<Database, 'run'>) => tx.run(
-      `INSERT INTO sync_desired (id, generation, document, received_at) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, document = excluded.document, received_at = excluded.received_at`,
-      [desired.generation, JSON.stringify(desired), now],
-    );
+    const params = [desired.generation, JSON.stringify(desired), now];
     if (saved && (saved.storeId === undefined || saved.storeId === desired.storeId)) {
-      await upsert(this.db); // one statement: atomic by itself
+      await this.upsert.run(params); // one statement: atomic by itself
       return;
     }
     await this.db.transaction(async (tx) => {
@@ -52,7 +56,7 @@ export class DesiredStore {
       if (prevStore !== undefined && prevStore !== desired.storeId) {
         await tx.run('INSERT INTO sync_retired_stores (store_id, retired_at) VALUES (?, ?) ON CONFLICT (store_id) DO NOTHING', [prevStore, now]);
       }
-      await upsert(tx);
+      await tx.run(UPSERT, params);
     });
   }
 

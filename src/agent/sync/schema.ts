@@ -19,6 +19,10 @@ export const SYNC_MIGRATIONS: readonly string[] = [
   // 3: each message's payload size, so the outbox can be bounded in bytes without reading payloads.
   `ALTER TABLE sync_outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
    UPDATE sync_outbox SET bytes = LENGTH(CAST(payload AS BLOB));`,
+  // 4: one state message (the report) per topic, so a new one replaces its predecessor in one
+  // statement (INSERT OR REPLACE). The outbox never kept two; the newest stays if it did.
+  `DELETE FROM sync_outbox WHERE retain = 1 AND id NOT IN (SELECT MAX(id) FROM sync_outbox WHERE retain = 1 GROUP BY topic);
+   CREATE UNIQUE INDEX sync_outbox_state ON sync_outbox (topic) WHERE retain = 1;`,
 ];
 
 export function migrateSync(db: Database): Promise<number[]> {
