@@ -194,6 +194,11 @@ export class EmbeddedBroker {
     log.info({ url: this.url, socket: this.opts.socketPath }, 'embedded broker listening');
   }
 
+  /** Whether the node has a connection open now (what "online" means with this broker). */
+  hasSession(node: string): boolean {
+    return this.sessions.has(node);
+  }
+
   get port(): number {
     return Number(new URL(this.url).port);
   }
