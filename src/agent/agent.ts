@@ -54,8 +54,7 @@ import { TunnelNeighbours } from './tunnel-neighbours.js';
 import { NodeConfigAgent } from './node-config/realizer.js';
 import { LatencyMonitor } from './latency/monitor.js';
 import { baseSettings } from './node-config/merge.js';
-import { WireGuard, type WireGuardPeer } from './wireguard/index.js';
-import { stopUserspace } from './wireguard/userspace.js';
+import { removeWireGuard, WireGuard, type WireGuardPeer } from './wireguard/index.js';
 import { WIREGUARD_KEY_ANNOTATION } from '../api/wireguard.js';
 
 const log = createLogger('agent');
@@ -99,8 +98,9 @@ export class Agent {
     const network = await setUpNodeNetwork(vs, cfg, podCIDR);
     const mtu = podMtu(cfg, 1500, own?.ip.includes(':'));
     const wireGuard = cfg.trafficEncryptionMode === 'wireGuard' ? await WireGuard.start(cfg, mtu) : undefined;
-    // Encryption turned off: the wireguard-go an earlier agent started goes, by its recorded PID.
-    if (!wireGuard && (await stopUserspace(cfg.stateDir))) log.info('trafficEncryptionMode none: the userspace WireGuard device is gone');
+    // Encryption turned off: what an earlier agent set up for it goes (the wireguard-go it started, by its recorded PID).
+    const unencrypted = wireGuard ? [] : await removeWireGuard(cfg);
+    if (unencrypted.length) log.info({ removed: unencrypted }, 'trafficEncryptionMode none: WireGuard removed');
     // Antrea's way of telling the peers: the key on the box's own Node (retried on every Node change until it shows).
     const publishKey = () => {
       if (!wireGuard || !inventory.annotateNode || inventory.snapshot().nodes.get(cfg.nodeName)?.wireGuardPublicKey === wireGuard.publicKey) return;

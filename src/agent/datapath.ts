@@ -7,11 +7,12 @@
 import { CoalescingRunner } from '../lib/coalesce.js';
 import { createLogger } from '../lib/log.js';
 import { phaseRecorder, type PhaseSpan } from '../lib/phases.js';
-import { connectivityFlows, mergeFlows, type PeerBox } from './connectivity/flows.js';
+import { connectivityFlows, mergeFlows, type ConnectivityState, type PeerBox } from './connectivity/flows.js';
 import type { NodeNetwork } from './node-network.js';
 import type { OpenFlowBridge } from './ovs/bridge.js';
 import { CookieAllocator } from './ovs/cookie.js';
 import type { Flow } from './ovs/flow.js';
+import { FlowInterner, LastResult } from './ovs/flow-memo.js';
 import type { Group } from './ovs/group.js';
 import type { Pipeline } from './ovs/pipeline.js';
 import { defaultFlows } from './ovs/default-flows.js';
@@ -27,6 +28,11 @@ const phases = phaseRecorder('agent.datapath');
 export interface FlowFeature {
   name: string;
   flows(pipeline: Pipeline, cookies: CookieAllocator): Flow[] | Promise<Flow[]>;
+  /**
+   * It hands the same Flow objects again for the flows that did not change (Services, policy),
+   * so the datapath takes them as they are; otherwise the datapath interns them (flow-memo.ts).
+   */
+  keepsFlows?: boolean;
   /** OpenFlow groups its flows point at (Service select groups), as of its last flows() call. */
   groups?(): Group[];
 }
@@ -67,6 +73,12 @@ export class Datapath {
   readonly stats: DatapathStats = { syncs: 0 };
   private readonly runner = new CoalescingRunner(() => this.syncOnce());
   private firstDone = false;
+  // Every part of the desired set keeps its Flow objects while its inputs stay, so that the
+  // bridge plans only what changed (a Service change: the Service flows) instead of the table.
+  private readonly defaults = new LastResult<Flow[]>();
+  private readonly connectivity = new LastResult<Flow[]>();
+  private readonly merged = new LastResult<Flow[]>();
+  private readonly interners = new Map<string, FlowInterner>();
 
   constructor(private readonly o: DatapathOptions) {
     this.cookies = new CookieAllocator(o.round);
@@ -86,28 +98,37 @@ export class Datapath {
     const o = this.o;
     const pods = await o.podPorts.list();
     span?.mark('ports');
-    const connectivity = connectivityFlows(
-      {
-        podCIDR: o.podCIDR,
-        serviceCIDR: o.serviceCIDR,
-        gateway: o.network.gateway,
-        tunnel: o.network.tunnel,
-        pods,
-        peers: o.peers(),
-      },
-      o.pipeline,
-      this.cookies,
-    );
-    const others = await Promise.all((o.features ?? []).map(async (f) => f.flows(o.pipeline, this.cookies)));
+    const state: ConnectivityState = {
+      podCIDR: o.podCIDR,
+      serviceCIDR: o.serviceCIDR,
+      gateway: o.network.gateway,
+      tunnel: o.network.tunnel,
+      pods: pods.map((p) => ({ key: p.key, ofport: p.ofport, mac: p.mac, ip: p.ip })),
+      peers: o.peers(),
+    };
+    // By content: the pods and peers are listed again (new objects) on every sync. When they
+    // change, the flows of the pods and peers that stayed keep their objects all the same.
+    const connectivity = this.connectivity.get([o.pipeline, this.cookies, JSON.stringify(state)], () => this.interner('connectivity').intern(connectivityFlows(state, o.pipeline, this.cookies)));
+    const others = await Promise.all((o.features ?? []).map(async (f) => {
+      const flows = await f.flows(o.pipeline, this.cookies);
+      return f.keepsFlows ? flows : this.interner(`feature/${f.name}`).intern(flows);
+    }));
     span?.mark('features');
+    const defaults = this.defaults.get([o.pipeline, this.cookies.round], () => defaultFlows(o.pipeline, this.cookies.round));
     // Features' flows (possibly 10k policy flows) are appended rather than merged: the planner
     // keeps the last flow of each (table, priority, match) too, so overriding a default works
     // the same, without building a key string per flow here.
-    const flows = mergeFlows(defaultFlows(o.pipeline, this.cookies.round), connectivity);
+    const flows = [...this.merged.get([defaults, connectivity], () => mergeFlows(defaults, connectivity))];
     for (const f of others) for (const x of f) flows.push(x);
-    for (const d of o.derived ?? []) for (const x of d.derivedFlows(flows, o.pipeline, this.cookies)) flows.push(x);
+    for (const d of o.derived ?? []) for (const x of this.interner(`derived/${d.name}`).intern(d.derivedFlows(flows, o.pipeline, this.cookies))) flows.push(x);
     span?.mark('derived');
     return flows;
+  }
+
+  private interner(name: string): FlowInterner {
+    let i = this.interners.get(name);
+    if (!i) this.interners.set(name, (i = new FlowInterner()));
+    return i;
   }
 
   /** Groups of the features, as of their last flows() (call after desiredFlows). */

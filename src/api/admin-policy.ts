@@ -59,15 +59,21 @@ export const CnpProtocolSchema = z
   .superRefine(exactlyOne(['tcp', 'udp', 'sctp', 'destinationNamedPort'], 'protocol'));
 export type CnpProtocol = z.infer<typeof CnpProtocolSchema>;
 
-const CnpEgressPeerSchema = z
-  .strictObject({
-    namespaces: LabelSelectorSchema.optional(),
-    pods: NamespacedPodSchema.optional(),
-    nodes: LabelSelectorSchema.optional(),
-    networks: NetworksSchema.optional(),
-    domainNames: z.array(z.string()).min(1).optional(),
-  })
-  .superRefine(exactlyOne(['namespaces', 'pods', 'nodes', 'networks', 'domainNames'], 'peer'));
+// The egress peer fields v1alpha1 and v1alpha2 share; each version extends it, then checks that
+// exactly one of its own fields is set (zod refuses to extend a refined object, hence two steps).
+const EgressPeerFieldsSchema = z.strictObject({
+  namespaces: LabelSelectorSchema.optional(),
+  pods: NamespacedPodSchema.optional(),
+  nodes: LabelSelectorSchema.optional(),
+  networks: NetworksSchema.optional(),
+});
+
+/** An egress peer of `fields`: exactly one of them set (the message lists them in declaration order). */
+function egressPeer<T extends z.ZodObject>(fields: T) {
+  return fields.superRefine(exactlyOne(Object.keys(fields.shape), 'peer'));
+}
+
+const CnpEgressPeerSchema = egressPeer(EgressPeerFieldsSchema.extend({ domainNames: z.array(z.string()).min(1).optional() }));
 
 export const CnpActionSchema = z.enum(['Accept', 'Deny', 'Pass']);
 const RuleNameSchema = z.string().max(100);
@@ -153,14 +159,7 @@ export const AnpPortSchema = z
   .superRefine(exactlyOne(['portNumber', 'namedPort', 'portRange'], 'port'));
 export type AnpPort = z.infer<typeof AnpPortSchema>;
 
-const AnpEgressPeerSchema = z
-  .strictObject({
-    namespaces: LabelSelectorSchema.optional(),
-    pods: NamespacedPodSchema.optional(),
-    nodes: LabelSelectorSchema.optional(),
-    networks: NetworksSchema.optional(),
-  })
-  .superRefine(exactlyOne(['namespaces', 'pods', 'nodes', 'networks'], 'peer'));
+const AnpEgressPeerSchema = egressPeer(EgressPeerFieldsSchema);
 
 function anpRules<A extends z.ZodType>(action: A) {
   return {

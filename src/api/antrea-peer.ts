@@ -1,9 +1,11 @@
 // The building blocks of Antrea-native policy rules: appliedTo entries, to/from peers, ports and
 // protocols. Field sets follow Antrea's CRDs (build/charts/antrea/crds), per policy scope; the
 // combination rules follow pkg/controller/networkpolicy/validate.go. Fields Seine does not
-// enforce yet (serviceAccount, service, scope, externalEntitySelector; nodeSelector outside
-// a policy applied to Nodes, host-policy.ts) are accepted here so Antrea YAML loads; the
-// controller reports them as not supported.
+// enforce yet (serviceAccount, service, scope ClusterSet, externalEntitySelector) are accepted
+// here so Antrea YAML loads; the controller reports them as not supported. `nodeSelector` is
+// enforced: as a from/to peer, in pod and host rules alike, it is the selected Nodes' addresses
+// (policy/compute/node-peers.ts); in an ACNP's policy-level appliedTo it makes a policy applied
+// to Nodes (host-policy.ts, which refuses it in a rule's appliedTo or beside pod entries).
 import { z } from 'zod';
 import { LabelSelectorSchema, NamespacedNameSchema, isQualifiedName } from './meta.js';
 import { IPAddressSchema, IPBlockSchema, PortSchema, TransportProtocolSchema, portRangeIssues } from './net.js';

@@ -112,11 +112,35 @@ export const HostRuleSchema = z.strictObject({
 export type HostRuleSpec = z.infer<typeof HostRuleSchema>;
 
 /** An address the box must always reach (the controller, the k3s API server): kept open ahead of every host rule. */
-export const HostExemptionSchema = z.strictObject({
+export const HostEgressExemptionSchema = z.strictObject({
   ip: z.string().refine((s) => ipFamily(s) === 4, { error: 'expected an IPv4 address' }),
   /** undefined: every TCP port of that address. */
   port: PortNumberSchema.optional(),
   /** What it is, for the comment. */
   what: z.enum(['controller', 'kubernetes-api']),
 });
-export type HostExemption = z.infer<typeof HostExemptionSchema>;
+
+/**
+ * The overlay's own packets, in and out (tunnel or WireGuard): the pods' traffic inside them is
+ * policed in OVS once unwrapped. With the kernel datapath they pass the host's INPUT and OUTPUT,
+ * where a drop-all rule would cut the box's pods off the other boxes.
+ */
+export const HostOverlayExemptionSchema = z
+  .strictObject({
+    protocol: z.enum(['udp', 'gre']),
+    /** The UDP destination port (none for GRE). */
+    port: PortNumberSchema.optional(),
+    /** Only packets coming in on / going out of this device. */
+    device: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).optional(),
+    what: z.enum(['tunnel', 'wireguard', 'wireguard-egress']),
+  })
+  .refine((e) => (e.protocol === 'udp') === (e.port !== undefined), { error: 'a UDP exemption needs a port, a GRE one has none', path: ['port'] });
+
+export const HostExemptionSchema = z.union([HostEgressExemptionSchema, HostOverlayExemptionSchema]);
+export type HostEgressExemption = z.infer<typeof HostEgressExemptionSchema>;
+export type HostOverlayExemption = z.infer<typeof HostOverlayExemptionSchema>;
+export type HostExemption = HostEgressExemption | HostOverlayExemption;
+
+export function isOverlayExemption(e: HostExemption): e is HostOverlayExemption {
+  return 'protocol' in e;
+}

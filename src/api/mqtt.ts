@@ -2,7 +2,7 @@
 // and parsed only here, so a node's broker ACL (`seine/v1/nodes/<node>/#`) and the code agree.
 import { z } from 'zod';
 import { FlowRecordBatchSchema } from './flow-record.js';
-import { describeProblem, formatIssues } from './issues.js';
+import { describeProblem, formatIssues, formatPath } from './issues.js';
 import { NodeNameSchema, isDNS1123Subdomain } from './meta.js';
 import { NodeDesiredSchema, NodeReportedSchema, RealizedObjectSchema } from './node-state.js';
 
@@ -236,25 +236,46 @@ export class MessageError extends Error {
   }
 }
 
+/** Channels on which fields a node adds that this side does not know are dropped, not refused. */
+const TOLERANT_CHANNELS: ReadonlySet<NodeChannel> = new Set(['status', 'reported', 'flows', 'events']);
+
 /**
  * Validates a received message against its topic: JSON, the channel's envelope and payload
  * schema, and the envelope's node matching the topic's (a node may only speak for itself).
  */
-export function parseNodeMessage(topic: string, payload: string | Uint8Array): NodeMessage & { node: string } {
+export function parseNodeMessage(topic: string, payload: string | Uint8Array): NodeMessage & { node: string; ignoredFields?: string[] } {
   const { node, channel, rpcId } = parseNodeTopic(topic);
   let json: unknown;
   try {
-    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    // MQTT.js hands over Buffers: decoded in place (Buffer.from(buffer) would copy every message first).
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
   } catch (err) {
     throw new MessageError(`${topic}: payload is not JSON: ${(err as Error).message}`);
   }
-  const result = CHANNEL_ENVELOPES[channel].safeParse(json, { reportInput: true });
+  const schema = CHANNEL_ENVELOPES[channel];
+  let result = schema.safeParse(json, { reportInput: true });
+  let ignoredFields: string[] | undefined;
+  // A newer agent may say more than this controller knows (agents can be updated first, or the
+  // controller rolled back): what it does not know is dropped and named, the rest still checked.
+  // Only in what nodes state about themselves (the payload; the envelope is the protocol and stays
+  // strict), never in a desired document (what a box enforces) or rpc.
+  if (!result.success && TOLERANT_CHANNELS.has(channel) && result.error.issues.every((i) => i.code === 'unrecognized_keys' && i.path[0] === 'payload')) {
+    ignoredFields = [];
+    for (const issue of result.error.issues) {
+      const holder = issue.path.reduce<unknown>((at, key) => (at as Record<PropertyKey, unknown>)[key], json) as Record<string, unknown>;
+      for (const key of (issue as { keys: string[] }).keys) {
+        delete holder[key];
+        ignoredFields.push(formatPath([...issue.path, key]));
+      }
+    }
+    result = schema.safeParse(json, { reportInput: true });
+  }
   if (!result.success) {
     throw new MessageError(formatIssues(result.error.issues).map((p) => `${topic}: ${describeProblem(p)}`).join('\n'));
   }
   const envelope = result.data as { node: string };
   if (envelope.node !== node) throw new MessageError(`${topic}: node: envelope says ${JSON.stringify(envelope.node)}, topic says ${JSON.stringify(node)}`);
-  return { node, channel, ...(rpcId === undefined ? {} : { rpcId }), envelope } as NodeMessage & { node: string };
+  return { node, channel, ...(rpcId === undefined ? {} : { rpcId }), envelope, ...(ignoredFields ? { ignoredFields } : {}) } as NodeMessage & { node: string; ignoredFields?: string[] };
 }
 
 /** Why a received message was not taken (each side counts these). */
@@ -268,7 +289,7 @@ export function intakeNodeMessage(
   topic: string,
   payload: Uint8Array,
   maxBytes: number,
-): { message: NodeMessage & { node: string } } | { empty: true } | { rejected: IntakeRejection; detail: string } {
+): { message: NodeMessage & { node: string; ignoredFields?: string[] } } | { empty: true } | { rejected: IntakeRejection; detail: string } {
   if (payload.length > maxBytes) return { rejected: 'oversized', detail: `${payload.length} bytes > ${maxBytes}` };
   if (payload.length === 0) return { empty: true };
   try {

@@ -15,18 +15,33 @@ export function computeStatus(record: Subject, spanNodes: readonly string[], rep
     const got = reports.get(node)?.objects[key];
     if (!got || got.generation !== record.generation) continue;
     if (got.phase === 'Realized') realized++;
-    else failures.push(`${node}: ${got.reason ?? 'failed'}`);
+    else failures.push(failureOf(node, got.reason));
   }
-  const desired = spanNodes.length;
+  return statusFromCounts(record.generation, realized, spanNodes.length, failures.length, failures.slice(0, MAX_FAILURES_SHOWN));
+}
+
+/** Failures named in the status message (the first ones, in span order). */
+export const MAX_FAILURES_SHOWN = 5;
+
+/** How a node's failure reads in the status message. */
+export function failureOf(node: string, reason: string | undefined): string {
+  return `${node}: ${reason ?? 'failed'}`;
+}
+
+/**
+ * The status from counts over the span (the controller keeps them per object as reports come):
+ * `realized` and `failed` nodes report this generation; `shown`: the first failures, in span order.
+ */
+export function statusFromCounts(generation: number, realized: number, desired: number, failed: number, shown: readonly string[]): PolicyStatus {
   // A policy that applies to no pod has nothing to realize: Realized with 0/0, as in Antrea.
-  const phase = failures.length ? 'Failed' : realized === desired ? 'Realized' : realized > 0 ? 'Realizing' : 'Pending';
+  const phase = failed ? 'Failed' : realized === desired ? 'Realized' : realized > 0 ? 'Realizing' : 'Pending';
   return {
     phase,
-    observedGeneration: record.generation,
+    observedGeneration: generation,
     currentNodesRealized: realized,
     desiredNodesRealized: desired,
-    ...(failures.length
-      ? { conditions: [{ type: 'Realized', status: 'False' as const, reason: 'NodeFailure', message: failures.slice(0, 5).join('; ') }] }
+    ...(failed
+      ? { conditions: [{ type: 'Realized', status: 'False' as const, reason: 'NodeFailure', message: shown.join('; ') }] }
       : {}),
   };
 }

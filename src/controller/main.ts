@@ -18,6 +18,7 @@ import { authEnabled } from './rest/auth.js';
 import { RestServer } from './rest/server.js';
 import type { Span } from './span.js';
 import { PolicySpan } from './policy-span.js';
+import { RealizationIndex } from './realization-index.js';
 import { NodeConfigSpan } from './node-config-span.js';
 import type { NodeReported } from '../api/node-state.js';
 import { storeId } from './store/identity.js';
@@ -201,8 +202,13 @@ export class Controller {
       await traceflows.start();
       cleanup.push(() => traceflows.stop());
       metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
+      // Status reads count from an index the reports keep (a 10k fleet is not read per GET).
+      const realization = await RealizationIndex.open({
+        nodes, store, span, ...(seams.span ? {} : { spanVersion: () => policySpan!.version + nodeConfigSpan.version }),
+      });
+      cleanup.push(async () => realization.close());
       const rest = new RestServer({
-        store, nodes, span, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows,
+        store, nodes, realization, tokens, passwordCredentials: cfg.insecure, version: CONTROLLER_VERSION, rpc, events, flows,
         impact: new ImpactService({ store, nodes, rpc, maxMessageBytes: cfg.maxMessageBytes }), metrics: metrics.registry,
         ...(broker ? { broker: brokerSwitch(broker) } : {}), traceflowStatus: (r) => traceflows.status(r),
         extraStatus: (r) => {

@@ -87,6 +87,15 @@ export class ControllerMetrics {
         this.inc(src.publisher.changed);
       },
     });
+    // Where the resident memory is (issue #22): V8's heap (committed and live), memory outside it
+    // that V8 knows of (Buffers), and the rest of the RSS (native code: SQLite, malloc arenas).
+    new Gauge({
+      name: 'seine_controller_memory_bytes', help: 'The controller process\'s memory by kind: rss, heapTotal (V8 heap committed), heapUsed (live and not yet collected), external (Buffers and other memory V8 tracks), arrayBuffers.', labelNames: ['kind'], registers,
+      collect(this: Gauge) {
+        const m = process.memoryUsage();
+        for (const kind of ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const) this.set({ kind }, m[kind]);
+      },
+    });
     new Gauge({ name: 'seine_controller_mqtt_connected', help: '1 while the controller is connected to the MQTT broker.', registers, collect(this: Gauge) { this.set(src.client.connected ? 1 : 0); } });
     if (src.broker) {
       const broker = src.broker;

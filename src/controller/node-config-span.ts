@@ -14,6 +14,8 @@ import type { StoredRecord } from './store/objects.js';
 export class NodeConfigSpan {
   /** Node → its labels as last reported (JSON, to tell a change cheaply). */
   private readonly labels = new Map<string, { text: string; labels: Record<string, string> }>();
+  /** Moves whenever a node's labels change (a NodeConfig's span may move with them). */
+  version = 0;
 
   /** Takes a node's report; true when its labels changed (a NodeConfig's span may move). */
   noteReport(node: string, reported: NodeReported): boolean {
@@ -21,11 +23,12 @@ export class NodeConfigSpan {
     const text = JSON.stringify(labels);
     if (this.labels.get(node)?.text === text) return false;
     this.labels.set(node, { text, labels });
+    this.version++;
     return true;
   }
 
   forget(node: string): void {
-    this.labels.delete(node);
+    if (this.labels.delete(node)) this.version++;
   }
 
   /** Wraps another span: NodeConfigs by their selector, everything else as `inner` says. */

@@ -10,6 +10,7 @@ import { qualifiedKind, type ManifestObject } from '../api/kinds.js';
 import { objectKey, type NodeReported } from '../api/node-state.js';
 import type { Inventory, InventoryNamespace, InventoryPod } from '../api/inventory.js';
 import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
+import { cmp } from '../policy/compute/pod-index.js';
 import { FLEET_IDS, fleetPod } from './fleet-inventory.js';
 import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';
@@ -34,6 +35,8 @@ export class PolicySpan {
   private spans = new Map<string, readonly string[]>();
   /** The same spans as sets (membership tests per node and document are O(1)). */
   private spanSets = new Map<string, ReadonlySet<string>>();
+  /** The span each set was made from (an unmoved span keeps its set across refreshes). */
+  private readonly spanOfSet = new WeakMap<ReadonlySet<string>, readonly string[]>();
   private readonly inventories = new Map<string, NodeInventory>();
   /** The report object each node's inventory was last taken from. */
   private readonly lastReport = new Map<string, NodeReported>();
@@ -46,8 +49,12 @@ export class PolicySpan {
   private lastPolicies?: readonly unknown[];
   /** Manifests by object key, kept while the object's generation stands (the computer memoizes by identity). */
   private readonly manifests = new Map<string, { uid: string; generation: number; manifest: ManifestObject }>();
-  /** Filtered node lists by the caller's array (one publication passes the same one for every node). */
-  private nodeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+  /** Node lists as sets, by the caller's array (the registry hands out one array until its nodes change). */
+  private readonly nodeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+  /** span()'s answer by computed span, for the node list it was filtered by (both arrays stay while unchanged). */
+  private readonly filtered = new WeakMap<readonly string[], { nodes: readonly string[]; span: readonly string[] }>();
+  /** Moves whenever a refresh changes any policy's span: what was derived from the spans before is stale. */
+  version = 0;
 
   /**
    * `shared`: the store is shared with other controller replicas, which take some nodes' reports.
@@ -70,17 +77,18 @@ export class PolicySpan {
     if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return nodes;
     const s = this.spans.get(objectKey(object));
     if (!s) return nodes;
-    let set = this.nodeSets.get(nodes);
-    if (!set) this.nodeSets.set(nodes, (set = new Set(nodes)));
-    return s.filter((n) => set.has(n));
+    const memo = this.filtered.get(s);
+    if (memo?.nodes === nodes) return memo.span;
+    const set = this.nodeSet(nodes);
+    const span = s.filter((n) => set.has(n));
+    this.filtered.set(s, { nodes, span });
+    return span;
   };
 
   /** Whether `node` is in the object's span, without building a list (the document builder asks once per node and object). */
   inSpan(object: Parameters<Span>[0], node: string, nodes: readonly string[]): boolean {
     if (object.kind.kind === 'Traceflow') return false;
-    let set = this.nodeSets.get(nodes);
-    if (!set) this.nodeSets.set(nodes, (set = new Set(nodes)));
-    if (!set.has(node)) return false;
+    if (!this.nodeSet(nodes).has(node)) return false;
     if (!POLICY_KINDS.has(qualifiedKind(object.kind))) return true;
     const s = this.spanSets.get(objectKey(object));
     return !s || s.has(node);
@@ -136,7 +144,7 @@ export class PolicySpan {
         for (const [key, n] of inv.namespaces) namespaces.set(key, n.ns);
       }
       const nodes = new Map((await this.nodes.names()).map((n) => [n, { name: n, podCIDRs: [], labels: {} }]));
-      this.computer = new PolicyComputer({ pods, namespaces, nodes } satisfies Inventory, FLEET_IDS);
+      this.computer = new PolicyComputer({ pods, namespaces, nodes } satisfies Inventory, FLEET_IDS, { spansOnly: true });
       this.pendingPods.clear();
       this.pendingNamespaces.clear();
       all = true;
@@ -161,21 +169,41 @@ export class PolicySpan {
     this.computer.compute(objects);
     const spans = new Map<string, readonly string[]>();
     const changed = new Set<string>();
+    let moved = false;
     for (const p of objects.policies) {
       const span = this.computer.spanOf(p);
       const key = p.metadata.uid!;
       const before = this.spans.get(key);
       if (span) spans.set(key, span);
+      if (before !== span) moved = true;
       if (all || before === span) continue;
       // From or to "every node" (a failed policy): any node may move.
       if (!before || !span) all = true;
       else symmetricDifference(before, span, changed);
     }
+    if (moved || spans.size !== this.spans.size) this.version++;
     this.spans = spans;
-    this.spanSets = new Map([...spans].map(([k, v]) => [k, new Set(v)]));
-    this.nodeSets = new WeakMap();
+    // A span that did not move keeps its set (a fleet-wide policy's is ten thousand names).
+    const sets = new Map<string, ReadonlySet<string>>();
+    for (const [key, span] of spans) {
+      const before = this.spanSets.get(key);
+      sets.set(key, before && this.spanOfSet.get(before) === span ? before : this.setOf(span));
+    }
+    this.spanSets = sets;
     this.opts.observe?.(this.computer.lastRecomputed, performance.now() - t0);
     return all ? 'all' : changed;
+  }
+
+  private setOf(span: readonly string[]): ReadonlySet<string> {
+    const set = new Set(span);
+    this.spanOfSet.set(set, span);
+    return set;
+  }
+
+  private nodeSet(nodes: readonly string[]): ReadonlySet<string> {
+    let set = this.nodeSets.get(nodes);
+    if (!set) this.nodeSets.set(nodes, (set = new Set(nodes)));
+    return set;
   }
 
   private forgetNode(node: string): void {
@@ -199,10 +227,17 @@ export class PolicySpan {
   }
 }
 
-/** Adds to `out` the names in exactly one of two lists. */
+/** Adds to `out` the names in exactly one of two sorted lists (spans are sorted): one merge pass, no sets. */
 function symmetricDifference(a: readonly string[], b: readonly string[], out: Set<string>): void {
-  const sa = new Set(a);
-  const sb = new Set(b);
-  for (const n of a) if (!sb.has(n)) out.add(n);
-  for (const n of b) if (!sa.has(n)) out.add(n);
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const c = i === a.length ? 1 : j === b.length ? -1 : cmp(a[i]!, b[j]!);
+    if (c < 0) out.add(a[i++]!);
+    else if (c > 0) out.add(b[j++]!);
+    else {
+      i++;
+      j++;
+    }
+  }
 }

@@ -33,10 +33,23 @@ export type HostRequest =
 
 export type HostReply =
   | { op: 'started'; ms: number }
-  | { op: 'waited'; id: number; error?: string; behind?: number }
+  | { op: 'waited'; id: number; error?: string; behind?: number; times?: RoundTimes }
   | { op: 'pod'; id: number; ms?: number; error?: string }
   | { op: 'stopped' }
   | { op: 'error'; error: string };
+
+/**
+ * When this process's boxes got through a round (wall-clock ms, comparable across the processes
+ * of one machine): the first and last box handing the fleet policy's generation to its
+ * realizer (the document received and stored), and the last box's report acknowledged by the broker.
+ */
+export interface RoundTimes {
+  firstRealized: number;
+  lastRealized: number;
+  lastReported: number;
+}
+
+const wallNow = (): number => performance.timeOrigin + performance.now();
 
 /** What box `index` reports: one pod, app=demo on every tenth box and app=edge elsewhere, all fleet=yes. */
 export function boxPods(index: number, extraDemo = false): NodeReported['inventory']['pods'] {
@@ -53,9 +66,15 @@ const NAMESPACES = { default: { 'kubernetes.io/metadata.name': 'default' } };
 class NoopRealizer implements Realizer {
   fleet = 0;
   demo = false;
+  /** When `fleet` last moved; the fleet generation whose report the broker acknowledged, and when. */
+  fleetAt = 0;
+  reported = 0;
+  reportedAt = 0;
   constructor(private readonly onChange: () => void) {}
   async realize(objects: ReadonlyMap<string, DesiredObject>): Promise<ReadonlyMap<string, RealizeOutcome>> {
-    this.fleet = objects.get(FLEET)?.generation ?? 0;
+    const fleet = objects.get(FLEET)?.generation ?? 0;
+    if (fleet !== this.fleet) this.fleetAt = wallNow();
+    this.fleet = fleet;
     this.demo = objects.has(DEMO);
     queueMicrotask(this.onChange);
     return new Map([...objects.keys()].map((k) => [k, { ok: true } as RealizeOutcome]));
@@ -68,8 +87,9 @@ const boxes = new Map<number, Box>();
 const waiters = new Set<{ generation: number; done: () => void }>();
 const send = (m: HostReply): void => void process.send!(m);
 
+/** A round is through once every box's report of it is acknowledged (what the controller's status waits for). */
 function checkWaiters(): void {
-  for (const w of waiters) if ([...boxes.values()].every((b) => b.realizer.fleet >= w.generation)) w.done();
+  for (const w of waiters) if ([...boxes.values()].every((b) => b.realizer.reported >= w.generation)) w.done();
 }
 
 async function until(what: () => string, ms: number, ok: () => boolean, every = 5): Promise<void> {
@@ -95,6 +115,12 @@ async function start(req: Extract<HostRequest, { op: 'start' }>): Promise<void> 
         inventory: () => ({ pods: boxPods(b.index, box.extra), namespaces: NAMESPACES }),
       });
       boxes.set(b.index, box);
+      // Called once the realized document's report is out (the broker's PUBACK).
+      box.sync.onRealized(() => {
+        realizer.reported = realizer.fleet;
+        realizer.reportedAt = wallNow();
+        checkWaiters();
+      });
       await box.sync.start();
       return box;
     }));
@@ -108,7 +134,7 @@ async function wait(req: Extract<HostRequest, { op: 'wait' }>): Promise<void> {
   const timer = setTimeout(() => {
     if (!waiter) return;
     waiters.delete(waiter);
-    send({ op: 'waited', id: req.id, error: 'deadline', behind: [...boxes.values()].filter((b) => b.realizer.fleet < req.generation).length });
+    send({ op: 'waited', id: req.id, error: 'deadline', behind: [...boxes.values()].filter((b) => b.realizer.reported < req.generation).length });
   }, req.ms);
   await new Promise<void>((done) => {
     waiter = { generation: req.generation, done };
@@ -117,7 +143,9 @@ async function wait(req: Extract<HostRequest, { op: 'wait' }>): Promise<void> {
   });
   clearTimeout(timer);
   waiters.delete(waiter!);
-  send({ op: 'waited', id: req.id });
+  const all = [...boxes.values()].map((b) => b.realizer);
+  const realized = all.map((r) => r.fleetAt);
+  send({ op: 'waited', id: req.id, times: { firstRealized: Math.min(...realized), lastRealized: Math.max(...realized), lastReported: Math.max(...all.map((r) => r.reportedAt)) } });
 }
 
 async function pod(req: Extract<HostRequest, { op: 'pod' }>): Promise<void> {

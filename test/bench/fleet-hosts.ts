@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childExit, withDeadline } from './harness.js';
-import type { HostBox, HostReply, HostRequest } from './fleet-agents.js';
+import type { HostBox, HostReply, HostRequest, RoundTimes } from './fleet-agents.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet-agents.ts');
 /** Each box costs a socket and three SQLite files (WAL): well under a process's 20k descriptors. */
@@ -64,14 +64,23 @@ export class FleetHosts {
     return { hosts, ms: performance.now() - t0 };
   }
 
-  /** Until every box realized the fleet policy at `generation`; fails naming how many had not. */
-  async realized(generation: number, ms: number, what: string): Promise<void> {
+  /**
+   * Until every box realized the fleet policy at `generation` and its report was acknowledged;
+   * fails naming how many had not. Returns when the boxes got there (over all processes).
+   */
+  async realized(generation: number, ms: number, what: string): Promise<RoundTimes> {
     const replies = await withDeadline(Promise.all(this.children.map((c) => {
       const id = this.nextId++;
       return this.ask(c, id, { op: 'wait', id, generation, ms });
     })), ms + 5000, what);
     const behind = replies.reduce((s, r) => s + (r.op === 'waited' ? r.behind ?? 0 : 0), 0);
     if (replies.some((r) => r.op !== 'waited' || r.error)) throw new Error(`${what}: ${behind} boxes had not realized generation ${generation} within ${ms} ms`);
+    const times = replies.map((r) => (r.op === 'waited' ? r.times! : undefined)).filter((t): t is RoundTimes => t !== undefined);
+    return {
+      firstRealized: Math.min(...times.map((t) => t.firstRealized)),
+      lastRealized: Math.max(...times.map((t) => t.lastRealized)),
+      lastReported: Math.max(...times.map((t) => t.lastReported)),
+    };
   }
 
   /** Box `index` adds (or removes) an app=demo pod: ms until it has (or lost) the demo policy. */

@@ -15,6 +15,12 @@
 //                leaves the stale KUBE-SEP chain for a later periodic cleanup, so no -X line.
 //                A second row times the restore of only that Service's chains (KUBE-SVC + its
 //                KUBE-SEPs), the floor of any iptables restore of the change.
+//   beside policy: the same change through the agent's Datapath (Datapath.desiredFlows: default
+//                and connectivity flows, 1k+ network-policy flows from NetworkPolicyFeature, the
+//                Service feature; then the bridge's reconcile), as a box with policies syncs a
+//                Service change. Only the Service flows should be planned: the other features
+//                keep their Flow objects while their inputs stay (flow-memo.ts). Host routes are
+//                left out (the bench runs in the root namespace). Anchor: the same partial restore.
 // Antrea publishes no AntreaProxy sync figures we could find (its metric
 // antrea_proxy_sync_proxy_rules_duration_seconds exists, without published values). kube-proxy's
 // nftables mode publishes one Service added to 10,000 in 141 ms (kubernetes PR #126013): a
@@ -29,6 +35,10 @@ import { defaultFlows } from '../../src/agent/ovs/default-flows.js';
 import { OpenFlowBridge } from '../../src/agent/ovs/bridge.js';
 import { CookieAllocator } from '../../src/agent/ovs/cookie.js';
 import { ServiceFeature } from '../../src/agent/service/feature.js';
+import { Datapath } from '../../src/agent/datapath.js';
+import { OvsPodPorts } from '../../src/agent/pod-ports.js';
+import { NetworkPolicyFeature } from '../../src/agent/policy/feature.js';
+import type { InternalRule, NodePolicySet } from '../../src/policy/compute/types.js';
 import { LEARNED_FLOWS } from '../../src/agent/flows/accounting.js';
 import type { Inventory, InventoryEndpointSlice, InventoryService } from '../../src/api/inventory.js';
 import { startPrivateOvs, stopPrivateOvs } from '../helpers/private-ovs.js';
@@ -70,6 +80,17 @@ function withChangedEndpoint(base: Inventory, i: number): Inventory {
   const slice = base.endpointSlices!.get(key)!;
   endpointSlices.set(key, { ...slice, endpoints: slice.endpoints.map((e, k) => (k === 0 ? { ...e, ip: '10.42.200.1' } : e)) });
   return { ...base, endpointSlices };
+}
+
+/** 100 egress rules of one local pod, 10 peer addresses each: 1,300+ policy flows. */
+function benchPolicies(): NodePolicySet {
+  const rules: InternalRule[] = Array.from({ length: 100 }, (_, i) => ({
+    id: `acnp:bench-${i}|egress|0`, policy: { kind: 'AntreaClusterNetworkPolicy', name: `bench-${i}` }, ruleName: 'r', direction: 'egress', action: i % 2 ? 'Allow' : 'Drop',
+    layer: 'antrea', tier: 'application', order: { tierPriority: 250, policyPriority: i, ruleIndex: 0 },
+    targets: [{ key: 'bench/client', ip: '10.42.0.5' }], peers: { any: false, ips: Array.from({ length: 10 }, (_, k) => `10.50.${i}.${k + 1}`), cidrs: [] },
+    services: [{ protocol: 'TCP', port: 1000 + i }], enableLogging: false,
+  }));
+  return { node: 'box1', rules, isolated: { ingress: [], egress: [] } };
 }
 
 const chain = (prefix: string, key: string) => `${prefix}-${createHash('sha256').update(key).digest('base64').replace(/[^A-Z0-9]/gi, '').slice(0, 16).toUpperCase()}`;
@@ -207,6 +228,38 @@ export const bench: Bench = {
         oneFloor.push((await timeMs(() => iptRestore(kpOnlyBack)))[0]);
       }
       if (counts.groups !== SERVICES) throw new Error(`expected ${SERVICES} groups on the switch, found ${counts.groups}`);
+
+      // Beside policy: the agent's Datapath builds the whole desired set on every sync.
+      await ofctl('del-flows', mgmt);
+      await ofctl('del-groups', mgmt);
+      await iptFlush();
+      await iptRestore(kpBase);
+      current = base;
+      const dpBridge = new OpenFlowBridge({ mgmt, tables: pipeline, env: inst.env, soleWriter: true, foreign: LEARNED_FLOWS });
+      const dpServices = newFeature();
+      const policies = benchPolicies();
+      const datapath: Datapath = new Datapath({
+        bridge: dpBridge, pipeline, round: 2, podPorts: new OvsPodPorts(vs, 'br-int', () => datapath.sync()),
+        network: { gateway: { name: 'svcb-gw0', ofport: 2, mac: '02:00:0a:2a:00:01', ip: '10.42.0.1', prefixLength: 24 } },
+        podCIDR: '10.42.0.0/24', serviceCIDR: '10.43.0.0/16', peers: () => [],
+        features: [new NetworkPolicyFeature(() => ({ policies, ofports: new Map() })), dpServices],
+      });
+      // Datapath.syncOnce without the host routes: desired flows, then one reconcile with the groups.
+      const dpSync = async () => withDeadline(datapath.desiredFlows().then((d) => dpBridge.reconcile(d, { groups: dpServices.groups() })), TOOL_MS, 'the datapath sync beside policy');
+      await dpSync();
+      const dpFlows = (await dpBridge.dumpFlows()).length;
+      const dpOne: number[] = [];
+      const dpAnchor: number[] = [];
+      for (let r = 0; r < REPEAT; r++) {
+        for (let k = 0; k < CHANGES; k++) {
+          current = (r * CHANGES + k) % 2 ? base : changed;
+          const [ms, res] = await timeMs(dpSync);
+          if (res.added + res.modified + res.deleted > 4) throw new Error(`beside policy: one endpoint change touched ${res.added}/${res.modified}/${res.deleted} flows`);
+          dpOne.push(ms);
+          dpAnchor.push((await timeMs(() => iptRestore((r * CHANGES + k) % 2 ? kpPartialBack : kpPartial)))[0]);
+        }
+      }
+      process.stderr.write(`services: beside policy, ${dpFlows} flows in OVS (defaults, 1.3k+ policy, Services)\n`);
       process.stderr.write(`services: ${SERVICES} Services × ${ENDPOINTS} endpoints = ${counts.flows} flows + ${counts.groups} groups in OVS; ${counts.rules} iptables rules\n`);
       process.stderr.write(`services: one endpoint changed, medians: feature (plan + flows) ${median(phases.featureMs).toFixed(2)} ms, reconcile (plan + bundle) ${median(phases.reconcileMs).toFixed(2)} ms\n`);
       const partialRules = kpPartial.split('\n').filter((l) => l.startsWith('-A')).length;
@@ -220,6 +273,10 @@ export const bench: Bench = {
         {
           metric: `service sync, one endpoint changed, vs the Service's chains alone (median of ${REPEAT}×${CHANGES} / ${REPEAT})`, unit: 'ms', seine: median(one), anchor: median(oneFloor),
           anchorLabel: `iptables-restore --noflush of only the Service's KUBE-SVC + KUBE-SEP chains (${floorRules} rules; floor)`, better: 'lower',
+        },
+        {
+          metric: `service sync, one endpoint changed, through the datapath beside 1.3k policy flows (${dpFlows} flows; median of ${REPEAT}×${CHANGES})`, unit: 'ms', seine: median(dpOne), anchor: median(dpAnchor),
+          anchorLabel: `kube-proxy's partial restore: iptables-restore --noflush of KUBE-SERVICES + the Service's chains (${partialRules} rules)`, better: 'lower',
         },
       ];
     } finally {

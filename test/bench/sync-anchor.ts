@@ -168,3 +168,15 @@ export async function rssMiB(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat; NaN once it is gone). */
+export async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The fields after the command name (which may hold spaces): state is the 1st, utime the 12th, stime the 13th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return f.length > 13 ? ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS : NaN;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;

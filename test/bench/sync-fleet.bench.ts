@@ -18,7 +18,11 @@
 //    (aedes for embedded, mosquitto otherwise: one echo client per box, same inventory);
 //  - controller RSS after the last round against after the first (per replica, the larger);
 //  - REST GET of one policy with status, against GET /healthz on the same server.
+// Each fleet-wide round also prints on stderr where its time went (splitRound): when the boxes got
+// the document and when their reports were acknowledged, the controller's publication phases, and
+// the CPU time each process (controller, broker, box processes, this runner) used in the round.
 // Every wait has a deadline (a failed row names how far the fleet got).
+import { mosquittoQueueFor } from '../../src/controller/broker/mosquitto.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
@@ -36,7 +40,7 @@ import { startPostgres } from '../helpers/postgres.js';
 import { DEMO, FLEET, boxPods, type HostBox } from './fleet-agents.js';
 import { FleetHosts } from './fleet-hosts.js';
 import { childExit, percentile, pollUntil, withDeadline, type Bench, type BenchRow } from './harness.js';
-import { rawRoundTrips, rssMiB, startRawBroker, startRawMosquitto, type RawBroker } from './sync-anchor.js';
+import { cpuMs, rawRoundTrips, rssMiB, startRawBroker, startRawMosquitto, type RawBroker } from './sync-anchor.js';
 
 const BOXES = Number(process.env.SEINE_BENCH_BOXES ?? process.env.SEINE_BENCH_AGENTS ?? 1000);
 const ROUNDS = Number(process.env.SEINE_BENCH_ROUNDS ?? 20);
@@ -52,10 +56,10 @@ const ACNPS = '/apis/crd.antrea.io/v1beta1/clusternetworkpolicies';
 /** A round's wait: a minute, more with a large fleet. */
 const ROUND_MS = Math.max(60_000, BOXES * 10);
 /**
- * mosquitto, Seine's and the anchor's alike: Nagle off (as on the embedded broker) and a queue
- * deep enough for a fleet's reports to one controller (the default, 1000, drops the rest).
+ * The raw anchor's mosquitto gets what Seine's generated config sets (mosquittoConfig): Nagle off
+ * and a queue deep enough for a fleet's reports to one client (the default, 1000, drops the rest).
  */
-const MOSQUITTO_TUNING = ['set_tcp_nodelay true', `max_queued_messages ${Math.max(1000, BOXES * 4)}`];
+const RAW_MOSQUITTO_TUNING = ['set_tcp_nodelay true', `max_queued_messages ${mosquittoQueueFor(BOXES)}`];
 
 const policy = (name: 'fleet' | 'demo', port: number) => ({
   apiVersion: 'crd.antrea.io/v1beta1', kind: 'ClusterNetworkPolicy', metadata: { name },
@@ -81,6 +85,46 @@ async function inBatches<T>(n: number, size: number, fn: (i: number) => Promise<
   for (let i = 0; i < n; i += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, (_, k) => fn(i + k)))));
   return out;
 }
+
+/** Every `…_sum{path="…",phase="…"} value` of the controllers' phase histogram, by path/phase (seconds, summed over controllers). */
+async function phaseSums(servers: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const s of servers) {
+    const text = await (await fetch(`${s}/metrics`, { signal: AbortSignal.timeout(HTTP_MS) })).text();
+    for (const m of text.matchAll(/^seine_controller_phase_duration_seconds_sum\{path="([^"]+)",phase="([^"]+)"\} (\S+)$/gm)) {
+      out.set(`${m[1]}/${m[2]}`, (out.get(`${m[1]}/${m[2]}`) ?? 0) + Number(m[3]));
+    }
+  }
+  return out;
+}
+
+/** A gauge or counter with labels, summed over the controllers' /metrics (`name{labels}`). */
+async function labelled(servers: string[], sample: string): Promise<number> {
+  const texts = await Promise.all(servers.map(async (s) => (await fetch(`${s}/metrics`, { signal: AbortSignal.timeout(HTTP_MS) })).text()));
+  const quoted = sample.replace(/[{}"]/g, (c) => `\\${c}`);
+  return texts.reduce((sum, t) => sum + Number(new RegExp(`^${quoted} (\\S+)$`, 'm').exec(t)?.[1] ?? NaN), 0);
+}
+
+/** CPU ms used so far by each group of processes (a group's pids summed). */
+async function cpuOf(groups: Record<string, number[]>): Promise<Record<string, number>> {
+  const out: Record<string, number> = { runner: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
+  for (const [k, pids] of Object.entries(groups)) out[k] = (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
+  return out;
+}
+
+/** One round's split (ms since the POST; CPU ms per process group in the round). */
+interface RoundSplit {
+  total: number;
+  firstRealized: number;
+  lastRealized: number;
+  lastReported: number;
+  /** The POST's controller.apply total, then controller.publish phases summed over the round's publications. */
+  publish: Record<string, number>;
+  cpu: Record<string, number>;
+}
+
+const fmtSplit = (x: RoundSplit) => `boxes realized first +${Math.round(x.firstRealized)} / last +${Math.round(x.lastRealized)} ms, last report acked +${Math.round(x.lastReported)} ms, status Realized +${Math.round(x.total)} ms; ` +
+  `controller apply + publication phases ${Object.entries(x.publish).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms; CPU ms ${Object.entries(x.cpu).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`;
 
 /** A counter summed over the controllers' /metrics. */
 async function metric(servers: string[], name: string): Promise<number> {
@@ -148,6 +192,8 @@ interface SetUp {
   boxes: HostBox[];
   /** The bare broker of the same kind, for the anchor. */
   raw(): Promise<RawBroker>;
+  /** The external broker's process (none with the embedded one). */
+  brokerPid?: number;
   rawName: string;
   stop(): Promise<void>;
 }
@@ -169,7 +215,7 @@ async function setUp(kind: string, dir: string, names: string[], cleanup: (() =>
   const secret = randomBytes(12).toString('base64url');
   const boxes = names.map((name, index) => ({ index, name, password: `${secret}-${index}` }));
   const controllerPassword = randomBytes(18).toString('base64url');
-  const mosquitto = await startMosquitto({ users: { [CONTROLLER_USERNAME]: controllerPassword, ...Object.fromEntries(boxes.map((b) => [b.name, b.password])) }, extra: MOSQUITTO_TUNING });
+  const mosquitto = await startMosquitto({ users: { [CONTROLLER_USERNAME]: controllerPassword, ...Object.fromEntries(boxes.map((b) => [b.name, b.password])) } });
   cleanup.push(() => mosquitto.stop());
   const broker = { broker: mosquitto.controllerUrl, brokerCredentials: { username: CONTROLLER_USERNAME, password: controllerPassword }, insecure: true };
   let controllers: Controllers;
@@ -188,8 +234,8 @@ async function setUp(kind: string, dir: string, names: string[], cleanup: (() =>
   }
   cleanup.push(() => stopControllers(controllers));
   return {
-    label: kind === 'mosquitto' ? 'mosquitto, SQLite' : 'two replicas, mosquitto, PostgreSQL', brokerUrl: mosquitto.url, controllers, boxes, rawName: 'mosquitto',
-    raw: () => startRawMosquitto(MOSQUITTO_TUNING),
+    label: kind === 'mosquitto' ? 'mosquitto, SQLite' : 'two replicas, mosquitto, PostgreSQL', brokerUrl: mosquitto.url, controllers, boxes, rawName: 'mosquitto', brokerPid: mosquitto.pid,
+    raw: () => startRawMosquitto(RAW_MOSQUITTO_TUNING),
     stop: async () => {
       await stopControllers(controllers);
       await mosquitto.stop();
@@ -258,22 +304,42 @@ async function measure(kind: string): Promise<BenchRow[]> {
     const seine: number[] = [];
     const rss = () => Promise.all(s.controllers.procs.map((p) => rssMiB(p.pid!))).then((v) => Math.max(...v));
     let rssFirst = NaN;
+    const splits: RoundSplit[] = [];
+    const memory = async () => (await Promise.all(['rss', 'heapTotal', 'heapUsed', 'external'].map(async (k) => `${k} ${Math.round((await labelled(s.controllers.servers, `seine_controller_memory_bytes{kind="${k}"}`)) / 1048576)}`))).join(', ') + ' MiB';
+    const groups = { controller: s.controllers.procs.map((p) => p.pid!), ...(s.brokerPid ? { broker: [s.brokerPid] } : {}), boxes: hosts.pids };
     for (let r = 0; r < ROUNDS; r++) {
+      const [cpu0, phases0] = await Promise.all([cpuOf(groups), phaseSums(s.controllers.servers)]);
+      const wall0 = performance.timeOrigin + performance.now();
       const t = performance.now();
       const generation = await post(policy('fleet', 1000 + r)).catch((err: unknown) => {
         throw new Error(`round ${r}: ${err instanceof Error ? err.message : String(err)}`);
       });
-      await hosts.realized(generation, ROUND_MS, `round ${r}: every box realizing the fleet policy`);
+      const times = await hosts.realized(generation, ROUND_MS, `round ${r}: every box realizing the fleet policy`);
       // Every box realized it; now the controller must have taken in all the reports.
       await pollUntil(`round ${r}: the controller's status Realized ${BOXES}/${BOXES} at generation ${generation}`, ROUND_MS, realizedOn('fleet', generation, BOXES), {
         intervalMs: 20, describe: () => JSON.stringify(last),
       });
       seine.push(performance.now() - t);
-      progress(kind, `round ${r}: ${Math.round(seine.at(-1)!)} ms`);
+      const [cpu1, phases1] = await Promise.all([cpuOf(groups), phaseSums(s.controllers.servers)]);
+      const phaseMs = (key: string) => ((phases1.get(key) ?? 0) - (phases0.get(key) ?? 0)) * 1000;
+      // The POST (references checked, stored), then each publication phase of the round (queued: waiting for the one before).
+      const publish = { apply: phaseMs('controller.apply/total'), ...Object.fromEntries(['queued', 'load', 'prepare', 'build', 'generations', 'send'].map((ph) => [ph, phaseMs(`controller.publish/${ph}`)])) };
+      splits.push({
+        total: seine.at(-1)!, firstRealized: times.firstRealized - wall0, lastRealized: times.lastRealized - wall0, lastReported: times.lastReported - wall0,
+        publish, cpu: Object.fromEntries(Object.keys(cpu1).map((k) => [k, cpu1[k]! - cpu0[k]!])),
+      });
+      progress(kind, `round ${r}: ${Math.round(seine.at(-1)!)} ms: ${fmtSplit(splits.at(-1)!)}; controller memory ${await memory()}`);
       if (r === 0) rssFirst = await rss();
       if (HEAP_DIR && (r === 0 || r === ROUNDS - 1)) await heapSnapshots(s.controllers);
     }
     const rssLast = await rss();
+    const median = (f: (x: RoundSplit) => number) => percentile(splits.map(f), 50);
+    progress(kind, `median round: ${fmtSplit({
+      total: median((x) => x.total), firstRealized: median((x) => x.firstRealized), lastRealized: median((x) => x.lastRealized), lastReported: median((x) => x.lastReported),
+      publish: Object.fromEntries(Object.keys(splits[0]!.publish).map((k) => [k, median((x) => x.publish[k]!)])),
+      cpu: Object.fromEntries(Object.keys(splits[0]!.cpu).map((k) => [k, median((x) => x.cpu[k]!)])),
+    })}`);
+
     await hosts.stop();
     hosts = undefined;
     await s.stop();

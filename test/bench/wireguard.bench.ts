@@ -40,6 +40,19 @@ function cpuSeconds(pids: number[]): number {
   return ticks / 100; // USER_HZ
 }
 
+/**
+ * Packets both boxes' userspace datapaths received so far (`dpif-netdev/pmd-stats-show`, every
+ * port of br-int and br-phy): how many times a packet crossed OVS, whatever its size.
+ */
+async function datapathPackets(boxes: BoxState[]): Promise<number> {
+  let n = 0;
+  for (const b of boxes) {
+    const out = (await run('ovs-appctl', ['-t', path.join(b.ovsDir, 'ovs-vswitchd.ctl'), 'dpif-netdev/pmd-stats-show'])).stdout;
+    for (const m of out.matchAll(/packets received: (\d+)/g)) n += Number(m[1]);
+  }
+  return n;
+}
+
 /** Seconds to move MB megabytes over TCP from one namespace to an address in another (nc). */
 async function transferSeconds(fromNs: string, toNs: string, toIP: string): Promise<number> {
   const server = inNs(toNs, `nc -l -p ${PORT} >/dev/null`);
@@ -116,18 +129,21 @@ export const bench: Bench = {
       const pidsOf = (role: string) => state.boxes.flatMap((x) => x.processes.filter((p) => p.role === role).map((p) => p.pid));
       const parts = { ovs: pidsOf('ovs-vswitchd'), wg: pidsOf(WIREGUARD_ROLE), rawWg: raw.procs.map((p) => p.pid) };
       const cpu: Record<keyof typeof sides, Record<keyof typeof parts, number[]>> = { encrypted: { ovs: [], wg: [], rawWg: [] }, raw: { ovs: [], wg: [], rawWg: [] }, plain: { ovs: [], wg: [], rawWg: [] } };
+      const packets: Record<keyof typeof sides, number[]> = { encrypted: [], raw: [], plain: [] };
       for (const side of ['raw', 'encrypted', 'plain'] as const) await sides[side](); // warm-up
       for (let i = 0; i < ROUNDS; i++) {
         const order = i % 2 ? (['raw', 'encrypted', 'plain'] as const) : (['plain', 'encrypted', 'raw'] as const);
         for (const side of order) {
+          const packetsBefore = await datapathPackets(state.boxes);
           const before = Object.fromEntries(Object.entries(parts).map(([k, pids]) => [k, cpuSeconds(pids)]));
           times[side].push(await sides[side]());
           for (const [k, pids] of Object.entries(parts) as [keyof typeof parts, number[]][]) cpu[side][k].push(cpuSeconds(pids) - before[k]!);
+          packets[side].push((await datapathPackets(state.boxes)) - packetsBefore);
         }
       }
       process.stderr.write(`wireguard bench: ${Object.entries(times).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(2)).join(' ')} s`).join('; ')}\n`);
       const med = (xs: number[]) => percentile(xs, 50).toFixed(2);
-      process.stderr.write(`wireguard bench, CPU s per ${MB} MB (median): ${Object.entries(cpu).map(([side, c]) => `${side}: wall ${med(times[side as keyof typeof sides])}, ovs-vswitchd ${med(c.ovs)}, wireguard-go ${med(c.wg)}, raw wireguard-go ${med(c.rawWg)}`).join('; ')}\n`);
+      process.stderr.write(`wireguard bench, CPU s per ${MB} MB (median): ${Object.entries(cpu).map(([side, c]) => `${side}: wall ${med(times[side as keyof typeof sides])}, ovs-vswitchd ${med(c.ovs)} (${percentile(packets[side as keyof typeof sides], 50)} datapath packets), wireguard-go ${med(c.wg)}, raw wireguard-go ${med(c.rawWg)}`).join('; ')}\n`);
       const mbps = (xs: number[]) => (MB * 8) / percentile(xs, 50);
       return [
         {

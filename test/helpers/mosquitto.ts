@@ -63,6 +63,7 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<Mosquitto>
       nodes: { port, host: '127.0.0.1' }, controllers: { port: controllerPort, host: '127.0.0.1' },
       nodePasswordFile: passwd, controllerPasswordFile: controllerPasswd, aclFile: path.join(dir, 'acl'),
       ...(opts.tls ? { tls: opts.tls } : {}),
+      fleetSize: Object.keys(opts.users).length,
       extra: ['user root', 'persistence false', ...(opts.extra ?? [])],
     }),
   );

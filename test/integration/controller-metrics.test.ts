@@ -63,6 +63,9 @@ describe('controller /metrics', function () {
     assert.equal(sample(text, 'seine_controller_mqtt_connected'), 1);
     assert.equal(sample(text, 'seine_controller_embedded_broker_running'), 1);
     assert.equal(sample(text, 'seine_controller_node_messages_rejected_total{reason="malformed"}'), 0);
+    // The memory gauge: the RSS holds the V8 heap, which holds what is live.
+    const [rss, heapTotal, heapUsed] = ['rss', 'heapTotal', 'heapUsed'].map((k) => sample(text, `seine_controller_memory_bytes{kind="${k}"}`)!);
+    assert.ok(heapUsed! > 1e6 && heapUsed! <= heapTotal! && heapTotal! < rss!, `rss ${rss} heapTotal ${heapTotal} heapUsed ${heapUsed}`);
   });
 
   it('shows the broker stopped and the controller disconnected', async function () {

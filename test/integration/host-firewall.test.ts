@@ -8,7 +8,8 @@
 // acnpstats and as np.log lines (NFLOG). The lab's boxes reach their controller over a unix
 // socket, so the exemption for the controller's address is tested on two bare namespaces: a new
 // TCP connection to it passes a drop-everything egress rule, one to another address does not;
-// Reject refuses, Drop times out.
+// Reject refuses, Drop times out. On a WireGuard lab the overlay exemption is shown to carry the
+// encrypted link through a drop-everything host policy.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,7 +24,8 @@ import { sleep } from '../../src/lib/process.js';
 import { HostFirewall } from '../../src/agent/policy/host-firewall.js';
 import type { HostRule } from '../../src/policy/compute/host.js';
 import { requirePrereqs } from '../helpers/prereqs.js';
-import { eventually, newLab, removeLab, seinectl } from './lab-fixture.js';
+import { eventually, newLab, reachable, removeLab, seinectl } from './lab-fixture.js';
+import { WIREGUARD_DEFAULT_PORT } from '../../src/api/wireguard.js';
 import { Traffic, type Verdict } from './traffic.js';
 
 const PORT = 9999;
@@ -264,5 +266,57 @@ describe('host firewall: the controller exemption, Reject and Drop on bare names
     const stats = new Map((await fw.stats()).map((s) => [s.ruleName, s]));
     assert.equal(stats.get('reject-7001')?.packets, 1, 'one SYN, answered by a RST');
     assert.ok((stats.get('drop-7002')?.packets ?? 0) >= 1, 'the SYN and its retransmissions');
+  });
+});
+
+// The overlay exemption on a WireGuard lab: WireGuard's UDP passes the box's INPUT and OUTPUT
+// (wireguard-go's socket, as a kernel device's would), so without the exemption a drop-all host
+// policy would cut the box's pods off the other box once conntrack forgets the session.
+describe('host firewall: the overlay stays open under a drop-everything host policy (WireGuard lab)', function () {
+  this.timeout(240_000);
+  let lab: Lab | undefined;
+  let state: LabState;
+  let server = '';
+  const box = (name: string) => state.boxes.find((b) => b.name === name)!;
+  const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+
+  before(async () => {
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'native');
+    for (const tool of ['wireguard-go', 'conntrack']) {
+      if ((await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true })).code !== 0) throw new Error(`${tool} is not installed (src/lab/install-prereqs.sh)`);
+    }
+    lab = await newLab('hfwwg');
+    state = await lab.up(specFromFlags(2, 1, 'geneve', false, 'direct', 'wireguard'));
+    server = state.controller!.url;
+    await eventually('box2-pod1 reaches box1-pod1 over WireGuard', () => reachable(pod('box2-pod1'), pod('box1-pod1').ip!), 20_000);
+  });
+
+  after(async () => {
+    if (lab) await removeLab(lab);
+  });
+
+  it('pods on both boxes keep reaching each other with box1 dropping every new host connection; the exemption lines carry WireGuard', async () => {
+    await writeFile(path.join(lab!.dir, 'host-drop.yaml'), hostDrop);
+    const r = await seinectl(server, ['apply', '-f', path.join(lab!.dir, 'host-drop.yaml')]);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('host-drop Realized on box1', async () => {
+      const got = await seinectl(server, ['get', 'acnp', 'host-drop', '-o', 'json']);
+      const s = (JSON.parse(got.stdout) as Got).status;
+      return s?.phase === 'Realized' && s.currentNodesRealized === 1;
+    }, 30_000);
+    const save = async () => (await run('ip', ['netns', 'exec', box('box1').netns, 'iptables-save', '-c', '-t', 'filter'])).stdout;
+    assert.match(await save(), /-A SEINE-POL-INGRESS-RULES .*acnp:host-drop ingress\[0\]" -j DROP/);
+    // Forget box1's WireGuard session in conntrack: its next packet is a new connection, which
+    // only the exemption lets through (without it, it meets the drop-all rules).
+    // Forgotten before each direction, so the first packet of each is new on box1: coming in, then going out.
+    const forget = () => run('ip', ['netns', 'exec', box('box1').netns, 'conntrack', '-D', '-p', 'udp', '--orig-port-dst', String(WIREGUARD_DEFAULT_PORT)], { allowFailure: true });
+    await forget();
+    assert.ok(await reachable(pod('box2-pod1'), pod('box1-pod1').ip!), 'box2-pod1 → box1-pod1 across the encrypted link');
+    await forget();
+    assert.ok(await reachable(pod('box1-pod1'), pod('box2-pod1').ip!), 'box1-pod1 → box2-pod1 across the encrypted link');
+    const saved = await save();
+    const counted = (chain: string) => Number(new RegExp(`^\\[(\\d+):\\d+\\] -A ${chain} -p udp -m udp --dport ${WIREGUARD_DEFAULT_PORT} -m comment --comment "seine: wireguard" -j ACCEPT$`, 'm').exec(saved)?.[1] ?? -1);
+    assert.ok(counted('SEINE-HOST-INPUT') > 0, `no WireGuard packet counted in by the exemption:\n${saved}`);
+    assert.ok(counted('SEINE-HOST-OUTPUT') > 0, `no WireGuard packet counted out by the exemption:\n${saved}`);
   });
 });

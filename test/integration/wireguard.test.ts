@@ -5,7 +5,8 @@
 // bridge, taken with dumpcap, tshark's capture engine); the flow exporter records that connection
 // on both boxes with its pods; Traceflow's WireGuard hop; a Service and a NetworkPolicy across the
 // link; a pod egressing through an Egress IP box2 holds, the hop to box2 encrypted; the agent
-// starting wireguard-go itself (by PID, adopted after a kill -9); an agent kill -9 loses no packet and keeps the key.
+// starting wireguard-go itself (by PID, adopted after a kill -9); an agent kill -9 loses no packet and keeps the key; an
+// agent with encryption turned off leaves nothing of WireGuard on its box.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -17,9 +18,13 @@ import { runningUserspace } from '../../src/agent/wireguard/userspace.js';
 import { FlowStore } from '../../src/agent/flows/store.js';
 import { FlowRecordSchema, type FlowRecord } from '../../src/api/flow-record.js';
 import { WIREGUARD_ROLE } from '../../src/lab/wireguard.js';
-import { PREF_POD, WG_EGRESS_PORT } from '../../src/agent/egress/wireguard-path.js';
+import { PREF_POD, WG_EGRESS_DEV, WG_EGRESS_PORT } from '../../src/agent/egress/wireguard-path.js';
+import { SEINE_ROUTE_PROTO } from '../../src/agent/route/node-routes.js';
+import { parse, stringify } from 'yaml';
 import { seenFromOutside } from './outside-client.js';
-import { agentFiles } from '../../src/lab/agent-process.js';
+import { agentFiles, waitAgentReady } from '../../src/lab/agent-process.js';
+import { spawnDetached } from '../../src/lab/lab-processes.js';
+import { distProgram } from '../../src/lib/paths.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { specFromFlags } from '../../src/lab/spec.js';
 import type { BoxState, LabState, PodState } from '../../src/lab/state.js';
@@ -322,5 +327,50 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     state = await lab!.current();
     assert.equal(box('box1').wireGuardPublicKey, b1.wireGuardPublicKey);
     assert.deepEqual(await wgPeers(box('box1')), peersBefore);
+  });
+
+  it('an agent started with trafficEncryptionMode none removes what WireGuard left on its box; turned on again, the box rejoins with its key', async () => {
+    const b2 = box('box2');
+    const f = agentFiles(b2);
+    const key = await readFile(privateKeyFile(f.stateDir), 'utf8');
+    const inBox = (args: string[]) => run('ip', ['netns', 'exec', b2.netns, ...args], { allowFailure: true });
+    const leftovers = async () => ({
+      egressDevice: (await inBox(['ip', 'link', 'show', WG_EGRESS_DEV])).code === 0,
+      wireGuardDevice: (await inBox(['ip', 'link', 'show', b2.wireGuardDevice!])).code === 0,
+      wireGuardGo: runningUserspace(f.stateDir) !== undefined,
+      rules: (await inBox(['ip', 'rule', 'show'])).stdout.split('\n').filter((l) => /^9[01]00:/.test(l)),
+      tables: (await inBox(['ip', '-4', 'route', 'show', 'table', 'all', 'proto', String(SEINE_ROUTE_PROTO)])).stdout.split('\n').filter((l) => / table /.test(l)),
+      mangle: (await inBox(['iptables', '-w', '5', '-t', 'mangle', '-S'])).stdout.split('\n').filter((l) => l.includes('SEINE-WG-EGRESS')),
+    });
+    const before = await leftovers();
+    assert.equal(before.egressDevice && before.wireGuardDevice && before.wireGuardGo, true, JSON.stringify(before));
+    assert.ok(before.rules.length && before.tables.length && before.mangle.length, JSON.stringify(before));
+    let after: typeof before | undefined;
+    let log = '';
+    await lab!.restartAgent('box2', {
+      // Between the lab's agents, one with the same config but encryption off (started and stopped by PID here).
+      whileDown: async () => {
+        const config = path.join(b2.ovsDir, 'agent-unencrypted.yaml');
+        await writeFile(config, stringify({ ...(parse(await readFile(f.config, 'utf8')) as object), trafficEncryptionMode: 'none' }), { mode: 0o600 });
+        const logFile = path.join(b2.ovsDir, 'agent-unencrypted.log');
+        const args = [distProgram('cli/seine.js'), 'agent', '--config', config];
+        const ref = spawnDetached({ command: process.execPath, args, netns: b2.netns, env: process.env, logFile });
+        try {
+          await waitAgentReady(b2, { role: 'agent', ...ref, command: args.join(' '), logFile });
+          after = await leftovers();
+        } finally {
+          await stopProcesses([ref]);
+        }
+        log = await readFile(logFile, 'utf8');
+      },
+    });
+    assert.deepEqual(after, { egressDevice: false, wireGuardDevice: false, wireGuardGo: false, rules: [], tables: [], mangle: [] }, log);
+    assert.match(log, /trafficEncryptionMode none: WireGuard removed/);
+    // The lab's agent again, encryption on: a wireguard-go of its own, the same key, both peers, pods reachable.
+    assert.equal(await readFile(privateKeyFile(f.stateDir), 'utf8'), key);
+    assert.equal((await wgPeers(b2)).size, 2);
+    await eventually('box1-pod1 reaches box2-pod1 again', () => reachable(pod('box1-pod1'), pod('box2-pod1').ip!), 20_000);
+    const again = await leftovers();
+    assert.ok(again.egressDevice && again.rules.length && again.mangle.length, JSON.stringify(again));
   });
 });

@@ -93,7 +93,10 @@ export async function syncWgEgressPath(p: WgEgressPath): Promise<void> {
     // (the outer destination) goes back to the main table, into WireGuard, not into the device again.
     await ip(['route', 'replace', 'throw', `${peer.gatewayIP}/32`, 'table', String(WG_EGRESS_REPLY_TABLE), 'proto', String(SEINE_ROUTE_PROTO)]);
   }
-  // A peer that left: its reply route goes (its own table is no longer named by any rule).
+  // A peer that left: its table goes (its default route left with its neighbour entry; the
+  // throw routes stay until flushed), and so does its reply route.
+  const tables = new Set(p.peers.map((x) => wgEgressTable(x.gatewayIP)));
+  for (const t of await peerTables()) if (!tables.has(t)) await flushTable(t);
   const wanted = new Set(p.peers.flatMap((x) => [x.podCIDR, `${x.gatewayIP}/32`]));
   const stale = withRtnetlink(undefined, (rt) => rt.routes({ table: WG_EGRESS_REPLY_TABLE, protocol: SEINE_ROUTE_PROTO })).filter((r) => !wanted.has(r.dst));
   // `ip route del` without a type: it matches the throw routes too (rtnetlink's delRoute says unicast).
@@ -116,6 +119,54 @@ export async function syncWgEgressPath(p: WgEgressPath): Promise<void> {
 }
 
 let lastSynced: string | undefined;
+
+/**
+ * The per-peer tables: every table but main and the reply table that holds routes of ours
+ * (SEINE_ROUTE_PROTO; nothing else in Seine writes routes into other tables).
+ */
+async function peerTables(): Promise<number[]> {
+  const out = (await ip(['-j', '-4', 'route', 'show', 'table', 'all', 'proto', String(SEINE_ROUTE_PROTO)])).stdout.trim();
+  // Routes of the main table carry no "table" field; named tables (local, default) are not ours.
+  const ids = (out ? (JSON.parse(out) as { table?: string }[]) : []).map((r) => Number(r.table)).filter((t) => Number.isInteger(t) && t !== WG_EGRESS_REPLY_TABLE);
+  return [...new Set(ids)];
+}
+
+const flushTable = (table: number) => run('ip', ['-4', 'route', 'flush', 'table', String(table), 'proto', String(SEINE_ROUTE_PROTO)], { allowFailure: true });
+
+/**
+ * Everything syncWgEgressPath and syncWgEgressPodRules made, gone: the box runs without
+ * WireGuard now (trafficEncryptionMode none). The per-pod and reply rules first, so no packet is
+ * steered into a table being emptied; then the mangle chain, the device (its neighbours, fdb
+ * entries and routes through it go with it) and the throw routes left in the tables.
+ * Idempotent; returns whether anything was there.
+ */
+export async function removeWgEgressPath(): Promise<boolean> {
+  let found = false;
+  for (const pref of [PREF_POD, PREF_REPLY]) {
+    // `ip rule del pref N` takes one rule of that preference at a time.
+    for (let n = (await rules(pref)).length; n > 0; n--) {
+      await ip(['rule', 'del', 'pref', String(pref)]);
+      found = true;
+    }
+  }
+  const jump = ['-t', 'mangle', '-w', '5', '-D', 'PREROUTING', '-j', MANGLE_CHAIN];
+  while ((await run('iptables', jump, { allowFailure: true })).code === 0) found = true;
+  if ((await run('iptables', ['-t', 'mangle', '-w', '5', '-F', MANGLE_CHAIN], { allowFailure: true })).code === 0) {
+    await run('iptables', ['-t', 'mangle', '-w', '5', '-X', MANGLE_CHAIN]);
+    found = true;
+  }
+  if (withRtnetlink(undefined, (rt) => rt.link(WG_EGRESS_DEV))) {
+    withRtnetlink(undefined, (rt) => rt.delLink(WG_EGRESS_DEV));
+    found = true;
+  }
+  for (const t of [...(await peerTables()), WG_EGRESS_REPLY_TABLE]) {
+    if (!withRtnetlink(undefined, (rt) => rt.routes({ table: t, protocol: SEINE_ROUTE_PROTO })).length) continue;
+    await flushTable(t);
+    found = true;
+  }
+  lastSynced = undefined;
+  return found;
+}
 
 export interface WgEgressPodRule {
   podIP: string;

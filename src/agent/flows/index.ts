@@ -43,7 +43,7 @@ export async function startFlowVisibility(o: {
   /** The bridge's counters over OpenFlow (the learned flows). */
   stats: BridgeStats;
   pipeline: Pipeline;
-  inventory: InventorySource;
+  inventory: Pick<InventorySource, 'snapshot'>;
   rule: (conjId: number) => RealizedRule | undefined;
   /** Names the Service port behind a cluster IP (flow records' destinationServicePortName). */
   servicePortName?: FlowExporterOptions['servicePortName'];

@@ -5,9 +5,11 @@
 // flushed at start: the rules a previous agent left keep enforcing until the persisted desired
 // state is realized again, and counters of unchanged lines are carried over (`-c`).
 //
-//   INPUT  → SEINE-HOST-INPUT:  established/related, loopback → ACCEPT; → SEINE-POL-INGRESS-RULES
-//   OUTPUT → SEINE-HOST-OUTPUT: established/related, loopback, the controller and the k3s API
-//                               server (exemptions) → ACCEPT; → SEINE-POL-EGRESS-RULES
+//   INPUT  → SEINE-HOST-INPUT:  established/related, loopback, the overlay's own packets (tunnel,
+//                               WireGuard: exemptions) → ACCEPT; → SEINE-POL-INGRESS-RULES
+//   OUTPUT → SEINE-HOST-OUTPUT: established/related, loopback, the overlay's own packets, the
+//                               controller and the k3s API server (exemptions) → ACCEPT;
+//                               → SEINE-POL-EGRESS-RULES
 //   SEINE-POL-<DIR>-RULES: rules of every tier but baseline in order, then goto the baseline chain;
 //                          Pass = goto SEINE-POL-<DIR>-BASELINE (no K8s NetworkPolicy on a host)
 //
@@ -17,7 +19,7 @@
 // `-j LOG` (kernel log), which a network namespace other than the host's does not even write.
 // Every value in a line comes from HostRuleSchema / HostExemptionSchema.
 import { createHash } from 'node:crypto';
-import { HostExemptionSchema, HostRuleSchema, type HostExemption, type HostRuleSpec } from '../../api/host-policy.js';
+import { HostExemptionSchema, HostRuleSchema, isOverlayExemption, type HostExemption, type HostRuleSpec } from '../../api/host-policy.js';
 import type { RuleStats } from './stats.js';
 import type { HostRule } from '../../policy/compute/host.js';
 import { run } from '../../lib/exec.js';
@@ -63,10 +65,14 @@ export function hostFirewallPlan(rules: readonly HostRule[], exemptions: readonl
   for (const [chain, dir] of [[HOST_INPUT_CHAIN, 'ingress'], [HOST_OUTPUT_CHAIN, 'egress']] as const) {
     lines.push(`-A ${chain} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "seine: established and related" -j ACCEPT`);
     lines.push(`-A ${chain} ${dir === 'ingress' ? '-i' : '-o'} lo -m comment --comment "seine: loopback" -j ACCEPT`);
-    if (dir === 'egress') {
-      for (const e of exemptions.map((x) => HostExemptionSchema.parse(x))) {
-        lines.push(`-A ${chain} -d ${e.ip}/32 -p tcp${e.port ? ` -m tcp --dport ${e.port}` : ''} -m comment --comment "seine: ${e.what}" -j ACCEPT`);
-      }
+    for (const e of exemptions.map((x) => HostExemptionSchema.parse(x))) {
+      let match: string;
+      if (isOverlayExemption(e)) {
+        match = `${e.device ? ` ${dir === 'ingress' ? '-i' : '-o'} ${e.device}` : ''} -p ${e.protocol}${e.port ? ` -m ${e.protocol} --dport ${e.port}` : ''}`;
+      } else if (dir === 'egress') {
+        match = ` -d ${e.ip}/32 -p tcp${e.port ? ` -m tcp --dport ${e.port}` : ''}`;
+      } else continue;
+      lines.push(`-A ${chain}${match} -m comment --comment "seine: ${e.what}" -j ACCEPT`);
     }
     lines.push(`-A ${chain} -j ${RULES[dir]}`);
   }

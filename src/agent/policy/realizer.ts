@@ -125,7 +125,7 @@ export class PolicyRealizer {
     const sorted = policyObjectsOf(objects);
     const result = this.computer.compute(sorted);
     const host = computeHostRules(sorted.hostPolicies ?? [], {
-      index: this.computer.index, groups: new GroupTable(sorted.clusterGroups, sorted.groups), tiers: new TierTable(sorted.tiers), nodes: this.inventory.snapshot().nodes,
+      index: this.computer.index, groups: new GroupTable(sorted.clusterGroups, sorted.groups), tiers: new TierTable(sorted.tiers),
     });
     const computeMs = Math.round((performance.now() - t0) * 10) / 10;
     this.rules = result.nodes.get(this.node) ?? { node: this.node, rules: [], isolated: { ingress: [], egress: [] } };

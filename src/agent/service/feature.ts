@@ -27,6 +27,8 @@ export interface ServiceFeatureOptions {
 
 export class ServiceFeature {
   readonly name = 'service';
+  /** Unchanged Services hand the same Flow objects again (the datapath takes them as they are). */
+  readonly keepsFlows = true;
   private state?: ServiceRealization;
   private fixed: Flow[] = [];
   /** Hairpin flows by pod (key, address, port): the same objects while the pod stays. */

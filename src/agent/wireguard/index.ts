@@ -14,7 +14,8 @@ import { withRtnetlink } from '../../lib/netlink/route.js';
 import type { PeerBox } from '../connectivity/flows.js';
 import { loadOrCreateKeyPair, type KeyPair } from './keys.js';
 import { uapiSocket, wgControl, type WgControl, type WgPeer, type WgSet } from './uapi.js';
-import { runningUserspace, startUserspace } from './userspace.js';
+import { runningUserspace, startUserspace, stopUserspace } from './userspace.js';
+import { removeWgEgressPath } from '../egress/wireguard-path.js';
 
 const log = createLogger('wireguard');
 
@@ -103,4 +104,25 @@ async function ensureDevice(dev: string, userspaceCommand: string, stateDir: str
   // The UAPI socket too: wgControl() picks the userspace protocol by its presence.
   await startUserspace(stateDir, userspaceCommand, dev, () => exists() && existsSync(uapiSocket(dev)));
   return 'userspace';
+}
+
+/**
+ * trafficEncryptionMode none on a box that ran WireGuard before (its state dir has the key
+ * directory): the wireguard-go an earlier agent started goes (by its recorded PID), so does a
+ * kernel device of the configured name, and the Egress path's device, tables, rules and mangle
+ * chain (wireguard-path.ts). The key stays: turned on again, the box keeps its identity. A
+ * userspace device someone else runs (the lab's wireguard-go) is not the agent's to remove.
+ * Returns what was removed, for the log.
+ */
+export async function removeWireGuard(cfg: Pick<AgentConfig, 'stateDir' | 'wireGuard'>): Promise<string[]> {
+  if (!existsSync(path.dirname(publicKeyFile(cfg.stateDir)))) return [];
+  const removed: string[] = [];
+  if (await stopUserspace(cfg.stateDir)) removed.push(`the ${cfg.wireGuard.userspaceCommand} this agent started`);
+  const dev = cfg.wireGuard.interfaceName;
+  if (withRtnetlink(undefined, (rt) => rt.link(dev))?.kind === 'wireguard') {
+    withRtnetlink(undefined, (rt) => rt.delLink(dev));
+    removed.push(`kernel device ${dev}`);
+  }
+  if (await removeWgEgressPath()) removed.push('the Egress path (device, tables, rules, mangle chain)');
+  return removed;
 }

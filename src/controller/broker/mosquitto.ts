@@ -34,8 +34,19 @@ export interface MosquittoConfigOptions {
   aclFile: string;
   /** TLS on the TCP listeners; `certificateLogin`: a client certificate is required and its CN is the username. */
   tls?: { caFile: string; certFile: string; keyFile: string; certificateLogin?: boolean };
+  /**
+   * Boxes the broker serves (default 1,000). Sizes the per-client queue: the controller's one
+   * session takes every box's report when a fleet-wide document lands, and mosquitto drops QoS 1
+   * messages beyond `max_queued_messages` without a word (a lost report is a status stuck short).
+   */
+  fleetSize?: number;
   /** Lines appended as they are (persistence, logging). */
   extra?: readonly string[];
+}
+
+/** Per-client queue for a fleet: every box's report plus its status, event and rpc answer at once, never below mosquitto's default. */
+export function mosquittoQueueFor(fleetSize: number): number {
+  return Math.max(1000, Math.ceil(fleetSize) * 4);
 }
 
 /** A mosquitto.conf (mosquitto 2) for Seine: two listeners with their own settings. */
@@ -59,6 +70,9 @@ export function mosquittoConfig(o: MosquittoConfigOptions): string {
     'per_listener_settings true',
     // The one message limit broker, controller and agents agree on (src/api/mqtt.ts).
     `message_size_limit ${DEFAULT_MAX_MESSAGE_BYTES}`,
+    // Seine's own clients turn Nagle off; a broker that keeps it on adds up to 40 ms per small message.
+    'set_tcp_nodelay true',
+    `max_queued_messages ${mosquittoQueueFor(o.fleetSize ?? 1000)}`,
     '',
     ...listener(o.nodes, o.nodePasswordFile, true),
     ...listener(o.controllers, o.controllerPasswordFile, false),

@@ -16,8 +16,8 @@ import { isDNS1123Subdomain } from '../../api/meta.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder } from '../../lib/phases.js';
 import { referenceProblems, type ObjectView, type ReferenceProblem } from '../references.js';
-import type { Span } from '../span.js';
-import { computeStatus, nodeRealization } from '../../api/policy-status.js';
+import type { PolicyStatus } from '../../api/controller-api.js';
+import type { RealizationIndex } from '../realization-index.js';
 import type { NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 import { ConflictError, NotFoundError, refOf, type ObjectStore, type StoredRecord } from '../store/objects.js';
@@ -49,7 +49,8 @@ const applyPhases = phaseRecorder('controller.apply');
 export interface RestContext {
   store: ObjectStore;
   nodes: NodeRegistry;
-  span: Span;
+  /** Objects' status from per-object counters kept as reports come (not every report per read). */
+  realization: RealizationIndex;
   tokens: TokenSets;
   /** Whether POST /api/v1/nodes/<n>/credentials may make node passwords (insecure: true only). */
   passwordCredentials?: boolean;
@@ -416,8 +417,7 @@ export class RestServer {
     const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
     const record = await this.ctx.store.get(ref);
     if (!record) throw new NotFoundError(ref);
-    const [names, reports] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports()]);
-    return this.toObject(record, names, reports);
+    return this.toObject(record, await this.ctx.realization.status(record));
   }
 
   /** `<object>/nodes`: each node of the span, with the generation and phase it reports. */
@@ -426,19 +426,20 @@ export class RestServer {
     const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
     const record = await this.ctx.store.get(ref);
     if (!record) throw new NotFoundError(ref);
-    const [names, reports, nodes] = await Promise.all([this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.nodes.list()]);
+    const nodes = await this.ctx.nodes.list();
     const online = new Set(nodes.filter((n) => n.online).map((n) => n.name));
-    return nodeRealization(record, this.ctx.span(record, names), reports, (n) => online.has(n));
+    return this.ctx.realization.realization(record, (n) => online.has(n));
   }
 
   private async list(r: ResourcePath): Promise<unknown> {
-    const [records, names, reports, revision] = await Promise.all([this.ctx.store.list(r.kind, r.namespace), this.ctx.nodes.names(), this.ctx.nodes.reports(), this.ctx.store.revision()]);
-    const items = records.map((rec) => this.toObject(rec, names, reports));
+    const [records, revision] = await Promise.all([this.ctx.store.list(r.kind, r.namespace), this.ctx.store.revision()]);
+    const statuses = await this.ctx.realization.statuses(records);
+    const items = records.map((rec, i) => this.toObject(rec, statuses[i]));
     return { apiVersion: r.apiVersion, kind: `${r.kind.kind}List`, metadata: { resourceVersion: String(revision) }, items: r.kind.kind === 'Tier' ? withStaticTiers(items, r.apiVersion, this.startedAt) : items };
   }
 
-  /** Without nodes and reports (a deleted object) there is no status. */
-  private toObject(record: StoredRecord, names?: readonly string[], reports?: Awaited<ReturnType<NodeRegistry['reports']>>): StoredObject {
+  /** Without a realization status (a deleted object) there is no status, unless the controller keeps its own (Traceflow). */
+  private toObject(record: StoredRecord, realization?: PolicyStatus): StoredObject {
     return {
       apiVersion: record.apiVersion,
       kind: record.kind.kind,
@@ -455,7 +456,7 @@ export class RestServer {
       spec: record.spec,
       ...(record.kind.kind === 'Traceflow' && this.ctx.traceflowStatus
         ? { status: this.ctx.traceflowStatus(record) }
-        : names && reports ? { status: { ...computeStatus(record, this.ctx.span(record, names), reports), ...this.ctx.extraStatus?.(record) } } : {}),
+        : realization ? { status: { ...realization, ...this.ctx.extraStatus?.(record) } } : {}),
     };
   }
 }

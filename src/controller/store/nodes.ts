@@ -31,6 +31,13 @@ interface NodeRow {
 /** With a store shared by replicas, report rows read less than this long ago are not read again. */
 const SHARED_REPORTS_MS = 250;
 
+/**
+ * Node names checked against the store less than this long ago are not checked again: a node
+ * `seine controller credentials` adds from outside (or, shared, another replica registers) shows
+ * within this time, and a REST read or a publication with 10k nodes costs no query for them.
+ */
+const NAMES_CHECK_MS = 250;
+
 /** Nodes' reports or presences written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
 const ROWS_PER_STATEMENT = 200;
 
@@ -48,11 +55,15 @@ export class NodeRegistry {
   private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
+  private readonly reportListeners = new Set<(node: string, reported: NodeReported | undefined) => void>();
   /** Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is not parsed again). */
   private reportIndex?: Map<string, NodeReported>;
   private reportTexts = new Map<string, string>();
-  /** Enabled node names, sorted (not with a shared store: other replicas register nodes). */
-  private nameCache?: string[];
+  /** Enabled node names, sorted, frozen: callers get this one array until the nodes change. */
+  private nameCache?: readonly string[];
+  /** When nameCache was last found to match the store, and the check under way. */
+  private namesCheckedAt = 0;
+  private namesCheck?: { epoch: number; names: Promise<readonly string[]> };
   private namesEpoch = 0;
   private reportsEpoch = 0;
   /** Shared store: when the report rows were last read, and the read under way. */
@@ -71,6 +82,21 @@ export class NodeRegistry {
   onChange(listener: (node: string, what: NodeChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Told every change of the in-memory report index once it is loaded (loadedReports() is the
+   * starting point): a node's new report, or undefined when its report leaves (node removed or
+   * disabled). With a shared store the other replicas' reports come when a reread finds them.
+   */
+  onReport(listener: (node: string, reported: NodeReported | undefined) => void): () => void {
+    this.reportListeners.add(listener);
+    return () => this.reportListeners.delete(listener);
+  }
+
+  /** The in-memory report index as it stands now, if loaded (read-only; reports() loads it). */
+  loadedReports(): ReadonlyMap<string, NodeReported> | undefined {
+    return this.reportIndex;
   }
 
   /** Creates (or replaces) the node's password; returns it — the only time it is visible. */
@@ -154,18 +180,42 @@ export class NodeRegistry {
     return ok;
   }
 
-  async names(): Promise<string[]> {
+  /**
+   * Enabled node names, sorted. The same frozen array is handed out until the nodes change, so
+   * callers may key caches by it (spans filtered by it, sets made of it).
+   */
+  async names(): Promise<readonly string[]> {
+    const cached = this.nameCache;
+    if (cached && performance.now() - this.namesCheckedAt < NAMES_CHECK_MS) return cached;
+    // Callers at once share one check (not one begun before a registration or removal).
+    if (this.namesCheck?.epoch !== this.namesEpoch) {
+      const check = { epoch: this.namesEpoch, names: this.checkNames().finally(() => this.namesCheck === check && (this.namesCheck = undefined)) };
+      this.namesCheck = check;
+    }
+    return this.namesCheck.names;
+  }
+
+  private async checkNames(): Promise<readonly string[]> {
     // Registrations and removals move the epoch: a list read while one came in is not cached.
     const epoch = this.namesEpoch;
     const cached = this.nameCache;
-    if (cached) {
+    const checkedAt = performance.now();
+    if (cached && !this.shared) {
       // A count is far cheaper than the list; it also sees a node `seine controller credentials` added from outside.
       const count = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM nodes WHERE disabled = 0');
-      if (Number(count?.n) === cached.length && this.namesEpoch === epoch) return [...cached];
+      if (Number(count?.n) === cached.length && this.namesEpoch === epoch) {
+        this.namesCheckedAt = checkedAt;
+        return cached;
+      }
     }
-    const names = (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
-    if (!this.shared && this.namesEpoch === epoch) this.nameCache = names;
-    return [...names];
+    const read = (await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE disabled = 0 ORDER BY name')).map((r) => r.name);
+    // Shared: other replicas register nodes, so the list is reread; an unchanged one stays the same array.
+    const names = cached && read.length === cached.length && read.every((n, i) => n === cached[i]) ? cached : Object.freeze(read);
+    if (this.namesEpoch === epoch) {
+      this.nameCache = names;
+      this.namesCheckedAt = checkedAt;
+    }
+    return names;
   }
 
   async exists(node: string): Promise<boolean> {
@@ -249,7 +299,10 @@ export class NodeRegistry {
     const written = reports.size === 1 ? await write(this.db) : await this.db.transaction(write);
     this.reportsEpoch++;
     for (const [node, text, reported] of written) {
-      this.reportIndex?.set(node, reported);
+      if (this.reportIndex) {
+        this.reportIndex.set(node, reported);
+        for (const l of this.reportListeners) l(node, reported);
+      }
       if (this.shared) this.reportTexts.set(node, text);
     }
     for (const [node] of written) this.emit(node, 'report');
@@ -283,10 +336,19 @@ export class NodeRegistry {
       const epoch = this.reportsEpoch;
       const index = await this.readReports();
       if (this.reportsEpoch === epoch || attempt >= 3) {
-        if (this.reportsEpoch === epoch || this.shared) this.reportIndex = index;
+        if (this.reportsEpoch === epoch || this.shared) this.replaceReports(index);
         return index;
       }
     }
+  }
+
+  /** Installs a reread index; listeners hear of every node whose report it changed (unchanged rows keep their parsed object). */
+  private replaceReports(index: Map<string, NodeReported>): void {
+    const before = this.reportIndex;
+    this.reportIndex = index;
+    if (!before || !this.reportListeners.size) return;
+    for (const [node, reported] of index) if (before.get(node) !== reported) for (const l of this.reportListeners) l(node, reported);
+    for (const node of before.keys()) if (!index.has(node)) for (const l of this.reportListeners) l(node, undefined);
   }
 
   private async readReports(): Promise<Map<string, NodeReported>> {
@@ -376,7 +438,7 @@ export class NodeRegistry {
     }
     if (what === 'removed') {
       this.reportsEpoch++;
-      this.reportIndex?.delete(node);
+      if (this.reportIndex?.delete(node)) for (const l of this.reportListeners) l(node, undefined);
       this.reportTexts.delete(node);
     }
     for (const l of this.listeners) l(node, what);

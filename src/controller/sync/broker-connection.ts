@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME } from '../../api/mqtt.js';
 import { createLogger } from '../../lib/log.js';
+import { coalesceWrites } from '../../lib/mqtt-cork.js';
 import { disableNagle } from '../../lib/mqtt-nodelay.js';
 
 const log = createLogger('controller.mqtt');
@@ -34,6 +35,7 @@ export async function connectBroker(opts: BrokerConnectionOptions): Promise<Mqtt
     connectTimeout: 10_000,
   });
   disableNagle(client);
+  coalesceWrites(client);
   client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
   client.on('offline', () => log.warn({ url: opts.url }, 'broker unreachable; retrying'));
   client.on('connect', () => log.info({ url: opts.url }, 'connected to broker'));

@@ -45,6 +45,9 @@ export interface ReportReceiverContext {
 export class ReportReceiver {
   readonly rejected: Record<RejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, unknownNode: 0, stale: 0, retained: 0 };
   accepted = 0;
+  /** Accepted messages that carried fields this controller does not know (dropped; see parseNodeMessage). */
+  withIgnoredFields = 0;
+  private readonly ignoredWarned = new Map<string, string>();
   /** Accepted messages by channel (status, reported, events, flows). */
   readonly acceptedBy: Record<string, number> = {};
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
@@ -130,6 +133,15 @@ export class ReportReceiver {
     }
   }
 
+  /** Fields a newer agent sent that this controller dropped: one warning per node and set of fields (upgrade the controller). */
+  private noteIgnored(node: string, channel: string, fields: readonly string[]): void {
+    this.withIgnoredFields++;
+    const key = `${channel}:${fields.join(',')}`;
+    if (this.ignoredWarned.get(node) === key) return;
+    this.ignoredWarned.set(node, key);
+    log.warn({ node, channel, fields: fields.slice(0, 20) }, 'node sent fields this controller does not know (a newer agent?): ignored');
+  }
+
   private reject(reason: RejectReason, topic: string, detail: string): void {
     this.rejected[reason]++;
     log.warn({ topic, reason, detail: detail.slice(0, 500) }, 'node message rejected');
@@ -141,6 +153,7 @@ export class ReportReceiver {
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
+    if (msg.ignoredFields) this.noteIgnored(msg.node, msg.channel, msg.ignoredFields);
     if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
     const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
     if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);

@@ -90,10 +90,17 @@ export class PolicyComputer {
   lastRecomputed = 0;
 
   private readonly podKeyOf: (pod: InventoryPod) => string;
+  private readonly spansOnly: boolean;
 
-  /** `ids`: pod and namespace identities in the index (default namespace/name and name; the controller adds the node). */
-  constructor(inventory: Inventory, ids: ConstructorParameters<typeof PodIndex>[1] = {}) {
+  /**
+   * `ids`: pod and namespace identities in the index (default namespace/name and name; the controller adds the node).
+   * `spansOnly`: the caller reads spanOf() and errors only (the controller's span): no per-node
+   * rules are made, no node's share is kept nor assembled, so a change costs the policies it
+   * touches, not a pass (and a sort) over every node of a fleet.
+   */
+  constructor(inventory: Inventory, ids: ConstructorParameters<typeof PodIndex>[1] = {}, opts: { spansOnly?: boolean } = {}) {
     this.podKeyOf = ids.pod ?? podKey;
+    this.spansOnly = opts.spansOnly ?? false;
     this.index = new PodIndex(inventory, ids);
     this.index.onInvalidate = (key) => {
       for (const p of this.dependents.get(key) ?? []) this.stale.add(p);
@@ -147,6 +154,7 @@ export class PolicyComputer {
       if (result.error) errors.push(result.error);
     }
     this.stale.clear();
+    if (this.spansOnly) return { nodes: new Map(), errors };
 
     for (const node of this.dirtyNodes) {
       const share = this.shares.get(node);
@@ -197,6 +205,7 @@ export class PolicyComputer {
   private remember(policy: PolicyObject, result: PolicyResult): void {
     this.results.set(policy, result);
     for (const key of result.deps) getOrAdd(this.dependents, key).add(policy);
+    if (this.spansOnly) return;
     for (const [node, rule] of result.rules) {
       const rules = this.shareOf(node).rules;
       const list = rules.get(policy);
@@ -221,11 +230,12 @@ export class PolicyComputer {
     try {
       return this.index.track(deps, () => {
         const { drafts, isolates: iso } = draftPolicy(policy, ctx);
-        const rules = drafts.flatMap((d) => [...this.splitDraft(d)]);
+        // Spans only: no per-node rules (drafting resolved the peers already, with their errors).
+        const rules = this.spansOnly ? [] : drafts.flatMap((d) => [...this.splitDraft(d)]);
         const isolates: PolicyResult['isolates'] = { ingress: [], egress: [] };
         const span = new Set<string>();
         for (const dir of ['ingress', 'egress'] as const) {
-          for (const pod of iso[dir]) if (pod.nodeName) isolates[dir].push([pod.nodeName, target(pod)]);
+          for (const pod of iso[dir]) if (pod.nodeName && !this.spansOnly) isolates[dir].push([pod.nodeName, target(pod)]);
         }
         for (const pod of [...drafts.flatMap((d) => d.appliedTo), ...iso.ingress, ...iso.egress]) if (pod.nodeName) span.add(pod.nodeName);
         return { rules, isolates, deps, span: [...span].sort(cmp) };

@@ -1,14 +1,13 @@
 // Host rules: the node's share of the policies applied to Nodes (Antrea's NodeNetworkPolicy,
 // pkg/agent/controller/networkpolicy/node_reconciler_linux.go). The controller already sent
 // the box only the policies whose nodeSelector picks it, so every rule of every such policy
-// applies to this host. Peers become IPv4 CIDRs the way Antrea's address groups do: pod
-// selectors and groups to pod IPs, nodeSelector peers to the nodes' internal IPs, ipBlocks
-// with `except` cut out. Pure; one bad policy fails alone, with the field's path.
+// applies to this host. Peers become IPv4 CIDRs the way Antrea's address groups do, through the
+// pod policies' own resolution (peers.ts): pod selectors and groups to pod IPs, nodeSelector
+// peers to the nodes' addresses (node-peers.ts: InternalIP and gateway), ipBlocks with `except`
+// cut out. Pure; one bad policy fails alone, with the field's path.
 import type { ClusterNetworkPolicy, RuleAction } from '../../api/antrea-policy.js';
 import { isHostPolicy } from '../../api/host-policy.js';
-import type { LabelSelector } from '../../api/meta.js';
 import { ipFamily, parseCIDR } from '../../api/net.js';
-import type { InventoryNode } from '../../api/inventory.js';
 import { subtractCIDRs } from './cidr.js';
 import { hashRule, policyRef } from './drafts.js';
 import { NotSupportedError, PolicyComputeError } from './errors.js';
@@ -18,7 +17,6 @@ import type { PodIndex } from './pod-index.js';
 import { cmp } from './pod-index.js';
 import type { AntreaRule, TieredSpec } from './rule-shape.js';
 import { hasNamedPort, portSpecs } from './services.js';
-import { selectorMatches } from './selector.js';
 import type { TierTable } from './tiers.js';
 import type { Direction, PolicyError, PolicyRef, RuleOrder, RuleService } from './types.js';
 
@@ -46,8 +44,6 @@ export interface HostContext {
   index: PodIndex;
   groups: GroupTable;
   tiers: TierTable;
-  /** The cluster's nodes: nodeSelector peers are their internal IPs. */
-  nodes: ReadonlyMap<string, InventoryNode>;
 }
 
 export interface HostResult {
@@ -122,32 +118,18 @@ function hostRulesOf(p: ClusterNetworkPolicy, ctx: HostContext): HostRule[] {
 /** A rule's peers as IPv4 CIDRs; undefined: every address (no peers given). */
 function peerCIDRs(peers: readonly AnyPeer[] | undefined, ctx: HostContext, path: string): string[] | undefined {
   if (!peers?.length) return undefined;
-  const out = new Set<string>();
-  // Pod, group and ipBlock peers through the pod policies' resolution, at their own indices
-  // (a sparse array: forEach skips the holes where the nodeSelector peers are).
-  const others: AnyPeer[] = new Array<AnyPeer>(peers.length);
-  let anyOthers = false;
   peers.forEach((peer, i) => {
     const at = `${path}[${i}]`;
     if (peer.namespaces !== undefined) throw new PolicyComputeError(`${at}.namespaces`, 'namespaces peers cannot be used in a policy applied to Nodes (they need a Pod\'s namespace)');
     // The box learns names from its pods' DNS answers (src/agent/fqdn); the host's own lookups are not seen.
     if (peer.fqdn !== undefined) throw new NotSupportedError(`${at}.fqdn`, 'fqdn peers in a policy applied to Nodes');
-    if (peer.nodeSelector === undefined) {
-      others[i] = peer;
-      anyOthers = true;
-      return;
-    }
-    const sel = peer.nodeSelector as LabelSelector;
-    for (const node of ctx.nodes.values()) {
-      // The node's own name counts as its kubernetes.io/hostname label, as the span sees nodes.
-      if (node.internalIP && ipFamily(node.internalIP) === 4 && selectorMatches(sel, { 'kubernetes.io/hostname': node.name, ...node.labels })) out.add(`${node.internalIP}/32`);
-    }
   });
-  if (anyOthers) {
-    const r = resolvePeers(others, { index: ctx.index, groups: ctx.groups, namespace: undefined }, path);
-    for (const pod of r.pods) for (const ip of pod.ips.length ? pod.ips : pod.ip ? [pod.ip] : []) if (ipFamily(ip) === 4) out.add(`${ip}/32`);
-    for (const b of r.ipBlocks) for (const c of subtractCIDRs(b.cidr, b.except)) if (parseCIDR(c)?.family === 4) out.add(c);
-  }
+  // One resolution for pod and host rules alike: a nodeSelector peer is the same address group
+  // whichever rule uses it (Antrea's controller builds both from nodeToGroupMember).
+  const r = resolvePeers(peers, { index: ctx.index, groups: ctx.groups, namespace: undefined }, path);
+  const out = new Set<string>();
+  for (const pod of r.pods) for (const ip of pod.ips.length ? pod.ips : pod.ip ? [pod.ip] : []) if (ipFamily(ip) === 4) out.add(`${ip}/32`);
+  for (const b of r.ipBlocks) for (const c of subtractCIDRs(b.cidr, b.except)) if (parseCIDR(c)?.family === 4) out.add(c);
   // 0.0.0.0/0 among them: every address, one line instead of many (Antrea does the same).
   if (out.has('0.0.0.0/0')) return ['0.0.0.0/0'];
   return [...out].sort(cmp);

@@ -119,4 +119,36 @@ describe('api: MQTT envelopes', () => {
     const res = { v: 1, node: 'box-17', ts: 6, kind: 'rpc-response', payload: { ok: false, error: { code: 'NotFound', message: 'no pod' } } };
     assert.equal(parseNodeMessage(rpcTopic('box-17', 'r1'), JSON.stringify(res)).channel, 'rpc');
   });
+
+  describe('a newer agent\'s report (fields this side does not know)', () => {
+    const reported = (extra: Record<string, unknown> = {}, podExtra: Record<string, unknown> = {}) => ({
+      v: 1, node: 'box-17', ts: 9, kind: 'reported',
+      payload: {
+        node: 'box-17', observedGeneration: 4, objects: {}, errors: [], agentVersion: '9.0.0', uptimeSeconds: 5,
+        inventory: { pods: [{ namespace: 'default', name: 'web', ips: ['10.0.0.5'], labels: {}, ...podExtra }] },
+        ...extra,
+      },
+    });
+
+    it('is taken with the unknown fields dropped and named, at any depth', () => {
+      const msg = parseNodeMessage(nodeTopic('box-17', 'reported'), JSON.stringify(reported({ gpu: { count: 1 } }, { sandboxId: 'x' })));
+      assert.deepEqual(msg.ignoredFields?.sort(), ['payload.gpu', 'payload.inventory.pods[0].sandboxId']);
+      assert.ok(msg.channel === 'reported' && !('gpu' in msg.envelope.payload));
+      assert.ok(msg.channel === 'reported' && !('sandboxId' in msg.envelope.payload.inventory.pods[0]!));
+    });
+
+    it('is still refused for a known field that is wrong, naming it', () => {
+      assert.throws(() => parseNodeMessage(nodeTopic('box-17', 'reported'), JSON.stringify(reported({ gpu: 1, uptimeSeconds: -1 }))), /payload\.uptimeSeconds/);
+    });
+
+    it('a report the controller knows whole has nothing ignored', () => {
+      assert.equal(parseNodeMessage(nodeTopic('box-17', 'reported'), JSON.stringify(reported())).ignoredFields, undefined);
+    });
+
+    it('a desired document (what a box enforces) with a field the agent does not know is refused, never trimmed', () => {
+      const newer = structuredClone(desired) as typeof desired & { payload: { priorityClass?: string } };
+      newer.payload.priorityClass = 'high';
+      assert.throws(() => parseNodeMessage(nodeTopic('box-17', 'desired'), JSON.stringify(newer)), /priorityClass/);
+    });
+  });
 });

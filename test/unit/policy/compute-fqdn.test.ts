@@ -112,7 +112,7 @@ describe('fqdn peers: host policies', () => {
     // Past the schema (a stored object from an older release): the compute refuses it too, never an empty rule.
     const valid = acnp('hp', { ...spec, egress: [{ action: 'Allow', to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] });
     const p = { ...valid, spec: { ...valid.spec, egress: spec.egress } } as typeof valid;
-    const r = computeHostRules([p], { index: new PodIndex(inv), groups: new GroupTable(), tiers: new TierTable(), nodes: new Map() });
+    const r = computeHostRules([p], { index: new PodIndex(inv), groups: new GroupTable(), tiers: new TierTable() });
     assert.deepEqual(r.rules, []);
     assert.deepEqual(r.errors.map((e) => [e.path, e.message]), [['spec.egress[0].to[1].fqdn', 'fqdn peers in a policy applied to Nodes is not supported yet']]);
   });

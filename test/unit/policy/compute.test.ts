@@ -401,7 +401,7 @@ describe('policy compute', () => {
       assert.deepEqual(c.compute(objects).nodes.get('n1')!.rules.filter((r) => r.policy.name === 'b'), []);
     });
 
-    it('incremental results equal a full recompute after each of 300 random inventory changes, recomputing only the policies touched', () => {
+    it('incremental results equal a full recompute after each of 300 random inventory changes, recomputing only the policies touched (and a spans-only computer gives the same spans)', () => {
       // A seeded LCG: the same sequence every run, so a failure reproduces.
       let seed = 12345;
       const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -426,6 +426,13 @@ describe('policy compute', () => {
       };
       const c = new PolicyComputer(world);
       c.compute(objects);
+      // The controller's kind: spans and errors only, fed the same changes.
+      const spansOnly = new PolicyComputer(world, {}, { spansOnly: true });
+      spansOnly.compute(objects);
+      const apply = (change: Parameters<PolicyComputer['applyChange']>[0]) => {
+        c.applyChange(change);
+        spansOnly.applyChange(change);
+      };
       const pods = new Map(world.pods);
       const namespaces = new Map(world.namespaces);
       let partial = 0;
@@ -436,27 +443,31 @@ describe('policy compute', () => {
           const ns = nss[rnd(3)]!;
           const p = pod(ns, `new${step}`, { app: apps[rnd(4)]! }, `10.2.${step >> 8}.${(step & 255) + 1}`, rnd(2) ? 'n1' : 'n2', rnd(2) ? [{ name: 'http', port: 9000, protocol: 'TCP' }] : []);
           pods.set(`${ns}/${p.name}`, p);
-          c.applyChange({ kind: 'Pod', type: 'added', object: p });
+          apply({ kind: 'Pod', type: 'added', object: p });
         } else if (op === 1) {
           const key = keys[rnd(keys.length)]!;
           const old = pods.get(key)!;
           pods.delete(key);
-          c.applyChange({ kind: 'Pod', type: 'deleted', object: old });
+          apply({ kind: 'Pod', type: 'deleted', object: old });
         } else if (op === 2 || op === 3) {
           const key = keys[rnd(keys.length)]!;
           const old = pods.get(key)!;
           const next = op === 2 ? { ...old, labels: { app: apps[rnd(4)]! } } : { ...old, nodeName: old.nodeName === 'n1' ? 'n2' : 'n1' };
           pods.set(key, next);
-          c.applyChange({ kind: 'Pod', type: 'updated', object: next, previous: old });
+          apply({ kind: 'Pod', type: 'updated', object: next, previous: old });
         } else {
           const name = nss[rnd(3)]!;
           const ns = { name, labels: { 'kubernetes.io/metadata.name': name, env: rnd(2) ? 'prod' : 'dev' } };
           namespaces.set(name, ns);
-          c.applyChange({ kind: 'Namespace', type: 'updated', object: ns });
+          apply({ kind: 'Namespace', type: 'updated', object: ns });
         }
         const incremental = c.compute(objects);
         if (c.lastRecomputed < objects.policies.length) partial++;
         assert.deepEqual(incremental, computeNodePolicies(objects, { nodes: world.nodes, namespaces: new Map(namespaces), pods: new Map(pods) }), `step ${step} (op ${op})`);
+        const spansResult = spansOnly.compute(objects);
+        assert.deepEqual(spansResult.errors, incremental.errors, `step ${step}: spans-only errors`);
+        assert.equal(spansResult.nodes.size, 0, 'spans only: no node sets');
+        for (const p of objects.policies) assert.deepEqual(spansOnly.spanOf(p), c.spanOf(p), `step ${step} (op ${op}): span of ${p.metadata.name}`);
       }
       assert.ok(partial > 100, `only ${partial} of 300 changes recomputed a subset of the policies`);
       // Unchanged inventory: nothing is recomputed.

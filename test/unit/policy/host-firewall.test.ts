@@ -5,13 +5,15 @@
 import assert from 'node:assert/strict';
 import { expectProblem, type Obj } from '../api/helpers.js';
 import { computeHostRules, type HostRule } from '../../../src/policy/compute/host.js';
-import { policyObjectsOf } from '../../../src/policy/compute/compute.js';
+import { PolicyComputer, policyObjectsOf } from '../../../src/policy/compute/compute.js';
 import { PodIndex } from '../../../src/policy/compute/pod-index.js';
 import { GroupTable } from '../../../src/policy/compute/groups.js';
 import { TierTable } from '../../../src/policy/compute/tiers.js';
 import { countersByTag, HostFirewall, hostFirewallPlan, hostRuleSpec, ruleTag } from '../../../src/agent/policy/host-firewall.js';
 import { hostLogFields } from '../../../src/agent/policy/host-log.js';
-import { hostExemptions } from '../../../src/agent/policy/host-exemptions.js';
+import { hostExemptions, overlayExemptions } from '../../../src/agent/policy/host-exemptions.js';
+import { WG_EGRESS_PORT } from '../../../src/agent/egress/wireguard-path.js';
+import { isOverlayExemption } from '../../../src/api/host-policy.js';
 import { AgentConfigSchema } from '../../../src/api/config.js';
 import { summarizeIPv4 } from '../../../src/lib/netlink/nflog.js';
 import { NodeConfigSpan } from '../../../src/controller/node-config-span.js';
@@ -19,6 +21,9 @@ import { findQualifiedKind } from '../../../src/api/kinds.js';
 import type { NodeReported } from '../../../src/api/node-state.js';
 import type { StoredRecord } from '../../../src/controller/store/objects.js';
 import type { InventoryNode } from '../../../src/api/inventory.js';
+import { nodeView } from '../../../src/agent/inventory/convert.js';
+import { inventoryFromState } from '../../../src/lab/inventory-file.js';
+import type { LabState } from '../../../src/lab/state.js';
 import type { run } from '../../../src/lib/exec.js';
 import { acnp, clusterGroup, inventory, pod } from './fixtures.js';
 
@@ -63,14 +68,17 @@ describe('host firewall: validation (nodeSelector in appliedTo)', () => {
   });
 });
 
-function node(name: string, ip: string, labels: Record<string, string> = {}): InventoryNode {
-  return { name, internalIP: ip, podCIDRs: [], labels };
+// As kubelet registers a Node: `kubernetes.io/hostname` is a label it sets, not the name itself.
+function node(name: string, ip: string, podCIDR: string, labels: Record<string, string> = {}): InventoryNode {
+  return { name, internalIP: ip, podCIDR, podCIDRs: [podCIDR], labels: { 'kubernetes.io/hostname': name, ...labels } };
 }
 
 describe('host firewall: rules from policies', () => {
-  const inv = inventory([pod('default', 'web', { app: 'web' }, '10.42.0.5'), pod('default', 'db', { app: 'db' }, '10.42.1.6', 'n2')]);
-  const nodes = new Map([['n1', node('n1', '192.168.0.1', { site: 'shop' })], ['n2', node('n2', '192.168.0.2', { site: 'plant' })]]);
-  const ctx = (groups = new GroupTable()) => ({ index: new PodIndex(inv), groups, tiers: new TierTable(), nodes });
+  const inv = {
+    ...inventory([pod('default', 'web', { app: 'web' }, '10.42.0.5'), pod('default', 'db', { app: 'db' }, '10.42.1.6', 'n2')]),
+    nodes: new Map([['n1', node('n1', '192.168.0.1', '10.42.0.0/24', { site: 'shop' })], ['n2', node('n2', '192.168.0.2', '10.42.1.0/24', { site: 'plant' })]]),
+  };
+  const ctx = (groups = new GroupTable(), index = new PodIndex(inv)) => ({ index, groups, tiers: new TierTable() });
 
   it('is told apart from pod policy: compute() leaves it to the host computation', () => {
     const objs = policyObjectsOf([acnp('protect-box', hostPolicy.spec), acnp('pods', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Drop' }] })]);
@@ -101,11 +109,44 @@ describe('host firewall: rules from policies', () => {
     assert.deepEqual(r.rules.map((x) => [x.policy.name, x.ruleName, x.direction, x.baseline]), [
       ['hq', 'no-dns', 'egress', false], ['hq', 'from-peers', 'ingress', false], ['hp', 'rest', 'ingress', true],
     ]);
-    assert.deepEqual(r.rules[1]!.cidrs, ['10.42.0.5/32', '10.42.1.6/32', '172.16.0.0/17', '192.168.0.2/32']);
+    // A node peer is its InternalIP and its gateway (the pod CIDR's first address), as in pod rules.
+    assert.deepEqual(r.rules[1]!.cidrs, ['10.42.0.5/32', '10.42.1.1/32', '10.42.1.6/32', '172.16.0.0/17', '192.168.0.2/32']);
     assert.deepEqual(r.rules[1]!.services, [{ protocol: 'TCP', port: 8080, endPort: 8090 }]);
-    assert.deepEqual(r.rules[0]!.cidrs, ['192.168.0.1/32'], 'the node\'s name counts as its hostname label');
+    assert.deepEqual(r.rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.1/32']);
     assert.deepEqual(r.rules[0]!.services, [{ protocol: 'ICMP', icmpType: 8 }]);
     assert.equal(r.rules[2]!.cidrs, undefined, 'no from: every address');
+  });
+
+  it('resolves a nodeSelector peer exactly as a pod rule does (one resolver), by the labels the Node carries', () => {
+    const from = [{ nodeSelector: { matchLabels: { site: 'plant' } } }];
+    const host = computeHostRules([acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Allow', from }] })], ctx());
+    const pods = new PolicyComputer(inv).compute({ policies: [acnp('p', { priority: 1, appliedTo: [{ podSelector: {} }], ingress: [{ action: 'Allow', from }] })] });
+    assert.deepEqual(host.rules[0]!.cidrs, pods.nodes.get('n2')!.rules[0]!.peers.cidrs);
+    // The name alone is not a label: a Node registered without kubelet's hostname label is not picked by it.
+    const bare: InventoryNode = { name: 'n3', internalIP: '192.168.0.3', podCIDRs: [], labels: {} };
+    const byName = acnp('by-name', { priority: 1, appliedTo: [{ nodeSelector: {} }], egress: [{ action: 'Drop', to: [{ nodeSelector: { matchLabels: { 'kubernetes.io/hostname': 'n3' } } }] }] });
+    assert.deepEqual(computeHostRules([byName], ctx(new GroupTable(), new PodIndex({ ...inv, nodes: new Map([...inv.nodes, ['n3', bare]]) }))).rules, []);
+  });
+
+  it("the lab's Nodes carry kubelet's hostname label, so a hostname peer picks the box from the inventory alone", () => {
+    const box = (name: string, i: number) => ({ name, podCIDR: `10.42.${i}.0/24`, underlayIP: `172.31.250.${11 + i}` });
+    const lab = inventoryFromState({ boxes: [box('box1', 0), box('box2', 1)], namespaces: [], pods: [], services: [] } as unknown as LabState) as { items: { kind: string }[] };
+    const labNodes = lab.items.filter((o) => o.kind === 'Node').map((o) => nodeView(o as never));
+    assert.deepEqual(labNodes.map((n) => n.labels['kubernetes.io/hostname']), ['box1', 'box2']);
+    const index = new PodIndex({ ...inventory([]), nodes: new Map(labNodes.map((n) => [n.name, n])) });
+    const p = acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Drop', from: [{ nodeSelector: { matchLabels: { 'kubernetes.io/hostname': 'box2' } } }] }] });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.1.1/32', '172.31.250.12/32']);
+  });
+
+  it('follows Node changes through the index (a label added, an address moved)', () => {
+    const index = new PodIndex(inv);
+    const p = acnp('h', { priority: 1, appliedTo: [{ nodeSelector: {} }], ingress: [{ action: 'Drop', from: [{ nodeSelector: { matchLabels: { role: 'gw' } } }] }] });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules, []);
+    const n1 = inv.nodes.get('n1')!;
+    index.updateNode('n1', { ...n1, labels: { ...n1.labels, role: 'gw' } });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.1/32']);
+    index.updateNode('n1', { ...n1, internalIP: '192.168.0.9', labels: { ...n1.labels, role: 'gw' } });
+    assert.deepEqual(computeHostRules([p], ctx(new GroupTable(), index)).rules[0]!.cidrs, ['10.42.0.1/32', '192.168.0.9/32']);
   });
 
   it('leaves out a rule whose peers select nothing, and fails a policy with an unknown tier alone', () => {
@@ -255,8 +296,46 @@ describe('host firewall: span and np.log', () => {
 describe('host firewall: exemptions', () => {
   it('keeps the controller\'s address (every TCP port) open, resolving names; none for a unix socket', async () => {
     const cfg = (url: string) => AgentConfigSchema.parse({ nodeName: 'box1', inventory: { source: 'file', path: '/tmp/inv.json' }, controller: { url, credentials: { username: 'u', password: 'p' } } });
-    assert.deepEqual(await hostExemptions(cfg('mqtt://192.168.77.1:1883')), [{ ip: '192.168.77.1', what: 'controller' }]);
-    assert.deepEqual(await hostExemptions(cfg('mqtt://localhost:1883')), [{ ip: '127.0.0.1', what: 'controller' }]);
-    assert.deepEqual(await hostExemptions(cfg('mqtts+unix:///run/seine/mqtt.sock')), []);
+    const controller = async (url: string) => (await hostExemptions(cfg(url))).filter((e) => !isOverlayExemption(e));
+    assert.deepEqual(await controller('mqtt://192.168.77.1:1883'), [{ ip: '192.168.77.1', what: 'controller' }]);
+    assert.deepEqual(await controller('mqtt://localhost:1883'), [{ ip: '127.0.0.1', what: 'controller' }]);
+    assert.deepEqual(await controller('mqtts+unix:///run/seine/mqtt.sock'), []);
+  });
+
+  it('keeps the overlay open: the tunnel\'s port by type, none without encapsulation, WireGuard\'s port and its Egress VXLAN on the device', () => {
+    const cfg = (extra: Record<string, unknown>) => AgentConfigSchema.parse({ nodeName: 'box1', inventory: { source: 'file', path: '/tmp/inv.json' }, ...extra });
+    assert.deepEqual(overlayExemptions(cfg({})), [{ protocol: 'udp', port: 6081, what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ tunnelType: 'vxlan', trafficEncapMode: 'hybrid' })), [{ protocol: 'udp', port: 4789, what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ tunnelType: 'gre' })), [{ protocol: 'gre', what: 'tunnel' }]);
+    assert.deepEqual(overlayExemptions(cfg({ trafficEncapMode: 'noEncap' })), []);
+    assert.deepEqual(overlayExemptions(cfg({ trafficEncryptionMode: 'wireGuard', wireGuard: { port: 51821, interfaceName: 'wg-box1' } })), [
+      { protocol: 'udp', port: 51821, what: 'wireguard' },
+      { protocol: 'udp', port: WG_EGRESS_PORT, device: 'wg-box1', what: 'wireguard-egress' },
+    ]);
+  });
+
+  it('writes the overlay\'s exemptions into INPUT and OUTPUT ahead of the rules, and checks them first', () => {
+    const plan = hostFirewallPlan([rule()], [
+      { protocol: 'udp', port: 6081, what: 'tunnel' },
+      { protocol: 'udp', port: 4790, device: 'antrea-wg0', what: 'wireguard-egress' },
+      { protocol: 'gre', what: 'tunnel' },
+      { ip: '192.168.77.1', what: 'controller' },
+    ]);
+    const chain = (name: string) => plan.lines.filter((l) => l.startsWith(`-A ${name} `)).slice(2);
+    assert.deepEqual(chain('SEINE-HOST-INPUT'), [
+      '-A SEINE-HOST-INPUT -p udp -m udp --dport 6081 -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -i antrea-wg0 -p udp -m udp --dport 4790 -m comment --comment "seine: wireguard-egress" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -p gre -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-INPUT -j SEINE-POL-INGRESS-RULES',
+    ]);
+    assert.deepEqual(chain('SEINE-HOST-OUTPUT'), [
+      '-A SEINE-HOST-OUTPUT -p udp -m udp --dport 6081 -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -o antrea-wg0 -p udp -m udp --dport 4790 -m comment --comment "seine: wireguard-egress" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -p gre -m comment --comment "seine: tunnel" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -d 192.168.77.1/32 -p tcp -m comment --comment "seine: controller" -j ACCEPT',
+      '-A SEINE-HOST-OUTPUT -j SEINE-POL-EGRESS-RULES',
+    ]);
+    assert.throws(() => hostFirewallPlan([], [{ protocol: 'udp', what: 'tunnel' }]), /port/);
+    assert.throws(() => hostFirewallPlan([], [{ protocol: 'udp', port: 1, device: 'wg0 -j DROP', what: 'wireguard-egress' }]), /interface name/);
   });
 });

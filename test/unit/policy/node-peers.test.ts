@@ -8,7 +8,7 @@ import { parseManifests } from '../../../src/api/manifest.js';
 import { PolicyComputer, policyObjectsOf } from '../../../src/policy/compute/compute.js';
 import { nodeAddressBlocks } from '../../../src/policy/compute/node-peers.js';
 import type { Obj } from '../api/helpers.js';
-import { acnp, inventory, pod } from './fixtures.js';
+import { acnp, anp, inventory, pod } from './fixtures.js';
 
 const linux = { 'kubernetes.io/os': 'linux' };
 const node = (name: string, labels: Record<string, string>, internalIP: string | undefined, podCIDR: string): InventoryNode => ({
@@ -85,6 +85,19 @@ describe('node peers (CNP nodes, ACNP nodeSelector)', () => {
     const r = new PolicyComputer(world()).compute({ policies: [p] });
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.nodes.get('n1')!.rules[0]!.peers.cidrs, ['10.42.1.1/32', '172.31.250.12/32']);
+  });
+
+  it('is enforced in every Antrea-native kind and direction (no "not supported" left): ANNP egress, ACNP ingress and egress', () => {
+    const to = [{ nodeSelector: { matchLabels: linux } }];
+    const policies = [
+      anp('g', 'annp-to-nodes', { priority: 1, appliedTo: [{ podSelector: { matchLabels: { app: 'c' } } }], egress: [{ action: 'Drop', to }] }),
+      acnp('acnp-nodes', { priority: 2, appliedTo: [{ podSelector: { matchLabels: { app: 'c' } } }], ingress: [{ action: 'Allow', from: to }], egress: [{ action: 'Allow', to }] }),
+    ];
+    const r = new PolicyComputer(world()).compute({ policies });
+    assert.deepEqual(r.errors, []);
+    const rules = r.nodes.get('n1')!.rules;
+    assert.deepEqual(rules.map((x) => [x.policy.name, x.direction]).sort(), [['acnp-nodes', 'egress'], ['acnp-nodes', 'ingress'], ['annp-to-nodes', 'egress']]);
+    for (const x of rules) assert.deepEqual(x.peers.cidrs, ['10.42.0.1/32', '10.42.1.1/32', '172.31.250.11/32', '172.31.250.12/32'], x.policy.name);
   });
 
   it('addresses: IPv4 only, no repeats, a Node without addresses adds none', () => {

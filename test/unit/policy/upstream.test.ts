@@ -55,6 +55,18 @@ describe('upstream ClusterNetworkPolicy / AdminNetworkPolicy', () => {
       expectProblem(cnp('x', 'Admin', 1, [{ name: 'a', action: 'Deny', from: [fromDev] }, { name: 'a', action: 'Deny', from: [fromDev] }]), 'spec.ingress[1].name', 'duplicate rule name');
       expectProblem({ apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy', metadata: { name: 'other' }, spec: { subject: { namespaces: {} } } }, 'metadata.name', 'must be "default"');
     });
+
+    it('egress peers: one field each, the same message in v1alpha2 (with domainNames) and v1alpha1', () => {
+      const cnpTo = (to: Obj[]): Obj => ({ ...good, spec: { ...good.spec, ingress: undefined, egress: [{ action: 'Deny', to }] } });
+      const anpTo = (to: Obj[]): Obj => ({ apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy', metadata: { name: 'a' }, spec: { priority: 0, subject: { namespaces: {} }, egress: [{ action: 'Deny', to }] } });
+      expectProblem(cnpTo([{ nodes: {}, networks: ['10.0.0.0/8'] }]), 'spec.egress[0].to[0]', 'peer: set exactly one of namespaces, pods, nodes, networks, domainNames (got nodes, networks)');
+      expectProblem(cnpTo([{}]), 'spec.egress[0].to[0]', 'peer: set exactly one of namespaces, pods, nodes, networks, domainNames (got none)');
+      expectProblem(anpTo([{ namespaces: {}, pods: { namespaceSelector: {}, podSelector: {} } }]), 'spec.egress[0].to[0]', 'peer: set exactly one of namespaces, pods, nodes, networks (got namespaces, pods)');
+      expectProblem(anpTo([{}]), 'spec.egress[0].to[0]', 'peer: set exactly one of namespaces, pods, nodes, networks (got none)');
+      // v1alpha1 has no domainNames: an unknown field there, as the CRD's schema says.
+      expectProblem(anpTo([{ domainNames: ['a.test'] }]), 'spec.egress[0].to[0].domainNames', 'unknown field "domainNames"');
+      expectProblem(cnpTo([{ networks: ['10.0.0.0/33'] }]), 'spec.egress[0].to[0].networks[0]', '');
+    });
   });
 
   describe('mapping (evaluation and compute)', () => {

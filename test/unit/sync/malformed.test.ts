@@ -154,4 +154,14 @@ describe('malformed messages: controller side', function () {
       assert.equal((await nodes.reports()).get('box1')?.observedGeneration, 1);
     });
   }
+  it('takes a newer agent\'s report with fields it does not know, dropping them (counted, not rejected)', async function () {
+    const rejectedBefore = rx.rejectedTotal;
+    await rx.handle(R, Buffer.from(reported('box1', now + 5_000, { observedGeneration: 2, accelerators: [{ kind: 'npu' }] })));
+    await rx.idle();
+    assert.equal(rx.rejectedTotal, rejectedBefore);
+    assert.equal(rx.withIgnoredFields, 1);
+    const stored = (await nodes.reports()).get('box1');
+    assert.equal(stored?.observedGeneration, 2);
+    assert.ok(stored && !('accelerators' in stored));
+  });
 });
