@@ -166,7 +166,7 @@ export async function pollUntil<T>(what: string, ms: number, check: () => Promis
     const left = end - performance.now();
     // A check cut off by the deadline fails with what the last one saw, as a late one does.
     const v = left > 0 ? await withDeadline(Promise.resolve().then(check), left, what).catch((err: unknown) => {
-      if (err instanceof DeadlineError && opts.describe) throw new DeadlineError(`${what}: not within ${ms} ms (last: ${opts.describe()})`);
+      if (performance.now() >= end && opts.describe) throw new DeadlineError(`${what}: not within ${ms} ms (last: ${opts.describe()})`);
       throw err;
     }) : undefined;
     if (v !== undefined && v !== false) return v;
