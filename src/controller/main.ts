@@ -170,7 +170,7 @@ export class Controller {
       const aggregator = cfg.flowAggregator && flowAggregatorExporter(cfg.flowAggregator);
       if (aggregator) cleanup.push(() => aggregator.stop());
       const flows = await FleetFlows.open(db, { labels: podLabels.get, ...(cfg.fleetFlows?.maxRows ? { maxRows: cfg.fleetFlows.maxRows } : {}), ...(cfg.fleetFlows?.maxAgeSeconds ? { maxAgeS: cfg.fleetFlows.maxAgeSeconds } : {}), ...(aggregator ? { onJoined: aggregator.take } : {}) });
-      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows });
+      const reports = new ReportReceiver({ nodes, client, maxMessageBytes: cfg.maxMessageBytes, shareGroup: cfg.sharedSubscriptionGroup, events, onReport, flows, ...(broker ? { sessionOpen: (n: string) => broker.hasSession(n) } : {}) });
       await reports.start();
       receiver = reports;
       const rpc = new RpcClient({ client, nodes, protocolVersion: broker ? 4 : cfg.sharedSubscriptionGroup ? 5 : cfg.brokerProtocolVersion, maxMessageBytes: cfg.maxMessageBytes });

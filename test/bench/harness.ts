@@ -164,7 +164,11 @@ export async function pollUntil<T>(what: string, ms: number, check: () => Promis
   const end = performance.now() + ms;
   for (;;) {
     const left = end - performance.now();
-    const v = left > 0 ? await withDeadline(Promise.resolve().then(check), left, what) : undefined;
+    // A check cut off by the deadline fails with what the last one saw, as a late one does.
+    const v = left > 0 ? await withDeadline(Promise.resolve().then(check), left, what).catch((err: unknown) => {
+      if (performance.now() >= end && opts.describe) throw new DeadlineError(`${what}: not within ${ms} ms (last: ${opts.describe()})`);
+      throw err;
+    }) : undefined;
     if (v !== undefined && v !== false) return v;
     if (performance.now() >= end) throw new DeadlineError(`${what}: not within ${ms} ms${opts.describe ? ` (last: ${opts.describe()})` : ''}`);
     await withDeadline(new Promise((r) => setTimeout(r, Math.min(opts.intervalMs ?? 10, Math.max(0, end - performance.now())))), ms, what);

@@ -4,6 +4,8 @@
 // the broker's sessions and from the status an agent sends when a desired document arrives; a
 // node answers only rpc requests sent to it.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CONTROLLER_USERNAME, ENVELOPE_VERSION, agentClientId, nodeRpcFilter, nodeTopic, rpcTopic } from '../../src/api/mqtt.js';
 import type { Controller } from '../../src/controller/main.js';
@@ -118,6 +120,24 @@ describe('broker hardening: nodes retain nothing; presence and rpc answers (embe
     await waitFor('box-b online without a status message', () => online('box-b'), 3000);
     await b.endAsync(true);
     await waitFor('box-b offline again', async () => (await online('box-b')) === false, 3000);
+  });
+
+  it('a broker stop ends every connection at once, one whose login is still under way too (no client waits out its CONNACK timeout)', async function () {
+    // A TLS connection that has not sent its CONNECT yet: aedes has no client for it to close.
+    const { port } = new URL(c.brokerUrl);
+    const socket = tls.connect({ host: '127.0.0.1', port: Number(port), ca: trustOf(c.brokerUrl).ca });
+    await once(socket, 'secureConnect');
+    const closed = once(socket, 'close');
+    const t0 = Date.now();
+    await c.broker!.stop();
+    const gone = await Promise.race([closed.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 3000))]);
+    socket.destroy(); // when it did not go: the test's own end of it
+    assert.ok(gone, 'the connection outlived the broker stop by 3 s');
+    assert.ok(Date.now() - t0 < 3000);
+    const client = (c as unknown as { parts: { client: MqttClient } }).parts.client;
+    const back = new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    await c.broker!.start();
+    await back;
   });
 
   it('a node may answer only a request the controller sent it; a forged answer is refused, a real one gets through', async function () {

@@ -30,6 +30,7 @@ import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import { connectMqtt } from '../../lib/mqtt-connect.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
+import { StrictClock } from '../../lib/strict-clock.js';
 import { Outbox } from './outbox.js';
 import type { RealizerRegistry } from './realizers.js';
 import { RpcHandlers, type RpcRequestProperties } from './rpc-handlers.js';
@@ -100,6 +101,8 @@ export class AgentSync {
   private readonly desiredListeners = new Set<(desired: NodeDesired) => void>();
   /** Request/response methods this agent answers; modules register theirs (Traceflow later). */
   readonly rpc: RpcHandlers;
+  /** Envelope times of status and reports: the controller orders them by it, so no two are equal. */
+  private readonly clock = new StrictClock();
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -432,7 +435,7 @@ export class AgentSync {
 
   private status(state: 'online' | 'offline'): StatusEnvelope {
     return {
-      v: ENVELOPE_VERSION, node: this.opts.node, ts: Date.now(), kind: 'status',
+      v: ENVELOPE_VERSION, node: this.opts.node, ts: this.clock.next(), kind: 'status',
       payload: { state, agentVersion: this.opts.agentVersion, uptimeSeconds: this.uptime() },
     };
   }
@@ -460,7 +463,7 @@ export class AgentSync {
       ...(this.opts.wireGuard ? { wireGuard: this.opts.wireGuard } : {}),
     };
     this.reportedInventory = JSON.stringify(payload.inventory);
-    const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: Date.now(), kind: 'reported', payload };
+    const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: this.clock.next(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);
     span?.mark('outbox');
     await this.flush();

@@ -70,6 +70,12 @@ export class EmbeddedBroker {
   readonly controllerSecret = randomBytes(24).toString('base64url');
   readonly counters: BrokerCounters = { authFailures: 0, loginsRateLimited: 0, deniedPublish: 0, retainStripped: 0, deniedRpc: 0, deniedSubscribe: 0, oversized: 0, loginsAbandoned: 0 };
   private servers: net.Server[] = [];
+  /**
+   * Every connection the listeners accepted and that is still open. A stop ends them all: aedes
+   * closes only the clients it has registered, and leaves a connection whose login was under way
+   * open and unanswered (the client then waits out its CONNACK timeout before trying again).
+   */
+  private readonly sockets = new Set<net.Socket>();
   private readonly limiter: LoginLimiter;
   private readonly passwordChecks = new BoundedQueue(PASSWORD_CHECKS);
   /** Open connections per node (presence). */
@@ -155,6 +161,8 @@ export class EmbeddedBroker {
     // Presence from the broker's own sessions: right after a controller (and so broker) restart,
     // and with no retained status to read. A node may briefly have two connections (a takeover).
     aedes.on('clientReady', (client) => {
+      // A login that finished after this instance was stopped: that connection is being ended.
+      if (this.aedes !== aedes) return client.close();
       const node = nodeOf(client);
       if (node === undefined) return;
       const open = this.sessions.get(node) ?? new Set();
@@ -180,18 +188,27 @@ export class EmbeddedBroker {
     const listener = () => t
       ? tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false, noDelay: true }, aedes.handle)
       : net.createServer({ noDelay: true }, aedes.handle);
-    const tcp = listener();
+    const track = (server: net.Server) => server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    const tcp = track(listener());
     await new Promise<void>((resolve, reject) => tcp.once('error', reject).listen(port, host || undefined, () => resolve()));
     this.servers.push(tcp);
     const addr = tcp.address() as net.AddressInfo;
     this.url = `${t ? 'mqtts' : 'mqtt'}://${host && host !== '0.0.0.0' ? host : '127.0.0.1'}:${addr.port}`;
     if (this.opts.socketPath) {
       await rm(this.opts.socketPath, { force: true });
-      const unix = listener();
+      const unix = track(listener());
       await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(this.opts.socketPath, () => resolve()));
       this.servers.push(unix);
     }
     log.info({ url: this.url, socket: this.opts.socketPath }, 'embedded broker listening');
+  }
+
+  /** Whether the node has a connection open now (what "online" means with this broker). */
+  hasSession(node: string): boolean {
+    return this.sessions.has(node);
   }
 
   get port(): number {
@@ -204,6 +221,8 @@ export class EmbeddedBroker {
     const aedes = this.aedes;
     this.aedes = undefined;
     await new Promise<void>((resolve) => (aedes ? aedes.close(() => resolve()) : resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
     this.servers = [];
     // Whatever close did not report as disconnected is gone too (a restart starts from no sessions).
     for (const node of this.sessions.keys()) this.opts.onPresence?.(node, false);

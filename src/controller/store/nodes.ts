@@ -38,8 +38,8 @@ const SHARED_REPORTS_MS = 250;
  */
 const NAMES_CHECK_MS = 250;
 
-/** Reports written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
-const REPORTS_PER_STATEMENT = 200;
+/** Nodes' reports or presences written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
+const ROWS_PER_STATEMENT = 200;
 
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
@@ -232,20 +232,27 @@ export class NodeRegistry {
     await this.setPresences(new Map([[node, presence]]));
   }
 
-  /** Many nodes' presence in one transaction (every box says online when a fleet-wide document arrives). */
+  /**
+   * Many nodes' presence at once, a few hundred per statement (every box reports when a
+   * fleet-wide document arrives, and each report says its box is online).
+   */
   async setPresences(presences: ReadonlyMap<string, NodePresence>): Promise<void> {
     if (!presences.size) return;
     const now = new Date().toISOString();
+    const rows = [...presences];
     const write = async (tx: SqlExecutor) => {
-      for (const [node, presence] of presences) {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
         await tx.run(
-          `UPDATE nodes SET online = ?, agent_version = COALESCE(?, agent_version), uptime_seconds = COALESCE(?, uptime_seconds), last_seen = ? WHERE name = ?`,
-          [presence.online ? 1 : 0, presence.agentVersion ?? null, presence.uptimeSeconds ?? null, now, node],
+          `UPDATE nodes SET online = v.column2, agent_version = COALESCE(v.column3, nodes.agent_version), uptime_seconds = COALESCE(v.column4, nodes.uptime_seconds), last_seen = ?
+           FROM (VALUES ${chunk.map(() => '(?, CAST(? AS INTEGER), ?, CAST(? AS REAL))').join(', ')}) AS v
+           WHERE nodes.name = v.column1`,
+          [now, ...chunk.flatMap(([node, p]) => [node, p.online ? 1 : 0, p.agentVersion ?? null, p.uptimeSeconds ?? null])],
         );
       }
     };
     // One statement needs no transaction (a PostgreSQL transaction also takes the store's write lock).
-    await (presences.size === 1 ? write(this.db) : this.db.transaction(write));
+    await (rows.length <= ROWS_PER_STATEMENT ? write(this.db) : this.db.transaction(write));
     for (const node of presences.keys()) this.emit(node, 'presence');
   }
 
@@ -260,26 +267,27 @@ export class NodeRegistry {
 
   /**
    * Many nodes' reports in one transaction (a fleet reporting at once must not cost one commit
-   * each). Nodes in `online` are also marked online (their report is the latest word from them).
+   * each). `sentAt`: the agent's time of each report; one older than the stored report is
+   * skipped (another replica took the newer one first). Presence is not touched here (the
+   * receiver writes it by itself, whether or not the report is written). Returns the nodes
+   * whose report was written.
    */
-  async recordReports(reports: ReadonlyMap<string, NodeReported>, online: ReadonlySet<string> = new Set(), sentAt: ReadonlyMap<string, number> = new Map()): Promise<void> {
-    if (!reports.size) return;
+  async recordReports(reports: ReadonlyMap<string, NodeReported>, sentAt: ReadonlyMap<string, number> = new Map()): Promise<Set<string>> {
+    if (!reports.size) return new Set();
     const now = new Date().toISOString();
     const rows = [...reports].map(([node, reported]): [string, string, NodeReported] => [node, JSON.stringify(reported), reported]);
     const write = async (tx: SqlExecutor) => {
       const out: [string, string, NodeReported][] = [];
       // A few hundred rows per statement (UPDATE … FROM VALUES, SQLite and PostgreSQL alike): a
       // fleet's reports are tens of statements, not one round trip to the database each.
-      for (let i = 0; i < rows.length; i += REPORTS_PER_STATEMENT) {
-        const chunk = rows.slice(i, i + REPORTS_PER_STATEMENT);
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
         const updated = await tx.all<{ name: string }>(
-          // A report the agent sent before the stored one (another replica took the newer one first) is not written.
-          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?,
-             online = CASE WHEN v.column5 = 1 THEN 1 ELSE nodes.online END, reported_ts = v.column6
-           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS INTEGER), CAST(? AS BIGINT))').join(', ')}) AS v
+          `UPDATE nodes SET reported = v.column2, agent_version = v.column3, uptime_seconds = v.column4, last_seen = ?, reported_ts = v.column5
+           FROM (VALUES ${chunk.map(() => '(?, ?, ?, CAST(? AS REAL), CAST(? AS BIGINT))').join(', ')}) AS v
            WHERE nodes.name = v.column1 AND nodes.disabled = 0
-             AND (nodes.reported_ts IS NULL OR v.column6 IS NULL OR nodes.reported_ts <= v.column6) RETURNING name`,
-          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, online.has(node) ? 1 : 0, sentAt.get(node) ?? null])],
+             AND (nodes.reported_ts IS NULL OR v.column5 IS NULL OR nodes.reported_ts <= v.column5) RETURNING name`,
+          [now, ...chunk.flatMap(([node, text, r]) => [node, text, r.agentVersion, r.uptimeSeconds, sentAt.get(node) ?? null])],
         );
         const names = new Set(updated.map((u) => u.name));
         for (const row of chunk) if (names.has(row[0])) out.push(row);
@@ -297,10 +305,8 @@ export class NodeRegistry {
       }
       if (this.shared) this.reportTexts.set(node, text);
     }
-    for (const [node] of written) {
-      if (online.has(node)) this.emit(node, 'presence');
-      this.emit(node, 'report');
-    }
+    for (const [node] of written) this.emit(node, 'report');
+    return new Set(written.map(([node]) => node));
   }
 
   /** The last report of every enabled node that reported (read-only: the registry's own index). */

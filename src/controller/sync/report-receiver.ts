@@ -34,6 +34,12 @@ export interface ReportReceiverContext {
   shareGroup?: string;
   /** Where flow record batches go (the fleet flow store). */
   flows?: FleetFlows;
+  /**
+   * Whether the node has a session on the broker now, where the controller knows it (the
+   * embedded broker). Then that is what "online" means: a report or status delivered after
+   * its session closed, or the last will of a session taken over by a newer one, changes nothing.
+   */
+  sessionOpen?: (node: string) => boolean;
 }
 
 export class ReportReceiver {
@@ -49,23 +55,31 @@ export class ReportReceiver {
   private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
   private readonly onConnect = () => void this.subscribe();
   /**
-   * Reports and presence waiting to be written, newest per node; written together, a transaction
-   * each per batch (a fleet-wide document brings every box's status and report at once).
+   * Reports and presence waiting to be written, newest per node; written together, a statement
+   * per few hundred nodes per batch (a fleet-wide document brings every box's report at once).
    */
   private pendingReports = new Map<string, NodeReported>();
   /** The agent's envelope time of each pending report (an older one never overwrites a newer one in the store). */
   private pendingSentAt = new Map<string, number>();
+  /**
+   * The latest word on each node's presence in the batch, whatever it came from: a status, the
+   * broker's session, or a report (it came over a live session, so it says "online"). Written by
+   * itself, never through the report row: a report the store skips (older than the stored one,
+   * as a replay after a reconnect can be) must not take the presence it brought with it.
+   */
   private pendingPresence = new Map<string, NodePresence>();
-  /** Nodes whose latest message in the batch is a report: a report counts as "online" (it came over a live session). */
-  private reportedOnline = new Set<string>();
+  /** Reports of the batches written so far that the store skipped (older than the stored one): not handed on. */
+  private readonly skipped = new WeakSet<NodeReported>();
   private readonly writer = new CoalescingRunner(async () => {
-    const [reports, presence, online, sentAt] = [this.pendingReports, this.pendingPresence, this.reportedOnline, this.pendingSentAt];
+    const [reports, presence, sentAt] = [this.pendingReports, this.pendingPresence, this.pendingSentAt];
     this.pendingReports = new Map();
     this.pendingSentAt = new Map();
     this.pendingPresence = new Map();
-    this.reportedOnline = new Set();
+    const open = this.ctx.sessionOpen;
+    if (open) for (const [node, p] of presence) presence.set(node, { ...p, online: open(node) });
     await this.ctx.nodes.setPresences(presence);
-    await this.ctx.nodes.recordReports(reports, online, sentAt);
+    const written = await this.ctx.nodes.recordReports(reports, sentAt);
+    for (const [node, r] of reports) if (!written.has(node)) this.skipped.add(r);
   });
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -87,7 +101,6 @@ export class ReportReceiver {
    */
   presence(node: string, presence: NodePresence): Promise<void> {
     this.pendingPresence.set(node, presence);
-    this.reportedOnline.delete(node);
     return this.writer.run();
   }
 
@@ -158,21 +171,21 @@ export class ReportReceiver {
       const p = msg.envelope.payload;
       // The latest message of a node wins: a last will after a report leaves it offline.
       this.pendingPresence.set(msg.node, { online: p.state === 'online', agentVersion: p.agentVersion, uptimeSeconds: p.uptimeSeconds });
-      this.reportedOnline.delete(msg.node);
       await this.writer.run();
       log.info({ node: msg.node, state: p.state }, 'node presence');
     } else if (msg.channel === 'reported') {
       if (msg.envelope.payload.node !== msg.node) return this.reject('malformed', topic, 'payload.node differs from the topic');
       span.mark('intake');
-      this.pendingReports.set(msg.node, msg.envelope.payload);
+      const reported = msg.envelope.payload;
+      this.pendingReports.set(msg.node, reported);
       this.pendingSentAt.set(msg.node, msg.envelope.ts);
-      this.pendingPresence.delete(msg.node);
-      this.reportedOnline.add(msg.node);
+      this.pendingPresence.set(msg.node, { online: true, agentVersion: reported.agentVersion, uptimeSeconds: reported.uptimeSeconds });
       await this.writer.run();
       span.mark('write');
-      this.ctx.onReport?.(msg.node, msg.envelope.payload);
+      // A report the store skipped is older than what the spans already took: it moves nothing.
+      if (!this.skipped.has(reported)) this.ctx.onReport?.(msg.node, reported);
       span.mark('notify');
-      span.note({ node: msg.node, generation: msg.envelope.payload.observedGeneration });
+      span.note({ node: msg.node, generation: reported.observedGeneration });
       span.end();
     } else if (msg.channel === 'flows') {
       await this.ctx.flows!.add(msg.node, msg.envelope.payload.records);

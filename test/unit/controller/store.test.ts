@@ -164,6 +164,7 @@ describe(`controller store on ${name}`, function () {
     assert.equal(heard.length, 500);
     const listed = new Map((await nodes.list()).map((n) => [n.name, n]));
     assert.equal(listed.get('n0000')!.online, true);
+    assert.equal(listed.get('n0498')!.online, true, 'the third statement of the batch');
     assert.equal(listed.get('n0001')!.online, false);
     assert.equal(listed.get('n0002')!.agentVersion, '1.2.3');
     assert.equal(listed.get('n0600')!.agentVersion, null);
@@ -178,11 +179,12 @@ describe(`controller store on ${name}`, function () {
     assert.deepEqual([JSON.parse(stored!.reported), stored!.agent_version, stored!.uptime_seconds], [report('n0448', 448), '1.0.448', 448.5]);
     assert.equal((await db.get<{ reported: string | null }>('SELECT reported FROM nodes WHERE name = ?', ['n0449']))!.reported, null);
     // Replicas: a report the agent sent earlier, taken by another replica later, does not overwrite the newer one.
-    await nodes.recordReports(new Map([['n0010', report('n0010', 20)]]), new Set(), new Map([['n0010', 2_000]]));
-    await nodes.recordReports(new Map([['n0010', report('n0010', 19)]]), new Set(), new Map([['n0010', 1_000]]));
+    assert.deepEqual(await nodes.recordReports(new Map([['n0010', report('n0010', 20)]]), new Map([['n0010', 2_000]])), new Set(['n0010']));
+    // Skipped, and said so (the receiver does not hand a skipped report on to the spans).
+    assert.deepEqual(await nodes.recordReports(new Map([['n0010', report('n0010', 19)], ['n0011', report('n0011', 19)]]), new Map([['n0010', 1_000], ['n0011', 1_000]])), new Set(['n0011']));
     const other = await NodeRegistry.open(db, { shared: true });
     assert.equal((await other.report('n0010'))!.observedGeneration, 20);
-    await nodes.recordReports(new Map([['n0010', report('n0010', 21)]]), new Set(), new Map([['n0010', 3_000]]));
+    await nodes.recordReports(new Map([['n0010', report('n0010', 21)]]), new Map([['n0010', 3_000]]));
     assert.equal((await nodes.report('n0010'))!.observedGeneration, 21);
   });
 
