@@ -380,10 +380,12 @@ export class NodeRegistry {
     if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
       const out = new Map<string, { generation: number; changed: boolean }>();
-      // A partial publication (a few nodes) reads its rows by name, a fleet-wide one the whole table.
+      // A partial publication (a few nodes) reads its rows by name in one statement (one client
+      // runs one query at a time: PostgreSQL's pg refuses them side by side), a fleet-wide one the whole table.
       type Row = { name: string; desired_generation: number; desired_hash: string | null };
-      const rows = hashes.size <= 64
-        ? (await Promise.all([...hashes.keys()].map((n) => tx.get<Row>('SELECT name, desired_generation, desired_hash FROM nodes WHERE name = ?', [n])))).filter((r): r is Row => r !== undefined)
+      const names = [...hashes.keys()];
+      const rows = names.length <= 64
+        ? await tx.all<Row>(`SELECT name, desired_generation, desired_hash FROM nodes WHERE name IN (${names.map(() => '?').join(', ')})`, names)
         : await tx.all<Row>('SELECT name, desired_generation, desired_hash FROM nodes');
       // Nodes whose document moved, by new hash: a fleet-wide change is a few statements (one per
       // distinct document, in chunks), not one per node.
