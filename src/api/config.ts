@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defaultAgentSocket } from './cni.js';
 import { NodeNameSchema } from './meta.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mqtt.js';
-import { CIDRSchema, CollectorAddressSchema, IPAddressSchema } from './net.js';
+import { CIDRSchema, CollectorAddressSchema, DeviceNameSchema, IPAddressSchema } from './net.js';
 import { ReleaseArchSchema } from './release.js';
 import { CaFingerprintSchema } from './enrollment.js';
 import { WIREGUARD_DEFAULT_DEVICE, WIREGUARD_DEFAULT_PORT } from './wireguard.js';
@@ -123,7 +123,7 @@ export const WireGuardConfigSchema = z.strictObject({
   /** UDP port the device listens on; every box uses the same one (Antrea: wireGuard.port). */
   port: z.number().int().min(1).max(65535).default(WIREGUARD_DEFAULT_PORT),
   /** The device; the lab gives each box its own name (wireguard-go's sockets share /var/run/wireguard). */
-  interfaceName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).default(WIREGUARD_DEFAULT_DEVICE),
+  interfaceName: DeviceNameSchema.default(WIREGUARD_DEFAULT_DEVICE),
   /** Userspace WireGuard to start when the kernel has no wireguard link type. */
   userspaceCommand: z.string().min(1).default('wireguard-go'),
 });

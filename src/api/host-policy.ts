@@ -5,7 +5,7 @@
 // on it (each naming its field), and the contract of one realized host rule — every value that
 // reaches an iptables line on the box is checked by HostRuleSchema first.
 import { z } from 'zod';
-import { CIDRSchema, PortNumberSchema, ipFamily, parseCIDR } from './net.js';
+import { CIDRSchema, DeviceNameSchema, PortNumberSchema, ipFamily, parseCIDR } from './net.js';
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -131,7 +131,7 @@ export const HostOverlayExemptionSchema = z
     /** The UDP destination port (none for GRE). */
     port: PortNumberSchema.optional(),
     /** Only packets coming in on / going out of this device. */
-    device: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' }).optional(),
+    device: DeviceNameSchema.optional(),
     what: z.enum(['tunnel', 'wireguard', 'wireguard-egress']),
   })
   .refine((e) => (e.protocol === 'udp') === (e.port !== undefined), { error: 'a UDP exemption needs a port, a GRE one has none', path: ['port'] });

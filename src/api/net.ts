@@ -162,3 +162,6 @@ export type IPBlock = z.infer<typeof IPBlockSchema>;
 /** `<host>:<port>[:<proto>]` as Antrea's flowCollectorAddr; port 4739 and tcp when left out. */
 const COLLECTOR = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:(\d{1,5})?)?(:(tcp|udp|tls))?$/;
 export const CollectorAddressSchema = z.string().regex(COLLECTOR, { error: 'expected <host>:<port>:<tcp|udp|tls>, e.g. 127.0.0.1:4739:udp' });
+
+/** A device name Seine itself picks or configures (WireGuard, exemptions): safe in an `ip` argument and an iptables line. */
+export const DeviceNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'expected an interface name of 1-15 characters A-Z a-z 0-9 _ . -' });
