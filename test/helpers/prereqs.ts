@@ -23,6 +23,9 @@ const checks = {
   busybox: () => existsSync('/bin/busybox') || 'needs busybox-static (the lab\'s sandbox image): apt-get install busybox-static',
   native: () => nativeCandidates.some((f) => existsSync(f)) || 'needs the seine_native addon (netlink): npx node-gyp rebuild --directory=src/native',
   chromium: () => existsSync('/usr/bin/chromium') || 'needs Debian\'s chromium (the editor tests drive it): apt-get install chromium',
+  wireguard: () => (has('wireguard-go') && has('wg')) || 'needs wireguard-go and wg (lab --encryption wireguard): apt-get install wireguard-go wireguard-tools',
+  dumpcap: () => has('dumpcap') || 'needs dumpcap (underlay captures): apt-get install tshark',
+  python3: () => has('python3') || 'needs python3 (the lab\'s traffic tools): apt-get install python3',
   dnsmasq: () => has('dnsmasq') || 'needs dnsmasq (the lab\'s DNS server on the outside host): apt-get install --no-install-recommends dnsmasq-base',
 } satisfies Record<string, () => true | string>;
 

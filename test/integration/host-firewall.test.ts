@@ -281,10 +281,7 @@ describe('host firewall: the overlay stays open under a drop-everything host pol
   const pod = (name: string) => state.pods.find((p) => p.name === name)!;
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'native');
-    for (const tool of ['wireguard-go', 'conntrack']) {
-      if ((await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true })).code !== 0) throw new Error(`${tool} is not installed (src/lab/install-prereqs.sh)`);
-    }
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'native', 'wireguard', 'conntrack');
     lab = await newLab('hfwwg');
     state = await lab.up(specFromFlags(2, 1, 'geneve', false, 'direct', 'wireguard'));
     server = state.controller!.url;

@@ -105,10 +105,7 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
   const pod = (name: string) => state.pods.find((p) => p.name === name)!;
 
   before(async () => {
-    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'arping');
-    for (const tool of ['wireguard-go', 'wg', 'dumpcap', 'tshark', 'python3']) {
-      if ((await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true })).code !== 0) throw new Error(`${tool} is not installed (src/lab/install-prereqs.sh)`);
-    }
+    requirePrereqs('root', 'ovs', 'ip', 'ethtool', 'ping', 'iptables', 'arping', 'wireguard', 'dumpcap', 'tshark', 'python3');
     lab = await newLab('wg');
     state = await lab.up(specFromFlags(2, 1, 'geneve', false, 'direct', 'wireguard'));
   });
