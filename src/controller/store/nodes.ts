@@ -412,6 +412,12 @@ export class NodeRegistry {
     });
   }
 
+  /** The names of the nodes online now: one column read, not list()'s parse of every stored report. */
+  async onlineNames(): Promise<Set<string>> {
+    const rows = await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE online = 1');
+    return new Set(rows.map((r) => r.name));
+  }
+
   async list(): Promise<NodeInfo[]> {
     const reports = await this.loadReports();
     const rows = await this.db.all<Omit<NodeRow, 'reported'>>('SELECT name, secret_hash, created_at, online, agent_version, uptime_seconds, last_seen, desired_generation, desired_hash, disabled FROM nodes ORDER BY name');
