@@ -188,6 +188,56 @@ describe(`controller store on ${name}`, function () {
     assert.equal((await nodes.report('n0010'))!.observedGeneration, 21);
   });
 
+  it('replicas: a reread of the reports overlapping this replica\'s own report takes the other replica\'s newer report, once and for good', async function () {
+    // Replica a's reads of the report rows wait at a gate the test opens: the exact interleaving
+    // (a reread in flight while a records a report of its own) that left a's index holding a
+    // node's old report under its new text, for good (issue #22, 30 of 1000 boxes short).
+    let gate: Promise<void> | undefined;
+    let reads = 0;
+    const gated: SqlDatabase = {
+      file: db.file, transaction: (fn) => db.transaction(fn), close: async () => {}, run: (s, p) => db.run(s, p), get: (s, p) => db.get(s, p), exec: (s) => db.exec(s),
+      all: async <T>(sql: string, params?: Parameters<SqlDatabase['all']>[1]) => {
+        if (sql.startsWith('SELECT name, reported FROM nodes')) {
+          reads++;
+          await gate;
+        }
+        return db.all<T>(sql, params);
+      },
+    };
+    const otherDb = await backend.open(where);
+    try {
+      const a = await NodeRegistry.open(gated, { shared: true });
+      const b = await NodeRegistry.open(otherDb, { shared: true });
+      for (const n of ['box1', 'box2']) await a.register(n, 'admin');
+      const report = (n: string, generation: number) => ({ node: n, observedGeneration: generation, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: '1.0.0', uptimeSeconds: 1 });
+      await b.recordReport('box1', report('box1', 1));
+      assert.equal((await a.report('box1'))!.observedGeneration, 1);
+      // Replica b takes box1's next report; a's next reread (after SHARED_REPORTS_MS) must see it.
+      await b.recordReport('box1', report('box1', 2));
+      await new Promise((r) => setTimeout(r, 300));
+      let open!: () => void;
+      gate = new Promise((r) => (open = r));
+      const before = reads;
+      const reading = a.reports();
+      while (reads === before) await new Promise((r) => setTimeout(r, 5));
+      // Meanwhile a records box2's report itself.
+      await a.recordReport('box2', report('box2', 7));
+      gate = undefined;
+      open();
+      const index = await reading;
+      assert.equal(index.get('box1')?.observedGeneration, 2, 'the reread took the other replica\'s report');
+      assert.equal(index.get('box2')?.observedGeneration, 7, 'and kept its own, written while it read');
+      assert.equal((await a.report('box1'))!.observedGeneration, 2);
+      // And for good: a later reread does not fall back (the text it holds is that of the report it holds).
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await a.report('box1'))!.observedGeneration, 2);
+      assert.equal((await a.report('box2'))!.observedGeneration, 7);
+      assert.equal(reads - before, 2, 'one read per reread: the report written meanwhile costs no second read');
+    } finally {
+      await otherDb.close();
+    }
+  });
+
   if (name === 'PostgreSQL') {
     it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {
       const other = await backend.open(where);
