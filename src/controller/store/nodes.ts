@@ -259,14 +259,17 @@ export class NodeRegistry {
         );
       }
     };
-    // One statement needs no transaction (a PostgreSQL transaction also takes the store's write lock).
-    await (rows.length <= ROWS_PER_STATEMENT ? write(this.db) : this.db.transaction(write));
+    // One row needs no transaction (a PostgreSQL transaction also takes the store's write lock).
+    // More do: every replica hears every box's status and writes the same rows, and two
+    // multi-row UPDATEs locking them in different orders deadlock unless the lock serializes them.
+    await (rows.length === 1 ? write(this.db) : this.db.transaction(write));
     for (const node of presences.keys()) this.emit(node, 'presence');
   }
 
   /** Marks every node offline: after a controller restart nobody is known to be online until it says so. */
   async markAllOffline(): Promise<void> {
-    await this.db.run('UPDATE nodes SET online = 0');
+    // Every row: in a transaction (the store's write lock), as every multi-row write, or it can deadlock with another replica's.
+    await this.db.transaction((tx) => tx.run('UPDATE nodes SET online = 0'));
   }
 
   async recordReport(node: string, reported: NodeReported): Promise<void> {

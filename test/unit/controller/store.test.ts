@@ -239,6 +239,28 @@ describe(`controller store on ${name}`, function () {
   });
 
   if (name === 'PostgreSQL') {
+    it('two replicas writing many nodes\' presence at once, in opposite orders: no deadlock', async function () {
+      // Every box's status reaches every replica (it is not a shared subscription): both write the
+      // same rows at once. Unserialized, two multi-row UPDATEs locking them in opposite orders
+      // deadlocked, and the batch (its reports with it) was lost.
+      const otherDb = await backend.open(where);
+      try {
+        const [a, b] = [await NodeRegistry.open(db, { shared: true }), await NodeRegistry.open(otherDb, { shared: true })];
+        const names = Array.from({ length: 150 }, (_, i) => `n${String(i).padStart(3, '0')}`);
+        for (const n of names) await a.register(n, 'admin');
+        for (let round = 0; round < 10; round++) {
+          await Promise.all([
+            a.setPresences(new Map(names.map((n) => [n, { online: true }]))),
+            b.setPresences(new Map([...names].reverse().map((n) => [n, { online: round % 2 === 0 }]))),
+            a.recordReports(new Map(names.slice(0, 50).map((n) => [n, { node: n, observedGeneration: round, objects: {}, errors: [], inventory: { pods: [] }, agentVersion: '1', uptimeSeconds: 1 }]))),
+          ]);
+        }
+        assert.equal((await a.list()).length, 150);
+      } finally {
+        await otherDb.close();
+      }
+    });
+
     it('two replicas applying at once: every change gets its own resourceVersion, none is lost', async function () {
       const other = await backend.open(where);
       try {
