@@ -50,6 +50,14 @@ export interface NodePresence {
   uptimeSeconds?: number;
 }
 
+/** Desired documents built from an older store revision than documents already recorded (desiredGenerations). */
+export class StaleViewError extends Error {
+  constructor(readonly builtFrom: number, readonly published: number) {
+    super(`desired documents built from store revision ${builtFrom}, older than revision ${published} already published from: read the store again`);
+    this.name = 'StaleViewError';
+  }
+}
+
 export class NodeRegistry {
   /** A digest of each node's verified password, so a reconnect storm does not cost one scrypt each. */
   private readonly verified = new Map<string, Buffer>();
@@ -396,10 +404,23 @@ export class NodeRegistry {
     return got;
   }
 
-  /** desiredGeneration() for many nodes in one transaction (a fleet-wide change); unknown nodes are left out. */
-  async desiredGenerations(hashes: ReadonlyMap<string, string>): Promise<Map<string, { generation: number; changed: boolean }>> {
+  /**
+   * desiredGeneration() for many nodes in one transaction (a fleet-wide change); unknown nodes are
+   * left out. `builtFrom`: the store revision the documents were built from (ObjectStore.snapshot).
+   * Documents built from an older revision than some already recorded are refused as a whole
+   * (StaleViewError, nothing written): with replicas, one that read the objects before another
+   * stored and published a change would otherwise publish the old content under a higher
+   * generation, and the box would realize it. The check is one row in the same transaction
+   * (the store's write lock orders it against every other replica's).
+   */
+  async desiredGenerations(hashes: ReadonlyMap<string, string>, builtFrom?: number): Promise<Map<string, { generation: number; changed: boolean }>> {
     if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
+      if (builtFrom !== undefined) {
+        const { published } = (await tx.get<{ published: number }>('SELECT published FROM revision WHERE id = 1'))!;
+        if (Number(published) > builtFrom) throw new StaleViewError(builtFrom, Number(published));
+        if (Number(published) < builtFrom) await tx.run('UPDATE revision SET published = ? WHERE id = 1', [builtFrom]);
+      }
       const out = new Map<string, { generation: number; changed: boolean }>();
       // A partial publication (a few nodes) reads its rows by name in one statement (one client
       // runs one query at a time: PostgreSQL's pg refuses them side by side), a fleet-wide one the whole table.

@@ -139,6 +139,25 @@ describe(`controller store on ${name}`, function () {
     assert.deepEqual(await nodes.desiredGeneration('box1', 'h2'), { generation: 2, changed: true });
   });
 
+  it('documents built from an older store revision than some already recorded are refused, nothing written; the snapshot gives objects and revision together', async function () {
+    const nodes = await NodeRegistry.open(db);
+    for (const n of ['box1', 'box2']) await nodes.register(n, 'admin');
+    assert.deepEqual(await store.snapshot(), { objects: [], revision: 0 });
+    await store.apply(objects(acnp('p1')), 'admin');
+    const old = await store.snapshot();
+    assert.deepEqual([old.revision, old.objects.map((o) => o.name)], [1, ['p1']]);
+    await store.apply(objects(acnp('p2')), 'admin');
+    const fresh = await store.snapshot();
+    assert.deepEqual([fresh.revision, fresh.objects.map((o) => o.name)], [2, ['p1', 'p2']]);
+    assert.deepEqual(await nodes.desiredGenerations(new Map([['box1', 'fresh'], ['box2', 'fresh']]), fresh.revision), new Map([['box1', { generation: 1, changed: true }], ['box2', { generation: 1, changed: true }]]));
+    await assert.rejects(nodes.desiredGenerations(new Map([['box1', 'old']]), old.revision), (err: Error) => err.name === 'StaleViewError' && /revision 1, older than revision 2/.test(err.message));
+    const rows = await db.all<{ desired_generation: number; desired_hash: string }>('SELECT desired_generation, desired_hash FROM nodes ORDER BY name');
+    assert.deepEqual(rows.map((r) => [r.desired_generation, r.desired_hash]), [[1, 'fresh'], [1, 'fresh']]);
+    // The same revision again (another replica, another span) and a newer one go through.
+    assert.deepEqual(await nodes.desiredGenerations(new Map([['box1', 'other']]), fresh.revision), new Map([['box1', { generation: 2, changed: true }]]));
+    assert.deepEqual(await nodes.desiredGenerations(new Map([['box2', 'newer']]), fresh.revision + 1), new Map([['box2', { generation: 2, changed: true }]]));
+  });
+
   it('a fleet-wide publication: 1,200 nodes\' generations in one call, grouped by document, each node\'s own; presence in one batch', async function () {
     const nodes = await NodeRegistry.open(db);
     const names = Array.from({ length: 1200 }, (_, i) => `n${String(i).padStart(4, '0')}`);
