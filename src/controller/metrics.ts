@@ -67,6 +67,14 @@ export class ControllerMetrics {
       },
     });
     new Counter({
+      name: 'seine_controller_report_write_failures_total', help: 'Writes of a batch of node reports and presence that failed (a store error); the batch is kept and written again after a backoff.', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.reports.writeFailures);
+      },
+    });
+    new Gauge({ name: 'seine_controller_report_backlog', help: 'Nodes whose report or presence waits to be written (kept for a retry while the store fails).', registers, collect(this: Gauge) { this.set(src.reports.backlog); } });
+    new Counter({
       name: 'seine_controller_desired_published_total', help: 'Desired documents published to nodes.', registers,
       collect(this: Counter) {
         this.reset();

@@ -9,11 +9,14 @@ import type { NodeReported } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder } from '../../lib/phases.js';
+import { sleep } from '../../lib/process.js';
 import type { RecentEvents } from '../events.js';
 import type { NodePresence, NodeRegistry } from '../store/nodes.js';
 import type { FleetFlows } from '../flows/fleet-flows.js';
 
 const log = createLogger('controller.reports');
+/** After a failed write of reports: the first wait before writing again, doubled per failure up to max. */
+const WRITE_RETRY_MS = { first: 100, max: 5_000 };
 /** One report: taken in (size, topic, schema, node known), written (with the reports that came meanwhile), handed on (spans). */
 const reportPhases = phaseRecorder('controller.report');
 
@@ -40,6 +43,8 @@ export interface ReportReceiverContext {
    * its session closed, or the last will of a session taken over by a newer one, changes nothing.
    */
   sessionOpen?: (node: string) => boolean;
+  /** After a failed write: the first wait before writing again and the longest (doubled per failure), ms. */
+  writeRetryMs?: { first: number; max: number };
 }
 
 export class ReportReceiver {
@@ -68,21 +73,80 @@ export class ReportReceiver {
    * as a replay after a reconnect can be) must not take the presence it brought with it.
    */
   private pendingPresence = new Map<string, NodePresence>();
-  /** Reports of the batches written so far that the store skipped (older than the stored one): not handed on. */
+  /**
+   * Reports their callers do not hand on: the store skipped them (older than the stored one), or
+   * their write failed and they were kept for a retry (the write that lands them hands them on).
+   */
   private readonly skipped = new WeakSet<NodeReported>();
-  private readonly writer = new CoalescingRunner(async () => {
+  /** Reports kept after a failed write: handed on by the retry that writes them. */
+  private readonly kept = new WeakSet<NodeReported>();
+  /** Writes of a batch that failed (a transient store error: a PostgreSQL failover, a lock timeout). */
+  writeFailures = 0;
+  /** After a failed write: no write starts before this (backoff), and the timer that starts it. */
+  private retryAt = 0;
+  private retryDelayMs = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private readonly writer = new CoalescingRunner(() => this.write());
+
+  constructor(private readonly ctx: ReportReceiverContext) {}
+
+  /**
+   * Writes what is pending. A failed write loses nothing: the batch goes back under what came
+   * meanwhile (the newest word per node wins), its callers are released, and it is written again
+   * after a backoff. Memory stays bounded: pending holds at most one report and one presence per
+   * registered node, whatever the outage's length, and callers wait at most one backoff.
+   */
+  private async write(): Promise<void> {
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) await sleep(wait);
     const [reports, presence, sentAt] = [this.pendingReports, this.pendingPresence, this.pendingSentAt];
     this.pendingReports = new Map();
     this.pendingSentAt = new Map();
     this.pendingPresence = new Map();
     const open = this.ctx.sessionOpen;
     if (open) for (const [node, p] of presence) presence.set(node, { ...p, online: open(node) });
-    await this.ctx.nodes.setPresences(presence);
-    const written = await this.ctx.nodes.recordReports(reports, sentAt);
-    for (const [node, r] of reports) if (!written.has(node)) this.skipped.add(r);
-  });
+    let presenceWritten = false;
+    try {
+      await this.ctx.nodes.setPresences(presence);
+      presenceWritten = true;
+      const written = await this.ctx.nodes.recordReports(reports, sentAt);
+      if (this.retryDelayMs) log.info({ nodes: reports.size, failures: this.writeFailures }, 'node reports written again after a failed write');
+      this.retryAt = this.retryDelayMs = 0;
+      for (const [node, r] of reports) {
+        if (!written.has(node)) this.skipped.add(r);
+        else if (this.kept.has(r)) this.ctx.onReport?.(node, r);
+      }
+    } catch (err) {
+      this.writeFailures++;
+      this.keep(reports, sentAt, presenceWritten ? new Map() : presence);
+      const { first, max } = this.ctx.writeRetryMs ?? WRITE_RETRY_MS;
+      this.retryDelayMs = Math.min(max, this.retryDelayMs * 2 || first);
+      this.retryAt = Date.now() + this.retryDelayMs;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => void this.writer.run(), this.retryDelayMs).unref();
+      log.warn({ err, nodes: this.backlog, retryMs: this.retryDelayMs, failures: this.writeFailures }, 'writing node reports failed: kept, written again after a backoff');
+    }
+  }
 
-  constructor(private readonly ctx: ReportReceiverContext) {}
+  /** A failed batch back into pending, under what came meanwhile (newer). */
+  private keep(reports: Map<string, NodeReported>, sentAt: Map<string, number>, presence: Map<string, NodePresence>): void {
+    for (const [node, r] of reports) {
+      this.skipped.add(r);
+      if (this.pendingReports.has(node)) continue;
+      this.kept.add(r);
+      this.pendingReports.set(node, r);
+      const ts = sentAt.get(node);
+      if (ts !== undefined) this.pendingSentAt.set(node, ts);
+    }
+    for (const [node, p] of presence) if (!this.pendingPresence.has(node)) this.pendingPresence.set(node, p);
+  }
+
+  /** Nodes whose report or presence waits to be written (after a failed write: kept for the retry). */
+  get backlog(): number {
+    let n = this.pendingReports.size;
+    for (const node of this.pendingPresence.keys()) if (!this.pendingReports.has(node)) n++;
+    return n;
+  }
 
   async start(): Promise<void> {
     this.ctx.client.on('message', this.onMessage);
@@ -93,6 +157,7 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+    clearTimeout(this.retryTimer);
   }
 
   /**
@@ -104,7 +169,7 @@ export class ReportReceiver {
     return this.writer.run();
   }
 
-  /** Resolves once every report taken in so far is written. */
+  /** Resolves once every report taken in so far is written (or kept for a retry after a failed write: `backlog`). */
   idle(): Promise<void> {
     return this.writer.idle();
   }
