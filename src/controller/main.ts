@@ -109,8 +109,12 @@ export class Controller {
       const trust = await NodeTrust.open(db);
       const auditTimer = await startAuditRetention(store, cfg.auditRetention);
       cleanup.push(async () => clearInterval(auditTimer));
-      // Nobody is known to be online until the broker sees its session (embedded) or it sends its status.
-      await nodes.markAllOffline();
+      // Nobody is known to be online until the broker sees its session (embedded) or it sends its
+      // status. With replicas on a shared store, while one runs it records every box's presence
+      // (each replica hears every status, the last wills too): a (re)starting replica leaves it
+      // be, and only one starting when none runs (nobody heard the boxes meanwhile) marks all offline.
+      if (db instanceof PostgresDatabase) await db.joinReplicas(() => nodes.markAllOffline());
+      else await nodes.markAllOffline();
 
       let broker: EmbeddedBroker | undefined;
       let client: MqttClient;

@@ -3,7 +3,8 @@
 // subscription $share/seine-controllers/…; the agents of a 2-box lab are pointed at mosquitto
 // (its unix socket) with their own credentials and the generated ACL. Desired publishing is
 // idempotent across replicas; one replica killed with SIGKILL, the other carries on: a change
-// applied through it is enforced on the boxes (real traffic) and reported Realized.
+// applied through it is enforced on the boxes (real traffic) and reported Realized; restarted
+// beside the other, it leaves the boxes' presence as the other knows it (online).
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -43,6 +44,8 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
   let pgServer: TestPostgres | undefined;
   let mosquitto: ChildProcess | undefined;
   const controllers: ChildProcess[] = [];
+  /** How each replica was started (a restart starts it the same way). */
+  const startArgs: string[][] = [];
   const pod = (name: string) => state.pods.find((p) => p.name === name)!;
   const canPing = async (from: PodState, to: PodState) => (await ping(from, to.ip!, 1)).ok;
   const nodes = async (server: string) => (await api(server, 'GET', '/api/v1/nodes')).body as NodeRow[];
@@ -107,6 +110,7 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       }));
       // Replica b gets its store by flag, as an operator would start a second one.
       const args = [distProgram('cli/seine.js'), 'controller', '--config', config, ...(name === 'b' ? ['--store', storeUrl] : [])];
+      startArgs.push(args);
       controllers.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
       rest.push(`http://127.0.0.1:${port}`);
       // One after the other: the first runs the migrations (the second would wait on the lock anyway).
@@ -173,5 +177,16 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
       const s = await status(rest[1]!, 'clients');
       return s?.phase === 'Realized' && s.observedGeneration === 2 && s.currentNodesRealized === 2;
     }, 20_000);
+  });
+
+  it('replica a restarted beside b: the boxes b knows online stay online (a replica starting beside a running one marks nobody offline)', async function () {
+    const onlineAt = async (server: string) => (await nodes(server)).filter((n) => n.online).map((n) => n.name);
+    assert.deepEqual(await onlineAt(rest[1]!), ['box1', 'box2']);
+    controllers[0] = spawn(process.execPath, startArgs[0]!, { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitFor('replica a healthy again', () => fetch(`${rest[0]}/healthz`).then((r) => r.ok, () => false), 20_000);
+    // The boxes send nothing meanwhile (a's documents are the ones they run): only a's start could move their presence.
+    for (const server of rest) assert.deepEqual(await onlineAt(server), ['box1', 'box2'], `${server}: the restarted replica marked the boxes offline`);
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const server of rest) assert.deepEqual(await onlineAt(server), ['box1', 'box2'], `${server}: boxes offline after the restart`);
   });
 });

@@ -13,6 +13,10 @@ const log = createLogger('controller.store.pg');
 
 /** Arbitrary but fixed: the advisory lock every store transaction holds. */
 const STORE_LOCK = 0x5e1e_5701;
+/** Held shared by every running replica's session for its life (joinReplicas): who else is running. */
+const REPLICAS_LOCK = 0x5e1e_5702;
+/** A replica whose lock session dropped (a PostgreSQL restart) takes its lock again this often. */
+const REJOIN_MS = 1000;
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
@@ -67,8 +71,12 @@ function executor(q: (text: string, values?: unknown[]) => Promise<pg.QueryResul
 
 export class PostgresDatabase implements SqlDatabase {
   private readonly direct: SqlExecutor;
+  /** The session holding REPLICAS_LOCK shared (joinReplicas), and whether close() was called. */
+  private replicaSession?: pg.Client;
+  private closing = false;
+  private rejoinTimer?: NodeJS.Timeout;
 
-  private constructor(private readonly pool: pg.Pool, readonly file: string) {
+  private constructor(private readonly pool: pg.Pool, readonly file: string, private readonly url: string) {
     this.direct = executor((text, values) => this.pool.query(text, values));
   }
 
@@ -82,7 +90,7 @@ export class PostgresDatabase implements SqlDatabase {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot connect to the PostgreSQL store ${redacted}: ${(err as Error).message}`);
     }
-    return new PostgresDatabase(pool, redacted);
+    return new PostgresDatabase(pool, redacted, url);
   }
 
   run(sql: string, params?: SqlParams) {
@@ -117,7 +125,65 @@ export class PostgresDatabase implements SqlDatabase {
     }
   }
 
+  /**
+   * Joins the controller replicas sharing this store. `ifFirst` runs only when no other replica
+   * is running, with the lock held exclusively meanwhile (two starting at once do not both run
+   * it); from then on this replica counts as running until close(). A replica is running while a
+   * session of its own holds REPLICAS_LOCK shared: a replica that crashes loses its session, and
+   * the lock with it, at once. Returns whether `ifFirst` ran.
+   */
+  async joinReplicas(ifFirst: () => Promise<void>): Promise<boolean> {
+    const session = await this.replicaConnect();
+    const { rows } = await session.query<{ alone: boolean }>('SELECT pg_try_advisory_lock($1) AS alone', [REPLICAS_LOCK]);
+    if (!rows[0]!.alone) {
+      // Another replica runs (or is starting: this waits until its ifFirst is done).
+      await session.query('SELECT pg_advisory_lock_shared($1)', [REPLICAS_LOCK]);
+      return false;
+    }
+    try {
+      await ifFirst();
+    } finally {
+      // Shared before the exclusive goes (a session's own locks never conflict): never a moment unheld.
+      await session.query('SELECT pg_advisory_lock_shared($1)', [REPLICAS_LOCK]);
+      await session.query('SELECT pg_advisory_unlock($1)', [REPLICAS_LOCK]);
+    }
+    return true;
+  }
+
+  private async replicaConnect(): Promise<pg.Client> {
+    const session = new pg.Client({ connectionString: this.url });
+    this.replicaSession = session;
+    // A lost session (PostgreSQL restarted or failed over) lost the lock: taken again, shared (this replica runs).
+    session.on('error', (err) => {
+      log.warn({ err: err.message }, 'replica lock session lost; taking it again');
+      this.rejoin(session);
+    });
+    session.on('end', () => this.rejoin(session));
+    await session.connect();
+    return session;
+  }
+
+  private rejoin(lost: pg.Client): void {
+    if (this.closing || this.replicaSession !== lost) return;
+    this.replicaSession = undefined;
+    lost.end().catch(() => undefined);
+    if (this.rejoinTimer) return;
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      if (this.closing) return;
+      const joined = this.replicaConnect().then((s) => s.query('SELECT pg_advisory_lock_shared($1)', [REPLICAS_LOCK]));
+      joined.then(() => log.info('replica lock taken again'), (err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'taking the replica lock again failed; retrying');
+        if (this.replicaSession) this.rejoin(this.replicaSession);
+      });
+    }, REJOIN_MS);
+    this.rejoinTimer.unref();
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.rejoinTimer);
+    await this.replicaSession?.end().catch(() => undefined);
     await this.pool.end();
   }
 }
