@@ -187,6 +187,8 @@ export class Controller {
       // Releases and rollouts: a rollout's target release goes into the nodes' desired documents.
       const releases = await startReleases({ ...cfg, auth: tokens }, db, nodes, () => void publisher?.republish(), events, (req) => nodeIdentity(req, { nodes, trust }));
       cleanup.push(() => releases.rollouts.stop());
+      // Status reads count from an index the reports keep; made once publications run (below).
+      let realization: RealizationIndex | undefined;
       // A shared store changes under other replicas too: look for such changes every second.
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span, policySpan && nodeConfigSpan.wrapInSpan((o, n, all) => policySpan.inSpan(o, n, all)))), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
@@ -195,6 +197,8 @@ export class Controller {
         // A report rebuilds only the nodes whose policies moved, unless Egresses are in play
         // (their decisions go into every node's document).
         prepare: async (objects) => {
+          // Objects deleted through another replica leave the status counters here.
+          realization?.retainOnly(objects);
           const changed = await policySpan?.refresh(objects);
           const egresses = await egress.refresh(objects);
           return egresses || !changed ? 'all' : changed;
@@ -207,7 +211,7 @@ export class Controller {
       cleanup.push(() => traceflows.stop());
       metrics.watch({ nodes, reports, publisher, client, flows, ...(broker ? { broker } : {}), ...(aggregator ? { aggregator } : {}) });
       // Status reads count from an index the reports keep (a 10k fleet is not read per GET).
-      const realization = await RealizationIndex.open({
+      realization = await RealizationIndex.open({
         nodes, store, span, ...(seams.span ? {} : { spanVersion: () => policySpan!.version + nodeConfigSpan.version }),
       });
       cleanup.push(async () => realization.close());

@@ -80,6 +80,24 @@ export class RealizationIndex {
     for (const u of this.unsubscribe.splice(0)) u();
   }
 
+  /**
+   * The objects the store holds now (a publication's snapshot): every other object's counters go.
+   * The store tells this replica only of its own deletions (onChange); with a store shared by
+   * replicas, an object deleted through another is seen gone here, at the next publication or
+   * resync tick. Dropping an entry is always safe (a read counts it again), so a snapshot a
+   * moment older than an entry costs a recount, never a wrong status.
+   */
+  retainOnly(objects: readonly StoredRecord[]): void {
+    if (!this.entries.size) return;
+    const live = new Set(objects.map((o) => objectKey(o)));
+    for (const key of this.entries.keys()) if (!live.has(key)) this.entries.delete(key);
+  }
+
+  /** Objects with counters kept (tests; memory). */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** The object's status from the current reports and span. */
   async status(record: StoredRecord): Promise<PolicyStatus> {
     return (await this.statuses([record]))[0]!;

@@ -196,4 +196,33 @@ describe('controller realization index', function () {
     assert.equal(realized, [...reports.values()].filter((r) => r.objects[objectKey(tier)]?.phase === 'Realized').length);
     index.close();
   });
+
+  it('drops the counters of objects deleted through another replica when a snapshot sees them gone', async function () {
+    const [dbA, dbB] = [await open(), await open()];
+    const [storeA, storeB] = [await ObjectStore.open(dbA), await ObjectStore.open(dbB)];
+    const nodes = await NodeRegistry.open(dbA, { shared: true });
+    for (const n of ['n0', 'n1']) await nodes.register(n, 'test');
+    await storeA.apply(OBJECTS(5, 'a'), 'test');
+    const records = await storeA.list();
+    const index = await RealizationIndex.open({ nodes, store: storeA, span: (_: StoredRecord, names: readonly string[]) => names });
+    await index.statuses(records);
+    assert.equal(index.size, records.length);
+    // Replica b deletes two objects; replica a's store does not hear of it (its own deletions only).
+    const gone = records.filter((r) => r.kind.kind === 'ClusterNetworkPolicy').slice(0, 2);
+    assert.equal((await storeB.delete(gone.map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name })), 'test')).length, 2);
+    assert.equal(index.size, records.length, 'the deletion through the other replica was heard (the test proves nothing)');
+    // Replica a's next publication (or resync tick) reads the store: what it holds is what stays.
+    index.retainOnly((await storeA.snapshot()).objects);
+    assert.equal(index.size, records.length - 2);
+    // A deletion through this replica is heard at once, as before.
+    const mine = records.find((r) => r.kind.kind === 'Tier')!;
+    await storeA.delete([{ kind: mine.kind, namespace: mine.namespace, name: mine.name }], 'test');
+    assert.equal(index.size, records.length - 3);
+    // The statuses of the objects left are still counted right.
+    const left = await storeA.list();
+    const got = await index.statuses(left);
+    const [names, reports] = [await nodes.names(), await nodes.reports()];
+    for (const [i, record] of left.entries()) assert.deepEqual(got[i], computeStatus(record, names, reports));
+    index.close();
+  });
 });
