@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { stringify } from 'yaml';
 import { CONTROLLER_USERNAME } from '../../src/api/mqtt.js';
 import { mosquittoAcl } from '../../src/controller/broker/mosquitto.js';
@@ -51,6 +52,7 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
   const nodes = async (server: string) => (await api(server, 'GET', '/api/v1/nodes')).body as NodeRow[];
   const rest: string[] = [];
   let brokerUrl = '';
+  let storeUrl = '';
   let passwd = '';
   let mosquittoLog = '';
   /** From mosquitto's own log: reports agents sent, and reports delivered to each controller client. */
@@ -80,7 +82,7 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
     state = await lab.current();
     assert.ok(await reachable(pod('box2-pod1'), pod('box1-pod1').ip!), 'traffic flows before any policy');
     pgServer = await startPostgres();
-    const storeUrl = await pgServer.createDatabase('fleet');
+    storeUrl = await pgServer.createDatabase('fleet');
 
     const mqttPort = await freePort();
     const socket = path.join(lab.dir, 'mosquitto.sock');
@@ -182,11 +184,24 @@ describe('controller replicas (PostgreSQL store, mosquitto, MQTT 5 shared subscr
   it('replica a restarted beside b: the boxes b knows online stay online (a replica starting beside a running one marks nobody offline)', async function () {
     const onlineAt = async (server: string) => (await nodes(server)).filter((n) => n.online).map((n) => n.name);
     assert.deepEqual(await onlineAt(rest[1]!), ['box1', 'box2']);
-    controllers[0] = spawn(process.execPath, startArgs[0]!, { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitFor('replica a healthy again', () => fetch(`${rest[0]}/healthz`).then((r) => r.ok, () => false), 20_000);
-    // The boxes send nothing meanwhile (a's documents are the ones they run): only a's start could move their presence.
-    for (const server of rest) assert.deepEqual(await onlineAt(server), ['box1', 'box2'], `${server}: the restarted replica marked the boxes offline`);
-    await new Promise((r) => setTimeout(r, 2500));
-    for (const server of rest) assert.deepEqual(await onlineAt(server), ['box1', 'box2'], `${server}: boxes offline after the restart`);
+    // A restarted replica's first publication makes every box say online again within moments, so
+    // a wrong "offline" lasts only that long (long enough for Egress to move its IPs): the store
+    // itself notes every row that goes from online to offline.
+    const db = new pg.Client({ connectionString: storeUrl });
+    await db.connect();
+    try {
+      await db.query(`CREATE TABLE went_offline (name TEXT NOT NULL);
+        CREATE FUNCTION note_offline() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          IF OLD.online = 1 AND NEW.online = 0 THEN INSERT INTO went_offline VALUES (NEW.name); END IF; RETURN NEW; END $$;
+        CREATE TRIGGER note_offline AFTER UPDATE ON nodes FOR EACH ROW EXECUTE FUNCTION note_offline();`);
+      controllers[0] = spawn(process.execPath, startArgs[0]!, { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitFor('replica a healthy again', () => fetch(`${rest[0]}/healthz`).then((r) => r.ok, () => false), 20_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      for (const server of rest) assert.deepEqual(await onlineAt(server), ['box1', 'box2'], `${server}: boxes offline after the restart`);
+      const { rows } = await db.query<{ name: string }>('SELECT name FROM went_offline');
+      assert.deepEqual(rows.map((r) => r.name), [], 'the restarted replica marked boxes offline that replica b knew online');
+    } finally {
+      await db.end();
+    }
   });
 });
