@@ -254,6 +254,7 @@ export class Controller {
     this.reports.stop();
     this.rpc.stop();
     await this.reports.idle();
+    if (this.reports.backlog) log.warn({ nodes: this.reports.backlog, failures: this.reports.writeFailures }, 'stopped with node reports or presence not written (the store failed): the boxes\' next messages bring them');
     await this.parts.aggregator?.stop();
     await this.parts.client.endAsync(true).catch(() => undefined);
     await this.parts.broker?.stop();

@@ -86,6 +86,7 @@ export class ReportReceiver {
   private retryAt = 0;
   private retryDelayMs = 0;
   private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
   private readonly writer = new CoalescingRunner(() => this.write());
 
   constructor(private readonly ctx: ReportReceiverContext) {}
@@ -123,7 +124,7 @@ export class ReportReceiver {
       this.retryDelayMs = Math.min(max, this.retryDelayMs * 2 || first);
       this.retryAt = Date.now() + this.retryDelayMs;
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => void this.writer.run(), this.retryDelayMs).unref();
+      if (!this.stopped) this.retryTimer = setTimeout(() => void this.writer.run(), this.retryDelayMs).unref();
       log.warn({ err, nodes: this.backlog, retryMs: this.retryDelayMs, failures: this.writeFailures }, 'writing node reports failed: kept, written again after a backoff');
     }
   }
@@ -157,6 +158,7 @@ export class ReportReceiver {
   stop(): void {
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
+    this.stopped = true;
     clearTimeout(this.retryTimer);
   }
 
