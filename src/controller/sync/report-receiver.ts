@@ -95,7 +95,7 @@ export class ReportReceiver {
    * Writes what is pending. A failed write loses nothing: the batch goes back under what came
    * meanwhile (the newest word per node wins), its callers are released, and it is written again
    * after a backoff. Memory stays bounded: pending holds at most one report and one presence per
-   * registered node, whatever the outage's length, and callers wait at most one backoff.
+   * registered node, whatever the outage's length, and a caller waits a backoff or two at most.
    */
   private async write(): Promise<void> {
     const wait = this.retryAt - Date.now();
