@@ -193,6 +193,8 @@ export class Controller {
       publisher = new DesiredPublisher({
         store, nodes, client, build: egress.decorate(seams.buildDesired ?? spanDocumentBuilder(span, policySpan && nodeConfigSpan.wrapInSpan((o, n, all) => policySpan.inSpan(o, n, all)))), storeId: await storeId(db), releaseTarget: (n) => releases.rollouts.target(n),
         ...(cfg.storeUrl ? { resyncMs: 1000 } : {}),
+        // Replicas' publishes may reach the broker out of order: the retained copy is watched and repaired.
+        ...(cfg.sharedSubscriptionGroup ? { repairRetained: true } : {}),
         maxMessageBytes: cfg.maxMessageBytes,
         // A report rebuilds only the nodes whose policies moved, unless Egresses are in play
         // (their decisions go into every node's document).

@@ -102,6 +102,13 @@ export class ControllerMetrics {
         this.inc(src.publisher.refused);
       },
     });
+    new Counter({
+      name: 'seine_controller_desired_retained_repaired_total', help: 'With replicas: older desired documents that reached the broker after newer ones (replicas\' publishes crossed, the retained copy went back); the current document was published again.', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.publisher.retainedRepaired);
+      },
+    });
     // Where the resident memory is (issue #22): V8's heap (committed and live), memory outside it
     // that V8 knows of (Buffers), and the rest of the RSS (native code: SQLite, malloc arenas).
     new Gauge({

@@ -6,7 +6,7 @@
 // moves only when the document's content changes, so agents can ignore replays; the store id
 // tells agents when generations start over (a wiped or replaced store).
 import type { MqttClient } from 'mqtt';
-import { DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
+import { allNodesTopic, DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
 import { objectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
@@ -68,6 +68,13 @@ export interface DesiredPublisherContext {
   releaseTarget?: (node: string) => ReleaseTarget | undefined;
   /** The agreed MQTT payload limit (DEFAULT_MAX_MESSAGE_BYTES): a larger document is not published. */
   maxMessageBytes?: number;
+  /**
+   * With replicas: watch the desired documents the broker takes (every replica's, in the broker's
+   * order). Two replicas' publishes can reach the broker out of order, leaving an older retained
+   * copy than the box runs (a box starting from an empty store would take it); one older than
+   * the newest seen for its node means just that, and the node's current document goes again.
+   */
+  repairRetained?: boolean;
 }
 
 /** A node's document that was too large to publish: what it held, for the node's and the objects' status. */
@@ -112,6 +119,12 @@ export class DesiredPublisher {
   lastPublication?: PublicationStats;
   /** Nodes whose current document is over the message limit (not published), by node. */
   readonly undeliverable = new Map<string, UndeliverableDocument>();
+  /** repairRetained: the newest generation the broker took per node, and the nodes to publish again. */
+  private readonly newestSeen = new Map<string, number>();
+  private readonly forced = new Set<string>();
+  /** repairRetained: retained copies found older than the newest (published again). */
+  retainedRepaired = 0;
+  private readonly onDesired = (topic: string, payload: Buffer) => this.sawDesired(topic, payload);
 
   constructor(private readonly ctx: DesiredPublisherContext) {}
 
@@ -121,6 +134,12 @@ export class DesiredPublisher {
     const onConnect = () => void this.kick(true);
     this.ctx.client.on('connect', onConnect);
     this.unsubscribe.push(() => this.ctx.client.off('connect', onConnect));
+    if (this.ctx.repairRetained) {
+      this.ctx.client.on('message', this.onDesired);
+      this.unsubscribe.push(() => this.ctx.client.off('message', this.onDesired));
+      // Our own publishes too (no noLocal): the order across replicas is the point. rh 2: not the retained copies at subscribe.
+      await this.ctx.client.subscribeAsync(allNodesTopic('desired'), { qos: 1, rh: 2 });
+    }
     if (this.ctx.resyncMs) {
       // A tick rebuilds the nodes whose policies moved by reports other replicas took (prepare
       // says which; an object changed through another replica makes that every node); every
@@ -171,6 +190,22 @@ export class DesiredPublisher {
     return this.runner.idle();
   }
 
+  /** A desired document the broker took (repairRetained): one older than its node's newest seen is now the retained copy. */
+  private sawDesired(topic: string, payload: Buffer): void {
+    const m = /^seine\/v1\/nodes\/([^/]+)\/desired$/.exec(topic);
+    if (!m || !payload.length) return;
+    // The envelope's generation comes before its payload (see publishNodes): no parse of the whole document.
+    const g = /"generation":(\d+)/.exec(payload.subarray(0, 256).toString('latin1'));
+    if (!g) return;
+    const [node, generation] = [m[1]!, Number(g[1])];
+    const newest = this.newestSeen.get(node) ?? 0;
+    if (generation >= newest) return void this.newestSeen.set(node, generation);
+    this.retainedRepaired++;
+    log.warn({ node, generation, newest }, 'an older desired document reached the broker after a newer one (replicas\' publishes crossed): publishing the current one again');
+    this.forced.add(node);
+    void this.kick(false, false);
+  }
+
   private kick(force: boolean, full = true): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.forceNext ||= force;
@@ -219,7 +254,9 @@ export class DesiredPublisher {
     const prepared = await this.ctx.prepare?.(objects);
     span.mark('prepare');
     const partial = !full && prepared !== undefined && prepared !== 'all';
-    const targets = partial ? nodes.filter((n) => prepared.has(n)) : nodes;
+    // Nodes whose retained copy went back get their current document again (repairRetained).
+    const forced = new Set(this.forced);
+    const targets = partial ? nodes.filter((n) => prepared.has(n) || forced.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
     // A fleet-wide change writes thousands of documents sharing the same specs: each spec's text
     // is written once (memo by identity) and each distinct document hashed once.
@@ -232,7 +269,7 @@ export class DesiredPublisher {
       const text = canonicalJsonMemo(release ? { objects: docObjects, release } : docObjects, memo)!;
       let hash = hashes.get(text);
       if (hash === undefined) hashes.set(text, (hash = createHash('sha256').update(text).digest('base64url')));
-      if (force || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
+      if (force || forced.has(node) || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
     }
     span.mark('build');
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
@@ -242,7 +279,7 @@ export class DesiredPublisher {
     this.built += targets.length;
     await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
       const { objects: docObjects, release, hash } = docs.get(node)!;
-      if (!changed && !force) return void this.lastHash.set(node, hash);
+      if (!changed && !force && !forced.has(node)) return void this.lastHash.set(node, hash);
       const envelope: DesiredEnvelope = {
         v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
         payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects, ...(release ? { release } : {}) },
@@ -274,6 +311,7 @@ export class DesiredPublisher {
     span.note({ built: targets.length, changed: changedCount });
     this.changed += changedCount;
     this.lastPublication = { partial, built: targets.length, changed: changedCount, sent: this.published - sentBefore, ms: performance.now() - t0 };
+    for (const n of forced) this.forced.delete(n);
     log.debug(this.lastPublication, 'publication');
   }
 }

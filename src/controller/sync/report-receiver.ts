@@ -57,7 +57,8 @@ export class ReportReceiver {
   readonly acceptedBy: Record<string, number> = {};
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
   private readonly lastTs = new Map<string, number>();
-  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void this.handle(topic, payload, packet?.retain === true);
+  /** Desired documents are the publisher's (with replicas it watches them: DesiredPublisher repairRetained), never a node's. */
+  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void (!topic.endsWith('/desired') && this.handle(topic, payload, packet?.retain === true));
   private readonly onConnect = () => void this.subscribe();
   /**
    * Reports and presence waiting to be written, newest per node; written together, a statement

@@ -41,7 +41,7 @@ describe('desired publishers of two replicas on one PostgreSQL store', function 
   });
 
   /** One replica's publisher; `gate`, when set, holds its publication between reading the store and building. */
-  async function replica(url: string) {
+  async function replica(url: string, opts: { repairRetained?: boolean } = {}) {
     const db = await PostgresDatabase.open(url);
     closers.push(() => db.close());
     const store = await ObjectStore.open(db);
@@ -51,7 +51,7 @@ describe('desired publishers of two replicas on one PostgreSQL store', function 
     const r = {
       store, nodes, gate: undefined as Promise<void> | undefined, held: 0, read: [] as number[],
       publisher: new DesiredPublisher({
-        store, nodes, client, storeId: 'test-store', build: spanDocumentBuilder(everyNode),
+        store, nodes, client, storeId: 'test-store', build: spanDocumentBuilder(everyNode), ...opts,
         prepare: async (objects: readonly StoredRecord[]) => {
           r.read.push(objects.find((o) => o.name === 'p')?.generation ?? 0);
           if (r.gate) {
@@ -110,6 +110,35 @@ describe('desired publishers of two replicas on one PostgreSQL store', function 
     assert.equal(b.read.at(-1), 2, `replica b read the policy generations ${JSON.stringify(b.read)}`);
     const row = await a.nodes.list();
     assert.equal(row[0]!.desiredGeneration, fresh.generation, 'the node\'s desired generation is the one a published');
+  });
+
+  it('an older document reaching the broker after a newer one (publishes crossed): the watching replica publishes the current one again', async function () {
+    const url = await pgServer.createDatabase('crossed');
+    const [a, b] = [await replica(url, { repairRetained: true }), await replica(url, { repairRetained: true })];
+    await a.nodes.register('box1', 'admin');
+    await a.publisher.start();
+    await b.publisher.start();
+    await a.store.apply(parseManifests(JSON.stringify([acnp('p', 5)]), 'test'), 'admin');
+    await a.publisher.idle();
+    const seen = await watch();
+    await waitFor(() => seen.some((d) => d.payload.objects[ACNP]?.generation === 1), 'box1 getting generation 1 of the policy');
+    const old = seen.find((d) => d.payload.objects[ACNP]?.generation === 1)!;
+    await a.store.apply(parseManifests(JSON.stringify([acnp('p', 6)]), 'test'), 'admin');
+    await a.publisher.idle();
+    await waitFor(() => seen.some((d) => d.payload.objects[ACNP]?.generation === 2), 'box1 getting generation 2');
+    const current = seen.find((d) => d.payload.objects[ACNP]?.generation === 2)!;
+    // A replica's earlier publish, delayed (its connection stalled, MQTT.js sent it on reconnect), lands now, retained.
+    const late: MqttClient = await mqtt.connectAsync(broker.controllerUrl, { username: CONTROLLER_USERNAME, password, clientId: `late-${process.pid}-${Date.now()}` });
+    closers.push(() => late.endAsync(true));
+    await late.publishAsync(nodeTopic('box1', 'desired'), JSON.stringify(old), { qos: 1, retain: true });
+    await waitFor(() => a.publisher.retainedRepaired + b.publisher.retainedRepaired >= 1, 'a replica seeing the older document land after the newer one');
+    await a.publisher.idle();
+    await b.publisher.idle();
+    // What a box starting from an empty store gets now: the retained copy.
+    const retained = await watch();
+    await waitFor(() => retained.length > 0, 'the retained copy');
+    assert.equal(retained[0]!.generation, current.generation, `the retained copy is generation ${retained[0]!.generation}, older than ${current.generation}`);
+    assert.equal(retained[0]!.payload.objects[ACNP]?.generation, 2);
   });
 });
 
