@@ -4,12 +4,15 @@
 // Reports are read far more often than written (every REST GET of an object, every publication),
 // so the registry keeps them parsed in memory, kept up to date as they are recorded; with a store
 // shared by replicas (each takes some nodes' reports) it rereads the rows (at most every
-// SHARED_REPORTS_MS) but parses only the reports whose text changed.
+// SHARED_REPORTS_MS) but parses only the reports whose text changed. Each node's kept report is
+// one object for the node's life, updated in place (kept-report.ts: only what changed is
+// replaced), so a fleet reporting every round does not turn every kept report into garbage.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
 import type { SqlDatabase, SqlExecutor } from '../../lib/sqlite.js';
+import { absorbReport, arrivalDelta, emptyDelta, removalDelta, type ReportDelta } from './kept-report.js';
 import { migrateStore } from './schema.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -41,6 +44,9 @@ const NAMES_CHECK_MS = 250;
 /** Nodes' reports or presences written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
 const ROWS_PER_STATEMENT = 200;
 
+/** Told a node's kept report after a change (undefined: it left) and what moved in it. */
+export type ReportListener = (node: string, reported: NodeReported | undefined, delta: ReportDelta) => void;
+
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
@@ -55,8 +61,8 @@ export class NodeRegistry {
   private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
-  private readonly reportListeners = new Set<(node: string, reported: NodeReported | undefined) => void>();
-  /** Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is not parsed again). */
+  private readonly reportListeners = new Set<ReportListener>();
+  /** Kept reports by node, loaded on first use; their texts too when shared (an unchanged row is not parsed again). */
   private reportIndex?: Map<string, NodeReported>;
   private reportTexts = new Map<string, string>();
   /** Enabled node names, sorted, frozen: callers get this one array until the nodes change. */
@@ -86,10 +92,11 @@ export class NodeRegistry {
 
   /**
    * Told every change of the in-memory report index once it is loaded (loadedReports() is the
-   * starting point): a node's new report, or undefined when its report leaves (node removed or
-   * disabled). With a shared store the other replicas' reports come when a reread finds them.
+   * starting point): a node's kept report and what the new report changed in it, or undefined
+   * when its report leaves (node removed or disabled; the delta then takes away all it held).
+   * With a shared store the other replicas' reports come when a reread finds them.
    */
-  onReport(listener: (node: string, reported: NodeReported | undefined) => void): () => void {
+  onReport(listener: ReportListener): () => void {
     this.reportListeners.add(listener);
     return () => this.reportListeners.delete(listener);
   }
@@ -299,10 +306,7 @@ export class NodeRegistry {
     const written = reports.size === 1 ? await write(this.db) : await this.db.transaction(write);
     this.reportsEpoch++;
     for (const [node, text, reported] of written) {
-      if (this.reportIndex) {
-        this.reportIndex.set(node, reported);
-        for (const l of this.reportListeners) l(node, reported);
-      }
+      if (this.reportIndex) this.keep(this.reportIndex, node, reported);
       if (this.shared) this.reportTexts.set(node, text);
     }
     for (const [node] of written) this.emit(node, 'report');
@@ -342,13 +346,30 @@ export class NodeRegistry {
     }
   }
 
-  /** Installs a reread index; listeners hear of every node whose report it changed (unchanged rows keep their parsed object). */
+  /**
+   * Installs a reread index: a changed row is taken into the node's kept report (the index then
+   * holds the kept one); listeners hear of every node whose report it changed.
+   */
   private replaceReports(index: Map<string, NodeReported>): void {
     const before = this.reportIndex;
+    if (before) {
+      for (const [node, reported] of index) if (before.get(node) !== reported) this.keep(before, node, reported);
+      for (const [node, kept] of before) {
+        if (index.has(node)) index.set(node, kept);
+        else for (const l of this.reportListeners) l(node, undefined, removalDelta(kept));
+      }
+    }
     this.reportIndex = index;
-    if (!before || !this.reportListeners.size) return;
-    for (const [node, reported] of index) if (before.get(node) !== reported) for (const l of this.reportListeners) l(node, reported);
-    for (const node of before.keys()) if (!index.has(node)) for (const l of this.reportListeners) l(node, undefined);
+  }
+
+  /** Takes a parsed report into the node's kept report in `index` (the report itself on its first); tells the listeners what moved. */
+  private keep(index: Map<string, NodeReported>, node: string, reported: NodeReported): void {
+    const kept = index.get(node);
+    if (kept === reported) return;
+    if (!kept) index.set(node, reported);
+    const delta = kept ? absorbReport(kept, reported) : arrivalDelta(reported);
+    if (kept && emptyDelta(delta)) return;
+    for (const l of this.reportListeners) l(node, kept ?? reported, delta);
   }
 
   private async readReports(): Promise<Map<string, NodeReported>> {
@@ -440,7 +461,11 @@ export class NodeRegistry {
     }
     if (what === 'removed') {
       this.reportsEpoch++;
-      if (this.reportIndex?.delete(node)) for (const l of this.reportListeners) l(node, undefined);
+      const kept = this.reportIndex?.get(node);
+      if (kept) {
+        this.reportIndex!.delete(node);
+        for (const l of this.reportListeners) l(node, undefined, removalDelta(kept));
+      }
       this.reportTexts.delete(node);
     }
     for (const l of this.listeners) l(node, what);
