@@ -433,6 +433,12 @@ export class NodeRegistry {
     });
   }
 
+  /** How many nodes there are (disabled ones too, as list() has them) and how many are online. */
+  async presenceCounts(): Promise<{ nodes: number; online: number }> {
+    const row = await this.db.get<{ n: number | string; online: number | string | null }>('SELECT COUNT(*) AS n, SUM(online) AS online FROM nodes');
+    return { nodes: Number(row?.n ?? 0), online: Number(row?.online ?? 0) };
+  }
+
   async list(): Promise<NodeInfo[]> {
     const reports = await this.loadReports();
     const rows = await this.db.all<Omit<NodeRow, 'reported'>>('SELECT name, secret_hash, created_at, online, agent_version, uptime_seconds, last_seen, desired_generation, desired_hash, disabled FROM nodes ORDER BY name');
