@@ -3,8 +3,8 @@
 // Incremental, as on the box: a report is diffed against the pods and namespaces the computer
 // holds for the node (no copy of the report is kept: the registry's kept report shares its pods'
 // labels and addresses with the computer's pods, and an unchanged pod is the same object, so
-// most comparisons are one identity test) and only those that differ go to one long-lived PolicyComputer, whose index recomputes only
-// the policies whose selections they touch; refresh() then names the nodes whose set of policies
+// most comparisons are one identity test) and only those that differ go to one long-lived
+// PolicyComputer, whose index recomputes only the policies whose selections they touch; refresh() then names the nodes whose set of policies
 // moved, so the publisher rebuilds only their documents. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
 // does a policy the computation rejects, so that every node reports the failure and its reason.
 import { UPSTREAM_POLICY_KINDS } from '../api/admin-policy.js';

@@ -4,10 +4,11 @@
 // position, how many span nodes report the object's generation Realized, and which Failed.
 // Reports move the counters of the objects they change, one node at a time (NodeRegistry's
 // onReport says which objects moved and how they were: the node's kept report holds how they
-// are, and the index keeps no copy of its own); a span is recomputed only when spans may have moved (`spanVersion`, the node list's
-// identity, the object's generation), and the counters only when the span itself differs. A
-// read is then O(1); after a span change, O(span) once. Equal to computeStatus() over the
-// registry's reports by construction, and checked so (test/unit/controller/realization-index.test.ts).
+// are, and the index keeps no copy of its own); a span is recomputed only when spans may have
+// moved (`spanVersion`, the node list's identity, the object's generation), and the counters
+// only when the span itself differs. A read is then O(1); after a span change, O(span) once.
+// Equal to computeStatus() over the registry's reports by construction, and checked so
+// (test/unit/controller/realization-index.test.ts).
 import { failureOf, MAX_FAILURES_SHOWN, nodeRealization, statusFromCounts } from '../api/policy-status.js';
 import type { NodeRealization, PolicyStatus } from '../api/controller-api.js';
 import { objectKey, type NodeReported, type RealizedObject } from '../api/node-state.js';
