@@ -2,8 +2,12 @@
 // sequence of reports it equals the last one, unchanged parts stay the same objects, and the
 // delta names exactly what moved (objects with how they were, pods, namespaces, node labels).
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import type { NodeReported } from '../../../src/api/node-state.js';
-import { absorbReport, arrivalDelta, jsonEqual, removalDelta } from '../../../src/controller/store/kept-report.js';
+import { absorbReport, arrivalDelta, jsonEqual, removalDelta, type ReportDelta } from '../../../src/controller/store/kept-report.js';
+import { NodeRegistry } from '../../../src/controller/store/nodes.js';
+import { Database } from '../../../src/lib/sqlite.js';
+import { tempDir } from '../../integration/controller-fixture.js';
 
 /** A small seeded generator (mulberry32): a failing sequence can be replayed from its seed. */
 function random(seed: number): () => number {
@@ -111,5 +115,36 @@ describe('controller kept report', function () {
       for (const [k, o] of Object.entries(kept.objects)) mirror.set(k, JSON.stringify(o));
     }
     assert.ok(moves > 200, `objects moved ${moves} times`);
+  });
+
+  it('the registry keeps one report object per node across reports (SQLite), and tells its listeners only what moved', async () => {
+    const tmp = await tempDir();
+    const db = await Database.open(path.join(tmp.dir, 'c.db'));
+    try {
+      const nodes = await NodeRegistry.open(db);
+      await nodes.register('b1', 'test');
+      await nodes.reports(); // the index is loaded: reports go into it from now on
+      const heard: [string, NodeReported | undefined, ReportDelta][] = [];
+      nodes.onReport((n, r, d) => heard.push([n, r, d]));
+      await nodes.recordReport('b1', parsed(base()));
+      const kept = (await nodes.reports()).get('b1')!;
+      const pod = kept.inventory.pods[0];
+      const next = base({ observedGeneration: 4, objects: { 'ClusterNetworkPolicy.crd.antrea.io//web': { generation: 3, phase: 'Realized' } } });
+      await nodes.recordReport('b1', parsed(next));
+      assert.equal((await nodes.reports()).get('b1'), kept, 'the same object, updated in place');
+      assert.deepEqual(kept, next);
+      assert.equal(kept.inventory.pods[0], pod);
+      await nodes.recordReport('b1', parsed(next));
+      assert.deepEqual(heard.map(([n, r, d]) => [n, r === kept, [...d.objects.keys()], d.pods.size]), [
+        ['b1', true, ['ClusterNetworkPolicy.crd.antrea.io//web'], 1], // its first report: everything came
+        ['b1', true, ['ClusterNetworkPolicy.crd.antrea.io//web'], 0], // a new generation: that object only
+      ], 'the same report again moves nothing and is not told');
+      await nodes.remove('b1', 'test', { disable: true });
+      const [n, r, d] = heard.at(-1)!;
+      assert.deepEqual([n, r, [...d.objects.keys()], [...d.pods.keys()]], ['b1', undefined, ['ClusterNetworkPolicy.crd.antrea.io//web'], ['prod/web']]);
+    } finally {
+      await db.close();
+      await tmp.remove();
+    }
   });
 });
