@@ -390,8 +390,8 @@ export class AgentSync {
     this.nextDesired = undefined;
     this.realizing = (async () => {
       const t0 = performance.now();
-      // After the first save this object knows which store the saved document came from.
-      await this.desiredStore.save(desired, this.desired ? { storeId: this.desired.storeId } : undefined);
+      // One statement when the store knows the saved row's store (after load() or a save).
+      await this.desiredStore.save(desired);
       span.mark('persist');
       const saved = performance.now();
       const prevStore = this.desired?.storeId;
