@@ -17,7 +17,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
   type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
-import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
+import { DesiredObjectsMemo, type NodeDesired, type NodeError, type NodeReported, type RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
 import type { UpdateStatus } from '../../api/release.js';
 import type { NodeLatencyReport } from '../../api/node-config.js';
@@ -103,6 +103,8 @@ export class AgentSync {
   readonly rpc: RpcHandlers;
   /** Envelope times of status and reports: the controller orders them by it, so no two are equal. */
   private readonly clock = new StrictClock();
+  /** The last valid document's objects: a document re-checks against their kinds only the objects that changed. */
+  private readonly desiredMemo = new DesiredObjectsMemo();
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -249,7 +251,7 @@ export class AgentSync {
   /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
   async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
     try {
-      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, { desiredMemo: this.desiredMemo });
       if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
         // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
         if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
