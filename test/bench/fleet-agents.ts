@@ -114,12 +114,11 @@ async function until(what: () => string, ms: number, ok: () => boolean, every = 
 }
 
 /**
- * One process holds thousands of boxes but one JIT: the first time the whole fleet gets a
- * document (round 0), its hot paths (MQTT.js, zod, AgentSync) were run only by the tenth of the
- * boxes in the demo policy, and V8 compiled them during that round — CPU of the V8 worker
- * threads 390 ms in round 0 against 60–100 ms in later rounds at 2k boxes, on top of slower
- * unoptimized code on the main thread. A real box pays its JIT once in its own process, never as
- * a fleet-wide spike. So before its boxes start, each process runs `docs` documents through an
+ * One process holds thousands of boxes but one JIT: until the whole fleet gets documents (round
+ * 0), its hot paths (MQTT.js, zod, AgentSync) were run only by the tenth of the boxes in the demo
+ * policy, and V8 compiled them during the first rounds — at 2k boxes the process's V8 worker
+ * threads used 220 / 240 ms of CPU in rounds 0 / 1 against 70–80 ms after. A real box pays its
+ * JIT once in its own process, never as a fleet-wide spike. So before its boxes start, each process runs `docs` documents through an
  * AgentSync of its own, against an aedes broker in the process (same MQTT.js client paths), with
  * documents shaped as the bench's (one ACNP whose port moves). Nothing of the measured set-up
  * (controller, broker, the boxes' stores and sessions) is touched.
