@@ -87,6 +87,13 @@ export class ControllerMetrics {
         this.inc(src.publisher.changed);
       },
     });
+    new Counter({
+      name: 'seine_controller_desired_refused_total', help: 'Publications refused because another replica published from a newer store revision meanwhile (read and built again; nothing sent).', registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(src.publisher.refused);
+      },
+    });
     // Where the resident memory is (issue #22): V8's heap (committed and live), memory outside it
     // that V8 knows of (Buffers), and the rest of the RSS (native code: SQLite, malloc arenas).
     new Gauge({

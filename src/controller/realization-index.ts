@@ -61,7 +61,7 @@ export class RealizationIndex {
     // after that instant is heard, none before it is missed.
     index.unsubscribe.push(opts.nodes.onReport((node, reported) => index.loaded && index.take(node, reported?.objects)));
     let reports: ReadonlyMap<string, NodeReported> | undefined;
-    // (The registry leaves its index unset when reports kept coming while it read them: read again.)
+    // (The registry's first read sets its index.)
     while (!reports) {
       await opts.nodes.reports();
       reports = opts.nodes.loadedReports();

@@ -79,6 +79,8 @@ class NoopRealizer implements Realizer {
   async realize(objects: ReadonlyMap<string, DesiredObject>): Promise<ReadonlyMap<string, RealizeOutcome>> {
     const fleet = objects.get(FLEET)?.generation ?? 0;
     if (fleet !== this.fleet) this.fleetAt = wallNow();
+    // A document must never go back (issue #22, replicas): said on stderr if one does.
+    if (fleet < this.fleet) process.stderr.write(`sync-fleet box: the fleet policy went back from generation ${this.fleet} to ${fleet}\n`);
     this.fleet = fleet;
     this.demo = objects.has(DEMO);
     return new Map([...objects.keys()].map((k) => [k, { ok: true } as RealizeOutcome]));

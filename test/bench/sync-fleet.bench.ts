@@ -333,6 +333,8 @@ async function measure(kind: string): Promise<BenchRow[]> {
       if (HEAP_DIR && (r === 0 || r === ROUNDS - 1)) await heapSnapshots(s.controllers);
     }
     const rssLast = await rss();
+    // With replicas: publications refused because the other replica published from a newer store revision (read and built again).
+    if (s.controllers.procs.length > 1) progress(kind, `publications refused as built from an older store revision: ${await metric(s.controllers.servers, 'seine_controller_desired_refused_total')}`);
     const median = (f: (x: RoundSplit) => number) => percentile(splits.map(f), 50);
     progress(kind, `median round: ${fmtSplit({
       total: median((x) => x.total), firstRealized: median((x) => x.firstRealized), lastRealized: median((x) => x.lastRealized), lastReported: median((x) => x.lastReported),

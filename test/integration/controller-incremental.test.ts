@@ -120,8 +120,11 @@ describe('controller incremental fleet work (in-process: controller + 6 agents)'
       for (const name of ['web-only', 'db-only']) {
         const record = (await store.list()).find((r) => r.name === name)!;
         assert.deepEqual(await status(name), computeStatus(record, span.span(record, names), reports), name);
-        const realization = (await api(controller.restUrl, 'GET', `${ACNPS}/${name}/nodes`)).body as { node: string }[];
+        const realization = (await api(controller.restUrl, 'GET', `${ACNPS}/${name}/nodes`)).body as { node: string; online: boolean }[];
         assert.deepEqual(realization.map((r) => r.node), span.span(record, names));
+        const online = new Set((await nodes.list()).filter((n) => n.online).map((n) => n.name));
+        assert.deepEqual(realization.map((r) => r.online), realization.map((r) => online.has(r.node)), `${name}: online as the node list says`);
+        assert.ok(realization.some((r) => r.online), `${name}: some node of the span online`);
       }
       const listed = (await api(controller.restUrl, 'GET', '/api/v1/nodes')).body as { name: string; lastSeen: string }[];
       const full = await nodes.list();

@@ -426,8 +426,7 @@ export class RestServer {
     const ref = { kind: r.kind, namespace: r.kind.namespaced ? (r.namespace ?? 'default') : undefined, name: r.name! };
     const record = await this.ctx.store.get(ref);
     if (!record) throw new NotFoundError(ref);
-    const nodes = await this.ctx.nodes.list();
-    const online = new Set(nodes.filter((n) => n.online).map((n) => n.name));
+    const online = await this.ctx.nodes.onlineNames();
     return this.ctx.realization.realization(record, (n) => online.has(n));
   }
 

@@ -50,13 +50,25 @@ export interface NodePresence {
   uptimeSeconds?: number;
 }
 
+/** Desired documents built from an older store revision than documents already recorded (desiredGenerations). */
+export class StaleViewError extends Error {
+  constructor(readonly builtFrom: number, readonly published: number) {
+    super(`desired documents built from store revision ${builtFrom}, older than revision ${published} already published from: read the store again`);
+    this.name = 'StaleViewError';
+  }
+}
+
 export class NodeRegistry {
   /** A digest of each node's verified password, so a reconnect storm does not cost one scrypt each. */
   private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
   private readonly reportListeners = new Set<(node: string, reported: NodeReported | undefined) => void>();
-  /** Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is not parsed again). */
+  /**
+   * Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is
+   * not parsed again). The two change together, always: a text beside an older parse would keep
+   * that parse for good (issue #22: a replica's status stuck short of what the boxes reported).
+   */
   private reportIndex?: Map<string, NodeReported>;
   private reportTexts = new Map<string, string>();
   /** Enabled node names, sorted, frozen: callers get this one array until the nodes change. */
@@ -65,10 +77,14 @@ export class NodeRegistry {
   private namesCheckedAt = 0;
   private namesCheck?: { epoch: number; names: Promise<readonly string[]> };
   private namesEpoch = 0;
-  private reportsEpoch = 0;
   /** Shared store: when the report rows were last read, and the read under way. */
   private reportsReadAt = 0;
   private reading?: Promise<Map<string, NodeReported>>;
+  /**
+   * While a read of the report rows is under way: this replica's own reports (and removals)
+   * recorded meanwhile. The rows may predate them, so the read's index takes these over the rows.
+   */
+  private ownDuringRead?: Map<string, { text: string; reported: NodeReported } | undefined>;
 
   private constructor(private readonly db: SqlDatabase, private readonly shared: boolean) {}
 
@@ -251,14 +267,17 @@ export class NodeRegistry {
         );
       }
     };
-    // One statement needs no transaction (a PostgreSQL transaction also takes the store's write lock).
-    await (rows.length <= ROWS_PER_STATEMENT ? write(this.db) : this.db.transaction(write));
+    // One row needs no transaction (a PostgreSQL transaction also takes the store's write lock).
+    // More do: every replica hears every box's status and writes the same rows, and two
+    // multi-row UPDATEs locking them in different orders deadlock unless the lock serializes them.
+    await (rows.length === 1 ? write(this.db) : this.db.transaction(write));
     for (const node of presences.keys()) this.emit(node, 'presence');
   }
 
   /** Marks every node offline: after a controller restart nobody is known to be online until it says so. */
   async markAllOffline(): Promise<void> {
-    await this.db.run('UPDATE nodes SET online = 0');
+    // Every row: in a transaction (the store's write lock), as every multi-row write, or it can deadlock with another replica's.
+    await this.db.transaction((tx) => tx.run('UPDATE nodes SET online = 0'));
   }
 
   async recordReport(node: string, reported: NodeReported): Promise<void> {
@@ -297,14 +316,7 @@ export class NodeRegistry {
     // One report is one statement, atomic by itself: no BEGIN and COMMIT around it (each is a
     // trip through SQLite's worker thread, on the apply → Realized path: docs/agent.md, Speed).
     const written = reports.size === 1 ? await write(this.db) : await this.db.transaction(write);
-    this.reportsEpoch++;
-    for (const [node, text, reported] of written) {
-      if (this.reportIndex) {
-        this.reportIndex.set(node, reported);
-        for (const l of this.reportListeners) l(node, reported);
-      }
-      if (this.shared) this.reportTexts.set(node, text);
-    }
+    for (const [node, text, reported] of written) this.ownReport(node, { text, reported });
     for (const [node] of written) this.emit(node, 'report');
     return new Set(written.map(([node]) => node));
   }
@@ -331,14 +343,31 @@ export class NodeRegistry {
 
   private async rereadReports(): Promise<Map<string, NodeReported>> {
     this.reportsReadAt = performance.now();
-    // A report recorded while the rows are read would miss an index not yet set: read again then.
-    for (let attempt = 0; ; attempt++) {
-      const epoch = this.reportsEpoch;
-      const index = await this.readReports();
-      if (this.reportsEpoch === epoch || attempt >= 3) {
-        if (this.reportsEpoch === epoch || this.shared) this.replaceReports(index);
-        return index;
+    // One read, whatever this replica records meanwhile: its own reports go over the rows read
+    // (they may predate them), so a fleet reporting all the time never makes the read start over.
+    const own = new Map<string, { text: string; reported: NodeReported } | undefined>();
+    this.ownDuringRead = own;
+    try {
+      const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL AND disabled = 0');
+      const before = this.reportIndex;
+      const index = new Map<string, NodeReported>();
+      const texts = new Map<string, string>();
+      for (const r of rows) {
+        const was = before?.get(r.name);
+        index.set(r.name, was && this.reportTexts.get(r.name) === r.reported ? was : (JSON.parse(r.reported) as NodeReported));
+        if (this.shared) texts.set(r.name, r.reported);
       }
+      for (const [node, r] of own) {
+        if (r) index.set(node, r.reported);
+        else index.delete(node);
+        if (r && this.shared) texts.set(node, r.text);
+        else texts.delete(node);
+      }
+      this.reportTexts = texts;
+      this.replaceReports(index);
+      return index;
+    } finally {
+      this.ownDuringRead = undefined;
     }
   }
 
@@ -351,18 +380,18 @@ export class NodeRegistry {
     for (const node of before.keys()) if (!index.has(node)) for (const l of this.reportListeners) l(node, undefined);
   }
 
-  private async readReports(): Promise<Map<string, NodeReported>> {
-    const rows = await this.db.all<{ name: string; reported: string }>('SELECT name, reported FROM nodes WHERE reported IS NOT NULL AND disabled = 0');
-    const before = this.reportIndex;
-    const index = new Map<string, NodeReported>();
-    const texts = new Map<string, string>();
-    for (const r of rows) {
-      const was = before?.get(r.name);
-      index.set(r.name, was && this.reportTexts.get(r.name) === r.reported ? was : (JSON.parse(r.reported) as NodeReported));
-      if (this.shared) texts.set(r.name, r.reported);
+  /** A report this replica recorded (or a node it removed: undefined) goes into the index at once, and over a read under way. */
+  private ownReport(node: string, r: { text: string; reported: NodeReported } | undefined): void {
+    this.ownDuringRead?.set(node, r);
+    if (!this.reportIndex) return;
+    if (r) {
+      this.reportIndex.set(node, r.reported);
+      if (this.shared) this.reportTexts.set(node, r.text);
+      for (const l of this.reportListeners) l(node, r.reported);
+    } else {
+      this.reportTexts.delete(node);
+      if (this.reportIndex.delete(node)) for (const l of this.reportListeners) l(node, undefined);
     }
-    this.reportTexts = texts;
-    return index;
   }
 
   /**
@@ -375,10 +404,23 @@ export class NodeRegistry {
     return got;
   }
 
-  /** desiredGeneration() for many nodes in one transaction (a fleet-wide change); unknown nodes are left out. */
-  async desiredGenerations(hashes: ReadonlyMap<string, string>): Promise<Map<string, { generation: number; changed: boolean }>> {
+  /**
+   * desiredGeneration() for many nodes in one transaction (a fleet-wide change); unknown nodes are
+   * left out. `builtFrom`: the store revision the documents were built from (ObjectStore.snapshot).
+   * Documents built from an older revision than some already recorded are refused as a whole
+   * (StaleViewError, nothing written): with replicas, one that read the objects before another
+   * stored and published a change would otherwise publish the old content under a higher
+   * generation, and the box would realize it. The check is one row in the same transaction
+   * (the store's write lock orders it against every other replica's).
+   */
+  async desiredGenerations(hashes: ReadonlyMap<string, string>, builtFrom?: number): Promise<Map<string, { generation: number; changed: boolean }>> {
     if (!hashes.size) return new Map();
     return this.db.transaction(async (tx) => {
+      if (builtFrom !== undefined) {
+        const { published } = (await tx.get<{ published: number }>('SELECT published FROM revision WHERE id = 1'))!;
+        if (Number(published) > builtFrom) throw new StaleViewError(builtFrom, Number(published));
+        if (Number(published) < builtFrom) await tx.run('UPDATE revision SET published = ? WHERE id = 1', [builtFrom]);
+      }
       const out = new Map<string, { generation: number; changed: boolean }>();
       // A partial publication (a few nodes) reads its rows by name in one statement (one client
       // runs one query at a time: PostgreSQL's pg refuses them side by side), a fleet-wide one the whole table.
@@ -412,6 +454,12 @@ export class NodeRegistry {
     });
   }
 
+  /** The names of the nodes online now: one column read, not list()'s parse of every stored report. */
+  async onlineNames(): Promise<Set<string>> {
+    const rows = await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE online = 1');
+    return new Set(rows.map((r) => r.name));
+  }
+
   async list(): Promise<NodeInfo[]> {
     const reports = await this.loadReports();
     const rows = await this.db.all<Omit<NodeRow, 'reported'>>('SELECT name, secret_hash, created_at, online, agent_version, uptime_seconds, last_seen, desired_generation, desired_hash, disabled FROM nodes ORDER BY name');
@@ -438,11 +486,7 @@ export class NodeRegistry {
       this.nameCache = undefined;
       this.namesEpoch++;
     }
-    if (what === 'removed') {
-      this.reportsEpoch++;
-      if (this.reportIndex?.delete(node)) for (const l of this.reportListeners) l(node, undefined);
-      this.reportTexts.delete(node);
-    }
+    if (what === 'removed') this.ownReport(node, undefined);
     for (const l of this.listeners) l(node, what);
   }
 }

@@ -103,6 +103,18 @@ export class ObjectStore {
     return rows.map(fromRow);
   }
 
+  /**
+   * Every object and the store revision they are at, read in one statement (one snapshot, on
+   * PostgreSQL too, where two statements may see different commits): what a desired document
+   * is built from, and the revision it is stamped with.
+   */
+  async snapshot(): Promise<{ objects: StoredRecord[]; revision: number }> {
+    const rows = await this.db.all<Partial<Row> & { store_revision: number }>(
+      'SELECT r.value AS store_revision, o.* FROM revision r LEFT JOIN objects o ON 1 = 1 WHERE r.id = 1 ORDER BY o.kind, o.namespace, o.name',
+    );
+    return { revision: Number(rows[0]!.store_revision), objects: rows.filter((r) => r.kind != null).map((r) => fromRow(r as Row)) };
+  }
+
   async get(ref: ObjectRef): Promise<StoredRecord | undefined> {
     const row = await getRow(this.db, ref);
     return row && fromRow(row);

@@ -68,6 +68,9 @@ export const STORE_MIGRATIONS: readonly string[] = [
   // through a shared subscription, so two of them can arrive at two replicas out of order; an
   // older one must not overwrite a newer one.
   `ALTER TABLE nodes ADD COLUMN reported_ts BIGINT;`,
+  // 5: the newest store revision a desired document was built from: a replica holding an older
+  // view of the objects must not publish over documents built from a newer one (issue #22).
+  `ALTER TABLE revision ADD COLUMN published INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export async function migrateStore(db: SqlDatabase): Promise<number[]> {

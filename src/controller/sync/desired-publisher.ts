@@ -14,7 +14,7 @@ import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import type { Span } from '../span.js';
 import { canonicalJsonMemo } from '../../lib/canonical-json.js';
 import { createHash } from 'node:crypto';
-import type { NodeRegistry } from '../store/nodes.js';
+import { StaleViewError, type NodeRegistry } from '../store/nodes.js';
 import type { ObjectStore, StoredRecord } from '../store/objects.js';
 import type { ReleaseTarget } from '../../api/release.js';
 
@@ -81,6 +81,12 @@ export interface UndeliverableDocument {
 /** With a shared store, every this many resync ticks is a publication over every node. */
 const FULL_RESYNC_EVERY = 10;
 
+/**
+ * A publication refused because another replica published from a newer store revision is read
+ * and built again, at most this many times in a row (each refusal means the store moved on).
+ */
+const STALE_ATTEMPTS = 5;
+
 export class DesiredPublisher {
   private readonly runner = new CoalescingRunner(() => this.publish(this.forceNext));
   private forceNext = false;
@@ -100,6 +106,8 @@ export class DesiredPublisher {
   built = 0;
   /** Documents whose content changed (a new generation), in total: sent + undeliverable. */
   changed = 0;
+  /** Publications refused (another replica published from a newer store revision) and built again. */
+  refused = 0;
   /** The last publication's counts (tests and the sync-fleet bench read them). */
   lastPublication?: PublicationStats;
   /** Nodes whose current document is over the message limit (not published), by node. */
@@ -174,13 +182,25 @@ export class DesiredPublisher {
   private async publish(force: boolean): Promise<void> {
     const t0 = performance.now();
     this.forceNext = false;
-    const full = this.fullNext || force;
+    let full = this.fullNext || force;
     this.fullNext = false;
     const span = this.nextSpan ?? phases.begin();
     this.nextSpan = undefined;
     span.mark('queued');
     try {
-      await this.publishNodes(force, full, t0, span);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.publishNodes(force, full, t0, span);
+          break;
+        } catch (err) {
+          if (!(err instanceof StaleViewError) || attempt >= STALE_ATTEMPTS) throw err;
+          // Another replica stored a change and published it after this one read the store: what
+          // was built here is older than what the boxes have. Nothing was sent; read and build again, every node.
+          this.refused++;
+          log.info({ builtFrom: err.builtFrom, published: err.published, attempt }, 'desired documents built from an older store revision than published: reading the store again');
+          full = true;
+        }
+      }
       span.end();
     } catch (err) {
       // What prepare() said changed is consumed: the next publication covers every node.
@@ -192,7 +212,9 @@ export class DesiredPublisher {
   private async publishNodes(force: boolean, full: boolean, t0: number, span: PhaseSpan): Promise<void> {
     // The objects first, then prepare (span computation): an object stored in between must not be
     // published with a span computed before it existed (which reads as "every node").
-    const [objects, nodes] = await Promise.all([this.ctx.store.list(), this.ctx.nodes.names()]);
+    // The objects come with the store revision they are at: the documents built from them are
+    // recorded only if no replica published from a newer one (a document never goes back).
+    const [{ objects, revision }, nodes] = await Promise.all([this.ctx.store.snapshot(), this.ctx.nodes.names()]);
     span.mark('load');
     const prepared = await this.ctx.prepare?.(objects);
     span.mark('prepare');
@@ -214,7 +236,7 @@ export class DesiredPublisher {
     }
     span.mark('build');
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
-    const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])));
+    const generations = await this.ctx.nodes.desiredGenerations(new Map([...docs].map(([n, d]) => [n, d.hash])), revision);
     span.mark('generations');
     const sentBefore = this.published;
     this.built += targets.length;
