@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { FlowRecordBatchSchema } from './flow-record.js';
 import { describeProblem, formatIssues, formatPath } from './issues.js';
 import { NodeNameSchema, isDNS1123Subdomain } from './meta.js';
-import { NodeDesiredSchema, NodeReportedSchema, RealizedObjectSchema } from './node-state.js';
+import { NodeDesiredSchema, NodeDesiredShapeSchema, NodeReportedSchema, RealizedObjectSchema, type DesiredObjectsMemo } from './node-state.js';
 
 export const TOPIC_ROOT = 'seine/v1';
 
@@ -198,6 +198,8 @@ export type RpcStatusResult = z.infer<typeof RpcStatusResultSchema>;
 
 export const StatusEnvelopeSchema = envelopeSchema('status', StatusPayloadSchema);
 export const DesiredEnvelopeSchema = envelopeSchema('desired', NodeDesiredSchema);
+/** The desired envelope without its objects' kind checks (DesiredObjectsMemo does those). */
+const DesiredEnvelopeShapeSchema = envelopeSchema('desired', NodeDesiredShapeSchema);
 export const ReportedEnvelopeSchema = envelopeSchema('reported', NodeReportedSchema);
 export const FlowsEnvelopeSchema = envelopeSchema('flows', FlowRecordBatchSchema);
 export const EventEnvelopeSchema = envelopeSchema('event', EventPayloadSchema);
@@ -239,11 +241,20 @@ export class MessageError extends Error {
 /** Channels on which fields a node adds that this side does not know are dropped, not refused. */
 const TOLERANT_CHANNELS: ReadonlySet<NodeChannel> = new Set(['status', 'reported', 'flows', 'events']);
 
+export interface ParseOptions {
+  /**
+   * A receiver of successive desired documents (the agent): objects unchanged since the last
+   * valid document are not checked against their kind again. Same result and same issues as
+   * without it; a document it refuses is checked again in full for its issues.
+   */
+  desiredMemo?: DesiredObjectsMemo;
+}
+
 /**
  * Validates a received message against its topic: JSON, the channel's envelope and payload
  * schema, and the envelope's node matching the topic's (a node may only speak for itself).
  */
-export function parseNodeMessage(topic: string, payload: string | Uint8Array): NodeMessage & { node: string; ignoredFields?: string[] } {
+export function parseNodeMessage(topic: string, payload: string | Uint8Array, opts: ParseOptions = {}): NodeMessage & { node: string; ignoredFields?: string[] } {
   const { node, channel, rpcId } = parseNodeTopic(topic);
   let json: unknown;
   try {
@@ -253,7 +264,7 @@ export function parseNodeMessage(topic: string, payload: string | Uint8Array): N
     throw new MessageError(`${topic}: payload is not JSON: ${(err as Error).message}`);
   }
   const schema = CHANNEL_ENVELOPES[channel];
-  let result = schema.safeParse(json, { reportInput: true });
+  let result = channel === 'desired' && opts.desiredMemo ? parseDesired(json, opts.desiredMemo) : schema.safeParse(json, { reportInput: true });
   let ignoredFields: string[] | undefined;
   // A newer agent may say more than this controller knows (agents can be updated first, or the
   // controller rolled back): what it does not know is dropped and named, the rest still checked.
@@ -278,6 +289,14 @@ export function parseNodeMessage(topic: string, payload: string | Uint8Array): N
   return { node, channel, ...(rpcId === undefined ? {} : { rpcId }), envelope, ...(ignoredFields ? { ignoredFields } : {}) } as NodeMessage & { node: string; ignoredFields?: string[] };
 }
 
+/** A desired envelope through the memo: the shape, then only the objects it does not know as valid. */
+function parseDesired(json: unknown, memo: DesiredObjectsMemo): ReturnType<typeof DesiredEnvelopeSchema.safeParse> {
+  const shape = DesiredEnvelopeShapeSchema.safeParse(json, { reportInput: true });
+  if (shape.success && memo.objectsValid(shape.data.payload)) return shape;
+  // Refused: the full schema, for exactly the issues (and order) a receiver without a memo reports.
+  return DesiredEnvelopeSchema.safeParse(json, { reportInput: true });
+}
+
 /** Why a received message was not taken (each side counts these). */
 export type IntakeRejection = 'oversized' | 'wrongTopic' | 'malformed';
 
@@ -289,11 +308,12 @@ export function intakeNodeMessage(
   topic: string,
   payload: Uint8Array,
   maxBytes: number,
+  opts: ParseOptions = {},
 ): { message: NodeMessage & { node: string; ignoredFields?: string[] } } | { empty: true } | { rejected: IntakeRejection; detail: string } {
   if (payload.length > maxBytes) return { rejected: 'oversized', detail: `${payload.length} bytes > ${maxBytes}` };
   if (payload.length === 0) return { empty: true };
   try {
-    return { message: parseNodeMessage(topic, payload) };
+    return { message: parseNodeMessage(topic, payload, opts) };
   } catch (err) {
     if (err instanceof TopicError) return { rejected: 'wrongTopic', detail: err.message };
     if (err instanceof MessageError) return { rejected: 'malformed', detail: err.message };

@@ -70,34 +70,69 @@ export const DesiredObjectSchema = z.strictObject({
 });
 export type DesiredObject = z.infer<typeof DesiredObjectSchema>;
 
-export const NodeDesiredSchema = z
-  .strictObject({
-    node: NodeNameSchema,
-    /** Which controller store the generation counts in; absent only in documents of older controllers. */
-    storeId: StoreIdSchema.optional(),
-    /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
-    generation,
-    objects: z.record(z.string(), DesiredObjectSchema),
-    /** The release a rollout asks this node to run (absent: keep what runs). */
-    release: ReleaseTargetSchema.optional(),
-  })
-  .superRefine((desired, ctx) => {
-    for (const [key, object] of Object.entries(desired.objects)) {
-      const ref = parseObjectKey(key);
-      if (!ref && isUnknownKindKey(key)) continue;
-      if (!ref) {
-        ctx.addIssue({ code: 'custom', path: ['objects', key], message: 'invalid object key: expected Kind.group/namespace/name' });
-        continue;
-      }
-      const result = ref.kind.specSchema.safeParse(object.spec, { reportInput: true });
-      if (!result.success) {
-        for (const issue of result.error.issues) {
-          ctx.addIssue({ ...issue, path: ['objects', key, 'spec', ...issue.path] } as z.core.$ZodRawIssue);
-        }
-      }
-    }
-  });
+/** A desired document's shape: everything but what depends on each object's kind (desiredObjectIssues). */
+export const NodeDesiredShapeSchema = z.strictObject({
+  node: NodeNameSchema,
+  /** Which controller store the generation counts in; absent only in documents of older controllers. */
+  storeId: StoreIdSchema.optional(),
+  /** Bumped whenever anything in `objects` changes; the node reports the last one it applied. */
+  generation,
+  objects: z.record(z.string(), DesiredObjectSchema),
+  /** The release a rollout asks this node to run (absent: keep what runs). */
+  release: ReleaseTargetSchema.optional(),
+});
+
+type RefinementIssue = Parameters<z.core.$RefinementCtx['addIssue']>[0];
+
+/**
+ * What is wrong with one object of a desired document beyond its shape: its key, and its spec
+ * against its kind's schema (paths from the document). A well-formed key of a kind this build
+ * does not know is no error (isUnknownKindKey).
+ */
+function desiredObjectIssues(key: string, spec: unknown): RefinementIssue[] {
+  const ref = parseObjectKey(key);
+  if (!ref) return isUnknownKindKey(key) ? [] : [{ code: 'custom', path: ['objects', key], message: 'invalid object key: expected Kind.group/namespace/name' }];
+  const result = ref.kind.specSchema.safeParse(spec, { reportInput: true });
+  return result.success ? [] : result.error.issues.map((issue) => ({ ...issue, path: ['objects', key, 'spec', ...issue.path] }) as RefinementIssue);
+}
+
+export const NodeDesiredSchema = NodeDesiredShapeSchema.superRefine((desired, ctx) => {
+  for (const [key, object] of Object.entries(desired.objects)) for (const issue of desiredObjectIssues(key, object.spec)) ctx.addIssue(issue);
+});
 export type NodeDesired = z.infer<typeof NodeDesiredSchema>;
+
+/**
+ * The objects of the last desired document found valid through it, by key, with the text of
+ * each spec. A box gets one document after another, mostly the same objects with one changed:
+ * an object whose key and spec text are remembered passed desiredObjectIssues before, and
+ * validity is a function of key and spec alone, so only the others are checked again. Holds
+ * one document's spec texts; owned by one receiver (the agent's sync).
+ */
+export class DesiredObjectsMemo {
+  private valid = new Map<string, string>();
+
+  /**
+   * Whether every object of `desired` (its shape already checked) passes desiredObjectIssues;
+   * when they all do, the memo becomes this document's. No issues are made here: a refused
+   * document is checked again by NodeDesiredSchema, for the same issues as without a memo.
+   */
+  objectsValid(desired: z.infer<typeof NodeDesiredShapeSchema>): boolean {
+    const next = new Map<string, string>();
+    for (const [key, object] of Object.entries(desired.objects)) {
+      // A spec left out is text 'undefined', which no JSON text equals.
+      const text = JSON.stringify(object.spec) ?? 'undefined';
+      if (this.valid.get(key) !== text && desiredObjectIssues(key, object.spec).length > 0) return false;
+      next.set(key, text);
+    }
+    this.valid = next;
+    return true;
+  }
+
+  /** How many objects are remembered (tests). */
+  get size(): number {
+    return this.valid.size;
+  }
+}
 
 export const RealizationPhaseSchema = z.enum(['Realized', 'Failed']);
 

@@ -23,7 +23,11 @@ export function registerControllerCommand(program: Command): void {
     .action(async (opts: { config: string; store?: string }) => {
       setLogLevel(process.env.SEINE_LOG_LEVEL ?? 'info');
       const cfg = await withStore(await loadConfigFile(opts.config, ControllerConfigSchema), opts.store);
-      const { Controller } = await import('../controller/main.js');
+      const [{ Controller }, { applyControllerHeapPolicy, CONTROLLER_NODE_ENV }] = await Promise.all([import('../controller/main.js'), import('../controller/heap.js')]);
+      // The controller's heap policy (src/controller/heap.ts): the RSS stays near the live heap over fleet-wide rounds.
+      applyControllerHeapPolicy();
+      const unset = Object.entries(CONTROLLER_NODE_ENV).filter(([k]) => process.env[k] === undefined).map(([k, v]) => `${k}=${v}`);
+      if (unset.length) log.info({ unset }, 'start the controller with this environment for a flat memory over fleet-wide rounds (docs/controller.md, Running it)');
       const c = await Controller.start(cfg);
       await serveUntilSignal(log, () => c.stop());
     });

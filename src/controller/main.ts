@@ -163,9 +163,12 @@ export class Controller {
       let publisher: DesiredPublisher | undefined;
       const podLabels = new PodLabels();
       for (const [node, r] of await nodes.reports()) podLabels.note(node, r);
-      const onReport = (node: string, r: NodeReported) => {
+      const onReport = (node: string, parsed: NodeReported) => {
+        // The registry's kept report of the node (the parsed one is now in it): the views below
+        // hold its objects, never the parsed report's, so the parsed report dies young.
+        const r = nodes.loadedReports()?.get(node) ?? parsed;
         podLabels.note(node, r);
-        // Both are asked (no short circuit): each keeps its own view of the report. A NodeConfig
+        // Both are asked (no short circuit): each compares the report with what it computed from. A NodeConfig
         // selection that moved rebuilds every document; a policy span change only the nodes it names.
         const [policyMoved, configMoved] = [policySpan?.noteReport(node, r), nodeConfigSpan.noteReport(node, r)];
         if (configMoved) void publisher?.republish();

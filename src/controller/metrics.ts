@@ -46,10 +46,10 @@ export class ControllerMetrics {
     new Gauge({
       name: 'seine_controller_nodes', help: 'Nodes in the registry by presence.', labelNames: ['state'], registers,
       async collect(this: Gauge) {
-        const list = await src.nodes.list();
-        const online = list.filter((n) => n.online).length;
+        // Two counts, not the node list (a scrape must not read and build every node's row).
+        const { nodes, online } = await src.nodes.presenceCounts();
         this.set({ state: 'online' }, online);
-        this.set({ state: 'offline' }, list.length - online);
+        this.set({ state: 'offline' }, nodes - online);
       },
     });
     new Counter({

@@ -9,20 +9,25 @@ import type { LabelSelector } from '../api/meta.js';
 import type { NodeReported } from '../api/node-state.js';
 import { selectorMatches } from '../policy/compute/selector.js';
 import type { Span } from './span.js';
+import { jsonEqual } from './store/kept-report.js';
 import type { StoredRecord } from './store/objects.js';
 
 export class NodeConfigSpan {
-  /** Node → its labels as last reported (JSON, to tell a change cheaply). */
-  private readonly labels = new Map<string, { text: string; labels: Record<string, string> }>();
+  /**
+   * Node → its labels with `kubernetes.io/hostname`, and the reported labels object they were
+   * made from (the registry's kept one: the same object while unchanged, so a report costs one
+   * identity test, and nothing is kept beside it but the merged labels).
+   */
+  private readonly labels = new Map<string, { from: Record<string, string> | undefined; labels: Record<string, string> }>();
   /** Moves whenever a node's labels change (a NodeConfig's span may move with them). */
   version = 0;
 
   /** Takes a node's report; true when its labels changed (a NodeConfig's span may move). */
   noteReport(node: string, reported: NodeReported): boolean {
-    const labels = { 'kubernetes.io/hostname': node, ...(reported.inventory.nodeLabels ?? {}) };
-    const text = JSON.stringify(labels);
-    if (this.labels.get(node)?.text === text) return false;
-    this.labels.set(node, { text, labels });
+    const from = reported.inventory.nodeLabels;
+    const was = this.labels.get(node);
+    if (was && (was.from === from || jsonEqual(was.from ?? {}, from ?? {}))) return false;
+    this.labels.set(node, { from, labels: { 'kubernetes.io/hostname': node, ...(from ?? {}) } });
     this.version++;
     return true;
   }

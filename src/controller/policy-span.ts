@@ -1,8 +1,10 @@
 // Antrea's span on the controller: a network policy goes only to the nodes hosting a pod it
 // applies to. The controller learns pods and namespace labels from what each node reports.
-// Incremental, as on the box: a report is diffed against the node's last one and only the pods
-// and namespaces that differ go to one long-lived PolicyComputer, whose index recomputes only
-// the policies whose selections they touch; refresh() then names the nodes whose set of policies
+// Incremental, as on the box: a report is diffed against the pods and namespaces the computer
+// holds for the node (no copy of the report is kept: the registry's kept report shares its pods'
+// labels and addresses with the computer's pods, and an unchanged pod is the same object, so
+// most comparisons are one identity test) and only those that differ go to one long-lived
+// PolicyComputer, whose index recomputes only the policies whose selections they touch; refresh() then names the nodes whose set of policies
 // moved, so the publisher rebuilds only their documents. Other kinds (tiers, groups: every node's computation needs them) go everywhere, and so
 // does a policy the computation rejects, so that every node reports the failure and its reason.
 import { UPSTREAM_POLICY_KINDS } from '../api/admin-policy.js';
@@ -12,6 +14,7 @@ import type { Inventory, InventoryNamespace, InventoryPod } from '../api/invento
 import { PolicyComputer, policyObjectsOf } from '../policy/compute/compute.js';
 import { cmp } from '../policy/compute/pod-index.js';
 import { FLEET_IDS, fleetPod } from './fleet-inventory.js';
+import { jsonEqual } from './store/kept-report.js';
 import type { Span } from './span.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { ObjectStore, StoredRecord } from './store/objects.js';
@@ -23,11 +26,15 @@ export const COMPUTE_KINDS: ReadonlySet<string> = new Set([...POLICY_KINDS, 'Tie
 /** What a refresh changed: the nodes whose policies moved, or 'all' (first computation, a store change, a failed policy). */
 export type SpanChanges = ReadonlySet<string> | 'all';
 
-/** One node's last reported inventory, as the fleet view holds it (JSON text for cheap comparison). */
+type ReportedPod = NodeReported['inventory']['pods'][number];
+
+/**
+ * One node's pods and namespaces as the computer holds them, each with the reported object it was
+ * made from (the registry's kept pod or labels: the same object while unchanged).
+ */
 interface NodeInventory {
-  text: string;
-  pods: Map<string, { json: string; pod: InventoryPod }>;
-  namespaces: Map<string, { json: string; ns: InventoryNamespace }>;
+  pods: Map<string, { from: ReportedPod; pod: InventoryPod }>;
+  namespaces: Map<string, InventoryNamespace>;
 }
 
 export class PolicySpan {
@@ -38,8 +45,6 @@ export class PolicySpan {
   /** The span each set was made from (an unmoved span keeps its set across refreshes). */
   private readonly spanOfSet = new WeakMap<ReadonlySet<string>, readonly string[]>();
   private readonly inventories = new Map<string, NodeInventory>();
-  /** The report object each node's inventory was last taken from. */
-  private readonly lastReport = new Map<string, NodeReported>();
   private inventoriesLoaded = false;
   private computer?: PolicyComputer;
   /** Pod and namespace changes since the last compute (applied to the computer at refresh). */
@@ -96,32 +101,51 @@ export class PolicySpan {
 
   /** Takes a node's report; true when its inventory differs from what the spans were computed with. */
   noteReport(node: string, reported: NodeReported): boolean {
-    // The same parsed report as last time (a shared store's reread keeps unchanged ones): nothing to compare.
-    if (this.lastReport.get(node) === reported) return false;
-    this.lastReport.set(node, reported);
-    const text = JSON.stringify(reported.inventory);
-    const old = this.inventories.get(node);
-    if (old?.text === text) return false;
-    const next: NodeInventory = { text, pods: new Map(), namespaces: new Map() };
-    for (const p of reported.inventory.pods) {
+    let inv = this.inventories.get(node);
+    if (!inv) this.inventories.set(node, (inv = { pods: new Map(), namespaces: new Map() }));
+    let changed = false;
+    const pods = reported.inventory.pods;
+    for (const p of pods) {
+      const key = `${node}/${p.namespace}/${p.name}`;
+      const was = inv.pods.get(key);
+      if (was && (was.from === p || jsonEqual(was.from, p))) continue;
       const pod = fleetPod(node, p);
-      const key = FLEET_IDS.pod(pod);
-      const json = JSON.stringify(pod);
-      const was = old?.pods.get(key);
-      next.pods.set(key, was?.json === json ? was : { json, pod });
-      if (was?.json !== json) this.pendingPods.set(key, pod);
+      inv.pods.set(key, { from: p, pod });
+      this.pendingPods.set(key, pod);
+      changed = true;
     }
-    for (const [name, labels] of Object.entries(reported.inventory.namespaces ?? {})) {
+    // Pods gone: only looked for when something moved or the count differs (a report lists each pod once).
+    if (changed || pods.length !== inv.pods.size) {
+      const now = new Set(pods.map((p) => `${node}/${p.namespace}/${p.name}`));
+      for (const key of inv.pods.keys()) {
+        if (now.has(key)) continue;
+        inv.pods.delete(key);
+        this.pendingPods.set(key, undefined);
+        changed = true;
+      }
+    }
+    const namespaces = reported.inventory.namespaces ?? {};
+    let count = 0;
+    for (const name in namespaces) {
+      count++;
+      const labels = namespaces[name]!;
       const key = `${node}/${name}`;
-      const json = JSON.stringify(labels);
-      const was = old?.namespaces.get(key);
-      next.namespaces.set(key, was?.json === json ? was : { json, ns: { name, labels } });
-      if (was?.json !== json) this.pendingNamespaces.set(key, { name, labels });
+      const was = inv.namespaces.get(key);
+      if (was && (was.labels === labels || jsonEqual(was.labels, labels))) continue;
+      const ns = { name, labels };
+      inv.namespaces.set(key, ns);
+      this.pendingNamespaces.set(key, ns);
+      changed = true;
     }
-    for (const key of old?.pods.keys() ?? []) if (!next.pods.has(key)) this.pendingPods.set(key, undefined);
-    for (const key of old?.namespaces.keys() ?? []) if (!next.namespaces.has(key)) this.pendingNamespaces.set(key, undefined);
-    this.inventories.set(node, next);
-    return true;
+    if (count !== inv.namespaces.size) {
+      for (const [key, ns] of inv.namespaces) {
+        if (ns.name in namespaces) continue;
+        inv.namespaces.delete(key);
+        this.pendingNamespaces.set(key, undefined);
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /**
@@ -141,7 +165,7 @@ export class PolicySpan {
       const namespaces = new Map<string, InventoryNamespace>();
       for (const inv of this.inventories.values()) {
         for (const [key, p] of inv.pods) pods.set(key, p.pod);
-        for (const [key, n] of inv.namespaces) namespaces.set(key, n.ns);
+        for (const [key, n] of inv.namespaces) namespaces.set(key, n);
       }
       const nodes = new Map((await this.nodes.names()).map((n) => [n, { name: n, podCIDRs: [], labels: {} }]));
       this.computer = new PolicyComputer({ pods, namespaces, nodes } satisfies Inventory, FLEET_IDS, { spansOnly: true });
@@ -212,7 +236,6 @@ export class PolicySpan {
     for (const key of old.pods.keys()) this.pendingPods.set(key, undefined);
     for (const key of old.namespaces.keys()) this.pendingNamespaces.set(key, undefined);
     this.inventories.delete(node);
-    this.lastReport.delete(node);
   }
 
   private manifestOf(r: StoredRecord): ManifestObject {

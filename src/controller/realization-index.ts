@@ -3,18 +3,19 @@
 // #22: a 10k fleet polled for status). Per object: its span (as Span says), each span node's
 // position, how many span nodes report the object's generation Realized, and which Failed.
 // Reports move the counters of the objects they change, one node at a time (NodeRegistry's
-// onReport); a span is recomputed only when spans may have moved (`spanVersion`, the node list's
-// identity, the object's generation), and the counters only when the span itself differs. A
-// read is then O(1); after a span change, O(span) once. Equal to computeStatus() over the
-// registry's reports by construction, and checked so (test/unit/controller/realization-index.test.ts).
+// onReport says which objects moved and how they were: the node's kept report holds how they
+// are, and the index keeps no copy of its own); a span is recomputed only when spans may have
+// moved (`spanVersion`, the node list's identity, the object's generation), and the counters
+// only when the span itself differs. A read is then O(1); after a span change, O(span) once.
+// Equal to computeStatus() over the registry's reports by construction, and checked so
+// (test/unit/controller/realization-index.test.ts).
 import { failureOf, MAX_FAILURES_SHOWN, nodeRealization, statusFromCounts } from '../api/policy-status.js';
 import type { NodeRealization, PolicyStatus } from '../api/controller-api.js';
 import { objectKey, type NodeReported, type RealizedObject } from '../api/node-state.js';
 import type { Span } from './span.js';
+import type { ReportDelta } from './store/kept-report.js';
 import type { NodeRegistry } from './store/nodes.js';
 import type { ObjectStore, StoredRecord } from './store/objects.js';
-
-type Objects = NodeReported['objects'];
 
 /** One object's counters over its span, for one generation. */
 interface Entry {
@@ -45,8 +46,8 @@ export interface RealizationIndexOptions {
 }
 
 export class RealizationIndex {
-  /** Each node's reported objects as last counted. */
-  private readonly byNode = new Map<string, Objects>();
+  /** The registry's kept reports (the counters are made from them). */
+  private reports: ReadonlyMap<string, NodeReported> = new Map();
   private readonly entries = new Map<string, Entry>();
   /** Span positions by span array: objects sharing a span (every node) share one map. */
   private readonly positions = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
@@ -59,14 +60,14 @@ export class RealizationIndex {
     const index = new RealizationIndex(opts);
     // Listen first, then start from the registry's index as it stands once loaded: every change
     // after that instant is heard, none before it is missed.
-    index.unsubscribe.push(opts.nodes.onReport((node, reported) => index.loaded && index.take(node, reported?.objects)));
+    index.unsubscribe.push(opts.nodes.onReport((node, reported, delta) => index.loaded && index.take(node, reported, delta)));
     let reports: ReadonlyMap<string, NodeReported> | undefined;
     // (The registry's first read sets its index.)
     while (!reports) {
       await opts.nodes.reports();
       reports = opts.nodes.loadedReports();
     }
-    for (const [node, r] of reports) index.byNode.set(node, r.objects);
+    index.reports = reports;
     index.loaded = true;
     if (opts.store) {
       index.unsubscribe.push(opts.store.onChange((changes) => {
@@ -148,18 +149,14 @@ export class RealizationIndex {
       this.positions.set(span, (position = map));
     }
     const e: Entry = { generation, span, position, names, version, realized: 0, failed: new Map() };
-    for (const node of span) this.add(e, node, this.byNode.get(node)?.[key]);
+    const reports = this.opts.nodes.loadedReports() ?? this.reports;
+    for (const node of span) this.add(e, node, reports.get(node)?.objects[key]);
     return e;
   }
 
   /** A node's report changed: the counters of each object whose entry for the node moved follow. */
-  private take(node: string, after: Objects | undefined): void {
-    const before = this.byNode.get(node);
-    if (after) this.byNode.set(node, after);
-    else this.byNode.delete(node);
-    if (before === after) return;
-    for (const key in before) this.move(node, key, before[key], after?.[key]);
-    for (const key in after) if (!before || !(key in before)) this.move(node, key, undefined, after[key]);
+  private take(node: string, after: NodeReported | undefined, delta: ReportDelta): void {
+    for (const [key, was] of delta.objects) this.move(node, key, was, after?.objects[key]);
   }
 
   private move(node: string, key: string, was: RealizedObject | undefined, now: RealizedObject | undefined): void {

@@ -23,3 +23,31 @@ export function coalesceWrites(client: MqttClient): void {
     });
   });
 }
+
+/**
+ * Holds what `client` writes from now until `release()` — then until the event loop's next check
+ * phase, so what the caller started to send in the same turn goes in the same writev — or until
+ * `maxMs` passed, whichever comes first. The agent holds the PUBACK of a desired document until
+ * the document's report is written: one write(2) for both instead of one each (on loopback each
+ * write also runs the broker's receive path in the writer's time, and wakes the broker twice).
+ * Nothing is held longer than `maxMs`; release() is idempotent.
+ */
+export function holdWrites(client: MqttClient, maxMs: number): () => void {
+  const stream = client.stream as Partial<Writable> | undefined;
+  if (!stream?.cork || !stream.uncork) return () => {};
+  stream.cork();
+  let held = true;
+  const uncork = () => {
+    if (!held) return;
+    held = false;
+    clearTimeout(timer);
+    stream.uncork!();
+  };
+  const timer = setTimeout(uncork, maxMs);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    setImmediate(uncork);
+  };
+}

@@ -76,22 +76,28 @@ export class Database implements SqlDatabase {
   }
 
   /**
-   * A write statement compiled once (on first use) and kept until close: on a hot path (the
-   * agent's document and outbox writes) each call then skips SQLite's parse and plan and
-   * node-sqlite3's per-call Statement object. Runs through the same queue as run(); not for use
-   * inside a transaction (the queue is held there).
+   * A write statement compiled once and kept until close: on a hot path (the agent's document and
+   * outbox writes) each call then skips SQLite's parse and plan and node-sqlite3's per-call
+   * Statement object. Compiled right away, in the queue, so the first run does not pay for it (a
+   * box's first desired document after start is then as cheap as the next); a compile error
+   * (e.g. a missing table) is thrown by every run. Runs through the same queue as run(); not for
+   * use inside a transaction (the queue is held there).
    */
   prepare(sql: string): PreparedStatement {
+    const compiled = this.enqueue(async () => {
+      let stmt = this.prepared.get(sql);
+      if (!stmt) {
+        stmt = await new Promise<sqlite3.Statement>((resolve, reject) => {
+          const st: sqlite3.Statement = this.raw.prepare(sql, (err: Error | null) => (err ? reject(sqlError(err, sql)) : resolve(st)));
+        });
+        this.prepared.set(sql, stmt);
+      }
+      return stmt;
+    });
+    compiled.catch(() => {}); // reported by run(), not as an unhandled rejection
     return {
       run: (params: SqlParams = []) => this.enqueue(async () => {
-        let stmt = this.prepared.get(sql);
-        if (!stmt) {
-          stmt = await new Promise<sqlite3.Statement>((resolve, reject) => {
-            const st: sqlite3.Statement = this.raw.prepare(sql, (err: Error | null) => (err ? reject(sqlError(err, sql)) : resolve(st)));
-          });
-          this.prepared.set(sql, stmt);
-        }
-        const st = stmt;
+        const st = await compiled;
         return new Promise<SqlRunResult>((resolve, reject) => {
           st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
             if (err) reject(sqlError(err, sql));

@@ -11,6 +11,8 @@ import type { HostBox, HostReply, HostRequest, RoundTimes } from './fleet-agents
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet-agents.ts');
 /** Each box costs a socket and three SQLite files (WAL): well under a process's 20k descriptors. */
 export const BOXES_PER_PROCESS = 2500;
+/** Documents each box process runs through a box of its own before the fleet starts (SEINE_BENCH_WARM_UP_DOCS; 0: none). */
+const WARM_UP_DOCS = Number(process.env.SEINE_BENCH_WARM_UP_DOCS ?? 500);
 /** SEINE_BENCH_AGENT_NODE_ARGS: node flags for the box processes (--cpu-prof --cpu-prof-dir=…). */
 const AGENT_NODE_ARGS = (process.env.SEINE_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -47,13 +49,21 @@ export class FleetHosts {
     const n = Math.max(1, Math.ceil(opts.boxes.length / BOXES_PER_PROCESS));
     const children = Array.from({ length: n }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx', ...AGENT_NODE_ARGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, SEINE_LOG_LEVEL: process.env.SEINE_LOG_LEVEL ?? 'error' } }));
     const hosts = new FleetHosts(children);
-    const t0 = performance.now();
+    let t0 = performance.now();
     try {
+      // The processes' JIT warm-up (fleet-agents.ts, warmUp), before the boxes and the setup's clock start.
+      await withDeadline(Promise.all(children.map(async (c, k) => {
+        const dir = path.join(opts.dir, `host-${k}`);
+        await mkdir(dir, { recursive: true });
+        if (WARM_UP_DOCS <= 0) return;
+        const reply = await hosts.ask(c, -(k + 1), { op: 'warm', dir, docs: WARM_UP_DOCS });
+        if (reply.op === 'error') throw new Error(`simulated boxes (process ${k}) warming up: ${reply.error}`);
+      })), 5 * 60_000, `warming up ${n} simulated box processes`);
+      t0 = performance.now();
       await withDeadline(Promise.all(children.map(async (c, k) => {
         const mine = opts.boxes.filter((_, i) => i % n === k);
         for (const b of mine) hosts.owner.set(b.index, c);
         const dir = path.join(opts.dir, `host-${k}`);
-        await mkdir(dir, { recursive: true });
         const reply = await hosts.ask(c, -(k + 1), { op: 'start', url: opts.url, dir, boxes: mine, batch: Math.max(1, Math.ceil(opts.batch / n)), connectMs: 60_000 });
         if (reply.op === 'error') throw new Error(`simulated boxes (process ${k}): ${reply.error}`);
       })), opts.deadlineMs, `starting ${opts.boxes.length} simulated boxes in ${n} processes`);

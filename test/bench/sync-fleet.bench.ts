@@ -23,6 +23,7 @@
 // the CPU time each process (controller, broker, box processes, this runner) used in the round.
 // Every wait has a deadline (a failed row names how far the fleet got).
 import { mosquittoQueueFor } from '../../src/controller/broker/mosquitto.js';
+import { CONTROLLER_NODE_ENV } from '../../src/controller/heap.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
@@ -150,7 +151,7 @@ async function startControllers(dir: string, configs: Record<string, unknown>[])
     const port = await freePort();
     const file = path.join(dir, `controller-${k}.yaml`);
     await writeFile(file, stringify({ ...cfg, listen: `127.0.0.1:${port}` }));
-    out.procs.push(spawn(process.execPath, [...nodeArgs, distProgram('cli/seine.js'), 'controller', '--config', file], { stdio: ['ignore', log, log], env: { ...process.env, SEINE_LOG_LEVEL: 'warn' } }));
+    out.procs.push(spawn(process.execPath, [...nodeArgs, distProgram('cli/seine.js'), 'controller', '--config', file], { stdio: ['ignore', log, log], env: { ...process.env, ...CONTROLLER_NODE_ENV, SEINE_LOG_LEVEL: 'warn' } }));
     out.servers.push(`http://127.0.0.1:${port}`);
     await pollUntil(`controller ${k} answering /healthz`, 60_000, () => fetch(`${out.servers[k]}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false), { intervalMs: 50 });
   }

@@ -17,7 +17,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, RpcPingParamsSchema, RpcStatusParamsSchema, agentClientId, intakeNodeMessage, nodeRpcFilter, nodeTopic,
   type EventEnvelope, type FlowsEnvelope, type ReportedEnvelope, type RpcStatusResult, type StatusEnvelope,
 } from '../../api/mqtt.js';
-import type { NodeDesired, NodeError, NodeReported, RealizedObject } from '../../api/node-state.js';
+import { DesiredObjectsMemo, type NodeDesired, type NodeError, type NodeReported, type RealizedObject } from '../../api/node-state.js';
 import type { NodePolicyStats } from '../../api/policy-stats.js';
 import type { UpdateStatus } from '../../api/release.js';
 import type { NodeLatencyReport } from '../../api/node-config.js';
@@ -28,6 +28,7 @@ import { createLogger } from '../../lib/log.js';
 import { disableNagle } from '../../lib/mqtt-nodelay.js';
 import { phaseRecorder, type PhaseSpan } from '../../lib/phases.js';
 import { connectMqtt } from '../../lib/mqtt-connect.js';
+import { holdWrites } from '../../lib/mqtt-cork.js';
 import type { Database } from '../../lib/sqlite.js';
 import { DesiredStore } from './desired-store.js';
 import { StrictClock } from '../../lib/strict-clock.js';
@@ -73,6 +74,11 @@ export interface AgentSyncOptions {
 
 /** How long an MQTT 5 broker keeps the agent's session (subscriptions, queued QoS 1) while it is away. */
 const SESSION_EXPIRY_SECONDS = 7 * 24 * 3600;
+/**
+ * At most this long a desired document's PUBACK waits to go out with the document's report (one
+ * socket write for both); a realization that takes longer lets it go alone.
+ */
+const ACK_WITH_REPORT_MS = 250;
 
 export class AgentSync {
   readonly rejected: Record<DesiredRejectReason, number> = { oversized: 0, wrongTopic: 0, malformed: 0, otherNode: 0, stale: 0, conflicting: 0 };
@@ -103,6 +109,8 @@ export class AgentSync {
   readonly rpc: RpcHandlers;
   /** Envelope times of status and reports: the controller orders them by it, so no two are equal. */
   private readonly clock = new StrictClock();
+  /** The last valid document's objects: a document re-checks against their kinds only the objects that changed. */
+  private readonly desiredMemo = new DesiredObjectsMemo();
 
   private constructor(
     private readonly opts: AgentSyncOptions,
@@ -246,10 +254,13 @@ export class AgentSync {
     await client.endAsync(true).catch(() => undefined);
   }
 
-  /** Handles one received message; exposed so tests can drive the matrix without a broker. Never throws. */
-  async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}): Promise<void> {
+  /**
+   * Handles one received message; exposed so tests can drive the matrix without a broker. Never
+   * throws. `release`: lets go of the held PUBACK (holdWrites) once the report is written, or at the end.
+   */
+  async handleMessage(topic: string, payload: Buffer, props: RpcRequestProperties = {}, release?: () => void): Promise<void> {
     try {
-      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+      const intake = intakeNodeMessage(topic, payload, this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, { desiredMemo: this.desiredMemo });
       if ('message' in intake && intake.message.channel === 'rpc' && intake.message.node === this.opts.node) {
         // Over MQTT 3.1.1 our own responses come back on the same topic: only requests count.
         if (intake.message.envelope.kind === 'rpc-request') await this.answer(topic, intake.message.envelope, props);
@@ -258,10 +269,13 @@ export class AgentSync {
       const span = desiredPhases.begin();
       const desired = this.acceptDesired(topic, intake);
       span.mark('intake');
-      if (desired) await this.realize(desired, span);
+      if (desired) await this.realize(desired, span, release);
+      release?.();
       if ('message' in intake && intake.message.channel === 'desired' && intake.message.node === this.opts.node) await this.desiredArrived(desired !== undefined);
     } catch (err) {
       log.error({ err, topic }, 'handling a message failed');
+    } finally {
+      release?.();
     }
   }
 
@@ -310,6 +324,9 @@ export class AgentSync {
       // mqtt-packet's default pre-builds 65,536 two-byte Buffers (6 MB of heap, measured in the
       // agent's heap snapshot) to write packet ids and lengths; a box sends a few packets a second.
       writeCache: false,
+      // MQTT.js logs a dozen debug lines per packet; unless DEBUG asks for them, a no-op spares
+      // the box the debug module's enabled check on each (~1.5% of a box's CPU per document).
+      ...(process.env.DEBUG ? {} : { log: () => {} }),
       will: { topic: nodeTopic(node, 'status'), payload: Buffer.from(JSON.stringify(this.status('offline'))), qos: 1, retain: false },
     });
     this.client = client;
@@ -319,9 +336,15 @@ export class AgentSync {
       log.info({ url: this.opts.url, sessionPresent: connack.sessionPresent }, 'connected to the controller broker');
       void this.onConnected(client);
     });
+    const desiredTopic = nodeTopic(node, 'desired');
     client.on('message', (topic, payload, packet: IPublishPacket) => {
       const p = packet.properties;
-      void this.handleMessage(topic, payload, { ...(p?.responseTopic ? { responseTopic: p.responseTopic } : {}), ...(p?.correlationData ? { correlationData: p.correlationData } : {}) });
+      // MQTT.js writes the PUBACK right after this event: held, it leaves with the report. Only
+      // when nothing else is on its way (a document being realized or a flush waits for
+      // PUBACKs, and would wait for the hold): then the hold lets go of no one's writes but its own.
+      const idle = !this.realizing && !this.flushing && !this.nextDesired;
+      const release = topic === desiredTopic && packet.qos > 0 && idle ? holdWrites(client, ACK_WITH_REPORT_MS) : undefined;
+      void this.handleMessage(topic, payload, { ...(p?.responseTopic ? { responseTopic: p.responseTopic } : {}), ...(p?.correlationData ? { correlationData: p.correlationData } : {}) }, release);
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
     client.on('close', () => this.scheduleReconnect(client));
@@ -381,8 +404,8 @@ export class AgentSync {
     return desired;
   }
 
-  /** Persists, then realizes; overlapping calls collapse to the newest document. */
-  private async realize(desired: NodeDesired, span = desiredPhases.begin()): Promise<void> {
+  /** Persists, then realizes; overlapping calls collapse to the newest document. `written`: called once the report is handed to the connection. */
+  private async realize(desired: NodeDesired, span = desiredPhases.begin(), written?: () => void): Promise<void> {
     this.nextDesired = desired;
     while (this.realizing) await this.realizing;
     span.mark('queued');
@@ -390,8 +413,8 @@ export class AgentSync {
     this.nextDesired = undefined;
     this.realizing = (async () => {
       const t0 = performance.now();
-      // After the first save this object knows which store the saved document came from.
-      await this.desiredStore.save(desired, this.desired ? { storeId: this.desired.storeId } : undefined);
+      // One statement when the store knows the saved row's store (after load() or a save).
+      await this.desiredStore.save(desired);
       span.mark('persist');
       const saved = performance.now();
       const prevStore = this.desired?.storeId;
@@ -403,7 +426,7 @@ export class AgentSync {
       this.observedGeneration = desired.generation;
       this.realizedCount++;
       const failed = Object.values(this.realized).filter((o) => o.phase === 'Failed').length;
-      await this.enqueueReport(span);
+      await this.enqueueReport(span, written);
       span.note({ generation: desired.generation });
       span.end();
       // Where a round's time goes on the box: persisting, the realizers (flows), the report out.
@@ -444,8 +467,11 @@ export class AgentSync {
     return Math.round((Date.now() - this.startedAt) / 100) / 10;
   }
 
-  /** `span`: the desired document's, when the report is its outcome (phases `outbox`, then `send` until the broker's PUBACK). */
-  private async enqueueReport(span?: PhaseSpan): Promise<void> {
+  /**
+   * `span`: the desired document's, when the report is its outcome (phases `outbox`, then `send`
+   * until the broker's PUBACK). `written`: called once the report is handed to the connection.
+   */
+  private async enqueueReport(span?: PhaseSpan, written?: () => void): Promise<void> {
     const errors = [...this.errors];
     if (this.outbox.dropped > 0) errors.push({ ts: Date.now(), module: 'sync', message: `outbox bound hit: ${this.outbox.dropped} messages dropped` });
     const payload: NodeReported = {
@@ -466,7 +492,10 @@ export class AgentSync {
     const envelope: ReportedEnvelope = { v: ENVELOPE_VERSION, node: this.opts.node, generation: this.observedGeneration, ts: this.clock.next(), kind: 'reported', payload };
     await this.outbox.add(nodeTopic(this.opts.node, 'reported'), JSON.stringify(envelope), true);
     span?.mark('outbox');
-    await this.flush();
+    const sent = this.flush();
+    // The flush writes the report within this turn of the loop (the outbox is in memory); written() lets the writes go at its end.
+    written?.();
+    await sent;
     span?.mark('send');
   }
 

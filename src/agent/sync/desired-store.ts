@@ -13,6 +13,11 @@ const UPSERT = `INSERT INTO sync_desired (id, generation, document, received_at)
 export class DesiredStore {
   /** The one statement of a document's save from the same store (prepared once: it runs per document). */
   private readonly upsert: PreparedStatement;
+  /**
+   * The store of the saved row, once known (read by load(), or written by save()): this object
+   * is the row's only writer, so the next save need not read it back. Absent row: store undefined.
+   */
+  private saved?: { storeId: string | undefined };
 
   constructor(private readonly db: Database) {
     this.upsert = db.prepare(UPSERT);
@@ -20,6 +25,8 @@ export class DesiredStore {
 
   async load(): Promise<NodeDesired | undefined> {
     const row = await this.db.get<{ document: string }>('SELECT document FROM sync_desired WHERE id = 1');
+    // What a save's transaction would read back (storeIdOf: undefined when it does not parse).
+    this.saved = { storeId: row ? storeIdOf(row.document) : undefined };
     if (!row) return undefined;
     // Validated again: a file edited by hand or written by an older agent must not be trusted
     // blindly; a document that does not even parse is none (the controller sends it again), never a crash.
@@ -40,15 +47,17 @@ export class DesiredStore {
 
   /**
    * Saves the document; when it comes from another store than the saved one, that store is
-   * retired. `saved`: the store id of the document saved last, when the caller knows it (the
-   * sync does, after its first save): the same store then costs one statement, not a
-   * transaction that reads the old document back (on the box's apply path: docs/agent.md, Speed).
+   * retired. `saved`: the store id of the document saved last, when the caller knows it; else
+   * what load() or the last save here found. Known and the same store (or none), the save is one
+   * statement, not a transaction that reads the old document back (on the box's apply path:
+   * docs/agent.md, "Cost per desired document") — also a box's first document after start.
    */
-  async save(desired: NodeDesired, saved?: { storeId: string | undefined }): Promise<void> {
+  async save(desired: NodeDesired, saved: { storeId: string | undefined } | undefined = this.saved): Promise<void> {
     const now = new Date().toISOString();
     const params = [desired.generation, JSON.stringify(desired), now];
     if (saved && (saved.storeId === undefined || saved.storeId === desired.storeId)) {
       await this.upsert.run(params); // one statement: atomic by itself
+      this.saved = { storeId: desired.storeId };
       return;
     }
     await this.db.transaction(async (tx) => {
@@ -58,6 +67,7 @@ export class DesiredStore {
       }
       await tx.run(UPSERT, params);
     });
+    this.saved = { storeId: desired.storeId };
   }
 
   async retiredStores(): Promise<Set<string>> {

@@ -1,22 +1,27 @@
 // Pod labels for the flow aggregator (sourcePodLabels/destinationPodLabels), from the pods each
-// node reports with its state; a node's newer report replaces what it reported before.
+// node reports with its state; a node's newer report replaces what it reported before. What is
+// held is the node's report as given (the registry's kept report: one object per node, updated
+// in place), read at lookup, not a copy of its pods.
 import type { NodeReported } from '../../api/node-state.js';
 
+type Pods = NodeReported['inventory']['pods'];
+
 export class PodLabels {
-  private readonly byNode = new Map<string, Map<string, Record<string, string>>>();
+  private readonly byNode = new Map<string, NodeReported>();
 
   note(node: string, reported: NodeReported): void {
-    const pods = new Map<string, Record<string, string>>();
-    for (const p of reported.inventory?.pods ?? []) pods.set(`${p.namespace}/${p.name}`, p.labels ?? {});
-    this.byNode.set(node, pods);
+    this.byNode.set(node, reported);
   }
 
   /** With `node`, only that node's report counts: pods of two clusters may share namespace/name. */
   readonly get = (namespace: string, name: string, node?: string): Record<string, string> | undefined => {
-    const key = `${namespace}/${name}`;
-    if (node !== undefined) return this.byNode.get(node)?.get(key);
-    for (const pods of this.byNode.values()) {
-      const l = pods.get(key);
+    const find = (pods: Pods | undefined) => {
+      const pod = pods?.find((p) => p.namespace === namespace && p.name === name);
+      return pod && (pod.labels ?? {});
+    };
+    if (node !== undefined) return find(this.byNode.get(node)?.inventory?.pods);
+    for (const r of this.byNode.values()) {
+      const l = find(r.inventory?.pods);
       if (l) return l;
     }
     return undefined;

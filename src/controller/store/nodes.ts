@@ -4,12 +4,15 @@
 // Reports are read far more often than written (every REST GET of an object, every publication),
 // so the registry keeps them parsed in memory, kept up to date as they are recorded; with a store
 // shared by replicas (each takes some nodes' reports) it rereads the rows (at most every
-// SHARED_REPORTS_MS) but parses only the reports whose text changed.
+// SHARED_REPORTS_MS) but parses only the reports whose text changed. Each node's kept report is
+// one object for the node's life, updated in place (kept-report.ts: only what changed is
+// replaced), so a fleet reporting every round does not turn every kept report into garbage.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { NodeInfo } from '../../api/controller-api.js';
 import type { NodeReported } from '../../api/node-state.js';
 import type { SqlDatabase, SqlExecutor } from '../../lib/sqlite.js';
+import { absorbReport, arrivalDelta, emptyDelta, removalDelta, type ReportDelta } from './kept-report.js';
 import { migrateStore } from './schema.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -41,6 +44,9 @@ const NAMES_CHECK_MS = 250;
 /** Nodes' reports or presences written per UPDATE statement (5 parameters each: well under SQLite's and PostgreSQL's limits). */
 const ROWS_PER_STATEMENT = 200;
 
+/** Told a node's kept report after a change (undefined: it left) and what moved in it. */
+export type ReportListener = (node: string, reported: NodeReported | undefined, delta: ReportDelta) => void;
+
 /** `removed`: deleted or disabled (it leaves spans, Egress assignments and rollouts). */
 export type NodeChange = 'credentials' | 'presence' | 'report' | 'removed';
 
@@ -63,9 +69,9 @@ export class NodeRegistry {
   private readonly verified = new Map<string, Buffer>();
   private readonly known = new Set<string>();
   private readonly listeners = new Set<(node: string, what: NodeChange) => void>();
-  private readonly reportListeners = new Set<(node: string, reported: NodeReported | undefined) => void>();
+  private readonly reportListeners = new Set<ReportListener>();
   /**
-   * Parsed reports by node, loaded on first use; their texts too when shared (an unchanged row is
+   * Kept reports by node, loaded on first use; their texts too when shared (an unchanged row is
    * not parsed again). The two change together, always: a text beside an older parse would keep
    * that parse for good (issue #22: a replica's status stuck short of what the boxes reported).
    */
@@ -102,10 +108,11 @@ export class NodeRegistry {
 
   /**
    * Told every change of the in-memory report index once it is loaded (loadedReports() is the
-   * starting point): a node's new report, or undefined when its report leaves (node removed or
-   * disabled). With a shared store the other replicas' reports come when a reread finds them.
+   * starting point): a node's kept report and what the new report changed in it, or undefined
+   * when its report leaves (node removed or disabled; the delta then takes away all it held).
+   * With a shared store the other replicas' reports come when a reread finds them.
    */
-  onReport(listener: (node: string, reported: NodeReported | undefined) => void): () => void {
+  onReport(listener: ReportListener): () => void {
     this.reportListeners.add(listener);
     return () => this.reportListeners.delete(listener);
   }
@@ -371,13 +378,30 @@ export class NodeRegistry {
     }
   }
 
-  /** Installs a reread index; listeners hear of every node whose report it changed (unchanged rows keep their parsed object). */
+  /**
+   * Installs a reread index: a changed row is taken into the node's kept report (the index then
+   * holds the kept one); listeners hear of every node whose report it changed.
+   */
   private replaceReports(index: Map<string, NodeReported>): void {
     const before = this.reportIndex;
+    if (before) {
+      for (const [node, reported] of index) if (before.get(node) !== reported) this.keep(before, node, reported);
+      for (const [node, kept] of before) {
+        if (index.has(node)) index.set(node, kept);
+        else for (const l of this.reportListeners) l(node, undefined, removalDelta(kept));
+      }
+    }
     this.reportIndex = index;
-    if (!before || !this.reportListeners.size) return;
-    for (const [node, reported] of index) if (before.get(node) !== reported) for (const l of this.reportListeners) l(node, reported);
-    for (const node of before.keys()) if (!index.has(node)) for (const l of this.reportListeners) l(node, undefined);
+  }
+
+  /** Takes a parsed report into the node's kept report in `index` (the report itself on its first); tells the listeners what moved. */
+  private keep(index: Map<string, NodeReported>, node: string, reported: NodeReported): void {
+    const kept = index.get(node);
+    if (kept === reported) return;
+    if (!kept) index.set(node, reported);
+    const delta = kept ? absorbReport(kept, reported) : arrivalDelta(reported);
+    if (kept && emptyDelta(delta)) return;
+    for (const l of this.reportListeners) l(node, kept ?? reported, delta);
   }
 
   /** A report this replica recorded (or a node it removed: undefined) goes into the index at once, and over a read under way. */
@@ -385,12 +409,15 @@ export class NodeRegistry {
     this.ownDuringRead?.set(node, r);
     if (!this.reportIndex) return;
     if (r) {
-      this.reportIndex.set(node, r.reported);
+      this.keep(this.reportIndex, node, r.reported);
       if (this.shared) this.reportTexts.set(node, r.text);
-      for (const l of this.reportListeners) l(node, r.reported);
     } else {
       this.reportTexts.delete(node);
-      if (this.reportIndex.delete(node)) for (const l of this.reportListeners) l(node, undefined);
+      const kept = this.reportIndex.get(node);
+      if (kept) {
+        this.reportIndex.delete(node);
+        for (const l of this.reportListeners) l(node, undefined, removalDelta(kept));
+      }
     }
   }
 
@@ -458,6 +485,12 @@ export class NodeRegistry {
   async onlineNames(): Promise<Set<string>> {
     const rows = await this.db.all<{ name: string }>('SELECT name FROM nodes WHERE online = 1');
     return new Set(rows.map((r) => r.name));
+  }
+
+  /** How many nodes there are (disabled ones too, as list() has them) and how many are online. */
+  async presenceCounts(): Promise<{ nodes: number; online: number }> {
+    const row = await this.db.get<{ n: number | string; online: number | string | null }>('SELECT COUNT(*) AS n, SUM(online) AS online FROM nodes');
+    return { nodes: Number(row?.n ?? 0), online: Number(row?.online ?? 0) };
   }
 
   async list(): Promise<NodeInfo[]> {

@@ -259,17 +259,19 @@ export class DesiredPublisher {
     const targets = partial ? nodes.filter((n) => prepared.has(n) || forced.has(n)) : nodes;
     const docs = new Map<string, { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }>();
     // A fleet-wide change writes thousands of documents sharing the same specs: each spec's text
-    // is written once (memo by identity) and each distinct document hashed once.
+    // is written once (memo by identity) and each distinct document hashed once; the nodes with
+    // the same document share one objects record until they are sent (issue #22: what lives
+    // through the send, seconds at 10k, outlives the young generation and becomes old garbage).
     const memo = new WeakMap<object, string>();
-    const hashes = new Map<string, string>();
+    const distinct = new Map<string, { hash: string; objects: Record<string, DesiredObject> }>();
     for (const node of targets) {
-      const docObjects = this.ctx.build(node, objects, nodes);
+      const built = this.ctx.build(node, objects, nodes);
       const release = this.ctx.releaseTarget?.(node);
       // Without a release the hash is the objects' alone, as before releases existed (no generation churn).
-      const text = canonicalJsonMemo(release ? { objects: docObjects, release } : docObjects, memo)!;
-      let hash = hashes.get(text);
-      if (hash === undefined) hashes.set(text, (hash = createHash('sha256').update(text).digest('base64url')));
-      if (force || forced.has(node) || this.lastHash.get(node) !== hash) docs.set(node, { objects: docObjects, release, hash });
+      const text = canonicalJsonMemo(release ? { objects: built, release } : built, memo)!;
+      let same = distinct.get(text);
+      if (same === undefined) distinct.set(text, (same = { hash: createHash('sha256').update(text).digest('base64url'), objects: built }));
+      if (force || forced.has(node) || this.lastHash.get(node) !== same.hash) docs.set(node, { objects: same.objects, release, hash: same.hash });
     }
     span.mark('build');
     // One store transaction for all nodes: a fleet-wide change must not cost one per node.
@@ -278,19 +280,11 @@ export class DesiredPublisher {
     const sentBefore = this.published;
     this.built += targets.length;
     await Promise.all([...generations].map(async ([node, { generation, changed }]) => {
-      const { objects: docObjects, release, hash } = docs.get(node)!;
+      const doc = docs.get(node)!;
+      const { objects: docObjects, hash } = doc;
       if (!changed && !force && !forced.has(node)) return void this.lastHash.set(node, hash);
-      const envelope: DesiredEnvelope = {
-        v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
-        payload: { node, storeId: this.ctx.storeId, generation, objects: docObjects, ...(release ? { release } : {}) },
-      };
-      // The contract is checked on the way out too: a bad document never reaches a node.
-      if (!this.validated.has(hash)) {
-        DesiredEnvelopeSchema.parse(envelope);
-        if (this.validated.size > 10_000) this.validated.clear();
-        this.validated.add(hash);
-      }
-      const text = JSON.stringify(envelope);
+      // Only the text waits for the PUBACK (the envelope is made and dropped in envelopeText).
+      const text = this.envelopeText(node, generation, doc);
       const bytes = Buffer.byteLength(text);
       const limit = this.ctx.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
       if (bytes > limit) {
@@ -313,5 +307,20 @@ export class DesiredPublisher {
     this.lastPublication = { partial, built: targets.length, changed: changedCount, sent: this.published - sentBefore, ms: performance.now() - t0 };
     for (const n of forced) this.forced.delete(n);
     log.debug(this.lastPublication, 'publication');
+  }
+
+  /** The node's desired envelope as sent, checked against the contract (once per distinct document). */
+  private envelopeText(node: string, generation: number, doc: { objects: Record<string, DesiredObject>; release?: ReleaseTarget | undefined; hash: string }): string {
+    const envelope: DesiredEnvelope = {
+      v: ENVELOPE_VERSION, node, generation, ts: Date.now(), kind: 'desired',
+      payload: { node, storeId: this.ctx.storeId, generation, objects: doc.objects, ...(doc.release ? { release: doc.release } : {}) },
+    };
+    // The contract is checked on the way out too: a bad document never reaches a node.
+    if (!this.validated.has(doc.hash)) {
+      DesiredEnvelopeSchema.parse(envelope);
+      if (this.validated.size > 10_000) this.validated.clear();
+      this.validated.add(doc.hash);
+    }
+    return JSON.stringify(envelope);
   }
 }
