@@ -8,18 +8,7 @@ import { absorbReport, arrivalDelta, jsonEqual, removalDelta, type ReportDelta }
 import { NodeRegistry } from '../../../src/controller/store/nodes.js';
 import { Database } from '../../../src/lib/sqlite.js';
 import { tempDir } from '../../integration/controller-fixture.js';
-
-/** A small seeded generator (mulberry32): a failing sequence can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 const base = (over: Partial<NodeReported> = {}): NodeReported => ({
   node: 'b1', observedGeneration: 3, storeId: 's1', agentVersion: '0.1.0', uptimeSeconds: 10.5, errors: [],
@@ -66,7 +55,7 @@ describe('controller kept report', function () {
   });
 
   it('equals the last report after random sequences, and its deltas replay the objects exactly', () => {
-    const rnd = random(Number(process.env.SEINE_TEST_SEED ?? 22));
+    const rnd = seededRandom(Number(process.env.SEINE_TEST_SEED ?? 22));
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const keys = ['ClusterNetworkPolicy.crd.antrea.io//a', 'ClusterNetworkPolicy.crd.antrea.io//b', 'Tier.crd.antrea.io//t'];
     const report = (): NodeReported => {

@@ -16,6 +16,7 @@ import { NodeRegistry } from '../../../src/controller/store/nodes.js';
 import { ObjectStore, type StoredRecord } from '../../../src/controller/store/objects.js';
 import { Database } from '../../../src/lib/sqlite.js';
 import { tempDir } from '../../integration/controller-fixture.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 const OBJECTS = (webPriority: number, zone: string) => parseManifests(`apiVersion: crd.antrea.io/v1beta1
 kind: ClusterNetworkPolicy
@@ -61,18 +62,6 @@ spec:
   logLevel: debug
 `, 'test');
 
-/** A small seeded generator (mulberry32): a failing sequence can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('controller realization index', function () {
   this.timeout(120_000);
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -113,7 +102,7 @@ describe('controller realization index', function () {
 
   it('equals the full computation after random reports, span moves, object changes and node changes', async function () {
     const seed = Number(process.env.SEINE_TEST_SEED ?? 22);
-    const rnd = random(seed);
+    const rnd = seededRandom(seed);
     const db = await open();
     const store = await ObjectStore.open(db);
     const nodes = await NodeRegistry.open(db);
@@ -168,7 +157,7 @@ describe('controller realization index', function () {
   });
 
   it('takes in reports another replica wrote to a shared store (at the next reread)', async function () {
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     const [dbA, dbB] = [await open(), await open()];
     const store = await ObjectStore.open(dbA);
     const a = await NodeRegistry.open(dbA, { shared: true });
