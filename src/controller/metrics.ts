@@ -42,6 +42,14 @@ export class ControllerMetrics {
   /** Adds the values read at scrape time from the controller's parts. */
   watch(src: ControllerMetricsSources): void {
     const registers = [this.registry];
+    // A counter kept by a part of the controller, read at scrape time.
+    const mirror = (read: () => number, name: string, help: string) => new Counter({
+      name, help, registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(read());
+      },
+    });
     registerPhaseHistogram(this.registry, 'seine_controller_phase_duration_seconds', 'Duration of each phase of the controller\'s latency paths (controller.rest, controller.apply, controller.publish, controller.report, controller.traceflow), phase "total" the whole.');
     new Gauge({
       name: 'seine_controller_nodes', help: 'Nodes in the registry by presence.', labelNames: ['state'], registers,
@@ -66,49 +74,13 @@ export class ControllerMetrics {
         for (const [reason, n] of Object.entries(src.reports.rejected)) this.inc({ reason }, n);
       },
     });
-    new Counter({
-      name: 'seine_controller_report_write_failures_total', help: 'Writes of a batch of node reports and presence that failed (a store error); the batch is kept and written again after a backoff.', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.reports.writeFailures);
-      },
-    });
+    mirror(() => src.reports.writeFailures, 'seine_controller_report_write_failures_total', 'Writes of a batch of node reports and presence that failed (a store error); the batch is kept and written again after a backoff.');
     new Gauge({ name: 'seine_controller_report_backlog', help: 'Nodes whose report or presence waits to be written (kept for a retry while the store fails).', registers, collect(this: Gauge) { this.set(src.reports.backlog); } });
-    new Counter({
-      name: 'seine_controller_desired_published_total', help: 'Desired documents published to nodes.', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.publisher.published);
-      },
-    });
-    new Counter({
-      name: 'seine_controller_desired_built_total', help: 'Desired documents built and hashed (a report that moves spans rebuilds only the nodes it moves).', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.publisher.built);
-      },
-    });
-    new Counter({
-      name: 'seine_controller_desired_changed_total', help: 'Desired documents whose content changed (a new generation).', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.publisher.changed);
-      },
-    });
-    new Counter({
-      name: 'seine_controller_desired_refused_total', help: 'Publications refused because another replica published from a newer store revision meanwhile (read and built again; nothing sent).', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.publisher.refused);
-      },
-    });
-    new Counter({
-      name: 'seine_controller_desired_retained_repaired_total', help: 'With replicas: older desired documents that reached the broker after newer ones (replicas\' publishes crossed, the retained copy went back); the current document was published again.', registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(src.publisher.retainedRepaired);
-      },
-    });
+    mirror(() => src.publisher.published, 'seine_controller_desired_published_total', 'Desired documents published to nodes.');
+    mirror(() => src.publisher.built, 'seine_controller_desired_built_total', 'Desired documents built and hashed (a report that moves spans rebuilds only the nodes it moves).');
+    mirror(() => src.publisher.changed, 'seine_controller_desired_changed_total', 'Desired documents whose content changed (a new generation).');
+    mirror(() => src.publisher.refused, 'seine_controller_desired_refused_total', 'Publications refused because another replica published from a newer store revision meanwhile (read and built again; nothing sent).');
+    mirror(() => src.publisher.retainedRepaired, 'seine_controller_desired_retained_repaired_total', 'With replicas: older desired documents that reached the broker after newer ones (replicas\' publishes crossed, the retained copy went back); the current document was published again.');
     // Where the resident memory is (issue #22): V8's heap (committed and live), memory outside it
     // that V8 knows of (Buffers), and the rest of the RSS (native code: SQLite, malloc arenas).
     new Gauge({
