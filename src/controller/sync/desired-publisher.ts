@@ -6,7 +6,7 @@
 // moves only when the document's content changes, so agents can ignore replays; the store id
 // tells agents when generations start over (a wiped or replaced store).
 import type { MqttClient } from 'mqtt';
-import { allNodesTopic, DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, type DesiredEnvelope } from '../../api/mqtt.js';
+import { allNodesTopic, DEFAULT_MAX_MESSAGE_BYTES, DesiredEnvelopeSchema, ENVELOPE_VERSION, nodeTopic, parseNodeTopic, topicChannel, type DesiredEnvelope } from '../../api/mqtt.js';
 import { objectKey, type DesiredObject } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
@@ -192,12 +192,17 @@ export class DesiredPublisher {
 
   /** A desired document the broker took (repairRetained): one older than its node's newest seen is now the retained copy. */
   private sawDesired(topic: string, payload: Buffer): void {
-    const m = /^seine\/v1\/nodes\/([^/]+)\/desired$/.exec(topic);
-    if (!m || !payload.length) return;
+    if (topicChannel(topic) !== 'desired' || !payload.length) return;
+    let node: string;
+    try {
+      ({ node } = parseNodeTopic(topic));
+    } catch {
+      return; // not a node's topic (a bad node name): nothing of ours
+    }
     // The envelope's generation comes before its payload (see publishNodes): no parse of the whole document.
     const g = /"generation":(\d+)/.exec(payload.subarray(0, 256).toString('latin1'));
     if (!g) return;
-    const [node, generation] = [m[1]!, Number(g[1])];
+    const generation = Number(g[1]);
     const newest = this.newestSeen.get(node) ?? 0;
     if (generation >= newest) return void this.newestSeen.set(node, generation);
     this.retainedRepaired++;

@@ -4,11 +4,12 @@
 // anything: a retained node message an external broker still holds (an older agent, a forger;
 // the embedded broker clears the flag itself) is old news — it is cleared there and ignored.
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { NODE_PUBLISH_CHANNELS, allNodesTopic, intakeNodeMessage, parseNodeTopic } from '../../api/mqtt.js';
+import { NODE_PUBLISH_CHANNELS, allNodesTopic, intakeNodeMessage, parseNodeTopic, topicChannel } from '../../api/mqtt.js';
 import type { NodeReported } from '../../api/node-state.js';
 import { CoalescingRunner } from '../../lib/coalesce.js';
 import { createLogger } from '../../lib/log.js';
 import { phaseRecorder } from '../../lib/phases.js';
+import { Backoff } from '../../lib/backoff.js';
 import { sleep } from '../../lib/process.js';
 import type { RecentEvents } from '../events.js';
 import type { NodePresence, NodeRegistry } from '../store/nodes.js';
@@ -58,7 +59,7 @@ export class ReportReceiver {
   /** Envelope time of the last accepted message per node and channel; older ones are replays. */
   private readonly lastTs = new Map<string, number>();
   /** Desired documents are the publisher's (with replicas it watches them: DesiredPublisher repairRetained), never a node's. */
-  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void (!topic.endsWith('/desired') && this.handle(topic, payload, packet?.retain === true));
+  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void (topicChannel(topic) !== 'desired' && this.handle(topic, payload, packet?.retain === true));
   private readonly onConnect = () => void this.subscribe();
   /**
    * Reports and presence waiting to be written, newest per node; written together, a statement
@@ -85,12 +86,16 @@ export class ReportReceiver {
   writeFailures = 0;
   /** After a failed write: no write starts before this (backoff), and the timer that starts it. */
   private retryAt = 0;
-  private retryDelayMs = 0;
+  /** Exact doubling, no jitter: one controller retries its own store, there is no herd to spread. */
+  private readonly retryBackoff: Backoff;
   private retryTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly writer = new CoalescingRunner(() => this.write());
 
-  constructor(private readonly ctx: ReportReceiverContext) {}
+  constructor(private readonly ctx: ReportReceiverContext) {
+    const { first, max } = ctx.writeRetryMs ?? WRITE_RETRY_MS;
+    this.retryBackoff = new Backoff({ initialMs: first, maxMs: max, jitter: 0 });
+  }
 
   /**
    * Writes what is pending. A failed write loses nothing: the batch goes back under what came
@@ -112,8 +117,9 @@ export class ReportReceiver {
       await this.ctx.nodes.setPresences(presence);
       presenceWritten = true;
       const written = await this.ctx.nodes.recordReports(reports, sentAt);
-      if (this.retryDelayMs) log.info({ nodes: reports.size, failures: this.writeFailures }, 'node reports written again after a failed write');
-      this.retryAt = this.retryDelayMs = 0;
+      if (this.retryBackoff.attempts) log.info({ nodes: reports.size, failures: this.writeFailures }, 'node reports written again after a failed write');
+      this.retryAt = 0;
+      this.retryBackoff.reset();
       for (const [node, r] of reports) {
         if (!written.has(node)) this.skipped.add(r);
         else if (this.kept.has(r)) this.ctx.onReport?.(node, r);
@@ -121,12 +127,11 @@ export class ReportReceiver {
     } catch (err) {
       this.writeFailures++;
       this.keep(reports, sentAt, presenceWritten ? new Map() : presence);
-      const { first, max } = this.ctx.writeRetryMs ?? WRITE_RETRY_MS;
-      this.retryDelayMs = Math.min(max, this.retryDelayMs * 2 || first);
-      this.retryAt = Date.now() + this.retryDelayMs;
+      const retryMs = this.retryBackoff.next();
+      this.retryAt = Date.now() + retryMs;
       clearTimeout(this.retryTimer);
-      if (!this.stopped) this.retryTimer = setTimeout(() => void this.writer.run(), this.retryDelayMs).unref();
-      log.warn({ err, nodes: this.backlog, retryMs: this.retryDelayMs, failures: this.writeFailures }, 'writing node reports failed: kept, written again after a backoff');
+      if (!this.stopped) this.retryTimer = setTimeout(() => void this.writer.run(), retryMs).unref();
+      log.warn({ err, nodes: this.backlog, retryMs, failures: this.writeFailures }, 'writing node reports failed: kept, written again after a backoff');
     }
   }
 
