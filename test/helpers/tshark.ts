@@ -1,6 +1,8 @@
-// tshark for the IPFIX tests: a capture on lo, and its cflow decoding as one map per data record.
+// tshark for the tests: a capture on lo and its cflow decoding as one map per data record (IPFIX);
+// a dumpcap capture inside a network namespace, stopped without losing its tail.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/process.js';
 
@@ -59,3 +61,53 @@ export async function decodeWithTshark(file: string, decodeAs: string, ...more: 
   return flows;
 }
 
+/** A dumpcap writing every packet of one interface (in a network namespace) to a pcap file. */
+export interface NetnsCapture {
+  readonly file: string;
+  readonly process: ChildProcess;
+  /** What dumpcap printed: its packet and drop counts once stopped. */
+  stderr(): string;
+}
+
+/** Starts dumpcap (tshark's capture engine) on `iface` inside `netns`; resolves once the file has its header. */
+export async function captureIn(netns: string, iface: string, file: string): Promise<NetnsCapture> {
+  const p = spawn('ip', ['netns', 'exec', netns, 'dumpcap', '-i', iface, '-s', '0', '-P', '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const capture: NetnsCapture = { file, process: p, stderr: () => err };
+  // dumpcap writes the header once the interface is open.
+  for (const end = Date.now() + 10_000; !(existsSync(file) && statSync(file).size >= 24); await sleep(50)) {
+    if (p.exitCode !== null || Date.now() > end) {
+      await stop(p);
+      throw new Error(`dumpcap on ${netns}/${iface} did not start: ${err.trim()}`);
+    }
+  }
+  return capture;
+}
+
+/**
+ * Frames of a pcap file that match a display filter. A file dumpcap is still writing may end in
+ * half a packet, which tshark reports as an error: `growing` counts what it read anyway.
+ */
+export async function countFrames(file: string, filter: string, growing = false): Promise<number> {
+  const { stdout } = await run('tshark', ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number'], { allowFailure: growing });
+  return stdout.split('\n').filter(Boolean).length;
+}
+
+/**
+ * Stops a capture without losing its tail. libpcap takes packets from the kernel a block at a time
+ * (TPACKET_V3) and a SIGINT drops the block still filling, so the last packets sent before a stop
+ * can be missing. Sends `sentinel` (a packet through the captured interface that `sentinelFilter`
+ * matches) until it is in the file, then stops: everything sent before it is in the file too.
+ */
+export async function stopAfterSentinel(capture: NetnsCapture, sentinel: () => Promise<unknown>, sentinelFilter: string, ms = 15_000): Promise<void> {
+  try {
+    for (const end = Date.now() + ms; ; await sleep(300)) {
+      await sentinel();
+      if ((await countFrames(capture.file, sentinelFilter, true)) > 0) return;
+      if (Date.now() > end) throw new Error(`the capture of ${capture.file} never showed its sentinel (${sentinelFilter}) within ${ms} ms: ${capture.stderr().trim()}`);
+    }
+  } finally {
+    await stop(capture.process);
+  }
+}

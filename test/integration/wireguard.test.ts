@@ -32,6 +32,7 @@ import { run } from '../../src/lib/exec.js';
 import { sleep, stopProcesses } from '../../src/lib/process.js';
 import { existsSync, statSync } from 'node:fs';
 import { requirePrereqs } from '../helpers/prereqs.js';
+import { captureIn, countFrames, stopAfterSentinel } from '../helpers/tshark.js';
 import type { TraceflowView } from '../../src/controller/client/traceflow-print.js';
 import { assertAllReachable, eventually, newLab, pingFlood, pingMatrix, reachable, removeLab, seinectl } from './lab-fixture.js';
 
@@ -78,6 +79,12 @@ m = sys.argv[3].encode(); n = int(sys.argv[4])
 payload = (m * (n // len(m) + 1))[:n]
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); s.sendall(payload); s.close()
 `;
+
+const SENTINEL = 'SEINE-SENTINEL';
+const SENTINEL_FILTER = `icmp && frame contains "${SENTINEL}"`;
+/** One ping between two boxes' underlay addresses, carrying the sentinel: it ends a capture (stopAfterSentinel). */
+const sentinel = (from: BoxState, to: BoxState) =>
+  run('ip', ['netns', 'exec', from.netns, 'ping', '-n', '-c', '1', '-W', '1', '-p', Buffer.from(SENTINEL).toString('hex'), to.underlayIP], { allowFailure: true });
 
 /** A counter of the TCP stack in a network namespace (/proc/net/snmp's "Tcp:" lines are per namespace). */
 async function tcpCounter(netns: string, name: string): Promise<number> {
@@ -163,26 +170,18 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
   });
 
   it('the underlay carries WireGuard UDP only: a 1 MB marker between pods never appears in a capture', async () => {
-    const pcap = path.join(lab!.dir, 'underlay.pcap');
-    // dumpcap: tshark's capture engine (a prereq already), full packets, on the bridge every box's uplink joins.
-    const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-i', lab!.names.underlayBridge, '-s', '0', '-P', '-w', pcap]);
-    const closed = new Promise((resolve) => dump.once('close', resolve));
-    let dumpErr = '';
-    dump.stderr.setEncoding('utf8').on('data', (d: string) => (dumpErr += d));
+    const cap = await captureIn(lab!.names.underlayNetns, lab!.names.underlayBridge, path.join(lab!.dir, 'underlay.pcap'));
     try {
-      // The file header is written once the interface is open.
-      await eventually(`dumpcap captures (${dumpErr.trim()})`, async () => existsSync(pcap) && statSync(pcap).size >= 24, 10_000);
       const r = await sendMarker(pod('box1-pod1'), pod('box2-pod1'), MB);
       markerRetransmitted = r.retransmitted;
       assert.equal(r.received, MB, 'the sink got the whole megabyte');
       assert.ok(r.markers > 30_000, `markers intact at the sink: ${r.markers}`);
     } finally {
-      dump.kill('SIGINT');
-      await closed;
+      await stopAfterSentinel(cap, () => sentinel(box('box1'), box('box2')), SENTINEL_FILTER);
     }
-    const raw = await readFile(pcap);
+    const raw = await readFile(cap.file);
     assert.equal(raw.indexOf(MARKER), -1, 'the marker crossed the underlay in the clear');
-    const count = async (filter: string) => (await run('tshark', ['-n', '-r', pcap, '-Y', filter, '-T', 'fields', '-e', 'frame.number'])).stdout.split('\n').filter(Boolean).length;
+    const count = (filter: string) => countFrames(cap.file, filter);
     const wg = await count(`udp.port == ${WIREGUARD_DEFAULT_PORT}`);
     assert.ok(wg > MB / 1500, `WireGuard UDP packets on the underlay: ${wg}`);
     assert.equal(await count('ip.addr == 10.42.0.0/16'), 0, 'pod addresses on the underlay');
@@ -269,18 +268,14 @@ describe('WireGuard between boxes (lab --encryption wireguard)', function () {
     const podRule = async () => (await run('ip', ['-n', box('box1').netns, 'rule', 'show', 'pref', String(PREF_POD)])).stdout;
     await eventually('box1 routes box1-pod1 to box2', async () => (await podRule()).includes(`from ${src.ip} lookup`), 20_000);
     // box1's uplink port on the underlay bridge, captured while the pod connects out: what box1 sends toward box2.
-    const pcap = path.join(lab!.dir, 'box1-uplink.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab!.names.underlayNetns, 'dumpcap', '-i', box('box1').underlayPort, '-s', '0', '-P', '-w', pcap]);
-    const closed = new Promise((resolve) => dump.once('close', resolve));
+    const cap = await captureIn(lab!.names.underlayNetns, box('box1').underlayPort, path.join(lab!.dir, 'box1-uplink.pcap'));
     try {
-      await eventually('dumpcap captures', async () => existsSync(pcap) && statSync(pcap).size >= 24, 10_000);
       await eventually(`the outside sees ${EGRESS_IP} from box1-pod1`, async () => (await seenFromOutside(src.netns, state.outside!)) === EGRESS_IP, 20_000);
       assert.equal(await seenFromOutside(src.netns, state.outside!, 'udp'), EGRESS_IP, 'udp');
     } finally {
-      dump.kill('SIGINT');
-      await closed;
+      await stopAfterSentinel(cap, () => sentinel(box('box1'), box('box2')), SENTINEL_FILTER);
     }
-    const count = async (filter: string) => (await run('tshark', ['-n', '-r', pcap, '-Y', filter, '-T', 'fields', '-e', 'frame.number'])).stdout.split('\n').filter(Boolean).length;
+    const count = (filter: string) => countFrames(cap.file, filter);
     assert.ok((await count(`udp.port == ${WIREGUARD_DEFAULT_PORT}`)) > 0, 'WireGuard UDP from box1');
     assert.equal(await count(`tcp || vxlan || udp.port == ${WG_EGRESS_PORT} || ip.addr == ${state.outside!.ip} || ip.addr == 10.42.0.0/16`), 0, 'the egress hop left box1 in the clear');
     // The pods it does not select, and cluster traffic of the one it does, are not rerouted.
