@@ -91,10 +91,23 @@ export class ReportReceiver {
   private retryTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly writer = new CoalescingRunner(() => this.write());
+  private readonly unhookNodes: () => void;
 
   constructor(private readonly ctx: ReportReceiverContext) {
     const { first, max } = ctx.writeRetryMs ?? WRITE_RETRY_MS;
     this.retryBackoff = new Backoff({ initialMs: first, maxMs: max, jitter: 0 });
+    this.unhookNodes = ctx.nodes.onChange((node, what) => what === 'removed' && this.forgetNode(node));
+  }
+
+  /** Per-node entries of this receiver, kept while the node is registered. */
+  get nodesKept(): number {
+    return new Set([...this.lastTs.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))).concat([...this.ignoredWarned.keys()])).size;
+  }
+
+  /** A removed node's entries go (a fleet's churn must not grow the receiver); added again, it starts afresh. */
+  private forgetNode(node: string): void {
+    this.ignoredWarned.delete(node);
+    for (const channel of NODE_PUBLISH_CHANNELS) this.lastTs.delete(`${node}/${channel}`);
   }
 
   /**
@@ -162,6 +175,7 @@ export class ReportReceiver {
   }
 
   stop(): void {
+    this.unhookNodes();
     this.ctx.client.off('message', this.onMessage);
     this.ctx.client.off('connect', this.onConnect);
     this.stopped = true;
@@ -226,11 +240,12 @@ export class ReportReceiver {
     if ('empty' in intake) return; // a retained message being cleared: nothing to do
     if ('rejected' in intake) return this.reject(intake.rejected, topic, intake.detail);
     const msg = intake.message;
-    if (msg.ignoredFields) this.noteIgnored(msg.node, msg.channel, msg.ignoredFields);
     if (msg.channel === 'rpc') return; // the rpc client's (src/controller/sync/rpc-client.ts)
     const takesFlows = msg.channel === 'flows' && this.ctx.flows !== undefined;
     if (msg.channel !== 'status' && msg.channel !== 'reported' && msg.channel !== 'events' && !takesFlows) return this.reject('wrongTopic', topic, `the controller does not take ${msg.channel} from nodes here`);
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
+    // Noted only for registered nodes: what is kept per node must not grow with names made up on a topic.
+    if (msg.ignoredFields) this.noteIgnored(msg.node, msg.channel, msg.ignoredFields);
     const tsKey = `${msg.node}/${msg.channel}`;
     const last = this.lastTs.get(tsKey);
     // The last will was composed at connect time, so an offline status is older than the online one it follows.
