@@ -18,6 +18,8 @@ export interface TestPostgres {
   url(database: string): string;
   /** A new empty database; returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** A fast restart (every session cut, as an upgrade or a crash recovery cuts them); resolves once it accepts connections. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,14 +44,23 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   runAsOwner(postgresBin('initdb')!, ['-D', data, '-U', USER, '--auth=scram-sha-256', `--pwfile=${path.join(dir, 'pw')}`, '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  runAsOwner(postgresBin('pg_ctl')!, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off`, 'start']);
-  const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const ref = processRef(pid);
+  const pgCtl = (...args: string[]) => runAsOwner(postgresBin('pg_ctl')!, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off`, ...args]);
+  pgCtl('start');
+  const postmasterPid = () => Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let pid = postmasterPid();
+  let ref = processRef(pid);
   const url = (database: string) => `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`;
   return {
     port,
-    pid,
+    get pid() {
+      return pid;
+    },
     url,
+    async restart() {
+      pgCtl('-m', 'fast', 'restart');
+      pid = postmasterPid();
+      ref = processRef(pid);
+    },
     async createDatabase(name) {
       const c = new pg.Client({ connectionString: url('postgres') });
       await c.connect();

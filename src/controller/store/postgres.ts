@@ -7,6 +7,7 @@
 // file (the store revision is read-modify-write).
 import pg from 'pg';
 import { createLogger } from '../../lib/log.js';
+import { sleep } from '../../lib/process.js';
 import type { SqlDatabase, SqlExecutor, SqlParams, SqlRunResult } from '../../lib/sqlite.js';
 
 const log = createLogger('controller.store.pg');
@@ -17,6 +18,12 @@ const STORE_LOCK = 0x5e1e_5701;
 const REPLICAS_LOCK = 0x5e1e_5702;
 /** A replica whose lock session dropped (a PostgreSQL restart) takes its lock again this often. */
 const REJOIN_MS = 1000;
+/**
+ * For this long after PostgreSQL (re)started, a replica that finds the lock free does not take
+ * itself for the first: the running replicas lost their sessions with the restart and are taking
+ * their locks again (every REJOIN_MS). It waits out the rest and looks again.
+ */
+export const REJOIN_GRACE_MS = 5 * REJOIN_MS;
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
@@ -130,15 +137,26 @@ export class PostgresDatabase implements SqlDatabase {
    * is running, with the lock held exclusively meanwhile (two starting at once do not both run
    * it); from then on this replica counts as running until close(). A replica is running while a
    * session of its own holds REPLICAS_LOCK shared: a replica that crashes loses its session, and
-   * the lock with it, at once. Returns whether `ifFirst` ran.
+   * the lock with it, at once. A PostgreSQL restart cuts every session, so right after one (for
+   * REJOIN_GRACE_MS) a free lock does not mean no replica runs: this waits until the running ones
+   * have had time to take theirs again. Returns whether `ifFirst` ran.
    */
   async joinReplicas(ifFirst: () => Promise<void>): Promise<boolean> {
     const session = await this.replicaConnect();
-    const { rows } = await session.query<{ alone: boolean }>('SELECT pg_try_advisory_lock($1) AS alone', [REPLICAS_LOCK]);
-    if (!rows[0]!.alone) {
-      // Another replica runs (or is starting: this waits until its ifFirst is done).
-      await session.query('SELECT pg_advisory_lock_shared($1)', [REPLICAS_LOCK]);
-      return false;
+    for (;;) {
+      const { rows } = await session.query<{ alone: boolean; up_ms: number }>(
+        'SELECT pg_try_advisory_lock($1) AS alone, (EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time()) * 1000)::float8 AS up_ms', [REPLICAS_LOCK]);
+      const { alone, up_ms: upMs } = rows[0]!;
+      if (!alone) {
+        // Another replica runs (or is starting: this waits until its ifFirst is done).
+        await session.query('SELECT pg_advisory_lock_shared($1)', [REPLICAS_LOCK]);
+        return false;
+      }
+      if (upMs >= REJOIN_GRACE_MS) break;
+      // PostgreSQL just (re)started: running replicas may not have their locks back yet.
+      await session.query('SELECT pg_advisory_unlock($1)', [REPLICAS_LOCK]);
+      log.info({ waitMs: Math.round(REJOIN_GRACE_MS - upMs) }, 'PostgreSQL just started: waiting for running replicas to take their locks again before deciding this replica is the first');
+      await sleep(REJOIN_GRACE_MS - upMs);
     }
     try {
       await ifFirst();

@@ -4,7 +4,7 @@
 // controller, or the first replica to start when none runs, still marks every box offline.
 import assert from 'node:assert/strict';
 import { NodeRegistry } from '../../../src/controller/store/nodes.js';
-import { PostgresDatabase } from '../../../src/controller/store/postgres.js';
+import { PostgresDatabase, REJOIN_GRACE_MS } from '../../../src/controller/store/postgres.js';
 import { sleep } from '../../../src/lib/process.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
@@ -87,6 +87,32 @@ describe('controller replicas: presence across a replica\'s (re)start (PostgreSQ
     const b = await replica();
     assert.equal(b.first, false, 'a replica started after the cut took itself for the first');
     assert.deepEqual(await onlineNames(b.nodes), ['box1']);
+  });
+
+  it('a replica starting right after a PostgreSQL restart, before the running one has its lock back, does not take itself for the first', async function () {
+    const a = await replica();
+    await a.nodes.register('box1', 't');
+    await a.nodes.setPresence('box1', { online: true });
+    await server.restart();
+    // Started as soon as the server takes connections: replica a is still taking its lock again.
+    const t0 = Date.now();
+    const b = await replica();
+    assert.equal(b.first, false, 'a replica started right after the restart took itself for the first and marked the fleet offline');
+    assert.deepEqual(await onlineNames(b.nodes), ['box1']);
+    assert.ok(Date.now() - t0 < REJOIN_GRACE_MS + 5_000, `replica b took ${Date.now() - t0} ms to join`);
+  });
+
+  it('right after a PostgreSQL restart with no replica running, the first to start waits out the grace and marks all offline', async function () {
+    const a = await replica();
+    await a.nodes.register('box1', 't');
+    await a.nodes.setPresence('box1', { online: true });
+    await crash(a.db);
+    await server.restart();
+    const t0 = Date.now();
+    const b = await replica();
+    assert.equal(b.first, true);
+    assert.deepEqual(await onlineNames(b.nodes), []);
+    assert.ok(Date.now() - t0 < REJOIN_GRACE_MS + 5_000, `replica b took ${Date.now() - t0} ms to join`);
   });
 
   it('two replicas starting at once: exactly one marks all offline, the other waits until it has', async function () {
