@@ -235,16 +235,32 @@ export class NodeRegistry {
     // Shared: other replicas register nodes, so the list is reread; an unchanged one stays the same array.
     const names = cached && read.length === cached.length && read.every((n, i) => n === cached[i]) ? cached : Object.freeze(read);
     if (this.namesEpoch === epoch) {
+      if (cached && names !== cached) this.removedElsewhere(cached, read);
       this.nameCache = names;
       this.namesCheckedAt = checkedAt;
     }
     return names;
   }
 
+  /**
+   * Shared store: nodes another replica removed (or disabled) since the last check are gone from
+   * the list. They leave here as they do on the replica that removed them: no longer known or
+   * verified, and told as `removed` (spans, Egress, rollouts, the report intake forget them).
+   */
+  private removedElsewhere(before: readonly string[], now: readonly string[]): void {
+    const still = new Set(now);
+    for (const node of before.filter((n) => !still.has(n))) {
+      this.verified.delete(node);
+      this.known.delete(node);
+      this.emit(node, 'removed');
+    }
+  }
+
   async exists(node: string): Promise<boolean> {
     // A yes is remembered until remove() (a report per node must not cost a query). With a store
-    // shared by replicas another replica's removal is seen here only after a restart; its
-    // certificates are refused at once all the same (the revocation list is read per connect).
+    // shared by replicas another replica's removal is seen at the next check of the names
+    // (names(), every NAMES_CHECK_MS while anything asks); its certificates are refused at once
+    // all the same (the revocation list is read per connect).
     if (this.known.has(node)) return true;
     const found = (await this.db.get('SELECT 1 FROM nodes WHERE name = ? AND disabled = 0', [node])) !== undefined;
     if (found) this.known.add(node);

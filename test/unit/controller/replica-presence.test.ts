@@ -115,6 +115,27 @@ describe('controller replicas: presence across a replica\'s (re)start (PostgreSQ
     assert.ok(Date.now() - t0 < REJOIN_GRACE_MS + 5_000, `replica b took ${Date.now() - t0} ms to join`);
   });
 
+  it('a node another replica removes leaves this one at its next check of the names: not known, told as removed', async function () {
+    const a = await replica();
+    const b = await replica();
+    for (const n of ['box1', 'box2']) await a.nodes.register(n, 't');
+    assert.deepEqual(await b.nodes.names(), ['box1', 'box2']);
+    assert.equal(await b.nodes.exists('box1'), true);
+    const told: string[] = [];
+    b.nodes.onChange((node, what) => what === 'removed' && told.push(node));
+    assert.ok(await a.nodes.remove('box1', 'test', { disable: false }));
+    const deadline = Date.now() + 5_000;
+    while (!told.length) {
+      assert.ok(Date.now() < deadline, 'replica b never saw the removal');
+      await b.nodes.names();
+      await sleep(100);
+    }
+    assert.deepEqual(told, ['box1']);
+    assert.deepEqual(await b.nodes.names(), ['box2']);
+    assert.equal(await b.nodes.exists('box1'), false, 'replica b still takes box1 for a registered node');
+    assert.equal(await b.nodes.exists('box2'), true);
+  });
+
   it('two replicas starting at once: exactly one marks all offline, the other waits until it has', async function () {
     const seed = await replica();
     await seed.nodes.register('box1', 't');
