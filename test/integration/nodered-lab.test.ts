@@ -109,11 +109,18 @@ describe('Node-RED in the lab: the six nodes, a real Traceflow, the real editor 
     const importExample = async (name: string, tab: string) => {
       await page.click('#red-ui-header-button-sidemenu');
       await page.click('#menu-item-import');
-      await page.locator('#red-ui-clipboard-dialog-import-tabs').getByText('Examples', { exact: true }).click();
       const library = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+      // A click on the tab landing while the dialog still opens is lost (seen once in CI: the
+      // library stayed hidden for 30 s): click until its panel shows.
+      await eventually('the import dialog\'s Examples tab open', async () => {
+        await page.locator('#red-ui-clipboard-dialog-import-tabs').getByText('Examples', { exact: true }).click();
+        return library.isVisible();
+      });
       // The tree remembers what was open: expand the package only when its examples are hidden.
       const example = library.getByText(name, { exact: true });
-      if (!(await example.isVisible())) await library.getByText('node-red-contrib-seine', { exact: true }).click();
+      const pkg = library.getByText('node-red-contrib-seine', { exact: true });
+      await pkg.waitFor();
+      if (!(await example.isVisible())) await pkg.click();
       await example.click();
       await page.click('#red-ui-clipboard-dialog-ok');
       await page.locator('#red-ui-clipboard-dialog').waitFor({ state: 'hidden' });
