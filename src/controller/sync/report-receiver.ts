@@ -56,8 +56,8 @@ export class ReportReceiver {
   private readonly ignoredWarned = new Map<string, string>();
   /** Accepted messages by channel (status, reported, events, flows). */
   readonly acceptedBy: Record<string, number> = {};
-  /** Envelope time of the last accepted message per node and channel; older ones are replays. */
-  private readonly lastTs = new Map<string, number>();
+  /** Envelope time of the last accepted message, per node then channel; older ones are replays. */
+  private readonly lastTs = new Map<string, Map<string, number>>();
   /** Desired documents are the publisher's (with replicas it watches them: DesiredPublisher repairRetained), never a node's. */
   private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => void (topicChannel(topic) !== 'desired' && this.handle(topic, payload, packet?.retain === true));
   private readonly onConnect = () => void this.subscribe();
@@ -101,13 +101,13 @@ export class ReportReceiver {
 
   /** Per-node entries of this receiver, kept while the node is registered. */
   get nodesKept(): number {
-    return new Set([...this.lastTs.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))).concat([...this.ignoredWarned.keys()])).size;
+    return new Set([...this.lastTs.keys(), ...this.ignoredWarned.keys()]).size;
   }
 
   /** A removed node's entries go (a fleet's churn must not grow the receiver); added again, it starts afresh. */
   private forgetNode(node: string): void {
     this.ignoredWarned.delete(node);
-    for (const channel of NODE_PUBLISH_CHANNELS) this.lastTs.delete(`${node}/${channel}`);
+    this.lastTs.delete(node);
   }
 
   /**
@@ -246,13 +246,16 @@ export class ReportReceiver {
     if (!(await this.ctx.nodes.exists(msg.node))) return this.reject('unknownNode', topic, `no node ${msg.node} in the registry`);
     // Noted only for registered nodes: what is kept per node must not grow with names made up on a topic.
     if (msg.ignoredFields) this.noteIgnored(msg.node, msg.channel, msg.ignoredFields);
-    const tsKey = `${msg.node}/${msg.channel}`;
-    const last = this.lastTs.get(tsKey);
+    const times = this.lastTs.get(msg.node);
+    const last = times?.get(msg.channel);
     // The last will was composed at connect time, so an offline status is older than the online one it follows.
     // Events and flow batches are streams, not states: each one counts, whatever its time.
     const exempt = msg.channel === 'events' || msg.channel === 'flows' || (msg.channel === 'status' && msg.envelope.payload.state === 'offline');
     if (!exempt && last !== undefined && msg.envelope.ts < last) return this.reject('stale', topic, `ts ${msg.envelope.ts} older than ${last}`);
-    if (!exempt) this.lastTs.set(tsKey, msg.envelope.ts);
+    if (!exempt) {
+      if (times) times.set(msg.channel, msg.envelope.ts);
+      else this.lastTs.set(msg.node, new Map([[msg.channel, msg.envelope.ts]]));
+    }
     this.accepted++;
     this.acceptedBy[msg.channel] = (this.acceptedBy[msg.channel] ?? 0) + 1;
     if (msg.channel === 'status') {
